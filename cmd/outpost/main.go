@@ -1,0 +1,82 @@
+// Command outpost is an independent status page and synthetic monitor.
+//
+// Usage:
+//
+//	outpost serve       -config FILE     run the monitor and the status page
+//	outpost check       -config FILE     validate a config file
+//	outpost probe       -config FILE [-check NAME] [-json]
+//	outpost backup      -config FILE -out FILE.db
+//	outpost healthcheck -config FILE     exit 0 when /healthz answers 200
+//	outpost version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // the image has no zoneinfo; site.time_zone must still work
+)
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+// Exit codes shared by the subcommands.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a check is down, a health check failed, a run failed
+	exitConfig = 2 // bad configuration or usage
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the monitor and the status page", runServe},
+		{"check", "validate a config file", runCheck},
+		{"probe", "run every (or one) check once and print the results", runProbe},
+		{"backup", "write a consistent copy of the data file", runBackup},
+		{"healthcheck", "exit 0 when a running Outpost answers /healthz", runHealthcheck},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return exitConfig
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "outpost: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitConfig
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Outpost: an independent status page and synthetic monitor.\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'outpost COMMAND -h' for a command's flags.")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "outpost", version)
+	return exitOK
+}

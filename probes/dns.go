@@ -1,0 +1,149 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// DNS queries one record type at a chosen resolver. The standard resolver
+// cannot pick the server, protocol or report the rcode, hence miekg/dns.
+type DNS struct {
+	name     string
+	qtype    uint16
+	resolver string
+	proto    string
+	rcode    int
+	values   []string
+	contains []string
+	max      time.Duration
+}
+
+var dnsTypes = map[string]uint16{
+	"A": dns.TypeA, "AAAA": dns.TypeAAAA, "CNAME": dns.TypeCNAME, "MX": dns.TypeMX,
+	"TXT": dns.TypeTXT, "NS": dns.TypeNS, "SRV": dns.TypeSRV,
+}
+
+func newDNS(s Spec, _ Options) (Probe, error) {
+	rt := strings.ToUpper(s.RecordType)
+	if rt == "" {
+		rt = "A"
+	}
+	qt, ok := dnsTypes[rt]
+	if !ok {
+		return nil, fieldErr("record_type", "unsupported %q (use A, AAAA, CNAME, MX, TXT, NS or SRV)", s.RecordType)
+	}
+	if s.Resolver == "" {
+		return nil, fieldErr("resolver", "is required for kind dns (host:port of the server to ask)")
+	}
+	if _, _, err := net.SplitHostPort(s.Resolver); err != nil {
+		return nil, fieldErr("resolver", "must be host:port: %v", err)
+	}
+	proto := strings.ToLower(s.Protocol)
+	if proto == "" {
+		proto = "udp"
+	}
+	if proto != "udp" && proto != "tcp" {
+		return nil, fieldErr("protocol", "must be udp or tcp, got %q", s.Protocol)
+	}
+	rc := dns.RcodeSuccess
+	if s.Expect.Rcode != "" {
+		v, ok := dns.StringToRcode[strings.ToUpper(s.Expect.Rcode)]
+		if !ok {
+			return nil, fieldErr("expect.rcode", "unknown rcode %q (e.g. NOERROR, NXDOMAIN)", s.Expect.Rcode)
+		}
+		rc = v
+	}
+	return &DNS{name: dns.Fqdn(s.Target), qtype: qt, resolver: s.Resolver, proto: proto, rcode: rc,
+		values: normalize(s.Expect.Values), contains: normalize(s.Expect.ValuesContain), max: s.Expect.MaxLatency}, nil
+}
+
+// Run sends one query and compares rcode and answers.
+func (p *DNS) Run(ctx context.Context) Result {
+	m := new(dns.Msg)
+	m.SetQuestion(p.name, p.qtype)
+	m.RecursionDesired = true
+	c := &dns.Client{Net: p.proto}
+	start := time.Now()
+	in, _, err := c.ExchangeContext(ctx, m, p.resolver)
+	lat := elapsed(start)
+	if err != nil {
+		r := classifyNetErr(ctx, err, lat)
+		if r.Reason == ReasonConnectionError {
+			r.Reason = ReasonDNSError
+		}
+		return r
+	}
+	got := answers(in, p.qtype)
+	var r Result
+	switch {
+	case in.Rcode != p.rcode:
+		r = down(ReasonRcodeMismatch, lat, "rcode %s, want %s", dns.RcodeToString[in.Rcode], dns.RcodeToString[p.rcode])
+	case len(p.values) > 0 && !slices.Equal(got, p.values):
+		r = down(ReasonAnswerMismatch, lat, "answers %v, want exactly %v", got, p.values)
+	case !containsAll(got, p.contains):
+		r = down(ReasonAnswerMismatch, lat, "answers %v, want to include %v", got, p.contains)
+	default:
+		r = slowCheck(up(lat), p.max)
+	}
+	r.detail("rcode", dns.RcodeToString[in.Rcode])
+	r.detail("answers", got)
+	return r
+}
+
+// answers renders the answer records of the asked type as comparable text.
+func answers(m *dns.Msg, qt uint16) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		if rr.Header().Rrtype != qt {
+			continue
+		}
+		var v string
+		switch x := rr.(type) {
+		case *dns.A:
+			v = x.A.String()
+		case *dns.AAAA:
+			v = x.AAAA.String()
+		case *dns.CNAME:
+			v = x.Target
+		case *dns.MX:
+			v = fmt.Sprintf("%d %s", x.Preference, x.Mx)
+		case *dns.TXT:
+			v = strings.Join(x.Txt, "")
+		case *dns.NS:
+			v = x.Ns
+		case *dns.SRV:
+			v = fmt.Sprintf("%d %d %d %s", x.Priority, x.Weight, x.Port, x.Target)
+		default:
+			v = strings.TrimPrefix(rr.String(), rr.Header().String())
+		}
+		out = append(out, strings.TrimSuffix(strings.ToLower(v), "."))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// normalize lower-cases and sorts expected values and drops a name's final
+// dot, as answers does, so "example.com" and "example.com." compare equal.
+func normalize(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), "."))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func containsAll(got, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			return false
+		}
+	}
+	return true
+}

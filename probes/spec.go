@@ -1,0 +1,61 @@
+package probes
+
+import "time"
+
+// Spec is the kind-specific part of a check's configuration. It is decoded
+// straight from config.yaml (the yaml tags are the agreed key names); each
+// kind's constructor validates the fields it uses.
+type Spec struct {
+	Kind   string `yaml:"kind"`
+	Target string `yaml:"target"`
+
+	// http
+	Method          string            `yaml:"method"`
+	Headers         map[string]string `yaml:"headers"`
+	Body            string            `yaml:"body"`
+	FollowRedirects *bool             `yaml:"follow_redirects"`
+	MaxRedirects    int               `yaml:"max_redirects"`
+	CAFile          string            `yaml:"ca_file"`
+	SkipTLSVerify   bool              `yaml:"skip_tls_verify"`
+	MaxBodyBytes    int64             `yaml:"max_body_bytes"`
+
+	// tcp
+	Send string `yaml:"send"`
+
+	// tls
+	WarnDays     int    `yaml:"warn_days"`
+	CriticalDays int    `yaml:"critical_days"`
+	ServerName   string `yaml:"server_name"`
+
+	// dns
+	RecordType string `yaml:"record_type"`
+	Resolver   string `yaml:"resolver"`
+	Protocol   string `yaml:"protocol"`
+
+	Expect Expect `yaml:"expect"`
+}
+
+// Expect holds what a run must see to be Up.
+type Expect struct {
+	// http
+	Status          []string      `yaml:"status"` // 200, "2xx", "200-299"
+	BodyContains    string        `yaml:"body_contains"`
+	BodyNotContains string        `yaml:"body_not_contains"`
+	BodyRegex       string        `yaml:"body_regex"`
+	JSON            []JSONExpect  `yaml:"json"`
+	MaxLatency      time.Duration `yaml:"max_latency"`
+	// tcp
+	Banner string `yaml:"banner"`
+	// dns
+	Rcode         string   `yaml:"rcode"`
+	Values        []string `yaml:"values"`         // exact set
+	ValuesContain []string `yaml:"values_contain"` // subset
+}
+
+// JSONExpect checks one value in a JSON response body. Path is a dot path
+// ("data.items.0.state"; numeric segments index arrays).
+type JSONExpect struct {
+	Path    string `yaml:"path"`
+	Equals  string `yaml:"equals"`
+	Matches string `yaml:"matches"`
+}

@@ -1,0 +1,140 @@
+// Package config loads and validates config.yaml strictly: unknown keys,
+// wrong types, bad values and dangling references are all reported at once,
+// each with file, line, column and field.
+package config
+
+import (
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+// Config is the whole, validated configuration. It is immutable after Load;
+// runtime state lives in the engine.
+type Config struct {
+	Site        Site          `yaml:"site"`
+	Listen      string        `yaml:"listen"`
+	Storage     Storage       `yaml:"storage"`
+	Components  []Component   `yaml:"components"`
+	Checks      []Check       `yaml:"checks"`
+	Incidents   Incidents     `yaml:"incidents"`
+	Maintenance []Maintenance `yaml:"maintenance"`
+	Scheduler   Scheduler     `yaml:"scheduler"`
+
+	// File is the absolute path the config was read from; Dir its folder,
+	// against which relative paths resolve. Hash identifies the bytes read.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+	Hash string `yaml:"-"`
+}
+
+// Site describes the public status page.
+type Site struct {
+	ID          string `yaml:"id"`
+	Title       string `yaml:"title"`
+	URL         string `yaml:"url"`
+	Description string `yaml:"description"`
+	TimeZone    string `yaml:"time_zone"`
+
+	Location *time.Location `yaml:"-"`
+}
+
+// Storage is where the bbolt file lives and how long raw results are kept.
+type Storage struct {
+	Path         string        `yaml:"path"`
+	RawRetention time.Duration `yaml:"raw_retention"`
+}
+
+// Component is a public part of the service. Group is a display name; the
+// group's id is the slug of that name.
+type Component struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Group       string `yaml:"group"`
+	Description string `yaml:"description"`
+}
+
+// Check is one private probe feeding a component.
+type Check struct {
+	Name             string        `yaml:"name"`
+	Component        string        `yaml:"component"`
+	Interval         time.Duration `yaml:"interval"`
+	Schedule         string        `yaml:"schedule"`
+	Timeout          time.Duration `yaml:"timeout"`
+	FailureThreshold int           `yaml:"failure_threshold"`
+	SuccessThreshold int           `yaml:"success_threshold"`
+	RecheckInterval  time.Duration `yaml:"recheck_interval"`
+
+	probes.Spec `yaml:",inline"`
+
+	// Probe is built from Spec during validation.
+	Probe probes.Probe `yaml:"-"`
+	// Every is the check's nominal period: Interval, or the gap between
+	// two firings of Schedule. Freshness is judged against it.
+	Every time.Duration `yaml:"-"`
+}
+
+// Incidents tunes automatic incidents.
+type Incidents struct {
+	// Auto opens incidents automatically when components enter an outage.
+	Auto *bool `yaml:"auto"`
+	// ReopenWindow: a component failing again this soon after its incident
+	// resolved reopens that incident instead of opening a new one (flapping).
+	ReopenWindow time.Duration `yaml:"reopen_window"`
+}
+
+// AutoEnabled reports whether automatic incidents are on (the default).
+func (i Incidents) AutoEnabled() bool { return i.Auto == nil || *i.Auto }
+
+// Maintenance is a window, one-off (start + end) or recurring (schedule +
+// duration), during which its components are under maintenance.
+type Maintenance struct {
+	ID         string        `yaml:"id"`
+	Name       string        `yaml:"name"`
+	Components []string      `yaml:"components"`
+	Message    string        `yaml:"message"`
+	Start      time.Time     `yaml:"start"`
+	End        time.Time     `yaml:"end"`
+	Schedule   string        `yaml:"schedule"`
+	Duration   time.Duration `yaml:"duration"`
+}
+
+// Scheduler bounds the probe runner.
+type Scheduler struct {
+	Concurrency int `yaml:"concurrency"`
+}
+
+// Defaults, documented in docs/config.md.
+const (
+	DefaultListen           = "127.0.0.1:8080"
+	DefaultStoragePath      = "data/outpost.db"
+	DefaultRawRetention     = 48 * time.Hour
+	DefaultInterval         = 60 * time.Second
+	DefaultTimeout          = 10 * time.Second
+	DefaultFailureThreshold = 3
+	DefaultSuccessThreshold = 2
+	DefaultRecheckInterval  = 2 * time.Second
+	DefaultReopenWindow     = 15 * time.Minute
+	DefaultConcurrency      = 256
+	MinInterval             = time.Second
+)
+
+// ComponentByID returns the component with that id.
+func (c *Config) ComponentByID(id string) (Component, bool) {
+	for _, x := range c.Components {
+		if x.ID == id {
+			return x, true
+		}
+	}
+	return Component{}, false
+}
+
+// CheckByName returns the check with that name.
+func (c *Config) CheckByName(name string) (*Check, bool) {
+	for i := range c.Checks {
+		if c.Checks[i].Name == name {
+			return &c.Checks[i], true
+		}
+	}
+	return nil, false
+}

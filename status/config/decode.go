@@ -1,0 +1,236 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder maps a yaml.Node tree onto Go structs strictly, recording every
+// problem instead of stopping at the first, and remembering where each field
+// was written so later validation can point at it.
+type decoder struct {
+	file string
+	errs Errors
+	pos  map[string]*yaml.Node // field path → the value node
+}
+
+type position struct{ line, col int }
+
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	e := Error{File: d.file, Field: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+// at finds where path (or its nearest written parent) is in the file.
+func (d *decoder) at(path string) *yaml.Node {
+	for p := path; p != ""; {
+		if n, ok := d.pos[p]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return nil
+}
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	timeType     = reflect.TypeOf(time.Time{})
+)
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.pos[path] = n
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // an empty value keeps the default
+	}
+	switch {
+	case v.Type() == durationType:
+		d.duration(n, v, path)
+	case v.Type() == timeType:
+		d.timestamp(n, v, path)
+	case v.Kind() == reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+	case v.Kind() == reflect.Struct:
+		d.structure(n, v, path)
+	case v.Kind() == reflect.Slice:
+		d.slice(n, v, path)
+	case v.Kind() == reflect.Map:
+		d.mapping(n, v, path)
+	default:
+		d.scalar(n, v, path)
+	}
+}
+
+// fields lists a struct's yaml keys, flattening ",inline" members.
+func fields(v reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		switch {
+		case tag == "-" || !f.IsExported():
+		case opts == "inline":
+			for k, fv := range fields(v.Field(i)) {
+				out[k] = fv
+			}
+		default:
+			out[name] = v.Field(i)
+		}
+	}
+	return out
+}
+
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "expected a mapping of keys, got %s", kindName(n))
+		return
+	}
+	fs := fields(v)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		if seen[k.Value] {
+			d.fail(k, p, "duplicate key")
+			continue
+		}
+		seen[k.Value] = true
+		f, ok := fs[k.Value]
+		if !ok {
+			d.fail(k, p, "unknown field %q", k.Value)
+			continue
+		}
+		d.decode(val, f, p)
+	}
+}
+
+func (d *decoder) slice(n *yaml.Node, v reflect.Value, path string) {
+	// A single scalar where a list of scalars is expected is a one-item
+	// list: "status: 200" reads as "status: [200]".
+	if n.Kind == yaml.ScalarNode && v.Type().Elem().Kind() == reflect.String {
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		d.scalar(n, s.Index(0), path+"[0]")
+		v.Set(s)
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, path, "expected a list, got %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, e, join(path, k.Value))
+		m.SetMapIndex(reflect.ValueOf(k.Value), e)
+	}
+	v.Set(m)
+}
+
+func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "expected a single value, got %s", kindName(n))
+		return
+	}
+	s := n.Value
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		switch strings.ToLower(s) {
+		case "true", "yes", "on":
+			v.SetBool(true)
+		case "false", "no", "off":
+			v.SetBool(false)
+		default:
+			d.fail(n, path, "expected true or false, got %q", s)
+		}
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			d.fail(n, path, "expected a whole number, got %q", s)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			d.fail(n, path, "expected a number, got %q", s)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.fail(n, path, "unsupported type %s", v.Type())
+	}
+}
+
+func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "expected a duration like 30s, got %s", kindName(n))
+		return
+	}
+	dur, err := time.ParseDuration(n.Value)
+	if err != nil || dur < 0 {
+		d.fail(n, path, "invalid duration %q (use a number with a unit: 500ms, 30s, 5m, 48h)", n.Value)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+func (d *decoder) timestamp(n *yaml.Node, v reflect.Value, path string) {
+	t, err := time.Parse(time.RFC3339, n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		d.fail(n, path, "invalid time %q (use RFC 3339, e.g. 2026-12-01T02:00:00Z)", n.Value)
+		return
+	}
+	v.Set(reflect.ValueOf(t.UTC()))
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// validate fills defaults and checks every rule, recording each failure at
+// the line of the field it concerns.
+func (d *decoder) validate(c *Config, po probes.Options) {
+	bad := func(path, format string, args ...any) { d.fail(d.at(path), path, format, args...) }
+	d.validateSite(c, bad)
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "must be host:port (e.g. 127.0.0.1:8080): %v", err)
+	}
+	if c.Storage.Path == "" {
+		c.Storage.Path = DefaultStoragePath
+	}
+	if !filepath.IsAbs(c.Storage.Path) {
+		c.Storage.Path = filepath.Join(c.Dir, c.Storage.Path)
+	}
+	if c.Storage.RawRetention == 0 {
+		c.Storage.RawRetention = DefaultRawRetention
+	} else if c.Storage.RawRetention < time.Hour {
+		bad("storage.raw_retention", "must be at least 1h, got %s", c.Storage.RawRetention)
+	}
+	if c.Incidents.ReopenWindow == 0 {
+		c.Incidents.ReopenWindow = DefaultReopenWindow
+	}
+	if c.Scheduler.Concurrency == 0 {
+		c.Scheduler.Concurrency = DefaultConcurrency
+	} else if c.Scheduler.Concurrency < 1 {
+		bad("scheduler.concurrency", "must be at least 1")
+	}
+	comps := d.validateComponents(c, bad)
+	d.validateChecks(c, comps, po, bad)
+	d.validateMaintenance(c, comps, bad)
+}
+
+type badFunc func(path, format string, args ...any)
+
+func (d *decoder) validateSite(c *Config, bad badFunc) {
+	if strings.TrimSpace(c.Site.Title) == "" {
+		bad("site.title", "is required")
+	}
+	if c.Site.ID == "" {
+		c.Site.ID = Slug(c.Site.Title)
+	} else if !idPattern.MatchString(c.Site.ID) {
+		bad("site.id", "must be lower-case letters, digits, - or _ (got %q)", c.Site.ID)
+	}
+	if c.Site.URL != "" {
+		if u, err := url.Parse(c.Site.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("site.url", "must be an absolute http(s) URL, got %q", c.Site.URL)
+		}
+		c.Site.URL = strings.TrimRight(c.Site.URL, "/")
+	}
+	if c.Site.TimeZone == "" {
+		c.Site.TimeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(c.Site.TimeZone)
+	if err != nil {
+		bad("site.time_zone", "unknown time zone %q (use an IANA name such as Europe/Berlin)", c.Site.TimeZone)
+		loc = time.UTC
+	}
+	c.Site.Location = loc
+}
+
+func (d *decoder) validateComponents(c *Config, bad badFunc) map[string]bool {
+	ids := map[string]bool{}
+	if len(c.Components) == 0 {
+		bad("components", "at least one component is required")
+	}
+	for i, comp := range c.Components {
+		p := fmt.Sprintf("components[%d]", i)
+		switch {
+		case comp.ID == "":
+			bad(p+".id", "is required")
+		case !idPattern.MatchString(comp.ID):
+			bad(p+".id", "must be lower-case letters, digits, - or _ (got %q)", comp.ID)
+		case ids[comp.ID]:
+			bad(p+".id", "duplicate component id %q", comp.ID)
+		}
+		ids[comp.ID] = true
+		if strings.TrimSpace(comp.Name) == "" {
+			bad(p+".name", "is required")
+		}
+	}
+	return ids
+}
+
+func (d *decoder) validateChecks(c *Config, comps map[string]bool, po probes.Options, bad badFunc) {
+	names := map[string]bool{}
+	for i := range c.Checks {
+		ch := &c.Checks[i]
+		p := fmt.Sprintf("checks[%d]", i)
+		switch {
+		case ch.Name == "":
+			bad(p+".name", "is required")
+		case names[ch.Name]:
+			bad(p+".name", "duplicate check name %q", ch.Name)
+		}
+		names[ch.Name] = true
+		if ch.Component == "" {
+			bad(p+".component", "is required")
+		} else if !comps[ch.Component] {
+			bad(p+".component", "unknown component %q", ch.Component)
+		}
+		d.validateTiming(ch, p, bad)
+		if ch.FailureThreshold == 0 {
+			ch.FailureThreshold = DefaultFailureThreshold
+		} else if ch.FailureThreshold < 1 {
+			bad(p+".failure_threshold", "must be at least 1")
+		}
+		if ch.SuccessThreshold == 0 {
+			ch.SuccessThreshold = DefaultSuccessThreshold
+		} else if ch.SuccessThreshold < 1 {
+			bad(p+".success_threshold", "must be at least 1")
+		}
+		if ch.RecheckInterval == 0 {
+			ch.RecheckInterval = DefaultRecheckInterval
+		}
+		if ch.Kind == "" {
+			bad(p+".kind", "is required (one of %s)", strings.Join(probes.Kinds(), ", "))
+			continue
+		}
+		probe, err := probes.New(ch.Spec, po)
+		var fe *probes.FieldError
+		switch {
+		case errors.As(err, &fe):
+			bad(p+"."+fe.Field, "%s", fe.Msg)
+		case err != nil:
+			bad(p, "%v", err)
+		}
+		ch.Probe = probe
+	}
+}
+
+func (d *decoder) validateTiming(ch *Check, p string, bad badFunc) {
+	switch {
+	case ch.Interval != 0 && ch.Schedule != "":
+		bad(p+".schedule", "set either interval or schedule, not both")
+	case ch.Schedule != "":
+		s, err := cron.ParseStandard(ch.Schedule)
+		if err != nil {
+			bad(p+".schedule", "invalid cron spec %q: %v", ch.Schedule, err)
+			return
+		}
+		next := s.Next(time.Now().UTC())
+		ch.Every = s.Next(next).Sub(next)
+	default:
+		if ch.Interval == 0 {
+			ch.Interval = DefaultInterval
+		}
+		if ch.Interval < MinInterval {
+			bad(p+".interval", "must be at least %s, got %s", MinInterval, ch.Interval)
+		}
+		ch.Every = ch.Interval
+	}
+	if ch.Timeout == 0 {
+		ch.Timeout = min(DefaultTimeout, ch.Every)
+	} else if ch.Every > 0 && ch.Timeout > ch.Every {
+		bad(p+".timeout", "%s is longer than the check's interval %s", ch.Timeout, ch.Every)
+	}
+}
+
+func (d *decoder) validateMaintenance(c *Config, comps map[string]bool, bad badFunc) {
+	ids := map[string]bool{}
+	for i, m := range c.Maintenance {
+		p := fmt.Sprintf("maintenance[%d]", i)
+		switch {
+		case !idPattern.MatchString(m.ID):
+			bad(p+".id", "is required: lower-case letters, digits, - or _ (got %q)", m.ID)
+		case ids[m.ID]:
+			bad(p+".id", "duplicate maintenance id %q", m.ID)
+		}
+		ids[m.ID] = true
+		if m.Name == "" {
+			bad(p+".name", "is required")
+		}
+		if len(m.Components) == 0 {
+			bad(p+".components", "at least one component is required")
+		}
+		for j, id := range m.Components {
+			if !comps[id] {
+				bad(fmt.Sprintf("%s.components[%d]", p, j), "unknown component %q", id)
+			}
+		}
+		oneOff := !m.Start.IsZero() || !m.End.IsZero()
+		switch {
+		case oneOff && m.Schedule != "":
+			bad(p+".schedule", "set either start/end or schedule/duration, not both")
+		case oneOff && !m.End.After(m.Start):
+			bad(p+".end", "must be after start")
+		case m.Schedule != "":
+			if _, err := cron.ParseStandard(m.Schedule); err != nil {
+				bad(p+".schedule", "invalid cron spec %q: %v", m.Schedule, err)
+			}
+			if m.Duration <= 0 {
+				bad(p+".duration", "is required with schedule")
+			}
+		case !oneOff:
+			bad(p, "needs start and end, or schedule and duration")
+		}
+	}
+}
+
+// Slug turns a display name into an id: lower-case ASCII letters and digits
+// joined by single dashes.
+func Slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}
