@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -219,20 +220,5 @@ func (d *decoder) validateMaintenance(c *Config, comps map[string]bool, bad badF
 }
 
 // Slug turns a display name into an id: lower-case ASCII letters and digits
-// joined by single dashes.
-func Slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			b.WriteRune(r)
-			dash = false
-		} else {
-			dash = true
-		}
-	}
-	return b.String()
-}
+// joined by single dashes (the same rule as group ids).
+func Slug(s string) string { return status.GroupID(s) }

@@ -1,0 +1,161 @@
+package status
+
+import (
+	"fmt"
+	"time"
+)
+
+// CommandKind names a human action.
+type CommandKind string
+
+// Human actions the engine accepts (from the admin API).
+const (
+	CreateIncident CommandKind = "create_incident"
+	UpdateIncident CommandKind = "update_incident"
+)
+
+// Command is a person's action, applied in order within a batch.
+type Command struct {
+	Kind       CommandKind
+	IncidentID string // for UpdateIncident
+	Name       string // for CreateIncident (or a rename)
+	Status     IncidentStatus
+	Impact     Impact // optional override
+	Body       string
+	// Components sets component statuses by hand; "operational" clears a
+	// manual status and lets the checks decide again.
+	Components map[string]ComponentStatus
+	Author     string // the admin token's name
+}
+
+// Reply is a command's outcome.
+type Reply struct {
+	IncidentID string `json:"incident_id,omitempty"`
+	Err        string `json:"error,omitempty"`
+}
+
+func (e *Engine) command(now time.Time, c Command) Reply {
+	for id, s := range c.Components {
+		if _, ok := e.m.component(id); !ok {
+			return Reply{Err: fmt.Sprintf("unknown component %q", id)}
+		}
+		if s.severity() == 0 && s != Operational {
+			return Reply{Err: fmt.Sprintf("unknown component status %q", s)}
+		}
+	}
+	if c.Status != "" && !c.Status.Valid() {
+		return Reply{Err: fmt.Sprintf("unknown incident status %q", c.Status)}
+	}
+	switch c.Kind {
+	case CreateIncident:
+		return e.createIncident(now, c)
+	case UpdateIncident:
+		inc, ok := e.s.Incidents[c.IncidentID]
+		if !ok || !inc.Open() {
+			return Reply{IncidentID: c.IncidentID, Err: "no open incident " + c.IncidentID}
+		}
+		e.updateIncident(now, inc, c)
+		return Reply{IncidentID: inc.ID}
+	}
+	return Reply{Err: fmt.Sprintf("unknown command %q", c.Kind)}
+}
+
+func (e *Engine) createIncident(now time.Time, c Command) Reply {
+	if c.Name == "" {
+		return Reply{Err: "name is required"}
+	}
+	status := c.Status
+	if status == "" {
+		status = Investigating
+	}
+	id, seq := e.nextID("inc-")
+	inc := &Incident{ID: id, Seq: seq, Name: c.Name, Status: status, CreatedAt: now, UpdatedAt: now, StartedAt: now,
+		ComponentStatus: map[string]ComponentStatus{}}
+	changes := e.setManual(inc, c.Components)
+	inc.Impact = c.Impact
+	if inc.Impact == "" {
+		e.rescore(inc)
+		if inc.Impact == "" {
+			inc.Impact = ImpactNone
+		}
+	}
+	e.s.Incidents[id] = inc
+	u := e.addUpdate(inc, status, c.Body, c.Author, now, changes)
+	e.emit(Event{Type: IncidentCreated, At: now, Incident: inc, Update: &u})
+	if status.Closed() {
+		e.humanResolve(inc, now)
+	}
+	return Reply{IncidentID: id}
+}
+
+func (e *Engine) updateIncident(now time.Time, inc *Incident, c Command) {
+	if c.Name != "" {
+		inc.Name = c.Name
+	}
+	if c.Impact != "" {
+		inc.Impact = c.Impact
+	}
+	status := c.Status
+	if status == "" {
+		status = inc.Status
+	}
+	changes := e.setManual(inc, c.Components)
+	if status.Closed() {
+		inc.Status, inc.ResolvedAt = status, now
+		u := e.addUpdate(inc, status, c.Body, c.Author, now, changes)
+		e.humanResolve(inc, now)
+		e.emit(Event{Type: IncidentResolved, At: now, Incident: inc, Update: &u})
+		return
+	}
+	inc.Status = status
+	u := e.addUpdate(inc, status, c.Body, c.Author, now, changes)
+	e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc, Update: &u})
+}
+
+// humanResolve clears manual statuses and, for components whose checks
+// still fail, suppresses automatic incidents until they recover: the person
+// knows better than the probe, until the probe agrees again.
+func (e *Engine) humanResolve(inc *Incident, now time.Time) {
+	if inc.ResolvedAt.IsZero() {
+		inc.ResolvedAt = now
+	}
+	for _, id := range inc.Components {
+		st := e.s.Components[id]
+		if st == nil {
+			continue
+		}
+		st.Manual = ""
+		if e.autoStatus(id).IsOutage() {
+			st.Suppressed = true
+		}
+		e.ch.Components = append(e.ch.Components, id)
+	}
+}
+
+// setManual applies hand-set component statuses and returns the changes.
+func (e *Engine) setManual(inc *Incident, set map[string]ComponentStatus) []ComponentChange {
+	var out []ComponentChange
+	for _, def := range e.m.Components { // page order, for determinism
+		s, ok := set[def.ID]
+		if !ok {
+			continue
+		}
+		st := e.s.Components[def.ID]
+		if st == nil {
+			continue // appears at the end of this step; set again next time
+		}
+		old := st.Status
+		if s == Operational {
+			st.Manual = ""
+		} else {
+			st.Manual = s
+		}
+		if !inc.affects(def.ID) {
+			inc.Components = e.inPageOrder(append(inc.Components, def.ID))
+		}
+		inc.ComponentStatus[def.ID] = Worst(inc.ComponentStatus[def.ID], s)
+		out = append(out, ComponentChange{Code: def.ID, Name: def.Name, OldStatus: old, NewStatus: s})
+		e.ch.Components = append(e.ch.Components, def.ID)
+	}
+	return out
+}

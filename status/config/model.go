@@ -1,0 +1,32 @@
+package config
+
+import (
+	"github.com/robfig/cron/v3"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// Model builds the engine's view of this config.
+func (c *Config) Model() *status.Model {
+	m := &status.Model{
+		SiteTitle: c.Site.Title, Location: c.Site.Location,
+		AutoIncidents: c.Incidents.AutoEnabled(), ReopenWindow: c.Incidents.ReopenWindow,
+	}
+	for _, comp := range c.Components {
+		m.Components = append(m.Components, status.ComponentDef{ID: comp.ID, Name: comp.Name, Group: comp.Group, Description: comp.Description})
+	}
+	for _, ch := range c.Checks {
+		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Component: ch.Component,
+			FailureThreshold: ch.FailureThreshold, SuccessThreshold: ch.SuccessThreshold,
+			RecheckInterval: ch.RecheckInterval, Every: ch.Every})
+	}
+	for _, w := range c.Maintenance {
+		d := status.MaintenanceDef{ID: w.ID, Name: w.Name, Message: w.Message, Components: w.Components,
+			Start: w.Start, End: w.End, Duration: w.Duration}
+		if w.Schedule != "" {
+			d.Schedule, _ = cron.ParseStandard(w.Schedule) // validated at load
+		}
+		m.Maintenance = append(m.Maintenance, d)
+	}
+	return m
+}

@@ -1,0 +1,314 @@
+package status
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+// Batch is one engine step: results gathered since the last step, human
+// commands, and the time of the step.
+type Batch struct {
+	Now      time.Time
+	Results  []CheckResult
+	Commands []Command
+}
+
+// Changes is what one step changed: what the store must persist in one
+// transaction, and what the runtime must do next.
+type Changes struct {
+	Seq        uint64        // the state's sequence after the step
+	Checks     []string      // names of checks whose state changed
+	Components []string      // ids of components whose state changed
+	Incidents  []*Incident   // copies of incidents created or changed
+	Events     []Event       // in order
+	Results    []CheckResult // the batch's results, sorted
+	Segments   []Segment     // component status time to roll up
+	Rechecks   []Recheck     // confirmation runs to schedule
+	Replies    []Reply       // one per command, in order
+}
+
+// Empty reports a step that changed nothing durable.
+func (c *Changes) Empty() bool {
+	return len(c.Checks) == 0 && len(c.Components) == 0 && len(c.Incidents) == 0 &&
+		len(c.Events) == 0 && len(c.Results) == 0 && len(c.Segments) == 0
+}
+
+// Segment is time a component spent in one status, for uptime roll-ups.
+type Segment struct {
+	Component string
+	Status    ComponentStatus
+	From, To  time.Time
+}
+
+// Recheck asks for a check to run again soon to confirm a transition.
+type Recheck struct {
+	Check string
+	At    time.Time
+}
+
+// Engine applies batches to a State under a Model. It is not safe for
+// concurrent use: one goroutine owns it.
+type Engine struct {
+	m  *Model
+	s  *State
+	ch *Changes // the step in progress
+}
+
+// NewEngine wraps state (which it will mutate) under model.
+func NewEngine(m *Model, s *State) *Engine {
+	if s == nil {
+		s = NewState()
+	}
+	if m.StaleAfter <= 0 {
+		m.StaleAfter = 2
+	}
+	if m.Location == nil {
+		m.Location = time.UTC
+	}
+	return &Engine{m: m, s: s}
+}
+
+// State exposes the live state for reading by the owner goroutine.
+func (e *Engine) State() *State { return e.s }
+
+// Model returns the model in force.
+func (e *Engine) Model() *Model { return e.m }
+
+// SetModel swaps the model (config reload), keeping state of what remains.
+func (e *Engine) SetModel(m *Model) {
+	if m.StaleAfter <= 0 {
+		m.StaleAfter = 2
+	}
+	if m.Location == nil {
+		m.Location = time.UTC
+	}
+	e.m = m
+}
+
+// Apply runs one step.
+func (e *Engine) Apply(b Batch) *Changes {
+	e.ch = &Changes{}
+	ch := e.ch
+	now := b.Now.UTC()
+	results := slices.Clone(b.Results)
+	sort.SliceStable(results, func(i, j int) bool {
+		if !results[i].At.Equal(results[j].At) {
+			return results[i].At.Before(results[j].At)
+		}
+		return results[i].Check < results[j].Check
+	})
+	for _, r := range results {
+		if e.applyResult(r) {
+			ch.Results = append(ch.Results, r)
+		}
+	}
+	for _, c := range b.Commands {
+		ch.Replies = append(ch.Replies, e.command(now, c))
+	}
+	e.maintenance(now)
+	e.components(now)
+	e.autoIncidents(now)
+	e.pruneClosed(now)
+	ch.Checks = dedupe(ch.Checks)
+	ch.Components = dedupe(ch.Components)
+	ch.Seq = e.s.Seq
+	e.ch = nil
+	return ch
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func dedupe(s []string) []string {
+	sort.Strings(s)
+	return slices.Compact(s)
+}
+
+// nextID hands out the next sequence number with a prefix.
+func (e *Engine) nextID(prefix string) (string, uint64) {
+	e.s.Seq++
+	return fmt.Sprintf("%s%d", prefix, e.s.Seq), e.s.Seq
+}
+
+// applyResult moves a check's counters and status; false for unknown checks
+// (a result that raced a reload).
+func (e *Engine) applyResult(r CheckResult) bool {
+	def, ok := e.m.check(r.Check)
+	if !ok {
+		return false
+	}
+	cs := e.s.Checks[r.Check]
+	if cs == nil {
+		cs = &CheckState{Status: CheckUnknown}
+		e.s.Checks[r.Check] = cs
+	}
+	at := r.At.UTC()
+	cs.LastAt, cs.LastOutcome, cs.LastReason, cs.LastMessage, cs.LastLatency = at, r.Result.Outcome, r.Result.Reason, r.Result.Message, r.Result.Latency
+	countRun(cs, r.Result.Outcome)
+	if next := nextCheckStatus(cs, def); next != cs.Status {
+		cs.Status, cs.Since = next, at
+	}
+	e.ch.Checks = append(e.ch.Checks, r.Check)
+	if pending(cs, def) && def.RecheckInterval > 0 && def.RecheckInterval < def.Every {
+		e.ch.Rechecks = append(e.ch.Rechecks, Recheck{Check: r.Check, At: at.Add(def.RecheckInterval)})
+	}
+	return true
+}
+
+func countRun(cs *CheckState, o probes.Outcome) {
+	inc := func(n *int, yes bool) {
+		if yes {
+			*n++
+		} else {
+			*n = 0
+		}
+	}
+	inc(&cs.Fails, o == probes.Down)
+	inc(&cs.NotUp, o != probes.Up)
+	inc(&cs.Oks, o == probes.Up)
+	inc(&cs.NotDown, o != probes.Down)
+}
+
+// nextCheckStatus applies the thresholds: failure_threshold consecutive
+// failures to go down (or non-up runs to go degraded), success_threshold
+// consecutive good runs to come back.
+func nextCheckStatus(cs *CheckState, d CheckDef) CheckStatus {
+	ft, st := max(d.FailureThreshold, 1), max(d.SuccessThreshold, 1)
+	switch cs.Status {
+	case CheckDown:
+		if cs.NotDown >= st {
+			if cs.Oks >= st {
+				return CheckUp
+			}
+			return CheckDegraded
+		}
+	case CheckDegraded:
+		if cs.Fails >= ft {
+			return CheckDown
+		}
+		if cs.Oks >= st {
+			return CheckUp
+		}
+	default: // up or unknown
+		switch {
+		case cs.Fails >= ft:
+			return CheckDown
+		case cs.NotUp >= ft:
+			return CheckDegraded
+		case cs.Status == CheckUnknown && cs.Oks >= 1:
+			return CheckUp
+		}
+	}
+	return cs.Status
+}
+
+// pending reports a check whose last run disagrees with its confirmed
+// status: the next run decides, so it should come sooner.
+func pending(cs *CheckState, d CheckDef) bool {
+	switch cs.LastOutcome {
+	case probes.Down:
+		return cs.Status != CheckDown
+	case probes.Degraded:
+		return cs.Status == CheckUp || cs.Status == CheckUnknown || cs.Status == CheckDown
+	default:
+		return cs.Status == CheckDown || cs.Status == CheckDegraded
+	}
+}
+
+// autoStatus derives a component's status from its checks' confirmed
+// statuses; unknown checks do not count.
+func (e *Engine) autoStatus(id string) ComponentStatus {
+	var known, down, degraded int
+	for _, c := range e.m.checksOf(id) {
+		cs := e.s.Checks[c.Name]
+		if cs == nil || cs.Status == CheckUnknown {
+			continue
+		}
+		known++
+		switch cs.Status {
+		case CheckDown:
+			down++
+		case CheckDegraded:
+			degraded++
+		}
+	}
+	switch {
+	case known > 0 && down == known:
+		return MajorOutage
+	case down > 0:
+		return PartialOutage
+	case degraded > 0:
+		return DegradedPerformance
+	}
+	return Operational
+}
+
+// components recomputes every component's status and records changes.
+func (e *Engine) components(now time.Time) {
+	for _, def := range e.m.Components {
+		st := e.s.Components[def.ID]
+		if st == nil {
+			st = &ComponentState{Status: Operational, Since: now, AccountedAt: now}
+			e.s.Components[def.ID] = st
+			e.ch.Components = append(e.ch.Components, def.ID)
+		}
+		auto := e.autoStatus(def.ID)
+		if !auto.IsOutage() && st.Suppressed {
+			st.Suppressed = false
+			e.ch.Components = append(e.ch.Components, def.ID)
+		}
+		next := auto
+		if st.Manual != "" {
+			next = st.Manual
+		}
+		if e.inMaintenance(def.ID) {
+			next = UnderMaintenance
+		}
+		if next != st.Status {
+			e.account(def.ID, st, now)
+			e.emit(Event{Type: ComponentStatusChanged, At: now,
+				Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
+				Private:   e.privateFor([]string{def.ID})})
+			st.Status, st.Since = next, now
+			e.ch.Components = append(e.ch.Components, def.ID)
+		} else if hourOf(now) != hourOf(st.AccountedAt) {
+			// Roll up at least hourly so history stays current.
+			e.account(def.ID, st, now)
+			e.ch.Components = append(e.ch.Components, def.ID)
+		}
+	}
+}
+
+func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
+
+// account closes the component's current status segment at now.
+func (e *Engine) account(id string, st *ComponentState, now time.Time) {
+	if now.After(st.AccountedAt) {
+		e.ch.Segments = append(e.ch.Segments, Segment{Component: id, Status: st.Status, From: st.AccountedAt, To: now})
+	}
+	st.AccountedAt = now
+}
+
+// pruneClosed forgets closed incidents older than the reopen window; the
+// store keeps them for history.
+func (e *Engine) pruneClosed(now time.Time) {
+	for id, inc := range e.s.Incidents {
+		if !inc.Open() && now.Sub(inc.ResolvedAt) > e.m.ReopenWindow {
+			delete(e.s.Incidents, id)
+		}
+	}
+}
+
+// sortedIncidents returns state incidents ordered by sequence, so every
+// loop over them is deterministic.
+func (e *Engine) sortedIncidents() []*Incident {
+	out := make([]*Incident, 0, len(e.s.Incidents))
+	for _, inc := range e.s.Incidents {
+		out = append(out, inc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}

@@ -1,0 +1,427 @@
+package status
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+var t0 = time.Date(2026, 3, 10, 14, 2, 0, 0, time.UTC)
+
+func testModel() *Model {
+	return &Model{
+		SiteTitle: "Acme", AutoIncidents: true, ReopenWindow: 10 * time.Minute,
+		Components: []ComponentDef{
+			{ID: "api", Name: "API", Group: "Platform"},
+			{ID: "web", Name: "Website", Group: "Platform"},
+			{ID: "db", Name: "Database"},
+		},
+		Checks: []CheckDef{
+			{Name: "api-1", Component: "api", FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 2 * time.Second, Every: 30 * time.Second},
+			{Name: "api-2", Component: "api", FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 2 * time.Second, Every: 30 * time.Second},
+			{Name: "web-1", Component: "web", FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 2 * time.Second, Every: 30 * time.Second},
+			{Name: "db-1", Component: "db", FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second},
+		},
+	}
+}
+
+// harness drives an engine with a fake clock.
+type harness struct {
+	t   *testing.T
+	e   *Engine
+	now time.Time
+	log []*Changes
+}
+
+func newHarness(t *testing.T, m *Model) *harness {
+	h := &harness{t: t, e: NewEngine(m, nil), now: t0}
+	h.step() // components appear
+	return h
+}
+
+func (h *harness) step(rs ...CheckResult) *Changes {
+	ch := h.e.Apply(Batch{Now: h.now, Results: rs})
+	h.log = append(h.log, ch)
+	return ch
+}
+
+func (h *harness) run(check string, o probes.Outcome, reason probes.Reason) *Changes {
+	h.now = h.now.Add(2 * time.Second)
+	return h.step(CheckResult{Check: check, At: h.now, Result: probes.Result{Outcome: o, Reason: reason, Message: "dial tcp 10.1.2.3:443: refused"}})
+}
+
+func (h *harness) times(n int, check string, o probes.Outcome, reason probes.Reason) *Changes {
+	var ch *Changes
+	for range n {
+		ch = h.run(check, o, reason)
+	}
+	return ch
+}
+
+func (h *harness) comp(id string) ComponentStatus { return h.e.State().Components[id].Status }
+
+func (h *harness) open() []*Incident {
+	var out []*Incident
+	for _, inc := range h.e.sortedIncidents() {
+		if inc.Open() && inc.Maintenance == nil {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+func eventTypes(ch *Changes) []EventType {
+	var out []EventType
+	for _, e := range ch.Events {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func hasEvent(ch *Changes, t EventType) bool {
+	for _, e := range ch.Events {
+		if e.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	up   = probes.Up
+	deg  = probes.Degraded
+	down = probes.Down
+	ok   = probes.ReasonOK
+	refu = probes.ReasonConnectionRefused
+	slow = probes.ReasonSlow
+)
+
+func TestThresholdsAndRechecks(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("api-1", up, ok)
+	h.run("api-2", up, ok)
+	ch := h.run("api-1", down, refu)
+	if h.e.State().Checks["api-1"].Status != CheckUp || h.comp("api") != Operational {
+		t.Fatal("one failure moved the check")
+	}
+	if len(ch.Rechecks) != 1 || ch.Rechecks[0].Check != "api-1" || !ch.Rechecks[0].At.Equal(h.now.Add(2*time.Second)) {
+		t.Fatalf("rechecks after a first failure: %+v", ch.Rechecks)
+	}
+	firstFailure := h.now
+	h.run("api-1", down, refu)
+	ch = h.run("api-1", down, refu)
+	if h.e.State().Checks["api-1"].Status != CheckDown {
+		t.Fatal("three failures did not confirm down")
+	}
+	if len(ch.Rechecks) != 0 {
+		t.Errorf("recheck after confirmation: %+v", ch.Rechecks)
+	}
+	if h.comp("api") != PartialOutage {
+		t.Fatalf("one of two checks down: %s", h.comp("api"))
+	}
+	if got := eventTypes(ch); len(got) != 2 || got[0] != ComponentStatusChanged || got[1] != IncidentCreated {
+		t.Fatalf("events %v", got)
+	}
+	inc := ch.Events[1].Incident
+	if inc.Name != "API is partially unavailable" || inc.Impact != ImpactMajor || inc.Status != Investigating || !inc.Auto {
+		t.Fatalf("incident %+v", inc)
+	}
+	if !inc.StartedAt.Equal(firstFailure) {
+		t.Errorf("started at %v, want the first failure %v", inc.StartedAt, firstFailure)
+	}
+	want := "We are investigating connection failures affecting API since 14:02 UTC."
+	if inc.Updates[0].Body != want {
+		t.Errorf("first update %q, want %q", inc.Updates[0].Body, want)
+	}
+	// Public text never names checks, targets or raw errors; operators get them.
+	if b, _ := json.Marshal(inc); strings.Contains(string(b), "api-1") || strings.Contains(string(b), "10.1.2.3") {
+		t.Errorf("incident leaks private details: %s", b)
+	}
+	if p := ch.Events[1].Private; p == nil || p.Checks[0].Name != "api-1" || !strings.Contains(p.Checks[0].Message, "10.1.2.3") {
+		t.Errorf("operators' details: %+v", p)
+	}
+	// All checks down → major outage, impact rises, same incident.
+	ch = h.times(3, "api-2", down, probes.ReasonTimeout)
+	if h.comp("api") != MajorOutage || len(h.open()) != 1 || h.open()[0].Impact != ImpactCritical {
+		t.Fatalf("api %s, open %d", h.comp("api"), len(h.open()))
+	}
+	// Recovery needs success_threshold good runs, then resolves.
+	h.run("api-1", up, ok)
+	h.times(2, "api-2", up, ok)
+	if h.comp("api") != PartialOutage {
+		t.Fatalf("one good run recovered api-1: %s", h.comp("api"))
+	}
+	ch = h.run("api-1", up, ok)
+	if h.comp("api") != Operational || len(h.open()) != 0 || !hasEvent(ch, IncidentResolved) {
+		t.Fatalf("not resolved: %s %v", h.comp("api"), eventTypes(ch))
+	}
+	last := ch.Events[len(ch.Events)-1].Incident.Latest()
+	if !strings.HasPrefix(last.Body, "This incident has been resolved. API was affected for 18 seconds (14:02 UTC to 14:02 UTC)") {
+		t.Errorf("resolution text %q", last.Body)
+	}
+}
+
+func TestDegraded(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("web-1", up, ok)
+	h.times(2, "web-1", deg, slow)
+	if h.comp("web") != Operational {
+		t.Fatal("degraded before the threshold")
+	}
+	ch := h.run("web-1", deg, slow)
+	if h.comp("web") != DegradedPerformance {
+		t.Fatalf("web %s", h.comp("web"))
+	}
+	if hasEvent(ch, IncidentCreated) {
+		t.Error("degraded performance opened an incident")
+	}
+	h.times(2, "web-1", up, ok)
+	if h.comp("web") != Operational {
+		t.Fatalf("web %s after recovery", h.comp("web"))
+	}
+}
+
+func TestMultiComponentIncident(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.times(3, "api-1", down, refu)
+	h.times(3, "api-2", down, refu)
+	ch := h.times(3, "web-1", down, probes.ReasonStatusMismatch)
+	open := h.open()
+	if len(open) != 1 {
+		t.Fatalf("%d incidents, want one shared", len(open))
+	}
+	if got := open[0].Components; len(got) != 2 || got[0] != "api" || got[1] != "web" {
+		t.Fatalf("components %v", got)
+	}
+	if !hasEvent(ch, IncidentUpdated) || !strings.Contains(open[0].Latest().Body, "Website is also affected: we are seeing an elevated error rate") {
+		t.Fatalf("join update %q", open[0].Latest().Body)
+	}
+	h.times(2, "api-1", up, ok)
+	h.times(2, "api-2", up, ok)
+	if len(h.open()) != 1 {
+		t.Fatal("resolved while web is still down")
+	}
+	ch = h.times(2, "web-1", up, ok)
+	if !hasEvent(ch, IncidentResolved) || !strings.Contains(ch.Events[len(ch.Events)-1].Incident.Latest().Body, "API and Website were affected") {
+		t.Fatalf("resolution %v", eventTypes(ch))
+	}
+}
+
+func TestFlappingReopensTheSameIncident(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("db-1", down, refu)
+	first := h.open()[0].ID
+	for range 5 { // up/down every few seconds
+		if ch := h.run("db-1", up, ok); !hasEvent(ch, IncidentResolved) {
+			t.Fatal("not resolved on recovery")
+		}
+		ch := h.run("db-1", down, refu)
+		if hasEvent(ch, IncidentCreated) || h.open()[0].ID != first {
+			t.Fatalf("a flap opened a new incident (%v)", eventTypes(ch))
+		}
+	}
+	if n := len(h.e.State().Incidents); n != 1 {
+		t.Fatalf("%d incidents after flapping", n)
+	}
+	h.run("db-1", up, ok)
+	h.now = h.now.Add(11 * time.Minute) // past the reopen window
+	if ch := h.run("db-1", down, refu); !hasEvent(ch, IncidentCreated) || h.open()[0].ID == first {
+		t.Fatal("a failure after the window did not open a new incident")
+	}
+}
+
+func TestHumanResolveSuppresses(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("db-1", down, refu)
+	id := h.open()[0].ID
+	h.now = h.now.Add(time.Second)
+	ch := h.e.Apply(Batch{Now: h.now, Commands: []Command{
+		{Kind: UpdateIncident, IncidentID: id, Status: Identified, Body: "A bad deploy; rolling back.", Author: "oncall"},
+		{Kind: UpdateIncident, IncidentID: id, Status: Resolved, Body: "Rolled back. Monitoring shows a false alarm.", Author: "oncall"},
+	}})
+	if ch.Replies[0].Err != "" || ch.Replies[1].Err != "" {
+		t.Fatalf("replies %+v", ch.Replies)
+	}
+	if got := eventTypes(ch); len(got) != 2 || got[0] != IncidentUpdated || got[1] != IncidentResolved {
+		t.Fatalf("events %v", got)
+	}
+	inc := h.e.State().Incidents[id]
+	if inc.Updates[1].Author != "oncall" || inc.Updates[1].Status != Identified {
+		t.Errorf("updates %+v", inc.Updates)
+	}
+	for range 3 {
+		if ch := h.run("db-1", down, refu); hasEvent(ch, IncidentCreated) || hasEvent(ch, IncidentUpdated) || len(h.open()) != 0 {
+			t.Fatal("a suppressed component reopened an incident")
+		}
+	}
+	h.run("db-1", up, ok)
+	if h.e.State().Components["db"].Suppressed {
+		t.Fatal("suppression outlived recovery")
+	}
+	h.now = h.now.Add(11 * time.Minute)
+	if ch := h.run("db-1", down, refu); !hasEvent(ch, IncidentCreated) {
+		t.Fatal("after recovery, failures do not open incidents again")
+	}
+	if ch := h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: UpdateIncident, IncidentID: "inc-999", Status: Resolved}}}); ch.Replies[0].Err == "" {
+		t.Error("updating an unknown incident succeeded")
+	}
+}
+
+func TestManualIncident(t *testing.T) {
+	h := newHarness(t, testModel())
+	ch := h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: CreateIncident, Name: "Elevated API latency",
+		Body: "We are looking into slow API responses.", Components: map[string]ComponentStatus{"api": DegradedPerformance}, Author: "oncall"}}})
+	id := ch.Replies[0].IncidentID
+	if id == "" || h.comp("api") != DegradedPerformance || !hasEvent(ch, IncidentCreated) {
+		t.Fatalf("manual incident: %+v %s", ch.Replies, h.comp("api"))
+	}
+	if inc := h.e.State().Incidents[id]; inc.Impact != ImpactMinor || inc.Auto {
+		t.Errorf("impact %s auto %v", inc.Impact, inc.Auto)
+	}
+	h.run("api-1", up, ok) // checks are fine, but the person's word stands
+	if h.comp("api") != DegradedPerformance {
+		t.Fatal("checks overrode a manual status")
+	}
+	h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: UpdateIncident, IncidentID: id, Status: Resolved, Body: "Fixed."}}})
+	h.step()
+	if h.comp("api") != Operational {
+		t.Fatalf("api %s after resolve", h.comp("api"))
+	}
+	bad := h.e.Apply(Batch{Now: h.now, Commands: []Command{
+		{Kind: CreateIncident, Name: "x", Components: map[string]ComponentStatus{"nope": MajorOutage}},
+		{Kind: CreateIncident, Name: "x", Status: "exploded"},
+		{Kind: CreateIncident},
+	}})
+	for i, r := range bad.Replies {
+		if r.Err == "" {
+			t.Errorf("bad command %d accepted", i)
+		}
+	}
+}
+
+// halfPast fires at half past every hour.
+type halfPast struct{}
+
+func (halfPast) Next(t time.Time) time.Time {
+	n := t.Truncate(time.Hour).Add(30 * time.Minute)
+	if !n.After(t) {
+		n = n.Add(time.Hour)
+	}
+	return n
+}
+
+func TestMaintenance(t *testing.T) {
+	m := testModel()
+	m.Maintenance = []MaintenanceDef{
+		{ID: "db-upgrade", Name: "Database upgrade", Components: []string{"db"}, Start: t0.Add(time.Minute), End: t0.Add(31 * time.Minute)},
+		{ID: "hourly", Name: "Hourly web restart", Components: []string{"web"}, Schedule: halfPast{}, Duration: 5 * time.Minute},
+	}
+	h := newHarness(t, m)
+	if got := h.e.Snapshot(h.now, t0).Upcoming; len(got) != 2 || got[0].WindowID != "db-upgrade" {
+		t.Fatalf("upcoming %+v", got)
+	}
+	h.now = t0.Add(time.Minute)
+	ch := h.step()
+	if !hasEvent(ch, MaintenanceStarted) || h.comp("db") != UnderMaintenance {
+		t.Fatalf("window did not start: %v %s", eventTypes(ch), h.comp("db"))
+	}
+	ch = h.times(3, "db-1", down, refu)
+	if len(h.open()) != 0 || h.comp("db") != UnderMaintenance {
+		t.Fatalf("failure during maintenance opened an incident (%v)", eventTypes(ch))
+	}
+	snap := h.e.Snapshot(h.now, t0)
+	if len(snap.Maintenance) != 1 || snap.Indicator != ImpactNone && snap.Indicator != ImpactMaintenance {
+		t.Fatalf("snapshot during maintenance: %+v", snap)
+	}
+	h.run("db-1", up, ok)
+	h.now = t0.Add(31 * time.Minute)
+	ch = h.step()
+	if !hasEvent(ch, MaintenanceCompleted) || h.comp("db") != Operational {
+		t.Fatalf("window did not end: %v %s", eventTypes(ch), h.comp("db"))
+	}
+	// The recurring window: hh:30–hh:35 every hour.
+	h.now = time.Date(2026, 3, 10, 14, 30, 30, 0, time.UTC)
+	if ch = h.step(); !hasEvent(ch, MaintenanceStarted) || h.comp("web") != UnderMaintenance {
+		t.Fatalf("recurring window did not start: %v", eventTypes(ch))
+	}
+	h.now = h.now.Add(5 * time.Minute)
+	if ch = h.step(); !hasEvent(ch, MaintenanceCompleted) || h.comp("web") != Operational {
+		t.Fatalf("recurring window did not end: %v", eventTypes(ch))
+	}
+}
+
+func TestGroupsAndIndicator(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.times(3, "web-1", deg, slow)
+	h.run("db-1", down, refu)
+	s := h.e.Snapshot(h.now, t0)
+	if len(s.Groups) != 2 || s.Groups[0].Name != "Platform" || s.Groups[0].ID != "platform" || s.Groups[0].Status != DegradedPerformance {
+		t.Fatalf("groups %+v", s.Groups)
+	}
+	if s.Groups[1].Status != MajorOutage || s.Indicator != ImpactCritical || s.Description != "Major Service Outage" {
+		t.Fatalf("indicator %s %q", s.Indicator, s.Description)
+	}
+	if len(s.Incidents) != 1 {
+		t.Fatalf("incidents %d", len(s.Incidents))
+	}
+}
+
+func TestStaleness(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("api-1", up, ok)
+	h.run("api-2", up, ok)
+	if s := h.e.Snapshot(h.now, t0); s.Components[0].Stale {
+		t.Fatal("fresh data marked stale")
+	}
+	later := h.now.Add(61 * time.Second) // more than 2 periods of 30s
+	s := h.e.Snapshot(later, t0)
+	if !s.Components[0].Stale || !s.Groups[0].Stale {
+		t.Fatal("silent checks not marked stale")
+	}
+	if !s.Components[2].Stale {
+		t.Fatal("a check never heard from is not stale after two periods")
+	}
+}
+
+// The same inputs give byte-identical state and events: the engine draws
+// nothing from the clock, randomness or map order.
+func TestDeterminism(t *testing.T) {
+	script := func() ([]byte, []byte) {
+		h := newHarness(t, testModel())
+		for i := range 40 {
+			o, r := up, ok
+			if i%7 < 4 {
+				o, r = down, refu
+			}
+			h.now = h.now.Add(time.Second)
+			h.step(
+				CheckResult{Check: "web-1", At: h.now, Result: probes.Result{Outcome: o, Reason: r}},
+				CheckResult{Check: "api-1", At: h.now, Result: probes.Result{Outcome: o, Reason: r}},
+				CheckResult{Check: "db-1", At: h.now, Result: probes.Result{Outcome: deg, Reason: slow}},
+			)
+		}
+		state, _ := json.Marshal(h.e.State())
+		events, _ := json.Marshal(h.log)
+		return state, events
+	}
+	s1, e1 := script()
+	s2, e2 := script()
+	if string(s1) != string(s2) || string(e1) != string(e2) {
+		t.Fatal("two runs of the same inputs differ")
+	}
+	if !strings.Contains(string(e1), `"incident.created"`) {
+		t.Fatal("the script exercised no incident")
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{40 * time.Second: "40 seconds", time.Minute: "1 minute",
+		12 * time.Minute: "12 minutes", 65 * time.Minute: "1 hour 5 minutes", 2 * time.Hour: "2 hours"} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package status
+
+import (
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+// Model is the static shape the engine works on, built from the config.
+// It is immutable; a reload builds a new one.
+type Model struct {
+	SiteTitle     string
+	Location      *time.Location // for public times in generated text
+	Components    []ComponentDef // in page order
+	Checks        []CheckDef
+	AutoIncidents bool
+	ReopenWindow  time.Duration
+	Maintenance   []MaintenanceDef
+	// StaleAfter is how many of a check's periods without a result make its
+	// data stale ("no recent data"). Default 2.
+	StaleAfter int
+}
+
+// ComponentDef is one public component.
+type ComponentDef struct {
+	ID, Name, Group, Description string
+}
+
+// CheckDef is one private check's engine settings.
+type CheckDef struct {
+	Name             string
+	Component        string
+	FailureThreshold int
+	SuccessThreshold int
+	RecheckInterval  time.Duration
+	Every            time.Duration // nominal period, for freshness
+}
+
+// Schedule yields the next firing after a time (robfig/cron's Schedule
+// satisfies it), so the engine need not parse cron specs.
+type Schedule interface {
+	Next(time.Time) time.Time
+}
+
+// MaintenanceDef is a configured window: one-off (Start, End) or recurring
+// (Schedule, Duration).
+type MaintenanceDef struct {
+	ID, Name, Message string
+	Components        []string
+	Start, End        time.Time
+	Schedule          Schedule
+	Duration          time.Duration
+}
+
+// occurrence returns the window's occurrence active at now, if any.
+func (m MaintenanceDef) occurrence(now time.Time) (start, end time.Time, ok bool) {
+	if m.Schedule == nil {
+		return m.Start, m.End, !now.Before(m.Start) && now.Before(m.End)
+	}
+	// The first firing after now-Duration is the only one that can cover now.
+	s := m.Schedule.Next(now.Add(-m.Duration))
+	return s, s.Add(m.Duration), !s.After(now)
+}
+
+// Next returns the next occurrence starting after now (for "upcoming").
+func (m MaintenanceDef) Next(now time.Time) (start, end time.Time, ok bool) {
+	if m.Schedule == nil {
+		return m.Start, m.End, m.Start.After(now)
+	}
+	s := m.Schedule.Next(now)
+	return s, s.Add(m.Duration), !s.IsZero()
+}
+
+func (m *Model) check(name string) (CheckDef, bool) {
+	for _, c := range m.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return CheckDef{}, false
+}
+
+func (m *Model) component(id string) (ComponentDef, bool) {
+	for _, c := range m.Components {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return ComponentDef{}, false
+}
+
+// checksOf lists the checks feeding a component, in model order.
+func (m *Model) checksOf(id string) []CheckDef {
+	var out []CheckDef
+	for _, c := range m.Checks {
+		if c.Component == id {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CheckResult is one probe result for the engine.
+type CheckResult struct {
+	Check  string
+	At     time.Time // when the run finished
+	Result probes.Result
+}

@@ -1,0 +1,170 @@
+package status
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Snapshot is the immutable public view published after each step. The web
+// layer renders it once; nothing in it is shared with the engine.
+type Snapshot struct {
+	GeneratedAt time.Time
+	Indicator   Impact
+	Description string
+	Components  []ComponentView // page order
+	Groups      []GroupView     // page order; ungrouped components form a group with an empty name
+	Incidents   []*Incident     // open incidents, newest first
+	Maintenance []*Incident     // active maintenance
+	Upcoming    []UpcomingMaintenance
+	// LastResultAt is the newest result of any check: the page's "last
+	// checked" time.
+	LastResultAt time.Time
+	// DelayedSince is set when no check has produced a result for too long.
+	DelayedSince time.Time
+	// Filled from the store by the runtime:
+	History []*Incident           // closed incidents, newest first
+	Uptime  map[string]UptimeView // by component id
+}
+
+// ComponentView is one component as the public sees it.
+type ComponentView struct {
+	ID, Name, Description string
+	Group, GroupID        string
+	Position              int
+	Status                ComponentStatus
+	Since                 time.Time
+	LastChecked           time.Time
+	// Stale: a check of this component produced no result for StaleAfter
+	// of its periods. The page says "no recent data" instead of a status.
+	Stale     bool
+	CreatedAt time.Time
+}
+
+// GroupView is a named group of components; its status is the worst of
+// its members.
+type GroupView struct {
+	ID, Name   string
+	Status     ComponentStatus
+	Stale      bool
+	Components []ComponentView
+}
+
+// UpcomingMaintenance is the next occurrence of a configured window.
+type UpcomingMaintenance struct {
+	WindowID, Name, Message string
+	Components              []string
+	Start, End              time.Time
+}
+
+// UptimeView is a component's history for the page: one cell per day.
+type UptimeView struct {
+	Days    []DayView // oldest first
+	Percent float64   // over the whole window
+	// Latency is recent response times for the sparkline (ms), oldest first.
+	Latency []float64
+}
+
+// DayView is one day's uptime cell.
+type DayView struct {
+	Date      time.Time
+	Status    ComponentStatus // worst status that day
+	Percent   float64         // -1 when there is no data
+	Incidents int
+}
+
+// Snapshot builds the public view of the current state at now.
+func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
+	now = now.UTC()
+	s := &Snapshot{GeneratedAt: now, DelayedSince: e.s.DelayedSince}
+	worst := Operational
+	groups := map[string]int{}
+	for i, def := range e.m.Components {
+		st := e.s.Components[def.ID]
+		cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
+			GroupID: GroupID(def.Group), Position: i + 1, Status: Operational, Since: started, CreatedAt: started}
+		if st != nil {
+			cv.Status, cv.Since = st.Status, st.Since
+		}
+		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
+		if cv.LastChecked.After(s.LastResultAt) {
+			s.LastResultAt = cv.LastChecked
+		}
+		worst = Worst(worst, cv.Status)
+		s.Components = append(s.Components, cv)
+		gi, ok := groups[def.Group]
+		if !ok {
+			gi = len(s.Groups)
+			groups[def.Group] = gi
+			s.Groups = append(s.Groups, GroupView{ID: GroupID(def.Group), Name: def.Group, Status: Operational})
+		}
+		g := &s.Groups[gi]
+		g.Components = append(g.Components, cv)
+		g.Status = Worst(g.Status, cv.Status)
+		g.Stale = g.Stale || cv.Stale
+	}
+	s.Indicator = ImpactOf(worst)
+	for _, inc := range e.sortedIncidents() {
+		if !inc.Open() {
+			continue
+		}
+		if inc.Maintenance != nil {
+			s.Maintenance = append(s.Maintenance, inc.Clone())
+			continue
+		}
+		s.Incidents = append(s.Incidents, inc.Clone())
+		if inc.Impact.rank() > s.Indicator.rank() {
+			s.Indicator = inc.Impact
+		}
+	}
+	sort.SliceStable(s.Incidents, func(i, j int) bool { return s.Incidents[i].Seq > s.Incidents[j].Seq })
+	if s.Indicator == ImpactMaintenance && worst != UnderMaintenance {
+		s.Indicator = ImpactOf(worst)
+	}
+	s.Description = s.Indicator.Description()
+	for _, def := range e.m.Maintenance {
+		if start, end, ok := def.Next(now); ok && start.Sub(now) < 30*24*time.Hour {
+			s.Upcoming = append(s.Upcoming, UpcomingMaintenance{WindowID: def.ID, Name: def.Name, Message: def.Message,
+				Components: e.inPageOrder(def.Components), Start: start, End: end})
+		}
+	}
+	sort.SliceStable(s.Upcoming, func(i, j int) bool { return s.Upcoming[i].Start.Before(s.Upcoming[j].Start) })
+	return s
+}
+
+// freshness returns the newest result time of a component's checks and
+// whether any of them is stale: silent for StaleAfter of its periods (or
+// never heard from that long after start).
+func (e *Engine) freshness(id string, now, started time.Time) (last time.Time, stale bool) {
+	for _, c := range e.m.checksOf(id) {
+		seen := started
+		if cs := e.s.Checks[c.Name]; cs != nil {
+			seen = cs.LastAt
+			if cs.LastAt.After(last) {
+				last = cs.LastAt
+			}
+		}
+		if c.Every > 0 && now.Sub(seen) > time.Duration(e.m.StaleAfter)*c.Every {
+			stale = true
+		}
+	}
+	return last, stale
+}
+
+// GroupID is the slug of a group's name.
+func GroupID(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}

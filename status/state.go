@@ -1,0 +1,139 @@
+package status
+
+import (
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+// CheckStatus is a check's confirmed state.
+type CheckStatus string
+
+// Check states. Unknown until the first confirmed result.
+const (
+	CheckUnknown  CheckStatus = "unknown"
+	CheckUp       CheckStatus = "up"
+	CheckDegraded CheckStatus = "degraded"
+	CheckDown     CheckStatus = "down"
+)
+
+// CheckState is a check's durable state: confirmed status and the
+// consecutive counters that move it.
+type CheckState struct {
+	Status CheckStatus `json:"status"`
+	Since  time.Time   `json:"since"`
+	// Consecutive runs: Down results; not-Up results; Up results; not-Down.
+	Fails   int `json:"fails"`
+	NotUp   int `json:"not_up"`
+	Oks     int `json:"oks"`
+	NotDown int `json:"not_down"`
+
+	LastAt      time.Time      `json:"last_at"`
+	LastOutcome probes.Outcome `json:"last_outcome"`
+	LastReason  probes.Reason  `json:"last_reason"`
+	LastMessage string         `json:"last_message,omitempty"`
+	LastLatency time.Duration  `json:"last_latency"`
+}
+
+// ComponentState is a component's durable state.
+type ComponentState struct {
+	Status ComponentStatus `json:"status"`
+	Since  time.Time       `json:"since"`
+	// Suppressed: a person resolved this component's incident while its
+	// checks still fail; no automatic incident until they recover.
+	Suppressed bool `json:"suppressed,omitempty"`
+	// Manual is a status a person set through an incident; it wins over the
+	// checks until cleared (set back to operational or incident resolved).
+	Manual ComponentStatus `json:"manual,omitempty"`
+	// AccountedAt is up to when status time has been rolled up.
+	AccountedAt time.Time `json:"accounted_at"`
+}
+
+// Incident is a public incident with its timeline.
+type Incident struct {
+	ID         string         `json:"id"`
+	Seq        uint64         `json:"seq"`
+	Name       string         `json:"name"`
+	Status     IncidentStatus `json:"status"`
+	Impact     Impact         `json:"impact"`
+	Auto       bool           `json:"auto"`
+	Components []string       `json:"components"` // affected, in page order
+	// Worst status each component reached during the incident.
+	ComponentStatus map[string]ComponentStatus `json:"component_status"`
+	CreatedAt       time.Time                  `json:"created_at"`
+	UpdatedAt       time.Time                  `json:"updated_at"`
+	StartedAt       time.Time                  `json:"started_at"`
+	MonitoringAt    time.Time                  `json:"monitoring_at,omitzero"`
+	ResolvedAt      time.Time                  `json:"resolved_at,omitzero"`
+	Updates         []Update                   `json:"updates"` // oldest first
+	// Maintenance marks a scheduled maintenance presented as an incident.
+	Maintenance *MaintenanceInfo `json:"maintenance,omitempty"`
+}
+
+// MaintenanceInfo is what a maintenance incident adds.
+type MaintenanceInfo struct {
+	WindowID       string    `json:"window_id"`
+	ScheduledFor   time.Time `json:"scheduled_for"`
+	ScheduledUntil time.Time `json:"scheduled_until"`
+}
+
+// Update is one entry in an incident's timeline.
+type Update struct {
+	ID        string            `json:"id"`
+	Status    IncidentStatus    `json:"status"`
+	Body      string            `json:"body"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	DisplayAt time.Time         `json:"display_at"`
+	Author    string            `json:"author,omitempty"` // token name; empty for automatic
+	Affected  []ComponentChange `json:"affected_components,omitempty"`
+}
+
+// ComponentChange records a component's status change in an update.
+type ComponentChange struct {
+	Code      string          `json:"code"`
+	Name      string          `json:"name"`
+	OldStatus ComponentStatus `json:"old_status"`
+	NewStatus ComponentStatus `json:"new_status"`
+}
+
+// Open reports an incident that is not closed.
+func (i *Incident) Open() bool { return !i.Status.Closed() }
+
+// Latest returns the newest update.
+func (i *Incident) Latest() Update {
+	if len(i.Updates) == 0 {
+		return Update{}
+	}
+	return i.Updates[len(i.Updates)-1]
+}
+
+func (i *Incident) affects(id string) bool {
+	for _, c := range i.Components {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}
+
+// State is everything the engine keeps between batches. The store persists
+// it piecewise (only what changed) and loads it at start.
+type State struct {
+	Seq        uint64                     `json:"seq"` // last id handed out
+	Checks     map[string]*CheckState     `json:"checks"`
+	Components map[string]*ComponentState `json:"components"`
+	// Incidents holds open incidents and those closed within the reopen
+	// window (flap guard); older closed ones live only in the store.
+	Incidents map[string]*Incident `json:"incidents"`
+	// Maint maps a window id to its active occurrence's incident id.
+	Maint map[string]string `json:"maint"`
+	// Delayed is set while the monitor as a whole produces no results.
+	DelayedSince time.Time `json:"delayed_since,omitzero"`
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{Checks: map[string]*CheckState{}, Components: map[string]*ComponentState{},
+		Incidents: map[string]*Incident{}, Maint: map[string]string{}}
+}
