@@ -1,0 +1,172 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// bucketOutboxOpen indexes rows that still have undelivered destinations,
+// so the dispatcher never scans delivered history.
+var bucketOutboxOpen = []byte("outbox_open")
+
+func init() { allBuckets = append(allBuckets, bucketOutboxOpen) }
+
+// DeliveryState is one destination's progress with one row.
+type DeliveryState string
+
+// Delivery states. A row is marked sending durably before the request, so
+// after a crash an ambiguous send is known and reconciled, not guessed.
+const (
+	Pending DeliveryState = "pending"
+	Sending DeliveryState = "sending"
+	Sent    DeliveryState = "sent"
+	Failed  DeliveryState = "failed"
+)
+
+// Delivery is the state of one event for one destination.
+type Delivery struct {
+	State     DeliveryState `json:"state"`
+	Attempts  int           `json:"attempts"`
+	NextAt    time.Time     `json:"next_at,omitzero"`
+	LastError string        `json:"last_error,omitempty"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	// RemoteID is what the destination called it (a post id), for threading.
+	RemoteID string `json:"remote_id,omitempty"`
+}
+
+// OutboxRow is one event and its deliveries.
+type OutboxRow struct {
+	Seq        uint64               `json:"seq"`
+	Event      status.Event         `json:"event"`
+	CreatedAt  time.Time            `json:"created_at"`
+	Deliveries map[string]*Delivery `json:"deliveries"`
+}
+
+// Done reports a row with no delivery left to attempt.
+func (r *OutboxRow) Done() bool {
+	for _, d := range r.Deliveries {
+		if d.State == Pending || d.State == Sending {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrNotFound is returned for unknown rows, incidents and destinations.
+var ErrNotFound = errors.New("not found")
+
+func enqueue(tx *bolt.Tx, ev status.Event, dests []string, now time.Time) (uint64, error) {
+	b := tx.Bucket(bucketOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	row := OutboxRow{Seq: seq, Event: ev, CreatedAt: now, Deliveries: map[string]*Delivery{}}
+	for _, d := range dests {
+		row.Deliveries[d] = &Delivery{State: Pending, NextAt: now, UpdatedAt: now}
+	}
+	if err := putJSON(b, be64(seq), row); err != nil {
+		return 0, err
+	}
+	if len(dests) > 0 {
+		return seq, tx.Bucket(bucketOutboxOpen).Put(be64(seq), nil)
+	}
+	return seq, nil
+}
+
+// Unfinished returns rows (oldest first, at most limit) that still have a
+// pending or sending delivery.
+func (s *Store) Unfinished(limit int) ([]OutboxRow, error) {
+	var rows []OutboxRow
+	err := s.db.View(func(tx *bolt.Tx) error {
+		out := tx.Bucket(bucketOutbox)
+		c := tx.Bucket(bucketOutboxOpen).Cursor()
+		for k, _ := c.First(); k != nil && len(rows) < limit; k, _ = c.Next() {
+			var r OutboxRow
+			if err := json.Unmarshal(out.Get(k), &r); err != nil {
+				return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			rows = append(rows, r)
+		}
+		return nil
+	})
+	return rows, err
+}
+
+// OutboxRow reads one row.
+func (s *Store) OutboxRow(seq uint64) (OutboxRow, error) {
+	var r OutboxRow
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketOutbox).Get(be64(seq))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &r)
+	})
+	return r, err
+}
+
+// UpdateDelivery changes one destination's delivery of one row in its own
+// transaction (fsync'd before it returns), through fn.
+func (s *Store) UpdateDelivery(seq uint64, dest string, now time.Time, fn func(d *Delivery)) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		v := b.Get(be64(seq))
+		if v == nil {
+			return fmt.Errorf("outbox row %d: %w", seq, ErrNotFound)
+		}
+		var r OutboxRow
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		d, ok := r.Deliveries[dest]
+		if !ok {
+			return fmt.Errorf("outbox row %d destination %s: %w", seq, dest, ErrNotFound)
+		}
+		fn(d)
+		d.UpdatedAt = now
+		if err := putJSON(b, be64(seq), r); err != nil {
+			return err
+		}
+		if r.Done() {
+			return tx.Bucket(bucketOutboxOpen).Delete(be64(seq))
+		}
+		return nil
+	})
+}
+
+// Depth is the outbox backlog of one destination.
+type Depth struct {
+	Pending int
+	Oldest  time.Time // creation time of the oldest unfinished row
+}
+
+// OutboxDepth counts unfinished deliveries per destination.
+func (s *Store) OutboxDepth() (map[string]Depth, error) {
+	rows, err := s.Unfinished(1 << 30)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Depth{}
+	for _, r := range rows {
+		for dest, d := range r.Deliveries {
+			if d.State != Pending && d.State != Sending {
+				continue
+			}
+			x := out[dest]
+			x.Pending++
+			if x.Oldest.IsZero() || r.CreatedAt.Before(x.Oldest) {
+				x.Oldest = r.CreatedAt
+			}
+			out[dest] = x
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+)
+
+// LoadState reads the engine state back: check and component state, the
+// sequence, maintenance, and incidents that are open or closed within
+// keepClosed (the engine's reopen window).
+func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.State, error) {
+	st := status.NewState()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyEngine); v != nil {
+			var m engineMeta
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("engine meta: %w", err)
+			}
+			st.Seq, st.DelayedSince = m.Seq, m.DelayedSince
+			if m.Maint != nil {
+				st.Maint = m.Maint
+			}
+		}
+		if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
+			var cs status.CheckState
+			if err := json.Unmarshal(v, &cs); err != nil {
+				return fmt.Errorf("check %s: %w", k, err)
+			}
+			st.Checks[string(k)] = &cs
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketComponents).ForEach(func(k, v []byte) error {
+			var cs status.ComponentState
+			if err := json.Unmarshal(v, &cs); err != nil {
+				return fmt.Errorf("component %s: %w", k, err)
+			}
+			st.Components[string(k)] = &cs
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
+			var inc status.Incident
+			if err := json.Unmarshal(v, &inc); err != nil {
+				return fmt.Errorf("incident %x: %w", k, err)
+			}
+			if inc.Open() || now.Sub(inc.ResolvedAt) <= keepClosed {
+				st.Incidents[inc.ID] = &inc
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	return st, nil
+}
+
+// Incident reads one incident by id.
+func (s *Store) Incident(id string) (*status.Incident, error) {
+	var inc *status.Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq := tx.Bucket(bucketIncidentID).Get([]byte(id))
+		if seq == nil {
+			return ErrNotFound
+		}
+		inc = new(status.Incident)
+		return json.Unmarshal(tx.Bucket(bucketIncidents).Get(seq), inc)
+	})
+	return inc, err
+}
+
+// Incidents walks incidents newest first, keeping those keep accepts,
+// until limit are kept or stop returns true for one.
+func (s *Store) Incidents(limit int, keep func(*status.Incident) bool, stop func(*status.Incident) bool) ([]*status.Incident, error) {
+	var out []*status.Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketIncidents).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var inc status.Incident
+			if err := json.Unmarshal(v, &inc); err != nil {
+				return fmt.Errorf("incident %x: %w", k, err)
+			}
+			if stop != nil && stop(&inc) {
+				break
+			}
+			if keep == nil || keep(&inc) {
+				out = append(out, &inc)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ComponentRollups returns a component's roll-ups from from to to (hourly
+// or daily), oldest first; periods without data are absent.
+func (s *Store) ComponentRollups(id string, daily bool, from, to time.Time) ([]ComponentRollup, error) {
+	var out []ComponentRollup
+	err := s.series(componentSeries(id), daily, from, to, func(start time.Time, v []byte) error {
+		r, err := decodeComponentRollup(start, v)
+		out = append(out, r)
+		return err
+	})
+	return out, err
+}
+
+// CheckRollups returns a check's roll-ups, oldest first.
+func (s *Store) CheckRollups(name string, daily bool, from, to time.Time) ([]CheckRollup, error) {
+	var out []CheckRollup
+	err := s.series(checkSeries(name), daily, from, to, func(start time.Time, v []byte) error {
+		r, err := decodeCheckRollup(start, v)
+		out = append(out, r)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) series(name []byte, daily bool, from, to time.Time, fn func(time.Time, []byte) error) error {
+	bucket := bucketHourly
+	if daily {
+		bucket = bucketDaily
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket).Bucket(name)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		end := timeKey(to)
+		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end); k, v = c.Next() {
+			if err := fn(keyTime(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// StoredResult is one raw result read back.
+type StoredResult struct {
+	At     time.Time
+	Result probes.Result
+}
+
+// Results returns a check's raw results in [from, to), oldest first, at
+// most limit.
+func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredResult, error) {
+	var out []StoredResult
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketResults).Bucket([]byte(check))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		end := timeKey(to)
+		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end) && len(out) < limit; k, v = c.Next() {
+			r, err := decodeResult(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, StoredResult{At: keyTime(k), Result: r})
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+)
+
+// Roll-up retention: hourly for 30 days, daily for 400.
+const (
+	HourlyRetention = 30 * 24 * time.Hour
+	DailyRetention  = 400 * 24 * time.Hour
+)
+
+// componentStatuses index a ComponentRollup's milliseconds.
+var componentStatuses = [...]status.ComponentStatus{status.Operational, status.DegradedPerformance,
+	status.PartialOutage, status.MajorOutage, status.UnderMaintenance}
+
+// PartialWeight is how much a partial outage counts against uptime: some
+// users are affected, not all.
+const PartialWeight = 0.3
+
+// ComponentRollup is the time a component spent in each status during an
+// hour or a day.
+type ComponentRollup struct {
+	Start time.Time
+	MS    [len(componentStatuses)]uint64
+}
+
+func statusIndex(s status.ComponentStatus) int {
+	for i, x := range componentStatuses {
+		if x == s {
+			return i
+		}
+	}
+	return 0
+}
+
+// Observed is the time with a known status outside maintenance.
+func (r ComponentRollup) Observed() time.Duration {
+	var ms uint64
+	for i, v := range r.MS {
+		if componentStatuses[i] != status.UnderMaintenance {
+			ms += v
+		}
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// Uptime is 1 − (major + PartialWeight·partial) / observed; -1 without data.
+func (r ComponentRollup) Uptime() float64 {
+	obs := r.Observed()
+	if obs <= 0 {
+		return -1
+	}
+	bad := float64(r.MS[statusIndex(status.MajorOutage)]) + PartialWeight*float64(r.MS[statusIndex(status.PartialOutage)])
+	return 1 - bad/float64(obs.Milliseconds())
+}
+
+// Worst is the worst status held at all during the period.
+func (r ComponentRollup) Worst() status.ComponentStatus {
+	w := status.Operational
+	for i, v := range r.MS {
+		if v > 0 {
+			w = status.Worst(w, componentStatuses[i])
+		}
+	}
+	return w
+}
+
+func (r *ComponentRollup) encode() []byte {
+	b := make([]byte, 0, 8*len(r.MS))
+	for _, v := range r.MS {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func decodeComponentRollup(start time.Time, b []byte) (ComponentRollup, error) {
+	r := ComponentRollup{Start: start}
+	if len(b) != 8*len(r.MS) {
+		return r, fmt.Errorf("corrupt component roll-up (%d bytes)", len(b))
+	}
+	for i := range r.MS {
+		r.MS[i] = binary.BigEndian.Uint64(b[8*i:])
+	}
+	return r, nil
+}
+
+func checkSeries(name string) []byte   { return []byte("c:" + name) }
+func componentSeries(id string) []byte { return []byte("k:" + id) }
+
+func dayStart(t time.Time) time.Time  { return t.UTC().Truncate(24 * time.Hour) }
+func hourStart(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+
+// addCheckResult folds one result into the check's hourly and daily roll-ups.
+func addCheckResult(tx *bolt.Tx, name string, at time.Time, r probes.Result) error {
+	for _, p := range []struct {
+		bucket []byte
+		start  time.Time
+	}{{bucketHourly, hourStart(at)}, {bucketDaily, dayStart(at)}} {
+		b, err := tx.Bucket(p.bucket).CreateBucketIfNotExists(checkSeries(name))
+		if err != nil {
+			return err
+		}
+		k := timeKey(p.start)
+		var ru CheckRollup
+		if v := b.Get(k); v != nil {
+			if ru, err = decodeCheckRollup(p.start, v); err != nil {
+				return err
+			}
+		}
+		ru.add(r)
+		if err := b.Put(k, ru.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addSegment spreads a component's status time over the hours and days it
+// covers.
+func addSegment(tx *bolt.Tx, seg status.Segment) error {
+	for _, p := range []struct {
+		bucket []byte
+		size   time.Duration
+	}{{bucketHourly, time.Hour}, {bucketDaily, 24 * time.Hour}} {
+		b, err := tx.Bucket(p.bucket).CreateBucketIfNotExists(componentSeries(seg.Component))
+		if err != nil {
+			return err
+		}
+		for from := seg.From.UTC(); from.Before(seg.To); {
+			start := from.Truncate(p.size)
+			to := start.Add(p.size)
+			if seg.To.Before(to) {
+				to = seg.To
+			}
+			k := timeKey(start)
+			var ru ComponentRollup
+			if v := b.Get(k); v != nil {
+				if ru, err = decodeComponentRollup(start, v); err != nil {
+					return err
+				}
+			}
+			ru.MS[statusIndex(seg.Status)] += uint64(to.Sub(from).Milliseconds())
+			if err := b.Put(k, ru.encode()); err != nil {
+				return err
+			}
+			from = to
+		}
+	}
+	return nil
+}
