@@ -2,16 +2,152 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/web"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "serve: not built yet")
-	return exitFailed
+	fs, path := newFlags("serve", stderr)
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if !parseFlags(fs, args) {
+		return exitConfig
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "outpost serve:", err)
+		return exitConfig
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitConfig
+	}
+	st, err := store.Open(cfg.Storage.Path, store.Options{})
+	if err != nil {
+		log.Error("cannot open the data file", "error", err)
+		return exitFailed
+	}
+	defer st.Close()
+
+	var mon *monitor.Monitor // set before the listener starts
+	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60,
+		Health: func() (bool, string) { return mon.Health() }})
+	if err != nil {
+		log.Error("cannot prepare the web server", "error", err)
+		return exitFailed
+	}
+	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, OnSnapshot: func(s *status.Snapshot) {
+		if err := srv.Update(s); err != nil {
+			log.Error("render failed; serving the previous page", "error", err)
+		}
+	}})
+	if err != nil {
+		log.Error("cannot start the monitor", "error", err)
+		return exitFailed
+	}
+	if err := srv.Update(mon.Snapshot()); err != nil {
+		log.Error("first render failed", "error", err)
+		return exitFailed
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", "listen", cfg.Listen, "error", err)
+		return exitFailed
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	admin, err := listenBackup(cfg.Storage.Path, st, log)
+	if err != nil {
+		log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
+	}
+
+	monCtx, stopMon := context.WithCancel(context.Background())
+	monDone := make(chan error, 1)
+	go func() { monDone <- mon.Run(monCtx) }()
+	webDone := make(chan error, 1)
+	go func() { webDone <- httpSrv.Serve(ln) }()
+	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "checks", len(cfg.Checks), "data", cfg.Storage.Path)
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-webDone:
+		log.Error("web server stopped", "error", err)
+		code = exitFailed
+	case err := <-monDone:
+		log.Error("monitor stopped", "error", err)
+		code = exitFailed
+	}
+	// Reverse of start: stop probing and commit, then stop serving, then
+	// close the store (deferred).
+	stopMon()
+	if err := <-monDone; err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("final commit failed", "error", err)
+		code = exitFailed
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutCtx)
+	if admin != nil {
+		_ = admin.Shutdown(shutCtx)
+	}
+	log.Info("stopped")
+	return code
 }
 
-func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "backup: not built yet")
-	return exitFailed
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format must be text or json, got %q", format)
+}
+
+// backupSocket is where a running Outpost serves consistent copies of its
+// data file to `outpost backup`; file permissions guard it.
+func backupSocket(dataPath string) string { return dataPath + ".sock" }
+
+func listenBackup(dataPath string, st *store.Store, log *slog.Logger) (*http.Server, error) {
+	sock := backupSocket(dataPath)
+	_ = os.Remove(sock) // a stale socket from a crash; the data file's lock proves we own it
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if _, err := st.Backup(w); err != nil {
+			log.Error("backup failed", "error", err)
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
 }

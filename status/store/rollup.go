@@ -41,6 +41,11 @@ func statusIndex(s status.ComponentStatus) int {
 	return 0
 }
 
+// Add counts d spent in status s.
+func (r *ComponentRollup) Add(s status.ComponentStatus, d time.Duration) {
+	r.MS[statusIndex(s)] += uint64(d.Milliseconds())
+}
+
 // Observed is the time with a known status outside maintenance.
 func (r ComponentRollup) Observed() time.Duration {
 	var ms uint64
@@ -147,7 +152,7 @@ func addSegment(tx *bolt.Tx, seg status.Segment) error {
 					return err
 				}
 			}
-			ru.MS[statusIndex(seg.Status)] += uint64(to.Sub(from).Milliseconds())
+			ru.Add(seg.Status, to.Sub(from))
 			if err := b.Put(k, ru.encode()); err != nil {
 				return err
 			}

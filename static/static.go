@@ -1,0 +1,48 @@
+// Package static embeds the page's assets and serves them under
+// content-hashed names, so they can be cached for a year.
+package static
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"path"
+	"strings"
+)
+
+//go:embed *.css *.js *.svg
+var files embed.FS
+
+// Asset is one embedded file with its hashed URL path.
+type Asset struct {
+	Name        string // "style.css"
+	Path        string // "/static/style.3f2a9c1b.css"
+	ContentType string
+	Body        []byte
+}
+
+// Assets reads every embedded file once and names it by content hash.
+func Assets() (map[string]*Asset, error) {
+	out := map[string]*Asset{}
+	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		ext := path.Ext(p)
+		hashed := strings.TrimSuffix(p, ext) + "." + hex.EncodeToString(sum[:])[:12] + ext
+		ct := mime.TypeByExtension(ext)
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		out[p] = &Asset{Name: p, Path: "/static/" + hashed, ContentType: ct, Body: body}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,327 @@
+// Package monitor runs Outpost's monitoring loop: the scheduler's results
+// go to one goroutine that owns the engine, which group-commits each step
+// to the store and publishes a new snapshot after the commit.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Options configures a Monitor.
+type Options struct {
+	Config *config.Config
+	Store  *store.Store
+	Logger *slog.Logger
+	// Now is the clock; tests inject one. Default time.Now.
+	Now func() time.Time
+	// Route names an event's destinations for the outbox.
+	Route store.Router
+	// BatchWindow is how long results gather before one commit. Default 50ms.
+	BatchWindow time.Duration
+	// PublishEvery bounds how stale a published snapshot may get when no
+	// result arrives (freshness must reach the page). Default 5s.
+	PublishEvery time.Duration
+	// OnSnapshot is called (from the monitor goroutine) after each publish.
+	OnSnapshot func(*status.Snapshot)
+}
+
+// Monitor owns the engine, the scheduler and the publishing of snapshots.
+type Monitor struct {
+	o       Options
+	engine  *status.Engine
+	sched   *probes.Scheduler
+	reports chan probes.Report
+	cmds    chan cmdReq
+	snap    atomic.Pointer[status.Snapshot]
+	started time.Time
+	hist    *history
+
+	timersMu sync.Mutex
+	timers   map[string]*time.Timer
+	stopping bool
+
+	commits     atomic.Uint64
+	commitNanos atomic.Int64 // last commit latency
+	lastStep    atomic.Int64 // unix nanos of the last engine step
+	commitErr   atomic.Pointer[string]
+}
+
+type cmdReq struct {
+	cmds  []status.Command
+	reply chan []status.Reply
+}
+
+// New loads state from the store and prepares the scheduler; nothing runs
+// before Run.
+func New(o Options) (*Monitor, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BatchWindow <= 0 {
+		o.BatchWindow = 50 * time.Millisecond
+	}
+	if o.PublishEvery <= 0 {
+		o.PublishEvery = 5 * time.Second
+	}
+	model := o.Config.Model()
+	now := o.Now().UTC()
+	st, err := o.Store.LoadState(now, model.ReopenWindow)
+	if err != nil {
+		return nil, err
+	}
+	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: make(chan probes.Report, 4096),
+		cmds: make(chan cmdReq), started: now, timers: map[string]*time.Timer{}, hist: newHistory(o.Store)}
+	var jobs []probes.Job
+	for _, c := range o.Config.Checks {
+		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
+	}
+	m.sched, err = probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: o.Config.Scheduler.Concurrency, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	m.publish(now)
+	return m, nil
+}
+
+// sink hands a report to the engine goroutine without blocking a probe for
+// long: the channel is deep, and a full channel means the engine is wedged.
+func (m *Monitor) sink(r probes.Report) {
+	select {
+	case m.reports <- r:
+	case <-time.After(5 * time.Second):
+		m.o.Logger.Error("result dropped: engine not keeping up", "check", r.Check)
+	}
+}
+
+// Snapshot returns the latest published snapshot.
+func (m *Monitor) Snapshot() *status.Snapshot { return m.snap.Load() }
+
+// Scheduler exposes the scheduler for health reporting.
+func (m *Monitor) Scheduler() *probes.Scheduler { return m.sched }
+
+// Commits returns commits so far and the last commit's latency.
+func (m *Monitor) Commits() (uint64, time.Duration) {
+	return m.commits.Load(), time.Duration(m.commitNanos.Load())
+}
+
+// Do applies human commands in the engine's next step and waits for their
+// replies (after the step is committed).
+func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
+	req := cmdReq{cmds: cmds, reply: make(chan []status.Reply, 1)}
+	select {
+	case m.cmds <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		if r == nil {
+			return nil, errors.New("the step was not committed")
+		}
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Run starts probing and runs the loop until ctx ends, then stops the
+// scheduler (waiting for in-flight probes), commits what they reported,
+// and returns.
+func (m *Monitor) Run(ctx context.Context) error {
+	m.sched.Start()
+	err := m.loop(ctx)
+	m.stopTimers()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	m.sched.Stop(stopCtx)
+	cancel()
+	close(m.reports)
+	var rest []status.CheckResult
+	for r := range m.reports {
+		rest = append(rest, toResult(r))
+	}
+	if len(rest) > 0 {
+		if _, ferr := m.step(status.Batch{Now: m.o.Now().UTC(), Results: rest}); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+func (m *Monitor) loop(ctx context.Context) error {
+	publish := time.NewTicker(m.o.PublishEvery)
+	defer publish.Stop()
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	var pending []status.CheckResult
+	var window <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			if len(pending) > 0 {
+				_, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending})
+				return err
+			}
+			return nil
+		case r := <-m.reports:
+			pending = append(pending, toResult(r))
+			if window == nil {
+				window = time.After(m.o.BatchWindow)
+			}
+		case <-window:
+			window = nil
+			if _, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending}); err != nil {
+				m.o.Logger.Error("commit failed; results of this step are lost", "error", err, "results", len(pending))
+			}
+			pending = nil
+		case req := <-m.cmds:
+			ch, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending, Commands: req.cmds})
+			pending, window = nil, nil
+			if err != nil {
+				m.o.Logger.Error("commit failed", "error", err)
+				req.reply <- nil
+				continue
+			}
+			req.reply <- ch.Replies
+		case <-publish.C:
+			// A step with no results still moves time: maintenance windows
+			// start and end, and staleness reaches the page.
+			if _, err := m.step(status.Batch{Now: m.o.Now().UTC()}); err != nil {
+				m.o.Logger.Error("commit failed", "error", err)
+			}
+		case <-prune.C:
+			m.prune()
+		}
+	}
+}
+
+// step applies one batch, commits it, publishes and schedules rechecks.
+func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
+	m.lastStep.Store(time.Now().UnixNano())
+	ch := m.engine.Apply(b)
+	if !ch.Empty() {
+		start := time.Now()
+		if err := m.o.Store.Apply(ch, m.engine.State(), m.o.Route, b.Now); err != nil {
+			msg := err.Error()
+			m.commitErr.Store(&msg)
+			return nil, err
+		}
+		m.commitErr.Store(nil)
+		m.commits.Add(1)
+		m.commitNanos.Store(int64(time.Since(start)))
+	}
+	m.logChanges(ch)
+	if len(ch.Events) > 0 || len(ch.Incidents) > 0 {
+		m.hist.invalidate()
+	}
+	for _, rc := range ch.Rechecks {
+		m.recheck(rc, b.Now)
+	}
+	m.publish(b.Now)
+	return ch, nil
+}
+
+func (m *Monitor) logChanges(ch *status.Changes) {
+	for _, ev := range ch.Events {
+		attrs := []any{"event", string(ev.Type), "id", ev.ID}
+		if ev.Incident != nil {
+			attrs = append(attrs, "incident", ev.Incident.ID, "status", string(ev.Incident.Status))
+		}
+		if ev.Component != nil {
+			attrs = append(attrs, "component", ev.Component.ID, "from", string(ev.Component.OldStatus), "to", string(ev.Component.NewStatus))
+		}
+		m.o.Logger.Info("state change", attrs...)
+	}
+}
+
+// publish builds and stores a new snapshot, enriched with history.
+func (m *Monitor) publish(now time.Time) {
+	s := m.engine.Snapshot(now, m.started)
+	m.hist.enrich(s, m.engine.State(), m.o.Config, now)
+	m.snap.Store(s)
+	if m.o.OnSnapshot != nil {
+		m.o.OnSnapshot(s)
+	}
+}
+
+// recheck runs a check again at rc.At, outside its schedule.
+func (m *Monitor) recheck(rc status.Recheck, now time.Time) {
+	m.timersMu.Lock()
+	defer m.timersMu.Unlock()
+	if m.stopping {
+		return
+	}
+	if t, ok := m.timers[rc.Check]; ok {
+		t.Stop()
+	}
+	m.timers[rc.Check] = time.AfterFunc(max(rc.At.Sub(now), 0), func() { m.sched.RunNow(rc.Check) })
+}
+
+func (m *Monitor) stopTimers() {
+	m.timersMu.Lock()
+	defer m.timersMu.Unlock()
+	m.stopping = true
+	for _, t := range m.timers {
+		t.Stop()
+	}
+}
+
+// prune removes expired raw results in small transactions.
+func (m *Monitor) prune() {
+	now := m.o.Now().UTC()
+	for i := 0; i < 50; i++ {
+		_, more, err := m.o.Store.Prune(now, m.o.Config.Storage.RawRetention, 2000)
+		if err != nil {
+			m.o.Logger.Error("prune failed", "error", err)
+			return
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+func toResult(r probes.Report) status.CheckResult {
+	return status.CheckResult{Check: r.Check, At: r.Finished, Result: r.Result}
+}
+
+// String describes the monitor for logs.
+func (m *Monitor) String() string {
+	return fmt.Sprintf("monitor(%d checks)", len(m.o.Config.Checks))
+}
+
+// Health is liveness: the engine loop steps, the store commits and the
+// scheduler fires. It is false, with the reason, when any of them stalls.
+func (m *Monitor) Health() (bool, string) {
+	now := time.Now()
+	if e := m.commitErr.Load(); e != nil {
+		return false, "store commit failing: " + *e
+	}
+	if last := time.Unix(0, m.lastStep.Load()); m.lastStep.Load() != 0 && now.Sub(last) > 3*m.o.PublishEvery+5*time.Second {
+		return false, "engine loop stalled since " + last.UTC().Format(time.RFC3339)
+	}
+	if len(m.o.Config.Checks) == 0 {
+		return true, ""
+	}
+	shortest := m.o.Config.Checks[0].Every
+	for _, c := range m.o.Config.Checks {
+		shortest = min(shortest, c.Every)
+	}
+	if tick := m.sched.LastTick(); now.Sub(tick) > 2*shortest+10*time.Second {
+		return false, "scheduler has not fired since " + tick.Format(time.RFC3339)
+	}
+	return true, ""
+}

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// apiStatus is /api/v1/status, documented in docs/api.md.
+type apiStatus struct {
+	Page        apiPage        `json:"page"`
+	Status      apiIndicator   `json:"status"`
+	GeneratedAt time.Time      `json:"generated_at"`
+	LastChecked *time.Time     `json:"last_checked_at"`
+	Monitoring  apiMonitoring  `json:"monitoring"`
+	Components  []apiComponent `json:"components"`
+	Incidents   []apiIncident  `json:"incidents"`
+	Maintenance []apiIncident  `json:"maintenance"`
+}
+
+type apiPage struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	TimeZone string `json:"time_zone"`
+}
+
+type apiIndicator struct {
+	Indicator   status.Impact `json:"indicator"`
+	Description string        `json:"description"`
+}
+
+type apiMonitoring struct {
+	Delayed      bool       `json:"delayed"`
+	DelayedSince *time.Time `json:"delayed_since"`
+}
+
+type apiComponent struct {
+	ID          string                 `json:"id"`
+	Name        string                 `json:"name"`
+	Group       string                 `json:"group,omitempty"`
+	Status      status.ComponentStatus `json:"status"`
+	Since       time.Time              `json:"since"`
+	LastChecked *time.Time             `json:"last_checked_at"`
+	Stale       bool                   `json:"stale"`
+	Uptime90d   *float64               `json:"uptime_90d"`
+}
+
+type apiIncident struct {
+	ID         string                `json:"id"`
+	Name       string                `json:"name"`
+	Status     status.IncidentStatus `json:"status"`
+	Impact     status.Impact         `json:"impact"`
+	StartedAt  time.Time             `json:"started_at"`
+	UpdatedAt  time.Time             `json:"updated_at"`
+	URL        string                `json:"url"`
+	Components []string              `json:"components"`
+	Latest     *apiUpdate            `json:"latest_update"`
+}
+
+type apiUpdate struct {
+	Status    status.IncidentStatus `json:"status"`
+	Body      string                `json:"body"`
+	CreatedAt time.Time             `json:"created_at"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
+	v := apiStatus{
+		Page:        apiPage{ID: s.o.SiteID, Name: s.o.Site.Title, URL: s.o.Site.URL, TimeZone: s.o.Site.TimeZone},
+		Status:      apiIndicator{Indicator: snap.Indicator, Description: snap.Description},
+		GeneratedAt: snap.GeneratedAt, LastChecked: timePtr(snap.LastResultAt),
+		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince)},
+		Components: []apiComponent{}, Incidents: []apiIncident{}, Maintenance: []apiIncident{},
+	}
+	for _, c := range snap.Components {
+		ac := apiComponent{ID: c.ID, Name: c.Name, Group: c.Group, Status: c.Status, Since: c.Since.UTC(),
+			LastChecked: timePtr(c.LastChecked), Stale: c.Stale}
+		if u, ok := snap.Uptime[c.ID]; ok && u.Percent >= 0 {
+			p := u.Percent
+			ac.Uptime90d = &p
+		}
+		v.Components = append(v.Components, ac)
+	}
+	for _, inc := range snap.Incidents {
+		v.Incidents = append(v.Incidents, s.apiIncident(inc))
+	}
+	for _, inc := range snap.Maintenance {
+		v.Maintenance = append(v.Maintenance, s.apiIncident(inc))
+	}
+	return json.MarshalIndent(v, "", "  ")
+}
+
+func (s *Server) apiIncident(inc *status.Incident) apiIncident {
+	a := apiIncident{ID: inc.ID, Name: inc.Name, Status: inc.Status, Impact: inc.Impact, StartedAt: inc.StartedAt.UTC(),
+		UpdatedAt: inc.UpdatedAt.UTC(), URL: s.o.Site.URL + "/incidents/" + inc.ID, Components: inc.Components}
+	if a.Components == nil {
+		a.Components = []string{}
+	}
+	if u := inc.Latest(); u.ID != "" {
+		a.Latest = &apiUpdate{Status: u.Status, Body: u.Body, CreatedAt: u.CreatedAt.UTC()}
+	}
+	return a
+}

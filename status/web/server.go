@@ -1,0 +1,347 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/outpost-status/outpost/static"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Options configures the web server.
+type Options struct {
+	Site   config.Site
+	SiteID string
+	Store  *store.Store
+	Logger *slog.Logger
+	// TrustedProxies are the only peers whose X-Forwarded-For is believed.
+	TrustedProxies []*net.IPNet
+	// Health reports liveness for /healthz: ok, or the reason it is not.
+	Health func() (ok bool, reason string)
+	// Refresh is the page's meta refresh in seconds (0: none).
+	Refresh int
+}
+
+// Server serves the public surfaces.
+type Server struct {
+	o        Options
+	e        *echo.Echo
+	r        *renderer
+	assets   map[string]*Prepared // by hashed URL path
+	current  atomic.Pointer[site]
+	renders  atomic.Uint64
+	notFound *Prepared
+
+	mu   sync.Mutex
+	lazy map[string]*Prepared // pages rendered on demand, cleared each snapshot
+}
+
+// site is every prepared response for one snapshot.
+type site struct {
+	snap      *status.Snapshot
+	routes    map[string]*Prepared
+	incidents map[string]*Prepared
+}
+
+// New parses templates and assets (failing fast) and sets up routes.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	files, err := static.Assets()
+	if err != nil {
+		return nil, fmt.Errorf("load assets: %w", err)
+	}
+	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: map[string]*Prepared{}}
+	for _, a := range files {
+		s.assets[a.Path] = Prepare(a.Body, a.ContentType, CacheAsset)
+	}
+	urls := assetURLs{CSS: files["style.css"].Path, JS: files["outpost.js"].Path, Favicon: files["favicon.svg"].Path}
+	s.r, err = newRenderer(siteView{Title: o.Site.Title, URL: o.Site.URL, Description: o.Site.Description, TimeZone: o.Site.TimeZone},
+		o.Site.Location, urls, o.Refresh)
+	if err != nil {
+		return nil, err
+	}
+	s.notFound = s.errorResponse(http.StatusNotFound, "Not found", "There is nothing at this address.")
+	s.e = s.routes()
+	return s, nil
+}
+
+// Handler is the HTTP handler to serve.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Renders counts snapshot renders (each renders every prepared response).
+func (s *Server) Renders() uint64 { return s.renders.Load() }
+
+// Update renders every public response for snap and swaps them in at once.
+func (s *Server) Update(snap *status.Snapshot) error {
+	next := &site{snap: snap, routes: map[string]*Prepared{}, incidents: map[string]*Prepared{}}
+	index, err := s.r.index(snap)
+	if err != nil {
+		return err
+	}
+	next.routes["/"] = Prepare(index, "text/html; charset=utf-8", CachePage)
+	api, err := s.apiStatusJSON(snap)
+	if err != nil {
+		return err
+	}
+	next.routes["/api/v1/status"] = Prepare(api, "application/json", CachePage)
+	names := componentNames(snap)
+	for _, list := range [][]*status.Incident{snap.Incidents, snap.Maintenance, snap.History} {
+		for _, inc := range list {
+			b, err := s.r.incident(inc, names)
+			if err != nil {
+				return err
+			}
+			next.incidents[inc.ID] = Prepare(b, "text/html; charset=utf-8", CachePage)
+		}
+	}
+	s.current.Store(next)
+	s.mu.Lock()
+	clear(s.lazy)
+	s.mu.Unlock()
+	s.renders.Add(1)
+	return nil
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(s.o.TrustedProxies)
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.o.Logger.Error("panic in handler", "path", c.Path(), "error", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(securityHeaders)
+	e.GET("/", s.route("/"))
+	e.GET("/api/v1/status", s.route("/api/v1/status"))
+	e.GET("/incidents/:id", s.incident)
+	e.GET("/history", s.history)
+	e.GET("/healthz", s.healthz)
+	e.GET("/static/:file", s.asset)
+	return e
+}
+
+// ipExtractor trusts X-Forwarded-For only from configured proxies; with
+// none configured the peer address is the client.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// CSP allows only same-origin files: no inline script or style anywhere.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("X-Frame-Options", "DENY")
+		return next(c)
+	}
+}
+
+func (s *Server) route(path string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		cur := s.current.Load()
+		if cur == nil {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
+		}
+		cur.routes[path].ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
+func (s *Server) incident(c echo.Context) error {
+	id := c.Param("id")
+	cur := s.current.Load()
+	if cur == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
+	}
+	if p, ok := cur.incidents[id]; ok {
+		p.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+	p, err := s.lazyPage("incident:"+id, func() ([]byte, error) {
+		inc, err := s.o.Store.Incident(id)
+		if err != nil {
+			return nil, err
+		}
+		return s.r.incident(inc, componentNames(cur.snap))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("There is no incident %q.", id))
+	}
+	if err != nil {
+		return err
+	}
+	p.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// lazyPage renders a rarely requested page once per snapshot.
+func (s *Server) lazyPage(key string, render func() ([]byte, error)) (*Prepared, error) {
+	s.mu.Lock()
+	p, ok := s.lazy[key]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	b, err := render()
+	if err != nil {
+		return nil, err
+	}
+	p = Prepare(b, "text/html; charset=utf-8", CachePage)
+	s.mu.Lock()
+	if len(s.lazy) > 1000 {
+		clear(s.lazy)
+	}
+	s.lazy[key] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+func (s *Server) asset(c echo.Context) error {
+	p, ok := s.assets["/static/"+c.Param("file")]
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "no such asset")
+	}
+	p.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", CacheNone)
+	if s.o.Health == nil {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	}
+	if ok, reason := s.o.Health(); !ok {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": reason})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleError answers JSON to API clients and an HTML page to browsers;
+// internal errors are logged once here and shown without details.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "Something went wrong on our side."
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code, msg = he.Code, fmt.Sprint(he.Message)
+		if code == http.StatusNotFound && msg == http.StatusText(http.StatusNotFound) {
+			msg = "There is nothing at this address."
+		}
+	} else {
+		s.o.Logger.Error("request failed", "path", c.Request().URL.Path, "error", err)
+	}
+	if wantsJSON(c.Request()) {
+		c.Response().Header().Set("Cache-Control", CacheNone)
+		_ = c.JSON(code, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+		return
+	}
+	if code == http.StatusNotFound && msg == "There is nothing at this address." {
+		s.notFound.ServeHTTP(c.Response(), c.Request())
+		return
+	}
+	s.errorResponse(code, http.StatusText(code), msg).ServeHTTP(c.Response(), c.Request())
+}
+
+func (s *Server) errorResponse(code int, title, msg string) *Prepared {
+	p := Prepare(s.r.errorPage(title, msg), "text/html; charset=utf-8", CacheNone)
+	p.Status = code
+	return p
+}
+
+func wantsJSON(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		return true
+	}
+	a := r.Header.Get("Accept")
+	return strings.Contains(a, "application/json") && !strings.Contains(a, "text/html")
+}
+
+// history serves /history?page=N: three months per page, newest first.
+func (s *Server) history(c echo.Context) error {
+	n := 1
+	if v := c.QueryParam("page"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("page must be a whole number from 1 to 1000, got %q", v))
+		}
+	}
+	cur := s.current.Load()
+	if cur == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
+	}
+	p, err := s.lazyPage("history:"+strconv.Itoa(n), func() ([]byte, error) { return s.renderHistory(cur.snap, n) })
+	if err != nil {
+		return err
+	}
+	p.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+const monthsPerPage = 3
+
+func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
+	loc := s.o.Site.Location
+	now := snap.GeneratedAt.In(loc)
+	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
+	newest := first.AddDate(0, -(n-1)*monthsPerPage, 0)
+	oldest := newest.AddDate(0, -(monthsPerPage - 1), 0)
+	end := newest.AddDate(0, 1, 0)
+	incs, err := s.o.Store.Incidents(10000,
+		func(i *status.Incident) bool { return !i.StartedAt.Before(oldest) && i.StartedAt.Before(end) },
+		func(i *status.Incident) bool { return i.CreatedAt.Before(oldest) })
+	if err != nil {
+		return nil, err
+	}
+	names := componentNames(snap)
+	v := &historyView{}
+	for m := newest; !m.Before(oldest); m = m.AddDate(0, -1, 0) {
+		mv := monthView{Name: m.Format("January 2006")}
+		for _, inc := range incs {
+			st := inc.StartedAt.In(loc)
+			if st.Year() == m.Year() && st.Month() == m.Month() {
+				mv.Incidents = append(mv.Incidents, newIncidentView(inc, names))
+			}
+		}
+		v.Months = append(v.Months, mv)
+	}
+	if n > 1 {
+		v.Newer = fmt.Sprintf("/history?page=%d", n-1)
+	}
+	v.Older = fmt.Sprintf("/history?page=%d", n+1)
+	return s.r.exec("history", page{Path: "/history", historyView: v, Description: "Incident history · " + s.o.Site.Title})
+}
+
+// compile-time check that Prepared is an http.Handler.
+var _ http.Handler = (*Prepared)(nil)

@@ -1,0 +1,28 @@
+// Package templates embeds the page templates and parses them once at
+// start-up, so a broken template fails the process before it serves.
+package templates
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+)
+
+//go:embed *.html
+var files embed.FS
+
+// Pages are the page templates; each is rendered with the base layout.
+var Pages = []string{"index", "incident", "history", "error"}
+
+// Parse returns one template set per page, each executing "base".
+func Parse(funcs template.FuncMap) (map[string]*template.Template, error) {
+	out := make(map[string]*template.Template, len(Pages))
+	for _, p := range Pages {
+		t, err := template.New("base.html").Funcs(funcs).ParseFS(files, "base.html", "partials.html", p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", p, err)
+		}
+		out[p] = t
+	}
+	return out, nil
+}
