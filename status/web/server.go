@@ -124,8 +124,9 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			s.o.Logger.Error("panic in handler", "path", c.Path(), "error", err, "stack", string(stack))
-			return err
+			s.o.Logger.Error("panic in handler", "path", c.Request().URL.Path, "error", err, "stack", string(stack))
+			// Logged here with its stack; the error handler answers a plain 500.
+			return echo.NewHTTPError(http.StatusInternalServerError, "Something went wrong on our side.")
 		},
 	}))
 	e.Use(securityHeaders)
