@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary compiles outpost once per test run.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "outpost-e2e-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "outpost")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// target is a local HTTP service the test can stop and start on one port.
+type target struct {
+	addr string
+	srv  *http.Server
+}
+
+func (tg *target) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", tg.addr)
+	if err != nil {
+		t.Fatalf("restart target on %s: %v", tg.addr, err)
+	}
+	tg.addr = ln.Addr().String()
+	tg.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	go tg.srv.Serve(ln)
+}
+
+func (tg *target) stop() { tg.srv.Close() }
+
+// outpostProc is a running outpost serve.
+type outpostProc struct {
+	cmd  *exec.Cmd
+	base string
+	logs *strings.Builder
+	mu   *sync.Mutex
+}
+
+func startOutpost(t *testing.T, bin, cfg, listen string) *outpostProc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "-config", cfg)
+	stderr, _ := cmd.StderrPipe()
+	p := &outpostProc{cmd: cmd, base: "http://" + listen, logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.logs.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitFor(t, 10*time.Second, "outpost to serve /healthz", func() bool {
+		r, err := http.Get(p.base + "/healthz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	}, p)
+	return p
+}
+
+func (p *outpostProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, p *outpostProc) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			logs := ""
+			if p != nil {
+				logs = p.log()
+			}
+			t.Fatalf("timed out after %v waiting for %s\nlogs:\n%s", d, what, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type apiView struct {
+	Status struct {
+		Indicator string `json:"indicator"`
+	} `json:"status"`
+	Components []struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"components"`
+	Incidents []struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"incidents"`
+}
+
+func fetch(base, path string) (string, error) {
+	r, err := http.Get(base + path)
+	if err != nil {
+		return "", err
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	return string(b), err
+}
+
+func apiStatus(base string) (apiView, error) {
+	var v apiView
+	b, err := fetch(base, "/api/v1/status")
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal([]byte(b), &v)
+}
+
+func TestEndToEndOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	defer tg.stop()
+	listen := closedAddr(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+site: {title: E2E Status, url: "http://%[1]s"}
+listen: %[1]s
+storage: {path: data/e2e.db}
+components:
+  - {id: shop, name: Shop}
+checks:
+  - name: shop-home
+    component: shop
+    kind: http
+    target: http://%[2]s/
+    interval: 1s
+    timeout: 500ms
+    failure_threshold: 2
+    success_threshold: 2
+    recheck_interval: 200ms
+`, listen, tg.addr)), 0o600)
+
+	p := startOutpost(t, bin, cfg, listen)
+	waitFor(t, 10*time.Second, "the shop to be seen operational", func() bool {
+		v, err := apiStatus(p.base)
+		return err == nil && v.Status.Indicator == "none" && !strings.Contains(mustFetch(p.base, "/"), "Waiting for the first check results")
+	}, p)
+
+	tg.stop()
+	var incident string
+	waitFor(t, 15*time.Second, "the outage and an open incident", func() bool {
+		v, err := apiStatus(p.base)
+		if err != nil || len(v.Incidents) != 1 || v.Components[0].Status != "major_outage" {
+			return false
+		}
+		incident = v.Incidents[0].ID
+		page := mustFetch(p.base, "/")
+		return strings.Contains(page, "Major Service Outage") && strings.Contains(page, "Shop is unavailable")
+	}, p)
+	if page := mustFetch(p.base, "/incidents/"+incident); !strings.Contains(page, "We are investigating connection failures affecting Shop") {
+		t.Fatalf("incident page:\n%s", page)
+	}
+
+	tg.start(t)
+	waitFor(t, 15*time.Second, "recovery and resolution", func() bool {
+		v, err := apiStatus(p.base)
+		return err == nil && len(v.Incidents) == 0 && v.Components[0].Status == "operational" &&
+			strings.Contains(mustFetch(p.base, "/incidents/"+incident), "This incident has been resolved")
+	}, p)
+
+	// A crash loses nothing: SIGKILL, restart, the incident is in history.
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	p2 := startOutpost(t, bin, cfg, listen)
+	page := mustFetch(p2.base, "/history")
+	if !strings.Contains(page, "Shop is unavailable") || !strings.Contains(page, "/incidents/"+incident) {
+		t.Fatalf("history after SIGKILL lacks the incident:\n%s", page)
+	}
+	if page := mustFetch(p2.base, "/"); !strings.Contains(page, "Shop is unavailable") {
+		t.Fatal("the front page's past incidents lack the incident after restart")
+	}
+
+	// backup works against the running process.
+	out := filepath.Join(dir, "copy.db")
+	b, err := exec.Command(bin, "backup", "-config", cfg, "-out", out).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "from the running Outpost") {
+		t.Fatalf("backup: %v\n%s", err, b)
+	}
+
+	// A clean stop: SIGTERM exits 0 and says so.
+	_ = p2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, p2.log())
+	}
+	waitFor(t, 2*time.Second, "the stopped log line", func() bool { return strings.Contains(p2.log(), `msg=stopped`) }, p2)
+}
+
+func mustFetch(base, path string) string {
+	s, _ := fetch(base, path)
+	return s
+}
