@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -20,10 +23,31 @@ type renderer struct {
 	assets  assetURLs
 	refresh int
 	barDays int
+
+	mu     sync.Mutex
+	blocks map[string]block // rendered component blocks by component id
+}
+
+// block is a rendered component with what it was rendered from: a state
+// change usually touches one component, and the other blocks are reused.
+type block struct {
+	status  status.ComponentStatus
+	stale   bool
+	name    string
+	desc    string
+	percent float64
+	days    []status.DayView
+	latency []float64
+	html    template.HTML
+}
+
+func (b *block) same(c status.ComponentView, u status.UptimeView) bool {
+	return b.status == c.Status && b.stale == c.Stale && b.name == c.Name && b.desc == c.Description &&
+		b.percent == u.Percent && slices.Equal(b.days, u.Days) && slices.Equal(b.latency, u.Latency)
 }
 
 func newRenderer(site siteView, loc *time.Location, assets assetURLs, refresh int) (*renderer, error) {
-	r := &renderer{site: site, loc: loc, assets: assets, refresh: refresh, barDays: 90}
+	r := &renderer{site: site, loc: loc, assets: assets, refresh: refresh, barDays: 90, blocks: map[string]block{}}
 	tpl, err := templates.Parse(template.FuncMap{
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"clock":    func(t time.Time) string { return t.In(loc).Format("15:04 MST") },
@@ -80,56 +104,127 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 		}
 		v.Upcoming = append(v.Upcoming, upcomingView{Name: u.Name, Message: u.Message, Affected: strings.Join(aff, ", "), Start: u.Start, End: u.End})
 	}
+	var labels []string
+	for _, u := range s.Uptime {
+		labels = dayLabels(u.Days)
+		break
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(s.Components))
 	for _, g := range s.Groups {
 		gv := groupView{Name: g.Name}
 		gv.Class, gv.Icon, gv.Text = statusText(g.Status, g.Stale)
 		for _, c := range g.Components {
-			gv.Components = append(gv.Components, r.component(c, s.Uptime[c.ID]))
+			html, err := r.block(c, s.Uptime[c.ID], labels)
+			if err != nil {
+				return nil, err
+			}
+			gv.Components = append(gv.Components, html)
+			seen[c.ID] = true
 		}
 		v.Groups = append(v.Groups, gv)
+	}
+	for id := range r.blocks {
+		if !seen[id] {
+			delete(r.blocks, id)
+		}
 	}
 	v.Days = r.days(s, names)
 	return r.exec("index", page{Path: "/", Refresh: r.refresh, Generated: s.GeneratedAt, indexView: v,
 		Description: s.Description + " · " + r.site.Title})
 }
 
-func (r *renderer) component(c status.ComponentView, u status.UptimeView) componentView {
-	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description}
+// block returns the component's rendered block, reusing the last one when
+// nothing it shows has changed. The caller holds r.mu.
+func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []string) (template.HTML, error) {
+	if b, ok := r.blocks[c.ID]; ok && b.same(c, u) {
+		return b.html, nil
+	}
+	var buf bytes.Buffer
+	if err := r.tpl["index"].ExecuteTemplate(&buf, "component", r.component(c, u, labels)); err != nil {
+		return "", fmt.Errorf("render component %s: %w", c.ID, err)
+	}
+	html := template.HTML(buf.String()) //nolint:gosec // the output of html/template
+	r.blocks[c.ID] = block{status: c.Status, stale: c.Stale, name: c.Name, desc: c.Description, percent: u.Percent,
+		days: slices.Clone(u.Days), latency: slices.Clone(u.Latency), html: html}
+	return html, nil
+}
+
+func (r *renderer) component(c status.ComponentView, u status.UptimeView, labels []string) componentView {
+	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays}
 	cv.Class, cv.Icon, cv.Text = statusText(c.Status, c.Stale)
 	cv.Uptime = "No data yet"
 	if u.Percent >= 0 && len(u.Days) > 0 {
 		cv.Uptime = fmt.Sprintf("%s uptime", percent(u.Percent))
 	}
-	cv.Bars = r.bars(c.Name, u.Days)
+	cv.Bars = bars(c.Name, u.Days, labels)
 	cv.Spark = sparkline(c.Name, u.Latency)
 	return cv
 }
 
+// cellClass is the compact CSS class of a day cell (the page repeats it
+// 90 times per component, so every byte counts).
+var cellClass = map[status.ComponentStatus]string{
+	status.Operational: "o", status.DegradedPerformance: "dg", status.PartialOutage: "po",
+	status.MajorOutage: "mo", status.UnderMaintenance: "mt",
+}
+
+// dayLabels formats each day's label once per render: every component
+// shares the same dates.
+func dayLabels(days []status.DayView) []string {
+	out := make([]string, len(days))
+	for i, d := range days {
+		out[i] = d.Date.Format("Jan 2") + ": "
+	}
+	return out
+}
+
 // bars draws the uptime history: one cell per day, worst status that day,
 // with a title giving the day's uptime and incidents.
-func (r *renderer) bars(name string, days []status.DayView) template.HTML {
-	const w, gap = 4, 1
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="bars" viewBox="0 0 %d 34" preserveAspectRatio="none" role="img" aria-label="%s: uptime over the last %d days">`,
-		max(len(days)*w-gap, 1), html.EscapeString(name), len(days))
+func bars(name string, days []status.DayView, labels []string) template.HTML {
+	const w = 4
+	b := make([]byte, 0, 160+len(days)*80)
+	b = append(b, `<svg class="bars" viewBox="0 0 `...)
+	b = strconv.AppendInt(b, int64(max(len(days)*w-1, 1)), 10)
+	b = append(b, ` 34" preserveAspectRatio="none" role="img" aria-label="`...)
+	b = append(b, html.EscapeString(name)...)
+	b = append(b, `: uptime over the last `...)
+	b = strconv.AppendInt(b, int64(len(days)), 10)
+	b = append(b, ` days">`...)
 	for i, d := range days {
-		class := string(d.Status)
-		title := d.Date.Format("Jan 2") + ": "
+		class := cellClass[d.Status]
 		if d.Percent < 0 {
-			class, title = "nodata", title+"no data"
+			class = "nd"
+		}
+		b = append(b, `<rect x="`...)
+		b = strconv.AppendInt(b, int64(i*w), 10)
+		b = append(b, `" width="3" height="34" class="`...)
+		b = append(b, class...)
+		b = append(b, `"><title>`...)
+		if i < len(labels) {
+			b = append(b, labels[i]...)
 		} else {
-			title += percent(d.Percent) + " uptime"
+			b = append(b, d.Date.Format("Jan 2")+": "...)
+		}
+		if d.Percent < 0 {
+			b = append(b, "no data"...)
+		} else {
+			b = append(b, percent(d.Percent)...)
+			b = append(b, " uptime"...)
 		}
 		if d.Incidents > 0 {
-			title += fmt.Sprintf(", %d incident", d.Incidents)
+			b = append(b, ", "...)
+			b = strconv.AppendInt(b, int64(d.Incidents), 10)
+			b = append(b, " incident"...)
 			if d.Incidents > 1 {
-				title += "s"
+				b = append(b, 's')
 			}
 		}
-		fmt.Fprintf(&b, `<rect x="%d" width="%d" height="34" rx="1" class="%s"><title>%s</title></rect>`, i*w, w-gap, class, html.EscapeString(title))
+		b = append(b, "</title></rect>"...)
 	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // built from numbers and escaped text
+	b = append(b, "</svg>"...)
+	return template.HTML(b) //nolint:gosec // built from numbers and escaped text
 }
 
 // sparkline draws mean response time per hour; gaps break the line.
@@ -174,7 +269,7 @@ func percent(f float64) string {
 	case f >= 0.9999:
 		return "99.99%"
 	}
-	return fmt.Sprintf("%.2f%%", f*100)
+	return strconv.FormatFloat(f*100, 'f', 2, 64) + "%"
 }
 
 // days lists the last 14 days, newest first, with incidents started then.

@@ -93,7 +93,10 @@ func (s *Server) Update(snap *status.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	next.routes["/"] = Prepare(index, "text/html; charset=utf-8", CachePage)
+	// The page is the big one: compress and hash it on the other core while
+	// the rest renders. Buffered, so an early return leaks nothing.
+	indexDone := make(chan *Prepared, 1)
+	go func() { indexDone <- Prepare(index, "text/html; charset=utf-8", CachePage) }()
 	api, err := s.apiStatusJSON(snap)
 	if err != nil {
 		return err
@@ -109,6 +112,7 @@ func (s *Server) Update(snap *status.Snapshot) error {
 			next.incidents[inc.ID] = Prepare(b, "text/html; charset=utf-8", CachePage)
 		}
 	}
+	next.routes["/"] = <-indexDone
 	s.current.Store(next)
 	s.mu.Lock()
 	clear(s.lazy)

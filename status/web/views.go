@@ -46,13 +46,14 @@ type bannerView struct{ Class, Text string }
 
 type groupView struct {
 	Name, Class, Icon, Text string
-	Components              []componentView
+	Components              []template.HTML // rendered "component" blocks
 }
 
 type componentView struct {
 	ID, Name, Description string
 	Class, Icon, Text     string
 	Uptime                string
+	BarDays               int
 	Bars, Spark           template.HTML
 }
 

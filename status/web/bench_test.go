@@ -1,0 +1,97 @@
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// bigSnapshot has 200 components in 20 groups, each with 90 days of bars
+// and a 24-hour sparkline, 3 open incidents and 20 in the history.
+func bigSnapshot() *status.Snapshot {
+	s := &status.Snapshot{GeneratedAt: t0, LastResultAt: t0, Indicator: status.ImpactMajor, Description: "Partial System Outage",
+		Uptime: map[string]status.UptimeView{}}
+	for g := range 20 {
+		gv := status.GroupView{ID: fmt.Sprintf("group-%d", g), Name: fmt.Sprintf("Group %d", g), Status: status.Operational}
+		for c := range 10 {
+			cv := status.ComponentView{ID: fmt.Sprintf("c-%d-%d", g, c), Name: fmt.Sprintf("Component %d.%d", g, c),
+				Group: gv.Name, Status: status.Operational, LastChecked: t0}
+			gv.Components = append(gv.Components, cv)
+			s.Components = append(s.Components, cv)
+			var u status.UptimeView
+			for d := range 90 {
+				u.Days = append(u.Days, status.DayView{Date: t0.AddDate(0, 0, d-89), Status: status.Operational, Percent: 0.9995, Incidents: d % 30 / 29})
+			}
+			for h := range 24 {
+				u.Latency = append(u.Latency, float64(30+h))
+			}
+			u.Percent = 0.9995
+			s.Uptime[cv.ID] = u
+		}
+		s.Groups = append(s.Groups, gv)
+	}
+	inc := func(i int, open bool) *status.Incident {
+		x := &status.Incident{ID: fmt.Sprintf("inc-%d", i), Seq: uint64(i), Name: fmt.Sprintf("Component %d.0 is unavailable", i%20),
+			Status: status.Investigating, Impact: status.ImpactMajor, Components: []string{fmt.Sprintf("c-%d-0", i%20)},
+			StartedAt: t0.Add(-time.Duration(i) * time.Hour), CreatedAt: t0.Add(-time.Duration(i) * time.Hour), UpdatedAt: t0}
+		x.Updates = []status.Update{{ID: fmt.Sprintf("upd-%d", i), Status: status.Investigating, Body: "We are investigating connection failures.", DisplayAt: x.StartedAt}}
+		if !open {
+			x.Status, x.ResolvedAt = status.Resolved, x.StartedAt.Add(20*time.Minute)
+			x.Updates = append(x.Updates, status.Update{ID: fmt.Sprintf("upd-%d-r", i), Status: status.Resolved, Body: "Resolved.", DisplayAt: x.ResolvedAt})
+		}
+		return x
+	}
+	for i := range 3 {
+		s.Incidents = append(s.Incidents, inc(i+1, true))
+	}
+	for i := range 20 {
+		s.History = append(s.History, inc(i+10, false))
+	}
+	return s
+}
+
+// BenchmarkRenderAll measures rendering every prepared response (pages,
+// JSON, incident pages; gzip and ETag included) after a state change.
+//
+//	go test ./status/web -run '^$' -bench RenderAll -benchmem
+func BenchmarkRenderAll(b *testing.B) {
+	st, err := store.Open(filepath.Join(b.TempDir(), "b.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s, err := New(Options{Site: config.Site{Title: "Bench", TimeZone: "UTC", Location: time.UTC}, Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := bigSnapshot()
+	if err := s.Update(snap); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		// A state change: one component changes status, and with it
+		// today's cell of its uptime bar.
+		c := &snap.Groups[i%20].Components[i%10]
+		c.Status = []status.ComponentStatus{status.MajorOutage, status.Operational}[i%2]
+		u := snap.Uptime[c.ID]
+		u.Days = slices.Clone(u.Days)
+		u.Days[89].Status, u.Days[89].Percent = c.Status, 0.99-float64(i%100)/1000
+		snap.Uptime[c.ID] = u
+		snap.GeneratedAt = snap.GeneratedAt.Add(time.Second)
+		if err := s.Update(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cur := s.current.Load().routes["/"]
+	b.ReportMetric(float64(len(cur.Body))/1024, "page-KiB")
+	b.ReportMetric(float64(len(cur.Gzip))/1024, "page-gz-KiB")
+}
