@@ -31,6 +31,9 @@ type Prepared struct {
 	ContentType  string
 	CacheControl string
 	Status       int
+
+	// Header values built once, so serving allocates nothing for them.
+	hType, hCache, hETag, hGzETag, hLen, hGzLen []string
 }
 
 // Prepare compresses body once and computes its validators.
@@ -46,31 +49,41 @@ func Prepare(body []byte, contentType, cacheControl string) *Prepared {
 		p.Gzip = buf.Bytes()
 		p.GzipETag = `"` + tag + `-gz"`
 	}
+	p.hType, p.hCache, p.hETag, p.hGzETag = []string{contentType}, []string{cacheControl}, []string{p.ETag}, []string{p.GzipETag}
+	p.hLen, p.hGzLen = []string{strconv.Itoa(len(p.Body))}, []string{strconv.Itoa(len(p.Gzip))}
 	return p
 }
 
+// Pre-built header values shared by every response.
+var (
+	hVary = []string{"Accept-Encoding"}
+	hGzip = []string{"gzip"}
+)
+
 // ServeHTTP writes the prepared response, honouring If-None-Match and
 // Accept-Encoding without any per-request work beyond header checks.
+//
+// Keys are assigned in canonical form directly: Header.Set would
+// canonicalize and allocate on every request of an outage-day surge.
 func (p *Prepared) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Type", p.ContentType)
-	h.Set("Cache-Control", p.CacheControl)
-	body, etag := p.Body, p.ETag
+	h["Cache-Control"] = p.hCache
+	body, etag, length := p.Body, p.hETag, p.hLen
 	if p.Gzip != nil {
-		h.Set("Vary", "Accept-Encoding")
+		h["Vary"] = hVary
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body, etag = p.Gzip, p.GzipETag
-			h.Set("Content-Encoding", "gzip")
+			body, etag, length = p.Gzip, p.hGzETag, p.hGzLen
+			h["Content-Encoding"] = hGzip
 		}
 	}
-	h.Set("ETag", etag)
+	h["Etag"] = etag
 	if p.Status == http.StatusOK && etagMatch(r.Header.Get("If-None-Match"), p.ETag, p.GzipETag) {
-		h.Del("Content-Type")
-		h.Del("Content-Encoding")
+		delete(h, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = p.hType
+	h["Content-Length"] = length
 	w.WriteHeader(p.Status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
