@@ -42,7 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer st.Close()
 
 	var mon *monitor.Monitor // set before the listener starts
-	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60,
+	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health: func() (bool, string) { return mon.Health() }})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)

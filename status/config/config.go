@@ -4,6 +4,7 @@
 package config
 
 import (
+	"net"
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
@@ -20,6 +21,12 @@ type Config struct {
 	Incidents   Incidents     `yaml:"incidents"`
 	Maintenance []Maintenance `yaml:"maintenance"`
 	Scheduler   Scheduler     `yaml:"scheduler"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
+	// load balancer in front); everyone else is identified by peer address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	// Proxies is TrustedProxies parsed.
+	Proxies []*net.IPNet `yaml:"-"`
 
 	// File is the absolute path the config was read from; Dir its folder,
 	// against which relative paths resolve. Hash identifies the bytes read.

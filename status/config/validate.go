@@ -47,6 +47,14 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	} else if c.Scheduler.Concurrency < 1 {
 		bad("scheduler.concurrency", "must be at least 1")
 	}
+	for i, cidr := range c.TrustedProxies {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), "invalid CIDR %q (e.g. 10.0.0.0/8 or 2001:db8::/32)", cidr)
+			continue
+		}
+		c.Proxies = append(c.Proxies, n)
+	}
 	comps := d.validateComponents(c, bad)
 	d.validateChecks(c, comps, po, bad)
 	d.validateMaintenance(c, comps, bad)
