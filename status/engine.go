@@ -109,6 +109,7 @@ func (e *Engine) Apply(b Batch) *Changes {
 	for _, c := range b.Commands {
 		ch.Replies = append(ch.Replies, e.command(now, c))
 	}
+	e.delayed(now)
 	e.maintenance(now)
 	e.components(now)
 	e.autoIncidents(now)
@@ -311,4 +312,32 @@ func (e *Engine) sortedIncidents() []*Incident {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
+}
+
+// delayed notices when no check at all has produced a result for
+// StaleAfter of the shortest check period: the scheduler or the whole
+// monitor is stuck, and the page must say so rather than show stale green.
+func (e *Engine) delayed(now time.Time) {
+	if e.s.WatchingSince.IsZero() {
+		e.s.WatchingSince = now
+	}
+	if len(e.m.Checks) == 0 {
+		return
+	}
+	last, shortest := e.s.WatchingSince, e.m.Checks[0].Every
+	for _, c := range e.m.Checks {
+		shortest = min(shortest, c.Every)
+		if cs := e.s.Checks[c.Name]; cs != nil && cs.LastAt.After(last) {
+			last = cs.LastAt
+		}
+	}
+	silent := shortest > 0 && now.Sub(last) > time.Duration(e.m.StaleAfter)*shortest
+	switch {
+	case silent && e.s.DelayedSince.IsZero():
+		e.s.DelayedSince = last
+		e.emit(Event{Type: MonitorDelayed, At: now,
+			Text: fmt.Sprintf("Monitoring delayed: no check has produced a result since %s.", last.UTC().Format(time.RFC3339))})
+	case !silent && !e.s.DelayedSince.IsZero():
+		e.s.DelayedSince = time.Time{}
+	}
 }

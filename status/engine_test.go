@@ -425,3 +425,32 @@ func TestHumanDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestMonitorDelayed(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("api-1", up, ok)
+	last := h.now
+	h.now = h.now.Add(59 * time.Second)
+	if ch := h.step(); hasEvent(ch, MonitorDelayed) || !h.e.State().DelayedSince.IsZero() {
+		t.Fatal("delayed within two periods")
+	}
+	h.now = h.now.Add(2 * time.Second)
+	ch := h.step()
+	if !hasEvent(ch, MonitorDelayed) || !h.e.State().DelayedSince.Equal(last) {
+		t.Fatalf("silent for two periods: events %v, delayed since %v", eventTypes(ch), h.e.State().DelayedSince)
+	}
+	if !MonitorDelayed.OperatorsOnly() {
+		t.Error("monitor.delayed must not reach public channels")
+	}
+	h.now = h.now.Add(time.Minute)
+	if ch := h.step(); hasEvent(ch, MonitorDelayed) {
+		t.Fatal("monitor.delayed announced twice for one delay")
+	}
+	if s := h.e.Snapshot(h.now, t0); !s.DelayedSince.Equal(last) {
+		t.Fatalf("snapshot delayed since %v", s.DelayedSince)
+	}
+	h.run("db-1", up, ok)
+	if !h.e.State().DelayedSince.IsZero() {
+		t.Fatal("a new result did not clear the delay")
+	}
+}

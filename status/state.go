@@ -128,8 +128,11 @@ type State struct {
 	Incidents map[string]*Incident `json:"incidents"`
 	// Maint maps a window id to its active occurrence's incident id.
 	Maint map[string]string `json:"maint"`
-	// Delayed is set while the monitor as a whole produces no results.
+	// DelayedSince is set while the monitor as a whole produces no results:
+	// the time of the last result (or of the start, if none came yet).
 	DelayedSince time.Time `json:"delayed_since,omitzero"`
+	// WatchingSince is when this state first saw a step.
+	WatchingSince time.Time `json:"watching_since,omitzero"`
 }
 
 // NewState returns an empty state.

@@ -18,9 +18,10 @@ type Router func(status.Event) []string
 // engineMeta is the part of status.State that is not per check, component
 // or incident.
 type engineMeta struct {
-	Seq          uint64            `json:"seq"`
-	Maint        map[string]string `json:"maint"`
-	DelayedSince time.Time         `json:"delayed_since,omitzero"`
+	Seq           uint64            `json:"seq"`
+	Maint         map[string]string `json:"maint"`
+	DelayedSince  time.Time         `json:"delayed_since,omitzero"`
+	WatchingSince time.Time         `json:"watching_since,omitzero"`
 }
 
 // Apply persists one engine step in one transaction: raw results and their
@@ -99,7 +100,7 @@ func putState(tx *bolt.Tx, ch *status.Changes, st *status.State) error {
 			}
 		}
 	}
-	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince})
+	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince})
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {

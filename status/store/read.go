@@ -22,7 +22,7 @@ func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.Stat
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("engine meta: %w", err)
 			}
-			st.Seq, st.DelayedSince = m.Seq, m.DelayedSince
+			st.Seq, st.DelayedSince, st.WatchingSince = m.Seq, m.DelayedSince, m.WatchingSince
 			if m.Maint != nil {
 				st.Maint = m.Maint
 			}

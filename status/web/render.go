@@ -131,8 +131,9 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 		}
 	}
 	v.Days = r.days(s, names)
+	// The description feeds link previews: it must not stay green either.
 	return r.exec("index", page{Path: "/", Refresh: r.refresh, Generated: s.GeneratedAt, indexView: v,
-		Description: s.Description + " · " + r.site.Title})
+		Description: v.Banner.Text + " · " + r.site.Title})
 }
 
 // block returns the component's rendered block, reusing the last one when

@@ -1,0 +1,130 @@
+package monitor
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/web"
+)
+
+// clock is an injected clock the test moves by hand.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+func setup(t *testing.T) (*Monitor, *web.Server, *store.Store, *clock) {
+	t.Helper()
+	dir := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+site: {title: Clock Test}
+components: [{id: api, name: API}, {id: db, name: Database}]
+checks:
+  - {name: api-1, component: api, kind: tcp, target: "%[1]s", interval: 30s}
+  - {name: db-1, component: db, kind: tcp, target: "%[1]s", interval: 30s}
+`, closed)), 0o600)
+	cfg, err := config.Load(cfgPath, config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "m.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{now: time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)}
+	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Config: cfg, Store: st, Now: clk.Now, Logger: slog.New(slog.DiscardHandler),
+		Route: func(ev status.Event) []string { return []string{"ops"} },
+		OnSnapshot: func(s *status.Snapshot) {
+			if err := srv.Update(s); err != nil {
+				t.Error(err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, srv, st, clk
+}
+
+func fetch(t *testing.T, h http.Handler, path string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func up(check string, at time.Time) status.CheckResult {
+	return status.CheckResult{Check: check, At: at, Result: probes.Result{Outcome: probes.Up, Reason: probes.ReasonOK}}
+}
+
+// With an injected clock and no results arriving, the prepared page and
+// API turn from fresh to "no recent data" and "Monitoring delayed" on the
+// timer's steps alone.
+func TestNeverStaleGreen(t *testing.T) {
+	m, srv, st, clk := setup(t)
+	h := srv.Handler()
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	page := fetch(t, h, "/")
+	if !strings.Contains(page, "All Systems Operational") || strings.Contains(page, "No recent data") {
+		t.Fatal("fresh data is not shown as operational")
+	}
+	// No results; the publish timer steps with the clock 61 s later.
+	clk.now = clk.now.Add(61 * time.Second)
+	if _, err := m.step(status.Batch{Now: clk.now}); err != nil {
+		t.Fatal(err)
+	}
+	page = fetch(t, h, "/")
+	for _, want := range []string{"Monitoring delayed since 14:00 UTC", "? No recent data",
+		`<div class="banner delayed" role="status">Monitoring delayed since 14:00 UTC</div>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "All Systems Operational") {
+		t.Error("the page still claims all systems operational")
+	}
+	api := fetch(t, h, "/api/v1/status")
+	for _, want := range []string{`"delayed": true`, `"delayed_since": "2026-03-10T14:00:00Z"`, `"stale": true`} {
+		if !strings.Contains(api, want) {
+			t.Errorf("API lacks %s:\n%s", want, api)
+		}
+	}
+	rows, _ := st.Unfinished(100)
+	found := false
+	for _, r := range rows {
+		found = found || r.Event.Type == status.MonitorDelayed
+	}
+	if !found {
+		t.Error("operators were not told (no monitor.delayed outbox row)")
+	}
+	// Results again: fresh, and the banner goes.
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	if page := fetch(t, h, "/"); strings.Contains(page, "Monitoring delayed") || strings.Contains(page, "No recent data") {
+		t.Error("the delay outlived fresh results")
+	}
+}
