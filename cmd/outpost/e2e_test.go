@@ -178,6 +178,14 @@ checks:
 		return err == nil && v.Status.Indicator == "none" && !strings.Contains(mustFetch(p.base, "/"), "Waiting for the first check results")
 	}, p)
 
+	if m := mustFetch(p.base, "/metrics"); !strings.Contains(m, `outpost_probe_runs_total{check="shop-home",outcome="up"}`) ||
+		!strings.Contains(m, `outpost_component_status{component="shop",status="operational"} 1`) {
+		t.Fatalf("/metrics lacks probe and component series:\n%s", m)
+	}
+	if h := mustFetch(p.base, "/api/v1/health"); !strings.Contains(h, `"healthy":true`) || !strings.Contains(h, `"matches_file":true`) {
+		t.Fatalf("/api/v1/health: %s", h)
+	}
+
 	tg.stop()
 	var incident string
 	waitFor(t, 15*time.Second, "the outage and an open incident", func() bool {

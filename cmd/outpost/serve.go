@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/web"
@@ -42,13 +45,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer st.Close()
 
 	var mon *monitor.Monitor // set before the listener starts
+	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: st.OutboxDepth})
+	loadedAt := time.Now().UTC()
 	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
-		Health: func() (bool, string) { return mon.Health() }})
+		Health:  func() (bool, string) { return mon.Health() },
+		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
+		Details: func() any { return healthDetails(mon, st, cfg.File, cfg.Hash, loadedAt) }})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
 	}
-	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, OnSnapshot: func(s *status.Snapshot) {
+	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnSnapshot: func(s *status.Snapshot) {
 		if err := srv.Update(s); err != nil {
 			log.Error("render failed; serving the previous page", "error", err)
 		}

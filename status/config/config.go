@@ -21,6 +21,7 @@ type Config struct {
 	Incidents   Incidents     `yaml:"incidents"`
 	Maintenance []Maintenance `yaml:"maintenance"`
 	Scheduler   Scheduler     `yaml:"scheduler"`
+	Metrics     Metrics       `yaml:"metrics"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -104,6 +105,12 @@ type Maintenance struct {
 	End        time.Time     `yaml:"end"`
 	Schedule   string        `yaml:"schedule"`
 	Duration   time.Duration `yaml:"duration"`
+}
+
+// Metrics tunes /metrics.
+type Metrics struct {
+	// PerCheckHistograms adds a duration histogram per check.
+	PerCheckHistograms bool `yaml:"per_check_histograms"`
 }
 
 // Scheduler bounds the probe runner.

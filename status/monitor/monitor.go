@@ -15,6 +15,7 @@ import (
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -34,6 +35,8 @@ type Options struct {
 	PublishEvery time.Duration
 	// OnSnapshot is called (from the monitor goroutine) after each publish.
 	OnSnapshot func(*status.Snapshot)
+	// Metrics, when set, is fed every run, commit and snapshot.
+	Metrics *metrics.Metrics
 }
 
 // Monitor owns the engine, the scheduler and the publishing of snapshots.
@@ -55,6 +58,7 @@ type Monitor struct {
 	commitNanos atomic.Int64 // last commit latency
 	lastStep    atomic.Int64 // unix nanos of the last engine step
 	commitErr   atomic.Pointer[string]
+	kinds       map[string]string // check name → kind, for metrics
 }
 
 type cmdReq struct {
@@ -84,7 +88,11 @@ func New(o Options) (*Monitor, error) {
 		return nil, err
 	}
 	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: make(chan probes.Report, 4096),
-		cmds: make(chan cmdReq), started: now, timers: map[string]*time.Timer{}, hist: newHistory(o.Store)}
+		cmds: make(chan cmdReq), started: now, timers: map[string]*time.Timer{}, hist: newHistory(o.Store),
+		kinds: map[string]string{}}
+	for _, c := range o.Config.Checks {
+		m.kinds[c.Name] = c.Kind
+	}
 	var jobs []probes.Job
 	for _, c := range o.Config.Checks {
 		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
@@ -100,6 +108,9 @@ func New(o Options) (*Monitor, error) {
 // sink hands a report to the engine goroutine without blocking a probe for
 // long: the channel is deep, and a full channel means the engine is wedged.
 func (m *Monitor) sink(r probes.Report) {
+	if m.o.Metrics != nil {
+		m.o.Metrics.ObserveRun(m.kinds[r.Check], r)
+	}
 	select {
 	case m.reports <- r:
 	case <-time.After(5 * time.Second):
@@ -222,6 +233,9 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 		m.commitErr.Store(nil)
 		m.commits.Add(1)
 		m.commitNanos.Store(int64(time.Since(start)))
+		if m.o.Metrics != nil {
+			m.o.Metrics.ObserveCommit(len(ch.Results), time.Since(start))
+		}
 	}
 	m.logChanges(ch)
 	if len(ch.Events) > 0 || len(ch.Incidents) > 0 {
@@ -252,6 +266,9 @@ func (m *Monitor) publish(now time.Time) {
 	s := m.engine.Snapshot(now, m.started)
 	m.hist.enrich(s, m.engine.State(), m.o.Config, now)
 	m.snap.Store(s)
+	if m.o.Metrics != nil {
+		m.o.Metrics.ObserveSnapshot(s)
+	}
 	if m.o.OnSnapshot != nil {
 		m.o.OnSnapshot(s)
 	}
@@ -324,4 +341,30 @@ func (m *Monitor) Health() (bool, string) {
 		return false, "scheduler has not fired since " + tick.Format(time.RFC3339)
 	}
 	return true, ""
+}
+
+// Details is what /api/v1/health reports about the monitor.
+type Details struct {
+	SchedulerLastTick time.Time `json:"scheduler_last_tick"`
+	SchedulerRuns     uint64    `json:"scheduler_runs"`
+	SchedulerSkipped  uint64    `json:"scheduler_skipped"`
+	StoreLastCommit   time.Time `json:"store_last_commit"`
+	Commits           uint64    `json:"commits"`
+	LastCommitMS      float64   `json:"last_commit_ms"`
+	CommitError       string    `json:"commit_error,omitempty"`
+	Healthy           bool      `json:"healthy"`
+	Reason            string    `json:"reason,omitempty"`
+}
+
+// Details reports the monitor's liveness evidence.
+func (m *Monitor) Details() Details {
+	runs, skipped := m.sched.Counts()
+	n, last := m.Commits()
+	d := Details{SchedulerLastTick: m.sched.LastTick(), SchedulerRuns: runs, SchedulerSkipped: skipped,
+		StoreLastCommit: m.o.Store.LastCommit(), Commits: n, LastCommitMS: float64(last.Microseconds()) / 1000}
+	if e := m.commitErr.Load(); e != nil {
+		d.CommitError = *e
+	}
+	d.Healthy, d.Reason = m.Health()
+	return d
 }

@@ -33,6 +33,10 @@ type Options struct {
 	Health func() (ok bool, reason string)
 	// Refresh is the page's meta refresh in seconds (0: none).
 	Refresh int
+	// Metrics serves /metrics (Prometheus); nil: not served.
+	Metrics http.Handler
+	// Details is the body of /api/v1/health; nil: not served.
+	Details func() any
 }
 
 // Server serves the public surfaces.
@@ -139,6 +143,15 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/incidents/:id", s.incident)
 	e.GET("/history", s.history)
 	e.GET("/healthz", s.healthz)
+	if s.o.Details != nil {
+		e.GET("/api/v1/health", func(c echo.Context) error {
+			c.Response().Header().Set("Cache-Control", CacheNone)
+			return c.JSON(http.StatusOK, s.o.Details())
+		})
+	}
+	if s.o.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.o.Metrics))
+	}
 	e.GET("/static/:file", s.asset)
 	return e
 }

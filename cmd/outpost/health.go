@@ -1,0 +1,59 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"time"
+
+	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// healthBody is /api/v1/health: the evidence behind /healthz, for people.
+type healthBody struct {
+	Status  string                  `json:"status"`
+	Reason  string                  `json:"reason,omitempty"`
+	Version string                  `json:"version"`
+	Monitor monitor.Details         `json:"monitor"`
+	Outbox  map[string]outboxHealth `json:"outbox"`
+	Config  configHealth            `json:"config"`
+}
+
+type outboxHealth struct {
+	Pending          int     `json:"pending"`
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+}
+
+type configHealth struct {
+	File     string    `json:"file"`
+	LoadedAt time.Time `json:"loaded_at"`
+	// MatchesFile is false when the file on disk differs from the config
+	// in force (an edit not yet reloaded, or a rejected reload).
+	MatchesFile     bool   `json:"matches_file"`
+	LastReloadError string `json:"last_reload_error,omitempty"`
+}
+
+func healthDetails(mon *monitor.Monitor, st *store.Store, file, hash string, loadedAt time.Time) healthBody {
+	d := mon.Details()
+	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{},
+		Config: configHealth{File: file, LoadedAt: loadedAt, MatchesFile: fileHash(file) == hash}}
+	if !d.Healthy {
+		b.Status, b.Reason = "unhealthy", d.Reason
+	}
+	if depth, err := st.OutboxDepth(); err == nil {
+		for dest, x := range depth {
+			b.Outbox[dest] = outboxHealth{Pending: x.Pending, OldestAgeSeconds: time.Since(x.Oldest).Seconds()}
+		}
+	}
+	return b
+}
+
+func fileHash(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

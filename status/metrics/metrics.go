@@ -1,0 +1,170 @@
+// Package metrics defines Outpost's Prometheus metrics on a registry of
+// its own (no global state), fed by the monitor and read at /metrics.
+package metrics
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Options tunes the metrics.
+type Options struct {
+	Version string
+	// PerCheckHistograms adds a duration histogram per check: precise, but
+	// ~12 series per check, too many at 10,000 checks by default.
+	PerCheckHistograms bool
+	// Outbox reads outbox depth at scrape time (nil: not exported).
+	Outbox func() (map[string]store.Depth, error)
+	Now    func() time.Time
+}
+
+// Metrics holds every collector.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	runs          *prometheus.CounterVec
+	lastDuration  *prometheus.GaugeVec
+	duration      *prometheus.HistogramVec
+	phase         *prometheus.HistogramVec
+	perCheck      *prometheus.HistogramVec
+	lag           prometheus.Histogram
+	committed     prometheus.Counter
+	commitLatency prometheus.Histogram
+	component     *prometheus.GaugeVec
+	openIncidents prometheus.Gauge
+	reloads       *prometheus.CounterVec
+	Deliveries    *prometheus.CounterVec
+}
+
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// New creates and registers the metrics.
+func New(o Options) *Metrics {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_probe_runs_total",
+		Help: "Probe runs by check and outcome."}, []string{"check", "outcome"})
+	m.lastDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_probe_last_duration_seconds",
+		Help: "Duration of each check's last run."}, []string{"check"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_duration_seconds",
+		Help: "Probe run durations by kind.", Buckets: latencyBuckets}, []string{"kind"})
+	m.phase = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_phase_duration_seconds",
+		Help: "HTTP probe phase durations (dns, connect, tls, first_byte).", Buckets: latencyBuckets}, []string{"kind", "phase"})
+	m.lag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "outpost_scheduler_lag_seconds",
+		Help: "How late runs started against their due time.", Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10}})
+	m.committed = prometheus.NewCounter(prometheus.CounterOpts{Name: "outpost_results_committed_total",
+		Help: "Probe results committed to the store."})
+	m.commitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "outpost_commit_duration_seconds",
+		Help: "Duration of store commits (one per engine step).", Buckets: latencyBuckets})
+	m.component = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_component_status",
+		Help: "1 for each component's current status, 0 for the others."}, []string{"component", "status"})
+	m.openIncidents = prometheus.NewGauge(prometheus.GaugeOpts{Name: "outpost_incidents_open",
+		Help: "Open incidents (maintenance excluded)."})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_config_reloads_total",
+		Help: "Configuration reloads by result (success, failure)."}, []string{"result"})
+	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deliveries_total",
+		Help: "Outbox deliveries by destination and result."}, []string{"destination", "result"})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_build_info",
+		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
+	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
+	m.Registry.MustRegister(m.runs, m.lastDuration, m.duration, m.phase, m.lag, m.committed, m.commitLatency,
+		m.component, m.openIncidents, m.reloads, m.Deliveries, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.PerCheckHistograms {
+		m.perCheck = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_check_duration_seconds",
+			Help: "Probe run durations by check.", Buckets: latencyBuckets}, []string{"check"})
+		m.Registry.MustRegister(m.perCheck)
+	}
+	if o.Outbox != nil {
+		m.Registry.MustRegister(&outboxCollector{read: o.Outbox, now: o.Now})
+	}
+	return m
+}
+
+// phases are the HTTP probe details reported as phase timings.
+var phases = map[string]string{"dns_ms": "dns", "connect_ms": "connect", "tls_ms": "tls", "first_byte_ms": "first_byte"}
+
+// ObserveRun records one probe run.
+func (m *Metrics) ObserveRun(kind string, r probes.Report) {
+	d := r.Result.Latency.Seconds()
+	m.runs.WithLabelValues(r.Check, r.Result.Outcome.String()).Inc()
+	m.lastDuration.WithLabelValues(r.Check).Set(d)
+	m.duration.WithLabelValues(kind).Observe(d)
+	if m.perCheck != nil {
+		m.perCheck.WithLabelValues(r.Check).Observe(d)
+	}
+	for key, name := range phases {
+		if v, ok := r.Result.Details[key].(float64); ok {
+			m.phase.WithLabelValues(kind, name).Observe(v / 1000)
+		}
+	}
+	if !r.Recheck {
+		m.lag.Observe(max(r.Lag().Seconds(), 0))
+	}
+}
+
+// ObserveCommit records one store commit.
+func (m *Metrics) ObserveCommit(results int, d time.Duration) {
+	m.committed.Add(float64(results))
+	m.commitLatency.Observe(d.Seconds())
+}
+
+var allStatuses = []status.ComponentStatus{status.Operational, status.DegradedPerformance, status.PartialOutage,
+	status.MajorOutage, status.UnderMaintenance}
+
+// ObserveSnapshot records component statuses and open incidents.
+func (m *Metrics) ObserveSnapshot(s *status.Snapshot) {
+	for _, c := range s.Components {
+		for _, st := range allStatuses {
+			v := 0.0
+			if c.Status == st {
+				v = 1
+			}
+			m.component.WithLabelValues(c.ID, string(st)).Set(v)
+		}
+	}
+	m.openIncidents.Set(float64(len(s.Incidents)))
+}
+
+// ObserveReload counts a config reload.
+func (m *Metrics) ObserveReload(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("success").Inc()
+	} else {
+		m.reloads.WithLabelValues("failure").Inc()
+	}
+}
+
+// outboxCollector reads the outbox depth when scraped.
+type outboxCollector struct {
+	read func() (map[string]store.Depth, error)
+	now  func() time.Time
+}
+
+var (
+	depthDesc = prometheus.NewDesc("outpost_outbox_depth", "Undelivered outbox rows by destination.", []string{"destination"}, nil)
+	ageDesc   = prometheus.NewDesc("outpost_outbox_oldest_age_seconds", "Age of the oldest undelivered row by destination.", []string{"destination"}, nil)
+)
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc; ch <- ageDesc }
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	depth, err := c.read()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(depthDesc, err)
+		return
+	}
+	for dest, d := range depth {
+		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(d.Pending), dest)
+		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, c.now().Sub(d.Oldest).Seconds(), dest)
+	}
+}
