@@ -454,3 +454,20 @@ func TestMonitorDelayed(t *testing.T) {
 		t.Fatal("a new result did not clear the delay")
 	}
 }
+
+// A reload that removes a failing component resolves its incident rather
+// than leaving it open forever.
+func TestReloadRemovingComponent(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("db-1", down, refu)
+	if len(h.open()) != 1 {
+		t.Fatal("no incident")
+	}
+	m := testModel()
+	m.Components = m.Components[:2]
+	m.Checks = m.Checks[:3]
+	h.e.SetModel(m)
+	if ch := h.step(); !hasEvent(ch, IncidentResolved) || len(h.open()) != 0 {
+		t.Fatal("the removed component's incident stayed open")
+	}
+}

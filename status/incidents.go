@@ -57,8 +57,13 @@ func (e *Engine) recentlyResolved(id string, now time.Time) *Incident {
 	return found
 }
 
+// allRecovered reports an incident none of whose components is still in an
+// outage; a component removed by a reload counts as recovered.
 func (e *Engine) allRecovered(inc *Incident) bool {
 	for _, id := range inc.Components {
+		if _, ok := e.m.component(id); !ok {
+			continue
+		}
 		if st := e.s.Components[id]; st != nil && st.Status.IsOutage() && !st.Suppressed {
 			return false
 		}

@@ -34,10 +34,9 @@ type configHealth struct {
 	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
-func healthDetails(mon *monitor.Monitor, st *store.Store, file, hash string, loadedAt time.Time) healthBody {
+func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader) healthBody {
 	d := mon.Details()
-	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{},
-		Config: configHealth{File: file, LoadedAt: loadedAt, MatchesFile: fileHash(file) == hash}}
+	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: rl.state()}
 	if !d.Healthy {
 		b.Status, b.Reason = "unhealthy", d.Reason
 	}

@@ -46,11 +46,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	var mon *monitor.Monitor // set before the listener starts
 	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: st.OutboxDepth})
-	loadedAt := time.Now().UTC()
+	var rl *reloader // set before the listener starts
 	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details: func() any { return healthDetails(mon, st, cfg.File, cfg.Hash, loadedAt) }})
+		Details: func() any { return healthDetails(mon, st, rl) }})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
@@ -68,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("first render failed", "error", err)
 		return exitFailed
 	}
+	rl = newReloader(*path, cfg, mon, met, log)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -85,6 +86,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	monCtx, stopMon := context.WithCancel(context.Background())
 	monDone := make(chan error, 1)
 	go func() { monDone <- mon.Run(monCtx) }()
+	reloadCtx, stopReload := context.WithCancel(context.Background())
+	defer stopReload()
+	go rl.run(reloadCtx)
 	webDone := make(chan error, 1)
 	go func() { webDone <- httpSrv.Serve(ln) }()
 	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "checks", len(cfg.Checks), "data", cfg.Storage.Path)
@@ -100,8 +104,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("monitor stopped", "error", err)
 		code = exitFailed
 	}
-	// Reverse of start: stop probing and commit, then stop serving, then
-	// close the store (deferred).
+	// Reverse of start: stop reloading and probing and commit, then stop
+	// serving, then close the store (deferred).
+	stopReload()
 	stopMon()
 	if err := <-monDone; err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("final commit failed", "error", err)

@@ -43,9 +43,11 @@ type Options struct {
 type Monitor struct {
 	o       Options
 	engine  *status.Engine
-	sched   *probes.Scheduler
+	sched   atomic.Pointer[probes.Scheduler]
+	cfg     atomic.Pointer[config.Config]
 	reports chan probes.Report
 	cmds    chan cmdReq
+	reloads chan reloadReq
 	snap    atomic.Pointer[status.Snapshot]
 	started time.Time
 	hist    *history
@@ -58,7 +60,12 @@ type Monitor struct {
 	commitNanos atomic.Int64 // last commit latency
 	lastStep    atomic.Int64 // unix nanos of the last engine step
 	commitErr   atomic.Pointer[string]
-	kinds       map[string]string // check name → kind, for metrics
+	kinds       atomic.Pointer[map[string]string] // check name → kind, for metrics
+}
+
+type reloadReq struct {
+	cfg  *config.Config
+	done chan error
 }
 
 type cmdReq struct {
@@ -88,28 +95,81 @@ func New(o Options) (*Monitor, error) {
 		return nil, err
 	}
 	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: make(chan probes.Report, 4096),
-		cmds: make(chan cmdReq), started: now, timers: map[string]*time.Timer{}, hist: newHistory(o.Store),
-		kinds: map[string]string{}}
-	for _, c := range o.Config.Checks {
-		m.kinds[c.Name] = c.Kind
-	}
-	var jobs []probes.Job
-	for _, c := range o.Config.Checks {
-		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
-	}
-	m.sched, err = probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: o.Config.Scheduler.Concurrency, Logger: o.Logger})
+		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
+		hist: newHistory(o.Store)}
+	sched, err := m.newScheduler(o.Config)
 	if err != nil {
 		return nil, err
 	}
+	m.adopt(o.Config, sched)
 	m.publish(now)
 	return m, nil
+}
+
+func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
+	var jobs []probes.Job
+	for _, c := range cfg.Checks {
+		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
+	}
+	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger})
+}
+
+// adopt makes cfg and sched the ones in force.
+func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
+	kinds := make(map[string]string, len(cfg.Checks))
+	for _, c := range cfg.Checks {
+		kinds[c.Name] = c.Kind
+	}
+	m.kinds.Store(&kinds)
+	m.cfg.Store(cfg)
+	m.sched.Store(sched)
+}
+
+// Config returns the configuration in force.
+func (m *Monitor) Config() *config.Config { return m.cfg.Load() }
+
+// Reload swaps in a new, already validated configuration: checks,
+// components, maintenance and incident settings change without a restart,
+// and unchanged checks keep their state. It returns once the new
+// configuration is in force.
+func (m *Monitor) Reload(ctx context.Context, cfg *config.Config) error {
+	req := reloadReq{cfg: cfg, done: make(chan error, 1)}
+	select {
+	case m.reloads <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reload runs on the engine goroutine.
+func (m *Monitor) reload(cfg *config.Config) error {
+	next, err := m.newScheduler(cfg)
+	if err != nil {
+		return err
+	}
+	old := m.sched.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	old.Stop(ctx) // its last reports wait in the channel; removed checks' are ignored
+	cancel()
+	m.engine.SetModel(cfg.Model())
+	m.adopt(cfg, next)
+	m.hist.invalidate()
+	next.Start()
+	_, err = m.step(status.Batch{Now: m.o.Now().UTC()})
+	return err
 }
 
 // sink hands a report to the engine goroutine without blocking a probe for
 // long: the channel is deep, and a full channel means the engine is wedged.
 func (m *Monitor) sink(r probes.Report) {
 	if m.o.Metrics != nil {
-		m.o.Metrics.ObserveRun(m.kinds[r.Check], r)
+		m.o.Metrics.ObserveRun((*m.kinds.Load())[r.Check], r)
 	}
 	select {
 	case m.reports <- r:
@@ -121,8 +181,8 @@ func (m *Monitor) sink(r probes.Report) {
 // Snapshot returns the latest published snapshot.
 func (m *Monitor) Snapshot() *status.Snapshot { return m.snap.Load() }
 
-// Scheduler exposes the scheduler for health reporting.
-func (m *Monitor) Scheduler() *probes.Scheduler { return m.sched }
+// Scheduler exposes the scheduler in force, for health reporting.
+func (m *Monitor) Scheduler() *probes.Scheduler { return m.sched.Load() }
 
 // Commits returns commits so far and the last commit's latency.
 func (m *Monitor) Commits() (uint64, time.Duration) {
@@ -153,11 +213,11 @@ func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Repl
 // scheduler (waiting for in-flight probes), commits what they reported,
 // and returns.
 func (m *Monitor) Run(ctx context.Context) error {
-	m.sched.Start()
+	m.sched.Load().Start()
 	err := m.loop(ctx)
 	m.stopTimers()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	m.sched.Stop(stopCtx)
+	m.sched.Load().Stop(stopCtx)
 	cancel()
 	close(m.reports)
 	var rest []status.CheckResult
@@ -213,6 +273,8 @@ func (m *Monitor) loop(ctx context.Context) error {
 			if _, err := m.step(status.Batch{Now: m.o.Now().UTC()}); err != nil {
 				m.o.Logger.Error("commit failed", "error", err)
 			}
+		case req := <-m.reloads:
+			req.done <- m.reload(req.cfg)
 		case <-prune.C:
 			m.prune()
 		}
@@ -264,7 +326,7 @@ func (m *Monitor) logChanges(ch *status.Changes) {
 // publish builds and stores a new snapshot, enriched with history.
 func (m *Monitor) publish(now time.Time) {
 	s := m.engine.Snapshot(now, m.started)
-	m.hist.enrich(s, m.engine.State(), m.o.Config, now)
+	m.hist.enrich(s, m.engine.State(), m.cfg.Load(), now)
 	m.snap.Store(s)
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveSnapshot(s)
@@ -284,7 +346,7 @@ func (m *Monitor) recheck(rc status.Recheck, now time.Time) {
 	if t, ok := m.timers[rc.Check]; ok {
 		t.Stop()
 	}
-	m.timers[rc.Check] = time.AfterFunc(max(rc.At.Sub(now), 0), func() { m.sched.RunNow(rc.Check) })
+	m.timers[rc.Check] = time.AfterFunc(max(rc.At.Sub(now), 0), func() { m.sched.Load().RunNow(rc.Check) })
 }
 
 func (m *Monitor) stopTimers() {
@@ -300,7 +362,7 @@ func (m *Monitor) stopTimers() {
 func (m *Monitor) prune() {
 	now := m.o.Now().UTC()
 	for i := 0; i < 50; i++ {
-		_, more, err := m.o.Store.Prune(now, m.o.Config.Storage.RawRetention, 2000)
+		_, more, err := m.o.Store.Prune(now, m.cfg.Load().Storage.RawRetention, 2000)
 		if err != nil {
 			m.o.Logger.Error("prune failed", "error", err)
 			return
@@ -317,7 +379,7 @@ func toResult(r probes.Report) status.CheckResult {
 
 // String describes the monitor for logs.
 func (m *Monitor) String() string {
-	return fmt.Sprintf("monitor(%d checks)", len(m.o.Config.Checks))
+	return fmt.Sprintf("monitor(%d checks)", len(m.cfg.Load().Checks))
 }
 
 // Health is liveness: the engine loop steps, the store commits and the
@@ -330,14 +392,15 @@ func (m *Monitor) Health() (bool, string) {
 	if last := time.Unix(0, m.lastStep.Load()); m.lastStep.Load() != 0 && now.Sub(last) > 3*m.o.PublishEvery+5*time.Second {
 		return false, "engine loop stalled since " + last.UTC().Format(time.RFC3339)
 	}
-	if len(m.o.Config.Checks) == 0 {
+	cfg := m.cfg.Load()
+	if len(cfg.Checks) == 0 {
 		return true, ""
 	}
-	shortest := m.o.Config.Checks[0].Every
-	for _, c := range m.o.Config.Checks {
+	shortest := cfg.Checks[0].Every
+	for _, c := range cfg.Checks {
 		shortest = min(shortest, c.Every)
 	}
-	if tick := m.sched.LastTick(); now.Sub(tick) > 2*shortest+10*time.Second {
+	if tick := m.sched.Load().LastTick(); now.Sub(tick) > 2*shortest+10*time.Second {
 		return false, "scheduler has not fired since " + tick.Format(time.RFC3339)
 	}
 	return true, ""
@@ -358,9 +421,10 @@ type Details struct {
 
 // Details reports the monitor's liveness evidence.
 func (m *Monitor) Details() Details {
-	runs, skipped := m.sched.Counts()
+	sched := m.sched.Load()
+	runs, skipped := sched.Counts()
 	n, last := m.Commits()
-	d := Details{SchedulerLastTick: m.sched.LastTick(), SchedulerRuns: runs, SchedulerSkipped: skipped,
+	d := Details{SchedulerLastTick: sched.LastTick(), SchedulerRuns: runs, SchedulerSkipped: skipped,
 		StoreLastCommit: m.o.Store.LastCommit(), Commits: n, LastCommitMS: float64(last.Microseconds()) / 1000}
 	if e := m.commitErr.Load(); e != nil {
 		d.CommitError = *e

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/metrics"
+	"github.com/outpost-status/outpost/status/monitor"
+)
+
+// reloader re-reads the config on SIGHUP and when the file changes, and
+// swaps it in only when it is entirely valid: a bad file leaves the last
+// good config running.
+type reloader struct {
+	path string
+	mon  *monitor.Monitor
+	met  *metrics.Metrics
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	hash     string
+	loadedAt time.Time
+	lastErr  string
+}
+
+// debounce lets an editor finish writing (several events per save).
+const debounce = 300 * time.Millisecond
+
+func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, met *metrics.Metrics, log *slog.Logger) *reloader {
+	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: time.Now().UTC()}
+}
+
+// run watches until ctx ends.
+func (r *reloader) run(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var events <-chan fsnotify.Event
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		r.log.Warn("config file watch unavailable; reload with SIGHUP", "error", err)
+	} else {
+		defer w.Close()
+		// Watch the folder: editors replace the file by renaming over it.
+		if err := w.Add(filepath.Dir(r.abs())); err != nil {
+			r.log.Warn("config file watch unavailable; reload with SIGHUP", "error", err)
+		} else {
+			events = w.Events
+		}
+	}
+	var timer <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			r.reload(ctx, "SIGHUP")
+		case ev := <-events:
+			if filepath.Clean(ev.Name) == r.abs() && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+				timer = time.After(debounce)
+			}
+		case <-timer:
+			timer = nil
+			if fileHash(r.path) != r.current() { // unchanged bytes: nothing to do
+				r.reload(ctx, "file changed")
+			}
+		}
+	}
+}
+
+func (r *reloader) abs() string {
+	p, _ := filepath.Abs(r.path)
+	return p
+}
+
+func (r *reloader) current() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hash
+}
+
+func (r *reloader) reload(ctx context.Context, why string) {
+	cfg, err := config.Load(r.path, config.LoadOptions{Probe: probes.Options{Version: version}})
+	if err == nil {
+		err = r.compatible(cfg)
+	}
+	if err == nil {
+		err = r.mon.Reload(ctx, cfg)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.met.ObserveReload(err == nil)
+	if err != nil {
+		r.lastErr = err.Error()
+		r.log.Error("config reload rejected; the last good config stays in force", "trigger", why, "file", r.path, "error", err)
+		return
+	}
+	r.hash, r.loadedAt, r.lastErr = cfg.Hash, time.Now().UTC(), ""
+	r.log.Info("config reloaded", "trigger", why, "checks", len(cfg.Checks), "components", len(cfg.Components))
+}
+
+// compatible refuses changes that need a restart rather than applying half.
+func (r *reloader) compatible(next *config.Config) error {
+	cur := r.mon.Config()
+	switch {
+	case next.Listen != cur.Listen:
+		return errors.New("listen changed: restart Outpost to apply it")
+	case next.Storage.Path != cur.Storage.Path:
+		return errors.New("storage.path changed: restart Outpost to apply it")
+	case next.Site.Title != cur.Site.Title || next.Site.URL != cur.Site.URL || next.Site.TimeZone != cur.Site.TimeZone ||
+		next.Site.Description != cur.Site.Description || next.Site.ID != cur.Site.ID:
+		return errors.New("site settings changed: restart Outpost to apply them")
+	}
+	return nil
+}
+
+// state reports the config in force for /api/v1/health.
+func (r *reloader) state() configHealth {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return configHealth{File: r.abs(), LoadedAt: r.loadedAt, MatchesFile: fileHash(r.path) == r.hash, LastReloadError: r.lastErr}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestEndToEndReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	defer tg.stop()
+	listen := closedAddr(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	base := fmt.Sprintf(`
+site: {title: Reload Status}
+listen: %s
+storage: {path: data/r.db}
+components:
+  - {id: shop, name: Shop}
+%%s
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s}
+%%s
+`, listen, tg.addr)
+	write := func(comps, checks string) {
+		t.Helper()
+		// Write a new file and rename it over the old one, as editors do.
+		tmp := cfg + ".tmp"
+		if err := os.WriteFile(tmp, []byte(fmt.Sprintf(base, comps, checks)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("", "")
+	p := startOutpost(t, bin, cfg, listen)
+
+	// Add a component and its check: it appears without a restart.
+	write("  - {id: cart, name: Cart}", fmt.Sprintf(`  - {name: cart-api, component: cart, kind: tcp, target: "%s", interval: 1s}`, tg.addr))
+	waitFor(t, 10*time.Second, "the new component on the page", func() bool {
+		return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"id": "cart"`) &&
+			strings.Contains(mustFetch(p.base, "/metrics"), `outpost_probe_runs_total{check="cart-api",outcome="up"}`)
+	}, p)
+
+	// An invalid file is rejected with the same messages as outpost check;
+	// the last good config keeps running and the failure is visible.
+	write("  - {id: cart, name: Cart, colour: blue}", "")
+	waitFor(t, 10*time.Second, "the rejected reload in /api/v1/health", func() bool {
+		h := mustFetch(p.base, "/api/v1/health")
+		return strings.Contains(h, `unknown field \"colour\"`) && strings.Contains(h, `"matches_file":false`)
+	}, p)
+	if !strings.Contains(p.log(), "config reload rejected") || !strings.Contains(p.log(), `unknown field \"colour\"`) {
+		t.Errorf("the rejection is not logged:\n%s", p.log())
+	}
+	if m := mustFetch(p.base, "/metrics"); !strings.Contains(m, `outpost_config_reloads_total{result="failure"}`) {
+		t.Error("no reload failure metric")
+	}
+	if h := mustFetch(p.base, "/healthz"); !strings.Contains(h, `"ok"`) {
+		t.Errorf("a failed reload failed liveness: %s", h)
+	}
+	if s := mustFetch(p.base, "/api/v1/status"); !strings.Contains(s, `"id": "cart"`) {
+		t.Error("the last good config is no longer in force")
+	}
+
+	// Fixing the file recovers without a restart: the cart goes away.
+	write("", "")
+	waitFor(t, 10*time.Second, "the fixed config in force", func() bool {
+		h := mustFetch(p.base, "/api/v1/health")
+		return !strings.Contains(h, "last_reload_error") && strings.Contains(h, `"matches_file":true`) &&
+			!strings.Contains(mustFetch(p.base, "/api/v1/status"), `"id": "cart"`)
+	}, p)
+
+	// SIGHUP reloads too.
+	before := strings.Count(p.log(), "config reloaded")
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "a SIGHUP reload", func() bool {
+		return strings.Count(p.log(), "config reloaded") > before && strings.Contains(p.log(), "trigger=SIGHUP")
+	}, p)
+}
