@@ -128,3 +128,21 @@ func TestNeverStaleGreen(t *testing.T) {
 		t.Error("the delay outlived fresh results")
 	}
 }
+
+// A scheduler that does not fire makes liveness fail with the reason, so an
+// orchestrator restarts the process; once it fires, liveness recovers.
+func TestWedgedSchedulerFailsLiveness(t *testing.T) {
+	m, _, _, clk := setup(t)
+	if _, err := m.step(status.Batch{Now: clk.now}); err != nil {
+		t.Fatal(err)
+	}
+	ok, reason := m.Health()
+	if ok || !strings.Contains(reason, "scheduler has not fired") {
+		t.Fatalf("a scheduler that never fired: healthy=%v %q", ok, reason)
+	}
+	m.Scheduler().Start()
+	defer m.Scheduler().Stop(t.Context())
+	if ok, reason := m.Health(); !ok {
+		t.Fatalf("a running scheduler: unhealthy: %s", reason)
+	}
+}
