@@ -60,9 +60,16 @@ type outpostProc struct {
 
 func startOutpost(t *testing.T, bin, cfg, listen string) *outpostProc {
 	t.Helper()
+	return startOutpostWith(t, bin, cfg, "http://"+listen, http.DefaultClient)
+}
+
+// startOutpostWith starts outpost serve and waits until base/healthz
+// answers 200 through client.
+func startOutpostWith(t *testing.T, bin, cfg, base string, client *http.Client) *outpostProc {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "-config", cfg)
 	stderr, _ := cmd.StderrPipe()
-	p := &outpostProc{cmd: cmd, base: "http://" + listen, logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	p := &outpostProc{cmd: cmd, base: base, logs: &strings.Builder{}, mu: &sync.Mutex{}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +83,7 @@ func startOutpost(t *testing.T, bin, cfg, listen string) *outpostProc {
 	}()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitFor(t, 10*time.Second, "outpost to serve /healthz", func() bool {
-		r, err := http.Get(p.base + "/healthz")
+		r, err := client.Get(p.base + "/healthz")
 		if err != nil {
 			return false
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +76,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("cannot listen", "listen", cfg.Listen, "error", err)
 		return exitFailed
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	handler := srv.Handler()
+	var plain *http.Server // the HTTP → HTTPS redirect, when TLS is on
+	if cfg.TLS.Enabled() {
+		tcfg, redirect, err := tlsSetup(cfg.TLS, cfg.Listen, log)
+		if err != nil {
+			log.Error("cannot set up TLS", "error", err)
+			return exitFailed
+		}
+		ln = tls.NewListener(ln, tcfg)
+		handler = hsts(handler)
+		if cfg.TLS.HTTPListen != "" {
+			pln, err := net.Listen("tcp", cfg.TLS.HTTPListen)
+			if err != nil {
+				log.Error("cannot listen", "http_listen", cfg.TLS.HTTPListen, "error", err)
+				return exitFailed
+			}
+			plain = &http.Server{Handler: redirect, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = plain.Serve(pln) }()
+		}
+	}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	admin, err := listenBackup(cfg.Storage.Path, st, log)
@@ -91,7 +112,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	go rl.run(reloadCtx)
 	webDone := make(chan error, 1)
 	go func() { webDone <- httpSrv.Serve(ln) }()
-	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "checks", len(cfg.Checks), "data", cfg.Storage.Path)
+	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "tls", cfg.TLS.Enabled(),
+		"checks", len(cfg.Checks), "data", cfg.Storage.Path)
 
 	code := exitOK
 	select {
@@ -117,6 +139,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	_ = httpSrv.Shutdown(shutCtx)
 	if admin != nil {
 		_ = admin.Shutdown(shutCtx)
+	}
+	if plain != nil {
+		_ = plain.Shutdown(shutCtx)
 	}
 	log.Info("stopped")
 	return code

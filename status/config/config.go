@@ -22,6 +22,7 @@ type Config struct {
 	Maintenance []Maintenance `yaml:"maintenance"`
 	Scheduler   Scheduler     `yaml:"scheduler"`
 	Metrics     Metrics       `yaml:"metrics"`
+	TLS         TLS           `yaml:"tls"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -105,6 +106,27 @@ type Maintenance struct {
 	End        time.Time     `yaml:"end"`
 	Schedule   string        `yaml:"schedule"`
 	Duration   time.Duration `yaml:"duration"`
+}
+
+// TLS makes Outpost terminate TLS itself on listen, so the page does not
+// depend on another proxy.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	ACME     *ACME  `yaml:"acme"`
+	// HTTPListen serves a redirect to HTTPS (and ACME http-01 challenges).
+	HTTPListen string `yaml:"http_listen"`
+}
+
+// Enabled reports whether Outpost serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.ACME != nil }
+
+// ACME obtains certificates automatically (Let's Encrypt by default).
+type ACME struct {
+	Domains      []string `yaml:"domains"`
+	Email        string   `yaml:"email"`
+	CacheDir     string   `yaml:"cache_dir"`
+	DirectoryURL string   `yaml:"directory_url"`
 }
 
 // Metrics tunes /metrics.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 		}
 		c.Proxies = append(c.Proxies, n)
 	}
+	d.validateTLS(c, bad)
 	comps := d.validateComponents(c, bad)
 	d.validateChecks(c, comps, po, bad)
 	d.validateMaintenance(c, comps, bad)
@@ -230,3 +232,39 @@ func (d *decoder) validateMaintenance(c *Config, comps map[string]bool, bad badF
 // Slug turns a display name into an id: lower-case ASCII letters and digits
 // joined by single dashes (the same rule as group ids).
 func Slug(s string) string { return status.GroupID(s) }
+
+func (d *decoder) validateTLS(c *Config, bad badFunc) {
+	t := &c.TLS
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(c.Dir, p)
+	}
+	t.CertFile, t.KeyFile = abs(t.CertFile), abs(t.KeyFile)
+	switch {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		bad("tls", "set both cert_file and key_file")
+	case t.CertFile != "" && t.ACME != nil:
+		bad("tls.acme", "set either cert_file/key_file or acme, not both")
+	case t.CertFile != "":
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			bad("tls.cert_file", "cannot load the key pair: %v", err)
+		}
+	case t.ACME != nil:
+		if len(t.ACME.Domains) == 0 {
+			bad("tls.acme.domains", "at least one domain is required")
+		}
+		if t.ACME.CacheDir == "" {
+			t.ACME.CacheDir = filepath.Join(filepath.Dir(c.Storage.Path), "acme")
+		}
+		t.ACME.CacheDir = abs(t.ACME.CacheDir)
+	}
+	if t.HTTPListen != "" {
+		if !t.Enabled() {
+			bad("tls.http_listen", "only makes sense with cert_file/key_file or acme")
+		} else if _, _, err := net.SplitHostPort(t.HTTPListen); err != nil {
+			bad("tls.http_listen", "must be host:port: %v", err)
+		}
+	}
+}
