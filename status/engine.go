@@ -252,7 +252,7 @@ func (e *Engine) components(now time.Time) {
 	for _, def := range e.m.Components {
 		st := e.s.Components[def.ID]
 		if st == nil {
-			st = &ComponentState{Status: Operational, Since: now, AccountedAt: now}
+			st = &ComponentState{Status: Operational, Since: now, AccountedAt: now, CreatedAt: now}
 			e.s.Components[def.ID] = st
 			e.ch.Components = append(e.ch.Components, def.ID)
 		}

@@ -23,7 +23,8 @@ type Snapshot struct {
 	// DelayedSince is set when no check has produced a result for too long.
 	DelayedSince time.Time
 	// Filled from the store by the runtime:
-	History []*Incident           // closed incidents, newest first
+	History []*Incident           // closed incidents of the last 14 days, newest first
+	Recent  []*Incident           // the latest 50 incidents and maintenance, any status, newest first
 	Uptime  map[string]UptimeView // by component id
 }
 
@@ -63,6 +64,8 @@ type UptimeView struct {
 	Percent float64   // over the whole window
 	// Latency is recent response times for the sparkline (ms), oldest first.
 	Latency []float64
+	// Windows holds uptime over "24h", "7d", "30d" and "90d" (-1: no data).
+	Windows map[string]float64
 }
 
 // DayView is one day's uptime cell.
@@ -85,6 +88,9 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 			GroupID: GroupID(def.Group), Position: i + 1, Status: Operational, Since: started, CreatedAt: started}
 		if st != nil {
 			cv.Status, cv.Since = st.Status, st.Since
+			if !st.CreatedAt.IsZero() {
+				cv.CreatedAt = st.CreatedAt
+			}
 		}
 		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
 		if cv.LastChecked.After(s.LastResultAt) {

@@ -47,6 +47,8 @@ type ComponentState struct {
 	Manual ComponentStatus `json:"manual,omitempty"`
 	// AccountedAt is up to when status time has been rolled up.
 	AccountedAt time.Time `json:"accounted_at"`
+	// CreatedAt is when the component first appeared (API created_at).
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Incident is a public incident with its timeline.

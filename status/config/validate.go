@@ -29,6 +29,11 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "must be host:port (e.g. 127.0.0.1:8080): %v", err)
 	}
+	if c.Site.URL == "" {
+		// Feeds, webhooks and posts need absolute links; without a public
+		// URL the listener's own address is the best there is.
+		c.Site.URL = "http://" + c.Listen
+	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
 	}

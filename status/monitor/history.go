@@ -24,8 +24,12 @@ type history struct {
 	at        time.Time
 	uptime    map[string]status.UptimeView
 	incidents []*status.Incident // started within BarDays, newest first
+	recent    []*status.Incident // the latest RecentLimit, any age
 	stale     bool
 }
+
+// RecentLimit is how many incidents the APIs and feeds list.
+const RecentLimit = 50
 
 func newHistory(st *store.Store) *history { return &history{st: st, stale: true} }
 
@@ -37,6 +41,7 @@ func (h *history) enrich(s *status.Snapshot, st *status.State, cfg *config.Confi
 		h.refresh(st, cfg, now)
 	}
 	s.Uptime = h.uptime
+	s.Recent = h.recent
 	cut := now.Add(-HistoryDays * 24 * time.Hour)
 	for _, inc := range h.incidents {
 		if !inc.Open() && inc.StartedAt.After(cut) {
@@ -50,6 +55,7 @@ func (h *history) refresh(st *status.State, cfg *config.Config, now time.Time) {
 	from := dayStart(now).Add(-(BarDays - 1) * 24 * time.Hour)
 	incs, _ := h.st.Incidents(historyLimit, nil, func(i *status.Incident) bool { return i.StartedAt.Before(from) && !i.Open() })
 	h.incidents = incs
+	h.recent, _ = h.st.Incidents(RecentLimit, nil, nil)
 	h.uptime = make(map[string]status.UptimeView, len(cfg.Components))
 	for _, c := range cfg.Components {
 		h.uptime[c.ID] = h.component(c.ID, st.Components[c.ID], cfg, from, now)
@@ -94,7 +100,40 @@ func (h *history) component(id string, cs *status.ComponentState, cfg *config.Co
 	}
 	v.Percent = total.Uptime()
 	v.Latency = h.sparkline(id, cfg, now)
+	v.Windows = map[string]float64{"90d": v.Percent, "24h": h.hours(id, cs, now)}
+	for _, w := range []struct {
+		name string
+		days int
+	}{{"7d", 7}, {"30d", 30}} {
+		var sum store.ComponentRollup
+		cut := dayStart(now).AddDate(0, 0, 1-w.days)
+		for start, d := range byDay { // stored days, and today with its open segment
+			if !start.Before(cut) {
+				for j := range d.MS {
+					sum.MS[j] += d.MS[j]
+				}
+			}
+		}
+		v.Windows[w.name] = sum.Uptime()
+	}
 	return v
+}
+
+// hours is the uptime over the last 24 hours from hourly roll-ups plus the
+// segment not yet rolled up.
+func (h *history) hours(id string, cs *status.ComponentState, now time.Time) float64 {
+	from := now.Add(-24 * time.Hour)
+	rs, _ := h.st.ComponentRollups(id, false, hourStart(from), now.Add(time.Second))
+	var sum store.ComponentRollup
+	for _, r := range rs {
+		for j := range r.MS {
+			sum.MS[j] += r.MS[j]
+		}
+	}
+	if cs != nil && now.After(cs.AccountedAt) {
+		sum.Add(cs.Status, now.Sub(cs.AccountedAt))
+	}
+	return sum.Uptime()
 }
 
 // sparkline is the mean latency per hour of the component's checks.

@@ -106,6 +106,9 @@ func (s *Server) Update(snap *status.Snapshot) error {
 		return err
 	}
 	next.routes["/api/v1/status"] = Prepare(api, "application/json", CachePage)
+	if err := s.readSurfaces(next, snap); err != nil {
+		return err
+	}
 	names := componentNames(snap)
 	for _, list := range [][]*status.Incident{snap.Incidents, snap.Maintenance, snap.History} {
 		for _, inc := range list {
@@ -140,6 +143,15 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(securityHeaders)
 	e.GET("/", s.route("/"))
 	e.GET("/api/v1/status", s.route("/api/v1/status"))
+	e.GET("/api/v1/status.json", s.route("/api/v1/status"))
+	for _, p := range readPaths {
+		e.GET(p, s.route(p))
+	}
+	e.GET("/history.rss", s.route("/feed.rss"))
+	e.GET("/history.atom", s.route("/feed.atom"))
+	e.GET("/badge/:file", s.badge)
+	e.GET("/badge/:component/uptime.svg", s.uptimeBadge)
+	e.GET("/history/:page", s.history)
 	e.GET("/incidents/:id", s.incident)
 	e.GET("/history", s.history)
 	e.GET("/healthz", s.healthz)
@@ -318,7 +330,11 @@ func wantsJSON(r *http.Request) bool {
 // history serves /history?page=N: three months per page, newest first.
 func (s *Server) history(c echo.Context) error {
 	n := 1
-	if v := c.QueryParam("page"); v != "" {
+	v := c.QueryParam("page")
+	if p := c.Param("page"); p != "" {
+		v = p
+	}
+	if v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("page must be a whole number from 1 to 1000, got %q", v))
@@ -363,10 +379,11 @@ func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
 		}
 		v.Months = append(v.Months, mv)
 	}
+	// Path-style page links, so a static export can hold every page.
 	if n > 1 {
-		v.Newer = fmt.Sprintf("/history?page=%d", n-1)
+		v.Newer = fmt.Sprintf("/history/%d", n-1)
 	}
-	v.Older = fmt.Sprintf("/history?page=%d", n+1)
+	v.Older = fmt.Sprintf("/history/%d", n+1)
 	return s.r.exec("history", page{Path: "/history", historyView: v, Description: "Incident history · " + s.o.Site.Title})
 }
 

@@ -38,6 +38,8 @@ func fixture(t testing.TB) (*status.Snapshot, *store.Store) {
 	m := &status.Model{AutoIncidents: true, ReopenWindow: time.Minute,
 		Components: []status.ComponentDef{{ID: "api", Name: "API", Group: "Platform", Description: "Public REST API"},
 			{ID: "web", Name: "Website", Group: "Platform"}, {ID: "db", Name: "Database"}},
+		Maintenance: []status.MaintenanceDef{{ID: "db-upgrade", Name: "Database upgrade", Components: []string{"db"},
+			Message: "Writes pause; reads continue.", Start: t0.Add(48 * time.Hour), End: t0.Add(50 * time.Hour)}},
 		Checks: []status.CheckDef{{Name: "api-1", Component: "api", FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second},
 			{Name: "web-1", Component: "web", FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second},
 			{Name: "db-1", Component: "db", FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second}}}
@@ -61,6 +63,7 @@ func fixture(t testing.TB) (*status.Snapshot, *store.Store) {
 	snap := e.Snapshot(t0, start)
 	closed, _ := st.Incidents(10, func(i *status.Incident) bool { return !i.Open() }, nil)
 	snap.History = closed
+	snap.Recent, _ = st.Incidents(50, nil, nil)
 	snap.Uptime = map[string]status.UptimeView{}
 	for i, c := range snap.Components {
 		var u status.UptimeView
@@ -76,6 +79,7 @@ func fixture(t testing.TB) (*status.Snapshot, *store.Store) {
 			u.Days = append(u.Days, cell)
 		}
 		u.Percent = 0.99953
+		u.Windows = map[string]float64{"24h": 1, "7d": 0.9991, "30d": 0.9953, "90d": 0.99953}
 		for h := range 24 {
 			u.Latency = append(u.Latency, float64(40+h%5))
 		}

@@ -1,0 +1,246 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// Feeds are written with encoding/xml and encoding/json structs rather
+// than gorilla/feeds: it cannot write Atom's second link and invents random
+// ids for items without one, and feed readers need stable ids.
+
+// feedEntry is one incident or maintenance as every format sees it.
+type feedEntry struct {
+	ID, Title, Link, HTML string
+	Published, Updated    time.Time
+}
+
+func (s *Server) feedEntries(snap *status.Snapshot) []feedEntry {
+	names := componentNames(snap)
+	var out []feedEntry
+	for _, inc := range snap.Recent {
+		var b strings.Builder
+		for i := len(inc.Updates) - 1; i >= 0; i-- {
+			u := inc.Updates[i]
+			fmt.Fprintf(&b, "<p><small>%s</small><br><strong>%s</strong> - %s</p>", html.EscapeString(u.DisplayAt.In(s.o.Site.Location).Format("Jan 2, 15:04 MST")),
+				html.EscapeString(strings.ToUpper(incidentStatusText(u.Status)[:1])+incidentStatusText(u.Status)[1:]), html.EscapeString(u.Body))
+		}
+		if v := newIncidentView(inc, names); v.Affected != "" {
+			fmt.Fprintf(&b, "<p>Affected: %s</p>", html.EscapeString(v.Affected))
+		}
+		link := s.o.Site.URL + "/incidents/" + inc.ID
+		out = append(out, feedEntry{ID: link, Title: inc.Name, Link: link, HTML: b.String(), Published: inc.CreatedAt, Updated: inc.UpdatedAt})
+	}
+	return out
+}
+
+func (s *Server) feedUpdated(snap *status.Snapshot, es []feedEntry) time.Time {
+	t := lastChange(snap)
+	for _, e := range es {
+		if e.Updated.After(t) {
+			t = e.Updated
+		}
+	}
+	return t.UTC()
+}
+
+// RSS 2.0.
+type rssDoc struct {
+	XMLName xml.Name   `xml:"rss"`
+	Version string     `xml:"version,attr"`
+	Atom    string     `xml:"xmlns:atom,attr"`
+	Channel rssChannel `xml:"channel"`
+}
+
+type rssChannel struct {
+	Title       string    `xml:"title"`
+	Link        string    `xml:"link"`
+	Description string    `xml:"description"`
+	Self        atomLink  `xml:"atom:link"`
+	LastBuild   string    `xml:"lastBuildDate"`
+	Items       []rssItem `xml:"item"`
+}
+
+type rssItem struct {
+	Title       string  `xml:"title"`
+	Link        string  `xml:"link"`
+	GUID        rssGUID `xml:"guid"`
+	PubDate     string  `xml:"pubDate"`
+	Description string  `xml:"description"`
+}
+
+type rssGUID struct {
+	IsPermaLink bool   `xml:"isPermaLink,attr"`
+	Value       string `xml:",chardata"`
+}
+
+func (s *Server) rss(snap *status.Snapshot, es []feedEntry) ([]byte, error) {
+	d := rssDoc{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", Channel: rssChannel{
+		Title: s.o.Site.Title + " status", Link: s.o.Site.URL + "/", Description: "Incidents and maintenance for " + s.o.Site.Title,
+		Self: atomLink{Href: s.o.Site.URL + "/feed.rss", Rel: "self", Type: "application/rss+xml"}, LastBuild: s.feedUpdated(snap, es).Format(time.RFC1123Z)}}
+	for _, e := range es {
+		d.Channel.Items = append(d.Channel.Items, rssItem{Title: e.Title, Link: e.Link, GUID: rssGUID{IsPermaLink: e.ID == e.Link, Value: e.ID},
+			PubDate: e.Published.UTC().Format(time.RFC1123Z), Description: e.HTML})
+	}
+	return marshalXML(d)
+}
+
+// Atom 1.0.
+type atomDoc struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Updated string      `xml:"updated"`
+	Links   []atomLink  `xml:"link"`
+	Author  atomPerson  `xml:"author"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Href string `xml:"href,attr"`
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+}
+
+type atomPerson struct {
+	Name string `xml:"name"`
+}
+
+type atomEntry struct {
+	ID        string     `xml:"id"`
+	Title     string     `xml:"title"`
+	Updated   string     `xml:"updated"`
+	Published string     `xml:"published"`
+	Links     []atomLink `xml:"link"`
+	Content   atomText   `xml:"content"`
+}
+
+type atomText struct {
+	Type  string `xml:"type,attr"`
+	Value string `xml:",chardata"`
+}
+
+func (s *Server) atom(snap *status.Snapshot, es []feedEntry) ([]byte, error) {
+	d := atomDoc{ID: s.o.Site.URL + "/feed.atom", Title: s.o.Site.Title + " status",
+		Updated: s.feedUpdated(snap, es).Format(time.RFC3339),
+		Links: []atomLink{{Href: s.o.Site.URL + "/feed.atom", Rel: "self", Type: "application/atom+xml"},
+			{Href: s.o.Site.URL + "/", Rel: "alternate", Type: "text/html"}},
+		Author: atomPerson{Name: s.o.Site.Title}}
+	for _, e := range es {
+		d.Entries = append(d.Entries, atomEntry{ID: e.ID, Title: e.Title, Updated: e.Updated.UTC().Format(time.RFC3339),
+			Published: e.Published.UTC().Format(time.RFC3339), Links: []atomLink{{Href: e.Link, Rel: "alternate", Type: "text/html"}},
+			Content: atomText{Type: "html", Value: e.HTML}})
+	}
+	return marshalXML(d)
+}
+
+func marshalXML(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// JSON Feed 1.1.
+type jsonFeed struct {
+	Version     string         `json:"version"`
+	Title       string         `json:"title"`
+	HomePageURL string         `json:"home_page_url"`
+	FeedURL     string         `json:"feed_url"`
+	Description string         `json:"description"`
+	Items       []jsonFeedItem `json:"items"`
+}
+
+type jsonFeedItem struct {
+	ID            string `json:"id"`
+	URL           string `json:"url"`
+	Title         string `json:"title"`
+	ContentHTML   string `json:"content_html"`
+	DatePublished string `json:"date_published"`
+	DateModified  string `json:"date_modified"`
+}
+
+func (s *Server) jsonFeed(es []feedEntry) ([]byte, error) {
+	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: s.o.Site.Title + " status", HomePageURL: s.o.Site.URL + "/",
+		FeedURL: s.o.Site.URL + "/feed.json", Description: "Incidents and maintenance for " + s.o.Site.Title, Items: []jsonFeedItem{}}
+	for _, e := range es {
+		f.Items = append(f.Items, jsonFeedItem{ID: e.ID, URL: e.Link, Title: e.Title, ContentHTML: e.HTML,
+			DatePublished: e.Published.UTC().Format(time.RFC3339), DateModified: e.Updated.UTC().Format(time.RFC3339)})
+	}
+	return json.MarshalIndent(f, "", "  ")
+}
+
+// ics is scheduled and active maintenance as an iCalendar feed (RFC 5545).
+func (s *Server) ics(snap *status.Snapshot) []byte {
+	host := "outpost"
+	if u, err := url.Parse(s.o.Site.URL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	names := componentNames(snap)
+	var b strings.Builder
+	line := func(l string) { b.WriteString(foldICS(l)) }
+	line("BEGIN:VCALENDAR")
+	line("VERSION:2.0")
+	line("PRODID:-//Outpost//Status//EN")
+	line("CALSCALE:GREGORIAN")
+	line("X-WR-CALNAME:" + icsText(s.o.Site.Title+" maintenance"))
+	stamp := lastChange(snap).UTC().Format("20060102T150405Z")
+	event := func(uid, name, msg string, comps []string, start, end time.Time) {
+		var aff []string
+		for _, c := range comps {
+			aff = append(aff, names[c])
+		}
+		line("BEGIN:VEVENT")
+		line("UID:" + uid + "@" + host)
+		line("DTSTAMP:" + stamp)
+		line("DTSTART:" + start.UTC().Format("20060102T150405Z"))
+		line("DTEND:" + end.UTC().Format("20060102T150405Z"))
+		line("SUMMARY:" + icsText(name))
+		line("DESCRIPTION:" + icsText(strings.TrimSpace(msg+"\nAffected: "+strings.Join(aff, ", "))))
+		line("URL:" + s.o.Site.URL + "/")
+		line("END:VEVENT")
+	}
+	for _, inc := range snap.Maintenance {
+		event(inc.ID, inc.Name, inc.Latest().Body, inc.Components, inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil)
+	}
+	for _, u := range snap.Upcoming {
+		event(fmt.Sprintf("mnt-%s-%d", u.WindowID, u.Start.Unix()), u.Name, u.Message, u.Components, u.Start, u.End)
+	}
+	line("END:VCALENDAR")
+	return []byte(b.String())
+}
+
+// icsText escapes a TEXT value.
+func icsText(s string) string {
+	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`).Replace(s)
+}
+
+// foldICS ends a content line with CRLF, folding it at 75 octets without
+// splitting a UTF-8 sequence.
+func foldICS(l string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range l {
+		size := len(string(r))
+		if n+size > 75 {
+			b.WriteString("\r\n ")
+			n = 1
+		}
+		b.WriteRune(r)
+		n += size
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
