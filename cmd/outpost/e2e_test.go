@@ -165,6 +165,7 @@ func TestEndToEndOutage(t *testing.T) {
 site: {title: E2E Status, url: "http://%[1]s"}
 listen: %[1]s
 storage: {path: data/e2e.db}
+export: {dir: site-live, every: 5s}
 components:
   - {id: shop, name: Shop}
 checks:
@@ -207,6 +208,12 @@ checks:
 	if page := mustFetch(p.base, "/incidents/"+incident); !strings.Contains(page, "We are investigating connection failures affecting Shop") {
 		t.Fatalf("incident page:\n%s", page)
 	}
+	// The static copy follows: export.dir shows the outage too.
+	waitFor(t, 10*time.Second, "the outage in the static export", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "site-live", "index.html"))
+		_, incErr := os.Stat(filepath.Join(dir, "site-live", "incidents", incident, "index.html"))
+		return err == nil && incErr == nil && strings.Contains(string(b), "Shop is unavailable")
+	}, p)
 
 	tg.start(t)
 	waitFor(t, 15*time.Second, "recovery and resolution", func() bool {
@@ -232,6 +239,15 @@ checks:
 	b, err := exec.Command(bin, "backup", "-config", cfg, "-out", out).CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "from the running Outpost") {
 		t.Fatalf("backup: %v\n%s", err, b)
+	}
+
+	// export works against the running process.
+	b, err = exec.Command(bin, "export", "-config", cfg, "-out", filepath.Join(dir, "site")).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "from the running Outpost") {
+		t.Fatalf("export: %v\n%s", err, b)
+	}
+	if page, _ := os.ReadFile(filepath.Join(dir, "site", "history", "index.html")); !strings.Contains(string(page), "Shop is unavailable") {
+		t.Fatal("the exported history lacks the incident")
 	}
 
 	// A clean stop: SIGTERM exits 0 and says so.

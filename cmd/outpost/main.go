@@ -6,6 +6,7 @@
 //	outpost check       -config FILE     validate a config file
 //	outpost probe       -config FILE [-check NAME] [-json]
 //	outpost backup      -config FILE -out FILE.db
+//	outpost export      -config FILE -out DIR
 //	outpost healthcheck -config FILE     exit 0 when /healthz answers 200
 //	outpost version
 package main
@@ -41,6 +42,7 @@ func commands() []command {
 		{"check", "validate a config file", runCheck},
 		{"probe", "run every (or one) check once and print the results", runProbe},
 		{"backup", "write a consistent copy of the data file", runBackup},
+		{"export", "write the public site as static files", runExport},
 		{"healthcheck", "exit 0 when a running Outpost answers /healthz", runHealthcheck},
 		{"version", "print the version", runVersion},
 	}

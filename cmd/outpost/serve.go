@@ -47,7 +47,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	var mon *monitor.Monitor // set before the listener starts
 	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: st.OutboxDepth})
-	var rl *reloader // set before the listener starts
+	var rl *reloader  // set before the listener starts
+	var exp *exporter // set when export.dir is configured
 	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
@@ -60,6 +61,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err := srv.Update(s); err != nil {
 			log.Error("render failed; serving the previous page", "error", err)
 		}
+		if exp != nil {
+			exp.offer(s)
+		}
 	}})
 	if err != nil {
 		log.Error("cannot start the monitor", "error", err)
@@ -70,6 +74,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	rl = newReloader(*path, cfg, mon, met, log)
+	if cfg.Export.Dir != "" {
+		exp = newExporter(cfg.Export, srv, log)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -99,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	admin, err := listenBackup(cfg.Storage.Path, st, log)
+	admin, err := listenBackup(cfg.Storage.Path, st, srv, mon, log)
 	if err != nil {
 		log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
 	}
@@ -110,6 +117,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	reloadCtx, stopReload := context.WithCancel(context.Background())
 	defer stopReload()
 	go rl.run(reloadCtx)
+	if exp != nil {
+		go exp.run(reloadCtx)
+		exp.offer(mon.Snapshot())
+	}
 	webDone := make(chan error, 1)
 	go func() { webDone <- httpSrv.Serve(ln) }()
 	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "tls", cfg.TLS.Enabled(),
@@ -163,10 +174,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // backupSocket is where a running Outpost serves consistent copies of its
-// data file to `outpost backup`; file permissions guard it.
+// data file to `outpost backup` and its site to `outpost export`; file
+// permissions guard it.
 func backupSocket(dataPath string) string { return dataPath + ".sock" }
 
-func listenBackup(dataPath string, st *store.Store, log *slog.Logger) (*http.Server, error) {
+func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monitor.Monitor, log *slog.Logger) (*http.Server, error) {
 	sock := backupSocket(dataPath)
 	_ = os.Remove(sock) // a stale socket from a crash; the data file's lock proves we own it
 	ln, err := net.Listen("unix", sock)
@@ -184,7 +196,17 @@ func listenBackup(dataPath string, st *store.Store, log *slog.Logger) (*http.Ser
 			log.Error("backup failed", "error", err)
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
+		files, err := srv.Files(mon.Snapshot())
+		if err != nil {
+			log.Error("export failed", "error", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-tar")
+		_ = web.WriteTar(w, files, time.Now())
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return hs, nil
 }

@@ -23,6 +23,7 @@ type Config struct {
 	Scheduler   Scheduler     `yaml:"scheduler"`
 	Metrics     Metrics       `yaml:"metrics"`
 	TLS         TLS           `yaml:"tls"`
+	Export      Export        `yaml:"export"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -127,6 +128,14 @@ type ACME struct {
 	Email        string   `yaml:"email"`
 	CacheDir     string   `yaml:"cache_dir"`
 	DirectoryURL string   `yaml:"directory_url"`
+}
+
+// Export keeps a static copy of the public site.
+type Export struct {
+	// Dir, when set, is refreshed after state changes (and at least every
+	// Every): a symlink to the newest complete copy.
+	Dir   string        `yaml:"dir"`
+	Every time.Duration `yaml:"every"`
 }
 
 // Metrics tunes /metrics.

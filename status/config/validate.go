@@ -62,6 +62,14 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 		c.Proxies = append(c.Proxies, n)
 	}
 	d.validateTLS(c, bad)
+	if c.Export.Dir != "" && !filepath.IsAbs(c.Export.Dir) {
+		c.Export.Dir = filepath.Join(c.Dir, c.Export.Dir)
+	}
+	if c.Export.Every == 0 {
+		c.Export.Every = time.Minute
+	} else if c.Export.Every < 5*time.Second {
+		bad("export.every", "must be at least 5s, got %s", c.Export.Every)
+	}
 	comps := d.validateComponents(c, bad)
 	d.validateChecks(c, comps, po, bad)
 	d.validateMaintenance(c, comps, bad)

@@ -112,6 +112,15 @@ func TestNeverStaleGreen(t *testing.T) {
 			t.Errorf("API lacks %s:\n%s", want, api)
 		}
 	}
+	files, err := srv.Files(m.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "index.html" && !strings.Contains(string(f.Body), "Monitoring delayed since 14:00 UTC") {
+			t.Error("the static export does not say monitoring is delayed")
+		}
+	}
 	rows, _ := st.Unfinished(100)
 	found := false
 	for _, r := range rows {

@@ -92,10 +92,24 @@ func (s *Server) Renders() uint64 { return s.renders.Load() }
 
 // Update renders every public response for snap and swaps them in at once.
 func (s *Server) Update(snap *status.Snapshot) error {
+	next, err := s.render(snap)
+	if err != nil {
+		return err
+	}
+	s.current.Store(next)
+	s.mu.Lock()
+	clear(s.lazy)
+	s.mu.Unlock()
+	s.renders.Add(1)
+	return nil
+}
+
+// render prepares every public response for snap without publishing it.
+func (s *Server) render(snap *status.Snapshot) (*site, error) {
 	next := &site{snap: snap, routes: map[string]*Prepared{}, incidents: map[string]*Prepared{}}
 	index, err := s.r.index(snap)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The page is the big one: compress and hash it on the other core while
 	// the rest renders. Buffered, so an early return leaks nothing.
@@ -103,29 +117,24 @@ func (s *Server) Update(snap *status.Snapshot) error {
 	go func() { indexDone <- Prepare(index, "text/html; charset=utf-8", CachePage) }()
 	api, err := s.apiStatusJSON(snap)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	next.routes["/api/v1/status"] = Prepare(api, "application/json", CachePage)
 	if err := s.readSurfaces(next, snap); err != nil {
-		return err
+		return nil, err
 	}
 	names := componentNames(snap)
 	for _, list := range [][]*status.Incident{snap.Incidents, snap.Maintenance, snap.History} {
 		for _, inc := range list {
 			b, err := s.r.incident(inc, names)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			next.incidents[inc.ID] = Prepare(b, "text/html; charset=utf-8", CachePage)
 		}
 	}
 	next.routes["/"] = <-indexDone
-	s.current.Store(next)
-	s.mu.Lock()
-	clear(s.lazy)
-	s.mu.Unlock()
-	s.renders.Add(1)
-	return nil
+	return next, nil
 }
 
 func (s *Server) routes() *echo.Echo {
@@ -383,7 +392,13 @@ func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
 	if n > 1 {
 		v.Newer = fmt.Sprintf("/history/%d", n-1)
 	}
-	v.Older = fmt.Sprintf("/history/%d", n+1)
+	older, err := s.o.Store.Incidents(1, func(i *status.Incident) bool { return i.StartedAt.Before(oldest) }, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(older) > 0 {
+		v.Older = fmt.Sprintf("/history/%d", n+1)
+	}
 	return s.r.exec("history", page{Path: "/history", historyView: v, Description: "Incident history · " + s.o.Site.Title})
 }
 

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/web"
+)
+
+// runExport writes the public site as static files. With Outpost running
+// the files come from it over the local socket; otherwise they are
+// rendered from the data file.
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("export", stderr)
+	out := fs.String("out", "", "the folder to publish to: a symlink, replaced atomically (required)")
+	if !parseFlags(fs, args) {
+		return exitConfig
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "outpost export: -out DIR is required")
+		return exitConfig
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitConfig
+	}
+	files, source, err := exportFiles(ctx, cfg)
+	if err == nil {
+		err = web.Publish(*out, files)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "outpost export:", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "exported %d files to %s (from %s)\n", len(files), *out, source)
+	return exitOK
+}
+
+func exportFiles(ctx context.Context, cfg *config.Config) ([]web.File, string, error) {
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", backupSocket(cfg.Storage.Path))
+	}}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://outpost/export", nil)
+	if resp, err := client.Do(req); err == nil {
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, "", fmt.Errorf("running Outpost answered %s", resp.Status)
+		}
+		files, err := web.ReadTar(resp.Body)
+		return files, "the running Outpost", err
+	}
+	st, err := store.Open(cfg.Storage.Path, store.Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		return nil, "", err
+	}
+	defer st.Close()
+	quiet := slog.New(slog.DiscardHandler)
+	mon, err := monitor.New(monitor.Options{Config: cfg, Store: st, Logger: quiet})
+	if err != nil {
+		return nil, "", err
+	}
+	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: quiet})
+	if err != nil {
+		return nil, "", err
+	}
+	files, err := srv.Files(mon.Snapshot())
+	return files, "the data file", err
+}
+
+// exporter refreshes export.dir from published snapshots, off the engine's
+// goroutine: after each state change, and at least every cfg.Every so the
+// copy's "last checked" and staleness stay honest.
+type exporter struct {
+	dir   string
+	every time.Duration
+	srv   *web.Server
+	log   *slog.Logger
+	snaps chan *status.Snapshot
+}
+
+func newExporter(cfg config.Export, srv *web.Server, log *slog.Logger) *exporter {
+	return &exporter{dir: cfg.Dir, every: cfg.Every, srv: srv, log: log, snaps: make(chan *status.Snapshot, 1)}
+}
+
+// offer hands over the newest snapshot without ever blocking the engine.
+func (x *exporter) offer(s *status.Snapshot) {
+	select {
+	case <-x.snaps: // drop the older one
+	default:
+	}
+	x.snaps <- s
+}
+
+func (x *exporter) run(ctx context.Context) {
+	var lastChange, lastExport time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-x.snaps:
+			change := changeOf(s)
+			if change.Equal(lastChange) && time.Since(lastExport) < x.every {
+				continue
+			}
+			files, err := x.srv.Files(s)
+			if err == nil {
+				err = web.Publish(x.dir, files)
+			}
+			if err != nil {
+				x.log.Error("static export failed; the previous copy stays", "dir", x.dir, "error", err)
+				continue
+			}
+			lastChange, lastExport = change, time.Now()
+		}
+	}
+}
+
+// changeOf is the newest state change in a snapshot (components, incidents,
+// the delay flag).
+func changeOf(s *status.Snapshot) time.Time {
+	t := s.DelayedSince
+	for _, c := range s.Components {
+		if c.Since.After(t) {
+			t = c.Since
+		}
+	}
+	for _, i := range s.Incidents {
+		if i.UpdatedAt.After(t) {
+			t = i.UpdatedAt
+		}
+	}
+	return t
+}
