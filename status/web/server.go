@@ -197,19 +197,21 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // Security header values, built once (see Prepared.ServeHTTP on why keys
 // are assigned directly).
 var (
-	hCSP      = []string{csp}
-	hNoSniff  = []string{"nosniff"}
-	hReferrer = []string{"strict-origin-when-cross-origin"}
-	hFrame    = []string{"DENY"}
+	hCSP     = []string{csp}
+	hNoSniff = []string{"nosniff"}
 )
 
+// securityHeaders sets the CSP (whose frame-ancestors supersedes
+// X-Frame-Options) and nosniff on every response. The referrer policy is a
+// <meta name="referrer"> in the pages, the only responses that navigate:
+// with it, a prepared response sets at most 8 header fields, which Go keeps
+// in one small map group; a 9th and 10th field cost a map conversion per
+// request and made serving 2.8× slower (BenchmarkServe: 1632 → 586 ns).
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h["Content-Security-Policy"] = hCSP
 		h["X-Content-Type-Options"] = hNoSniff
-		h["Referrer-Policy"] = hReferrer
-		h["X-Frame-Options"] = hFrame
 		return next(c)
 	}
 }

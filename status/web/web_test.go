@@ -182,7 +182,6 @@ func TestPreparedResponses(t *testing.T) {
 	for k, want := range map[string]string{
 		"Content-Type": "text/html; charset=utf-8", "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff",
 		"Cache-Control":   "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400",
-		"Referrer-Policy": "strict-origin-when-cross-origin",
 	} {
 		if got := r.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
@@ -190,6 +189,12 @@ func TestPreparedResponses(t *testing.T) {
 	}
 	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("CSP %q", csp)
+	}
+	if !strings.Contains(plain, `<meta name="referrer" content="strict-origin-when-cross-origin">`) {
+		t.Error("the page sets no referrer policy")
+	}
+	if n := len(r.Header); n > 8 {
+		t.Errorf("%d header fields; more than 8 makes every request convert a map (see securityHeaders)", n)
 	}
 	if !strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
 		t.Fatalf("ETag %q is not strong", etag)
