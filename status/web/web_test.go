@@ -181,7 +181,7 @@ func TestPreparedResponses(t *testing.T) {
 	etag := r.Header.Get("ETag")
 	for k, want := range map[string]string{
 		"Content-Type": "text/html; charset=utf-8", "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff",
-		"Cache-Control":   "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400",
+		"Cache-Control": "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400",
 	} {
 		if got := r.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
