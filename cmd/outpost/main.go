@@ -7,6 +7,7 @@
 //	outpost probe       -config FILE [-check NAME] [-json]
 //	outpost backup      -config FILE -out FILE.db
 //	outpost export      -config FILE -out DIR
+//	outpost notify test -config FILE -channel NAME
 //	outpost healthcheck -config FILE     exit 0 when /healthz answers 200
 //	outpost version
 package main
@@ -43,6 +44,7 @@ func commands() []command {
 		{"probe", "run every (or one) check once and print the results", runProbe},
 		{"backup", "write a consistent copy of the data file", runBackup},
 		{"export", "write the public site as static files", runExport},
+		{"notify", "notify test -channel NAME: send a test message", runNotify},
 		{"healthcheck", "exit 0 when a running Outpost answers /healthz", runHealthcheck},
 		{"version", "print the version", runVersion},
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"syscall"
 	"time"
@@ -117,6 +118,8 @@ func (r *reloader) compatible(next *config.Config) error {
 		return errors.New("listen changed: restart Outpost to apply it")
 	case next.Storage.Path != cur.Storage.Path:
 		return errors.New("storage.path changed: restart Outpost to apply it")
+	case !reflect.DeepEqual(next.Channels, cur.Channels) || next.Publish != cur.Publish:
+		return errors.New("channels or publish changed: restart Outpost to apply them")
 	case next.Site.Title != cur.Site.Title || next.Site.URL != cur.Site.URL || next.Site.TimeZone != cur.Site.TimeZone ||
 		next.Site.Description != cur.Site.Description || next.Site.ID != cur.Site.ID:
 		return errors.New("site settings changed: restart Outpost to apply them")

@@ -18,6 +18,7 @@ import (
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/notify"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/web"
 )
@@ -47,6 +48,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	var mon *monitor.Monitor // set before the listener starts
 	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: st.OutboxDepth})
+	chs, err := buildChannels(cfg)
+	if err != nil {
+		log.Error("cannot set up channels", "error", err)
+		return exitFailed
+	}
+	disp := notify.New(notify.Options{Store: st, Channels: chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
+		Observe: func(dest, result string) { met.Deliveries.WithLabelValues(dest, result).Inc() }})
 	var rl *reloader  // set before the listener starts
 	var exp *exporter // set when export.dir is configured
 	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
@@ -57,14 +65,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
 	}
-	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnSnapshot: func(s *status.Snapshot) {
-		if err := srv.Update(s); err != nil {
-			log.Error("render failed; serving the previous page", "error", err)
-		}
-		if exp != nil {
-			exp.offer(s)
-		}
-	}})
+	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: disp.Wake,
+		Route: notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), OnSnapshot: func(s *status.Snapshot) {
+			if err := srv.Update(s); err != nil {
+				log.Error("render failed; serving the previous page", "error", err)
+			}
+			if exp != nil {
+				exp.offer(s)
+			}
+		}})
 	if err != nil {
 		log.Error("cannot start the monitor", "error", err)
 		return exitFailed
@@ -111,6 +120,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
 	}
 
+	// The dispatcher starts before probing, so a backlog drains first.
+	dispCtx, stopDisp := context.WithCancel(context.Background())
+	dispDone := make(chan struct{})
+	go func() { disp.Run(dispCtx); close(dispDone) }()
 	monCtx, stopMon := context.WithCancel(context.Background())
 	monDone := make(chan error, 1)
 	go func() { monDone <- mon.Run(monCtx) }()
@@ -145,6 +158,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("final commit failed", "error", err)
 		code = exitFailed
 	}
+	stopDisp() // sends in flight finish (bounded by their timeouts) and record their outcome
+	<-dispDone
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutCtx)

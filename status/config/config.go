@@ -24,6 +24,8 @@ type Config struct {
 	Metrics     Metrics       `yaml:"metrics"`
 	TLS         TLS           `yaml:"tls"`
 	Export      Export        `yaml:"export"`
+	Channels    []Channel     `yaml:"channels"`
+	Publish     Publish       `yaml:"publish"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -128,6 +130,39 @@ type ACME struct {
 	Email        string   `yaml:"email"`
 	CacheDir     string   `yaml:"cache_dir"`
 	DirectoryURL string   `yaml:"directory_url"`
+}
+
+// Channel is where events are announced.
+type Channel struct {
+	Name       string   `yaml:"name"`
+	Kind       string   `yaml:"kind"`     // mastodon | slack | discord | pagerduty
+	Audience   string   `yaml:"audience"` // public | operators
+	Events     []string `yaml:"events"`
+	Components []string `yaml:"components"`
+	// Kind-specific: webhook URL (slack, discord), API base (pagerduty).
+	URL        string `yaml:"url"`
+	Server     string `yaml:"server"`      // mastodon
+	Token      string `yaml:"token"`       // mastodon
+	Visibility string `yaml:"visibility"`  // mastodon: public | unlisted | private
+	RoutingKey string `yaml:"routing_key"` // pagerduty
+	// RateLimit is "N/s", "N/m" or "N/h"; Burst how many may go at once.
+	RateLimit string            `yaml:"rate_limit"`
+	Burst     int               `yaml:"burst"`
+	MaxAge    time.Duration     `yaml:"max_age"`
+	Timeout   time.Duration     `yaml:"timeout"`
+	Templates map[string]string `yaml:"templates"` // event type → text/template
+
+	// Rate is RateLimit parsed, in events per second.
+	Rate float64 `yaml:"-"`
+}
+
+// Operators reports an operators' channel.
+func (c Channel) Operators() bool { return c.Audience == "operators" }
+
+// Publish is when public announcements go out.
+type Publish struct {
+	Mode  string        `yaml:"mode"` // auto | delay | manual
+	Delay time.Duration `yaml:"delay"`
 }
 
 // Export keeps a static copy of the public site.

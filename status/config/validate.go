@@ -73,6 +73,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	comps := d.validateComponents(c, bad)
 	d.validateChecks(c, comps, po, bad)
 	d.validateMaintenance(c, comps, bad)
+	d.validateChannels(c, comps, bad)
 }
 
 type badFunc func(path, format string, args ...any)

@@ -37,6 +37,9 @@ type Options struct {
 	OnSnapshot func(*status.Snapshot)
 	// Metrics, when set, is fed every run, commit and snapshot.
 	Metrics *metrics.Metrics
+	// OnCommit is called after a commit that wrote outbox rows (to wake the
+	// dispatcher).
+	OnCommit func()
 }
 
 // Monitor owns the engine, the scheduler and the publishing of snapshots.
@@ -297,6 +300,9 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 		m.commitNanos.Store(int64(time.Since(start)))
 		if m.o.Metrics != nil {
 			m.o.Metrics.ObserveCommit(len(ch.Results), time.Since(start))
+		}
+		if len(ch.Events) > 0 && m.o.OnCommit != nil {
+			m.o.OnCommit()
 		}
 	}
 	m.logChanges(ch)

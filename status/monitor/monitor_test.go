@@ -54,7 +54,7 @@ checks:
 		t.Fatal(err)
 	}
 	m, err := New(Options{Config: cfg, Store: st, Now: clk.Now, Logger: slog.New(slog.DiscardHandler),
-		Route: func(ev status.Event) []string { return []string{"ops"} },
+		Route: func(ev status.Event) []store.Dest { return []store.Dest{{Name: "ops"}} },
 		OnSnapshot: func(s *status.Snapshot) {
 			if err := srv.Update(s); err != nil {
 				t.Error(err)

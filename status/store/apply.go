@@ -13,7 +13,7 @@ import (
 
 // Router names the destinations (channels, subscriptions) an event must be
 // delivered to; the outbox row gets one delivery per destination.
-type Router func(status.Event) []string
+type Router func(status.Event) []Dest
 
 // engineMeta is the part of status.State that is not per check, component
 // or incident.
@@ -46,7 +46,7 @@ func (s *Store) Apply(ch *status.Changes, st *status.State, route Router, now ti
 			}
 		}
 		for _, ev := range ch.Events {
-			var dests []string
+			var dests []Dest
 			if route != nil {
 				dests = route(ev)
 			}

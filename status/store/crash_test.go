@@ -44,7 +44,7 @@ func crashChild(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	route := func(status.Event) []string { return []string{"ops"} }
+	route := func(status.Event) []Dest { return []Dest{{Name: "ops"}} }
 	for i := st.Seq + 1; ; i++ {
 		at := base.Add(time.Duration(i) * time.Second)
 		ch := &status.Changes{Events: []status.Event{{ID: fmt.Sprintf("evt-%d", i), Seq: i, Type: status.IncidentUpdated, At: at}}}

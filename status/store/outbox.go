@@ -28,7 +28,24 @@ const (
 	Sending DeliveryState = "sending"
 	Sent    DeliveryState = "sent"
 	Failed  DeliveryState = "failed"
+	// Held waits for a person to release it (publish.mode: manual).
+	Held DeliveryState = "held"
+	// Cancelled was withdrawn by a person before it was sent.
+	Cancelled DeliveryState = "cancelled"
+	// Ambiguous was being sent when the process stopped, on a channel
+	// without idempotency keys: not re-sent, so at most once.
+	Ambiguous DeliveryState = "ambiguous"
 )
+
+// Open reports a delivery that may still be sent.
+func (s DeliveryState) Open() bool { return s == Pending || s == Sending || s == Held }
+
+// Dest is one destination of an event, with the publish policy applied.
+type Dest struct {
+	Name  string
+	Delay time.Duration // first attempt no sooner than this (publish.mode: delay)
+	Hold  bool          // wait for a person (publish.mode: manual)
+}
 
 // Delivery is the state of one event for one destination.
 type Delivery struct {
@@ -52,7 +69,7 @@ type OutboxRow struct {
 // Done reports a row with no delivery left to attempt.
 func (r *OutboxRow) Done() bool {
 	for _, d := range r.Deliveries {
-		if d.State == Pending || d.State == Sending {
+		if d.State.Open() {
 			return false
 		}
 	}
@@ -62,7 +79,7 @@ func (r *OutboxRow) Done() bool {
 // ErrNotFound is returned for unknown rows, incidents and destinations.
 var ErrNotFound = errors.New("not found")
 
-func enqueue(tx *bolt.Tx, ev status.Event, dests []string, now time.Time) (uint64, error) {
+func enqueue(tx *bolt.Tx, ev status.Event, dests []Dest, now time.Time) (uint64, error) {
 	b := tx.Bucket(bucketOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -70,7 +87,11 @@ func enqueue(tx *bolt.Tx, ev status.Event, dests []string, now time.Time) (uint6
 	}
 	row := OutboxRow{Seq: seq, Event: ev, CreatedAt: now, Deliveries: map[string]*Delivery{}}
 	for _, d := range dests {
-		row.Deliveries[d] = &Delivery{State: Pending, NextAt: now, UpdatedAt: now}
+		del := &Delivery{State: Pending, NextAt: now.Add(d.Delay), UpdatedAt: now}
+		if d.Hold {
+			del.State = Held
+		}
+		row.Deliveries[d.Name] = del
 	}
 	if err := putJSON(b, be64(seq), row); err != nil {
 		return 0, err
@@ -79,6 +100,18 @@ func enqueue(tx *bolt.Tx, ev status.Event, dests []string, now time.Time) (uint6
 		return seq, tx.Bucket(bucketOutboxOpen).Put(be64(seq), nil)
 	}
 	return seq, nil
+}
+
+// Enqueue adds an event outside an engine step (the dispatcher's
+// delivery.failed), in its own transaction.
+func (s *Store) Enqueue(ev status.Event, dests []Dest, now time.Time) (uint64, error) {
+	var seq uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		seq, err = enqueue(tx, ev, dests, now)
+		return err
+	})
+	return seq, err
 }
 
 // Unfinished returns rows (oldest first, at most limit) that still have a
@@ -157,7 +190,7 @@ func (s *Store) OutboxDepth() (map[string]Depth, error) {
 	out := map[string]Depth{}
 	for _, r := range rows {
 		for dest, d := range r.Deliveries {
-			if d.State != Pending && d.State != Sending {
+			if !d.State.Open() {
 				continue
 			}
 			x := out[dest]
@@ -169,4 +202,34 @@ func (s *Store) OutboxDepth() (map[string]Depth, error) {
 		}
 	}
 	return out, nil
+}
+
+// bucketThreads maps incident id + "\x00" + destination to the remote id
+// of the incident's first post there, so updates can reply to it.
+var bucketThreads = []byte("threads")
+
+func init() { allBuckets = append(allBuckets, bucketThreads) }
+
+func threadKey(incident, dest string) []byte { return []byte(incident + "\x00" + dest) }
+
+// SetThread records the first post of an incident on a destination; later
+// calls for the same pair keep the first.
+func (s *Store) SetThread(incident, dest, remoteID string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketThreads)
+		if b.Get(threadKey(incident, dest)) != nil {
+			return nil
+		}
+		return b.Put(threadKey(incident, dest), []byte(remoteID))
+	})
+}
+
+// Thread returns the remote id of an incident's first post on dest, or "".
+func (s *Store) Thread(incident, dest string) string {
+	var id string
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		id = string(tx.Bucket(bucketThreads).Get(threadKey(incident, dest)))
+		return nil
+	})
+	return id
 }

@@ -168,11 +168,11 @@ func TestRollups(t *testing.T) {
 
 func TestOutboxTransitions(t *testing.T) {
 	s, _ := openTemp(t)
-	route := func(ev status.Event) []string {
+	route := func(ev status.Event) []Dest {
 		if ev.Type.OperatorsOnly() {
-			return []string{"ops"}
+			return []Dest{{Name: "ops"}}
 		}
-		return []string{"ops", "mastodon"}
+		return []Dest{{Name: "ops"}, {Name: "mastodon"}}
 	}
 	e := status.NewEngine(model(), nil)
 	drive(t, s, e, route,

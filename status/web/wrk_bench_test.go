@@ -38,6 +38,11 @@ func BenchmarkWrk(b *testing.B) {
 			}
 			base := serveOn(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if tc.notModified {
+					// RFC 9110 §15.4.5: a 304 carries the validators and
+					// cache headers the 200 would have.
+					w.Header().Set("ETag", etag)
+					w.Header().Set("Cache-Control", p.CacheControl)
+					w.Header().Set("Vary", "Accept-Encoding")
 					w.WriteHeader(http.StatusNotModified)
 					return
 				}

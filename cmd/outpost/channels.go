@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/notify"
+)
+
+// buildChannels turns the configured channels into notify.Channels.
+func buildChannels(cfg *config.Config) ([]*notify.Channel, error) {
+	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // a webhook that redirects is misconfigured, not followed
+	}}
+	var out []*notify.Channel
+	for _, c := range cfg.Channels {
+		texts, err := notify.NewTexts(c.Templates)
+		if err != nil {
+			return nil, fmt.Errorf("channel %s: %w", c.Name, err)
+		}
+		ch := &notify.Channel{Name: c.Name, Operators: c.Operators(), Texts: texts, Rate: rate.Limit(c.Rate), Burst: c.Burst,
+			MaxAge: c.MaxAge, Timeout: c.Timeout}
+		if len(c.Events) > 0 {
+			ch.Events = map[status.EventType]bool{}
+			for _, e := range c.Events {
+				ch.Events[status.EventType(e)] = true
+			}
+		}
+		if len(c.Components) > 0 {
+			ch.Components = map[string]bool{}
+			for _, id := range c.Components {
+				ch.Components[id] = true
+			}
+		}
+		switch c.Kind {
+		case "mastodon":
+			ch.Notifier = notify.NewMastodon(c.Server, c.Token, c.Visibility, nil)
+			ch.Limit, ch.Count = notify.MastodonLimit, notify.MastodonLength
+		case "slack":
+			ch.Notifier = notify.NewSlack(c.URL, hc)
+		case "discord":
+			ch.Notifier = notify.NewDiscord(c.URL, hc)
+		case "pagerduty":
+			ch.Notifier = notify.NewPagerDuty(c.URL, c.RoutingKey, hc)
+			if ch.Events == nil { // PagerDuty pages for incidents, nothing else
+				ch.Events = map[status.EventType]bool{status.IncidentCreated: true, status.IncidentUpdated: true, status.IncidentResolved: true}
+			}
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// runNotify is `outpost notify test -config FILE -channel NAME`: a clearly
+// marked test message, so credentials are checked before an outage does it.
+func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(stderr, "usage: outpost notify test -config FILE -channel NAME")
+		return exitConfig
+	}
+	fs, path := newFlags("notify test", stderr)
+	name := fs.String("channel", "", "the channel to test (required)")
+	if !parseFlags(fs, args[1:]) {
+		return exitConfig
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitConfig
+	}
+	chs, err := buildChannels(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "outpost notify:", err)
+		return exitConfig
+	}
+	for _, ch := range chs {
+		if ch.Name != *name {
+			continue
+		}
+		now := time.Now().UTC()
+		text := fmt.Sprintf("[TEST] This is a test message from Outpost for %s, sent %s. If you can read it, Outpost can reach this channel; no action is needed.",
+			cfg.Site.Title, now.Format("2006-01-02 15:04 MST"))
+		msg := notify.Message{Key: fmt.Sprintf("outpost-test-%d", now.UnixNano()), Test: true, Title: "[TEST] " + cfg.Site.Title + " status",
+			Text: text, URL: cfg.Site.URL + "/", Operators: ch.Operators,
+			Event: status.Event{ID: "test", Type: "test", At: now, Text: text}}
+		if ch.Limit > 0 {
+			msg.Text = notify.Fit(text, msg.URL, ch.Limit, ch.Count)
+		}
+		sctx, cancel := context.WithTimeout(ctx, ch.Timeout)
+		remote, err := ch.Notifier.Send(sctx, msg)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "outpost notify: %s: %v\n", ch.Name, err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "sent a test message to %s%s\n", ch.Name, map[bool]string{true: " (id " + remote + ")", false: ""}[remote != ""])
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "outpost notify: no channel named %q in %s\n", *name, *path)
+	return exitConfig
+}

@@ -1,0 +1,291 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Options configures a Dispatcher.
+type Options struct {
+	Store    *store.Store
+	Channels []*Channel
+	Logger   *slog.Logger
+	SiteID   string
+	Site     string // title, for texts
+	SiteURL  string
+	Now      func() time.Time
+	// Poll bounds how long a worker sleeps without a wake-up. Default 1s.
+	Poll time.Duration
+	// Observe counts a delivery outcome (metrics); may be nil.
+	Observe func(dest, result string)
+	// Backoff is the wait before retry n; default exponential 2 s to 10 min.
+	Backoff func(attempts int, err error) time.Duration
+}
+
+// Dispatcher runs one worker per channel over the outbox.
+type Dispatcher struct {
+	o       Options
+	workers []*worker
+}
+
+type worker struct {
+	d       *Dispatcher
+	ch      *Channel
+	limiter *rate.Limiter
+	wake    chan struct{}
+}
+
+// New prepares workers; nothing is sent before Run.
+func New(o Options) *Dispatcher {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Backoff == nil {
+		o.Backoff = backoff
+	}
+	d := &Dispatcher{o: o}
+	for _, c := range o.Channels {
+		lim := rate.NewLimiter(c.Rate, max(c.Burst, 1))
+		if c.Rate == 0 {
+			lim = rate.NewLimiter(rate.Inf, 1)
+		}
+		d.workers = append(d.workers, &worker{d: d, ch: c, limiter: lim, wake: make(chan struct{}, 1)})
+	}
+	return d
+}
+
+// Wake tells every worker new rows may be waiting.
+func (d *Dispatcher) Wake() {
+	for _, w := range d.workers {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run delivers until ctx ends, then waits for sends in flight (each is
+// bounded by its channel's timeout) to finish and record their outcome, so
+// no row is left "sending" by a clean shutdown.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, w := range d.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *worker) run(ctx context.Context) {
+	w.reconcile()
+	for {
+		wait := w.pass(ctx)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// reconcile settles rows a previous process left "sending": re-sent with
+// the same key on idempotent channels, left at most once on the others.
+func (w *worker) reconcile() {
+	rows, err := w.d.o.Store.Unfinished(1 << 20)
+	if err != nil {
+		w.d.o.Logger.Error("outbox read failed", "channel", w.ch.Name, "error", err)
+		return
+	}
+	for _, r := range rows {
+		if d, ok := r.Deliveries[w.ch.Name]; !ok || d.State != store.Sending {
+			continue
+		}
+		idem := w.ch.Notifier.Idempotent()
+		err := w.d.o.Store.UpdateDelivery(r.Seq, w.ch.Name, w.d.o.Now(), func(d *store.Delivery) {
+			if idem {
+				d.State, d.NextAt = store.Pending, w.d.o.Now()
+				return
+			}
+			d.State, d.LastError = store.Ambiguous, "the process stopped during this send; not re-sent, as this channel has no idempotency key (at most once)"
+		})
+		if err != nil {
+			w.d.o.Logger.Error("outbox update failed", "channel", w.ch.Name, "error", err)
+		}
+		if !idem {
+			w.observe("ambiguous")
+		}
+	}
+}
+
+// pass delivers this channel's due rows in order and says how long to
+// sleep. Rows go out strictly in order per channel, so a resolution never
+// overtakes its incident; another channel's trouble never delays this one.
+func (w *worker) pass(ctx context.Context) time.Duration {
+	poll := w.d.o.Poll
+	rows, err := w.d.o.Store.Unfinished(500)
+	if err != nil {
+		w.d.o.Logger.Error("outbox read failed", "channel", w.ch.Name, "error", err)
+		return poll
+	}
+	for _, r := range rows {
+		d, ok := r.Deliveries[w.ch.Name]
+		if !ok || !d.State.Open() || d.State == store.Sending {
+			continue
+		}
+		if ctx.Err() != nil {
+			return 0
+		}
+		now := w.d.o.Now()
+		if w.ch.MaxAge > 0 && now.Sub(r.CreatedAt) > w.ch.MaxAge {
+			w.fail(r, fmt.Errorf("undelivered after %s (last error: %s)", w.ch.MaxAge, orNone(d.LastError)))
+			continue
+		}
+		if d.State == store.Held {
+			return poll // waits for a person to release or cancel it
+		}
+		if d.NextAt.After(now) {
+			return min(d.NextAt.Sub(now), poll)
+		}
+		if !w.deliver(ctx, r) {
+			return poll
+		}
+	}
+	return poll
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// deliver sends one row; false when it must be retried later.
+func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
+	if err := w.limiter.Wait(ctx); err != nil {
+		return false
+	}
+	st, name := w.d.o.Store, w.ch.Name
+	msg, err := w.message(r)
+	if err != nil {
+		w.fail(r, err)
+		return true
+	}
+	// Durably "sending" before the request: after a crash, the row is known
+	// to be ambiguous rather than silently re-sent or forgotten.
+	if err := st.UpdateDelivery(r.Seq, name, w.d.o.Now(), func(d *store.Delivery) { d.State = store.Sending; d.Attempts++ }); err != nil {
+		w.d.o.Logger.Error("outbox update failed", "channel", name, "error", err)
+		return false
+	}
+	// Not derived from ctx: a send in flight at shutdown finishes (within
+	// its timeout) and records its outcome.
+	sctx, cancel := context.WithTimeout(context.Background(), w.ch.Timeout)
+	remote, err := w.ch.Notifier.Send(sctx, msg)
+	cancel()
+	now := w.d.o.Now()
+	if err == nil {
+		_ = st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) { d.State, d.RemoteID, d.LastError = store.Sent, remote, "" })
+		if r.Event.Incident != nil && remote != "" {
+			_ = st.SetThread(r.Event.Incident.ID, name, remote)
+		}
+		w.observe("sent")
+		return true
+	}
+	if IsPermanent(err) {
+		w.fail(r, err)
+		return true
+	}
+	var attempts int
+	_ = st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) {
+		attempts = d.Attempts
+		d.State, d.LastError, d.NextAt = store.Pending, err.Error(), now.Add(w.d.o.Backoff(d.Attempts, err))
+	})
+	w.d.o.Logger.Warn("delivery failed; will retry", "channel", name, "event", r.Event.ID, "attempt", attempts, "error", err)
+	w.observe("retry")
+	return false
+}
+
+// backoff is exponential from 2 s to 10 min with ±20% jitter, or what the
+// server asked for.
+func backoff(attempts int, err error) time.Duration {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) && ra.After > 0 {
+		return ra.After
+	}
+	d := 2 * time.Second << min(max(attempts-1, 0), 9)
+	d = min(d, 10*time.Minute)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// fail records a final failure and tells the other operators' channels.
+func (w *worker) fail(r store.OutboxRow, cause error) {
+	now := w.d.o.Now()
+	_ = w.d.o.Store.UpdateDelivery(r.Seq, w.ch.Name, now, func(d *store.Delivery) { d.State, d.LastError = store.Failed, cause.Error() })
+	w.d.o.Logger.Error("delivery failed for good", "channel", w.ch.Name, "event", r.Event.ID, "type", string(r.Event.Type), "error", cause)
+	w.observe("failed")
+	if r.Event.Type == status.DeliveryFailed {
+		return // no reports about reports
+	}
+	ev := status.Event{ID: fmt.Sprintf("dlv-%d-%s", r.Seq, w.ch.Name), Type: status.DeliveryFailed, At: now,
+		Text: fmt.Sprintf("Could not deliver %s (%s) to %s: %v", r.Event.Type, r.Event.ID, w.ch.Name, cause)}
+	var dests []store.Dest
+	for _, c := range w.d.o.Channels {
+		if c.Name != w.ch.Name && c.Wants(ev) {
+			dests = append(dests, store.Dest{Name: c.Name})
+		}
+	}
+	if len(dests) > 0 {
+		if _, err := w.d.o.Store.Enqueue(ev, dests, now); err != nil {
+			w.d.o.Logger.Error("could not record delivery.failed", "error", err)
+			return
+		}
+		w.d.Wake()
+	}
+}
+
+func (w *worker) observe(result string) {
+	if w.d.o.Observe != nil {
+		w.d.o.Observe(w.ch.Name, result)
+	}
+}
+
+// message renders a row for this channel.
+func (w *worker) message(r store.OutboxRow) (Message, error) {
+	data := Data(w.d.o.Site, w.d.o.SiteURL, r.Event, w.ch.Operators)
+	text, err := w.ch.Texts.Render(data, w.ch.Operators)
+	if err != nil {
+		return Message{}, &PermanentError{Err: err}
+	}
+	if w.ch.Limit > 0 {
+		text = Fit(text, data.URL, w.ch.Limit, w.ch.Count)
+	}
+	m := Message{Key: fmt.Sprintf("outpost-%s-%d-%s", w.d.o.SiteID, r.Seq, w.ch.Name), Event: r.Event, Text: text,
+		Title: data.Title, URL: data.URL, Operators: w.ch.Operators}
+	if r.Event.Incident != nil && r.Event.Type != status.IncidentCreated && r.Event.Type != status.MaintenanceStarted {
+		m.ReplyTo = w.d.o.Store.Thread(r.Event.Incident.ID, w.ch.Name)
+	}
+	return m, nil
+}
