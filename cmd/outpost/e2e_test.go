@@ -37,7 +37,7 @@ type target struct {
 	srv  *http.Server
 }
 
-func (tg *target) start(t *testing.T) {
+func (tg *target) start(t testing.TB) {
 	t.Helper()
 	ln, err := net.Listen("tcp", tg.addr)
 	if err != nil {
@@ -60,12 +60,14 @@ type outpostProc struct {
 
 func startOutpost(t *testing.T, bin, cfg, listen string) *outpostProc {
 	t.Helper()
-	return startOutpostWith(t, bin, cfg, "http://"+listen, http.DefaultClient)
+	return startOutpostWith(t, bin, cfg, "http://"+listen, defaultClient())
 }
+
+func defaultClient() *http.Client { return http.DefaultClient }
 
 // startOutpostWith starts outpost serve and waits until base/healthz
 // answers 200 through client.
-func startOutpostWith(t *testing.T, bin, cfg, base string, client *http.Client) *outpostProc {
+func startOutpostWith(t testing.TB, bin, cfg, base string, client *http.Client) *outpostProc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "-config", cfg)
 	stderr, _ := cmd.StderrPipe()
@@ -99,7 +101,7 @@ func (p *outpostProc) log() string {
 	return p.logs.String()
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, p *outpostProc) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool, p *outpostProc) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

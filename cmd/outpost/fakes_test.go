@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeNetworks are the four channels' APIs on loopback. Each records what
+// it was asked, can hold its replies back, and de-duplicates as the real
+// service does (Mastodon by Idempotency-Key, PagerDuty by dedup_key and
+// action; Slack and Discord do not).
+type fakeNetworks struct {
+	mu       sync.Mutex
+	hold     bool
+	release  chan struct{}
+	got      map[string][]string // channel → what each request announced
+	posts    map[string]int      // channel → posts actually created
+	keys     map[string]string   // mastodon idempotency key → status id
+	pdEvents map[string]bool     // pagerduty dedup_key/action
+	arrived  chan string
+	srv      *httptest.Server
+}
+
+func newFakeNetworks(t testing.TB) *fakeNetworks {
+	f := &fakeNetworks{release: make(chan struct{}), got: map[string][]string{}, posts: map[string]int{},
+		keys: map[string]string{}, pdEvents: map[string]bool{}, arrived: make(chan string, 100)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/statuses", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		key := r.Header.Get("Idempotency-Key")
+		f.record("mastodon", r.PostForm.Get("status"))
+		f.mu.Lock()
+		id, dup := f.keys[key]
+		if !dup {
+			f.posts["mastodon"]++
+			id = fmt.Sprint(1000 + f.posts["mastodon"])
+			f.keys[key] = id
+		}
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]string{"id": id})
+	})
+	mux.HandleFunc("POST /slack", func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		json.NewDecoder(r.Body).Decode(&v)
+		f.record("slack", fmt.Sprint(v["text"]))
+		f.count("slack")
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("POST /discord", func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		json.NewDecoder(r.Body).Decode(&v)
+		f.record("discord", fmt.Sprint(v["embeds"]))
+		f.count("discord")
+		json.NewEncoder(w).Encode(map[string]string{"id": "77"})
+	})
+	mux.HandleFunc("POST /v2/enqueue", func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		json.NewDecoder(r.Body).Decode(&v)
+		k := fmt.Sprintf("%v/%v", v["dedup_key"], v["event_action"])
+		f.record("pagerduty", k)
+		f.mu.Lock()
+		if !f.pdEvents[k] {
+			f.pdEvents[k] = true
+			f.posts["pagerduty"]++
+		}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		json.NewEncoder(w).Encode(map[string]string{"status": "success", "dedup_key": fmt.Sprint(v["dedup_key"])})
+	})
+	f.srv = httptest.NewServer(f.holding(mux))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// holding delays replies (after the request was read) while hold is set.
+func (f *fakeNetworks) holding(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		f.mu.Lock()
+		hold, release := f.hold, f.release
+		f.mu.Unlock()
+		if hold {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+}
+
+func (f *fakeNetworks) record(ch, what string) {
+	f.mu.Lock()
+	f.got[ch] = append(f.got[ch], what)
+	f.mu.Unlock()
+	f.arrived <- ch
+}
+
+func (f *fakeNetworks) count(ch string) {
+	f.mu.Lock()
+	f.posts[ch]++
+	f.mu.Unlock()
+}
+
+func (f *fakeNetworks) snapshot() (map[string]int, map[string][]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, g := map[string]int{}, map[string][]string{}
+	for k, v := range f.posts {
+		p[k] = v
+	}
+	for k, v := range f.got {
+		g[k] = append([]string(nil), v...)
+	}
+	return p, g
+}
+
+// channelsYAML configures all four channels against the fakes.
+func (f *fakeNetworks) channelsYAML() string {
+	u, _ := url.Parse(f.srv.URL)
+	base := "http://" + u.Host
+	return fmt.Sprintf(`channels:
+  - {name: mastodon, kind: mastodon, server: "%[1]s", token: t0ken, timeout: 30s}
+  - {name: slack, kind: slack, url: "%[1]s/slack", timeout: 30s}
+  - {name: discord, kind: discord, url: "%[1]s/discord", timeout: 30s}
+  - {name: pagerduty, kind: pagerduty, url: "%[1]s", routing_key: R0UTE, timeout: 30s}
+`, base)
+}
+
+// waitArrivals waits until each named channel has received a request.
+func (f *fakeNetworks) waitArrivals(t testing.TB, d time.Duration, chans ...string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, c := range chans {
+		want[c] = true
+	}
+	deadline := time.After(d)
+	for len(want) > 0 {
+		select {
+		case c := <-f.arrived:
+			delete(want, c)
+		case <-deadline:
+			t.Fatalf("no request reached %v in time", want)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkTimeToFirstWord: from the target going down to the post
+// arriving at a fake Mastodon, with a 5 s interval, failure_threshold 3 and
+// 2 s re-checks, over 5 outages. About 75 s:
+//
+//	go test ./cmd/outpost -run '^$' -bench TimeToFirstWord -benchtime 1x
+func BenchmarkTimeToFirstWord(b *testing.B) {
+	bin, err := buildOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	nets := newFakeNetworks(b)
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(b)
+	listen := freeAddr(b)
+	cfg := filepath.Join(b.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+site: {title: First Word}
+listen: %s
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 5s, timeout: 2s,
+     failure_threshold: 3, success_threshold: 1, recheck_interval: 2s}
+channels:
+  - {name: mastodon, kind: mastodon, server: "%s", token: t0ken}
+`, listen, tg.addr, nets.srv.URL)), 0o600)
+	startOutpostWith(b, bin, cfg, "http://"+listen, defaultClient()) // stopped by its cleanup
+	drain := func() {
+		for {
+			select {
+			case <-nets.arrived:
+			default:
+				return
+			}
+		}
+	}
+	var times []time.Duration
+	b.ResetTimer()
+	for i := range 5 {
+		time.Sleep(time.Duration(i*1300) * time.Millisecond % (5 * time.Second)) // vary the phase against the schedule
+		drain()
+		down := time.Now()
+		tg.stop()
+		select {
+		case <-nets.arrived:
+			times = append(times, time.Since(down))
+		case <-time.After(60 * time.Second):
+			b.Fatalf("outage %d: no post within 60 s", i)
+		}
+		tg.start(b)
+		select { // the recovery post
+		case <-nets.arrived:
+		case <-time.After(60 * time.Second):
+			b.Fatalf("outage %d: no recovery post", i)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	b.ReportMetric(times[len(times)/2].Seconds(), "median-s")
+	b.ReportMetric(times[0].Seconds(), "min-s")
+	b.ReportMetric(times[len(times)-1].Seconds(), "max-s")
+}
