@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -82,8 +83,20 @@ func tlsSetup(t config.TLS, listen string, log *slog.Logger) (*tls.Config, http.
 	if t.ACME != nil {
 		m := &autocert.Manager{Prompt: autocert.AcceptTOS, HostPolicy: autocert.HostWhitelist(t.ACME.Domains...),
 			Cache: autocert.DirCache(t.ACME.CacheDir), Email: t.ACME.Email}
-		if t.ACME.DirectoryURL != "" {
-			m.Client = &acme.Client{DirectoryURL: t.ACME.DirectoryURL}
+		client := &acme.Client{DirectoryURL: t.ACME.DirectoryURL}
+		if t.ACME.CAFile != "" {
+			pem, err := os.ReadFile(t.ACME.CAFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("acme ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("acme ca_file %s holds no PEM certificate", t.ACME.CAFile)
+			}
+			client.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		}
+		if client.DirectoryURL != "" || client.HTTPClient != nil {
+			m.Client = client
 		}
 		cfg := m.TLSConfig()
 		cfg.MinVersion = tls.VersionTLS12

@@ -128,3 +128,10 @@ components: [{id: web, name: Web}]
 		t.Fatalf("healthcheck over TLS: exit %d: %s", code, errb.String())
 	}
 }
+
+func writePEM(t *testing.T, path string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -130,6 +130,9 @@ type ACME struct {
 	Email        string   `yaml:"email"`
 	CacheDir     string   `yaml:"cache_dir"`
 	DirectoryURL string   `yaml:"directory_url"`
+	// CAFile is a PEM bundle to trust for the ACME directory itself (a
+	// private CA such as step-ca; tests use Pebble).
+	CAFile string `yaml:"ca_file"`
 }
 
 // Channel is where events are announced.

@@ -273,6 +273,7 @@ func (d *decoder) validateTLS(c *Config, bad badFunc) {
 			t.ACME.CacheDir = filepath.Join(filepath.Dir(c.Storage.Path), "acme")
 		}
 		t.ACME.CacheDir = abs(t.ACME.CacheDir)
+		t.ACME.CAFile = abs(t.ACME.CAFile)
 	}
 	if t.HTTPListen != "" {
 		if !t.Enabled() {
