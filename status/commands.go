@@ -2,6 +2,8 @@ package status
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -10,8 +12,10 @@ type CommandKind string
 
 // Human actions the engine accepts (from the admin API).
 const (
-	CreateIncident CommandKind = "create_incident"
-	UpdateIncident CommandKind = "update_incident"
+	CreateIncident      CommandKind = "create_incident"
+	UpdateIncident      CommandKind = "update_incident"
+	ScheduleMaintenance CommandKind = "schedule_maintenance"
+	CancelMaintenance   CommandKind = "cancel_maintenance"
 )
 
 // Command is a person's action, applied in order within a batch.
@@ -26,6 +30,9 @@ type Command struct {
 	// manual status and lets the checks decide again.
 	Components map[string]ComponentStatus
 	Author     string // the admin token's name
+	// Maintenance: the window (ScheduleMaintenance) and its components
+	// (Components' keys; the statuses are ignored).
+	Start, End time.Time
 }
 
 // Reply is a command's outcome.
@@ -39,7 +46,7 @@ func (e *Engine) command(now time.Time, c Command) Reply {
 		if _, ok := e.m.component(id); !ok {
 			return Reply{Err: fmt.Sprintf("unknown component %q", id)}
 		}
-		if s.severity() == 0 && s != Operational {
+		if c.Kind != ScheduleMaintenance && s.severity() == 0 && s != Operational {
 			return Reply{Err: fmt.Sprintf("unknown component status %q", s)}
 		}
 	}
@@ -49,6 +56,10 @@ func (e *Engine) command(now time.Time, c Command) Reply {
 	switch c.Kind {
 	case CreateIncident:
 		return e.createIncident(now, c)
+	case ScheduleMaintenance:
+		return e.scheduleMaintenance(now, c)
+	case CancelMaintenance:
+		return e.cancelMaintenance(now, c)
 	case UpdateIncident:
 		inc, ok := e.s.Incidents[c.IncidentID]
 		if !ok || !inc.Open() {
@@ -99,6 +110,13 @@ func (e *Engine) updateIncident(now time.Time, inc *Incident, c Command) {
 	if status == "" {
 		status = inc.Status
 	}
+	if c.Body == "" && status == inc.Status && len(c.Components) == 0 {
+		// A rename or impact change: no new timeline entry.
+		inc.UpdatedAt = now
+		e.ch.Incidents = appendIncident(e.ch.Incidents, inc)
+		e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc})
+		return
+	}
 	changes := e.setManual(inc, c.Components)
 	if status.Closed() {
 		inc.Status, inc.ResolvedAt = status, now
@@ -141,9 +159,6 @@ func (e *Engine) setManual(inc *Incident, set map[string]ComponentStatus) []Comp
 			continue
 		}
 		st := e.s.Components[def.ID]
-		if st == nil {
-			continue // appears at the end of this step; set again next time
-		}
 		old := st.Status
 		if s == Operational {
 			st.Manual = ""
@@ -158,4 +173,32 @@ func (e *Engine) setManual(inc *Incident, set map[string]ComponentStatus) []Comp
 		e.ch.Components = append(e.ch.Components, def.ID)
 	}
 	return out
+}
+
+// describe summarises a command for the audit log.
+func (c Command) describe() string {
+	var parts []string
+	if c.Name != "" {
+		parts = append(parts, "name="+strconv.Quote(c.Name))
+	}
+	if c.Status != "" {
+		parts = append(parts, "status="+string(c.Status))
+	}
+	if c.Impact != "" {
+		parts = append(parts, "impact="+string(c.Impact))
+	}
+	for _, id := range sortedKeys(c.Components) {
+		parts = append(parts, "component "+id+"="+string(c.Components[id]))
+	}
+	if !c.Start.IsZero() {
+		parts = append(parts, "window="+c.Start.UTC().Format(time.RFC3339)+"/"+c.End.UTC().Format(time.RFC3339))
+	}
+	if c.Body != "" {
+		b := []rune(c.Body)
+		if len(b) > 200 {
+			b = append(b[:200], '…')
+		}
+		parts = append(parts, "message="+strconv.Quote(string(b)))
+	}
+	return strings.Join(parts, " ")
 }

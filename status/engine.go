@@ -29,12 +29,22 @@ type Changes struct {
 	Segments   []Segment     // component status time to roll up
 	Rechecks   []Recheck     // confirmation runs to schedule
 	Replies    []Reply       // one per command, in order
+	Audit      []AuditEntry  // one per successful command
+}
+
+// AuditEntry records who changed what, committed with the change itself.
+type AuditEntry struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // Empty reports a step that changed nothing durable.
 func (c *Changes) Empty() bool {
 	return len(c.Checks) == 0 && len(c.Components) == 0 && len(c.Incidents) == 0 &&
-		len(c.Events) == 0 && len(c.Results) == 0 && len(c.Segments) == 0
+		len(c.Events) == 0 && len(c.Results) == 0 && len(c.Segments) == 0 && len(c.Audit) == 0
 }
 
 // Segment is time a component spent in one status, for uptime roll-ups.
@@ -106,8 +116,13 @@ func (e *Engine) Apply(b Batch) *Changes {
 			ch.Results = append(ch.Results, r)
 		}
 	}
+	e.ensureComponents(now) // commands may set component statuses
 	for _, c := range b.Commands {
-		ch.Replies = append(ch.Replies, e.command(now, c))
+		r := e.command(now, c)
+		ch.Replies = append(ch.Replies, r)
+		if r.Err == "" {
+			ch.Audit = append(ch.Audit, AuditEntry{At: now, Actor: c.Author, Action: string(c.Kind), Target: r.IncidentID, Detail: c.describe()})
+		}
 	}
 	e.delayed(now)
 	e.maintenance(now)
@@ -247,15 +262,21 @@ func (e *Engine) autoStatus(id string) ComponentStatus {
 	return Operational
 }
 
-// components recomputes every component's status and records changes.
-func (e *Engine) components(now time.Time) {
+// ensureComponents creates state for components new to the model.
+func (e *Engine) ensureComponents(now time.Time) {
 	for _, def := range e.m.Components {
-		st := e.s.Components[def.ID]
-		if st == nil {
-			st = &ComponentState{Status: Operational, Since: now, AccountedAt: now, CreatedAt: now}
-			e.s.Components[def.ID] = st
+		if e.s.Components[def.ID] == nil {
+			e.s.Components[def.ID] = &ComponentState{Status: Operational, Since: now, AccountedAt: now, CreatedAt: now}
 			e.ch.Components = append(e.ch.Components, def.ID)
 		}
+	}
+}
+
+// components recomputes every component's status and records changes.
+func (e *Engine) components(now time.Time) {
+	e.ensureComponents(now)
+	for _, def := range e.m.Components {
+		st := e.s.Components[def.ID]
 		auto := e.autoStatus(def.ID)
 		if !auto.IsOutage() && st.Suppressed {
 			st.Suppressed = false

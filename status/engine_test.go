@@ -471,3 +471,62 @@ func TestReloadRemovingComponent(t *testing.T) {
 		t.Fatal("the removed component's incident stayed open")
 	}
 }
+
+func TestAPIMaintenance(t *testing.T) {
+	h := newHarness(t, testModel())
+	start, end := t0.Add(10*time.Minute), t0.Add(40*time.Minute)
+	ch := h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: ScheduleMaintenance, Name: "Database upgrade", Body: "Writes pause.",
+		Components: map[string]ComponentStatus{"db": UnderMaintenance}, Start: start, End: end, Author: "oncall"}}})
+	id := ch.Replies[0].IncidentID
+	if ch.Replies[0].Err != "" || !hasEvent(ch, MaintenanceScheduled) {
+		t.Fatalf("schedule: %+v %v", ch.Replies, eventTypes(ch))
+	}
+	if sc := h.e.Snapshot(h.now, t0).Scheduled; len(sc) != 1 || sc[0].ID != id || !sc[0].Maintenance.ScheduledFor.Equal(start) {
+		t.Fatalf("scheduled %+v", sc)
+	}
+	h.now = start
+	if ch = h.step(); !hasEvent(ch, MaintenanceStarted) || h.comp("db") != UnderMaintenance {
+		t.Fatalf("start: %v %s", eventTypes(ch), h.comp("db"))
+	}
+	if ch = h.run("db-1", down, refu); len(h.open()) != 0 {
+		t.Fatal("a failure during API maintenance opened an incident")
+	}
+	h.run("db-1", up, ok)
+	h.now = end
+	if ch = h.step(); !hasEvent(ch, MaintenanceCompleted) || h.comp("db") != Operational {
+		t.Fatalf("end: %v %s", eventTypes(ch), h.comp("db"))
+	}
+	if inc := h.e.State().Incidents[id]; inc.Status != MaintCompleted || len(h.e.State().Windows) != 0 {
+		t.Fatalf("after the window: %s, %d windows", inc.Status, len(h.e.State().Windows))
+	}
+	// Cancelling a scheduled window.
+	ch = h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: ScheduleMaintenance, Name: "Later", Components: map[string]ComponentStatus{"api": ""},
+		Start: h.now.Add(time.Hour), End: h.now.Add(2 * time.Hour)}}})
+	later := ch.Replies[0].IncidentID
+	ch = h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: CancelMaintenance, IncidentID: later}}})
+	if ch.Replies[0].Err != "" || !hasEvent(ch, MaintenanceCompleted) || h.e.State().Incidents[later].Latest().Body != "This maintenance has been cancelled." {
+		t.Fatalf("cancel: %+v %v", ch.Replies, eventTypes(ch))
+	}
+	for _, bad := range []Command{
+		{Kind: ScheduleMaintenance, Name: "x", Components: map[string]ComponentStatus{"api": ""}, Start: h.now.Add(time.Hour), End: h.now},
+		{Kind: ScheduleMaintenance, Components: map[string]ComponentStatus{"api": ""}, Start: h.now, End: h.now.Add(time.Hour)},
+		{Kind: ScheduleMaintenance, Name: "x", Start: h.now, End: h.now.Add(time.Hour)},
+		{Kind: CancelMaintenance, IncidentID: "mnt-999"},
+	} {
+		if r := h.e.Apply(Batch{Now: h.now, Commands: []Command{bad}}).Replies[0]; r.Err == "" {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}
+
+// A command in the very first step (nothing probed yet) still sets
+// component statuses.
+func TestCommandInFirstStep(t *testing.T) {
+	e := NewEngine(testModel(), nil)
+	ch := e.Apply(Batch{Now: t0, Commands: []Command{{Kind: CreateIncident, Name: "Maintenance overrun", Body: "Still working on it.",
+		Components: map[string]ComponentStatus{"db": PartialOutage}}}})
+	id := ch.Replies[0].IncidentID
+	if e.State().Components["db"].Status != PartialOutage || len(e.State().Incidents[id].Components) != 1 {
+		t.Fatalf("db %s, incident components %v", e.State().Components["db"].Status, e.State().Incidents[id].Components)
+	}
+}

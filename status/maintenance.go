@@ -22,6 +22,7 @@ func (e *Engine) maintenance(now time.Time) {
 		}
 		e.startMaintenance(def, start, end, now)
 	}
+	e.apiWindows(now, active)
 	for _, wid := range sortedKeys(e.s.Maint) {
 		iid := e.s.Maint[wid]
 		inc := e.s.Incidents[iid]
@@ -80,4 +81,89 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sortStrings(out)
 	return out
+}
+
+// scheduleMaintenance creates an API window and its incident, "scheduled"
+// until the window starts.
+func (e *Engine) scheduleMaintenance(now time.Time, c Command) Reply {
+	switch {
+	case c.Name == "":
+		return Reply{Err: "name is required"}
+	case !c.End.After(c.Start):
+		return Reply{Err: "end must be after start"}
+	case !c.End.After(now):
+		return Reply{Err: "the window is already over"}
+	case len(c.Components) == 0:
+		return Reply{Err: "at least one component is required"}
+	}
+	var comps []string
+	for id := range c.Components {
+		comps = append(comps, id)
+	}
+	id, seq := e.nextID("mnt-")
+	inc := &Incident{ID: id, Seq: seq, Name: c.Name, Status: MaintScheduled, Impact: ImpactMaintenance,
+		Components: e.inPageOrder(comps), ComponentStatus: map[string]ComponentStatus{}, CreatedAt: now, UpdatedAt: now, StartedAt: c.Start,
+		Maintenance: &MaintenanceInfo{WindowID: id, ScheduledFor: c.Start.UTC(), ScheduledUntil: c.End.UTC()}}
+	for _, cid := range inc.Components {
+		inc.ComponentStatus[cid] = UnderMaintenance
+	}
+	body := c.Body
+	if body == "" {
+		body = "Maintenance is scheduled."
+	}
+	e.s.Incidents[id] = inc
+	e.s.Windows[id] = &Window{ID: id, IncidentID: id, Components: inc.Components, Start: c.Start.UTC(), End: c.End.UTC()}
+	u := e.addUpdate(inc, MaintScheduled, body, c.Author, now, nil)
+	e.emit(Event{Type: MaintenanceScheduled, At: now, Incident: inc, Update: &u})
+	return Reply{IncidentID: id}
+}
+
+// cancelMaintenance withdraws an API window (before or during it).
+func (e *Engine) cancelMaintenance(now time.Time, c Command) Reply {
+	w, ok := e.s.Windows[c.IncidentID]
+	if !ok {
+		return Reply{IncidentID: c.IncidentID, Err: "no scheduled maintenance " + c.IncidentID}
+	}
+	delete(e.s.Windows, w.ID)
+	delete(e.s.Maint, w.ID)
+	if inc := e.s.Incidents[w.IncidentID]; inc != nil && inc.Open() {
+		body := c.Body
+		if body == "" {
+			body = "This maintenance has been cancelled."
+		}
+		inc.Status, inc.ResolvedAt = MaintCompleted, now
+		u := e.addUpdate(inc, MaintCompleted, body, c.Author, now, nil)
+		e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
+	}
+	return Reply{IncidentID: w.IncidentID}
+}
+
+// apiWindows starts API windows whose time has come and completes those
+// that have ended; active ones are marked in active (by window id).
+func (e *Engine) apiWindows(now time.Time, active map[string]bool) {
+	for _, id := range sortedKeys(e.s.Windows) {
+		w := e.s.Windows[id]
+		inc := e.s.Incidents[w.IncidentID]
+		if inc == nil {
+			delete(e.s.Windows, id)
+			continue
+		}
+		switch {
+		case !now.Before(w.End):
+			delete(e.s.Windows, id) // completed below, via e.s.Maint, or here if it never started
+			if inc.Status == MaintScheduled {
+				inc.Status, inc.ResolvedAt = MaintCompleted, now
+				u := e.addUpdate(inc, MaintCompleted, "The scheduled maintenance has been completed.", "", now, nil)
+				e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
+			}
+		case !now.Before(w.Start):
+			active[id] = true
+			if inc.Status == MaintScheduled {
+				inc.Status = MaintInProgress
+				e.s.Maint[id] = inc.ID
+				u := e.addUpdate(inc, MaintInProgress, "Scheduled maintenance is in progress.", "", now, nil)
+				e.emit(Event{Type: MaintenanceStarted, At: now, Incident: inc, Update: &u})
+			}
+		}
+	}
 }

@@ -12,11 +12,12 @@ type Snapshot struct {
 	GeneratedAt time.Time
 	Indicator   Impact
 	Description string
-	Components  []ComponentView // page order
-	Groups      []GroupView     // page order; ungrouped components form a group with an empty name
-	Incidents   []*Incident     // open incidents, newest first
-	Maintenance []*Incident     // active maintenance
-	Upcoming    []UpcomingMaintenance
+	Components  []ComponentView       // page order
+	Groups      []GroupView           // page order; ungrouped components form a group with an empty name
+	Incidents   []*Incident           // open incidents, newest first
+	Maintenance []*Incident           // active maintenance
+	Scheduled   []*Incident           // maintenance scheduled by people, not started yet
+	Upcoming    []UpcomingMaintenance // next occurrences of configured windows
 	// LastResultAt is the newest result of any check: the page's "last
 	// checked" time.
 	LastResultAt time.Time
@@ -112,6 +113,10 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	s.Indicator = ImpactOf(worst)
 	for _, inc := range e.sortedIncidents() {
 		if !inc.Open() {
+			continue
+		}
+		if inc.Status == MaintScheduled {
+			s.Scheduled = append(s.Scheduled, inc.Clone())
 			continue
 		}
 		if inc.Maintenance != nil {

@@ -135,10 +135,23 @@ type State struct {
 	DelayedSince time.Time `json:"delayed_since,omitzero"`
 	// WatchingSince is when this state first saw a step.
 	WatchingSince time.Time `json:"watching_since,omitzero"`
+	// Windows are maintenance windows scheduled by people (the admin API),
+	// by id; configured windows live in the Model.
+	Windows map[string]*Window `json:"windows,omitempty"`
+}
+
+// Window is a one-off maintenance window scheduled through the API. Its
+// incident exists from the moment it is scheduled (status "scheduled").
+type Window struct {
+	ID         string    `json:"id"`
+	IncidentID string    `json:"incident_id"`
+	Components []string  `json:"components"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
 }
 
 // NewState returns an empty state.
 func NewState() *State {
 	return &State{Checks: map[string]*CheckState{}, Components: map[string]*ComponentState{},
-		Incidents: map[string]*Incident{}, Maint: map[string]string{}}
+		Incidents: map[string]*Incident{}, Maint: map[string]string{}, Windows: map[string]*Window{}}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
 	"github.com/outpost-status/outpost/status/notify"
@@ -60,7 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details: func() any { return healthDetails(mon, st, rl) }})
+		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, disp)})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
@@ -224,4 +225,19 @@ func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monito
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	return hs, nil
+}
+
+// adminAPI enables the admin API when tokens are configured; only hashes
+// of the tokens are kept.
+func adminAPI(cfg *config.Config, mon func() *monitor.Monitor, disp *notify.Dispatcher) *web.Admin {
+	if len(cfg.Admin.Tokens) == 0 {
+		return nil
+	}
+	a := &web.Admin{Wake: disp.Wake, Do: func(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
+		return mon().Do(ctx, cmds...)
+	}}
+	for _, t := range cfg.Admin.Tokens {
+		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: web.HashToken(t.Token), ReadOnly: t.ReadOnly})
+	}
+	return a
 }

@@ -73,6 +73,20 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 		}
 		d.channelLimits(ch, p, bad)
 	}
+	tokens := map[string]bool{}
+	for i, t := range c.Admin.Tokens {
+		p := fmt.Sprintf("admin.tokens[%d]", i)
+		switch {
+		case t.Name == "":
+			bad(p+".name", "is required")
+		case tokens[t.Name]:
+			bad(p+".name", "duplicate token name %q", t.Name)
+		}
+		tokens[t.Name] = true
+		if len(t.Token) < 16 {
+			bad(p+".token", "must be at least 16 characters (set it from the environment: ${OUTPOST_ADMIN_TOKEN})")
+		}
+	}
 	switch c.Publish.Mode {
 	case "", "auto":
 		c.Publish.Mode = "auto"

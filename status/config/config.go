@@ -26,6 +26,7 @@ type Config struct {
 	Export      Export        `yaml:"export"`
 	Channels    []Channel     `yaml:"channels"`
 	Publish     Publish       `yaml:"publish"`
+	Admin       Admin         `yaml:"admin"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -161,6 +162,19 @@ type Channel struct {
 
 // Operators reports an operators' channel.
 func (c Channel) Operators() bool { return c.Audience == "operators" }
+
+// Admin holds the admin API's bearer tokens.
+type Admin struct {
+	Tokens []AdminToken `yaml:"tokens"`
+}
+
+// AdminToken is one named token. Its value comes from the environment
+// (${OUTPOST_ADMIN_TOKEN}); only its hash is kept after loading.
+type AdminToken struct {
+	Name     string `yaml:"name"`
+	Token    string `yaml:"token"`
+	ReadOnly bool   `yaml:"read_only"`
+}
 
 // Publish is when public announcements go out.
 type Publish struct {

@@ -18,10 +18,11 @@ type Router func(status.Event) []Dest
 // engineMeta is the part of status.State that is not per check, component
 // or incident.
 type engineMeta struct {
-	Seq           uint64            `json:"seq"`
-	Maint         map[string]string `json:"maint"`
-	DelayedSince  time.Time         `json:"delayed_since,omitzero"`
-	WatchingSince time.Time         `json:"watching_since,omitzero"`
+	Seq           uint64                    `json:"seq"`
+	Maint         map[string]string         `json:"maint"`
+	DelayedSince  time.Time                 `json:"delayed_since,omitzero"`
+	WatchingSince time.Time                 `json:"watching_since,omitzero"`
+	Windows       map[string]*status.Window `json:"windows,omitempty"`
 }
 
 // Apply persists one engine step in one transaction: raw results and their
@@ -43,6 +44,11 @@ func (s *Store) Apply(ch *status.Changes, st *status.State, route Router, now ti
 		for _, seg := range ch.Segments {
 			if err := addSegment(tx, seg); err != nil {
 				return fmt.Errorf("roll-up %s: %w", seg.Component, err)
+			}
+		}
+		for _, a := range ch.Audit {
+			if err := putAudit(tx, a); err != nil {
+				return fmt.Errorf("audit: %w", err)
 			}
 		}
 		for _, ev := range ch.Events {
@@ -100,7 +106,7 @@ func putState(tx *bolt.Tx, ch *status.Changes, st *status.State) error {
 			}
 		}
 	}
-	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince})
+	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince, Windows: st.Windows})
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {

@@ -26,6 +26,9 @@ func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.Stat
 			if m.Maint != nil {
 				st.Maint = m.Maint
 			}
+			if m.Windows != nil {
+				st.Windows = m.Windows
+			}
 		}
 		if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
 			var cs status.CheckState

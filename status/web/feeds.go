@@ -218,6 +218,9 @@ func (s *Server) ics(snap *status.Snapshot) []byte {
 	for _, u := range snap.Upcoming {
 		event(fmt.Sprintf("mnt-%s-%d", u.WindowID, u.Start.Unix()), u.Name, u.Message, u.Components, u.Start, u.End)
 	}
+	for _, inc := range snap.Scheduled {
+		event(inc.ID, inc.Name, inc.Latest().Body, inc.Components, inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil)
+	}
 	line("END:VCALENDAR")
 	return []byte(b.String())
 }

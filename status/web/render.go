@@ -6,6 +6,7 @@ import (
 	"html"
 	"html/template"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 	for _, inc := range s.Maintenance {
 		v.Maintenance = append(v.Maintenance, newIncidentView(inc, names))
 	}
-	for _, u := range s.Upcoming {
+	for _, u := range allUpcoming(s) {
 		var aff []string
 		for _, c := range u.Components {
 			aff = append(aff, names[c])
@@ -310,4 +311,16 @@ func (r *renderer) errorPage(title, msg string) []byte {
 		return []byte(html.EscapeString(title + ": " + msg))
 	}
 	return b
+}
+
+// allUpcoming is scheduled maintenance (by people) and the next occurrences
+// of configured windows, soonest first.
+func allUpcoming(s *status.Snapshot) []status.UpcomingMaintenance {
+	out := append([]status.UpcomingMaintenance(nil), s.Upcoming...)
+	for _, inc := range s.Scheduled {
+		out = append(out, status.UpcomingMaintenance{WindowID: inc.ID, Name: inc.Name, Message: inc.Latest().Body,
+			Components: inc.Components, Start: inc.Maintenance.ScheduledFor, End: inc.Maintenance.ScheduledUntil})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
 }

@@ -37,6 +37,8 @@ type Options struct {
 	Metrics http.Handler
 	// Details is the body of /api/v1/health; nil: not served.
 	Details func() any
+	// Admin enables the admin API; nil: not served.
+	Admin *Admin
 }
 
 // Server serves the public surfaces.
@@ -172,6 +174,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.o.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.o.Metrics))
+	}
+	if s.o.Admin != nil {
+		s.adminRoutes(e)
 	}
 	e.GET("/static/:file", s.asset)
 	return e
@@ -314,7 +319,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if wantsJSON(c.Request()) {
 		c.Response().Header().Set("Cache-Control", CacheNone)
-		_ = c.JSON(code, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+		body := map[string]any{"code": code, "message": msg}
+		var f fieldErr
+		if he != nil && errors.As(he.Internal, &f) && f != "" {
+			body["field"] = string(f)
+		}
+		_ = c.JSON(code, map[string]any{"error": body})
 		return
 	}
 	if code == http.StatusNotFound && msg == "There is nothing at this address." {

@@ -225,6 +225,11 @@ func (v *v2) maintenances(upcoming, active, completed bool) []v2Incident {
 			out = append(out, v.incident(inc))
 		}
 	}
+	if upcoming {
+		for _, inc := range v.snap.Scheduled {
+			out = append(out, v.incident(inc))
+		}
+	}
 	if active {
 		for _, inc := range v.snap.Maintenance {
 			out = append(out, v.incident(inc))

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	opsToken    = "ops-token-0123456789abcdef"
+	viewerToken = "viewer-token-0123456789abcd"
+)
+
+// request sends an admin API request and returns the status and body.
+func request(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// cli runs the real binary's CLI against a server.
+func cli(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "OUTPOST_ADMIN_TOKEN="+opsToken)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func startAdminOutpost(t *testing.T, extra string) (*outpostProc, string, *target) {
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	t.Cleanup(tg.stop)
+	listen := closedAddr(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+site: {title: Admin Status}
+listen: %s
+components: [{id: shop, name: Shop}, {id: cart, name: Cart}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
+admin:
+  tokens:
+    - {name: oncall, token: "${OUTPOST_TEST_OPS_TOKEN}"}
+    - {name: viewer, token: "${OUTPOST_TEST_VIEWER_TOKEN}", read_only: true}
+%s`, listen, tg.addr, extra)), 0o600)
+	t.Setenv("OUTPOST_TEST_OPS_TOKEN", opsToken)
+	t.Setenv("OUTPOST_TEST_VIEWER_TOKEN", viewerToken)
+	p := startOutpost(t, bin, cfg, listen)
+	return p, bin, tg
+}
+
+func TestAdminAPIAndCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	p, bin, tg := startAdminOutpost(t, "")
+	api := p.base + "/api/v1"
+	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
+
+	// Authentication and authorisation.
+	if code, body := request(t, "GET", api+"/incidents", "", ""); code != 401 || !strings.Contains(body, `"message":"a valid bearer token is required"`) {
+		t.Errorf("no token: %d %s", code, body)
+	}
+	if code, _ := request(t, "GET", api+"/incidents", viewerToken, ""); code != 200 {
+		t.Errorf("read-only token reading: %d", code)
+	}
+	if code, body := request(t, "POST", api+"/incidents", viewerToken, `{"name":"x","message":"y"}`); code != 403 || !strings.Contains(body, "read-only") {
+		t.Errorf("read-only token writing: %d %s", code, body)
+	}
+	// Validation names the field.
+	for _, tc := range []struct{ body, field string }{
+		{`{"name":"Payments slow","message":"m","status":"exploded"}`, "status"},
+		{`{"name":"Payments slow","message":"m","colour":"red"}`, "colour"},
+		{`{"name":"Payments slow","message":"m","components":{"nope":"major_outage"}}`, "components.nope"},
+		{`{"message":"m"}`, "name"},
+		{`{"name":"Payments slow","message":"m","components":{"shop":"on_fire"}}`, "components.shop"},
+	} {
+		code, body := request(t, "POST", api+"/incidents", opsToken, tc.body)
+		if code != 400 || !strings.Contains(body, `"field":"`+tc.field+`"`) {
+			t.Errorf("%s: %d %s, want 400 naming %s", tc.body, code, body, tc.field)
+		}
+	}
+
+	// The on-call CLI drives an incident through its lifecycle.
+	out, err := cli(t, bin, "incident", "create", "-server", p.base, "-name", "Checkout is slow", "-impact", "minor",
+		"-message", "Some payments take longer than usual.", "-components", "cart=degraded_performance")
+	if err != nil {
+		t.Fatalf("incident create: %v\n%s", err, out)
+	}
+	id := strings.Fields(out)[0]
+	waitFor(t, 5*time.Second, "the incident on the page and in /api/v2", func() bool {
+		page := mustFetch(p.base, "/")
+		v2 := mustFetch(p.base, "/api/v2/incidents/unresolved.json")
+		return strings.Contains(page, "Checkout is slow") && strings.Contains(page, "Some payments take longer than usual.") &&
+			strings.Contains(v2, `"id":"`+id+`"`) && strings.Contains(mustFetch(p.base, "/api/v2/components.json"), `"degraded_performance"`)
+	}, p)
+	if out, err := cli(t, bin, "incident", "update", "-server", p.base, "-id", id, "-status", "identified", "-message", "A slow payment provider; failing over."); err != nil || !strings.Contains(out, "identified") {
+		t.Fatalf("incident update: %v %s", err, out)
+	}
+	if out, err := cli(t, bin, "incident", "resolve", "-server", p.base, "-id", id, "-components", "cart=operational"); err != nil || !strings.Contains(out, "resolved") {
+		t.Fatalf("incident resolve: %v %s", err, out)
+	}
+	waitFor(t, 5*time.Second, "the resolution everywhere", func() bool {
+		inc := mustFetch(p.base, "/incidents/"+id)
+		return strings.Contains(inc, "A slow payment provider; failing over.") && strings.Contains(inc, "This incident has been resolved.") &&
+			strings.Contains(mustFetch(p.base, "/api/v2/incidents/unresolved.json"), `"incidents":[]`) &&
+			!strings.Contains(mustFetch(p.base, "/api/v2/components.json"), `"degraded_performance"`)
+	}, p)
+	if out, err := cli(t, bin, "incident", "list", "-server", p.base); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "resolved") {
+		t.Errorf("incident list: %v\n%s", err, out)
+	}
+	if out, err := cli(t, bin, "incident", "update", "-server", p.base, "-id", "inc-999", "-message", "x"); err == nil || !strings.Contains(out, "no open incident inc-999") {
+		t.Errorf("updating a missing incident: %v %s", err, out)
+	}
+
+	// Maintenance: announced, suppresses the automatic incident, ends.
+	start := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
+	out, err = cli(t, bin, "maintenance", "add", "-server", p.base, "-name", "Shop upgrade", "-components", "shop",
+		"-start", start.Format(time.RFC3339), "-duration", "4s", "-message", "The shop restarts.")
+	if err != nil {
+		t.Fatalf("maintenance add: %v %s", err, out)
+	}
+	mid := strings.Fields(out)[0]
+	if v2 := mustFetch(p.base, "/api/v2/scheduled-maintenances/upcoming.json"); !strings.Contains(v2, `"id":"`+mid+`"`) {
+		t.Errorf("upcoming maintenance missing: %s", v2)
+	}
+	waitFor(t, 10*time.Second, "the window to start", func() bool {
+		return strings.Contains(mustFetch(p.base, "/api/v2/components.json"), `"under_maintenance"`)
+	}, p)
+	tg.stop()                           // a failure during the window
+	time.Sleep(1500 * time.Millisecond) // the check fails (threshold 1) while the window lasts
+	if v := mustFetch(p.base, "/api/v2/incidents/unresolved.json"); !strings.Contains(v, `"incidents":[]`) {
+		t.Errorf("a failure during maintenance opened an incident: %s", v)
+	}
+	tg.start(t)
+	waitFor(t, 10*time.Second, "the window to end", func() bool {
+		return strings.Contains(mustFetch(p.base, "/incidents/"+mid), "The scheduled maintenance has been completed.")
+	}, p)
+	if out, err := cli(t, bin, "maintenance", "list", "-server", p.base); err != nil || !strings.Contains(out, mid) || !strings.Contains(out, "completed") {
+		t.Errorf("maintenance list: %v\n%s", err, out)
+	}
+
+	// Every change is in the audit log with who made it.
+	_, body := request(t, "GET", api+"/audit", viewerToken, "")
+	var audit struct {
+		Audit []struct{ Actor, Action, Target string } `json:"audit"`
+	}
+	json.Unmarshal([]byte(body), &audit)
+	actions := map[string]int{}
+	for _, a := range audit.Audit {
+		if a.Actor != "oncall" {
+			t.Errorf("audit entry by %q", a.Actor)
+		}
+		actions[a.Action]++
+	}
+	if actions["create_incident"] != 1 || actions["update_incident"] != 2 || actions["schedule_maintenance"] != 1 {
+		t.Errorf("audit actions %v", actions)
+	}
+
+	// Failed attempts are rate limited per address.
+	codes := []int{}
+	for range 7 {
+		code, _ := request(t, "GET", api+"/incidents", "wrong-token-xxxxxxxxxxxx", "")
+		codes = append(codes, code)
+	}
+	if codes[0] != 401 || codes[len(codes)-1] != 429 {
+		t.Errorf("failed attempts: %v, want 401s then 429", codes)
+	}
+}
+
+// With publish.mode: manual, public announcements wait for a person.
+func TestHeldAnnouncements(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	nets := newFakeNetworks(t)
+	p, _, tg := startAdminOutpost(t, "publish: {mode: manual}\nchannels:\n  - {name: mastodon, kind: mastodon, server: \""+nets.srv.URL+"\", token: t0ken}\n")
+	api := p.base + "/api/v1"
+	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
+	tg.stop()
+	var held struct {
+		Announcements []struct {
+			Seq   uint64                `json:"seq"`
+			Event struct{ Type string } `json:"event"`
+		} `json:"announcements"`
+	}
+	waitFor(t, 10*time.Second, "a held announcement", func() bool {
+		_, body := request(t, "GET", api+"/announcements", opsToken, "")
+		json.Unmarshal([]byte(body), &held)
+		return len(held.Announcements) > 0
+	}, p)
+	// The dispatcher was woken by the commit and polls every second: past
+	// that bound, a held row it would have sent would be there.
+	time.Sleep(1500 * time.Millisecond)
+	if posts, _ := nets.snapshot(); posts["mastodon"] != 0 {
+		t.Fatal("a held announcement was posted")
+	}
+	seq := held.Announcements[0].Seq
+	if code, body := request(t, "POST", fmt.Sprintf("%s/announcements/%d/release", api, seq), viewerToken, ""); code != 403 {
+		t.Errorf("read-only release: %d %s", code, body)
+	}
+	if code, body := request(t, "POST", fmt.Sprintf("%s/announcements/%d/release", api, seq), opsToken, ""); code != 200 {
+		t.Fatalf("release: %d %s", code, body)
+	}
+	nets.waitArrivals(t, 10*time.Second, "mastodon")
+	tg.start(t) // the resolution is held too; cancel it
+	waitFor(t, 10*time.Second, "the held resolution", func() bool {
+		_, body := request(t, "GET", api+"/announcements", opsToken, "")
+		return strings.Contains(body, "incident.resolved")
+	}, p)
+	_, body := request(t, "GET", api+"/announcements", opsToken, "")
+	json.Unmarshal([]byte(body), &held)
+	last := held.Announcements[len(held.Announcements)-1].Seq
+	if code, body := request(t, "POST", fmt.Sprintf("%s/announcements/%d/cancel", api, last), opsToken, ""); code != 200 {
+		t.Fatalf("cancel: %d %s", code, body)
+	}
+	if code, _ := request(t, "POST", fmt.Sprintf("%s/announcements/%d/cancel", api, last), opsToken, ""); code != 409 {
+		t.Errorf("cancelling twice: %d", code)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the dispatcher's 1 s poll, as above
+	if posts, _ := nets.snapshot(); posts["mastodon"] != 1 {
+		t.Errorf("%d posts, want the released one only", posts["mastodon"])
+	}
+}
