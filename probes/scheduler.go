@@ -126,7 +126,7 @@ func (s *Scheduler) addJobs(jobs []Job) error {
 		}
 	}
 	for k, members := range slots {
-		sched := slotSchedule{interval: k.interval, offset: k.offset}
+		sched := slotSchedule(k)
 		s.cron.Schedule(sched, cron.FuncJob(func() {
 			due := sched.Prev(s.tick())
 			for _, c := range members {

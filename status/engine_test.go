@@ -148,6 +148,9 @@ func TestThresholdsAndRechecks(t *testing.T) {
 	if h.comp("api") != MajorOutage || len(h.open()) != 1 || h.open()[0].Impact != ImpactCritical {
 		t.Fatalf("api %s, open %d", h.comp("api"), len(h.open()))
 	}
+	if !hasEvent(ch, IncidentUpdated) || !strings.Contains(h.open()[0].Latest().Body, "has grown to a major outage") {
+		t.Errorf("worsening not announced: %v %q", eventTypes(ch), h.open()[0].Latest().Body)
+	}
 	// Recovery needs success_threshold good runs, then resolves.
 	h.run("api-1", up, ok)
 	h.times(2, "api-2", up, ok)
@@ -488,7 +491,7 @@ func TestAPIMaintenance(t *testing.T) {
 	if ch = h.step(); !hasEvent(ch, MaintenanceStarted) || h.comp("db") != UnderMaintenance {
 		t.Fatalf("start: %v %s", eventTypes(ch), h.comp("db"))
 	}
-	if ch = h.run("db-1", down, refu); len(h.open()) != 0 {
+	if ch = h.run("db-1", down, refu); len(h.open()) != 0 || hasEvent(ch, IncidentCreated) {
 		t.Fatal("a failure during API maintenance opened an incident")
 	}
 	h.run("db-1", up, ok)

@@ -19,8 +19,6 @@ type decoder struct {
 	pos  map[string]*yaml.Node // field path → the value node
 }
 
-type position struct{ line, col int }
-
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	e := Error{File: d.file, Field: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
