@@ -57,27 +57,44 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func copyData(ctx context.Context, dataPath string, w io.Writer) (int64, string, error) {
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", backupSocket(dataPath))
-	}}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://outpost/backup", nil)
-	resp, err := client.Do(req)
+	var n int64
+	err := fromRunning(ctx, dataPath, "/backup", func(r io.Reader) (err error) { n, err = io.Copy(w, r); return err })
 	if err == nil {
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return 0, "", fmt.Errorf("running Outpost answered %s", resp.Status)
-		}
-		n, err := io.Copy(w, resp.Body)
-		return n, "the running Outpost", err
+		return n, "the running Outpost", nil
+	}
+	if !errors.Is(err, errNotRunning) {
+		return 0, "", err
 	}
 	// Not running: read the file, failing fast if something else holds it.
 	st, oerr := store.Open(dataPath, store.Options{LockTimeout: 2 * time.Second})
 	if oerr != nil {
-		return 0, "", errors.Join(fmt.Errorf("no running Outpost at %s: %w", backupSocket(dataPath), err), oerr)
+		return 0, "", errors.Join(err, oerr)
 	}
 	defer st.Close()
-	n, err := st.Backup(w)
+	n, err = st.Backup(w)
 	return n, filepath.Base(dataPath), err
+}
+
+// errNotRunning: nothing answers on the socket beside the data file.
+var errNotRunning = errors.New("no running Outpost")
+
+// fromRunning GETs path from the Outpost serving dataPath, over the local
+// socket beside it, and hands the body to read.
+func fromRunning(ctx context.Context, dataPath, path string, read func(io.Reader) error) error {
+	sock := backupSocket(dataPath)
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://outpost"+path, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v", errNotRunning, sock, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("running Outpost answered %s", resp.Status)
+	}
+	return read(resp.Body)
 }
 
 // verifyCopy opens the copy and runs bbolt's consistency check.

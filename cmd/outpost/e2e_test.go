@@ -258,6 +258,19 @@ checks:
 		t.Fatalf("SIGTERM: %v\n%s", err, p2.log())
 	}
 	waitFor(t, 2*time.Second, "the stopped log line", func() bool { return strings.Contains(p2.log(), `msg=stopped`) }, p2)
+
+	// With Outpost stopped, export and backup read the data file itself.
+	b, err = exec.Command(bin, "export", "-config", cfg, "-out", filepath.Join(dir, "site-offline")).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "from the data file") {
+		t.Fatalf("offline export: %v\n%s", err, b)
+	}
+	if page, _ := os.ReadFile(filepath.Join(dir, "site-offline", "incidents", incident, "index.html")); !strings.Contains(string(page), "This incident has been resolved") {
+		t.Fatal("the offline export lacks the resolved incident")
+	}
+	b, err = exec.Command(bin, "backup", "-config", cfg, "-out", filepath.Join(dir, "offline.db")).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "from e2e.db") {
+		t.Fatalf("offline backup: %v\n%s", err, b)
+	}
 }
 
 func mustFetch(base, path string) string {

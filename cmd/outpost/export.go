@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -46,17 +45,13 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func exportFiles(ctx context.Context, cfg *config.Config) ([]web.File, string, error) {
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", backupSocket(cfg.Storage.Path))
-	}}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://outpost/export", nil)
-	if resp, err := client.Do(req); err == nil {
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, "", fmt.Errorf("running Outpost answered %s", resp.Status)
-		}
-		files, err := web.ReadTar(resp.Body)
-		return files, "the running Outpost", err
+	var files []web.File
+	err := fromRunning(ctx, cfg.Storage.Path, "/export", func(r io.Reader) (err error) { files, err = web.ReadTar(r); return err })
+	if err == nil {
+		return files, "the running Outpost", nil
+	}
+	if !errors.Is(err, errNotRunning) {
+		return nil, "", err
 	}
 	st, err := store.Open(cfg.Storage.Path, store.Options{LockTimeout: 2 * time.Second})
 	if err != nil {
@@ -72,7 +67,7 @@ func exportFiles(ctx context.Context, cfg *config.Config) ([]web.File, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	files, err := srv.Files(mon.Snapshot())
+	files, err = srv.Files(mon.Snapshot())
 	return files, "the data file", err
 }
 
