@@ -16,6 +16,9 @@ const (
 	UpdateIncident      CommandKind = "update_incident"
 	ScheduleMaintenance CommandKind = "schedule_maintenance"
 	CancelMaintenance   CommandKind = "cancel_maintenance"
+	EditUpdate          CommandKind = "edit_update"
+	DeleteUpdate        CommandKind = "delete_update"
+	AddPostmortem       CommandKind = "add_postmortem"
 )
 
 // Command is a person's action, applied in order within a batch.
@@ -33,6 +36,11 @@ type Command struct {
 	// Maintenance: the window (ScheduleMaintenance) and its components
 	// (Components' keys; the statuses are ignored).
 	Start, End time.Time
+	// UpdateID names the timeline entry for EditUpdate and DeleteUpdate.
+	UpdateID string
+	// Loaded is the incident as stored, for incidents the engine no longer
+	// keeps (closed long ago): an input, so the step stays deterministic.
+	Loaded *Incident
 }
 
 // Reply is a command's outcome.
@@ -60,6 +68,10 @@ func (e *Engine) command(now time.Time, c Command) Reply {
 		return e.scheduleMaintenance(now, c)
 	case CancelMaintenance:
 		return e.cancelMaintenance(now, c)
+	case EditUpdate, DeleteUpdate:
+		return e.editUpdate(now, c)
+	case AddPostmortem:
+		return e.addPostmortem(now, c)
 	case UpdateIncident:
 		inc, ok := e.s.Incidents[c.IncidentID]
 		if !ok || !inc.Open() {
@@ -201,4 +213,65 @@ func (c Command) describe() string {
 		parts = append(parts, "message="+strconv.Quote(string(b)))
 	}
 	return strings.Join(parts, " ")
+}
+
+// findIncident returns an incident from state or, for one the engine no
+// longer keeps, the stored copy the command carries.
+func (e *Engine) findIncident(c Command) (*Incident, bool) {
+	if inc, ok := e.s.Incidents[c.IncidentID]; ok {
+		return inc, true
+	}
+	if c.Loaded != nil && c.Loaded.ID == c.IncidentID {
+		inc := c.Loaded.Clone()
+		e.s.Incidents[inc.ID] = inc // pruned again once persisted
+		return inc, true
+	}
+	return nil, false
+}
+
+// editUpdate corrects or removes a timeline entry's text; it is not a new
+// announcement, so it emits incident.updated without an update.
+func (e *Engine) editUpdate(now time.Time, c Command) Reply {
+	inc, ok := e.findIncident(c)
+	if !ok {
+		return Reply{IncidentID: c.IncidentID, Err: "no incident " + c.IncidentID}
+	}
+	for i, u := range inc.Updates {
+		if u.ID != c.UpdateID {
+			continue
+		}
+		if c.Kind == DeleteUpdate {
+			if len(inc.Updates) == 1 {
+				return Reply{IncidentID: inc.ID, Err: "an incident keeps at least one update"}
+			}
+			inc.Updates = append(inc.Updates[:i:i], inc.Updates[i+1:]...)
+		} else {
+			if c.Body == "" {
+				return Reply{IncidentID: inc.ID, Err: "message is required"}
+			}
+			inc.Updates[i].Body, inc.Updates[i].UpdatedAt = c.Body, now
+		}
+		inc.UpdatedAt = now
+		e.ch.Incidents = appendIncident(e.ch.Incidents, inc)
+		e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc})
+		return Reply{IncidentID: inc.ID}
+	}
+	return Reply{IncidentID: inc.ID, Err: "no update " + c.UpdateID + " in " + inc.ID}
+}
+
+// addPostmortem attaches a write-up to a closed incident.
+func (e *Engine) addPostmortem(now time.Time, c Command) Reply {
+	inc, ok := e.findIncident(c)
+	switch {
+	case !ok:
+		return Reply{IncidentID: c.IncidentID, Err: "no incident " + c.IncidentID}
+	case inc.Open():
+		return Reply{IncidentID: inc.ID, Err: "resolve the incident before adding a postmortem"}
+	case c.Body == "":
+		return Reply{IncidentID: inc.ID, Err: "the postmortem body is required"}
+	}
+	inc.Postmortem, inc.Status = c.Body, Postmortem
+	u := e.addUpdate(inc, Postmortem, "A postmortem has been published.", c.Author, now, nil)
+	e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc, Update: &u})
+	return Reply{IncidentID: inc.ID}
 }

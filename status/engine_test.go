@@ -533,3 +533,45 @@ func TestCommandInFirstStep(t *testing.T) {
 		t.Fatalf("db %s, incident components %v", e.State().Components["db"].Status, e.State().Incidents[id].Components)
 	}
 }
+
+func TestEditDeleteAndPostmortem(t *testing.T) {
+	h := newHarness(t, testModel())
+	h.run("db-1", down, refu)
+	inc := h.open()[0]
+	id, first := inc.ID, inc.Updates[0].ID
+	h.run("db-1", up, ok) // resolved: two updates
+	apply := func(c Command) Reply {
+		h.now = h.now.Add(time.Second)
+		return h.e.Apply(Batch{Now: h.now, Commands: []Command{c}}).Replies[0]
+	}
+	if r := apply(Command{Kind: AddPostmortem, IncidentID: id, Body: "# What happened\\nA bad deploy."}); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	got := h.e.State().Incidents[id]
+	if got.Status != Postmortem || got.Postmortem == "" || got.Latest().Status != Postmortem {
+		t.Fatalf("postmortem: %s %q", got.Status, got.Postmortem)
+	}
+	if r := apply(Command{Kind: EditUpdate, IncidentID: id, UpdateID: first, Body: "Corrected text."}); r.Err != "" || got.Updates[0].Body != "Corrected text." {
+		t.Fatalf("edit: %v %q", r.Err, got.Updates[0].Body)
+	}
+	if r := apply(Command{Kind: DeleteUpdate, IncidentID: id, UpdateID: first}); r.Err != "" || len(got.Updates) != 2 || got.Updates[0].ID == first {
+		t.Fatalf("delete: %v %d", r.Err, len(got.Updates))
+	}
+	// Long after, the engine has forgotten it; the stored copy comes along.
+	stored := got.Clone()
+	h.now = h.now.Add(24 * time.Hour)
+	h.step()
+	if _, kept := h.e.State().Incidents[id]; kept {
+		t.Fatal("an old closed incident is still in state")
+	}
+	if r := apply(Command{Kind: EditUpdate, IncidentID: id, UpdateID: stored.Updates[0].ID, Body: "Later fix."}); r.Err == "" {
+		t.Fatal("edited an incident the engine does not have without its stored copy")
+	}
+	if r := apply(Command{Kind: EditUpdate, IncidentID: id, UpdateID: stored.Updates[0].ID, Body: "Later fix.", Loaded: stored}); r.Err != "" {
+		t.Fatalf("edit with the stored copy: %v", r.Err)
+	}
+	open := h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: AddPostmortem, IncidentID: "inc-404", Body: "x"}}}).Replies[0]
+	if open.Err == "" {
+		t.Error("postmortem for a missing incident accepted")
+	}
+}

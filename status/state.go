@@ -68,6 +68,8 @@ type Incident struct {
 	MonitoringAt    time.Time                  `json:"monitoring_at,omitzero"`
 	ResolvedAt      time.Time                  `json:"resolved_at,omitzero"`
 	Updates         []Update                   `json:"updates"` // oldest first
+	// Postmortem is a person's write-up, in Markdown (rendered safely).
+	Postmortem string `json:"postmortem,omitempty"`
 	// Maintenance marks a scheduled maintenance presented as an incident.
 	Maintenance *MaintenanceInfo `json:"maintenance,omitempty"`
 }

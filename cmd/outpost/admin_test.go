@@ -134,6 +134,38 @@ func TestAdminAPIAndCLI(t *testing.T) {
 	if out, err := cli(t, bin, "incident", "list", "-server", p.base); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "resolved") {
 		t.Errorf("incident list: %v\n%s", err, out)
 	}
+
+	// Correct an update, delete one, publish a postmortem (Markdown).
+	var got struct {
+		Incidents []struct {
+			ID      string
+			Updates []struct{ ID, Body string } `json:"updates"`
+		} `json:"incidents"`
+	}
+	_, body := request(t, "GET", api+"/incidents", viewerToken, "")
+	json.Unmarshal([]byte(body), &got)
+	if len(got.Incidents) == 0 || len(got.Incidents[0].Updates) != 3 {
+		t.Fatalf("incident list: %s", body)
+	}
+	ups := got.Incidents[0].Updates
+	if code, body := request(t, "PATCH", api+"/incidents/"+id+"/updates/"+ups[1].ID, opsToken, `{"message":"A slow payment provider (Acme Pay); failing over."}`); code != 200 {
+		t.Fatalf("edit update: %d %s", code, body)
+	}
+	if code, body := request(t, "DELETE", api+"/incidents/"+id+"/updates/"+ups[0].ID, opsToken, ""); code != 200 {
+		t.Fatalf("delete update: %d %s", code, body)
+	}
+	if code, body := request(t, "POST", api+"/incidents/"+id+"/postmortem", opsToken, `{"body":"## Root cause\n\nA **slow** provider. <script>alert(1)</script>"}`); code != 200 {
+		t.Fatalf("postmortem: %d %s", code, body)
+	}
+	waitFor(t, 5*time.Second, "the corrected timeline and the postmortem", func() bool {
+		page := mustFetch(p.base, "/incidents/"+id)
+		return strings.Contains(page, "(Acme Pay)") && !strings.Contains(page, "Some payments take longer than usual.") &&
+			strings.Contains(page, "<h2>Root cause</h2>") && strings.Contains(page, "<strong>slow</strong>") && !strings.Contains(page, "<script>alert") &&
+			strings.Contains(mustFetch(p.base, "/api/v2/incidents.json"), `"status":"postmortem"`)
+	}, p)
+	if code, body := request(t, "GET", api+"/deliveries", viewerToken, ""); code != 200 || !strings.Contains(body, `"type":"incident.created"`) {
+		t.Errorf("delivery log: %d %s", code, body)
+	}
 	if out, err := cli(t, bin, "incident", "update", "-server", p.base, "-id", "inc-999", "-message", "x"); err == nil || !strings.Contains(out, "no open incident inc-999") {
 		t.Errorf("updating a missing incident: %v %s", err, out)
 	}
@@ -166,7 +198,7 @@ func TestAdminAPIAndCLI(t *testing.T) {
 	}
 
 	// Every change is in the audit log with who made it.
-	_, body := request(t, "GET", api+"/audit", viewerToken, "")
+	_, body = request(t, "GET", api+"/audit", viewerToken, "")
 	var audit struct {
 		Audit []struct{ Actor, Action, Target string } `json:"audit"`
 	}

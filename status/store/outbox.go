@@ -233,3 +233,21 @@ func (s *Store) Thread(incident, dest string) string {
 	})
 	return id
 }
+
+// RecentOutbox returns up to limit rows, newest first, delivered or not:
+// the delivery log.
+func (s *Store) RecentOutbox(limit int) ([]OutboxRow, error) {
+	var rows []OutboxRow
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.Last(); k != nil && len(rows) < limit; k, v = c.Prev() {
+			var r OutboxRow
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		return nil
+	})
+	return rows, err
+}

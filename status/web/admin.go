@@ -53,6 +53,10 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	g.POST("/incidents", s.createIncident, writer)
 	g.POST("/incidents/:id/updates", s.addUpdate, writer)
 	g.PATCH("/incidents/:id", s.patchIncident, writer)
+	g.PATCH("/incidents/:id/updates/:uid", s.editUpdate, writer)
+	g.DELETE("/incidents/:id/updates/:uid", s.deleteUpdate, writer)
+	g.POST("/incidents/:id/postmortem", s.postmortem, writer)
+	g.GET("/deliveries", s.deliveries)
 	g.GET("/maintenances", s.listMaintenances)
 	g.POST("/maintenances", s.createMaintenance, writer)
 	g.DELETE("/maintenances/:id", s.cancelMaintenance, writer)
@@ -209,6 +213,11 @@ func (s *Server) validIncident(b incidentBody, creating bool) (status.Command, e
 // apply runs commands and answers with the incident they touched.
 func (s *Server) apply(c echo.Context, code int, cmd status.Command) error {
 	cmd.Author = actor(c)
+	if cmd.IncidentID != "" { // the engine may no longer keep an old incident
+		if inc, err := s.o.Store.Incident(cmd.IncidentID); err == nil {
+			cmd.Loaded = inc
+		}
+	}
 	replies, err := s.o.Admin.Do(c.Request().Context(), cmd)
 	if err != nil {
 		return err
@@ -419,4 +428,55 @@ func (s *Server) audit(c echo.Context) error {
 		entries = []status.AuditEntry{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"audit": entries})
+}
+
+func (s *Server) editUpdate(c echo.Context) error {
+	var b struct {
+		Message string `json:"message"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if strings.TrimSpace(b.Message) == "" || len(b.Message) > 5000 {
+		return fieldError("message", "message must be 1 to 5000 characters")
+	}
+	return s.apply(c, http.StatusOK, status.Command{Kind: status.EditUpdate, IncidentID: c.Param("id"), UpdateID: c.Param("uid"), Body: b.Message})
+}
+
+func (s *Server) deleteUpdate(c echo.Context) error {
+	return s.apply(c, http.StatusOK, status.Command{Kind: status.DeleteUpdate, IncidentID: c.Param("id"), UpdateID: c.Param("uid")})
+}
+
+func (s *Server) postmortem(c echo.Context) error {
+	var b struct {
+		Body string `json:"body"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if strings.TrimSpace(b.Body) == "" || len(b.Body) > 50000 {
+		return fieldError("body", "body (Markdown) must be 1 to 50000 characters")
+	}
+	return s.apply(c, http.StatusOK, status.Command{Kind: status.AddPostmortem, IncidentID: c.Param("id"), Body: b.Body})
+}
+
+// deliveries is the delivery log: the latest outbox rows and, per
+// destination, state, attempts and last error.
+func (s *Server) deliveries(c echo.Context) error {
+	rows, err := s.o.Store.RecentOutbox(100)
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		Seq          uint64                     `json:"seq"`
+		Type         status.EventType           `json:"type"`
+		EventID      string                     `json:"event_id"`
+		CreatedAt    time.Time                  `json:"created_at"`
+		Destinations map[string]*store.Delivery `json:"destinations"`
+	}
+	out := []entry{}
+	for _, r := range rows {
+		out = append(out, entry{Seq: r.Seq, Type: r.Event.Type, EventID: r.Event.ID, CreatedAt: r.CreatedAt, Destinations: r.Deliveries})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"deliveries": out})
 }

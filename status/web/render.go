@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yuin/goldmark"
+
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/templates"
 )
@@ -297,6 +299,9 @@ func (r *renderer) days(s *status.Snapshot, names map[string]string) []dayView {
 // incident renders one incident's page.
 func (r *renderer) incident(inc *status.Incident, names map[string]string) ([]byte, error) {
 	v := newIncidentView(inc, names)
+	if inc.Postmortem != "" {
+		v.Postmortem = markdown(inc.Postmortem)
+	}
 	desc := inc.Name
 	if v.Latest != nil {
 		desc = v.Latest.Body
@@ -323,4 +328,16 @@ func allUpcoming(s *status.Snapshot) []status.UpcomingMaintenance {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
+}
+
+// md renders Markdown safely: goldmark without WithUnsafe drops raw HTML
+// and dangerous link schemes (javascript:, vbscript:, file:, data: links).
+var md = goldmark.New()
+
+func markdown(src string) template.HTML {
+	var b bytes.Buffer
+	if err := md.Convert([]byte(src), &b); err != nil {
+		return template.HTML("<p>" + html.EscapeString(src) + "</p>") //nolint:gosec // escaped
+	}
+	return template.HTML(b.String()) //nolint:gosec // goldmark's safe mode
 }

@@ -72,6 +72,7 @@ type incidentView struct {
 	Started, Resolved                                         time.Time
 	Latest                                                    *updateView
 	Updates                                                   []updateView
+	Postmortem                                                template.HTML
 }
 
 type updateView struct {

@@ -328,3 +328,19 @@ func TestIPExtractor(t *testing.T) {
 		t.Errorf("untrusted peer's XFF believed: %s", ip)
 	}
 }
+
+// Postmortems are Markdown rendered safely: formatting survives, scripts
+// and dangerous links do not.
+func TestPostmortemMarkdownIsSafe(t *testing.T) {
+	got := string(markdown("# What happened\n\nA **bad** deploy. <script>alert(1)</script>\n\n[click](javascript:alert(1)) <img src=x onerror=alert(1)>"))
+	for _, want := range []string{"<h1>What happened</h1>", "<strong>bad</strong>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q: %s", want, got)
+		}
+	}
+	for _, bad := range []string{"<script", "javascript:", "onerror"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("contains %q: %s", bad, got)
+		}
+	}
+}
