@@ -207,10 +207,13 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 	cancel()
 	now := w.d.o.Now()
 	if err == nil {
-		_ = st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) { d.State, d.RemoteID, d.LastError = store.Sent, remote, "" })
+		// The thread first: once a row reads "sent", the updates behind it
+		// can reply to its post. (A crash in between re-sends, with the same
+		// key, on the channels that thread.)
 		if r.Event.Incident != nil && remote != "" {
 			_ = st.SetThread(r.Event.Incident.ID, name, remote)
 		}
+		_ = st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) { d.State, d.RemoteID, d.LastError = store.Sent, remote, "" })
 		w.observe("sent")
 		return true
 	}
