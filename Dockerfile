@@ -8,11 +8,15 @@ COPY . .
 ARG VERSION=dev
 # This exact line is run by cmd/outpost's TestDockerfileBuildLine.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/outpost ./cmd/outpost
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 # distroless/static carries CA certificates and /etc/passwd for nonroot.
 COPY --from=build /out/outpost /usr/local/bin/outpost
 COPY config.yaml /etc/outpost/config.yaml
+# The data folder belongs to nonroot (uid 65532), so the volume is writable.
+COPY --from=build --chown=65532:65532 /out/data /var/lib/outpost
+ENV OUTPOST_LISTEN=0.0.0.0:8080 OUTPOST_DATA=/var/lib/outpost/outpost.db
 USER nonroot:nonroot
 VOLUME ["/var/lib/outpost"]
 EXPOSE 8080

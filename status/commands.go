@@ -16,6 +16,7 @@ const (
 	UpdateIncident      CommandKind = "update_incident"
 	ScheduleMaintenance CommandKind = "schedule_maintenance"
 	CancelMaintenance   CommandKind = "cancel_maintenance"
+	UpdateMaintenance   CommandKind = "update_maintenance"
 	EditUpdate          CommandKind = "edit_update"
 	DeleteUpdate        CommandKind = "delete_update"
 	AddPostmortem       CommandKind = "add_postmortem"
@@ -68,6 +69,8 @@ func (e *Engine) command(now time.Time, c Command) Reply {
 		return e.scheduleMaintenance(now, c)
 	case CancelMaintenance:
 		return e.cancelMaintenance(now, c)
+	case UpdateMaintenance:
+		return e.updateMaintenance(now, c)
 	case EditUpdate, DeleteUpdate:
 		return e.editUpdate(now, c)
 	case AddPostmortem:

@@ -487,12 +487,25 @@ func TestAPIMaintenance(t *testing.T) {
 	if sc := h.e.Snapshot(h.now, t0).Scheduled; len(sc) != 1 || sc[0].ID != id || !sc[0].Maintenance.ScheduledFor.Equal(start) {
 		t.Fatalf("scheduled %+v", sc)
 	}
+	// Re-timed before it starts: re-announced with the new time.
+	start = start.Add(5 * time.Minute)
+	ch = h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: UpdateMaintenance, IncidentID: id, Start: start, Name: "Database upgrade (v16)"}}})
+	if ch.Replies[0].Err != "" || !hasEvent(ch, MaintenanceScheduled) || h.e.State().Incidents[id].Name != "Database upgrade (v16)" {
+		t.Fatalf("re-time: %+v %v", ch.Replies, eventTypes(ch))
+	}
+	h.now = start.Add(-time.Second)
+	if ch = h.step(); hasEvent(ch, MaintenanceStarted) {
+		t.Fatal("started at the old time")
+	}
 	h.now = start
 	if ch = h.step(); !hasEvent(ch, MaintenanceStarted) || h.comp("db") != UnderMaintenance {
 		t.Fatalf("start: %v %s", eventTypes(ch), h.comp("db"))
 	}
 	if ch = h.run("db-1", down, refu); len(h.open()) != 0 || hasEvent(ch, IncidentCreated) {
 		t.Fatal("a failure during API maintenance opened an incident")
+	}
+	if r := h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: UpdateMaintenance, IncidentID: id, Start: h.now}}}).Replies[0]; r.Err == "" {
+		t.Error("moved the start of a window in progress")
 	}
 	h.run("db-1", up, ok)
 	h.now = end

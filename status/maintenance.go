@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -166,4 +167,47 @@ func (e *Engine) apiWindows(now time.Time, active map[string]bool) {
 			}
 		}
 	}
+}
+
+// updateMaintenance renames or re-times an API window: the start only
+// before it begins, the end at any time before it is over.
+func (e *Engine) updateMaintenance(now time.Time, c Command) Reply {
+	w, ok := e.s.Windows[c.IncidentID]
+	if !ok {
+		return Reply{IncidentID: c.IncidentID, Err: "no scheduled maintenance " + c.IncidentID}
+	}
+	inc := e.s.Incidents[w.IncidentID]
+	start, end := w.Start, w.End
+	if !c.Start.IsZero() {
+		if inc.Status != MaintScheduled {
+			return Reply{IncidentID: inc.ID, Err: "the window has started: only its end can change"}
+		}
+		start = c.Start.UTC()
+	}
+	if !c.End.IsZero() {
+		end = c.End.UTC()
+	}
+	switch {
+	case !end.After(start):
+		return Reply{IncidentID: inc.ID, Err: "end must be after start"}
+	case !end.After(now):
+		return Reply{IncidentID: inc.ID, Err: "end must be in the future"}
+	}
+	w.Start, w.End = start, end
+	inc.StartedAt = start
+	inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil = start, end
+	if c.Name != "" {
+		inc.Name = c.Name
+	}
+	body := c.Body
+	if body == "" {
+		body = fmt.Sprintf("The maintenance window is now %s to %s.", e.clock(start), e.clock(end))
+	}
+	u := e.addUpdate(inc, inc.Status, body, c.Author, now, nil)
+	typ := IncidentUpdated
+	if inc.Status == MaintScheduled {
+		typ = MaintenanceScheduled // re-announced with its new time
+	}
+	e.emit(Event{Type: typ, At: now, Incident: inc, Update: &u})
+	return Reply{IncidentID: inc.ID}
 }

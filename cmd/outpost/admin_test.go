@@ -78,7 +78,8 @@ func TestAdminAPIAndCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	p, bin, tg := startAdminOutpost(t, "")
+	nets := newFakeNetworks(t)
+	p, bin, tg := startAdminOutpost(t, "channels:\n  - {name: mastodon, kind: mastodon, server: \""+nets.srv.URL+"\", token: t0ken}\n")
 	api := p.base + "/api/v1"
 	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
 
@@ -178,8 +179,11 @@ func TestAdminAPIAndCLI(t *testing.T) {
 		t.Fatalf("maintenance add: %v %s", err, out)
 	}
 	mid := strings.Fields(out)[0]
-	if v2 := mustFetch(p.base, "/api/v2/scheduled-maintenances/upcoming.json"); !strings.Contains(v2, `"id":"`+mid+`"`) {
-		t.Errorf("upcoming maintenance missing: %s", v2)
+	if code, body := request(t, "PATCH", api+"/maintenances/"+mid, opsToken, `{"name":"Shop upgrade v2","message":"Now with a faster restart."}`); code != 200 {
+		t.Fatalf("patch maintenance: %d %s", code, body)
+	}
+	if v2 := mustFetch(p.base, "/api/v2/scheduled-maintenances/upcoming.json"); !strings.Contains(v2, `"id":"`+mid+`"`) || !strings.Contains(v2, "Shop upgrade v2") {
+		t.Errorf("upcoming maintenance missing or not renamed: %s", v2)
 	}
 	waitFor(t, 10*time.Second, "the window to start", func() bool {
 		return strings.Contains(mustFetch(p.base, "/api/v2/components.json"), `"under_maintenance"`)
@@ -196,6 +200,14 @@ func TestAdminAPIAndCLI(t *testing.T) {
 	if out, err := cli(t, bin, "maintenance", "list", "-server", p.base); err != nil || !strings.Contains(out, mid) || !strings.Contains(out, "completed") {
 		t.Errorf("maintenance list: %v\n%s", err, out)
 	}
+	// The window was announced through the channel: scheduled, changed,
+	// started, completed.
+	waitFor(t, 10*time.Second, "the maintenance announcements", func() bool {
+		_, got := nets.snapshot()
+		all := strings.Join(got["mastodon"], "\n")
+		return strings.Contains(all, "Shop upgrade (scheduled): The shop restarts.") && strings.Contains(all, "Shop upgrade v2 (scheduled): Now with a faster restart.") &&
+			strings.Contains(all, "Shop upgrade v2 (in progress)") && strings.Contains(all, "Shop upgrade v2 (completed)")
+	}, p)
 
 	// Every change is in the audit log with who made it.
 	_, body = request(t, "GET", api+"/audit", viewerToken, "")

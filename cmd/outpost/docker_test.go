@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Images cannot be built on CI machines, so the Dockerfile's parts are
@@ -91,5 +92,35 @@ func TestDialable(t *testing.T) {
 		if got := dialable(in); got != want {
 			t.Errorf("dialable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The image runs the bundled config with OUTPOST_LISTEN and OUTPOST_DATA
+// set; its HEALTHCHECK (outpost healthcheck -config ...) must then pass.
+func TestImageDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := closedAddr(t)
+	env := append(os.Environ(), "OUTPOST_LISTEN="+listen, "OUTPOST_DATA="+filepath.Join(t.TempDir(), "outpost.db"))
+	cmd := exec.Command(bin, "serve", "-config", "../../config.yaml")
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var out []byte
+	waitFor(t, 10*time.Second, "the HEALTHCHECK command to pass", func() bool {
+		hc := exec.Command(bin, "healthcheck", "-config", "../../config.yaml")
+		hc.Env = env
+		out, err = hc.CombinedOutput()
+		return err == nil
+	}, nil)
+	if !strings.Contains(string(out), `"ok"`) {
+		t.Errorf("healthcheck output %q", out)
 	}
 }

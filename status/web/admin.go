@@ -59,6 +59,7 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	g.GET("/deliveries", s.deliveries)
 	g.GET("/maintenances", s.listMaintenances)
 	g.POST("/maintenances", s.createMaintenance, writer)
+	g.PATCH("/maintenances/:id", s.patchMaintenance, writer)
 	g.DELETE("/maintenances/:id", s.cancelMaintenance, writer)
 	g.GET("/announcements", s.listHeld)
 	g.POST("/announcements/:seq/release", s.release, writer)
@@ -479,4 +480,24 @@ func (s *Server) deliveries(c echo.Context) error {
 		out = append(out, entry{Seq: r.Seq, Type: r.Event.Type, EventID: r.Event.ID, CreatedAt: r.CreatedAt, Destinations: r.Deliveries})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"deliveries": out})
+}
+
+func (s *Server) patchMaintenance(c echo.Context) error {
+	var b struct {
+		Name    string    `json:"name"`
+		Message string    `json:"message"`
+		Start   time.Time `json:"start"`
+		End     time.Time `json:"end"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if len(b.Name) > 200 {
+		return fieldError("name", "name must be at most 200 characters")
+	}
+	if !b.Start.IsZero() && !b.End.IsZero() && b.End.Sub(b.Start) > 7*24*time.Hour {
+		return fieldError("end", "a window lasts at most 7 days")
+	}
+	return s.apply(c, http.StatusOK, status.Command{Kind: status.UpdateMaintenance, IncidentID: c.Param("id"),
+		Name: strings.TrimSpace(b.Name), Body: b.Message, Start: b.Start, End: b.End})
 }
