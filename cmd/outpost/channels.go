@@ -15,13 +15,17 @@ import (
 )
 
 // buildChannels turns the configured channels into notify.Channels.
-func buildChannels(cfg *config.Config) ([]*notify.Channel, error) {
+func buildChannels(cfg *config.Config, sessions notify.Sessions) ([]*notify.Channel, error) {
 	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse // a webhook that redirects is misconfigured, not followed
 	}}
 	var out []*notify.Channel
 	for _, c := range cfg.Channels {
-		texts, err := notify.NewTexts(c.Templates)
+		tpl := c.Templates
+		if c.Kind == "x" || c.Kind == "bluesky" {
+			tpl = notify.TimedDefaults(c.Templates)
+		}
+		texts, err := notify.NewTexts(tpl)
 		if err != nil {
 			return nil, fmt.Errorf("channel %s: %w", c.Name, err)
 		}
@@ -47,6 +51,13 @@ func buildChannels(cfg *config.Config) ([]*notify.Channel, error) {
 			ch.Notifier = notify.NewSlack(c.URL, hc)
 		case "discord":
 			ch.Notifier = notify.NewDiscord(c.URL, hc)
+		case "x":
+			ch.Notifier = notify.NewX(c.API, c.APIBase, notify.XCredentials{ConsumerKey: c.ConsumerKey, ConsumerSecret: c.ConsumerSecret,
+				AccessToken: c.Token, AccessSecret: c.AccessSecret}, nil)
+			ch.Limit, ch.Count = notify.XLimit, notify.XLength
+		case "bluesky":
+			ch.Notifier = notify.NewBluesky(c.Server, c.Handle, c.AppPassword, hc, sessions)
+			ch.Limit, ch.Count = notify.BlueskyLimit, notify.BlueskyLength
 		case "pagerduty":
 			ch.Notifier = notify.NewPagerDuty(c.URL, c.RoutingKey, hc)
 			if ch.Events == nil { // PagerDuty pages for incidents, nothing else
@@ -74,7 +85,7 @@ func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitConfig
 	}
-	chs, err := buildChannels(cfg)
+	chs, err := buildChannels(cfg, memSessions{})
 	if err != nil {
 		fmt.Fprintln(stderr, "outpost notify:", err)
 		return exitConfig
@@ -105,3 +116,11 @@ func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(stderr, "outpost notify: no channel named %q in %s\n", *name, *path)
 	return exitConfig
 }
+
+// memSessions keeps a Bluesky session for one `notify test` run (the data
+// file may be locked by the running Outpost).
+type memSessions map[string]string
+
+func (m memSessions) Setting(k string) string { return m[k] }
+
+func (m memSessions) SetSetting(k, v string) error { m[k] = v; return nil }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,17 +21,20 @@ type fakeNetworks struct {
 	mu       sync.Mutex
 	hold     bool
 	release  chan struct{}
+	once     sync.Once
 	got      map[string][]string // channel → what each request announced
 	posts    map[string]int      // channel → posts actually created
 	keys     map[string]string   // mastodon idempotency key → status id
 	pdEvents map[string]bool     // pagerduty dedup_key/action
+	tweets   map[string]bool     // x texts (duplicates are refused)
+	bsky     map[string]bool     // bluesky record keys
 	arrived  chan string
 	srv      *httptest.Server
 }
 
 func newFakeNetworks(t testing.TB) *fakeNetworks {
 	f := &fakeNetworks{release: make(chan struct{}), got: map[string][]string{}, posts: map[string]int{},
-		keys: map[string]string{}, pdEvents: map[string]bool{}, arrived: make(chan string, 100)}
+		keys: map[string]string{}, pdEvents: map[string]bool{}, tweets: map[string]bool{}, bsky: map[string]bool{}, arrived: make(chan string, 100)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/statuses", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -74,14 +78,66 @@ func newFakeNetworks(t testing.TB) *fakeNetworks {
 		w.WriteHeader(http.StatusAccepted)
 		json.NewEncoder(w).Encode(map[string]string{"status": "success", "dedup_key": fmt.Sprint(v["dedup_key"])})
 	})
+	mux.HandleFunc("POST /2/tweets", func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		json.NewDecoder(r.Body).Decode(&v)
+		text := fmt.Sprint(v["text"])
+		f.record("x", text)
+		f.mu.Lock()
+		dup := f.tweets[text]
+		f.tweets[text] = true
+		if !dup {
+			f.posts["x"]++
+		}
+		n := f.posts["x"]
+		f.mu.Unlock()
+		if dup {
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"detail":"You are not allowed to create a Tweet with duplicate content.","status":403}`)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"data":{"id":"%d","text":"x"}}`, 1700+n)
+	})
+	session := `{"accessJwt":"acc","refreshJwt":"ref","did":"did:plc:fake"}`
+	mux.HandleFunc("POST /xrpc/com.atproto.server.createSession", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, session) })
+	mux.HandleFunc("POST /xrpc/com.atproto.server.refreshSession", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, session) })
+	mux.HandleFunc("POST /xrpc/com.atproto.repo.putRecord", func(w http.ResponseWriter, r *http.Request) {
+		var v struct {
+			Rkey   string
+			Record map[string]any
+		}
+		json.NewDecoder(r.Body).Decode(&v)
+		f.record("bluesky", fmt.Sprint(v.Record["text"]))
+		f.mu.Lock()
+		if !f.bsky[v.Rkey] {
+			f.bsky[v.Rkey] = true
+			f.posts["bluesky"]++
+		}
+		f.mu.Unlock()
+		fmt.Fprintf(w, `{"uri":"at://did:plc:fake/app.bsky.feed.post/%s","cid":"bafy%s"}`, v.Rkey, v.Rkey)
+	})
 	f.srv = httptest.NewServer(f.holding(mux))
-	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { f.unhold(); f.srv.Close() }) // a failed test must not leave replies held
 	return f
 }
 
-// holding delays replies (after the request was read) while hold is set.
+// unhold answers every held request and stops holding.
+func (f *fakeNetworks) unhold() {
+	f.mu.Lock()
+	f.hold = false
+	f.mu.Unlock()
+	f.once.Do(func() { close(f.release) })
+}
+
+// holding delays replies to announcements (after the request was read)
+// while hold is set; session set-up is answered at once.
 func (f *fakeNetworks) holding(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "Session") {
+			next.ServeHTTP(w, r)
+			return
+		}
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		f.mu.Lock()
@@ -137,6 +193,8 @@ func (f *fakeNetworks) channelsYAML() string {
   - {name: slack, kind: slack, url: "%[1]s/slack", timeout: 30s}
   - {name: discord, kind: discord, url: "%[1]s/discord", timeout: 30s}
   - {name: pagerduty, kind: pagerduty, url: "%[1]s", routing_key: R0UTE, timeout: 30s}
+  - {name: x, kind: x, api_base: "%[1]s", consumer_key: ck, consumer_secret: cs, token: at, access_secret: as, timeout: 30s}
+  - {name: bluesky, kind: bluesky, server: "%[1]s", handle: status.example.com, app_password: pw, timeout: 30s}
 `, base)
 }
 

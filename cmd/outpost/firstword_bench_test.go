@@ -5,16 +5,28 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
 // BenchmarkTimeToFirstWord: from the target going down to the post
-// arriving at a fake Mastodon, with a 5 s interval, failure_threshold 3 and
-// 2 s re-checks, over 5 outages. About 75 s:
+// arriving at a fake Mastodon, X or Bluesky, with a 5 s interval,
+// failure_threshold 3 and 2 s re-checks, over 5 outages each. About 2.5 min:
 //
 //	go test ./cmd/outpost -run '^$' -bench TimeToFirstWord -benchtime 1x
 func BenchmarkTimeToFirstWord(b *testing.B) {
+	for _, ch := range []string{
+		`{name: mastodon, kind: mastodon, server: "%s", token: t0ken}`,
+		`{name: x, kind: x, api_base: "%s", consumer_key: ck, consumer_secret: cs, token: at, access_secret: as}`,
+		`{name: bluesky, kind: bluesky, server: "%s", handle: status.example.com, app_password: pw}`,
+	} {
+		name := strings.TrimPrefix(strings.Fields(ch)[1], "")
+		b.Run(strings.TrimSuffix(name, ","), func(b *testing.B) { timeToFirstWord(b, ch) })
+	}
+}
+
+func timeToFirstWord(b *testing.B, channel string) {
 	bin, err := buildOnce()
 	if err != nil {
 		b.Fatal(err)
@@ -32,8 +44,8 @@ checks:
   - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 5s, timeout: 2s,
      failure_threshold: 3, success_threshold: 1, recheck_interval: 2s}
 channels:
-  - {name: mastodon, kind: mastodon, server: "%s", token: t0ken}
-`, listen, tg.addr, nets.srv.URL)), 0o600)
+  - %s
+`, listen, tg.addr, fmt.Sprintf(channel, nets.srv.URL))), 0o600)
 	startOutpostWith(b, bin, cfg, "http://"+listen, defaultClient()) // stopped by its cleanup
 	drain := func() {
 		for {

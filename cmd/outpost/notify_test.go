@@ -41,13 +41,10 @@ checks:
 	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
 
 	tg.stop() // incident.created goes to all four channels; replies are held
-	nets.waitArrivals(t, 15*time.Second, "mastodon", "slack", "discord", "pagerduty")
+	nets.waitArrivals(t, 15*time.Second, "mastodon", "slack", "discord", "pagerduty", "x", "bluesky")
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_ = p.cmd.Wait()
-	nets.mu.Lock()
-	nets.hold = false
-	close(nets.release)
-	nets.mu.Unlock()
+	nets.unhold()
 
 	p2 := startOutpost(t, bin, cfg, listen)
 	waitFor(t, 15*time.Second, "the outbox to drain", func() bool {
@@ -58,7 +55,7 @@ checks:
 	// Exactly once per announcement and channel. Public Mastodon and
 	// PagerDuty take the incident; operators' Slack and Discord also take
 	// the component change: two announcements, each once.
-	want := map[string]int{"mastodon": 1, "pagerduty": 1, "slack": 2, "discord": 2}
+	want := map[string]int{"mastodon": 1, "pagerduty": 1, "x": 1, "bluesky": 1, "slack": 2, "discord": 2}
 	for ch, n := range want {
 		if posts[ch] != n {
 			t.Errorf("%s: %d posts, want %d (requests: %q)", ch, posts[ch], n, got[ch])
@@ -81,8 +78,10 @@ checks:
 	// Mastodon and PagerDuty were asked again after the restart with the
 	// same key: that is how nothing is lost, and their de-duplication keeps
 	// it to one post.
-	if len(got["mastodon"]) < 2 || len(got["pagerduty"]) < 2 {
-		t.Errorf("idempotent channels were not re-sent after the crash: %d, %d requests", len(got["mastodon"]), len(got["pagerduty"]))
+	for _, ch := range []string{"mastodon", "pagerduty", "x", "bluesky"} {
+		if len(got[ch]) < 2 {
+			t.Errorf("%s was not re-sent after the crash (%d requests)", ch, len(got[ch]))
+		}
 	}
 	if !strings.Contains(got["mastodon"][0], "Shop is unavailable") || !strings.Contains(got["mastodon"][0], "/incidents/inc-") {
 		t.Errorf("mastodon text %q", got["mastodon"][0])

@@ -49,7 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	var mon *monitor.Monitor // set before the listener starts
 	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: st.OutboxDepth})
-	chs, err := buildChannels(cfg)
+	chs, err := buildChannels(cfg, st)
 	if err != nil {
 		log.Error("cannot set up channels", "error", err)
 		return exitFailed

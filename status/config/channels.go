@@ -12,7 +12,8 @@ import (
 )
 
 // Channel kinds and their default audience.
-var channelKinds = map[string]string{"mastodon": "public", "slack": "operators", "discord": "operators", "pagerduty": "operators"}
+var channelKinds = map[string]string{"mastodon": "public", "x": "public", "bluesky": "public",
+	"slack": "operators", "discord": "operators", "pagerduty": "operators"}
 
 var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
 	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted,
@@ -42,7 +43,7 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 		names[ch.Name] = true
 		def, ok := channelKinds[ch.Kind]
 		if !ok {
-			bad(p+".kind", "unknown kind %q (use mastodon, slack, discord or pagerduty)", ch.Kind)
+			bad(p+".kind", "unknown kind %q (use mastodon, x, bluesky, slack, discord or pagerduty)", ch.Kind)
 			continue
 		}
 		if ch.Audience == "" {
@@ -129,6 +130,21 @@ func (d *decoder) channelFields(ch *Channel, p string, bad badFunc) {
 	case "pagerduty":
 		need("routing_key", ch.RoutingKey)
 		absURL("url", ch.URL)
+	case "x":
+		need("consumer_key", ch.ConsumerKey)
+		need("consumer_secret", ch.ConsumerSecret)
+		need("token", ch.Token)
+		need("access_secret", ch.AccessSecret)
+		absURL("api_base", ch.APIBase)
+		if ch.API == "" {
+			ch.API = "2"
+		} else if ch.API != "2" && ch.API != "1.1" {
+			bad(p+".api", "must be \"2\" or \"1.1\", got %q", ch.API)
+		}
+	case "bluesky":
+		need("handle", ch.Handle)
+		need("app_password", ch.AppPassword)
+		absURL("server", ch.Server)
 	}
 }
 

@@ -149,6 +149,15 @@ type Channel struct {
 	Token      string `yaml:"token"`       // mastodon
 	Visibility string `yaml:"visibility"`  // mastodon: public | unlisted | private
 	RoutingKey string `yaml:"routing_key"` // pagerduty
+	// x: OAuth 1.0a user context; api "2" (default) or "1.1".
+	API            string `yaml:"api"`
+	APIBase        string `yaml:"api_base"`
+	ConsumerKey    string `yaml:"consumer_key"`
+	ConsumerSecret string `yaml:"consumer_secret"`
+	AccessSecret   string `yaml:"access_secret"`
+	// bluesky: the account's handle and an app password (server is the PDS).
+	Handle      string `yaml:"handle"`
+	AppPassword string `yaml:"app_password"`
 	// RateLimit is "N/s", "N/m" or "N/h"; Burst how many may go at once.
 	RateLimit string            `yaml:"rate_limit"`
 	Burst     int               `yaml:"burst"`

@@ -92,6 +92,25 @@ func testMessage(operators bool) Message {
 }
 
 var cases = []channelCase{
+	{"x", func(u string) Notifier {
+		return NewX("2", u, XCredentials{ConsumerKey: "ck", ConsumerSecret: "cs", AccessToken: "at", AccessSecret: "as"}, nil)
+	}, `{"data":{"id":"55","text":"x"}}`,
+		func(t *testing.T, r *http.Request, b map[string]any, remote string) {
+			if r.URL.Path != "/2/tweets" || !strings.HasPrefix(r.Header.Get("Authorization"), "OAuth ") ||
+				!strings.Contains(b["text"].(string), "connection failures") || remote != "55" {
+				t.Errorf("x request %s %v remote %q", r.URL.Path, b, remote)
+			}
+		}},
+	{"bluesky", func(u string) Notifier {
+		return NewBluesky(u, "status.example.com", "pw", http.DefaultClient, memSessions{})
+	}, `{"accessJwt":"a","refreshJwt":"r","did":"did:plc:x","uri":"at://did:plc:x/app.bsky.feed.post/k","cid":"bafyk"}`,
+		func(t *testing.T, r *http.Request, b map[string]any, remote string) {
+			rec, _ := b["record"].(map[string]any)
+			if r.URL.Path != "/xrpc/com.atproto.repo.putRecord" || r.Header.Get("Authorization") != "Bearer a" || rec == nil ||
+				!strings.Contains(rec["text"].(string), "connection failures") || remote != "at://did:plc:x/app.bsky.feed.post/k bafyk" {
+				t.Errorf("bluesky request %s %v remote %q", r.URL.Path, b, remote)
+			}
+		}},
 	{"mastodon", func(u string) Notifier { return NewMastodon(u, "secret-token", "unlisted", nil) }, `{"id":"1101"}`,
 		func(t *testing.T, r *http.Request, b map[string]any, remote string) {
 			if r.URL.Path != "/api/v1/statuses" || r.Header.Get("Authorization") != "Bearer secret-token" ||

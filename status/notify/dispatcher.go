@@ -285,7 +285,7 @@ func (w *worker) message(r store.OutboxRow) (Message, error) {
 	if w.ch.Limit > 0 {
 		text = Fit(text, data.URL, w.ch.Limit, w.ch.Count)
 	}
-	m := Message{Key: fmt.Sprintf("outpost-%s-%d-%s", w.d.o.SiteID, r.Seq, w.ch.Name), Event: r.Event, Text: text,
+	m := Message{Key: fmt.Sprintf("outpost-%s-%d-%s", w.d.o.SiteID, r.Seq, w.ch.Name), Seq: r.Seq, Event: r.Event, Text: text,
 		Title: data.Title, URL: data.URL, Operators: w.ch.Operators}
 	if r.Event.Incident != nil && r.Event.Type != status.IncidentCreated && r.Event.Type != status.MaintenanceStarted {
 		m.ReplyTo = w.d.o.Store.Thread(r.Event.Incident.ID, w.ch.Name)

@@ -18,7 +18,9 @@ import (
 // Message is one delivery, ready for a channel.
 type Message struct {
 	// Key is stable for one row and one destination: an idempotency key.
-	Key   string
+	Key string
+	// Seq is the outbox row's sequence (Bluesky derives its record key).
+	Seq   uint64
 	Event status.Event
 	// Text is the rendered message for this channel's audience.
 	Text string

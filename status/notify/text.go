@@ -13,13 +13,16 @@ import (
 
 // TemplateData is what message templates see.
 type TemplateData struct {
-	Site      string
-	Event     status.Event
-	Type      string
-	Title     string // the incident's name, or a headline for the event
-	Status    string // "investigating", "resolved", … (underscores as spaces)
-	Body      string // the update's text
-	URL       string
+	Site   string
+	Event  status.Event
+	Type   string
+	Title  string // the incident's name, or a headline for the event
+	Status string // "investigating", "resolved", … (underscores as spaces)
+	Body   string // the update's text
+	URL    string
+	// Time is the event's time ("Mar 10 14:02 UTC"), so texts differ per
+	// update (X refuses duplicates).
+	Time      string
 	Component *status.ComponentEvent
 	Private   *status.Private // operators' channels only
 }
@@ -29,6 +32,24 @@ type TemplateData struct {
 var defaultTemplates = map[string]string{
 	"public":    `{{.Title}} ({{.Status}}): {{.Body}}`,
 	"operators": `[{{.Type}}] {{.Title}} ({{.Status}}): {{.Body}}{{with .Private}}{{range .Checks}} | {{.Name}}: {{.Outcome}} {{.Reason}}{{with .Message}} ({{.}}){{end}}{{end}}{{end}}`,
+}
+
+// timedTemplate is the public default for networks that refuse duplicate
+// text (X) or should not look alike: the update's time makes every row's
+// text unique and deterministic.
+const timedTemplate = `{{.Title}} ({{.Status}}, {{.Time}}): {{.Body}}`
+
+// TimedDefaults are template overrides for X and Bluesky channels.
+func TimedDefaults(overrides map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, t := range []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
+		status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted} {
+		out[string(t)] = timedTemplate
+	}
+	for k, v := range overrides {
+		out[k] = v
+	}
+	return out
 }
 
 // Texts renders messages for one channel.
@@ -55,7 +76,8 @@ func NewTexts(overrides map[string]string) (*Texts, error) {
 
 // Data builds the template data of an event.
 func Data(site, siteURL string, ev status.Event, operators bool) TemplateData {
-	d := TemplateData{Site: site, Event: ev, Type: string(ev.Type), URL: siteURL + "/", Component: ev.Component}
+	d := TemplateData{Site: site, Event: ev, Type: string(ev.Type), URL: siteURL + "/", Component: ev.Component,
+		Time: ev.At.UTC().Format("Jan 2 15:04 MST")}
 	if operators {
 		d.Private = ev.Private
 	}

@@ -251,3 +251,21 @@ func (s *Store) RecentOutbox(limit int) ([]OutboxRow, error) {
 	})
 	return rows, err
 }
+
+// bucketSettings keeps small values channels must not lose across restarts
+// (a Bluesky session's rotating refresh token).
+var bucketSettings = []byte("settings")
+
+func init() { allBuckets = append(allBuckets, bucketSettings) }
+
+// Setting reads a stored value ("" when unset).
+func (s *Store) Setting(key string) string {
+	var v string
+	_ = s.db.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketSettings).Get([]byte(key))); return nil })
+	return v
+}
+
+// SetSetting stores a value durably.
+func (s *Store) SetSetting(key, value string) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSettings).Put([]byte(key), []byte(value)) })
+}
