@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	//lint:ignore SA1019 archived, kept only for api "1.1" accounts, as the product card asks
 	"github.com/dghubble/go-twitter/twitter"
 	"github.com/dghubble/oauth1"
 )
