@@ -128,46 +128,6 @@ func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 	m.sched.Store(sched)
 }
 
-// Config returns the configuration in force.
-func (m *Monitor) Config() *config.Config { return m.cfg.Load() }
-
-// Reload swaps in a new, already validated configuration: checks,
-// components, maintenance and incident settings change without a restart,
-// and unchanged checks keep their state. It returns once the new
-// configuration is in force.
-func (m *Monitor) Reload(ctx context.Context, cfg *config.Config) error {
-	req := reloadReq{cfg: cfg, done: make(chan error, 1)}
-	select {
-	case m.reloads <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// reload runs on the engine goroutine.
-func (m *Monitor) reload(cfg *config.Config) error {
-	next, err := m.newScheduler(cfg)
-	if err != nil {
-		return err
-	}
-	old := m.sched.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	old.Stop(ctx) // its last reports wait in the channel; removed checks' are ignored
-	cancel()
-	m.engine.SetModel(cfg.Model())
-	m.adopt(cfg, next)
-	m.hist.invalidate()
-	next.Start()
-	_, err = m.step(status.Batch{Now: m.o.Now().UTC()})
-	return err
-}
-
 // sink hands a report to the engine goroutine without blocking a probe for
 // long: the channel is deep, and a full channel means the engine is wedged.
 func (m *Monitor) sink(r probes.Report) {
@@ -386,55 +346,4 @@ func toResult(r probes.Report) status.CheckResult {
 // String describes the monitor for logs.
 func (m *Monitor) String() string {
 	return fmt.Sprintf("monitor(%d checks)", len(m.cfg.Load().Checks))
-}
-
-// Health is liveness: the engine loop steps, the store commits and the
-// scheduler fires. It is false, with the reason, when any of them stalls.
-func (m *Monitor) Health() (bool, string) {
-	now := time.Now()
-	if e := m.commitErr.Load(); e != nil {
-		return false, "store commit failing: " + *e
-	}
-	if last := time.Unix(0, m.lastStep.Load()); m.lastStep.Load() != 0 && now.Sub(last) > 3*m.o.PublishEvery+5*time.Second {
-		return false, "engine loop stalled since " + last.UTC().Format(time.RFC3339)
-	}
-	cfg := m.cfg.Load()
-	if len(cfg.Checks) == 0 {
-		return true, ""
-	}
-	shortest := cfg.Checks[0].Every
-	for _, c := range cfg.Checks {
-		shortest = min(shortest, c.Every)
-	}
-	if tick := m.sched.Load().LastTick(); now.Sub(tick) > 2*shortest+10*time.Second {
-		return false, "scheduler has not fired since " + tick.Format(time.RFC3339)
-	}
-	return true, ""
-}
-
-// Details is what /api/v1/health reports about the monitor.
-type Details struct {
-	SchedulerLastTick time.Time `json:"scheduler_last_tick"`
-	SchedulerRuns     uint64    `json:"scheduler_runs"`
-	SchedulerSkipped  uint64    `json:"scheduler_skipped"`
-	StoreLastCommit   time.Time `json:"store_last_commit"`
-	Commits           uint64    `json:"commits"`
-	LastCommitMS      float64   `json:"last_commit_ms"`
-	CommitError       string    `json:"commit_error,omitempty"`
-	Healthy           bool      `json:"healthy"`
-	Reason            string    `json:"reason,omitempty"`
-}
-
-// Details reports the monitor's liveness evidence.
-func (m *Monitor) Details() Details {
-	sched := m.sched.Load()
-	runs, skipped := sched.Counts()
-	n, last := m.Commits()
-	d := Details{SchedulerLastTick: sched.LastTick(), SchedulerRuns: runs, SchedulerSkipped: skipped,
-		StoreLastCommit: m.o.Store.LastCommit(), Commits: n, LastCommitMS: float64(last.Microseconds()) / 1000}
-	if e := m.commitErr.Load(); e != nil {
-		d.CommitError = *e
-	}
-	d.Healthy, d.Reason = m.Health()
-	return d
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/outpost-status/outpost/status"
 )
 
 func xMessage(text, reply string) Message {
@@ -127,5 +125,3 @@ func TestTIDAndGraphemes(t *testing.T) {
 		}
 	}
 }
-
-var _ = status.IncidentCreated

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -319,7 +320,8 @@ func TestIPExtractor(t *testing.T) {
 	if ip := ipExtractor(nil)(req); ip != "203.0.113.9" {
 		t.Errorf("without trusted proxies: %s", ip)
 	}
-	_, proxy, _ := net_ParseCIDR("203.0.113.0/24")
+	_, n, _ := net.ParseCIDR("203.0.113.0/24")
+	proxy := []*net.IPNet{n}
 	if ip := ipExtractor(proxy)(req); ip != "198.51.100.1" {
 		t.Errorf("behind a trusted proxy: %s", ip)
 	}

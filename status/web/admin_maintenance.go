@@ -1,0 +1,176 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+type maintenanceBody struct {
+	Name       string    `json:"name"`
+	Message    string    `json:"message"`
+	Components []string  `json:"components"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+}
+
+func (s *Server) createMaintenance(c echo.Context) error {
+	var b maintenanceBody
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(b.Name) == "" || len(b.Name) > 200:
+		return fieldError("name", "name must be 1 to 200 characters")
+	case b.Start.IsZero():
+		return fieldError("start", "start is required (RFC 3339)")
+	case !b.End.After(b.Start):
+		return fieldError("end", "end must be after start")
+	case b.End.Sub(b.Start) > 7*24*time.Hour:
+		return fieldError("end", "a window lasts at most 7 days")
+	case len(b.Components) == 0:
+		return fieldError("components", "at least one component is required")
+	}
+	known := componentNames(s.current.Load().snap)
+	comps := map[string]status.ComponentStatus{}
+	for i, id := range b.Components {
+		if _, ok := known[id]; !ok {
+			return fieldError(fmt.Sprintf("components[%d]", i), "unknown component %q", id)
+		}
+		comps[id] = status.UnderMaintenance
+	}
+	return s.apply(c, http.StatusCreated, status.Command{Kind: status.ScheduleMaintenance, Name: b.Name, Body: b.Message,
+		Components: comps, Start: b.Start, End: b.End})
+}
+
+func (s *Server) cancelMaintenance(c echo.Context) error {
+	return s.apply(c, http.StatusOK, status.Command{Kind: status.CancelMaintenance, IncidentID: c.Param("id")})
+}
+
+// held lists announcements waiting for a person (publish.mode delay or
+// manual) with the destinations they wait on.
+func (s *Server) listHeld(c echo.Context) error {
+	rows, err := s.o.Store.Unfinished(1000)
+	if err != nil {
+		return err
+	}
+	type held struct {
+		Seq          uint64                     `json:"seq"`
+		Event        status.Event               `json:"event"`
+		Destinations map[string]*store.Delivery `json:"destinations"`
+	}
+	out := []held{}
+	now := time.Now()
+	for _, r := range rows {
+		h := held{Seq: r.Seq, Event: r.Event, Destinations: map[string]*store.Delivery{}}
+		for name, d := range r.Deliveries {
+			if d.State == store.Held || (d.State == store.Pending && d.NextAt.After(now.Add(time.Second))) {
+				h.Destinations[name] = d
+			}
+		}
+		if len(h.Destinations) > 0 {
+			h.Event.Private = nil
+			out = append(out, h)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"announcements": out})
+}
+
+func (s *Server) release(c echo.Context) error { return s.decide(c, true) }
+
+func (s *Server) cancelHeld(c echo.Context) error { return s.decide(c, false) }
+
+// decide releases (sends now) or cancels a held or delayed announcement
+// on every destination where it still waits.
+func (s *Server) decide(c echo.Context, release bool) error {
+	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
+	if err != nil {
+		return fieldError("seq", "seq must be a number")
+	}
+	row, err := s.o.Store.OutboxRow(seq)
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no announcement %d", seq))
+	}
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	changed := 0
+	for name, d := range row.Deliveries {
+		if d.State != store.Held && !(d.State == store.Pending && d.NextAt.After(now)) {
+			continue
+		}
+		err := s.o.Store.UpdateDelivery(seq, name, now, func(d *store.Delivery) {
+			if release {
+				d.State, d.NextAt = store.Pending, now
+			} else {
+				d.State, d.LastError = store.Cancelled, "cancelled by "+actor(c)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		changed++
+	}
+	if changed == 0 {
+		return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("announcement %d is not waiting on any destination", seq))
+	}
+	action := map[bool]string{true: "release_announcement", false: "cancel_announcement"}[release]
+	if err := s.o.Store.Audit(status.AuditEntry{At: now, Actor: actor(c), Action: action, Target: strconv.FormatUint(seq, 10),
+		Detail: fmt.Sprintf("%s %s, %d destination(s)", row.Event.Type, row.Event.ID, changed)}); err != nil {
+		return err
+	}
+	if release && s.o.Admin.Wake != nil {
+		s.o.Admin.Wake()
+	}
+	return c.JSON(http.StatusOK, map[string]any{"seq": seq, "destinations": changed, "action": action})
+}
+
+func (s *Server) patchMaintenance(c echo.Context) error {
+	var b struct {
+		Name    string    `json:"name"`
+		Message string    `json:"message"`
+		Start   time.Time `json:"start"`
+		End     time.Time `json:"end"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if len(b.Name) > 200 {
+		return fieldError("name", "name must be at most 200 characters")
+	}
+	if !b.Start.IsZero() && !b.End.IsZero() && b.End.Sub(b.Start) > 7*24*time.Hour {
+		return fieldError("end", "a window lasts at most 7 days")
+	}
+	return s.apply(c, http.StatusOK, status.Command{Kind: status.UpdateMaintenance, IncidentID: c.Param("id"),
+		Name: strings.TrimSpace(b.Name), Body: b.Message, Start: b.Start, End: b.End})
+}
+
+// deliveries is the delivery log: the latest outbox rows and, per
+// destination, state, attempts and last error.
+func (s *Server) deliveries(c echo.Context) error {
+	rows, err := s.o.Store.RecentOutbox(100)
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		Seq          uint64                     `json:"seq"`
+		Type         status.EventType           `json:"type"`
+		EventID      string                     `json:"event_id"`
+		CreatedAt    time.Time                  `json:"created_at"`
+		Destinations map[string]*store.Delivery `json:"destinations"`
+	}
+	out := []entry{}
+	for _, r := range rows {
+		out = append(out, entry{Seq: r.Seq, Type: r.Event.Type, EventID: r.Event.ID, CreatedAt: r.CreatedAt, Destinations: r.Deliveries})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"deliveries": out})
+}
