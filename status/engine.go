@@ -111,10 +111,18 @@ func (e *Engine) Apply(b Batch) *Changes {
 		}
 		return results[i].Check < results[j].Check
 	})
+	wentDown := false
 	for _, r := range results {
+		before := e.checkStatus(r.Check)
 		if e.applyResult(r) {
 			ch.Results = append(ch.Results, r)
+			if after := e.checkStatus(r.Check); after == CheckDown && before != CheckDown && !e.isCanary(r.Check) {
+				wentDown = true
+			}
 		}
+	}
+	if wentDown {
+		e.recheckCanaries(now)
 	}
 	e.ensureComponents(now) // commands may set component statuses
 	for _, c := range b.Commands {
@@ -125,6 +133,7 @@ func (e *Engine) Apply(b Batch) *Changes {
 		}
 	}
 	e.delayed(now)
+	e.connectivity(now)
 	e.maintenance(now)
 	e.components(now)
 	e.autoIncidents(now)
@@ -272,11 +281,33 @@ func (e *Engine) ensureComponents(now time.Time) {
 	}
 }
 
+func (e *Engine) checkStatus(name string) CheckStatus {
+	if cs := e.s.Checks[name]; cs != nil {
+		return cs.Status
+	}
+	return CheckUnknown
+}
+
+func (e *Engine) isCanary(name string) bool {
+	d, ok := e.m.check(name)
+	return ok && d.Canary
+}
+
 // components recomputes every component's status and records changes.
+// While connectivity is degraded, statuses hold: what the checks see then
+// says nothing about the targets.
 func (e *Engine) components(now time.Time) {
 	e.ensureComponents(now)
+	frozen := !e.s.ConnectivitySince.IsZero()
 	for _, def := range e.m.Components {
 		st := e.s.Components[def.ID]
+		if frozen {
+			if hourOf(now) != hourOf(st.AccountedAt) {
+				e.account(def.ID, st, now)
+				e.ch.Components = append(e.ch.Components, def.ID)
+			}
+			continue
+		}
 		auto := e.autoStatus(def.ID)
 		if !auto.IsOutage() && st.Suppressed {
 			st.Suppressed = false

@@ -2,6 +2,7 @@ package status
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -586,5 +587,90 @@ func TestEditDeleteAndPostmortem(t *testing.T) {
 	open := h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: AddPostmortem, IncidentID: "inc-404", Body: "x"}}}).Replies[0]
 	if open.Err == "" {
 		t.Error("postmortem for a missing incident accepted")
+	}
+}
+
+func canaryModel() *Model {
+	m := testModel()
+	for _, n := range []string{"canary-a", "canary-b"} {
+		m.Checks = append(m.Checks, CheckDef{Name: n, Canary: true, FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 2 * time.Second, Every: 30 * time.Second})
+	}
+	return m
+}
+
+// all runs every named check once with outcome o, at the same instant.
+func (h *harness) all(o probes.Outcome, names ...string) *Changes {
+	h.now = h.now.Add(2 * time.Second)
+	var rs []CheckResult
+	for _, n := range names {
+		r := probes.ReasonOK
+		if o == down {
+			r = probes.ReasonTimeout
+		}
+		rs = append(rs, CheckResult{Check: n, At: h.now, Result: probes.Result{Outcome: o, Reason: r}})
+	}
+	return h.step(rs...)
+}
+
+var allChecks = []string{"api-1", "api-2", "web-1", "db-1", "canary-a", "canary-b"}
+
+// Cut off: checks and canaries fail together. No incident, operators are
+// told, statuses hold, the page says it cannot see.
+func TestConnectivityCutOff(t *testing.T) {
+	h := newHarness(t, canaryModel())
+	h.all(up, allChecks...)
+	h.all(up, allChecks...)
+	var evs []EventType
+	for range 3 {
+		evs = append(evs, eventTypes(h.all(down, allChecks...))...)
+	}
+	if len(h.open()) != 0 || slices.Contains(evs, IncidentCreated) {
+		t.Fatalf("an incident was opened while cut off: %v", evs)
+	}
+	if !slices.Contains(evs, MonitorConnectivityLost) || !MonitorConnectivityLost.OperatorsOnly() {
+		t.Fatalf("operators not told: %v", evs)
+	}
+	if h.comp("api") != Operational {
+		t.Errorf("api shows %s while we cannot see", h.comp("api"))
+	}
+	s := h.e.Snapshot(h.now, t0)
+	if s.ConnectivitySince.IsZero() || !s.Components[0].Stale {
+		t.Fatal("the snapshot does not say monitoring is degraded")
+	}
+	// Connectivity returns; the targets are fine.
+	h.all(up, allChecks...)
+	ch := h.all(up, allChecks...)
+	if !hasEvent(ch, MonitorConnectivityFixed) || len(h.open()) != 0 || h.comp("api") != Operational {
+		t.Fatalf("restore: %v, %d open, api %s", eventTypes(ch), len(h.open()), h.comp("api"))
+	}
+}
+
+// A real outage: the canaries answer fine, so the failure is the target's.
+func TestConnectivityRealOutage(t *testing.T) {
+	h := newHarness(t, canaryModel())
+	h.all(up, allChecks...)
+	ch := h.all(down, "db-1") // db-1 confirms on its first failure
+	if len(h.open()) != 0 {
+		t.Fatal("announced before the canaries answered")
+	}
+	if rc := ch.Rechecks; len(rc) < 2 || !slices.ContainsFunc(rc, func(r Recheck) bool { return r.Check == "canary-a" && r.At.Equal(h.now) }) {
+		t.Fatalf("canaries not re-checked at once: %+v", rc)
+	}
+	ch = h.all(up, "canary-a", "canary-b")
+	if !hasEvent(ch, IncidentCreated) {
+		t.Fatalf("canaries fine, yet no incident: %v", eventTypes(ch))
+	}
+}
+
+// If the canaries never answer, the wait is bounded.
+func TestCanaryWaitBounded(t *testing.T) {
+	h := newHarness(t, canaryModel())
+	h.all(up, allChecks...)
+	for range 3 {
+		h.all(down, "db-1")
+	}
+	h.now = h.now.Add(61 * time.Second) // past twice the canaries' period
+	if ch := h.step(CheckResult{Check: "db-1", At: h.now, Result: probes.Result{Outcome: down, Reason: refu}}); !hasEvent(ch, IncidentCreated) {
+		t.Fatal("silent canaries held the incident forever")
 	}
 }

@@ -11,13 +11,16 @@ import (
 // autoIncidents opens, joins, reopens and resolves automatic incidents
 // from the components' statuses after this step.
 func (e *Engine) autoIncidents(now time.Time) {
-	if !e.m.AutoIncidents {
+	if !e.m.AutoIncidents || !e.s.ConnectivitySince.IsZero() {
 		return
 	}
 	for _, def := range e.m.Components {
 		st := e.s.Components[def.ID]
 		if st == nil || !st.Status.IsOutage() || st.Suppressed || st.Manual != "" {
 			continue
+		}
+		if e.canariesUnsettled(st.Since, now) {
+			continue // is it them or us? wait for the canaries' word
 		}
 		if open := e.openAuto(); open != nil {
 			e.joinOrWorsen(open, def, st.Status, now)

@@ -19,6 +19,9 @@ type Model struct {
 	// StaleAfter is how many of a check's periods without a result make its
 	// data stale ("no recent data"). Default 2.
 	StaleAfter int
+	// ConnectivityThreshold is the share of checks down that, with the
+	// canaries failing, means Outpost is cut off. Default 0.5.
+	ConnectivityThreshold float64
 }
 
 // ComponentDef is one public component.
@@ -34,6 +37,9 @@ type CheckDef struct {
 	SuccessThreshold int
 	RecheckInterval  time.Duration
 	Every            time.Duration // nominal period, for freshness
+	// Canary checks belong to no component: they tell whether Outpost
+	// itself can see the world.
+	Canary bool
 }
 
 // Schedule yields the next firing after a time (robfig/cron's Schedule

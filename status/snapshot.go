@@ -23,6 +23,8 @@ type Snapshot struct {
 	LastResultAt time.Time
 	// DelayedSince is set when no check has produced a result for too long.
 	DelayedSince time.Time
+	// ConnectivitySince is set while Outpost itself is cut off (canaries).
+	ConnectivitySince time.Time
 	// Filled from the store by the runtime:
 	History []*Incident           // closed incidents of the last 14 days, newest first
 	Recent  []*Incident           // the latest 50 incidents and maintenance, any status, newest first
@@ -80,7 +82,7 @@ type DayView struct {
 // Snapshot builds the public view of the current state at now.
 func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	now = now.UTC()
-	s := &Snapshot{GeneratedAt: now, DelayedSince: e.s.DelayedSince}
+	s := &Snapshot{GeneratedAt: now, DelayedSince: e.s.DelayedSince, ConnectivitySince: e.s.ConnectivitySince}
 	worst := Operational
 	groups := map[string]int{}
 	for i, def := range e.m.Components {
@@ -94,6 +96,7 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 			}
 		}
 		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
+		cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
 		if cv.LastChecked.After(s.LastResultAt) {
 			s.LastResultAt = cv.LastChecked
 		}

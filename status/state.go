@@ -135,6 +135,9 @@ type State struct {
 	// DelayedSince is set while the monitor as a whole produces no results:
 	// the time of the last result (or of the start, if none came yet).
 	DelayedSince time.Time `json:"delayed_since,omitzero"`
+	// ConnectivitySince is set while the canaries say Outpost itself is cut
+	// off: failures are not attributed to the targets.
+	ConnectivitySince time.Time `json:"connectivity_since,omitzero"`
 	// WatchingSince is when this state first saw a step.
 	WatchingSince time.Time `json:"watching_since,omitzero"`
 	// Windows are maintenance windows scheduled by people (the admin API),

@@ -13,20 +13,24 @@ import (
 // Config is the whole, validated configuration. It is immutable after Load;
 // runtime state lives in the engine.
 type Config struct {
-	Site        Site          `yaml:"site"`
-	Listen      string        `yaml:"listen"`
-	Storage     Storage       `yaml:"storage"`
-	Components  []Component   `yaml:"components"`
-	Checks      []Check       `yaml:"checks"`
-	Incidents   Incidents     `yaml:"incidents"`
-	Maintenance []Maintenance `yaml:"maintenance"`
-	Scheduler   Scheduler     `yaml:"scheduler"`
-	Metrics     Metrics       `yaml:"metrics"`
-	TLS         TLS           `yaml:"tls"`
-	Export      Export        `yaml:"export"`
-	Channels    []Channel     `yaml:"channels"`
-	Publish     Publish       `yaml:"publish"`
-	Admin       Admin         `yaml:"admin"`
+	Site       Site        `yaml:"site"`
+	Listen     string      `yaml:"listen"`
+	Storage    Storage     `yaml:"storage"`
+	Components []Component `yaml:"components"`
+	Checks     []Check     `yaml:"checks"`
+	// Canaries are independent endpoints that should always be up; never
+	// shown publicly. They tell "the targets are down" from "we are cut off".
+	Canaries     []Check       `yaml:"canaries"`
+	Connectivity Connectivity  `yaml:"connectivity"`
+	Incidents    Incidents     `yaml:"incidents"`
+	Maintenance  []Maintenance `yaml:"maintenance"`
+	Scheduler    Scheduler     `yaml:"scheduler"`
+	Metrics      Metrics       `yaml:"metrics"`
+	TLS          TLS           `yaml:"tls"`
+	Export       Export        `yaml:"export"`
+	Channels     []Channel     `yaml:"channels"`
+	Publish      Publish       `yaml:"publish"`
+	Admin        Admin         `yaml:"admin"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -85,6 +89,13 @@ type Check struct {
 	// Every is the check's nominal period: Interval, or the gap between
 	// two firings of Schedule. Freshness is judged against it.
 	Every time.Duration `yaml:"-"`
+}
+
+// Connectivity tunes the canary rule.
+type Connectivity struct {
+	// Threshold is the share of checks down that, with canaries failing too,
+	// is attributed to Outpost's own connectivity. Default 0.5.
+	Threshold float64 `yaml:"threshold"`
 }
 
 // Incidents tunes automatic incidents.

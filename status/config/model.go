@@ -20,6 +20,12 @@ func (c *Config) Model() *status.Model {
 			FailureThreshold: ch.FailureThreshold, SuccessThreshold: ch.SuccessThreshold,
 			RecheckInterval: ch.RecheckInterval, Every: ch.Every})
 	}
+	for _, ch := range c.Canaries {
+		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Canary: true,
+			FailureThreshold: ch.FailureThreshold, SuccessThreshold: ch.SuccessThreshold,
+			RecheckInterval: ch.RecheckInterval, Every: ch.Every})
+	}
+	m.ConnectivityThreshold = c.Connectivity.Threshold
 	for _, w := range c.Maintenance {
 		d := status.MaintenanceDef{ID: w.ID, Name: w.Name, Message: w.Message, Components: w.Components,
 			Start: w.Start, End: w.End, Duration: w.Duration}

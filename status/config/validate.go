@@ -72,6 +72,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	}
 	comps := d.validateComponents(c, bad)
 	d.validateChecks(c, comps, po, bad)
+	d.validateCanaries(c, po, bad)
 	d.validateMaintenance(c, comps, bad)
 	d.validateChannels(c, comps, bad)
 }
@@ -281,5 +282,52 @@ func (d *decoder) validateTLS(c *Config, bad badFunc) {
 		} else if _, _, err := net.SplitHostPort(t.HTTPListen); err != nil {
 			bad("tls.http_listen", "must be host:port: %v", err)
 		}
+	}
+}
+
+// validateCanaries checks canaries like checks, without a component, with
+// names unique across checks and canaries.
+func (d *decoder) validateCanaries(c *Config, po probes.Options, bad badFunc) {
+	if c.Connectivity.Threshold == 0 {
+		c.Connectivity.Threshold = 0.5
+	} else if c.Connectivity.Threshold < 0 || c.Connectivity.Threshold > 1 {
+		bad("connectivity.threshold", "must be between 0 and 1, got %v", c.Connectivity.Threshold)
+	}
+	names := map[string]bool{}
+	for _, ch := range c.Checks {
+		names[ch.Name] = true
+	}
+	for i := range c.Canaries {
+		ch := &c.Canaries[i]
+		p := fmt.Sprintf("canaries[%d]", i)
+		switch {
+		case ch.Name == "":
+			bad(p+".name", "is required")
+		case names[ch.Name]:
+			bad(p+".name", "duplicate name %q (check and canary names share one namespace)", ch.Name)
+		}
+		names[ch.Name] = true
+		if ch.Component != "" {
+			bad(p+".component", "canaries belong to no component")
+		}
+		d.validateTiming(ch, p, bad)
+		if ch.FailureThreshold == 0 {
+			ch.FailureThreshold = DefaultFailureThreshold
+		}
+		if ch.SuccessThreshold == 0 {
+			ch.SuccessThreshold = DefaultSuccessThreshold
+		}
+		if ch.RecheckInterval == 0 {
+			ch.RecheckInterval = DefaultRecheckInterval
+		}
+		probe, err := probes.New(ch.Spec, po)
+		var fe *probes.FieldError
+		switch {
+		case errors.As(err, &fe):
+			bad(p+"."+fe.Field, "%s", fe.Msg)
+		case err != nil:
+			bad(p, "%v", err)
+		}
+		ch.Probe = probe
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +112,7 @@ func New(o Options) (*Monitor, error) {
 
 func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
 	var jobs []probes.Job
-	for _, c := range cfg.Checks {
+	for _, c := range append(slices.Clone(cfg.Checks), cfg.Canaries...) {
 		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
 	}
 	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger})
@@ -120,7 +121,7 @@ func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
 // adopt makes cfg and sched the ones in force.
 func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 	kinds := make(map[string]string, len(cfg.Checks))
-	for _, c := range cfg.Checks {
+	for _, c := range append(slices.Clone(cfg.Checks), cfg.Canaries...) {
 		kinds[c.Name] = c.Kind
 	}
 	m.kinds.Store(&kinds)

@@ -23,6 +23,7 @@ type engineMeta struct {
 	DelayedSince  time.Time                 `json:"delayed_since,omitzero"`
 	WatchingSince time.Time                 `json:"watching_since,omitzero"`
 	Windows       map[string]*status.Window `json:"windows,omitempty"`
+	Connectivity  time.Time                 `json:"connectivity_since,omitzero"`
 }
 
 // Apply persists one engine step in one transaction: raw results and their
@@ -106,7 +107,7 @@ func putState(tx *bolt.Tx, ch *status.Changes, st *status.State) error {
 			}
 		}
 	}
-	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince, Windows: st.Windows})
+	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince, Windows: st.Windows, Connectivity: st.ConnectivitySince})
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {

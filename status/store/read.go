@@ -26,6 +26,7 @@ func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.Stat
 			if m.Maint != nil {
 				st.Maint = m.Maint
 			}
+			st.ConnectivitySince = m.Connectivity
 			if m.Windows != nil {
 				st.Windows = m.Windows
 			}

@@ -34,6 +34,9 @@ type apiIndicator struct {
 type apiMonitoring struct {
 	Delayed      bool       `json:"delayed"`
 	DelayedSince *time.Time `json:"delayed_since"`
+	// ConnectivityDegradedSince: Outpost itself is cut off (canaries fail
+	// too); statuses are the last known ones.
+	ConnectivityDegradedSince *time.Time `json:"connectivity_degraded_since"`
 }
 
 type apiComponent struct {

@@ -94,6 +94,11 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 		v.Delayed = &d
 		v.Banner = bannerView{Class: "delayed", Text: "Monitoring delayed since " + d.In(r.loc).Format("15:04 MST")}
 	}
+	if !s.ConnectivitySince.IsZero() {
+		c := s.ConnectivitySince
+		v.Cutoff = &c
+		v.Banner = bannerView{Class: "delayed", Text: "Monitoring connectivity degraded since " + c.In(r.loc).Format("15:04 MST")}
+	}
 	for _, inc := range s.Incidents {
 		v.Incidents = append(v.Incidents, newIncidentView(inc, names))
 	}

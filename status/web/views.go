@@ -33,6 +33,7 @@ type assetURLs struct{ CSS, JS, Favicon string }
 type indexView struct {
 	Banner      bannerView
 	Delayed     *time.Time
+	Cutoff      *time.Time // connectivity degraded since
 	LastChecked time.Time
 	Incidents   []*incidentView
 	Maintenance []*incidentView
