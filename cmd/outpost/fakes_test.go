@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -32,7 +33,10 @@ type fakeNetworks struct {
 	srv      *httptest.Server
 }
 
-func newFakeNetworks(t testing.TB) *fakeNetworks {
+func newFakeNetworks(t testing.TB) *fakeNetworks { return newFakeNetworksOn(t, "127.0.0.1:0") }
+
+// newFakeNetworksOn listens on addr (a test host's address).
+func newFakeNetworksOn(t testing.TB, addr string) *fakeNetworks {
 	f := &fakeNetworks{release: make(chan struct{}), got: map[string][]string{}, posts: map[string]int{},
 		keys: map[string]string{}, pdEvents: map[string]bool{}, tweets: map[string]bool{}, bsky: map[string]bool{}, arrived: make(chan string, 100)}
 	mux := http.NewServeMux()
@@ -117,7 +121,14 @@ func newFakeNetworks(t testing.TB) *fakeNetworks {
 		f.mu.Unlock()
 		fmt.Fprintf(w, `{"uri":"at://did:plc:fake/app.bsky.feed.post/%s","cid":"bafy%s"}`, v.Rkey, v.Rkey)
 	})
-	f.srv = httptest.NewServer(f.holding(mux))
+	f.srv = httptest.NewUnstartedServer(f.holding(mux))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Listener.Close()
+	f.srv.Listener = ln
+	f.srv.Start()
 	t.Cleanup(func() { f.unhold(); f.srv.Close() }) // a failed test must not leave replies held
 	return f
 }

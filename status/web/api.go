@@ -81,7 +81,8 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 		Page:        apiPage{ID: s.o.SiteID, Name: s.o.Site.Title, URL: s.o.Site.URL, TimeZone: s.o.Site.TimeZone},
 		Status:      apiIndicator{Indicator: snap.Indicator, Description: snap.Description},
 		GeneratedAt: snap.GeneratedAt, LastChecked: timePtr(snap.LastResultAt),
-		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince)},
+		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince),
+			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince)},
 		Components: []apiComponent{}, Incidents: []apiIncident{}, Maintenance: []apiIncident{},
 	}
 	for _, c := range snap.Components {
