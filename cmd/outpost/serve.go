@@ -135,6 +135,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go exp.run(reloadCtx)
 		exp.offer(mon.Snapshot())
 	}
+	if cfg.Deadman.URL != "" {
+		dm := &deadman{cfg: cfg.Deadman, healthy: mon.Health, log: log, hc: &http.Client{},
+			count: func(r string) { met.DeadmanPings.WithLabelValues(r).Inc() }}
+		go dm.run(reloadCtx)
+	}
 	webDone := make(chan error, 1)
 	go func() { webDone <- httpSrv.Serve(ln) }()
 	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "tls", cfg.TLS.Enabled(),

@@ -31,6 +31,7 @@ type Config struct {
 	Channels     []Channel     `yaml:"channels"`
 	Publish      Publish       `yaml:"publish"`
 	Admin        Admin         `yaml:"admin"`
+	Deadman      Deadman       `yaml:"deadman"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -182,6 +183,15 @@ type Channel struct {
 
 // Operators reports an operators' channel.
 func (c Channel) Operators() bool { return c.Audience == "operators" }
+
+// Deadman pings an external service while Outpost is healthy, so that
+// service notices when Outpost dies or stalls.
+type Deadman struct {
+	URL      string        `yaml:"url"`
+	Interval time.Duration `yaml:"interval"`
+	Method   string        `yaml:"method"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
 
 // Admin holds the admin API's bearer tokens.
 type Admin struct {

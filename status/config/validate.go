@@ -62,6 +62,26 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 		c.Proxies = append(c.Proxies, n)
 	}
 	d.validateTLS(c, bad)
+	if dm := &c.Deadman; dm.URL != "" {
+		if u, err := url.Parse(dm.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("deadman.url", "must be an absolute http(s) URL")
+		}
+		if dm.Interval == 0 {
+			dm.Interval = time.Minute
+		} else if dm.Interval < time.Second {
+			bad("deadman.interval", "must be at least 1s")
+		}
+		switch dm.Method = strings.ToUpper(dm.Method); dm.Method {
+		case "":
+			dm.Method = "GET"
+		case "GET", "POST", "HEAD":
+		default:
+			bad("deadman.method", "must be GET, POST or HEAD, got %q", dm.Method)
+		}
+		if dm.Timeout == 0 {
+			dm.Timeout = 10 * time.Second
+		}
+	}
 	if c.Export.Dir != "" && !filepath.IsAbs(c.Export.Dir) {
 		c.Export.Dir = filepath.Join(c.Dir, c.Export.Dir)
 	}

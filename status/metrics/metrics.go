@@ -41,6 +41,9 @@ type Metrics struct {
 	openIncidents prometheus.Gauge
 	reloads       *prometheus.CounterVec
 	Deliveries    *prometheus.CounterVec
+	// DeadmanPings counts dead man's switch pings by result (ok, failed,
+	// skipped while unhealthy).
+	DeadmanPings *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
@@ -73,11 +76,13 @@ func New(o Options) *Metrics {
 		Help: "Configuration reloads by result (success, failure)."}, []string{"result"})
 	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deliveries_total",
 		Help: "Outbox deliveries by destination and result."}, []string{"destination", "result"})
+	m.DeadmanPings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deadman_pings_total",
+		Help: "Dead man's switch pings by result (ok, failed, skipped)."}, []string{"result"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
 	m.Registry.MustRegister(m.runs, m.lastDuration, m.duration, m.phase, m.lag, m.committed, m.commitLatency,
-		m.component, m.openIncidents, m.reloads, m.Deliveries, build,
+		m.component, m.openIncidents, m.reloads, m.Deliveries, m.DeadmanPings, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.PerCheckHistograms {
 		m.perCheck = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_check_duration_seconds",
