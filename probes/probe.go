@@ -25,6 +25,9 @@ type Options struct {
 	// Resolver looks up target host names; nil means the system resolver.
 	// Tests point it at a DNS server on loopback.
 	Resolver *net.Resolver
+	// Beats receives pushed heartbeats (kind heartbeat); nil where nothing
+	// serves them (outpost check, outpost probe).
+	Beats *Beats
 }
 
 // dialer is the one place probes get a net.Dialer, so all of them use the
@@ -51,10 +54,11 @@ type Constructor func(spec Spec, opts Options) (Probe, error)
 // registry maps a kind name to its constructor. Adding a kind is one new file
 // whose init-free constructor is listed here.
 var registry = map[string]Constructor{
-	"http": newHTTP,
-	"tcp":  newTCP,
-	"tls":  newTLS,
-	"dns":  newDNS,
+	"http":      newHTTP,
+	"tcp":       newTCP,
+	"tls":       newTLS,
+	"dns":       newDNS,
+	"heartbeat": newHeartbeat,
 }
 
 // Kinds lists the registered probe kinds, sorted.
@@ -77,7 +81,7 @@ func New(spec Spec, opts Options) (Probe, error) {
 	if opts.Version == "" {
 		opts.Version = defaultVersion
 	}
-	if spec.Target == "" {
+	if spec.Target == "" && spec.Kind != "heartbeat" {
 		return nil, fieldErr("target", "is required for kind %s", spec.Kind)
 	}
 	return c(spec, opts)

@@ -8,6 +8,12 @@ import "time"
 type Spec struct {
 	Kind   string `yaml:"kind"`
 	Target string `yaml:"target"`
+	// Name is the check's name (set by the loader; heartbeats need it).
+	Name string `yaml:"-"`
+
+	// heartbeat
+	Period time.Duration `yaml:"period"`
+	Grace  time.Duration `yaml:"grace"`
 
 	// http
 	Method          string            `yaml:"method"`

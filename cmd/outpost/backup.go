@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/outpost-status/outpost/status/store"
@@ -81,18 +82,24 @@ var errNotRunning = errors.New("no running Outpost")
 // fromRunning GETs path from the Outpost serving dataPath, over the local
 // socket beside it, and hands the body to read.
 func fromRunning(ctx context.Context, dataPath, path string, read func(io.Reader) error) error {
+	return callRunning(ctx, http.MethodGet, dataPath, path, read)
+}
+
+// callRunning is fromRunning with a method.
+func callRunning(ctx context.Context, method, dataPath, path string, read func(io.Reader) error) error {
 	sock := backupSocket(dataPath)
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://outpost"+path, nil)
+	req, _ := http.NewRequestWithContext(ctx, method, "http://outpost"+path, nil)
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w at %s: %v", errNotRunning, sock, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("running Outpost answered %s", resp.Status)
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("running Outpost answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return read(resp.Body)
 }

@@ -34,7 +34,13 @@ func parseFlags(fs *flag.FlagSet, args []string) bool {
 
 // loadConfig loads path and prints every problem on failure.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	cfg, err := config.Load(path, config.LoadOptions{Probe: probes.Options{Version: version}})
+	return loadConfigWith(path, stderr, probes.Options{Version: version})
+}
+
+// loadConfigWith is loadConfig with the serving process's probe options
+// (the heartbeat registry).
+func loadConfigWith(path string, stderr io.Writer, po probes.Options) (*config.Config, bool) {
+	cfg, err := config.Load(path, config.LoadOptions{Probe: po})
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {

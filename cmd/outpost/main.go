@@ -45,6 +45,7 @@ func commands() []command {
 		{"backup", "write a consistent copy of the data file", runBackup},
 		{"export", "write the public site as static files", runExport},
 		{"notify", "notify test -channel NAME: send a test message", runNotify},
+		{"heartbeat", "heartbeat token -check NAME: a push check's token", runHeartbeat},
 		{"incident", "create|update|resolve|list incidents on a running Outpost", runIncident},
 		{"maintenance", "add|list|cancel maintenance on a running Outpost", runMaintenance},
 		{"healthcheck", "exit 0 when a running Outpost answers /healthz", runHealthcheck},

@@ -29,6 +29,8 @@ type reloader struct {
 	met  *metrics.Metrics
 	log  *slog.Logger
 
+	beats *probes.Beats // the heartbeat registry every config shares
+
 	mu       sync.Mutex
 	hash     string
 	loadedAt time.Time
@@ -91,7 +93,7 @@ func (r *reloader) current() string {
 }
 
 func (r *reloader) reload(ctx context.Context, why string) {
-	cfg, err := config.Load(r.path, config.LoadOptions{Probe: probes.Options{Version: version}})
+	cfg, err := config.Load(r.path, config.LoadOptions{Probe: probes.Options{Version: version, Beats: r.beats}})
 	if err == nil {
 		err = r.compatible(cfg)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/metrics"
@@ -36,7 +37,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "outpost serve:", err)
 		return exitConfig
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	beats := probes.NewBeats(nil) // pushed heartbeats, shared by every config loaded
+	cfg, ok := loadConfigWith(*path, stderr, probes.Options{Version: version, Beats: beats})
 	if !ok {
 		return exitConfig
 	}
@@ -61,7 +63,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, disp)})
+		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, disp),
+		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }}})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
@@ -83,7 +86,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("first render failed", "error", err)
 		return exitFailed
 	}
+	beats.OnBeat = func(check string) { mon.Scheduler().RunNow(check) } // a beat is judged at once
 	rl = newReloader(*path, cfg, mon, met, log)
+	rl.beats = beats
 	if cfg.Export.Dir != "" {
 		exp = newExporter(cfg.Export, srv, log)
 	}
@@ -217,6 +222,14 @@ func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monito
 			log.Error("backup failed", "error", err)
 		}
 	})
+	mux.HandleFunc("POST /heartbeat-token", func(w http.ResponseWriter, r *http.Request) {
+		token, err := issueHeartbeatToken(mon.Config(), st, r.URL.Query().Get("check"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, token)
+	})
 	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
 		files, err := srv.Files(mon.Snapshot())
 		if err != nil {
@@ -245,4 +258,26 @@ func adminAPI(cfg *config.Config, mon func() *monitor.Monitor, disp *notify.Disp
 		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: web.HashToken(t.Token), ReadOnly: t.ReadOnly})
 	}
 	return a
+}
+
+// heartbeatHashes maps the heartbeat checks of cfg to their token hashes.
+func heartbeatHashes(cfg *config.Config, st *store.Store) map[string]string {
+	out := map[string]string{}
+	for _, c := range cfg.Checks {
+		if c.Kind == "heartbeat" {
+			if h := st.HeartbeatHash(c.Name); h != "" {
+				out[c.Name] = h
+			}
+		}
+	}
+	return out
+}
+
+// issueHeartbeatToken makes a new token for a heartbeat check.
+func issueHeartbeatToken(cfg *config.Config, st *store.Store, check string) (string, error) {
+	c, ok := cfg.CheckByName(check)
+	if !ok || c.Kind != "heartbeat" {
+		return "", fmt.Errorf("no heartbeat check named %q", check)
+	}
+	return st.NewHeartbeatToken(check)
 }

@@ -165,6 +165,19 @@ func (d *decoder) validateChecks(c *Config, comps map[string]bool, po probes.Opt
 		} else if !comps[ch.Component] {
 			bad(p+".component", "unknown component %q", ch.Component)
 		}
+		if ch.Kind == "heartbeat" {
+			// Pushed: look often, and one miss is already a confirmed miss.
+			if ch.Interval == 0 && ch.Schedule == "" {
+				ch.Interval = 10 * time.Second
+			}
+			if ch.FailureThreshold == 0 {
+				ch.FailureThreshold = 1
+			}
+			if ch.SuccessThreshold == 0 {
+				ch.SuccessThreshold = 1
+			}
+		}
+		ch.Spec.Name = ch.Name
 		d.validateTiming(ch, p, bad)
 		if ch.FailureThreshold == 0 {
 			ch.FailureThreshold = DefaultFailureThreshold

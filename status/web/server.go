@@ -39,6 +39,8 @@ type Options struct {
 	Details func() any
 	// Admin enables the admin API; nil: not served.
 	Admin *Admin
+	// Heartbeats serves push checks; nil: not served.
+	Heartbeats *Heartbeats
 }
 
 // Server serves the public surfaces.
@@ -174,6 +176,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.o.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.o.Metrics))
+	}
+	if s.o.Heartbeats != nil {
+		s.heartbeatRoutes(e)
 	}
 	if s.o.Admin != nil {
 		s.adminRoutes(e)

@@ -1,0 +1,51 @@
+package web
+
+import (
+	"crypto/subtle"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Heartbeats serves push checks: /api/v1/heartbeat/{token} (POST, or GET
+// for crontabs) and .../fail.
+type Heartbeats struct {
+	Beats *probes.Beats
+	// Hashes returns the heartbeat checks' token hashes, by check.
+	Hashes func() map[string]string
+}
+
+func (s *Server) heartbeatRoutes(e *echo.Echo) {
+	lim := &failLimiter{m: map[string]*rate.Limiter{}}
+	for _, p := range []string{"/api/v1/heartbeat/:token", "/api/v1/heartbeat/:token/fail"} {
+		failed := p != "/api/v1/heartbeat/:token"
+		h := func(c echo.Context) error { return s.beat(c, lim, failed) }
+		e.GET(p, h)
+		e.POST(p, h)
+	}
+}
+
+func (s *Server) beat(c echo.Context, lim *failLimiter, failed bool) error {
+	c.Response().Header().Set("Cache-Control", CacheNone)
+	l := lim.get(c.RealIP())
+	if l.Tokens() < 1 {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many unknown tokens from this address; wait a minute")
+	}
+	got := store.HashToken(c.Param("token"))
+	check := ""
+	for name, h := range s.o.Heartbeats.Hashes() { // compared in constant time, all of them
+		if subtle.ConstantTimeCompare([]byte(got), []byte(h)) == 1 {
+			check = name
+		}
+	}
+	if check == "" {
+		l.Allow()
+		return echo.NewHTTPError(http.StatusNotFound, "no such heartbeat")
+	}
+	s.o.Heartbeats.Beats.Beat(check, failed)
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "failed": failed})
+}
