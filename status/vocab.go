@@ -147,6 +147,8 @@ const (
 	MonitorDelayed           EventType = "monitor.delayed"
 	MonitorConnectivityLost  EventType = "monitor.connectivity_degraded"
 	MonitorConnectivityFixed EventType = "monitor.connectivity_restored"
+	MonitorPeerDown          EventType = "monitor.peer_down"
+	MonitorPeerUp            EventType = "monitor.peer_up"
 	CheckCertificateExpiring EventType = "check.certificate_expiring"
 	DeliveryFailed           EventType = "delivery.failed"
 )
@@ -154,7 +156,8 @@ const (
 // OperatorsOnly reports events that never reach public channels.
 func (t EventType) OperatorsOnly() bool {
 	switch t {
-	case MonitorDelayed, MonitorConnectivityLost, MonitorConnectivityFixed, CheckCertificateExpiring, DeliveryFailed:
+	case MonitorDelayed, MonitorConnectivityLost, MonitorConnectivityFixed, MonitorPeerDown, MonitorPeerUp,
+		CheckCertificateExpiring, DeliveryFailed:
 		return true
 	}
 	return false

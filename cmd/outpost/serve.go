@@ -21,6 +21,7 @@ import (
 	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
 	"github.com/outpost-status/outpost/status/notify"
+	"github.com/outpost-status/outpost/status/peers"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/web"
 )
@@ -64,13 +65,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, disp),
-		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }}})
+		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }},
+		Peer:       peerHandler(cfg, func() (bool, string) { return mon.Health() })})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
 	}
+	route := notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay})
 	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: disp.Wake,
-		Route: notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), OnSnapshot: func(s *status.Snapshot) {
+		Route: route, OnSnapshot: func(s *status.Snapshot) {
 			if err := srv.Update(s); err != nil {
 				log.Error("render failed; serving the previous page", "error", err)
 			}
@@ -139,6 +142,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if exp != nil {
 		go exp.run(reloadCtx)
 		exp.offer(mon.Snapshot())
+	}
+	if len(cfg.Peers) > 0 {
+		pl := &peers.Poller{Self: cfg.Site.ID, Peers: cfg.Peers, Interval: cfg.Peering.Interval, Failures: cfg.Peering.Failures,
+			Client: &http.Client{}, Now: time.Now, Log: log, Report: func(ev status.Event) {
+				if _, err := st.Enqueue(ev, route(ev), time.Now()); err != nil {
+					log.Error("could not record a peer event", "error", err)
+					return
+				}
+				disp.Wake()
+			}}
+		go pl.Run(reloadCtx)
 	}
 	if cfg.Deadman.URL != "" {
 		dm := &deadman{cfg: cfg.Deadman, healthy: mon.Health, log: log, hc: &http.Client{},
@@ -280,4 +294,12 @@ func issueHeartbeatToken(cfg *config.Config, st *store.Store, check string) (str
 		return "", fmt.Errorf("no heartbeat check named %q", check)
 	}
 	return st.NewHeartbeatToken(check)
+}
+
+// peerHandler serves the signed health summary when peers are configured.
+func peerHandler(cfg *config.Config, health func() (bool, string)) http.Handler {
+	if len(cfg.Peers) == 0 {
+		return nil
+	}
+	return peers.Handler(cfg.Site.ID, cfg.Peers, health, time.Now)
 }

@@ -17,7 +17,8 @@ var channelKinds = map[string]string{"mastodon": "public", "x": "public", "blues
 
 var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
 	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted,
-	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.CheckCertificateExpiring,
+	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.MonitorPeerDown,
+	status.MonitorPeerUp, status.CheckCertificateExpiring,
 	status.DeliveryFailed}
 
 func knownEvent(s string) bool {

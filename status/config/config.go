@@ -32,6 +32,8 @@ type Config struct {
 	Publish      Publish       `yaml:"publish"`
 	Admin        Admin         `yaml:"admin"`
 	Deadman      Deadman       `yaml:"deadman"`
+	Peers        []Peer        `yaml:"peers"`
+	Peering      Peering       `yaml:"peering"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -191,6 +193,19 @@ type Deadman struct {
 	Interval time.Duration `yaml:"interval"`
 	Method   string        `yaml:"method"`
 	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// Peer is another Outpost watching this one (and watched by it).
+type Peer struct {
+	Name string `yaml:"name"` // the peer's site.id
+	URL  string `yaml:"url"`
+	Key  string `yaml:"key"` // shared with that peer (${PEER_KEY})
+}
+
+// Peering tunes how peers are polled.
+type Peering struct {
+	Interval time.Duration `yaml:"interval"`
+	Failures int           `yaml:"failures"` // consecutive failed polls before peer_down
 }
 
 // Admin holds the admin API's bearer tokens.

@@ -62,6 +62,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 		c.Proxies = append(c.Proxies, n)
 	}
 	d.validateTLS(c, bad)
+	d.validatePeers(c, bad)
 	if dm := &c.Deadman; dm.URL != "" {
 		if u, err := url.Parse(dm.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("deadman.url", "must be an absolute http(s) URL")
@@ -362,5 +363,33 @@ func (d *decoder) validateCanaries(c *Config, po probes.Options, bad badFunc) {
 			bad(p, "%v", err)
 		}
 		ch.Probe = probe
+	}
+}
+
+func (d *decoder) validatePeers(c *Config, bad badFunc) {
+	if c.Peering.Interval == 0 {
+		c.Peering.Interval = 30 * time.Second
+	} else if c.Peering.Interval < time.Second {
+		bad("peering.interval", "must be at least 1s")
+	}
+	if c.Peering.Failures == 0 {
+		c.Peering.Failures = 3
+	}
+	names := map[string]bool{}
+	for i, p := range c.Peers {
+		f := fmt.Sprintf("peers[%d]", i)
+		switch {
+		case !idPattern.MatchString(p.Name):
+			bad(f+".name", "is the peer's site id: lower-case letters, digits, - or _ (got %q)", p.Name)
+		case names[p.Name]:
+			bad(f+".name", "duplicate peer %q", p.Name)
+		}
+		names[p.Name] = true
+		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(f+".url", "must be the peer's absolute http(s) URL")
+		}
+		if len(p.Key) < 16 {
+			bad(f+".key", "must be at least 16 characters, shared with that peer (${PEER_KEY})")
+		}
 	}
 }

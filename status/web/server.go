@@ -41,6 +41,8 @@ type Options struct {
 	Admin *Admin
 	// Heartbeats serves push checks; nil: not served.
 	Heartbeats *Heartbeats
+	// Peer serves the signed health summary to peer Outposts; nil: none.
+	Peer http.Handler
 }
 
 // Server serves the public surfaces.
@@ -179,6 +181,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.o.Heartbeats != nil {
 		s.heartbeatRoutes(e)
+	}
+	if s.o.Peer != nil {
+		e.GET("/api/v1/peer", echo.WrapHandler(s.o.Peer))
 	}
 	if s.o.Admin != nil {
 		s.adminRoutes(e)
