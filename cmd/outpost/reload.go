@@ -122,6 +122,11 @@ func (r *reloader) compatible(next *config.Config) error {
 		return errors.New("storage.path changed: restart Outpost to apply it")
 	case !reflect.DeepEqual(next.Channels, cur.Channels) || next.Publish != cur.Publish:
 		return errors.New("channels or publish changed: restart Outpost to apply them")
+	case !reflect.DeepEqual(next.Peers, cur.Peers) || next.Peering != cur.Peering || next.Deadman != cur.Deadman:
+		return errors.New("peers, peering or deadman changed: restart Outpost to apply them")
+	case !reflect.DeepEqual(next.Admin, cur.Admin) || !reflect.DeepEqual(next.TLS, cur.TLS) || next.Export != cur.Export ||
+		next.Metrics != cur.Metrics || !reflect.DeepEqual(next.TrustedProxies, cur.TrustedProxies):
+		return errors.New("admin, tls, export, metrics or trusted_proxies changed: restart Outpost to apply them")
 	case next.Site.Title != cur.Site.Title || next.Site.URL != cur.Site.URL || next.Site.TimeZone != cur.Site.TimeZone ||
 		next.Site.Description != cur.Site.Description || next.Site.ID != cur.Site.ID:
 		return errors.New("site settings changed: restart Outpost to apply them")

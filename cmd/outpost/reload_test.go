@@ -84,6 +84,14 @@ checks:
 			!strings.Contains(mustFetch(p.base, "/api/v1/status"), `"id": "cart"`)
 	}, p)
 
+	// A change that needs a restart is refused with that reason.
+	os.WriteFile(cfg+".tmp", []byte(fmt.Sprintf(base, "", "")+"deadman: {url: \"http://127.0.0.1:9/ping\"}\n"), 0o600)
+	os.Rename(cfg+".tmp", cfg)
+	waitFor(t, 10*time.Second, "the restart-needed rejection", func() bool {
+		return strings.Contains(mustFetch(p.base, "/api/v1/health"), "deadman changed: restart Outpost")
+	}, p)
+	write("", "")
+
 	// SIGHUP reloads too.
 	before := strings.Count(p.log(), "config reloaded")
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
