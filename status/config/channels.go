@@ -35,13 +35,7 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 	for i := range c.Channels {
 		ch := &c.Channels[i]
 		p := fmt.Sprintf("channels[%d]", i)
-		switch {
-		case ch.Name == "":
-			bad(p+".name", "is required")
-		case names[ch.Name]:
-			bad(p+".name", "duplicate channel name %q", ch.Name)
-		}
-		names[ch.Name] = true
+		uniqueName(names, ch.Name, p+".name", "channel name", bad)
 		def, ok := channelKinds[ch.Kind]
 		if !ok {
 			bad(p+".kind", "unknown kind %q (use mastodon, x, bluesky, slack, discord or pagerduty)", ch.Kind)
@@ -78,13 +72,7 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 	tokens := map[string]bool{}
 	for i, t := range c.Admin.Tokens {
 		p := fmt.Sprintf("admin.tokens[%d]", i)
-		switch {
-		case t.Name == "":
-			bad(p+".name", "is required")
-		case tokens[t.Name]:
-			bad(p+".name", "duplicate token name %q", t.Name)
-		}
-		tokens[t.Name] = true
+		uniqueName(tokens, t.Name, p+".name", "token name", bad)
 		if len(t.Token) < 16 {
 			bad(p+".token", "must be at least 16 characters (set it from the environment: ${OUTPOST_ADMIN_TOKEN})")
 		}

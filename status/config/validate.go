@@ -154,13 +154,7 @@ func (d *decoder) validateChecks(c *Config, comps map[string]bool, po probes.Opt
 	for i := range c.Checks {
 		ch := &c.Checks[i]
 		p := fmt.Sprintf("checks[%d]", i)
-		switch {
-		case ch.Name == "":
-			bad(p+".name", "is required")
-		case names[ch.Name]:
-			bad(p+".name", "duplicate check name %q", ch.Name)
-		}
-		names[ch.Name] = true
+		uniqueName(names, ch.Name, p+".name", "check name", bad)
 		if ch.Component == "" {
 			bad(p+".component", "is required")
 		} else if !comps[ch.Component] {
@@ -178,35 +172,41 @@ func (d *decoder) validateChecks(c *Config, comps map[string]bool, po probes.Opt
 				ch.SuccessThreshold = 1
 			}
 		}
-		ch.Spec.Name = ch.Name
 		d.validateTiming(ch, p, bad)
-		if ch.FailureThreshold == 0 {
-			ch.FailureThreshold = DefaultFailureThreshold
-		} else if ch.FailureThreshold < 1 {
-			bad(p+".failure_threshold", "must be at least 1")
-		}
-		if ch.SuccessThreshold == 0 {
-			ch.SuccessThreshold = DefaultSuccessThreshold
-		} else if ch.SuccessThreshold < 1 {
-			bad(p+".success_threshold", "must be at least 1")
-		}
-		if ch.RecheckInterval == 0 {
-			ch.RecheckInterval = DefaultRecheckInterval
-		}
-		if ch.Kind == "" {
-			bad(p+".kind", "is required (one of %s)", strings.Join(probes.Kinds(), ", "))
-			continue
-		}
-		probe, err := probes.New(ch.Spec, po)
-		var fe *probes.FieldError
-		switch {
-		case errors.As(err, &fe):
-			bad(p+"."+fe.Field, "%s", fe.Msg)
-		case err != nil:
-			bad(p, "%v", err)
-		}
-		ch.Probe = probe
+		d.validateProbe(ch, p, po, bad)
 	}
+}
+
+// validateProbe applies the threshold defaults and builds the probe of a
+// check or canary, pointing any field error at its line.
+func (d *decoder) validateProbe(ch *Check, p string, po probes.Options, bad badFunc) {
+	if ch.FailureThreshold == 0 {
+		ch.FailureThreshold = DefaultFailureThreshold
+	} else if ch.FailureThreshold < 1 {
+		bad(p+".failure_threshold", "must be at least 1")
+	}
+	if ch.SuccessThreshold == 0 {
+		ch.SuccessThreshold = DefaultSuccessThreshold
+	} else if ch.SuccessThreshold < 1 {
+		bad(p+".success_threshold", "must be at least 1")
+	}
+	if ch.RecheckInterval == 0 {
+		ch.RecheckInterval = DefaultRecheckInterval
+	}
+	if ch.Kind == "" {
+		bad(p+".kind", "is required (one of %s)", strings.Join(probes.Kinds(), ", "))
+		return
+	}
+	ch.Spec.Name = ch.Name
+	probe, err := probes.New(ch.Spec, po)
+	var fe *probes.FieldError
+	switch {
+	case errors.As(err, &fe):
+		bad(p+"."+fe.Field, "%s", fe.Msg)
+	case err != nil:
+		bad(p, "%v", err)
+	}
+	ch.Probe = probe
 }
 
 func (d *decoder) validateTiming(ch *Check, p string, bad badFunc) {
@@ -334,35 +334,12 @@ func (d *decoder) validateCanaries(c *Config, po probes.Options, bad badFunc) {
 	for i := range c.Canaries {
 		ch := &c.Canaries[i]
 		p := fmt.Sprintf("canaries[%d]", i)
-		switch {
-		case ch.Name == "":
-			bad(p+".name", "is required")
-		case names[ch.Name]:
-			bad(p+".name", "duplicate name %q (check and canary names share one namespace)", ch.Name)
-		}
-		names[ch.Name] = true
+		uniqueName(names, ch.Name, p+".name", "name (check and canary names share one namespace):", bad)
 		if ch.Component != "" {
 			bad(p+".component", "canaries belong to no component")
 		}
 		d.validateTiming(ch, p, bad)
-		if ch.FailureThreshold == 0 {
-			ch.FailureThreshold = DefaultFailureThreshold
-		}
-		if ch.SuccessThreshold == 0 {
-			ch.SuccessThreshold = DefaultSuccessThreshold
-		}
-		if ch.RecheckInterval == 0 {
-			ch.RecheckInterval = DefaultRecheckInterval
-		}
-		probe, err := probes.New(ch.Spec, po)
-		var fe *probes.FieldError
-		switch {
-		case errors.As(err, &fe):
-			bad(p+"."+fe.Field, "%s", fe.Msg)
-		case err != nil:
-			bad(p, "%v", err)
-		}
-		ch.Probe = probe
+		d.validateProbe(ch, p, po, bad)
 	}
 }
 
@@ -392,4 +369,15 @@ func (d *decoder) validatePeers(c *Config, bad badFunc) {
 			bad(f+".key", "must be at least 16 characters, shared with that peer (${PEER_KEY})")
 		}
 	}
+}
+
+// uniqueName reports a missing name or one seen before, and records it.
+func uniqueName(seen map[string]bool, name, path, what string, bad badFunc) {
+	switch {
+	case name == "":
+		bad(path, "is required")
+	case seen[name]:
+		bad(path, "duplicate %s %q", what, name)
+	}
+	seen[name] = true
 }
