@@ -39,10 +39,7 @@ func TestACMEWithPebble(t *testing.T) {
 		t.Skip("runs the real binary and Pebble")
 	}
 	pebble := pebbleBinary(t)
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	dir := t.TempDir()
 	pki := newPKI(t)
 	pki.issue(t, 1, filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem"))

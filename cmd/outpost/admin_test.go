@@ -48,10 +48,7 @@ func cli(t *testing.T, bin string, args ...string) (string, error) {
 }
 
 func startAdminOutpost(t *testing.T, extra string) (*outpostProc, string, *target) {
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	tg := &target{addr: "127.0.0.1:0"}
 	tg.start(t)
 	t.Cleanup(tg.stop)

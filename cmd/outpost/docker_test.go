@@ -101,10 +101,7 @@ func TestImageDefaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	listen := closedAddr(t)
 	env := append(os.Environ(), "OUTPOST_LISTEN="+listen, "OUTPOST_DATA="+filepath.Join(t.TempDir(), "outpost.db"))
 	cmd := exec.Command(bin, "serve", "-config", "../../config.yaml")
@@ -114,6 +111,7 @@ func TestImageDefaults(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	var out []byte
+	var err error
 	waitFor(t, 10*time.Second, "the HEALTHCHECK command to pass", func() bool {
 		hc := exec.Command(bin, "healthcheck", "-config", "../../config.yaml")
 		hc.Env = env

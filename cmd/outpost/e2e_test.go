@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// buildBinary compiles outpost once per test run.
+// buildOnce compiles outpost once per test run.
 var buildOnce = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "outpost-e2e-")
 	if err != nil {
@@ -30,6 +30,16 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// outpostBinary is the path of the compiled binary, built on first use.
+func outpostBinary(tb testing.TB) string {
+	tb.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bin
+}
 
 // target is a local HTTP service the test can stop and start on one port.
 type target struct {
@@ -153,10 +163,7 @@ func TestEndToEndOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	tg := &target{addr: "127.0.0.1:0"}
 	tg.start(t)
 	defer tg.stop()

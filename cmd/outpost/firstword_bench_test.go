@@ -27,10 +27,7 @@ func BenchmarkTimeToFirstWord(b *testing.B) {
 }
 
 func timeToFirstWord(b *testing.B, channel string) {
-	bin, err := buildOnce()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := outpostBinary(b)
 	nets := newFakeNetworks(b)
 	tg := &target{addr: "127.0.0.1:0"}
 	tg.start(b)

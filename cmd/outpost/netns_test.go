@@ -67,10 +67,7 @@ func TestCutOffMonitorInNamespace(t *testing.T) {
 		t.Skip("runs the real binary in a network namespace")
 	}
 	h := newTestHost(t)
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	nets := newFakeNetworksOn(t, h.hostIP+":0")
 	shop := &target{addr: h.hostIP + ":0"}
 	shop.start(t)

@@ -18,10 +18,7 @@ func TestKillMidSendPostsExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	nets := newFakeNetworks(t)
 	nets.hold = true
 	tg := &target{addr: "127.0.0.1:0"}

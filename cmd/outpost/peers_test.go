@@ -14,10 +14,7 @@ func TestPeersWatchEachOther(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two real Outposts")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	nets := newFakeNetworks(t) // alpha's operators' channel
 	alpha, beta := closedAddr(t), closedAddr(t)
 	const key = "peer-key-0123456789abcdef"

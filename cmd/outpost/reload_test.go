@@ -14,10 +14,7 @@ func TestEndToEndReload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	tg := &target{addr: "127.0.0.1:0"}
 	tg.start(t)
 	defer tg.stop()

@@ -20,10 +20,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	stalled := make(chan struct{}, 16)
 	release := make(chan struct{})
 	defer close(release)

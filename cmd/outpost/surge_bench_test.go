@@ -25,10 +25,7 @@ func BenchmarkSurge(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Skip("wrk is not installed (apt-get install wrk)")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := outpostBinary(b)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
 	go target.Serve(ln)

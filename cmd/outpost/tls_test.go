@@ -70,10 +70,7 @@ func TestTLSTermination(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := outpostBinary(t)
 	dir := t.TempDir()
 	pki := newPKI(t)
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
