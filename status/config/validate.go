@@ -133,15 +133,7 @@ func (d *decoder) validateComponents(c *Config, bad badFunc) map[string]bool {
 	}
 	for i, comp := range c.Components {
 		p := fmt.Sprintf("components[%d]", i)
-		switch {
-		case comp.ID == "":
-			bad(p+".id", "is required")
-		case !idPattern.MatchString(comp.ID):
-			bad(p+".id", "must be lower-case letters, digits, - or _ (got %q)", comp.ID)
-		case ids[comp.ID]:
-			bad(p+".id", "duplicate component id %q", comp.ID)
-		}
-		ids[comp.ID] = true
+		uniqueID(ids, comp.ID, p+".id", "component id", bad)
 		if strings.TrimSpace(comp.Name) == "" {
 			bad(p+".name", "is required")
 		}
@@ -241,13 +233,7 @@ func (d *decoder) validateMaintenance(c *Config, comps map[string]bool, bad badF
 	ids := map[string]bool{}
 	for i, m := range c.Maintenance {
 		p := fmt.Sprintf("maintenance[%d]", i)
-		switch {
-		case !idPattern.MatchString(m.ID):
-			bad(p+".id", "is required: lower-case letters, digits, - or _ (got %q)", m.ID)
-		case ids[m.ID]:
-			bad(p+".id", "duplicate maintenance id %q", m.ID)
-		}
-		ids[m.ID] = true
+		uniqueID(ids, m.ID, p+".id", "maintenance id", bad)
 		if m.Name == "" {
 			bad(p+".name", "is required")
 		}
@@ -355,13 +341,7 @@ func (d *decoder) validatePeers(c *Config, bad badFunc) {
 	names := map[string]bool{}
 	for i, p := range c.Peers {
 		f := fmt.Sprintf("peers[%d]", i)
-		switch {
-		case !idPattern.MatchString(p.Name):
-			bad(f+".name", "is the peer's site id: lower-case letters, digits, - or _ (got %q)", p.Name)
-		case names[p.Name]:
-			bad(f+".name", "duplicate peer %q", p.Name)
-		}
-		names[p.Name] = true
+		uniqueID(names, p.Name, f+".name", "peer name", bad)
 		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(f+".url", "must be the peer's absolute http(s) URL")
 		}
@@ -372,6 +352,15 @@ func (d *decoder) validatePeers(c *Config, bad badFunc) {
 }
 
 // uniqueName reports a missing name or one seen before, and records it.
+// uniqueID is uniqueName for identifiers that appear in URLs and keys.
+func uniqueID(seen map[string]bool, id, path, what string, bad badFunc) {
+	if id != "" && !idPattern.MatchString(id) {
+		bad(path, "must be lower-case letters, digits, - or _ (got %q)", id)
+		return
+	}
+	uniqueName(seen, id, path, what, bad)
+}
+
 func uniqueName(seen map[string]bool, name, path, what string, bad badFunc) {
 	switch {
 	case name == "":
