@@ -120,8 +120,8 @@ func (r *reloader) compatible(next *config.Config) error {
 		return errors.New("listen changed: restart Outpost to apply it")
 	case next.Storage.Path != cur.Storage.Path:
 		return errors.New("storage.path changed: restart Outpost to apply it")
-	case !reflect.DeepEqual(next.Channels, cur.Channels) || next.Publish != cur.Publish:
-		return errors.New("channels or publish changed: restart Outpost to apply them")
+	case !reflect.DeepEqual(next.Channels, cur.Channels) || next.Publish != cur.Publish || next.Webhooks != cur.Webhooks:
+		return errors.New("channels, publish or webhooks changed: restart Outpost to apply them")
 	case !reflect.DeepEqual(next.Peers, cur.Peers) || next.Peering != cur.Peering || next.Deadman != cur.Deadman:
 		return errors.New("peers, peering or deadman changed: restart Outpost to apply them")
 	case !reflect.DeepEqual(next.Admin, cur.Admin) || !reflect.DeepEqual(next.TLS, cur.TLS) || next.Export != cur.Export ||

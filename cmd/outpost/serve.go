@@ -24,6 +24,7 @@ import (
 	"github.com/outpost-status/outpost/status/peers"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/web"
+	"github.com/outpost-status/outpost/status/webhook"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -61,18 +62,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Observe: func(dest, result string) { met.Deliveries.WithLabelValues(dest, result).Inc() }})
 	var rl *reloader  // set before the listener starts
 	var exp *exporter // set when export.dir is configured
-	srv, err := web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
+	var srv *web.Server
+	wh := webhookService(cfg, st, log, met, func() *monitor.Monitor { return mon }, func(ev status.Event) (any, error) { return srv.WebhookData(ev) })
+	wake := disp.Wake
+	if wh != nil {
+		wake = func() { disp.Wake(); wh.Wake() }
+	}
+	srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, disp),
+		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, wake), Webhooks: wh,
 		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }},
 		Peer:       peerHandler(cfg, func() (bool, string) { return mon.Health() })})
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
 	}
-	route := notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay})
-	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: disp.Wake,
+	route := withWebhooks(notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, wh != nil)
+	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: wake,
 		Route: route, OnSnapshot: func(s *status.Snapshot) {
 			if err := srv.Update(s); err != nil {
 				log.Error("render failed; serving the previous page", "error", err)
@@ -133,6 +140,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	dispDone := make(chan struct{})
 	go func() { disp.Run(dispCtx); close(dispDone) }()
+	whDone := make(chan struct{})
+	if wh != nil {
+		go func() { wh.Run(dispCtx); close(whDone) }()
+	} else {
+		close(whDone)
+	}
 	monCtx, stopMon := context.WithCancel(context.Background())
 	monDone := make(chan error, 1)
 	go func() { monDone <- mon.Run(monCtx) }()
@@ -150,7 +163,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 					log.Error("could not record a peer event", "error", err)
 					return
 				}
-				disp.Wake()
+				wake()
 			}}
 		go pl.Run(reloadCtx)
 	}
@@ -185,6 +198,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	stopDisp() // sends in flight finish (bounded by their timeouts) and record their outcome
 	<-dispDone
+	<-whDone
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutCtx)
@@ -261,11 +275,11 @@ func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monito
 
 // adminAPI enables the admin API when tokens are configured; only hashes
 // of the tokens are kept.
-func adminAPI(cfg *config.Config, mon func() *monitor.Monitor, disp *notify.Dispatcher) *web.Admin {
+func adminAPI(cfg *config.Config, mon func() *monitor.Monitor, wake func()) *web.Admin {
 	if len(cfg.Admin.Tokens) == 0 {
 		return nil
 	}
-	a := &web.Admin{Wake: disp.Wake, Do: func(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
+	a := &web.Admin{Wake: wake, Do: func(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
 		return mon().Do(ctx, cmds...)
 	}}
 	for _, t := range cfg.Admin.Tokens {
@@ -302,4 +316,33 @@ func peerHandler(cfg *config.Config, health func() (bool, string)) http.Handler 
 		return nil
 	}
 	return peers.Handler(cfg.Site.ID, cfg.Peers, health, time.Now)
+}
+
+// webhookService sets up public webhook subscriptions when enabled.
+func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *metrics.Metrics, mon func() *monitor.Monitor,
+	data func(status.Event) (any, error)) *webhook.Service {
+	w := cfg.Webhooks
+	if !w.Enabled {
+		return nil
+	}
+	return webhook.New(webhook.Options{Store: st, Logger: log, Data: data, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
+		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout,
+		Components: func(id string) bool { _, ok := mon().Config().ComponentByID(id); return ok },
+		Observe:    func(result string) { met.Deliveries.WithLabelValues(store.WebhooksDest, result).Inc() }})
+}
+
+// withWebhooks adds the webhooks destination, under the publish policy,
+// to the events subscribers can receive.
+func withWebhooks(route store.Router, cfg *config.Config, on bool) store.Router {
+	if !on {
+		return route
+	}
+	pub := notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}
+	return func(ev status.Event) []store.Dest {
+		dests := route(ev)
+		if webhook.Wants(ev) {
+			dests = append(dests, notify.PublicDest(store.WebhooksDest, pub))
+		}
+		return dests
+	}
 }

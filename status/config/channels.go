@@ -36,6 +36,9 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 		ch := &c.Channels[i]
 		p := fmt.Sprintf("channels[%d]", i)
 		uniqueName(names, ch.Name, p+".name", "channel name", bad)
+		if strings.HasPrefix(ch.Name, "@") {
+			bad(p+".name", "must not start with @ (reserved for webhook subscriptions)")
+		}
 		def, ok := channelKinds[ch.Kind]
 		if !ok {
 			bad(p+".kind", "unknown kind %q (use mastodon, x, bluesky, slack, discord or pagerduty)", ch.Kind)

@@ -34,6 +34,7 @@ type Config struct {
 	Deadman      Deadman       `yaml:"deadman"`
 	Peers        []Peer        `yaml:"peers"`
 	Peering      Peering       `yaml:"peering"`
+	Webhooks     Webhooks      `yaml:"webhooks"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -219,6 +220,25 @@ type AdminToken struct {
 	Name     string `yaml:"name"`
 	Token    string `yaml:"token"`
 	ReadOnly bool   `yaml:"read_only"`
+}
+
+// Webhooks configures public webhook subscriptions (docs/webhooks.md).
+type Webhooks struct {
+	// Enabled opens POST /api/v1/subscriptions to anyone.
+	Enabled bool `yaml:"enabled"`
+	// AllowHTTP accepts http:// subscriber URLs (https only otherwise).
+	AllowHTTP bool `yaml:"allow_http"`
+	// AllowPrivateTargets lets deliveries reach loopback, private and
+	// link-local addresses: for tests and in-house receivers only.
+	AllowPrivateTargets bool `yaml:"allow_private_targets"`
+	// PerClient caps the subscriptions one client address may hold.
+	PerClient int `yaml:"per_client"`
+	// Concurrency bounds deliveries in flight; PerHost bounds them per
+	// destination host, so one slow receiver cannot hold up the others.
+	Concurrency int `yaml:"concurrency"`
+	PerHost     int `yaml:"per_host"`
+	// Timeout bounds one delivery attempt (connect, send, read the answer).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Publish is when public announcements go out.

@@ -96,6 +96,28 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	d.validateCanaries(c, po, bad)
 	d.validateMaintenance(c, comps, bad)
 	d.validateChannels(c, comps, bad)
+	validateWebhooks(&c.Webhooks, bad)
+}
+
+func validateWebhooks(w *Webhooks, bad badFunc) {
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"webhooks.per_client", &w.PerClient, 5}, {"webhooks.concurrency", &w.Concurrency, 64}, {"webhooks.per_host", &w.PerHost, 4}} {
+		switch {
+		case *f.v == 0:
+			*f.v = f.def
+		case *f.v < 0:
+			bad(f.name, "must be at least 1, got %d", *f.v)
+		}
+	}
+	switch {
+	case w.Timeout == 0:
+		w.Timeout = 15 * time.Second
+	case w.Timeout < time.Second || w.Timeout > time.Minute:
+		bad("webhooks.timeout", "must be between 1s and 1m, got %s", w.Timeout)
+	}
 }
 
 type badFunc func(path, format string, args ...any)

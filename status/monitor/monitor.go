@@ -38,8 +38,8 @@ type Options struct {
 	OnSnapshot func(*status.Snapshot)
 	// Metrics, when set, is fed every run, commit and snapshot.
 	Metrics *metrics.Metrics
-	// OnCommit is called after a commit that wrote outbox rows (to wake the
-	// dispatcher).
+	// OnCommit is called after a commit that wrote outbox rows, once its
+	// snapshot is published (to wake the dispatchers).
 	OnCommit func()
 }
 
@@ -262,9 +262,6 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 		if m.o.Metrics != nil {
 			m.o.Metrics.ObserveCommit(len(ch.Results), time.Since(start))
 		}
-		if len(ch.Events) > 0 && m.o.OnCommit != nil {
-			m.o.OnCommit()
-		}
 	}
 	m.logChanges(ch)
 	if len(ch.Events) > 0 || len(ch.Incidents) > 0 {
@@ -274,6 +271,11 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 		m.recheck(rc, b.Now)
 	}
 	m.publish(b.Now)
+	// After publishing, so what is sent next (webhook bodies carry the page
+	// status) sees the page this step produced.
+	if len(ch.Events) > 0 && m.o.OnCommit != nil {
+		m.o.OnCommit()
+	}
 	return ch, nil
 }
 

@@ -81,17 +81,25 @@ func Route(chs []*Channel, pub Publish) store.Router {
 			if !c.Wants(ev) {
 				continue
 			}
-			d := store.Dest{Name: c.Name}
-			if !c.Operators {
-				switch pub.Mode {
-				case "delay":
-					d.Delay = pub.Delay
-				case "manual":
-					d.Hold = true
-				}
+			if c.Operators {
+				out = append(out, store.Dest{Name: c.Name})
+			} else {
+				out = append(out, PublicDest(c.Name, pub))
 			}
-			out = append(out, d)
 		}
 		return out
 	}
+}
+
+// PublicDest is a public destination under the publish policy: delayed
+// or held for a person.
+func PublicDest(name string, pub Publish) store.Dest {
+	d := store.Dest{Name: name}
+	switch pub.Mode {
+	case "delay":
+		d.Delay = pub.Delay
+	case "manual":
+		d.Hold = true
+	}
+	return d
 }

@@ -70,9 +70,9 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// httpError classifies an HTTP answer: 2xx nil, 429 and 5xx retryable
+// ClassifyHTTP classifies an HTTP answer: 2xx nil, 429 and 5xx retryable
 // (honouring Retry-After), 408 retryable, other 4xx permanent.
-func httpError(resp *http.Response, what string) error {
+func ClassifyHTTP(resp *http.Response, what string) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}

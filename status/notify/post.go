@@ -31,7 +31,7 @@ func postJSON(ctx context.Context, hc *http.Client, url string, v any, what stri
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return out, httpError(resp, what)
+	return out, ClassifyHTTP(resp, what)
 }
 
 // colour is an event's colour: impact for incidents, green when resolved.

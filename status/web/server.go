@@ -19,6 +19,7 @@ import (
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/webhook"
 )
 
 // Options configures the web server.
@@ -43,6 +44,8 @@ type Options struct {
 	Heartbeats *Heartbeats
 	// Peer serves the signed health summary to peer Outposts; nil: none.
 	Peer http.Handler
+	// Webhooks serves public webhook subscriptions; nil: not served.
+	Webhooks *webhook.Service
 }
 
 // Server serves the public surfaces.
@@ -184,6 +187,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.o.Peer != nil {
 		e.GET("/api/v1/peer", echo.WrapHandler(s.o.Peer))
+	}
+	if s.o.Webhooks != nil {
+		s.subscriptionRoutes(e)
 	}
 	if s.o.Admin != nil {
 		s.adminRoutes(e)

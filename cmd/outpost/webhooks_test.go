@@ -1,0 +1,185 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/status/webhook"
+)
+
+// hookReceiver is a subscriber endpoint that verifies signatures the way
+// docs/webhooks.md says, echoes the challenge, and can hold requests.
+type hookReceiver struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	secret   string
+	arrived  []string // "type webhook-id" of every authentic request, answered or not
+	answered []string
+	rejected int
+	hold     chan struct{} // non-nil: events wait on it before answering
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	r := &hookReceiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	secret, hold := r.secret, r.hold
+	r.mu.Unlock()
+	if secret == "" {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	id, err := webhook.Verify(secret, req.Header, body, time.Now(), webhook.DefaultTolerance)
+	if err != nil {
+		r.mu.Lock()
+		r.rejected++
+		r.mu.Unlock()
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var env struct {
+		Type string         `json:"type"`
+		Data map[string]any `json:"data"`
+	}
+	_ = json.Unmarshal(body, &env)
+	key := env.Type + " " + id
+	r.mu.Lock()
+	r.arrived = append(r.arrived, key)
+	r.mu.Unlock()
+	if env.Type == webhook.VerifyType {
+		_ = json.NewEncoder(w).Encode(map[string]any{"challenge": env.Data["challenge"]})
+		return
+	}
+	if hold != nil {
+		<-hold
+	}
+	r.mu.Lock()
+	r.answered = append(r.answered, key)
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *hookReceiver) seen() (arrived, answered []string, rejected int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.arrived...), append([]string(nil), r.answered...), r.rejected
+}
+
+// TestWebhookKillMidDelivery subscribes through the public API of the real
+// binary, verifies by challenge, takes an outage, and SIGKILLs Outpost
+// while the receiver holds the first event's request. After a restart
+// every event arrives, the interrupted one again with the same webhook-id.
+func TestWebhookKillMidDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin := outpostBinary(t)
+	rcv := newHookReceiver(t)
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	defer tg.stop()
+	listen := closedAddr(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+site: {title: Webhook Test}
+listen: %s
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
+webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
+`, listen, tg.addr)), 0o600)
+	p := startOutpost(t, bin, cfg, listen)
+	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
+
+	code, body := request(t, "POST", p.base+"/api/v1/subscriptions", "", `{"url":"`+rcv.srv.URL+`/hook"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("subscribe: %d %s", code, body)
+	}
+	var created webhook.Created
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	rcv.secret, rcv.hold = created.Secret, make(chan struct{})
+	rcv.mu.Unlock()
+	sub := p.base + "/api/v1/subscriptions/" + created.ID
+	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
+		_, b := request(t, "GET", sub, created.UnsubscribeToken, "")
+		return strings.Contains(b, `"state":"active"`)
+	}, p)
+
+	tg.stop() // incident.created and component.status_changed; the receiver holds them
+	waitFor(t, 15*time.Second, "an event held at the receiver", func() bool {
+		arrived, _, _ := rcv.seen()
+		return len(arrived) >= 2 // the challenge and at least one event
+	}, p)
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	arrivedBefore, _, _ := rcv.seen()
+	held := arrivedBefore[1]
+	rcv.mu.Lock()
+	close(rcv.hold)
+	rcv.hold = nil
+	rcv.mu.Unlock()
+
+	p2 := startOutpost(t, bin, cfg, listen)
+	want := []string{"incident.created", "component.status_changed"}
+	waitFor(t, 30*time.Second, "every event answered after the restart", func() bool {
+		_, answered, _ := rcv.seen()
+		for _, w := range want {
+			found := false
+			for _, a := range answered {
+				found = found || strings.HasPrefix(a, w+" ")
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}, p2)
+	arrived, answered, rejected := rcv.seen()
+	if rejected != 0 {
+		t.Fatalf("%d requests failed signature verification", rejected)
+	}
+	count := 0
+	for _, a := range arrived {
+		if a == held {
+			count++
+		}
+	}
+	if count < 2 {
+		t.Fatalf("the interrupted delivery %q was not sent again with the same webhook-id: %q", held, arrived)
+	}
+	_, log := request(t, "GET", sub+"/deliveries", created.UnsubscribeToken, "")
+	var dl struct {
+		Deliveries []struct {
+			Type, State string
+		} `json:"deliveries"`
+	}
+	if err := json.Unmarshal([]byte(log), &dl); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dl.Deliveries {
+		if d.State != "sent" {
+			t.Errorf("delivery %s is %s after the restart: %s", d.Type, d.State, log)
+		}
+	}
+	t.Logf("arrived %q; answered %q", arrived, answered)
+}

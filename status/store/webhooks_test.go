@@ -1,0 +1,69 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+func TestExpandWebhooksOnceAndPrune(t *testing.T) {
+	s, _ := openTemp(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, id := range []string{"sub_a", "sub_b", "sub_pending"} {
+		sub := Subscription{ID: id, URL: "https://hooks.example.com/" + id, State: SubActive, Client: "c-" + id, CreatedAt: now}
+		if id == "sub_pending" {
+			sub.State = SubPending
+		}
+		if err := s.CreateSubscription(sub, WebhookDelivery{Type: "subscription.verify", State: Sent, CreatedAt: now}, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}
+	if _, err := s.Enqueue(ev, []Dest{{Name: WebhooksDest}, {Name: "mastodon"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	// A delayed announcement (publish.mode: delay) waits.
+	if _, err := s.Enqueue(status.Event{ID: "evt-2", Type: status.IncidentUpdated}, []Dest{{Name: WebhooksDest, Delay: time.Minute}}, now); err != nil {
+		t.Fatal(err)
+	}
+	var offered []string
+	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) {
+		var to []string
+		for _, x := range subs {
+			offered = append(offered, x.ID)
+			to = append(to, x.ID)
+		}
+		return []byte(`{"type":"` + string(ev.Type) + `"}`), to, nil
+	}
+	rows, created, err := s.ExpandWebhooks(10, fan, now)
+	if err != nil || rows != 1 || created != 2 {
+		t.Fatalf("expand: rows %d created %d err %v; want 1 and 2", rows, created, err)
+	}
+	if len(offered) != 2 {
+		t.Fatalf("offered to %v; only active subscriptions take events", offered)
+	}
+	if rows, created, _ := s.ExpandWebhooks(10, fan, now); rows != 0 || created != 0 {
+		t.Fatalf("second expand: rows %d created %d; an event must expand once", rows, created)
+	}
+	row, _ := s.OutboxRow(1)
+	if row.Deliveries[WebhooksDest].State != Sent || row.Deliveries["mastodon"].State != Pending {
+		t.Fatalf("outbox row after expand: %+v %+v", row.Deliveries[WebhooksDest], row.Deliveries["mastodon"])
+	}
+	jobs, _, err := s.OpenWebhooks(now, 10, nil)
+	if err != nil || len(jobs) != 2 || string(jobs[0].Body) != `{"type":"incident.created"}` || jobs[0].Delivery.MessageID != "evt-1" {
+		t.Fatalf("open: %d %v %+v", len(jobs), err, jobs)
+	}
+	if _, created, _ := s.ExpandWebhooks(10, fan, now.Add(time.Minute)); created != 2 {
+		t.Fatalf("the delayed event after its delay: created %d", created)
+	}
+
+	// Pruning removes deliveries and bodies older than the cutoff.
+	n, err := s.PruneWebhooks(now.Add(time.Second), 100)
+	if err != nil || n != 5 { // 3 challenges + 2 deliveries of evt-1, created at now
+		t.Fatalf("pruned %d (%v), want 5", n, err)
+	}
+	if l, _ := s.WebhookLog("sub_a", 10); len(l) != 1 || l[0].MessageID != "evt-2" {
+		t.Fatalf("log after pruning: %+v", l)
+	}
+}

@@ -1,0 +1,277 @@
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/webhook"
+)
+
+// webhookPage is the page object of Statuspage's webhooks.
+type webhookPage struct {
+	ID                string        `json:"id"`
+	StatusIndicator   status.Impact `json:"status_indicator"`
+	StatusDescription string        `json:"status_description"`
+}
+
+type componentUpdate struct {
+	ID          string                 `json:"id"`
+	ComponentID string                 `json:"component_id"`
+	OldStatus   status.ComponentStatus `json:"old_status"`
+	NewStatus   status.ComponentStatus `json:"new_status"`
+	CreatedAt   string                 `json:"created_at"`
+}
+
+// WebhookData is an event's data object in the shape of Statuspage's own
+// webhooks: the page, then the incident, or the component and its update,
+// as /api/v2 shows them. The page status is the current snapshot's.
+func (s *Server) WebhookData(ev status.Event) (any, error) {
+	cur := s.current.Load()
+	if cur == nil {
+		return nil, errors.New("no snapshot rendered yet")
+	}
+	v := s.newV2(cur.snap)
+	page := webhookPage{ID: v.page.ID, StatusIndicator: cur.snap.Indicator, StatusDescription: cur.snap.Description}
+	switch {
+	case ev.Incident != nil:
+		return map[string]any{"page": page, "incident": v.incident(ev.Incident)}, nil
+	case ev.Component != nil:
+		c, ok := v.comps[ev.Component.ID]
+		if !ok {
+			c = v2Component{ID: ev.Component.ID, Name: ev.Component.Name, PageID: v.page.ID, Showcase: true}
+		}
+		c.Status, c.UpdatedAt = ev.Component.NewStatus, v.ts(ev.At)
+		return map[string]any{"page": page, "component": c, "component_update": componentUpdate{ID: ev.ID, ComponentID: ev.Component.ID,
+			OldStatus: ev.Component.OldStatus, NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
+	}
+	return nil, fmt.Errorf("event %s (%s) has no incident or component", ev.ID, ev.Type)
+}
+
+// subscriptionRoutes mounts the public subscription API. The owner's
+// unsubscribe token, or an admin token, authorises changes to one
+// subscription; listing all of them is for admins.
+func (s *Server) subscriptionRoutes(e *echo.Echo) {
+	lim := &clientLimiter{m: map[string]*rate.Limiter{}}
+	fails := &failLimiter{m: map[string]*rate.Limiter{}}
+	limited := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("Cache-Control", CacheNone)
+			if !lim.get(c.RealIP()).Allow() {
+				c.Response().Header().Set("Retry-After", "10")
+				return echo.NewHTTPError(http.StatusTooManyRequests, "too many subscription requests from this address; wait a little")
+			}
+			return next(c)
+		}
+	}
+	// Creating is rate-limited per address; the rest needs a token, and
+	// failed token attempts are limited per address.
+	e.POST("/api/v1/subscriptions", s.subscribe, limited)
+	e.DELETE("/api/v1/subscriptions/:id", s.subAction(fails, false, s.unsubscribe))
+	e.POST("/api/v1/subscriptions/:id/rotate", s.subAction(fails, false, s.rotate))
+	e.POST("/api/v1/subscriptions/:id/enable", s.subAction(fails, false, s.enableSub))
+	e.GET("/api/v1/subscriptions/:id", s.subAction(fails, false, s.showSub))
+	e.GET("/api/v1/subscriptions/:id/deliveries", s.subAction(fails, false, s.subLog))
+	e.POST("/api/v1/subscriptions/:id/pause", s.subAction(fails, true, s.pauseSub))
+	if s.o.Admin != nil {
+		e.GET("/api/v1/subscriptions", s.listSubs, s.auth(s.o.Admin, fails))
+	}
+}
+
+// clientLimiter rate-limits requests per client address (echo's
+// IPExtractor decides what that address is: see trusted_proxies).
+type clientLimiter struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+func (l *clientLimiter) get(ip string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) > 10000 { // bounded memory under a spray of addresses
+		clear(l.m)
+	}
+	r, ok := l.m[ip]
+	if !ok {
+		r = rate.NewLimiter(rate.Every(6*time.Second), 10) // 10 at once, then 10 a minute
+		l.m[ip] = r
+	}
+	return r
+}
+
+const maxSubscriptionBody = 8 << 10
+
+func (s *Server) subscribe(c echo.Context) error {
+	var req webhook.Request
+	if c.Request().ContentLength > maxSubscriptionBody {
+		return fieldError("", "the body must be at most %d KiB", maxSubscriptionBody>>10)
+	}
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	created, err := s.o.Webhooks.Subscribe(req, c.RealIP())
+	if err != nil {
+		return subError(err)
+	}
+	c.Response().Header().Set("Location", "/api/v1/subscriptions/"+created.ID)
+	return c.JSON(http.StatusCreated, created)
+}
+
+func subError(err error) error {
+	var we *webhook.Error
+	switch {
+	case errors.As(err, &we):
+		return fieldError(we.Field, "%s", we.Error())
+	case errors.Is(err, store.ErrTooManySubscriptions):
+		return echo.NewHTTPError(http.StatusTooManyRequests, "this address holds the most subscriptions allowed; delete one first")
+	case errors.Is(err, store.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "no such subscription")
+	case errors.Is(err, webhook.ErrState):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	}
+	return err
+}
+
+// subAction authorises a request on one subscription: its owner (the
+// unsubscribe token) or an admin token (a writing one for changes);
+// adminOnly refuses owners.
+func (s *Server) subAction(fails *failLimiter, adminOnly bool, h func(c echo.Context, admin bool) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", CacheNone)
+		l := fails.get(c.RealIP())
+		if l.Tokens() < 1 {
+			return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed attempts from this address; wait a minute")
+		}
+		got, _ := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if got != "" && s.o.Admin != nil {
+			sum := HashToken(got)
+			for i := range s.o.Admin.Tokens {
+				t := &s.o.Admin.Tokens[i]
+				if subtle.ConstantTimeCompare(sum[:], t.Hash[:]) == 1 {
+					if t.ReadOnly && c.Request().Method != http.MethodGet {
+						return echo.NewHTTPError(http.StatusForbidden, "this token is read-only")
+					}
+					c.Set(tokenKey, t)
+					return h(c, true)
+				}
+			}
+		}
+		if s.o.Webhooks.Owner(c.Param("id"), got) {
+			if adminOnly {
+				return echo.NewHTTPError(http.StatusForbidden, "only an admin can do this")
+			}
+			return h(c, false)
+		}
+		l.Allow()
+		if adminOnly {
+			return echo.NewHTTPError(http.StatusUnauthorized, "an admin bearer token is required")
+		}
+		return echo.NewHTTPError(http.StatusUnauthorized, "the subscription's unsubscribe token (or an admin token) is required as a bearer token")
+	}
+}
+
+func (s *Server) unsubscribe(c echo.Context, admin bool) error {
+	id := c.Param("id")
+	if err := s.o.Webhooks.Delete(id); err != nil {
+		return subError(err)
+	}
+	if err := s.auditSub(c, admin, "delete_subscription", id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) rotate(c echo.Context, admin bool) error {
+	id := c.Param("id")
+	secret, until, err := s.o.Webhooks.Rotate(id)
+	if err != nil {
+		return subError(err)
+	}
+	if err := s.auditSub(c, admin, "rotate_subscription_secret", id); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": id, "secret": secret, "previous_secrets_valid_until": until.UTC()})
+}
+
+func (s *Server) enableSub(c echo.Context, admin bool) error {
+	sub, err := s.o.Webhooks.Resume(c.Param("id"))
+	if err != nil {
+		return subError(err)
+	}
+	if err := s.auditSub(c, admin, "enable_subscription", sub.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+}
+
+func (s *Server) pauseSub(c echo.Context, admin bool) error {
+	sub, err := s.o.Webhooks.Pause(c.Param("id"))
+	if err != nil {
+		return subError(err)
+	}
+	if err := s.auditSub(c, admin, "pause_subscription", sub.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+}
+
+func (s *Server) showSub(c echo.Context, admin bool) error {
+	sub, err := s.o.Webhooks.Store().Subscription(c.Param("id"))
+	if err != nil {
+		return subError(err)
+	}
+	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+}
+
+// subLog is a subscription's delivery log, newest first, each delivery
+// with its attempts (status code, latency, error).
+func (s *Server) subLog(c echo.Context, _ bool) error {
+	limit := 100
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return fieldError("limit", "limit must be a number from 1 to 1000")
+		}
+		limit = n
+	}
+	id := c.Param("id")
+	if _, err := s.o.Webhooks.Store().Subscription(id); err != nil {
+		return subError(err)
+	}
+	log, err := s.o.Webhooks.Store().WebhookLog(id, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"deliveries": log})
+}
+
+func (s *Server) listSubs(c echo.Context) error {
+	subs, err := s.o.Webhooks.Store().Subscriptions()
+	if err != nil {
+		return err
+	}
+	out := make([]webhook.View, 0, len(subs))
+	for _, sub := range subs {
+		out = append(out, webhook.ViewOf(sub, true))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"subscriptions": out})
+}
+
+// auditSub records changes made with an admin token (owners act on their
+// own subscriptions and are not audited).
+func (s *Server) auditSub(c echo.Context, admin bool, action, id string) error {
+	if !admin {
+		return nil
+	}
+	return s.o.Store.Audit(status.AuditEntry{At: time.Now(), Actor: actor(c), Action: action, Target: id})
+}

@@ -1,0 +1,415 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/notify"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// envelope is every delivery's body.
+type envelope struct {
+	Type      string `json:"type"`
+	Timestamp string `json:"timestamp"`
+	Data      any    `json:"data"`
+}
+
+// maxAnswer bounds how much of a receiver's answer is read.
+const maxAnswer = 64 << 10
+
+// retention is how long deliveries and their logs are kept.
+const retention = 30 * 24 * time.Hour
+
+// matches reports whether sub takes ev.
+func matches(sub store.Subscription, ev status.Event) bool {
+	if sub.Events != nil && !slices.Contains(sub.Events, string(ev.Type)) {
+		return false
+	}
+	if sub.Components == nil {
+		return true
+	}
+	switch {
+	case ev.Incident != nil:
+		for _, id := range ev.Incident.Components {
+			if slices.Contains(sub.Components, id) {
+				return true
+			}
+		}
+		return false
+	case ev.Component != nil:
+		return slices.Contains(sub.Components, ev.Component.ID)
+	}
+	return false
+}
+
+// fan builds an event's body once and picks its subscribers.
+func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []string, error) {
+	var to []string
+	for _, sub := range subs {
+		if matches(sub, ev) {
+			to = append(to, sub.ID)
+		}
+	}
+	if len(to) == 0 || s.o.Data == nil {
+		return nil, nil, nil
+	}
+	data, err := s.o.Data(ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := json.Marshal(envelope{Type: string(ev.Type), Timestamp: ev.At.UTC().Format(time.RFC3339Nano), Data: data})
+	return body, to, err
+}
+
+// outcome is one attempt's result, recorded by the recorder.
+type outcome struct {
+	seq        uint64
+	host       string
+	at         time.Time
+	status     int
+	latency    time.Duration
+	err        error
+	permanent  bool
+	retryAfter time.Duration
+	echo       string // the challenge the receiver sent back
+}
+
+func (s *Service) run(ctx context.Context) {
+	jobs := make(chan store.WebhookJob)
+	results := make(chan outcome, s.o.Workers)
+	var wg sync.WaitGroup
+	for range s.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				results <- s.attempt(j)
+			}
+		}()
+	}
+	recorded := make(chan struct{})
+	go func() { s.record(results); close(recorded) }()
+
+	var pruned time.Time
+	for {
+		if now := s.o.Now(); now.Sub(pruned) > time.Hour {
+			if n, err := s.o.Store.PruneWebhooks(now.Add(-retention), 5000); err != nil {
+				s.o.Logger.Error("webhook pruning failed", "error", err)
+			} else if n > 0 {
+				s.o.Logger.Info("pruned old webhook deliveries", "deliveries", n)
+			}
+			pruned = now
+		}
+		more := s.expand()
+		wait := s.dispatch(ctx, jobs)
+		if more {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	// Attempts in flight finish (bounded by the client's timeout) and are
+	// recorded, so a clean stop leaves nothing to re-send.
+	close(jobs)
+	wg.Wait()
+	close(results)
+	<-recorded
+}
+
+const expandBatch = 200
+
+// expand turns committed events into per-subscription deliveries; true
+// when more may be waiting.
+func (s *Service) expand() bool {
+	rows, created, err := s.o.Store.ExpandWebhooks(expandBatch, s.fan, s.o.Now())
+	if err != nil {
+		s.o.Logger.Error("webhook fan-out failed; will retry", "error", err)
+		return false
+	}
+	if created > 0 {
+		s.o.Logger.Debug("webhook deliveries queued", "deliveries", created)
+	}
+	return rows == expandBatch
+}
+
+// dispatch hands due deliveries to the workers, at most PerHost per host
+// at a time, and says how long to sleep.
+func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) time.Duration {
+	now := s.o.Now()
+	taken := map[string]int{}
+	hosts := map[string]string{}
+	skip := func(d *store.WebhookDelivery, sub *store.Subscription) bool {
+		if sub == nil {
+			return s.busy(d.Seq, "") // to be dropped
+		}
+		if sub.State == store.SubPaused {
+			return true // waits for an admin to resume it
+		}
+		h, ok := hosts[sub.ID]
+		if !ok {
+			h = splitHost(sub.URL)
+			hosts[sub.ID] = h
+		}
+		if s.busy(d.Seq, h) || taken[h] >= s.o.PerHost {
+			return true // a finishing attempt wakes the loop
+		}
+		taken[h]++
+		return false
+	}
+	// Under scan, the recorder cannot commit and release between this read
+	// transaction's start and the in-flight checks in skip: otherwise a
+	// delivery just recorded could look open and idle, and go out twice.
+	s.scan.Lock()
+	list, next, err := s.o.Store.OpenWebhooks(now, 4*s.o.Workers, skip)
+	s.scan.Unlock()
+	if err != nil {
+		s.o.Logger.Error("webhook deliveries unreadable", "error", err)
+		return s.o.Poll
+	}
+	var drop []uint64
+	for _, j := range list {
+		verify := j.Delivery.Type == VerifyType
+		switch {
+		case j.Sub == nil:
+			drop = append(drop, j.Delivery.Seq)
+			continue
+		case verify && j.Sub.State != store.SubPending, !verify && j.Sub.State != store.SubActive:
+			drop = append(drop, j.Delivery.Seq)
+			continue
+		}
+		host := splitHost(j.Sub.URL)
+		s.mu.Lock()
+		if s.hosts[host] >= s.o.PerHost {
+			s.mu.Unlock()
+			continue // the host is busy; a finishing attempt wakes the loop
+		}
+		s.hosts[host]++
+		s.inflight[j.Delivery.Seq] = true
+		s.mu.Unlock()
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			s.release(j.Delivery.Seq, host)
+			return 0
+		}
+	}
+	if len(drop) > 0 {
+		err := s.o.Store.UpdateWebhooks(drop, func(d *store.WebhookDelivery, sub *store.Subscription) {
+			d.State, d.NextAt = store.Cancelled, time.Time{}
+			reason := "subscription deleted"
+			if sub != nil {
+				reason = "subscription " + string(sub.State)
+			}
+			d.Record(store.Attempt{At: now, Error: "not sent: " + reason})
+		})
+		if err != nil {
+			s.o.Logger.Error("webhook update failed", "error", err)
+		}
+	}
+	wait := s.o.Poll
+	if !next.IsZero() {
+		wait = min(max(next.Sub(now), 0), wait)
+	}
+	return wait
+}
+
+// busy reports a delivery in flight, or its host's slots (minus those
+// counted in this scan) all taken.
+func (s *Service) busy(seq uint64, host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight[seq] || (host != "" && s.hosts[host] >= s.o.PerHost)
+}
+
+func (s *Service) release(seq uint64, host string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, seq)
+	if s.hosts[host]--; s.hosts[host] <= 0 {
+		delete(s.hosts, host)
+	}
+}
+
+// attempt signs and sends one delivery. It is re-signed on every attempt,
+// with this attempt's timestamp and every secret still valid.
+func (s *Service) attempt(j store.WebhookJob) outcome {
+	now := s.o.Now()
+	o := outcome{seq: j.Delivery.Seq, host: splitHost(j.Sub.URL), at: now}
+	var secrets []string
+	for _, sec := range j.Sub.Secrets {
+		if sec.Until.IsZero() || sec.Until.After(now) {
+			secrets = append(secrets, sec.Value)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Sub.URL, bytes.NewReader(j.Body))
+	if err != nil {
+		o.err, o.permanent = err, true
+		return o
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Outpost-Webhooks")
+	if err := SetHeaders(req.Header, j.Delivery.MessageID, now, j.Body, secrets...); err != nil {
+		o.err, o.permanent = err, true
+		return o
+	}
+	start := time.Now()
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		o.latency = time.Since(start)
+		o.err, o.permanent = err, errors.Is(err, ErrRefusedAddress)
+		return o
+	}
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	resp.Body.Close()
+	o.latency, o.status = time.Since(start), resp.StatusCode
+	if err := notify.ClassifyHTTP(resp, "receiver"); err != nil {
+		o.err, o.permanent = err, notify.IsPermanent(err)
+		var ra *notify.RetryAfterError
+		if errors.As(err, &ra) {
+			o.retryAfter = ra.After
+		}
+		return o
+	}
+	if j.Delivery.Type == VerifyType {
+		var echo struct {
+			Challenge string `json:"challenge"`
+		}
+		_ = json.Unmarshal(answer, &echo)
+		o.echo = echo.Challenge
+	}
+	return o
+}
+
+// record commits outcomes in batches (one transaction for all that
+// arrived meanwhile), then frees their slots and wakes the loop.
+func (s *Service) record(results <-chan outcome) {
+	for o := range results {
+		batch := []outcome{o}
+	drain:
+		for {
+			select {
+			case x, ok := <-results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, x)
+			default:
+				break drain
+			}
+		}
+		s.scan.Lock()
+		s.commit(batch)
+		for _, o := range batch {
+			s.release(o.seq, o.host)
+		}
+		s.scan.Unlock()
+		s.Wake()
+	}
+}
+
+func (s *Service) commit(batch []outcome) {
+	by := make(map[uint64]outcome, len(batch))
+	seqs := make([]uint64, 0, len(batch))
+	for _, o := range batch {
+		by[o.seq] = o
+		seqs = append(seqs, o.seq)
+	}
+	var results []string
+	err := s.o.Store.UpdateWebhooks(seqs, func(d *store.WebhookDelivery, sub *store.Subscription) {
+		results = append(results, s.apply(by[d.Seq], d, sub)...)
+	})
+	if err != nil {
+		// Not recorded: the deliveries stay open and are sent again, with
+		// the same webhook-id (at least once).
+		s.o.Logger.Error("webhook outcomes not recorded", "deliveries", len(batch), "error", err)
+		return
+	}
+	if s.o.Observe != nil {
+		for _, r := range results {
+			s.o.Observe(r)
+		}
+	}
+}
+
+// apply is the delivery rule: 2xx delivers (a challenge needs its echo
+// too); network errors, 5xx and 429 retry on the schedule (429 after its
+// Retry-After); other 4xx fail at once. A subscription failing for
+// DisableAfter is disabled; one whose challenge never succeeds expires.
+func (s *Service) apply(o outcome, d *store.WebhookDelivery, sub *store.Subscription) []string {
+	a := store.Attempt{At: o.at, Status: o.status, LatencyMS: float64(o.latency.Microseconds()) / 1000}
+	verify := d.Type == VerifyType
+	err := o.err
+	if err == nil && verify && sub != nil && (o.echo == "" || o.echo != sub.Challenge) {
+		err = errors.New(`the answer did not echo the challenge (expected a JSON body {"challenge": "<data.challenge>"})`)
+	}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	d.Record(a)
+	if sub == nil {
+		d.State, d.NextAt = store.Cancelled, time.Time{}
+		return nil
+	}
+	if err == nil {
+		d.State, d.NextAt = store.Sent, time.Time{}
+		if verify {
+			sub.State, sub.VerifiedAt, sub.StateAt, sub.Challenge = store.SubActive, o.at, o.at, ""
+			s.o.Logger.Info("webhook subscription verified", "subscription", sub.ID)
+			return []string{"delivered", "verified"}
+		}
+		sub.FailingSince = time.Time{}
+		return []string{"delivered"}
+	}
+	sched := s.o.Schedule
+	if verify {
+		sched = s.o.VerifySchedule
+	}
+	out := []string{"failed"}
+	if n := len(d.Attempts); !o.permanent && n-1 < len(sched) && n < 16 {
+		wait := sched[n-1]
+		if o.retryAfter > 0 {
+			wait = min(o.retryAfter, 24*time.Hour)
+		}
+		d.State, d.NextAt = store.Pending, o.at.Add(wait)
+		out = []string{"retry"}
+	} else {
+		d.State, d.NextAt = store.Failed, time.Time{}
+	}
+	if verify {
+		if d.State == store.Failed {
+			sub.State, sub.StateAt, sub.Reason = store.SubExpired, o.at, "not verified: "+err.Error()
+			out = append(out, "expired")
+		}
+		return out
+	}
+	if sub.FailingSince.IsZero() {
+		sub.FailingSince = o.at
+	}
+	if sub.State == store.SubActive && o.at.Sub(sub.FailingSince) >= s.o.DisableAfter {
+		sub.State, sub.StateAt = store.SubDisabled, o.at
+		sub.Reason = fmt.Sprintf("deliveries failing since %s; last error: %s", sub.FailingSince.UTC().Format(time.RFC3339), err)
+		s.o.Logger.Warn("webhook subscription disabled", "subscription", sub.ID, "reason", sub.Reason)
+		out = append(out, "disabled")
+	}
+	return out
+}

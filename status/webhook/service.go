@@ -1,0 +1,409 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Events are the event types subscribers can receive; the default is all.
+var Events = []status.EventType{
+	status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
+	status.ComponentStatusChanged,
+	status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted,
+}
+
+// VerifyType is the challenge event's type.
+const VerifyType = "subscription.verify"
+
+// Options configures a Service.
+type Options struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Data is an event's data object ({page, incident} or {page,
+	// component, component_update}), built once per event.
+	Data func(ev status.Event) (any, error)
+	// Components reports whether a component id exists (for validation).
+	Components func(id string) bool
+
+	AllowHTTP    bool
+	AllowPrivate bool
+	PerClient    int           // subscriptions per client address; default 5
+	Workers      int           // deliveries in flight; default 64
+	PerHost      int           // deliveries in flight per host; default 4
+	Timeout      time.Duration // per attempt; default 15 s
+	// Schedule is the wait before each retry; attempts beyond it fail.
+	Schedule []time.Duration
+	// VerifySchedule is Schedule for the challenge.
+	VerifySchedule []time.Duration
+	// DisableAfter: a subscription whose deliveries have failed this long
+	// without a success is disabled. Default 72 h.
+	DisableAfter time.Duration
+	// Overlap is how long a rotated-out secret keeps signing. Default 24 h.
+	Overlap time.Duration
+	// Poll bounds the delivery loop's sleep. Default 1 s.
+	Poll time.Duration
+	// Client overrides the delivery client (tests inject a resolver).
+	Client *http.Client
+	// Observe counts delivery outcomes (metrics); may be nil.
+	Observe func(result string)
+}
+
+// DefaultSchedule is the retry schedule: about 28 hours in all.
+var DefaultSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// DefaultVerifySchedule retries the challenge three times in half an hour.
+var DefaultVerifySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}
+
+// Service owns subscriptions and delivers to them.
+type Service struct {
+	o    Options
+	hc   *http.Client
+	wake chan struct{}
+
+	mu       sync.Mutex
+	inflight map[uint64]bool
+	hosts    map[string]int
+	// scan orders the delivery loop's reads against the recorder's
+	// commit-and-release (see dispatch).
+	scan sync.Mutex
+}
+
+// New prepares a Service; nothing is sent before Run.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PerClient == 0 {
+		o.PerClient = 5
+	}
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.PerHost <= 0 {
+		o.PerHost = 4
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Second
+	}
+	if o.Schedule == nil {
+		o.Schedule = DefaultSchedule
+	}
+	if o.VerifySchedule == nil {
+		o.VerifySchedule = DefaultVerifySchedule
+	}
+	if o.DisableAfter == 0 {
+		o.DisableAfter = 72 * time.Hour
+	}
+	if o.Overlap == 0 {
+		o.Overlap = 24 * time.Hour
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	hc := o.Client
+	if hc == nil {
+		hc = NewClient(ClientOptions{AllowPrivate: o.AllowPrivate, Timeout: o.Timeout})
+	}
+	return &Service{o: o, hc: hc, wake: make(chan struct{}, 1), inflight: map[uint64]bool{}, hosts: map[string]int{}}
+}
+
+// Wake tells the delivery loop that new work may be waiting.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Wants reports whether an event goes to webhook subscribers at all (the
+// router gives it the webhooks destination).
+func Wants(ev status.Event) bool { return slices.Contains(Events, ev.Type) }
+
+// Error is a request the caller must fix; Field names the part at fault.
+type Error struct {
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string { return e.Field + ": " + e.Msg }
+
+func bad(field, format string, args ...any) error {
+	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Request is a new subscription as a client asks for it.
+type Request struct {
+	URL        string   `json:"url"`
+	Components []string `json:"components,omitempty"`
+	Events     []string `json:"events,omitempty"`
+}
+
+// Created is the answer to a new subscription: the only time the secret
+// and the unsubscribe token are shown.
+type Created struct {
+	ID               string   `json:"id"`
+	URL              string   `json:"url"`
+	State            string   `json:"state"`
+	Secret           string   `json:"secret"`
+	UnsubscribeToken string   `json:"unsubscribe_token"`
+	Components       []string `json:"components,omitempty"`
+	Events           []string `json:"events,omitempty"`
+}
+
+const maxURL = 2048
+
+// challengeDelay is how long after subscribing the challenge is first sent.
+const challengeDelay = time.Second
+
+// Validate checks a request without storing anything.
+func (s *Service) Validate(r Request) error {
+	if r.URL == "" {
+		return bad("url", "is required")
+	}
+	if len(r.URL) > maxURL {
+		return bad("url", "must be at most %d characters", maxURL)
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return bad("url", "must be an absolute URL such as https://example.com/hooks/status")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && s.o.AllowHTTP:
+	case u.Scheme == "http":
+		return bad("url", "must use https (this server does not accept http:// subscribers)")
+	default:
+		return bad("url", "must be an https URL, got scheme %q", u.Scheme)
+	}
+	if u.User != nil {
+		return bad("url", "must not contain credentials; authenticate deliveries with the signature instead")
+	}
+	if u.Fragment != "" {
+		return bad("url", "must not contain a fragment")
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil && !s.o.AllowPrivate && Refused(ip) {
+		return bad("url", "points at a private, loopback or reserved address")
+	}
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		if !s.o.AllowPrivate {
+			return bad("url", "points at a private, loopback or reserved address")
+		}
+	}
+	if len(r.Components) > 100 {
+		return bad("components", "at most 100 components")
+	}
+	for i, c := range r.Components {
+		if s.o.Components != nil && !s.o.Components(c) {
+			return bad(fmt.Sprintf("components[%d]", i), "unknown component %q", c)
+		}
+	}
+	for i, e := range r.Events {
+		if !slices.Contains(Events, status.EventType(e)) {
+			return bad(fmt.Sprintf("events[%d]", i), "unknown event %q (use %s)", e, eventList())
+		}
+	}
+	return nil
+}
+
+func eventList() string {
+	var out []string
+	for _, e := range Events {
+		out = append(out, string(e))
+	}
+	return strings.Join(out, ", ")
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return b
+}
+
+func hashToken(t string) string { h := sha256.Sum256([]byte(t)); return hex.EncodeToString(h[:]) }
+
+// Subscribe stores a pending subscription for client (its address) and
+// queues the challenge.
+func (s *Service) Subscribe(r Request, client string) (Created, error) {
+	if err := s.Validate(r); err != nil {
+		return Created{}, err
+	}
+	now := s.o.Now()
+	id := "sub_" + hex.EncodeToString(random(10))
+	token := "ust_" + base64.RawURLEncoding.EncodeToString(random(32))
+	secret, err := NewSecret()
+	if err != nil {
+		return Created{}, err
+	}
+	sub := store.Subscription{ID: id, URL: r.URL, Components: r.Components, Events: r.Events, State: store.SubPending,
+		Secrets: []store.Secret{{Value: secret}}, TokenHash: hashToken(token), Client: client, Challenge: base64.RawURLEncoding.EncodeToString(random(24)),
+		CreatedAt: now, StateAt: now}
+	body, err := json.Marshal(envelope{Type: VerifyType, Timestamp: now.UTC().Format(time.RFC3339),
+		Data: map[string]string{"challenge": sub.Challenge, "subscription_id": id}})
+	if err != nil {
+		return Created{}, err
+	}
+	// The challenge goes out a moment after the answer, so the subscriber
+	// has its secret in hand to check the challenge's signature.
+	verify := store.WebhookDelivery{MessageID: "msg_verify_" + id, Type: VerifyType, Body: body, State: store.Pending,
+		NextAt: now.Add(challengeDelay), CreatedAt: now}
+	if err := s.o.Store.CreateSubscription(sub, verify, s.o.PerClient); err != nil {
+		if errors.Is(err, store.ErrTooManySubscriptions) {
+			return Created{}, err
+		}
+		return Created{}, fmt.Errorf("store subscription: %w", err)
+	}
+	s.o.Logger.Info("webhook subscription created; verifying", "subscription", id, "host", hostOf(r.URL))
+	s.Wake()
+	return Created{ID: id, URL: r.URL, State: string(sub.State), Secret: secret, UnsubscribeToken: token, Components: r.Components, Events: r.Events}, nil
+}
+
+// Owner reports whether token is the subscription's unsubscribe token.
+func (s *Service) Owner(id, token string) bool {
+	sub, err := s.o.Store.Subscription(id)
+	if err != nil || token == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashToken(token)), []byte(sub.TokenHash)) == 1
+}
+
+// Delete removes a subscription and its deliveries.
+func (s *Service) Delete(id string) error { return s.o.Store.DeleteSubscription(id) }
+
+// Rotate issues a new secret; the old ones keep signing for the overlap.
+func (s *Service) Rotate(id string) (string, time.Time, error) {
+	now := s.o.Now()
+	secret, err := NewSecret()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	until := now.Add(s.o.Overlap)
+	_, err = s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
+		keep := []store.Secret{{Value: secret}}
+		for _, old := range sub.Secrets {
+			if old.Until.IsZero() {
+				old.Until = until
+			}
+			if old.Until.After(now) {
+				keep = append(keep, old)
+			}
+		}
+		sub.Secrets = keep
+		return nil
+	})
+	return secret, until, err
+}
+
+// ErrState is returned for a change the subscription's state forbids.
+var ErrState = errors.New("not possible in this state")
+
+// Pause stops deliveries to a subscription until Resume; they wait.
+func (s *Service) Pause(id string) (store.Subscription, error) {
+	return s.setState(id, store.SubPaused, "", store.SubActive)
+}
+
+// Resume re-enables a paused or disabled subscription.
+func (s *Service) Resume(id string) (store.Subscription, error) {
+	sub, err := s.setState(id, store.SubActive, "", store.SubPaused, store.SubDisabled)
+	if err == nil {
+		s.Wake()
+	}
+	return sub, err
+}
+
+func (s *Service) setState(id string, to store.SubState, reason string, from ...store.SubState) (store.Subscription, error) {
+	now := s.o.Now()
+	return s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
+		if sub.State == to {
+			return nil
+		}
+		if !slices.Contains(from, sub.State) {
+			return fmt.Errorf("subscription is %s: %w", sub.State, ErrState)
+		}
+		sub.State, sub.StateAt, sub.Reason = to, now, reason
+		if to == store.SubActive {
+			sub.FailingSince = time.Time{}
+		}
+		return nil
+	})
+}
+
+// View is a subscription as the API shows it: no secrets, no token hash.
+type View struct {
+	ID           string    `json:"id"`
+	URL          string    `json:"url"`
+	State        string    `json:"state"`
+	Components   []string  `json:"components"`
+	Events       []string  `json:"events"`
+	Client       string    `json:"client,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	VerifiedAt   time.Time `json:"verified_at,omitzero"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	StateAt      time.Time `json:"state_changed_at"`
+	Reason       string    `json:"reason,omitempty"`
+	Secrets      int       `json:"signing_secrets"`
+}
+
+// ViewOf shows sub; client addresses only to admins.
+func ViewOf(sub store.Subscription, admin bool) View {
+	v := View{ID: sub.ID, URL: sub.URL, State: string(sub.State), Components: orEmpty(sub.Components), Events: orEmpty(sub.Events),
+		CreatedAt: sub.CreatedAt, VerifiedAt: sub.VerifiedAt, FailingSince: sub.FailingSince, StateAt: sub.StateAt, Reason: sub.Reason,
+		Secrets: len(sub.Secrets)}
+	if admin {
+		v.Client = sub.Client
+	}
+	return v
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Store is the service's store (the web layer reads logs through it).
+func (s *Service) Store() *store.Store { return s.o.Store }
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// splitHost is the per-host concurrency key: host and port.
+func splitHost(raw string) string {
+	h := hostOf(raw)
+	if host, port, err := net.SplitHostPort(h); err == nil {
+		return strings.ToLower(host) + ":" + port
+	}
+	return strings.ToLower(h)
+}
+
+// Run delivers until ctx ends; see deliver.go.
+func (s *Service) Run(ctx context.Context) { s.run(ctx) }
