@@ -18,6 +18,8 @@ type healthBody struct {
 	Monitor monitor.Details         `json:"monitor"`
 	Outbox  map[string]outboxHealth `json:"outbox"`
 	Config  configHealth            `json:"config"`
+	// Webhooks: subscriptions by state and the delivery backlog (when on).
+	Webhooks *store.WebhookStats `json:"webhooks,omitempty"`
 }
 
 type outboxHealth struct {
@@ -34,7 +36,7 @@ type configHealth struct {
 	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
-func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader) healthBody {
+func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader, webhooks bool) healthBody {
 	d := mon.Details()
 	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: rl.state()}
 	if !d.Healthy {
@@ -43,6 +45,11 @@ func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader) healthBo
 	if depth, err := st.OutboxDepth(); err == nil {
 		for dest, x := range depth {
 			b.Outbox[dest] = outboxHealth{Pending: x.Pending, OldestAgeSeconds: time.Since(x.Oldest).Seconds()}
+		}
+	}
+	if webhooks {
+		if ws, err := st.WebhookStats(); err == nil {
+			b.Webhooks = &ws
 		}
 	}
 	return b

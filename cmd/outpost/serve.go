@@ -71,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details: func() any { return healthDetails(mon, st, rl) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, wake), Webhooks: wh,
+		Details: func() any { return healthDetails(mon, st, rl, wh != nil) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, wake), Webhooks: wh,
 		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }},
 		Peer:       peerHandler(cfg, func() (bool, string) { return mon.Health() })})
 	if err != nil {

@@ -181,5 +181,9 @@ webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
 			t.Errorf("delivery %s is %s after the restart: %s", d.Type, d.State, log)
 		}
 	}
+	health := mustFetch(p2.base, "/api/v1/health")
+	if !strings.Contains(health, `"webhooks":{"subscriptions":{"active":1},"open_deliveries":0}`) {
+		t.Errorf("health after delivery: %s", health)
+	}
 	t.Logf("arrived %q; answered %q", arrived, answered)
 }

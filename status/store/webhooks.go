@@ -306,7 +306,15 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 			}
 			body, to, err := fan(r.Event, subs)
 			if err != nil {
-				return fmt.Errorf("webhook body for %s: %w", r.Event.ID, err)
+				// One bad event must not hold up the ones behind it.
+				d.State, d.LastError, d.UpdatedAt = Failed, "webhook body: "+err.Error(), now
+				if err := putJSON(out, k, r); err != nil {
+					return err
+				}
+				if r.Done() {
+					done = append(done, bytes.Clone(k))
+				}
+				continue
 			}
 			if body != nil && len(to) > 0 {
 				if err := putJSON(tx.Bucket(bucketWHEvents), be64(r.Seq), whEvent{CreatedAt: now, Body: body}); err != nil {
@@ -549,4 +557,44 @@ func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// WebhookStats summarises subscriptions and the delivery backlog.
+type WebhookStats struct {
+	Subscriptions map[SubState]int `json:"subscriptions"`
+	Open          int              `json:"open_deliveries"`
+	OldestOpen    time.Time        `json:"oldest_open,omitzero"`
+}
+
+// WebhookStats counts subscriptions by state and open deliveries.
+func (s *Store) WebhookStats() (WebhookStats, error) {
+	st := WebhookStats{Subscriptions: map[SubState]int{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
+			var x struct {
+				State SubState `json:"state"`
+			}
+			if err := json.Unmarshal(v, &x); err != nil {
+				return err
+			}
+			st.Subscriptions[x.State]++
+			return nil
+		}); err != nil {
+			return err
+		}
+		dels := tx.Bucket(bucketWHDelivery)
+		c := tx.Bucket(bucketWHOpen).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if st.Open == 0 { // sequence order: the first is the oldest
+				var d WebhookDelivery
+				if _, err := getJSON(dels, k, &d); err != nil {
+					return err
+				}
+				st.OldestOpen = d.CreatedAt
+			}
+			st.Open++
+		}
+		return nil
+	})
+	return st, err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -65,5 +66,36 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 	}
 	if l, _ := s.WebhookLog("sub_a", 10); len(l) != 1 || l[0].MessageID != "evt-2" {
 		t.Fatalf("log after pruning: %+v", l)
+	}
+}
+
+// An event whose body cannot be built fails on its own; the ones behind it
+// still go out.
+func TestExpandWebhooksSkipsABadEvent(t *testing.T) {
+	s, _ := openTemp(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if err := s.CreateSubscription(Subscription{ID: "sub_a", State: SubActive, Client: "c"}, WebhookDelivery{State: Sent}, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"evt-bad", "evt-good"} {
+		if _, err := s.Enqueue(status.Event{ID: id, Type: status.IncidentCreated}, []Dest{{Name: WebhooksDest}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) {
+		if ev.ID == "evt-bad" {
+			return nil, nil, errors.New("no incident")
+		}
+		return []byte(`{}`), []string{"sub_a"}, nil
+	}
+	if rows, created, err := s.ExpandWebhooks(10, fan, now); err != nil || rows != 2 || created != 1 {
+		t.Fatalf("expand: rows %d created %d err %v", rows, created, err)
+	}
+	bad, _ := s.OutboxRow(1)
+	if d := bad.Deliveries[WebhooksDest]; d.State != Failed || d.LastError != "webhook body: no incident" {
+		t.Fatalf("bad row: %+v", d)
+	}
+	if rows, _ := s.Unfinished(10); len(rows) != 0 {
+		t.Fatalf("rows left open: %d", len(rows))
 	}
 }
