@@ -48,6 +48,7 @@ func commands() []command {
 		{"heartbeat", "heartbeat token -check NAME: a push check's token", runHeartbeat},
 		{"incident", "create|update|resolve|list incidents on a running Outpost", runIncident},
 		{"maintenance", "add|list|cancel maintenance on a running Outpost", runMaintenance},
+		{"subscriptions", "list|log|pause|enable|delete webhook subscriptions on a running Outpost", runSubscriptions},
 		{"healthcheck", "exit 0 when a running Outpost answers /healthz", runHealthcheck},
 		{"version", "print the version", runVersion},
 	}

@@ -187,3 +187,45 @@ webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
 	}
 	t.Logf("arrived %q; answered %q", arrived, answered)
 }
+
+// TestSubscriptionsCLI manages a verified subscription with the on-call
+// CLI (admin token) against the real binary.
+func TestSubscriptionsCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	p, bin, _ := startAdminOutpost(t, "webhooks: {enabled: true, allow_http: true, allow_private_targets: true}\n")
+	rcv := newHookReceiver(t)
+	code, body := request(t, "POST", p.base+"/api/v1/subscriptions", "", `{"url":"`+rcv.srv.URL+`/hook","components":["cart"]}`)
+	if code != http.StatusCreated {
+		t.Fatalf("subscribe: %d %s", code, body)
+	}
+	var created webhook.Created
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	rcv.secret = created.Secret
+	rcv.mu.Unlock()
+	server := "-server=" + p.base
+	waitFor(t, 15*time.Second, "the subscription active in the list", func() bool {
+		out, err := cli(t, bin, "subscriptions", "list", server)
+		return err == nil && strings.Contains(out, created.ID+"  active") && strings.Contains(out, "127.0.0.1")
+	}, p)
+	out, err := cli(t, bin, "subscriptions", "log", server, "-id", created.ID)
+	if err != nil || !strings.Contains(out, "subscription.verify") || !strings.Contains(out, " sent ") {
+		t.Fatalf("log: %v\n%s", err, out)
+	}
+	for _, step := range []struct{ cmd, want string }{{"pause", "paused"}, {"enable", "active"}, {"delete", "deleted"}} {
+		out, err := cli(t, bin, "subscriptions", step.cmd, server, "-id", created.ID)
+		if err != nil || !strings.Contains(out, created.ID+" "+step.want) {
+			t.Fatalf("%s: %v %s", step.cmd, err, out)
+		}
+	}
+	if out, err := cli(t, bin, "subscriptions", "pause", server, "-id", created.ID); err == nil || !strings.Contains(out, "no such subscription") {
+		t.Fatalf("pause after delete: %v %s", err, out)
+	}
+	if code, _ := request(t, "GET", p.base+"/api/v1/subscriptions/"+created.ID, created.UnsubscribeToken, ""); code != http.StatusUnauthorized {
+		t.Fatalf("owner token after delete: %d", code)
+	}
+}

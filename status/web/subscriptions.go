@@ -28,6 +28,7 @@ type webhookPage struct {
 type componentUpdate struct {
 	ID          string                 `json:"id"`
 	ComponentID string                 `json:"component_id"`
+	Type        string                 `json:"component_type"` // always "Component", as Statuspage sends
 	OldStatus   status.ComponentStatus `json:"old_status"`
 	NewStatus   status.ComponentStatus `json:"new_status"`
 	CreatedAt   string                 `json:"created_at"`
@@ -52,7 +53,7 @@ func (s *Server) WebhookData(ev status.Event) (any, error) {
 			c = v2Component{ID: ev.Component.ID, Name: ev.Component.Name, PageID: v.page.ID, Showcase: true}
 		}
 		c.Status, c.UpdatedAt = ev.Component.NewStatus, v.ts(ev.At)
-		return map[string]any{"page": page, "component": c, "component_update": componentUpdate{ID: ev.ID, ComponentID: ev.Component.ID,
+		return map[string]any{"page": page, "component": c, "component_update": componentUpdate{ID: ev.ID, ComponentID: ev.Component.ID, Type: "Component",
 			OldStatus: ev.Component.OldStatus, NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
 	}
 	return nil, fmt.Errorf("event %s (%s) has no incident or component", ev.ID, ev.Type)
