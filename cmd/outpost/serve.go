@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		log.Error("cannot prepare the web server", "error", err)
 		return exitFailed
+	}
+	if n, err := st.CancelGone(func(dest string) bool {
+		if dest == store.WebhooksDest {
+			return wh != nil
+		}
+		return slices.ContainsFunc(chs, func(c *notify.Channel) bool { return c.Name == dest })
+	}, time.Now()); err != nil {
+		log.Error("cannot read the outbox", "error", err)
+		return exitFailed
+	} else if n > 0 {
+		log.Warn("cancelled announcements for destinations no longer configured", "deliveries", n)
 	}
 	route := withWebhooks(notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, wh != nil)
 	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: wake,

@@ -175,6 +175,49 @@ func (s *Store) UpdateDelivery(seq uint64, dest string, now time.Time, fn func(d
 	})
 }
 
+// CancelGone cancels open deliveries to destinations that no longer exist
+// (a channel removed from the config, webhooks turned off), so they do not
+// count as a backlog forever. It returns how many it cancelled.
+func (s *Store) CancelGone(exists func(dest string) bool, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
+		var done [][]byte
+		c := open.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			var r OutboxRow
+			if err := json.Unmarshal(out.Get(k), &r); err != nil {
+				return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			changed := false
+			for dest, d := range r.Deliveries {
+				if d.State.Open() && !exists(dest) {
+					d.State, d.LastError, d.UpdatedAt = Cancelled, "not sent: "+dest+" is no longer configured", now
+					changed = true
+					n++
+				}
+			}
+			if !changed {
+				continue
+			}
+			if err := putJSON(out, k, r); err != nil {
+				return err
+			}
+			if r.Done() {
+				done = append(done, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range done {
+			if err := open.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Depth is the outbox backlog of one destination.
 type Depth struct {
 	Pending int

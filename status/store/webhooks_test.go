@@ -99,3 +99,29 @@ func TestExpandWebhooksSkipsABadEvent(t *testing.T) {
 		t.Fatalf("rows left open: %d", len(rows))
 	}
 }
+
+func TestCancelGoneDestinations(t *testing.T) {
+	s, _ := openTemp(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if _, err := s.Enqueue(status.Event{ID: "evt-1"}, []Dest{{Name: WebhooksDest}, {Name: "mastodon"}, {Name: "old-slack"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.CancelGone(func(d string) bool { return d == "mastodon" }, now)
+	if err != nil || n != 2 {
+		t.Fatalf("cancelled %d (%v), want 2", n, err)
+	}
+	row, _ := s.OutboxRow(1)
+	if row.Deliveries["mastodon"].State != Pending || row.Deliveries["old-slack"].State != Cancelled || row.Deliveries[WebhooksDest].State != Cancelled {
+		t.Fatalf("row = %+v", row.Deliveries)
+	}
+	depth, _ := s.OutboxDepth()
+	if len(depth) != 1 || depth["mastodon"].Pending != 1 {
+		t.Fatalf("depth = %+v", depth)
+	}
+	if n, _ := s.CancelGone(func(string) bool { return false }, now); n != 1 {
+		t.Fatalf("second pass cancelled %d, want 1 (mastodon)", n)
+	}
+	if rows, _ := s.Unfinished(10); len(rows) != 0 {
+		t.Fatalf("open rows left: %d", len(rows))
+	}
+}
