@@ -76,6 +76,24 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// subscribe asks the Outpost at base to deliver here (extra: more JSON
+// fields) and keeps the secret it answers with.
+func (r *hookReceiver) subscribe(t *testing.T, base, extra string) webhook.Created {
+	t.Helper()
+	code, body := request(t, "POST", base+"/api/v1/subscriptions", "", `{"url":"`+r.srv.URL+`/hook"`+extra+`}`)
+	if code != http.StatusCreated {
+		t.Fatalf("subscribe: %d %s", code, body)
+	}
+	var created webhook.Created
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.secret = created.Secret
+	r.mu.Unlock()
+	return created
+}
+
 func (r *hookReceiver) seen() (arrived, answered []string, rejected int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,16 +126,9 @@ webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
 	p := startOutpost(t, bin, cfg, listen)
 	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
 
-	code, body := request(t, "POST", p.base+"/api/v1/subscriptions", "", `{"url":"`+rcv.srv.URL+`/hook"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("subscribe: %d %s", code, body)
-	}
-	var created webhook.Created
-	if err := json.Unmarshal([]byte(body), &created); err != nil {
-		t.Fatal(err)
-	}
+	created := rcv.subscribe(t, p.base, "")
 	rcv.mu.Lock()
-	rcv.secret, rcv.hold = created.Secret, make(chan struct{})
+	rcv.hold = make(chan struct{})
 	rcv.mu.Unlock()
 	sub := p.base + "/api/v1/subscriptions/" + created.ID
 	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
@@ -196,17 +207,7 @@ func TestSubscriptionsCLI(t *testing.T) {
 	}
 	p, bin, _ := startAdminOutpost(t, "webhooks: {enabled: true, allow_http: true, allow_private_targets: true}\n")
 	rcv := newHookReceiver(t)
-	code, body := request(t, "POST", p.base+"/api/v1/subscriptions", "", `{"url":"`+rcv.srv.URL+`/hook","components":["cart"]}`)
-	if code != http.StatusCreated {
-		t.Fatalf("subscribe: %d %s", code, body)
-	}
-	var created webhook.Created
-	if err := json.Unmarshal([]byte(body), &created); err != nil {
-		t.Fatal(err)
-	}
-	rcv.mu.Lock()
-	rcv.secret = created.Secret
-	rcv.mu.Unlock()
+	created := rcv.subscribe(t, p.base, `,"components":["cart"]`)
 	server := "-server=" + p.base
 	waitFor(t, 15*time.Second, "the subscription active in the list", func() bool {
 		out, err := cli(t, bin, "subscriptions", "list", server)

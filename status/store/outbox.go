@@ -208,12 +208,7 @@ func (s *Store) CancelGone(exists func(dest string) bool, now time.Time) (int, e
 				done = append(done, append([]byte(nil), k...))
 			}
 		}
-		for _, k := range done {
-			if err := open.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteKeys(open, done)
 	})
 	return n, err
 }

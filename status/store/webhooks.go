@@ -139,6 +139,39 @@ func putDelivery(tx *bolt.Tx, d *WebhookDelivery) error {
 	return tx.Bucket(bucketWHOpen).Delete(be64(d.Seq))
 }
 
+// subCache reads each subscription once per transaction, so changes made
+// through one delivery are seen by the next of the same subscription; nil
+// records one that is gone.
+type subCache map[string]*Subscription
+
+func (c subCache) get(b *bolt.Bucket, id string) (*Subscription, error) {
+	if sub, seen := c[id]; seen {
+		return sub, nil
+	}
+	var x Subscription
+	ok, err := getJSON(b, []byte(id), &x)
+	if err != nil {
+		return nil, err
+	}
+	var sub *Subscription
+	if ok {
+		sub = &x
+	}
+	c[id] = sub
+	return sub, nil
+}
+
+// deleteKeys deletes keys collected during a cursor walk (deleting while
+// walking skips keys in bbolt).
+func deleteKeys(b *bolt.Bucket, keys [][]byte) error {
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 	raw := b.Get(k)
 	if raw == nil {
@@ -338,10 +371,8 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 				done = append(done, bytes.Clone(k))
 			}
 		}
-		for _, k := range done {
-			if err := open.Delete(k); err != nil {
-				return err
-			}
+		if err := deleteKeys(open, done); err != nil {
+			return err
 		}
 		rows = n
 		return nil
@@ -365,7 +396,7 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(d *WebhookDeliv
 	var next time.Time
 	err := s.db.View(func(tx *bolt.Tx) error {
 		dels, subsB, evs := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs), tx.Bucket(bucketWHEvents)
-		subs := map[string]*Subscription{}
+		subs := subCache{}
 		bodies := map[uint64][]byte{}
 		c := tx.Bucket(bucketWHOpen).Cursor()
 		for k, _ := c.First(); k != nil && len(jobs) < limit; k, _ = c.Next() {
@@ -382,17 +413,9 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(d *WebhookDeliv
 				}
 				continue
 			}
-			sub, seen := subs[d.Sub]
-			if !seen {
-				var x Subscription
-				ok, err := getJSON(subsB, []byte(d.Sub), &x)
-				if err != nil {
-					return err
-				}
-				if ok {
-					sub = &x
-				}
-				subs[d.Sub] = sub
+			sub, err := subs.get(subsB, d.Sub)
+			if err != nil {
+				return err
 			}
 			if skip != nil && skip(&d, sub) {
 				continue
@@ -423,7 +446,7 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(d *WebhookDeliv
 func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *Subscription)) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		dels, subsB := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs)
-		subs := map[string]*Subscription{}
+		subs := subCache{}
 		for _, seq := range seqs {
 			var d WebhookDelivery
 			ok, err := getJSON(dels, be64(seq), &d)
@@ -433,17 +456,9 @@ func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *S
 			if !ok {
 				continue // its subscription was deleted meanwhile
 			}
-			sub, seen := subs[d.Sub]
-			if !seen {
-				var x Subscription
-				ok, err := getJSON(subsB, []byte(d.Sub), &x)
-				if err != nil {
-					return err
-				}
-				if ok {
-					sub = &x
-				}
-				subs[d.Sub] = sub
+			sub, err := subs.get(subsB, d.Sub)
+			if err != nil {
+				return err
 			}
 			fn(&d, sub)
 			if err := putDelivery(tx, &d); err != nil {
@@ -530,10 +545,8 @@ func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
 			}
 			oldEvents = append(oldEvents, bytes.Clone(k))
 		}
-		for _, k := range oldEvents {
-			if err := evs.Delete(k); err != nil {
-				return err
-			}
+		if err := deleteKeys(evs, oldEvents); err != nil {
+			return err
 		}
 		subs := tx.Bucket(bucketSubs)
 		var expired [][]byte
@@ -549,10 +562,8 @@ func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
 		}); err != nil {
 			return err
 		}
-		for _, k := range expired {
-			if err := subs.Delete(k); err != nil {
-				return err
-			}
+		if err := deleteKeys(subs, expired); err != nil {
+			return err
 		}
 		return nil
 	})

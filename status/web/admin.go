@@ -45,7 +45,7 @@ const maxAdminBody = 64 << 10
 // token that is not read-only.
 func (s *Server) adminRoutes(e *echo.Echo) {
 	a := s.o.Admin
-	lim := &failLimiter{m: map[string]*rate.Limiter{}}
+	lim := newFailLimiter()
 	g := e.Group("/api/v1", s.auth(a, lim))
 	g.GET("/incidents", s.listIncidents)
 	g.POST("/incidents", s.createIncident, writer)
@@ -65,13 +65,24 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	g.GET("/audit", s.audit)
 }
 
-// failLimiter limits failed authentication per client address.
-type failLimiter struct {
+// addrLimiter rate-limits per client address (echo's IPExtractor decides
+// what that address is: see trusted_proxies).
+type addrLimiter struct {
+	every time.Duration
+	burst int
+
 	mu sync.Mutex
 	m  map[string]*rate.Limiter
 }
 
-func (f *failLimiter) get(ip string) *rate.Limiter {
+// newFailLimiter limits failed authentication: 5 failures, then one per 12 s.
+func newFailLimiter() *addrLimiter { return newAddrLimiter(12*time.Second, 5) }
+
+func newAddrLimiter(every time.Duration, burst int) *addrLimiter {
+	return &addrLimiter{every: every, burst: burst, m: map[string]*rate.Limiter{}}
+}
+
+func (f *addrLimiter) get(ip string) *rate.Limiter {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.m) > 10000 { // bounded memory under a spray of addresses
@@ -79,7 +90,7 @@ func (f *failLimiter) get(ip string) *rate.Limiter {
 	}
 	l, ok := f.m[ip]
 	if !ok {
-		l = rate.NewLimiter(rate.Every(12*time.Second), 5) // 5 failures, then one per 12 s
+		l = rate.NewLimiter(rate.Every(f.every), f.burst)
 		f.m[ip] = l
 	}
 	return l
@@ -88,7 +99,7 @@ func (f *failLimiter) get(ip string) *rate.Limiter {
 // tokenKey is where auth leaves the caller's token in the echo context.
 const tokenKey = "token"
 
-func (s *Server) auth(a *Admin, lim *failLimiter) echo.MiddlewareFunc {
+func (s *Server) auth(a *Admin, lim *addrLimiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", CacheNone)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status/store"
@@ -20,7 +19,7 @@ type Heartbeats struct {
 }
 
 func (s *Server) heartbeatRoutes(e *echo.Echo) {
-	lim := &failLimiter{m: map[string]*rate.Limiter{}}
+	lim := newFailLimiter()
 	for _, p := range []string{"/api/v1/heartbeat/:token", "/api/v1/heartbeat/:token/fail"} {
 		failed := p != "/api/v1/heartbeat/:token"
 		h := func(c echo.Context) error { return s.beat(c, lim, failed) }
@@ -29,7 +28,7 @@ func (s *Server) heartbeatRoutes(e *echo.Echo) {
 	}
 }
 
-func (s *Server) beat(c echo.Context, lim *failLimiter, failed bool) error {
+func (s *Server) beat(c echo.Context, lim *addrLimiter, failed bool) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
 	l := lim.get(c.RealIP())
 	if l.Tokens() < 1 {

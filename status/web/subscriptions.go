@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/store"
@@ -63,8 +61,8 @@ func (s *Server) WebhookData(ev status.Event) (any, error) {
 // unsubscribe token, or an admin token, authorises changes to one
 // subscription; listing all of them is for admins.
 func (s *Server) subscriptionRoutes(e *echo.Echo) {
-	lim := &clientLimiter{m: map[string]*rate.Limiter{}}
-	fails := &failLimiter{m: map[string]*rate.Limiter{}}
+	lim := newAddrLimiter(6*time.Second, 10) // 10 at once, then 10 a minute
+	fails := newFailLimiter()
 	limited := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", CacheNone)
@@ -87,27 +85,6 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 	if s.o.Admin != nil {
 		e.GET("/api/v1/subscriptions", s.listSubs, s.auth(s.o.Admin, fails))
 	}
-}
-
-// clientLimiter rate-limits requests per client address (echo's
-// IPExtractor decides what that address is: see trusted_proxies).
-type clientLimiter struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-func (l *clientLimiter) get(ip string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) > 10000 { // bounded memory under a spray of addresses
-		clear(l.m)
-	}
-	r, ok := l.m[ip]
-	if !ok {
-		r = rate.NewLimiter(rate.Every(6*time.Second), 10) // 10 at once, then 10 a minute
-		l.m[ip] = r
-	}
-	return r
 }
 
 const maxSubscriptionBody = 8 << 10
@@ -146,7 +123,7 @@ func subError(err error) error {
 // subAction authorises a request on one subscription: its owner (the
 // unsubscribe token) or an admin token (a writing one for changes);
 // adminOnly refuses owners.
-func (s *Server) subAction(fails *failLimiter, adminOnly bool, h func(c echo.Context, admin bool) error) echo.HandlerFunc {
+func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Context, admin bool) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", CacheNone)
 		l := fails.get(c.RealIP())
