@@ -96,6 +96,22 @@ func (f *addrLimiter) get(ip string) *rate.Limiter {
 	return l
 }
 
+// match returns the admin token the request's bearer token is, or nil.
+func (a *Admin) match(r *http.Request) *AdminToken {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if a == nil || !ok || got == "" {
+		return nil
+	}
+	h := HashToken(got)
+	var who *AdminToken
+	for i := range a.Tokens { // every token is compared, in constant time
+		if subtle.ConstantTimeCompare(h[:], a.Tokens[i].Hash[:]) == 1 {
+			who = &a.Tokens[i]
+		}
+	}
+	return who
+}
+
 // tokenKey is where auth leaves the caller's token in the echo context.
 const tokenKey = "token"
 
@@ -107,14 +123,7 @@ func (s *Server) auth(a *Admin, lim *addrLimiter) echo.MiddlewareFunc {
 			if l.Tokens() < 1 {
 				return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed attempts from this address; wait a minute")
 			}
-			got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-			h := HashToken(got)
-			var who *AdminToken
-			for i := range a.Tokens { // every token is compared, in constant time
-				if subtle.ConstantTimeCompare(h[:], a.Tokens[i].Hash[:]) == 1 && ok && got != "" {
-					who = &a.Tokens[i]
-				}
-			}
+			who := a.match(c.Request())
 			if who == nil {
 				l.Allow()
 				return echo.NewHTTPError(http.StatusUnauthorized, "a valid bearer token is required")
