@@ -63,6 +63,8 @@ type Store struct {
 	db         *bolt.DB
 	path       string
 	lastCommit atomic.Int64
+	// subsVersion: see SubscriptionsVersion.
+	subsVersion atomic.Uint64
 }
 
 // Open opens or creates the data file at path, creating its folder.

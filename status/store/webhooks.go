@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ var (
 	bucketSubs       = []byte("subscriptions") // id → Subscription JSON
 	bucketWHEvents   = []byte("wh_events")     // be(outbox seq) → whEvent JSON (the body, shared by every subscriber)
 	bucketWHDelivery = []byte("wh_deliveries") // be(seq) → WebhookDelivery JSON
-	bucketWHOpen     = []byte("wh_open")       // be(seq) → nil: deliveries not yet finished
+	bucketWHOpen     = []byte("wh_open")       // be(seq) → be(next attempt, unix nanos) + subscription id: deliveries not yet finished
 	bucketWHBySub    = []byte("wh_by_sub")     // sub id + 0 + be(seq) → nil: each subscription's log
 )
 
@@ -134,7 +135,10 @@ func putDelivery(tx *bolt.Tx, d *WebhookDelivery) error {
 		return err
 	}
 	if d.State.Open() {
-		return tx.Bucket(bucketWHOpen).Put(be64(d.Seq), nil)
+		// What the delivery loop decides on (when, and for whom) sits in
+		// the index, so a scan past deliveries that must wait (a busy host,
+		// a later retry) decodes nothing.
+		return tx.Bucket(bucketWHOpen).Put(be64(d.Seq), append(timeKey(d.NextAt), d.Sub...))
 	}
 	return tx.Bucket(bucketWHOpen).Delete(be64(d.Seq))
 }
@@ -184,6 +188,7 @@ func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 // delivery in one transaction, unless its client address already holds
 // perClient subscriptions.
 func (s *Store) CreateSubscription(sub Subscription, verify WebhookDelivery, perClient int) error {
+	defer s.subsChanged()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		held := 0
@@ -245,6 +250,7 @@ func (s *Store) Subscriptions() ([]Subscription, error) {
 // UpdateSubscription changes one subscription through fn, in one
 // transaction; fn's error aborts it.
 func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Subscription, error) {
+	defer s.subsChanged()
 	var sub Subscription
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
@@ -265,6 +271,7 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Sub
 
 // DeleteSubscription removes a subscription and its deliveries, sent or not.
 func (s *Store) DeleteSubscription(id string) error {
+	defer s.subsChanged()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		if b.Get([]byte(id)) == nil {
@@ -294,6 +301,13 @@ func (s *Store) DeleteSubscription(id string) error {
 		return nil
 	})
 }
+
+// SubscriptionsVersion changes whenever a subscription is created,
+// deleted, or changes state or URL, so the delivery loop can keep what
+// it needs of them in memory between scans.
+func (s *Store) SubscriptionsVersion() uint64 { return s.subsVersion.Load() }
+
+func (s *Store) subsChanged() { s.subsVersion.Add(1) }
 
 // Fanout builds an event's body and picks the subscriptions that take it;
 // a nil body means no subscriber gets the event.
@@ -389,9 +403,10 @@ type WebhookJob struct {
 }
 
 // OpenWebhooks returns up to limit open deliveries due at now, oldest
-// first, leaving out those skip refuses (in flight, paused, or for a busy
-// host), and the earliest NextAt of the ones not yet due (zero if none).
-func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(d *WebhookDelivery, sub *Subscription) bool) ([]WebhookJob, time.Time, error) {
+// first, leaving out those skip refuses by sequence and subscription id
+// (in flight, paused, or for a busy host) before anything is decoded, and
+// the earliest NextAt of the ones not yet due (zero if none).
+func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub string) bool) ([]WebhookJob, time.Time, error) {
 	var jobs []WebhookJob
 	var next time.Time
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -399,25 +414,28 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(d *WebhookDeliv
 		subs := subCache{}
 		bodies := map[uint64][]byte{}
 		c := tx.Bucket(bucketWHOpen).Cursor()
-		for k, _ := c.First(); k != nil && len(jobs) < limit; k, _ = c.Next() {
+		for k, v := c.First(); k != nil && len(jobs) < limit; k, v = c.Next() {
+			if len(v) < 8 {
+				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
+			}
+			if at := keyTime(v[:8]); at.After(now) {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+				continue
+			}
+			if skip != nil && skip(binary.BigEndian.Uint64(k), string(v[8:])) {
+				continue
+			}
+			sub, err := subs.get(subsB, string(v[8:]))
+			if err != nil {
+				return err
+			}
 			var d WebhookDelivery
 			if ok, err := getJSON(dels, k, &d); err != nil || !ok {
 				if err != nil {
 					return fmt.Errorf("webhook delivery %x: %w", k, err)
 				}
-				continue
-			}
-			if d.NextAt.After(now) {
-				if next.IsZero() || d.NextAt.Before(next) {
-					next = d.NextAt
-				}
-				continue
-			}
-			sub, err := subs.get(subsB, d.Sub)
-			if err != nil {
-				return err
-			}
-			if skip != nil && skip(&d, sub) {
 				continue
 			}
 			j := WebhookJob{Delivery: d, Sub: sub, Body: d.Body}
@@ -444,9 +462,16 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(d *WebhookDeliv
 // deleted) in one transaction; a subscription shared by several deliveries
 // is the same value across calls, so changes to it accumulate.
 func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *Subscription)) error {
+	changed := false
+	defer func() {
+		if changed {
+			s.subsChanged()
+		}
+	}()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		dels, subsB := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs)
 		subs := subCache{}
+		states := map[string]SubState{}
 		for _, seq := range seqs {
 			var d WebhookDelivery
 			ok, err := getJSON(dels, be64(seq), &d)
@@ -460,6 +485,9 @@ func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *S
 			if err != nil {
 				return err
 			}
+			if _, seen := states[d.Sub]; !seen && sub != nil {
+				states[d.Sub] = sub.State
+			}
 			fn(&d, sub)
 			if err := putDelivery(tx, &d); err != nil {
 				return err
@@ -467,6 +495,7 @@ func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *S
 		}
 		for id, sub := range subs {
 			if sub != nil {
+				changed = changed || sub.State != states[id]
 				if err := putJSON(subsB, []byte(id), sub); err != nil {
 					return err
 				}
@@ -506,6 +535,7 @@ func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 // before cutoff (finished or not: nothing is retried for that long), and
 // subscriptions that expired before it. It returns how many it deleted.
 func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
+	defer s.subsChanged()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		dels := tx.Bucket(bucketWHDelivery)

@@ -93,7 +93,12 @@ func (s *Service) run(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				results <- s.attempt(j)
+				o := s.attempt(j)
+				// The host's slot frees as soon as its answer is in, so
+				// the next request to it need not wait for the commit.
+				s.freeHost(o.host)
+				s.Wake()
+				results <- o
 			}
 		}()
 	}
@@ -154,24 +159,19 @@ func (s *Service) expand() bool {
 // at a time, and says how long to sleep.
 func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) time.Duration {
 	now := s.o.Now()
+	s.refreshSubs()
 	taken := map[string]int{}
-	hosts := map[string]string{}
-	skip := func(d *store.WebhookDelivery, sub *store.Subscription) bool {
-		if sub == nil {
-			return s.busy(d.Seq, "") // to be dropped
-		}
-		if sub.State == store.SubPaused {
+	skip := func(seq uint64, id string) bool {
+		info, ok := s.subs[id]
+		switch {
+		case !ok:
+			return s.busy(seq, "") // gone: read it, to be dropped
+		case info.paused:
 			return true // waits for an admin to resume it
-		}
-		h, ok := hosts[sub.ID]
-		if !ok {
-			h = splitHost(sub.URL)
-			hosts[sub.ID] = h
-		}
-		if s.busy(d.Seq, h) || taken[h] >= s.o.PerHost {
+		case s.busy(seq, info.host) || taken[info.host] >= s.o.PerHost:
 			return true // a finishing attempt wakes the loop
 		}
-		taken[h]++
+		taken[info.host]++
 		return false
 	}
 	// Under scan, the recorder cannot commit and release between this read
@@ -191,6 +191,8 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 		case j.Sub == nil:
 			drop = append(drop, j.Delivery.Seq)
 			continue
+		case j.Sub.State == store.SubPaused:
+			continue // paused since the map was read
 		case verify && j.Sub.State != store.SubPending, !verify && j.Sub.State != store.SubActive:
 			drop = append(drop, j.Delivery.Seq)
 			continue
@@ -207,7 +209,8 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
-			s.release(j.Delivery.Seq, host)
+			s.freeHost(host)
+			s.done(j.Delivery.Seq)
 			return 0
 		}
 	}
@@ -231,6 +234,32 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 	return wait
 }
 
+// subInfo is what the delivery loop needs of a subscription to decide,
+// without reading it, whether its deliveries may go now.
+type subInfo struct {
+	host   string
+	paused bool
+}
+
+// refreshSubs re-reads subscriptions when any was created, deleted or
+// changed state since the last read (called from the loop only).
+func (s *Service) refreshSubs() {
+	v := s.o.Store.SubscriptionsVersion()
+	if s.subs != nil && v == s.subsVersion {
+		return
+	}
+	subs, err := s.o.Store.Subscriptions()
+	if err != nil {
+		s.o.Logger.Error("webhook subscriptions unreadable", "error", err)
+		return
+	}
+	s.subs = make(map[string]subInfo, len(subs))
+	for _, sub := range subs {
+		s.subs[sub.ID] = subInfo{host: splitHost(sub.URL), paused: sub.State == store.SubPaused}
+	}
+	s.subsVersion = v
+}
+
 // busy reports a delivery in flight, or its host's slots (minus those
 // counted in this scan) all taken.
 func (s *Service) busy(seq uint64, host string) bool {
@@ -239,13 +268,19 @@ func (s *Service) busy(seq uint64, host string) bool {
 	return s.inflight[seq] || (host != "" && s.hosts[host] >= s.o.PerHost)
 }
 
-func (s *Service) release(seq uint64, host string) {
+func (s *Service) freeHost(host string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.inflight, seq)
 	if s.hosts[host]--; s.hosts[host] <= 0 {
 		delete(s.hosts, host)
 	}
+}
+
+// done ends a delivery's time in flight, once its outcome is committed.
+func (s *Service) done(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, seq)
 }
 
 // attempt signs and sends one delivery. It is re-signed on every attempt,
@@ -320,7 +355,7 @@ func (s *Service) record(results <-chan outcome) {
 		s.scan.Lock()
 		s.commit(batch)
 		for _, o := range batch {
-			s.release(o.seq, o.host)
+			s.done(o.seq)
 		}
 		s.scan.Unlock()
 		s.Wake()

@@ -52,6 +52,9 @@ type receiver struct {
 
 	mu      sync.Mutex
 	secrets []string
+	// perPath, when set, holds one secret per URL path (one subscription
+	// each), so a receiver with many subscriptions checks one HMAC.
+	perPath map[string]string
 	got     []received
 	// echo: "right", "wrong" or "none" for challenges.
 	echo string
@@ -96,6 +99,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	secrets := r.secrets
+	if s, ok := r.perPath[req.URL.Path]; ok {
+		secrets = []string{s}
+	}
 	if env.Type == VerifyType && len(secrets) == 0 {
 		// The secret is only known once Subscribe returns; the challenge
 		// may arrive first. Real receivers store it before answering.
@@ -158,6 +164,15 @@ func (r *receiver) holdCh() chan struct{} { r.mu.Lock(); defer r.mu.Unlock(); re
 func (r *receiver) setSecrets(s ...string) { r.mu.Lock(); r.secrets = s; r.mu.Unlock() }
 
 func (r *receiver) addSecret(s string) { r.mu.Lock(); r.secrets = append(r.secrets, s); r.mu.Unlock() }
+
+func (r *receiver) addPathSecret(path, s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.perPath == nil {
+		r.perPath = map[string]string{}
+	}
+	r.perPath[path] = s
+}
 
 func (r *receiver) events() []received {
 	r.mu.Lock()

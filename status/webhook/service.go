@@ -86,6 +86,10 @@ type Service struct {
 	// scan orders the delivery loop's reads against the recorder's
 	// commit-and-release (see dispatch).
 	scan sync.Mutex
+
+	// Owned by the delivery loop: subscriptions as of subsVersion.
+	subs        map[string]subInfo
+	subsVersion uint64
 }
 
 // New prepares a Service; nothing is sent before Run.
