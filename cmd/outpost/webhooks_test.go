@@ -230,3 +230,60 @@ func TestSubscriptionsCLI(t *testing.T) {
 		t.Fatalf("owner token after delete: %d", code)
 	}
 }
+
+// TestWebhookCleanStopRecordsInFlight: SIGTERM while a delivery is in
+// flight waits for its answer and records it, so a restart sends nothing
+// twice.
+func TestWebhookCleanStopRecordsInFlight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin := outpostBinary(t)
+	rcv := newHookReceiver(t)
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	defer tg.stop()
+	listen := closedAddr(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+site: {title: Webhook Test}
+listen: %s
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
+webhooks: {enabled: true, allow_http: true, allow_private_targets: true, per_host: 1}
+`, listen, tg.addr)), 0o600)
+	p := startOutpost(t, bin, cfg, listen)
+	created := rcv.subscribe(t, p.base, `,"events":["incident.created"]`)
+	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
+		_, b := request(t, "GET", p.base+"/api/v1/subscriptions/"+created.ID, created.UnsubscribeToken, "")
+		return strings.Contains(b, `"state":"active"`)
+	}, p)
+	hold := make(chan struct{})
+	rcv.mu.Lock()
+	rcv.hold = hold
+	rcv.mu.Unlock()
+
+	tg.stop()
+	waitFor(t, 15*time.Second, "the incident held at the receiver", func() bool {
+		arrived, _, _ := rcv.seen()
+		return len(arrived) == 2
+	}, p)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	time.AfterFunc(500*time.Millisecond, func() { close(hold) }) // the answer comes while Outpost is stopping
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("outpost did not stop cleanly: %v\n%s", err, p.log())
+	}
+	rcv.mu.Lock()
+	rcv.hold = nil
+	rcv.mu.Unlock()
+
+	p2 := startOutpost(t, bin, cfg, listen)
+	waitFor(t, 10*time.Second, "no open deliveries", func() bool {
+		return strings.Contains(mustFetch(p2.base, "/api/v1/health"), `"open_deliveries":0`)
+	}, p2)
+	arrived, answered, _ := rcv.seen()
+	if len(arrived) != 2 || len(answered) != 1 || !strings.HasPrefix(answered[0], "incident.created ") {
+		t.Fatalf("after a clean stop and restart: arrived %q, answered %q (want the challenge and one incident, once)", arrived, answered)
+	}
+}
