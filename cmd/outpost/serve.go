@@ -53,7 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer st.Close()
 
 	var mon *monitor.Monitor // set before the listener starts
-	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: st.OutboxDepth})
+	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(st, cfg.Webhooks.Enabled)})
 	chs, err := buildChannels(cfg, st)
 	if err != nil {
 		log.Error("cannot set up channels", "error", err)
@@ -356,5 +356,32 @@ func withWebhooks(route store.Router, cfg *config.Config, on bool) store.Router 
 			dests = append(dests, notify.PublicDest(store.WebhooksDest, pub))
 		}
 		return dests
+	}
+}
+
+// backlog is the outbox depth per destination for /metrics; with webhooks
+// on, "@webhooks" also counts deliveries not yet made to subscribers.
+func backlog(st *store.Store, webhooks bool) func() (map[string]store.Depth, error) {
+	if !webhooks {
+		return st.OutboxDepth
+	}
+	return func() (map[string]store.Depth, error) {
+		depth, err := st.OutboxDepth()
+		if err != nil {
+			return nil, err
+		}
+		ws, err := st.WebhookStats()
+		if err != nil {
+			return nil, err
+		}
+		if ws.Open > 0 {
+			d := depth[store.WebhooksDest]
+			d.Pending += ws.Open
+			if d.Oldest.IsZero() || ws.OldestOpen.Before(d.Oldest) {
+				d.Oldest = ws.OldestOpen
+			}
+			depth[store.WebhooksDest] = d
+		}
+		return depth, nil
 	}
 }

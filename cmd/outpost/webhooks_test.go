@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
 )
 
@@ -192,6 +194,11 @@ webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
 			t.Errorf("delivery %s is %s after the restart: %s", d.Type, d.State, log)
 		}
 	}
+	metrics := mustFetch(p2.base, "/metrics")
+	if !strings.Contains(metrics, `outpost_deliveries_total{destination="@webhooks",result="delivered"}`) ||
+		strings.Contains(metrics, `outpost_outbox_depth{destination="@webhooks"}`) {
+		t.Errorf("webhook metrics after delivery:\n%s", grepLines(metrics, "@webhooks"))
+	}
 	health := mustFetch(p2.base, "/api/v1/health")
 	if !strings.Contains(health, `"webhooks":{"subscriptions":{"active":1},"open_deliveries":0}`) {
 		t.Errorf("health after delivery: %s", health)
@@ -285,5 +292,48 @@ webhooks: {enabled: true, allow_http: true, allow_private_targets: true, per_hos
 	arrived, answered, _ := rcv.seen()
 	if len(arrived) != 2 || len(answered) != 1 || !strings.HasPrefix(answered[0], "incident.created ") {
 		t.Fatalf("after a clean stop and restart: arrived %q, answered %q (want the challenge and one incident, once)", arrived, answered)
+	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for l := range strings.Lines(text) {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+func TestBacklogCountsWebhookDeliveries(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "outpost.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	for _, id := range []string{"sub_a", "sub_b"} {
+		if err := st.CreateSubscription(store.Subscription{ID: id, State: store.SubActive, Client: id}, store.WebhookDelivery{State: store.Sent}, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"evt-1", "evt-2"} {
+		if _, err := st.Enqueue(status.Event{ID: id}, []store.Dest{{Name: store.WebhooksDest}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// evt-1 becomes two deliveries; evt-2 waits to be expanded.
+	fan := func(ev status.Event, subs []store.Subscription) ([]byte, []string, error) {
+		return []byte(`{}`), []string{"sub_a", "sub_b"}, nil
+	}
+	if _, created, err := st.ExpandWebhooks(1, fan, now); err != nil || created != 2 {
+		t.Fatalf("expand: %d %v", created, err)
+	}
+	depth, err := backlog(st, true)()
+	if err != nil || depth[store.WebhooksDest].Pending != 3 {
+		t.Fatalf("backlog with webhooks = %+v (%v), want 3 (2 deliveries + 1 event)", depth, err)
+	}
+	if depth, _ := backlog(st, false)(); depth[store.WebhooksDest].Pending != 1 {
+		t.Fatalf("outbox alone = %+v, want 1", depth)
 	}
 }
