@@ -102,6 +102,34 @@ func (r *hookReceiver) seen() (arrived, answered []string, rejected int) {
 	return append([]string(nil), r.arrived...), append([]string(nil), r.answered...), r.rejected
 }
 
+// webhookOutpost is the real binary watching one local target, with
+// webhooks on for loopback receivers, and a receiver ready to subscribe.
+type webhookOutpost struct {
+	bin, cfg, listen string
+	p                *outpostProc
+	tg               *target
+	rcv              *hookReceiver
+}
+
+// startWebhookOutpost starts it; extra goes inside the webhooks map.
+func startWebhookOutpost(t *testing.T, extra string) webhookOutpost {
+	t.Helper()
+	w := webhookOutpost{bin: outpostBinary(t), rcv: newHookReceiver(t), tg: &target{addr: "127.0.0.1:0"}, listen: closedAddr(t)}
+	w.tg.start(t)
+	t.Cleanup(w.tg.stop)
+	w.cfg = filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(w.cfg, []byte(fmt.Sprintf(`
+site: {title: Webhook Test}
+listen: %s
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
+webhooks: {enabled: true, allow_http: true, allow_private_targets: true%s}
+`, w.listen, w.tg.addr, extra)), 0o600)
+	w.p = startOutpost(t, w.bin, w.cfg, w.listen)
+	return w
+}
+
 // TestWebhookKillMidDelivery subscribes through the public API of the real
 // binary, verifies by challenge, takes an outage, and SIGKILLs Outpost
 // while the receiver holds the first event's request. After a restart
@@ -110,22 +138,8 @@ func TestWebhookKillMidDelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := outpostBinary(t)
-	rcv := newHookReceiver(t)
-	tg := &target{addr: "127.0.0.1:0"}
-	tg.start(t)
-	defer tg.stop()
-	listen := closedAddr(t)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-site: {title: Webhook Test}
-listen: %s
-components: [{id: shop, name: Shop}]
-checks:
-  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
-`, listen, tg.addr)), 0o600)
-	p := startOutpost(t, bin, cfg, listen)
+	w := startWebhookOutpost(t, "")
+	bin, rcv, tg, cfg, listen, p := w.bin, w.rcv, w.tg, w.cfg, w.listen, w.p
 	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
 
 	created := rcv.subscribe(t, p.base, "")
@@ -245,22 +259,8 @@ func TestWebhookCleanStopRecordsInFlight(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := outpostBinary(t)
-	rcv := newHookReceiver(t)
-	tg := &target{addr: "127.0.0.1:0"}
-	tg.start(t)
-	defer tg.stop()
-	listen := closedAddr(t)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-site: {title: Webhook Test}
-listen: %s
-components: [{id: shop, name: Shop}]
-checks:
-  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-webhooks: {enabled: true, allow_http: true, allow_private_targets: true, per_host: 1}
-`, listen, tg.addr)), 0o600)
-	p := startOutpost(t, bin, cfg, listen)
+	w := startWebhookOutpost(t, ", per_host: 1")
+	bin, rcv, tg, cfg, listen, p := w.bin, w.rcv, w.tg, w.cfg, w.listen, w.p
 	created := rcv.subscribe(t, p.base, `,"events":["incident.created"]`)
 	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
 		_, b := request(t, "GET", p.base+"/api/v1/subscriptions/"+created.ID, created.UnsubscribeToken, "")
