@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 	limited := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", CacheNone)
-			if !lim.get(c.RealIP()).Allow() {
+			if !lim.get(clientKey(c.RealIP())).Allow() {
 				c.Response().Header().Set("Retry-After", "10")
 				return echo.NewHTTPError(http.StatusTooManyRequests, "too many subscription requests from this address; wait a little")
 			}
@@ -88,6 +89,22 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 
 const maxSubscriptionBody = 8 << 10
 
+// clientKey is who a subscription request is counted against: the IPv4
+// address, or the IPv6 /64 (one host usually holds a whole /64, so single
+// addresses would let it evade the cap and the rate limit).
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
 func (s *Server) subscribe(c echo.Context) error {
 	var req webhook.Request
 	if c.Request().ContentLength > maxSubscriptionBody {
@@ -96,7 +113,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	created, err := s.o.Webhooks.Subscribe(req, c.RealIP())
+	created, err := s.o.Webhooks.Subscribe(req, clientKey(c.RealIP()))
 	if err != nil {
 		return subError(err)
 	}

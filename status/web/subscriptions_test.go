@@ -168,6 +168,13 @@ func TestSubscriptionLimits(t *testing.T) {
 			t.Fatalf("subscription %d from one address: %d %v, want %d", i+1, code, out, want)
 		}
 	}
+	// An IPv6 host is counted by its /64: two addresses in one share a cap.
+	for i, addr := range []string{"[2001:db8:7:7::1]", "[2001:db8:7:7::2]", "[2001:db8:7:7::3]"} {
+		code, _ := call(t, h, "POST", "/api/v1/subscriptions", "", body, addr)
+		if want := map[bool]int{true: http.StatusCreated, false: http.StatusTooManyRequests}[i < 2]; code != want {
+			t.Fatalf("IPv6 subscription %d in one /64: %d, want %d", i+1, code, want)
+		}
+	}
 	// Requests are rate-limited per address: a burst of 10, then 429.
 	var last int
 	for range 11 {
@@ -182,6 +189,21 @@ func TestSubscriptionLimits(t *testing.T) {
 	big := `{"url":"https://hooks.example.com/` + strings.Repeat("a", 9000) + `"}`
 	if code, out := call(t, h, "POST", "/api/v1/subscriptions", "", big, "203.0.113.8"); code != http.StatusBadRequest {
 		t.Fatalf("oversized body: %d %v", code, out)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"198.51.100.7":         "198.51.100.7",
+		"::ffff:198.51.100.7":  "198.51.100.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"not an address":       "not an address",
+	} {
+		if got := clientKey(in); got != want {
+			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
