@@ -218,6 +218,17 @@ func (s *Store) CreateSubscription(sub Subscription, verify WebhookDelivery, per
 	})
 }
 
+// AddWebhookDelivery queues one more delivery (a ping) for an existing
+// subscription.
+func (s *Store) AddWebhookDelivery(d WebhookDelivery) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketSubs).Get([]byte(d.Sub)) == nil {
+			return ErrNotFound
+		}
+		return putDelivery(tx, &d)
+	})
+}
+
 // Subscription reads one subscription.
 func (s *Store) Subscription(id string) (Subscription, error) {
 	var sub Subscription

@@ -79,6 +79,7 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 	e.DELETE("/api/v1/subscriptions/:id", s.subAction(fails, false, s.unsubscribe))
 	e.POST("/api/v1/subscriptions/:id/rotate", s.subAction(fails, false, s.rotate))
 	e.POST("/api/v1/subscriptions/:id/enable", s.subAction(fails, false, s.enableSub))
+	e.POST("/api/v1/subscriptions/:id/ping", s.subAction(fails, false, s.pingSub), limited)
 	e.GET("/api/v1/subscriptions/:id", s.subAction(fails, false, s.showSub))
 	e.GET("/api/v1/subscriptions/:id/deliveries", s.subAction(fails, false, s.subLog))
 	e.POST("/api/v1/subscriptions/:id/pause", s.subAction(fails, true, s.pauseSub))
@@ -200,6 +201,14 @@ func (s *Server) enableSub(c echo.Context, admin bool) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+}
+
+func (s *Server) pingSub(c echo.Context, _ bool) error {
+	msg, err := s.o.Webhooks.Ping(c.Param("id"))
+	if err != nil {
+		return subError(err)
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"id": c.Param("id"), "message_id": msg})
 }
 
 func (s *Server) pauseSub(c echo.Context, admin bool) error {

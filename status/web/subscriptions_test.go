@@ -113,6 +113,10 @@ func TestSubscriptionAPI(t *testing.T) {
 		t.Fatalf("rotate: %d %v", code, rot)
 	}
 
+	if code, out := call(t, h, "POST", path+"/ping", owner, "", ip); code != http.StatusConflict {
+		t.Fatalf("ping while pending: %d %v", code, out)
+	}
+
 	// Admins list, pause and re-enable; owners cannot pause.
 	if _, err := st.UpdateSubscription(id, func(x *store.Subscription) error { x.State = store.SubActive; return nil }); err != nil {
 		t.Fatal(err)
@@ -137,8 +141,12 @@ func TestSubscriptionAPI(t *testing.T) {
 	if code, v := call(t, h, "POST", path+"/enable", owner, "", ip); code != http.StatusOK || v["state"] != "active" {
 		t.Fatalf("owner enable: %d %v", code, v)
 	}
+	if code, out := call(t, h, "POST", path+"/ping", owner, "", ip); code != http.StatusAccepted || !strings.HasPrefix(fmt.Sprint(out["message_id"]), "msg_ping_") {
+		t.Fatalf("ping: %d %v", code, out)
+	}
 	code, dl := call(t, h, "GET", path+"/deliveries", owner, "", ip)
-	if ds, _ := dl["deliveries"].([]any); code != http.StatusOK || len(ds) != 1 || ds[0].(map[string]any)["type"] != webhook.VerifyType {
+	if ds, _ := dl["deliveries"].([]any); code != http.StatusOK || len(ds) != 2 || ds[0].(map[string]any)["type"] != webhook.PingType ||
+		ds[1].(map[string]any)["type"] != webhook.VerifyType {
 		t.Fatalf("delivery log: %d %v", code, dl)
 	}
 	audit, _ := st.AuditLog(10, time.Time{})

@@ -31,8 +31,12 @@ var Events = []status.EventType{
 	status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted,
 }
 
-// VerifyType is the challenge event's type.
-const VerifyType = "subscription.verify"
+// VerifyType is the challenge event's type; PingType is a test delivery
+// a subscriber asks for.
+const (
+	VerifyType = "subscription.verify"
+	PingType   = "subscription.ping"
+)
 
 // Options configures a Service.
 type Options struct {
@@ -319,6 +323,32 @@ func (s *Service) Rotate(id string) (string, time.Time, error) {
 		return nil
 	})
 	return secret, until, err
+}
+
+// Ping queues a signed test delivery to an active subscription, so its
+// owner can check their receiver; it is retried and logged like any other.
+func (s *Service) Ping(id string) (string, error) {
+	sub, err := s.o.Store.Subscription(id)
+	if err != nil {
+		return "", err
+	}
+	if sub.State != store.SubActive {
+		return "", fmt.Errorf("subscription is %s: %w", sub.State, ErrState)
+	}
+	now := s.o.Now()
+	msg := fmt.Sprintf("msg_ping_%s_%d", id, now.UnixNano())
+	body, err := json.Marshal(envelope{Type: PingType, Timestamp: now.UTC().Format(time.RFC3339),
+		Data: map[string]string{"subscription_id": id, "message": "A test delivery, as you asked."}})
+	if err != nil {
+		return "", err
+	}
+	err = s.o.Store.AddWebhookDelivery(store.WebhookDelivery{Sub: id, MessageID: msg, Type: PingType, Body: body,
+		State: store.Pending, NextAt: now, CreatedAt: now})
+	if err != nil {
+		return "", err
+	}
+	s.Wake()
+	return msg, nil
 }
 
 // ErrState is returned for a change the subscription's state forbids.

@@ -43,8 +43,30 @@ func TestSubscribeVerifyAndDeliver(t *testing.T) {
 	if len(d.Attempts) != 1 || d.Attempts[0].Status != http.StatusNoContent || d.Attempts[0].Error != "" || d.MessageID != "evt-1" {
 		t.Fatalf("delivery log = %+v", d)
 	}
+
+	// The owner can ask for a signed test delivery.
+	msg, err := h.svc.Ping(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wait("the ping", func() bool { return r.count(PingType) == 1 })
+	h.wait("the ping sent in the log", func() bool { d := h.lastEvent(c.ID); return d.MessageID == msg && d.State == store.Sent })
 	if r.rejected.Load() != 0 {
 		t.Fatalf("%d requests failed signature checks", r.rejected.Load())
+	}
+}
+
+func TestPingNeedsAnActiveSubscription(t *testing.T) {
+	h := newHarness(t, Options{})
+	c, err := h.svc.Subscribe(Request{URL: "https://hooks.example.com/x"}, "198.51.100.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Ping(c.ID); !errors.Is(err, ErrState) {
+		t.Fatalf("ping while pending: %v", err)
+	}
+	if _, err := h.svc.Ping("sub_nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ping of nothing: %v", err)
 	}
 }
 
