@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -108,9 +110,12 @@ func clientKey(ip string) string {
 
 func (s *Server) subscribe(c echo.Context) error {
 	var req webhook.Request
-	if c.Request().ContentLength > maxSubscriptionBody {
-		return fieldError("", "the body must be at most %d KiB", maxSubscriptionBody>>10)
+	// Read whole and bounded, whatever Content-Length says (or doesn't).
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxSubscriptionBody+1))
+	if err != nil || len(body) > maxSubscriptionBody {
+		return fieldError("", "the body must be a JSON object of at most %d KiB", maxSubscriptionBody>>10)
 	}
+	c.Request().Body = io.NopCloser(bytes.NewReader(body))
 	if err := decode(c, &req); err != nil {
 		return err
 	}

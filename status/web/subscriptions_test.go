@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -197,6 +198,14 @@ func TestSubscriptionLimits(t *testing.T) {
 	big := `{"url":"https://hooks.example.com/` + strings.Repeat("a", 9000) + `"}`
 	if code, out := call(t, h, "POST", "/api/v1/subscriptions", "", big, "203.0.113.8"); code != http.StatusBadRequest {
 		t.Fatalf("oversized body: %d %v", code, out)
+	}
+	// The same without a Content-Length (chunked).
+	req := httptest.NewRequest("POST", "/api/v1/subscriptions", io.MultiReader(strings.NewReader(big)))
+	req.ContentLength, req.RemoteAddr = -1, "203.0.113.9:40000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "at most 8 KiB") {
+		t.Fatalf("oversized chunked body: %d %s", rec.Code, rec.Body)
 	}
 }
 
