@@ -119,16 +119,10 @@ func (s *Store) Enqueue(ev status.Event, dests []Dest, now time.Time) (uint64, e
 func (s *Store) Unfinished(limit int) ([]OutboxRow, error) {
 	var rows []OutboxRow
 	err := s.db.View(func(tx *bolt.Tx) error {
-		out := tx.Bucket(bucketOutbox)
-		c := tx.Bucket(bucketOutboxOpen).Cursor()
-		for k, _ := c.First(); k != nil && len(rows) < limit; k, _ = c.Next() {
-			var r OutboxRow
-			if err := json.Unmarshal(out.Get(k), &r); err != nil {
-				return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			rows = append(rows, r)
-		}
-		return nil
+		return eachOpenRow(tx, func(r *OutboxRow) bool {
+			rows = append(rows, *r)
+			return len(rows) < limit
+		})
 	})
 	return rows, err
 }

@@ -329,6 +329,17 @@ type Fanout func(ev status.Event, subs []Subscription) (body []byte, to []string
 // destination sent, all in one transaction. It returns how many rows it
 // expanded and how many deliveries it created.
 func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, created int, err error) {
+	// Looked for in a read transaction first: the delivery loop asks on
+	// every wake, and an empty write transaction still costs an fsync.
+	work := false
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		return eachOpenRow(tx, func(r *OutboxRow) bool {
+			_, work = webhooksDue(r, now)
+			return !work
+		})
+	}); err != nil || !work {
+		return 0, 0, err
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		created = 0
 		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
@@ -342,8 +353,8 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 			if err := json.Unmarshal(out.Get(k), &r); err != nil {
 				return fmt.Errorf("outbox row %x: %w", k, err)
 			}
-			d, ok := r.Deliveries[WebhooksDest]
-			if !ok || d.State != Pending || d.NextAt.After(now) { // held or delayed by the publish policy
+			d, ok := webhooksDue(&r, now)
+			if !ok {
 				continue
 			}
 			n++
@@ -403,6 +414,33 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 		return nil
 	})
 	return rows, created, err
+}
+
+// webhooksDue returns a row's webhooks delivery if it waits to be fanned
+// out now (not held or delayed by the publish policy).
+func webhooksDue(r *OutboxRow, now time.Time) (*Delivery, bool) {
+	d, ok := r.Deliveries[WebhooksDest]
+	if !ok || d.State != Pending || d.NextAt.After(now) {
+		return nil, false
+	}
+	return d, true
+}
+
+// eachOpenRow calls fn with each unfinished outbox row, oldest first, until
+// fn returns false.
+func eachOpenRow(tx *bolt.Tx, fn func(*OutboxRow) bool) error {
+	out := tx.Bucket(bucketOutbox)
+	c := tx.Bucket(bucketOutboxOpen).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		var r OutboxRow
+		if err := json.Unmarshal(out.Get(k), &r); err != nil {
+			return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		if !fn(&r) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // WebhookJob is an open delivery with its subscription (nil when the
