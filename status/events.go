@@ -47,6 +47,18 @@ type CheckDetail struct {
 	At        time.Time      `json:"at"`
 }
 
+// ComponentIDs are the components an event concerns: its incident's, or
+// the one that changed; none for monitor-wide events.
+func (ev Event) ComponentIDs() []string {
+	switch {
+	case ev.Incident != nil:
+		return ev.Incident.Components
+	case ev.Component != nil:
+		return []string{ev.Component.ID}
+	}
+	return nil
+}
+
 // emit stamps an event with the next id and appends it to the step.
 func (e *Engine) emit(ev Event) {
 	ev.ID, ev.Seq = e.nextID("evt-")

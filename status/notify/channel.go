@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -49,21 +50,10 @@ func (c *Channel) Wants(ev status.Event) bool {
 	case c.Events == nil && !c.Operators && !publicDefaults[ev.Type]:
 		return false
 	}
-	if c.Components == nil {
+	if c.Components == nil || (ev.Incident == nil && ev.Component == nil) { // monitor events concern everything
 		return true
 	}
-	switch {
-	case ev.Incident != nil:
-		for _, id := range ev.Incident.Components {
-			if c.Components[id] {
-				return true
-			}
-		}
-		return false
-	case ev.Component != nil:
-		return c.Components[ev.Component.ID]
-	}
-	return true // monitor events concern everything
+	return slices.ContainsFunc(ev.ComponentIDs(), func(id string) bool { return c.Components[id] })
 }
 
 // Publish is the publish policy for public channels.

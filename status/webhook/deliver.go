@@ -35,21 +35,7 @@ func matches(sub store.Subscription, ev status.Event) bool {
 	if sub.Events != nil && !slices.Contains(sub.Events, string(ev.Type)) {
 		return false
 	}
-	if sub.Components == nil {
-		return true
-	}
-	switch {
-	case ev.Incident != nil:
-		for _, id := range ev.Incident.Components {
-			if slices.Contains(sub.Components, id) {
-				return true
-			}
-		}
-		return false
-	case ev.Component != nil:
-		return slices.Contains(sub.Components, ev.Component.ID)
-	}
-	return false
+	return sub.Components == nil || slices.ContainsFunc(ev.ComponentIDs(), func(id string) bool { return slices.Contains(sub.Components, id) })
 }
 
 // fan builds an event's body once and picks its subscribers.
