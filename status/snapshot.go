@@ -182,3 +182,22 @@ func GroupID(name string) string {
 	}
 	return b.String()
 }
+
+// LastChange is the newest state change in the snapshot: a component's
+// status or an incident's update (zero when there is none).
+func (s *Snapshot) LastChange() time.Time {
+	var t time.Time
+	for _, c := range s.Components {
+		if c.Since.After(t) {
+			t = c.Since
+		}
+	}
+	for _, list := range [][]*Incident{s.Incidents, s.Recent} {
+		for _, inc := range list {
+			if inc.UpdatedAt.After(t) {
+				t = inc.UpdatedAt
+			}
+		}
+	}
+	return t
+}

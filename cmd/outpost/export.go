@@ -119,19 +119,10 @@ func (x *exporter) run(ctx context.Context) {
 	}
 }
 
-// changeOf is the newest state change in a snapshot (components, incidents,
-// the delay flag).
+// changeOf is the newest change a page shows: state, or the delay banner.
 func changeOf(s *status.Snapshot) time.Time {
-	t := s.DelayedSince
-	for _, c := range s.Components {
-		if c.Since.After(t) {
-			t = c.Since
-		}
+	if t := s.LastChange(); t.After(s.DelayedSince) {
+		return t
 	}
-	for _, i := range s.Incidents {
-		if i.UpdatedAt.After(t) {
-			t = i.UpdatedAt
-		}
-	}
-	return t
+	return s.DelayedSince
 }

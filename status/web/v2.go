@@ -145,23 +145,12 @@ func findGroup(s *status.Snapshot, id string) status.GroupView {
 }
 
 // lastChange is the newest state change, so bodies (and ETags) stay the
-// same between changes.
+// same between changes; the snapshot's time before the first.
 func lastChange(s *status.Snapshot) time.Time {
-	var t time.Time
-	for _, c := range s.Components {
-		if c.Since.After(t) {
-			t = c.Since
-		}
+	if t := s.LastChange(); !t.IsZero() {
+		return t
 	}
-	for _, inc := range s.Recent {
-		if inc.UpdatedAt.After(t) {
-			t = inc.UpdatedAt
-		}
-	}
-	if t.IsZero() {
-		t = s.GeneratedAt
-	}
-	return t
+	return s.GeneratedAt
 }
 
 func (v *v2) ts(t time.Time) string { return t.In(v.s.o.Site.Location).Format(time.RFC3339) }
