@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,27 +47,14 @@ func cli(t *testing.T, bin string, args ...string) (string, error) {
 }
 
 func startAdminOutpost(t *testing.T, extra string) (*outpostProc, string, *target) {
-	bin := outpostBinary(t)
-	tg := &target{addr: "127.0.0.1:0"}
-	tg.start(t)
-	t.Cleanup(tg.stop)
-	listen := closedAddr(t)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-site: {title: Admin Status}
-listen: %s
-components: [{id: shop, name: Shop}, {id: cart, name: Cart}]
-checks:
-  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-admin:
+	t.Setenv("OUTPOST_TEST_OPS_TOKEN", opsToken)
+	t.Setenv("OUTPOST_TEST_VIEWER_TOKEN", viewerToken)
+	s := startShop(t, "Admin Status", ", {id: cart, name: Cart}", `admin:
   tokens:
     - {name: oncall, token: "${OUTPOST_TEST_OPS_TOKEN}"}
     - {name: viewer, token: "${OUTPOST_TEST_VIEWER_TOKEN}", read_only: true}
-%s`, listen, tg.addr, extra)), 0o600)
-	t.Setenv("OUTPOST_TEST_OPS_TOKEN", opsToken)
-	t.Setenv("OUTPOST_TEST_VIEWER_TOKEN", viewerToken)
-	p := startOutpost(t, bin, cfg, listen)
-	return p, bin, tg
+`+extra)
+	return s.p, s.bin, s.tg
 }
 
 func TestAdminAPIAndCLI(t *testing.T) {

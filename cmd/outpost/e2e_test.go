@@ -60,6 +60,35 @@ func (tg *target) start(t testing.TB) {
 
 func (tg *target) stop() { tg.srv.Close() }
 
+// shopOutpost is the real binary watching one local target: component
+// "shop", checked every second and judged on one result.
+type shopOutpost struct {
+	bin, cfg, listen string
+	p                *outpostProc
+	tg               *target
+}
+
+// startShop writes that config, with more components (", {id: ...}") and
+// more top-level keys (extra), and starts Outpost on it.
+func startShop(t *testing.T, title, components, extra string) shopOutpost {
+	t.Helper()
+	s := shopOutpost{bin: outpostBinary(t), tg: &target{addr: "127.0.0.1:0"}, listen: closedAddr(t)}
+	s.tg.start(t)
+	t.Cleanup(s.tg.stop)
+	s.cfg = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(s.cfg, []byte(fmt.Sprintf(`
+site: {title: %s}
+listen: %s
+components: [{id: shop, name: Shop}%s]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
+%s`, title, s.listen, components, s.tg.addr, extra)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.p = startOutpost(t, s.bin, s.cfg, s.listen)
+	return s
+}
+
 // outpostProc is a running outpost serve.
 type outpostProc struct {
 	cmd  *exec.Cmd

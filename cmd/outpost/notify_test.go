@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,23 +15,10 @@ func TestKillMidSendPostsExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := outpostBinary(t)
 	nets := newFakeNetworks(t)
 	nets.hold = true
-	tg := &target{addr: "127.0.0.1:0"}
-	tg.start(t)
-	defer tg.stop()
-	listen := closedAddr(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-site: {title: Kill Test}
-listen: %s
-components: [{id: shop, name: Shop}]
-checks:
-  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-%s`, listen, tg.addr, nets.channelsYAML())), 0o600)
-	p := startOutpost(t, bin, cfg, listen)
+	s := startShop(t, "Kill Test", "", nets.channelsYAML())
+	bin, cfg, listen, tg, p := s.bin, s.cfg, s.listen, s.tg, s.p
 	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
 
 	tg.stop() // incident.created goes to all four channels; replies are held

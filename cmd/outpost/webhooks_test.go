@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -102,32 +100,19 @@ func (r *hookReceiver) seen() (arrived, answered []string, rejected int) {
 	return append([]string(nil), r.arrived...), append([]string(nil), r.answered...), r.rejected
 }
 
-// webhookOutpost is the real binary watching one local target, with
-// webhooks on for loopback receivers, and a receiver ready to subscribe.
+// webhookOutpost is the shop Outpost with webhooks on for loopback
+// receivers, and a receiver ready to subscribe.
 type webhookOutpost struct {
-	bin, cfg, listen string
-	p                *outpostProc
-	tg               *target
-	rcv              *hookReceiver
+	shopOutpost
+	rcv *hookReceiver
 }
 
 // startWebhookOutpost starts it; extra goes inside the webhooks map.
 func startWebhookOutpost(t *testing.T, extra string) webhookOutpost {
 	t.Helper()
-	w := webhookOutpost{bin: outpostBinary(t), rcv: newHookReceiver(t), tg: &target{addr: "127.0.0.1:0"}, listen: closedAddr(t)}
-	w.tg.start(t)
-	t.Cleanup(w.tg.stop)
-	w.cfg = filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(w.cfg, []byte(fmt.Sprintf(`
-site: {title: Webhook Test}
-listen: %s
-components: [{id: shop, name: Shop}]
-checks:
-  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-webhooks: {enabled: true, allow_http: true, allow_private_targets: true%s}
-`, w.listen, w.tg.addr, extra)), 0o600)
-	w.p = startOutpost(t, w.bin, w.cfg, w.listen)
-	return w
+	rcv := newHookReceiver(t)
+	s := startShop(t, "Webhook Test", "", "webhooks: {enabled: true, allow_http: true, allow_private_targets: true"+extra+"}\n")
+	return webhookOutpost{shopOutpost: s, rcv: rcv}
 }
 
 // TestWebhookKillMidDelivery subscribes through the public API of the real
