@@ -47,14 +47,8 @@ func (e *Engine) startMaintenance(def MaintenanceDef, start, end, now time.Time)
 			e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
 		}
 	}
-	id, seq := e.nextID("mnt-")
-	inc := &Incident{ID: id, Seq: seq, Name: def.Name, Status: MaintInProgress, Impact: ImpactMaintenance,
-		Components: e.inPageOrder(def.Components), ComponentStatus: map[string]ComponentStatus{},
-		CreatedAt: now, UpdatedAt: now, StartedAt: start,
-		Maintenance: &MaintenanceInfo{WindowID: def.ID, ScheduledFor: start, ScheduledUntil: end}}
-	for _, c := range inc.Components {
-		inc.ComponentStatus[c] = UnderMaintenance
-	}
+	inc := e.newMaintenance(def.ID, def.Name, def.Components, MaintInProgress, start, end, now)
+	id := inc.ID
 	body := def.Message
 	if body == "" {
 		body = "Scheduled maintenance is in progress."
@@ -101,13 +95,8 @@ func (e *Engine) scheduleMaintenance(now time.Time, c Command) Reply {
 	for id := range c.Components {
 		comps = append(comps, id)
 	}
-	id, seq := e.nextID("mnt-")
-	inc := &Incident{ID: id, Seq: seq, Name: c.Name, Status: MaintScheduled, Impact: ImpactMaintenance,
-		Components: e.inPageOrder(comps), ComponentStatus: map[string]ComponentStatus{}, CreatedAt: now, UpdatedAt: now, StartedAt: c.Start,
-		Maintenance: &MaintenanceInfo{WindowID: id, ScheduledFor: c.Start.UTC(), ScheduledUntil: c.End.UTC()}}
-	for _, cid := range inc.Components {
-		inc.ComponentStatus[cid] = UnderMaintenance
-	}
+	inc := e.newMaintenance("", c.Name, comps, MaintScheduled, c.Start, c.End, now)
+	id := inc.ID
 	body := c.Body
 	if body == "" {
 		body = "Maintenance is scheduled."
@@ -210,4 +199,21 @@ func (e *Engine) updateMaintenance(now time.Time, c Command) Reply {
 	}
 	e.emit(Event{Type: typ, At: now, Incident: inc, Update: &u})
 	return Reply{IncidentID: inc.ID}
+}
+
+// newMaintenance makes a maintenance incident for a window (windowID "":
+// the window is the incident itself, made through the API).
+func (e *Engine) newMaintenance(windowID, name string, components []string, st IncidentStatus, start, end, now time.Time) *Incident {
+	id, seq := e.nextID("mnt-")
+	if windowID == "" {
+		windowID = id
+	}
+	inc := &Incident{ID: id, Seq: seq, Name: name, Status: st, Impact: ImpactMaintenance,
+		Components: e.inPageOrder(components), ComponentStatus: map[string]ComponentStatus{},
+		CreatedAt: now, UpdatedAt: now, StartedAt: start,
+		Maintenance: &MaintenanceInfo{WindowID: windowID, ScheduledFor: start.UTC(), ScheduledUntil: end.UTC()}}
+	for _, c := range inc.Components {
+		inc.ComponentStatus[c] = UnderMaintenance
+	}
+	return inc
 }
