@@ -1,6 +1,7 @@
 package status
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -8,6 +9,10 @@ import (
 
 	"github.com/outpost-status/outpost/probes"
 )
+
+// ErrNotCommitted means a step (and the commands in it) failed to commit:
+// nothing it asked for took effect, in memory or on disk.
+var ErrNotCommitted = errors.New("the change was not saved (the data file refused the write); nothing changed")
 
 // Batch is one engine step: results gathered since the last step, human
 // commands, and the time of the step.
@@ -84,6 +89,11 @@ func NewEngine(m *Model, s *State) *Engine {
 
 // State exposes the live state for reading by the owner goroutine.
 func (e *Engine) State() *State { return e.s }
+
+// Restore replaces the live state with st. The runtime calls it with the
+// store's copy after a step whose commit failed, so a step is all or
+// nothing in memory as on disk.
+func (e *Engine) Restore(st *State) { e.s = st }
 
 // Model returns the model in force.
 func (e *Engine) Model() *Model { return e.m }

@@ -36,6 +36,8 @@ type Metrics struct {
 	perCheck      *prometheus.HistogramVec
 	lag           prometheus.Histogram
 	committed     prometheus.Counter
+	commitFails   prometheus.Counter
+	dropped       prometheus.Counter
 	commitLatency prometheus.Histogram
 	component     *prometheus.GaugeVec
 	openIncidents prometheus.Gauge
@@ -66,6 +68,10 @@ func New(o Options) *Metrics {
 		Help: "How late runs started against their due time.", Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10}})
 	m.committed = prometheus.NewCounter(prometheus.CounterOpts{Name: "outpost_results_committed_total",
 		Help: "Probe results committed to the store."})
+	m.commitFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "outpost_commit_failures_total",
+		Help: "Engine steps whose commit failed; nothing of such a step is in force."})
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "outpost_results_dropped_total",
+		Help: "Probe results shed before they reached a committed step."})
 	m.commitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "outpost_commit_duration_seconds",
 		Help: "Duration of store commits (one per engine step).", Buckets: latencyBuckets})
 	m.component = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_component_status",
@@ -81,7 +87,7 @@ func New(o Options) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
-	m.Registry.MustRegister(m.runs, m.lastDuration, m.duration, m.phase, m.lag, m.committed, m.commitLatency,
+	m.Registry.MustRegister(m.runs, m.lastDuration, m.duration, m.phase, m.lag, m.committed, m.commitFails, m.dropped, m.commitLatency,
 		m.component, m.openIncidents, m.reloads, m.Deliveries, m.DeadmanPings, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.PerCheckHistograms {
@@ -122,6 +128,12 @@ func (m *Metrics) ObserveCommit(results int, d time.Duration) {
 	m.committed.Add(float64(results))
 	m.commitLatency.Observe(d.Seconds())
 }
+
+// ObserveCommitFailure counts a step whose commit failed.
+func (m *Metrics) ObserveCommitFailure() { m.commitFails.Inc() }
+
+// ObserveDropped counts results shed before any commit took them.
+func (m *Metrics) ObserveDropped(n int) { m.dropped.Add(float64(n)) }
 
 var allStatuses = []status.ComponentStatus{status.Operational, status.DegradedPerformance, status.PartialOutage,
 	status.MajorOutage, status.UnderMaintenance}

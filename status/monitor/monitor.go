@@ -165,7 +165,7 @@ func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Repl
 	select {
 	case r := <-req.reply:
 		if r == nil {
-			return nil, errors.New("the step was not committed")
+			return nil, status.ErrNotCommitted
 		}
 		return r, nil
 	case <-ctx.Done():
@@ -203,6 +203,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 	defer prune.Stop()
 	var pending []status.CheckResult
 	var window <-chan time.Time
+	retry := newBackoff()
 	for {
 		select {
 		case <-ctx.Done():
@@ -218,24 +219,21 @@ func (m *Monitor) loop(ctx context.Context) error {
 			}
 		case <-window:
 			window = nil
-			if _, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending}); err != nil {
-				m.o.Logger.Error("commit failed; results of this step are lost", "error", err, "results", len(pending))
+			if err := m.flush(&pending, &window, retry, nil); err != nil {
+				return err
 			}
-			pending = nil
 		case req := <-m.cmds:
-			ch, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending, Commands: req.cmds})
-			pending, window = nil, nil
-			if err != nil {
-				m.o.Logger.Error("commit failed", "error", err)
-				req.reply <- nil
-				continue
+			window = nil
+			if err := m.flush(&pending, &window, retry, &req); err != nil {
+				return err
 			}
-			req.reply <- ch.Replies
 		case <-publish.C:
 			// A step with no results still moves time: maintenance windows
-			// start and end, and staleness reaches the page.
-			if _, err := m.step(status.Batch{Now: m.o.Now().UTC()}); err != nil {
-				m.o.Logger.Error("commit failed", "error", err)
+			// start and end, and staleness reaches the page. It carries
+			// results retained from a failed commit, so a commit succeeds
+			// only once they are in.
+			if err := m.flush(&pending, &window, retry, nil); err != nil {
+				return err
 			}
 		case req := <-m.reloads:
 			req.done <- m.reload(req.cfg)
@@ -245,16 +243,68 @@ func (m *Monitor) loop(ctx context.Context) error {
 	}
 }
 
+// flush runs one step with the pending results (and the request's
+// commands). When its commit fails, the results are kept for a retry
+// after a backoff and the request is told nothing changed; only an error
+// the loop cannot recover from is returned.
+func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time, retry *backoff, req *cmdReq) error {
+	b := status.Batch{Now: m.o.Now().UTC(), Results: *pending}
+	if req != nil {
+		b.Commands = req.cmds
+	}
+	ch, err := m.step(b)
+	if err != nil {
+		if req != nil {
+			req.reply <- nil
+		}
+		if errors.Is(err, errFatal) {
+			return err
+		}
+		// Nothing of the step is in force: its results wait for the next
+		// attempt, so no announcement is lost.
+		if len(*pending) > 0 && *window == nil {
+			*pending, *window = m.keepForRetry(*pending), time.After(retry.next())
+		}
+		return nil
+	}
+	*pending, *window = nil, nil
+	retry.reset()
+	if req != nil {
+		req.reply <- ch.Replies
+	}
+	return nil
+}
+
+// maxRetained bounds the results kept across failing commits (a full disk
+// for hours must not exhaust memory); beyond it the oldest are shed and
+// counted.
+const maxRetained = 100_000
+
+// keepForRetry returns the results of a failed step to try again with the
+// next one, shedding the oldest beyond maxRetained.
+func (m *Monitor) keepForRetry(results []status.CheckResult) []status.CheckResult {
+	if over := len(results) - maxRetained; over > 0 {
+		m.o.Logger.Error("results shed while commits fail", slog.Int("results", over))
+		if m.o.Metrics != nil {
+			m.o.Metrics.ObserveDropped(over)
+		}
+		results = slices.Clone(results[over:])
+	}
+	return results
+}
+
 // step applies one batch, commits it, publishes and schedules rechecks.
+// A step whose commit fails is undone: the engine goes back to the state
+// the store holds, nothing is published, and the error says so.
 func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	m.lastStep.Store(time.Now().UnixNano())
 	ch := m.engine.Apply(b)
-	if !ch.Empty() {
+	// While commits fail, even an empty step commits (the commit time
+	// alone), so health learns when the store takes writes again.
+	if !ch.Empty() || m.commitErr.Load() != nil {
 		start := time.Now()
 		if err := m.o.Store.Apply(ch, m.engine.State(), m.o.Route, b.Now); err != nil {
-			msg := err.Error()
-			m.commitErr.Store(&msg)
-			return nil, err
+			return nil, m.undo(b.Now, err)
 		}
 		m.commitErr.Store(nil)
 		m.commits.Add(1)
@@ -277,6 +327,27 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 		m.o.OnCommit()
 	}
 	return ch, nil
+}
+
+// errFatal marks a failure the loop cannot recover from: the engine's
+// state could not be restored from the store.
+var errFatal = errors.New("monitor cannot continue")
+
+// undo puts the engine back to the store's last committed state after the
+// commit of a step failed, and keeps health failing until a commit works.
+func (m *Monitor) undo(now time.Time, cause error) error {
+	msg := cause.Error()
+	m.commitErr.Store(&msg)
+	if m.o.Metrics != nil {
+		m.o.Metrics.ObserveCommitFailure()
+	}
+	st, err := m.o.Store.LoadState(now, m.engine.Model().ReopenWindow)
+	if err != nil {
+		return fmt.Errorf("%w: commit failed (%v) and the committed state cannot be read back: %w", errFatal, cause, err)
+	}
+	m.engine.Restore(st)
+	m.o.Logger.Error("commit failed; the step is undone and its results will be retried", slog.Any("error", cause))
+	return fmt.Errorf("%w: %w", status.ErrNotCommitted, cause)
 }
 
 func (m *Monitor) logChanges(ch *status.Changes) {

@@ -27,7 +27,12 @@ func (c *clock) Now() time.Time { return c.now }
 
 func setup(t *testing.T) (*Monitor, *web.Server, *store.Store, *clock) {
 	t.Helper()
-	dir := t.TempDir()
+	return setupAt(t, t.TempDir())
+}
+
+// setupAt is setup with the data file in dir.
+func setupAt(t *testing.T, dir string) (*Monitor, *web.Server, *store.Store, *clock) {
+	t.Helper()
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := l.Addr().String()
 	l.Close()

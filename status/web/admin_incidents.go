@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -66,6 +67,9 @@ func (s *Server) apply(c echo.Context, code int, cmd status.Command) error {
 		}
 	}
 	replies, err := s.o.Admin.Do(c.Request().Context(), cmd)
+	if errors.Is(err, status.ErrNotCommitted) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, status.ErrNotCommitted.Error()).SetInternal(err)
+	}
 	if err != nil {
 		return err
 	}

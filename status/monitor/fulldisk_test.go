@@ -1,0 +1,165 @@
+package monitor
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+)
+
+// smallDisk mounts a tmpfs of size bytes on a new folder and returns it
+// with a function that fills it to the last byte. Mounting needs root: the
+// test skips without it, and fails under CI, which runs as root.
+func smallDisk(t *testing.T, size string) (dir string, fill func() (free func())) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test mounts a tmpfs and needs root under CI")
+		}
+		t.Skip("mounting a small filesystem needs root")
+	}
+	dir = filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir, func() func() {
+		filler := filepath.Join(dir, "filler")
+		f, err := os.Create(filler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk := make([]byte, 4096)
+		for {
+			if _, err := f.Write(chunk); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("filling the disk: %v", err)
+				}
+				break
+			}
+		}
+		f.Close()
+		return func() {
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func down(check string, at time.Time) status.CheckResult {
+	return status.CheckResult{Check: check, At: at, Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonConnectionRefused}}
+}
+
+// A step whose commit fails on a full disk is in force nowhere: no incident
+// on the page or in the snapshot, a command's incident is neither stored
+// nor shown, and health stays failing until a commit works again. Once
+// space returns, the same results make exactly one incident and one
+// incident.created row, and a restart sees the same state.
+func TestFullDiskStepIsAllOrNothing(t *testing.T) {
+	dir, fill := smallDisk(t, "4m")
+	m, srv, st, clk := setupAt(t, dir)
+	h := srv.Handler()
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	free := fill()
+
+	var failed []status.CheckResult
+	for i := 1; i <= 3; i++ {
+		clk.now = clk.now.Add(30 * time.Second)
+		failed = append(failed, down("api-1", clk.now))
+		_, err := m.step(status.Batch{Now: clk.now, Results: failed})
+		if !errors.Is(err, status.ErrNotCommitted) {
+			t.Fatalf("step %d on a full disk: err = %v, want ErrNotCommitted", i, err)
+		}
+		if ok, reason := m.Health(); ok || !strings.Contains(reason, "store commit failing") {
+			t.Fatalf("step %d: health = %v %q while commits fail", i, ok, reason)
+		}
+	}
+	_, err := m.step(status.Batch{Now: clk.now, Commands: []status.Command{{Kind: status.CreateIncident, Name: "Phantom",
+		Status: status.Investigating, Body: "should not exist", Author: "oncall"}}})
+	if !errors.Is(err, status.ErrNotCommitted) {
+		t.Fatalf("a command on a full disk: err = %v", err)
+	}
+	// The loop's next step carries the retained results again, and fails:
+	// health stays failing.
+	if _, err := m.step(status.Batch{Now: clk.now, Results: failed}); err == nil {
+		t.Fatal("the retained results committed on a full disk")
+	}
+	if ok, _ := m.Health(); ok {
+		t.Fatal("health recovered while the disk is still full")
+	}
+	if n := len(m.Snapshot().Incidents); n != 0 {
+		t.Fatalf("the snapshot shows %d incidents that were never committed", n)
+	}
+	page := fetch(t, h, "/")
+	for _, w := range []string{"Phantom", "Major Service Outage", "Partial System Outage"} {
+		if strings.Contains(page, w) {
+			t.Errorf("the page shows %q from the failed steps", w)
+		}
+	}
+	if !strings.Contains(page, "All Systems Operational") {
+		t.Error("the page lost the committed operational state")
+	}
+	if v2 := fetch(t, h, "/api/v2/incidents.json"); !strings.Contains(v2, `"incidents":[]`) {
+		t.Fatalf("/api/v2 shows an uncommitted incident: %s", v2)
+	}
+	if v2 := fetch(t, h, "/api/v2/components.json"); strings.Contains(v2, "outage") {
+		t.Fatalf("/api/v2 shows an uncommitted status: %s", v2)
+	}
+
+	free()
+	clk.now = clk.now.Add(time.Second)
+	ch, err := m.step(status.Batch{Now: clk.now, Results: failed})
+	if err != nil {
+		t.Fatalf("a step after space returned: %v", err)
+	}
+	if _, reason := m.Health(); strings.Contains(reason, "commit") {
+		t.Fatalf("health after a good commit: %s", reason)
+	}
+	if len(ch.Incidents) != 1 {
+		t.Fatalf("the retried results made %d incidents, want 1", len(ch.Incidents))
+	}
+	rows, err := st.Unfinished(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, r := range rows {
+		if r.Event.Type == status.IncidentCreated {
+			created++
+		}
+		if r.Event.Incident != nil && r.Event.Incident.Name == "Phantom" {
+			t.Error("the failed command left an outbox row")
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d incident.created rows, want exactly 1", created)
+	}
+	if inc, err := st.Incidents(10, nil, nil); err != nil || len(inc) != 1 || inc[0].ID != ch.Incidents[0].ID {
+		t.Fatalf("stored incidents %v (%v), want only %s", inc, err, ch.Incidents[0].ID)
+	}
+	// What a restart loads is what the monitor holds.
+	loaded, err := st.LoadState(clk.now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(loaded.Incidents), len(m.engine.State().Incidents); got != want {
+		t.Fatalf("restart would load %d incidents, the monitor holds %d", got, want)
+	}
+	if loaded.Seq != m.engine.State().Seq || loaded.Components["api"].Status != m.engine.State().Components["api"].Status {
+		t.Fatalf("restart state differs: seq %d/%d, api %s/%s", loaded.Seq, m.engine.State().Seq,
+			loaded.Components["api"].Status, m.engine.State().Components["api"].Status)
+	}
+}
