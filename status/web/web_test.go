@@ -346,3 +346,19 @@ func TestPostmortemMarkdownIsSafe(t *testing.T) {
 		}
 	}
 }
+
+// Pages that do not carry a generation time say nothing about it, instead
+// of "Page generated 00:00 UTC" (a zero time.Time is true in a template).
+func TestFooterNeverShowsAZeroTime(t *testing.T) {
+	s, snap := testServer(t)
+	h := s.Handler()
+	for _, path := range []string{"/history", "/incidents/" + snap.Incidents[0].ID, "/no/such/page", "/"} {
+		page := body(t, get(t, h, path, "Accept", "text/html"))
+		if strings.Contains(page, "Page generated <time datetime=\"0001-01-01") {
+			t.Errorf("%s: the footer shows a zero generation time", path)
+		}
+	}
+	if page := body(t, get(t, h, "/")); !strings.Contains(page, `Page generated <time datetime="2026-03-10T14:02:00Z">`) {
+		t.Error("the status page lost its generation time")
+	}
+}
