@@ -42,3 +42,22 @@ func (es Errors) sorted() Errors {
 	})
 	return es
 }
+
+// without drops the errors about a field that one of failed already
+// names, or about a field inside it.
+func (es Errors) without(failed Errors) Errors {
+	var out Errors
+	for _, e := range es {
+		covered := false
+		for _, f := range failed {
+			if e.Field == f.Field || strings.HasPrefix(e.Field, f.Field+".") || strings.HasPrefix(e.Field, f.Field+"[") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -55,10 +55,14 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	}
 	d.expand(&root, "", opts.Lookup)
 	d.decode(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
-	if len(d.errs) == 0 {
-		opts.Probe.BaseDir = cfg.Dir
-		d.validate(cfg, opts.Probe)
-	}
+	// Validation runs even after decoding errors, so one run reports every
+	// problem; what it says about a field that failed to decode (left at
+	// its zero value) repeats that failure and is dropped.
+	decoded := d.errs
+	d.errs = nil
+	opts.Probe.BaseDir = cfg.Dir
+	d.validate(cfg, opts.Probe)
+	d.errs = append(decoded, d.errs.without(decoded)...)
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
