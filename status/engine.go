@@ -335,7 +335,7 @@ func (e *Engine) components(now time.Time) {
 			e.emit(Event{Type: ComponentStatusChanged, At: now,
 				Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
 				Private:   e.privateFor([]string{def.ID})})
-			st.Status, st.Since = next, now
+			st.Previous, st.Status, st.Since = st.Status, next, now
 			e.ch.Components = append(e.ch.Components, def.ID)
 		} else if hourOf(now) != hourOf(st.AccountedAt) {
 			// Roll up at least hourly so history stays current.

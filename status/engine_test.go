@@ -203,13 +203,23 @@ func TestMultiComponentIncident(t *testing.T) {
 	if !hasEvent(ch, IncidentUpdated) || !strings.Contains(open[0].Latest().Body, "Website is also affected: we are seeing an elevated error rate") {
 		t.Fatalf("join update %q", open[0].Latest().Body)
 	}
+	if a := open[0].Latest().Affected; len(a) != 1 || a[0].Code != "web" || a[0].OldStatus != Operational || a[0].NewStatus != MajorOutage {
+		t.Fatalf("a joining component's change: %+v, want web operational → major_outage", a)
+	}
+	// A component degraded before it fails joins with its real old status.
+	h.run("db-1", probes.Degraded, probes.ReasonSlow)
+	h.run("db-1", down, refu)
+	if a := h.open()[0].Latest().Affected; len(a) != 1 || a[0].Code != "db" || a[0].OldStatus != DegradedPerformance {
+		t.Fatalf("a degraded component joining: %+v, want old_status degraded_performance", a)
+	}
+	h.times(2, "db-1", up, ok)
 	h.times(2, "api-1", up, ok)
 	h.times(2, "api-2", up, ok)
 	if len(h.open()) != 1 {
 		t.Fatal("resolved while web is still down")
 	}
 	ch = h.times(2, "web-1", up, ok)
-	if !hasEvent(ch, IncidentResolved) || !strings.Contains(ch.Events[len(ch.Events)-1].Incident.Latest().Body, "API and Website were affected") {
+	if !hasEvent(ch, IncidentResolved) || !strings.Contains(ch.Events[len(ch.Events)-1].Incident.Latest().Body, "API, Website and Database were affected") {
 		t.Fatalf("resolution %v", eventTypes(ch))
 	}
 }

@@ -87,7 +87,7 @@ func (e *Engine) openIncident(def ComponentDef, status ComponentStatus, now time
 	body := fmt.Sprintf("We are investigating %s affecting %s since %s.",
 		e.publicReason(def.ID), def.Name, e.clock(inc.StartedAt))
 	e.s.Incidents[id] = inc
-	u := e.addUpdate(inc, Investigating, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: Operational, NewStatus: status}})
+	u := e.addUpdate(inc, Investigating, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: e.previousStatus(def.ID), NewStatus: status}})
 	e.emit(Event{Type: IncidentCreated, At: now, Incident: inc, Update: &u, Private: e.privateFor(inc.Components)})
 }
 
@@ -97,6 +97,9 @@ func (e *Engine) joinOrWorsen(inc *Incident, def ComponentDef, status ComponentS
 		return // already covered at this level
 	}
 	inc.ComponentStatus[def.ID] = Worst(prev, status)
+	if !known {
+		prev = e.previousStatus(def.ID) // joining: what it was before this outage
+	}
 	var body string
 	if !inc.affects(def.ID) {
 		inc.Components = e.inPageOrder(append(inc.Components, def.ID))
@@ -118,7 +121,7 @@ func (e *Engine) reopen(inc *Incident, def ComponentDef, status ComponentStatus,
 	e.rescore(inc)
 	body := fmt.Sprintf("The problem has returned: %s affecting %s again since %s. We are investigating.",
 		e.publicReason(def.ID), def.Name, e.clock(now))
-	u := e.addUpdate(inc, Investigating, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: Operational, NewStatus: status}})
+	u := e.addUpdate(inc, Investigating, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: e.previousStatus(def.ID), NewStatus: status}})
 	e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc, Update: &u, Private: e.privateFor(inc.Components)})
 }
 
@@ -132,6 +135,15 @@ func (e *Engine) resolveAuto(inc *Incident, now time.Time) {
 		changes = append(changes, ComponentChange{Code: id, Name: def.Name, OldStatus: inc.ComponentStatus[id], NewStatus: e.s.Components[id].Status})
 	}
 	e.close(inc, body, "", now, changes)
+}
+
+// previousStatus is the status a component had before its current one
+// (operational for state written before it was recorded).
+func (e *Engine) previousStatus(id string) ComponentStatus {
+	if st := e.s.Components[id]; st != nil && st.Previous != "" {
+		return st.Previous
+	}
+	return Operational
 }
 
 // close resolves an incident and announces it.

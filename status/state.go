@@ -39,6 +39,9 @@ type CheckState struct {
 type ComponentState struct {
 	Status ComponentStatus `json:"status"`
 	Since  time.Time       `json:"since"`
+	// Previous is the status before Status, for the old_status of an
+	// incident update about the change.
+	Previous ComponentStatus `json:"previous,omitempty"`
 	// Suppressed: a person resolved this component's incident while its
 	// checks still fail; no automatic incident until they recover.
 	Suppressed bool `json:"suppressed,omitempty"`
