@@ -134,7 +134,7 @@ func (e *Engine) updateIncident(now time.Time, inc *Incident, c Command) {
 	}
 	changes := e.setManual(inc, c.Components)
 	if status.Closed() {
-		inc.Status, inc.ResolvedAt = status, now
+		inc.end(status, now)
 		u := e.addUpdate(inc, status, c.Body, c.Author, now, changes)
 		e.humanResolve(inc, now)
 		e.emit(Event{Type: IncidentResolved, At: now, Incident: inc, Update: &u})

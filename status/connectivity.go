@@ -61,7 +61,7 @@ func (e *Engine) connectivity(now time.Time) {
 		since := e.s.ConnectivitySince
 		e.s.ConnectivitySince = time.Time{}
 		e.emit(Event{Type: MonitorConnectivityFixed, At: now,
-			Text: fmt.Sprintf("Monitoring connectivity restored after %s; failures now count again.", humanDuration(now.Sub(since)))})
+			Text: fmt.Sprintf("Monitoring connectivity restored after %s; failures now count again.", HumanDuration(now.Sub(since)))})
 	}
 }
 

@@ -163,7 +163,7 @@ func TestThresholdsAndRechecks(t *testing.T) {
 		t.Fatalf("not resolved: %s %v", h.comp("api"), eventTypes(ch))
 	}
 	last := ch.Events[len(ch.Events)-1].Incident.Latest()
-	if !strings.HasPrefix(last.Body, "This incident has been resolved. API was affected for 18 seconds (14:02 UTC to 14:02 UTC)") {
+	if !strings.HasPrefix(last.Body, "This incident has been resolved. API was affected for under a minute (14:02 UTC to 14:02 UTC)") {
 		t.Errorf("resolution text %q", last.Body)
 	}
 }
@@ -244,6 +244,32 @@ func TestFlappingReopensTheSameIncident(t *testing.T) {
 	h.now = h.now.Add(11 * time.Minute) // past the reopen window
 	if ch := h.run("db-1", down, refu); !hasEvent(ch, IncidentCreated) || h.open()[0].ID == first {
 		t.Fatal("a failure after the window did not open a new incident")
+	}
+}
+
+// A reopened incident counts the time spent in outage, not the span: three
+// 50-second outages a minute apart are 2½ minutes of outage in 4½.
+func TestReopenedDurationIsTheSumOfOutages(t *testing.T) {
+	h := newHarness(t, testModel())
+	at := func(d time.Duration, o probes.Outcome, r probes.Reason) *Changes {
+		h.now = t0.Add(d)
+		return h.step(CheckResult{Check: "db-1", At: h.now, Result: probes.Result{Outcome: o, Reason: r}})
+	}
+	var ch *Changes
+	for i := range 3 {
+		start := time.Duration(i) * 110 * time.Second
+		at(start+time.Second, down, refu)
+		ch = at(start+51*time.Second, up, ok)
+	}
+	if !hasEvent(ch, IncidentResolved) {
+		t.Fatal("not resolved")
+	}
+	inc := ch.Events[len(ch.Events)-1].Incident
+	if got := inc.Downtime(h.now); got != 150*time.Second {
+		t.Fatalf("downtime %v, want 2m30s", got)
+	}
+	if body := inc.Latest().Body; !strings.Contains(body, "Database was affected for a total of 2 minutes between 14:02 UTC and 14:06 UTC.") {
+		t.Fatalf("resolution text %q", body)
 	}
 }
 
@@ -432,10 +458,13 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestHumanDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{40 * time.Second: "40 seconds", time.Minute: "1 minute",
-		12 * time.Minute: "12 minutes", 65 * time.Minute: "1 hour 5 minutes", 2 * time.Hour: "2 hours"} {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+	for d, want := range map[time.Duration]string{0: "under a minute", 40 * time.Second: "under a minute",
+		time.Minute: "1 minute", 93 * time.Second: "1 minute", 119 * time.Second: "1 minute",
+		12 * time.Minute: "12 minutes", 59*time.Minute + 59*time.Second: "59 minutes", time.Hour: "1 hour",
+		65 * time.Minute: "1 hour 5 minutes", 2 * time.Hour: "2 hours", 3*time.Hour + 30*time.Second: "3 hours",
+		26*time.Hour + 1*time.Minute: "26 hours 1 minute"} {
+		if got := HumanDuration(d); got != want {
+			t.Errorf("HumanDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

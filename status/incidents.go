@@ -83,6 +83,7 @@ func (e *Engine) openIncident(def ComponentDef, status ComponentStatus, now time
 		ComponentStatus: map[string]ComponentStatus{def.ID: status},
 		CreatedAt:       now, UpdatedAt: now, StartedAt: e.outageStart(def.ID, now),
 	}
+	inc.PeriodFrom = inc.StartedAt
 	inc.Impact = ImpactOf(status)
 	body := fmt.Sprintf("We are investigating %s affecting %s since %s.",
 		e.publicReason(def.ID), def.Name, e.clock(inc.StartedAt))
@@ -113,7 +114,7 @@ func (e *Engine) joinOrWorsen(inc *Incident, def ComponentDef, status ComponentS
 }
 
 func (e *Engine) reopen(inc *Incident, def ComponentDef, status ComponentStatus, now time.Time) {
-	inc.Status, inc.ResolvedAt = Investigating, time.Time{}
+	inc.Status, inc.ResolvedAt, inc.PeriodFrom = Investigating, time.Time{}, now
 	if !inc.affects(def.ID) {
 		inc.Components = e.inPageOrder(append(inc.Components, def.ID))
 	}
@@ -126,9 +127,14 @@ func (e *Engine) reopen(inc *Incident, def ComponentDef, status ComponentStatus,
 }
 
 func (e *Engine) resolveAuto(inc *Incident, now time.Time) {
-	names := e.names(inc.Components)
+	names, were := e.names(inc.Components), isAre(len(inc.Components))
+	down := HumanDuration(inc.Downtime(now))
 	body := fmt.Sprintf("This incident has been resolved. %s %s affected for %s (%s to %s).",
-		names, isAre(len(inc.Components)), humanDuration(now.Sub(inc.StartedAt)), e.clock(inc.StartedAt), e.clock(now))
+		names, were, down, e.clock(inc.StartedAt), e.clock(now))
+	if inc.Outage > 0 { // reopened: the span includes time it was resolved
+		body = fmt.Sprintf("This incident has been resolved. %s %s affected for a total of %s between %s and %s.",
+			names, were, down, e.clock(inc.StartedAt), e.clock(now))
+	}
 	var changes []ComponentChange
 	for _, id := range inc.Components {
 		def, _ := e.m.component(id)
@@ -148,7 +154,7 @@ func (e *Engine) previousStatus(id string) ComponentStatus {
 
 // close resolves an incident and announces it.
 func (e *Engine) close(inc *Incident, body, author string, now time.Time, changes []ComponentChange) {
-	inc.Status, inc.ResolvedAt = Resolved, now
+	inc.end(Resolved, now)
 	u := e.addUpdate(inc, Resolved, body, author, now, changes)
 	e.emit(Event{Type: IncidentResolved, At: now, Incident: inc, Update: &u})
 }
@@ -292,16 +298,18 @@ func (e *Engine) inPageOrder(ids []string) []string {
 	return out
 }
 
-// humanDuration says "12 minutes", "1 hour 5 minutes", "40 seconds".
-func humanDuration(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return plural(int(d.Seconds()), "second")
-	case d < time.Hour:
-		return plural(int(d.Minutes()), "minute")
+// HumanDuration is how every public text says how long something lasted:
+// "under a minute" below 60 s, whole minutes rounded down ("1 minute",
+// "59 minutes"), then hours and minutes ("1 hour", "2 hours 5 minutes").
+// The page, the feeds and the posts all use it, so they agree.
+func HumanDuration(d time.Duration) string {
+	if d < time.Minute {
+		return "under a minute"
 	}
-	h, m := int(d.Hours()), int(d.Minutes())%60
+	if d < time.Hour {
+		return plural(int(d/time.Minute), "minute")
+	}
+	h, m := int(d/time.Hour), int(d/time.Minute)%60
 	if m == 0 {
 		return plural(h, "hour")
 	}

@@ -32,7 +32,7 @@ func (e *Engine) maintenance(now time.Time) {
 		}
 		delete(e.s.Maint, wid)
 		if inc != nil && inc.Open() {
-			inc.Status, inc.ResolvedAt = MaintCompleted, now
+			inc.end(MaintCompleted, now)
 			u := e.addUpdate(inc, MaintCompleted, "The scheduled maintenance has been completed.", "", now, nil)
 			e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
 		}
@@ -42,7 +42,7 @@ func (e *Engine) maintenance(now time.Time) {
 func (e *Engine) startMaintenance(def MaintenanceDef, start, end, now time.Time) {
 	if old, ok := e.s.Maint[def.ID]; ok { // a previous occurrence still open
 		if inc := e.s.Incidents[old]; inc != nil && inc.Open() {
-			inc.Status, inc.ResolvedAt = MaintCompleted, now
+			inc.end(MaintCompleted, now)
 			u := e.addUpdate(inc, MaintCompleted, "The scheduled maintenance has been completed.", "", now, nil)
 			e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
 		}
@@ -121,7 +121,7 @@ func (e *Engine) cancelMaintenance(now time.Time, c Command) Reply {
 		if body == "" {
 			body = "This maintenance has been cancelled."
 		}
-		inc.Status, inc.ResolvedAt = MaintCompleted, now
+		inc.end(MaintCompleted, now)
 		u := e.addUpdate(inc, MaintCompleted, body, c.Author, now, nil)
 		e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
 	}
@@ -142,7 +142,7 @@ func (e *Engine) apiWindows(now time.Time, active map[string]bool) {
 		case !now.Before(w.End):
 			delete(e.s.Windows, id) // completed below, via e.s.Maint, or here if it never started
 			if inc.Status == MaintScheduled {
-				inc.Status, inc.ResolvedAt = MaintCompleted, now
+				inc.end(MaintCompleted, now)
 				u := e.addUpdate(inc, MaintCompleted, "The scheduled maintenance has been completed.", "", now, nil)
 				e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
 			}

@@ -70,7 +70,13 @@ type Incident struct {
 	StartedAt       time.Time                  `json:"started_at"`
 	MonitoringAt    time.Time                  `json:"monitoring_at,omitzero"`
 	ResolvedAt      time.Time                  `json:"resolved_at,omitzero"`
-	Updates         []Update                   `json:"updates"` // oldest first
+	// Outage sums the outage periods already ended; the time a reopened
+	// incident stood resolved is not in it.
+	Outage time.Duration `json:"outage,omitempty"`
+	// PeriodFrom is when the current (or last) period began: StartedAt, or
+	// the latest reopening.
+	PeriodFrom time.Time `json:"period_from,omitzero"`
+	Updates    []Update  `json:"updates"` // oldest first
 	// Postmortem is a person's write-up, in Markdown (rendered safely).
 	Postmortem string `json:"postmortem,omitempty"`
 	// Maintenance marks a scheduled maintenance presented as an incident.
@@ -106,6 +112,31 @@ type ComponentChange struct {
 
 // Open reports an incident that is not closed.
 func (i *Incident) Open() bool { return !i.Status.Closed() }
+
+// Downtime is the time the incident spent in outage up to now: the sum of
+// its periods from opening (or reopening) to resolution, not the span from
+// its start to its end.
+func (i *Incident) Downtime(now time.Time) time.Duration {
+	if i.PeriodFrom.IsZero() { // written before periods were kept
+		if i.Open() {
+			return now.Sub(i.StartedAt)
+		}
+		return i.ResolvedAt.Sub(i.StartedAt)
+	}
+	if i.Open() {
+		return i.Outage + now.Sub(i.PeriodFrom)
+	}
+	return i.Outage
+}
+
+// end closes the incident with status s at now, ending its current period
+// (once: a resolved incident given a postmortem does not count again).
+func (i *Incident) end(s IncidentStatus, now time.Time) {
+	if i.Open() && !i.PeriodFrom.IsZero() {
+		i.Outage += now.Sub(i.PeriodFrom)
+	}
+	i.Status, i.ResolvedAt = s, now
+}
 
 // Latest returns the newest update.
 func (i *Incident) Latest() Update {

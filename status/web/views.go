@@ -135,25 +135,10 @@ func newIncidentView(inc *status.Incident, names map[string]string) *incidentVie
 	}
 	v.StatusLine = fmt.Sprintf("%s · impact: %s", strings.ToUpper(incidentStatusText(inc.Status)[:1])+incidentStatusText(inc.Status)[1:], inc.Impact)
 	if !inc.ResolvedAt.IsZero() {
-		v.Duration = shortDuration(inc.ResolvedAt.Sub(inc.StartedAt))
+		v.Duration = status.HumanDuration(inc.Downtime(inc.ResolvedAt))
 		v.Summary = fmt.Sprintf("%s, lasted %s", incidentStatusText(inc.Status), v.Duration)
 	} else {
 		v.Summary = incidentStatusText(inc.Status)
 	}
 	return v
-}
-
-func shortDuration(d time.Duration) string {
-	d = d.Round(time.Minute)
-	if d < time.Minute {
-		return "under a minute"
-	}
-	h, m := int(d.Hours()), int(d.Minutes())%60
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%d min", m)
-	case m == 0:
-		return fmt.Sprintf("%d h", h)
-	}
-	return fmt.Sprintf("%d h %d min", h, m)
 }
