@@ -25,6 +25,8 @@ type Snapshot struct {
 	DelayedSince time.Time
 	// ConnectivitySince is set while Outpost itself is cut off (canaries).
 	ConnectivitySince time.Time
+	// NoData: no component has data yet (every one is NoData).
+	NoData bool
 	// Filled from the store by the runtime:
 	History []*Incident           // closed incidents of the last 14 days, newest first
 	Recent  []*Incident           // the latest 50 incidents and maintenance, any status, newest first
@@ -41,7 +43,11 @@ type ComponentView struct {
 	LastChecked           time.Time
 	// Stale: a check of this component produced no result for StaleAfter
 	// of its periods. The page says "no recent data" instead of a status.
-	Stale     bool
+	Stale bool
+	// NoData: none of the component's checks has a confirmed status yet.
+	// It shows no status (not a green one), and is left out of the
+	// Statuspage v2 API, whose enums have no "unknown".
+	NoData    bool
 	CreatedAt time.Time
 }
 
@@ -51,6 +57,7 @@ type GroupView struct {
 	ID, Name   string
 	Status     ComponentStatus
 	Stale      bool
+	NoData     bool // every member is NoData
 	Components []ComponentView
 }
 
@@ -83,7 +90,7 @@ type DayView struct {
 func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	now = now.UTC()
 	s := &Snapshot{GeneratedAt: now, DelayedSince: e.s.DelayedSince, ConnectivitySince: e.s.ConnectivitySince}
-	worst := Operational
+	worst, known, unknown := Operational, 0, 0
 	groups := map[string]int{}
 	for i, def := range e.m.Components {
 		st := e.s.Components[def.ID]
@@ -97,22 +104,30 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		}
 		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
 		cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
+		cv.NoData = cv.Status == Operational && e.noData(def.ID)
 		if cv.LastChecked.After(s.LastResultAt) {
 			s.LastResultAt = cv.LastChecked
 		}
-		worst = Worst(worst, cv.Status)
+		if cv.NoData {
+			unknown++
+		} else {
+			worst, known = Worst(worst, cv.Status), known+1
+		}
 		s.Components = append(s.Components, cv)
 		gi, ok := groups[def.Group]
 		if !ok {
 			gi = len(s.Groups)
 			groups[def.Group] = gi
-			s.Groups = append(s.Groups, GroupView{ID: GroupID(def.Group), Name: def.Group, Status: Operational})
+			s.Groups = append(s.Groups, GroupView{ID: GroupID(def.Group), Name: def.Group, Status: Operational, NoData: true})
 		}
 		g := &s.Groups[gi]
 		g.Components = append(g.Components, cv)
-		g.Status = Worst(g.Status, cv.Status)
+		if !cv.NoData {
+			g.Status, g.NoData = Worst(g.Status, cv.Status), false
+		}
 		g.Stale = g.Stale || cv.Stale
 	}
+	s.NoData = known == 0 && len(s.Components) > 0
 	s.Indicator = ImpactOf(worst)
 	for _, inc := range e.sortedIncidents() {
 		if !inc.Open() {
@@ -136,6 +151,11 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		s.Indicator = ImpactOf(worst)
 	}
 	s.Description = s.Indicator.Description()
+	// "All Systems Operational" is a claim about every component: while
+	// any has no data yet and nothing worse is known, the page says so.
+	if unknown > 0 && s.Indicator == ImpactNone {
+		s.Description = NoDataDescription
+	}
 	for _, def := range e.m.Maintenance {
 		if start, end, ok := def.Next(now); ok && start.Sub(now) < 30*24*time.Hour {
 			s.Upcoming = append(s.Upcoming, UpcomingMaintenance{WindowID: def.ID, Name: def.Name, Message: def.Message,
@@ -144,6 +164,21 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	}
 	sort.SliceStable(s.Upcoming, func(i, j int) bool { return s.Upcoming[i].Start.Before(s.Upcoming[j].Start) })
 	return s
+}
+
+// NoDataDescription is the page's description while no component has data.
+const NoDataDescription = "No data yet"
+
+// noData reports a component that has checks, none of which has reached a
+// confirmed status: it has not earned a green.
+func (e *Engine) noData(id string) bool {
+	checks := e.m.checksOf(id)
+	for _, c := range checks {
+		if cs := e.s.Checks[c.Name]; cs != nil && cs.Status != CheckUnknown {
+			return false
+		}
+	}
+	return len(checks) > 0
 }
 
 // freshness returns the newest result time of a component's checks and

@@ -138,12 +138,13 @@ func (m *Metrics) ObserveDropped(n int) { m.dropped.Add(float64(n)) }
 var allStatuses = []status.ComponentStatus{status.Operational, status.DegradedPerformance, status.PartialOutage,
 	status.MajorOutage, status.UnderMaintenance}
 
-// ObserveSnapshot records component statuses and open incidents.
+// ObserveSnapshot records component statuses (all 0 for a component with
+// no data yet) and open incidents.
 func (m *Metrics) ObserveSnapshot(s *status.Snapshot) {
 	for _, c := range s.Components {
 		for _, st := range allStatuses {
 			v := 0.0
-			if c.Status == st {
+			if c.Status == st && !c.NoData {
 				v = 1
 			}
 			m.component.WithLabelValues(c.ID, string(st)).Set(v)

@@ -160,3 +160,75 @@ func TestWedgedSchedulerFailsLiveness(t *testing.T) {
 		t.Fatalf("a running scheduler: unhealthy: %s", reason)
 	}
 }
+
+// A fresh data file claims nothing: before a component's checks have a
+// confirmed status it shows "No data yet" (grey) on the page and badges,
+// "no_data" in /api/v1, and is left out of /api/v2 (whose enums have no
+// "unknown"), whose description reads "No data yet". A target down from the
+// start is never shown green meanwhile.
+func TestNoGreenBeforeData(t *testing.T) {
+	m, srv, _, clk := setup(t)
+	h := srv.Handler()
+	check := func(when string, wants, bans map[string][]string) {
+		t.Helper()
+		for path, ws := range wants {
+			got := fetch(t, h, path)
+			for _, w := range ws {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s: %s lacks %q:\n%.600s", when, path, w, got)
+				}
+			}
+		}
+		for path, bs := range bans {
+			got := fetch(t, h, path)
+			for _, b := range bs {
+				if strings.Contains(got, b) {
+					t.Errorf("%s: %s has %q", when, path, b)
+				}
+			}
+		}
+	}
+	if _, err := m.step(status.Batch{Now: clk.now}); err != nil {
+		t.Fatal(err)
+	}
+	check("fresh file", map[string][]string{
+		"/":                       {`<div class="banner nodata" role="status">No data yet</div>`, "– No data yet"},
+		"/api/v1/status":          {`"indicator": "no_data"`, `"description": "No data yet"`, `"status": "no_data"`},
+		"/api/v2/summary.json":    {`"components":[]`, `"indicator":"none","description":"No data yet"`},
+		"/api/v2/components.json": {`"components":[]`},
+		"/badge/api.svg":          {"No data yet", "#6e7781"},
+	}, map[string][]string{
+		"/":                    {"All Systems Operational", "✓ Operational"},
+		"/api/v1/status":       {"operational"},
+		"/api/v2/summary.json": {"operational", "All Systems Operational"},
+		"/badge/api.svg":       {"Operational"},
+	})
+
+	// The api target is down from the start (not yet confirmed), the db
+	// is up: db has data, api still has none, so nobody claims all is well.
+	clk.now = clk.now.Add(30 * time.Second)
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{down("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	check("api failing, db up", map[string][]string{
+		"/":                    {"No data yet", "✓ Operational"},
+		"/api/v2/summary.json": {`"id":"db"`, `"description":"No data yet"`},
+		"/badge/db.svg":        {"Operational"},
+	}, map[string][]string{
+		"/":                    {"All Systems Operational"},
+		"/api/v2/summary.json": {`"id":"api"`},
+		"/badge/api.svg":       {"Operational"},
+	})
+
+	// Confirmed down: a real status everywhere.
+	for range 2 {
+		clk.now = clk.now.Add(30 * time.Second)
+		if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{down("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("api confirmed down", map[string][]string{
+		"/":                    {"Major Service Outage"},
+		"/api/v2/summary.json": {`"id":"api"`, `"status":"major_outage"`},
+	}, map[string][]string{"/": {"No data yet"}})
+}

@@ -68,6 +68,10 @@ type apiUpdate struct {
 	CreatedAt time.Time             `json:"created_at"`
 }
 
+// apiNoData is /api/v1's status and indicator for what has no data yet
+// (Outpost's own API may say so; Statuspage's enums cannot).
+const apiNoData = "no_data"
+
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -85,9 +89,15 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince)},
 		Components: []apiComponent{}, Incidents: []apiIncident{}, Maintenance: []apiIncident{},
 	}
+	if snap.NoData && snap.Indicator == status.ImpactNone {
+		v.Status.Indicator = apiNoData
+	}
 	for _, c := range snap.Components {
 		ac := apiComponent{ID: c.ID, Name: c.Name, Group: c.Group, Status: c.Status, Since: c.Since.UTC(),
 			LastChecked: timePtr(c.LastChecked), Stale: c.Stale}
+		if c.NoData {
+			ac.Status = apiNoData
+		}
 		if u, ok := snap.Uptime[c.ID]; ok && u.Percent >= 0 {
 			p := u.Percent
 			ac.Uptime90d = &p

@@ -53,9 +53,10 @@ func badgeSVG(label, value, color string) []byte {
 		lw+vw, lw, vw, lab, val, color, lw/2, lw+vw/2)
 }
 
-// statusBadge shows a component's current status ("no recent data" when stale).
+// statusBadge shows a component's current status ("no recent data" when
+// stale, "no data yet" before its first confirmed result), grey when unknown.
 func statusBadge(c status.ComponentView) []byte {
-	class, _, text := statusText(c.Status, c.Stale)
+	class, _, text := statusText(c.Status, c.Stale, c.NoData)
 	color := badgeColor[c.Status]
 	if class == "stale" {
 		color = greyBadge

@@ -36,6 +36,7 @@ type renderer struct {
 type block struct {
 	status  status.ComponentStatus
 	stale   bool
+	noData  bool
 	name    string
 	desc    string
 	percent float64
@@ -45,7 +46,7 @@ type block struct {
 }
 
 func (b *block) same(c status.ComponentView, u status.UptimeView) bool {
-	return b.status == c.Status && b.stale == c.Stale && b.name == c.Name && b.desc == c.Description &&
+	return b.status == c.Status && b.stale == c.Stale && b.noData == c.NoData && b.name == c.Name && b.desc == c.Description &&
 		b.percent == u.Percent && slices.Equal(b.days, u.Days) && slices.Equal(b.latency, u.Latency)
 }
 
@@ -89,6 +90,9 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 	names := componentNames(s)
 	v := &indexView{LastChecked: s.LastResultAt, BarDays: r.barDays}
 	v.Banner = bannerView{Class: string(s.Indicator), Text: s.Description}
+	if s.Description == status.NoDataDescription {
+		v.Banner.Class = "nodata" // neutral: no colour claims anything
+	}
 	if !s.DelayedSince.IsZero() {
 		d := s.DelayedSince
 		v.Delayed = &d
@@ -122,7 +126,7 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 	seen := make(map[string]bool, len(s.Components))
 	for _, g := range s.Groups {
 		gv := groupView{Name: g.Name}
-		gv.Class, gv.Icon, gv.Text = statusText(g.Status, g.Stale)
+		gv.Class, gv.Icon, gv.Text = statusText(g.Status, g.Stale, g.NoData)
 		for _, c := range g.Components {
 			html, err := r.block(c, s.Uptime[c.ID], labels)
 			if err != nil {
@@ -155,14 +159,14 @@ func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []s
 		return "", fmt.Errorf("render component %s: %w", c.ID, err)
 	}
 	html := template.HTML(buf.String()) //nolint:gosec // the output of html/template
-	r.blocks[c.ID] = block{status: c.Status, stale: c.Stale, name: c.Name, desc: c.Description, percent: u.Percent,
+	r.blocks[c.ID] = block{status: c.Status, stale: c.Stale, noData: c.NoData, name: c.Name, desc: c.Description, percent: u.Percent,
 		days: slices.Clone(u.Days), latency: slices.Clone(u.Latency), html: html}
 	return html, nil
 }
 
 func (r *renderer) component(c status.ComponentView, u status.UptimeView, labels []string) componentView {
 	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays}
-	cv.Class, cv.Icon, cv.Text = statusText(c.Status, c.Stale)
+	cv.Class, cv.Icon, cv.Text = statusText(c.Status, c.Stale, c.NoData)
 	cv.Uptime = "No data yet"
 	if u.Percent >= 0 && len(u.Days) > 0 {
 		cv.Uptime = fmt.Sprintf("%s uptime", percent(u.Percent))

@@ -93,11 +93,14 @@ type v2 struct {
 }
 
 func (s *Server) newV2(snap *status.Snapshot) *v2 {
-	v := &v2{s: s, snap: snap, comps: map[string]v2Component{}}
+	v := &v2{s: s, snap: snap, comps: map[string]v2Component{}, list: []v2Component{}}
 	v.page = v2Page{ID: s.o.SiteID, Name: s.o.Site.Title, URL: s.o.Site.URL, TimeZone: s.o.Site.TimeZone, Updated: v.ts(lastChange(snap))}
 	groups := map[string]*v2Component{}
 	pos := 0
 	for _, c := range snap.Components {
+		if c.NoData {
+			continue // no valid v2 status says "unknown": left out until it has data
+		}
 		if c.Group != "" {
 			g, ok := groups[c.GroupID]
 			if !ok {

@@ -94,8 +94,11 @@ type monthView struct {
 type errorView struct{ Title, Message string }
 
 // statusText gives every status a word and an icon: never colour alone.
-func statusText(s status.ComponentStatus, stale bool) (class, icon, text string) {
-	if stale {
+func statusText(s status.ComponentStatus, stale, noData bool) (class, icon, text string) {
+	switch {
+	case noData:
+		return "stale", "–", "No data yet"
+	case stale:
 		return "stale", "?", "No recent data"
 	}
 	switch s {
