@@ -331,7 +331,18 @@ func (e *Engine) components(now time.Time) {
 			next = UnderMaintenance
 		}
 		if next != st.Status {
-			e.account(def.ID, st, now)
+			// Users suffered from the first failed run, not from when the
+			// thresholds confirmed it: outage time counts from there, so the
+			// uptime figures move in the same step as the status.
+			from := now
+			if next.IsOutage() && !st.Status.IsOutage() {
+				if s := e.outageStart(def.ID, now); s.After(st.AccountedAt) {
+					from = s
+				} else if st.AccountedAt.Before(now) {
+					from = st.AccountedAt
+				}
+			}
+			e.account(def.ID, st, from)
 			e.emit(Event{Type: ComponentStatusChanged, At: now,
 				Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
 				Private:   e.privateFor([]string{def.ID})})

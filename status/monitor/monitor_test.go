@@ -232,3 +232,40 @@ func TestNoGreenBeforeData(t *testing.T) {
 		"/api/v2/summary.json": {`"id":"api"`, `"status":"major_outage"`},
 	}, map[string][]string{"/": {"No data yet"}})
 }
+
+// Today's bar and the uptime figures change in the same snapshot as the
+// status: outage time counts from the first failed run, not from the
+// confirming one, and the page is not left green for a minute.
+func TestUptimeMovesWithTheStatus(t *testing.T) {
+	m, srv, _, clk := setup(t)
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // the third failure confirms (failure_threshold 3)
+		clk.now = clk.now.Add(10 * time.Second)
+		if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{down("api-1", clk.now)}}); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 && m.Snapshot().Components[0].Status != status.Operational {
+			t.Fatalf("api went down after %d failures", i+1)
+		}
+	}
+	s := m.Snapshot()
+	if s.Components[0].Status != status.MajorOutage {
+		t.Fatalf("api is %s, want major_outage", s.Components[0].Status)
+	}
+	u := s.Uptime["api"]
+	today := u.Days[len(u.Days)-1]
+	if today.Status != status.MajorOutage || today.Percent >= 1 {
+		t.Errorf("today's cell in the step of the outage: %s %.4f, want major_outage below 100%%", today.Status, today.Percent)
+	}
+	if u.Percent >= 1 || u.Windows["24h"] >= 1 || u.Windows["7d"] >= 1 {
+		t.Errorf("uptime in the step of the outage: 90d %.4f, 24h %.4f, 7d %.4f, want all below 1", u.Percent, u.Windows["24h"], u.Windows["7d"])
+	}
+	if api := fetch(t, srv.Handler(), "/api/v1/status"); strings.Contains(api, `"uptime_90d": 1,`) {
+		t.Errorf("/api/v1/status still says 100%% uptime:\n%s", api)
+	}
+	if page := fetch(t, srv.Handler(), "/"); strings.Count(page, "<span>100% uptime</span>") != 1 { // db only
+		t.Errorf("the page shows %d components at 100%% uptime, want 1", strings.Count(page, "<span>100% uptime</span>"))
+	}
+}
