@@ -35,6 +35,9 @@ type Changes struct {
 	Rechecks   []Recheck     // confirmation runs to schedule
 	Replies    []Reply       // one per command, in order
 	Audit      []AuditEntry  // one per successful command
+	// Meta: engine-wide state changed (e.g. a maintenance window first seen)
+	// with nothing else, and must be committed all the same.
+	Meta bool
 }
 
 // AuditEntry records who changed what, committed with the change itself.
@@ -49,7 +52,7 @@ type AuditEntry struct {
 // Empty reports a step that changed nothing durable.
 func (c *Changes) Empty() bool {
 	return len(c.Checks) == 0 && len(c.Components) == 0 && len(c.Incidents) == 0 &&
-		len(c.Events) == 0 && len(c.Results) == 0 && len(c.Segments) == 0 && len(c.Audit) == 0
+		len(c.Events) == 0 && len(c.Results) == 0 && len(c.Segments) == 0 && len(c.Audit) == 0 && !c.Meta
 }
 
 // Segment is time a component spent in one status, for uptime roll-ups.

@@ -2,6 +2,7 @@ package status
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -360,13 +361,22 @@ func TestMaintenance(t *testing.T) {
 		{ID: "hourly", Name: "Hourly web restart", Components: []string{"web"}, Schedule: halfPast{}, Duration: 5 * time.Minute},
 	}
 	h := newHarness(t, m)
-	if got := h.e.Snapshot(h.now, t0).Upcoming; len(got) != 2 || got[0].WindowID != "db-upgrade" {
-		t.Fatalf("upcoming %+v", got)
+	upcoming := h.e.Snapshot(h.now, t0).Upcoming
+	if len(upcoming) != 2 || upcoming[0].WindowID != "db-upgrade" {
+		t.Fatalf("upcoming %+v", upcoming)
+	}
+	// Published when the window was first seen (the first step, at t0).
+	if up := upcoming[0]; up.ID != "mnt-db-upgrade-"+fmt.Sprint(t0.Add(time.Minute).Unix()) || !up.Published.Equal(t0) {
+		t.Fatalf("upcoming occurrence: id %s published %s", up.ID, up.Published)
 	}
 	h.now = t0.Add(time.Minute)
 	ch := h.step()
 	if !hasEvent(ch, MaintenanceStarted) || h.comp("db") != UnderMaintenance {
 		t.Fatalf("window did not start: %v %s", eventTypes(ch), h.comp("db"))
+	}
+	// The same identity once started: id and creation time.
+	if started := h.e.Snapshot(h.now, t0).Maintenance; len(started) != 1 || started[0].ID != upcoming[0].ID || !started[0].CreatedAt.Equal(upcoming[0].Published) {
+		t.Fatalf("started occurrence %s created %s, upcoming was %s created %s", started[0].ID, started[0].CreatedAt, upcoming[0].ID, upcoming[0].Published)
 	}
 	ch = h.times(3, "db-1", down, refu)
 	if len(h.open()) != 0 || h.comp("db") != UnderMaintenance {
@@ -541,6 +551,9 @@ func TestAPIMaintenance(t *testing.T) {
 	if ch = h.step(); !hasEvent(ch, MaintenanceStarted) || h.comp("db") != UnderMaintenance {
 		t.Fatalf("start: %v %s", eventTypes(ch), h.comp("db"))
 	}
+	if body := h.e.State().Incidents[id].Latest().Body; body != "Writes pause." {
+		t.Fatalf("the window started with %q, not its message", body)
+	}
 	if ch = h.run("db-1", down, refu); len(h.open()) != 0 || hasEvent(ch, IncidentCreated) {
 		t.Fatal("a failure during API maintenance opened an incident")
 	}
@@ -560,7 +573,8 @@ func TestAPIMaintenance(t *testing.T) {
 		Start: h.now.Add(time.Hour), End: h.now.Add(2 * time.Hour)}}})
 	later := ch.Replies[0].IncidentID
 	ch = h.e.Apply(Batch{Now: h.now, Commands: []Command{{Kind: CancelMaintenance, IncidentID: later}}})
-	if ch.Replies[0].Err != "" || !hasEvent(ch, MaintenanceCompleted) || h.e.State().Incidents[later].Latest().Body != "This maintenance has been cancelled." {
+	if c := h.e.State().Incidents[later]; ch.Replies[0].Err != "" || !hasEvent(ch, MaintenanceCancelled) || hasEvent(ch, MaintenanceCompleted) ||
+		c.Status != MaintCancelled || c.Latest().Status != MaintCancelled || c.Latest().Body != "This maintenance has been cancelled." {
 		t.Fatalf("cancel: %+v %v", ch.Replies, eventTypes(ch))
 	}
 	for _, bad := range []Command{

@@ -10,7 +10,14 @@ import (
 // no automatic incident.
 func (e *Engine) maintenance(now time.Time) {
 	active := map[string]bool{}
+	if e.s.Seen == nil {
+		e.s.Seen = map[string]time.Time{}
+	}
 	for _, def := range e.m.Maintenance {
+		if _, ok := e.s.Seen[def.ID]; !ok {
+			e.s.Seen[def.ID] = now
+			e.ch.Meta = true
+		}
 		start, end, ok := def.occurrence(now)
 		if !ok {
 			continue
@@ -48,6 +55,9 @@ func (e *Engine) startMaintenance(def MaintenanceDef, start, end, now time.Time)
 		}
 	}
 	inc := e.newMaintenance(def.ID, def.Name, def.Components, MaintInProgress, start, end, now)
+	// One identity for the occurrence's whole life: the id and creation
+	// time it had while upcoming.
+	inc.ID, inc.CreatedAt = OccurrenceID(def.ID, start), Published(e.s.Seen[def.ID], start)
 	id := inc.ID
 	body := def.Message
 	if body == "" {
@@ -57,6 +67,25 @@ func (e *Engine) startMaintenance(def MaintenanceDef, start, end, now time.Time)
 	e.s.Maint[def.ID] = id
 	u := e.addUpdate(inc, MaintInProgress, body, "", now, nil)
 	e.emit(Event{Type: MaintenanceStarted, At: now, Incident: inc, Update: &u})
+}
+
+// UpcomingHorizon is how far ahead the next occurrence of a configured
+// window is published.
+const UpcomingHorizon = 30 * 24 * time.Hour
+
+// OccurrenceID is the id of a configured window's occurrence starting at
+// start: the same while it is upcoming, running and completed.
+func OccurrenceID(window string, start time.Time) string {
+	return fmt.Sprintf("mnt-%s-%d", window, start.Unix())
+}
+
+// Published is when an occurrence starting at start was first shown as
+// upcoming: when its window was first seen, or UpcomingHorizon before it.
+func Published(seen, start time.Time) time.Time {
+	if p := start.Add(-UpcomingHorizon); p.After(seen) {
+		return p
+	}
+	return seen
 }
 
 // inMaintenance reports a component covered by an active window.
@@ -102,7 +131,7 @@ func (e *Engine) scheduleMaintenance(now time.Time, c Command) Reply {
 		body = "Maintenance is scheduled."
 	}
 	e.s.Incidents[id] = inc
-	e.s.Windows[id] = &Window{ID: id, IncidentID: id, Components: inc.Components, Start: c.Start.UTC(), End: c.End.UTC()}
+	e.s.Windows[id] = &Window{ID: id, IncidentID: id, Components: inc.Components, Start: c.Start.UTC(), End: c.End.UTC(), Message: c.Body}
 	u := e.addUpdate(inc, MaintScheduled, body, c.Author, now, nil)
 	e.emit(Event{Type: MaintenanceScheduled, At: now, Incident: inc, Update: &u})
 	return Reply{IncidentID: id}
@@ -121,9 +150,9 @@ func (e *Engine) cancelMaintenance(now time.Time, c Command) Reply {
 		if body == "" {
 			body = "This maintenance has been cancelled."
 		}
-		inc.end(MaintCompleted, now)
-		u := e.addUpdate(inc, MaintCompleted, body, c.Author, now, nil)
-		e.emit(Event{Type: MaintenanceCompleted, At: now, Incident: inc, Update: &u})
+		inc.end(MaintCancelled, now)
+		u := e.addUpdate(inc, MaintCancelled, body, c.Author, now, nil)
+		e.emit(Event{Type: MaintenanceCancelled, At: now, Incident: inc, Update: &u})
 	}
 	return Reply{IncidentID: w.IncidentID}
 }
@@ -151,7 +180,11 @@ func (e *Engine) apiWindows(now time.Time, active map[string]bool) {
 			if inc.Status == MaintScheduled {
 				inc.Status = MaintInProgress
 				e.s.Maint[id] = inc.ID
-				u := e.addUpdate(inc, MaintInProgress, "Scheduled maintenance is in progress.", "", now, nil)
+				body := w.Message
+				if body == "" {
+					body = "Scheduled maintenance is in progress."
+				}
+				u := e.addUpdate(inc, MaintInProgress, body, "", now, nil)
 				e.emit(Event{Type: MaintenanceStarted, At: now, Incident: inc, Update: &u})
 			}
 		}

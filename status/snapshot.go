@@ -63,9 +63,24 @@ type GroupView struct {
 
 // UpcomingMaintenance is the next occurrence of a configured window.
 type UpcomingMaintenance struct {
-	WindowID, Name, Message string
-	Components              []string
-	Start, End              time.Time
+	ID, WindowID, Name, Message string
+	Components                  []string
+	Start, End                  time.Time
+	// Published is when it was first shown as upcoming (its created_at).
+	Published time.Time
+}
+
+// Incident is the occurrence as the scheduled maintenance it will be: the
+// same id, name and creation time as once it starts.
+func (u UpcomingMaintenance) Incident() *Incident {
+	inc := &Incident{ID: u.ID, Name: u.Name, Status: MaintScheduled, Impact: ImpactMaintenance,
+		Components: u.Components, CreatedAt: u.Published, UpdatedAt: u.Published, StartedAt: u.Start,
+		Maintenance: &MaintenanceInfo{WindowID: u.WindowID, ScheduledFor: u.Start, ScheduledUntil: u.End}}
+	if u.Message != "" {
+		inc.Updates = []Update{{ID: u.ID + "-u", Status: MaintScheduled, Body: u.Message,
+			CreatedAt: u.Published, UpdatedAt: u.Published, DisplayAt: u.Published}}
+	}
+	return inc
 }
 
 // UptimeView is a component's history for the page: one cell per day.
@@ -157,9 +172,13 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		s.Description = NoDataDescription
 	}
 	for _, def := range e.m.Maintenance {
-		if start, end, ok := def.Next(now); ok && start.Sub(now) < 30*24*time.Hour {
-			s.Upcoming = append(s.Upcoming, UpcomingMaintenance{WindowID: def.ID, Name: def.Name, Message: def.Message,
-				Components: e.inPageOrder(def.Components), Start: start, End: end})
+		if start, end, ok := def.Next(now); ok && start.Sub(now) < UpcomingHorizon {
+			seen, ok := e.s.Seen[def.ID]
+			if !ok {
+				seen = now
+			}
+			s.Upcoming = append(s.Upcoming, UpcomingMaintenance{ID: OccurrenceID(def.ID, start), WindowID: def.ID, Name: def.Name,
+				Message: def.Message, Components: e.inPageOrder(def.Components), Start: start, End: end, Published: Published(seen, start)})
 		}
 	}
 	sort.SliceStable(s.Upcoming, func(i, j int) bool { return s.Upcoming[i].Start.Before(s.Upcoming[j].Start) })

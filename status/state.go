@@ -177,6 +177,9 @@ type State struct {
 	// Windows are maintenance windows scheduled by people (the admin API),
 	// by id; configured windows live in the Model.
 	Windows map[string]*Window `json:"windows,omitempty"`
+	// Seen is when each configured maintenance window first appeared: an
+	// upcoming occurrence is published from then (see Published).
+	Seen map[string]time.Time `json:"seen,omitempty"`
 }
 
 // Window is a one-off maintenance window scheduled through the API. Its
@@ -187,10 +190,13 @@ type Window struct {
 	Components []string  `json:"components"`
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
+	// Message is what the window says when it starts, as for configured
+	// windows.
+	Message string `json:"message,omitempty"`
 }
 
 // NewState returns an empty state.
 func NewState() *State {
 	return &State{Checks: map[string]*CheckState{}, Components: map[string]*ComponentState{},
-		Incidents: map[string]*Incident{}, Maint: map[string]string{}, Windows: map[string]*Window{}}
+		Incidents: map[string]*Incident{}, Maint: map[string]string{}, Windows: map[string]*Window{}, Seen: map[string]time.Time{}}
 }

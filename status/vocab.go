@@ -118,6 +118,9 @@ const (
 	MaintInProgress IncidentStatus = "in_progress"
 	MaintVerifying  IncidentStatus = "verifying"
 	MaintCompleted  IncidentStatus = "completed"
+	// MaintCancelled is a window withdrawn by a person. Statuspage's enum
+	// has no such status: /api/v2 shows "completed" with outpost_cancelled.
+	MaintCancelled IncidentStatus = "cancelled"
 )
 
 // Valid reports a known incident status.
@@ -129,8 +132,10 @@ func (s IncidentStatus) Valid() bool {
 	return false
 }
 
-// Closed reports resolved, postmortem or completed.
-func (s IncidentStatus) Closed() bool { return s == Resolved || s == Postmortem || s == MaintCompleted }
+// Closed reports resolved, postmortem, completed or cancelled.
+func (s IncidentStatus) Closed() bool {
+	return s == Resolved || s == Postmortem || s == MaintCompleted || s == MaintCancelled
+}
 
 // EventType names an event: outbox rows, webhook types, channel filters.
 type EventType string
@@ -144,6 +149,7 @@ const (
 	MaintenanceScheduled     EventType = "maintenance.scheduled"
 	MaintenanceStarted       EventType = "maintenance.started"
 	MaintenanceCompleted     EventType = "maintenance.completed"
+	MaintenanceCancelled     EventType = "maintenance.cancelled"
 	MonitorDelayed           EventType = "monitor.delayed"
 	MonitorConnectivityLost  EventType = "monitor.connectivity_degraded"
 	MonitorConnectivityFixed EventType = "monitor.connectivity_restored"

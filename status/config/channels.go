@@ -16,7 +16,7 @@ var channelKinds = map[string]string{"mastodon": "public", "x": "public", "blues
 	"slack": "operators", "discord": "operators", "pagerduty": "operators"}
 
 var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
-	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted,
+	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
 	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.MonitorPeerDown,
 	status.MonitorPeerUp, status.CheckCertificateExpiring,
 	status.DeliveryFailed}

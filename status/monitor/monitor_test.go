@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +268,61 @@ func TestUptimeMovesWithTheStatus(t *testing.T) {
 	}
 	if page := fetch(t, srv.Handler(), "/"); strings.Count(page, "<span>100% uptime</span>") != 1 { // db only
 		t.Errorf("the page shows %d components at 100%% uptime, want 1", strings.Count(page, "<span>100% uptime</span>"))
+	}
+}
+
+// A window cancelled before it starts reads "Cancelled" everywhere: the
+// page, /api/v2 (status stays in Statuspage's enum, with
+// outpost_cancelled), feeds, the outbox event and the calendar, which
+// drops it with STATUS:CANCELLED. A name with a bare CR cannot inject
+// calendar properties.
+func TestCancelledMaintenanceEverywhere(t *testing.T) {
+	m, srv, st, clk := setup(t)
+	h := srv.Handler()
+	name := "DB upgrade\rX-INJECTED:1"
+	ch, err := m.step(status.Batch{Now: clk.now, Commands: []status.Command{{Kind: status.ScheduleMaintenance, Name: name,
+		Body: "Writes pause.", Components: map[string]status.ComponentStatus{"db": ""}, Start: clk.now.Add(2 * time.Hour), End: clk.now.Add(3 * time.Hour)}}})
+	if err != nil || ch.Replies[0].Err != "" {
+		t.Fatal(err, ch.Replies)
+	}
+	id := ch.Replies[0].IncidentID
+	clk.now = clk.now.Add(time.Minute)
+	if ch, err = m.step(status.Batch{Now: clk.now, Commands: []status.Command{{Kind: status.CancelMaintenance, IncidentID: id}}}); err != nil || ch.Replies[0].Err != "" {
+		t.Fatal(err, ch.Replies)
+	}
+	if page := fetch(t, h, "/incidents/"+id); !strings.Contains(page, "Cancelled") || strings.Contains(page, "ompleted") {
+		t.Errorf("incident page does not read Cancelled:\n%.2000s", page)
+	}
+	v2 := fetch(t, h, "/api/v2/scheduled-maintenances.json")
+	for _, want := range []string{`"status":"completed"`, `"outpost_cancelled":true`, "This maintenance has been cancelled."} {
+		if !strings.Contains(v2, want) {
+			t.Errorf("/api/v2 lacks %s:\n%s", want, v2)
+		}
+	}
+	if strings.Contains(v2, `"status":"cancelled"`) {
+		t.Error("/api/v2 left Statuspage's enum")
+	}
+	if feed := fetch(t, h, "/feed.atom"); !strings.Contains(feed, "cancelled") {
+		t.Errorf("the feed does not say cancelled:\n%.1500s", feed)
+	}
+	rows, _ := st.Unfinished(100)
+	var types []status.EventType
+	for _, r := range rows {
+		types = append(types, r.Event.Type)
+	}
+	if !slices.Contains(types, status.MaintenanceCancelled) || slices.Contains(types, status.MaintenanceCompleted) {
+		t.Errorf("outbox events %v, want maintenance.cancelled and no maintenance.completed", types)
+	}
+	cal := strings.ReplaceAll(fetch(t, h, "/maintenance.ics"), "\r\n ", "")
+	for _, want := range []string{"METHOD:PUBLISH", "UID:" + id + "@", "STATUS:CANCELLED", "SEQUENCE:1", "LAST-MODIFIED:20260310T140100Z",
+		"DTSTAMP:20260310T140100Z", "URL:http://127.0.0.1:8080/incidents/" + id, `SUMMARY:DB upgrade\nX-INJECTED:1`} {
+		if !strings.Contains(cal, want) {
+			t.Errorf("calendar lacks %q:\n%s", want, cal)
+		}
+	}
+	for _, l := range strings.Split(cal, "\r\n") {
+		if strings.HasPrefix(l, "X-INJECTED") || strings.Contains(l, "\r") {
+			t.Errorf("calendar line %q carries an injected property or a bare CR", l)
+		}
 	}
 }

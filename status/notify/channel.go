@@ -36,7 +36,7 @@ type Channel struct {
 // and maintenance, not every component flicker.
 var publicDefaults = map[status.EventType]bool{
 	status.IncidentCreated: true, status.IncidentUpdated: true, status.IncidentResolved: true,
-	status.MaintenanceScheduled: true, status.MaintenanceStarted: true, status.MaintenanceCompleted: true,
+	status.MaintenanceScheduled: true, status.MaintenanceStarted: true, status.MaintenanceCompleted: true, status.MaintenanceCancelled: true,
 }
 
 // Wants reports whether the channel takes the event.

@@ -37,7 +37,7 @@ func postJSON(ctx context.Context, hc *http.Client, url string, v any, what stri
 // colour is an event's colour: impact for incidents, green when resolved.
 func colour(ev status.Event) int {
 	switch {
-	case ev.Type == status.IncidentResolved || ev.Type == status.MaintenanceCompleted || ev.Type == status.MonitorConnectivityFixed:
+	case ev.Type == status.IncidentResolved || ev.Type == status.MaintenanceCompleted || ev.Type == status.MaintenanceCancelled || ev.Type == status.MonitorConnectivityFixed:
 		return 0x2e7d32
 	case ev.Incident != nil:
 		switch ev.Incident.Impact {

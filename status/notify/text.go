@@ -43,7 +43,7 @@ const timedTemplate = `{{.Title}} ({{.Status}}, {{.Time}}): {{.Body}}`
 func TimedDefaults(overrides map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, t := range []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
-		status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted} {
+		status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled} {
 		out[string(t)] = timedTemplate
 	}
 	for k, v := range overrides {

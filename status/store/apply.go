@@ -24,6 +24,7 @@ type engineMeta struct {
 	WatchingSince time.Time                 `json:"watching_since,omitzero"`
 	Windows       map[string]*status.Window `json:"windows,omitempty"`
 	Connectivity  time.Time                 `json:"connectivity_since,omitzero"`
+	Seen          map[string]time.Time      `json:"seen,omitempty"`
 }
 
 // Apply persists one engine step in one transaction: raw results and their
@@ -107,7 +108,7 @@ func putState(tx *bolt.Tx, ch *status.Changes, st *status.State) error {
 			}
 		}
 	}
-	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince, Windows: st.Windows, Connectivity: st.ConnectivitySince})
+	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince, Windows: st.Windows, Connectivity: st.ConnectivitySince, Seen: st.Seen})
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {

@@ -30,6 +30,9 @@ func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.Stat
 			if m.Windows != nil {
 				st.Windows = m.Windows
 			}
+			if m.Seen != nil {
+				st.Seen = m.Seen
+			}
 		}
 		if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
 			var cs status.CheckState

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -182,7 +184,10 @@ func (s *Server) jsonFeed(es []feedEntry) ([]byte, error) {
 	return json.MarshalIndent(f, "", "  ")
 }
 
-// ics is scheduled and active maintenance as an iCalendar feed (RFC 5545).
+// ics is scheduled and active maintenance as an iCalendar feed (RFC 5545),
+// plus windows cancelled before their end, as STATUS:CANCELLED, so a
+// subscribed calendar drops them. Each event carries its own stamps and a
+// SEQUENCE that grows with every update, so clients take the new version.
 func (s *Server) ics(snap *status.Snapshot) []byte {
 	host := "outpost"
 	if u, err := url.Parse(s.o.Site.URL); err == nil && u.Hostname() != "" {
@@ -195,39 +200,58 @@ func (s *Server) ics(snap *status.Snapshot) []byte {
 	line("VERSION:2.0")
 	line("PRODID:-//Outpost//Status//EN")
 	line("CALSCALE:GREGORIAN")
+	line("METHOD:PUBLISH")
 	line("X-WR-CALNAME:" + icsText(s.o.Site.Title+" maintenance"))
-	stamp := lastChange(snap).UTC().Format("20060102T150405Z")
-	event := func(uid, name, msg string, comps []string, start, end time.Time) {
+	for _, inc := range calendarEvents(snap) {
 		var aff []string
-		for _, c := range comps {
+		for _, c := range inc.Components {
 			aff = append(aff, names[c])
 		}
+		stamp := icsTime(inc.UpdatedAt)
 		line("BEGIN:VEVENT")
-		line("UID:" + uid + "@" + host)
+		line("UID:" + inc.ID + "@" + host)
 		line("DTSTAMP:" + stamp)
-		line("DTSTART:" + start.UTC().Format("20060102T150405Z"))
-		line("DTEND:" + end.UTC().Format("20060102T150405Z"))
-		line("SUMMARY:" + icsText(name))
-		line("DESCRIPTION:" + icsText(strings.TrimSpace(msg+"\nAffected: "+strings.Join(aff, ", "))))
-		line("URL:" + s.o.Site.URL + "/")
+		line("LAST-MODIFIED:" + stamp)
+		line("SEQUENCE:" + strconv.Itoa(max(len(inc.Updates)-1, 0)))
+		line("DTSTART:" + icsTime(inc.Maintenance.ScheduledFor))
+		line("DTEND:" + icsTime(inc.Maintenance.ScheduledUntil))
+		line("SUMMARY:" + icsText(inc.Name))
+		line("DESCRIPTION:" + icsText(strings.TrimSpace(inc.Latest().Body+"\nAffected: "+strings.Join(aff, ", "))))
+		if inc.Status == status.MaintCancelled {
+			line("STATUS:CANCELLED")
+		} else {
+			line("STATUS:CONFIRMED")
+		}
+		line("URL:" + s.o.Site.URL + "/incidents/" + inc.ID)
 		line("END:VEVENT")
-	}
-	for _, inc := range snap.Maintenance {
-		event(inc.ID, inc.Name, inc.Latest().Body, inc.Components, inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil)
-	}
-	for _, u := range snap.Upcoming {
-		event(fmt.Sprintf("mnt-%s-%d", u.WindowID, u.Start.Unix()), u.Name, u.Message, u.Components, u.Start, u.End)
-	}
-	for _, inc := range snap.Scheduled {
-		event(inc.ID, inc.Name, inc.Latest().Body, inc.Components, inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil)
 	}
 	line("END:VCALENDAR")
 	return []byte(b.String())
 }
 
+// calendarEvents are the maintenance windows a calendar should hold: in
+// progress, scheduled by people, the next occurrences of configured
+// windows, and those cancelled before their end.
+func calendarEvents(snap *status.Snapshot) []*status.Incident {
+	out := append(slices.Clone(snap.Maintenance), snap.Scheduled...)
+	for _, u := range snap.Upcoming {
+		out = append(out, u.Incident())
+	}
+	for _, inc := range snap.Recent {
+		if inc.Maintenance != nil && inc.Status == status.MaintCancelled && inc.Maintenance.ScheduledUntil.After(snap.GeneratedAt) {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+func icsTime(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+
 // icsText escapes a TEXT value.
 func icsText(s string) string {
-	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`).Replace(s)
+	// A bare CR would end the line for parsers that break on it, letting a
+	// name inject properties: every line break becomes \n.
+	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\r", `\n`, "\n", `\n`).Replace(s)
 }
 
 // foldICS ends a content line with CRLF, folding it at 75 octets without

@@ -133,7 +133,13 @@ func (s *Server) render(snap *status.Snapshot) (*site, error) {
 		return nil, err
 	}
 	names := componentNames(snap)
-	for _, list := range [][]*status.Incident{snap.Incidents, snap.Maintenance, snap.History} {
+	// Upcoming occurrences of configured windows are in no store yet, but
+	// their links are published (v2, calendar): their pages exist too.
+	upcoming := make([]*status.Incident, 0, len(snap.Upcoming))
+	for _, u := range snap.Upcoming {
+		upcoming = append(upcoming, u.Incident())
+	}
+	for _, list := range [][]*status.Incident{snap.Incidents, snap.Maintenance, snap.History, upcoming} {
 		for _, inc := range list {
 			b, err := s.r.incident(inc, names)
 			if err != nil {

@@ -81,6 +81,17 @@ type v2Incident struct {
 	Components      []v2Component         `json:"components"`
 	ScheduledFor    *string               `json:"scheduled_for,omitempty"`
 	ScheduledUntil  *string               `json:"scheduled_until,omitempty"`
+	// OutpostCancelled: a maintenance withdrawn before or while it ran.
+	// Statuspage's enum has no "cancelled", so status reads "completed".
+	OutpostCancelled bool `json:"outpost_cancelled,omitempty"`
+}
+
+// v2IncidentStatus keeps statuses inside Statuspage's enum.
+func v2IncidentStatus(s status.IncidentStatus) status.IncidentStatus {
+	if s == status.MaintCancelled {
+		return status.MaintCompleted
+	}
+	return s
 }
 
 // v2 builds every /api/v2 body for one snapshot.
@@ -176,7 +187,7 @@ func nullable(s string) *string {
 }
 
 func (v *v2) incident(inc *status.Incident) v2Incident {
-	out := v2Incident{ID: inc.ID, Name: inc.Name, Status: inc.Status, CreatedAt: v.ts(inc.CreatedAt), UpdatedAt: v.ts(inc.UpdatedAt),
+	out := v2Incident{ID: inc.ID, Name: inc.Name, Status: v2IncidentStatus(inc.Status), OutpostCancelled: inc.Status == status.MaintCancelled, CreatedAt: v.ts(inc.CreatedAt), UpdatedAt: v.ts(inc.UpdatedAt),
 		MonitoringAt: v.tsp(inc.MonitoringAt), ResolvedAt: v.tsp(inc.ResolvedAt), Impact: inc.Impact,
 		Shortlink: v.s.o.Site.URL + "/incidents/" + inc.ID, StartedAt: v.ts(inc.StartedAt), PageID: v.page.ID,
 		IncidentUpdates: []v2Update{}, Components: []v2Component{}}
@@ -185,7 +196,7 @@ func (v *v2) incident(inc *status.Incident) v2Incident {
 	}
 	for i := len(inc.Updates) - 1; i >= 0; i-- { // newest first, as Statuspage lists them
 		u := inc.Updates[i]
-		vu := v2Update{ID: u.ID, Status: u.Status, Body: u.Body, IncidentID: inc.ID, CreatedAt: v.ts(u.CreatedAt),
+		vu := v2Update{ID: u.ID, Status: v2IncidentStatus(u.Status), Body: u.Body, IncidentID: inc.ID, CreatedAt: v.ts(u.CreatedAt),
 			UpdatedAt: v.ts(u.UpdatedAt), DisplayAt: v.ts(u.DisplayAt), AffectedComponents: []v2Affected{}, DeliverNotifications: true}
 		for _, a := range u.Affected {
 			vu.AffectedComponents = append(vu.AffectedComponents, v2Affected(a))
@@ -206,15 +217,7 @@ func (v *v2) maintenances(upcoming, active, completed bool) []v2Incident {
 	out := []v2Incident{}
 	if upcoming {
 		for _, u := range v.snap.Upcoming {
-			id := fmt.Sprintf("mnt-%s-%d", u.WindowID, u.Start.Unix())
-			inc := &status.Incident{ID: id, Name: u.Name, Status: status.MaintScheduled, Impact: status.ImpactMaintenance,
-				Components: u.Components, CreatedAt: v.snap.GeneratedAt.Truncate(24 * time.Hour), UpdatedAt: v.snap.GeneratedAt.Truncate(24 * time.Hour),
-				StartedAt: u.Start, Maintenance: &status.MaintenanceInfo{WindowID: u.WindowID, ScheduledFor: u.Start, ScheduledUntil: u.End}}
-			if u.Message != "" {
-				inc.Updates = []status.Update{{ID: id + "-u", Status: status.MaintScheduled, Body: u.Message,
-					CreatedAt: inc.CreatedAt, UpdatedAt: inc.CreatedAt, DisplayAt: inc.CreatedAt}}
-			}
-			out = append(out, v.incident(inc))
+			out = append(out, v.incident(u.Incident()))
 		}
 	}
 	if upcoming {

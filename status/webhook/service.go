@@ -28,7 +28,7 @@ import (
 var Events = []status.EventType{
 	status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
 	status.ComponentStatusChanged,
-	status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted,
+	status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
 }
 
 // VerifyType is the challenge event's type; PingType is a test delivery
