@@ -46,6 +46,11 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = verifyCopy(tmp)
 	}
 	if err == nil {
+		// A restore of this copy is known as one: ids continue past what
+		// the original issued after it (docs/operations.md).
+		err = store.MarkBackup(tmp, time.Now())
+	}
+	if err == nil {
 		err = os.Rename(tmp, *out)
 	}
 	if err != nil {

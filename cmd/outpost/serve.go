@@ -51,6 +51,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailed
 	}
 	defer st.Close()
+	if r, ok := st.Restored(); ok {
+		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
+			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
+	}
 
 	var mon *monitor.Monitor // set before the listener starts
 	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(st, cfg.Webhooks.Enabled)})

@@ -55,6 +55,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// NoSync skips fsync (benchmarks of the non-durable path only).
 	NoSync bool
+	// Now is the clock (default time.Now): it draws the sequence floor of
+	// a restored backup.
+	Now func() time.Time
 }
 
 // Store is the bbolt-backed store. Its methods are safe for concurrent use;
@@ -65,12 +68,17 @@ type Store struct {
 	lastCommit atomic.Int64
 	// subsVersion: see SubscriptionsVersion.
 	subsVersion atomic.Uint64
+	restored    *Restored
+	now         func() time.Time
 }
 
 // Open opens or creates the data file at path, creating its folder.
 func Open(path string, o Options) (*Store, error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -82,7 +90,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, now: o.Now}
 	if err := db.Update(s.initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -116,8 +124,17 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 	if raw := meta.Get(keyLastCommit); raw != nil {
 		s.lastCommit.Store(int64(binary.BigEndian.Uint64(raw)))
 	}
+	r, err := restore(tx, s.now())
+	if err != nil {
+		return fmt.Errorf("continue sequences after a restore: %w", err)
+	}
+	s.restored = r
 	return meta.Put(keySchema, be32(SchemaVersion))
 }
+
+// Restored reports that the file was a backup being used as the data file
+// (see MarkBackup), and the floor its sequences now continue from.
+func (s *Store) Restored() (*Restored, bool) { return s.restored, s.restored != nil }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,7 +24,7 @@ var (
 	bucketSubs       = []byte("subscriptions") // id → Subscription JSON
 	bucketWHEvents   = []byte("wh_events")     // be(outbox seq) → whEvent JSON (the body, shared by every subscriber)
 	bucketWHDelivery = []byte("wh_deliveries") // be(seq) → WebhookDelivery JSON
-	bucketWHOpen     = []byte("wh_open")       // be(seq) → be(next attempt, unix nanos) + subscription id: deliveries not yet finished
+	bucketWHOpen     = []byte("wh_open")       // be(seq) → be(next attempt, unix nanos) + subscription id [+ "\x00" + incident id]: deliveries not yet finished
 	bucketWHBySub    = []byte("wh_by_sub")     // sub id + 0 + be(seq) → nil: each subscription's log
 )
 
@@ -86,11 +87,14 @@ type Attempt struct {
 
 // WebhookDelivery is one event (or challenge) for one subscription.
 type WebhookDelivery struct {
-	Seq       uint64        `json:"seq"`
-	Sub       string        `json:"subscription"`
-	MessageID string        `json:"message_id"` // webhook-id: the event id, the same on every retry
-	Type      string        `json:"type"`
-	EventSeq  uint64        `json:"event_seq,omitempty"` // body in wh_events; 0: Body inline
+	Seq       uint64 `json:"seq"`
+	Sub       string `json:"subscription"`
+	MessageID string `json:"message_id"` // webhook-id: the event id, the same on every retry
+	Type      string `json:"type"`
+	EventSeq  uint64 `json:"event_seq,omitempty"` // body in wh_events; 0: Body inline
+	// Incident is the incident the event concerns: deliveries about one
+	// incident to one subscriber go out in order, one after the other.
+	Incident  string        `json:"incident,omitempty"`
 	Body      []byte        `json:"body,omitempty"`
 	State     DeliveryState `json:"state"`
 	NextAt    time.Time     `json:"next_at,omitzero"`
@@ -138,7 +142,11 @@ func putDelivery(tx *bolt.Tx, d *WebhookDelivery) error {
 		// What the delivery loop decides on (when, and for whom) sits in
 		// the index, so a scan past deliveries that must wait (a busy host,
 		// a later retry) decodes nothing.
-		return tx.Bucket(bucketWHOpen).Put(be64(d.Seq), append(timeKey(d.NextAt), d.Sub...))
+		v := append(timeKey(d.NextAt), d.Sub...)
+		if d.Incident != "" {
+			v = append(append(v, 0), d.Incident...)
+		}
+		return tx.Bucket(bucketWHOpen).Put(be64(d.Seq), v)
 	}
 	return tx.Bucket(bucketWHOpen).Delete(be64(d.Seq))
 }
@@ -392,6 +400,9 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 				for _, id := range to {
 					wd := &WebhookDelivery{Sub: id, MessageID: r.Event.ID, Type: string(r.Event.Type), EventSeq: r.Seq,
 						State: Pending, NextAt: now, CreatedAt: now}
+					if r.Event.Incident != nil {
+						wd.Incident = r.Event.Incident.ID
+					}
 					if err := putDelivery(tx, wd); err != nil {
 						return err
 					}
@@ -462,10 +473,22 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub
 		dels, subsB, evs := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs), tx.Bucket(bucketWHEvents)
 		subs := subCache{}
 		bodies := map[uint64][]byte{}
+		// An open delivery about an incident holds back the later ones about
+		// it to the same subscriber (in flight, retrying or not yet due), so
+		// a receiver gets incident.created before its updates.
+		held := map[string]bool{}
 		c := tx.Bucket(bucketWHOpen).Cursor()
 		for k, v := c.First(); k != nil && len(jobs) < limit; k, v = c.Next() {
 			if len(v) < 8 {
 				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
+			}
+			subID, incident, _ := strings.Cut(string(v[8:]), "\x00")
+			if incident != "" {
+				pair := subID + "\x00" + incident
+				if held[pair] {
+					continue
+				}
+				held[pair] = true
 			}
 			if at := keyTime(v[:8]); at.After(now) {
 				if next.IsZero() || at.Before(next) {
@@ -473,10 +496,10 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub
 				}
 				continue
 			}
-			if skip != nil && skip(binary.BigEndian.Uint64(k), string(v[8:])) {
+			if skip != nil && skip(binary.BigEndian.Uint64(k), subID) {
 				continue
 			}
-			sub, err := subs.get(subsB, string(v[8:]))
+			sub, err := subs.get(subsB, subID)
 			if err != nil {
 				return err
 			}

@@ -19,10 +19,16 @@ import (
 
 // envelope is every delivery's body.
 type envelope struct {
-	Type      string `json:"type"`
+	Type string `json:"type"`
+	// Sequence orders events: it grows with every event Outpost emits
+	// (several share a step's timestamp), across restarts and restores.
+	Sequence  uint64 `json:"sequence,omitempty"`
 	Timestamp string `json:"timestamp"`
 	Data      any    `json:"data"`
 }
+
+// stamp is the one timestamp format of every body: UTC, milliseconds.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // maxAnswer bounds how much of a receiver's answer is read.
 const maxAnswer = 64 << 10
@@ -53,7 +59,7 @@ func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := json.Marshal(envelope{Type: string(ev.Type), Timestamp: ev.At.UTC().Format(time.RFC3339Nano), Data: data})
+	body, err := json.Marshal(envelope{Type: string(ev.Type), Sequence: ev.Seq, Timestamp: stamp(ev.At), Data: data})
 	return body, to, err
 }
 

@@ -269,7 +269,7 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 	sub := store.Subscription{ID: id, URL: r.URL, Components: r.Components, Events: r.Events, State: store.SubPending,
 		Secrets: []store.Secret{{Value: secret}}, TokenHash: hashToken(token), Client: client, Challenge: base64.RawURLEncoding.EncodeToString(random(24)),
 		CreatedAt: now, StateAt: now}
-	body, err := json.Marshal(envelope{Type: VerifyType, Timestamp: now.UTC().Format(time.RFC3339),
+	body, err := json.Marshal(envelope{Type: VerifyType, Timestamp: stamp(now),
 		Data: map[string]string{"challenge": sub.Challenge, "subscription_id": id}})
 	if err != nil {
 		return Created{}, err
@@ -337,7 +337,7 @@ func (s *Service) Ping(id string) (string, error) {
 	}
 	now := s.o.Now()
 	msg := fmt.Sprintf("msg_ping_%s_%d", id, now.UnixNano())
-	body, err := json.Marshal(envelope{Type: PingType, Timestamp: now.UTC().Format(time.RFC3339),
+	body, err := json.Marshal(envelope{Type: PingType, Timestamp: stamp(now),
 		Data: map[string]string{"subscription_id": id, "message": "A test delivery, as you asked."}})
 	if err != nil {
 		return "", err

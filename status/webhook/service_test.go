@@ -471,3 +471,58 @@ func TestDeleteDropsOpenDeliveries(t *testing.T) {
 		t.Fatalf("open deliveries after delete: %d %v", len(jobs), err)
 	}
 }
+
+// Events about one incident reach a subscriber in sequence order, even
+// when they share a timestamp and the first one needs a retry: the update
+// waits for the creation. Every body carries the event's sequence.
+func TestOneIncidentsEventsArriveInOrder(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.run()
+	r := newReceiver(t, h.clk)
+	c := h.verified(r, Request{})
+	r.mu.Lock()
+	r.fail, r.failStatus = 1, http.StatusServiceUnavailable
+	r.mu.Unlock()
+
+	created := incidentEvent("evt-10", "api")
+	created.Seq = 10
+	updated := incidentEvent("evt-11", "api")
+	updated.Seq, updated.Type, updated.Incident.ID = 11, status.IncidentUpdated, created.Incident.ID
+	other := incidentEvent("evt-12", "api") // another incident: not held back
+	other.Seq = 12
+	h.publish(created)
+	h.publish(updated)
+	h.wait("the creation's retry scheduled", func() bool {
+		for _, d := range h.log(c.ID) {
+			if d.MessageID == "evt-10" {
+				return len(d.Attempts) == 1 && d.State == store.Pending
+			}
+		}
+		return false
+	})
+	// A later event about another incident goes out meanwhile: the loop
+	// ran past the held update.
+	h.publish(other)
+	h.wait("the other incident delivered", func() bool { return slices.ContainsFunc(r.events(), func(e received) bool { return e.ID == "evt-12" }) })
+	if slices.ContainsFunc(r.events(), func(e received) bool { return e.ID == "evt-11" }) {
+		t.Fatal("the update went out while its incident's creation waited for a retry")
+	}
+	h.clk.Advance(DefaultSchedule[0])
+	h.svc.Wake()
+	h.wait("both delivered", func() bool { return len(r.events()) == 4 })
+	var order []string
+	for _, e := range r.events() {
+		if e.ID != "evt-12" {
+			order = append(order, e.ID)
+		}
+	}
+	if !slices.Equal(order, []string{"evt-10", "evt-10", "evt-11"}) {
+		t.Fatalf("arrival order %v, want the creation (failed, then retried) before its update", order)
+	}
+	for _, e := range r.events() {
+		want := `"sequence":` + strings.TrimPrefix(e.ID, "evt-") + `,`
+		if !strings.Contains(string(e.Body), want) || !strings.Contains(string(e.Body), `.000Z"`) {
+			t.Errorf("%s body lacks %s or a millisecond timestamp: %s", e.ID, want, e.Body)
+		}
+	}
+}
