@@ -6,6 +6,7 @@
 //	outpost check       -config FILE     validate a config file
 //	outpost probe       -config FILE [-check NAME] [-json]
 //	outpost backup      -config FILE -out FILE.db
+//	outpost verify      -config FILE     check every page of the data file
 //	outpost export      -config FILE -out DIR
 //	outpost notify test -config FILE -channel NAME
 //	outpost healthcheck -config FILE     exit 0 when /healthz answers 200
@@ -43,6 +44,7 @@ func commands() []command {
 		{"check", "validate a config file", runCheck},
 		{"probe", "run every (or one) check once and print the results", runProbe},
 		{"backup", "write a consistent copy of the data file", runBackup},
+		{"verify", "check every page of the data file (works while running)", runVerify},
 		{"export", "write the public site as static files", runExport},
 		{"notify", "notify test -channel NAME: send a test message", runNotify},
 		{"heartbeat", "heartbeat token -check NAME: a push check's token", runHeartbeat},

@@ -31,7 +31,7 @@ type engineMeta struct {
 // roll-ups, changed check and component state, changed incidents, status
 // time, and an outbox row per event. Nothing is sent from here.
 func (s *Store) Apply(ch *status.Changes, st *status.State, route Router, now time.Time) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if err := putResults(tx, ch); err != nil {
 			return fmt.Errorf("results: %w", err)
 		}

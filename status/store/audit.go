@@ -26,14 +26,14 @@ func putAudit(tx *bolt.Tx, a status.AuditEntry) error {
 // Audit records an action that is not an engine command (releasing or
 // cancelling an announcement), in its own transaction.
 func (s *Store) Audit(a status.AuditEntry) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putAudit(tx, a) })
+	return s.update(func(tx *bolt.Tx) error { return putAudit(tx, a) })
 }
 
 // AuditLog returns up to limit entries, newest first, older than before
 // (zero: from the newest).
 func (s *Store) AuditLog(limit int, before time.Time) ([]status.AuditEntry, error) {
 	var out []status.AuditEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var a status.AuditEntry

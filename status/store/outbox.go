@@ -106,7 +106,7 @@ func enqueue(tx *bolt.Tx, ev status.Event, dests []Dest, now time.Time) (uint64,
 // delivery.failed), in its own transaction.
 func (s *Store) Enqueue(ev status.Event, dests []Dest, now time.Time) (uint64, error) {
 	var seq uint64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		seq, err = enqueue(tx, ev, dests, now)
 		return err
@@ -118,7 +118,7 @@ func (s *Store) Enqueue(ev status.Event, dests []Dest, now time.Time) (uint64, e
 // pending or sending delivery.
 func (s *Store) Unfinished(limit int) ([]OutboxRow, error) {
 	var rows []OutboxRow
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return eachOpenRow(tx, func(r *OutboxRow) bool {
 			rows = append(rows, *r)
 			return len(rows) < limit
@@ -130,7 +130,7 @@ func (s *Store) Unfinished(limit int) ([]OutboxRow, error) {
 // OutboxRow reads one row.
 func (s *Store) OutboxRow(seq uint64) (OutboxRow, error) {
 	var r OutboxRow
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketOutbox).Get(be64(seq))
 		if v == nil {
 			return ErrNotFound
@@ -143,7 +143,7 @@ func (s *Store) OutboxRow(seq uint64) (OutboxRow, error) {
 // UpdateDelivery changes one destination's delivery of one row in its own
 // transaction (fsync'd before it returns), through fn.
 func (s *Store) UpdateDelivery(seq uint64, dest string, now time.Time, fn func(d *Delivery)) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		v := b.Get(be64(seq))
 		if v == nil {
@@ -174,7 +174,7 @@ func (s *Store) UpdateDelivery(seq uint64, dest string, now time.Time, fn func(d
 // count as a backlog forever. It returns how many it cancelled.
 func (s *Store) CancelGone(exists func(dest string) bool, now time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		n = 0
 		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
 		var done [][]byte
@@ -247,7 +247,7 @@ func threadKey(incident, dest string) []byte { return []byte(incident + "\x00" +
 // SetThread records the first post of an incident on a destination; later
 // calls for the same pair keep the first.
 func (s *Store) SetThread(incident, dest, remoteID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketThreads)
 		if b.Get(threadKey(incident, dest)) != nil {
 			return nil
@@ -259,7 +259,7 @@ func (s *Store) SetThread(incident, dest, remoteID string) error {
 // Thread returns the remote id of an incident's first post on dest, or "".
 func (s *Store) Thread(incident, dest string) string {
 	var id string
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		id = string(tx.Bucket(bucketThreads).Get(threadKey(incident, dest)))
 		return nil
 	})
@@ -270,7 +270,7 @@ func (s *Store) Thread(incident, dest string) string {
 // the delivery log.
 func (s *Store) RecentOutbox(limit int) ([]OutboxRow, error) {
 	var rows []OutboxRow
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.Last(); k != nil && len(rows) < limit; k, v = c.Prev() {
 			var r OutboxRow
@@ -293,11 +293,11 @@ func init() { allBuckets = append(allBuckets, bucketSettings) }
 // Setting reads a stored value ("" when unset).
 func (s *Store) Setting(key string) string {
 	var v string
-	_ = s.db.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketSettings).Get([]byte(key))); return nil })
+	_ = s.view(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketSettings).Get([]byte(key))); return nil })
 	return v
 }
 
 // SetSetting stores a value durably.
 func (s *Store) SetSetting(key, value string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSettings).Put([]byte(key), []byte(value)) })
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSettings).Put([]byte(key), []byte(value)) })
 }

@@ -10,7 +10,7 @@ import (
 // their retention, at most budget keys per call (one short transaction), so
 // it never holds the writer lock long. It reports whether more remain.
 func (s *Store) Prune(now time.Time, rawRetention time.Duration, budget int) (deleted int, more bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		for _, p := range []struct {
 			bucket []byte
 			cutoff time.Time

@@ -16,7 +16,7 @@ import (
 // keepClosed (the engine's reopen window).
 func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.State, error) {
 	st := status.NewState()
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyEngine); v != nil {
 			var m engineMeta
 			if err := json.Unmarshal(v, &m); err != nil {
@@ -74,7 +74,7 @@ func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.Stat
 // Incident reads one incident by id.
 func (s *Store) Incident(id string) (*status.Incident, error) {
 	var inc *status.Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seq := tx.Bucket(bucketIncidentID).Get([]byte(id))
 		if seq == nil {
 			return ErrNotFound
@@ -89,7 +89,7 @@ func (s *Store) Incident(id string) (*status.Incident, error) {
 // until limit are kept or stop returns true for one.
 func (s *Store) Incidents(limit int, keep func(*status.Incident) bool, stop func(*status.Incident) bool) ([]*status.Incident, error) {
 	var out []*status.Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketIncidents).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var inc status.Incident
@@ -136,7 +136,7 @@ func (s *Store) series(name []byte, daily bool, from, to time.Time, fn func(time
 	if daily {
 		bucket = bucketDaily
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket).Bucket(name)
 		if b == nil {
 			return nil
@@ -162,7 +162,7 @@ type StoredResult struct {
 // most limit.
 func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredResult, error) {
 	var out []StoredResult
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketResults).Bucket([]byte(check))
 		if b == nil {
 			return nil

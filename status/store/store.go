@@ -83,6 +83,9 @@ func Open(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := validateFile(path); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterr.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w (waited %s for its lock)", path, ErrLocked, o.LockTimeout)
@@ -91,7 +94,7 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: o.Now}
-	if err := db.Update(s.initSchema); err != nil {
+	if err := s.update(s.initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -136,6 +139,25 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 // (see MarkBackup), and the floor its sequences now continue from.
 func (s *Store) Restored() (*Restored, bool) { return s.restored, s.restored != nil }
 
+// view is db.View, update db.Update: a page bbolt finds damaged makes it
+// panic, and the panic becomes an ErrDamaged error instead of a crash with
+// a stack trace.
+func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer s.damaged(&err)
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer s.damaged(&err)
+	return s.db.Update(fn)
+}
+
+func (s *Store) damaged(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s %w (%v)", s.path, ErrDamaged, r)
+	}
+}
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -155,7 +177,7 @@ func (s *Store) LastCommit() time.Time {
 // stays in use (a read transaction sees one point in time).
 func (s *Store) Backup(w io.Writer) (int64, error) {
 	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
@@ -166,19 +188,21 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 // Check runs bbolt's consistency check and returns every problem found.
 func (s *Store) Check() []error {
 	var errs []error
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
 		return nil
-	})
+	}); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
 }
 
 // Size returns the data file's size in bytes.
 func (s *Store) Size() int64 {
 	var n int64
-	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	_ = s.view(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
 	return n
 }
 

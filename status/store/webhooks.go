@@ -197,7 +197,7 @@ func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 // perClient subscriptions.
 func (s *Store) CreateSubscription(sub Subscription, verify WebhookDelivery, perClient int) error {
 	defer s.subsChanged()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		held := 0
 		if err := b.ForEach(func(_, v []byte) error {
@@ -229,7 +229,7 @@ func (s *Store) CreateSubscription(sub Subscription, verify WebhookDelivery, per
 // AddWebhookDelivery queues one more delivery (a ping) for an existing
 // subscription.
 func (s *Store) AddWebhookDelivery(d WebhookDelivery) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketSubs).Get([]byte(d.Sub)) == nil {
 			return ErrNotFound
 		}
@@ -240,7 +240,7 @@ func (s *Store) AddWebhookDelivery(d WebhookDelivery) error {
 // Subscription reads one subscription.
 func (s *Store) Subscription(id string) (Subscription, error) {
 	var sub Subscription
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ok, err := getJSON(tx.Bucket(bucketSubs), []byte(id), &sub)
 		if err == nil && !ok {
 			err = ErrNotFound
@@ -253,7 +253,7 @@ func (s *Store) Subscription(id string) (Subscription, error) {
 // Subscriptions lists every subscription, in id order.
 func (s *Store) Subscriptions() ([]Subscription, error) {
 	out := []Subscription{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
 			var x Subscription
 			if err := json.Unmarshal(v, &x); err != nil {
@@ -271,7 +271,7 @@ func (s *Store) Subscriptions() ([]Subscription, error) {
 func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Subscription, error) {
 	defer s.subsChanged()
 	var sub Subscription
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		ok, err := getJSON(b, []byte(id), &sub)
 		if err != nil {
@@ -291,7 +291,7 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Sub
 // DeleteSubscription removes a subscription and its deliveries, sent or not.
 func (s *Store) DeleteSubscription(id string) error {
 	defer s.subsChanged()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		if b.Get([]byte(id)) == nil {
 			return ErrNotFound
@@ -340,7 +340,7 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 	// Looked for in a read transaction first: the delivery loop asks on
 	// every wake, and an empty write transaction still costs an fsync.
 	work := false
-	if err := s.db.View(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *bolt.Tx) error {
 		return eachOpenRow(tx, func(r *OutboxRow) bool {
 			_, work = webhooksDue(r, now)
 			return !work
@@ -348,7 +348,7 @@ func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, crea
 	}); err != nil || !work {
 		return 0, 0, err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		created = 0
 		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
 		var subs []Subscription
@@ -469,7 +469,7 @@ type WebhookJob struct {
 func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub string) bool) ([]WebhookJob, time.Time, error) {
 	var jobs []WebhookJob
 	var next time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		dels, subsB, evs := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs), tx.Bucket(bucketWHEvents)
 		subs := subCache{}
 		bodies := map[uint64][]byte{}
@@ -540,7 +540,7 @@ func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *S
 			s.subsChanged()
 		}
 	}()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		dels, subsB := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs)
 		subs := subCache{}
 		states := map[string]SubState{}
@@ -580,7 +580,7 @@ func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *S
 // WebhookLog returns a subscription's newest deliveries, newest first.
 func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 	out := []WebhookDelivery{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		prefix := []byte(sub + "\x00")
 		dels := tx.Bucket(bucketWHDelivery)
 		c := tx.Bucket(bucketWHBySub).Cursor()
@@ -609,7 +609,7 @@ func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
 	defer s.subsChanged()
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		dels := tx.Bucket(bucketWHDelivery)
 		var old []WebhookDelivery
 		c := dels.Cursor()
@@ -682,7 +682,7 @@ type WebhookStats struct {
 // WebhookStats counts subscriptions by state and open deliveries.
 func (s *Store) WebhookStats() (WebhookStats, error) {
 	st := WebhookStats{Subscriptions: map[SubState]int{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
 			var x struct {
 				State SubState `json:"state"`
