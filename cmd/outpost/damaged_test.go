@@ -107,7 +107,7 @@ func TestDamagedDataFiles(t *testing.T) {
 		"freelist flags":      flags(freelist, 0x02),
 		"incidents leaf":      flags(leaf, 0x20),
 		"both metas": func(b []byte) []byte {
-			b[16+4] ^= 0xff // version of meta 0
+			b[16+4] ^= 0xff     // version of meta 0
 			b[ps+16+60] ^= 0xff // checksum of meta 1
 			return b
 		},
