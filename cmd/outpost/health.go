@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
 	"time"
 
 	"github.com/outpost-status/outpost/status/monitor"
@@ -55,11 +52,3 @@ func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader, webhooks
 	return b
 }
 
-func fileHash(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}

@@ -35,13 +35,50 @@ type reloader struct {
 	hash     string
 	loadedAt time.Time
 	lastErr  string
+	// seen caches the file's hash by its size and modification time, so
+	// health requests re-hash only a file that changed.
+	seen fileStamp
+}
+
+// fileStamp is a config file's size and modification time, with the hash
+// of the bytes read when it had them.
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+	hash    string
+}
+
+// fileHash is the hash of the config file's bytes now: "" when it cannot
+// be read (missing, not a regular file, too large). It reads the file only
+// when its size or modification time differ from the last read.
+func (r *reloader) fileHash() string {
+	fi, err := os.Stat(r.path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > config.MaxFileSize {
+		return ""
+	}
+	r.mu.Lock()
+	seen := r.seen
+	r.mu.Unlock()
+	if seen.hash != "" && fi.Size() == seen.size && fi.ModTime().Equal(seen.modTime) {
+		return seen.hash
+	}
+	data, fi, err := config.ReadFile(r.path)
+	if err != nil {
+		return ""
+	}
+	h := config.Hash(data)
+	r.mu.Lock()
+	r.seen = fileStamp{size: fi.Size(), modTime: fi.ModTime(), hash: h}
+	r.mu.Unlock()
+	return h
 }
 
 // debounce lets an editor finish writing (several events per save).
 const debounce = 300 * time.Millisecond
 
 func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, met *metrics.Metrics, log *slog.Logger) *reloader {
-	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: time.Now().UTC()}
+	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: time.Now().UTC(),
+		seen: fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}}
 }
 
 // run watches until ctx ends.
@@ -74,7 +111,7 @@ func (r *reloader) run(ctx context.Context) {
 			}
 		case <-timer:
 			timer = nil
-			if fileHash(r.path) != r.current() { // unchanged bytes: nothing to do
+			if r.fileHash() != r.current() { // unchanged bytes: nothing to do
 				r.reload(ctx, "file changed")
 			}
 		}
@@ -109,6 +146,7 @@ func (r *reloader) reload(ctx context.Context, why string) {
 		return
 	}
 	r.hash, r.loadedAt, r.lastErr = cfg.Hash, time.Now().UTC(), ""
+	r.seen = fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}
 	r.log.Info("config reloaded", "trigger", why, "checks", len(cfg.Checks), "components", len(cfg.Components))
 }
 
@@ -136,7 +174,8 @@ func (r *reloader) compatible(next *config.Config) error {
 
 // state reports the config in force for /api/v1/health.
 func (r *reloader) state() configHealth {
+	now := r.fileHash()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return configHealth{File: r.abs(), LoadedAt: r.loadedAt, MatchesFile: fileHash(r.path) == r.hash, LastReloadError: r.lastErr}
+	return configHealth{File: r.abs(), LoadedAt: r.loadedAt, MatchesFile: now == r.hash, LastReloadError: r.lastErr}
 }

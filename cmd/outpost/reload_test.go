@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,4 +100,84 @@ checks:
 	waitFor(t, 5*time.Second, "a SIGHUP reload", func() bool {
 		return strings.Count(p.log(), "config reloaded") > before && strings.Contains(p.log(), "trigger=SIGHUP")
 	}, p)
+}
+
+// A FIFO or a huge file at the config path is refused with a clear error:
+// reload does not wedge (a good file afterwards still reloads), health
+// requests neither block nor leak goroutines, and nothing huge is read.
+func TestConfigFileThatBlocksOrIsHuge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	s := startShop(t, "Odd Files", "", "")
+	good, err := os.ReadFile(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap := func(make func(tmp string) error) {
+		t.Helper()
+		tmp := s.cfg + ".tmp"
+		os.Remove(tmp)
+		if err := make(tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, s.cfg); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.p.cmd.Process.Signal(syscall.SIGHUP)
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	health := func() string {
+		t.Helper()
+		r, err := client.Get(s.p.base + "/api/v1/health")
+		if err != nil {
+			t.Fatalf("/api/v1/health: %v", err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return string(b)
+	}
+	goroutines := func() int {
+		for _, l := range strings.Split(mustFetch(s.p.base, "/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(l, "go_goroutines "); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		t.Fatal("no go_goroutines")
+		return 0
+	}
+
+	for _, tc := range []struct {
+		name, want string
+		make       func(string) error
+	}{
+		{"fifo", "is not a regular file", func(p string) error { return syscall.Mkfifo(p, 0o600) }},
+		{"huge", "more than a config file may be", func(p string) error {
+			return os.WriteFile(p, append(bytes.Clone(good), bytes.Repeat([]byte("# padding\n"), 500_000)...), 0o600)
+		}},
+	} {
+		swap(tc.make)
+		waitFor(t, 10*time.Second, tc.name+" refused", func() bool { return strings.Contains(health(), tc.want) }, s.p)
+		before := goroutines()
+		for range 20 {
+			if h := health(); !strings.Contains(h, `"matches_file":false`) {
+				t.Fatalf("%s: health does not say the file differs: %s", tc.name, h)
+			}
+		}
+		if after := goroutines(); after > before+5 {
+			t.Errorf("%s: goroutines %d → %d over 20 health requests", tc.name, before, after)
+		}
+		swap(func(p string) error { return os.WriteFile(p, good, 0o600) })
+		waitFor(t, 10*time.Second, "a good file reloaded after "+tc.name, func() bool {
+			h := health()
+			return !strings.Contains(h, "last_reload_error") && strings.Contains(h, `"matches_file":true`)
+		}, s.p)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo.yaml")
+	syscall.Mkfifo(fifo, 0o600)
+	out, err := exec.Command(s.bin, "check", "-config", fifo).CombinedOutput()
+	if code := err.(*exec.ExitError).ExitCode(); code != 2 || !strings.Contains(string(out), "is not a regular file") {
+		t.Errorf("outpost check on a FIFO: exit %d: %s", code, out)
+	}
 }

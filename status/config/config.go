@@ -47,6 +47,10 @@ type Config struct {
 	File string `yaml:"-"`
 	Dir  string `yaml:"-"`
 	Hash string `yaml:"-"`
+	// Size and ModTime are the file's when it was read, so a change can be
+	// noticed without reading it again.
+	Size    int64     `yaml:"-"`
+	ModTime time.Time `yaml:"-"`
 }
 
 // Site describes the public status page.

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -28,11 +30,57 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	data, err := os.ReadFile(abs)
+	data, fi, err := ReadFile(abs)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, opts)
+	cfg, err := Parse(path, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Size, cfg.ModTime = fi.Size(), fi.ModTime()
+	return cfg, nil
+}
+
+// MaxFileSize bounds a config file: no real config comes near it, and a
+// file of hundreds of megabytes must not be read into memory.
+const MaxFileSize = 4 << 20
+
+// ReadFile reads a config file only if it is a regular file of at most
+// MaxFileSize bytes: a FIFO (which would block a reader forever), a device
+// or a huge file is an error that says so.
+func ReadFile(path string) ([]byte, os.FileInfo, error) {
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; the check
+	// below then refuses it. It does not affect reading a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat() // of what was opened, not of what the name points at now
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, nil, fmt.Errorf("%s is %d bytes, more than a config file may be (%d)", path, fi.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, nil, fmt.Errorf("%s grew past %d bytes while read", path, MaxFileSize)
+	}
+	return data, fi, nil
+}
+
+// Hash is the hash a Config records of its file's bytes.
+func Hash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // Parse is Load on bytes already read; name is used in messages and its
@@ -42,8 +90,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 		opts.Lookup = osLookup
 	}
 	abs, _ := filepath.Abs(name)
-	sum := sha256.Sum256(data)
-	cfg := &Config{File: abs, Dir: filepath.Dir(abs), Hash: hex.EncodeToString(sum[:])}
+	cfg := &Config{File: abs, Dir: filepath.Dir(abs), Hash: Hash(data)}
 	d := &decoder{file: name, pos: map[string]*yaml.Node{}}
 
 	var root yaml.Node
