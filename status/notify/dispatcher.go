@@ -196,14 +196,21 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 	}
 	// Durably "sending" before the request: after a crash, the row is known
 	// to be ambiguous rather than silently re-sent or forgotten.
-	if err := st.UpdateDelivery(r.Seq, name, w.d.o.Now(), func(d *store.Delivery) { d.State = store.Sending; d.Attempts++ }); err != nil {
+	var first time.Time
+	if err := st.UpdateDelivery(r.Seq, name, w.d.o.Now(), func(d *store.Delivery) {
+		if d.FirstAttemptAt.IsZero() {
+			d.FirstAttemptAt = w.d.o.Now()
+		}
+		first, d.State = d.FirstAttemptAt, store.Sending
+		d.Attempts++
+	}); err != nil {
 		w.d.o.Logger.Error("outbox update failed", "channel", name, "error", err)
 		return false
 	}
 	// Not derived from ctx: a send in flight at shutdown finishes (within
 	// its timeout) and records its outcome.
 	sctx, cancel := context.WithTimeout(context.Background(), w.ch.Timeout)
-	remote, err := w.ch.Notifier.Send(sctx, msg)
+	remote, err := w.send(sctx, msg, first)
 	cancel()
 	now := w.d.o.Now()
 	if err == nil {
@@ -229,6 +236,26 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 	w.d.o.Logger.Warn("delivery failed; will retry", "channel", name, "event", r.Event.ID, "attempt", attempts, "error", err)
 	w.observe("retry")
 	return false
+}
+
+// keyMargin is how long before a service forgets a key the dispatcher
+// stops trusting it: clocks differ, and the first request took time.
+const keyMargin = 5 * time.Minute
+
+// send sends msg, unless the channel may have forgotten its key and an
+// earlier attempt (since first) turns out to have made the post.
+func (w *worker) send(ctx context.Context, msg Message, first time.Time) (string, error) {
+	if f, ok := w.ch.Notifier.(Finder); ok && w.d.o.Now().Sub(first) > f.KeyWindow()-keyMargin {
+		id, err := f.Find(ctx, msg, first)
+		if err != nil {
+			return "", fmt.Errorf("looking for an earlier post before sending again: %w", err)
+		}
+		if id != "" {
+			w.d.o.Logger.Info("an earlier attempt had posted; not sending again", "channel", w.ch.Name, "event", msg.Event.ID, "remote_id", id)
+			return id, nil
+		}
+	}
+	return w.ch.Notifier.Send(ctx, msg)
 }
 
 // backoff is exponential from 2 s to 10 min with ±20% jitter, or what the

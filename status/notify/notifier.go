@@ -48,6 +48,16 @@ type Notifier interface {
 	Idempotent() bool
 }
 
+// Finder is an idempotent notifier whose service forgets keys after
+// KeyWindow (Mastodon: one hour). Once the first attempt of a row is older
+// than that, a re-send with the same key could post twice, so the
+// dispatcher first asks Find whether an earlier attempt made the post.
+type Finder interface {
+	KeyWindow() time.Duration
+	// Find returns the remote id of a post made for m since since, or "".
+	Find(ctx context.Context, m Message, since time.Time) (string, error)
+}
+
 // PermanentError is a failure retrying cannot fix (bad credentials, a
 // rejected message, a 4xx).
 type PermanentError struct{ Err error }

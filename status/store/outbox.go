@@ -56,6 +56,9 @@ type Delivery struct {
 	UpdatedAt time.Time     `json:"updated_at"`
 	// RemoteID is what the destination called it (a post id), for threading.
 	RemoteID string `json:"remote_id,omitempty"`
+	// FirstAttemptAt is when the first request went out: a service that
+	// forgets idempotency keys may have posted since then.
+	FirstAttemptAt time.Time `json:"first_attempt_at,omitzero"`
 }
 
 // OutboxRow is one event and its deliveries.
