@@ -68,6 +68,9 @@ func (s *Store) Apply(ch *status.Changes, st *status.State, route Router, now ti
 		return fmt.Errorf("apply step: %w", err)
 	}
 	s.lastCommit.Store(now.UnixNano())
+	if len(ch.Incidents) > 0 {
+		s.incidents.Add(1)
+	}
 	return nil
 }
 
@@ -112,10 +115,44 @@ func putState(tx *bolt.Tx, ch *status.Changes, st *status.State) error {
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {
-	if err := putJSON(tx.Bucket(bucketIncidents), be64(inc.Seq), inc); err != nil {
+	b, starts := tx.Bucket(bucketIncidents), tx.Bucket(bucketIncidentStart)
+	if old := b.Get(be64(inc.Seq)); old != nil { // a start can move (a re-timed window)
+		var was struct {
+			StartedAt time.Time `json:"started_at"`
+		}
+		if err := json.Unmarshal(old, &was); err != nil {
+			return err
+		}
+		if !was.StartedAt.Equal(inc.StartedAt) {
+			if err := starts.Delete(startKey(was.StartedAt, inc.Seq)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := putJSON(b, be64(inc.Seq), inc); err != nil {
+		return err
+	}
+	if err := starts.Put(startKey(inc.StartedAt, inc.Seq), nil); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketIncidentID).Put([]byte(inc.ID), be64(inc.Seq))
+}
+
+func startKey(t time.Time, seq uint64) []byte { return append(timeKey(t), be64(seq)...) }
+
+// indexIncidentStarts builds the start index of a file written before it.
+func indexIncidentStarts(tx *bolt.Tx) error {
+	starts := tx.Bucket(bucketIncidentStart)
+	return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
+		var inc struct {
+			Seq       uint64    `json:"seq"`
+			StartedAt time.Time `json:"started_at"`
+		}
+		if err := json.Unmarshal(v, &inc); err != nil {
+			return fmt.Errorf("incident %x: %w", k, err)
+		}
+		return starts.Put(startKey(inc.StartedAt, inc.Seq), nil)
+	})
 }
 
 func putJSON(b *bolt.Bucket, k []byte, v any) error {

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,6 +72,42 @@ func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.Stat
 	}
 	return st, nil
 }
+
+// IncidentsStarted returns the incidents that started in [from, to),
+// newest first, reading only those (through the start index).
+func (s *Store) IncidentsStarted(from, to time.Time) ([]*status.Incident, error) {
+	var out []*status.Incident
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIncidents)
+		c := tx.Bucket(bucketIncidentStart).Cursor()
+		end := timeKey(to)
+		for k, _ := c.Seek(timeKey(from)); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
+			var inc status.Incident
+			if err := json.Unmarshal(b.Get(k[8:]), &inc); err != nil {
+				return fmt.Errorf("incident %x: %w", k[8:], err)
+			}
+			out = append(out, &inc)
+		}
+		return nil
+	})
+	slices.Reverse(out)
+	return out, err
+}
+
+// AnyStartedBefore reports whether an incident started before t: the
+// first entry of the start index says so.
+func (s *Store) AnyStartedBefore(t time.Time) (bool, error) {
+	var found bool
+	err := s.view(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketIncidentStart).Cursor().First()
+		found = k != nil && bytes.Compare(k[:8], timeKey(t)) < 0
+		return nil
+	})
+	return found, err
+}
+
+// IncidentsVersion changes whenever a commit writes incidents.
+func (s *Store) IncidentsVersion() uint64 { return s.incidents.Load() }
 
 // Incident reads one incident by id.
 func (s *Store) Incident(id string) (*status.Incident, error) {

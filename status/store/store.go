@@ -27,24 +27,33 @@ var (
 	bucketComponents = []byte("components") // component id → ComponentState JSON
 	bucketIncidents  = []byte("incidents")  // be(seq) → Incident JSON
 	bucketIncidentID = []byte("incident_ids")
-	bucketResults    = []byte("results") // sub-bucket per check: be(unix nanos) → encoded result
-	bucketHourly     = []byte("hourly")  // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
-	bucketDaily      = []byte("daily")
-	bucketOutbox     = []byte("outbox") // be(seq) → OutboxRow JSON
+	// bucketIncidentStart indexes incidents by start: be(start, unix nanos)
+	// + be(seq) → nothing, so a history page reads only its months.
+	bucketIncidentStart = []byte("incident_starts")
+	bucketResults       = []byte("results") // sub-bucket per check: be(unix nanos) → encoded result
+	bucketHourly        = []byte("hourly")  // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
+	bucketDaily         = []byte("daily")
+	bucketOutbox        = []byte("outbox") // be(seq) → OutboxRow JSON
 
 	keySchema     = []byte("schema")
 	keyEngine     = []byte("engine")
 	keyLastCommit = []byte("last_commit")
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID,
+var allBuckets = [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
 	bucketResults, bucketHourly, bucketDaily, bucketOutbox}
 
 // SchemaVersion is the layout this code writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
-// migrations upgrade a file from version k to k+1, inside one transaction.
-var migrations = map[uint32]func(tx *bolt.Tx) error{}
+// migration upgrades a file from version v to v+1, inside one transaction.
+func migration(v uint32) func(tx *bolt.Tx) error {
+	switch v {
+	case 1:
+		return indexIncidentStarts
+	}
+	return nil
+}
 
 // ErrLocked means another process holds the file.
 var ErrLocked = errors.New("the data file is in use by another Outpost process")
@@ -70,6 +79,9 @@ type Store struct {
 	subsVersion atomic.Uint64
 	restored    *Restored
 	now         func() time.Time
+	// incidents counts commits that wrote incidents: pages built from
+	// stored incidents are fresh while it stays the same.
+	incidents atomic.Uint64
 }
 
 // Open opens or creates the data file at path, creating its folder.
@@ -118,7 +130,7 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 		return fmt.Errorf("schema version %d is newer than this Outpost understands (%d): upgrade Outpost", v, SchemaVersion)
 	}
 	for ; v < SchemaVersion; v++ {
-		if m := migrations[v]; m != nil {
+		if m := migration(v); m != nil {
 			if err := m(tx); err != nil {
 				return fmt.Errorf("migrate schema %d→%d: %w", v, v+1, err)
 			}

@@ -288,3 +288,60 @@ func TestResultEncoding(t *testing.T) {
 		t.Error("corrupt record decoded")
 	}
 }
+
+// The start index answers a history page with the incidents of its months
+// only; a file written before the index (schema 1) gets it when opened.
+func TestIncidentsStartedIndex(t *testing.T) {
+	s, path := openTemp(t)
+	e := status.NewEngine(model(), nil)
+	at := t0
+	for i := range 20 { // ten incidents, one a day
+		o := probes.Down
+		if i%2 == 1 {
+			o = probes.Up
+		}
+		at = at.Add(12 * time.Hour)
+		drive(t, s, e, nil, status.Batch{Now: at, Results: []status.CheckResult{result("api-1", at, o, 0), result("api-1", at, o, 0)}})
+	}
+	check := func(s *Store) {
+		t.Helper()
+		got, err := s.IncidentsStarted(t0.Add(48*time.Hour), t0.Add(96*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !got[0].StartedAt.After(got[1].StartedAt) {
+			t.Fatalf("incidents in two days: %d, want 2 newest first", len(got))
+		}
+		for _, inc := range got {
+			if inc.StartedAt.Before(t0.Add(48*time.Hour)) || !inc.StartedAt.Before(t0.Add(96*time.Hour)) {
+				t.Errorf("incident started %s is outside the range", inc.StartedAt)
+			}
+		}
+		if ok, _ := s.AnyStartedBefore(t0.Add(48 * time.Hour)); !ok {
+			t.Error("earlier incidents not seen")
+		}
+		if ok, _ := s.AnyStartedBefore(t0); ok {
+			t.Error("an incident before the first one")
+		}
+	}
+	check(s)
+	// Back to schema 1 without the index, as an older Outpost left it.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketIncidentStart); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketIncidentStart); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, be32(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	check(s2)
+}

@@ -59,7 +59,7 @@ type Server struct {
 	notFound *Prepared
 
 	mu   sync.Mutex
-	lazy map[string]*Prepared // pages rendered on demand, cleared each snapshot
+	lazy *pages // pages rendered on demand
 }
 
 // site is every prepared response for one snapshot.
@@ -78,7 +78,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load assets: %w", err)
 	}
-	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: map[string]*Prepared{}}
+	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: newPages()}
 	for _, a := range files {
 		s.assets[a.Path] = Prepare(a.Body, a.ContentType, CacheAsset)
 	}
@@ -106,9 +106,7 @@ func (s *Server) Update(snap *status.Snapshot) error {
 		return err
 	}
 	s.current.Store(next)
-	s.mu.Lock()
-	clear(s.lazy)
-	s.mu.Unlock()
+	s.lazy.setVersion(pagesVersion(s.o.Store.IncidentsVersion(), snap, snap.GeneratedAt.In(s.o.Site.Location).Format("2006-01")))
 	s.renders.Add(1)
 	return nil
 }
@@ -281,26 +279,10 @@ func (s *Server) incident(c echo.Context) error {
 	return nil
 }
 
-// lazyPage renders a rarely requested page once per snapshot.
+// lazyPage renders a rarely requested page once while what it shows
+// stays the same.
 func (s *Server) lazyPage(key string, render func() ([]byte, error)) (*Prepared, error) {
-	s.mu.Lock()
-	p, ok := s.lazy[key]
-	s.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	b, err := render()
-	if err != nil {
-		return nil, err
-	}
-	p = Prepare(b, "text/html; charset=utf-8", CachePage)
-	s.mu.Lock()
-	if len(s.lazy) > 1000 {
-		clear(s.lazy)
-	}
-	s.lazy[key] = p
-	s.mu.Unlock()
-	return p, nil
+	return s.lazy.get(key, render)
 }
 
 func (s *Server) asset(c echo.Context) error {
@@ -404,9 +386,7 @@ func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
 	newest := first.AddDate(0, -(n-1)*monthsPerPage, 0)
 	oldest := newest.AddDate(0, -(monthsPerPage - 1), 0)
 	end := newest.AddDate(0, 1, 0)
-	incs, err := s.o.Store.Incidents(10000,
-		func(i *status.Incident) bool { return !i.StartedAt.Before(oldest) && i.StartedAt.Before(end) },
-		func(i *status.Incident) bool { return i.CreatedAt.Before(oldest) })
+	incs, err := s.o.Store.IncidentsStarted(oldest, end)
 	if err != nil {
 		return nil, err
 	}
@@ -426,11 +406,11 @@ func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
 	if n > 1 {
 		v.Newer = fmt.Sprintf("/history/%d", n-1)
 	}
-	older, err := s.o.Store.Incidents(1, func(i *status.Incident) bool { return i.StartedAt.Before(oldest) }, nil)
+	older, err := s.o.Store.AnyStartedBefore(oldest)
 	if err != nil {
 		return nil, err
 	}
-	if len(older) > 0 {
+	if older {
 		v.Older = fmt.Sprintf("/history/%d", n+1)
 	}
 	return s.r.exec("history", page{Path: "/history", historyView: v, Description: "Incident history · " + s.o.Site.Title})

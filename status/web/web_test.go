@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,5 +361,42 @@ func TestFooterNeverShowsAZeroTime(t *testing.T) {
 	}
 	if page := body(t, get(t, h, "/")); !strings.Contains(page, `Page generated <time datetime="2026-03-10T14:02:00Z">`) {
 		t.Error("the status page lost its generation time")
+	}
+}
+
+// Old pages are rendered once while the incidents they show stay the
+// same, however many snapshots pass and however many ask at once; a commit
+// that writes an incident renders them anew.
+func TestLazyPagesRenderOnce(t *testing.T) {
+	s, snap := testServer(t)
+	h := s.Handler()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); get(t, h, "/history/2") }()
+	}
+	wg.Wait()
+	for range 3 {
+		if err := s.Update(snap); err != nil {
+			t.Fatal(err)
+		}
+		get(t, h, "/history/2")
+	}
+	if n := s.lazy.renders.Load(); n != 1 {
+		t.Fatalf("/history/2 rendered %d times over 8 concurrent and 3 later requests, want 1", n)
+	}
+	// A new incident is committed: the next snapshot's pages are rebuilt.
+	e := status.NewEngine(&status.Model{AutoIncidents: true, Components: []status.ComponentDef{{ID: "db", Name: "Database"}},
+		Checks: []status.CheckDef{{Name: "db-1", Component: "db", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Minute}}}, nil)
+	ch := e.Apply(status.Batch{Now: t0, Results: []status.CheckResult{{Check: "db-1", At: t0, Result: probes.Result{Outcome: probes.Down}}}})
+	if err := s.o.Store.Apply(ch, e.State(), nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	get(t, h, "/history/2")
+	if n := s.lazy.renders.Load(); n != 2 {
+		t.Fatalf("after a commit with an incident: %d renders, want 2", n)
 	}
 }

@@ -87,7 +87,13 @@ var (
 )
 
 func runWrk(b *testing.B, url string, extra ...string) wrkResult {
-	args := append([]string{"-t2", "-c64", "-d15s", "--latency", "-H", "Accept-Encoding: gzip"}, extra...)
+	return runWrkArgs(b, url, append([]string{"-t2", "-c64"}, extra...)...)
+}
+
+// runWrkArgs runs wrk for 15 s with the given threads, connections and
+// more.
+func runWrkArgs(b *testing.B, url string, extra ...string) wrkResult {
+	args := append([]string{"-d15s", "--latency", "-H", "Accept-Encoding: gzip"}, extra...)
 	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)

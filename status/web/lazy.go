@@ -1,0 +1,95 @@
+package web
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// pages holds pages rendered on demand (old history pages, old incidents).
+// What they show changes only when stored incidents, component names or
+// the month change, so they are kept across snapshots while their version
+// holds, and each is rendered once however many ask for it at once: old
+// pages cannot be used to burn CPU.
+type pages struct {
+	mu       sync.Mutex
+	version  string
+	done     map[string]*Prepared
+	inflight map[string]*pageCall
+	renders  atomic.Uint64
+}
+
+type pageCall struct {
+	wg  sync.WaitGroup
+	p   *Prepared
+	err error
+}
+
+// maxLazyPages bounds the cache (1,000 history pages and the incidents
+// someone asked for); past it, it starts again.
+const maxLazyPages = 4000
+
+func newPages() *pages {
+	return &pages{done: map[string]*Prepared{}, inflight: map[string]*pageCall{}}
+}
+
+// setVersion empties the cache when what its pages are built from changed.
+func (c *pages) setVersion(v string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v != c.version {
+		c.version = v
+		clear(c.done)
+	}
+}
+
+// get returns the page for key, rendering it once.
+func (c *pages) get(key string, render func() ([]byte, error)) (*Prepared, error) {
+	c.mu.Lock()
+	if p, ok := c.done[key]; ok {
+		c.mu.Unlock()
+		return p, nil
+	}
+	if call, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		call.wg.Wait()
+		return call.p, call.err
+	}
+	call := &pageCall{}
+	call.wg.Add(1)
+	c.inflight[key] = call
+	version := c.version
+	c.mu.Unlock()
+
+	b, err := render()
+	c.renders.Add(1)
+	if err == nil {
+		call.p = Prepare(b, "text/html; charset=utf-8", CachePage)
+	}
+	call.err = err
+	c.mu.Lock()
+	delete(c.inflight, key)
+	if err == nil && version == c.version { // not from before a change
+		if len(c.done) >= maxLazyPages {
+			clear(c.done)
+		}
+		c.done[key] = call.p
+	}
+	c.mu.Unlock()
+	call.wg.Done()
+	return call.p, call.err
+}
+
+// pagesVersion names what on-demand pages depend on: the stored
+// incidents' version, the month (history pages are months), and the
+// components' names.
+func pagesVersion(incidents uint64, snap *status.Snapshot, month string) string {
+	h := fnv.New64a()
+	for _, c := range snap.Components {
+		fmt.Fprintf(h, "%s\x00%s\x00", c.ID, c.Name)
+	}
+	return fmt.Sprintf("%d/%s/%x", incidents, month, h.Sum64())
+}
