@@ -94,7 +94,7 @@ func New(o Options) (*Server, error) {
 }
 
 // Handler is the HTTP handler to serve.
-func (s *Server) Handler() http.Handler { return s.e }
+func (s *Server) Handler() http.Handler { return headAsGet(s.e) }
 
 // Renders counts snapshot renders (each renders every prepared response).
 func (s *Server) Renders() uint64 { return s.renders.Load() }
