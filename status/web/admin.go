@@ -10,11 +10,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/outpost-status/outpost/status"
 )
@@ -46,54 +44,27 @@ const maxAdminBody = 64 << 10
 func (s *Server) adminRoutes(e *echo.Echo) {
 	a := s.o.Admin
 	lim := newFailLimiter()
-	g := e.Group("/api/v1", s.auth(a, lim))
-	g.GET("/incidents", s.listIncidents)
-	g.POST("/incidents", s.createIncident, writer)
-	g.POST("/incidents/:id/updates", s.addUpdate, writer)
-	g.PATCH("/incidents/:id", s.patchIncident, writer)
-	g.PATCH("/incidents/:id/updates/:uid", s.editUpdate, writer)
-	g.DELETE("/incidents/:id/updates/:uid", s.deleteUpdate, writer)
-	g.POST("/incidents/:id/postmortem", s.postmortem, writer)
-	g.GET("/deliveries", s.deliveries)
-	g.GET("/maintenances", s.listMaintenances)
-	g.POST("/maintenances", s.createMaintenance, writer)
-	g.PATCH("/maintenances/:id", s.patchMaintenance, writer)
-	g.DELETE("/maintenances/:id", s.cancelMaintenance, writer)
-	g.GET("/announcements", s.listHeld)
-	g.POST("/announcements/:seq/release", s.release, writer)
-	g.POST("/announcements/:seq/cancel", s.cancelHeld, writer)
-	g.GET("/audit", s.audit)
-}
-
-// addrLimiter rate-limits per client address (echo's IPExtractor decides
-// what that address is: see trusted_proxies).
-type addrLimiter struct {
-	every time.Duration
-	burst int
-
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-// newFailLimiter limits failed authentication: 5 failures, then one per 12 s.
-func newFailLimiter() *addrLimiter { return newAddrLimiter(12*time.Second, 5) }
-
-func newAddrLimiter(every time.Duration, burst int) *addrLimiter {
-	return &addrLimiter{every: every, burst: burst, m: map[string]*rate.Limiter{}}
-}
-
-func (f *addrLimiter) get(ip string) *rate.Limiter {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.m) > 10000 { // bounded memory under a spray of addresses
-		clear(f.m)
-	}
-	l, ok := f.m[ip]
-	if !ok {
-		l = rate.NewLimiter(rate.Every(f.every), f.burst)
-		f.m[ip] = l
-	}
-	return l
+	// Authentication is per route, not on the group: a group's middleware
+	// would run for every unknown /api/v1 path too, answering 401 (and
+	// counting a failure) where 404 is the truth.
+	auth := s.auth(a, lim)
+	g := e.Group("/api/v1")
+	g.GET("/incidents", s.listIncidents, auth)
+	g.POST("/incidents", s.createIncident, auth, writer)
+	g.POST("/incidents/:id/updates", s.addUpdate, auth, writer)
+	g.PATCH("/incidents/:id", s.patchIncident, auth, writer)
+	g.PATCH("/incidents/:id/updates/:uid", s.editUpdate, auth, writer)
+	g.DELETE("/incidents/:id/updates/:uid", s.deleteUpdate, auth, writer)
+	g.POST("/incidents/:id/postmortem", s.postmortem, auth, writer)
+	g.GET("/deliveries", s.deliveries, auth)
+	g.GET("/maintenances", s.listMaintenances, auth)
+	g.POST("/maintenances", s.createMaintenance, auth, writer)
+	g.PATCH("/maintenances/:id", s.patchMaintenance, auth, writer)
+	g.DELETE("/maintenances/:id", s.cancelMaintenance, auth, writer)
+	g.GET("/announcements", s.listHeld, auth)
+	g.POST("/announcements/:seq/release", s.release, auth, writer)
+	g.POST("/announcements/:seq/cancel", s.cancelHeld, auth, writer)
+	g.GET("/audit", s.audit, auth)
 }
 
 // match returns the admin token the request's bearer token is, or nil.
@@ -119,17 +90,17 @@ func (s *Server) auth(a *Admin, lim *addrLimiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", CacheNone)
-			l := lim.get(c.RealIP())
-			if l.Tokens() < 1 {
+			// A valid token is never refused for what other requests from
+			// the same address did: only failures count, and only they wait.
+			if who := a.match(c.Request()); who != nil {
+				c.Set(tokenKey, who)
+				return next(c)
+			}
+			if lim.refused(c.RealIP()) {
 				return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed attempts from this address; wait a minute")
 			}
-			who := a.match(c.Request())
-			if who == nil {
-				l.Allow()
-				return echo.NewHTTPError(http.StatusUnauthorized, "a valid bearer token is required")
-			}
-			c.Set(tokenKey, who)
-			return next(c)
+			lim.failed(c.RealIP())
+			return echo.NewHTTPError(http.StatusUnauthorized, "a valid bearer token is required")
 		}
 	}
 }

@@ -30,10 +30,6 @@ func (s *Server) heartbeatRoutes(e *echo.Echo) {
 
 func (s *Server) beat(c echo.Context, lim *addrLimiter, failed bool) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
-	l := lim.get(c.RealIP())
-	if l.Tokens() < 1 {
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many unknown tokens from this address; wait a minute")
-	}
 	got := store.HashToken(c.Param("token"))
 	check := ""
 	for name, h := range s.o.Heartbeats.Hashes() { // compared in constant time, all of them
@@ -42,7 +38,12 @@ func (s *Server) beat(c echo.Context, lim *addrLimiter, failed bool) error {
 		}
 	}
 	if check == "" {
-		l.Allow()
+		// Only unknown tokens count and wait: a real job's beat is never
+		// refused for what others sent from its address.
+		if lim.refused(c.RealIP()) {
+			return echo.NewHTTPError(http.StatusTooManyRequests, "too many unknown tokens from this address; wait a minute")
+		}
+		lim.failed(c.RealIP())
 		return echo.NewHTTPError(http.StatusNotFound, "no such heartbeat")
 	}
 	s.o.Heartbeats.Beats.Beat(check, failed)

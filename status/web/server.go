@@ -60,6 +60,9 @@ type Server struct {
 
 	mu   sync.Mutex
 	lazy *pages // pages rendered on demand
+	// warnedXFF is when the last "X-Forwarded-For from an untrusted peer"
+	// warning was logged (unix nanos).
+	warnedXFF atomic.Int64
 }
 
 // site is every prepared response for one snapshot.
@@ -163,6 +166,9 @@ func (s *Server) routes() *echo.Echo {
 		},
 	}))
 	e.Use(securityHeaders)
+	if len(s.o.TrustedProxies) == 0 {
+		e.Use(s.untrustedProxyWarning)
+	}
 	e.GET("/", s.route("/"))
 	e.GET("/api/v1/status", s.route("/api/v1/status"))
 	e.GET("/api/v1/status.json", s.route("/api/v1/status"))
@@ -200,6 +206,23 @@ func (s *Server) routes() *echo.Echo {
 	}
 	e.GET("/static/:file", s.asset)
 	return e
+}
+
+// untrustedProxyWarning logs, at most every 10 minutes, that requests
+// carry X-Forwarded-For while no proxy is trusted: behind a proxy every
+// client then shares the proxy's address, and one client's failures limit
+// them all (docs/config.md, trusted_proxies).
+func (s *Server) untrustedProxyWarning(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if xff := c.Request().Header.Get("X-Forwarded-For"); xff != "" {
+			now, last := time.Now().UnixNano(), s.warnedXFF.Load()
+			if now-last > int64(10*time.Minute) && s.warnedXFF.CompareAndSwap(last, now) {
+				s.o.Logger.Warn("requests carry X-Forwarded-For but trusted_proxies is empty: clients behind the proxy share its address for rate limits; set trusted_proxies",
+					slog.String("peer", c.Request().RemoteAddr))
+			}
+		}
+		return next(c)
+	}
 }
 
 // ipExtractor trusts X-Forwarded-For only from configured proxies; with

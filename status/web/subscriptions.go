@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +67,7 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 	limited := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", CacheNone)
-			if !lim.get(clientKey(c.RealIP())).Allow() {
+			if !lim.get(c.RealIP()).Allow() {
 				c.Response().Header().Set("Retry-After", "10")
 				return echo.NewHTTPError(http.StatusTooManyRequests, "too many subscription requests from this address; wait a little")
 			}
@@ -91,22 +90,6 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 }
 
 const maxSubscriptionBody = 8 << 10
-
-// clientKey is who a subscription request is counted against: the IPv4
-// address, or the IPv6 /64 (one host usually holds a whole /64, so single
-// addresses would let it evade the cap and the rate limit).
-func clientKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
-}
 
 func (s *Server) subscribe(c echo.Context) error {
 	var req webhook.Request
@@ -148,10 +131,6 @@ func subError(err error) error {
 func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Context, admin bool) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", CacheNone)
-		l := fails.get(c.RealIP())
-		if l.Tokens() < 1 {
-			return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed attempts from this address; wait a minute")
-		}
 		if t := s.o.Admin.match(c.Request()); t != nil {
 			if t.ReadOnly && c.Request().Method != http.MethodGet {
 				return echo.NewHTTPError(http.StatusForbidden, "this token is read-only")
@@ -166,7 +145,10 @@ func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Con
 			}
 			return h(c, false)
 		}
-		l.Allow()
+		if fails.refused(c.RealIP()) { // only failures count, and only they wait
+			return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed attempts from this address; wait a minute")
+		}
+		fails.failed(c.RealIP())
 		if adminOnly {
 			return echo.NewHTTPError(http.StatusUnauthorized, "an admin bearer token is required")
 		}
