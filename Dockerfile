@@ -16,7 +16,9 @@ COPY --from=build /out/outpost /usr/local/bin/outpost
 COPY config.yaml /etc/outpost/config.yaml
 # The data folder belongs to nonroot (uid 65532), so the volume is writable.
 COPY --from=build --chown=65532:65532 /out/data /var/lib/outpost
-ENV OUTPOST_LISTEN=0.0.0.0:8080 OUTPOST_DATA=/var/lib/outpost/outpost.db
+# The operators' port (9090: /metrics, /api/v1/health) is for your monitoring
+# network only: do not publish it.
+ENV OUTPOST_LISTEN=0.0.0.0:8080 OUTPOST_DATA=/var/lib/outpost/outpost.db OUTPOST_OPERATORS_LISTEN=0.0.0.0:9090
 USER nonroot:nonroot
 VOLUME ["/var/lib/outpost"]
 EXPOSE 8080

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/outpost-status/outpost/status/config"
 )
 
 // Images cannot be built on CI machines, so the Dockerfile's parts are
@@ -120,5 +122,26 @@ func TestImageDefaults(t *testing.T) {
 	}, nil)
 	if !strings.Contains(string(out), `"ok"`) {
 		t.Errorf("healthcheck output %q", out)
+	}
+}
+
+// The bundled config's own-page check must not depend on site.title:
+// renaming the site would make the page declare itself down.
+func TestBundledPageCheckSurvivesARename(t *testing.T) {
+	cfg, err := config.Load("../../config.yaml", config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := cfg.CheckByName("own-page")
+	if !ok {
+		t.Fatal("no own-page check")
+	}
+	want := c.Spec.Expect.BodyContains
+	base, err := os.ReadFile("../../templates/base.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == "" || strings.Contains(cfg.Site.Title, want) || strings.Contains(want, cfg.Site.Title) || !strings.Contains(string(base), want) {
+		t.Fatalf("own-page looks for %q (title %q): it must be fixed page text, not the title", want, cfg.Site.Title)
 	}
 }

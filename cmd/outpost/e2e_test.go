@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/outpost-status/outpost/status/config"
 )
 
 // buildOnce compiles outpost once per test run.
@@ -82,7 +84,7 @@ listen: %s
 components: [{id: shop, name: Shop}%s]
 checks:
   - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-%s`, title, s.listen, components, s.tg.addr, extra)), 0o600); err != nil {
+%s%s`, title, s.listen, components, s.tg.addr, opsLine(t), extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.p = startOutpost(t, s.bin, s.cfg, s.listen)
@@ -93,6 +95,7 @@ checks:
 type outpostProc struct {
 	cmd  *exec.Cmd
 	base string
+	ops  string // the operators' listener: /metrics, /api/v1/health
 	logs *strings.Builder
 	mu   *sync.Mutex
 }
@@ -110,7 +113,7 @@ func startOutpostWith(t testing.TB, bin, cfg, base string, client *http.Client) 
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "-config", cfg)
 	stderr, _ := cmd.StderrPipe()
-	p := &outpostProc{cmd: cmd, base: base, logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	p := &outpostProc{cmd: cmd, base: base, ops: opsBase(cfg), logs: &strings.Builder{}, mu: &sync.Mutex{}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +136,19 @@ func startOutpostWith(t testing.TB, bin, cfg, base string, client *http.Client) 
 	}, p)
 	return p
 }
+
+// opsBase is the operators' listener the config at path names ("" when
+// off or unreadable).
+func opsBase(path string) string {
+	c, err := config.Load(path, config.LoadOptions{})
+	if err != nil || c.Operators.Off() {
+		return ""
+	}
+	return "http://" + c.Operators.Listen
+}
+
+// opsLine gives an Outpost under test an operators' listener of its own.
+func opsLine(t testing.TB) string { return fmt.Sprintf("operators: {listen: %q}\n", freeAddr(t)) }
 
 func (p *outpostProc) log() string {
 	p.mu.Lock()
@@ -202,6 +218,7 @@ func TestEndToEndOutage(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 site: {title: E2E Status, url: "http://%[1]s"}
 listen: %[1]s
+operators: {listen: %[3]q}
 storage: {path: data/e2e.db}
 export: {dir: site-live, every: 5s}
 components:
@@ -216,7 +233,7 @@ checks:
     failure_threshold: 2
     success_threshold: 2
     recheck_interval: 200ms
-`, listen, tg.addr)), 0o600)
+`, listen, tg.addr, freeAddr(t))), 0o600)
 
 	p := startOutpost(t, bin, cfg, listen)
 	waitFor(t, 10*time.Second, "the shop to be seen operational", func() bool {
@@ -224,11 +241,11 @@ checks:
 		return err == nil && v.Status.Indicator == "none" && !strings.Contains(mustFetch(p.base, "/"), "Waiting for the first check results")
 	}, p)
 
-	if m := mustFetch(p.base, "/metrics"); !strings.Contains(m, `outpost_probe_runs_total{check="shop-home",outcome="up"}`) ||
+	if m := mustFetch(p.ops, "/metrics"); !strings.Contains(m, `outpost_probe_runs_total{check="shop-home",outcome="up"}`) ||
 		!strings.Contains(m, `outpost_component_status{component="shop",status="operational"} 1`) {
 		t.Fatalf("/metrics lacks probe and component series:\n%s", m)
 	}
-	if h := mustFetch(p.base, "/api/v1/health"); !strings.Contains(h, `"healthy":true`) || !strings.Contains(h, `"matches_file":true`) {
+	if h := mustFetch(p.ops, "/api/v1/health"); !strings.Contains(h, `"healthy":true`) || !strings.Contains(h, `"matches_file":true`) {
 		t.Fatalf("/api/v1/health: %s", h)
 	}
 

@@ -21,10 +21,11 @@ func TestHeartbeatChecks(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 site: {title: Jobs}
 listen: %s
+%s
 components: [{id: backups, name: Backups}]
 checks:
   - {name: nightly-backup, component: backups, kind: heartbeat, period: 2s, grace: 1s, interval: 1s}
-`, listen)), 0o600)
+`, listen, opsLine(t))), 0o600)
 	p := startOutpost(t, bin, cfg, listen)
 	out, err := exec.Command(bin, "heartbeat", "token", "-config", cfg, "-check", "nightly-backup").CombinedOutput()
 	if err != nil {
@@ -55,7 +56,7 @@ checks:
 	}
 	waitFor(t, 5*time.Second, "the job seen up", func() bool {
 		return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"status": "operational"`) &&
-			strings.Contains(mustFetch(p.base, "/metrics"), `outpost_probe_runs_total{check="nightly-backup",outcome="up"}`)
+			strings.Contains(mustFetch(p.ops, "/metrics"), `outpost_probe_runs_total{check="nightly-backup",outcome="up"}`)
 	}, p)
 	// It stops: after period + grace, down, with an incident.
 	waitFor(t, 10*time.Second, "a missed heartbeat", func() bool {

@@ -29,7 +29,7 @@ func TestKillMidSendPostsExactlyOnce(t *testing.T) {
 
 	p2 := startOutpost(t, bin, cfg, listen)
 	waitFor(t, 15*time.Second, "the outbox to drain", func() bool {
-		h := mustFetch(p2.base, "/api/v1/health")
+		h := mustFetch(p2.ops, "/api/v1/health")
 		return strings.Contains(h, `"outbox":{}`)
 	}, p2)
 	posts, got := nets.snapshot()

@@ -154,8 +154,8 @@ func (r *reloader) reload(ctx context.Context, why string) {
 func (r *reloader) compatible(next *config.Config) error {
 	cur := r.mon.Config()
 	switch {
-	case next.Listen != cur.Listen:
-		return errors.New("listen changed: restart Outpost to apply it")
+	case next.Listen != cur.Listen || next.Operators != cur.Operators:
+		return errors.New("listen or operators changed: restart Outpost to apply it")
 	case next.Storage.Path != cur.Storage.Path:
 		return errors.New("storage.path changed: restart Outpost to apply it")
 	case !reflect.DeepEqual(next.Channels, cur.Channels) || next.Publish != cur.Publish || next.Webhooks != cur.Webhooks:

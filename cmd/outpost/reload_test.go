@@ -29,6 +29,7 @@ func TestEndToEndReload(t *testing.T) {
 	base := fmt.Sprintf(`
 site: {title: Reload Status}
 listen: %s
+operators: {listen: %q}
 storage: {path: data/r.db}
 components:
   - {id: shop, name: Shop}
@@ -36,7 +37,7 @@ components:
 checks:
   - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s}
 %%s
-`, listen, tg.addr)
+`, listen, freeAddr(t), tg.addr)
 	write := func(comps, checks string) {
 		t.Helper()
 		// Write a new file and rename it over the old one, as editors do.
@@ -55,20 +56,20 @@ checks:
 	write("  - {id: cart, name: Cart}", fmt.Sprintf(`  - {name: cart-api, component: cart, kind: tcp, target: "%s", interval: 1s}`, tg.addr))
 	waitFor(t, 10*time.Second, "the new component on the page", func() bool {
 		return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"id": "cart"`) &&
-			strings.Contains(mustFetch(p.base, "/metrics"), `outpost_probe_runs_total{check="cart-api",outcome="up"}`)
+			strings.Contains(mustFetch(p.ops, "/metrics"), `outpost_probe_runs_total{check="cart-api",outcome="up"}`)
 	}, p)
 
 	// An invalid file is rejected with the same messages as outpost check;
 	// the last good config keeps running and the failure is visible.
 	write("  - {id: cart, name: Cart, colour: blue}", "")
 	waitFor(t, 10*time.Second, "the rejected reload in /api/v1/health", func() bool {
-		h := mustFetch(p.base, "/api/v1/health")
+		h := mustFetch(p.ops, "/api/v1/health")
 		return strings.Contains(h, `unknown field \"colour\"`) && strings.Contains(h, `"matches_file":false`)
 	}, p)
 	if !strings.Contains(p.log(), "config reload rejected") || !strings.Contains(p.log(), `unknown field \"colour\"`) {
 		t.Errorf("the rejection is not logged:\n%s", p.log())
 	}
-	if m := mustFetch(p.base, "/metrics"); !strings.Contains(m, `outpost_config_reloads_total{result="failure"}`) {
+	if m := mustFetch(p.ops, "/metrics"); !strings.Contains(m, `outpost_config_reloads_total{result="failure"}`) {
 		t.Error("no reload failure metric")
 	}
 	if h := mustFetch(p.base, "/healthz"); !strings.Contains(h, `"ok"`) {
@@ -81,7 +82,7 @@ checks:
 	// Fixing the file recovers without a restart: the cart goes away.
 	write("", "")
 	waitFor(t, 10*time.Second, "the fixed config in force", func() bool {
-		h := mustFetch(p.base, "/api/v1/health")
+		h := mustFetch(p.ops, "/api/v1/health")
 		return !strings.Contains(h, "last_reload_error") && strings.Contains(h, `"matches_file":true`) &&
 			!strings.Contains(mustFetch(p.base, "/api/v1/status"), `"id": "cart"`)
 	}, p)
@@ -90,7 +91,7 @@ checks:
 	os.WriteFile(cfg+".tmp", []byte(fmt.Sprintf(base, "", "")+"deadman: {url: \"http://127.0.0.1:9/ping\"}\n"), 0o600)
 	os.Rename(cfg+".tmp", cfg)
 	waitFor(t, 10*time.Second, "the restart-needed rejection", func() bool {
-		return strings.Contains(mustFetch(p.base, "/api/v1/health"), "deadman changed: restart Outpost")
+		return strings.Contains(mustFetch(p.ops, "/api/v1/health"), "deadman changed: restart Outpost")
 	}, p)
 	write("", "")
 
@@ -129,7 +130,7 @@ func TestConfigFileThatBlocksOrIsHuge(t *testing.T) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	health := func() string {
 		t.Helper()
-		r, err := client.Get(s.p.base + "/api/v1/health")
+		r, err := client.Get(s.p.ops + "/api/v1/health")
 		if err != nil {
 			t.Fatalf("/api/v1/health: %v", err)
 		}
@@ -138,7 +139,7 @@ func TestConfigFileThatBlocksOrIsHuge(t *testing.T) {
 		return string(b)
 	}
 	goroutines := func() int {
-		for _, l := range strings.Split(mustFetch(s.p.base, "/metrics"), "\n") {
+		for _, l := range strings.Split(mustFetch(s.p.ops, "/metrics"), "\n") {
 			if v, ok := strings.CutPrefix(l, "go_goroutines "); ok {
 				n, _ := strconv.Atoi(v)
 				return n

@@ -151,6 +151,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
 	}
+	ops, err := listenOperators(cfg.Operators, srv, log)
+	if err != nil {
+		log.Error("cannot listen for operators", "operators_listen", cfg.Operators.Listen, "error", err)
+		return exitFailed
+	}
 
 	// The dispatcher starts before probing, so a backlog drains first.
 	dispCtx, stopDisp := context.WithCancel(context.Background())
@@ -221,6 +226,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if admin != nil {
 		_ = admin.Shutdown(shutCtx)
 	}
+	if ops != nil {
+		_ = ops.Shutdown(shutCtx)
+	}
 	if plain != nil {
 		_ = plain.Shutdown(shutCtx)
 	}
@@ -286,6 +294,30 @@ func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monito
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
+	return hs, nil
+}
+
+// listenOperators serves /metrics, /api/v1/health and /healthz with its
+// reason on the operators' listener. Failing to bind the default address
+// (another Outpost, or Prometheus on 9090) is a warning: the surfaces stay
+// reachable with an admin token. Failing to bind an address the config
+// names is an error.
+func listenOperators(o config.Operators, srv *web.Server, log *slog.Logger) (*http.Server, error) {
+	if o.Off() {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		if o.Explicit {
+			return nil, err
+		}
+		log.Warn("operators' listener unavailable; /metrics and /api/v1/health need an admin token on the public listener",
+			"operators_listen", o.Listen, "error", err)
+		return nil, nil
+	}
+	hs := &http.Server{Handler: srv.OperatorsHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info("operators' surfaces", "operators_listen", ln.Addr().String())
 	return hs, nil
 }
 

@@ -35,7 +35,8 @@ func BenchmarkSurge(b *testing.B) {
 	dir := b.TempDir()
 	var cfg strings.Builder
 	listen := freeAddr(b)
-	fmt.Fprintf(&cfg, "site: {title: Surge}\nlisten: %s\ncomponents:\n", listen)
+	ops := freeAddr(b)
+	fmt.Fprintf(&cfg, "site: {title: Surge}\nlisten: %s\noperators: {listen: %q}\ncomponents:\n", listen, ops)
 	for i := range 20 {
 		fmt.Fprintf(&cfg, "  - {id: c%d, name: Component %d, group: Group %d}\n", i, i, i/5)
 	}
@@ -60,7 +61,7 @@ func BenchmarkSurge(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(2 * interval) // a soak phase: every check runs twice before measuring
-	m0, rss0 := scrape(b, base), rssOf(cmd.Process.Pid)
+	m0, rss0 := scrape(b, "http://"+ops), rssOf(cmd.Process.Pid)
 
 	b.ResetTimer()
 	start := time.Now()
@@ -86,7 +87,7 @@ func BenchmarkSurge(b *testing.B) {
 	time.Sleep(interval) // runs due during the surge report within one interval
 	window := time.Since(start)
 	b.StopTimer()
-	m1 := scrape(b, base)
+	m1 := scrape(b, "http://"+ops)
 
 	runs := m1["runs"] - m0["runs"]
 	expected := float64(checks) * window.Seconds() / interval.Seconds()
@@ -101,7 +102,7 @@ func BenchmarkSurge(b *testing.B) {
 	b.ReportMetric(sum, "summary-req/s")
 }
 
-func freeAddr(b *testing.B) string {
+func freeAddr(b testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

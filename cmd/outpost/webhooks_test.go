@@ -193,12 +193,12 @@ func TestWebhookKillMidDelivery(t *testing.T) {
 			t.Errorf("delivery %s is %s after the restart: %s", d.Type, d.State, log)
 		}
 	}
-	metrics := mustFetch(p2.base, "/metrics")
+	metrics := mustFetch(p2.ops, "/metrics")
 	if !strings.Contains(metrics, `outpost_deliveries_total{destination="@webhooks",result="delivered"}`) ||
 		strings.Contains(metrics, `outpost_outbox_depth{destination="@webhooks"}`) {
 		t.Errorf("webhook metrics after delivery:\n%s", grepLines(metrics, "@webhooks"))
 	}
-	health := mustFetch(p2.base, "/api/v1/health")
+	health := mustFetch(p2.ops, "/api/v1/health")
 	if !strings.Contains(health, `"webhooks":{"subscriptions":{"active":1},"open_deliveries":0}`) {
 		t.Errorf("health after delivery: %s", health)
 	}
@@ -272,7 +272,7 @@ func TestWebhookCleanStopRecordsInFlight(t *testing.T) {
 
 	p2 := startOutpost(t, bin, cfg, listen)
 	waitFor(t, 10*time.Second, "no open deliveries", func() bool {
-		return strings.Contains(mustFetch(p2.base, "/api/v1/health"), `"open_deliveries":0`)
+		return strings.Contains(mustFetch(p2.ops, "/api/v1/health"), `"open_deliveries":0`)
 	}, p2)
 	arrived, answered, _ := rcv.seen()
 	if len(arrived) != 2 || len(answered) != 1 || !strings.HasPrefix(answered[0], "incident.created ") {

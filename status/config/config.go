@@ -15,6 +15,7 @@ import (
 type Config struct {
 	Site       Site        `yaml:"site"`
 	Listen     string      `yaml:"listen"`
+	Operators  Operators   `yaml:"operators"`
 	Storage    Storage     `yaml:"storage"`
 	Components []Component `yaml:"components"`
 	Checks     []Check     `yaml:"checks"`
@@ -260,6 +261,21 @@ type Export struct {
 }
 
 // Metrics tunes /metrics.
+// Operators is the operators' listener. /metrics and /api/v1/health name
+// checks, targets and files: they are served there, and on the public
+// listener only to an admin token.
+type Operators struct {
+	// Listen is host:port, default 127.0.0.1:9090; "off" serves them only
+	// through the public listener with an admin token.
+	Listen string `yaml:"listen"`
+	// Explicit: Listen was set in the file, so failing to bind it is an
+	// error rather than a warning.
+	Explicit bool `yaml:"-"`
+}
+
+// Off reports that there is no operators' listener.
+func (o Operators) Off() bool { return o.Listen == "off" }
+
 type Metrics struct {
 	// PerCheckHistograms adds a duration histogram per check.
 	PerCheckHistograms bool `yaml:"per_check_histograms"`
@@ -273,6 +289,7 @@ type Scheduler struct {
 // Defaults, documented in docs/config.md.
 const (
 	DefaultListen           = "127.0.0.1:8080"
+	DefaultOperatorsListen  = "127.0.0.1:9090"
 	DefaultStoragePath      = "data/outpost.db"
 	DefaultRawRetention     = 48 * time.Hour
 	DefaultInterval         = 60 * time.Second

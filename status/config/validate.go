@@ -29,6 +29,21 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "must be host:port (e.g. 127.0.0.1:8080): %v", err)
 	}
+	switch o := &c.Operators; {
+	case o.Listen == "" || o.Listen == DefaultOperatorsListen:
+		// The default (also when written out): if it cannot be bound,
+		// serving goes on with a warning.
+		o.Listen = DefaultOperatorsListen
+	case o.Listen == "off":
+		o.Explicit = true
+	default:
+		o.Explicit = true
+		if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+			bad("operators.listen", "must be host:port (e.g. 127.0.0.1:9090) or off: %v", err)
+		} else if o.Listen == c.Listen {
+			bad("operators.listen", "must differ from listen: the operators' surfaces name private things")
+		}
+	}
 	if c.Site.URL == "" {
 		// Feeds, webhooks and posts need absolute links; without a public
 		// URL the listener's own address is the best there is.

@@ -183,14 +183,16 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/incidents/:id", s.incident)
 	e.GET("/history", s.history)
 	e.GET("/healthz", s.healthz)
-	if s.o.Details != nil {
-		e.GET("/api/v1/health", func(c echo.Context) error {
-			c.Response().Header().Set("Cache-Control", CacheNone)
-			return c.JSON(http.StatusOK, s.o.Details())
-		})
-	}
-	if s.o.Metrics != nil {
-		e.GET("/metrics", echo.WrapHandler(s.o.Metrics))
+	// The operators' surfaces name checks, targets and files: on the public
+	// listener only an admin token (read-only will do) sees them.
+	if s.o.Admin != nil {
+		auth := s.auth(s.o.Admin, newFailLimiter())
+		if s.o.Details != nil {
+			e.GET("/api/v1/health", s.details, auth)
+		}
+		if s.o.Metrics != nil {
+			e.GET("/metrics", echo.WrapHandler(s.o.Metrics), auth)
+		}
 	}
 	if s.o.Heartbeats != nil {
 		s.heartbeatRoutes(e)
@@ -336,10 +338,43 @@ func (s *Server) healthz(c echo.Context) error {
 	if s.o.Health == nil {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	}
-	if ok, reason := s.o.Health(); !ok {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": reason})
+	// A bare verdict: the reason can name files and checks, and is for
+	// operators (/api/v1/health, or /healthz on the operators' listener).
+	if ok, _ := s.o.Health(); !ok {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unhealthy"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) details(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", CacheNone)
+	return c.JSON(http.StatusOK, s.o.Details())
+}
+
+// OperatorsHandler serves the operators' surfaces without a token, for the
+// operators' listener (loopback by default): /metrics, /api/v1/health, and
+// /healthz with the reason when unhealthy.
+func (s *Server) OperatorsHandler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(securityHeaders)
+	if s.o.Details != nil {
+		e.GET("/api/v1/health", s.details)
+	}
+	if s.o.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.o.Metrics))
+	}
+	e.GET("/healthz", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", CacheNone)
+		if s.o.Health != nil {
+			if ok, reason := s.o.Health(); !ok {
+				return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": reason})
+			}
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return headAsGet(e)
 }
 
 // handleError answers JSON to API clients and an HTML page to browsers;

@@ -309,8 +309,12 @@ func TestStaticAssetsAndHealth(t *testing.T) {
 		t.Errorf("healthz %d", r.StatusCode)
 	}
 	s.o.Health = func() (bool, string) { return false, "scheduler has not fired since 14:00" }
-	if r := get(t, h, "/healthz"); r.StatusCode != 503 || !strings.Contains(body(t, r), "scheduler has not fired") {
-		t.Errorf("unhealthy healthz %d", r.StatusCode)
+	// Public: a bare verdict. The operators' listener says why.
+	if r := get(t, h, "/healthz"); r.StatusCode != 503 || body(t, r) != `{"status":"unhealthy"}`+"\n" {
+		t.Errorf("unhealthy public healthz %d", r.StatusCode)
+	}
+	if r := get(t, s.OperatorsHandler(), "/healthz"); r.StatusCode != 503 || !strings.Contains(body(t, r), "scheduler has not fired") {
+		t.Errorf("unhealthy operators' healthz %d", r.StatusCode)
 	}
 }
 

@@ -1,0 +1,80 @@
+package web
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/webhook"
+)
+
+// marker is in everything private: what operators see names it.
+const marker = "MARKER7f3a"
+
+// No GET route of the public listener lets a private thing out without an
+// admin token: the test walks the router, with the operators' surfaces
+// (health details naming a rejected config's target and the config file's
+// path, metrics labelled by check, an unhealthy reason) full of markers.
+func TestNoPrivateMarkerOnPublicRoutes(t *testing.T) {
+	snap, st := fixture(t)
+	wh := webhook.New(webhook.Options{Store: st, Logger: slog.New(slog.DiscardHandler), PerClient: 5})
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
+		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh,
+		Admin:   &Admin{Tokens: []AdminToken{{Name: "ops", Hash: HashToken(writeToken)}}},
+		Health:  func() (bool, string) { return false, "store commit failing: /srv/" + marker + "/outpost.db: no space" },
+		Details: func() any { return map[string]any{"config": map[string]string{"file": "/etc/" + marker + ".yaml", "last_reload_error": "ftp://internal-db." + marker + ":5432/secret"}} },
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `outpost_probe_runs_total{check="`+marker+`-check",outcome="up"} 1`+"\n")
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	n := 0
+	for _, r := range s.e.Routes() {
+		if r.Method != http.MethodGet {
+			continue
+		}
+		n++
+		path := routeSample.Replace(r.Path)
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if strings.Contains(rec.Body.String(), marker) {
+			t.Errorf("GET %s (no token) shows a private marker: %.300s", path, rec.Body.String())
+		}
+		for k, v := range rec.Header() {
+			if strings.Contains(k+strings.Join(v, ","), marker) {
+				t.Errorf("GET %s: header %s shows a private marker", path, k)
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d routes walked", n)
+	}
+	// With an admin token, and on the operators' listener, they are there.
+	for _, tc := range []struct {
+		h     http.Handler
+		token string
+	}{{h, writeToken}, {s.OperatorsHandler(), ""}} {
+		for _, path := range []string{"/metrics", "/api/v1/health"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, req)
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), marker) {
+				t.Errorf("%s with token %q: %d", path, tc.token, rec.Code)
+			}
+		}
+	}
+}
