@@ -24,10 +24,10 @@ func (d *Discord) Idempotent() bool { return false }
 
 // Send posts one embed.
 func (d *Discord) Send(ctx context.Context, m Message) (string, error) {
-	embed := map[string]any{"title": truncate(m.Title, 256), "url": m.URL, "description": truncate(m.Text, 4000), "color": colour(m.Event),
+	embed := map[string]any{"title": truncate(m.Title, 256), "url": m.URL, "description": truncate(discordEscape(m.Text), 4000), "color": colour(m.Event),
 		"timestamp": m.Event.At.UTC().Format("2006-01-02T15:04:05Z")}
 	if det := details(m); det != "" {
-		embed["fields"] = []map[string]any{{"name": "Checks", "value": truncate(det, 1000)}}
+		embed["fields"] = []map[string]any{{"name": "Checks", "value": truncate(discordEscape(det), 1000)}}
 	}
 	u := d.url
 	if strings.Contains(u, "?") {
@@ -35,7 +35,10 @@ func (d *Discord) Send(ctx context.Context, m Message) (string, error) {
 	} else {
 		u += "?wait=true"
 	}
-	body, err := postJSON(ctx, d.hc, u, map[string]any{"embeds": []any{embed}}, "discord")
+	// No mention of any kind pings anyone (@everyone, @here, roles, users
+	// in text from a probed system).
+	payload := map[string]any{"embeds": []any{embed}, "allowed_mentions": map[string]any{"parse": []string{}}}
+	body, err := postJSON(ctx, d.hc, u, payload, "discord")
 	if err != nil {
 		return "", err
 	}
@@ -44,4 +47,18 @@ func (d *Discord) Send(ctx context.Context, m Message) (string, error) {
 	}
 	_ = json.Unmarshal(body, &msg)
 	return msg.ID, nil
+}
+
+// discordEscape makes text inert in Discord's markdown: no masked links,
+// emphasis, code, spoilers, quotes or headings from text a probed system
+// sent. URLs stay clickable (Discord links them without markup).
+func discordEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\*_~`|>[]()#<@", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

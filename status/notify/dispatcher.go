@@ -309,6 +309,9 @@ func (w *worker) message(r store.OutboxRow) (Message, error) {
 	if err != nil {
 		return Message{}, &PermanentError{Err: err}
 	}
+	if in, ok := w.ch.Notifier.(Inerter); ok {
+		text = in.Inert(text)
+	}
 	if w.ch.Limit > 0 {
 		text = Fit(text, data.URL, w.ch.Limit, w.ch.Count)
 	}

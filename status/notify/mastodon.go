@@ -37,6 +37,11 @@ func NewMastodon(server, token, visibility string, base http.RoundTripper) *Mast
 	return &Mastodon{client: c, visibility: visibility}
 }
 
+var _ Inerter = (*Mastodon)(nil)
+
+// Inert breaks @mentions: they would notify the accounts named.
+func (m *Mastodon) Inert(text string) string { return noMentions(text) }
+
 // Idempotent: Mastodon honours Idempotency-Key (for an hour).
 func (m *Mastodon) Idempotent() bool { return true }
 

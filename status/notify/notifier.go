@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -47,6 +48,20 @@ type Notifier interface {
 	// re-sent only on idempotent channels; others stay at-most-once.
 	Idempotent() bool
 }
+
+// Inerter is a notifier whose network reads markup in plain text (a
+// mention notifies its account): Inert makes the text harmless before it
+// is fitted, since operators' texts carry what probed systems sent.
+type Inerter interface {
+	Inert(text string) string
+}
+
+// mentionRe finds the start of an @mention.
+var mentionRe = regexp.MustCompile(`@([\p{L}\p{N}_])`)
+
+// noMentions puts a zero-width space after each @ that starts a mention,
+// so Mastodon and X link and notify no one.
+func noMentions(s string) string { return mentionRe.ReplaceAllString(s, "@\u200b$1") }
 
 // Finder is an idempotent notifier whose service forgets keys after
 // KeyWindow (Mastodon: one hour). Once the first attempt of a row is older

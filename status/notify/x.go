@@ -70,6 +70,11 @@ func NewX(api, base string, c XCredentials, transport http.RoundTripper) *X {
 // Idempotent: a re-send is safe, as X refuses the duplicate text.
 func (x *X) Idempotent() bool { return true }
 
+var _ Inerter = (*X)(nil)
+
+// Inert breaks @mentions: they would notify the accounts named.
+func (x *X) Inert(text string) string { return noMentions(text) }
+
 // Send posts m.Text (already fitted to XLimit), replying to m.ReplyTo.
 func (x *X) Send(ctx context.Context, m Message) (string, error) {
 	if x.v1 {
