@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,9 +18,9 @@ var ErrRefusedAddress = errors.New("webhook: destination address refused")
 
 // refusedPrefixes are the ranges netip's predicates do not already cover:
 // shared address space (CGNAT), "this network", IETF protocol assignments,
-// benchmarking, reserved class E, NAT64 (which can reach any IPv4 address,
-// private ones included) and the metadata address some clouds put in a
-// unique-local range.
+// benchmarking, reserved class E, NAT64 and 6to4 and IPv4-compatible
+// addresses (which reach any IPv4 address, private ones included) and the
+// metadata address some clouds put in a unique-local range.
 var refusedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -27,6 +28,9 @@ var refusedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64 (RFC 8215)
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible: ::10.0.0.1
+	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds any IPv4 address, private ones too
 	netip.MustParsePrefix("fd00:ec2::254/128"),
 }
 
@@ -58,6 +62,9 @@ type ClientOptions struct {
 	// Resolver, when set, replaces DNS; tests use it to map a name to a
 	// private address without sending a query anywhere.
 	Resolver func(ctx context.Context, host string) ([]netip.Addr, error)
+	// LocalAddrs lists the host's own interface addresses (default: the
+	// kernel's): a public address of this host reaches its own services.
+	LocalAddrs func() ([]netip.Addr, error)
 	// control observes every dial decision; tests use it to prove the
 	// refusal happened before connect.
 	control func(address string, err error)
@@ -75,8 +82,12 @@ func NewClient(o ClientOptions) *http.Client {
 	if o.Timeout == 0 {
 		o.Timeout = 15 * time.Second
 	}
+	if o.LocalAddrs == nil {
+		o.LocalAddrs = interfaceAddrs
+	}
+	own := &ownAddrs{list: o.LocalAddrs}
 	d := &net.Dialer{Timeout: o.ConnectTimeout, Control: func(network, address string, _ syscall.RawConn) error {
-		err := check(address, o.AllowPrivate)
+		err := check(address, o.AllowPrivate, own)
 		if o.control != nil {
 			o.control(address, err)
 		}
@@ -119,13 +130,65 @@ func NewClient(o ClientOptions) *http.Client {
 	}
 }
 
-func check(address string, allowPrivate bool) error {
+func check(address string, allowPrivate bool, own *ownAddrs) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: %s is not an IP address", ErrRefusedAddress, address)
 	}
-	if !allowPrivate && Refused(ap.Addr()) {
+	if allowPrivate {
+		return nil
+	}
+	if Refused(ap.Addr()) {
 		return fmt.Errorf("%w: %s is not a public address", ErrRefusedAddress, ap.Addr())
 	}
+	if own.has(ap.Addr()) {
+		return fmt.Errorf("%w: %s is an address of this host", ErrRefusedAddress, ap.Addr())
+	}
 	return nil
+}
+
+// ownAddrs caches the host's interface addresses for a few seconds: every
+// dial asks, and they rarely change. If they cannot be read, every address
+// is refused rather than one of the host's own let through.
+type ownAddrs struct {
+	list func() ([]netip.Addr, error)
+
+	mu    sync.Mutex
+	addrs []netip.Addr
+	err   error
+	at    time.Time
+}
+
+func (o *ownAddrs) has(ip netip.Addr) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.at.IsZero() || time.Since(o.at) > 10*time.Second {
+		o.addrs, o.err = o.list()
+		o.at = time.Now()
+	}
+	if o.err != nil {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, a := range o.addrs {
+		if a.Unmap() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// interfaceAddrs lists the addresses of the host's interfaces.
+func interfaceAddrs() ([]netip.Addr, error) {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(as))
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr())
+		}
+	}
+	return out, nil
 }

@@ -21,6 +21,7 @@ func TestRefused(t *testing.T) {
 		{"0.0.0.0", true}, {"::", true}, {"224.0.0.1", true}, {"ff02::1", true},
 		{"fe80::1", true}, {"fc00::1", true}, {"fd00:ec2::254", true}, {"::ffff:10.0.0.1", true},
 		{"64:ff9b::a00:1", true}, {"255.255.255.255", true}, {"198.18.0.1", true},
+		{"::a00:1", true}, {"2002:a00:1::1", true}, {"2002:808:808::1", true}, {"64:ff9b:1::a00:1", true},
 		{"203.0.114.1", false}, {"8.8.8.8", false}, {"2606:4700::1111", false}, {"::ffff:8.8.8.8", false},
 	} {
 		if got := Refused(netip.MustParseAddr(tc.ip)); got != tc.refused {
@@ -104,5 +105,25 @@ func TestClientFollowsNoRedirect(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTemporaryRedirect || moved.Load() != 0 {
 		t.Fatalf("status %d, redirect target hit %d times", resp.StatusCode, moved.Load())
+	}
+}
+
+// The host's own public addresses reach its own services: a subscriber URL
+// that resolves to one is refused before connect, like a private one.
+func TestClientRefusesTheHostsOwnAddresses(t *testing.T) {
+	own := netip.MustParseAddr("2001:db8:1:2::1")
+	var d dials
+	resolver := func(context.Context, string) ([]netip.Addr, error) { return []netip.Addr{own}, nil }
+	local := func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("127.0.0.1"), own}, nil }
+	_, err := NewClient(ClientOptions{Resolver: resolver, LocalAddrs: local, control: d.observe}).Post("http://hooks.customer.test/h", "application/json", nil)
+	if !errors.Is(err, ErrRefusedAddress) || len(d.err) != 1 || !errors.Is(d.err[0], ErrRefusedAddress) {
+		t.Fatalf("own address: err %v, dials %v %v", err, d.log, d.err)
+	}
+	// Unreadable interface addresses refuse rather than risk it.
+	d = dials{}
+	broken := func() ([]netip.Addr, error) { return nil, errors.New("netlink: no") }
+	pub := func(context.Context, string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("203.0.113.10")}, nil }
+	if _, err := NewClient(ClientOptions{Resolver: pub, LocalAddrs: broken, control: d.observe}).Post("http://hooks.customer.test/h", "application/json", nil); !errors.Is(err, ErrRefusedAddress) {
+		t.Fatalf("unknown own addresses: err %v", err)
 	}
 }
