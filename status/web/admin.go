@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -132,24 +129,14 @@ type fieldErr string
 
 func (f fieldErr) Error() string { return string(f) }
 
-// decode reads a JSON body strictly: bounded, unknown fields rejected.
+// decode reads a JSON body strictly: bounded, one object, unknown fields
+// and duplicate keys rejected.
 func decode(c echo.Context, v any) error {
-	dec := json.NewDecoder(io.LimitReader(c.Request().Body, maxAdminBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr):
-			return fieldError(typeErr.Field, "%s must be a %s", typeErr.Field, typeErr.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return fieldError(f, "unknown field %q", f)
-		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			return fieldError("", "the body must be a JSON object (at most %d KiB)", maxAdminBody>>10)
-		}
-		return fieldError("", "invalid JSON: %v", err)
+	body, err := readBody(c, maxAdminBody)
+	if err != nil {
+		return err
 	}
-	return nil
+	return decodeJSON(body, v)
 }
 
 func (s *Server) audit(c echo.Context) error {

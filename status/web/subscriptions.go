@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -94,12 +92,11 @@ const maxSubscriptionBody = 8 << 10
 func (s *Server) subscribe(c echo.Context) error {
 	var req webhook.Request
 	// Read whole and bounded, whatever Content-Length says (or doesn't).
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxSubscriptionBody+1))
-	if err != nil || len(body) > maxSubscriptionBody {
-		return fieldError("", "the body must be a JSON object of at most %d KiB", maxSubscriptionBody>>10)
+	body, err := readBody(c, maxSubscriptionBody)
+	if err != nil {
+		return err
 	}
-	c.Request().Body = io.NopCloser(bytes.NewReader(body))
-	if err := decode(c, &req); err != nil {
+	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
 	created, err := s.o.Webhooks.Subscribe(req, clientKey(c.RealIP()))
