@@ -99,6 +99,10 @@ type incidentOut struct {
 }
 
 func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: outpost incident create|update|resolve|list [flags]\n\nRun with a command and -h for its flags.")
+		return exitOK
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: outpost incident create|update|resolve|list [flags]")
 		return exitConfig
@@ -111,8 +115,8 @@ func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	impact := fs.String("impact", "", "none | minor | major | critical")
 	msg := fs.String("message", "", "the update's text")
 	comps := fs.String("components", "", "component statuses, e.g. api=major_outage,web=operational")
-	if !parseFlags(fs, args[1:]) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	api, ok := newAPIClient(*server, stderr)
 	if !ok {
@@ -172,6 +176,10 @@ func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: outpost maintenance add|list|cancel [flags]\n\nRun with a command and -h for its flags.")
+		return exitOK
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: outpost maintenance add|list|cancel [flags]")
 		return exitConfig
@@ -181,11 +189,11 @@ func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer
 	name := fs.String("name", "", "title (add)")
 	id := fs.String("id", "", "maintenance id (cancel)")
 	comps := fs.String("components", "", "comma-separated component ids (add)")
-	start := fs.String("start", "", "start, RFC 3339 (add)")
+	start := fs.String("start", "", `start (add): RFC 3339 (2026-12-01T02:00:00Z), "now", or "+DURATION" from now ("+2h")`)
 	dur := fs.Duration("duration", time.Hour, "how long (add)")
 	msg := fs.String("message", "", "public text (add)")
-	if !parseFlags(fs, args[1:]) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	api, ok := newAPIClient(*server, stderr)
 	if !ok {
@@ -194,9 +202,9 @@ func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer
 	var out incidentOut
 	switch sub {
 	case "add":
-		s, err := time.Parse(time.RFC3339, *start)
+		s, err := parseStart(*start, time.Now())
 		if err != nil {
-			fmt.Fprintf(stderr, "outpost maintenance: -start must be RFC 3339 (2026-12-01T02:00:00Z): %v\n", err)
+			fmt.Fprintln(stderr, "outpost maintenance add:", err)
 			return exitConfig
 		}
 		body := map[string]any{"name": *name, "message": *msg, "components": strings.Split(*comps, ","), "start": s, "end": s.Add(*dur)}
@@ -237,4 +245,26 @@ func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "%s %s (%s)\n", out.Incident.ID, out.Incident.Name, out.Incident.Status)
 	return exitOK
+}
+
+// parseStart reads -start: RFC 3339, "now", or "+DURATION" after now.
+func parseStart(v string, now time.Time) (time.Time, error) {
+	const forms = `RFC 3339 (2026-12-01T02:00:00Z), "now", or "+DURATION" ("+2h")`
+	switch {
+	case v == "":
+		return time.Time{}, fmt.Errorf("-start is required: %s", forms)
+	case v == "now":
+		return now.UTC().Truncate(time.Second), nil
+	case strings.HasPrefix(v, "+"):
+		d, err := time.ParseDuration(v[1:])
+		if err != nil || d < 0 {
+			return time.Time{}, fmt.Errorf("-start %q: not a duration; use %s", v, forms)
+		}
+		return now.UTC().Add(d).Truncate(time.Second), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-start %q: use %s", v, forms)
+	}
+	return t, nil
 }

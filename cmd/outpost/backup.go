@@ -21,14 +21,14 @@ import (
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("backup", stderr)
 	out := fs.String("out", "", "where to write the copy (required)")
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "outpost backup: -out FILE is required")
 		return exitConfig
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfigFor(*path, stderr, anyField)
 	if !ok {
 		return exitConfig
 	}
@@ -133,10 +133,10 @@ func verifyCopy(path string) error {
 // and not a start-up step (start-up checks only the meta pages).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("verify", stderr)
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfigFor(*path, stderr, anyField)
 	if !ok {
 		return exitConfig
 	}

@@ -72,14 +72,18 @@ func buildChannels(cfg *config.Config, sessions notify.Sessions) ([]*notify.Chan
 // runNotify is `outpost notify test -config FILE -channel NAME`: a clearly
 // marked test message, so credentials are checked before an outage does it.
 func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: outpost notify test -config FILE -channel NAME\n\nRun with a command and -h for its flags.")
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(stderr, "usage: outpost notify test -config FILE -channel NAME")
 		return exitConfig
 	}
 	fs, path := newFlags("notify test", stderr)
 	name := fs.String("channel", "", "the channel to test (required)")
-	if !parseFlags(fs, args[1:]) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func closedAddr(t *testing.T) string {
@@ -117,5 +118,92 @@ func TestUsage(t *testing.T) {
 	}
 	if code := run(t.Context(), []string{"check", "-config", "x.yaml", "extra"}, &out, &errb); code != exitConfig {
 		t.Errorf("stray argument accepted: exit %d", code)
+	}
+}
+
+// The command line answers help and version as a user expects, suggests
+// the command a typo meant, and asks for no token to show help.
+func TestCommandLineManners(t *testing.T) {
+	t.Setenv("OUTPOST_ADMIN_TOKEN", "")
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		out, err   string
+		errLacking string
+	}{
+		{[]string{"--help"}, exitOK, "Commands:", "", ""},
+		{[]string{"-h"}, exitOK, "Commands:", "", ""},
+		{[]string{"help"}, exitOK, "Commands:", "", ""},
+		{[]string{"--version"}, exitOK, "outpost dev", "", ""},
+		{[]string{"serv"}, exitConfig, "", `did you mean "serve"?`, "Commands:"},
+		{[]string{"maintenanse"}, exitConfig, "", `did you mean "maintenance"?`, "Commands:"},
+		{[]string{"xyzzy"}, exitConfig, "", `unknown command "xyzzy"`, "did you mean"},
+		{[]string{"incident", "--help"}, exitOK, "usage: outpost incident", "", "OUTPOST_ADMIN_TOKEN"},
+		{[]string{"incident", "create", "-h"}, exitOK, "", "-name", "OUTPOST_ADMIN_TOKEN"},
+		{[]string{"maintenance", "help"}, exitOK, "usage: outpost maintenance", "", ""},
+		{[]string{"check", "-h"}, exitOK, "", "-config", ""},
+	} {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), tc.args, &out, &errb)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) || !strings.Contains(errb.String(), tc.err) ||
+			(tc.errLacking != "" && strings.Contains(errb.String(), tc.errLacking)) {
+			t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s", tc.args, code, out.String(), errb.String())
+		}
+	}
+}
+
+func TestMaintenanceStart(t *testing.T) {
+	now := time.Date(2026, 11, 26, 14, 0, 30, 500, time.UTC)
+	for in, want := range map[string]string{"now": "2026-11-26T14:00:30Z", "+2h": "2026-11-26T16:00:30Z", "+30m": "2026-11-26T14:30:30Z",
+		"2026-12-01T02:00:00Z": "2026-12-01T02:00:00Z"} {
+		got, err := parseStart(in, now)
+		if err != nil || got.Format(time.RFC3339) != want {
+			t.Errorf("parseStart(%q) = %s, %v; want %s", in, got.Format(time.RFC3339), err, want)
+		}
+	}
+	for _, bad := range []string{"", "tomorrow", "+2 hours", "+-1h"} {
+		if _, err := parseStart(bad, now); err == nil || !strings.Contains(err.Error(), `"now"`) {
+			t.Errorf("parseStart(%q): %v, want an error naming the forms", bad, err)
+		}
+	}
+	t.Setenv("OUTPOST_ADMIN_TOKEN", "t0ken")
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"maintenance", "add", "-name", "x", "-components", "api"}, &out, &errb); code != exitConfig ||
+		!strings.Contains(errb.String(), "-start is required") || strings.Contains(errb.String(), "2006-01-02") {
+		t.Errorf("add without -start: exit %d: %s", code, errb.String())
+	}
+}
+
+// Commands that do not use a secret run without it; check reports it.
+func TestCommandsNeedOnlyTheirSecrets(t *testing.T) {
+	cfg := writeConfig(t, fmt.Sprintf(`
+site: {title: T}
+admin: {tokens: [{name: oncall, token: "${UNSET_ADMIN_TOKEN_9}"}]}
+channels:
+  - {name: ops, kind: slack, url: "${UNSET_SLACK_URL_9}"}
+components: [{id: db, name: DB}]
+checks:
+  - {name: db-port, component: db, kind: tcp, target: "%s", timeout: 2s}
+`, closedAddr(t)))
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"check", "-config", cfg}, &out, &errb); code != exitConfig || !strings.Contains(errb.String(), "UNSET_SLACK_URL_9") ||
+		!strings.Contains(errb.String(), "UNSET_ADMIN_TOKEN_9") {
+		t.Errorf("check: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run(t.Context(), []string{"probe", "-config", cfg}, &out, &errb); code != exitFailed || !strings.Contains(out.String(), "db-port") {
+		t.Errorf("probe (a down check, no channel secrets needed): exit %d: %s %s", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	backup := filepath.Join(t.TempDir(), "b.db")
+	if code := run(t.Context(), []string{"backup", "-config", cfg, "-out", backup}, &out, &errb); code != exitOK {
+		t.Errorf("backup: exit %d: %s", code, errb.String())
+	}
+	// probe still needs its checks' own secrets.
+	cfg2 := writeConfig(t, "site: {title: T}\ncomponents: [{id: db, name: DB}]\nchecks:\n  - {name: db-port, component: db, kind: tcp, target: \"${UNSET_TARGET_9}\"}\n")
+	errb.Reset()
+	if code := run(t.Context(), []string{"probe", "-config", cfg2}, &out, &errb); code != exitConfig || !strings.Contains(errb.String(), "UNSET_TARGET_9") {
+		t.Errorf("probe with a check's secret unset: exit %d: %s", code, errb.String())
 	}
 }

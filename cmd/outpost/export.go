@@ -21,14 +21,14 @@ import (
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("export", stderr)
 	out := fs.String("out", "", "the folder to publish to: a symlink, replaced atomically (required)")
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "outpost export: -out DIR is required")
 		return exitConfig
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfigFor(*path, stderr, anyField)
 	if !ok {
 		return exitConfig
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status/config"
@@ -20,27 +21,47 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, cfg
 }
 
-// parseFlags returns false (after printing why) when args are bad.
-func parseFlags(fs *flag.FlagSet, args []string) bool {
-	if err := fs.Parse(args); err != nil {
-		return false
+// parseFlags parses a subcommand's flags. When it cannot go on it says
+// why (or prints the flags, for -h) and returns the exit code: 0 for -h,
+// exitConfig for bad flags.
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return exitOK, false
+	} else if err != nil {
+		return exitConfig, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return false
+		return exitConfig, false
 	}
-	return true
+	return exitOK, true
 }
 
-// loadConfig loads path and prints every problem on failure.
+// loadConfig loads path and prints every problem on failure. Every
+// ${VAR} must be set: for serve, check and notify.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	return loadConfigWith(path, stderr, probes.Options{Version: version})
+	return loadConfigWith(path, stderr, config.LoadOptions{Probe: probes.Options{Version: version}})
 }
 
-// loadConfigWith is loadConfig with the serving process's probe options
-// (the heartbeat registry).
-func loadConfigWith(path string, stderr io.Writer, po probes.Options) (*config.Config, bool) {
-	cfg, err := config.Load(path, config.LoadOptions{Probe: po})
+// loadConfigFor loads path for a command that uses only some of it: an
+// unset ${VAR} in a field tolerate accepts is no error.
+func loadConfigFor(path string, stderr io.Writer, tolerate func(field string) bool) (*config.Config, bool) {
+	return loadConfigWith(path, stderr, config.LoadOptions{Probe: probes.Options{Version: version}, Tolerate: tolerate})
+}
+
+// anyField tolerates every unset secret: for commands that read only the
+// data file's path and the site (backup, export, verify, heartbeat token).
+func anyField(string) bool { return true }
+
+// notChecks tolerates unset secrets outside checks and canaries: probe
+// needs its checks' secrets, not the channels' or the admin tokens.
+func notChecks(field string) bool {
+	return !strings.HasPrefix(field, "checks") && !strings.HasPrefix(field, "canaries")
+}
+
+// loadConfigWith loads path with o and prints every problem on failure.
+func loadConfigWith(path string, stderr io.Writer, o config.LoadOptions) (*config.Config, bool) {
+	cfg, err := config.Load(path, o)
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {
@@ -55,8 +76,8 @@ func loadConfigWith(path string, stderr io.Writer, po probes.Options) (*config.C
 
 func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("check", stderr)
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {

@@ -51,4 +51,3 @@ func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader, webhooks
 	}
 	return b
 }
-

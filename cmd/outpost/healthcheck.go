@@ -16,11 +16,11 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs, path := newFlags("healthcheck", stderr)
 	url := fs.String("url", "", "health URL (default: http://<listen>/healthz from the config)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *url == "" {
-		cfg, ok := loadConfig(*path, stderr)
+		cfg, ok := loadConfigFor(*path, stderr, anyField)
 		if !ok {
 			return exitConfig
 		}

@@ -15,16 +15,20 @@ import (
 // runHeartbeat is `outpost heartbeat token -config FILE -check NAME`: a new
 // token for a push check, shown once (only its hash is kept).
 func runHeartbeat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: outpost heartbeat token -config FILE -check NAME\n\nRun with a command and -h for its flags.")
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "token" {
 		fmt.Fprintln(stderr, "usage: outpost heartbeat token -config FILE -check NAME")
 		return exitConfig
 	}
 	fs, path := newFlags("heartbeat token", stderr)
 	check := fs.String("check", "", "the heartbeat check (required)")
-	if !parseFlags(fs, args[1:]) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfigFor(*path, stderr, anyField)
 	if !ok {
 		return exitConfig
 	}

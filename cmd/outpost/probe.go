@@ -29,10 +29,10 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs, path := newFlags("probe", stderr)
 	only := fs.String("check", "", "run only the check with this name")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfigFor(*path, stderr, notChecks)
 	if !ok {
 		return exitConfig
 	}

@@ -32,8 +32,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs, path := newFlags("serve", stderr)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if !parseFlags(fs, args) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -41,7 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitConfig
 	}
 	beats := probes.NewBeats(nil) // pushed heartbeats, shared by every config loaded
-	cfg, ok := loadConfigWith(*path, stderr, probes.Options{Version: version, Beats: beats})
+	cfg, ok := loadConfigWith(*path, stderr, config.LoadOptions{Probe: probes.Options{Version: version, Beats: beats}})
 	if !ok {
 		return exitConfig
 	}

@@ -15,6 +15,10 @@ import (
 // runSubscriptions manages webhook subscriptions on a running Outpost
 // through the admin API.
 func runSubscriptions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: outpost subscriptions list|log|pause|enable|delete [-id ID] [flags]\n\nRun with a command and -h for its flags.")
+		return exitOK
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: outpost subscriptions list|log|pause|enable|delete [-id ID] [flags]")
 		return exitConfig
@@ -22,8 +26,8 @@ func runSubscriptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	sub := args[0]
 	fs, server := cliFlags("subscriptions "+sub, stderr)
 	id := fs.String("id", "", "subscription id (all but list)")
-	if !parseFlags(fs, args[1:]) {
-		return exitConfig
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	if sub != "list" && *id == "" {
 		fmt.Fprintln(stderr, "outpost subscriptions: -id is required")

@@ -17,6 +17,9 @@ type decoder struct {
 	file string
 	errs Errors
 	pos  map[string]*yaml.Node // field path → the value node
+	// tolerate and unresolved: see LoadOptions.Tolerate.
+	tolerate   func(field string) bool
+	unresolved Errors
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {

@@ -38,6 +38,10 @@ func (d *decoder) expand(n *yaml.Node, path string, lookup func(string) (string,
 			if m[2] != "" {
 				return m[3]
 			}
+			if d.tolerate != nil && d.tolerate(path) {
+				d.unresolved = append(d.unresolved, Error{Field: path})
+				return ref
+			}
 			d.fail(n, path, "environment variable %s is not set (set it, or give a default: ${%s:-value})", m[1], m[1])
 			return ""
 		})

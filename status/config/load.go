@@ -21,6 +21,11 @@ type LoadOptions struct {
 	Lookup func(string) (string, bool)
 	// Probe options (version for User-Agent, resolver).
 	Probe probes.Options
+	// Tolerate names the fields whose unset ${VAR} is not an error: the
+	// reference stays as written and nothing is validated about the field.
+	// Commands that do not use a secret (backup, export, probe for
+	// channels' tokens) go on without it; serve and check tolerate nothing.
+	Tolerate func(field string) bool
 }
 
 // Load reads, expands, decodes and validates the config file at path. On
@@ -91,7 +96,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	}
 	abs, _ := filepath.Abs(name)
 	cfg := &Config{File: abs, Dir: filepath.Dir(abs), Hash: Hash(data)}
-	d := &decoder{file: name, pos: map[string]*yaml.Node{}}
+	d := &decoder{file: name, pos: map[string]*yaml.Node{}, tolerate: opts.Tolerate}
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -109,7 +114,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	d.errs = nil
 	opts.Probe.BaseDir = cfg.Dir
 	d.validate(cfg, opts.Probe)
-	d.errs = append(decoded, d.errs.without(decoded)...)
+	d.errs = append(decoded, d.errs.without(append(decoded, d.unresolved...))...)
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
