@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -161,5 +162,70 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 	if loaded.Seq != m.engine.State().Seq || loaded.Components["api"].Status != m.engine.State().Components["api"].Status {
 		t.Fatalf("restart state differs: seq %d/%d, api %s/%s", loaded.Seq, m.engine.State().Seq,
 			loaded.Components["api"].Status, m.engine.State().Components["api"].Status)
+	}
+}
+
+// A burst far beyond any channel's depth is never dropped: probes do not
+// block, and the next step takes everything waiting. Results that waited
+// longer than a check period make the page say monitoring is delayed.
+func TestOverloadDropsNothingAndSaysDelayed(t *testing.T) {
+	m, srv, st, clk := setup(t)
+	const n = 20_000
+	old := clk.now.Add(-2 * time.Minute) // produced two minutes ago: the engine is behind
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				check := "api-1"
+				if i%2 == 1 {
+					check = "db-1"
+				}
+				m.sink(probes.Report{Check: check, Finished: old.Add(time.Duration(i) * time.Microsecond), Result: probes.Result{Outcome: probes.Up}})
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("probes blocked handing over their results")
+	}
+	var pending []status.CheckResult
+	var window <-chan time.Time
+	if err := m.flush(&pending, &window, newBackoff(), nil); err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, c := range []string{"api-1", "db-1"} {
+		rs, err := st.Results(c, old.Add(-time.Second), clk.now, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += len(rs)
+	}
+	if stored != n {
+		t.Fatalf("%d of %d results committed", stored, n)
+	}
+	page := fetch(t, srv.Handler(), "/")
+	if !strings.Contains(page, "Monitoring delayed since 13:58 UTC") {
+		t.Errorf("a backlogged engine does not say monitoring is delayed")
+	}
+	if api := fetch(t, srv.Handler(), "/api/v1/status"); !strings.Contains(api, `"delayed": true`) {
+		t.Errorf("/api/v1/status does not say delayed:\n%s", api)
+	}
+	// Caught up: fresh results clear it.
+	if _, err := m.step(status.Batch{Now: clk.now}); err != nil {
+		t.Fatal(err)
+	}
+	m.sink(probes.Report{Check: "api-1", Finished: clk.now, Result: probes.Result{Outcome: probes.Up}})
+	pending, window = nil, nil
+	if err := m.flush(&pending, &window, newBackoff(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if page := fetch(t, srv.Handler(), "/"); strings.Contains(page, "Monitoring delayed") {
+		t.Error("the delay outlived the backlog")
 	}
 }

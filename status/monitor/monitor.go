@@ -49,7 +49,7 @@ type Monitor struct {
 	engine  *status.Engine
 	sched   atomic.Pointer[probes.Scheduler]
 	cfg     atomic.Pointer[config.Config]
-	reports chan probes.Report
+	reports *queue
 	cmds    chan cmdReq
 	reloads chan reloadReq
 	snap    atomic.Pointer[status.Snapshot]
@@ -64,6 +64,10 @@ type Monitor struct {
 	commitNanos atomic.Int64 // last commit latency
 	lastStep    atomic.Int64 // unix nanos of the last engine step
 	commitErr   atomic.Pointer[string]
+	// behind is when the oldest result of the last step was produced, while
+	// the engine runs more than a check period behind its probes (unix
+	// nanos; 0 when keeping up): the page then says monitoring is delayed.
+	behind atomic.Int64
 	kinds       atomic.Pointer[map[string]string] // check name → kind, for metrics
 }
 
@@ -98,7 +102,7 @@ func New(o Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: make(chan probes.Report, 4096),
+	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: newQueue(),
 		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
 		hist: newHistory(o.Store)}
 	sched, err := m.newScheduler(o.Config)
@@ -129,17 +133,27 @@ func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 	m.sched.Store(sched)
 }
 
-// sink hands a report to the engine goroutine without blocking a probe for
-// long: the channel is deep, and a full channel means the engine is wedged.
+// sink hands a report to the engine goroutine without blocking the probe.
 func (m *Monitor) sink(r probes.Report) {
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveRun((*m.kinds.Load())[r.Check], r)
 	}
-	select {
-	case m.reports <- r:
-	case <-time.After(5 * time.Second):
-		m.o.Logger.Error("result dropped: engine not keeping up", "check", r.Check)
+	m.reports.put(r)
+}
+
+// drain moves what the queue holds into pending, counting any shed.
+func (m *Monitor) drain(pending []status.CheckResult) []status.CheckResult {
+	rs, shed := m.reports.take()
+	if shed > 0 {
+		m.o.Logger.Error("results shed: the engine fell a full queue behind", slog.Int("results", shed))
+		if m.o.Metrics != nil {
+			m.o.Metrics.ObserveDropped(shed)
+		}
 	}
+	for _, r := range rs {
+		pending = append(pending, toResult(r))
+	}
+	return pending
 }
 
 // Snapshot returns the latest published snapshot.
@@ -183,11 +197,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	m.sched.Load().Stop(stopCtx)
 	cancel()
-	close(m.reports)
-	var rest []status.CheckResult
-	for r := range m.reports {
-		rest = append(rest, toResult(r))
-	}
+	rest := m.drain(nil)
 	if len(rest) > 0 {
 		if _, ferr := m.step(status.Batch{Now: m.o.Now().UTC(), Results: rest}); ferr != nil && err == nil {
 			err = ferr
@@ -207,13 +217,14 @@ func (m *Monitor) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if len(pending) > 0 {
+			if pending = m.drain(pending); len(pending) > 0 {
 				_, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending})
 				return err
 			}
 			return nil
-		case r := <-m.reports:
-			pending = append(pending, toResult(r))
+		case <-m.reports.ready:
+			// Nothing is taken yet: the step takes everything waiting
+			// when the window ends, however much that has become.
 			if window == nil {
 				window = time.After(m.o.BatchWindow)
 			}
@@ -248,7 +259,9 @@ func (m *Monitor) loop(ctx context.Context) error {
 // after a backoff and the request is told nothing changed; only an error
 // the loop cannot recover from is returned.
 func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time, retry *backoff, req *cmdReq) error {
+	*pending = m.drain(*pending)
 	b := status.Batch{Now: m.o.Now().UTC(), Results: *pending}
+	m.noteLag(b)
 	if req != nil {
 		b.Commands = req.cmds
 	}
@@ -273,6 +286,31 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 		req.reply <- ch.Replies
 	}
 	return nil
+}
+
+// noteLag records whether the engine runs behind its probes: the batch's
+// oldest result waited longer than the allowed staleness of the shortest
+// check period (as the engine judges silence).
+func (m *Monitor) noteLag(b status.Batch) {
+	oldest := b.Now
+	for _, r := range b.Results {
+		if r.At.Before(oldest) {
+			oldest = r.At
+		}
+	}
+	model := m.engine.Model()
+	limit := 2 * time.Minute
+	for _, c := range model.Checks {
+		limit = min(limit, time.Duration(max(model.StaleAfter, 1))*c.Every)
+	}
+	if len(b.Results) > 0 && b.Now.Sub(oldest) > limit {
+		if m.behind.Load() == 0 {
+			m.o.Logger.Warn("the engine runs behind its probes; the page says monitoring is delayed", slog.Duration("lag", b.Now.Sub(oldest)))
+		}
+		m.behind.Store(oldest.UnixNano())
+	} else if len(b.Results) > 0 {
+		m.behind.Store(0)
+	}
 }
 
 // maxRetained bounds the results kept across failing commits (a full disk
@@ -367,6 +405,9 @@ func (m *Monitor) logChanges(ch *status.Changes) {
 func (m *Monitor) publish(now time.Time) {
 	s := m.engine.Snapshot(now, m.started)
 	m.hist.enrich(s, m.engine.State(), m.cfg.Load(), now)
+	if b := m.behind.Load(); b != 0 && s.DelayedSince.IsZero() {
+		s.DelayedSince = time.Unix(0, b).UTC() // results reach the page late: say so
+	}
 	m.snap.Store(s)
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveSnapshot(s)

@@ -38,7 +38,7 @@ func (m *Monitor) reload(cfg *config.Config) error {
 	}
 	old := m.sched.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	old.Stop(ctx) // its last reports wait in the channel; removed checks' are ignored
+	old.Stop(ctx) // its last reports wait in the queue; removed checks' are ignored
 	cancel()
 	m.engine.SetModel(cfg.Model())
 	m.adopt(cfg, next)
