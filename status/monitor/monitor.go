@@ -68,7 +68,7 @@ type Monitor struct {
 	// the engine runs more than a check period behind its probes (unix
 	// nanos; 0 when keeping up): the page then says monitoring is delayed.
 	behind atomic.Int64
-	kinds       atomic.Pointer[map[string]string] // check name → kind, for metrics
+	kinds  atomic.Pointer[map[string]string] // check name → kind, for metrics
 }
 
 type reloadReq struct {

@@ -122,7 +122,9 @@ func TestClientRefusesTheHostsOwnAddresses(t *testing.T) {
 	// Unreadable interface addresses refuse rather than risk it.
 	d = dials{}
 	broken := func() ([]netip.Addr, error) { return nil, errors.New("netlink: no") }
-	pub := func(context.Context, string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("203.0.113.10")}, nil }
+	pub := func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("203.0.113.10")}, nil
+	}
 	if _, err := NewClient(ClientOptions{Resolver: pub, LocalAddrs: broken, control: d.observe}).Post("http://hooks.customer.test/h", "application/json", nil); !errors.Is(err, ErrRefusedAddress) {
 		t.Fatalf("unknown own addresses: err %v", err)
 	}
