@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	scaleSoak = flag.Duration("scale.soak", 2*time.Minute, "how long BenchmarkRealBinary measures after warm-up")
+	scaleBig  = flag.Bool("scale.big", false, "BenchmarkRealBinary also runs 10,000 checks in 1,000 components")
+)
+
+// BenchmarkRealBinary runs `outpost serve` as a process with thousands of
+// HTTP checks at 30 s against a local target, and measures what a user's
+// machine would see: runs executed (counted at the target), results
+// dropped, CPU per run (from /proc), RSS, and time to the first page.
+//
+//	go test ./cmd/outpost -run '^$' -bench RealBinary -benchtime 1x [-scale.soak 2m] [-scale.big]
+func BenchmarkRealBinary(b *testing.B) {
+	shapes := []struct {
+		name               string
+		checks, components int
+	}{{"5000-checks-50-components", 5000, 50}, {"5000-checks-5000-components", 5000, 5000}}
+	if *scaleBig {
+		shapes = append(shapes, struct {
+			name               string
+			checks, components int
+		}{"10000-checks-1000-components", 10000, 1000})
+	}
+	for _, sh := range shapes {
+		b.Run(sh.name, func(b *testing.B) { realBinary(b, sh.checks, sh.components) })
+	}
+}
+
+func realBinary(b *testing.B, checks, components int) {
+	bin := outpostBinary(b)
+	var hits atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "ok")
+	})}
+	go target.Serve(ln)
+	defer target.Close()
+
+	const interval = 30 * time.Second
+	var cfg strings.Builder
+	listen, ops := freeAddr(b), freeAddr(b)
+	fmt.Fprintf(&cfg, "site: {title: Scale}\nlisten: %s\noperators: {listen: %q}\ncomponents:\n", listen, ops)
+	for i := range components {
+		fmt.Fprintf(&cfg, "  - {id: c%d, name: Component %d, group: Group %d}\n", i, i, i/10)
+	}
+	cfg.WriteString("checks:\n")
+	for i := range checks {
+		fmt.Fprintf(&cfg, "  - {name: check-%05d, component: c%d, kind: http, target: \"http://%s/\", interval: 30s, timeout: 5s}\n", i, i%components, ln.Addr())
+	}
+	path := filepath.Join(b.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte(cfg.String()), 0o600)
+	cmd := exec.Command(bin, "serve", "-config", path)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var firstPage time.Duration
+	for deadline := start.Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if r, err := http.Get("http://" + listen + "/"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				firstPage = time.Since(start)
+				break
+			}
+		}
+	}
+	if firstPage == 0 {
+		b.Fatal("no first page within 60 s")
+	}
+	time.Sleep(interval + 5*time.Second) // warm-up: every check has run once
+	h0, cpu0, d0 := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops)
+	b.ResetTimer()
+	time.Sleep(*scaleSoak)
+	b.StopTimer()
+	h1, cpu1, d1, rss := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops), rssOf(cmd.Process.Pid)
+	runs := float64(h1 - h0)
+	expected := float64(checks) * scaleSoak.Seconds() / interval.Seconds()
+	b.ReportMetric(100*runs/expected, "%runs-executed")
+	b.ReportMetric(d1-d0, "results-dropped")
+	b.ReportMetric(float64(cpu1-cpu0)*10/runs, "cpu-ms/run") // ticks are 10 ms
+	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
+	b.ReportMetric(firstPage.Seconds(), "first-page-s")
+}
+
+// cpuTicks is a process's user and system time in clock ticks (1/100 s).
+func cpuTicks(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 on
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + k
+}
+
+// dropped reads outpost_results_dropped_total (and the old log-only drops
+// do not exist any more: every shed result is counted there).
+func dropped(b *testing.B, base string) float64 {
+	r, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Body.Close()
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "outpost_results_dropped_total "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return n
+		}
+	}
+	return 0
+}
