@@ -77,6 +77,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Health:  func() (bool, string) { return mon.Health() },
 		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details: func() any { return healthDetails(mon, st, rl, wh != nil) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, wake), Webhooks: wh,
+		OnRender: func(s *status.Snapshot) {
+			if exp != nil {
+				exp.offer(s)
+			}
+		},
 		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }},
 		Peer:       peerHandler(cfg, func() (bool, string) { return mon.Health() })})
 	if err != nil {
@@ -96,14 +101,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	route := withWebhooks(notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, wh != nil)
 	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: wake,
-		Route: route, OnSnapshot: func(s *status.Snapshot) {
-			if err := srv.Update(s); err != nil {
-				log.Error("render failed; serving the previous page", "error", err)
-			}
-			if exp != nil {
-				exp.offer(s)
-			}
-		}})
+		Route: route, OnSnapshot: srv.Offer}) // rendered off the engine's goroutine (srv.Run)
 	if err != nil {
 		log.Error("cannot start the monitor", "error", err)
 		return exitFailed
@@ -167,6 +165,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		close(whDone)
 	}
+	renderCtx, stopRender := context.WithCancel(context.Background())
+	defer stopRender()
+	go srv.Run(renderCtx)
 	monCtx, stopMon := context.WithCancel(context.Background())
 	monDone := make(chan error, 1)
 	go func() { monDone <- mon.Run(monCtx) }()

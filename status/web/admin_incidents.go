@@ -73,6 +73,7 @@ func (s *Server) apply(c echo.Context, code int, cmd status.Command) error {
 	if err != nil {
 		return err
 	}
+	s.awaitRender(c.Request().Context()) // the page shows the change when the answer comes
 	if r := replies[0]; r.Err != "" {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, r.Err)
 	} else if cmd.IncidentID == "" {

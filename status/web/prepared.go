@@ -38,14 +38,24 @@ type Prepared struct {
 
 // Prepare compresses body once and computes its validators.
 func Prepare(body []byte, contentType, cacheControl string) *Prepared {
+	return prepare(body, contentType, cacheControl, func(buf *bytes.Buffer) *gzip.Writer {
+		zw, _ := gzip.NewWriterLevel(buf, gzip.DefaultCompression)
+		return zw
+	}, func(*gzip.Writer) {})
+}
+
+// prepare is Prepare with the gzip writer taken from get and handed back
+// to put (a pool, for the renders' many responses).
+func prepare(body []byte, contentType, cacheControl string, get func(*bytes.Buffer) *gzip.Writer, put func(*gzip.Writer)) *Prepared {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:16])
 	p := &Prepared{Body: body, ETag: `"` + tag + `"`, ContentType: contentType, CacheControl: cacheControl, Status: http.StatusOK}
 	if len(body) >= minGzipSize {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+		buf := bytes.NewBuffer(make([]byte, 0, len(body)/3))
+		zw := get(buf)
 		_, _ = zw.Write(body)
 		_ = zw.Close()
+		put(zw)
 		p.Gzip = buf.Bytes()
 		p.GzipETag = `"` + tag + `-gz"`
 	}

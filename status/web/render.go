@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yuin/goldmark"
@@ -29,6 +30,8 @@ type renderer struct {
 
 	mu     sync.Mutex
 	blocks map[string]block // rendered component blocks by component id
+	// blockRenders counts component blocks rendered (not reused).
+	blockRenders atomic.Uint64
 }
 
 // block is a rendered component with what it was rendered from: a state
@@ -154,6 +157,7 @@ func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []s
 	if b, ok := r.blocks[c.ID]; ok && b.same(c, u) {
 		return b.html, nil
 	}
+	r.blockRenders.Add(1)
 	var buf bytes.Buffer
 	if err := r.tpl["index"].ExecuteTemplate(&buf, "component", r.component(c, u, labels)); err != nil {
 		return "", fmt.Errorf("render component %s: %w", c.ID, err)

@@ -46,6 +46,9 @@ type Options struct {
 	Peer http.Handler
 	// Webhooks serves public webhook subscriptions; nil: not served.
 	Webhooks *webhook.Service
+	// OnRender, when set, is called by Run after each render (the static
+	// exporter follows what is served).
+	OnRender func(*status.Snapshot)
 }
 
 // Server serves the public surfaces.
@@ -60,6 +63,17 @@ type Server struct {
 
 	mu   sync.Mutex
 	lazy *pages // pages rendered on demand
+	// offered is the newest snapshot handed over (Offer); wake tells Run.
+	prep    *prepCache // the live site's responses across renders
+	offered atomic.Pointer[status.Snapshot]
+	wake    chan struct{}
+	// rmu guards the render counters: offeredN counts Offer calls,
+	// renderedN the last one Run has served; rendered signals it.
+	renderMu            sync.Mutex // one render of the live site at a time
+	rmu                 sync.Mutex
+	rendered            *sync.Cond
+	offeredN, renderedN uint64
+	running             bool
 	// warnedXFF is when the last "X-Forwarded-For from an untrusted peer"
 	// warning was logged (unix nanos).
 	warnedXFF atomic.Int64
@@ -81,7 +95,8 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load assets: %w", err)
 	}
-	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: newPages()}
+	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: newPages(), wake: make(chan struct{}, 1), prep: newPrepCache()}
+	s.rendered = sync.NewCond(&s.rmu)
 	for _, a := range files {
 		s.assets[a.Path] = Prepare(a.Body, a.ContentType, CacheAsset)
 	}
@@ -104,9 +119,16 @@ func (s *Server) Renders() uint64 { return s.renders.Load() }
 
 // Update renders every public response for snap and swaps them in at once.
 func (s *Server) Update(snap *status.Snapshot) error {
-	next, err := s.render(snap)
+	s.renderMu.Lock()
+	s.prep.begin()
+	next, err := s.render(snap, s.prep)
+	s.prep.end()
+	s.renderMu.Unlock()
 	if err != nil {
 		return err
+	}
+	if s.offered.Load() == nil {
+		s.offered.Store(snap)
 	}
 	s.current.Store(next)
 	s.lazy.setVersion(pagesVersion(s.o.Store.IncidentsVersion(), snap, snap.GeneratedAt.In(s.o.Site.Location).Format("2006-01")))
@@ -114,8 +136,9 @@ func (s *Server) Update(snap *status.Snapshot) error {
 	return nil
 }
 
-// render prepares every public response for snap without publishing it.
-func (s *Server) render(snap *status.Snapshot) (*site, error) {
+// render prepares every public response for snap without publishing it,
+// through pc (the live site's cache, or a fresh one for a copy aside).
+func (s *Server) render(snap *status.Snapshot, pc *prepCache) (*site, error) {
 	next := &site{snap: snap, routes: map[string]*Prepared{}, incidents: map[string]*Prepared{}}
 	index, err := s.r.index(snap)
 	if err != nil {
@@ -124,13 +147,13 @@ func (s *Server) render(snap *status.Snapshot) (*site, error) {
 	// The page is the big one: compress and hash it on the other core while
 	// the rest renders. Buffered, so an early return leaks nothing.
 	indexDone := make(chan *Prepared, 1)
-	go func() { indexDone <- Prepare(index, "text/html; charset=utf-8", CachePage) }()
+	go func() { indexDone <- pc.body("/", index, "text/html; charset=utf-8", CachePage) }()
 	api, err := s.apiStatusJSON(snap)
 	if err != nil {
 		return nil, err
 	}
-	next.routes["/api/v1/status"] = Prepare(api, "application/json", CachePage)
-	if err := s.readSurfaces(next, snap); err != nil {
+	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
+	if err := s.readSurfaces(next, snap, pc); err != nil {
 		return nil, err
 	}
 	names := componentNames(snap)
@@ -146,7 +169,7 @@ func (s *Server) render(snap *status.Snapshot) (*site, error) {
 			if err != nil {
 				return nil, err
 			}
-			next.incidents[inc.ID] = Prepare(b, "text/html; charset=utf-8", CachePage)
+			next.incidents[inc.ID] = pc.body("/incidents/"+inc.ID, b, "text/html; charset=utf-8", CachePage)
 		}
 	}
 	next.routes["/"] = <-indexDone

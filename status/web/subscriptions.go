@@ -35,12 +35,14 @@ type componentUpdate struct {
 // webhooks: the page, then the incident, or the component and its update,
 // as /api/v2 shows them. The page status is the current snapshot's.
 func (s *Server) WebhookData(ev status.Event) (any, error) {
-	cur := s.current.Load()
-	if cur == nil {
-		return nil, errors.New("no snapshot rendered yet")
+	// The newest snapshot handed over, rendered or not: it is this event's
+	// step's or a later one (the dispatchers are woken after publishing).
+	snap := s.offered.Load()
+	if snap == nil {
+		return nil, errors.New("no snapshot yet")
 	}
-	v := s.newV2(cur.snap)
-	page := webhookPage{ID: v.page.ID, StatusIndicator: cur.snap.Indicator, StatusDescription: cur.snap.Description}
+	v := s.newV2(snap)
+	page := webhookPage{ID: v.page.ID, StatusIndicator: snap.Indicator, StatusDescription: snap.Description}
 	switch {
 	case ev.Incident != nil:
 		return map[string]any{"page": page, "incident": v.incident(ev.Incident)}, nil

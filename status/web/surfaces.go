@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -18,13 +20,13 @@ var readPaths = []string{
 }
 
 // readSurfaces renders the Statuspage API, feeds, calendar and badges.
-func (s *Server) readSurfaces(next *site, snap *status.Snapshot) error {
+func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) error {
 	bodies, err := s.newV2(snap).bodies()
 	if err != nil {
 		return err
 	}
 	for path, b := range bodies {
-		next.routes[path] = Prepare(b, "application/json", CachePage)
+		next.routes[path] = pc.body(path, b, "application/json", CachePage)
 	}
 	es := s.feedEntries(snap)
 	rss, err := s.rss(snap, es)
@@ -39,19 +41,23 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	next.routes["/feed.rss"] = Prepare(rss, "application/rss+xml; charset=utf-8", CachePage)
-	next.routes["/feed.atom"] = Prepare(atom, "application/atom+xml; charset=utf-8", CachePage)
-	next.routes["/feed.json"] = Prepare(jf, "application/feed+json", CachePage)
-	next.routes["/maintenance.ics"] = Prepare(s.ics(snap), "text/calendar; charset=utf-8", CachePage)
+	next.routes["/feed.rss"] = pc.body("/feed.rss", rss, "application/rss+xml; charset=utf-8", CachePage)
+	next.routes["/feed.atom"] = pc.body("/feed.atom", atom, "application/atom+xml; charset=utf-8", CachePage)
+	next.routes["/feed.json"] = pc.body("/feed.json", jf, "application/feed+json", CachePage)
+	next.routes["/maintenance.ics"] = pc.body("/maintenance.ics", s.ics(snap), "text/calendar; charset=utf-8", CachePage)
+	// Badges are per component: rebuilt only when what they show changed.
 	for _, c := range snap.Components {
-		next.routes["/badge/"+c.ID+".svg"] = Prepare(statusBadge(c), "image/svg+xml", CacheBadge)
+		key := "/badge/" + c.ID + ".svg"
+		next.routes[key] = pc.built(key, fmt.Sprint(c.Name, "\x00", c.Status, c.Stale, c.NoData),
+			func() []byte { return statusBadge(c) }, "image/svg+xml", CacheBadge)
 		u := snap.Uptime[c.ID]
 		for _, w := range UptimeWindows {
 			v, ok := u.Windows[w]
 			if !ok {
 				v = -1
 			}
-			next.routes["/badge/"+c.ID+"/uptime.svg?window="+w] = Prepare(uptimeBadge(w, v), "image/svg+xml", CacheBadge)
+			key := "/badge/" + c.ID + "/uptime.svg?window=" + w
+			next.routes[key] = pc.built(key, strconv.FormatFloat(v, 'g', -1, 64), func() []byte { return uptimeBadge(w, v) }, "image/svg+xml", CacheBadge)
 		}
 	}
 	return nil

@@ -1,0 +1,95 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"sync"
+	"sync/atomic"
+)
+
+// prepCache keeps each route's prepared response across renders: a body
+// that did not change keeps its gzip and ETag (no compression, no hash),
+// and a response built from inputs that did not change (a badge) is not
+// even built again. gzip writers are pooled: a fresh one allocates about
+// a quarter of a megabyte.
+type prepCache struct {
+	mu     sync.Mutex
+	m      map[string]*cached
+	gen    uint64
+	zips   sync.Pool
+	builds atomic.Uint64 // responses compressed and hashed anew
+}
+
+type cached struct {
+	p      *Prepared
+	inputs string // what a built-from-inputs response was made of
+	gen    uint64 // the render that last used it
+}
+
+func newPrepCache() *prepCache { return &prepCache{m: map[string]*cached{}} }
+
+// begin starts a render; end forgets what that render did not use.
+func (c *prepCache) begin() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+func (c *prepCache) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.gen < c.gen {
+			delete(c.m, k)
+		}
+	}
+}
+
+// body returns the prepared response for key, reusing the last one when
+// the bytes are the same.
+func (c *prepCache) body(key string, body []byte, contentType, cacheControl string) *Prepared {
+	c.mu.Lock()
+	e := c.m[key]
+	if e != nil && e.p.ContentType == contentType && e.p.CacheControl == cacheControl && bytes.Equal(e.p.Body, body) {
+		e.gen = c.gen
+		c.mu.Unlock()
+		return e.p
+	}
+	c.mu.Unlock()
+	p := c.prepare(body, contentType, cacheControl)
+	c.mu.Lock()
+	c.m[key] = &cached{p: p, gen: c.gen}
+	c.mu.Unlock()
+	return p
+}
+
+// built returns the prepared response for key when it was made from the
+// same inputs last time; else build makes the body.
+func (c *prepCache) built(key, inputs string, build func() []byte, contentType, cacheControl string) *Prepared {
+	c.mu.Lock()
+	if e := c.m[key]; e != nil && e.inputs == inputs {
+		e.gen = c.gen
+		c.mu.Unlock()
+		return e.p
+	}
+	c.mu.Unlock()
+	p := c.prepare(build(), contentType, cacheControl)
+	c.mu.Lock()
+	c.m[key] = &cached{p: p, inputs: inputs, gen: c.gen}
+	c.mu.Unlock()
+	return p
+}
+
+// prepare is Prepare with a pooled gzip writer.
+func (c *prepCache) prepare(body []byte, contentType, cacheControl string) *Prepared {
+	c.builds.Add(1)
+	return prepare(body, contentType, cacheControl, func(buf *bytes.Buffer) *gzip.Writer {
+		zw, _ := c.zips.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(buf, gzip.DefaultCompression)
+			return zw
+		}
+		zw.Reset(buf)
+		return zw
+	}, func(zw *gzip.Writer) { c.zips.Put(zw) })
+}
