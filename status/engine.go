@@ -38,6 +38,10 @@ type Changes struct {
 	// Meta: engine-wide state changed (e.g. a maintenance window first seen)
 	// with nothing else, and must be committed all the same.
 	Meta bool
+	// Visible: the step changed what the page shows beyond freshness (a
+	// check's or component's status, an incident, a delay), so its
+	// snapshot should be published at once.
+	Visible bool
 }
 
 // AuditEntry records who changed what, committed with the change itself.
@@ -87,6 +91,7 @@ func NewEngine(m *Model, s *State) *Engine {
 	if m.Location == nil {
 		m.Location = time.UTC
 	}
+	m.index()
 	return &Engine{m: m, s: s}
 }
 
@@ -109,6 +114,7 @@ func (e *Engine) SetModel(m *Model) {
 	if m.Location == nil {
 		m.Location = time.UTC
 	}
+	m.index()
 	e.m = m
 }
 
@@ -145,14 +151,19 @@ func (e *Engine) Apply(b Batch) *Changes {
 			ch.Audit = append(ch.Audit, AuditEntry{At: now, Actor: c.Author, Action: string(c.Kind), Target: r.IncidentID, Detail: c.describe()})
 		}
 	}
+	delayed, cut := e.s.DelayedSince, e.s.ConnectivitySince
 	e.delayed(now)
 	e.connectivity(now)
+	if !delayed.Equal(e.s.DelayedSince) || !cut.Equal(e.s.ConnectivitySince) {
+		ch.Visible = true
+	}
 	e.maintenance(now)
 	e.components(now)
 	e.autoIncidents(now)
 	e.pruneClosed(now)
 	ch.Checks = dedupe(ch.Checks)
 	ch.Components = dedupe(ch.Components)
+	ch.Visible = ch.Visible || len(ch.Events) > 0 || len(ch.Incidents) > 0 || len(b.Commands) > 0
 	ch.Seq = e.s.Seq
 	e.ch = nil
 	return ch
@@ -188,6 +199,7 @@ func (e *Engine) applyResult(r CheckResult) bool {
 	countRun(cs, r.Result.Outcome)
 	if next := nextCheckStatus(cs, def); next != cs.Status {
 		cs.Status, cs.Since = next, at
+		e.ch.Visible = true
 	}
 	e.ch.Checks = append(e.ch.Checks, r.Check)
 	if pending(cs, def) && def.RecheckInterval > 0 && def.RecheckInterval < def.Every {

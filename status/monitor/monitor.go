@@ -56,6 +56,9 @@ type Monitor struct {
 	started time.Time
 	hist    *history
 
+	lastPublish time.Time // engine goroutine only
+	lagChanged  bool      // engine goroutine only: behind was set or cleared
+
 	timersMu sync.Mutex
 	timers   map[string]*time.Timer
 	stopping bool
@@ -306,10 +309,11 @@ func (m *Monitor) noteLag(b status.Batch) {
 	if len(b.Results) > 0 && b.Now.Sub(oldest) > limit {
 		if m.behind.Load() == 0 {
 			m.o.Logger.Warn("the engine runs behind its probes; the page says monitoring is delayed", slog.Duration("lag", b.Now.Sub(oldest)))
+			m.lagChanged = true
 		}
 		m.behind.Store(oldest.UnixNano())
-	} else if len(b.Results) > 0 {
-		m.behind.Store(0)
+	} else if len(b.Results) > 0 && m.behind.Swap(0) != 0 {
+		m.lagChanged = true
 	}
 }
 
@@ -358,7 +362,13 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	for _, rc := range ch.Rechecks {
 		m.recheck(rc, b.Now)
 	}
-	m.publish(b.Now)
+	// A step that only moved freshness is published at most every
+	// publishMin: building a snapshot of thousands of components for each
+	// of twenty steps a second would cost more than the steps.
+	if ch.Visible || m.lagChanged || b.Now.Sub(m.lastPublish) >= publishMin || b.Now.Before(m.lastPublish) {
+		m.lagChanged = false
+		m.publish(b.Now)
+	}
 	// After publishing, so what is sent next (webhook bodies carry the page
 	// status) sees the page this step produced.
 	if len(ch.Events) > 0 && m.o.OnCommit != nil {
@@ -366,6 +376,9 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	}
 	return ch, nil
 }
+
+// publishMin is how often a step that changed nothing visible publishes.
+const publishMin = 250 * time.Millisecond
 
 // errFatal marks a failure the loop cannot recover from: the engine's
 // state could not be restored from the store.
@@ -403,6 +416,7 @@ func (m *Monitor) logChanges(ch *status.Changes) {
 
 // publish builds and stores a new snapshot, enriched with history.
 func (m *Monitor) publish(now time.Time) {
+	m.lastPublish = now
 	s := m.engine.Snapshot(now, m.started)
 	m.hist.enrich(s, m.engine.State(), m.cfg.Load(), now)
 	if b := m.behind.Load(); b != 0 && s.DelayedSince.IsZero() {

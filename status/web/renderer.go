@@ -9,9 +9,14 @@ import (
 )
 
 // MinRenderInterval is how often a snapshot that changes nothing but
-// freshness ("last checked") is rendered: the engine publishes many a
-// second, and rendering each would take the cores the probes need.
-const MinRenderInterval = time.Second
+// freshness ("last checked") is rendered at most: the engine publishes many
+// a second, and rendering each would take the cores the probes need. A
+// site whose render takes long (thousands of components) waits longer:
+// renderShare bounds the share of a core freshness alone may use.
+const (
+	MinRenderInterval = time.Second
+	renderShare       = 10
+)
 
 // Offer hands the server a newer snapshot without waiting for it to be
 // rendered: the engine's goroutine publishes and moves on; Run renders.
@@ -36,6 +41,7 @@ func (s *Server) Run(ctx context.Context) {
 	defer func() { s.rmu.Lock(); s.running = false; s.rendered.Broadcast(); s.rmu.Unlock() }()
 	var last *status.Snapshot
 	var lastAt time.Time
+	var took time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -43,7 +49,7 @@ func (s *Server) Run(ctx context.Context) {
 		case <-s.wake:
 		}
 		for last != nil && !visibleChange(last, s.offered.Load()) {
-			wait := MinRenderInterval - time.Since(lastAt)
+			wait := max(MinRenderInterval, renderShare*took) - time.Since(lastAt)
 			if wait <= 0 {
 				break
 			}
@@ -60,9 +66,11 @@ func (s *Server) Run(ctx context.Context) {
 		s.rmu.Lock()
 		snap, n := s.offered.Load(), s.offeredN
 		s.rmu.Unlock()
+		began := time.Now()
 		if err := s.Update(snap); err != nil {
 			s.o.Logger.Error("render failed; serving the previous page", "error", err)
 		}
+		took = time.Since(began)
 		s.rmu.Lock()
 		s.renderedN = n
 		s.rendered.Broadcast()
