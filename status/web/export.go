@@ -65,9 +65,6 @@ func (s *Server) Files(snap *status.Snapshot) ([]File, error) {
 			add(strings.TrimSuffix(path, "?window=30d"), p.Body)
 		}
 	}
-	for _, alias := range [][2]string{{"/history.rss", "/feed.rss"}, {"/history.atom", "/feed.atom"}} {
-		add(alias[0], cur.routes[alias[1]].Body)
-	}
 	for path, p := range s.assets {
 		add(path, p.Body)
 	}

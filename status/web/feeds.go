@@ -23,23 +23,50 @@ import (
 type feedEntry struct {
 	ID, Title, Link, HTML string
 	Published, Updated    time.Time
+	Updates               []feedUpdate // oldest first
+	Affected              string
 }
 
+// feedUpdate is one timeline entry: an RSS item of its own, so readers
+// that key on items see every update.
+type feedUpdate struct {
+	ID, Status, Body string
+	At               time.Time
+}
+
+// feedLanguage is the language of the texts Outpost writes.
+const feedLanguage = "en"
+
+// feedEntries are the latest incidents and maintenance, and the next
+// occurrences of configured maintenance windows (with the ids, links and
+// creation times they keep once they start).
 func (s *Server) feedEntries(snap *status.Snapshot) []feedEntry {
 	names := componentNames(snap)
+	incs := slices.Clone(snap.Recent)
+	for _, u := range snap.Upcoming {
+		incs = append(incs, u.Incident())
+	}
 	var out []feedEntry
-	for _, inc := range snap.Recent {
+	for _, inc := range incs {
 		var b strings.Builder
+		e := feedEntry{Title: inc.Name, Published: inc.CreatedAt, Updated: inc.UpdatedAt}
 		for i := len(inc.Updates) - 1; i >= 0; i-- {
 			u := inc.Updates[i]
+			st := strings.ToUpper(incidentStatusText(u.Status)[:1]) + incidentStatusText(u.Status)[1:]
 			fmt.Fprintf(&b, "<p><small>%s</small><br><strong>%s</strong> - %s</p>", html.EscapeString(u.DisplayAt.In(s.o.Site.Location).Format("Jan 2, 15:04 MST")),
-				html.EscapeString(strings.ToUpper(incidentStatusText(u.Status)[:1])+incidentStatusText(u.Status)[1:]), html.EscapeString(u.Body))
+				html.EscapeString(st), html.EscapeString(u.Body))
+		}
+		for _, u := range inc.Updates {
+			e.Updates = append(e.Updates, feedUpdate{ID: u.ID, Status: strings.ToUpper(incidentStatusText(u.Status)[:1]) + incidentStatusText(u.Status)[1:],
+				Body: u.Body, At: u.DisplayAt})
 		}
 		if v := newIncidentView(inc, names); v.Affected != "" {
+			e.Affected = v.Affected
 			fmt.Fprintf(&b, "<p>Affected: %s</p>", html.EscapeString(v.Affected))
 		}
-		link := s.o.Site.URL + "/incidents/" + inc.ID
-		out = append(out, feedEntry{ID: link, Title: inc.Name, Link: link, HTML: b.String(), Published: inc.CreatedAt, Updated: inc.UpdatedAt})
+		e.Link = s.o.Site.URL + "/incidents/" + inc.ID
+		e.ID, e.HTML = e.Link, b.String()
+		out = append(out, e)
 	}
 	return out
 }
@@ -66,6 +93,7 @@ type rssChannel struct {
 	Title       string    `xml:"title"`
 	Link        string    `xml:"link"`
 	Description string    `xml:"description"`
+	Language    string    `xml:"language"`
 	Self        atomLink  `xml:"atom:link"`
 	LastBuild   string    `xml:"lastBuildDate"`
 	Items       []rssItem `xml:"item"`
@@ -84,13 +112,34 @@ type rssGUID struct {
 	Value       string `xml:",chardata"`
 }
 
-func (s *Server) rss(snap *status.Snapshot, es []feedEntry) ([]byte, error) {
+// rss is RSS 2.0 at self (its own path: /feed.rss or /history.rss): one
+// item per update, newest first, so each update is news with its own date
+// and guid (INCIDENT-URL#UPDATE).
+func (s *Server) rss(snap *status.Snapshot, es []feedEntry, self string) ([]byte, error) {
 	d := rssDoc{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", Channel: rssChannel{
 		Title: s.o.Site.Title + " status", Link: s.o.Site.URL + "/", Description: "Incidents and maintenance for " + s.o.Site.Title,
-		Self: atomLink{Href: s.o.Site.URL + "/feed.rss", Rel: "self", Type: "application/rss+xml"}, LastBuild: s.feedUpdated(snap, es).Format(time.RFC1123Z)}}
+		Language: feedLanguage, Self: atomLink{Href: s.o.Site.URL + self, Rel: "self", Type: "application/rss+xml"},
+		LastBuild: s.feedUpdated(snap, es).Format(time.RFC1123Z)}}
+	var items []rssItem
+	var at []time.Time
 	for _, e := range es {
-		d.Channel.Items = append(d.Channel.Items, rssItem{Title: e.Title, Link: e.Link, GUID: rssGUID{IsPermaLink: e.ID == e.Link, Value: e.ID},
-			PubDate: e.Published.UTC().Format(time.RFC1123Z), Description: e.HTML})
+		for _, u := range e.Updates {
+			desc := "<p><strong>" + html.EscapeString(u.Status) + "</strong> - " + html.EscapeString(u.Body) + "</p>"
+			if e.Affected != "" {
+				desc += "<p>Affected: " + html.EscapeString(e.Affected) + "</p>"
+			}
+			items = append(items, rssItem{Title: e.Title + ": " + u.Status, Link: e.Link, GUID: rssGUID{IsPermaLink: true, Value: e.Link + "#" + u.ID},
+				PubDate: u.At.UTC().Format(time.RFC1123Z), Description: desc})
+			at = append(at, u.At)
+		}
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return at[b].Compare(at[a]) })
+	for _, i := range idx {
+		d.Channel.Items = append(d.Channel.Items, items[i])
 	}
 	return marshalXML(d)
 }
@@ -98,6 +147,7 @@ func (s *Server) rss(snap *status.Snapshot, es []feedEntry) ([]byte, error) {
 // Atom 1.0.
 type atomDoc struct {
 	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Lang    string      `xml:"xml:lang,attr"`
 	ID      string      `xml:"id"`
 	Title   string      `xml:"title"`
 	Updated string      `xml:"updated"`
@@ -130,10 +180,12 @@ type atomText struct {
 	Value string `xml:",chardata"`
 }
 
-func (s *Server) atom(snap *status.Snapshot, es []feedEntry) ([]byte, error) {
-	d := atomDoc{ID: s.o.Site.URL + "/feed.atom", Title: s.o.Site.Title + " status",
+// atom is Atom 1.0 at self: one entry per incident, updated with its
+// latest update.
+func (s *Server) atom(snap *status.Snapshot, es []feedEntry, self string) ([]byte, error) {
+	d := atomDoc{ID: s.o.Site.URL + "/feed.atom", Lang: feedLanguage, Title: s.o.Site.Title + " status",
 		Updated: s.feedUpdated(snap, es).Format(time.RFC3339),
-		Links: []atomLink{{Href: s.o.Site.URL + "/feed.atom", Rel: "self", Type: "application/atom+xml"},
+		Links: []atomLink{{Href: s.o.Site.URL + self, Rel: "self", Type: "application/atom+xml"},
 			{Href: s.o.Site.URL + "/", Rel: "alternate", Type: "text/html"}},
 		Author: atomPerson{Name: s.o.Site.Title}}
 	for _, e := range es {
@@ -162,6 +214,7 @@ type jsonFeed struct {
 	HomePageURL string         `json:"home_page_url"`
 	FeedURL     string         `json:"feed_url"`
 	Description string         `json:"description"`
+	Language    string         `json:"language"`
 	Items       []jsonFeedItem `json:"items"`
 }
 
@@ -176,7 +229,7 @@ type jsonFeedItem struct {
 
 func (s *Server) jsonFeed(es []feedEntry) ([]byte, error) {
 	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: s.o.Site.Title + " status", HomePageURL: s.o.Site.URL + "/",
-		FeedURL: s.o.Site.URL + "/feed.json", Description: "Incidents and maintenance for " + s.o.Site.Title, Items: []jsonFeedItem{}}
+		FeedURL: s.o.Site.URL + "/feed.json", Description: "Incidents and maintenance for " + s.o.Site.Title, Language: feedLanguage, Items: []jsonFeedItem{}}
 	for _, e := range es {
 		f.Items = append(f.Items, jsonFeedItem{ID: e.ID, URL: e.Link, Title: e.Title, ContentHTML: e.HTML,
 			DatePublished: e.Published.UTC().Format(time.RFC3339), DateModified: e.Updated.UTC().Format(time.RFC3339)})

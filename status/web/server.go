@@ -198,8 +198,8 @@ func (s *Server) routes() *echo.Echo {
 	for _, p := range readPaths {
 		e.GET(p, s.route(p))
 	}
-	e.GET("/history.rss", s.route("/feed.rss"))
-	e.GET("/history.atom", s.route("/feed.atom"))
+	e.GET("/history.rss", s.route("/history.rss"))
+	e.GET("/history.atom", s.route("/history.atom"))
 	e.GET("/badge/:file", s.badge)
 	e.GET("/badge/:component/uptime.svg", s.uptimeBadge)
 	e.GET("/history/:page", s.history)

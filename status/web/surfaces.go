@@ -29,20 +29,23 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		next.routes[path] = pc.body(path, b, "application/json", CachePage)
 	}
 	es := s.feedEntries(snap)
-	rss, err := s.rss(snap, es)
-	if err != nil {
-		return err
-	}
-	atom, err := s.atom(snap, es)
-	if err != nil {
-		return err
+	// The history aliases (as on Statuspage) carry their own rel=self.
+	for _, f := range []struct {
+		path  string
+		build func(*status.Snapshot, []feedEntry, string) ([]byte, error)
+		ctype string
+	}{{"/feed.rss", s.rss, "application/rss+xml; charset=utf-8"}, {"/history.rss", s.rss, "application/rss+xml; charset=utf-8"},
+		{"/feed.atom", s.atom, "application/atom+xml; charset=utf-8"}, {"/history.atom", s.atom, "application/atom+xml; charset=utf-8"}} {
+		b, err := f.build(snap, es, f.path)
+		if err != nil {
+			return err
+		}
+		next.routes[f.path] = pc.body(f.path, b, f.ctype, CachePage)
 	}
 	jf, err := s.jsonFeed(es)
 	if err != nil {
 		return err
 	}
-	next.routes["/feed.rss"] = pc.body("/feed.rss", rss, "application/rss+xml; charset=utf-8", CachePage)
-	next.routes["/feed.atom"] = pc.body("/feed.atom", atom, "application/atom+xml; charset=utf-8", CachePage)
 	next.routes["/feed.json"] = pc.body("/feed.json", jf, "application/feed+json", CachePage)
 	next.routes["/maintenance.ics"] = pc.body("/maintenance.ics", s.ics(snap), "text/calendar; charset=utf-8", CachePage)
 	// Badges are per component: rebuilt only when what they show changed.
