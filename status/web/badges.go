@@ -49,8 +49,19 @@ func badgeSVG(label, value, color string) []byte {
 		`<clipPath id="r"><rect width="%[1]d" height="20" rx="3" fill="#fff"/></clipPath>`+
 		`<g clip-path="url(#r)"><rect width="%[2]d" height="20" fill="#555"/><rect x="%[2]d" width="%[3]d" height="20" fill="%[6]s"/><rect width="%[1]d" height="20" fill="url(#s)"/></g>`+
 		`<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">`+
-		`<text x="%[7]d" y="14">%[4]s</text><text x="%[8]d" y="14">%[5]s</text></g></svg>`,
-		lw+vw, lw, vw, lab, val, color, lw/2, lw+vw/2)
+		`<text x="%[7]d" y="14" textLength="%[9]d">%[4]s</text><text x="%[8]d" y="14" textLength="%[10]d">%[5]s</text></g></svg>`,
+		lw+vw, lw, vw, lab, val, color, lw/2, lw+vw/2, lw-10, vw-10)
+}
+
+// groupBadge shows a group's status: the worst of its members (grey when
+// none has data yet, "no recent data" when one is stale).
+func groupBadge(g status.GroupView) []byte {
+	class, _, text := statusText(g.Status, g.Stale, g.NoData)
+	color := badgeColor[g.Status]
+	if class == "stale" {
+		color = greyBadge
+	}
+	return badgeSVG(g.Name, text, color)
 }
 
 // statusBadge shows a component's current status ("no recent data" when
@@ -88,6 +99,6 @@ func errorBadge(code int, value string) *Prepared {
 }
 
 var (
-	badgeNotFound  = errorBadge(http.StatusNotFound, "unknown component")
+	badgeNotFound  = errorBadge(http.StatusNotFound, "unknown component or group")
 	badgeBadWindow = errorBadge(http.StatusBadRequest, "window must be 24h, 7d, 30d or 90d")
 )

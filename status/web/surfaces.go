@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,18 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 	}
 	next.routes["/feed.json"] = pc.body("/feed.json", jf, "application/feed+json", CachePage)
 	next.routes["/maintenance.ics"] = pc.body("/maintenance.ics", s.ics(snap), "text/calendar; charset=utf-8", CachePage)
+	// A group's badge, unless a component has the same id (it wins).
+	for _, g := range snap.Groups {
+		key := "/badge/" + g.ID + ".svg"
+		if g.ID == "" || g.Name == "" {
+			continue
+		}
+		if _, taken := next.routes[key]; taken || slices.ContainsFunc(snap.Components, func(c status.ComponentView) bool { return c.ID == g.ID }) {
+			continue
+		}
+		next.routes[key] = pc.built(key, fmt.Sprint(g.Name, "\x00", g.Status, g.Stale, g.NoData),
+			func() []byte { return groupBadge(g) }, "image/svg+xml", CacheBadge)
+	}
 	// Badges are per component: rebuilt only when what they show changed.
 	for _, c := range snap.Components {
 		key := "/badge/" + c.ID + ".svg"

@@ -333,6 +333,9 @@ func TestBadges(t *testing.T) {
 		{"/badge/db/uptime.svg?window=7d", 200, "99.91%"},
 		{"/badge/db/uptime.svg?window=24h", 200, "100%"},
 		{"/badge/db/uptime.svg", 200, "uptime 30d"},
+		{"/badge/platform.svg", 200, "Platform"},
+		{"/badge/platform.svg", 200, "Major outage"}, // the worst of API and Website
+		{"/badge/api.svg", 200, `textLength="`},
 		{"/badge/nope.svg", 404, "unknown component"},
 		{"/badge/nope/uptime.svg?window=7d", 404, "unknown component"},
 		{"/badge/db/uptime.svg?window=1y", 400, "window must be"},
