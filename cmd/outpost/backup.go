@@ -33,21 +33,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitConfig
 	}
 	tmp := *out + ".partial"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		fmt.Fprintln(stderr, "outpost backup:", err)
-		return exitFailed
-	}
-	n, source, err := copyData(ctx, cfg.Storage.Path, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if verr := verifyCopy(tmp); verr != nil {
-			// The copy is the file's own bytes: the data file is damaged.
-			err = fmt.Errorf("%s %w: %v", cfg.Storage.Path, store.ErrDamaged, verr)
-		}
-	}
+	n, source, err := checkedCopy(ctx, cfg.Storage.Path, tmp)
 	if err == nil {
 		// A restore of this copy is known as one: ids continue past what
 		// the original issued after it (docs/operations.md).
@@ -63,6 +49,26 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes, from %s); restore by stopping Outpost and copying it to %s\n", *out, n, source, cfg.Storage.Path)
 	return exitOK
+}
+
+// checkedCopy writes a consistent copy of the data file to path and checks
+// every page of it; a copy that fails the check means the data file is
+// damaged (the copy is its own bytes).
+func checkedCopy(ctx context.Context, dataPath, path string) (int64, string, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, "", err
+	}
+	n, source, err := copyData(ctx, dataPath, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if verr := verifyCopy(path); verr != nil {
+			err = fmt.Errorf("%s %w: %v", dataPath, store.ErrDamaged, verr)
+		}
+	}
+	return n, source, err
 }
 
 func copyData(ctx context.Context, dataPath string, w io.Writer) (int64, string, error) {
@@ -146,21 +152,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	defer os.RemoveAll(dir)
-	tmp := filepath.Join(dir, "copy.db")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		fmt.Fprintln(stderr, "outpost verify:", err)
-		return exitFailed
-	}
-	n, source, err := copyData(ctx, cfg.Storage.Path, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if verr := verifyCopy(tmp); verr != nil {
-			err = fmt.Errorf("%s %w: %v", cfg.Storage.Path, store.ErrDamaged, verr)
-		}
-	}
+	n, source, err := checkedCopy(ctx, cfg.Storage.Path, filepath.Join(dir, "copy.db"))
 	if err != nil {
 		fmt.Fprintln(stderr, "outpost verify:", err)
 		return exitFailed

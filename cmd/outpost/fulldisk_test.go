@@ -1,65 +1,17 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/outpost-status/outpost/status/smalldisk"
 )
-
-// smallDisk mounts a tmpfs of the given size on a new folder. Mounting
-// needs root: the test skips without it, and fails under CI (root there).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test mounts a tmpfs and needs root under CI")
-		}
-		t.Skip("mounting a small filesystem needs root")
-	}
-	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fillDisk writes a file until the filesystem refuses with ENOSPC and
-// returns a function that removes it.
-func fillDisk(t *testing.T, dir string) (free func()) {
-	t.Helper()
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	f.Close()
-	return func() {
-		if err := os.Remove(filler); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func statusCode(t *testing.T, url string) int {
 	t.Helper()
@@ -76,7 +28,7 @@ func statusCode(t *testing.T, url string) int {
 // leaves nothing behind. When space returns, exactly one incident.created
 // post reaches Mastodon, and a restart shows the same incidents.
 func TestFullDiskEndToEnd(t *testing.T) {
-	disk := smallDisk(t, "6m")
+	disk := smalldisk.Mount(t, "6m")
 	nets := newFakeNetworks(t)
 	u, _ := url.Parse(nets.srv.URL)
 	t.Setenv("OUTPOST_TEST_OPS_TOKEN", opsToken)
@@ -91,7 +43,7 @@ channels:
 		return strings.Contains(page, "All Systems Operational")
 	}, s.p)
 
-	free := fillDisk(t, disk)
+	free := smalldisk.Fill(t, disk)
 	s.tg.stop()
 	waitFor(t, 15*time.Second, "/healthz to fail on the full disk", func() bool { return statusCode(t, s.p.base+"/healthz") == 503 }, s.p)
 	code, body := request(t, "POST", s.p.base+"/api/v1/incidents", opsToken,

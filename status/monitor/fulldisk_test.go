@@ -2,61 +2,15 @@ package monitor
 
 import (
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/smalldisk"
 )
-
-// smallDisk mounts a tmpfs of size bytes on a new folder and returns it
-// with a function that fills it to the last byte. Mounting needs root: the
-// test skips without it, and fails under CI, which runs as root.
-func smallDisk(t *testing.T, size string) (dir string, fill func() (free func())) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test mounts a tmpfs and needs root under CI")
-		}
-		t.Skip("mounting a small filesystem needs root")
-	}
-	dir = filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir, func() func() {
-		filler := filepath.Join(dir, "filler")
-		f, err := os.Create(filler)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chunk := make([]byte, 4096)
-		for {
-			if _, err := f.Write(chunk); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("filling the disk: %v", err)
-				}
-				break
-			}
-		}
-		f.Close()
-		return func() {
-			if err := os.Remove(filler); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
 
 func down(check string, at time.Time) status.CheckResult {
 	return status.CheckResult{Check: check, At: at, Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonConnectionRefused}}
@@ -68,13 +22,13 @@ func down(check string, at time.Time) status.CheckResult {
 // space returns, the same results make exactly one incident and one
 // incident.created row, and a restart sees the same state.
 func TestFullDiskStepIsAllOrNothing(t *testing.T) {
-	dir, fill := smallDisk(t, "4m")
+	dir := smalldisk.Mount(t, "4m")
 	m, srv, st, clk := setupAt(t, dir)
 	h := srv.Handler()
 	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
 		t.Fatal(err)
 	}
-	free := fill()
+	free := smalldisk.Fill(t, dir)
 
 	var failed []status.CheckResult
 	for i := 1; i <= 3; i++ {
