@@ -61,7 +61,6 @@ type Server struct {
 	renders  atomic.Uint64
 	notFound *Prepared
 
-	mu   sync.Mutex
 	lazy *pages // pages rendered on demand
 	// offered is the newest snapshot handed over (Offer); wake tells Run.
 	prep    *prepCache // the live site's responses across renders
