@@ -53,26 +53,21 @@ func badgeSVG(label, value, color string) []byte {
 		lw+vw, lw, vw, lab, val, color, lw/2, lw+vw/2, lw-10, vw-10)
 }
 
-// groupBadge shows a group's status: the worst of its members (grey when
-// none has data yet, "no recent data" when one is stale).
-func groupBadge(g status.GroupView) []byte {
-	class, _, text := statusText(g.Status, g.Stale, g.NoData)
-	color := badgeColor[g.Status]
-	if class == "stale" {
-		color = greyBadge
-	}
-	return badgeSVG(g.Name, text, color)
-}
+// groupBadge shows a group's status: the worst of its members.
+func groupBadge(g status.GroupView) []byte { return statusSVG(g.Name, g.Status, g.Stale, g.NoData) }
 
-// statusBadge shows a component's current status ("no recent data" when
-// stale, "no data yet" before its first confirmed result), grey when unknown.
-func statusBadge(c status.ComponentView) []byte {
-	class, _, text := statusText(c.Status, c.Stale, c.NoData)
-	color := badgeColor[c.Status]
+// statusBadge shows a component's current status.
+func statusBadge(c status.ComponentView) []byte { return statusSVG(c.Name, c.Status, c.Stale, c.NoData) }
+
+// statusSVG is a status badge: "no recent data" when stale, "no data yet"
+// before the first confirmed result, both grey.
+func statusSVG(name string, st status.ComponentStatus, stale, noData bool) []byte {
+	class, _, text := statusText(st, stale, noData)
+	color := badgeColor[st]
 	if class == "stale" {
 		color = greyBadge
 	}
-	return badgeSVG(c.Name, text, color)
+	return badgeSVG(name, text, color)
 }
 
 // uptimeBadge shows a component's uptime over a window.
