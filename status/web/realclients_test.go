@@ -1,11 +1,17 @@
 package web
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/status/webhook"
 )
 
 // python3 runs a script with Debian's python3 (/usr/bin/python3, which
@@ -70,5 +76,77 @@ for e in c.walk("VEVENT"):
 	if !strings.Contains(cal, "method=PUBLISH") || !strings.Contains(cal, "event mnt-db-upgrade-") || !strings.Contains(cal, "CONFIRMED") ||
 		!strings.Contains(cal, "https://status.acme.test/incidents/mnt-db-upgrade-") {
 		t.Errorf("icalendar reads:\n%s", cal)
+	}
+}
+
+// node runs testdata/clients/check.js with the npm clients installed
+// there (npm ci, which .ci/run does); without them the test skips, except
+// under CI.
+func node(t *testing.T, args ...string) string {
+	t.Helper()
+	if _, err := os.Stat("testdata/clients/node_modules/standardwebhooks"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("npm clients missing in CI: .ci/run must run npm ci in status/web/testdata/clients")
+		}
+		t.Skip("no npm clients (cd status/web/testdata/clients && npm ci)")
+	}
+	out, err := exec.Command("node", append([]string{"testdata/clients/check.js"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// The feeds and the calendar in npm's rss-parser and node-ical.
+func TestFeedsAndCalendarInNodeClients(t *testing.T) {
+	s, snap := testServer(t)
+	h := s.Handler()
+	dir := t.TempDir()
+	for _, p := range []string{"/feed.rss", "/feed.atom", "/maintenance.ics"} {
+		os.WriteFile(filepath.Join(dir, strings.TrimPrefix(p, "/")), []byte(body(t, get(t, h, p))), 0o600)
+	}
+	updates := len(snap.Upcoming)
+	for _, inc := range snap.Recent {
+		updates += len(inc.Updates)
+	}
+	entries := len(snap.Recent) + len(snap.Upcoming)
+	out := node(t, "feed", filepath.Join(dir, "feed.rss"), filepath.Join(dir, "feed.atom"))
+	for _, want := range []string{
+		fmt.Sprintf("feed feed.rss items=%d dated=%d guids=%d", updates, updates, updates),
+		fmt.Sprintf("feed feed.atom items=%d dated=%d guids=%d", entries, entries, entries),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rss-parser says:\n%s\nlacking %q", out, want)
+		}
+	}
+	cal := node(t, "ical", filepath.Join(dir, "maintenance.ics"))
+	if !strings.Contains(cal, "event mnt-db-upgrade-") || !strings.Contains(cal, "CONFIRMED 0 https://status.acme.test/incidents/mnt-db-upgrade-") {
+		t.Errorf("node-ical reads:\n%s", cal)
+	}
+}
+
+// Webhook signatures verify in the Standard Webhooks reference library
+// (npm standardwebhooks), for both secrets during a rotation; another
+// secret is refused.
+func TestWebhookSignaturesInStandardWebhooks(t *testing.T) {
+	a, _ := webhook.NewSecret()
+	b, _ := webhook.NewSecret()
+	other, _ := webhook.NewSecret()
+	body := []byte(`{"type":"incident.created","sequence":7,"timestamp":"2026-11-26T12:03:10.520Z","data":{"page":{"id":"acme"}}}`)
+	h := http.Header{}
+	if err := webhook.SetHeaders(h, "evt-7", time.Now(), body, a, b); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	headers, _ := json.Marshal(map[string]string{"webhook-id": h.Get(webhook.HeaderID), "webhook-timestamp": h.Get(webhook.HeaderTimestamp),
+		"webhook-signature": h.Get(webhook.HeaderSignature)})
+	os.WriteFile(filepath.Join(dir, "secrets"), []byte(a+"\n"+b+"\n"+other+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "headers.json"), headers, 0o600)
+	os.WriteFile(filepath.Join(dir, "body"), body, 0o600)
+	out := node(t, "webhook", filepath.Join(dir, "secrets"), filepath.Join(dir, "headers.json"), filepath.Join(dir, "body"))
+	for _, want := range []string{"verified " + a[:10] + " incident.created", "verified " + b[:10] + " incident.created", "refused " + other[:10]} {
+		if !strings.Contains(out, want) {
+			t.Errorf("standardwebhooks says:\n%s\nlacking %q", out, want)
+		}
 	}
 }
