@@ -12,12 +12,12 @@ import (
 var files embed.FS
 
 // Pages are the page templates; each is rendered with the base layout.
-var Pages = []string{"index", "incident", "history", "error"}
+func Pages() []string { return []string{"index", "incident", "history", "error"} }
 
 // Parse returns one template set per page, each executing "base".
 func Parse(funcs template.FuncMap) (map[string]*template.Template, error) {
-	out := make(map[string]*template.Template, len(Pages))
-	for _, p := range Pages {
+	out := make(map[string]*template.Template, len(Pages()))
+	for _, p := range Pages() {
 		t, err := template.New("base.html").Funcs(funcs).ParseFS(files, "base.html", "partials.html", p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", p, err)

@@ -12,8 +12,6 @@ import (
 // bucketAudit holds who changed what: be(seq) → AuditEntry JSON.
 var bucketAudit = []byte("audit")
 
-func init() { allBuckets = append(allBuckets, bucketAudit) }
-
 func putAudit(tx *bolt.Tx, a status.AuditEntry) error {
 	b := tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()

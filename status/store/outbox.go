@@ -16,8 +16,6 @@ import (
 // so the dispatcher never scans delivered history.
 var bucketOutboxOpen = []byte("outbox_open")
 
-func init() { allBuckets = append(allBuckets, bucketOutboxOpen) }
-
 // DeliveryState is one destination's progress with one row.
 type DeliveryState string
 
@@ -243,8 +241,6 @@ func (s *Store) OutboxDepth() (map[string]Depth, error) {
 // of the incident's first post there, so updates can reply to it.
 var bucketThreads = []byte("threads")
 
-func init() { allBuckets = append(allBuckets, bucketThreads) }
-
 func threadKey(incident, dest string) []byte { return []byte(incident + "\x00" + dest) }
 
 // SetThread records the first post of an incident on a destination; later
@@ -290,8 +286,6 @@ func (s *Store) RecentOutbox(limit int) ([]OutboxRow, error) {
 // bucketSettings keeps small values channels must not lose across restarts
 // (a Bluesky session's rotating refresh token).
 var bucketSettings = []byte("settings")
-
-func init() { allBuckets = append(allBuckets, bucketSettings) }
 
 // Setting reads a stored value ("" when unset).
 func (s *Store) Setting(key string) string {

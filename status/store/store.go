@@ -40,8 +40,13 @@ var (
 	keyLastCommit = []byte("last_commit")
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
-	bucketResults, bucketHourly, bucketDaily, bucketOutbox}
+// buckets is every top-level bucket, in one explicit list: a file opened
+// by this code has all of them.
+func buckets() [][]byte {
+	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
+		bucketResults, bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub}
+}
 
 // SchemaVersion is the layout this code writes.
 const SchemaVersion = 2
@@ -114,7 +119,7 @@ func Open(path string, o Options) (*Store, error) {
 }
 
 func (s *Store) initSchema(tx *bolt.Tx) error {
-	for _, b := range allBuckets {
+	for _, b := range buckets() {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

@@ -28,10 +28,6 @@ var (
 	bucketWHBySub    = []byte("wh_by_sub")     // sub id + 0 + be(seq) → nil: each subscription's log
 )
 
-func init() {
-	allBuckets = append(allBuckets, bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub)
-}
-
 // WebhooksDest is the outbox destination standing for every subscription;
 // it cannot collide with a channel name, which may not start with "@".
 const WebhooksDest = "@webhooks"

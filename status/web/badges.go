@@ -15,8 +15,8 @@ import (
 // state changes within a minute.
 const CacheBadge = "public, max-age=60, stale-if-error=86400"
 
-// UptimeWindows are the windows /badge/{id}/uptime.svg accepts.
-var UptimeWindows = []string{"24h", "7d", "30d", "90d"}
+// uptimeWindows are the windows /badge/{id}/uptime.svg accepts.
+func uptimeWindows() []string { return []string{"24h", "7d", "30d", "90d"} }
 
 var badgeColor = map[status.ComponentStatus]string{
 	status.Operational: "#2e7d32", status.DegradedPerformance: "#9a6700", status.PartialOutage: "#bc4c00",
@@ -57,7 +57,9 @@ func badgeSVG(label, value, color string) []byte {
 func groupBadge(g status.GroupView) []byte { return statusSVG(g.Name, g.Status, g.Stale, g.NoData) }
 
 // statusBadge shows a component's current status.
-func statusBadge(c status.ComponentView) []byte { return statusSVG(c.Name, c.Status, c.Stale, c.NoData) }
+func statusBadge(c status.ComponentView) []byte {
+	return statusSVG(c.Name, c.Status, c.Stale, c.NoData)
+}
 
 // statusSVG is a status badge: "no recent data" when stale, "no data yet"
 // before the first confirmed result, both grey.

@@ -67,7 +67,7 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		next.routes[key] = pc.built(key, fmt.Sprint(c.Name, "\x00", c.Status, c.Stale, c.NoData),
 			func() []byte { return statusBadge(c) }, "image/svg+xml", CacheBadge)
 		u := snap.Uptime[c.ID]
-		for _, w := range UptimeWindows {
+		for _, w := range uptimeWindows() {
 			v, ok := u.Windows[w]
 			if !ok {
 				v = -1
@@ -90,7 +90,7 @@ func (s *Server) uptimeBadge(c echo.Context) error {
 		w = "30d"
 	}
 	known := false
-	for _, x := range UptimeWindows {
+	for _, x := range uptimeWindows() {
 		known = known || x == w
 	}
 	if !known {

@@ -25,10 +25,12 @@ import (
 )
 
 // Events are the event types subscribers can receive; the default is all.
-var Events = []status.EventType{
-	status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
-	status.ComponentStatusChanged,
-	status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
+func Events() []status.EventType {
+	return []status.EventType{
+		status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
+		status.ComponentStatusChanged,
+		status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
+	}
 }
 
 // VerifyType is the challenge event's type; PingType is a test delivery
@@ -73,10 +75,14 @@ type Options struct {
 }
 
 // DefaultSchedule is the retry schedule: about 28 hours in all.
-var DefaultSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+func DefaultSchedule() []time.Duration {
+	return []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+}
 
 // DefaultVerifySchedule retries the challenge three times in half an hour.
-var DefaultVerifySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}
+func DefaultVerifySchedule() []time.Duration {
+	return []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}
+}
 
 // Service owns subscriptions and delivers to them.
 type Service struct {
@@ -117,10 +123,10 @@ func New(o Options) *Service {
 		o.Timeout = 15 * time.Second
 	}
 	if o.Schedule == nil {
-		o.Schedule = DefaultSchedule
+		o.Schedule = DefaultSchedule()
 	}
 	if o.VerifySchedule == nil {
-		o.VerifySchedule = DefaultVerifySchedule
+		o.VerifySchedule = DefaultVerifySchedule()
 	}
 	if o.DisableAfter == 0 {
 		o.DisableAfter = 72 * time.Hour
@@ -148,7 +154,7 @@ func (s *Service) Wake() {
 
 // Wants reports whether an event goes to webhook subscribers at all (the
 // router gives it the webhooks destination).
-func Wants(ev status.Event) bool { return slices.Contains(Events, ev.Type) }
+func Wants(ev status.Event) bool { return slices.Contains(Events(), ev.Type) }
 
 // Error is a request the caller must fix; Field names the part at fault.
 type Error struct {
@@ -230,7 +236,7 @@ func (s *Service) Validate(r Request) error {
 		}
 	}
 	for i, e := range r.Events {
-		if !slices.Contains(Events, status.EventType(e)) {
+		if !slices.Contains(Events(), status.EventType(e)) {
 			return bad(fmt.Sprintf("events[%d]", i), "unknown event %q (use %s)", e, eventList())
 		}
 	}
@@ -239,7 +245,7 @@ func (s *Service) Validate(r Request) error {
 
 func eventList() string {
 	var out []string
-	for _, e := range Events {
+	for _, e := range Events() {
 		out = append(out, string(e))
 	}
 	return strings.Join(out, ", ")

@@ -91,8 +91,8 @@ func TestChallengeEcho(t *testing.T) {
 					t.Fatalf("reason = %q", sub.Reason)
 				}
 				// Retried on the verify schedule before giving up.
-				if n := r.count(VerifyType); n != len(DefaultVerifySchedule)+1 {
-					t.Fatalf("challenges sent = %d, want %d", n, len(DefaultVerifySchedule)+1)
+				if n := r.count(VerifyType); n != len(DefaultVerifySchedule())+1 {
+					t.Fatalf("challenges sent = %d, want %d", n, len(DefaultVerifySchedule())+1)
 				}
 				// An unverified endpoint never receives events.
 				h.publish(incidentEvent("evt-x"))
@@ -122,10 +122,10 @@ func TestRetriesOnTheScheduleWithTheSameID(t *testing.T) {
 			return len(d.Attempts) == i+1 && d.State == store.Pending
 		})
 		d := h.lastEvent(c.ID)
-		if want := d.Attempts[i].At.Add(DefaultSchedule[i]); !d.NextAt.Equal(want) {
-			t.Fatalf("after attempt %d next at %s, want %s (schedule %s)", i+1, d.NextAt, want, DefaultSchedule[i])
+		if want := d.Attempts[i].At.Add(DefaultSchedule()[i]); !d.NextAt.Equal(want) {
+			t.Fatalf("after attempt %d next at %s, want %s (schedule %s)", i+1, d.NextAt, want, DefaultSchedule()[i])
 		}
-		h.clk.Advance(DefaultSchedule[i])
+		h.clk.Advance(DefaultSchedule()[i])
 		h.svc.Wake()
 	}
 	h.wait("delivered", func() bool { return h.lastEvent(c.ID).State == store.Sent })
@@ -159,8 +159,8 @@ func TestRetryAfterAndPermanentFailures(t *testing.T) {
 		wantWait   time.Duration
 	}{
 		{"429 honours Retry-After", http.StatusTooManyRequests, "120", store.Pending, 120 * time.Second},
-		{"429 without it uses the schedule", http.StatusTooManyRequests, "", store.Pending, DefaultSchedule[0]},
-		{"500 retries", http.StatusInternalServerError, "", store.Pending, DefaultSchedule[0]},
+		{"429 without it uses the schedule", http.StatusTooManyRequests, "", store.Pending, DefaultSchedule()[0]},
+		{"500 retries", http.StatusInternalServerError, "", store.Pending, DefaultSchedule()[0]},
 		{"410 fails at once", http.StatusGone, "", store.Failed, 0},
 		{"400 fails at once", http.StatusBadRequest, "", store.Failed, 0},
 	} {
@@ -507,7 +507,7 @@ func TestOneIncidentsEventsArriveInOrder(t *testing.T) {
 	if slices.ContainsFunc(r.events(), func(e received) bool { return e.ID == "evt-11" }) {
 		t.Fatal("the update went out while its incident's creation waited for a retry")
 	}
-	h.clk.Advance(DefaultSchedule[0])
+	h.clk.Advance(DefaultSchedule()[0])
 	h.svc.Wake()
 	h.wait("both delivered", func() bool { return len(r.events()) == 4 })
 	var order []string
