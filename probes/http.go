@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -138,7 +139,7 @@ func (p *HTTP) Run(ctx context.Context) Result {
 	req.Header.Set("User-Agent", p.userAgent)
 
 	start := time.Now()
-	tm.start = start
+	tm.locked(func() { tm.start = start })
 	resp, err := client.Do(req)
 	if err != nil {
 		return classifyNetErr(ctx, err, elapsed(start)).withDetails(tm.details())
@@ -214,27 +215,58 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// phaseTimes records HTTP phase durations through httptrace.
+// phaseTimes records HTTP phase durations through httptrace, as
+// prometheus/blackbox_exporter's prober does: the callbacks come from
+// several goroutines (Go races IPv6 and IPv4 connects when the first
+// stalls), so everything is under a lock; each round trip (a redirect is a
+// new one) starts afresh, so the phases are those of the final request;
+// and a connect counts only for the address that connected.
 type phaseTimes struct {
-	start                          time.Time
-	dnsStart, connStart, tlsStart  time.Time
+	mu                             sync.Mutex
+	start                          time.Time // of the run: first_byte counts from it
+	dnsStart, tlsStart             time.Time
+	connStart                      map[string]time.Time // by network and address
 	dns, connect, tlsHS, firstByte time.Duration
+}
+
+func (t *phaseTimes) locked(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f()
 }
 
 func (t *phaseTimes) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		DNSStart:             func(httptrace.DNSStartInfo) { t.dnsStart = time.Now() },
-		DNSDone:              func(httptrace.DNSDoneInfo) { t.dns = time.Since(t.dnsStart) },
-		ConnectStart:         func(string, string) { t.connStart = time.Now() },
-		ConnectDone:          func(string, string, error) { t.connect = time.Since(t.connStart) },
-		TLSHandshakeStart:    func() { t.tlsStart = time.Now() },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.tlsHS = time.Since(t.tlsStart) },
-		GotFirstResponseByte: func() { t.firstByte = time.Since(t.start) },
+		GetConn: func(string) {
+			t.locked(func() { t.dns, t.connect, t.tlsHS, t.connStart = 0, 0, 0, map[string]time.Time{} })
+		},
+		DNSStart: func(httptrace.DNSStartInfo) { t.locked(func() { t.dnsStart = time.Now() }) },
+		DNSDone:  func(httptrace.DNSDoneInfo) { t.locked(func() { t.dns = time.Since(t.dnsStart) }) },
+		ConnectStart: func(network, addr string) {
+			t.locked(func() {
+				if t.connStart == nil {
+					t.connStart = map[string]time.Time{}
+				}
+				t.connStart[network+" "+addr] = time.Now()
+			})
+		},
+		ConnectDone: func(network, addr string, err error) {
+			t.locked(func() {
+				if at, ok := t.connStart[network+" "+addr]; ok && err == nil {
+					t.connect = time.Since(at)
+				}
+			})
+		},
+		TLSHandshakeStart:    func() { t.locked(func() { t.tlsStart = time.Now() }) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.locked(func() { t.tlsHS = time.Since(t.tlsStart) }) },
+		GotFirstResponseByte: func() { t.locked(func() { t.firstByte = time.Since(t.start) }) },
 	}
 }
 
 // details reports phases in milliseconds (float, for sub-ms loopback runs).
 func (t *phaseTimes) details() map[string]any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	d := map[string]any{}
 	add := func(k string, v time.Duration) {
 		if v > 0 {
