@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"syscall"
 	"time"
@@ -150,26 +148,10 @@ func (r *reloader) reload(ctx context.Context, why string) {
 	r.log.Info("config reloaded", "trigger", why, "checks", len(cfg.Checks), "components", len(cfg.Components))
 }
 
-// compatible refuses changes that need a restart rather than applying half.
+// compatible refuses changes that need a restart rather than applying
+// half: each section's rule is declared in status/config/reload.go.
 func (r *reloader) compatible(next *config.Config) error {
-	cur := r.mon.Config()
-	switch {
-	case next.Listen != cur.Listen || next.Operators != cur.Operators:
-		return errors.New("listen or operators changed: restart Outpost to apply it")
-	case next.Storage.Path != cur.Storage.Path:
-		return errors.New("storage.path changed: restart Outpost to apply it")
-	case !reflect.DeepEqual(next.Channels, cur.Channels) || next.Publish != cur.Publish || next.Webhooks != cur.Webhooks:
-		return errors.New("channels, publish or webhooks changed: restart Outpost to apply them")
-	case !reflect.DeepEqual(next.Peers, cur.Peers) || next.Peering != cur.Peering || next.Deadman != cur.Deadman:
-		return errors.New("peers, peering or deadman changed: restart Outpost to apply them")
-	case !reflect.DeepEqual(next.Admin, cur.Admin) || !reflect.DeepEqual(next.TLS, cur.TLS) || next.Export != cur.Export ||
-		next.Metrics != cur.Metrics || !reflect.DeepEqual(next.TrustedProxies, cur.TrustedProxies):
-		return errors.New("admin, tls, export, metrics or trusted_proxies changed: restart Outpost to apply them")
-	case next.Site.Title != cur.Site.Title || next.Site.URL != cur.Site.URL || next.Site.TimeZone != cur.Site.TimeZone ||
-		next.Site.Description != cur.Site.Description || next.Site.ID != cur.Site.ID:
-		return errors.New("site settings changed: restart Outpost to apply them")
-	}
-	return nil
+	return config.RestartNeeded(r.mon.Config(), next)
 }
 
 // state reports the config in force for /api/v1/health.
