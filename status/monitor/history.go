@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -26,12 +27,18 @@ type history struct {
 	incidents []*status.Incident // started within BarDays, newest first
 	recent    []*status.Incident // the latest RecentLimit, any age
 	stale     bool
+	log       *slog.Logger
+	// failing: the last refresh could not read the store; logged once, and
+	// the previous history stays until a refresh works.
+	failing bool
 }
 
 // RecentLimit is how many incidents the APIs and feeds list.
 const RecentLimit = 50
 
-func newHistory(st *store.Store) *history { return &history{st: st, stale: true} }
+func newHistory(st *store.Store, log *slog.Logger) *history {
+	return &history{st: st, stale: true, log: log}
+}
 
 // invalidate forces a refresh at the next enrich.
 func (h *history) invalidate() { h.stale = true }
@@ -50,20 +57,54 @@ func (h *history) enrich(s *status.Snapshot, st *status.State, cfg *config.Confi
 	}
 }
 
+// refresh reads history from the store. If a read fails, the previous
+// history stays (it is old, not wrong), the failure is logged once, and the
+// next refresh (a minute on, or the next event) tries again.
 func (h *history) refresh(st *status.State, cfg *config.Config, now time.Time) {
 	h.at, h.stale = now, false
-	from := dayStart(now).Add(-(BarDays - 1) * 24 * time.Hour)
-	incs, _ := h.st.Incidents(historyLimit, nil, func(i *status.Incident) bool { return i.StartedAt.Before(from) && !i.Open() })
-	h.incidents = incs
-	h.recent, _ = h.st.Incidents(RecentLimit, nil, nil)
-	h.uptime = make(map[string]status.UptimeView, len(cfg.Components))
-	for _, c := range cfg.Components {
-		h.uptime[c.ID] = h.component(c.ID, st.Components[c.ID], cfg, from, now)
+	if err := h.read(st, cfg, now); err != nil {
+		if !h.failing {
+			h.log.Error("history unreadable; the page keeps the previous history", slog.Any("error", err))
+		}
+		h.failing = true
+		return
 	}
+	h.failing = false
 }
 
-func (h *history) component(id string, cs *status.ComponentState, cfg *config.Config, from, now time.Time) status.UptimeView {
-	days, _ := h.st.ComponentRollups(id, true, from, now.Add(time.Second))
+func (h *history) read(st *status.State, cfg *config.Config, now time.Time) error {
+	from := dayStart(now).Add(-(BarDays - 1) * 24 * time.Hour)
+	incs, err := h.st.Incidents(historyLimit, nil, func(i *status.Incident) bool { return i.StartedAt.Before(from) && !i.Open() })
+	if err != nil {
+		return err
+	}
+	recent, err := h.st.Incidents(RecentLimit, nil, nil)
+	if err != nil {
+		return err
+	}
+	// Each component's checks, found once: a scan of every check per
+	// component is quadratic at thousands of both.
+	checksOf := make(map[string][]string, len(cfg.Components))
+	for _, c := range cfg.Checks {
+		checksOf[c.Component] = append(checksOf[c.Component], c.Name)
+	}
+	uptime := make(map[string]status.UptimeView, len(cfg.Components))
+	for _, c := range cfg.Components {
+		u, err := h.component(c.ID, st.Components[c.ID], incs, checksOf[c.ID], from, now)
+		if err != nil {
+			return err
+		}
+		uptime[c.ID] = u
+	}
+	h.incidents, h.recent, h.uptime = incs, recent, uptime
+	return nil
+}
+
+func (h *history) component(id string, cs *status.ComponentState, incs []*status.Incident, checks []string, from, now time.Time) (status.UptimeView, error) {
+	days, err := h.st.ComponentRollups(id, true, from, now.Add(time.Second))
+	if err != nil {
+		return status.UptimeView{}, err
+	}
 	byDay := map[time.Time]store.ComponentRollup{}
 	for _, d := range days {
 		byDay[d.Start] = d
@@ -91,7 +132,7 @@ func (h *history) component(id string, cs *status.ComponentState, cfg *config.Co
 				total.MS[j] += r.MS[j]
 			}
 		}
-		for _, inc := range h.incidents {
+		for _, inc := range incs {
 			if inc.Maintenance == nil && dayStart(inc.StartedAt).Equal(day) && affects(inc, id) {
 				cell.Incidents++
 			}
@@ -99,8 +140,14 @@ func (h *history) component(id string, cs *status.ComponentState, cfg *config.Co
 		v.Days = append(v.Days, cell)
 	}
 	v.Percent = total.Uptime()
-	v.Latency = h.sparkline(id, cfg, now)
-	v.Windows = map[string]float64{"90d": v.Percent, "24h": h.hours(id, cs, now)}
+	if v.Latency, err = h.sparkline(checks, now); err != nil {
+		return v, err
+	}
+	day, err := h.hours(id, cs, now)
+	if err != nil {
+		return v, err
+	}
+	v.Windows = map[string]float64{"90d": v.Percent, "24h": day}
 	for _, w := range []struct {
 		name string
 		days int
@@ -116,14 +163,17 @@ func (h *history) component(id string, cs *status.ComponentState, cfg *config.Co
 		}
 		v.Windows[w.name] = sum.Uptime()
 	}
-	return v
+	return v, nil
 }
 
 // hours is the uptime over the last 24 hours from hourly roll-ups plus the
 // segment not yet rolled up.
-func (h *history) hours(id string, cs *status.ComponentState, now time.Time) float64 {
+func (h *history) hours(id string, cs *status.ComponentState, now time.Time) (float64, error) {
 	from := now.Add(-24 * time.Hour)
-	rs, _ := h.st.ComponentRollups(id, false, hourStart(from), now.Add(time.Second))
+	rs, err := h.st.ComponentRollups(id, false, hourStart(from), now.Add(time.Second))
+	if err != nil {
+		return 0, err
+	}
 	var sum store.ComponentRollup
 	for _, r := range rs {
 		for j := range r.MS {
@@ -133,19 +183,19 @@ func (h *history) hours(id string, cs *status.ComponentState, now time.Time) flo
 	if cs != nil && now.After(cs.AccountedAt) {
 		sum.Add(cs.Status, now.Sub(cs.AccountedAt))
 	}
-	return sum.Uptime()
+	return sum.Uptime(), nil
 }
 
-// sparkline is the mean latency per hour of the component's checks.
-func (h *history) sparkline(id string, cfg *config.Config, now time.Time) []float64 {
+// sparkline is the mean latency per hour of the given checks.
+func (h *history) sparkline(checks []string, now time.Time) ([]float64, error) {
 	from := hourStart(now).Add(-(SparkHours - 1) * time.Hour)
 	sum := make([]float64, SparkHours)
 	runs := make([]float64, SparkHours)
-	for _, c := range cfg.Checks {
-		if c.Component != id {
-			continue
+	for _, name := range checks {
+		hours, err := h.st.CheckRollups(name, false, from, now.Add(time.Second))
+		if err != nil {
+			return nil, err
 		}
-		hours, _ := h.st.CheckRollups(c.Name, false, from, now.Add(time.Second))
 		for _, r := range hours {
 			i := int(r.Start.Sub(from) / time.Hour)
 			if i >= 0 && i < SparkHours {
@@ -161,7 +211,7 @@ func (h *history) sparkline(id string, cfg *config.Config, now time.Time) []floa
 			out[i] = sum[i] / runs[i]
 		}
 	}
-	return out
+	return out, nil
 }
 
 func affects(inc *status.Incident, id string) bool {

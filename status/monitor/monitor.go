@@ -107,7 +107,7 @@ func New(o Options) (*Monitor, error) {
 	}
 	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: newQueue(),
 		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
-		hist: newHistory(o.Store)}
+		hist: newHistory(o.Store, o.Logger)}
 	sched, err := m.newScheduler(o.Config)
 	if err != nil {
 		return nil, err

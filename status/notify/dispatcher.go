@@ -218,9 +218,15 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 		// can reply to its post. (A crash in between re-sends, with the same
 		// key, on the channels that thread.)
 		if r.Event.Incident != nil && remote != "" {
-			_ = st.SetThread(r.Event.Incident.ID, name, remote)
+			if err := st.SetThread(r.Event.Incident.ID, name, remote); err != nil {
+				w.d.o.Logger.Error("thread not recorded; later updates post unthreaded", "channel", name, "event", r.Event.ID, "error", err)
+			}
 		}
-		_ = st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) { d.State, d.RemoteID, d.LastError = store.Sent, remote, "" })
+		if err := st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) { d.State, d.RemoteID, d.LastError = store.Sent, remote, "" }); err != nil {
+			// The row stays "sending": after a restart it is reconciled
+			// (re-sent with its key where the channel has one).
+			w.d.o.Logger.Error("sent, but the outcome was not recorded", "channel", name, "event", r.Event.ID, "error", err)
+		}
 		w.observe("sent")
 		return true
 	}
@@ -229,10 +235,12 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 		return true
 	}
 	var attempts int
-	_ = st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) {
+	if uerr := st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) {
 		attempts = d.Attempts
 		d.State, d.LastError, d.NextAt = store.Pending, err.Error(), now.Add(w.d.o.Backoff(d.Attempts, err))
-	})
+	}); uerr != nil {
+		w.d.o.Logger.Error("retry not recorded", "channel", name, "event", r.Event.ID, "error", uerr)
+	}
 	w.d.o.Logger.Warn("delivery failed; will retry", "channel", name, "event", r.Event.ID, "attempt", attempts, "error", err)
 	w.observe("retry")
 	return false
@@ -273,7 +281,9 @@ func backoff(attempts int, err error) time.Duration {
 // fail records a final failure and tells the other operators' channels.
 func (w *worker) fail(r store.OutboxRow, cause error) {
 	now := w.d.o.Now()
-	_ = w.d.o.Store.UpdateDelivery(r.Seq, w.ch.Name, now, func(d *store.Delivery) { d.State, d.LastError = store.Failed, cause.Error() })
+	if err := w.d.o.Store.UpdateDelivery(r.Seq, w.ch.Name, now, func(d *store.Delivery) { d.State, d.LastError = store.Failed, cause.Error() }); err != nil {
+		w.d.o.Logger.Error("failure not recorded", "channel", w.ch.Name, "event", r.Event.ID, "error", err)
+	}
 	w.d.o.Logger.Error("delivery failed for good", "channel", w.ch.Name, "event", r.Event.ID, "type", string(r.Event.Type), "error", cause)
 	w.observe("failed")
 	if r.Event.Type == status.DeliveryFailed {
