@@ -45,12 +45,12 @@ func Prepare(body []byte, contentType, cacheControl string) *Prepared {
 }
 
 // prepare is Prepare with the gzip writer taken from get and handed back
-// to put (a pool, for the renders' many responses).
+// to put (a pool, for the renders' many responses); get nil: no gzip.
 func prepare(body []byte, contentType, cacheControl string, get func(*bytes.Buffer) *gzip.Writer, put func(*gzip.Writer)) *Prepared {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:16])
 	p := &Prepared{Body: body, ETag: `"` + tag + `"`, ContentType: contentType, CacheControl: cacheControl, Status: http.StatusOK}
-	if len(body) >= minGzipSize {
+	if len(body) >= minGzipSize && get != nil {
 		buf := bytes.NewBuffer(make([]byte, 0, len(body)/3))
 		zw := get(buf)
 		_, _ = zw.Write(body)
