@@ -20,6 +20,9 @@ import (
 var (
 	scaleSoak = flag.Duration("scale.soak", 2*time.Minute, "how long BenchmarkRealBinary measures after warm-up")
 	scaleBig  = flag.Bool("scale.big", false, "BenchmarkRealBinary also runs 10,000 checks in 1,000 components")
+	// scaleSurge runs wrk on / for 15 s in the middle of the soak: probing
+	// must go on unchanged, with no false failures and little RSS growth.
+	scaleSurge = flag.Bool("scale.surge", false, "BenchmarkRealBinary adds a 15 s wrk surge on / during the soak")
 )
 
 // BenchmarkRealBinary runs `outpost serve` as a process with thousands of
@@ -92,9 +95,31 @@ func realBinary(b *testing.B, checks, components int) {
 	}
 	time.Sleep(interval + 5*time.Second) // warm-up: every check has run once
 	h0, cpu0, d0 := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops)
+	down0 := scrape(b, "http://"+ops)["down"]
 	b.ResetTimer()
-	time.Sleep(*scaleSoak)
+	if *scaleSurge {
+		if _, err := exec.LookPath("wrk"); err != nil {
+			b.Skip("wrk is not installed (apt-get install wrk)")
+		}
+		third := *scaleSoak / 3
+		time.Sleep(third)
+		rssBefore, hBefore, at := rssOf(cmd.Process.Pid), hits.Load(), time.Now()
+		out, _ := exec.Command("wrk", "-t1", "-c32", "-d15s", "-H", "Accept-Encoding: gzip", "http://"+listen+"/").CombinedOutput()
+		during := float64(hits.Load()-hBefore) / time.Since(at).Seconds()
+		b.ReportMetric(100*during/(float64(checks)/interval.Seconds()), "%probe-rate-during-surge")
+		b.ReportMetric(float64(rssOf(cmd.Process.Pid)-rssBefore)/(1<<20), "RSS-growth-in-surge-MiB")
+		for l := range strings.SplitSeq(string(out), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Requests/sec:"); ok {
+				rps, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				b.ReportMetric(rps, "surge-req/s")
+			}
+		}
+		time.Sleep(max(*scaleSoak-time.Since(at)-third, 0))
+	} else {
+		time.Sleep(*scaleSoak)
+	}
 	b.StopTimer()
+	b.ReportMetric(scrape(b, "http://"+ops)["down"]-down0, "false-failures")
 	h1, cpu1, d1, rss := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops), rssOf(cmd.Process.Pid)
 	runs := float64(h1 - h0)
 	expected := float64(checks) * scaleSoak.Seconds() / interval.Seconds()
