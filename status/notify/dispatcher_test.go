@@ -257,10 +257,10 @@ func TestHeldUntilReleased(t *testing.T) {
 // nothing is left "sending".
 func TestShutdownLeavesNothingSending(t *testing.T) {
 	st := openStore(t)
-	started := make(chan struct{})
+	started, proceed := make(chan struct{}), make(chan struct{})
 	rec := &recorder{send: func(int32, Message) (string, error) {
 		close(started)
-		time.Sleep(100 * time.Millisecond) // the request is in flight when shutdown starts
+		<-proceed // the request is in flight when shutdown starts
 		return "7", nil
 	}}
 	seq := enqueue(t, st, testEvent, "masto")
@@ -270,6 +270,7 @@ func TestShutdownLeavesNothingSending(t *testing.T) {
 	go func() { d.Run(ctx); close(done) }()
 	<-started
 	cancel()
+	close(proceed) // the answer comes after shutdown began
 	<-done
 	if s := state(t, st, seq, "masto").State; s != store.Sent {
 		t.Fatalf("after a clean shutdown the delivery is %s", s)
