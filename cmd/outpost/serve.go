@@ -332,7 +332,7 @@ func adminAPI(cfg *config.Config, mon func() *monitor.Monitor, wake func()) *web
 		return mon().Do(ctx, cmds...)
 	}}
 	for _, t := range cfg.Admin.Tokens {
-		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: web.HashToken(t.Token), ReadOnly: t.ReadOnly})
+		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: store.HashToken(t.Token), ReadOnly: t.ReadOnly})
 	}
 	return a
 }

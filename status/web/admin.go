@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -12,17 +11,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
 )
 
-// AdminToken is a configured bearer token, kept only as a hash.
+// AdminToken is a configured bearer token, kept only as its hash
+// (store.HashToken, the one token hash of every kind of token).
 type AdminToken struct {
 	Name     string
-	Hash     [32]byte
+	Hash     string
 	ReadOnly bool
 }
-
-// HashToken hashes a token for AdminToken.
-func HashToken(t string) [32]byte { return sha256.Sum256([]byte(t)) }
 
 // Admin wires the admin API to the engine.
 type Admin struct {
@@ -70,10 +68,10 @@ func (a *Admin) match(r *http.Request) *AdminToken {
 	if a == nil || !ok || got == "" {
 		return nil
 	}
-	h := HashToken(got)
+	h := []byte(store.HashToken(got))
 	var who *AdminToken
 	for i := range a.Tokens { // every token is compared, in constant time
-		if subtle.ConstantTimeCompare(h[:], a.Tokens[i].Hash[:]) == 1 {
+		if subtle.ConstantTimeCompare(h, []byte(a.Tokens[i].Hash)) == 1 {
 			who = &a.Tokens[i]
 		}
 	}

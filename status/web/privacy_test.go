@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
 )
 
@@ -25,7 +26,7 @@ func TestNoPrivateMarkerOnPublicRoutes(t *testing.T) {
 	wh := webhook.New(webhook.Options{Store: st, Logger: slog.New(slog.DiscardHandler), PerClient: 5})
 	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
 		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh,
-		Admin:  &Admin{Tokens: []AdminToken{{Name: "ops", Hash: HashToken(writeToken)}}},
+		Admin:  &Admin{Tokens: []AdminToken{{Name: "ops", Hash: store.HashToken(writeToken)}}},
 		Health: func() (bool, string) { return false, "store commit failing: /srv/" + marker + "/outpost.db: no space" },
 		Details: func() any {
 			return map[string]any{"config": map[string]string{"file": "/etc/" + marker + ".yaml", "last_reload_error": "ftp://internal-db." + marker + ":5432/secret"}}

@@ -29,7 +29,7 @@ func subscriptionServer(t *testing.T, perClient int) (*Server, *store.Store) {
 		Components: func(id string) bool { return id == "api" || id == "web" || id == "db" }})
 	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
 		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh,
-		Admin: &Admin{Tokens: []AdminToken{{Name: "ops", Hash: HashToken(writeToken)}, {Name: "viewer", Hash: HashToken(readToken), ReadOnly: true}}}})
+		Admin: &Admin{Tokens: []AdminToken{{Name: "ops", Hash: store.HashToken(writeToken)}, {Name: "viewer", Hash: store.HashToken(readToken), ReadOnly: true}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -257,8 +256,6 @@ func random(n int) []byte {
 	return b
 }
 
-func hashToken(t string) string { h := sha256.Sum256([]byte(t)); return hex.EncodeToString(h[:]) }
-
 // Subscribe stores a pending subscription for client (its address) and
 // queues the challenge.
 func (s *Service) Subscribe(r Request, client string) (Created, error) {
@@ -273,7 +270,7 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 		return Created{}, err
 	}
 	sub := store.Subscription{ID: id, URL: r.URL, Components: r.Components, Events: r.Events, State: store.SubPending,
-		Secrets: []store.Secret{{Value: secret}}, TokenHash: hashToken(token), Client: client, Challenge: base64.RawURLEncoding.EncodeToString(random(24)),
+		Secrets: []store.Secret{{Value: secret}}, TokenHash: store.HashToken(token), Client: client, Challenge: base64.RawURLEncoding.EncodeToString(random(24)),
 		CreatedAt: now, StateAt: now}
 	body, err := json.Marshal(envelope{Type: VerifyType, Timestamp: stamp(now),
 		Data: map[string]string{"challenge": sub.Challenge, "subscription_id": id}})
@@ -301,7 +298,7 @@ func (s *Service) Owner(id, token string) bool {
 	if err != nil || token == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(hashToken(token)), []byte(sub.TokenHash)) == 1
+	return subtle.ConstantTimeCompare([]byte(store.HashToken(token)), []byte(sub.TokenHash)) == 1
 }
 
 // Delete removes a subscription and its deliveries.
