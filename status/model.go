@@ -33,16 +33,16 @@ type Model struct {
 type modelIndex struct {
 	check     map[string]int   // check name → position in Checks
 	component map[string]int   // component id → position in Components
-	checksOf  map[string][]int // component id → its checks' positions
+	checksOf  map[string][]CheckDef // component id → its checks, in model order
 }
 
 // index builds the lookups; the model must not change afterwards.
 func (m *Model) index() {
 	x := &modelIndex{check: make(map[string]int, len(m.Checks)), component: make(map[string]int, len(m.Components)),
-		checksOf: make(map[string][]int, len(m.Components))}
+		checksOf: make(map[string][]CheckDef, len(m.Components))}
 	for i, c := range m.Checks {
 		x.check[c.Name] = i
-		x.checksOf[c.Component] = append(x.checksOf[c.Component], i)
+		x.checksOf[c.Component] = append(x.checksOf[c.Component], c)
 	}
 	for i, c := range m.Components {
 		x.component[c.ID] = i
@@ -133,15 +133,14 @@ func (m *Model) component(id string) (ComponentDef, bool) {
 	return ComponentDef{}, false
 }
 
-// checksOf lists the checks feeding a component, in model order.
+// checksOf lists the checks feeding a component, in model order. With
+// the index it allocates nothing (it runs per component, several times a
+// step); callers only read the slice.
 func (m *Model) checksOf(id string) []CheckDef {
-	var out []CheckDef
 	if m.idx != nil {
-		for _, i := range m.idx.checksOf[id] {
-			out = append(out, m.Checks[i])
-		}
-		return out
+		return m.idx.checksOf[id]
 	}
+	var out []CheckDef
 	for _, c := range m.Checks {
 		if c.Component == id {
 			out = append(out, c)

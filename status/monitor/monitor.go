@@ -71,7 +71,11 @@ type Monitor struct {
 	// the engine runs more than a check period behind its probes (unix
 	// nanos; 0 when keeping up): the page then says monitoring is delayed.
 	behind atomic.Int64
-	kinds  atomic.Pointer[map[string]string] // check name → kind, for metrics
+	// lagLimit is how long a result may wait for its step before the page
+	// says monitoring is delayed: the staleness of the shortest check period
+	// (found once per config, not per step).
+	lagLimit atomic.Int64
+	kinds    atomic.Pointer[map[string]string] // check name → kind, for metrics
 }
 
 type reloadReq struct {
@@ -132,6 +136,12 @@ func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 		kinds[c.Name] = c.Kind
 	}
 	m.kinds.Store(&kinds)
+	model := m.engine.Model()
+	limit := 2 * time.Minute
+	for _, c := range model.Checks {
+		limit = min(limit, time.Duration(max(model.StaleAfter, 1))*c.Every)
+	}
+	m.lagLimit.Store(int64(limit))
 	m.cfg.Store(cfg)
 	m.sched.Store(sched)
 }
@@ -301,12 +311,7 @@ func (m *Monitor) noteLag(b status.Batch) {
 			oldest = r.At
 		}
 	}
-	model := m.engine.Model()
-	limit := 2 * time.Minute
-	for _, c := range model.Checks {
-		limit = min(limit, time.Duration(max(model.StaleAfter, 1))*c.Every)
-	}
-	if len(b.Results) > 0 && b.Now.Sub(oldest) > limit {
+	if limit := time.Duration(m.lagLimit.Load()); len(b.Results) > 0 && b.Now.Sub(oldest) > limit {
 		if m.behind.Load() == 0 {
 			m.o.Logger.Warn("the engine runs behind its probes; the page says monitoring is delayed", slog.Duration("lag", b.Now.Sub(oldest)))
 			m.lagChanged = true

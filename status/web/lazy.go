@@ -88,8 +88,11 @@ func (c *pages) get(key string, render func() ([]byte, error)) (*Prepared, error
 // components' names.
 func pagesVersion(incidents uint64, snap *status.Snapshot, month string) string {
 	h := fnv.New64a()
-	for _, c := range snap.Components {
-		fmt.Fprintf(h, "%s\x00%s\x00", c.ID, c.Name)
+	for _, c := range snap.Components { // per render: no formatting
+		h.Write([]byte(c.ID))
+		h.Write([]byte{0})
+		h.Write([]byte(c.Name))
+		h.Write([]byte{0})
 	}
 	return fmt.Sprintf("%d/%s/%x", incidents, month, h.Sum64())
 }

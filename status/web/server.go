@@ -61,9 +61,9 @@ type Server struct {
 	renders  atomic.Uint64
 	notFound *Prepared
 
-	lazy *pages // pages rendered on demand
+	lazy *pages     // pages rendered on demand
+	prep *prepCache // the live site's responses across renders
 	// offered is the newest snapshot handed over (Offer); wake tells Run.
-	prep    *prepCache // the live site's responses across renders
 	offered atomic.Pointer[status.Snapshot]
 	wake    chan struct{}
 	// rmu guards the render counters: offeredN counts Offer calls,
@@ -323,7 +323,7 @@ func (s *Server) incident(c echo.Context) error {
 		p.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}
-	p, err := s.lazyPage("incident:"+id, func() ([]byte, error) {
+	p, err := s.lazy.get("incident:"+id, func() ([]byte, error) {
 		inc, err := s.o.Store.Incident(id)
 		if err != nil {
 			return nil, err
@@ -338,12 +338,6 @@ func (s *Server) incident(c echo.Context) error {
 	}
 	p.ServeHTTP(c.Response(), c.Request())
 	return nil
-}
-
-// lazyPage renders a rarely requested page once while what it shows
-// stays the same.
-func (s *Server) lazyPage(key string, render func() ([]byte, error)) (*Prepared, error) {
-	return s.lazy.get(key, render)
 }
 
 func (s *Server) asset(c echo.Context) error {
@@ -463,7 +457,7 @@ func (s *Server) history(c echo.Context) error {
 	if cur == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 	}
-	p, err := s.lazyPage("history:"+strconv.Itoa(n), func() ([]byte, error) { return s.renderHistory(cur.snap, n) })
+	p, err := s.lazy.get("history:"+strconv.Itoa(n), func() ([]byte, error) { return s.renderHistory(cur.snap, n) })
 	if err != nil {
 		return err
 	}
