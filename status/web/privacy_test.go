@@ -41,13 +41,7 @@ func TestNoPrivateMarkerOnPublicRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := s.Handler()
-	n := 0
-	for _, r := range s.e.Routes() {
-		if r.Method != http.MethodGet {
-			continue
-		}
-		n++
-		path := routeSample.Replace(r.Path)
+	for _, path := range getPaths(t, s) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -59,9 +53,6 @@ func TestNoPrivateMarkerOnPublicRoutes(t *testing.T) {
 				t.Errorf("GET %s: header %s shows a private marker", path, k)
 			}
 		}
-	}
-	if n < 20 {
-		t.Fatalf("only %d routes walked", n)
 	}
 	// With an admin token, and on the operators' listener, they are there.
 	for _, tc := range []struct {
