@@ -31,8 +31,8 @@ type Model struct {
 // modelIndex is a Model's lookups: at 5,000 components a scan of every
 // check per component per step took half the CPU of the whole binary.
 type modelIndex struct {
-	check     map[string]int   // check name → position in Checks
-	component map[string]int   // component id → position in Components
+	check     map[string]int        // check name → position in Checks
+	component map[string]int        // component id → position in Components
 	checksOf  map[string][]CheckDef // component id → its checks, in model order
 }
 
