@@ -15,11 +15,11 @@ import (
 )
 
 type maintenanceBody struct {
-	Name       string    `json:"name"`
-	Message    string    `json:"message"`
-	Components []string  `json:"components"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end"`
+	Name       string   `json:"name"`
+	Message    string   `json:"message"`
+	Components []string `json:"components"`
+	Start      apiTime  `json:"start"`
+	End        apiTime  `json:"end"`
 }
 
 func (s *Server) createMaintenance(c echo.Context) error {
@@ -32,9 +32,9 @@ func (s *Server) createMaintenance(c echo.Context) error {
 		return fieldError("name", "name must be 1 to 200 characters")
 	case b.Start.IsZero():
 		return fieldError("start", "start is required (RFC 3339)")
-	case !b.End.After(b.Start):
+	case !b.End.After(b.Start.Time):
 		return fieldError("end", "end must be after start")
-	case b.End.Sub(b.Start) > 7*24*time.Hour:
+	case b.End.Sub(b.Start.Time) > 7*24*time.Hour:
 		return fieldError("end", "a window lasts at most 7 days")
 	case len(b.Components) == 0:
 		return fieldError("components", "at least one component is required")
@@ -48,7 +48,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 		comps[id] = status.UnderMaintenance
 	}
 	return s.apply(c, http.StatusCreated, status.Command{Kind: status.ScheduleMaintenance, Name: b.Name, Body: b.Message,
-		Components: comps, Start: b.Start, End: b.End})
+		Components: comps, Start: b.Start.Time, End: b.End.Time})
 }
 
 func (s *Server) cancelMaintenance(c echo.Context) error {
@@ -136,10 +136,10 @@ func (s *Server) decide(c echo.Context, release bool) error {
 
 func (s *Server) patchMaintenance(c echo.Context) error {
 	var b struct {
-		Name    string    `json:"name"`
-		Message string    `json:"message"`
-		Start   time.Time `json:"start"`
-		End     time.Time `json:"end"`
+		Name    string  `json:"name"`
+		Message string  `json:"message"`
+		Start   apiTime `json:"start"`
+		End     apiTime `json:"end"`
 	}
 	if err := decode(c, &b); err != nil {
 		return err
@@ -147,11 +147,11 @@ func (s *Server) patchMaintenance(c echo.Context) error {
 	if len(b.Name) > 200 {
 		return fieldError("name", "name must be at most 200 characters")
 	}
-	if !b.Start.IsZero() && !b.End.IsZero() && b.End.Sub(b.Start) > 7*24*time.Hour {
+	if !b.Start.IsZero() && !b.End.IsZero() && b.End.Sub(b.Start.Time) > 7*24*time.Hour {
 		return fieldError("end", "a window lasts at most 7 days")
 	}
 	return s.apply(c, http.StatusOK, status.Command{Kind: status.UpdateMaintenance, IncidentID: c.Param("id"),
-		Name: strings.TrimSpace(b.Name), Body: b.Message, Start: b.Start, End: b.End})
+		Name: strings.TrimSpace(b.Name), Body: b.Message, Start: b.Start.Time, End: b.End.Time})
 }
 
 // deliveries is the delivery log: the latest outbox rows and, per

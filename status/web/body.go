@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -44,7 +46,7 @@ func decodeJSON(body []byte, v any) error {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &typeErr):
-			return fieldError(typeErr.Field, "%s must be a %s", typeErr.Field, typeErr.Type)
+			return fieldError(typeErr.Field, "%s must be %s", typeErr.Field, kindOf(typeErr.Type))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return fieldError(f, "unknown field %q", f)
@@ -57,6 +59,44 @@ func decodeJSON(body []byte, v any) error {
 		return fieldError("", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// kindOf names a Go type the way an API user knows it.
+func kindOf(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[apiTime]():
+		return "an RFC 3339 time, like 2026-12-01T02:00:00Z"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.Slice:
+		return "an array"
+	case t.Kind() == reflect.Map, t.Kind() == reflect.Struct:
+		return "an object"
+	}
+	return "a " + t.String()
+}
+
+// apiTime is a time in a request body: RFC 3339, and a mistake is an
+// error naming the field (encoding/json would say "parsing time ... as
+// 2006-01-02T15:04:05Z07:00", which is Go's, not the user's, language).
+type apiTime struct{ time.Time }
+
+func (t *apiTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if v, err := time.Parse(time.RFC3339, s); err == nil {
+			t.Time = v
+			return nil
+		}
+	}
+	if string(b) == "null" {
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[apiTime]()}
 }
 
 // noDuplicateKeys walks the document's tokens and refuses an object that

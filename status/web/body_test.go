@@ -34,6 +34,24 @@ func TestJSONBodiesAreStrict(t *testing.T) {
 	}
 }
 
+// A time that is not RFC 3339 is refused naming the field, in the user's
+// words rather than Go's layout ("2006-01-02T15:04:05Z07:00").
+func TestBadTimeNamesTheField(t *testing.T) {
+	s, _ := subscriptionServer(t, 5)
+	h := s.Handler()
+	for _, tc := range []struct{ method, path, body, field string }{
+		{"POST", "/api/v1/maintenances", `{"name":"x","components":["db"],"start":"soon","end":"2026-12-01T02:00:00Z"}`, "start"},
+		{"POST", "/api/v1/maintenances", `{"name":"x","components":["db"],"start":"2026-12-01T02:00:00Z","end":42}`, "end"},
+		{"PATCH", "/api/v1/maintenances/mnt-1", `{"end":"tomorrow"}`, "end"},
+	} {
+		code, out := call(t, h, tc.method, tc.path, writeToken, tc.body, "203.0.113.22")
+		field, msg := errorField(out)
+		if code != http.StatusBadRequest || field != tc.field || !strings.Contains(msg, "RFC 3339") || strings.Contains(msg, "2006") {
+			t.Errorf("%s: %d field %q %q", tc.body, code, field, msg)
+		}
+	}
+}
+
 // A 2 MiB body gets the JSON 400 over a real connection, not a reset: the
 // server reads the rest before answering.
 func TestHugeBodyGetsAnAnswerNotAReset(t *testing.T) {
