@@ -55,7 +55,10 @@ func Handler(self string, ps []config.Peer, health func() (bool, string), now fu
 			}
 		}
 		if key == "" {
-			http.Error(w, `{"error":{"code":404,"message":"not a peer"}}`, http.StatusNotFound)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error":{"code":404,"message":"not a peer"}}`)
 			return
 		}
 		ok, why := health()

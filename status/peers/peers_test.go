@@ -56,9 +56,10 @@ func TestPollVerifies(t *testing.T) {
 		!strings.Contains(events[0].Text, "scheduler stalled") || !events[0].Type.OperatorsOnly() {
 		t.Fatalf("events %+v", events)
 	}
-	// Someone who is not a peer gets nothing.
+	// Someone who is not a peer gets nothing but a JSON error, labelled
+	// as JSON like every /api error.
 	resp, _ := http.Get(srv.URL + "/?from=stranger")
-	if resp.StatusCode != 404 {
-		t.Errorf("a stranger got %d", resp.StatusCode)
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("a stranger got %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
