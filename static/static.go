@@ -46,3 +46,11 @@ func Assets() (map[string]*Asset, error) {
 	})
 	return out, err
 }
+
+//go:embed openapi.yaml
+var openapi []byte
+
+// OpenAPI is the HTTP API's contract (OpenAPI 3.1, YAML): written for
+// people, served as JSON at /api/openapi.json, and checked against real
+// responses in the tests.
+func OpenAPI() []byte { return openapi }

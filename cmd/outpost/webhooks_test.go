@@ -25,6 +25,7 @@ type hookReceiver struct {
 	mu       sync.Mutex
 	secret   string
 	arrived  []string // "type webhook-id" of every authentic request, answered or not
+	bodies   [][]byte // and their bodies
 	answered []string
 	rejected int
 	hold     chan struct{} // non-nil: events wait on it before answering
@@ -62,6 +63,7 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	key := env.Type + " " + id
 	r.mu.Lock()
 	r.arrived = append(r.arrived, key)
+	r.bodies = append(r.bodies, body)
 	r.mu.Unlock()
 	if env.Type == webhook.VerifyType {
 		_ = json.NewEncoder(w).Encode(map[string]any{"challenge": env.Data["challenge"]})

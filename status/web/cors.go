@@ -7,11 +7,12 @@ import (
 
 // publicRead reports the public, cacheable read surfaces that other sites
 // may fetch from a browser (Atlassian's status widget, dashboards): the
-// Statuspage API, /api/v1/status, feeds, the calendar and badges. They get
+// Statuspage API, /api/v1/status, feeds, the calendar, badges, and the API
+// contract (so Swagger UI on another site can load it). They get
 // CORS; the admin API, the write endpoints and the pages do not.
 func publicRead(path string) bool {
 	switch {
-	case strings.HasPrefix(path, "/api/v2/"), path == "/api/v1/status", path == "/api/v1/status.json",
+	case strings.HasPrefix(path, "/api/v2/"), path == "/api/v1/status", path == "/api/v1/status.json", path == "/api/openapi.json",
 		strings.HasPrefix(path, "/feed."), path == "/history.rss", path == "/history.atom",
 		path == "/maintenance.ics", strings.HasPrefix(path, "/badge/"):
 		return true

@@ -84,17 +84,23 @@ for e in c.walk("VEVENT"):
 // under CI.
 func node(t *testing.T, args ...string) string {
 	t.Helper()
+	npmClients(t)
+	out, err := exec.Command("node", append([]string{"testdata/clients/check.js"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// npmClients skips the test without the npm clients, except under CI.
+func npmClients(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat("testdata/clients/node_modules/standardwebhooks"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("npm clients missing in CI: .ci/run must run npm ci in status/web/testdata/clients")
 		}
 		t.Skip("no npm clients (cd status/web/testdata/clients && npm ci)")
 	}
-	out, err := exec.Command("node", append([]string{"testdata/clients/check.js"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, out)
-	}
-	return string(out)
 }
 
 // The feeds and the calendar in npm's rss-parser and node-ical.

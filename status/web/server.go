@@ -60,6 +60,7 @@ type Server struct {
 	current  atomic.Pointer[site]
 	renders  atomic.Uint64
 	notFound *Prepared
+	contract *Prepared // /api/openapi.json
 
 	lazy *pages     // pages rendered on demand
 	prep *prepCache // the live site's responses across renders
@@ -106,6 +107,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.notFound = s.errorResponse(http.StatusNotFound, "Not found", "There is nothing at this address.")
+	if s.contract, err = openAPI(); err != nil {
+		return nil, err
+	}
 	s.e = s.routes()
 	return s, nil
 }
@@ -205,6 +209,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/incidents/:id", s.incident)
 	e.GET("/history", s.history)
 	e.GET("/healthz", s.healthz)
+	e.GET("/api/openapi.json", echo.WrapHandler(s.contract))
 	// The operators' surfaces name checks, targets and files: on the public
 	// listener only an admin token (read-only will do) sees them.
 	if s.o.Admin != nil {
