@@ -126,11 +126,13 @@ func TestRealBrowser(t *testing.T) {
 	do(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".banner")))
 	banner := run(t, ctx, chromedp.Text(chromedp.CSS(".banner")))
 	components := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".component").length`))
-	cells := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.bars rect").length`))
+	// Day cells are the dashes of runs: a run of n days is 4n-1 long.
+	cells := run(t, ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("svg.bars path")].reduce((n, p) => n + Math.round((p.getTotalLength() + 1) / 4), 0)`))
+	dashes := run(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("svg.bars path")).strokeDasharray`))
 	barsWidth := run(t, ctx, chromedp.Evaluate[float64](`document.querySelector("svg.bars").getBoundingClientRect().width`))
 	_ = os.WriteFile(filepath.Join(artifacts, "index-1280.png"), run(t, ctx, chromedp.FullScreenshot(100)), 0o644)
-	if banner != "Major Service Outage" || components != 3 || cells != 270 || barsWidth < 200 {
-		t.Errorf("banner %q, %d components, %d bar cells, bars %.0f px wide", banner, components, cells, barsWidth)
+	if banner != "Major Service Outage" || components != 3 || cells != 270 || dashes != "3px, 1px" || barsWidth < 200 {
+		t.Errorf("banner %q, %d components, %d bar cells drawn with dashes %q, bars %.0f px wide", banner, components, cells, dashes, barsWidth)
 	}
 
 	// Phone width: nothing scrolls sideways.

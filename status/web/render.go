@@ -197,11 +197,16 @@ func dayLabels(days []status.DayView) []string {
 	return out
 }
 
-// bars draws the uptime history: one cell per day, worst status that day,
-// with a title giving the day's uptime and incidents.
+// bars draws the uptime history: one cell per day, worst status that day.
+// Consecutive days that read the same (class and uptime, no incidents)
+// are one run: a dashed line whose 3-on-1-off dashes are the day cells,
+// with one title for the run ("Dec 11 – Feb 14: 100% uptime"). A day
+// with incidents is a run of its own. A cell per element with a title each
+// made 8.7 KB of HTML per component (43 MB of page at 5,000 components);
+// runs make a mostly green history about 1 KB, drawn the same.
 func bars(name string, days []status.DayView, labels []string) template.HTML {
 	const w = 4
-	b := make([]byte, 0, 160+len(days)*80)
+	b := make([]byte, 0, 512)
 	b = append(b, `<svg class="bars" viewBox="0 0 `...)
 	b = strconv.AppendInt(b, int64(max(len(days)*w-1, 1)), 10)
 	b = append(b, ` 34" preserveAspectRatio="none" role="img" aria-label="`...)
@@ -209,27 +214,38 @@ func bars(name string, days []status.DayView, labels []string) template.HTML {
 	b = append(b, `: uptime over the last `...)
 	b = strconv.AppendInt(b, int64(len(days)), 10)
 	b = append(b, ` days">`...)
-	for i, d := range days {
-		class := cellClass[d.Status]
+	label := func(i int) string {
+		if i < len(labels) {
+			return strings.TrimSuffix(labels[i], ": ")
+		}
+		return days[i].Date.Format("Jan 2")
+	}
+	for i := 0; i < len(days); {
+		d := days[i]
+		class, text := cellClass[d.Status], "no data"
 		if d.Percent < 0 {
 			class = "nd"
+		} else {
+			text = percent(d.Percent) + " uptime"
 		}
-		b = append(b, `<rect x="`...)
+		j := i + 1
+		for d.Incidents == 0 && j < len(days) && sameCell(d, days[j]) {
+			j++
+		}
+		b = append(b, `<path d="M`...)
 		b = strconv.AppendInt(b, int64(i*w), 10)
-		b = append(b, `" width="3" height="34" class="`...)
+		b = append(b, ` 17h`...)
+		b = strconv.AppendInt(b, int64((j-i)*w-1), 10)
+		b = append(b, `" class="`...)
 		b = append(b, class...)
 		b = append(b, `"><title>`...)
-		if i < len(labels) {
-			b = append(b, labels[i]...)
-		} else {
-			b = append(b, d.Date.Format("Jan 2")+": "...)
+		b = append(b, label(i)...)
+		if j-i > 1 {
+			b = append(b, " – "...)
+			b = append(b, label(j-1)...)
 		}
-		if d.Percent < 0 {
-			b = append(b, "no data"...)
-		} else {
-			b = append(b, percent(d.Percent)...)
-			b = append(b, " uptime"...)
-		}
+		b = append(b, ": "...)
+		b = append(b, text...)
 		if d.Incidents > 0 {
 			b = append(b, ", "...)
 			b = strconv.AppendInt(b, int64(d.Incidents), 10)
@@ -238,10 +254,23 @@ func bars(name string, days []status.DayView, labels []string) template.HTML {
 				b = append(b, 's')
 			}
 		}
-		b = append(b, "</title></rect>"...)
+		b = append(b, "</title></path>"...)
+		i = j
 	}
 	b = append(b, "</svg>"...)
 	return template.HTML(b) //nolint:gosec // built from numbers and escaped text
+}
+
+// sameCell reports whether two days draw and read the same: the same
+// class and the same uptime as shown, and no incidents.
+func sameCell(a, b status.DayView) bool {
+	if b.Incidents > 0 || (a.Percent < 0) != (b.Percent < 0) {
+		return false
+	}
+	if a.Percent < 0 {
+		return true
+	}
+	return a.Status == b.Status && percent(a.Percent) == percent(b.Percent)
 }
 
 // sparkline draws mean response time per hour; gaps break the line.

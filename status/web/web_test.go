@@ -157,7 +157,9 @@ func TestIndexContent(t *testing.T) {
 		`Last checked <time datetime="2026-03-10T14:02:00Z" data-relative>14:02:00 UTC</time>`,
 		"API is unavailable", "We are investigating connection failures affecting API since 13:52 UTC.",
 		`✕ Major outage`, `▲ Degraded performance`, `✓ Operational`,
-		"99.95% uptime", `<rect x="0" width="3" height="34" class="nd"><title>Dec 11: no data</title></rect>`,
+		"99.95% uptime", `<path d="M0 17h359" class="o"><title>Dec 11 – Mar 10: 100% uptime</title></path>`,
+		`<path d="M0 17h119" class="nd"><title>Dec 11 – Jan 9: no data</title></path>`,
+		`<path d="M344 17h3" class="mo"><title>Mar 7: 95.83% uptime, 1 incident</title></path>`,
 		"Mar 7: 95.83% uptime, 1 incident", `<polyline points=`,
 		`<meta http-equiv="refresh" content="60">`, `<meta property="og:title" content="Acme Status">`,
 		"Database is unavailable", // yesterday's resolved incident in the 14-day history
