@@ -383,7 +383,7 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 }
 
 // publishMin is how often a step that changed nothing visible publishes.
-const publishMin = 250 * time.Millisecond
+const publishMin = time.Second
 
 // errFatal marks a failure the loop cannot recover from: the engine's
 // state could not be restored from the store.

@@ -14,7 +14,7 @@ import (
 // site whose render takes long (thousands of components) waits longer:
 // renderShare bounds the share of a core freshness alone may use.
 const (
-	MinRenderInterval = time.Second
+	MinRenderInterval = 2 * time.Second
 	renderShare       = 10
 )
 

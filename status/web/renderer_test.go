@@ -11,7 +11,8 @@ import (
 
 // Rendering runs off the engine's goroutine: Offer returns at once, the
 // latest offered snapshot wins, a visible change is rendered at once, and
-// snapshots that only move freshness are rendered at most once a second.
+// snapshots that only move freshness are rendered at most every
+// MinRenderInterval.
 func TestRendererCoalesces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, snap := testServer(t) // in the bubble: its channels must be
@@ -42,7 +43,7 @@ func TestRendererCoalesces(t *testing.T) {
 		time.Sleep(MinRenderInterval)
 		synctest.Wait()
 		if s.Renders() != base+2 || s.current.Load().snap != last {
-			t.Fatalf("after a second: %d renders, latest served: %v", s.Renders()-base, s.current.Load().snap == last)
+			t.Fatalf("after MinRenderInterval: %d renders, latest served: %v", s.Renders()-base, s.current.Load().snap == last)
 		}
 		visible := fresh(2 * time.Second)
 		visible.DelayedSince = visible.GeneratedAt // a change anyone sees
