@@ -78,6 +78,21 @@ type Engine struct {
 	m  *Model
 	s  *State
 	ch *Changes // the step in progress
+
+	// A step recomputes only the components whose checks changed status
+	// (dirty), and all of them when rescan is set: a new model or state, a
+	// command, a window starting or ending, connectivity changing, or a new
+	// hour to account. At thousands of components a full pass in each of
+	// twenty steps a second was most of the engine's time.
+	dirty  map[string]bool
+	rescan bool
+	// outages are the components in an outage, kept by components(): the
+	// automatic incidents look at those only.
+	outages map[string]bool
+	hour    int64 // of the last full pass
+	// lastAny is the newest result of any check, kept as results arrive
+	// (recomputed on rescan), for delayed.
+	lastAny time.Time
 }
 
 // NewEngine wraps state (which it will mutate) under model.
@@ -92,7 +107,7 @@ func NewEngine(m *Model, s *State) *Engine {
 		m.Location = time.UTC
 	}
 	m.index()
-	return &Engine{m: m, s: s}
+	return &Engine{m: m, s: s, dirty: map[string]bool{}, outages: map[string]bool{}, rescan: true}
 }
 
 // State exposes the live state for reading by the owner goroutine.
@@ -101,7 +116,7 @@ func (e *Engine) State() *State { return e.s }
 // Restore replaces the live state with st. The runtime calls it with the
 // store's copy after a step whose commit failed, so a step is all or
 // nothing in memory as on disk.
-func (e *Engine) Restore(st *State) { e.s = st }
+func (e *Engine) Restore(st *State) { e.s, e.rescan = st, true }
 
 // Model returns the model in force.
 func (e *Engine) Model() *Model { return e.m }
@@ -115,7 +130,7 @@ func (e *Engine) SetModel(m *Model) {
 		m.Location = time.UTC
 	}
 	m.index()
-	e.m = m
+	e.m, e.rescan = m, true
 }
 
 // Apply runs one step.
@@ -143,7 +158,12 @@ func (e *Engine) Apply(b Batch) *Changes {
 	if wentDown {
 		e.recheckCanaries(now)
 	}
-	e.ensureComponents(now) // commands may set component statuses
+	if len(b.Commands) > 0 || hourOf(now) != e.hour {
+		e.rescan = true
+	}
+	if e.rescan {
+		e.ensureComponents(now) // commands may set component statuses
+	}
 	for _, c := range b.Commands {
 		r := e.command(now, c)
 		ch.Replies = append(ch.Replies, r)
@@ -157,7 +177,14 @@ func (e *Engine) Apply(b Batch) *Changes {
 	if !delayed.Equal(e.s.DelayedSince) || !cut.Equal(e.s.ConnectivitySince) {
 		ch.Visible = true
 	}
+	if !cut.Equal(e.s.ConnectivitySince) {
+		e.rescan = true // statuses freeze or thaw
+	}
+	events := len(ch.Events)
 	e.maintenance(now)
+	if len(ch.Events) != events {
+		e.rescan = true // a window started or ended
+	}
 	e.components(now)
 	e.autoIncidents(now)
 	e.pruneClosed(now)
@@ -196,9 +223,13 @@ func (e *Engine) applyResult(r CheckResult) bool {
 	}
 	at := r.At.UTC()
 	cs.LastAt, cs.LastOutcome, cs.LastReason, cs.LastMessage, cs.LastLatency = at, r.Result.Outcome, r.Result.Reason, r.Result.Message, r.Result.Latency
+	if at.After(e.lastAny) {
+		e.lastAny = at
+	}
 	countRun(cs, r.Result.Outcome)
 	if next := nextCheckStatus(cs, def); next != cs.Status {
 		cs.Status, cs.Since = next, at
+		e.dirty[def.Component] = true
 		e.ch.Visible = true
 	}
 	e.ch.Checks = append(e.ch.Checks, r.Check)
@@ -318,60 +349,104 @@ func (e *Engine) isCanary(name string) bool {
 	return ok && d.Canary
 }
 
-// components recomputes every component's status and records changes.
+// components recomputes the status of every component that may have
+// changed (all of them on a rescan) and records changes, in page order.
 // While connectivity is degraded, statuses hold: what the checks see then
 // says nothing about the targets.
 func (e *Engine) components(now time.Time) {
-	e.ensureComponents(now)
+	defs := e.m.Components
+	if e.rescan {
+		e.ensureComponents(now)
+		e.hour, e.rescan = hourOf(now), false
+		clear(e.outages)
+	} else {
+		defs = e.dirtyDefs()
+	}
+	clear(e.dirty)
 	frozen := !e.s.ConnectivitySince.IsZero()
-	for _, def := range e.m.Components {
+	for _, def := range defs {
 		st := e.s.Components[def.ID]
-		if frozen {
-			if hourOf(now) != hourOf(st.AccountedAt) {
-				e.account(def.ID, st, now)
-				e.ch.Components = append(e.ch.Components, def.ID)
-			}
-			continue
-		}
-		auto := e.autoStatus(def.ID)
-		if !auto.IsOutage() && st.Suppressed {
-			st.Suppressed = false
-			e.ch.Components = append(e.ch.Components, def.ID)
-		}
-		next := auto
-		if st.Manual != "" {
-			next = st.Manual
-		}
-		if e.inMaintenance(def.ID) {
-			next = UnderMaintenance
-		}
-		if next != st.Status {
-			// Users suffered from the first failed run, not from when the
-			// thresholds confirmed it: outage time counts from there, so the
-			// uptime figures move in the same step as the status.
-			from := now
-			if next.IsOutage() && !st.Status.IsOutage() {
-				if s := e.outageStart(def.ID, now); s.After(st.AccountedAt) {
-					from = s
-				} else if st.AccountedAt.Before(now) {
-					from = st.AccountedAt
-				}
-			}
-			e.account(def.ID, st, from)
-			e.emit(Event{Type: ComponentStatusChanged, At: now,
-				Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
-				Private:   e.privateFor([]string{def.ID})})
-			st.Previous, st.Status, st.Since = st.Status, next, now
-			e.ch.Components = append(e.ch.Components, def.ID)
-		} else if hourOf(now) != hourOf(st.AccountedAt) {
-			// Roll up at least hourly so history stays current.
-			e.account(def.ID, st, now)
-			e.ch.Components = append(e.ch.Components, def.ID)
+		e.component(def, st, frozen, now)
+		if st.Status.IsOutage() {
+			e.outages[def.ID] = true
+		} else {
+			delete(e.outages, def.ID)
 		}
 	}
 }
 
+// component recomputes one component's status and records a change.
+func (e *Engine) component(def ComponentDef, st *ComponentState, frozen bool, now time.Time) {
+	if frozen {
+		if hourOf(now) != hourOf(st.AccountedAt) {
+			e.account(def.ID, st, now)
+			e.ch.Components = append(e.ch.Components, def.ID)
+		}
+		return
+	}
+	auto := e.autoStatus(def.ID)
+	if !auto.IsOutage() && st.Suppressed {
+		st.Suppressed = false
+		e.ch.Components = append(e.ch.Components, def.ID)
+	}
+	next := auto
+	if st.Manual != "" {
+		next = st.Manual
+	}
+	if e.inMaintenance(def.ID) {
+		next = UnderMaintenance
+	}
+	if next != st.Status {
+		// Users suffered from the first failed run, not from when the
+		// thresholds confirmed it: outage time counts from there, so the
+		// uptime figures move in the same step as the status.
+		from := now
+		if next.IsOutage() && !st.Status.IsOutage() {
+			if s := e.outageStart(def.ID, now); s.After(st.AccountedAt) {
+				from = s
+			} else if st.AccountedAt.Before(now) {
+				from = st.AccountedAt
+			}
+		}
+		e.account(def.ID, st, from)
+		e.emit(Event{Type: ComponentStatusChanged, At: now,
+			Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
+			Private:   e.privateFor([]string{def.ID})})
+		st.Previous, st.Status, st.Since = st.Status, next, now
+		e.ch.Components = append(e.ch.Components, def.ID)
+		if hourOf(from) != hourOf(now) {
+			e.rescan = true // the outage began last hour: account that hour next step
+		}
+	} else if hourOf(now) != hourOf(st.AccountedAt) {
+		// Roll up at least hourly so history stays current.
+		e.account(def.ID, st, now)
+		e.ch.Components = append(e.ch.Components, def.ID)
+	}
+}
+
 func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
+
+// dirtyDefs are the dirty components still in the model, in page order.
+func (e *Engine) dirtyDefs() []ComponentDef { return e.defsOf(e.dirty) }
+
+// inOutage are the components in an outage, in page order.
+func (e *Engine) inOutage() []ComponentDef { return e.defsOf(e.outages) }
+
+// defsOf are the components of a set still in the model, in page order.
+func (e *Engine) defsOf(set map[string]bool) []ComponentDef {
+	idx := make([]int, 0, len(set))
+	for id := range set {
+		if i, ok := e.m.idx.component[id]; ok && e.s.Components[id] != nil {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	defs := make([]ComponentDef, len(idx))
+	for n, i := range idx {
+		defs[n] = e.m.Components[i]
+	}
+	return defs
+}
 
 // account closes the component's current status segment at now.
 func (e *Engine) account(id string, st *ComponentState, now time.Time) {
@@ -412,12 +487,17 @@ func (e *Engine) delayed(now time.Time) {
 	if len(e.m.Checks) == 0 {
 		return
 	}
-	last, shortest := e.s.WatchingSince, e.m.Checks[0].Every
-	for _, c := range e.m.Checks {
-		shortest = min(shortest, c.Every)
-		if cs := e.s.Checks[c.Name]; cs != nil && cs.LastAt.After(last) {
-			last = cs.LastAt
+	if e.rescan { // a new model or state: find the newest result again
+		e.lastAny = time.Time{}
+		for _, c := range e.m.Checks {
+			if cs := e.s.Checks[c.Name]; cs != nil && cs.LastAt.After(e.lastAny) {
+				e.lastAny = cs.LastAt
+			}
 		}
+	}
+	last, shortest := e.s.WatchingSince, e.m.idx.shortest
+	if e.lastAny.After(last) {
+		last = e.lastAny
 	}
 	silent := shortest > 0 && now.Sub(last) > time.Duration(e.m.StaleAfter)*shortest
 	switch {

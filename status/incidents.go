@@ -14,7 +14,7 @@ func (e *Engine) autoIncidents(now time.Time) {
 	if !e.m.AutoIncidents || !e.s.ConnectivitySince.IsZero() {
 		return
 	}
-	for _, def := range e.m.Components {
+	for _, def := range e.inOutage() {
 		st := e.s.Components[def.ID]
 		if st == nil || !st.Status.IsOutage() || st.Suppressed || st.Manual != "" {
 			continue

@@ -34,6 +34,7 @@ type modelIndex struct {
 	check     map[string]int        // check name → position in Checks
 	component map[string]int        // component id → position in Components
 	checksOf  map[string][]CheckDef // component id → its checks, in model order
+	shortest  time.Duration         // the shortest check period
 }
 
 // index builds the lookups; the model must not change afterwards.
@@ -41,6 +42,9 @@ func (m *Model) index() {
 	x := &modelIndex{check: make(map[string]int, len(m.Checks)), component: make(map[string]int, len(m.Components)),
 		checksOf: make(map[string][]CheckDef, len(m.Components))}
 	for i, c := range m.Checks {
+		if i == 0 || c.Every < x.shortest {
+			x.shortest = c.Every
+		}
 		x.check[c.Name] = i
 		x.checksOf[c.Component] = append(x.checksOf[c.Component], c)
 	}

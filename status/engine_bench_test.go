@@ -1,0 +1,50 @@
+package status
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+// BenchmarkStep is one engine step at 5,000 components with one check
+// each, eight results a step (5,000 checks at 30 s in 50 ms steps), all
+// up: the steady state. The full-pass baseline recomputes every component
+// in every step, as the engine did before steps became incremental.
+//
+//	go test ./status -run '^$' -bench Step -benchmem
+func BenchmarkStep(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		name := "incremental"
+		if full {
+			name = "full-pass"
+		}
+		b.Run(name, func(b *testing.B) {
+			m := &Model{SiteTitle: "Scale", AutoIncidents: true, ReopenWindow: time.Minute}
+			for i := range 5000 {
+				id := fmt.Sprintf("c%d", i)
+				m.Components = append(m.Components, ComponentDef{ID: id, Name: id})
+				m.Checks = append(m.Checks, CheckDef{Name: id + "-1", Component: id, FailureThreshold: 3, SuccessThreshold: 1, Every: 30 * time.Second})
+			}
+			e := NewEngine(m, nil)
+			now := t0
+			step := func(i int) {
+				now = now.Add(50 * time.Millisecond)
+				rs := make([]CheckResult, 8)
+				for j := range rs {
+					rs[j] = CheckResult{Check: fmt.Sprintf("c%d-1", (i*8+j)%5000), At: now, Result: probes.Result{Outcome: probes.Up}}
+				}
+				e.rescan = e.rescan || full
+				e.Apply(Batch{Now: now, Results: rs})
+			}
+			for i := range 1000 { // every check up once
+				step(i)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				step(i)
+			}
+		})
+	}
+}
