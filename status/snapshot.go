@@ -84,6 +84,9 @@ func (u UpcomingMaintenance) Incident() *Incident {
 }
 
 // UptimeView is a component's history for the page: one cell per day.
+//
+// Days and Latency are never changed once published in a snapshot (the
+// history builds new ones on each refresh): readers may keep them.
 type UptimeView struct {
 	Days    []DayView // oldest first
 	Percent float64   // over the whole window
