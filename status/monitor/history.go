@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"hash/maphash"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -89,11 +91,13 @@ func (h *history) read(st *status.State, cfg *config.Config, now time.Time) erro
 		checksOf[c.Component] = append(checksOf[c.Component], c.Name)
 	}
 	uptime := make(map[string]status.UptimeView, len(cfg.Components))
+	days, latency := newInterner[status.DayView](), newInterner[float64]()
 	for _, c := range cfg.Components {
 		u, err := h.component(c.ID, st.Components[c.ID], incs, checksOf[c.ID], from, now)
 		if err != nil {
 			return err
 		}
+		u.Days, u.Latency = days.intern(u.Days), latency.intern(u.Latency)
 		uptime[c.ID] = u
 	}
 	h.incidents, h.recent, h.uptime = incs, recent, uptime
@@ -212,6 +216,32 @@ func (h *history) sparkline(checks []string, now time.Time) ([]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// interner shares equal slices: most components have the same history
+// (green every day, or no data yet), and 90 days each is 5 KB a component.
+// Published slices are never changed (status.UptimeView), so sharing is
+// safe, and the page's blocks compare shared slices at once.
+type interner[T comparable] struct {
+	seed maphash.Seed
+	seen map[uint64][]T
+}
+
+func newInterner[T comparable]() *interner[T] {
+	return &interner[T]{seed: maphash.MakeSeed(), seen: map[uint64][]T{}}
+}
+
+func (in *interner[T]) intern(s []T) []T {
+	h := maphash.Comparable(in.seed, len(s))
+	for _, v := range s {
+		h ^= maphash.Comparable(in.seed, v) + 0x9e3779b97f4a7c15 + h<<6 + h>>2
+	}
+	if prev, ok := in.seen[h]; ok && slices.Equal(prev, s) {
+		return prev
+	} else if !ok {
+		in.seen[h] = s
+	}
+	return s
 }
 
 func affects(inc *status.Incident, id string) bool {
