@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +76,71 @@ func TestRendersOnlyWhatChanged(t *testing.T) {
 	// 5 feeds, calendar).
 	if d := p2 - p1; d > 1+1+1+16 {
 		t.Fatalf("one status change rebuilt %d responses, want at most 19", d)
+	}
+}
+
+// A render that only moves freshness reuses the read surfaces (Statuspage
+// API, feeds, calendar, badges) and they are exactly what a full render
+// of that snapshot makes; a re-timed window is rendered again at once, and
+// everything at least every surfacesMaxAge.
+func TestFreshnessOnlyRendersReuseTheReadSurfaces(t *testing.T) {
+	s, snap := testServer(t)
+	moved := func(from *status.Snapshot, d time.Duration) *status.Snapshot {
+		c := *from
+		c.GeneratedAt, c.LastResultAt = from.GeneratedAt.Add(d), from.LastResultAt.Add(d)
+		c.Components = slices.Clone(from.Components)
+		for i := range c.Components {
+			c.Components[i].LastChecked = c.Components[i].LastChecked.Add(d)
+		}
+		return &c
+	}
+	before := s.current.Load().routes
+	fresh := moved(snap, 5*time.Second)
+	if err := s.Update(fresh); err != nil {
+		t.Fatal(err)
+	}
+	after := s.current.Load().routes
+	full, _ := testServer(t)
+	if err := full.Update(fresh); err != nil {
+		t.Fatal(err)
+	}
+	want := full.current.Load().routes
+	if len(after) != len(want) || len(after) < 20 {
+		t.Fatalf("%d routes after a reusing render, %d after a full one", len(after), len(want))
+	}
+	if !s.surfacesAt.Equal(snap.GeneratedAt) {
+		t.Error("the read surfaces were rendered again for a freshness-only change")
+	}
+	for k, p := range after {
+		if k != "/" && k != "/api/v1/status" && p != before[k] {
+			t.Errorf("%s is not the response served before", k)
+		}
+		if w := want[k]; w == nil || !bytes.Equal(p.Body, w.Body) {
+			t.Errorf("%s differs from a full render of the same snapshot", k)
+		}
+	}
+	if after["/api/v1/status"] == before["/api/v1/status"] {
+		t.Error("/api/v1/status kept the old freshness")
+	}
+
+	// A reload re-times the configured window: same number of windows.
+	retimed := moved(fresh, time.Second)
+	retimed.Upcoming = slices.Clone(fresh.Upcoming)
+	retimed.Upcoming[0].Start = retimed.Upcoming[0].Start.Add(time.Hour)
+	if err := s.Update(retimed); err != nil {
+		t.Fatal(err)
+	}
+	if up := s.current.Load().routes["/api/v2/scheduled-maintenances/upcoming.json"]; up == after["/api/v2/scheduled-maintenances/upcoming.json"] ||
+		!strings.Contains(string(up.Body), retimed.Upcoming[0].Start.Format(time.RFC3339)) {
+		t.Errorf("the re-timed window is not in the Statuspage API: %s", up.Body)
+	}
+
+	// At least every surfacesMaxAge, everything is rendered again.
+	late := moved(retimed, surfacesMaxAge)
+	if err := s.Update(late); err != nil {
+		t.Fatal(err)
+	}
+	if !s.surfacesAt.Equal(late.GeneratedAt) {
+		t.Error("the read surfaces were reused past surfacesMaxAge")
 	}
 }

@@ -45,6 +45,15 @@ func (c *prepCache) end() {
 	}
 }
 
+// keep marks key's response as used by this render, though not rebuilt.
+func (c *prepCache) keep(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.m[key]; e != nil {
+		e.gen = c.gen
+	}
+}
+
 // body returns the prepared response for key, reusing the last one when
 // the bytes are the same.
 func (c *prepCache) body(key string, body []byte, contentType, cacheControl string) *Prepared {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"slices"
 	"context"
 	"reflect"
 	"time"
@@ -98,7 +99,15 @@ func visibleChange(a, b *status.Snapshot) bool {
 	}
 	for i := range a.Components {
 		x, y := a.Components[i], b.Components[i]
-		if x.Status != y.Status || x.Stale != y.Stale || x.NoData != y.NoData || x.Name != y.Name {
+		if x.ID != y.ID || x.Status != y.Status || x.Stale != y.Stale || x.NoData != y.NoData || x.Name != y.Name ||
+			x.Description != y.Description || x.Group != y.Group {
+			return true
+		}
+	}
+	for i := range a.Upcoming { // a reload may re-time a configured window
+		x, y := a.Upcoming[i], b.Upcoming[i]
+		if x.ID != y.ID || x.Name != y.Name || x.Message != y.Message || !x.Start.Equal(y.Start) || !x.End.Equal(y.End) ||
+			!slices.Equal(x.Components, y.Components) {
 			return true
 		}
 	}

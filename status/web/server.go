@@ -67,9 +67,10 @@ type Server struct {
 	// offered is the newest snapshot handed over (Offer); wake tells Run.
 	offered atomic.Pointer[status.Snapshot]
 	wake    chan struct{}
+	renderMu   sync.Mutex // one render of the live site at a time
+	surfacesAt time.Time  // the snapshot time of the last full render of the read surfaces (under renderMu)
 	// rmu guards the render counters: offeredN counts Offer calls,
 	// renderedN the last one Run has served; rendered signals it.
-	renderMu            sync.Mutex // one render of the live site at a time
 	rmu                 sync.Mutex
 	rendered            *sync.Cond
 	offeredN, renderedN uint64
@@ -77,6 +78,23 @@ type Server struct {
 	// warnedXFF is when the last "X-Forwarded-For from an untrusted peer"
 	// warning was logged (unix nanos).
 	warnedXFF atomic.Int64
+}
+
+// surfacesMaxAge bounds how long the read surfaces (the Statuspage API,
+// feeds, calendar, badges) are reused across renders that change only
+// freshness: should visibleChange ever miss a change they show, it is out
+// within a minute, as history is.
+const surfacesMaxAge = time.Minute
+
+// freshnessOnly reports a render whose snapshot differs from the one served
+// only in freshness (times of checks and of rendering), within
+// surfacesMaxAge of the last full render of the read surfaces.
+func (s *Server) freshnessOnly(prev *site, snap *status.Snapshot) bool {
+	if prev == nil || visibleChange(prev.snap, snap) {
+		return false
+	}
+	age := snap.GeneratedAt.Sub(s.surfacesAt)
+	return age >= 0 && age < surfacesMaxAge
 }
 
 // site is every prepared response for one snapshot.
@@ -156,8 +174,19 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache) (*site, error) {
 		return nil, err
 	}
 	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
-	if err := s.readSurfaces(next, snap, pc); err != nil {
-		return nil, err
+	if prev := s.current.Load(); s.freshnessOnly(prev, snap) {
+		// The read surfaces show nothing of freshness: the last ones stand.
+		for k, p := range prev.routes {
+			if _, done := next.routes[k]; !done && k != "/" {
+				next.routes[k] = p
+				pc.keep(k)
+			}
+		}
+	} else {
+		if err := s.readSurfaces(next, snap, pc); err != nil {
+			return nil, err
+		}
+		s.surfacesAt = snap.GeneratedAt
 	}
 	names := componentNames(snap)
 	// Upcoming occurrences of configured windows are in no store yet, but

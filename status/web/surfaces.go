@@ -1,9 +1,7 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -50,21 +48,25 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 	next.routes["/feed.json"] = pc.body("/feed.json", jf, "application/feed+json", CachePage)
 	next.routes["/maintenance.ics"] = pc.body("/maintenance.ics", s.ics(snap), "text/calendar; charset=utf-8", CachePage)
 	// A group's badge, unless a component has the same id (it wins).
+	ids := make(map[string]bool, len(snap.Components))
+	for _, c := range snap.Components {
+		ids[c.ID] = true
+	}
 	for _, g := range snap.Groups {
 		key := "/badge/" + g.ID + ".svg"
-		if g.ID == "" || g.Name == "" {
+		if g.ID == "" || g.Name == "" || ids[g.ID] {
 			continue
 		}
-		if _, taken := next.routes[key]; taken || slices.ContainsFunc(snap.Components, func(c status.ComponentView) bool { return c.ID == g.ID }) {
+		if _, taken := next.routes[key]; taken {
 			continue
 		}
-		next.routes[key] = pc.built(key, fmt.Sprint(g.Name, "\x00", g.Status, g.Stale, g.NoData),
+		next.routes[key] = pc.built(key, badgeInputs(g.Name, g.Status, g.Stale, g.NoData),
 			func() []byte { return groupBadge(g) }, "image/svg+xml", CacheBadge)
 	}
 	// Badges are per component: rebuilt only when what they show changed.
 	for _, c := range snap.Components {
 		key := "/badge/" + c.ID + ".svg"
-		next.routes[key] = pc.built(key, fmt.Sprint(c.Name, "\x00", c.Status, c.Stale, c.NoData),
+		next.routes[key] = pc.built(key, badgeInputs(c.Name, c.Status, c.Stale, c.NoData),
 			func() []byte { return statusBadge(c) }, "image/svg+xml", CacheBadge)
 		u := snap.Uptime[c.ID]
 		for _, w := range uptimeWindows() {
@@ -77,6 +79,17 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		}
 	}
 	return nil
+}
+
+// badgeInputs is what a status badge shows, as a cache key.
+func badgeInputs(name string, st status.ComponentStatus, stale, noData bool) string {
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	return name + "\x00" + string(st) + flag(stale) + flag(noData)
 }
 
 func (s *Server) badge(c echo.Context) error {
