@@ -1,9 +1,9 @@
 package web
 
 import (
-	"slices"
 	"context"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/outpost-status/outpost/status"

@@ -65,8 +65,8 @@ type Server struct {
 	lazy *pages     // pages rendered on demand
 	prep *prepCache // the live site's responses across renders
 	// offered is the newest snapshot handed over (Offer); wake tells Run.
-	offered atomic.Pointer[status.Snapshot]
-	wake    chan struct{}
+	offered    atomic.Pointer[status.Snapshot]
+	wake       chan struct{}
 	renderMu   sync.Mutex // one render of the live site at a time
 	surfacesAt time.Time  // the snapshot time of the last full render of the read surfaces (under renderMu)
 	// rmu guards the render counters: offeredN counts Offer calls,
