@@ -46,7 +46,7 @@ func (s *Server) Files(snap *status.Snapshot) ([]File, error) {
 	cur := s.current.Load()
 	if cur == nil || cur.snap != snap {
 		var err error
-		if cur, err = s.render(snap, newPrepCache()); err != nil {
+		if cur, err = s.render(snap, newPrepCache(), false); err != nil {
 			return nil, err
 		}
 	}

@@ -65,10 +65,12 @@ type Server struct {
 	lazy *pages     // pages rendered on demand
 	prep *prepCache // the live site's responses across renders
 	// offered is the newest snapshot handed over (Offer); wake tells Run.
-	offered    atomic.Pointer[status.Snapshot]
-	wake       chan struct{}
-	renderMu   sync.Mutex // one render of the live site at a time
-	surfacesAt time.Time  // the snapshot time of the last full render of the read surfaces (under renderMu)
+	offered  atomic.Pointer[status.Snapshot]
+	wake     chan struct{}
+	renderMu sync.Mutex // one render of the live site at a time
+	// The snapshot times of the last full render of the read surfaces and
+	// of the page (under renderMu).
+	surfacesAt, pageAt time.Time
 	// rmu guards the render counters: offeredN counts Offer calls,
 	// renderedN the last one Run has served; rendered signals it.
 	rmu                 sync.Mutex
@@ -80,21 +82,27 @@ type Server struct {
 	warnedXFF atomic.Int64
 }
 
-// surfacesMaxAge bounds how long the read surfaces (the Statuspage API,
-// feeds, calendar, badges) are reused across renders that change only
-// freshness: should visibleChange ever miss a change they show, it is out
-// within a minute, as history is.
-const surfacesMaxAge = time.Minute
+// Renders that change only freshness reuse what shows none of it.
+// surfacesMaxAge bounds the reuse of the read surfaces (the Statuspage
+// API, feeds, calendar, badges): should visibleChange ever miss a change
+// they show, it is out within a minute, as history is. pageMaxAge bounds
+// the page's: its "last checked" may lag the newest result by that much
+// (never the other way), while /api/v1/status is fresh at every render.
+// At 5,000 components the page is megabytes to build and compress.
+const (
+	surfacesMaxAge = time.Minute
+	pageMaxAge     = 30 * time.Second
+)
 
 // freshnessOnly reports a render whose snapshot differs from the one served
-// only in freshness (times of checks and of rendering), within
-// surfacesMaxAge of the last full render of the read surfaces.
-func (s *Server) freshnessOnly(prev *site, snap *status.Snapshot) bool {
-	if prev == nil || visibleChange(prev.snap, snap) {
+// only in freshness (times of checks and of rendering), within maxAge of
+// at, the last full render of what would be reused.
+func (s *Server) freshnessOnly(served *site, snap *status.Snapshot, at time.Time, maxAge time.Duration) bool {
+	if served == nil || visibleChange(served.snap, snap) {
 		return false
 	}
-	age := snap.GeneratedAt.Sub(s.surfacesAt)
-	return age >= 0 && age < surfacesMaxAge
+	age := snap.GeneratedAt.Sub(at)
+	return age >= 0 && age < maxAge
 }
 
 // site is every prepared response for one snapshot.
@@ -142,7 +150,7 @@ func (s *Server) Renders() uint64 { return s.renders.Load() }
 func (s *Server) Update(snap *status.Snapshot) error {
 	s.renderMu.Lock()
 	s.prep.begin()
-	next, err := s.render(snap, s.prep)
+	next, err := s.render(snap, s.prep, true)
 	s.prep.end()
 	s.renderMu.Unlock()
 	if err != nil {
@@ -159,24 +167,40 @@ func (s *Server) Update(snap *status.Snapshot) error {
 
 // render prepares every public response for snap without publishing it,
 // through pc (the live site's cache, or a fresh one for a copy aside).
-func (s *Server) render(snap *status.Snapshot, pc *prepCache) (*site, error) {
+// For the live site (under renderMu), what shows nothing of freshness is
+// reused from the site served when only freshness moved: the read surfaces
+// for up to surfacesMaxAge, the page for up to pageMaxAge. A copy aside
+// is rendered whole.
+func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site, error) {
 	next := &site{snap: snap, routes: map[string]*Prepared{}, incidents: map[string]*Prepared{}}
-	index, err := s.r.index(snap)
-	if err != nil {
-		return nil, err
+	var served *site
+	if live {
+		served = s.current.Load()
 	}
-	// The page is the big one: compress and hash it on the other core while
-	// the rest renders. Buffered, so an early return leaks nothing.
 	indexDone := make(chan *Prepared, 1)
-	go func() { indexDone <- pc.body("/", index, "text/html; charset=utf-8", CachePage) }()
+	if s.freshnessOnly(served, snap, s.pageAt, pageMaxAge) {
+		indexDone <- served.routes["/"]
+		pc.keep("/")
+	} else {
+		index, err := s.r.index(snap)
+		if err != nil {
+			return nil, err
+		}
+		if live {
+			s.pageAt = snap.GeneratedAt
+		}
+		// The page is the big one: compress and hash it on the other core
+		// while the rest renders. Buffered, so an early return leaks nothing.
+		go func() { indexDone <- pc.body("/", index, "text/html; charset=utf-8", CachePage) }()
+	}
 	api, err := s.apiStatusJSON(snap)
 	if err != nil {
 		return nil, err
 	}
 	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
-	if prev := s.current.Load(); s.freshnessOnly(prev, snap) {
+	if s.freshnessOnly(served, snap, s.surfacesAt, surfacesMaxAge) {
 		// The read surfaces show nothing of freshness: the last ones stand.
-		for k, p := range prev.routes {
+		for k, p := range served.routes {
 			if _, done := next.routes[k]; !done && k != "/" {
 				next.routes[k] = p
 				pc.keep(k)
@@ -186,7 +210,9 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache) (*site, error) {
 		if err := s.readSurfaces(next, snap, pc); err != nil {
 			return nil, err
 		}
-		s.surfacesAt = snap.GeneratedAt
+		if live {
+			s.surfacesAt = snap.GeneratedAt
+		}
 	}
 	names := componentNames(snap)
 	// Upcoming occurrences of configured windows are in no store yet, but
