@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -9,14 +10,14 @@ import (
 
 // apiStatus is /api/v1/status, documented in docs/api.md.
 type apiStatus struct {
-	Page        apiPage        `json:"page"`
-	Status      apiIndicator   `json:"status"`
-	GeneratedAt time.Time      `json:"generated_at"`
-	LastChecked *time.Time     `json:"last_checked_at"`
-	Monitoring  apiMonitoring  `json:"monitoring"`
-	Components  []apiComponent `json:"components"`
-	Incidents   []apiIncident  `json:"incidents"`
-	Maintenance []apiIncident  `json:"maintenance"`
+	Page        apiPage           `json:"page"`
+	Status      apiIndicator      `json:"status"`
+	GeneratedAt time.Time         `json:"generated_at"`
+	LastChecked *time.Time        `json:"last_checked_at"`
+	Monitoring  apiMonitoring     `json:"monitoring"`
+	Components  []json.RawMessage `json:"components"` // apiComponent each, marshalled once per change (apiFragments)
+	Incidents   []apiIncident     `json:"incidents"`
+	Maintenance []apiIncident     `json:"maintenance"`
 }
 
 type apiPage struct {
@@ -87,7 +88,7 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 		GeneratedAt: snap.GeneratedAt, LastChecked: timePtr(snap.LastResultAt),
 		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince),
 			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince)},
-		Components: []apiComponent{}, Incidents: []apiIncident{}, Maintenance: []apiIncident{},
+		Components: make([]json.RawMessage, 0, len(snap.Components)), Incidents: []apiIncident{}, Maintenance: []apiIncident{},
 	}
 	if snap.NoData && snap.Indicator == status.ImpactNone {
 		v.Status.Indicator = apiNoData
@@ -102,8 +103,13 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 			p := u.Percent
 			ac.Uptime90d = &p
 		}
-		v.Components = append(v.Components, ac)
+		raw, err := s.apiFrags.marshal(ac)
+		if err != nil {
+			return nil, err
+		}
+		v.Components = append(v.Components, raw)
 	}
+	s.apiFrags.prune(len(snap.Components))
 	for _, inc := range snap.Incidents {
 		v.Incidents = append(v.Incidents, s.apiIncident(inc))
 	}
@@ -111,6 +117,68 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 		v.Maintenance = append(v.Maintenance, s.apiIncident(inc))
 	}
 	return json.MarshalIndent(v, "", "  ")
+}
+
+// apiFragments keeps each component's /api/v1/status object as JSON
+// between renders: at 5,000 components, marshalling them all every render
+// was a third of it, though a render changes a few (those checked since).
+type apiFragments struct {
+	mu    sync.Mutex
+	m     map[string]apiFragment
+	built int // objects marshalled
+}
+
+type apiFragment struct {
+	key apiComponentKey
+	raw json.RawMessage
+}
+
+// apiComponentKey is an apiComponent by value (its pointers followed).
+type apiComponentKey struct {
+	c           apiComponent
+	lastChecked time.Time
+	uptime      float64
+}
+
+func keyOf(c apiComponent) apiComponentKey {
+	k := apiComponentKey{c: c, uptime: -1}
+	if c.LastChecked != nil {
+		k.lastChecked = *c.LastChecked
+	}
+	if c.Uptime90d != nil {
+		k.uptime = *c.Uptime90d
+	}
+	k.c.LastChecked, k.c.Uptime90d = nil, nil
+	return k
+}
+
+func (f *apiFragments) marshal(c apiComponent) (json.RawMessage, error) {
+	k := keyOf(c)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if x, ok := f.m[c.ID]; ok && x.key == k {
+		return x.raw, nil
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	f.built++
+	if f.m == nil {
+		f.m = map[string]apiFragment{}
+	}
+	f.m[c.ID] = apiFragment{key: k, raw: raw}
+	return raw, nil
+}
+
+// prune forgets everything once the map holds many more components than
+// the page (components removed by reloads); the next render refills it.
+func (f *apiFragments) prune(components int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.m) > 2*components+64 {
+		f.m = nil
+	}
 }
 
 func (s *Server) apiIncident(inc *status.Incident) apiIncident {

@@ -154,3 +154,29 @@ func TestFreshnessOnlyRendersReuseTheReadSurfaces(t *testing.T) {
 		t.Error("the read surfaces were reused past surfacesMaxAge")
 	}
 }
+
+// /api/v1/status marshals a component's object again only when it
+// changed, and the body is the same as marshalling everything.
+func TestAPIStatusMarshalsOnlyChangedComponents(t *testing.T) {
+	s, snap := testServer(t)
+	first, err := s.apiStatusJSON(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := s.apiFrags.built
+	next := *snap
+	next.Components = slices.Clone(snap.Components)
+	next.Components[1].LastChecked = next.Components[1].LastChecked.Add(time.Second)
+	second, err := s.apiStatusJSON(&next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.apiFrags.built - built; d != 1 {
+		t.Errorf("one changed component marshalled %d objects", d)
+	}
+	fresh, _ := testServer(t)
+	want, _ := fresh.apiStatusJSON(&next)
+	if !bytes.Equal(second, want) || bytes.Equal(first, second) {
+		t.Errorf("the body differs from one marshalled whole:\n%s\n%s", second, want)
+	}
+}

@@ -62,8 +62,9 @@ type Server struct {
 	notFound *Prepared
 	contract *Prepared // /api/openapi.json
 
-	lazy *pages     // pages rendered on demand
-	prep *prepCache // the live site's responses across renders
+	lazy     *pages       // pages rendered on demand
+	prep     *prepCache   // the live site's responses across renders
+	apiFrags apiFragments // /api/v1/status's component objects across renders
 	// offered is the newest snapshot handed over (Offer); wake tells Run.
 	offered  atomic.Pointer[status.Snapshot]
 	wake     chan struct{}
