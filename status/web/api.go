@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -10,14 +12,14 @@ import (
 
 // apiStatus is /api/v1/status, documented in docs/api.md.
 type apiStatus struct {
-	Page        apiPage           `json:"page"`
-	Status      apiIndicator      `json:"status"`
-	GeneratedAt time.Time         `json:"generated_at"`
-	LastChecked *time.Time        `json:"last_checked_at"`
-	Monitoring  apiMonitoring     `json:"monitoring"`
-	Components  []json.RawMessage `json:"components"` // apiComponent each, marshalled once per change (apiFragments)
-	Incidents   []apiIncident     `json:"incidents"`
-	Maintenance []apiIncident     `json:"maintenance"`
+	Page        apiPage        `json:"page"`
+	Status      apiIndicator   `json:"status"`
+	GeneratedAt time.Time      `json:"generated_at"`
+	LastChecked *time.Time     `json:"last_checked_at"`
+	Monitoring  apiMonitoring  `json:"monitoring"`
+	Components  []apiComponent `json:"components"` // left empty: spliced in from apiFragments
+	Incidents   []apiIncident  `json:"incidents"`
+	Maintenance []apiIncident  `json:"maintenance"`
 }
 
 type apiPage struct {
@@ -88,11 +90,12 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 		GeneratedAt: snap.GeneratedAt, LastChecked: timePtr(snap.LastResultAt),
 		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince),
 			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince)},
-		Components: make([]json.RawMessage, 0, len(snap.Components)), Incidents: []apiIncident{}, Maintenance: []apiIncident{},
+		Components: []apiComponent{}, Incidents: []apiIncident{}, Maintenance: []apiIncident{},
 	}
 	if snap.NoData && snap.Indicator == status.ImpactNone {
 		v.Status.Indicator = apiNoData
 	}
+	frags := make([][]byte, 0, len(snap.Components))
 	for _, c := range snap.Components {
 		ac := apiComponent{ID: c.ID, Name: c.Name, Group: c.Group, Status: c.Status, Since: c.Since.UTC(),
 			LastChecked: timePtr(c.LastChecked), Stale: c.Stale}
@@ -103,11 +106,11 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 			p := u.Percent
 			ac.Uptime90d = &p
 		}
-		raw, err := s.apiFrags.marshal(ac)
+		frag, err := s.apiFrags.marshal(ac)
 		if err != nil {
 			return nil, err
 		}
-		v.Components = append(v.Components, raw)
+		frags = append(frags, frag)
 	}
 	s.apiFrags.prune(len(snap.Components))
 	for _, inc := range snap.Incidents {
@@ -116,12 +119,50 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 	for _, inc := range snap.Maintenance {
 		v.Maintenance = append(v.Maintenance, s.apiIncident(inc))
 	}
-	return json.MarshalIndent(v, "", "  ")
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return spliceComponents(body, frags)
 }
 
-// apiFragments keeps each component's /api/v1/status object as JSON
-// between renders: at 5,000 components, marshalling them all every render
-// was a third of it, though a render changes a few (those checked since).
+// emptyComponents is the top-level components field as MarshalIndent
+// writes it empty: top-level keys alone are indented by two spaces.
+const emptyComponents = "\n  \"components\": [],"
+
+// spliceComponents puts the components' indented objects into the body
+// where MarshalIndent wrote an empty list, exactly as it would have
+// written them (a test compares).
+func spliceComponents(body []byte, frags [][]byte) ([]byte, error) {
+	at := bytes.Index(body, []byte(emptyComponents))
+	if at < 0 {
+		return nil, errors.New("render /api/v1/status: no components field to fill")
+	}
+	if len(frags) == 0 {
+		return body, nil
+	}
+	n := len(body)
+	for _, f := range frags {
+		n += len(f) + 6
+	}
+	out := make([]byte, 0, n+8)
+	out = append(out, body[:at]...)
+	out = append(out, "\n  \"components\": ["...)
+	for i, f := range frags {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, "\n    "...)
+		out = append(out, f...)
+	}
+	out = append(out, "\n  ],"...)
+	return append(out, body[at+len(emptyComponents):]...), nil
+}
+
+// apiFragments keeps each component's /api/v1/status object as indented
+// JSON between renders: at 5,000 components, marshalling and indenting them
+// all every render was a third of it, though a render changes a few (those
+// checked since).
 type apiFragments struct {
 	mu    sync.Mutex
 	m     map[string]apiFragment
@@ -130,7 +171,7 @@ type apiFragments struct {
 
 type apiFragment struct {
 	key apiComponentKey
-	raw json.RawMessage
+	raw []byte // indented as an element of the top-level components list
 }
 
 // apiComponentKey is an apiComponent by value (its pointers followed).
@@ -152,14 +193,14 @@ func keyOf(c apiComponent) apiComponentKey {
 	return k
 }
 
-func (f *apiFragments) marshal(c apiComponent) (json.RawMessage, error) {
+func (f *apiFragments) marshal(c apiComponent) ([]byte, error) {
 	k := keyOf(c)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if x, ok := f.m[c.ID]; ok && x.key == k {
 		return x.raw, nil
 	}
-	raw, err := json.Marshal(c)
+	raw, err := json.MarshalIndent(c, "    ", "  ")
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"maps"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -77,15 +78,24 @@ func BenchmarkRenderAll(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		// A state change: one component changes status, and with it
-		// today's cell of its uptime bar.
-		c := &snap.Groups[i%20].Components[i%10]
-		c.Status = []status.ComponentStatus{status.MajorOutage, status.Operational}[i%2]
-		u := snap.Uptime[c.ID]
+		// A state change, in a new snapshot as the monitor publishes: one
+		// component changes status, and with it today's cell of its bar.
+		next := *snap
+		g, k := i%20, i%10
+		st := []status.ComponentStatus{status.MajorOutage, status.Operational}[i%2]
+		next.Components = slices.Clone(snap.Components)
+		next.Components[g*10+k].Status = st
+		next.Groups = slices.Clone(snap.Groups)
+		next.Groups[g].Components = slices.Clone(snap.Groups[g].Components)
+		next.Groups[g].Components[k].Status = st
+		id := next.Components[g*10+k].ID
+		next.Uptime = maps.Clone(snap.Uptime)
+		u := next.Uptime[id]
 		u.Days = slices.Clone(u.Days)
-		u.Days[89].Status, u.Days[89].Percent = c.Status, 0.99-float64(i%100)/1000
-		snap.Uptime[c.ID] = u
-		snap.GeneratedAt = snap.GeneratedAt.Add(time.Second)
+		u.Days[89].Status, u.Days[89].Percent = st, 0.99-float64(i%100)/1000
+		next.Uptime[id] = u
+		next.GeneratedAt = snap.GeneratedAt.Add(time.Second)
+		snap = &next
 		if err := s.Update(snap); err != nil {
 			b.Fatal(err)
 		}
