@@ -16,12 +16,15 @@ import (
 
 // bigSnapshot has 200 components in 20 groups, each with 90 days of bars
 // and a 24-hour sparkline, 3 open incidents and 20 in the history.
-func bigSnapshot() *status.Snapshot {
+func bigSnapshot() *status.Snapshot { return sizedSnapshot(20, 10) }
+
+// sizedSnapshot is bigSnapshot with groups × perGroup components.
+func sizedSnapshot(groups, perGroup int) *status.Snapshot {
 	s := &status.Snapshot{GeneratedAt: t0, LastResultAt: t0, Indicator: status.ImpactMajor, Description: "Partial System Outage",
 		Uptime: map[string]status.UptimeView{}}
-	for g := range 20 {
+	for g := range groups {
 		gv := status.GroupView{ID: fmt.Sprintf("group-%d", g), Name: fmt.Sprintf("Group %d", g), Status: status.Operational}
-		for c := range 10 {
+		for c := range perGroup {
 			cv := status.ComponentView{ID: fmt.Sprintf("c-%d-%d", g, c), Name: fmt.Sprintf("Component %d.%d", g, c),
 				Group: gv.Name, Status: status.Operational, LastChecked: t0}
 			gv.Components = append(gv.Components, cv)
@@ -39,8 +42,8 @@ func bigSnapshot() *status.Snapshot {
 		s.Groups = append(s.Groups, gv)
 	}
 	inc := func(i int, open bool) *status.Incident {
-		x := &status.Incident{ID: fmt.Sprintf("inc-%d", i), Seq: uint64(i), Name: fmt.Sprintf("Component %d.0 is unavailable", i%20),
-			Status: status.Investigating, Impact: status.ImpactMajor, Components: []string{fmt.Sprintf("c-%d-0", i%20)},
+		x := &status.Incident{ID: fmt.Sprintf("inc-%d", i), Seq: uint64(i), Name: fmt.Sprintf("Component %d.0 is unavailable", i%groups),
+			Status: status.Investigating, Impact: status.ImpactMajor, Components: []string{fmt.Sprintf("c-%d-0", i%groups)},
 			StartedAt: t0.Add(-time.Duration(i) * time.Hour), CreatedAt: t0.Add(-time.Duration(i) * time.Hour), UpdatedAt: t0}
 		x.Updates = []status.Update{{ID: fmt.Sprintf("upd-%d", i), Status: status.Investigating, Body: "We are investigating connection failures.", DisplayAt: x.StartedAt}}
 		if !open {
