@@ -1,6 +1,7 @@
 package status
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
@@ -21,6 +22,12 @@ type Event struct {
 	// Private holds operator-only details: check names, targets, raw
 	// errors. Public channels and surfaces must never show it.
 	Private *Private `json:"private,omitempty"`
+	// Data is the public payload's data object (Statuspage's {page,
+	// incident} or {page, component, component_update}), built from the
+	// page as the step that produced the event left it, and stored with
+	// the event: a delivery made later, after more changes, on another
+	// node, still describes that step. Empty for operators' events.
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // ComponentEvent describes a component status change.

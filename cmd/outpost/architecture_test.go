@@ -59,3 +59,30 @@ func TestNoInitAndNoExportedPackageVars(t *testing.T) {
 		t.Fatalf("only %d Go files read", files)
 	}
 }
+
+// The public representation is pure: status/statuspage imports the engine's
+// types and the standard library's data packages, nothing that does I/O
+// and nothing above it, so a payload is a function of its inputs.
+func TestStatuspageIsPure(t *testing.T) {
+	allowed := map[string]bool{"encoding/json": true, "fmt": true, "time": true, "strings": true, "slices": true, "sort": true,
+		"strconv": true, "github.com/outpost-status/outpost/status": true}
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("../../status/statuspage/*.go")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no status/statuspage files: %v", err)
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if path := strings.Trim(imp.Path.Value, `"`); !allowed[path] {
+				t.Errorf("%s imports %s", name, path)
+			}
+		}
+	}
+}

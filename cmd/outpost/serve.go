@@ -23,6 +23,7 @@ import (
 	"github.com/outpost-status/outpost/status/monitor"
 	"github.com/outpost-status/outpost/status/notify"
 	"github.com/outpost-status/outpost/status/peers"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/web"
 	"github.com/outpost-status/outpost/status/webhook"
@@ -68,7 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var rl *reloader  // set before the listener starts
 	var exp *exporter // set when export.dir is configured
 	var srv *web.Server
-	wh := webhookService(cfg, st, log, met, func() *monitor.Monitor { return mon }, func(ev status.Event) (any, error) { return srv.WebhookData(ev) })
+	wh := webhookService(cfg, st, log, met, func() *monitor.Monitor { return mon })
 	wake := disp.Wake
 	if wh != nil {
 		wake = func() { disp.Wake(); wh.Wake() }
@@ -368,13 +369,13 @@ func peerHandler(cfg *config.Config, health func() (bool, string)) http.Handler 
 }
 
 // webhookService sets up public webhook subscriptions when enabled.
-func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *metrics.Metrics, mon func() *monitor.Monitor,
-	data func(status.Event) (any, error)) *webhook.Service {
+func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *metrics.Metrics, mon func() *monitor.Monitor) *webhook.Service {
 	w := cfg.Webhooks
 	if !w.Enabled {
 		return nil
 	}
-	return webhook.New(webhook.Options{Store: st, Logger: log, Data: data, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
+	site := statuspage.Site{ID: cfg.Site.ID, Name: cfg.Site.Title, URL: cfg.Site.URL, TimeZone: cfg.Site.TimeZone, Location: cfg.Site.Location}
+	return webhook.New(webhook.Options{Store: st, Logger: log, Site: site, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
 		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout,
 		Components: func(id string) bool { _, ok := mon().Config().ComponentByID(id); return ok },
 		Observe:    func(result string) { met.Deliveries.WithLabelValues(store.WebhooksDest, result).Inc() }})

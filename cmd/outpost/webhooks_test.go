@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -322,5 +323,88 @@ func TestBacklogCountsWebhookDeliveries(t *testing.T) {
 	}
 	if depth, _ := backlog(st, false)(); depth[store.WebhooksDest].Pending != 1 {
 		t.Fatalf("outbox alone = %+v, want 1", depth)
+	}
+}
+
+// A webhook body describes the step that produced its event, not the page
+// when it is finally sent: with publish.mode delay the outage's
+// announcements are held, the target recovers before a person releases
+// them, and the delivered bodies still show the outage (the page's
+// indicator, the incident's component down). Before, bodies were built at
+// fan-out from the newest page, which by then was all green.
+func TestWebhookBodyDescribesItsOwnStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	t.Setenv("OUTPOST_TEST_OPS_TOKEN", opsToken)
+	rcv := newHookReceiver(t)
+	s := startShop(t, "Own Step", "", `webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
+publish: {mode: delay, delay: 1h}
+admin:
+  tokens:
+    - {name: oncall, token: "${OUTPOST_TEST_OPS_TOKEN}"}
+`)
+	p, tg := s.p, s.tg
+	api := p.base + "/api/v1"
+	waitFor(t, 10*time.Second, "the shop up", func() bool { return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"operational"`) }, p)
+	created := rcv.subscribe(t, p.base, "")
+	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
+		_, b := request(t, "GET", api+"/subscriptions/"+created.ID, created.UnsubscribeToken, "")
+		return strings.Contains(b, `"state":"active"`)
+	}, p)
+
+	tg.stop()
+	waitFor(t, 10*time.Second, "the outage's announcements held", func() bool {
+		_, b := request(t, "GET", api+"/announcements", opsToken, "")
+		return strings.Contains(b, `"incident.created"`) && strings.Contains(b, `"component.status_changed"`)
+	}, p)
+	tg.start(t)
+	waitFor(t, 10*time.Second, "the recovery", func() bool {
+		return strings.Contains(mustFetch(p.base, "/api/v2/status.json"), `"indicator":"none"`)
+	}, p)
+	var held struct {
+		Announcements []struct {
+			Seq uint64 `json:"seq"`
+		} `json:"announcements"`
+	}
+	_, b := request(t, "GET", api+"/announcements", opsToken, "")
+	if err := json.Unmarshal([]byte(b), &held); err != nil || len(held.Announcements) == 0 {
+		t.Fatalf("announcements: %v %s", err, b)
+	}
+	for _, a := range held.Announcements {
+		if code, body := request(t, "POST", fmt.Sprintf("%s/announcements/%d/release", api, a.Seq), opsToken, ""); code != 200 {
+			t.Fatalf("release %d: %d %s", a.Seq, code, body)
+		}
+	}
+	var down, opened map[string]any
+	waitFor(t, 10*time.Second, "the outage's webhooks", func() bool {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		for _, body := range rcv.bodies {
+			var env struct {
+				Type string         `json:"type"`
+				Data map[string]any `json:"data"`
+			}
+			json.Unmarshal(body, &env)
+			switch env.Type {
+			case "incident.created":
+				opened = env.Data
+			case "component.status_changed":
+				if u, _ := env.Data["component_update"].(map[string]any); u["new_status"] == "major_outage" {
+					down = env.Data
+				}
+			}
+		}
+		return down != nil && opened != nil
+	}, p)
+	for name, data := range map[string]map[string]any{"component.status_changed": down, "incident.created": opened} {
+		if page, _ := data["page"].(map[string]any); page["status_indicator"] != "critical" {
+			t.Errorf("%s: the page reads %v, not the outage of its step", name, page)
+		}
+	}
+	inc, _ := opened["incident"].(map[string]any)
+	comps, _ := inc["components"].([]any)
+	if len(comps) != 1 || comps[0].(map[string]any)["status"] != "major_outage" {
+		t.Errorf("incident.created shows its component as %v, not down as in its step", comps)
 	}
 }

@@ -5,6 +5,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/metrics"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -346,6 +348,7 @@ func (m *Monitor) keepForRetry(results []status.CheckResult) []status.CheckResul
 func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	m.lastStep.Store(time.Now().UnixNano())
 	ch := m.engine.Apply(b)
+	m.payloads(ch, b.Now)
 	// While commits fail, even an empty step commits (the commit time
 	// alone), so health learns when the store takes writes again.
 	if !ch.Empty() || m.commitErr.Load() != nil {
@@ -380,6 +383,33 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 		m.o.OnCommit()
 	}
 	return ch, nil
+}
+
+// payloads gives each public event the data object of its payload, built
+// from the page as this step leaves it, before the step commits it with
+// the event: a delivery made later (publish.mode delay, retries, a
+// restart) still describes this step, and nothing needs a rendered page.
+func (m *Monitor) payloads(ch *status.Changes, now time.Time) {
+	var view *statuspage.View
+	for i := range ch.Events {
+		ev := &ch.Events[i]
+		if ev.Type.OperatorsOnly() || (ev.Incident == nil && ev.Component == nil) {
+			continue
+		}
+		if view == nil {
+			c := m.cfg.Load().Site
+			view = statuspage.New(statuspage.Site{ID: c.ID, Name: c.Title, URL: c.URL, TimeZone: c.TimeZone, Location: c.Location},
+				m.engine.Snapshot(now, m.started))
+		}
+		data, err := view.WebhookData(*ev)
+		if err == nil {
+			ev.Data, err = json.Marshal(data)
+		}
+		if err != nil {
+			m.o.Logger.Error("event payload not built; deliveries will build it from the event alone",
+				slog.String("event", ev.ID), slog.Any("error", err))
+		}
+	}
 }
 
 // publishMin is how often a step that changed nothing visible publishes.

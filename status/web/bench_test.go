@@ -2,8 +2,8 @@ package web
 
 import (
 	"fmt"
-	"maps"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"

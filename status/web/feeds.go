@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // Feeds are written with encoding/xml and encoding/json structs rather
@@ -72,7 +73,7 @@ func (s *Server) feedEntries(snap *status.Snapshot) []feedEntry {
 }
 
 func (s *Server) feedUpdated(snap *status.Snapshot, es []feedEntry) time.Time {
-	t := lastChange(snap)
+	t := statuspage.LastChange(snap)
 	for _, e := range es {
 		if e.Updated.After(t) {
 			t = e.Updated

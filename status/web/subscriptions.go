@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,49 +13,6 @@ import (
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
 )
-
-// webhookPage is the page object of Statuspage's webhooks.
-type webhookPage struct {
-	ID                string        `json:"id"`
-	StatusIndicator   status.Impact `json:"status_indicator"`
-	StatusDescription string        `json:"status_description"`
-}
-
-type componentUpdate struct {
-	ID          string                 `json:"id"`
-	ComponentID string                 `json:"component_id"`
-	Type        string                 `json:"component_type"` // always "Component", as Statuspage sends
-	OldStatus   status.ComponentStatus `json:"old_status"`
-	NewStatus   status.ComponentStatus `json:"new_status"`
-	CreatedAt   string                 `json:"created_at"`
-}
-
-// WebhookData is an event's data object in the shape of Statuspage's own
-// webhooks: the page, then the incident, or the component and its update,
-// as /api/v2 shows them. The page status is the current snapshot's.
-func (s *Server) WebhookData(ev status.Event) (any, error) {
-	// The newest snapshot handed over, rendered or not: it is this event's
-	// step's or a later one (the dispatchers are woken after publishing).
-	snap := s.offered.Load()
-	if snap == nil {
-		return nil, errors.New("no snapshot yet")
-	}
-	v := s.newV2(snap)
-	page := webhookPage{ID: v.page.ID, StatusIndicator: snap.Indicator, StatusDescription: snap.Description}
-	switch {
-	case ev.Incident != nil:
-		return map[string]any{"page": page, "incident": v.incident(ev.Incident)}, nil
-	case ev.Component != nil:
-		c, ok := v.comps[ev.Component.ID]
-		if !ok {
-			c = v2Component{ID: ev.Component.ID, Name: ev.Component.Name, PageID: v.page.ID, Showcase: true}
-		}
-		c.Status, c.UpdatedAt = ev.Component.NewStatus, v.ts(ev.At)
-		return map[string]any{"page": page, "component": c, "component_update": componentUpdate{ID: ev.ID, ComponentID: ev.Component.ID, Type: "Component",
-			OldStatus: ev.Component.OldStatus, NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
-	}
-	return nil, fmt.Errorf("event %s (%s) has no incident or component", ev.ID, ev.Type)
-}
 
 // subscriptionRoutes mounts the public subscription API. The owner's
 // unsubscribe token, or an admin token, authorises changes to one

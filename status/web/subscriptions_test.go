@@ -13,6 +13,7 @@ import (
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
 )
@@ -242,7 +243,7 @@ func TestWebhookData(t *testing.T) {
 	pageSchema := schema{"id": str, "status_indicator": str, "status_description": str}
 
 	inc := snap.Incidents[0]
-	d, err := s.WebhookData(status.Event{ID: "evt-9", Type: status.IncidentCreated, At: t0, Incident: inc})
+	d, err := statuspage.New(s.site(), snap).WebhookData(status.Event{ID: "evt-9", Type: status.IncidentCreated, At: t0, Incident: inc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestWebhookData(t *testing.T) {
 		t.Fatalf("incident = %v", got)
 	}
 
-	d, err = s.WebhookData(status.Event{ID: "evt-10", Type: status.ComponentStatusChanged, At: t0,
+	d, err = statuspage.New(s.site(), snap).WebhookData(status.Event{ID: "evt-10", Type: status.ComponentStatusChanged, At: t0,
 		Component: &status.ComponentEvent{ID: "api", Name: "API", OldStatus: status.Operational, NewStatus: status.MajorOutage}})
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +269,7 @@ func TestWebhookData(t *testing.T) {
 	if comp["status"] != "major_outage" || upd["component_id"] != "api" || upd["old_status"] != "operational" || upd["new_status"] != "major_outage" {
 		t.Fatalf("component %v, update %v", comp, upd)
 	}
-	if _, err := s.WebhookData(status.Event{ID: "evt-11", Type: status.MonitorDelayed}); err == nil {
+	if _, err := statuspage.New(s.site(), snap).WebhookData(status.Event{ID: "evt-11", Type: status.MonitorDelayed}); err == nil {
 		t.Fatal("a monitor event made a webhook body")
 	}
 }

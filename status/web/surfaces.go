@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // readPaths are the machine-readable surfaces rendered per snapshot.
@@ -20,7 +21,7 @@ var readPaths = []string{
 
 // readSurfaces renders the Statuspage API, feeds, calendar and badges.
 func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) error {
-	bodies, err := s.newV2(snap).bodies()
+	bodies, err := statuspage.New(s.site(), snap).Bodies()
 	if err != nil {
 		return err
 	}
@@ -79,6 +80,11 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		}
 	}
 	return nil
+}
+
+// site is what the public representation needs of the site.
+func (s *Server) site() statuspage.Site {
+	return statuspage.Site{ID: s.o.SiteID, Name: s.o.Site.Title, URL: s.o.Site.URL, TimeZone: s.o.Site.TimeZone, Location: s.o.Site.Location}
 }
 
 // badgeInputs is what a status badge shows, as a cache key.

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -32,9 +32,7 @@ func fanout(b *testing.B, hosts, perHost int) {
 	}
 	defer st.Close()
 	svc := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AllowHTTP: true, AllowPrivate: true,
-		PerClient: -1, Data: func(ev status.Event) (any, error) {
-			return map[string]any{"page": map[string]string{"id": "bench", "status_indicator": "major"}, "incident": ev.Incident}, nil
-		}})
+		PerClient: -1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
@@ -69,6 +67,7 @@ func fanout(b *testing.B, hosts, perHost int) {
 	for i := range b.N {
 		ev := incidentEvent(fmt.Sprintf("evt-bench-%d", i), "api")
 		ev.At = time.Now()
+		ev.Data = json.RawMessage(`{"page":{"id":"bench","status_indicator":"major"},"incident":{"id":"inc-` + ev.ID + `"}}`)
 		start := time.Now()
 		if _, err := st.Enqueue(ev, []store.Dest{{Name: store.WebhooksDest}}, start); err != nil {
 			b.Fatal(err)

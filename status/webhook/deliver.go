@@ -14,6 +14,7 @@ import (
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/notify"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -44,7 +45,9 @@ func matches(sub store.Subscription, ev status.Event) bool {
 	return sub.Components == nil || slices.ContainsFunc(ev.ComponentIDs(), func(id string) bool { return slices.Contains(sub.Components, id) })
 }
 
-// fan builds an event's body once and picks its subscribers.
+// fan builds an event's body once and picks its subscribers. The data
+// object came with the event, built from its own step's page; an event
+// stored without it (by an older Outpost) gets one from what it carries.
 func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []string, error) {
 	var to []string
 	for _, sub := range subs {
@@ -52,12 +55,16 @@ func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []str
 			to = append(to, sub.ID)
 		}
 	}
-	if len(to) == 0 || s.o.Data == nil {
+	if len(to) == 0 {
 		return nil, nil, nil
 	}
-	data, err := s.o.Data(ev)
-	if err != nil {
-		return nil, nil, err
+	var data any = ev.Data
+	if len(ev.Data) == 0 {
+		d, err := statuspage.EventOnly(s.o.Site, ev).WebhookData(ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		data = d
 	}
 	body, err := json.Marshal(envelope{Type: string(ev.Type), Sequence: ev.Seq, Timestamp: stamp(ev.At), Data: data})
 	return body, to, err

@@ -217,11 +217,6 @@ func newHarness(t *testing.T, o Options) *harness {
 	o.Store, o.Now = st, clk.Now
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	o.AllowHTTP, o.AllowPrivate = true, true
-	if o.Data == nil {
-		o.Data = func(ev status.Event) (any, error) {
-			return map[string]any{"page": map[string]string{"id": "test"}, "event_id": ev.ID}, nil
-		}
-	}
 	if o.Poll == 0 {
 		o.Poll = 20 * time.Millisecond
 	}
@@ -295,6 +290,9 @@ func (h *harness) publish(ev status.Event) {
 	h.t.Helper()
 	if ev.At.IsZero() {
 		ev.At = h.clk.Now()
+	}
+	if ev.Data == nil { // as the monitor builds it at the step
+		ev.Data = json.RawMessage(`{"page":{"id":"test"},"event_id":"` + ev.ID + `"}`)
 	}
 	if _, err := h.st.Enqueue(ev, []store.Dest{{Name: store.WebhooksDest}}, h.clk.Now()); err != nil {
 		h.t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -44,9 +45,9 @@ type Options struct {
 	Store  *store.Store
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Data is an event's data object ({page, incident} or {page,
-	// component, component_update}), built once per event.
-	Data func(ev status.Event) (any, error)
+	// Site names the page in bodies of events stored without their data
+	// (by an Outpost before events carried it: status.Event.Data).
+	Site statuspage.Site
 	// Components reports whether a component id exists (for validation).
 	Components func(id string) bool
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -524,5 +525,29 @@ func TestOneIncidentsEventsArriveInOrder(t *testing.T) {
 		if !strings.Contains(string(e.Body), want) || !strings.Contains(string(e.Body), `.000Z"`) {
 			t.Errorf("%s body lacks %s or a millisecond timestamp: %s", e.ID, want, e.Body)
 		}
+	}
+}
+
+// An event stored without its data object (by an Outpost before events
+// carried one) still goes out, with the page and incident it carries: no
+// delivery waits on, or fails for want of, a rendered page.
+func TestEventWithoutDataIsStillDelivered(t *testing.T) {
+	h := newHarness(t, Options{Site: statuspage.Site{ID: "acme", Name: "Acme", URL: "https://status.acme.test"}})
+	h.run()
+	r := newReceiver(t, h.clk)
+	h.verified(r, Request{})
+	ev := incidentEvent("evt-old", "api")
+	ev.At = h.clk.Now()
+	if _, err := h.st.Enqueue(ev, []store.Dest{{Name: store.WebhooksDest}}, h.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Wake()
+	h.wait("the event", func() bool { return len(r.events()) == 1 })
+	got := r.events()[0]
+	page, _ := got.Data["page"].(map[string]any)
+	inc, _ := got.Data["incident"].(map[string]any)
+	if page["id"] != "acme" || page["status_indicator"] != "major" || inc["id"] != "inc-evt-old" ||
+		inc["shortlink"] != "https://status.acme.test/incidents/inc-evt-old" {
+		t.Fatalf("received %+v", got.Data)
 	}
 }
