@@ -95,39 +95,18 @@ func (s *Server) decide(c echo.Context, release bool) error {
 	if err != nil {
 		return fieldError("seq", "seq must be a number")
 	}
-	row, err := s.o.Store.OutboxRow(seq)
-	if errors.Is(err, store.ErrNotFound) {
+	// One transaction: every waiting destination and the audit entry, or
+	// nothing (a destination the dispatcher claimed meanwhile is its own).
+	_, changed, err := s.o.Store.Decide(seq, release, actor(c), time.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no announcement %d", seq))
-	}
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	changed := 0
-	for name, d := range row.Deliveries {
-		if d.State != store.Held && !(d.State == store.Pending && d.NextAt.After(now)) {
-			continue
-		}
-		err := s.o.Store.UpdateDelivery(seq, name, now, func(d *store.Delivery) {
-			if release {
-				d.State, d.NextAt = store.Pending, now
-			} else {
-				d.State, d.LastError = store.Cancelled, "cancelled by "+actor(c)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		changed++
-	}
-	if changed == 0 {
+	case errors.Is(err, store.ErrNotWaiting):
 		return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("announcement %d is not waiting on any destination", seq))
+	case err != nil:
+		return err
 	}
 	action := map[bool]string{true: "release_announcement", false: "cancel_announcement"}[release]
-	if err := s.o.Store.Audit(status.AuditEntry{At: now, Actor: actor(c), Action: action, Target: strconv.FormatUint(seq, 10),
-		Detail: fmt.Sprintf("%s %s, %d destination(s)", row.Event.Type, row.Event.ID, changed)}); err != nil {
-		return err
-	}
 	if release && s.o.Admin.Wake != nil {
 		s.o.Admin.Wake()
 	}

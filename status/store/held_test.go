@@ -1,0 +1,57 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// Releasing or cancelling a held announcement changes every destination
+// still waiting and writes the audit entry in one transaction; a
+// destination the dispatcher has claimed is left alone; asking again, or
+// for an unknown row, changes nothing and says why.
+func TestDecideHeldAnnouncements(t *testing.T) {
+	s, _ := openTemp(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	ev := status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}
+	seq, err := s.Enqueue(ev, []Dest{{Name: "mastodon", Hold: true}, {Name: "x", Delay: time.Hour}, {Name: "slack", Hold: true}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dispatcher claims slack first (as if it had been released).
+	if err := s.UpdateDelivery(seq, "slack", now, func(d *Delivery) { d.State = Sending }); err != nil {
+		t.Fatal(err)
+	}
+	row, changed, err := s.Decide(seq, false, "oncall", now.Add(time.Minute))
+	if err != nil || changed != 2 {
+		t.Fatalf("cancel: %d changed, %v", changed, err)
+	}
+	stored, err := s.OutboxRow(seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]DeliveryState{"mastodon": Cancelled, "x": Cancelled, "slack": Sending} {
+		if got := stored.Deliveries[name].State; got != want || row.Deliveries[name].State != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+	if d := stored.Deliveries["x"]; d.LastError != "cancelled by oncall" || !d.UpdatedAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("x: %+v", d)
+	}
+	audit, err := s.AuditLog(10, time.Time{})
+	if err != nil || len(audit) != 1 || audit[0].Action != "cancel_announcement" || audit[0].Actor != "oncall" ||
+		audit[0].Detail != "incident.created evt-1, 2 destination(s)" {
+		t.Fatalf("audit: %+v %v", audit, err)
+	}
+	if _, _, err := s.Decide(seq, true, "oncall", now.Add(2*time.Minute)); !errors.Is(err, ErrNotWaiting) {
+		t.Errorf("releasing a decided row: %v", err)
+	}
+	if _, _, err := s.Decide(999, true, "oncall", now); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown row: %v", err)
+	}
+	if audit, _ := s.AuditLog(10, time.Time{}); len(audit) != 1 {
+		t.Errorf("refused decisions were audited: %+v", audit)
+	}
+}
