@@ -174,18 +174,26 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	if unknown > 0 && s.Indicator == ImpactNone {
 		s.Description = NoDataDescription
 	}
+	s.Upcoming = e.upcoming(now)
+	return s
+}
+
+// upcoming are the next occurrences of configured windows within
+// UpcomingHorizon, soonest first.
+func (e *Engine) upcoming(now time.Time) []UpcomingMaintenance {
+	var out []UpcomingMaintenance
 	for _, def := range e.m.Maintenance {
 		if start, end, ok := def.Next(now); ok && start.Sub(now) < UpcomingHorizon {
 			seen, ok := e.s.Seen[def.ID]
 			if !ok {
 				seen = now
 			}
-			s.Upcoming = append(s.Upcoming, UpcomingMaintenance{ID: OccurrenceID(def.ID, start), WindowID: def.ID, Name: def.Name,
+			out = append(out, UpcomingMaintenance{ID: OccurrenceID(def.ID, start), WindowID: def.ID, Name: def.Name,
 				Message: def.Message, Components: e.inPageOrder(def.Components), Start: start, End: end, Published: Published(seen, start)})
 		}
 	}
-	sort.SliceStable(s.Upcoming, func(i, j int) bool { return s.Upcoming[i].Start.Before(s.Upcoming[j].Start) })
-	return s
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
 }
 
 // NoDataDescription is the page's description while no component has data.

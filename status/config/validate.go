@@ -29,21 +29,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "must be host:port (e.g. 127.0.0.1:8080): %v", err)
 	}
-	switch o := &c.Operators; {
-	case o.Listen == "" || o.Listen == DefaultOperatorsListen:
-		// The default (also when written out): if it cannot be bound,
-		// serving goes on with a warning.
-		o.Listen = DefaultOperatorsListen
-	case o.Listen == "off":
-		o.Explicit = true
-	default:
-		o.Explicit = true
-		if _, _, err := net.SplitHostPort(o.Listen); err != nil {
-			bad("operators.listen", "must be host:port (e.g. 127.0.0.1:9090) or off: %v", err)
-		} else if o.Listen == c.Listen {
-			bad("operators.listen", "must differ from listen: the operators' surfaces name private things")
-		}
-	}
+	validateOperators(c, bad)
 	if c.Site.URL == "" {
 		// Feeds, webhooks and posts need absolute links; without a public
 		// URL the listener's own address is the best there is.
@@ -78,26 +64,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	}
 	d.validateTLS(c, bad)
 	d.validatePeers(c, bad)
-	if dm := &c.Deadman; dm.URL != "" {
-		if u, err := url.Parse(dm.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("deadman.url", "must be an absolute http(s) URL")
-		}
-		if dm.Interval == 0 {
-			dm.Interval = time.Minute
-		} else if dm.Interval < time.Second {
-			bad("deadman.interval", "must be at least 1s")
-		}
-		switch dm.Method = strings.ToUpper(dm.Method); dm.Method {
-		case "":
-			dm.Method = "GET"
-		case "GET", "POST", "HEAD":
-		default:
-			bad("deadman.method", "must be GET, POST or HEAD, got %q", dm.Method)
-		}
-		if dm.Timeout == 0 {
-			dm.Timeout = 10 * time.Second
-		}
-	}
+	validateDeadman(&c.Deadman, bad)
 	if c.Export.Dir != "" && !filepath.IsAbs(c.Export.Dir) {
 		c.Export.Dir = filepath.Join(c.Dir, c.Export.Dir)
 	}
@@ -112,6 +79,51 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	d.validateMaintenance(c, comps, bad)
 	d.validateChannels(c, comps, bad)
 	validateWebhooks(&c.Webhooks, bad)
+}
+
+// validateOperators sets the operators' listener: the default (also when
+// written out) may fail to bind with a warning; one chosen must not.
+func validateOperators(c *Config, bad badFunc) {
+	switch o := &c.Operators; {
+	case o.Listen == "" || o.Listen == DefaultOperatorsListen:
+		// The default (also when written out): if it cannot be bound,
+		// serving goes on with a warning.
+		o.Listen = DefaultOperatorsListen
+	case o.Listen == "off":
+		o.Explicit = true
+	default:
+		o.Explicit = true
+		if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+			bad("operators.listen", "must be host:port (e.g. 127.0.0.1:9090) or off: %v", err)
+		} else if o.Listen == c.Listen {
+			bad("operators.listen", "must differ from listen: the operators' surfaces name private things")
+		}
+	}
+}
+
+// validateDeadman checks the dead man's switch, when configured.
+func validateDeadman(dm *Deadman, bad badFunc) {
+	if dm.URL == "" {
+		return
+	}
+	if u, err := url.Parse(dm.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("deadman.url", "must be an absolute http(s) URL")
+	}
+	if dm.Interval == 0 {
+		dm.Interval = time.Minute
+	} else if dm.Interval < time.Second {
+		bad("deadman.interval", "must be at least 1s")
+	}
+	switch dm.Method = strings.ToUpper(dm.Method); dm.Method {
+	case "":
+		dm.Method = "GET"
+	case "GET", "POST", "HEAD":
+	default:
+		bad("deadman.method", "must be GET, POST or HEAD, got %q", dm.Method)
+	}
+	if dm.Timeout == 0 {
+		dm.Timeout = 10 * time.Second
+	}
 }
 
 func validateWebhooks(w *Webhooks, bad badFunc) {

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/outpost-status/outpost/status"
 )
 
 // Webhook subscriptions and their deliveries. An event reaches subscribers
@@ -43,35 +40,6 @@ const (
 	SubDisabled SubState = "disabled" // failing for too long; its owner or an admin can re-enable it
 	SubExpired  SubState = "expired"  // never verified
 )
-
-// Secret is one signing secret; a rotated-out secret signs until Until.
-type Secret struct {
-	Value string    `json:"value"`
-	Until time.Time `json:"until,omitzero"`
-}
-
-// Subscription is one subscriber endpoint.
-type Subscription struct {
-	ID         string    `json:"id"`
-	URL        string    `json:"url"`
-	Components []string  `json:"components,omitempty"` // nil: all
-	Events     []string  `json:"events,omitempty"`     // nil: all public webhook events
-	State      SubState  `json:"state"`
-	Secrets    []Secret  `json:"secrets"`    // newest first
-	TokenHash  string    `json:"token_hash"` // sha256 of the unsubscribe token, hex
-	Client     string    `json:"client"`     // address it was created from, for the per-client cap
-	Challenge  string    `json:"challenge,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	VerifiedAt time.Time `json:"verified_at,omitzero"`
-	// FailingSince is the first failed attempt since the last success.
-	FailingSince time.Time `json:"failing_since,omitzero"`
-	StateAt      time.Time `json:"state_at"`
-	Reason       string    `json:"reason,omitempty"` // why disabled or expired
-}
-
-// Counts reports whether the subscription holds a place under the
-// per-client cap (expired ones do not).
-func (s *Subscription) Counts() bool { return s.State != SubExpired }
 
 // Attempt is one delivery attempt.
 type Attempt struct {
@@ -113,9 +81,6 @@ type whEvent struct {
 	CreatedAt time.Time       `json:"created_at"`
 	Body      json.RawMessage `json:"body"`
 }
-
-// ErrTooManySubscriptions is returned when a client address is at its cap.
-var ErrTooManySubscriptions = errors.New("too many subscriptions from this address")
 
 func subDeliveryKey(sub string, seq uint64) []byte { return append([]byte(sub+"\x00"), be64(seq)...) }
 
@@ -188,40 +153,6 @@ func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 	return true, json.Unmarshal(raw, v)
 }
 
-// CreateSubscription stores a pending subscription and its challenge
-// delivery in one transaction, unless its client address already holds
-// perClient subscriptions.
-func (s *Store) CreateSubscription(sub Subscription, verify WebhookDelivery, perClient int) error {
-	defer s.subsChanged()
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubs)
-		held := 0
-		if err := b.ForEach(func(_, v []byte) error {
-			var x Subscription
-			if err := json.Unmarshal(v, &x); err != nil {
-				return err
-			}
-			if x.Client == sub.Client && x.Counts() {
-				held++
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if perClient > 0 && held >= perClient {
-			return ErrTooManySubscriptions
-		}
-		if b.Get([]byte(sub.ID)) != nil {
-			return fmt.Errorf("subscription %s exists", sub.ID)
-		}
-		if err := putJSON(b, []byte(sub.ID), sub); err != nil {
-			return err
-		}
-		verify.Sub = sub.ID
-		return putDelivery(tx, &verify)
-	})
-}
-
 // AddWebhookDelivery queues one more delivery (a ping) for an existing
 // subscription.
 func (s *Store) AddWebhookDelivery(d WebhookDelivery) error {
@@ -231,223 +162,6 @@ func (s *Store) AddWebhookDelivery(d WebhookDelivery) error {
 		}
 		return putDelivery(tx, &d)
 	})
-}
-
-// Subscription reads one subscription.
-func (s *Store) Subscription(id string) (Subscription, error) {
-	var sub Subscription
-	err := s.view(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bucketSubs), []byte(id), &sub)
-		if err == nil && !ok {
-			err = ErrNotFound
-		}
-		return err
-	})
-	return sub, err
-}
-
-// Subscriptions lists every subscription, in id order.
-func (s *Store) Subscriptions() ([]Subscription, error) {
-	out := []Subscription{}
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
-			var x Subscription
-			if err := json.Unmarshal(v, &x); err != nil {
-				return err
-			}
-			out = append(out, x)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// UpdateSubscription changes one subscription through fn, in one
-// transaction; fn's error aborts it.
-func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Subscription, error) {
-	defer s.subsChanged()
-	var sub Subscription
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubs)
-		ok, err := getJSON(b, []byte(id), &sub)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNotFound
-		}
-		if err := fn(&sub); err != nil {
-			return err
-		}
-		return putJSON(b, []byte(id), sub)
-	})
-	return sub, err
-}
-
-// DeleteSubscription removes a subscription and its deliveries, sent or not.
-func (s *Store) DeleteSubscription(id string) error {
-	defer s.subsChanged()
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubs)
-		if b.Get([]byte(id)) == nil {
-			return ErrNotFound
-		}
-		if err := b.Delete([]byte(id)); err != nil {
-			return err
-		}
-		prefix := []byte(id + "\x00")
-		idx := tx.Bucket(bucketWHBySub)
-		var keys [][]byte
-		c := idx.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
-		for _, k := range keys {
-			seq := k[len(prefix):]
-			for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen} {
-				if err := tx.Bucket(bk).Delete(seq); err != nil {
-					return err
-				}
-			}
-			if err := idx.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// SubscriptionsVersion changes whenever a subscription is created,
-// deleted, or changes state or URL, so the delivery loop can keep what
-// it needs of them in memory between scans.
-func (s *Store) SubscriptionsVersion() uint64 { return s.subsVersion.Load() }
-
-func (s *Store) subsChanged() { s.subsVersion.Add(1) }
-
-// Fanout builds an event's body and picks the subscriptions that take it;
-// a nil body means no subscriber gets the event.
-type Fanout func(ev status.Event, subs []Subscription) (body []byte, to []string, err error)
-
-// ExpandWebhooks turns up to limit outbox rows waiting on WebhooksDest
-// into deliveries, one per subscription fan picks, and marks each row's
-// destination sent, all in one transaction. It returns how many rows it
-// expanded and how many deliveries it created.
-func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, created int, err error) {
-	// Looked for in a read transaction first: the delivery loop asks on
-	// every wake, and an empty write transaction still costs an fsync.
-	work := false
-	if err := s.view(func(tx *bolt.Tx) error {
-		return eachOpenRow(tx, func(r *OutboxRow) bool {
-			_, work = webhooksDue(r, now)
-			return !work
-		})
-	}); err != nil || !work {
-		return 0, 0, err
-	}
-	err = s.update(func(tx *bolt.Tx) error {
-		created = 0
-		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
-		var subs []Subscription
-		loaded := false
-		var done [][]byte
-		c := open.Cursor()
-		n := 0
-		for k, _ := c.First(); k != nil && n < limit; k, _ = c.Next() {
-			var r OutboxRow
-			if err := json.Unmarshal(out.Get(k), &r); err != nil {
-				return fmt.Errorf("outbox row %x: %w", k, err)
-			}
-			d, ok := webhooksDue(&r, now)
-			if !ok {
-				continue
-			}
-			n++
-			if !loaded {
-				if err := tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
-					var x Subscription
-					if err := json.Unmarshal(v, &x); err != nil {
-						return err
-					}
-					if x.State == SubActive || x.State == SubPaused {
-						subs = append(subs, x)
-					}
-					return nil
-				}); err != nil {
-					return err
-				}
-				loaded = true
-			}
-			body, to, err := fan(r.Event, subs)
-			if err != nil {
-				// One bad event must not hold up the ones behind it.
-				d.State, d.LastError, d.UpdatedAt = Failed, "webhook body: "+err.Error(), now
-				if err := putJSON(out, k, r); err != nil {
-					return err
-				}
-				if r.Done() {
-					done = append(done, bytes.Clone(k))
-				}
-				continue
-			}
-			if body != nil && len(to) > 0 {
-				if err := putJSON(tx.Bucket(bucketWHEvents), be64(r.Seq), whEvent{CreatedAt: now, Body: body}); err != nil {
-					return err
-				}
-				for _, id := range to {
-					wd := &WebhookDelivery{Sub: id, MessageID: r.Event.ID, Type: string(r.Event.Type), EventSeq: r.Seq,
-						State: Pending, NextAt: now, CreatedAt: now}
-					if r.Event.Incident != nil {
-						wd.Incident = r.Event.Incident.ID
-					}
-					if err := putDelivery(tx, wd); err != nil {
-						return err
-					}
-					created++
-				}
-			}
-			d.State, d.Attempts, d.UpdatedAt = Sent, d.Attempts+1, now
-			d.RemoteID = fmt.Sprintf("%d subscriptions", len(to))
-			if err := putJSON(out, k, r); err != nil {
-				return err
-			}
-			if r.Done() {
-				done = append(done, bytes.Clone(k))
-			}
-		}
-		if err := deleteKeys(open, done); err != nil {
-			return err
-		}
-		rows = n
-		return nil
-	})
-	return rows, created, err
-}
-
-// webhooksDue returns a row's webhooks delivery if it waits to be fanned
-// out now (not held or delayed by the publish policy).
-func webhooksDue(r *OutboxRow, now time.Time) (*Delivery, bool) {
-	d, ok := r.Deliveries[WebhooksDest]
-	if !ok || d.State != Pending || d.NextAt.After(now) {
-		return nil, false
-	}
-	return d, true
-}
-
-// eachOpenRow calls fn with each unfinished outbox row, oldest first, until
-// fn returns false.
-func eachOpenRow(tx *bolt.Tx, fn func(*OutboxRow) bool) error {
-	out := tx.Bucket(bucketOutbox)
-	c := tx.Bucket(bucketOutboxOpen).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		var r OutboxRow
-		if err := json.Unmarshal(out.Get(k), &r); err != nil {
-			return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
-		}
-		if !fn(&r) {
-			return nil
-		}
-	}
-	return nil
 }
 
 // WebhookJob is an open delivery with its subscription (nil when the

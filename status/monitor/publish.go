@@ -1,0 +1,110 @@
+package monitor
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
+)
+
+// After a step: payloads for its events, the snapshot it publishes, the
+// re-checks it asks for, and the upkeep (pruning) the loop does between.
+
+// payloads gives each public event the data object of its payload, built
+// from the page as this step leaves it, before the step commits it with
+// the event: a delivery made later (publish.mode delay, retries, a
+// restart) still describes this step, and nothing needs a rendered page.
+func (m *Monitor) payloads(ch *status.Changes, now time.Time) {
+	var view *statuspage.View
+	for i := range ch.Events {
+		ev := &ch.Events[i]
+		if ev.Type.OperatorsOnly() || (ev.Incident == nil && ev.Component == nil) {
+			continue
+		}
+		if view == nil {
+			c := m.cfg.Load().Site
+			view = statuspage.New(statuspage.Site{ID: c.ID, Name: c.Title, URL: c.URL, TimeZone: c.TimeZone, Location: c.Location},
+				m.engine.Snapshot(now, m.started))
+		}
+		data, err := view.WebhookData(*ev)
+		if err == nil {
+			ev.Data, err = json.Marshal(data)
+		}
+		if err != nil {
+			m.o.Logger.Error("event payload not built; deliveries will build it from the event alone",
+				slog.String("event", ev.ID), slog.Any("error", err))
+		}
+	}
+}
+
+// publishMin is how often a step that changed nothing visible publishes.
+const publishMin = time.Second
+
+func (m *Monitor) logChanges(ch *status.Changes) {
+	for _, ev := range ch.Events {
+		attrs := []any{"event", string(ev.Type), "id", ev.ID}
+		if ev.Incident != nil {
+			attrs = append(attrs, "incident", ev.Incident.ID, "status", string(ev.Incident.Status))
+		}
+		if ev.Component != nil {
+			attrs = append(attrs, "component", ev.Component.ID, "from", string(ev.Component.OldStatus), "to", string(ev.Component.NewStatus))
+		}
+		m.o.Logger.Info("state change", attrs...)
+	}
+}
+
+// publish builds and stores a new snapshot, enriched with history.
+func (m *Monitor) publish(now time.Time) {
+	m.lastPublish = now
+	s := m.engine.Snapshot(now, m.started)
+	m.hist.enrich(s, m.engine.State(), m.cfg.Load(), now)
+	if b := m.behind.Load(); b != 0 && s.DelayedSince.IsZero() {
+		s.DelayedSince = time.Unix(0, b).UTC() // results reach the page late: say so
+	}
+	m.snap.Store(s)
+	if m.o.Metrics != nil {
+		m.o.Metrics.ObserveSnapshot(s)
+	}
+	if m.o.OnSnapshot != nil {
+		m.o.OnSnapshot(s)
+	}
+}
+
+// recheck runs a check again at rc.At, outside its schedule.
+func (m *Monitor) recheck(rc status.Recheck, now time.Time) {
+	m.timersMu.Lock()
+	defer m.timersMu.Unlock()
+	if m.stopping {
+		return
+	}
+	if t, ok := m.timers[rc.Check]; ok {
+		t.Stop()
+	}
+	m.timers[rc.Check] = time.AfterFunc(max(rc.At.Sub(now), 0), func() { m.sched.Load().RunNow(rc.Check) })
+}
+
+func (m *Monitor) stopTimers() {
+	m.timersMu.Lock()
+	defer m.timersMu.Unlock()
+	m.stopping = true
+	for _, t := range m.timers {
+		t.Stop()
+	}
+}
+
+// prune removes expired raw results in small transactions.
+func (m *Monitor) prune() {
+	now := m.o.Now().UTC()
+	for i := 0; i < 50; i++ {
+		_, more, err := m.o.Store.Prune(now, m.cfg.Load().Storage.RawRetention, 2000)
+		if err != nil {
+			m.o.Logger.Error("prune failed", "error", err)
+			return
+		}
+		if !more {
+			return
+		}
+	}
+}

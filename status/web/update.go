@@ -1,0 +1,125 @@
+package web
+
+import (
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// Renders that change only freshness reuse what shows none of it.
+// surfacesMaxAge bounds the reuse of the read surfaces (the Statuspage
+// API, feeds, calendar, badges): should visibleChange ever miss a change
+// they show, it is out within a minute, as history is. pageMaxAge bounds
+// the page's: its "last checked" may lag the newest result by that much
+// (never the other way), while /api/v1/status is fresh at every render.
+// At 5,000 components the page is megabytes to build and compress.
+const (
+	surfacesMaxAge = time.Minute
+	pageMaxAge     = 30 * time.Second
+)
+
+// freshnessOnly reports a render whose snapshot differs from the one served
+// only in freshness (times of checks and of rendering), within maxAge of
+// at, the last full render of what would be reused.
+func (s *Server) freshnessOnly(served *site, snap *status.Snapshot, at time.Time, maxAge time.Duration) bool {
+	if served == nil || visibleChange(served.snap, snap) {
+		return false
+	}
+	age := snap.GeneratedAt.Sub(at)
+	return age >= 0 && age < maxAge
+}
+
+// site is every prepared response for one snapshot.
+type site struct {
+	snap      *status.Snapshot
+	routes    map[string]*Prepared
+	incidents map[string]*Prepared
+}
+
+// Update renders every public response for snap and swaps them in at once.
+func (s *Server) Update(snap *status.Snapshot) error {
+	s.renderMu.Lock()
+	s.prep.begin()
+	next, err := s.render(snap, s.prep, true)
+	s.prep.end()
+	s.renderMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if s.offered.Load() == nil {
+		s.offered.Store(snap)
+	}
+	s.current.Store(next)
+	s.lazy.setVersion(pagesVersion(s.o.Store.IncidentsVersion(), snap, snap.GeneratedAt.In(s.o.Site.Location).Format("2006-01")))
+	s.renders.Add(1)
+	return nil
+}
+
+// render prepares every public response for snap without publishing it,
+// through pc (the live site's cache, or a fresh one for a copy aside).
+// For the live site (under renderMu), what shows nothing of freshness is
+// reused from the site served when only freshness moved: the read surfaces
+// for up to surfacesMaxAge, the page for up to pageMaxAge. A copy aside
+// is rendered whole.
+func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site, error) {
+	next := &site{snap: snap, routes: map[string]*Prepared{}, incidents: map[string]*Prepared{}}
+	var served *site
+	if live {
+		served = s.current.Load()
+	}
+	indexDone := make(chan *Prepared, 1)
+	if s.freshnessOnly(served, snap, s.pageAt, pageMaxAge) {
+		indexDone <- served.routes["/"]
+		pc.keep("/")
+	} else {
+		index, err := s.r.index(snap)
+		if err != nil {
+			return nil, err
+		}
+		if live {
+			s.pageAt = snap.GeneratedAt
+		}
+		// The page is the big one: compress and hash it on the other core
+		// while the rest renders. Buffered, so an early return leaks nothing.
+		go func() { indexDone <- pc.body("/", index, "text/html; charset=utf-8", CachePage) }()
+	}
+	api, err := s.apiStatusJSON(snap)
+	if err != nil {
+		return nil, err
+	}
+	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
+	if s.freshnessOnly(served, snap, s.surfacesAt, surfacesMaxAge) {
+		// The read surfaces show nothing of freshness: the last ones stand.
+		for k, p := range served.routes {
+			if _, done := next.routes[k]; !done && k != "/" {
+				next.routes[k] = p
+				pc.keep(k)
+			}
+		}
+	} else {
+		if err := s.readSurfaces(next, snap, pc); err != nil {
+			return nil, err
+		}
+		if live {
+			s.surfacesAt = snap.GeneratedAt
+		}
+	}
+	names := componentNames(snap)
+	// Upcoming occurrences of configured windows are in no store yet, but
+	// their links are published (v2, calendar): their pages exist too.
+	upcoming := make([]*status.Incident, 0, len(snap.Upcoming))
+	for _, u := range snap.Upcoming {
+		upcoming = append(upcoming, u.Incident())
+	}
+	for _, list := range [][]*status.Incident{snap.Incidents, snap.Maintenance, snap.History, upcoming} {
+		for _, inc := range list {
+			b, err := s.r.incident(inc, names)
+			if err != nil {
+				return nil, err
+			}
+			next.incidents[inc.ID] = pc.body("/incidents/"+inc.ID, b, "text/html; charset=utf-8", CachePage)
+		}
+	}
+	next.routes["/"] = <-indexDone
+	return next, nil
+}
