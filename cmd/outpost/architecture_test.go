@@ -86,3 +86,45 @@ func TestStatuspageIsPure(t *testing.T) {
 		}
 	}
 }
+
+// Code stays readable in one sitting: no non-test file over 450 lines, no
+// function over 80, and `serve` only parses, loads and runs a node.
+func TestFileAndFunctionSizes(t *testing.T) {
+	fset := token.NewFileSet()
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		if lines := fset.Position(f.FileEnd).Line; lines > 450 {
+			t.Errorf("%s: %d lines (at most 450)", path, lines)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			n := fset.Position(fn.End()).Line - fset.Position(fn.Pos()).Line + 1
+			limit := 80
+			if fn.Name.Name == "runServe" {
+				limit = 40
+			}
+			if n > limit {
+				t.Errorf("%s: %s is %d lines (at most %d)", path, fn.Name.Name, n, limit)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
@@ -46,196 +41,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return exitConfig
 	}
-	st, err := store.Open(cfg.Storage.Path, store.Options{})
+	n, err := newNode(*path, cfg, beats, log)
+	defer n.close()
+	if err == nil {
+		err = n.listen()
+	}
 	if err != nil {
-		log.Error("cannot open the data file", "error", err)
+		log.Error("outpost cannot start", "error", err)
 		return exitFailed
 	}
-	defer st.Close()
-	if r, ok := st.Restored(); ok {
-		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
-			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
-	}
-
-	var mon *monitor.Monitor // set before the listener starts
-	met := metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(st, cfg.Webhooks.Enabled)})
-	chs, err := buildChannels(cfg, st)
-	if err != nil {
-		log.Error("cannot set up channels", "error", err)
-		return exitFailed
-	}
-	disp := notify.New(notify.Options{Store: st, Channels: chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
-		Observe: func(dest, result string) { met.Deliveries.WithLabelValues(dest, result).Inc() }})
-	var rl *reloader  // set before the listener starts
-	var exp *exporter // set when export.dir is configured
-	var srv *web.Server
-	wh := webhookService(cfg, st, log, met, func() *monitor.Monitor { return mon })
-	wake := disp.Wake
-	if wh != nil {
-		wake = func() { disp.Wake(); wh.Wake() }
-	}
-	srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
-		Health:  func() (bool, string) { return mon.Health() },
-		Metrics: promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details: func() any { return healthDetails(mon, st, rl, wh != nil) }, Admin: adminAPI(cfg, func() *monitor.Monitor { return mon }, wake), Webhooks: wh,
-		OnRender: func(s *status.Snapshot) {
-			if exp != nil {
-				exp.offer(s)
-			}
-		},
-		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(mon.Config(), st) }},
-		Peer:       peerHandler(cfg, func() (bool, string) { return mon.Health() })})
-	if err != nil {
-		log.Error("cannot prepare the web server", "error", err)
-		return exitFailed
-	}
-	if n, err := st.CancelGone(func(dest string) bool {
-		if dest == store.WebhooksDest {
-			return wh != nil
-		}
-		return slices.ContainsFunc(chs, func(c *notify.Channel) bool { return c.Name == dest })
-	}, time.Now()); err != nil {
-		log.Error("cannot read the outbox", "error", err)
-		return exitFailed
-	} else if n > 0 {
-		log.Warn("cancelled announcements for destinations no longer configured", "deliveries", n)
-	}
-	route := withWebhooks(notify.Route(chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, wh != nil)
-	mon, err = monitor.New(monitor.Options{Config: cfg, Store: st, Logger: log, Metrics: met, OnCommit: wake,
-		Route: route, OnSnapshot: srv.Offer}) // rendered off the engine's goroutine (srv.Run)
-	if err != nil {
-		log.Error("cannot start the monitor", "error", err)
-		return exitFailed
-	}
-	if err := srv.Update(mon.Snapshot()); err != nil {
-		log.Error("first render failed", "error", err)
-		return exitFailed
-	}
-	beats.OnBeat = func(check string) { mon.Scheduler().RunNow(check) } // a beat is judged at once
-	rl = newReloader(*path, cfg, mon, met, log)
-	rl.beats = beats
-	if cfg.Export.Dir != "" {
-		exp = newExporter(cfg.Export, srv, log)
-	}
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		log.Error("cannot listen", "listen", cfg.Listen, "error", err)
-		return exitFailed
-	}
-	handler := srv.Handler()
-	var plain *http.Server // the HTTP → HTTPS redirect, when TLS is on
-	if cfg.TLS.Enabled() {
-		tcfg, redirect, err := tlsSetup(cfg.TLS, cfg.Listen, log)
-		if err != nil {
-			log.Error("cannot set up TLS", "error", err)
-			return exitFailed
-		}
-		ln = tls.NewListener(ln, tcfg)
-		handler = hsts(handler)
-		if cfg.TLS.HTTPListen != "" {
-			pln, err := net.Listen("tcp", cfg.TLS.HTTPListen)
-			if err != nil {
-				log.Error("cannot listen", "http_listen", cfg.TLS.HTTPListen, "error", err)
-				return exitFailed
-			}
-			plain = &http.Server{Handler: redirect, ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = plain.Serve(pln) }()
-		}
-	}
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	admin, err := listenBackup(cfg.Storage.Path, st, srv, mon, log)
-	if err != nil {
-		log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
-	}
-	ops, err := listenOperators(cfg.Operators, srv, log)
-	if err != nil {
-		log.Error("cannot listen for operators", "operators_listen", cfg.Operators.Listen, "error", err)
-		return exitFailed
-	}
-
-	// The dispatcher starts before probing, so a backlog drains first.
-	dispCtx, stopDisp := context.WithCancel(context.Background())
-	dispDone := make(chan struct{})
-	go func() { disp.Run(dispCtx); close(dispDone) }()
-	whDone := make(chan struct{})
-	if wh != nil {
-		go func() { wh.Run(dispCtx); close(whDone) }()
-	} else {
-		close(whDone)
-	}
-	renderCtx, stopRender := context.WithCancel(context.Background())
-	defer stopRender()
-	go srv.Run(renderCtx)
-	monCtx, stopMon := context.WithCancel(context.Background())
-	monDone := make(chan error, 1)
-	go func() { monDone <- mon.Run(monCtx) }()
-	reloadCtx, stopReload := context.WithCancel(context.Background())
-	defer stopReload()
-	go rl.run(reloadCtx)
-	if exp != nil {
-		go exp.run(reloadCtx)
-		exp.offer(mon.Snapshot())
-	}
-	if len(cfg.Peers) > 0 {
-		pl := &peers.Poller{Self: cfg.Site.ID, Peers: cfg.Peers, Interval: cfg.Peering.Interval, Failures: cfg.Peering.Failures,
-			Client: &http.Client{}, Now: time.Now, Log: log, Report: func(ev status.Event) {
-				if _, err := st.Enqueue(ev, route(ev), time.Now()); err != nil {
-					log.Error("could not record a peer event", "error", err)
-					return
-				}
-				wake()
-			}}
-		go pl.Run(reloadCtx)
-	}
-	if cfg.Deadman.URL != "" {
-		dm := &deadman{cfg: cfg.Deadman, healthy: mon.Health, log: log, hc: &http.Client{},
-			count: func(r string) { met.DeadmanPings.WithLabelValues(r).Inc() }}
-		go dm.run(reloadCtx)
-	}
-	webDone := make(chan error, 1)
-	go func() { webDone <- httpSrv.Serve(ln) }()
-	log.Info("outpost serving", "version", version, "listen", ln.Addr().String(), "tls", cfg.TLS.Enabled(),
-		"checks", len(cfg.Checks), "data", cfg.Storage.Path)
-
-	code := exitOK
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-webDone:
-		log.Error("web server stopped", "error", err)
-		code = exitFailed
-	case err := <-monDone:
-		log.Error("monitor stopped", "error", err)
-		code = exitFailed
-	}
-	// Reverse of start: stop reloading and probing and commit, then stop
-	// serving, then close the store (deferred).
-	stopReload()
-	stopMon()
-	if err := <-monDone; err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("final commit failed", "error", err)
-		code = exitFailed
-	}
-	stopDisp() // sends in flight finish (bounded by their timeouts) and record their outcome
-	<-dispDone
-	<-whDone
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = httpSrv.Shutdown(shutCtx)
-	if admin != nil {
-		_ = admin.Shutdown(shutCtx)
-	}
-	if ops != nil {
-		_ = ops.Shutdown(shutCtx)
-	}
-	if plain != nil {
-		_ = plain.Shutdown(shutCtx)
-	}
-	log.Info("stopped")
-	return code
+	return n.run(ctx)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -325,13 +140,11 @@ func listenOperators(o config.Operators, srv *web.Server, log *slog.Logger) (*ht
 
 // adminAPI enables the admin API when tokens are configured; only hashes
 // of the tokens are kept.
-func adminAPI(cfg *config.Config, mon func() *monitor.Monitor, wake func()) *web.Admin {
+func adminAPI(cfg *config.Config, mon *monitor.Monitor, wake func()) *web.Admin {
 	if len(cfg.Admin.Tokens) == 0 {
 		return nil
 	}
-	a := &web.Admin{Wake: wake, Do: func(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
-		return mon().Do(ctx, cmds...)
-	}}
+	a := &web.Admin{Wake: wake, Do: mon.Do}
 	for _, t := range cfg.Admin.Tokens {
 		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: store.HashToken(t.Token), ReadOnly: t.ReadOnly})
 	}
@@ -369,7 +182,7 @@ func peerHandler(cfg *config.Config, health func() (bool, string)) http.Handler 
 }
 
 // webhookService sets up public webhook subscriptions when enabled.
-func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *metrics.Metrics, mon func() *monitor.Monitor) *webhook.Service {
+func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *metrics.Metrics, mon *monitor.Monitor) *webhook.Service {
 	w := cfg.Webhooks
 	if !w.Enabled {
 		return nil
@@ -377,7 +190,7 @@ func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *
 	site := statuspage.Site{ID: cfg.Site.ID, Name: cfg.Site.Title, URL: cfg.Site.URL, TimeZone: cfg.Site.TimeZone, Location: cfg.Site.Location}
 	return webhook.New(webhook.Options{Store: st, Logger: log, Site: site, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
 		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout,
-		Components: func(id string) bool { _, ok := mon().Config().ComponentByID(id); return ok },
+		Components: func(id string) bool { _, ok := mon.Config().ComponentByID(id); return ok },
 		Observe:    func(result string) { met.Deliveries.WithLabelValues(store.WebhooksDest, result).Inc() }})
 }
 

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/metrics"
+	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/notify"
+	"github.com/outpost-status/outpost/status/peers"
+	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/web"
+	"github.com/outpost-status/outpost/status/webhook"
+)
+
+// node is one running Outpost: everything `outpost serve` builds from a
+// config, each part made after what it needs (store, metrics, channels,
+// monitor, webhooks, web), then listening, started and stopped in order.
+// The parts reach each other through the node's methods, which run only
+// once everything is built.
+type node struct {
+	path  string // the config file, for reloads
+	cfg   *config.Config
+	log   *slog.Logger
+	beats *probes.Beats
+	st    *store.Store
+	met   *metrics.Metrics
+	chs   []*notify.Channel
+	disp  *notify.Dispatcher
+	route store.Router
+	mon   *monitor.Monitor
+	wh    *webhook.Service // nil: webhooks off
+	srv   *web.Server
+	rl    *reloader
+	exp   *exporter // nil: no export.dir
+
+	ln                          net.Listener
+	public, plain, backup, opsL *http.Server
+}
+
+// newNode builds a node; close releases what it holds, whether or not it
+// ran.
+func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Logger) (*node, error) {
+	n := &node{path: path, cfg: cfg, log: log, beats: beats}
+	var err error
+	if n.st, err = store.Open(cfg.Storage.Path, store.Options{}); err != nil {
+		return nil, fmt.Errorf("cannot open the data file: %w", err)
+	}
+	if r, ok := n.st.Restored(); ok {
+		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
+			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
+	}
+	n.met = metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
+	if n.chs, err = buildChannels(cfg, n.st); err != nil {
+		return n, fmt.Errorf("cannot set up channels: %w", err)
+	}
+	n.disp = notify.New(notify.Options{Store: n.st, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
+		Observe: func(dest, result string) { n.met.Deliveries.WithLabelValues(dest, result).Inc() }})
+	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
+	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Logger: log, Metrics: n.met, OnCommit: n.wake,
+		Route: n.route, OnSnapshot: n.offer}); err != nil {
+		return n, fmt.Errorf("cannot start the monitor: %w", err)
+	}
+	n.wh = webhookService(cfg, n.st, log, n.met, n.mon)
+	if err := n.cancelGone(); err != nil {
+		return n, err
+	}
+	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
+		Health:     n.mon.Health,
+		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
+		Details:    func() any { return healthDetails(n.mon, n.st, n.rl, n.wh != nil) },
+		Admin:      adminAPI(cfg, n.mon, n.wake),
+		Webhooks:   n.wh,
+		OnRender:   n.rendered,
+		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st) }},
+		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
+		return n, fmt.Errorf("cannot prepare the web server: %w", err)
+	}
+	if err := n.srv.Update(n.mon.Snapshot()); err != nil {
+		return n, fmt.Errorf("first render failed: %w", err)
+	}
+	beats.OnBeat = func(check string) { n.mon.Scheduler().RunNow(check) } // a beat is judged at once
+	n.rl = newReloader(path, cfg, n.mon, n.met, log)
+	n.rl.beats = beats
+	if cfg.Export.Dir != "" {
+		n.exp = newExporter(cfg.Export, n.srv, log)
+	}
+	return n, nil
+}
+
+// wake tells the dispatchers that the outbox has new work.
+func (n *node) wake() {
+	n.disp.Wake()
+	if n.wh != nil {
+		n.wh.Wake()
+	}
+}
+
+// offer hands a published snapshot to the web server, which renders it on
+// its own goroutine. The monitor publishes its first snapshot while it is
+// made, before the web server is: newNode renders that one itself.
+func (n *node) offer(s *status.Snapshot) {
+	if n.srv != nil {
+		n.srv.Offer(s)
+	}
+}
+
+// rendered lets the static export follow what is served.
+func (n *node) rendered(s *status.Snapshot) {
+	if n.exp != nil {
+		n.exp.offer(s)
+	}
+}
+
+// cancelGone cancels announcements for destinations no longer configured.
+func (n *node) cancelGone() error {
+	c, err := n.st.CancelGone(func(dest string) bool {
+		if dest == store.WebhooksDest {
+			return n.wh != nil
+		}
+		return slices.ContainsFunc(n.chs, func(c *notify.Channel) bool { return c.Name == dest })
+	}, time.Now())
+	if err != nil {
+		return fmt.Errorf("cannot read the outbox: %w", err)
+	}
+	if c > 0 {
+		n.log.Warn("cancelled announcements for destinations no longer configured", "deliveries", c)
+	}
+	return nil
+}
+
+// listen opens the public listener (with TLS and its HTTP redirect when
+// configured), the backup socket and the operators' listener.
+func (n *node) listen() error {
+	cfg := n.cfg
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
+	}
+	handler := n.srv.Handler()
+	if cfg.TLS.Enabled() {
+		tcfg, redirect, err := tlsSetup(cfg.TLS, cfg.Listen, n.log)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot set up TLS: %w", err)
+		}
+		ln = tls.NewListener(ln, tcfg)
+		handler = hsts(handler)
+		if cfg.TLS.HTTPListen != "" {
+			pln, err := net.Listen("tcp", cfg.TLS.HTTPListen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("cannot listen on %s (http_listen): %w", cfg.TLS.HTTPListen, err)
+			}
+			n.plain = &http.Server{Handler: redirect, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = n.plain.Serve(pln) }()
+		}
+	}
+	n.ln = ln
+	n.public = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	if n.backup, err = listenBackup(cfg.Storage.Path, n.st, n.srv, n.mon, n.log); err != nil {
+		n.log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
+	}
+	if n.opsL, err = listenOperators(cfg.Operators, n.srv, n.log); err != nil {
+		n.shutdown()
+		ln.Close()
+		return fmt.Errorf("cannot listen for operators on %s: %w", cfg.Operators.Listen, err)
+	}
+	return nil
+}
+
+// run starts everything in order (dispatchers before probing, so a
+// backlog drains first), serves until ctx ends or a part fails, and stops
+// in reverse: reloading and probing and the final commit, then delivery,
+// then serving.
+func (n *node) run(ctx context.Context) int {
+	dispCtx, stopDisp := context.WithCancel(context.Background())
+	var delivered []chan struct{}
+	for _, run := range []func(context.Context){n.disp.Run, n.whRun} {
+		done := make(chan struct{})
+		go func() { run(dispCtx); close(done) }()
+		delivered = append(delivered, done)
+	}
+	renderCtx, stopRender := context.WithCancel(context.Background())
+	defer stopRender()
+	go n.srv.Run(renderCtx)
+	monCtx, stopMon := context.WithCancel(context.Background())
+	monDone := make(chan error, 1)
+	go func() { monDone <- n.mon.Run(monCtx) }()
+	sideCtx, stopSide := context.WithCancel(context.Background())
+	defer stopSide()
+	n.startSide(sideCtx)
+	webDone := make(chan error, 1)
+	go func() { webDone <- n.public.Serve(n.ln) }()
+	n.log.Info("outpost serving", "version", version, "listen", n.ln.Addr().String(), "tls", n.cfg.TLS.Enabled(),
+		"checks", len(n.cfg.Checks), "data", n.cfg.Storage.Path)
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down")
+	case err := <-webDone:
+		n.log.Error("web server stopped", "error", err)
+		code = exitFailed
+	case err := <-monDone:
+		n.log.Error("monitor stopped", "error", err)
+		code = exitFailed
+	}
+	stopSide()
+	stopMon()
+	if err := <-monDone; err != nil && !errors.Is(err, context.Canceled) {
+		n.log.Error("final commit failed", "error", err)
+		code = exitFailed
+	}
+	stopDisp() // sends in flight finish (bounded by their timeouts) and record their outcome
+	for _, done := range delivered {
+		<-done
+	}
+	n.shutdown()
+	n.log.Info("stopped")
+	return code
+}
+
+// whRun runs the webhook deliveries, when on.
+func (n *node) whRun(ctx context.Context) {
+	if n.wh != nil {
+		n.wh.Run(ctx)
+	}
+}
+
+// startSide starts what runs beside the loop: reloads, the export, peer
+// polling and the dead man's switch.
+func (n *node) startSide(ctx context.Context) {
+	go n.rl.run(ctx)
+	if n.exp != nil {
+		go n.exp.run(ctx)
+		n.exp.offer(n.mon.Snapshot())
+	}
+	if len(n.cfg.Peers) > 0 {
+		pl := &peers.Poller{Self: n.cfg.Site.ID, Peers: n.cfg.Peers, Interval: n.cfg.Peering.Interval, Failures: n.cfg.Peering.Failures,
+			Client: &http.Client{}, Now: time.Now, Log: n.log, Report: n.peerEvent}
+		go pl.Run(ctx)
+	}
+	if n.cfg.Deadman.URL != "" {
+		dm := &deadman{cfg: n.cfg.Deadman, healthy: n.mon.Health, log: n.log, hc: &http.Client{},
+			count: func(r string) { n.met.DeadmanPings.WithLabelValues(r).Inc() }}
+		go dm.run(ctx)
+	}
+}
+
+// peerEvent records a peer going down or up for the operators' channels.
+func (n *node) peerEvent(ev status.Event) {
+	if _, err := n.st.Enqueue(ev, n.route(ev), time.Now()); err != nil {
+		n.log.Error("could not record a peer event", "error", err)
+		return
+	}
+	n.wake()
+}
+
+// shutdown stops the listeners, bounded.
+func (n *node) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range []*http.Server{n.public, n.backup, n.opsL, n.plain} {
+		if s != nil {
+			_ = s.Shutdown(ctx)
+		}
+	}
+}
+
+// close releases the data file.
+func (n *node) close() {
+	if n != nil && n.st != nil {
+		n.st.Close()
+	}
+}
