@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -39,6 +40,9 @@ type Dispatcher struct {
 }
 
 type worker struct {
+	// passes counts this worker's passes over the outbox: a test that
+	// asserts nothing was sent waits for passes, not for time.
+	passes  atomic.Uint64
 	d       *Dispatcher
 	ch      *Channel
 	limiter *rate.Limiter
@@ -99,6 +103,7 @@ func (w *worker) run(ctx context.Context) {
 	w.reconcile()
 	for {
 		wait := w.pass(ctx)
+		w.passes.Add(1)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -98,6 +98,26 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// passes waits until every worker has made n more passes over the outbox
+// (woken for each), so "nothing was sent" is asserted after real passes,
+// not after a nap.
+func passes(t *testing.T, d *Dispatcher, n uint64) {
+	t.Helper()
+	want := make([]uint64, len(d.workers))
+	for i, w := range d.workers {
+		want[i] = w.passes.Load() + n
+	}
+	eventually(t, fmt.Sprintf("%d more passes of every worker", n), func() bool {
+		d.Wake()
+		for i, w := range d.workers {
+			if w.passes.Load() < want[i] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func state(t *testing.T, st *store.Store, seq uint64, dest string) store.Delivery {
 	t.Helper()
 	r, err := st.OutboxRow(seq)
@@ -133,7 +153,7 @@ func TestMaxAgeRecordsFailure(t *testing.T) {
 	c := channel("masto", down, false)
 	c.MaxAge = 100 * time.Millisecond
 	seq := enqueue(t, st, testEvent, "masto")
-	start(t, st, c, channel("ops", ops, true))
+	d := start(t, st, c, channel("ops", ops, true))
 	eventually(t, "the failure", func() bool { return state(t, st, seq, "masto").State == store.Failed })
 	if d := state(t, st, seq, "masto"); d.Attempts < 2 || d.LastError == "" {
 		t.Errorf("failed delivery: %+v", d)
@@ -147,7 +167,7 @@ func TestMaxAgeRecordsFailure(t *testing.T) {
 		return false
 	})
 	calls := down.calls.Load()
-	time.Sleep(50 * time.Millisecond) // an endless loop would keep calling
+	passes(t, d, 3) // an endless loop would keep calling
 	if down.calls.Load() != calls {
 		t.Error("still retrying after the row failed")
 	}
@@ -244,7 +264,7 @@ func TestHeldUntilReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := start(t, st, channel("masto", rec, false))
-	time.Sleep(50 * time.Millisecond) // several polls: a held row must not go out
+	passes(t, d, 3) // a held row must not go out
 	if len(rec.posts()) != 0 {
 		t.Fatal("a held announcement was sent")
 	}
