@@ -55,3 +55,34 @@ func TestDecideHeldAnnouncements(t *testing.T) {
 		t.Errorf("refused decisions were audited: %+v", audit)
 	}
 }
+
+// A subscription changed or deleted with an admin token carries its audit
+// entry in the same transaction: a refused change records nothing.
+func TestSubscriptionChangesCarryTheirAudit(t *testing.T) {
+	s, _ := openTemp(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	sub := Subscription{ID: "sub_a", URL: "https://hooks.example.com/a", State: SubActive, Client: "c", CreatedAt: now}
+	if err := s.CreateSubscription(sub, WebhookDelivery{Type: "subscription.verify", State: Sent, CreatedAt: now}, 5); err != nil {
+		t.Fatal(err)
+	}
+	entry := func(action string) status.AuditEntry {
+		return status.AuditEntry{At: now, Actor: "oncall", Action: action, Target: "sub_a"}
+	}
+	refused := errors.New("refused")
+	if _, err := s.UpdateSubscription("sub_a", func(*Subscription) error { return refused }, entry("pause_subscription")); !errors.Is(err, refused) {
+		t.Fatalf("refused change: %v", err)
+	}
+	if _, err := s.UpdateSubscription("sub_a", func(x *Subscription) error { x.State = SubPaused; return nil }, entry("pause_subscription")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubscription("sub_a", entry("delete_subscription")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubscription("sub_a", entry("delete_subscription")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	audit, err := s.AuditLog(10, time.Time{})
+	if err != nil || len(audit) != 2 || audit[0].Action != "delete_subscription" || audit[1].Action != "pause_subscription" {
+		t.Fatalf("audit %+v %v", audit, err)
+	}
+}

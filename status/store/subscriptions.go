@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/outpost-status/outpost/status"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -110,7 +111,10 @@ func (s *Store) Subscriptions() ([]Subscription, error) {
 
 // UpdateSubscription changes one subscription through fn, in one
 // transaction; fn's error aborts it.
-func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Subscription, error) {
+//
+// Audit entries given (a change made with an admin token) are written in
+// the same transaction: the change and its record, or neither.
+func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error, audit ...status.AuditEntry) (Subscription, error) {
 	defer s.subsChanged()
 	var sub Subscription
 	err := s.update(func(tx *bolt.Tx) error {
@@ -125,18 +129,34 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (Sub
 		if err := fn(&sub); err != nil {
 			return err
 		}
+		if err := putAudits(tx, audit); err != nil {
+			return err
+		}
 		return putJSON(b, []byte(id), sub)
 	})
 	return sub, err
 }
 
-// DeleteSubscription removes a subscription and its deliveries, sent or not.
-func (s *Store) DeleteSubscription(id string) error {
+func putAudits(tx *bolt.Tx, entries []status.AuditEntry) error {
+	for _, a := range entries {
+		if err := putAudit(tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteSubscription removes a subscription and its deliveries, sent or
+// not, with its audit entries (if any) in the same transaction.
+func (s *Store) DeleteSubscription(id string, audit ...status.AuditEntry) error {
 	defer s.subsChanged()
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubs)
 		if b.Get([]byte(id)) == nil {
 			return ErrNotFound
+		}
+		if err := putAudits(tx, audit); err != nil {
+			return err
 		}
 		if err := b.Delete([]byte(id)); err != nil {
 			return err

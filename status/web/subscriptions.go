@@ -113,34 +113,25 @@ func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Con
 
 func (s *Server) unsubscribe(c echo.Context, admin bool) error {
 	id := c.Param("id")
-	if err := s.o.Webhooks.Delete(id); err != nil {
+	if err := s.o.Webhooks.Delete(id, auditSub(c, admin, "delete_subscription", id)...); err != nil {
 		return subError(err)
-	}
-	if err := s.auditSub(c, admin, "delete_subscription", id); err != nil {
-		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 func (s *Server) rotate(c echo.Context, admin bool) error {
 	id := c.Param("id")
-	secret, until, err := s.o.Webhooks.Rotate(id)
+	secret, until, err := s.o.Webhooks.Rotate(id, auditSub(c, admin, "rotate_subscription_secret", id)...)
 	if err != nil {
 		return subError(err)
-	}
-	if err := s.auditSub(c, admin, "rotate_subscription_secret", id); err != nil {
-		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"id": id, "secret": secret, "previous_secrets_valid_until": until.UTC()})
 }
 
 func (s *Server) enableSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Resume(c.Param("id"))
+	sub, err := s.o.Webhooks.Resume(c.Param("id"), auditSub(c, admin, "enable_subscription", c.Param("id"))...)
 	if err != nil {
 		return subError(err)
-	}
-	if err := s.auditSub(c, admin, "enable_subscription", sub.ID); err != nil {
-		return err
 	}
 	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
 }
@@ -154,12 +145,9 @@ func (s *Server) pingSub(c echo.Context, _ bool) error {
 }
 
 func (s *Server) pauseSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Pause(c.Param("id"))
+	sub, err := s.o.Webhooks.Pause(c.Param("id"), auditSub(c, admin, "pause_subscription", c.Param("id"))...)
 	if err != nil {
 		return subError(err)
-	}
-	if err := s.auditSub(c, admin, "pause_subscription", sub.ID); err != nil {
-		return err
 	}
 	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
 }
@@ -206,11 +194,12 @@ func (s *Server) listSubs(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"subscriptions": out})
 }
 
-// auditSub records changes made with an admin token (owners act on their
-// own subscriptions and are not audited).
-func (s *Server) auditSub(c echo.Context, admin bool, action, id string) error {
+// auditSub is the audit entry of a change made with an admin token,
+// committed with the change (owners act on their own subscriptions and are
+// not audited).
+func auditSub(c echo.Context, admin bool, action, id string) []status.AuditEntry {
 	if !admin {
 		return nil
 	}
-	return s.o.Store.Audit(status.AuditEntry{At: time.Now(), Actor: actor(c), Action: action, Target: id})
+	return []status.AuditEntry{{At: time.Now(), Actor: actor(c), Action: action, Target: id}}
 }

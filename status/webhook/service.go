@@ -303,10 +303,15 @@ func (s *Service) Owner(id, token string) bool {
 }
 
 // Delete removes a subscription and its deliveries.
-func (s *Service) Delete(id string) error { return s.o.Store.DeleteSubscription(id) }
+//
+// Audit entries given are committed with the change (service.go's methods
+// that change a subscription all take them).
+func (s *Service) Delete(id string, audit ...status.AuditEntry) error {
+	return s.o.Store.DeleteSubscription(id, audit...)
+}
 
 // Rotate issues a new secret; the old ones keep signing for the overlap.
-func (s *Service) Rotate(id string) (string, time.Time, error) {
+func (s *Service) Rotate(id string, audit ...status.AuditEntry) (string, time.Time, error) {
 	now := s.o.Now()
 	secret, err := NewSecret()
 	if err != nil {
@@ -325,7 +330,7 @@ func (s *Service) Rotate(id string) (string, time.Time, error) {
 		}
 		sub.Secrets = keep
 		return nil
-	})
+	}, audit...)
 	return secret, until, err
 }
 
@@ -359,20 +364,20 @@ func (s *Service) Ping(id string) (string, error) {
 var ErrState = errors.New("not possible in this state")
 
 // Pause stops deliveries to a subscription until Resume; they wait.
-func (s *Service) Pause(id string) (store.Subscription, error) {
-	return s.setState(id, store.SubPaused, "", store.SubActive)
+func (s *Service) Pause(id string, audit ...status.AuditEntry) (store.Subscription, error) {
+	return s.setState(id, store.SubPaused, "", []store.SubState{store.SubActive}, audit)
 }
 
 // Resume re-enables a paused or disabled subscription.
-func (s *Service) Resume(id string) (store.Subscription, error) {
-	sub, err := s.setState(id, store.SubActive, "", store.SubPaused, store.SubDisabled)
+func (s *Service) Resume(id string, audit ...status.AuditEntry) (store.Subscription, error) {
+	sub, err := s.setState(id, store.SubActive, "", []store.SubState{store.SubPaused, store.SubDisabled}, audit)
 	if err == nil {
 		s.Wake()
 	}
 	return sub, err
 }
 
-func (s *Service) setState(id string, to store.SubState, reason string, from ...store.SubState) (store.Subscription, error) {
+func (s *Service) setState(id string, to store.SubState, reason string, from []store.SubState, audit []status.AuditEntry) (store.Subscription, error) {
 	now := s.o.Now()
 	return s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
 		if sub.State == to {
@@ -386,7 +391,7 @@ func (s *Service) setState(id string, to store.SubState, reason string, from ...
 			sub.FailingSince = time.Time{}
 		}
 		return nil
-	})
+	}, audit...)
 }
 
 // View is a subscription as the API shows it: no secrets, no token hash.
