@@ -68,7 +68,7 @@ func (s *Server) listHeld(c echo.Context) error {
 		Destinations map[string]*store.Delivery `json:"destinations"`
 	}
 	out := []held{}
-	now := time.Now()
+	now := s.o.Now()
 	for _, r := range rows {
 		h := held{Seq: r.Seq, Event: r.Event, Destinations: map[string]*store.Delivery{}}
 		for name, d := range r.Deliveries {
@@ -97,7 +97,7 @@ func (s *Server) decide(c echo.Context, release bool) error {
 	}
 	// One transaction: every waiting destination and the audit entry, or
 	// nothing (a destination the dispatcher claimed meanwhile is its own).
-	_, changed, err := s.o.Store.Decide(seq, release, actor(c), time.Now())
+	_, changed, err := s.o.Store.Decide(seq, release, actor(c), s.o.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no announcement %d", seq))

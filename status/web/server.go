@@ -48,6 +48,9 @@ type Options struct {
 	// OnRender, when set, is called by Run after each render (the static
 	// exporter follows what is served).
 	OnRender func(*status.Snapshot)
+	// Now is the clock of what the server decides and records (held
+	// announcements, audit entries); default time.Now.
+	Now func() time.Time
 }
 
 // Server serves the public surfaces.
@@ -86,6 +89,9 @@ type Server struct {
 func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	files, err := static.Assets()
 	if err != nil {

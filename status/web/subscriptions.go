@@ -113,7 +113,7 @@ func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Con
 
 func (s *Server) unsubscribe(c echo.Context, admin bool) error {
 	id := c.Param("id")
-	if err := s.o.Webhooks.Delete(id, auditSub(c, admin, "delete_subscription", id)...); err != nil {
+	if err := s.o.Webhooks.Delete(id, s.auditSub(c, admin, "delete_subscription", id)...); err != nil {
 		return subError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -121,7 +121,7 @@ func (s *Server) unsubscribe(c echo.Context, admin bool) error {
 
 func (s *Server) rotate(c echo.Context, admin bool) error {
 	id := c.Param("id")
-	secret, until, err := s.o.Webhooks.Rotate(id, auditSub(c, admin, "rotate_subscription_secret", id)...)
+	secret, until, err := s.o.Webhooks.Rotate(id, s.auditSub(c, admin, "rotate_subscription_secret", id)...)
 	if err != nil {
 		return subError(err)
 	}
@@ -129,7 +129,7 @@ func (s *Server) rotate(c echo.Context, admin bool) error {
 }
 
 func (s *Server) enableSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Resume(c.Param("id"), auditSub(c, admin, "enable_subscription", c.Param("id"))...)
+	sub, err := s.o.Webhooks.Resume(c.Param("id"), s.auditSub(c, admin, "enable_subscription", c.Param("id"))...)
 	if err != nil {
 		return subError(err)
 	}
@@ -145,7 +145,7 @@ func (s *Server) pingSub(c echo.Context, _ bool) error {
 }
 
 func (s *Server) pauseSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Pause(c.Param("id"), auditSub(c, admin, "pause_subscription", c.Param("id"))...)
+	sub, err := s.o.Webhooks.Pause(c.Param("id"), s.auditSub(c, admin, "pause_subscription", c.Param("id"))...)
 	if err != nil {
 		return subError(err)
 	}
@@ -197,9 +197,9 @@ func (s *Server) listSubs(c echo.Context) error {
 // auditSub is the audit entry of a change made with an admin token,
 // committed with the change (owners act on their own subscriptions and are
 // not audited).
-func auditSub(c echo.Context, admin bool, action, id string) []status.AuditEntry {
+func (s *Server) auditSub(c echo.Context, admin bool, action, id string) []status.AuditEntry {
 	if !admin {
 		return nil
 	}
-	return []status.AuditEntry{{At: time.Now(), Actor: actor(c), Action: action, Target: id}}
+	return []status.AuditEntry{{At: s.o.Now(), Actor: actor(c), Action: action, Target: id}}
 }

@@ -273,3 +273,32 @@ func TestWebhookData(t *testing.T) {
 		t.Fatal("a monitor event made a webhook body")
 	}
 }
+
+// What the server records takes its injected clock: an admin's pause is
+// audited at the server's time, with the change.
+func TestAdminSubscriptionChangeIsAuditedAtTheServersTime(t *testing.T) {
+	snap, st := fixture(t)
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	wh := webhook.New(webhook.Options{Store: st, Logger: slog.New(slog.DiscardHandler), PerClient: 5})
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
+		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh, Now: func() time.Time { return at },
+		Admin: &Admin{Tokens: []AdminToken{{Name: "ops", Hash: store.HashToken(writeToken)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := st.CreateSubscription(store.Subscription{ID: "sub_x", URL: "https://hooks.example.com/x", State: store.SubActive, Client: "c", CreatedAt: now},
+		store.WebhookDelivery{Type: webhook.VerifyType, State: store.Sent, CreatedAt: now}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := call(t, s.Handler(), "POST", "/api/v1/subscriptions/sub_x/pause", writeToken, "", "203.0.113.30"); code != 200 {
+		t.Fatalf("pause: %d %v", code, out)
+	}
+	audit, err := st.AuditLog(10, time.Time{})
+	if err != nil || len(audit) != 1 || audit[0].Action != "pause_subscription" || !audit[0].At.Equal(at) || audit[0].Actor != "ops" {
+		t.Fatalf("audit %+v %v", audit, err)
+	}
+}
