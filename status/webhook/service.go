@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -293,106 +292,8 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 	return Created{ID: id, URL: r.URL, State: string(sub.State), Secret: secret, UnsubscribeToken: token, Components: r.Components, Events: r.Events}, nil
 }
 
-// Owner reports whether token is the subscription's unsubscribe token.
-func (s *Service) Owner(id, token string) bool {
-	sub, err := s.o.Store.Subscription(id)
-	if err != nil || token == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(store.HashToken(token)), []byte(sub.TokenHash)) == 1
-}
-
-// Delete removes a subscription and its deliveries.
-//
-// Audit entries given are committed with the change (service.go's methods
-// that change a subscription all take them).
-func (s *Service) Delete(id string, audit ...status.AuditEntry) error {
-	return s.o.Store.DeleteSubscription(id, audit...)
-}
-
-// Rotate issues a new secret; the old ones keep signing for the overlap.
-func (s *Service) Rotate(id string, audit ...status.AuditEntry) (string, time.Time, error) {
-	now := s.o.Now()
-	secret, err := NewSecret()
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	until := now.Add(s.o.Overlap)
-	_, err = s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
-		keep := []store.Secret{{Value: secret}}
-		for _, old := range sub.Secrets {
-			if old.Until.IsZero() {
-				old.Until = until
-			}
-			if old.Until.After(now) {
-				keep = append(keep, old)
-			}
-		}
-		sub.Secrets = keep
-		return nil
-	}, audit...)
-	return secret, until, err
-}
-
-// Ping queues a signed test delivery to an active subscription, so its
-// owner can check their receiver; it is retried and logged like any other.
-func (s *Service) Ping(id string) (string, error) {
-	sub, err := s.o.Store.Subscription(id)
-	if err != nil {
-		return "", err
-	}
-	if sub.State != store.SubActive {
-		return "", fmt.Errorf("subscription is %s: %w", sub.State, ErrState)
-	}
-	now := s.o.Now()
-	msg := fmt.Sprintf("msg_ping_%s_%d", id, now.UnixNano())
-	body, err := json.Marshal(envelope{Type: PingType, Timestamp: stamp(now),
-		Data: map[string]string{"subscription_id": id, "message": "A test delivery, as you asked."}})
-	if err != nil {
-		return "", err
-	}
-	err = s.o.Store.AddWebhookDelivery(store.WebhookDelivery{Sub: id, MessageID: msg, Type: PingType, Body: body,
-		State: store.Pending, NextAt: now, CreatedAt: now})
-	if err != nil {
-		return "", err
-	}
-	s.Wake()
-	return msg, nil
-}
-
 // ErrState is returned for a change the subscription's state forbids.
 var ErrState = errors.New("not possible in this state")
-
-// Pause stops deliveries to a subscription until Resume; they wait.
-func (s *Service) Pause(id string, audit ...status.AuditEntry) (store.Subscription, error) {
-	return s.setState(id, store.SubPaused, "", []store.SubState{store.SubActive}, audit)
-}
-
-// Resume re-enables a paused or disabled subscription.
-func (s *Service) Resume(id string, audit ...status.AuditEntry) (store.Subscription, error) {
-	sub, err := s.setState(id, store.SubActive, "", []store.SubState{store.SubPaused, store.SubDisabled}, audit)
-	if err == nil {
-		s.Wake()
-	}
-	return sub, err
-}
-
-func (s *Service) setState(id string, to store.SubState, reason string, from []store.SubState, audit []status.AuditEntry) (store.Subscription, error) {
-	now := s.o.Now()
-	return s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
-		if sub.State == to {
-			return nil
-		}
-		if !slices.Contains(from, sub.State) {
-			return fmt.Errorf("subscription is %s: %w", sub.State, ErrState)
-		}
-		sub.State, sub.StateAt, sub.Reason = to, now, reason
-		if to == store.SubActive {
-			sub.FailingSince = time.Time{}
-		}
-		return nil
-	}, audit...)
-}
 
 // View is a subscription as the API shows it: no secrets, no token hash.
 type View struct {
