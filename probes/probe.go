@@ -59,6 +59,7 @@ var registry = map[string]Constructor{
 	"tls":       newTLS,
 	"dns":       newDNS,
 	"heartbeat": newHeartbeat,
+	"icmp":      newICMP,
 }
 
 // Kinds lists the registered probe kinds, sorted.

@@ -66,6 +66,7 @@ const (
 	ReasonStatusMismatch    Reason = "status_mismatch"
 	ReasonBodyMismatch      Reason = "body_mismatch"
 	ReasonSlow              Reason = "slow"
+	ReasonPacketLoss        Reason = "packet_loss"
 	ReasonBannerMismatch    Reason = "banner_mismatch"
 	ReasonRcodeMismatch     Reason = "rcode_mismatch"
 	ReasonAnswerMismatch    Reason = "answer_mismatch"

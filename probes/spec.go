@@ -33,6 +33,9 @@ type Spec struct {
 	CriticalDays int    `yaml:"critical_days"`
 	ServerName   string `yaml:"server_name"`
 
+	// icmp
+	Count int `yaml:"count"`
+
 	// dns
 	RecordType string `yaml:"record_type"`
 	Resolver   string `yaml:"resolver"`
@@ -50,6 +53,8 @@ type Expect struct {
 	BodyRegex       string        `yaml:"body_regex"`
 	JSON            []JSONExpect  `yaml:"json"`
 	MaxLatency      time.Duration `yaml:"max_latency"`
+	// icmp: the share of echo requests that may be lost, in percent
+	PacketLoss *float64 `yaml:"packet_loss"`
 	// tcp
 	Banner string `yaml:"banner"`
 	// dns

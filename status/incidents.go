@@ -244,6 +244,8 @@ func PublicReason(r probes.Reason) string {
 		return "an elevated error rate"
 	case probes.ReasonSlow:
 		return "slow responses"
+	case probes.ReasonPacketLoss:
+		return "packet loss"
 	case probes.ReasonMissedHeartbeat, probes.ReasonReportedFailure:
 		return "failed scheduled jobs"
 	}

@@ -18,7 +18,13 @@ var reasonCodes = []probes.Reason{probes.ReasonOK, probes.ReasonTimeout, probes.
 	probes.ReasonConnectionError, probes.ReasonDNSError, probes.ReasonTLSError, probes.ReasonCertExpiring,
 	probes.ReasonCertExpired, probes.ReasonStatusMismatch, probes.ReasonBodyMismatch, probes.ReasonSlow,
 	probes.ReasonBannerMismatch, probes.ReasonRcodeMismatch, probes.ReasonAnswerMismatch,
-	probes.ReasonMissedHeartbeat, probes.ReasonReportedFailure, probes.ReasonInternal}
+	probes.ReasonMissedHeartbeat, probes.ReasonReportedFailure, probes.ReasonInternal,
+	// Stored codes are positions: new reasons are appended, never inserted.
+	probes.ReasonPacketLoss}
+
+// internalCode is internal_error's code, for reasons this version does not
+// know.
+const internalCode = 16
 
 func reasonCode(r probes.Reason) byte {
 	for i, x := range reasonCodes {
@@ -26,7 +32,7 @@ func reasonCode(r probes.Reason) byte {
 			return byte(i)
 		}
 	}
-	return byte(len(reasonCodes) - 1) // internal_error
+	return internalCode
 }
 
 func encodeResult(r probes.Result) []byte {

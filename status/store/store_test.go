@@ -274,6 +274,7 @@ func TestResultEncoding(t *testing.T) {
 		{Outcome: probes.Up, Reason: probes.ReasonOK, Latency: 1234 * time.Microsecond},
 		{Outcome: probes.Down, Reason: probes.ReasonTLSError, Latency: 3 * time.Second, Message: "x509: expired"},
 		{Outcome: probes.Degraded, Reason: probes.ReasonSlow, Latency: 0},
+		{Outcome: probes.Degraded, Reason: probes.ReasonPacketLoss, Latency: time.Millisecond, Message: "34% lost"},
 	} {
 		b := encodeResult(r)
 		got, err := decodeResult(b)
@@ -286,6 +287,16 @@ func TestResultEncoding(t *testing.T) {
 	}
 	if _, err := decodeResult([]byte{1}); err == nil {
 		t.Error("corrupt record decoded")
+	}
+	// Codes are stored: the ones files already hold never move, and a
+	// reason this version does not know is stored as internal_error.
+	for code, r := range map[byte]probes.Reason{0: probes.ReasonOK, 11: probes.ReasonBannerMismatch, 16: probes.ReasonInternal, 17: probes.ReasonPacketLoss} {
+		if got := reasonCode(r); got != code {
+			t.Errorf("%s is stored as %d, files hold %d", r, got, code)
+		}
+	}
+	if got := reasonCode("from_the_future"); got != 16 {
+		t.Errorf("an unknown reason is stored as %d", got)
 	}
 }
 
