@@ -60,6 +60,7 @@ var registry = map[string]Constructor{
 	"dns":       newDNS,
 	"heartbeat": newHeartbeat,
 	"icmp":      newICMP,
+	"grpc":      newGRPC,
 }
 
 // Kinds lists the registered probe kinds, sorted.

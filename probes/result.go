@@ -67,6 +67,8 @@ const (
 	ReasonBodyMismatch      Reason = "body_mismatch"
 	ReasonSlow              Reason = "slow"
 	ReasonPacketLoss        Reason = "packet_loss"
+	ReasonNotServing        Reason = "not_serving"
+	ReasonServiceUnknown    Reason = "service_unknown"
 	ReasonBannerMismatch    Reason = "banner_mismatch"
 	ReasonRcodeMismatch     Reason = "rcode_mismatch"
 	ReasonAnswerMismatch    Reason = "answer_mismatch"

@@ -36,6 +36,10 @@ type Spec struct {
 	// icmp
 	Count int `yaml:"count"`
 
+	// grpc (also: headers as metadata, ca_file, skip_tls_verify, server_name)
+	Service string `yaml:"service"`
+	TLS     bool   `yaml:"tls"`
+
 	// dns
 	RecordType string `yaml:"record_type"`
 	Resolver   string `yaml:"resolver"`

@@ -246,6 +246,8 @@ func PublicReason(r probes.Reason) string {
 		return "slow responses"
 	case probes.ReasonPacketLoss:
 		return "packet loss"
+	case probes.ReasonNotServing, probes.ReasonServiceUnknown:
+		return "an unhealthy service"
 	case probes.ReasonMissedHeartbeat, probes.ReasonReportedFailure:
 		return "failed scheduled jobs"
 	}
