@@ -61,6 +61,7 @@ var registry = map[string]Constructor{
 	"heartbeat": newHeartbeat,
 	"icmp":      newICMP,
 	"grpc":      newGRPC,
+	"websocket": newWebSocket,
 }
 
 // Kinds lists the registered probe kinds, sorted.

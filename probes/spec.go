@@ -36,6 +36,9 @@ type Spec struct {
 	// icmp
 	Count int `yaml:"count"`
 
+	// websocket (also: headers, send, ca_file, skip_tls_verify, server_name)
+	Subprotocol string `yaml:"subprotocol"`
+
 	// grpc (also: headers as metadata, ca_file, skip_tls_verify, server_name)
 	Service string `yaml:"service"`
 	TLS     bool   `yaml:"tls"`
@@ -57,6 +60,8 @@ type Expect struct {
 	BodyRegex       string        `yaml:"body_regex"`
 	JSON            []JSONExpect  `yaml:"json"`
 	MaxLatency      time.Duration `yaml:"max_latency"`
+	// websocket: a substring of a message the server must send
+	Message string `yaml:"message"`
 	// icmp: the share of echo requests that may be lost, in percent
 	PacketLoss *float64 `yaml:"packet_loss"`
 	// tcp
