@@ -116,6 +116,13 @@ func clientTLS(s Spec, o Options) (*tls.Config, error) {
 
 // Run performs one request.
 func (p *HTTP) Run(ctx context.Context) Result {
+	r, _, _ := p.exchange(ctx)
+	return r
+}
+
+// exchange performs one request and judges it, returning the response's
+// headers and body too (an api step captures values from them).
+func (p *HTTP) exchange(ctx context.Context) (Result, http.Header, []byte) {
 	tr := &http.Transport{
 		DisableKeepAlives:   true,
 		TLSClientConfig:     p.tlsConfig.Clone(),
@@ -133,7 +140,7 @@ func (p *HTTP) Run(ctx context.Context) Result {
 	tm := &phaseTimes{}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tm.trace()), p.method, p.url, body)
 	if err != nil {
-		return down(ReasonInternal, 0, "build request: %v", err)
+		return down(ReasonInternal, 0, "build request: %v", err), nil, nil
 	}
 	req.Header = p.headers.Clone()
 	req.Header.Set("User-Agent", p.userAgent)
@@ -142,17 +149,17 @@ func (p *HTTP) Run(ctx context.Context) Result {
 	tm.locked(func() { tm.start = start })
 	resp, err := client.Do(req)
 	if err != nil {
-		return classifyNetErr(ctx, err, elapsed(start)).withDetails(tm.details())
+		return classifyNetErr(ctx, err, elapsed(start)).withDetails(tm.details()), nil, nil
 	}
 	defer resp.Body.Close()
 	buf, readErr := io.ReadAll(io.LimitReader(resp.Body, p.maxBody))
 	lat := elapsed(start)
 	if readErr != nil {
-		return classifyNetErr(ctx, readErr, lat).withDetails(tm.details())
+		return classifyNetErr(ctx, readErr, lat).withDetails(tm.details()), resp.Header, nil
 	}
 	r := p.judge(resp.StatusCode, buf, lat)
 	r.detail("status_code", resp.StatusCode)
-	return r.withDetails(tm.details())
+	return r.withDetails(tm.details()), resp.Header, buf
 }
 
 func (p *HTTP) redirectPolicy(req *http.Request, via []*http.Request) error {

@@ -39,26 +39,9 @@ func newJSONMatcher(j JSONExpect) (jsonMatcher, error) {
 
 // check returns "" when the body satisfies the matcher, else why not.
 func (m jsonMatcher) check(body []byte) string {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return "body is not JSON"
-	}
-	for _, seg := range m.path {
-		switch node := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = node[seg]; !ok {
-				return fmt.Sprintf("json path %s: no key %q", m.rawPath, seg)
-			}
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(node) {
-				return fmt.Sprintf("json path %s: no index %q", m.rawPath, seg)
-			}
-			v = node[i]
-		default:
-			return fmt.Sprintf("json path %s: cannot descend into %q", m.rawPath, seg)
-		}
+	v, why := jsonLookup(body, m.path, m.rawPath)
+	if why != "" {
+		return why
 	}
 	got := jsonText(v)
 	if m.re != nil {
@@ -71,6 +54,32 @@ func (m jsonMatcher) check(body []byte) string {
 		return fmt.Sprintf("json path %s = %q, want %q", m.rawPath, got, m.equals)
 	}
 	return ""
+}
+
+// jsonLookup finds the value at path in a JSON body, or says why not.
+func jsonLookup(body []byte, path []string, rawPath string) (any, string) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, "body is not JSON"
+	}
+	for _, seg := range path {
+		switch node := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = node[seg]; !ok {
+				return nil, fmt.Sprintf("json path %s: no key %q", rawPath, seg)
+			}
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(node) {
+				return nil, fmt.Sprintf("json path %s: no index %q", rawPath, seg)
+			}
+			v = node[i]
+		default:
+			return nil, fmt.Sprintf("json path %s: cannot descend into %q", rawPath, seg)
+		}
+	}
+	return v, ""
 }
 
 func jsonText(v any) string {

@@ -62,6 +62,7 @@ var registry = map[string]Constructor{
 	"icmp":      newICMP,
 	"grpc":      newGRPC,
 	"websocket": newWebSocket,
+	"api":       newAPI,
 }
 
 // Kinds lists the registered probe kinds, sorted.
@@ -84,7 +85,7 @@ func New(spec Spec, opts Options) (Probe, error) {
 	if opts.Version == "" {
 		opts.Version = defaultVersion
 	}
-	if spec.Target == "" && spec.Kind != "heartbeat" {
+	if spec.Target == "" && spec.Kind != "heartbeat" && spec.Kind != "api" {
 		return nil, fieldErr("target", "is required for kind %s", spec.Kind)
 	}
 	return c(spec, opts)

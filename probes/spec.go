@@ -36,6 +36,10 @@ type Spec struct {
 	// icmp
 	Count int `yaml:"count"`
 
+	// api: requests in order (also: follow_redirects, max_redirects,
+	// ca_file, skip_tls_verify, server_name, max_body_bytes for all)
+	Steps []Step `yaml:"steps"`
+
 	// websocket (also: headers, send, ca_file, skip_tls_verify, server_name)
 	Subprotocol string `yaml:"subprotocol"`
 
