@@ -39,7 +39,7 @@ func (e *Engine) connectivity(now time.Time) {
 	canariesDown := 2*failing >= len(cans)
 	known, down := 0, 0
 	for _, c := range e.m.Checks {
-		if cs := e.s.Checks[c.Name]; !c.Canary && cs != nil && cs.Status != CheckUnknown {
+		if cs := e.s.Checks[c.Name]; !c.Canary && !c.Warning && cs != nil && cs.Status != CheckUnknown {
 			known++
 			if cs.Status == CheckDown {
 				down++

@@ -228,15 +228,33 @@ func (e *Engine) applyResult(r CheckResult) bool {
 	}
 	countRun(cs, r.Result.Outcome)
 	if next := nextCheckStatus(cs, def); next != cs.Status {
+		if def.Warning {
+			e.warn(def, cs, next, at)
+		}
 		cs.Status, cs.Since = next, at
 		e.dirty[def.Component] = true
-		e.ch.Visible = true
+		e.ch.Visible = e.ch.Visible || !def.Warning
 	}
 	e.ch.Checks = append(e.ch.Checks, r.Check)
 	if pending(cs, def) && def.RecheckInterval > 0 && def.RecheckInterval < def.Every {
 		e.ch.Rechecks = append(e.ch.Rechecks, Recheck{Check: r.Check, At: at.Add(def.RecheckInterval)})
 	}
 	return true
+}
+
+// warn tells operators that a warning check went bad, or is fine again;
+// the public page is not told (affects: warning).
+func (e *Engine) warn(def CheckDef, cs *CheckState, next CheckStatus, at time.Time) {
+	detail := &Private{Checks: []CheckDetail{{Name: def.Name, Component: def.Component, Status: next,
+		Outcome: cs.LastOutcome, Reason: cs.LastReason, Message: cs.LastMessage, At: at}}}
+	switch {
+	case next == CheckDown || next == CheckDegraded:
+		e.emit(Event{Type: CheckWarning, At: at, Private: detail,
+			Text: fmt.Sprintf("Warning: %s is %s (%s); %s's public status is unchanged.", def.Name, next, cs.LastReason, def.Component)})
+	case next == CheckUp && (cs.Status == CheckDown || cs.Status == CheckDegraded):
+		e.emit(Event{Type: CheckWarningCleared, At: at, Private: detail,
+			Text: fmt.Sprintf("Cleared: %s is up again.", def.Name)})
+	}
 }
 
 func countRun(cs *CheckState, o probes.Outcome) {

@@ -33,7 +33,7 @@ type Model struct {
 type modelIndex struct {
 	check     map[string]int        // check name → position in Checks
 	component map[string]int        // component id → position in Components
-	checksOf  map[string][]CheckDef // component id → its checks, in model order
+	checksOf  map[string][]CheckDef // component id → its status checks (not warnings), in model order
 	shortest  time.Duration         // the shortest check period
 }
 
@@ -46,7 +46,9 @@ func (m *Model) index() {
 			x.shortest = c.Every
 		}
 		x.check[c.Name] = i
-		x.checksOf[c.Component] = append(x.checksOf[c.Component], c)
+		if !c.Warning { // a component is what its status checks say
+			x.checksOf[c.Component] = append(x.checksOf[c.Component], c)
+		}
 	}
 	for i, c := range m.Components {
 		x.component[c.ID] = i
@@ -70,6 +72,9 @@ type CheckDef struct {
 	// Canary checks belong to no component: they tell whether Outpost
 	// itself can see the world.
 	Canary bool
+	// Warning checks tell operators (check.warning events) and never move
+	// their component's status, freshness or uptime (affects: warning).
+	Warning bool
 }
 
 // Schedule yields the next firing after a time (robfig/cron's Schedule

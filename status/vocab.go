@@ -156,6 +156,8 @@ const (
 	MonitorPeerDown          EventType = "monitor.peer_down"
 	MonitorPeerUp            EventType = "monitor.peer_up"
 	CheckCertificateExpiring EventType = "check.certificate_expiring"
+	CheckWarning             EventType = "check.warning"
+	CheckWarningCleared      EventType = "check.warning_cleared"
 	DeliveryFailed           EventType = "delivery.failed"
 )
 
@@ -163,7 +165,7 @@ const (
 func (t EventType) OperatorsOnly() bool {
 	switch t {
 	case MonitorDelayed, MonitorConnectivityLost, MonitorConnectivityFixed, MonitorPeerDown, MonitorPeerUp,
-		CheckCertificateExpiring, DeliveryFailed:
+		CheckCertificateExpiring, CheckWarning, CheckWarningCleared, DeliveryFailed:
 		return true
 	}
 	return false

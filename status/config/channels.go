@@ -18,7 +18,7 @@ var channelKinds = map[string]string{"mastodon": "public", "x": "public", "blues
 var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
 	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
 	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.MonitorPeerDown,
-	status.MonitorPeerUp, status.CheckCertificateExpiring,
+	status.MonitorPeerUp, status.CheckCertificateExpiring, status.CheckWarning, status.CheckWarningCleared,
 	status.DeliveryFailed}
 
 func knownEvent(s string) bool {

@@ -90,6 +90,9 @@ type Check struct {
 	FailureThreshold int           `yaml:"failure_threshold"`
 	SuccessThreshold int           `yaml:"success_threshold"`
 	RecheckInterval  time.Duration `yaml:"recheck_interval"`
+	// Affects is "status" (the default: the check decides its
+	// component's public status) or "warning" (it tells operators only).
+	Affects string `yaml:"affects"`
 
 	probes.Spec `yaml:",inline"`
 

@@ -18,7 +18,7 @@ func (c *Config) Model() *status.Model {
 	for _, ch := range c.Checks {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Component: ch.Component,
 			FailureThreshold: ch.FailureThreshold, SuccessThreshold: ch.SuccessThreshold,
-			RecheckInterval: ch.RecheckInterval, Every: ch.Every})
+			RecheckInterval: ch.RecheckInterval, Every: ch.Every, Warning: ch.Affects == AffectsWarning})
 	}
 	for _, ch := range c.Canaries {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Canary: true,

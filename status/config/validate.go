@@ -213,10 +213,21 @@ func (d *decoder) validateChecks(c *Config, comps map[string]bool, po probes.Opt
 				ch.SuccessThreshold = 1
 			}
 		}
+		switch ch.Affects {
+		case "", AffectsStatus, AffectsWarning:
+		default:
+			bad(p+".affects", "must be %s or %s, got %q", AffectsStatus, AffectsWarning, ch.Affects)
+		}
 		d.validateTiming(ch, p, bad)
 		d.validateProbe(ch, p, po, bad)
 	}
 }
+
+// What a check's failures affect.
+const (
+	AffectsStatus  = "status"  // its component's public status (the default)
+	AffectsWarning = "warning" // operators are told; the public page does not change
+)
 
 // validateProbe applies the threshold defaults and builds the probe of a
 // check or canary, pointing any field error at its line.
@@ -372,6 +383,9 @@ func (d *decoder) validateCanaries(c *Config, po probes.Options, bad badFunc) {
 		uniqueName(names, ch.Name, p+".name", "name (check and canary names share one namespace):", bad)
 		if ch.Component != "" {
 			bad(p+".component", "canaries belong to no component")
+		}
+		if ch.Affects != "" {
+			bad(p+".affects", "is for checks; a canary affects no component")
 		}
 		d.validateTiming(ch, p, bad)
 		d.validateProbe(ch, p, po, bad)

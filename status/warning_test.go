@@ -1,0 +1,64 @@
+package status
+
+import (
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+)
+
+// A check marked affects: warning (an expiring certificate, say) tells
+// operators when it goes bad and when it is fine again, and never moves
+// its component's status, freshness, incidents or uptime.
+func TestWarningChecksTellOperatorsOnly(t *testing.T) {
+	m := &Model{SiteTitle: "Acme", AutoIncidents: true, ReopenWindow: time.Minute,
+		Components: []ComponentDef{{ID: "api", Name: "API"}},
+		Checks: []CheckDef{
+			{Name: "api-http", Component: "api", FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second},
+			{Name: "api-cert", Component: "api", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Hour, Warning: true},
+		}}
+	e := NewEngine(m, nil)
+	now := t0
+	step := func(rs ...CheckResult) *Changes {
+		now = now.Add(time.Minute)
+		for i := range rs {
+			rs[i].At = now
+		}
+		return e.Apply(Batch{Now: now, Results: rs})
+	}
+	res := func(check string, o probes.Outcome, r probes.Reason) CheckResult {
+		return CheckResult{Check: check, Result: probes.Result{Outcome: o, Reason: r, Message: "certificate expires in 5 days"}}
+	}
+	step(res("api-http", probes.Up, probes.ReasonOK), res("api-cert", probes.Up, probes.ReasonOK))
+	var segments []Segment
+	var events []Event
+	for range 3 { // the certificate is expiring, for hours
+		ch := step(res("api-http", probes.Up, probes.ReasonOK), res("api-cert", probes.Degraded, probes.ReasonCertExpiring))
+		segments, events = append(segments, ch.Segments...), append(events, ch.Events...)
+		now = now.Add(time.Hour) // hourly roll-ups happen meanwhile
+	}
+	ch := step(res("api-http", probes.Up, probes.ReasonOK), res("api-cert", probes.Up, probes.ReasonOK)) // renewed
+	segments, events = append(segments, ch.Segments...), append(events, ch.Events...)
+
+	if len(events) != 2 || events[0].Type != CheckWarning || events[1].Type != CheckWarningCleared ||
+		!events[0].Type.OperatorsOnly() || events[0].Private == nil || events[0].Private.Checks[0].Name != "api-cert" {
+		t.Fatalf("events %+v", events)
+	}
+	if len(segments) == 0 {
+		t.Fatal("no roll-up segments: the test did not cross an hour")
+	}
+	for _, s := range segments {
+		if s.Status != Operational {
+			t.Errorf("uptime segment %+v: a warning moved the component", s)
+		}
+	}
+	snap := e.Snapshot(now, t0)
+	if c := snap.Components[0]; c.Status != Operational || c.Stale || c.NoData || len(snap.Incidents) != 0 {
+		t.Errorf("component %+v, incidents %d", c, len(snap.Incidents))
+	}
+	// The status check still decides.
+	ch = step(res("api-http", probes.Down, probes.ReasonTimeout), res("api-cert", probes.Up, probes.ReasonOK))
+	if e.State().Components["api"].Status != MajorOutage || !hasEvent(ch, IncidentCreated) {
+		t.Fatalf("the status check did not take the component down: %+v", eventTypes(ch))
+	}
+}
