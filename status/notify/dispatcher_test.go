@@ -243,9 +243,11 @@ func TestPublishPolicy(t *testing.T) {
 			t.Errorf("%s: %+v", tc.p.Mode, ds)
 		}
 	}
-	delayed := Route([]*Channel{pub, ops}, Publish{Mode: "auto"})(status.Event{Type: status.MonitorDelayed})
-	if len(delayed) != 1 || delayed[0].Name != "ops" {
-		t.Errorf("operators-only event routed to %+v", delayed)
+	for _, typ := range []status.EventType{status.MonitorDelayed, status.CheckWarning, status.CheckWarningCleared} {
+		delayed := Route([]*Channel{pub, ops}, Publish{Mode: "auto"})(status.Event{Type: typ})
+		if len(delayed) != 1 || delayed[0].Name != "ops" {
+			t.Errorf("operators-only event %s routed to %+v", typ, delayed)
+		}
 	}
 	if d := Route([]*Channel{pub}, Publish{Mode: "auto"})(status.Event{Type: status.ComponentStatusChanged, Component: &status.ComponentEvent{ID: "api"}}); len(d) != 0 {
 		t.Error("a public channel takes component flickers by default")
