@@ -59,6 +59,8 @@ func (m *Model) index() {
 // ComponentDef is one public component.
 type ComponentDef struct {
 	ID, Name, Group, Description string
+	// DependsOn are components this one needs (depends_on).
+	DependsOn []string
 }
 
 // CheckDef is one private check's engine settings.

@@ -49,6 +49,10 @@ type ComponentView struct {
 	// Statuspage v2 API, whose enums have no "unknown".
 	NoData    bool
 	CreatedAt time.Time
+	// AffectedBy names a dependency in an outage while this component is
+	// in one too: its outage is shown as caused by that (the status stays
+	// the measured one).
+	AffectedBy string
 }
 
 // GroupView is a named group of components; its status is the worst of
@@ -145,6 +149,7 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		}
 		g.Stale = g.Stale || cv.Stale
 	}
+	e.blame(s)
 	s.NoData = known == 0 && len(s.Components) > 0
 	s.Indicator = ImpactOf(worst)
 	for _, inc := range e.sortedIncidents() {
@@ -176,6 +181,34 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	}
 	s.Upcoming = e.upcoming(now)
 	return s
+}
+
+// blame sets AffectedBy on components in an outage whose dependency is in
+// one too (the first, in the order depends_on lists them).
+func (e *Engine) blame(s *Snapshot) {
+	byID := make(map[string]int, len(s.Components))
+	for i, c := range s.Components {
+		byID[c.ID] = i
+	}
+	set := func(list []ComponentView) {
+		for i := range list {
+			c := &list[i]
+			if !c.Status.IsOutage() {
+				continue
+			}
+			def := e.m.Components[e.m.idx.component[c.ID]]
+			for _, d := range def.DependsOn {
+				if j, ok := byID[d]; ok && s.Components[j].Status.IsOutage() {
+					c.AffectedBy = s.Components[j].Name
+					break
+				}
+			}
+		}
+	}
+	set(s.Components)
+	for g := range s.Groups {
+		set(s.Groups[g].Components)
+	}
 }
 
 // upcoming are the next occurrences of configured windows within

@@ -62,3 +62,35 @@ func TestWarningChecksTellOperatorsOnly(t *testing.T) {
 		t.Fatalf("the status check did not take the component down: %+v", eventTypes(ch))
 	}
 }
+
+// A component in an outage whose dependency is in one too is shown as
+// affected by it; its measured status stays, and one that is fine is not
+// blamed on anything.
+func TestDependencyIsNamed(t *testing.T) {
+	m := &Model{SiteTitle: "Acme", AutoIncidents: true, ReopenWindow: time.Minute,
+		Components: []ComponentDef{{ID: "db", Name: "Database"}, {ID: "api", Name: "API", DependsOn: []string{"db"}},
+			{ID: "web", Name: "Website", DependsOn: []string{"db"}}},
+		Checks: []CheckDef{
+			{Name: "db-1", Component: "db", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Minute},
+			{Name: "api-1", Component: "api", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Minute},
+			{Name: "web-1", Component: "web", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Minute},
+		}}
+	e := NewEngine(m, nil)
+	res := func(c string, o probes.Outcome) CheckResult {
+		return CheckResult{Check: c, At: t0, Result: probes.Result{Outcome: o, Reason: probes.ReasonTimeout}}
+	}
+	ch := e.Apply(Batch{Now: t0, Results: []CheckResult{res("db-1", probes.Down), res("api-1", probes.Down), res("web-1", probes.Up)}})
+	s := e.Snapshot(t0, t0)
+	if c := s.Components[1]; c.Status != MajorOutage || c.AffectedBy != "Database" {
+		t.Errorf("api: %+v", c)
+	}
+	if c := s.Groups[0].Components[1]; c.AffectedBy != "Database" {
+		t.Errorf("api in its group: %+v", c)
+	}
+	if s.Components[0].AffectedBy != "" || s.Components[2].AffectedBy != "" {
+		t.Errorf("blamed what is fine or has no dependency: %+v", s.Components)
+	}
+	if n := len(e.openIncidents()); n != 1 || !hasEvent(ch, IncidentCreated) {
+		t.Errorf("%d open incidents: the dependent failure should join the dependency's", n)
+	}
+}

@@ -78,6 +78,9 @@ type Component struct {
 	Name        string `yaml:"name"`
 	Group       string `yaml:"group"`
 	Description string `yaml:"description"`
+	// DependsOn are components this one needs: while one of them is in an
+	// outage, this one's outage is shown as caused by it.
+	DependsOn []string `yaml:"depends_on"`
 }
 
 // Check is one private probe feeding a component.

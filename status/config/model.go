@@ -13,7 +13,8 @@ func (c *Config) Model() *status.Model {
 		AutoIncidents: c.Incidents.AutoEnabled(), ReopenWindow: c.Incidents.ReopenWindow,
 	}
 	for _, comp := range c.Components {
-		m.Components = append(m.Components, status.ComponentDef{ID: comp.ID, Name: comp.Name, Group: comp.Group, Description: comp.Description})
+		m.Components = append(m.Components, status.ComponentDef{ID: comp.ID, Name: comp.Name, Group: comp.Group, Description: comp.Description,
+			DependsOn: comp.DependsOn})
 	}
 	for _, ch := range c.Checks {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Component: ch.Component,

@@ -187,7 +187,56 @@ func (d *decoder) validateComponents(c *Config, bad badFunc) map[string]bool {
 			bad(p+".name", "is required")
 		}
 	}
+	validateDependencies(c.Components, ids, bad)
 	return ids
+}
+
+// validateDependencies checks depends_on: known components, not itself,
+// and no cycle (which would have each blame the other).
+func validateDependencies(comps []Component, ids map[string]bool, bad badFunc) {
+	deps := map[string][]string{}
+	for i, comp := range comps {
+		for j, d := range comp.DependsOn {
+			p := fmt.Sprintf("components[%d].depends_on[%d]", i, j)
+			switch {
+			case !ids[d]:
+				bad(p, "unknown component %q", d)
+			case d == comp.ID:
+				bad(p, "a component cannot depend on itself")
+			default:
+				deps[comp.ID] = append(deps[comp.ID], d)
+			}
+		}
+	}
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var visit func(id string, path []string) []string
+	visit = func(id string, path []string) []string {
+		switch state[id] {
+		case visiting:
+			return append(path, id)
+		case done:
+			return nil
+		}
+		state[id] = visiting
+		for _, d := range deps[id] {
+			if cycle := visit(d, append(path, id)); cycle != nil {
+				return cycle
+			}
+		}
+		state[id] = done
+		return nil
+	}
+	for i, comp := range comps {
+		if cycle := visit(comp.ID, nil); cycle != nil {
+			bad(fmt.Sprintf("components[%d].depends_on", i), "a cycle: %s", strings.Join(cycle, " → "))
+			return
+		}
+	}
 }
 
 func (d *decoder) validateChecks(c *Config, comps map[string]bool, po probes.Options, bad badFunc) {

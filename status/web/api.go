@@ -51,6 +51,8 @@ type apiComponent struct {
 	LastChecked *time.Time             `json:"last_checked_at"`
 	Stale       bool                   `json:"stale"`
 	Uptime90d   *float64               `json:"uptime_90d"`
+	// AffectedBy: a dependency in an outage (depends_on), by name.
+	AffectedBy string `json:"affected_by,omitempty"`
 }
 
 type apiIncident struct {
@@ -98,7 +100,7 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 	frags := make([][]byte, 0, len(snap.Components))
 	for _, c := range snap.Components {
 		ac := apiComponent{ID: c.ID, Name: c.Name, Group: c.Group, Status: c.Status, Since: c.Since.UTC(),
-			LastChecked: timePtr(c.LastChecked), Stale: c.Stale}
+			LastChecked: timePtr(c.LastChecked), Stale: c.Stale, AffectedBy: c.AffectedBy}
 		if c.NoData {
 			ac.Status = apiNoData
 		}

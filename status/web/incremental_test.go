@@ -194,3 +194,22 @@ func TestAPIStatusMarshalsOnlyChangedComponents(t *testing.T) {
 		t.Errorf("the spliced body is not what MarshalIndent writes:\n%s", second)
 	}
 }
+
+// A component whose dependency is down says so on the page and in
+// /api/v1/status, and the block is rendered again when that changes.
+func TestAffectedByIsShown(t *testing.T) {
+	s, snap := testServer(t)
+	next := *snap
+	next.Components = slices.Clone(snap.Components)
+	next.Groups = slices.Clone(snap.Groups)
+	next.Groups[0].Components = slices.Clone(snap.Groups[0].Components)
+	next.Components[0].AffectedBy, next.Groups[0].Components[0].AffectedBy = "Database", "Database"
+	if err := s.Update(&next); err != nil {
+		t.Fatal(err)
+	}
+	page := string(s.current.Load().routes["/"].Body)
+	api := string(s.current.Load().routes["/api/v1/status"].Body)
+	if !strings.Contains(page, "Major outage · affected by Database") || !strings.Contains(api, `"affected_by": "Database"`) {
+		t.Errorf("page or API lacks the dependency:\n%.2000s", api)
+	}
+}

@@ -37,19 +37,20 @@ type renderer struct {
 // block is a rendered component with what it was rendered from: a state
 // change usually touches one component, and the other blocks are reused.
 type block struct {
-	status  status.ComponentStatus
-	stale   bool
-	noData  bool
-	name    string
-	desc    string
-	percent float64
-	days    []status.DayView
-	latency []float64
-	html    template.HTML
+	status     status.ComponentStatus
+	affectedBy string
+	stale      bool
+	noData     bool
+	name       string
+	desc       string
+	percent    float64
+	days       []status.DayView
+	latency    []float64
+	html       template.HTML
 }
 
 func (b *block) same(c status.ComponentView, u status.UptimeView) bool {
-	return b.status == c.Status && b.stale == c.Stale && b.noData == c.NoData && b.name == c.Name && b.desc == c.Description &&
+	return b.status == c.Status && b.affectedBy == c.AffectedBy && b.stale == c.Stale && b.noData == c.NoData && b.name == c.Name && b.desc == c.Description &&
 		b.percent == u.Percent && sameSlice(b.days, u.Days) && sameSlice(b.latency, u.Latency)
 }
 
@@ -174,13 +175,13 @@ func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []s
 		return "", fmt.Errorf("render component %s: %w", c.ID, err)
 	}
 	html := template.HTML(buf.String()) //nolint:gosec // the output of html/template
-	r.blocks[c.ID] = block{status: c.Status, stale: c.Stale, noData: c.NoData, name: c.Name, desc: c.Description, percent: u.Percent,
+	r.blocks[c.ID] = block{status: c.Status, affectedBy: c.AffectedBy, stale: c.Stale, noData: c.NoData, name: c.Name, desc: c.Description, percent: u.Percent,
 		days: u.Days, latency: u.Latency, html: html}
 	return html, nil
 }
 
 func (r *renderer) component(c status.ComponentView, u status.UptimeView, labels []string) componentView {
-	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays}
+	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays, AffectedBy: c.AffectedBy}
 	cv.Class, cv.Icon, cv.Text = statusText(c.Status, c.Stale, c.NoData)
 	cv.Uptime = "No data yet"
 	if u.Percent >= 0 && len(u.Days) > 0 {

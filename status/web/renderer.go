@@ -100,7 +100,7 @@ func visibleChange(a, b *status.Snapshot) bool {
 	for i := range a.Components {
 		x, y := a.Components[i], b.Components[i]
 		if x.ID != y.ID || x.Status != y.Status || x.Stale != y.Stale || x.NoData != y.NoData || x.Name != y.Name ||
-			x.Description != y.Description || x.Group != y.Group {
+			x.Description != y.Description || x.Group != y.Group || x.AffectedBy != y.AffectedBy {
 			return true
 		}
 	}

@@ -53,6 +53,7 @@ type groupView struct {
 type componentView struct {
 	ID, Name, Description string
 	Class, Icon, Text     string
+	AffectedBy            string // a dependency in an outage (depends_on)
 	Uptime                string
 	BarDays               int
 	Bars, Spark           template.HTML
