@@ -63,6 +63,7 @@ var registry = map[string]Constructor{
 	"grpc":      newGRPC,
 	"websocket": newWebSocket,
 	"api":       newAPI,
+	"domain":    newDomain,
 }
 
 // Kinds lists the registered probe kinds, sorted.

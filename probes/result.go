@@ -69,6 +69,8 @@ const (
 	ReasonPacketLoss        Reason = "packet_loss"
 	ReasonNotServing        Reason = "not_serving"
 	ReasonServiceUnknown    Reason = "service_unknown"
+	ReasonDomainExpiring    Reason = "domain_expiring"
+	ReasonDomainExpired     Reason = "domain_expired"
 	ReasonBannerMismatch    Reason = "banner_mismatch"
 	ReasonRcodeMismatch     Reason = "rcode_mismatch"
 	ReasonAnswerMismatch    Reason = "answer_mismatch"

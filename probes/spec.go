@@ -28,6 +28,10 @@ type Spec struct {
 	// tcp
 	Send string `yaml:"send"`
 
+	// domain (also: warn_days, critical_days)
+	RDAPURL       string `yaml:"rdap_url"`
+	BootstrapFile string `yaml:"bootstrap_file"`
+
 	// tls
 	WarnDays     int    `yaml:"warn_days"`
 	CriticalDays int    `yaml:"critical_days"`

@@ -30,15 +30,9 @@ func newTLS(s Spec, o Options) (Probe, error) {
 	if err != nil {
 		return nil, fieldErr("target", "must be host:port: %v", err)
 	}
-	warn, crit := s.WarnDays, s.CriticalDays
-	if warn == 0 {
-		warn = defaultWarnDays
-	}
-	if crit == 0 {
-		crit = defaultCriticalDays
-	}
-	if warn < 0 || crit < 0 || crit > warn {
-		return nil, fieldErr("critical_days", "must be between 0 and warn_days (%d), got %d", warn, crit)
+	warn, crit, err := expiryDays(s)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := clientTLS(s, o)
 	if err != nil {
@@ -47,8 +41,7 @@ func newTLS(s Spec, o Options) (Probe, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	day := 24 * time.Hour
-	return &TLS{addr: s.Target, cfg: cfg, warn: time.Duration(warn) * day, critical: time.Duration(crit) * day, now: time.Now, dialer: o.dialer()}, nil
+	return &TLS{addr: s.Target, cfg: cfg, warn: warn, critical: crit, now: time.Now, dialer: o.dialer()}, nil
 }
 
 // Run performs the handshake and inspects the leaf certificate.
@@ -82,6 +75,22 @@ func (p *TLS) Run(ctx context.Context) Result {
 	r.detail("not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	r.detail("days_left", int(left.Hours()/24))
 	return r
+}
+
+// expiryDays reads warn_days and critical_days (certificates, domains).
+func expiryDays(s Spec) (warn, critical time.Duration, err error) {
+	w, c := s.WarnDays, s.CriticalDays
+	if w == 0 {
+		w = defaultWarnDays
+	}
+	if c == 0 {
+		c = defaultCriticalDays
+	}
+	if w < 0 || c < 0 || c > w {
+		return 0, 0, fieldErr("critical_days", "must be between 0 and warn_days (%d), got %d", w, c)
+	}
+	const day = 24 * time.Hour
+	return time.Duration(w) * day, time.Duration(c) * day, nil
 }
 
 func days(d time.Duration) string { return fmt.Sprintf("%.1f days", d.Hours()/24) }

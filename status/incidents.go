@@ -240,6 +240,8 @@ func PublicReason(r probes.Reason) string {
 		return "DNS resolution problems"
 	case probes.ReasonTLSError, probes.ReasonCertExpired, probes.ReasonCertExpiring:
 		return "secure connection (TLS) problems"
+	case probes.ReasonDomainExpired, probes.ReasonDomainExpiring:
+		return "a domain registration problem"
 	case probes.ReasonStatusMismatch, probes.ReasonBodyMismatch, probes.ReasonBannerMismatch:
 		return "an elevated error rate"
 	case probes.ReasonSlow:

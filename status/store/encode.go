@@ -20,7 +20,8 @@ var reasonCodes = []probes.Reason{probes.ReasonOK, probes.ReasonTimeout, probes.
 	probes.ReasonBannerMismatch, probes.ReasonRcodeMismatch, probes.ReasonAnswerMismatch,
 	probes.ReasonMissedHeartbeat, probes.ReasonReportedFailure, probes.ReasonInternal,
 	// Stored codes are positions: new reasons are appended, never inserted.
-	probes.ReasonPacketLoss, probes.ReasonNotServing, probes.ReasonServiceUnknown}
+	probes.ReasonPacketLoss, probes.ReasonNotServing, probes.ReasonServiceUnknown, probes.ReasonDomainExpiring,
+	probes.ReasonDomainExpired}
 
 // internalCode is internal_error's code, for reasons this version does not
 // know.
