@@ -18,7 +18,7 @@ import (
 
 // grpcServer serves the standard health service on loopback; opts add TLS
 // or interceptors.
-func grpcServer(t *testing.T, opts ...grpc.ServerOption) (*health.Server, string) {
+func grpcServer(t testing.TB, opts ...grpc.ServerOption) (*health.Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

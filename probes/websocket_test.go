@@ -15,7 +15,7 @@ import (
 // wsServer answers /echo (subprotocol chat.v1; "ping" gets "pong" after a
 // greeting), /silent (never writes), /bye (closes at once) and /forbidden
 // (403 instead of the upgrade).
-func wsHandler(t *testing.T) http.Handler {
+func wsHandler(t testing.TB) http.Handler {
 	up := websocket.Upgrader{Subprotocols: []string{"chat.v1"}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
