@@ -16,20 +16,7 @@ import (
 func TestNoInitAndNoExportedPackageVars(t *testing.T) {
 	fset := token.NewFileSet()
 	files := 0
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
+	eachGoFile(t, fset, func(path string, f *ast.File) {
 		files++
 		for _, decl := range f.Decls {
 			switch d := decl.(type) {
@@ -50,13 +37,35 @@ func TestNoInitAndNoExportedPackageVars(t *testing.T) {
 				}
 			}
 		}
+	})
+	if files < 50 {
+		t.Fatalf("only %d Go files read", files)
+	}
+}
+
+// eachGoFile parses every non-test Go file of the module (not testdata,
+// node_modules or dot folders) and hands it to fn.
+func eachGoFile(t *testing.T, fset *token.FileSet, fn func(path string, f *ast.File)) {
+	t.Helper()
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		fn(path, f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if files < 50 {
-		t.Fatalf("only %d Go files read", files)
 	}
 }
 
@@ -91,20 +100,7 @@ func TestStatuspageIsPure(t *testing.T) {
 // function over 80, and `serve` only parses, loads and runs a node.
 func TestFileAndFunctionSizes(t *testing.T) {
 	fset := token.NewFileSet()
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
+	eachGoFile(t, fset, func(path string, f *ast.File) {
 		if lines := fset.Position(f.FileEnd).Line; lines > 450 {
 			t.Errorf("%s: %d lines (at most 450)", path, lines)
 		}
@@ -122,9 +118,5 @@ func TestFileAndFunctionSizes(t *testing.T) {
 				t.Errorf("%s: %s is %d lines (at most %d)", path, fn.Name.Name, n, limit)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
