@@ -101,6 +101,17 @@ func (e *Engine) joinOrWorsen(inc *Incident, def ComponentDef, status ComponentS
 	if !known {
 		prev = e.previousStatus(def.ID) // joining: what it was before this outage
 	}
+	if e.causedWithin(def, inc) {
+		// Down because a dependency in this incident is: it joins without
+		// a post of its own (the page says "affected by" the dependency).
+		if !inc.affects(def.ID) {
+			inc.Components = e.inPageOrder(append(inc.Components, def.ID))
+		}
+		e.rescore(inc)
+		inc.UpdatedAt = now
+		e.ch.Incidents = appendIncident(e.ch.Incidents, inc)
+		return
+	}
 	var body string
 	if !inc.affects(def.ID) {
 		inc.Components = e.inPageOrder(append(inc.Components, def.ID))
@@ -111,6 +122,17 @@ func (e *Engine) joinOrWorsen(inc *Incident, def ComponentDef, status ComponentS
 	e.rescore(inc)
 	u := e.addUpdate(inc, inc.Status, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: prev, NewStatus: status}})
 	e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc, Update: &u, Private: e.privateFor(inc.Components)})
+}
+
+// causedWithin reports a component one of whose dependencies is in inc and
+// in an outage.
+func (e *Engine) causedWithin(def ComponentDef, inc *Incident) bool {
+	for _, d := range def.DependsOn {
+		if st := e.s.Components[d]; inc.affects(d) && st != nil && st.Status.IsOutage() {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) reopen(inc *Incident, def ComponentDef, status ComponentStatus, now time.Time) {

@@ -93,4 +93,17 @@ func TestDependencyIsNamed(t *testing.T) {
 	if n := len(e.openIncidents()); n != 1 || !hasEvent(ch, IncidentCreated) {
 		t.Errorf("%d open incidents: the dependent failure should join the dependency's", n)
 	}
+	// Website fails later: it joins the incident without a post of its own.
+	later := t0.Add(time.Minute)
+	ch = e.Apply(Batch{Now: later, Results: []CheckResult{{Check: "web-1", At: later, Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonTimeout}}}})
+	inc := e.State().Incidents[e.openIncidents()[0]]
+	if hasEvent(ch, IncidentUpdated) || hasEvent(ch, IncidentCreated) || len(inc.Updates) != 1 || !inc.affects("web") {
+		t.Errorf("the dependent's failure: events %v, %d updates, components %v", eventTypes(ch), len(inc.Updates), inc.Components)
+	}
+	// The dependency recovers, its dependents too: the incident resolves.
+	end := later.Add(time.Minute)
+	ch = e.Apply(Batch{Now: end, Results: []CheckResult{res("db-1", probes.Up), res("api-1", probes.Up), res("web-1", probes.Up)}})
+	if !hasEvent(ch, IncidentResolved) {
+		t.Errorf("no resolution: %v", eventTypes(ch))
+	}
 }
