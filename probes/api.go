@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
-// Step is one request of a multi-step api check: the http kind's request
-// and expectations, a timeout of its own, and values captured from the
-// response for later steps, which use them as ${steps.NAME.VAR}.
+// Step is one step of a journey. For kind api: a request with the http
+// kind's expectations, a timeout of its own, and values captured from the
+// response for later steps, which use them as ${steps.NAME.VAR}. For kind
+// browser: one action in the page (goto, click, fill, wait_for or
+// expect_text) with a timeout of its own.
 type Step struct {
 	Name    string             `yaml:"name"`
 	URL     string             `yaml:"url"`
@@ -20,6 +22,19 @@ type Step struct {
 	Timeout time.Duration      `yaml:"timeout"`
 	Expect  Expect             `yaml:"expect"`
 	Capture map[string]Capture `yaml:"capture"`
+
+	// browser steps: exactly one of these
+	Goto       string `yaml:"goto"`        // a URL to load
+	Click      string `yaml:"click"`       // a CSS selector to click
+	Fill       *Fill  `yaml:"fill"`        // a field to type into
+	WaitFor    string `yaml:"wait_for"`    // a CSS selector to wait for, visible
+	ExpectText string `yaml:"expect_text"` // text the page must show
+}
+
+// Fill types a value into the element a selector finds.
+type Fill struct {
+	Selector string `yaml:"selector"`
+	Value    string `yaml:"value"`
 }
 
 // Capture takes a value from a step's response: a JSON path (as in

@@ -28,6 +28,8 @@ type Options struct {
 	// Beats receives pushed heartbeats (kind heartbeat); nil where nothing
 	// serves them (outpost check, outpost probe).
 	Beats *Beats
+	// Browser drives browser checks; nil: none configured.
+	Browser *Browser
 }
 
 // dialer is the one place probes get a net.Dialer, so all of them use the
@@ -64,6 +66,7 @@ var registry = map[string]Constructor{
 	"websocket": newWebSocket,
 	"api":       newAPI,
 	"domain":    newDomain,
+	"browser":   newBrowserCheck,
 }
 
 // Kinds lists the registered probe kinds, sorted.
@@ -86,7 +89,7 @@ func New(spec Spec, opts Options) (Probe, error) {
 	if opts.Version == "" {
 		opts.Version = defaultVersion
 	}
-	if spec.Target == "" && spec.Kind != "heartbeat" && spec.Kind != "api" {
+	if spec.Target == "" && spec.Kind != "heartbeat" && spec.Kind != "api" && spec.Kind != "browser" {
 		return nil, fieldErr("target", "is required for kind %s", spec.Kind)
 	}
 	return c(spec, opts)

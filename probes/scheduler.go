@@ -3,6 +3,7 @@ package probes
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -234,6 +235,13 @@ func (s *Scheduler) Stop(ctx context.Context) {
 		<-done
 	}
 	s.cancel()
+	// Probes that hold something (a browser) let it go with their
+	// scheduler: a reload's new scheduler has its own.
+	for _, c := range s.checks {
+		if cl, ok := c.job.Probe.(io.Closer); ok {
+			_ = cl.Close()
+		}
+	}
 }
 
 // cronLogger adapts slog to robfig/cron's Logger; only errors are worth a line.

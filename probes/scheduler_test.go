@@ -329,3 +329,30 @@ func TestSlotSchedule(t *testing.T) {
 		t.Errorf("stagger not stable and slot-aligned: %v %v", a, b)
 	}
 }
+
+// closingProbe counts Close calls.
+type closingProbe struct {
+	funcProbe
+	closed *atomic.Int32
+}
+
+func (c closingProbe) Close() error { c.closed.Add(1); return nil }
+
+// Probes that hold something (a browser) are closed when their scheduler
+// stops, as a reload's old scheduler does.
+func TestSchedulerStopClosesProbes(t *testing.T) {
+	var closed atomic.Int32
+	p := closingProbe{funcProbe(func(context.Context) Result { return up(0) }), &closed}
+	s, err := NewScheduler([]Job{{Name: "a", Probe: p, Interval: time.Hour}, {Name: "b", Probe: funcProbe(func(context.Context) Result { return up(0) }), Interval: time.Hour}},
+		SchedulerOptions{Sink: func(Report) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Stop(ctx)
+	if closed.Load() != 1 {
+		t.Fatalf("closed %d times", closed.Load())
+	}
+}

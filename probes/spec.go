@@ -41,8 +41,13 @@ type Spec struct {
 	Count int `yaml:"count"`
 
 	// api: requests in order (also: follow_redirects, max_redirects,
-	// ca_file, skip_tls_verify, server_name, max_body_bytes for all)
+	// ca_file, skip_tls_verify, server_name, max_body_bytes for all);
+	// browser: actions in the page
 	Steps []Step `yaml:"steps"`
+
+	// browser
+	FailOnConsoleErrors bool `yaml:"fail_on_console_errors"`
+	FailOnRequestErrors bool `yaml:"fail_on_request_errors"`
 
 	// websocket (also: headers, send, ca_file, skip_tls_verify, server_name)
 	Subprotocol string `yaml:"subprotocol"`

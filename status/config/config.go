@@ -36,6 +36,7 @@ type Config struct {
 	Peers        []Peer        `yaml:"peers"`
 	Peering      Peering       `yaml:"peering"`
 	Webhooks     Webhooks      `yaml:"webhooks"`
+	Browser      Browser       `yaml:"browser"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -81,6 +82,14 @@ type Component struct {
 	// DependsOn are components this one needs: while one of them is in an
 	// outage, this one's outage is shown as caused by it.
 	DependsOn []string `yaml:"depends_on"`
+}
+
+// Browser is the Chromium that browser checks drive: a local executable,
+// or a remote one by its DevTools URL.
+type Browser struct {
+	ExecPath    string `yaml:"exec_path"`
+	WSURL       string `yaml:"ws_url"`
+	Concurrency int    `yaml:"concurrency"`
 }
 
 // Check is one private probe feeding a component.

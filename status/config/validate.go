@@ -74,6 +74,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 		bad("export.every", "must be at least 5s, got %s", c.Export.Every)
 	}
 	comps := d.validateComponents(c, bad)
+	po.Browser = validateBrowser(&c.Browser, bad)
 	d.validateChecks(c, comps, po, bad)
 	d.validateCanaries(c, po, bad)
 	d.validateMaintenance(c, comps, bad)

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/outpost-status/outpost/probes"
 )
 
 // Validation of the smaller sections (operators, dead man's switch,
@@ -123,4 +126,31 @@ func validateDependencies(comps []Component, ids map[string]bool, bad badFunc) {
 			return
 		}
 	}
+}
+
+// validateBrowser checks the browser section and returns the browser the
+// browser checks share (nil when none is configured; a browser check then
+// says what to set). Nothing starts until a check runs.
+func validateBrowser(b *Browser, bad badFunc) *probes.Browser {
+	switch {
+	case b.ExecPath != "" && b.WSURL != "":
+		bad("browser", "set exec_path or ws_url, not both")
+		return nil
+	case b.WSURL != "" && !strings.HasPrefix(b.WSURL, "ws://") && !strings.HasPrefix(b.WSURL, "wss://"):
+		bad("browser.ws_url", "must be a ws:// or wss:// DevTools URL, got %q", b.WSURL)
+		return nil
+	case b.ExecPath != "":
+		if _, err := exec.LookPath(b.ExecPath); err != nil {
+			bad("browser.exec_path", "%v", err)
+			return nil
+		}
+	case b.WSURL == "":
+		return nil
+	}
+	if b.Concurrency == 0 {
+		b.Concurrency = 2
+	} else if b.Concurrency < 1 {
+		bad("browser.concurrency", "must be at least 1")
+	}
+	return probes.NewBrowser(b.ExecPath, b.WSURL, b.Concurrency)
 }
