@@ -15,7 +15,7 @@ import (
 // loginApp is a small site with a login form: the password "pw" sets a
 // session cookie and redirects to a dashboard that greets the user; /broken
 // throws in its script.
-func loginApp(t *testing.T) *httptest.Server {
+func loginApp(t testing.TB) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><title>Login</title><form method="post" action="/session">
@@ -48,7 +48,7 @@ func loginApp(t *testing.T) *httptest.Server {
 
 // chromium finds Debian's Chromium; the test skips without it, except in
 // CI, where .ci/run installs it.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("CI") != "" {
