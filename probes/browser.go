@@ -178,6 +178,7 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 			r.Latency, r.Message = elapsed(start), name+": "+r.Message
 			r.detail("failed_step", name)
 			r.detail("step_ms", timings)
+			r.Screenshot = screenshot(tab)
 			return r
 		}
 		if i == 0 {
@@ -202,6 +203,24 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 	r := slowCheck(up(lat), p.max)
 	r.detail("step_ms", timings)
 	return r
+}
+
+// maxScreenshot bounds what a failed run keeps of the page.
+const maxScreenshot = 2 << 20
+
+// screenshot captures the tab as it is, if it still can (within a second,
+// and small enough to keep).
+func screenshot(tab context.Context) []byte {
+	if tab.Err() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(tab, time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil || len(png) > maxScreenshot {
+		return nil
+	}
+	return png
 }
 
 // step runs one step; ok false with the reason when it fails.

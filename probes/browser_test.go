@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,7 +62,8 @@ func chromium(t testing.TB) string {
 
 // Browser checks in a real headless Chromium against a local login site:
 // a journey, a failed login, a missing text, a page that throws, a server
-// that is down; then the browser closes with its checks.
+// that is down (no page, so no screenshot; the others keep one); then the
+// browser closes with its checks.
 func TestBrowserChecks(t *testing.T) {
 	b := NewBrowser(chromium(t), "", 2)
 	defer b.Close()
@@ -105,6 +107,9 @@ func TestBrowserChecks(t *testing.T) {
 			}
 			if tc.failed != "" && r.Details["failed_step"] != tc.failed {
 				t.Errorf("the failure names %v, want %s", r.Details["failed_step"], tc.failed)
+			}
+			if tc.failed != "" && tc.reason != ReasonConnectionRefused && !bytes.HasPrefix(r.Screenshot, []byte("\x89PNG")) {
+				t.Errorf("no screenshot of the failed page (%d bytes)", len(r.Screenshot))
 			}
 			if tc.name == "journey" {
 				if steps, _ := r.Details["step_ms"].(map[string]any); steps["dom_content_loaded_ms"] == nil || steps["submit_ms"] == nil {

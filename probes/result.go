@@ -90,6 +90,9 @@ type Result struct {
 	// Details holds kind-specific facts: HTTP phase timings, status code,
 	// certificate issuer and expiry, DNS answers.
 	Details map[string]any `json:"details,omitempty"`
+	// Screenshot is a PNG of the page when a browser check failed, kept
+	// for operators (the last few per check).
+	Screenshot []byte `json:"-"`
 }
 
 // up, degraded and down build Results; the constructors keep Reason and

@@ -45,6 +45,7 @@ func loadContract(t *testing.T, base string) *contract {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("the document is not valid OpenAPI: %v", err)
 	}
+	openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder) // screenshots
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +163,7 @@ func TestOpenAPIContract(t *testing.T) {
 webhooks: {enabled: true, allow_http: true, allow_private_targets: true}
 publish: {mode: manual}
 peers: [{name: twin, url: "http://127.0.0.1:9", key: "${OUTPOST_TEST_PEER_KEY}"}]
+browser: {exec_path: `+chromiumPath(t)+`}
 `)
 	p, tg := s.p, s.tg
 	// A heartbeat check, added by a reload so its token is the CLI's.
@@ -325,6 +327,24 @@ peers: [{name: twin, url: "http://127.0.0.1:9", key: "${OUTPOST_TEST_PEER_KEY}"}
 	c.call("GET", p.base, api+"/announcements", "", "")
 	c.call("POST", p.base, api+"/announcements/999999/release", opsToken, "")
 	c.call("POST", p.base, api+"/announcements/999999/cancel", opsToken, "")
+	// Screenshots of the failing browser check.
+	waitFor(t, 20*time.Second, "a screenshot of the failing browser check", func() bool {
+		code, _ := request(t, "GET", p.base+api+"/checks/page-shot/screenshots", viewerToken, "")
+		return code == 200
+	}, p)
+	code, body = c.call("GET", p.base, api+"/checks/page-shot/screenshots", viewerToken, "")
+	c.want("screenshots", code, body, 200)
+	var shots struct {
+		Screenshots []struct{ URL string } `json:"screenshots"`
+	}
+	json.Unmarshal([]byte(body), &shots)
+	code, body = c.call("GET", p.base, shots.Screenshots[0].URL, viewerToken, "")
+	c.want("a screenshot", code, body[:min(len(body), 8)], 200)
+	if !strings.HasPrefix(body, "\x89PNG") {
+		t.Errorf("the screenshot is not a PNG: %.8q", body)
+	}
+	c.call("GET", p.base, api+"/checks/no-such-check/screenshots", viewerToken, "")
+	c.call("GET", p.base, api+"/checks/page-shot/screenshots/1.png", viewerToken, "")
 	for _, path := range []string{api + "/deliveries", api + "/audit"} {
 		code, body = c.call("GET", p.base, path, viewerToken, "")
 		c.want(path, code, body, 200)
@@ -356,6 +376,19 @@ peers: [{name: twin, url: "http://127.0.0.1:9", key: "${OUTPOST_TEST_PEER_KEY}"}
 			t.Errorf("%s: no error validated", op)
 		}
 	}
+}
+
+// chromiumPath is Debian's Chromium, for browser checks; without one the
+// test skips, except under CI, which installs it.
+func chromiumPath(t *testing.T) string {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium missing in CI: .ci/run must install it")
+		}
+		t.Skip("no chromium (apt-get install chromium)")
+	}
+	return path
 }
 
 // onlyStartingUp reports an operation whose one documented error is 503
@@ -391,7 +424,10 @@ func addHeartbeat(t *testing.T, s shopOutpost) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg = bytes.Replace(cfg, []byte("checks:\n"), []byte("checks:\n  - {name: nightly, component: jobs, kind: heartbeat, period: 1h, grace: 1h, interval: 1s}\n"), 1)
+	// And a browser check that fails (a selector that never shows), as a
+	// warning, for the screenshots it keeps.
+	cfg = bytes.Replace(cfg, []byte("checks:\n"), []byte("checks:\n  - {name: nightly, component: jobs, kind: heartbeat, period: 1h, grace: 1h, interval: 1s}\n"+
+		"  - {name: page-shot, component: jobs, kind: browser, affects: warning, interval: 2s, timeout: 2s, steps: [{goto: \"http://"+s.tg.addr+"/\"}, {wait_for: \"#never\", timeout: 300ms}]}\n"), 1)
 	if err := os.WriteFile(s.cfg, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,11 @@ func putResults(tx *bolt.Tx, ch *status.Changes) error {
 		if err := addCheckResult(tx, r.Check, r.At, r.Result); err != nil {
 			return err
 		}
+		if len(r.Result.Screenshot) > 0 {
+			if err := putScreenshot(tx, r.Check, k, r.Result.Screenshot); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

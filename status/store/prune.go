@@ -16,6 +16,7 @@ func (s *Store) Prune(now time.Time, rawRetention time.Duration, budget int) (de
 			cutoff time.Time
 		}{
 			{bucketResults, now.Add(-rawRetention)},
+			{bucketShots, now.Add(-rawRetention)},
 			{bucketHourly, now.Add(-HourlyRetention)},
 			{bucketDaily, now.Add(-DailyRetention)},
 		} {

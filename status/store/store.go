@@ -33,7 +33,8 @@ var (
 	bucketResults       = []byte("results") // sub-bucket per check: be(unix nanos) → encoded result
 	bucketHourly        = []byte("hourly")  // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
 	bucketDaily         = []byte("daily")
-	bucketOutbox        = []byte("outbox") // be(seq) → OutboxRow JSON
+	bucketOutbox        = []byte("outbox")      // be(seq) → OutboxRow JSON
+	bucketShots         = []byte("screenshots") // sub-bucket per check: be(unix nanos) → PNG of a failed browser run
 
 	keySchema     = []byte("schema")
 	keyEngine     = []byte("engine")
@@ -45,7 +46,7 @@ var (
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
 		bucketResults, bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
-		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub}
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketShots}
 }
 
 // SchemaVersion is the layout this code writes.

@@ -60,6 +60,8 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	g.POST("/announcements/:seq/release", s.release, auth, writer)
 	g.POST("/announcements/:seq/cancel", s.cancelHeld, auth, writer)
 	g.GET("/audit", s.audit, auth)
+	g.GET("/checks/:name/screenshots", s.screenshots, auth)
+	g.GET("/checks/:name/screenshots/:file", s.screenshot, auth)
 }
 
 // match returns the admin token the request's bearer token is, or nil.
