@@ -255,9 +255,9 @@ func TestHeldAnnouncements(t *testing.T) {
 		json.Unmarshal([]byte(body), &held)
 		return len(held.Announcements) > 0
 	}, p)
-	// The dispatcher was woken by the commit and polls every second: past
-	// that bound, a held row it would have sent would be there.
-	time.Sleep(1500 * time.Millisecond)
+	// After two more passes of the dispatcher over the outbox, a held row
+	// it would have sent would be there.
+	dispatcherPasses(t, p, 2)
 	if posts, _ := nets.snapshot(); posts["mastodon"] != 0 {
 		t.Fatal("a held announcement was posted")
 	}
@@ -283,8 +283,27 @@ func TestHeldAnnouncements(t *testing.T) {
 	if code, _ := request(t, "POST", fmt.Sprintf("%s/announcements/%d/cancel", api, last), opsToken, ""); code != 409 {
 		t.Errorf("cancelling twice: %d", code)
 	}
-	time.Sleep(1500 * time.Millisecond) // past the dispatcher's 1 s poll, as above
+	dispatcherPasses(t, p, 2) // as above
 	if posts, _ := nets.snapshot(); posts["mastodon"] != 1 {
 		t.Errorf("%d posts, want the released one only", posts["mastodon"])
 	}
+}
+
+// dispatcherPasses waits until every channel's worker of the Outpost at p
+// has made n more passes over the outbox (/api/v1/health on the operators'
+// listener says how many), so "nothing was sent" follows real passes.
+func dispatcherPasses(t *testing.T, p *outpostProc, n uint64) {
+	t.Helper()
+	passes := func() uint64 {
+		var h struct {
+			Passes uint64 `json:"dispatcher_passes"`
+		}
+		body, err := fetch(p.ops, "/api/v1/health")
+		if err != nil || json.Unmarshal([]byte(body), &h) != nil {
+			return 0
+		}
+		return h.Passes
+	}
+	want := passes() + n
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d more dispatcher passes", n), func() bool { return passes() >= want }, p)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/notify"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -14,7 +15,10 @@ type healthBody struct {
 	Version string                  `json:"version"`
 	Monitor monitor.Details         `json:"monitor"`
 	Outbox  map[string]outboxHealth `json:"outbox"`
-	Config  configHealth            `json:"config"`
+	// DispatcherPasses is how many passes over the outbox every channel's
+	// worker has made at least: it grows while delivery is alive.
+	DispatcherPasses uint64       `json:"dispatcher_passes"`
+	Config           configHealth `json:"config"`
 	// Webhooks: subscriptions by state and the delivery backlog (when on).
 	Webhooks *store.WebhookStats `json:"webhooks,omitempty"`
 }
@@ -33,9 +37,10 @@ type configHealth struct {
 	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
-func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader, webhooks bool) healthBody {
+func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader, disp *notify.Dispatcher, webhooks bool) healthBody {
 	d := mon.Details()
-	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: rl.state()}
+	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: rl.state(),
+		DispatcherPasses: disp.Passes()}
 	if !d.Healthy {
 		b.Status, b.Reason = "unhealthy", d.Reason
 	}

@@ -80,7 +80,7 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.mon.Health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details:    func() any { return healthDetails(n.mon, n.st, n.rl, n.wh != nil) },
+		Details:    func() any { return healthDetails(n.mon, n.st, n.rl, n.disp, n.wh != nil) },
 		Admin:      adminAPI(cfg, n.mon, n.wake),
 		Webhooks:   n.wh,
 		OnRender:   n.rendered,

@@ -74,6 +74,19 @@ func New(o Options) *Dispatcher {
 	return d
 }
 
+// Passes is how many passes over the outbox every channel's worker has
+// made at least: it grows while delivery is alive (health shows it), and
+// "nothing was sent" can be asserted after passes rather than after time.
+func (d *Dispatcher) Passes() uint64 {
+	var least uint64
+	for i, w := range d.workers {
+		if n := w.passes.Load(); i == 0 || n < least {
+			least = n
+		}
+	}
+	return least
+}
+
 // Wake tells every worker new rows may be waiting.
 func (d *Dispatcher) Wake() {
 	for _, w := range d.workers {
