@@ -3,6 +3,7 @@ package probes
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -51,9 +52,10 @@ var stepRef = regexp.MustCompile(`\$\{steps\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\
 // fails or all pass, within the check's timeout.
 type API struct {
 	steps []Step
-	spec  Spec // for the shared http options (TLS, redirects, body limit)
-	opts  Options
-	max   time.Duration
+	// reqs are the steps as http probes, built once (expectations, TLS,
+	// ca_file read); a run fills in only the URL, headers and body.
+	reqs []*HTTP
+	max  time.Duration
 }
 
 func newAPI(s Spec, o Options) (Probe, error) {
@@ -64,6 +66,7 @@ func newAPI(s Spec, o Options) (Probe, error) {
 		return nil, fieldErr("steps", "at most 20 steps, got %d", len(s.Steps))
 	}
 	known := map[string]map[string]bool{}
+	var reqs []*HTTP
 	for i, st := range s.Steps {
 		p := fmt.Sprintf("steps[%d]", i)
 		switch {
@@ -87,7 +90,8 @@ func newAPI(s Spec, o Options) (Probe, error) {
 		}
 		// The step must make a valid http probe; placeholders stand for
 		// values only a run knows.
-		if _, err := newHTTP(stepSpec(s, st, func(string) string { return "x" }), o); err != nil {
+		req, err := newHTTP(stepSpec(s, st, func(string) string { return "x" }), o)
+		if err != nil {
 			if fe, ok := err.(*FieldError); ok {
 				field := fe.Field
 				if field == "target" {
@@ -105,8 +109,9 @@ func newAPI(s Spec, o Options) (Probe, error) {
 			caps[name] = true
 		}
 		known[st.Name] = caps
+		reqs = append(reqs, req.(*HTTP))
 	}
-	return &API{steps: s.Steps, spec: s, opts: o, max: s.Expect.MaxLatency}, nil
+	return &API{steps: s.Steps, reqs: reqs, max: s.Expect.MaxLatency}, nil
 }
 
 // stepSpec is a step as an http spec, its placeholders filled by value.
@@ -126,21 +131,25 @@ func stepSpec(s Spec, st Step, value func(ref string) string) Spec {
 func (p *API) Run(ctx context.Context) Result {
 	start := time.Now()
 	vars := map[string]string{}
-	value := func(ref string) string {
-		m := stepRef.FindStringSubmatch(ref)
-		return vars[m[1]+"."+m[2]]
+	fill := func(t string) string {
+		return stepRef.ReplaceAllStringFunc(t, func(ref string) string {
+			m := stepRef.FindStringSubmatch(ref)
+			return vars[m[1]+"."+m[2]]
+		})
 	}
 	timings := map[string]any{}
 	for i, st := range p.steps {
-		probe, err := newHTTP(stepSpec(p.spec, st, value), p.opts)
-		if err != nil {
-			return down(ReasonInternal, elapsed(start), "step %s: %v", st.Name, err)
+		req := *p.reqs[i]
+		req.url, req.body = fill(st.URL), fill(st.Body)
+		req.headers = make(http.Header, len(st.Headers))
+		for k, v := range st.Headers {
+			req.headers.Set(k, fill(v))
 		}
 		sctx, cancel := ctx, func() {}
 		if st.Timeout > 0 {
 			sctx, cancel = context.WithTimeout(ctx, st.Timeout)
 		}
-		r, header, body := probe.(*HTTP).exchange(sctx)
+		r, header, body := req.exchange(sctx)
 		cancel()
 		timings[st.Name+"_ms"] = ms(r.Latency)
 		if r.Outcome == Down {
