@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,12 +82,12 @@ func (p *WebSocket) Run(ctx context.Context) Result {
 		_, msg, err := conn.ReadMessage()
 		if err != nil {
 			lat := elapsed(start)
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return down(ReasonTimeout, lat, "no message containing %q before the deadline (got %q)", p.expect, truncate([]byte(strings.Join(seen, " | ")), 80))
+			got := truncate([]byte(strings.Join(seen, " | ")), 80)
+			if isTimeout(err) {
+				return down(ReasonTimeout, lat, "no message containing %q before the deadline (got %q)", p.expect, got)
 			}
 			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return down(ReasonBodyMismatch, lat, "closed before a message containing %q (got %q)", p.expect, truncate([]byte(strings.Join(seen, " | ")), 80))
+				return down(ReasonBodyMismatch, lat, "closed before a message containing %q (got %q)", p.expect, got)
 			}
 			return classifyNetErr(ctx, err, lat)
 		}
