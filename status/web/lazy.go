@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/outpost-status/outpost/status"
 )
 
@@ -15,17 +17,11 @@ import (
 // holds, and each is rendered once however many ask for it at once: old
 // pages cannot be used to burn CPU.
 type pages struct {
-	mu       sync.Mutex
-	version  string
-	done     map[string]*Prepared
-	inflight map[string]*pageCall
-	renders  atomic.Uint64
-}
-
-type pageCall struct {
-	wg  sync.WaitGroup
-	p   *Prepared
-	err error
+	mu      sync.Mutex
+	version string
+	done    map[string]*Prepared
+	renders atomic.Uint64
+	calls   singleflight.Group // one render per page however many ask
 }
 
 // maxLazyPages bounds the cache (1,000 history pages and the incidents
@@ -33,7 +29,7 @@ type pageCall struct {
 const maxLazyPages = 4000
 
 func newPages() *pages {
-	return &pages{done: map[string]*Prepared{}, inflight: map[string]*pageCall{}}
+	return &pages{done: map[string]*Prepared{}}
 }
 
 // setVersion empties the cache when what its pages are built from changed.
@@ -49,38 +45,40 @@ func (c *pages) setVersion(v string) {
 // get returns the page for key, rendering it once.
 func (c *pages) get(key string, render func() ([]byte, error)) (*Prepared, error) {
 	c.mu.Lock()
-	if p, ok := c.done[key]; ok {
-		c.mu.Unlock()
-		return p, nil
-	}
-	if call, ok := c.inflight[key]; ok {
-		c.mu.Unlock()
-		call.wg.Wait()
-		return call.p, call.err
-	}
-	call := &pageCall{}
-	call.wg.Add(1)
-	c.inflight[key] = call
+	p, ok := c.done[key]
 	version := c.version
 	c.mu.Unlock()
-
-	b, err := render()
-	c.renders.Add(1)
-	if err == nil {
-		call.p = Prepare(b, "text/html; charset=utf-8", CachePage)
+	if ok {
+		return p, nil
 	}
-	call.err = err
-	c.mu.Lock()
-	delete(c.inflight, key)
-	if err == nil && version == c.version { // not from before a change
-		if len(c.done) >= maxLazyPages {
-			clear(c.done)
+	v, err, _ := c.calls.Do(key, func() (any, error) {
+		// A call that finished between the look above and Do has stored it.
+		c.mu.Lock()
+		p, ok := c.done[key]
+		c.mu.Unlock()
+		if ok {
+			return p, nil
 		}
-		c.done[key] = call.p
+		b, err := render()
+		c.renders.Add(1)
+		if err != nil {
+			return nil, err
+		}
+		p = Prepare(b, "text/html; charset=utf-8", CachePage)
+		c.mu.Lock()
+		if version == c.version { // not from before a change
+			if len(c.done) >= maxLazyPages {
+				clear(c.done)
+			}
+			c.done[key] = p
+		}
+		c.mu.Unlock()
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	c.mu.Unlock()
-	call.wg.Done()
-	return call.p, call.err
+	return v.(*Prepared), nil
 }
 
 // pagesVersion names what on-demand pages depend on: the stored
