@@ -125,6 +125,6 @@ func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // file may be locked by the running Outpost).
 type memSessions map[string]string
 
-func (m memSessions) Setting(k string) string { return m[k] }
+func (m memSessions) Setting(k string) (string, error) { return m[k], nil }
 
 func (m memSessions) SetSetting(k, v string) error { m[k] = v; return nil }

@@ -39,7 +39,7 @@ func healthyFile(t *testing.T) []byte {
 		}
 		at = at.Add(time.Minute)
 		b := status.Batch{Now: at, Results: []status.CheckResult{{Check: "shop-home", At: at, Result: probes.Result{Outcome: o, Reason: probes.ReasonOK}}}}
-		if err := st.Apply(e.Apply(b), e.State(), nil, at); err != nil {
+		if _, err := st.Apply(store.Entry{At: at, Step: store.NewStep(e.Apply(b), e.State(), nil)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,15 +35,18 @@ type node struct {
 	log   *slog.Logger
 	beats *probes.Beats
 	st    *store.Store
-	met   *metrics.Metrics
-	chs   []*notify.Channel
-	disp  *notify.Dispatcher
-	route store.Router
-	mon   *monitor.Monitor
-	wh    *webhook.Service // nil: webhooks off
-	srv   *web.Server
-	rl    *reloader
-	exp   *exporter // nil: no export.dir
+	// changes is the one way in for durable changes: the store itself on
+	// one node; every part below writes through it, never to st.
+	changes store.Log
+	met     *metrics.Metrics
+	chs     []*notify.Channel
+	disp    *notify.Dispatcher
+	route   store.Router
+	mon     *monitor.Monitor
+	wh      *webhook.Service // nil: webhooks off
+	srv     *web.Server
+	rl      *reloader
+	exp     *exporter // nil: no export.dir
 
 	ln                          net.Listener
 	public, plain, backup, opsL *http.Server
@@ -58,33 +60,34 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 	if n.st, err = store.Open(cfg.Storage.Path, store.Options{}); err != nil {
 		return nil, fmt.Errorf("cannot open the data file: %w", err)
 	}
+	n.changes = n.st
 	if r, ok := n.st.Restored(); ok {
 		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
 			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
 	}
 	n.met = metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
-	if n.chs, err = buildChannels(cfg, n.st); err != nil {
+	if n.chs, err = buildChannels(cfg, notify.StoredSessions{Store: n.st, Log: n.changes, Now: time.Now}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
-	n.disp = notify.New(notify.Options{Store: n.st, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
+	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: func(dest, result string) { n.met.Deliveries.WithLabelValues(dest, result).Inc() }})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
-	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Logger: log, Metrics: n.met, OnCommit: n.wake,
+	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Logger: log, Metrics: n.met, OnCommit: n.wake,
 		Route: n.route, OnSnapshot: n.offer}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
 	}
-	n.wh = webhookService(cfg, n.st, log, n.met, n.mon)
+	n.wh = webhookService(cfg, n.st, n.changes, log, n.met, n.mon)
 	if err := n.cancelGone(); err != nil {
 		return n, err
 	}
-	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
+	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.mon.Health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details:    func() any { return healthDetails(n.mon, n.st, n.rl, n.disp, n.wh != nil) },
 		Admin:      adminAPI(cfg, n.mon, n.wake),
 		Webhooks:   n.wh,
 		OnRender:   n.rendered,
-		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st) }},
+		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st, n.log) }},
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
 	}
@@ -126,17 +129,19 @@ func (n *node) rendered(s *status.Snapshot) {
 
 // cancelGone cancels announcements for destinations no longer configured.
 func (n *node) cancelGone() error {
-	c, err := n.st.CancelGone(func(dest string) bool {
-		if dest == store.WebhooksDest {
-			return n.wh != nil
-		}
-		return slices.ContainsFunc(n.chs, func(c *notify.Channel) bool { return c.Name == dest })
-	}, time.Now())
+	keep := make([]string, 0, len(n.chs)+1)
+	for _, c := range n.chs {
+		keep = append(keep, c.Name)
+	}
+	if n.wh != nil {
+		keep = append(keep, store.WebhooksDest)
+	}
+	res, err := n.changes.Apply(store.Entry{At: time.Now(), KeepDests: &keep})
 	if err != nil {
 		return fmt.Errorf("cannot read the outbox: %w", err)
 	}
-	if c > 0 {
-		n.log.Warn("cancelled announcements for destinations no longer configured", "deliveries", c)
+	if res.Changed > 0 {
+		n.log.Warn("cancelled announcements for destinations no longer configured", "deliveries", res.Changed)
 	}
 	return nil
 }
@@ -172,7 +177,7 @@ func (n *node) listen() error {
 	n.public = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
-	if n.backup, err = listenBackup(cfg.Storage.Path, n.st, n.srv, n.mon, n.log); err != nil {
+	if n.backup, err = listenBackup(cfg.Storage.Path, n.st, n.changes, n.srv, n.mon, n.log); err != nil {
 		n.log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
 	}
 	if n.opsL, err = listenOperators(cfg.Operators, n.srv, n.log); err != nil {
@@ -264,7 +269,7 @@ func (n *node) startSide(ctx context.Context) {
 
 // peerEvent records a peer going down or up for the operators' channels.
 func (n *node) peerEvent(ev status.Event) {
-	if _, err := n.st.Enqueue(ev, n.route(ev), time.Now()); err != nil {
+	if _, err := n.changes.Apply(store.Entry{At: time.Now(), Announce: []store.Announcement{{Event: ev, Dests: n.route(ev)}}}); err != nil {
 		n.log.Error("could not record a peer event", "error", err)
 		return
 	}

@@ -73,7 +73,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // permissions guard it.
 func backupSocket(dataPath string) string { return dataPath + ".sock" }
 
-func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monitor.Monitor, log *slog.Logger) (*http.Server, error) {
+func listenBackup(dataPath string, st *store.Store, changes store.Log, srv *web.Server, mon *monitor.Monitor, log *slog.Logger) (*http.Server, error) {
 	sock := backupSocket(dataPath)
 	_ = os.Remove(sock) // a stale socket from a crash; the data file's lock proves we own it
 	ln, err := net.Listen("unix", sock)
@@ -92,7 +92,7 @@ func listenBackup(dataPath string, st *store.Store, srv *web.Server, mon *monito
 		}
 	})
 	mux.HandleFunc("POST /heartbeat-token", func(w http.ResponseWriter, r *http.Request) {
-		token, err := issueHeartbeatToken(mon.Config(), st, r.URL.Query().Get("check"))
+		token, err := issueHeartbeatToken(mon.Config(), changes, r.URL.Query().Get("check"), time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -152,25 +152,39 @@ func adminAPI(cfg *config.Config, mon *monitor.Monitor, wake func()) *web.Admin 
 }
 
 // heartbeatHashes maps the heartbeat checks of cfg to their token hashes.
-func heartbeatHashes(cfg *config.Config, st *store.Store) map[string]string {
+// A hash that cannot be read is left out (its beats are refused) and
+// logged.
+func heartbeatHashes(cfg *config.Config, st *store.Store, log *slog.Logger) map[string]string {
 	out := map[string]string{}
 	for _, c := range cfg.Checks {
-		if c.Kind == "heartbeat" {
-			if h := st.HeartbeatHash(c.Name); h != "" {
-				out[c.Name] = h
-			}
+		if c.Kind != "heartbeat" {
+			continue
+		}
+		h, err := st.HeartbeatHash(c.Name)
+		if err != nil {
+			log.Error("heartbeat token unreadable; beats refused", "check", c.Name, "error", err)
+		}
+		if h != "" {
+			out[c.Name] = h
 		}
 	}
 	return out
 }
 
 // issueHeartbeatToken makes a new token for a heartbeat check.
-func issueHeartbeatToken(cfg *config.Config, st *store.Store, check string) (string, error) {
+func issueHeartbeatToken(cfg *config.Config, changes store.Log, check string, now time.Time) (string, error) {
 	c, ok := cfg.CheckByName(check)
 	if !ok || c.Kind != "heartbeat" {
 		return "", fmt.Errorf("no heartbeat check named %q", check)
 	}
-	return st.NewHeartbeatToken(check)
+	token, setting, err := store.NewHeartbeatToken(check)
+	if err != nil {
+		return "", err
+	}
+	if _, err := changes.Apply(store.Entry{At: now, Settings: []store.Setting{setting}}); err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // peerHandler serves the signed health summary when peers are configured.
@@ -182,13 +196,13 @@ func peerHandler(cfg *config.Config, health func() (bool, string)) http.Handler 
 }
 
 // webhookService sets up public webhook subscriptions when enabled.
-func webhookService(cfg *config.Config, st *store.Store, log *slog.Logger, met *metrics.Metrics, mon *monitor.Monitor) *webhook.Service {
+func webhookService(cfg *config.Config, st *store.Store, changes store.Log, log *slog.Logger, met *metrics.Metrics, mon *monitor.Monitor) *webhook.Service {
 	w := cfg.Webhooks
 	if !w.Enabled {
 		return nil
 	}
 	site := statuspage.Site{ID: cfg.Site.ID, Name: cfg.Site.Title, URL: cfg.Site.URL, TimeZone: cfg.Site.TimeZone, Location: cfg.Site.Location}
-	return webhook.New(webhook.Options{Store: st, Logger: log, Site: site, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
+	return webhook.New(webhook.Options{Store: st, Log: changes, Logger: log, Site: site, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
 		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout,
 		Components: func(id string) bool { _, ok := mon.Config().ComponentByID(id); return ok },
 		Observe:    func(result string) { met.Deliveries.WithLabelValues(store.WebhooksDest, result).Inc() }})

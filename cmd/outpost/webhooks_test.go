@@ -301,12 +301,12 @@ func TestBacklogCountsWebhookDeliveries(t *testing.T) {
 	defer st.Close()
 	now := time.Now()
 	for _, id := range []string{"sub_a", "sub_b"} {
-		if err := st.CreateSubscription(store.Subscription{ID: id, State: store.SubActive, Client: id}, store.WebhookDelivery{State: store.Sent}, 5); err != nil {
+		if _, err := st.Apply(store.Entry{At: now, Subscribe: &store.NewSubscription{Sub: store.Subscription{ID: id, State: store.SubActive, Client: id}, Verify: store.WebhookDelivery{State: store.Sent}, PerClient: 5}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, id := range []string{"evt-1", "evt-2"} {
-		if _, err := st.Enqueue(status.Event{ID: id}, []store.Dest{{Name: store.WebhooksDest}}, now); err != nil {
+		if _, err := st.Apply(store.Entry{At: now, Announce: []store.Announcement{{Event: status.Event{ID: id}, Dests: []store.Dest{{Name: store.WebhooksDest}}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -314,7 +314,12 @@ func TestBacklogCountsWebhookDeliveries(t *testing.T) {
 	fan := func(ev status.Event, subs []store.Subscription) ([]byte, []string, error) {
 		return []byte(`{}`), []string{"sub_a", "sub_b"}, nil
 	}
-	if _, created, err := st.ExpandWebhooks(1, fan, now); err != nil || created != 2 {
+	due, subs, err := st.DueForFanout(1, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Apply(store.Entry{At: now, Fanout: store.FanOut(due, subs, fan)})
+	if created := res.Created; err != nil || created != 2 {
 		t.Fatalf("expand: %d %v", created, err)
 	}
 	depth, err := backlog(st, true)()

@@ -24,6 +24,9 @@ import (
 type Options struct {
 	Config *config.Config
 	Store  *store.Store
+	// Log is the one way in for durable changes (Store itself on one
+	// node, raft in a cluster). Default Store.
+	Log    store.Log
 	Logger *slog.Logger
 	// Now is the clock; tests inject one. Default time.Now.
 	Now func() time.Time
@@ -91,6 +94,9 @@ type cmdReq struct {
 // New loads state from the store and prepares the scheduler; nothing runs
 // before Run.
 func New(o Options) (*Monitor, error) {
+	if o.Log == nil {
+		o.Log = o.Store
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -351,7 +357,7 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	// alone), so health learns when the store takes writes again.
 	if !ch.Empty() || m.commitErr.Load() != nil {
 		start := time.Now()
-		if err := m.o.Store.Apply(ch, m.engine.State(), m.o.Route, b.Now); err != nil {
+		if _, err := m.o.Log.Apply(store.Entry{At: b.Now, Step: store.NewStep(ch, m.engine.State(), m.o.Route)}); err != nil {
 			return nil, m.undo(b.Now, err)
 		}
 		m.commitErr.Store(nil)

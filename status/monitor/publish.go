@@ -7,6 +7,7 @@ import (
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/statuspage"
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // After a step: payloads for its events, the snapshot it publishes, the
@@ -98,12 +99,12 @@ func (m *Monitor) stopTimers() {
 func (m *Monitor) prune() {
 	now := m.o.Now().UTC()
 	for i := 0; i < 50; i++ {
-		_, more, err := m.o.Store.Prune(now, m.cfg.Load().Storage.RawRetention, 2000)
+		res, err := m.o.Log.Apply(store.Entry{At: now, Prune: &store.Prune{RawRetention: m.cfg.Load().Storage.RawRetention, Budget: 2000}})
 		if err != nil {
 			m.o.Logger.Error("prune failed", "error", err)
 			return
 		}
-		if !more {
+		if !res.More {
 			return
 		}
 	}

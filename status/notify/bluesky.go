@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // BlueskyLimit is a post's length in graphemes.
@@ -19,10 +21,28 @@ const BlueskyLimit = 300
 const DefaultBlueskyServer = "https://bsky.social"
 
 // Sessions keeps a Bluesky session's rotating refresh token across
-// restarts (session creation is rate-limited); the store implements it.
+// restarts (session creation is rate-limited); StoredSessions keeps it in
+// the data file.
 type Sessions interface {
-	Setting(key string) string
+	Setting(key string) (string, error)
 	SetSetting(key, value string) error
+}
+
+// StoredSessions reads sessions from the store and writes them through
+// the log.
+type StoredSessions struct {
+	Store *store.Store
+	Log   store.Log
+	Now   func() time.Time
+}
+
+// Setting reads a stored value.
+func (s StoredSessions) Setting(key string) (string, error) { return s.Store.Setting(key) }
+
+// SetSetting stores a value through the log.
+func (s StoredSessions) SetSetting(key, value string) error {
+	_, err := s.Log.Apply(store.Entry{At: s.Now(), Settings: []store.Setting{{Key: key, Value: value}}})
+	return err
 }
 
 // Bluesky posts with plain XRPC. The record key is a TID derived from the
@@ -106,8 +126,11 @@ type session struct {
 // or it can no longer be refreshed.
 func (b *Bluesky) login(ctx context.Context, forceNew bool) error {
 	var s session
-	refresh := b.sessions.Setting(b.key("refresh"))
-	err := errors.New("no session")
+	refresh, err := b.sessions.Setting(b.key("refresh"))
+	if err != nil {
+		return fmt.Errorf("reading the stored session: %w", err)
+	}
+	err = errors.New("no session")
 	if refresh != "" && !forceNew {
 		err = b.call(ctx, "com.atproto.server.refreshSession", refresh, nil, &s)
 	}

@@ -18,7 +18,10 @@ import (
 
 // Options configures a Dispatcher.
 type Options struct {
-	Store    *store.Store
+	Store *store.Store
+	// Log is the one way in for durable changes (Store itself on one
+	// node, raft in a cluster). Default Store.
+	Log      store.Log
 	Channels []*Channel
 	Logger   *slog.Logger
 	SiteID   string
@@ -51,6 +54,9 @@ type worker struct {
 
 // New prepares workers; nothing is sent before Run.
 func New(o Options) *Dispatcher {
+	if o.Log == nil {
+		o.Log = o.Store
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -138,18 +144,17 @@ func (w *worker) reconcile() {
 		return
 	}
 	for _, r := range rows {
-		if d, ok := r.Deliveries[w.ch.Name]; !ok || d.State != store.Sending {
+		d, ok := r.Deliveries[w.ch.Name]
+		if !ok || d.State != store.Sending {
 			continue
 		}
 		idem := w.ch.Notifier.Idempotent()
-		err := w.d.o.Store.UpdateDelivery(r.Seq, w.ch.Name, w.d.o.Now(), func(d *store.Delivery) {
-			if idem {
-				d.State, d.NextAt = store.Pending, w.d.o.Now()
-				return
-			}
-			d.State, d.LastError = store.Ambiguous, "the process stopped during this send; not re-sent, as this channel has no idempotency key (at most once)"
-		})
-		if err != nil {
+		now := w.d.o.Now()
+		m := store.Mark{To: store.Ambiguous, Error: "the process stopped during this send; not re-sent, as this channel has no idempotency key (at most once)"}
+		if idem {
+			m = store.Mark{To: store.Pending, NextAt: now, Error: d.LastError}
+		}
+		if _, err := w.mark(r.Seq, m, now); err != nil {
 			w.d.o.Logger.Error("outbox update failed", "channel", w.ch.Name, "error", err)
 		}
 		if !idem {
@@ -206,7 +211,7 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 	if err := w.limiter.Wait(ctx); err != nil {
 		return false
 	}
-	st, name := w.d.o.Store, w.ch.Name
+	name := w.ch.Name
 	msg, err := w.message(r)
 	if err != nil {
 		w.fail(r, err)
@@ -214,33 +219,25 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 	}
 	// Durably "sending" before the request: after a crash, the row is known
 	// to be ambiguous rather than silently re-sent or forgotten.
-	var first time.Time
-	if err := st.UpdateDelivery(r.Seq, name, w.d.o.Now(), func(d *store.Delivery) {
-		if d.FirstAttemptAt.IsZero() {
-			d.FirstAttemptAt = w.d.o.Now()
-		}
-		first, d.State = d.FirstAttemptAt, store.Sending
-		d.Attempts++
-	}); err != nil {
+	claimed, err := w.mark(r.Seq, store.Mark{To: store.Sending}, w.d.o.Now())
+	if err != nil {
 		w.d.o.Logger.Error("outbox update failed", "channel", name, "error", err)
 		return false
 	}
 	// Not derived from ctx: a send in flight at shutdown finishes (within
 	// its timeout) and records its outcome.
 	sctx, cancel := context.WithTimeout(context.Background(), w.ch.Timeout)
-	remote, err := w.send(sctx, msg, first)
+	remote, err := w.send(sctx, msg, claimed.FirstAttemptAt)
 	cancel()
 	now := w.d.o.Now()
 	if err == nil {
-		// The thread first: once a row reads "sent", the updates behind it
-		// can reply to its post. (A crash in between re-sends, with the same
-		// key, on the channels that thread.)
-		if r.Event.Incident != nil && remote != "" {
-			if err := st.SetThread(r.Event.Incident.ID, name, remote); err != nil {
-				w.d.o.Logger.Error("thread not recorded; later updates post unthreaded", "channel", name, "event", r.Event.ID, "error", err)
-			}
+		// The post becomes its incident's thread in the same commit, so
+		// once a row reads "sent" the updates behind it reply to its post.
+		sent := store.Mark{To: store.Sent, RemoteID: remote}
+		if r.Event.Incident != nil {
+			sent.Thread = r.Event.Incident.ID
 		}
-		if err := st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) { d.State, d.RemoteID, d.LastError = store.Sent, remote, "" }); err != nil {
+		if _, err := w.mark(r.Seq, sent, now); err != nil {
 			// The row stays "sending": after a restart it is reconciled
 			// (re-sent with its key where the channel has one).
 			w.d.o.Logger.Error("sent, but the outcome was not recorded", "channel", name, "event", r.Event.ID, "error", err)
@@ -252,11 +249,9 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 		w.fail(r, err)
 		return true
 	}
-	var attempts int
-	if uerr := st.UpdateDelivery(r.Seq, name, now, func(d *store.Delivery) {
-		attempts = d.Attempts
-		d.State, d.LastError, d.NextAt = store.Pending, err.Error(), now.Add(w.d.o.Backoff(d.Attempts, err))
-	}); uerr != nil {
+	attempts := claimed.Attempts
+	retry := store.Mark{To: store.Pending, Error: err.Error(), NextAt: now.Add(w.d.o.Backoff(attempts, err))}
+	if _, uerr := w.mark(r.Seq, retry, now); uerr != nil {
 		w.d.o.Logger.Error("retry not recorded", "channel", name, "event", r.Event.ID, "error", uerr)
 	}
 	w.d.o.Logger.Warn("delivery failed; will retry", "channel", name, "event", r.Event.ID, "attempt", attempts, "error", err)
@@ -296,32 +291,40 @@ func backoff(attempts int, err error) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// fail records a final failure and tells the other operators' channels.
+// fail records a final failure and, in the same commit, tells the other
+// operators' channels.
 func (w *worker) fail(r store.OutboxRow, cause error) {
 	now := w.d.o.Now()
-	if err := w.d.o.Store.UpdateDelivery(r.Seq, w.ch.Name, now, func(d *store.Delivery) { d.State, d.LastError = store.Failed, cause.Error() }); err != nil {
+	e := store.Entry{At: now, Marks: []store.Mark{{Seq: r.Seq, Dest: w.ch.Name, To: store.Failed, Error: cause.Error()}}}
+	if r.Event.Type != status.DeliveryFailed { // no reports about reports
+		ev := status.Event{ID: fmt.Sprintf("dlv-%d-%s", r.Seq, w.ch.Name), Type: status.DeliveryFailed, At: now,
+			Text: fmt.Sprintf("Could not deliver %s (%s) to %s: %v", r.Event.Type, r.Event.ID, w.ch.Name, cause)}
+		var dests []store.Dest
+		for _, c := range w.d.o.Channels {
+			if c.Name != w.ch.Name && c.Wants(ev) {
+				dests = append(dests, store.Dest{Name: c.Name})
+			}
+		}
+		if len(dests) > 0 {
+			e.Announce = []store.Announcement{{Event: ev, Dests: dests}}
+		}
+	}
+	if _, err := w.d.o.Log.Apply(e); err != nil {
 		w.d.o.Logger.Error("failure not recorded", "channel", w.ch.Name, "event", r.Event.ID, "error", err)
 	}
 	w.d.o.Logger.Error("delivery failed for good", "channel", w.ch.Name, "event", r.Event.ID, "type", string(r.Event.Type), "error", cause)
 	w.observe("failed")
-	if r.Event.Type == status.DeliveryFailed {
-		return // no reports about reports
-	}
-	ev := status.Event{ID: fmt.Sprintf("dlv-%d-%s", r.Seq, w.ch.Name), Type: status.DeliveryFailed, At: now,
-		Text: fmt.Sprintf("Could not deliver %s (%s) to %s: %v", r.Event.Type, r.Event.ID, w.ch.Name, cause)}
-	var dests []store.Dest
-	for _, c := range w.d.o.Channels {
-		if c.Name != w.ch.Name && c.Wants(ev) {
-			dests = append(dests, store.Dest{Name: c.Name})
-		}
-	}
-	if len(dests) > 0 {
-		if _, err := w.d.o.Store.Enqueue(ev, dests, now); err != nil {
-			w.d.o.Logger.Error("could not record delivery.failed", "error", err)
-			return
-		}
+	if len(e.Announce) > 0 {
 		w.d.Wake()
 	}
+}
+
+// mark records this channel's delivery of row seq through the log and
+// returns it as written.
+func (w *worker) mark(seq uint64, m store.Mark, at time.Time) (store.Delivery, error) {
+	m.Seq, m.Dest = seq, w.ch.Name
+	res, err := w.d.o.Log.Apply(store.Entry{At: at, Marks: []store.Mark{m}})
+	return res.Delivery, err
 }
 
 func (w *worker) observe(result string) {
@@ -346,7 +349,11 @@ func (w *worker) message(r store.OutboxRow) (Message, error) {
 	m := Message{Key: fmt.Sprintf("outpost-%s-%d-%s", w.d.o.SiteID, r.Seq, w.ch.Name), Seq: r.Seq, Event: r.Event, Text: text,
 		Title: data.Title, URL: data.URL, Operators: w.ch.Operators}
 	if r.Event.Incident != nil && r.Event.Type != status.IncidentCreated && r.Event.Type != status.MaintenanceStarted {
-		m.ReplyTo = w.d.o.Store.Thread(r.Event.Incident.ID, w.ch.Name)
+		thread, err := w.d.o.Store.Thread(r.Event.Incident.ID, w.ch.Name)
+		if err != nil {
+			w.d.o.Logger.Error("thread unreadable; posting unthreaded", "channel", w.ch.Name, "event", r.Event.ID, "error", err)
+		}
+		m.ReplyTo = thread
 	}
 	return m, nil
 }

@@ -280,5 +280,5 @@ func (f *fakePDS) posts() []map[string]any {
 // memSessions is an in-memory Sessions for tests of the notifier alone.
 type memSessions map[string]string
 
-func (m memSessions) Setting(k string) string      { return m[k] }
-func (m memSessions) SetSetting(k, v string) error { m[k] = v; return nil }
+func (m memSessions) Setting(k string) (string, error) { return m[k], nil }
+func (m memSessions) SetSetting(k, v string) error     { m[k] = v; return nil }

@@ -96,9 +96,7 @@ func TestMastodonResendAfterTheKeyWindowLooksFirst(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_ = st.UpdateDelivery(seq, "masto", first, func(x *store.Delivery) {
-				x.State, x.Attempts, x.FirstAttemptAt = store.Sending, 1, first
-			})
+			mark(t, st, seq, "masto", store.Mark{To: store.Sending}, first)
 			mu.Lock()
 			clock = clock.Add(2 * time.Hour) // Outpost was down; Mastodon forgot the key
 			mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 )
 
@@ -27,56 +28,130 @@ type engineMeta struct {
 	Seen          map[string]time.Time      `json:"seen,omitempty"`
 }
 
-// Apply persists one engine step in one transaction: raw results and their
-// roll-ups, changed check and component state, changed incidents, status
-// time, and an outbox row per event. Nothing is sent from here.
-func (s *Store) Apply(ch *status.Changes, st *status.State, route Router, now time.Time) error {
-	err := s.update(func(tx *bolt.Tx) error {
-		if err := putResults(tx, ch); err != nil {
-			return fmt.Errorf("results: %w", err)
-		}
-		if err := putState(tx, ch, st); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		for _, inc := range ch.Incidents {
-			if err := putIncident(tx, inc); err != nil {
-				return fmt.Errorf("incident %s: %w", inc.ID, err)
-			}
-		}
-		for _, seg := range ch.Segments {
-			if err := addSegment(tx, seg); err != nil {
-				return fmt.Errorf("roll-up %s: %w", seg.Component, err)
-			}
-		}
-		for _, a := range ch.Audit {
-			if err := putAudit(tx, a); err != nil {
-				return fmt.Errorf("audit: %w", err)
-			}
-		}
-		for _, ev := range ch.Events {
-			var dests []Dest
-			if route != nil {
-				dests = route(ev)
-			}
-			if _, err := enqueue(tx, ev, dests, now); err != nil {
-				return fmt.Errorf("outbox %s: %w", ev.ID, err)
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keyLastCommit, be64(uint64(now.UnixNano())))
-	})
-	if err != nil {
-		return fmt.Errorf("apply step: %w", err)
+// Step is one engine step as the file records it: raw results, the state
+// of the checks and components that changed, the engine's own state,
+// changed incidents, status time to roll up, audit entries for the step's
+// commands, and an announcement per event with its destinations.
+type Step struct {
+	Results    []StepResult          `json:"results,omitempty"`
+	Checks     []NamedCheckState     `json:"checks,omitempty"`
+	Components []NamedComponentState `json:"components,omitempty"`
+	Engine     engineMeta            `json:"engine"`
+	Incidents  []*status.Incident    `json:"incidents,omitempty"`
+	Segments   []status.Segment      `json:"segments,omitempty"`
+	Audit      []status.AuditEntry   `json:"audit,omitempty"`
+	Announce   []Announcement        `json:"announce,omitempty"`
+}
+
+// StepResult is one run's result as kept raw (its details are not).
+type StepResult struct {
+	Check      string         `json:"check"`
+	At         time.Time      `json:"at"`
+	Outcome    probes.Outcome `json:"outcome"`
+	Reason     probes.Reason  `json:"reason"`
+	Latency    time.Duration  `json:"latency"`
+	Message    string         `json:"message,omitempty"`
+	Screenshot []byte         `json:"screenshot,omitempty"`
+}
+
+func (r StepResult) result() probes.Result {
+	return probes.Result{Outcome: r.Outcome, Reason: r.Reason, Latency: r.Latency, Message: r.Message}
+}
+
+// NamedCheckState is a check's state with its name.
+type NamedCheckState struct {
+	Name  string             `json:"name"`
+	State *status.CheckState `json:"state"`
+}
+
+// NamedComponentState is a component's state with its id.
+type NamedComponentState struct {
+	ID    string                 `json:"id"`
+	State *status.ComponentState `json:"state"`
+}
+
+// Announcement is an event and the destinations it goes to.
+type Announcement struct {
+	Event status.Event `json:"event"`
+	Dests []Dest       `json:"dests,omitempty"`
+}
+
+// NewStep describes an engine step for the log: what changed in st, and
+// each event routed to its destinations. It shares st's values, so the
+// entry must be applied before the engine steps again.
+func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
+	s := &Step{Incidents: ch.Incidents, Segments: ch.Segments, Audit: ch.Audit,
+		Engine: engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince,
+			Windows: st.Windows, Connectivity: st.ConnectivitySince, Seen: st.Seen}}
+	s.Results = make([]StepResult, len(ch.Results))
+	for i, r := range ch.Results {
+		s.Results[i] = StepResult{Check: r.Check, At: r.At, Outcome: r.Result.Outcome, Reason: r.Result.Reason,
+			Latency: r.Result.Latency, Message: r.Result.Message, Screenshot: r.Result.Screenshot}
 	}
-	s.lastCommit.Store(now.UnixNano())
-	if len(ch.Incidents) > 0 {
-		s.incidents.Add(1)
+	for _, name := range ch.Checks {
+		if cs := st.Checks[name]; cs != nil {
+			s.Checks = append(s.Checks, NamedCheckState{name, cs})
+		}
+	}
+	for _, id := range ch.Components {
+		if cs := st.Components[id]; cs != nil {
+			s.Components = append(s.Components, NamedComponentState{id, cs})
+		}
+	}
+	for _, ev := range ch.Events {
+		a := Announcement{Event: ev}
+		if route != nil {
+			a.Dests = route(ev)
+		}
+		s.Announce = append(s.Announce, a)
+	}
+	return s
+}
+
+// applyStep writes one engine step. Nothing is sent from here.
+func applyStep(tx *bolt.Tx, st *Step, now time.Time) error {
+	if err := putResults(tx, st.Results); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := putState(tx, st); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	for _, inc := range st.Incidents {
+		if err := putIncident(tx, inc); err != nil {
+			return fmt.Errorf("incident %s: %w", inc.ID, err)
+		}
+	}
+	for _, seg := range st.Segments {
+		if err := addSegment(tx, seg); err != nil {
+			return fmt.Errorf("roll-up %s: %w", seg.Component, err)
+		}
+	}
+	if err := putAudits(tx, st.Audit); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	for _, a := range st.Announce {
+		if _, err := enqueue(tx, a.Event, a.Dests, now); err != nil {
+			return fmt.Errorf("outbox %s: %w", a.Event.ID, err)
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keyLastCommit, be64(uint64(now.UnixNano())))
+}
+
+// applyAnnounce adds announcements made outside a step.
+func applyAnnounce(tx *bolt.Tx, list []Announcement, now time.Time, res *Result) error {
+	for _, a := range list {
+		seq, err := enqueue(tx, a.Event, a.Dests, now)
+		if err != nil {
+			return fmt.Errorf("outbox %s: %w", a.Event.ID, err)
+		}
+		res.Seqs = append(res.Seqs, seq)
 	}
 	return nil
 }
 
-func putResults(tx *bolt.Tx, ch *status.Changes) error {
+func putResults(tx *bolt.Tx, results []StepResult) error {
 	root := tx.Bucket(bucketResults)
-	for _, r := range ch.Results {
+	for _, r := range results {
 		b, err := root.CreateBucketIfNotExists([]byte(r.Check))
 		if err != nil {
 			return err
@@ -85,14 +160,14 @@ func putResults(tx *bolt.Tx, ch *status.Changes) error {
 		for b.Get(k) != nil { // two results in the same nanosecond: keep both
 			k = be64(binary.BigEndian.Uint64(k) + 1)
 		}
-		if err := b.Put(k, encodeResult(r.Result)); err != nil {
+		if err := b.Put(k, encodeResult(r.result())); err != nil {
 			return err
 		}
-		if err := addCheckResult(tx, r.Check, r.At, r.Result); err != nil {
+		if err := addCheckResult(tx, r.Check, r.At, r.result()); err != nil {
 			return err
 		}
-		if len(r.Result.Screenshot) > 0 {
-			if err := putScreenshot(tx, r.Check, k, r.Result.Screenshot); err != nil {
+		if len(r.Screenshot) > 0 {
+			if err := putScreenshot(tx, r.Check, k, r.Screenshot); err != nil {
 				return err
 			}
 		}
@@ -100,23 +175,19 @@ func putResults(tx *bolt.Tx, ch *status.Changes) error {
 	return nil
 }
 
-func putState(tx *bolt.Tx, ch *status.Changes, st *status.State) error {
+func putState(tx *bolt.Tx, st *Step) error {
 	checks, comps := tx.Bucket(bucketChecks), tx.Bucket(bucketComponents)
-	for _, name := range ch.Checks {
-		if cs := st.Checks[name]; cs != nil {
-			if err := putJSON(checks, []byte(name), cs); err != nil {
-				return err
-			}
+	for _, c := range st.Checks {
+		if err := putJSON(checks, []byte(c.Name), c.State); err != nil {
+			return err
 		}
 	}
-	for _, id := range ch.Components {
-		if cs := st.Components[id]; cs != nil {
-			if err := putJSON(comps, []byte(id), cs); err != nil {
-				return err
-			}
+	for _, c := range st.Components {
+		if err := putJSON(comps, []byte(c.ID), c.State); err != nil {
+			return err
 		}
 	}
-	return putJSON(tx.Bucket(bucketMeta), keyEngine, engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince, Windows: st.Windows, Connectivity: st.ConnectivitySince, Seen: st.Seen})
+	return putJSON(tx.Bucket(bucketMeta), keyEngine, st.Engine)
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {

@@ -21,12 +21,6 @@ func putAudit(tx *bolt.Tx, a status.AuditEntry) error {
 	return putJSON(b, be64(seq), a)
 }
 
-// Audit records an action that is not an engine command (releasing or
-// cancelling an announcement), in its own transaction.
-func (s *Store) Audit(a status.AuditEntry) error {
-	return s.update(func(tx *bolt.Tx) error { return putAudit(tx, a) })
-}
-
 // AuditLog returns up to limit entries, newest first, older than before
 // (zero: from the newest).
 func (s *Store) AuditLog(limit int, before time.Time) ([]status.AuditEntry, error) {

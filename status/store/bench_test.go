@@ -51,7 +51,7 @@ func BenchmarkEngineAndStore(b *testing.B) {
 	// Warm up: every check has state and roll-up series.
 	for range checks / perBatch {
 		bt := batch()
-		if err := s.Apply(e.Apply(bt), e.State(), nil, bt.Now); err != nil {
+		if err := step(s, e.Apply(bt), e.State(), nil, bt.Now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -63,7 +63,7 @@ func BenchmarkEngineAndStore(b *testing.B) {
 		bt := batch()
 		t := time.Now()
 		ch := e.Apply(bt)
-		if err := s.Apply(ch, e.State(), nil, bt.Now); err != nil {
+		if err := step(s, ch, e.State(), nil, bt.Now); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t))

@@ -53,7 +53,7 @@ func crashChild(path string) int {
 				Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonTimeout, Message: strings.Repeat("x", 200)}})
 		}
 		st.Seq = i
-		if err := s.Apply(ch, st, route, at); err != nil {
+		if err := step(s, ch, st, route, at); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

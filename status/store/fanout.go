@@ -1,83 +1,109 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Fan-out: outbox rows waiting on the webhooks destination become one
 // delivery per matching subscription, in one transaction.
 
+// DueForFanout returns up to limit outbox rows whose webhooks destination
+// is due at now, oldest first, and the subscriptions that take deliveries
+// (paused ones keep theirs until resumed); no rows, no subscriptions.
+func (s *Store) DueForFanout(limit int, now time.Time) ([]OutboxRow, []Subscription, error) {
+	var rows []OutboxRow
+	var subs []Subscription
+	err := s.view(func(tx *bolt.Tx) error {
+		if err := eachOpenRow(tx, func(r *OutboxRow) bool {
+			if _, ok := webhooksDue(r, now); ok {
+				rows = append(rows, *r)
+			}
+			return len(rows) < limit
+		}); err != nil || len(rows) == 0 {
+			return err
+		}
+		var err error
+		subs, err = fanTargets(tx)
+		return err
+	})
+	return rows, subs, err
+}
+
 // Fanout builds an event's body and picks the subscriptions that take it;
 // a nil body means no subscriber gets the event.
 type Fanout func(ev status.Event, subs []Subscription) (body []byte, to []string, err error)
 
-// ExpandWebhooks turns up to limit outbox rows waiting on WebhooksDest
-// into deliveries, one per subscription fan picks, and marks each row's
-// destination sent, all in one transaction. It returns how many rows it
-// expanded and how many deliveries it created.
-func (s *Store) ExpandWebhooks(limit int, fan Fanout, now time.Time) (rows, created int, err error) {
-	// Looked for in a read transaction first: the delivery loop asks on
-	// every wake, and an empty write transaction still costs an fsync.
-	work := false
-	if err := s.view(func(tx *bolt.Tx) error {
-		return eachOpenRow(tx, func(r *OutboxRow) bool {
-			_, work = webhooksDue(r, now)
-			return !work
-		})
-	}); err != nil || !work {
-		return 0, 0, err
+// FanOut decides the fan-out of rows (from DueForFanout) with fan, for a
+// Fanout entry. It runs outside any transaction.
+func FanOut(rows []OutboxRow, subs []Subscription, fan Fanout) []FannedRow {
+	out := make([]FannedRow, 0, len(rows))
+	for _, r := range rows {
+		body, to, err := fan(r.Event, subs)
+		f := FannedRow{Seq: r.Seq, Body: body, Subs: to}
+		if err != nil {
+			f = FannedRow{Seq: r.Seq, Error: err.Error()}
+		}
+		out = append(out, f)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
-		created = 0
-		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
-		var subs []Subscription
-		loaded := false
-		var done [][]byte
-		c := open.Cursor()
-		n := 0
-		for k, _ := c.First(); k != nil && n < limit; k, _ = c.Next() {
-			var r OutboxRow
-			if err := json.Unmarshal(out.Get(k), &r); err != nil {
-				return fmt.Errorf("outbox row %x: %w", k, err)
+	return out
+}
+
+// FannedRow is one announcement's webhook fan-out: the body every
+// subscriber gets and the subscriptions that take it, or the reason no
+// body could be made.
+type FannedRow struct {
+	Seq   uint64          `json:"seq"`
+	Body  json.RawMessage `json:"body,omitempty"`
+	Subs  []string        `json:"subs,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+// applyFanout turns each row still waiting on the webhooks destination
+// into deliveries, one per listed subscription that still takes them, and
+// marks the destination sent (or failed: one bad event must not hold up
+// the ones behind it). A row fanned out already is left as it is.
+func applyFanout(tx *bolt.Tx, list []FannedRow, now time.Time, res *Result) error {
+	out, open, subs := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen), tx.Bucket(bucketSubs)
+	for _, f := range list {
+		var r OutboxRow
+		if ok, err := getJSON(out, be64(f.Seq), &r); err != nil || !ok {
+			if err != nil {
+				return fmt.Errorf("outbox row %d: %w", f.Seq, err)
 			}
-			d, ok := webhooksDue(&r, now)
-			if !ok {
-				continue
-			}
-			n++
-			if !loaded {
-				var err error
-				if subs, err = fanTargets(tx); err != nil {
-					return err
-				}
-				loaded = true
-			}
-			made, err := fanRow(tx, &r, d, subs, fan, now)
+			continue
+		}
+		d, ok := webhooksDue(&r, now)
+		if !ok {
+			continue
+		}
+		res.Rows++
+		if f.Error != "" {
+			d.State, d.LastError, d.UpdatedAt = Failed, "webhook body: "+f.Error, now
+		} else {
+			made, err := fanRow(tx, subs, &r, f, now)
 			if err != nil {
 				return err
 			}
-			created += made
-			if err := putJSON(out, k, r); err != nil {
-				return err
-			}
-			if r.Done() {
-				done = append(done, bytes.Clone(k))
-			}
+			res.Created += made
+			d.State, d.Attempts, d.UpdatedAt = Sent, d.Attempts+1, now
+			d.RemoteID = fmt.Sprintf("%d subscriptions", made)
 		}
-		if err := deleteKeys(open, done); err != nil {
+		if err := putJSON(out, be64(f.Seq), r); err != nil {
 			return err
 		}
-		rows = n
-		return nil
-	})
-	return rows, created, err
+		if r.Done() {
+			if err := open.Delete(be64(f.Seq)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // fanTargets are the subscriptions that take deliveries (paused ones keep
@@ -89,7 +115,7 @@ func fanTargets(tx *bolt.Tx) ([]Subscription, error) {
 		if err := json.Unmarshal(v, &x); err != nil {
 			return err
 		}
-		if x.State == SubActive || x.State == SubPaused {
+		if x.takes() {
 			subs = append(subs, x)
 		}
 		return nil
@@ -97,35 +123,37 @@ func fanTargets(tx *bolt.Tx) ([]Subscription, error) {
 	return subs, err
 }
 
-// fanRow turns one row into deliveries and marks its webhooks destination
-// d sent (or failed: one bad event must not hold up the ones behind it).
-// The caller writes the row.
-func fanRow(tx *bolt.Tx, r *OutboxRow, d *Delivery, subs []Subscription, fan Fanout, now time.Time) (int, error) {
-	body, to, err := fan(r.Event, subs)
-	if err != nil {
-		d.State, d.LastError, d.UpdatedAt = Failed, "webhook body: "+err.Error(), now
+func (s *Subscription) takes() bool { return s.State == SubActive || s.State == SubPaused }
+
+// fanRow stores a row's body once and a delivery for each listed
+// subscription that still takes deliveries; it returns how many.
+func fanRow(tx *bolt.Tx, subs *bolt.Bucket, r *OutboxRow, f FannedRow, now time.Time) (int, error) {
+	if len(f.Body) == 0 || len(f.Subs) == 0 {
 		return 0, nil
 	}
 	created := 0
-	if body != nil && len(to) > 0 {
-		if err := putJSON(tx.Bucket(bucketWHEvents), be64(r.Seq), whEvent{CreatedAt: now, Body: body}); err != nil {
+	for _, id := range f.Subs {
+		var sub Subscription
+		if ok, err := getJSON(subs, []byte(id), &sub); err != nil || !ok || !sub.takes() {
+			if err != nil {
+				return 0, fmt.Errorf("subscription %s: %w", id, err)
+			}
+			continue // deleted or stopped since the fan-out was decided
+		}
+		wd := &WebhookDelivery{Sub: id, MessageID: r.Event.ID, Type: string(r.Event.Type), EventSeq: r.Seq,
+			State: Pending, NextAt: now, CreatedAt: now}
+		if r.Event.Incident != nil {
+			wd.Incident = r.Event.Incident.ID
+		}
+		if err := putDelivery(tx, wd); err != nil {
 			return 0, err
 		}
-		for _, id := range to {
-			wd := &WebhookDelivery{Sub: id, MessageID: r.Event.ID, Type: string(r.Event.Type), EventSeq: r.Seq,
-				State: Pending, NextAt: now, CreatedAt: now}
-			if r.Event.Incident != nil {
-				wd.Incident = r.Event.Incident.ID
-			}
-			if err := putDelivery(tx, wd); err != nil {
-				return 0, err
-			}
-			created++
-		}
+		created++
 	}
-	d.State, d.Attempts, d.UpdatedAt = Sent, d.Attempts+1, now
-	d.RemoteID = fmt.Sprintf("%d subscriptions", len(to))
-	return created, nil
+	if created == 0 {
+		return 0, nil
+	}
+	return created, putJSON(tx.Bucket(bucketWHEvents), be64(r.Seq), whEvent{CreatedAt: now, Body: f.Body})
 }
 
 // webhooksDue returns a row's webhooks delivery if it waits to be fanned

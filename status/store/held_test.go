@@ -16,15 +16,11 @@ func TestDecideHeldAnnouncements(t *testing.T) {
 	s, _ := openTemp(t)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	ev := status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}
-	seq, err := s.Enqueue(ev, []Dest{{Name: "mastodon", Hold: true}, {Name: "x", Delay: time.Hour}, {Name: "slack", Hold: true}}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seq := announce(t, s, ev, []Dest{{Name: "mastodon", Hold: true}, {Name: "x", Delay: time.Hour}, {Name: "slack", Hold: true}}, now)
 	// The dispatcher claims slack first (as if it had been released).
-	if err := s.UpdateDelivery(seq, "slack", now, func(d *Delivery) { d.State = Sending }); err != nil {
-		t.Fatal(err)
-	}
-	row, changed, err := s.Decide(seq, false, "oncall", now.Add(time.Minute))
+	mustApply(t, s, Entry{At: now, Marks: []Mark{{Seq: seq, Dest: "slack", To: Sending}}})
+	res, err := s.Apply(Entry{At: now.Add(time.Minute), Decide: &Decision{Seq: seq, Actor: "oncall"}})
+	row, changed := res.Row, res.Changed
 	if err != nil || changed != 2 {
 		t.Fatalf("cancel: %d changed, %v", changed, err)
 	}
@@ -45,10 +41,10 @@ func TestDecideHeldAnnouncements(t *testing.T) {
 		audit[0].Detail != "incident.created evt-1, 2 destination(s)" {
 		t.Fatalf("audit: %+v %v", audit, err)
 	}
-	if _, _, err := s.Decide(seq, true, "oncall", now.Add(2*time.Minute)); !errors.Is(err, ErrNotWaiting) {
+	if _, err := s.Apply(Entry{At: now.Add(2 * time.Minute), Decide: &Decision{Seq: seq, Release: true, Actor: "oncall"}}); !errors.Is(err, ErrNotWaiting) {
 		t.Errorf("releasing a decided row: %v", err)
 	}
-	if _, _, err := s.Decide(999, true, "oncall", now); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Apply(Entry{At: now, Decide: &Decision{Seq: 999, Release: true, Actor: "oncall"}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown row: %v", err)
 	}
 	if audit, _ := s.AuditLog(10, time.Time{}); len(audit) != 1 {
@@ -62,23 +58,28 @@ func TestSubscriptionChangesCarryTheirAudit(t *testing.T) {
 	s, _ := openTemp(t)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	sub := Subscription{ID: "sub_a", URL: "https://hooks.example.com/a", State: SubActive, Client: "c", CreatedAt: now}
-	if err := s.CreateSubscription(sub, WebhookDelivery{Type: "subscription.verify", State: Sent, CreatedAt: now}, 5); err != nil {
+	if err := subscribe(s, sub, WebhookDelivery{Type: "subscription.verify", State: Sent, CreatedAt: now}, 5); err != nil {
 		t.Fatal(err)
 	}
 	entry := func(action string) status.AuditEntry {
 		return status.AuditEntry{At: now, Actor: "oncall", Action: action, Target: "sub_a"}
 	}
-	refused := errors.New("refused")
-	if _, err := s.UpdateSubscription("sub_a", func(*Subscription) error { return refused }, entry("pause_subscription")); !errors.Is(err, refused) {
+	change := func(c SubscriptionChange, action string) error {
+		c.ID = "sub_a"
+		_, err := s.Apply(Entry{At: now, Subscription: &c, Audit: []status.AuditEntry{entry(action)}})
+		return err
+	}
+	refused := ErrSubState // only a disabled subscription may be paused here
+	if err := change(SubscriptionChange{State: SubPaused, From: []SubState{SubDisabled}}, "pause_subscription"); !errors.Is(err, refused) {
 		t.Fatalf("refused change: %v", err)
 	}
-	if _, err := s.UpdateSubscription("sub_a", func(x *Subscription) error { x.State = SubPaused; return nil }, entry("pause_subscription")); err != nil {
+	if err := change(SubscriptionChange{State: SubPaused, From: []SubState{SubActive}}, "pause_subscription"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteSubscription("sub_a", entry("delete_subscription")); err != nil {
+	if err := change(SubscriptionChange{Delete: true}, "delete_subscription"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteSubscription("sub_a", entry("delete_subscription")); !errors.Is(err, ErrNotFound) {
+	if err := change(SubscriptionChange{Delete: true}, "delete_subscription"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 	audit, err := s.AuditLog(10, time.Time{})

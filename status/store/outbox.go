@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -40,9 +42,9 @@ func (s DeliveryState) Open() bool { return s == Pending || s == Sending || s ==
 
 // Dest is one destination of an event, with the publish policy applied.
 type Dest struct {
-	Name  string
-	Delay time.Duration // first attempt no sooner than this (publish.mode: delay)
-	Hold  bool          // wait for a person (publish.mode: manual)
+	Name  string        `json:"name"`
+	Delay time.Duration `json:"delay,omitempty"` // first attempt no sooner than this (publish.mode: delay)
+	Hold  bool          `json:"hold,omitempty"`  // wait for a person (publish.mode: manual)
 }
 
 // Delivery is the state of one event for one destination.
@@ -103,18 +105,6 @@ func enqueue(tx *bolt.Tx, ev status.Event, dests []Dest, now time.Time) (uint64,
 	return seq, nil
 }
 
-// Enqueue adds an event outside an engine step (the dispatcher's
-// delivery.failed), in its own transaction.
-func (s *Store) Enqueue(ev status.Event, dests []Dest, now time.Time) (uint64, error) {
-	var seq uint64
-	err := s.update(func(tx *bolt.Tx) error {
-		var err error
-		seq, err = enqueue(tx, ev, dests, now)
-		return err
-	})
-	return seq, err
-}
-
 // Unfinished returns rows (oldest first, at most limit) that still have a
 // pending or sending delivery.
 func (s *Store) Unfinished(limit int) ([]OutboxRow, error) {
@@ -141,71 +131,111 @@ func (s *Store) OutboxRow(seq uint64) (OutboxRow, error) {
 	return r, err
 }
 
-// UpdateDelivery changes one destination's delivery of one row in its own
-// transaction (fsync'd before it returns), through fn.
-func (s *Store) UpdateDelivery(seq uint64, dest string, now time.Time, fn func(d *Delivery)) error {
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		v := b.Get(be64(seq))
-		if v == nil {
-			return fmt.Errorf("outbox row %d: %w", seq, ErrNotFound)
-		}
-		var r OutboxRow
-		if err := json.Unmarshal(v, &r); err != nil {
+// Mark is one channel delivery's progress. A send begins with a durable
+// claim (Sending, attempts counted) before the request, so after a crash
+// an ambiguous send is known rather than silently repeated or forgotten.
+type Mark struct {
+	Seq  uint64        `json:"seq"`
+	Dest string        `json:"dest"`
+	To   DeliveryState `json:"to"`
+	// Error becomes the delivery's last error ("" clears it).
+	Error  string    `json:"error,omitempty"`
+	NextAt time.Time `json:"next_at,omitzero"`
+	// RemoteID is what the destination called the post; with Thread, an
+	// incident's id, it is also recorded as that incident's thread on Dest
+	// (the first post of an incident stays its thread).
+	RemoteID string `json:"remote_id,omitempty"`
+	Thread   string `json:"thread,omitempty"`
+}
+
+func applyMarks(tx *bolt.Tx, marks []Mark, now time.Time, res *Result) error {
+	for _, m := range marks {
+		if err := applyMark(tx, m, now, res); err != nil {
 			return err
 		}
-		d, ok := r.Deliveries[dest]
-		if !ok {
-			return fmt.Errorf("outbox row %d destination %s: %w", seq, dest, ErrNotFound)
+	}
+	return nil
+}
+
+func applyMark(tx *bolt.Tx, m Mark, now time.Time, res *Result) error {
+	b := tx.Bucket(bucketOutbox)
+	v := b.Get(be64(m.Seq))
+	if v == nil {
+		return fmt.Errorf("outbox row %d: %w", m.Seq, ErrNotFound)
+	}
+	var r OutboxRow
+	if err := json.Unmarshal(v, &r); err != nil {
+		return fmt.Errorf("outbox row %d: %w", m.Seq, err)
+	}
+	d, ok := r.Deliveries[m.Dest]
+	if !ok {
+		return fmt.Errorf("outbox row %d destination %s: %w", m.Seq, m.Dest, ErrNotFound)
+	}
+	if m.To == Sending {
+		if d.FirstAttemptAt.IsZero() {
+			d.FirstAttemptAt = now
 		}
-		fn(d)
-		d.UpdatedAt = now
-		if err := putJSON(b, be64(seq), r); err != nil {
+		d.Attempts++
+	}
+	d.State, d.UpdatedAt = m.To, now
+	if m.To != Sending { // a claim keeps the last attempt's error
+		d.LastError = m.Error
+	}
+	if !m.NextAt.IsZero() {
+		d.NextAt = m.NextAt
+	}
+	if m.RemoteID != "" {
+		d.RemoteID = m.RemoteID
+	}
+	if m.Thread != "" && m.RemoteID != "" {
+		threads := tx.Bucket(bucketThreads)
+		if threads.Get(threadKey(m.Thread, m.Dest)) == nil {
+			if err := threads.Put(threadKey(m.Thread, m.Dest), []byte(m.RemoteID)); err != nil {
+				return err
+			}
+		}
+	}
+	res.Delivery = *d
+	if err := putJSON(b, be64(m.Seq), r); err != nil {
+		return err
+	}
+	if r.Done() {
+		return tx.Bucket(bucketOutboxOpen).Delete(be64(m.Seq))
+	}
+	return nil
+}
+
+// applyKeepDests cancels open deliveries to destinations not in keep (a
+// channel removed from the config, webhooks turned off), so they do not
+// count as a backlog forever.
+func applyKeepDests(tx *bolt.Tx, keep []string, now time.Time, res *Result) error {
+	out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
+	var done [][]byte
+	c := open.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		var r OutboxRow
+		if err := json.Unmarshal(out.Get(k), &r); err != nil {
+			return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		changed := false
+		for _, dest := range slices.Sorted(maps.Keys(r.Deliveries)) {
+			if d := r.Deliveries[dest]; d.State.Open() && !slices.Contains(keep, dest) {
+				d.State, d.LastError, d.UpdatedAt = Cancelled, "not sent: "+dest+" is no longer configured", now
+				changed = true
+				res.Changed++
+			}
+		}
+		if !changed {
+			continue
+		}
+		if err := putJSON(out, k, r); err != nil {
 			return err
 		}
 		if r.Done() {
-			return tx.Bucket(bucketOutboxOpen).Delete(be64(seq))
+			done = append(done, append([]byte(nil), k...))
 		}
-		return nil
-	})
-}
-
-// CancelGone cancels open deliveries to destinations that no longer exist
-// (a channel removed from the config, webhooks turned off), so they do not
-// count as a backlog forever. It returns how many it cancelled.
-func (s *Store) CancelGone(exists func(dest string) bool, now time.Time) (int, error) {
-	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
-		n = 0
-		out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
-		var done [][]byte
-		c := open.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			var r OutboxRow
-			if err := json.Unmarshal(out.Get(k), &r); err != nil {
-				return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			changed := false
-			for dest, d := range r.Deliveries {
-				if d.State.Open() && !exists(dest) {
-					d.State, d.LastError, d.UpdatedAt = Cancelled, "not sent: "+dest+" is no longer configured", now
-					changed = true
-					n++
-				}
-			}
-			if !changed {
-				continue
-			}
-			if err := putJSON(out, k, r); err != nil {
-				return err
-			}
-			if r.Done() {
-				done = append(done, append([]byte(nil), k...))
-			}
-		}
-		return deleteKeys(open, done)
-	})
-	return n, err
+	}
+	return deleteKeys(open, done)
 }
 
 // Depth is the outbox backlog of one destination.
@@ -243,26 +273,14 @@ var bucketThreads = []byte("threads")
 
 func threadKey(incident, dest string) []byte { return []byte(incident + "\x00" + dest) }
 
-// SetThread records the first post of an incident on a destination; later
-// calls for the same pair keep the first.
-func (s *Store) SetThread(incident, dest, remoteID string) error {
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketThreads)
-		if b.Get(threadKey(incident, dest)) != nil {
-			return nil
-		}
-		return b.Put(threadKey(incident, dest), []byte(remoteID))
-	})
-}
-
 // Thread returns the remote id of an incident's first post on dest, or "".
-func (s *Store) Thread(incident, dest string) string {
+func (s *Store) Thread(incident, dest string) (string, error) {
 	var id string
-	_ = s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		id = string(tx.Bucket(bucketThreads).Get(threadKey(incident, dest)))
 		return nil
 	})
-	return id
+	return id, err
 }
 
 // RecentOutbox returns up to limit rows, newest first, delivered or not:
@@ -288,13 +306,8 @@ func (s *Store) RecentOutbox(limit int) ([]OutboxRow, error) {
 var bucketSettings = []byte("settings")
 
 // Setting reads a stored value ("" when unset).
-func (s *Store) Setting(key string) string {
+func (s *Store) Setting(key string) (string, error) {
 	var v string
-	_ = s.view(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketSettings).Get([]byte(key))); return nil })
-	return v
-}
-
-// SetSetting stores a value durably.
-func (s *Store) SetSetting(key, value string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSettings).Put([]byte(key), []byte(value)) })
+	err := s.view(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketSettings).Get([]byte(key))); return nil })
+	return v, err
 }

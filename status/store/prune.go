@@ -6,37 +6,46 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune deletes raw results older than now-rawRetention and roll-ups past
-// their retention, at most budget keys per call (one short transaction), so
-// it never holds the writer lock long. It reports whether more remain.
-func (s *Store) Prune(now time.Time, rawRetention time.Duration, budget int) (deleted int, more bool, err error) {
-	err = s.update(func(tx *bolt.Tx) error {
-		for _, p := range []struct {
-			bucket []byte
-			cutoff time.Time
-		}{
-			{bucketResults, now.Add(-rawRetention)},
-			{bucketShots, now.Add(-rawRetention)},
-			{bucketHourly, now.Add(-HourlyRetention)},
-			{bucketDaily, now.Add(-DailyRetention)},
-		} {
-			n, m, err := pruneBucket(tx.Bucket(p.bucket), timeKey(p.cutoff), budget-deleted)
-			deleted += n
-			more = more || m
-			if err != nil || deleted >= budget {
-				more = more || deleted >= budget
-				return err
-			}
+// Prune deletes raw results older than RawRetention and roll-ups past
+// their retention, at most Budget keys (one short transaction), so it
+// never holds the writer lock long. The result says whether more remain.
+type Prune struct {
+	RawRetention time.Duration `json:"raw_retention"`
+	Budget       int           `json:"budget"`
+}
+
+func applyPrune(tx *bolt.Tx, p Prune, now time.Time, res *Result) error {
+	deleted, more, err := prune(tx, now, p.RawRetention, p.Budget)
+	res.Deleted, res.More = deleted, more
+	return err
+}
+
+func prune(tx *bolt.Tx, now time.Time, rawRetention time.Duration, budget int) (deleted int, more bool, err error) {
+	for _, p := range []struct {
+		bucket []byte
+		cutoff time.Time
+	}{
+		{bucketResults, now.Add(-rawRetention)},
+		{bucketShots, now.Add(-rawRetention)},
+		{bucketHourly, now.Add(-HourlyRetention)},
+		{bucketDaily, now.Add(-DailyRetention)},
+	} {
+		n, m, err := pruneBucket(tx.Bucket(p.bucket), timeKey(p.cutoff), budget-deleted)
+		deleted += n
+		more = more || m
+		if err != nil || deleted >= budget {
+			return deleted, more || deleted >= budget, err
 		}
-		return nil
-	})
-	return deleted, more, err
+	}
+	return deleted, more, nil
 }
 
 // pruneBucket deletes keys below cutoff in each sub-bucket of root.
 func pruneBucket(root *bolt.Bucket, cutoff []byte, budget int) (int, bool, error) {
 	var names [][]byte
-	_ = root.ForEachBucket(func(k []byte) error { names = append(names, append([]byte(nil), k...)); return nil })
+	if err := root.ForEachBucket(func(k []byte) error { names = append(names, append([]byte(nil), k...)); return nil }); err != nil {
+		return 0, false, err
+	}
 	deleted := 0
 	for _, name := range names {
 		c := root.Bucket(name).Cursor()

@@ -25,12 +25,12 @@ func TestRestoredBackupNeverRepeatsIDs(t *testing.T) {
 		for i := range 2 {
 			b := status.Batch{Now: at.Add(time.Duration(i) * time.Second), Results: []status.CheckResult{result("api-1", at.Add(time.Duration(i)*time.Second), probes.Down, 0)}}
 			ch = e.Apply(b)
-			if err := s.Apply(ch, e.State(), route, b.Now); err != nil {
+			if err := step(s, ch, e.State(), route, b.Now); err != nil {
 				t.Fatal(err)
 			}
 		}
 		b := status.Batch{Now: at.Add(time.Minute), Results: []status.CheckResult{result("api-1", at.Add(time.Minute), probes.Up, 0)}}
-		if err := s.Apply(e.Apply(b), e.State(), route, b.Now); err != nil {
+		if err := step(s, e.Apply(b), e.State(), route, b.Now); err != nil {
 			t.Fatal(err)
 		}
 		return ch

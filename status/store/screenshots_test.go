@@ -20,7 +20,7 @@ func TestScreenshotsKeptAndPruned(t *testing.T) {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		r := status.CheckResult{Check: "login", At: at, Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonTimeout,
 			Screenshot: []byte(fmt.Sprintf("\x89PNG shot %d", i))}}
-		if err := s.Apply(&status.Changes{Results: []status.CheckResult{r}}, status.NewState(), nil, at); err != nil {
+		if err := step(s, &status.Changes{Results: []status.CheckResult{r}}, status.NewState(), nil, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestScreenshotsKeptAndPruned(t *testing.T) {
 	if _, err := s.ScreenshotAt("nope", t0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown check: %v", err)
 	}
-	if _, _, err := s.Prune(t0.Add(48*time.Hour+4*time.Minute), 48*time.Hour, 1000); err != nil {
+	if _, err := s.Apply(Entry{At: t0.Add(48*time.Hour + 4*time.Minute), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 1000}}); err != nil {
 		t.Fatal(err)
 	}
 	if shots, _ := s.Screenshots("login"); len(shots) != 3 || !shots[2].At.Equal(t0.Add(4*time.Minute)) {

@@ -46,7 +46,7 @@ func drive(t *testing.T, s *Store, e *status.Engine, route Router, steps ...stat
 	t.Helper()
 	for _, b := range steps {
 		ch := e.Apply(b)
-		if err := s.Apply(ch, e.State(), route, b.Now); err != nil {
+		if err := step(s, ch, e.State(), route, b.Now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestRollups(t *testing.T) {
 		Segments: []status.Segment{{Component: "api", Status: status.MajorOutage, From: t0, To: t0.Add(10 * time.Minute)},
 			{Component: "api", Status: status.Operational, From: t0.Add(10 * time.Minute), To: t0.Add(40 * time.Minute)}},
 	}
-	if err := s.Apply(ch, status.NewState(), nil, t0); err != nil {
+	if err := step(s, ch, status.NewState(), nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	hours, _ := s.CheckRollups("api-1", false, t0.Add(-time.Hour), t0.Add(2*time.Hour))
@@ -187,17 +187,16 @@ func TestOutboxTransitions(t *testing.T) {
 		t.Fatalf("row %+v", inc)
 	}
 	now := t0.Add(2 * time.Second)
-	mark := func(seq uint64, dest string, fn func(*Delivery)) {
-		if err := s.UpdateDelivery(seq, dest, now, fn); err != nil {
-			t.Fatal(err)
-		}
+	mark := func(seq uint64, dest string, m Mark) {
+		m.Seq, m.Dest = seq, dest
+		mustApply(t, s, Entry{At: now, Marks: []Mark{m}})
 	}
-	mark(inc.Seq, "mastodon", func(d *Delivery) { d.State = Sending; d.Attempts++ })
+	mark(inc.Seq, "mastodon", Mark{To: Sending})
 	if r, _ := s.OutboxRow(inc.Seq); r.Deliveries["mastodon"].State != Sending || r.Deliveries["mastodon"].Attempts != 1 {
 		t.Fatalf("after mark sending %+v", r.Deliveries["mastodon"])
 	}
-	mark(inc.Seq, "mastodon", func(d *Delivery) { d.State = Sent; d.RemoteID = "109" })
-	mark(inc.Seq, "ops", func(d *Delivery) { d.State = Failed; d.LastError = "410 Gone" })
+	mark(inc.Seq, "mastodon", Mark{To: Sent, RemoteID: "109"})
+	mark(inc.Seq, "ops", Mark{To: Failed, Error: "410 Gone"})
 	depth, _ := s.OutboxDepth()
 	if depth["ops"].Pending != 1 || depth["mastodon"].Pending != 1 || !depth["ops"].Oldest.Equal(t0.Add(time.Second)) {
 		t.Fatalf("depth %+v", depth)
@@ -205,7 +204,7 @@ func TestOutboxTransitions(t *testing.T) {
 	if rows, _ = s.Unfinished(100); len(rows) != 1 || rows[0].Seq == inc.Seq {
 		t.Fatalf("a finished row is still open: %+v", rows)
 	}
-	if err := s.UpdateDelivery(inc.Seq, "nope", now, func(*Delivery) {}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Apply(Entry{At: now, Marks: []Mark{{Seq: inc.Seq, Dest: "nope", To: Sent}}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown destination: %v", err)
 	}
 }
@@ -216,17 +215,21 @@ func TestPruneIncrementally(t *testing.T) {
 	for i := range 100 {
 		rs = append(rs, result("api-1", t0.Add(time.Duration(i)*time.Minute), probes.Up, time.Millisecond))
 	}
-	if err := s.Apply(&status.Changes{Results: rs}, status.NewState(), nil, t0); err != nil {
+	if err := step(s, &status.Changes{Results: rs}, status.NewState(), nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	now := t0.Add(48*time.Hour + 60*time.Minute) // the first 60 results are past 48h
-	n, more, err := s.Prune(now, 48*time.Hour, 25)
+	prune := func() (int, bool, error) {
+		res, err := s.Apply(Entry{At: now, Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 25}})
+		return res.Deleted, res.More, err
+	}
+	n, more, err := prune()
 	if err != nil || n != 25 || !more {
 		t.Fatalf("first prune: %d more=%v %v", n, more, err)
 	}
 	total := n
 	for more {
-		n, more, err = s.Prune(now, 48*time.Hour, 25)
+		n, more, err = prune()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -46,38 +47,41 @@ func (s *Subscription) Counts() bool { return s.State != SubExpired }
 // ErrTooManySubscriptions is returned when a client address is at its cap.
 var ErrTooManySubscriptions = errors.New("too many subscriptions from this address")
 
-// CreateSubscription stores a pending subscription and its challenge
-// delivery in one transaction, unless its client address already holds
-// perClient subscriptions.
-func (s *Store) CreateSubscription(sub Subscription, verify WebhookDelivery, perClient int) error {
-	defer s.subsChanged()
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubs)
-		held := 0
-		if err := b.ForEach(func(_, v []byte) error {
-			var x Subscription
-			if err := json.Unmarshal(v, &x); err != nil {
-				return err
-			}
-			if x.Client == sub.Client && x.Counts() {
-				held++
-			}
-			return nil
-		}); err != nil {
+// NewSubscription is a pending subscription with its challenge delivery,
+// refused if its client address already holds PerClient subscriptions.
+type NewSubscription struct {
+	Sub       Subscription    `json:"sub"`
+	Verify    WebhookDelivery `json:"verify"`
+	PerClient int             `json:"per_client,omitempty"`
+}
+
+func applySubscribe(tx *bolt.Tx, n NewSubscription) error {
+	b := tx.Bucket(bucketSubs)
+	held := 0
+	if err := b.ForEach(func(_, v []byte) error {
+		var x Subscription
+		if err := json.Unmarshal(v, &x); err != nil {
 			return err
 		}
-		if perClient > 0 && held >= perClient {
-			return ErrTooManySubscriptions
+		if x.Client == n.Sub.Client && x.Counts() {
+			held++
 		}
-		if b.Get([]byte(sub.ID)) != nil {
-			return fmt.Errorf("subscription %s exists", sub.ID)
-		}
-		if err := putJSON(b, []byte(sub.ID), sub); err != nil {
-			return err
-		}
-		verify.Sub = sub.ID
-		return putDelivery(tx, &verify)
-	})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n.PerClient > 0 && held >= n.PerClient {
+		return ErrTooManySubscriptions
+	}
+	if b.Get([]byte(n.Sub.ID)) != nil {
+		return fmt.Errorf("subscription %s exists", n.Sub.ID)
+	}
+	if err := putJSON(b, []byte(n.Sub.ID), n.Sub); err != nil {
+		return err
+	}
+	verify := n.Verify
+	verify.Sub = n.Sub.ID
+	return putDelivery(tx, &verify)
 }
 
 // Subscription reads one subscription.
@@ -109,32 +113,59 @@ func (s *Store) Subscriptions() ([]Subscription, error) {
 	return out, err
 }
 
-// UpdateSubscription changes one subscription through fn, in one
-// transaction; fn's error aborts it.
-//
-// Audit entries given (a change made with an admin token) are written in
-// the same transaction: the change and its record, or neither.
-func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error, audit ...status.AuditEntry) (Subscription, error) {
-	defer s.subsChanged()
+// ErrSubState is a change the subscription's state forbids.
+var ErrSubState = errors.New("not possible in this state")
+
+// SubscriptionChange changes one subscription: deletes it (with its
+// deliveries, sent or not), moves it to State from one of From (already
+// there: nothing changes), or makes Secret the newest signing secret, the
+// older ones signing until Until (those already ended are dropped).
+type SubscriptionChange struct {
+	ID     string     `json:"id"`
+	Delete bool       `json:"delete,omitempty"`
+	State  SubState   `json:"state,omitempty"`
+	From   []SubState `json:"from,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+	Secret string     `json:"secret,omitempty"`
+	Until  time.Time  `json:"until,omitzero"`
+}
+
+func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, res *Result) error {
+	b := tx.Bucket(bucketSubs)
 	var sub Subscription
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubs)
-		ok, err := getJSON(b, []byte(id), &sub)
-		if err != nil {
-			return err
+	ok, err := getJSON(b, []byte(c.ID), &sub)
+	if err != nil {
+		return fmt.Errorf("subscription %s: %w", c.ID, err)
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	if c.Delete {
+		return deleteSubscription(tx, c.ID)
+	}
+	if c.State != "" && sub.State != c.State {
+		if !slices.Contains(c.From, sub.State) {
+			return fmt.Errorf("subscription is %s: %w", sub.State, ErrSubState)
 		}
-		if !ok {
-			return ErrNotFound
+		sub.State, sub.StateAt, sub.Reason = c.State, now, c.Reason
+		if c.State == SubActive {
+			sub.FailingSince = time.Time{}
 		}
-		if err := fn(&sub); err != nil {
-			return err
+	}
+	if c.Secret != "" {
+		keep := []Secret{{Value: c.Secret}}
+		for _, old := range sub.Secrets {
+			if old.Until.IsZero() {
+				old.Until = c.Until
+			}
+			if old.Until.After(now) {
+				keep = append(keep, old)
+			}
 		}
-		if err := putAudits(tx, audit); err != nil {
-			return err
-		}
-		return putJSON(b, []byte(id), sub)
-	})
-	return sub, err
+		sub.Secrets = keep
+	}
+	res.Subscription = sub
+	return putJSON(b, []byte(c.ID), sub)
 }
 
 func putAudits(tx *bolt.Tx, entries []status.AuditEntry) error {
@@ -146,41 +177,30 @@ func putAudits(tx *bolt.Tx, entries []status.AuditEntry) error {
 	return nil
 }
 
-// DeleteSubscription removes a subscription and its deliveries, sent or
-// not, with its audit entries (if any) in the same transaction.
-func (s *Store) DeleteSubscription(id string, audit ...status.AuditEntry) error {
-	defer s.subsChanged()
-	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubs)
-		if b.Get([]byte(id)) == nil {
-			return ErrNotFound
-		}
-		if err := putAudits(tx, audit); err != nil {
-			return err
-		}
-		if err := b.Delete([]byte(id)); err != nil {
-			return err
-		}
-		prefix := []byte(id + "\x00")
-		idx := tx.Bucket(bucketWHBySub)
-		var keys [][]byte
-		c := idx.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
-		for _, k := range keys {
-			seq := k[len(prefix):]
-			for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen} {
-				if err := tx.Bucket(bk).Delete(seq); err != nil {
-					return err
-				}
-			}
-			if err := idx.Delete(k); err != nil {
+// deleteSubscription removes a subscription and its deliveries.
+func deleteSubscription(tx *bolt.Tx, id string) error {
+	if err := tx.Bucket(bucketSubs).Delete([]byte(id)); err != nil {
+		return err
+	}
+	prefix := []byte(id + "\x00")
+	idx := tx.Bucket(bucketWHBySub)
+	var keys [][]byte
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		seq := k[len(prefix):]
+		for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen} {
+			if err := tx.Bucket(bk).Delete(seq); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		if err := idx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SubscriptionsVersion changes whenever a subscription is created,

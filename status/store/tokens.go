@@ -16,16 +16,19 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// NewHeartbeatToken issues a token for check, replacing any previous one,
-// and returns it (the only time it is seen).
-func (s *Store) NewHeartbeatToken(check string) (string, error) {
+// NewHeartbeatToken makes a token for check and the setting that keeps
+// its hash, replacing any previous one once applied. The token is returned
+// only here, the one time it is seen.
+func NewHeartbeatToken(check string) (string, Setting, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", Setting{}, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(b)
-	return token, s.SetSetting("heartbeat/"+check, HashToken(token))
+	return token, Setting{Key: heartbeatKey(check), Value: HashToken(token)}, nil
 }
 
+func heartbeatKey(check string) string { return "heartbeat/" + check }
+
 // HeartbeatHash returns a check's stored token hash ("" when none).
-func (s *Store) HeartbeatHash(check string) string { return s.Setting("heartbeat/" + check) }
+func (s *Store) HeartbeatHash(check string) (string, error) { return s.Setting(heartbeatKey(check)) }

@@ -153,15 +153,13 @@ func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 	return true, json.Unmarshal(raw, v)
 }
 
-// AddWebhookDelivery queues one more delivery (a ping) for an existing
+// applyPing queues one more delivery (a ping) for an existing
 // subscription.
-func (s *Store) AddWebhookDelivery(d WebhookDelivery) error {
-	return s.update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketSubs).Get([]byte(d.Sub)) == nil {
-			return ErrNotFound
-		}
-		return putDelivery(tx, &d)
-	})
+func applyPing(tx *bolt.Tx, d WebhookDelivery) error {
+	if tx.Bucket(bucketSubs).Get([]byte(d.Sub)) == nil {
+		return ErrNotFound
+	}
+	return putDelivery(tx, &d)
 }
 
 // WebhookJob is an open delivery with its subscription (nil when the
@@ -240,53 +238,6 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub
 	return jobs, next, err
 }
 
-// UpdateWebhooks applies fn to each delivery and its subscription (nil if
-// deleted) in one transaction; a subscription shared by several deliveries
-// is the same value across calls, so changes to it accumulate.
-func (s *Store) UpdateWebhooks(seqs []uint64, fn func(d *WebhookDelivery, sub *Subscription)) error {
-	changed := false
-	defer func() {
-		if changed {
-			s.subsChanged()
-		}
-	}()
-	return s.update(func(tx *bolt.Tx) error {
-		dels, subsB := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs)
-		subs := subCache{}
-		states := map[string]SubState{}
-		for _, seq := range seqs {
-			var d WebhookDelivery
-			ok, err := getJSON(dels, be64(seq), &d)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue // its subscription was deleted meanwhile
-			}
-			sub, err := subs.get(subsB, d.Sub)
-			if err != nil {
-				return err
-			}
-			if _, seen := states[d.Sub]; !seen && sub != nil {
-				states[d.Sub] = sub.State
-			}
-			fn(&d, sub)
-			if err := putDelivery(tx, &d); err != nil {
-				return err
-			}
-		}
-		for id, sub := range subs {
-			if sub != nil {
-				changed = changed || sub.State != states[id]
-				if err := putJSON(subsB, []byte(id), sub); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-}
-
 // WebhookLog returns a subscription's newest deliveries, newest first.
 func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 	out := []WebhookDelivery{}
@@ -313,13 +264,23 @@ func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 	return out, err
 }
 
-// PruneWebhooks deletes up to limit deliveries and event bodies created
-// before cutoff (finished or not: nothing is retried for that long), and
-// subscriptions that expired before it. It returns how many it deleted.
-func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
-	defer s.subsChanged()
+// PruneWebhooks deletes up to Limit deliveries and event bodies created
+// before Cutoff (finished or not: nothing is retried for that long), and
+// subscriptions that expired before it. The result counts deliveries.
+type PruneWebhooks struct {
+	Cutoff time.Time `json:"cutoff"`
+	Limit  int       `json:"limit"`
+}
+
+func applyPruneWebhooks(tx *bolt.Tx, p PruneWebhooks, res *Result) error {
+	n, err := pruneWebhooks(tx, p.Cutoff, p.Limit)
+	res.Deleted = n
+	return err
+}
+
+func pruneWebhooks(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := func() error {
 		dels := tx.Bucket(bucketWHDelivery)
 		var old []WebhookDelivery
 		c := dels.Cursor()
@@ -374,11 +335,8 @@ func (s *Store) PruneWebhooks(cutoff time.Time, limit int) (int, error) {
 		}); err != nil {
 			return err
 		}
-		if err := deleteKeys(subs, expired); err != nil {
-			return err
-		}
-		return nil
-	})
+		return deleteKeys(subs, expired)
+	}()
 	return n, err
 }
 

@@ -16,18 +16,14 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 		if id == "sub_pending" {
 			sub.State = SubPending
 		}
-		if err := s.CreateSubscription(sub, WebhookDelivery{Type: "subscription.verify", State: Sent, CreatedAt: now}, 5); err != nil {
+		if err := subscribe(s, sub, WebhookDelivery{Type: "subscription.verify", State: Sent, CreatedAt: now}, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ev := status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}
-	if _, err := s.Enqueue(ev, []Dest{{Name: WebhooksDest}, {Name: "mastodon"}}, now); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, s, ev, []Dest{{Name: WebhooksDest}, {Name: "mastodon"}}, now)
 	// A delayed announcement (publish.mode: delay) waits.
-	if _, err := s.Enqueue(status.Event{ID: "evt-2", Type: status.IncidentUpdated}, []Dest{{Name: WebhooksDest, Delay: time.Minute}}, now); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, s, status.Event{ID: "evt-2", Type: status.IncidentUpdated}, []Dest{{Name: WebhooksDest, Delay: time.Minute}}, now)
 	var offered []string
 	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) {
 		var to []string
@@ -37,14 +33,14 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 		}
 		return []byte(`{"type":"` + string(ev.Type) + `"}`), to, nil
 	}
-	rows, created, err := s.ExpandWebhooks(10, fan, now)
+	rows, created, err := expand(s, 10, fan, now)
 	if err != nil || rows != 1 || created != 2 {
 		t.Fatalf("expand: rows %d created %d err %v; want 1 and 2", rows, created, err)
 	}
 	if len(offered) != 2 {
 		t.Fatalf("offered to %v; only active subscriptions take events", offered)
 	}
-	if rows, created, _ := s.ExpandWebhooks(10, fan, now); rows != 0 || created != 0 {
+	if rows, created, _ := expand(s, 10, fan, now); rows != 0 || created != 0 {
 		t.Fatalf("second expand: rows %d created %d; an event must expand once", rows, created)
 	}
 	row, _ := s.OutboxRow(1)
@@ -55,12 +51,13 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 	if err != nil || len(jobs) != 2 || string(jobs[0].Body) != `{"type":"incident.created"}` || jobs[0].Delivery.MessageID != "evt-1" {
 		t.Fatalf("open: %d %v %+v", len(jobs), err, jobs)
 	}
-	if _, created, _ := s.ExpandWebhooks(10, fan, now.Add(time.Minute)); created != 2 {
+	if _, created, _ := expand(s, 10, fan, now.Add(time.Minute)); created != 2 {
 		t.Fatalf("the delayed event after its delay: created %d", created)
 	}
 
 	// Pruning removes deliveries and bodies older than the cutoff.
-	n, err := s.PruneWebhooks(now.Add(time.Second), 100)
+	res, err := s.Apply(Entry{At: now, PruneWebhooks: &PruneWebhooks{Cutoff: now.Add(time.Second), Limit: 100}})
+	n := res.Deleted
 	if err != nil || n != 5 { // 3 challenges + 2 deliveries of evt-1, created at now
 		t.Fatalf("pruned %d (%v), want 5", n, err)
 	}
@@ -74,13 +71,11 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 func TestExpandWebhooksSkipsABadEvent(t *testing.T) {
 	s, _ := openTemp(t)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	if err := s.CreateSubscription(Subscription{ID: "sub_a", State: SubActive, Client: "c"}, WebhookDelivery{State: Sent}, 5); err != nil {
+	if err := subscribe(s, Subscription{ID: "sub_a", State: SubActive, Client: "c"}, WebhookDelivery{State: Sent}, 5); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"evt-bad", "evt-good"} {
-		if _, err := s.Enqueue(status.Event{ID: id, Type: status.IncidentCreated}, []Dest{{Name: WebhooksDest}}, now); err != nil {
-			t.Fatal(err)
-		}
+		announce(t, s, status.Event{ID: id, Type: status.IncidentCreated}, []Dest{{Name: WebhooksDest}}, now)
 	}
 	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) {
 		if ev.ID == "evt-bad" {
@@ -88,7 +83,7 @@ func TestExpandWebhooksSkipsABadEvent(t *testing.T) {
 		}
 		return []byte(`{}`), []string{"sub_a"}, nil
 	}
-	if rows, created, err := s.ExpandWebhooks(10, fan, now); err != nil || rows != 2 || created != 1 {
+	if rows, created, err := expand(s, 10, fan, now); err != nil || rows != 2 || created != 1 {
 		t.Fatalf("expand: rows %d created %d err %v", rows, created, err)
 	}
 	bad, _ := s.OutboxRow(1)
@@ -103,10 +98,12 @@ func TestExpandWebhooksSkipsABadEvent(t *testing.T) {
 func TestCancelGoneDestinations(t *testing.T) {
 	s, _ := openTemp(t)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	if _, err := s.Enqueue(status.Event{ID: "evt-1"}, []Dest{{Name: WebhooksDest}, {Name: "mastodon"}, {Name: "old-slack"}}, now); err != nil {
-		t.Fatal(err)
+	announce(t, s, status.Event{ID: "evt-1"}, []Dest{{Name: WebhooksDest}, {Name: "mastodon"}, {Name: "old-slack"}}, now)
+	cancelGone := func(keep ...string) (int, error) {
+		res, err := s.Apply(Entry{At: now, KeepDests: &keep})
+		return res.Changed, err
 	}
-	n, err := s.CancelGone(func(d string) bool { return d == "mastodon" }, now)
+	n, err := cancelGone("mastodon")
 	if err != nil || n != 2 {
 		t.Fatalf("cancelled %d (%v), want 2", n, err)
 	}
@@ -118,7 +115,7 @@ func TestCancelGoneDestinations(t *testing.T) {
 	if len(depth) != 1 || depth["mastodon"].Pending != 1 {
 		t.Fatalf("depth = %+v", depth)
 	}
-	if n, _ := s.CancelGone(func(string) bool { return false }, now); n != 1 {
+	if n, _ := cancelGone(); n != 1 {
 		t.Fatalf("second pass cancelled %d, want 1 (mastodon)", n)
 	}
 	if rows, _ := s.Unfinished(10); len(rows) != 0 {

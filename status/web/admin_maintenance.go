@@ -97,7 +97,7 @@ func (s *Server) decide(c echo.Context, release bool) error {
 	}
 	// One transaction: every waiting destination and the audit entry, or
 	// nothing (a destination the dispatcher claimed meanwhile is its own).
-	_, changed, err := s.o.Store.Decide(seq, release, actor(c), s.o.Now())
+	res, err := s.o.Log.Apply(store.Entry{At: s.o.Now(), Decide: &store.Decision{Seq: seq, Release: release, Actor: actor(c)}})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no announcement %d", seq))
@@ -110,7 +110,7 @@ func (s *Server) decide(c echo.Context, release bool) error {
 	if release && s.o.Admin.Wake != nil {
 		s.o.Admin.Wake()
 	}
-	return c.JSON(http.StatusOK, map[string]any{"seq": seq, "destinations": changed, "action": action})
+	return c.JSON(http.StatusOK, map[string]any{"seq": seq, "destinations": res.Changed, "action": action})
 }
 
 func (s *Server) patchMaintenance(c echo.Context) error {

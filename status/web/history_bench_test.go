@@ -37,7 +37,7 @@ func manyIncidents(b *testing.B) *Server {
 		}
 		now = now.Add(15 * time.Hour)
 		ch := e.Apply(status.Batch{Now: now, Results: []status.CheckResult{{Check: "api-1", At: now, Result: probes.Result{Outcome: o}}}})
-		if err := st.Apply(ch, e.State(), nil, now); err != nil {
+		if _, err := st.Apply(store.Entry{At: now, Step: store.NewStep(ch, e.State(), nil)}); err != nil {
 			b.Fatal(err)
 		}
 	}

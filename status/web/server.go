@@ -26,6 +26,9 @@ type Options struct {
 	Site   config.Site
 	SiteID string
 	Store  *store.Store
+	// Log is the one way in for durable changes (Store itself on one
+	// node, raft in a cluster). Default Store.
+	Log    store.Log
 	Logger *slog.Logger
 	// TrustedProxies are the only peers whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
@@ -87,6 +90,9 @@ type Server struct {
 
 // New parses templates and assets (failing fast) and sets up routes.
 func New(o Options) (*Server, error) {
+	if o.Log == nil {
+		o.Log = o.Store
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

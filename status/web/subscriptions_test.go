@@ -120,7 +120,8 @@ func TestSubscriptionAPI(t *testing.T) {
 	}
 
 	// Admins list, pause and re-enable; owners cannot pause.
-	if _, err := st.UpdateSubscription(id, func(x *store.Subscription) error { x.State = store.SubActive; return nil }); err != nil {
+	verified := &store.SubscriptionChange{ID: id, State: store.SubActive, From: []store.SubState{store.SubPending}}
+	if _, err := st.Apply(store.Entry{At: time.Now(), Subscription: verified}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := call(t, h, "GET", "/api/v1/subscriptions", "", "", ip); code != http.StatusUnauthorized {
@@ -290,8 +291,8 @@ func TestAdminSubscriptionChangeIsAuditedAtTheServersTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := st.CreateSubscription(store.Subscription{ID: "sub_x", URL: "https://hooks.example.com/x", State: store.SubActive, Client: "c", CreatedAt: now},
-		store.WebhookDelivery{Type: webhook.VerifyType, State: store.Sent, CreatedAt: now}, 5); err != nil {
+	if _, err := st.Apply(store.Entry{At: now, Subscribe: &store.NewSubscription{Sub: store.Subscription{ID: "sub_x", URL: "https://hooks.example.com/x", State: store.SubActive, Client: "c", CreatedAt: now},
+		Verify: store.WebhookDelivery{Type: webhook.VerifyType, State: store.Sent, CreatedAt: now}, PerClient: 5}}); err != nil {
 		t.Fatal(err)
 	}
 	if code, out := call(t, s.Handler(), "POST", "/api/v1/subscriptions/sub_x/pause", writeToken, "", "203.0.113.30"); code != 200 {

@@ -48,7 +48,7 @@ func fixture(t testing.TB) (*status.Snapshot, *store.Store) {
 	e := status.NewEngine(m, nil)
 	apply := func(now time.Time, rs ...status.CheckResult) {
 		ch := e.Apply(status.Batch{Now: now, Results: rs})
-		if err := st.Apply(ch, e.State(), nil, now); err != nil {
+		if _, err := st.Apply(store.Entry{At: now, Step: store.NewStep(ch, e.State(), nil)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -395,7 +395,7 @@ func TestLazyPagesRenderOnce(t *testing.T) {
 	e := status.NewEngine(&status.Model{AutoIncidents: true, Components: []status.ComponentDef{{ID: "db", Name: "Database"}},
 		Checks: []status.CheckDef{{Name: "db-1", Component: "db", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Minute}}}, nil)
 	ch := e.Apply(status.Batch{Now: t0, Results: []status.CheckResult{{Check: "db-1", At: t0, Result: probes.Result{Outcome: probes.Down}}}})
-	if err := s.o.Store.Apply(ch, e.State(), nil, t0); err != nil {
+	if _, err := s.o.Store.Apply(store.Entry{At: t0, Step: store.NewStep(ch, e.State(), nil)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Update(snap); err != nil {

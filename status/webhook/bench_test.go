@@ -69,7 +69,7 @@ func fanout(b *testing.B, hosts, perHost int) {
 		ev.At = time.Now()
 		ev.Data = json.RawMessage(`{"page":{"id":"bench","status_indicator":"major"},"incident":{"id":"inc-` + ev.ID + `"}}`)
 		start := time.Now()
-		if _, err := st.Enqueue(ev, []store.Dest{{Name: store.WebhooksDest}}, start); err != nil {
+		if _, err := st.Apply(store.Entry{At: start, Announce: []store.Announcement{{Event: ev, Dests: []store.Dest{{Name: store.WebhooksDest}}}}}); err != nil {
 			b.Fatal(err)
 		}
 		svc.Wake()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -71,16 +70,11 @@ func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []str
 }
 
 // outcome is one attempt's result, recorded by the recorder.
+// outcome is one attempt's result as the log records it, and the host
+// whose slot it held.
 type outcome struct {
-	seq        uint64
-	host       string
-	at         time.Time
-	status     int
-	latency    time.Duration
-	err        error
-	permanent  bool
-	retryAfter time.Duration
-	echo       string // the challenge the receiver sent back
+	store.WebhookOutcome
+	host string
 }
 
 func (s *Service) run(ctx context.Context) {
@@ -107,10 +101,11 @@ func (s *Service) run(ctx context.Context) {
 	var pruned time.Time
 	for {
 		if now := s.o.Now(); now.Sub(pruned) > time.Hour {
-			if n, err := s.o.Store.PruneWebhooks(now.Add(-retention), 5000); err != nil {
+			res, err := s.o.Log.Apply(store.Entry{At: now, PruneWebhooks: &store.PruneWebhooks{Cutoff: now.Add(-retention), Limit: 5000}})
+			if err != nil {
 				s.o.Logger.Error("webhook pruning failed", "error", err)
-			} else if n > 0 {
-				s.o.Logger.Info("pruned old webhook deliveries", "deliveries", n)
+			} else if res.Deleted > 0 {
+				s.o.Logger.Info("pruned old webhook deliveries", "deliveries", res.Deleted)
 			}
 			pruned = now
 		}
@@ -141,17 +136,24 @@ func (s *Service) run(ctx context.Context) {
 const expandBatch = 200
 
 // expand turns committed events into per-subscription deliveries; true
-// when more may be waiting.
+// when more may be waiting. Bodies and subscribers are decided from a
+// read, outside the write; the entry re-checks that each row still waits
+// and each subscription still takes deliveries.
 func (s *Service) expand() bool {
-	rows, created, err := s.o.Store.ExpandWebhooks(expandBatch, s.fan, s.o.Now())
+	now := s.o.Now()
+	due, subs, err := s.o.Store.DueForFanout(expandBatch, now)
+	if err == nil && len(due) > 0 {
+		var res store.Result
+		res, err = s.o.Log.Apply(store.Entry{At: now, Fanout: store.FanOut(due, subs, s.fan)})
+		if err == nil && res.Created > 0 {
+			s.o.Logger.Debug("webhook deliveries queued", "deliveries", res.Created)
+		}
+	}
 	if err != nil {
 		s.o.Logger.Error("webhook fan-out failed; will retry", "error", err)
 		return false
 	}
-	if created > 0 {
-		s.o.Logger.Debug("webhook deliveries queued", "deliveries", created)
-	}
-	return rows == expandBatch
+	return len(due) == expandBatch
 }
 
 // dispatch hands due deliveries to the workers, at most PerHost per host
@@ -214,15 +216,11 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 		}
 	}
 	if len(drop) > 0 {
-		err := s.o.Store.UpdateWebhooks(drop, func(d *store.WebhookDelivery, sub *store.Subscription) {
-			d.State, d.NextAt = store.Cancelled, time.Time{}
-			reason := "subscription deleted"
-			if sub != nil {
-				reason = "subscription " + string(sub.State)
-			}
-			d.Record(store.Attempt{At: now, Error: "not sent: " + reason})
-		})
-		if err != nil {
+		var list []store.WebhookOutcome
+		for _, seq := range drop {
+			list = append(list, store.WebhookOutcome{Seq: seq, At: now, Cancel: true})
+		}
+		if _, err := s.o.Log.Apply(store.Entry{At: now, Outcomes: &store.WebhookOutcomes{List: list}}); err != nil {
 			s.o.Logger.Error("webhook update failed", "error", err)
 		}
 	}
@@ -286,7 +284,11 @@ func (s *Service) done(seq uint64) {
 // with this attempt's timestamp and every secret still valid.
 func (s *Service) attempt(j store.WebhookJob) outcome {
 	now := s.o.Now()
-	o := outcome{seq: j.Delivery.Seq, host: splitHost(j.Sub.URL), at: now}
+	o := outcome{WebhookOutcome: store.WebhookOutcome{Seq: j.Delivery.Seq, At: now}, host: splitHost(j.Sub.URL)}
+	fail := func(err error, permanent bool) outcome {
+		o.Error, o.Permanent = err.Error(), permanent
+		return o
+	}
 	var secrets []string
 	for _, sec := range j.Sub.Secrets {
 		if sec.Until.IsZero() || sec.Until.After(now) {
@@ -297,39 +299,35 @@ func (s *Service) attempt(j store.WebhookJob) outcome {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Sub.URL, bytes.NewReader(j.Body))
 	if err != nil {
-		o.err, o.permanent = err, true
-		return o
+		return fail(err, true)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Outpost-Webhooks")
 	if err := SetHeaders(req.Header, j.Delivery.MessageID, now, j.Body, secrets...); err != nil {
-		o.err, o.permanent = err, true
-		return o
+		return fail(err, true)
 	}
 	start := time.Now()
 	resp, err := s.hc.Do(req)
+	o.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
-		o.latency = time.Since(start)
-		o.err, o.permanent = err, errors.Is(err, ErrRefusedAddress)
-		return o
+		return fail(err, errors.Is(err, ErrRefusedAddress))
 	}
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	resp.Body.Close()
-	o.latency, o.status = time.Since(start), resp.StatusCode
+	o.LatencyMS, o.Status = float64(time.Since(start).Microseconds())/1000, resp.StatusCode
 	if err := notify.ClassifyHTTP(resp, "receiver"); err != nil {
-		o.err, o.permanent = err, notify.IsPermanent(err)
 		var ra *notify.RetryAfterError
 		if errors.As(err, &ra) {
-			o.retryAfter = ra.After
+			o.RetryAfter = ra.After
 		}
-		return o
+		return fail(err, notify.IsPermanent(err))
 	}
 	if j.Delivery.Type == VerifyType {
 		var echo struct {
 			Challenge string `json:"challenge"`
 		}
-		_ = json.Unmarshal(answer, &echo)
-		o.echo = echo.Challenge
+		_ = json.Unmarshal(answer, &echo) // no JSON: no echo, which the rule reports
+		o.Echo = echo.Challenge
 	}
 	return o
 }
@@ -354,7 +352,7 @@ func (s *Service) record(results <-chan outcome) {
 		s.scan.Lock()
 		s.commit(batch)
 		for _, o := range batch {
-			s.done(o.seq)
+			s.done(o.Seq)
 		}
 		s.scan.Unlock()
 		s.Wake()
@@ -362,88 +360,29 @@ func (s *Service) record(results <-chan outcome) {
 }
 
 func (s *Service) commit(batch []outcome) {
-	by := make(map[uint64]outcome, len(batch))
-	seqs := make([]uint64, 0, len(batch))
-	for _, o := range batch {
-		by[o.seq] = o
-		seqs = append(seqs, o.seq)
+	list := make([]store.WebhookOutcome, len(batch))
+	for i, o := range batch {
+		list[i] = o.WebhookOutcome
 	}
-	var results []string
-	err := s.o.Store.UpdateWebhooks(seqs, func(d *store.WebhookDelivery, sub *store.Subscription) {
-		results = append(results, s.apply(by[d.Seq], d, sub)...)
-	})
+	policy := store.WebhookPolicy{Schedule: s.o.Schedule, VerifySchedule: s.o.VerifySchedule, DisableAfter: s.o.DisableAfter}
+	res, err := s.o.Log.Apply(store.Entry{At: batch[len(batch)-1].At, Outcomes: &store.WebhookOutcomes{Policy: policy, List: list}})
 	if err != nil {
 		// Not recorded: the deliveries stay open and are sent again, with
 		// the same webhook-id (at least once).
 		s.o.Logger.Error("webhook outcomes not recorded", "deliveries", len(batch), "error", err)
 		return
 	}
-	if s.o.Observe != nil {
-		for _, r := range results {
-			s.o.Observe(r)
+	for _, l := range res.Outcomes {
+		for _, label := range l.Labels {
+			switch label {
+			case "verified":
+				s.o.Logger.Info("webhook subscription verified", "subscription", l.Sub)
+			case "disabled":
+				s.o.Logger.Warn("webhook subscription disabled", "subscription", l.Sub, "reason", l.Reason)
+			}
+			if s.o.Observe != nil {
+				s.o.Observe(label)
+			}
 		}
 	}
-}
-
-// apply is the delivery rule: 2xx delivers (a challenge needs its echo
-// too); network errors, 5xx and 429 retry on the schedule (429 after its
-// Retry-After); other 4xx fail at once. A subscription failing for
-// DisableAfter is disabled; one whose challenge never succeeds expires.
-func (s *Service) apply(o outcome, d *store.WebhookDelivery, sub *store.Subscription) []string {
-	a := store.Attempt{At: o.at, Status: o.status, LatencyMS: float64(o.latency.Microseconds()) / 1000}
-	verify := d.Type == VerifyType
-	err := o.err
-	if err == nil && verify && sub != nil && (o.echo == "" || o.echo != sub.Challenge) {
-		err = errors.New(`the answer did not echo the challenge (expected a JSON body {"challenge": "<data.challenge>"})`)
-	}
-	if err != nil {
-		a.Error = err.Error()
-	}
-	d.Record(a)
-	if sub == nil {
-		d.State, d.NextAt = store.Cancelled, time.Time{}
-		return nil
-	}
-	if err == nil {
-		d.State, d.NextAt = store.Sent, time.Time{}
-		if verify {
-			sub.State, sub.VerifiedAt, sub.StateAt, sub.Challenge = store.SubActive, o.at, o.at, ""
-			s.o.Logger.Info("webhook subscription verified", "subscription", sub.ID)
-			return []string{"delivered", "verified"}
-		}
-		sub.FailingSince = time.Time{}
-		return []string{"delivered"}
-	}
-	sched := s.o.Schedule
-	if verify {
-		sched = s.o.VerifySchedule
-	}
-	out := []string{"failed"}
-	if n := len(d.Attempts); !o.permanent && n-1 < len(sched) && n < 16 {
-		wait := sched[n-1]
-		if o.retryAfter > 0 {
-			wait = min(o.retryAfter, 24*time.Hour)
-		}
-		d.State, d.NextAt = store.Pending, o.at.Add(wait)
-		out = []string{"retry"}
-	} else {
-		d.State, d.NextAt = store.Failed, time.Time{}
-	}
-	if verify {
-		if d.State == store.Failed {
-			sub.State, sub.StateAt, sub.Reason = store.SubExpired, o.at, "not verified: "+err.Error()
-			out = append(out, "expired")
-		}
-		return out
-	}
-	if sub.FailingSince.IsZero() {
-		sub.FailingSince = o.at
-	}
-	if sub.State == store.SubActive && o.at.Sub(sub.FailingSince) >= s.o.DisableAfter {
-		sub.State, sub.StateAt = store.SubDisabled, o.at
-		sub.Reason = fmt.Sprintf("deliveries failing since %s; last error: %s", sub.FailingSince.UTC().Format(time.RFC3339), err)
-		s.o.Logger.Warn("webhook subscription disabled", "subscription", sub.ID, "reason", sub.Reason)
-		out = append(out, "disabled")
-	}
-	return out
 }

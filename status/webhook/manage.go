@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -29,7 +28,14 @@ func (s *Service) Owner(id, token string) bool {
 // Audit entries given are committed with the change (service.go's methods
 // that change a subscription all take them).
 func (s *Service) Delete(id string, audit ...status.AuditEntry) error {
-	return s.o.Store.DeleteSubscription(id, audit...)
+	_, err := s.change(store.SubscriptionChange{ID: id, Delete: true}, audit)
+	return err
+}
+
+// change commits c with its audit entries through the log.
+func (s *Service) change(c store.SubscriptionChange, audit []status.AuditEntry) (store.Subscription, error) {
+	res, err := s.o.Log.Apply(store.Entry{At: s.o.Now(), Subscription: &c, Audit: audit})
+	return res.Subscription, err
 }
 
 // Rotate issues a new secret; the old ones keep signing for the overlap.
@@ -40,19 +46,7 @@ func (s *Service) Rotate(id string, audit ...status.AuditEntry) (string, time.Ti
 		return "", time.Time{}, err
 	}
 	until := now.Add(s.o.Overlap)
-	_, err = s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
-		keep := []store.Secret{{Value: secret}}
-		for _, old := range sub.Secrets {
-			if old.Until.IsZero() {
-				old.Until = until
-			}
-			if old.Until.After(now) {
-				keep = append(keep, old)
-			}
-		}
-		sub.Secrets = keep
-		return nil
-	}, audit...)
+	_, err = s.o.Log.Apply(store.Entry{At: now, Subscription: &store.SubscriptionChange{ID: id, Secret: secret, Until: until}, Audit: audit})
 	return secret, until, err
 }
 
@@ -73,8 +67,8 @@ func (s *Service) Ping(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = s.o.Store.AddWebhookDelivery(store.WebhookDelivery{Sub: id, MessageID: msg, Type: PingType, Body: body,
-		State: store.Pending, NextAt: now, CreatedAt: now})
+	_, err = s.o.Log.Apply(store.Entry{At: now, Ping: &store.WebhookDelivery{Sub: id, MessageID: msg, Type: PingType, Body: body,
+		State: store.Pending, NextAt: now, CreatedAt: now}})
 	if err != nil {
 		return "", err
 	}
@@ -97,18 +91,5 @@ func (s *Service) Resume(id string, audit ...status.AuditEntry) (store.Subscript
 }
 
 func (s *Service) setState(id string, to store.SubState, reason string, from []store.SubState, audit []status.AuditEntry) (store.Subscription, error) {
-	now := s.o.Now()
-	return s.o.Store.UpdateSubscription(id, func(sub *store.Subscription) error {
-		if sub.State == to {
-			return nil
-		}
-		if !slices.Contains(from, sub.State) {
-			return fmt.Errorf("subscription is %s: %w", sub.State, ErrState)
-		}
-		sub.State, sub.StateAt, sub.Reason = to, now, reason
-		if to == store.SubActive {
-			sub.FailingSince = time.Time{}
-		}
-		return nil
-	}, audit...)
+	return s.change(store.SubscriptionChange{ID: id, State: to, From: from, Reason: reason}, audit)
 }

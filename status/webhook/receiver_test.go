@@ -294,7 +294,7 @@ func (h *harness) publish(ev status.Event) {
 	if ev.Data == nil { // as the monitor builds it at the step
 		ev.Data = json.RawMessage(`{"page":{"id":"test"},"event_id":"` + ev.ID + `"}`)
 	}
-	if _, err := h.st.Enqueue(ev, []store.Dest{{Name: store.WebhooksDest}}, h.clk.Now()); err != nil {
+	if _, err := h.st.Apply(store.Entry{At: h.clk.Now(), Announce: []store.Announcement{{Event: ev, Dests: []store.Dest{{Name: store.WebhooksDest}}}}}); err != nil {
 		h.t.Fatal(err)
 	}
 	h.svc.Wake()

@@ -35,13 +35,16 @@ func Events() []status.EventType {
 // VerifyType is the challenge event's type; PingType is a test delivery
 // a subscriber asks for.
 const (
-	VerifyType = "subscription.verify"
-	PingType   = "subscription.ping"
+	VerifyType = store.VerifyType
+	PingType   = store.PingType
 )
 
 // Options configures a Service.
 type Options struct {
-	Store  *store.Store
+	Store *store.Store
+	// Log is the one way in for durable changes (Store itself on one
+	// node, raft in a cluster). Default Store.
+	Log    store.Log
 	Logger *slog.Logger
 	Now    func() time.Time
 	// Site names the page in bodies of events stored without their data
@@ -103,6 +106,9 @@ type Service struct {
 
 // New prepares a Service; nothing is sent before Run.
 func New(o Options) *Service {
+	if o.Log == nil {
+		o.Log = o.Store
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -281,7 +287,7 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 	// has its secret in hand to check the challenge's signature.
 	verify := store.WebhookDelivery{MessageID: "msg_verify_" + id, Type: VerifyType, Body: body, State: store.Pending,
 		NextAt: now.Add(challengeDelay), CreatedAt: now}
-	if err := s.o.Store.CreateSubscription(sub, verify, s.o.PerClient); err != nil {
+	if _, err := s.o.Log.Apply(store.Entry{At: now, Subscribe: &store.NewSubscription{Sub: sub, Verify: verify, PerClient: s.o.PerClient}}); err != nil {
 		if errors.Is(err, store.ErrTooManySubscriptions) {
 			return Created{}, err
 		}
@@ -293,7 +299,7 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 }
 
 // ErrState is returned for a change the subscription's state forbids.
-var ErrState = errors.New("not possible in this state")
+var ErrState = store.ErrSubState
 
 // View is a subscription as the API shows it: no secrets, no token hash.
 type View struct {

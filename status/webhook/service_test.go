@@ -538,7 +538,7 @@ func TestEventWithoutDataIsStillDelivered(t *testing.T) {
 	h.verified(r, Request{})
 	ev := incidentEvent("evt-old", "api")
 	ev.At = h.clk.Now()
-	if _, err := h.st.Enqueue(ev, []store.Dest{{Name: store.WebhooksDest}}, h.clk.Now()); err != nil {
+	if _, err := h.st.Apply(store.Entry{At: h.clk.Now(), Announce: []store.Announcement{{Event: ev, Dests: []store.Dest{{Name: store.WebhooksDest}}}}}); err != nil {
 		t.Fatal(err)
 	}
 	h.svc.Wake()

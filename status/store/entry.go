@@ -1,0 +1,168 @@
+package store
+
+import (
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// The one way in. Every durable change (an engine step, an announcement,
+// a delivery's progress, a subscription, a setting, pruning) enters as an
+// Entry through Log.Apply and is committed, with its audit entries, in
+// one transaction: all of it or none.
+//
+// An Entry is plain data: it round-trips through JSON, and applying it
+// reads no clock, draws no random number and never depends on the order
+// of a map. Its time is At; ids, secrets, tokens and jitter come in the
+// entry. So the same entries applied in the same order to the same file
+// leave the same file, which is what a replicated log (hashicorp/raft in
+// a cluster) needs of its FSM. Today's Log is the Store itself.
+
+// Log commits entries. *Store is the local, single-node Log.
+type Log interface {
+	Apply(Entry) (Result, error)
+}
+
+// Entry is one durable change. Its parts are applied in the order of the
+// fields below, in one transaction.
+type Entry struct {
+	At time.Time `json:"at"`
+	// Step is one engine step: results, state, incidents, roll-ups and
+	// the step's announcements.
+	Step *Step `json:"step,omitempty"`
+	// Announce adds announcements made outside a step (a peer going down,
+	// a delivery that failed for good).
+	Announce []Announcement `json:"announce,omitempty"`
+	// Decide releases or cancels a held or delayed announcement.
+	Decide *Decision `json:"decide,omitempty"`
+	// Marks record channel deliveries' progress: a send begins, succeeds,
+	// is retried or fails.
+	Marks []Mark `json:"marks,omitempty"`
+	// KeepDests cancels open deliveries to every destination not listed
+	// (channels removed from the config, webhooks turned off).
+	KeepDests *[]string `json:"keep_dests,omitempty"`
+	// Settings stores small values (a Bluesky session, a heartbeat
+	// token's hash).
+	Settings []Setting `json:"settings,omitempty"`
+	// Fanout turns announcements waiting on the webhooks destination into
+	// one delivery per subscription.
+	Fanout []FannedRow `json:"fanout,omitempty"`
+	// Subscribe creates a pending subscription with its challenge.
+	Subscribe *NewSubscription `json:"subscribe,omitempty"`
+	// Subscription changes one subscription (state, secret, deletion).
+	Subscription *SubscriptionChange `json:"subscription,omitempty"`
+	// Ping queues a test delivery to an existing subscription.
+	Ping *WebhookDelivery `json:"ping,omitempty"`
+	// Outcomes record webhook attempts (group-committed).
+	Outcomes *WebhookOutcomes `json:"outcomes,omitempty"`
+	// Prune deletes raw results and roll-ups past their retention.
+	Prune *Prune `json:"prune,omitempty"`
+	// PruneWebhooks deletes old webhook deliveries and expired
+	// subscriptions.
+	PruneWebhooks *PruneWebhooks `json:"prune_webhooks,omitempty"`
+	// Audit records who changed what, with the change.
+	Audit []status.AuditEntry `json:"audit,omitempty"`
+}
+
+// Result is what applying an entry produced; each part fills its fields.
+type Result struct {
+	Seqs         []uint64       // outbox rows created by Announce, in order
+	Row          OutboxRow      // Decide: the row as decided
+	Changed      int            // Decide: destinations changed; KeepDests: deliveries cancelled
+	Delivery     Delivery       // Marks: the last mark's delivery as written
+	Rows         int            // Fanout: rows expanded
+	Created      int            // Fanout: deliveries created
+	Deleted      int            // Prune, PruneWebhooks: keys deleted
+	More         bool           // Prune: more past retention remain
+	Subscription Subscription   // Subscription: as changed
+	Outcomes     []OutcomeLabel // Outcomes: what each attempt came to
+}
+
+// Apply commits e in one transaction. It is *Store's Log.
+func (s *Store) Apply(e Entry) (Result, error) {
+	var res Result
+	err := s.update(func(tx *bolt.Tx) error {
+		res = Result{}
+		return applyEntry(tx, e, &res)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	s.committed(e)
+	return res, nil
+}
+
+// committed updates what the store keeps in memory about its file.
+func (s *Store) committed(e Entry) {
+	if e.Step != nil {
+		s.lastCommit.Store(e.At.UnixNano())
+		if len(e.Step.Incidents) > 0 {
+			s.incidents.Add(1)
+		}
+	}
+	if e.Subscribe != nil || e.Subscription != nil || e.Outcomes != nil || e.PruneWebhooks != nil {
+		s.subsChanged()
+	}
+}
+
+// part is one field of an entry: present reports whether it is set,
+// apply writes it.
+type part struct {
+	name    string
+	present bool
+	apply   func(tx *bolt.Tx) error
+}
+
+func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
+	if e.At.IsZero() {
+		return errors.New("entry without a time")
+	}
+	now := e.At
+	parts := []part{
+		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now) }},
+		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
+		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
+		{"marks", len(e.Marks) > 0, func(tx *bolt.Tx) error { return applyMarks(tx, e.Marks, now, res) }},
+		{"keep_dests", e.KeepDests != nil, func(tx *bolt.Tx) error { return applyKeepDests(tx, *e.KeepDests, now, res) }},
+		{"settings", len(e.Settings) > 0, func(tx *bolt.Tx) error { return applySettings(tx, e.Settings) }},
+		{"fanout", len(e.Fanout) > 0, func(tx *bolt.Tx) error { return applyFanout(tx, e.Fanout, now, res) }},
+		{"subscribe", e.Subscribe != nil, func(tx *bolt.Tx) error { return applySubscribe(tx, *e.Subscribe) }},
+		{"subscription", e.Subscription != nil, func(tx *bolt.Tx) error { return applySubscriptionChange(tx, *e.Subscription, now, res) }},
+		{"ping", e.Ping != nil, func(tx *bolt.Tx) error { return applyPing(tx, *e.Ping) }},
+		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, res) }},
+		{"prune", e.Prune != nil, func(tx *bolt.Tx) error { return applyPrune(tx, *e.Prune, now, res) }},
+		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, res) }},
+		{"audit", len(e.Audit) > 0, func(tx *bolt.Tx) error { return putAudits(tx, e.Audit) }},
+	}
+	for _, p := range parts {
+		if !p.present {
+			continue
+		}
+		// Errors are returned as they are: the parts wrap their own, and
+		// callers show some (ErrNotWaiting, ErrTooManySubscriptions) to
+		// people.
+		if err := p.apply(tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Setting is one small stored value.
+type Setting struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func applySettings(tx *bolt.Tx, list []Setting) error {
+	b := tx.Bucket(bucketSettings)
+	for _, st := range list {
+		if err := b.Put([]byte(st.Key), []byte(st.Value)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
