@@ -43,6 +43,53 @@ func TestNoInitAndNoExportedPackageVars(t *testing.T) {
 	}
 }
 
+// Every durable change goes through the node's one way in. Only
+// status/store opens the data file (imports bbolt), and an entry is
+// applied through a store.Log (a Log option, the node's changes), never
+// on the *store.Store a package reads from: a raft log put behind the Log
+// then sees every change.
+func TestChangesGoThroughTheLog(t *testing.T) {
+	fset := token.NewFileSet()
+	applies := 0
+	eachGoFile(t, fset, func(path string, f *ast.File) {
+		inStore := strings.Contains(filepath.ToSlash(path), "status/store/")
+		for _, imp := range f.Imports {
+			if strings.Trim(imp.Path.Value, `"`) == "go.etcd.io/bbolt" && !inStore {
+				t.Errorf("%s imports bbolt: only status/store opens the data file", path)
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 1 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			lit, isLit := call.Args[0].(*ast.CompositeLit)
+			if !ok || sel.Sel.Name != "Apply" || !isLit {
+				return true
+			}
+			if typ, ok := lit.Type.(*ast.SelectorExpr); !ok || typ.Sel.Name != "Entry" {
+				return true
+			}
+			applies++
+			var recv string
+			switch x := sel.X.(type) {
+			case *ast.Ident:
+				recv = x.Name
+			case *ast.SelectorExpr:
+				recv = x.Sel.Name
+			}
+			if recv != "Log" && recv != "changes" {
+				t.Errorf("%s: an entry applied on %q, not on a store.Log", fset.Position(call.Pos()), recv)
+			}
+			return true
+		})
+	})
+	if applies < 10 {
+		t.Fatalf("only %d entries applied in non-test code: the walk is broken", applies)
+	}
+}
+
 // eachGoFile parses every non-test Go file of the module (not testdata,
 // node_modules or dot folders) and hands it to fn.
 func eachGoFile(t *testing.T, fset *token.FileSet, fn func(path string, f *ast.File)) {

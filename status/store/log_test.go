@@ -1,10 +1,20 @@
 package store
 
 import (
+	"encoding/json"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Helpers that write through the one way in, as the packages above do.
@@ -43,4 +53,187 @@ func step(s *Store, ch *status.Changes, st *status.State, route Router, now time
 func subscribe(s *Store, sub Subscription, verify WebhookDelivery, perClient int) error {
 	_, err := s.Apply(Entry{At: t0, Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: perClient}})
 	return err
+}
+
+// script is a run of entries using every part of Entry, in an order a
+// node could see them.
+func script() []Entry {
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	inc := &status.Incident{ID: "inc-1", Seq: 7, Name: "API down", Status: status.Investigating, StartedAt: at(1), Components: []string{"api"}}
+	ev := status.Event{ID: "evt-1", Seq: 8, Type: status.IncidentCreated, At: at(1), Incident: inc, Data: []byte(`{"page":{}}`)}
+	st := status.NewState()
+	st.Seq, st.WatchingSince = 8, at(0)
+	st.Checks["api-1"] = &status.CheckState{Status: status.CheckDown, Since: at(1)}
+	st.Components["api"] = &status.ComponentState{Status: status.MajorOutage, Since: at(1)}
+	shot := probes.Result{Outcome: probes.Down, Reason: probes.ReasonTimeout, Latency: 5 * time.Second, Message: "timeout", Screenshot: []byte("\x89PNG")}
+	ch := &status.Changes{Checks: []string{"api-1"}, Components: []string{"api"}, Incidents: []*status.Incident{inc}, Events: []status.Event{ev},
+		Results:  []status.CheckResult{{Check: "api-1", At: at(1), Result: shot}, result("api-1", at(1), probes.Down, time.Second)},
+		Segments: []status.Segment{{Component: "api", Status: status.MajorOutage, From: at(0), To: at(1)}},
+		Audit:    []status.AuditEntry{{At: at(1), Actor: "oncall", Action: "open_incident", Target: "inc-1"}}}
+	route := func(status.Event) []Dest {
+		return []Dest{{Name: "mastodon"}, {Name: "x", Hold: true}, {Name: "gone"}, {Name: WebhooksDest, Delay: time.Minute}}
+	}
+	sub := Subscription{ID: "sub_a", URL: "https://hooks.example.com/a", State: SubPending, Secrets: []Secret{{Value: "whsec_1"}},
+		TokenHash: HashToken("ust_1"), Client: "203.0.113.1", Challenge: "c1", CreatedAt: at(0), StateAt: at(0)}
+	verify := WebhookDelivery{MessageID: "msg_verify_sub_a", Type: VerifyType, Body: []byte(`{"challenge":"c1"}`), State: Pending, NextAt: at(0), CreatedAt: at(0)}
+	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour}
+	return []Entry{
+		{At: at(0), Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: 5}},
+		// the challenge's delivery is seq 1: answered with its echo
+		{At: at(0), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 1, At: at(0), Status: 200, LatencyMS: 12.5, Echo: "c1"}}}},
+		{At: at(1), Step: NewStep(ch, st, route)},
+		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sending}}},
+		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sent, RemoteID: "109", Thread: "inc-1"}}},
+		{At: at(2), Decide: &Decision{Seq: 1, Release: true, Actor: "oncall"}},
+		{At: at(2), KeepDests: &[]string{"mastodon", "x", WebhooksDest}},
+		{At: at(2), Fanout: []FannedRow{{Seq: 1, Body: []byte(`{"type":"incident.created"}`), Subs: []string{"sub_a", "sub_gone"}}}},
+		{At: at(3), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 2, At: at(3), Status: 503, Error: "receiver: 503"}}}},
+		{At: at(3), Ping: &WebhookDelivery{Sub: "sub_a", MessageID: "msg_ping", Type: PingType, Body: []byte(`{}`), State: Pending, NextAt: at(3), CreatedAt: at(3)}},
+		{At: at(4), Subscription: &SubscriptionChange{ID: "sub_a", Secret: "whsec_2", Until: at(60)},
+			Audit: []status.AuditEntry{{At: at(4), Actor: "oncall", Action: "rotate_secret", Target: "sub_a"}}},
+		{At: at(4), Subscription: &SubscriptionChange{ID: "sub_a", State: SubPaused, From: []SubState{SubActive}}},
+		{At: at(4), Announce: []Announcement{{Event: status.Event{ID: "peer-1", Type: status.MonitorPeerDown, At: at(4), Text: "peer down"}, Dests: []Dest{{Name: "ops"}}}}},
+		{At: at(5), Settings: []Setting{{Key: "bluesky/status.example.com/refresh", Value: "r1"}}},
+		{At: at(5), Marks: []Mark{{Seq: 2, Dest: "ops", To: Failed, Error: "410 Gone"}}},
+		{At: at(48*60 + 5), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 100}},
+		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100}},
+	}
+}
+
+// dump is every key and value of the file, bucket by bucket.
+func dump(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	var walk func(prefix string, b *bolt.Bucket) error
+	walk = func(prefix string, b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				return walk(prefix+string(k)+"/", b.Bucket(k))
+			}
+			out[prefix+string(k)] = string(v)
+			return nil
+		})
+	}
+	if err := s.view(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(string(name)+"/", b) })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Entries are plain data and applying them is deterministic: the script
+// applied as built, and applied after a JSON round trip (as a replicated
+// log would carry it) to another file, leaves the two files with the same
+// keys and values. The script uses every part of Entry, so a new part
+// that is not serialisable or reads a clock fails here.
+func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
+	used := map[string]bool{}
+	for _, e := range script() {
+		v := reflect.ValueOf(e)
+		for i := range v.NumField() {
+			if !v.Field(i).IsZero() {
+				used[v.Type().Field(i).Name] = true
+			}
+		}
+	}
+	for f := range reflect.TypeFor[Entry]().Fields() {
+		if !used[f.Name] {
+			t.Errorf("the script never uses Entry.%s", f.Name)
+		}
+	}
+	a, _ := openTemp(t)
+	b, _ := openTemp(t)
+	for i, e := range script() {
+		ra, errA := a.Apply(e)
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("entry %d does not marshal: %v", i, err)
+		}
+		var back Entry
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatalf("entry %d does not unmarshal: %v", i, err)
+		}
+		rb, errB := b.Apply(back)
+		if errA != nil || errB != nil {
+			t.Fatalf("entry %d: %v / %v", i, errA, errB)
+		}
+		if !reflect.DeepEqual(ra.Seqs, rb.Seqs) || ra.Changed != rb.Changed || ra.Created != rb.Created || ra.Deleted != rb.Deleted {
+			t.Errorf("entry %d: results differ: %+v / %+v", i, ra, rb)
+		}
+	}
+	da, db := dump(t, a), dump(t, b)
+	for k, v := range da {
+		if db[k] != v {
+			t.Errorf("%q: %q / %q", k, v, db[k])
+		}
+	}
+	if len(da) != len(db) {
+		t.Errorf("%d keys / %d keys", len(da), len(db))
+	}
+	// The script did what it says: the subscription is verified, then
+	// paused; the fan-out made one delivery (sub_gone does not exist).
+	sub, err := a.Subscription("sub_a")
+	if err != nil || sub.State != SubPaused || sub.VerifiedAt.IsZero() || len(sub.Secrets) != 2 {
+		t.Errorf("sub_a = %+v (%v)", sub, err)
+	}
+	if thread, err := a.Thread("inc-1", "mastodon"); err != nil || thread != "109" {
+		t.Errorf("thread = %q (%v)", thread, err)
+	}
+}
+
+// An entry is all or nothing: a part that fails undoes the parts before
+// it in the same entry.
+func TestEntryIsAllOrNothing(t *testing.T) {
+	s, _ := openTemp(t)
+	before := dump(t, s)
+	_, err := s.Apply(Entry{At: t0,
+		Announce: []Announcement{{Event: status.Event{ID: "evt-1"}, Dests: []Dest{{Name: "ops"}}}},
+		Settings: []Setting{{Key: "k", Value: "v"}},
+		Decide:   &Decision{Seq: 99, Release: true, Actor: "oncall"}, // no such row
+		Audit:    []status.AuditEntry{{At: t0, Actor: "oncall", Action: "release_announcement"}}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if after := dump(t, s); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a failed entry left changes: %d keys before, %d after", len(before), len(after))
+	}
+	if _, err := s.Apply(Entry{Settings: []Setting{{Key: "k", Value: "v"}}}); err == nil {
+		t.Fatal("an entry without a time was applied: apply must not read a clock")
+	}
+}
+
+// The one way in: inside the store, only Apply (and opening the file)
+// starts a write transaction, so every durable change is an Entry.
+func TestOnlyApplyWrites(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Open creates the buckets; MarkBackup writes into a copy of the
+	// file (a backup), never the one in use.
+	allowed := map[string]bool{"Apply": true, "Open": true, "MarkBackup": true}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if ok && (sel.Sel.Name == "update" || sel.Sel.Name == "Update" || sel.Sel.Name == "Batch") && !allowed[fn.Name.Name] && fn.Name.Name != "update" {
+					t.Errorf("%s: %s writes (%s) outside Apply", fset.Position(sel.Pos()), fn.Name.Name, sel.Sel.Name)
+				}
+				return true
+			})
+		}
+	}
 }

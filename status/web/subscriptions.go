@@ -153,7 +153,7 @@ func (s *Server) pauseSub(c echo.Context, admin bool) error {
 }
 
 func (s *Server) showSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Store().Subscription(c.Param("id"))
+	sub, err := s.o.Store.Subscription(c.Param("id"))
 	if err != nil {
 		return subError(err)
 	}
@@ -172,10 +172,10 @@ func (s *Server) subLog(c echo.Context, _ bool) error {
 		limit = n
 	}
 	id := c.Param("id")
-	if _, err := s.o.Webhooks.Store().Subscription(id); err != nil {
+	if _, err := s.o.Store.Subscription(id); err != nil {
 		return subError(err)
 	}
-	log, err := s.o.Webhooks.Store().WebhookLog(id, limit)
+	log, err := s.o.Store.WebhookLog(id, limit)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Server) subLog(c echo.Context, _ bool) error {
 }
 
 func (s *Server) listSubs(c echo.Context) error {
-	subs, err := s.o.Webhooks.Store().Subscriptions()
+	subs, err := s.o.Store.Subscriptions()
 	if err != nil {
 		return err
 	}

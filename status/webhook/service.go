@@ -335,9 +335,6 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-// Store is the service's store (the web layer reads logs through it).
-func (s *Service) Store() *store.Store { return s.o.Store }
-
 func hostOf(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
