@@ -79,6 +79,10 @@ type Result struct {
 	More         bool           // Prune: more past retention remain
 	Subscription Subscription   // Subscription: as changed
 	Outcomes     []OutcomeLabel // Outcomes: what each attempt came to
+
+	// subsMoved: a subscription was created, deleted, or changed state,
+	// so the delivery loop's copy of them is stale.
+	subsMoved bool
 }
 
 // Apply commits e in one transaction. It is *Store's Log.
@@ -91,19 +95,19 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	s.committed(e)
+	s.committed(e, res)
 	return res, nil
 }
 
 // committed updates what the store keeps in memory about its file.
-func (s *Store) committed(e Entry) {
+func (s *Store) committed(e Entry, res Result) {
 	if e.Step != nil {
 		s.lastCommit.Store(e.At.UnixNano())
 		if len(e.Step.Incidents) > 0 {
 			s.incidents.Add(1)
 		}
 	}
-	if e.Subscribe != nil || e.Subscription != nil || e.Outcomes != nil || e.PruneWebhooks != nil {
+	if e.Subscribe != nil || e.Subscription != nil || e.PruneWebhooks != nil || res.subsMoved {
 		s.subsChanged()
 	}
 }

@@ -237,3 +237,23 @@ func TestOnlyApplyWrites(t *testing.T) {
 		}
 	}
 }
+
+// The delivery loop re-reads every subscription when SubscriptionsVersion
+// moves, so an outcome that leaves every subscription's state alone must
+// not move it (at 1,000 subscribers each commit would re-read them all);
+// one that verifies a subscription must.
+func TestOutcomesMoveTheSubscriptionsVersionOnlyOnAStateChange(t *testing.T) {
+	s, _ := openTemp(t)
+	e := script()
+	mustApply(t, s, e[0]) // subscribe: pending, challenge is delivery 1
+	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute, time.Minute}, DisableAfter: time.Hour}
+	v := s.SubscriptionsVersion()
+	mustApply(t, s, Entry{At: t0, Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 1, At: t0, Status: 503, Error: "503"}}}})
+	if s.SubscriptionsVersion() != v {
+		t.Fatal("a retry moved the subscriptions' version")
+	}
+	mustApply(t, s, Entry{At: t0, Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 1, At: t0, Status: 200, Echo: "c1"}}}})
+	if s.SubscriptionsVersion() == v {
+		t.Fatal("verifying a subscription did not move the subscriptions' version")
+	}
+}

@@ -68,6 +68,7 @@ const maxAttemptsTried = 16
 func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, res *Result) error {
 	dels, subsB := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs)
 	subs := subCache{}
+	states := map[string]SubState{} // as read, to tell a move
 	for _, oc := range o.List {
 		var d WebhookDelivery
 		ok, err := getJSON(dels, be64(oc.Seq), &d)
@@ -80,6 +81,9 @@ func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, res *Result) error {
 		sub, err := subs.get(subsB, d.Sub)
 		if err != nil {
 			return err
+		}
+		if _, seen := states[d.Sub]; !seen && sub != nil {
+			states[d.Sub] = sub.State
 		}
 		label := OutcomeLabel{Seq: oc.Seq, Sub: d.Sub}
 		if oc.Cancel {
@@ -94,6 +98,7 @@ func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, res *Result) error {
 	}
 	for _, id := range slices.Sorted(maps.Keys(subs)) {
 		if sub := subs[id]; sub != nil {
+			res.subsMoved = res.subsMoved || sub.State != states[id]
 			if err := putJSON(subsB, []byte(id), sub); err != nil {
 				return err
 			}
