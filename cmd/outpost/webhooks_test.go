@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
 )
@@ -412,4 +414,61 @@ admin:
 	if len(comps) != 1 || comps[0].(map[string]any)["status"] != "major_outage" {
 		t.Errorf("incident.created shows its component as %v, not down as in its step", comps)
 	}
+}
+
+// Webhook rows in the data file when Outpost starts (a step committed by a
+// process that died before its fan-out) are delivered, whatever the start
+// order of the parts: the body is the event's own data, stored with it,
+// and fan-out no longer asks the page, which has not rendered yet at that
+// point. (Before, fan-out before the first render marked such a row
+// failed for good, and only main's order of starting prevented it.)
+func TestWebhookRowsFromBeforeStartAreDelivered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	w := startWebhookOutpost(t, "")
+	p := w.p
+	created := w.rcv.subscribe(t, p.base, "")
+	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
+		_, b := request(t, "GET", p.base+"/api/v1/subscriptions/"+created.ID, created.UnsubscribeToken, "")
+		return strings.Contains(b, `"state":"active"`)
+	}, p)
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+
+	cfg, err := config.Load(w.cfg, config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(cfg.Storage.Path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	inc := &status.Incident{ID: "inc-before-start", Seq: 900, Name: "Shop unreachable", Status: status.Investigating, StartedAt: now,
+		CreatedAt: now, UpdatedAt: now, Components: []string{"shop"}}
+	data := `{"page":{"id":"x","name":"Webhook Test","url":"","time_zone":"UTC","updated_at":"` + now.Format(time.RFC3339) + `","status_indicator":"critical","status_description":"Major System Outage"},` +
+		`"incident":{"id":"inc-before-start","name":"Shop unreachable","status":"investigating"}}`
+	ev := status.Event{ID: "evt-before-start", Seq: 901, Type: status.IncidentCreated, At: now, Incident: inc, Data: json.RawMessage(data)}
+	if _, err := st.Apply(store.Entry{At: now, Announce: []store.Announcement{{Event: ev, Dests: []store.Dest{{Name: store.WebhooksDest}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	p2 := startOutpost(t, w.bin, w.cfg, w.listen)
+	waitFor(t, 20*time.Second, "the row from before the start delivered", func() bool {
+		_, answered, _ := w.rcv.seen()
+		return slices.Contains(answered, "incident.created evt-before-start")
+	}, p2)
+	w.rcv.mu.Lock()
+	defer w.rcv.mu.Unlock()
+	for _, body := range w.rcv.bodies {
+		if strings.Contains(string(body), "evt-before-start") || strings.Contains(string(body), "inc-before-start") {
+			if !strings.Contains(string(body), `"status_indicator":"critical"`) {
+				t.Errorf("the body is not the event's own data: %s", body)
+			}
+			return
+		}
+	}
+	t.Error("no body of the row from before the start")
 }
