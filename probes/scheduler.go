@@ -39,7 +39,11 @@ type SchedulerOptions struct {
 	Sink           func(Report)  // required; called from run goroutines, must not block for long
 	Concurrency    int           // bound on runs in flight; default 256
 	SlotResolution time.Duration // offsets are rounded to this; default 50ms
-	Logger         *slog.Logger
+	// Now is the clock for the times the scheduler reports (due, started,
+	// finished, last tick); default time.Now. The cron library fires on
+	// the real clock.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Scheduler runs Jobs on their schedules with bounded concurrency and hands
@@ -81,6 +85,9 @@ func NewScheduler(jobs []Job, opts SchedulerOptions) (*Scheduler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
 		opts: opts, checks: make(map[string]*scheduled, len(jobs)),
@@ -112,7 +119,7 @@ func (s *Scheduler) addJobs(jobs []Job) error {
 			if err != nil {
 				return fmt.Errorf("scheduler: job %q: schedule %q: %w", j.Name, j.Schedule, err)
 			}
-			next := sched.Next(time.Now().UTC())
+			next := sched.Next(s.opts.Now().UTC())
 			c.timeout = capTimeout(j.Timeout, sched.Next(next).Sub(next))
 			s.cron.Schedule(sched, cron.FuncJob(func() {
 				now := s.tick()
@@ -146,7 +153,7 @@ func capTimeout(t, interval time.Duration) time.Duration {
 }
 
 func (s *Scheduler) tick() time.Time {
-	now := time.Now().UTC()
+	now := s.opts.Now().UTC()
 	s.lastTick.Store(now.UnixNano())
 	return now
 }
@@ -169,7 +176,7 @@ func (s *Scheduler) RunNow(name string) bool {
 	if !ok {
 		return false
 	}
-	return s.dispatch(c, time.Now().UTC(), true)
+	return s.dispatch(c, s.opts.Now().UTC(), true)
 }
 
 // dispatch starts one run unless the check is still running from before.
@@ -200,11 +207,11 @@ func (s *Scheduler) run(c *scheduled, due time.Time, recheck bool) {
 	}
 	defer func() { <-s.sem }()
 	s.runs.Add(1)
-	rep := Report{Check: c.job.Name, Due: due, Started: time.Now().UTC(), Recheck: recheck}
+	rep := Report{Check: c.job.Name, Due: due, Started: s.opts.Now().UTC(), Recheck: recheck}
 	ctx, cancel := context.WithTimeout(s.ctx, c.timeout)
 	rep.Result = safeRun(ctx, c.job.Probe)
 	cancel()
-	rep.Finished = time.Now().UTC()
+	rep.Finished = s.opts.Now().UTC()
 	s.opts.Sink(rep)
 }
 

@@ -221,6 +221,21 @@ func TestSchedulerRunNowRefusals(t *testing.T) {
 	}
 }
 
+// The times a scheduler reports come from its injected clock.
+func TestSchedulerReportsOnItsClock(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	c := newCollector()
+	s := newTestScheduler(t, []Job{{Name: "a", Probe: upProbe, Interval: time.Hour}}, SchedulerOptions{Sink: c.sink, Now: func() time.Time { return at }})
+	if !s.RunNow("a") {
+		t.Fatal("RunNow refused")
+	}
+	r := c.waitFor(t, 5*time.Second, "the run", func(rs []Report) bool { return len(rs) == 1 })[0]
+	if !r.Due.Equal(at) || !r.Started.Equal(at) || !r.Finished.Equal(at) {
+		t.Errorf("report times %s %s %s, want %s", r.Due, r.Started, r.Finished, at)
+	}
+	stop(s)
+}
+
 func TestSchedulerStopWaitsForInFlight(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	started := make(chan struct{})

@@ -38,6 +38,7 @@ type node struct {
 	// changes is the one way in for durable changes: the store itself on
 	// one node; every part below writes through it, never to st.
 	changes store.Log
+	now     func() time.Time // the node's clock, handed to every part
 	met     *metrics.Metrics
 	chs     []*notify.Channel
 	disp    *notify.Dispatcher
@@ -55,7 +56,7 @@ type node struct {
 // newNode builds a node; close releases what it holds, whether or not it
 // ran.
 func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Logger) (*node, error) {
-	n := &node{path: path, cfg: cfg, log: log, beats: beats}
+	n := &node{path: path, cfg: cfg, log: log, beats: beats, now: time.Now}
 	var err error
 	if n.st, err = store.Open(cfg.Storage.Path, store.Options{}); err != nil {
 		return nil, fmt.Errorf("cannot open the data file: %w", err)
@@ -66,13 +67,13 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
 	}
 	n.met = metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
-	if n.chs, err = buildChannels(cfg, notify.StoredSessions{Store: n.st, Log: n.changes, Now: time.Now}); err != nil {
+	if n.chs, err = buildChannels(cfg, notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
-	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
+	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: func(dest, result string) { n.met.Deliveries.WithLabelValues(dest, result).Inc() }})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
-	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Logger: log, Metrics: n.met, OnCommit: n.wake,
+	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met, OnCommit: n.wake,
 		Route: n.route, OnSnapshot: n.offer}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
 	}
@@ -80,7 +81,7 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 	if err := n.cancelGone(); err != nil {
 		return n, err
 	}
-	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
+	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.mon.Health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details:    func() any { return healthDetails(n.mon, n.st, n.rl, n.disp, n.wh != nil) },
@@ -136,7 +137,7 @@ func (n *node) cancelGone() error {
 	if n.wh != nil {
 		keep = append(keep, store.WebhooksDest)
 	}
-	res, err := n.changes.Apply(store.Entry{At: time.Now(), KeepDests: &keep})
+	res, err := n.changes.Apply(store.Entry{At: n.now(), KeepDests: &keep})
 	if err != nil {
 		return fmt.Errorf("cannot read the outbox: %w", err)
 	}
@@ -257,7 +258,7 @@ func (n *node) startSide(ctx context.Context) {
 	}
 	if len(n.cfg.Peers) > 0 {
 		pl := &peers.Poller{Self: n.cfg.Site.ID, Peers: n.cfg.Peers, Interval: n.cfg.Peering.Interval, Failures: n.cfg.Peering.Failures,
-			Client: &http.Client{}, Now: time.Now, Log: n.log, Report: n.peerEvent}
+			Client: &http.Client{}, Now: n.now, Log: n.log, Report: n.peerEvent}
 		go pl.Run(ctx)
 	}
 	if n.cfg.Deadman.URL != "" {
@@ -269,7 +270,7 @@ func (n *node) startSide(ctx context.Context) {
 
 // peerEvent records a peer going down or up for the operators' channels.
 func (n *node) peerEvent(ev status.Event) {
-	if _, err := n.changes.Apply(store.Entry{At: time.Now(), Announce: []store.Announcement{{Event: ev, Dests: n.route(ev)}}}); err != nil {
+	if _, err := n.changes.Apply(store.Entry{At: n.now(), Announce: []store.Announcement{{Event: ev, Dests: n.route(ev)}}}); err != nil {
 		n.log.Error("could not record a peer event", "error", err)
 		return
 	}

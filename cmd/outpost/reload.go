@@ -32,6 +32,7 @@ type reloader struct {
 	mu       sync.Mutex
 	hash     string
 	loadedAt time.Time
+	now      func() time.Time
 	lastErr  string
 	// seen caches the file's hash by its size and modification time, so
 	// health requests re-hash only a file that changed.
@@ -75,7 +76,7 @@ func (r *reloader) fileHash() string {
 const debounce = 300 * time.Millisecond
 
 func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, met *metrics.Metrics, log *slog.Logger) *reloader {
-	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: time.Now().UTC(),
+	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: time.Now().UTC(), now: time.Now,
 		seen: fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}}
 }
 
@@ -143,7 +144,7 @@ func (r *reloader) reload(ctx context.Context, why string) {
 		r.log.Error("config reload rejected; the last good config stays in force", "trigger", why, "file", r.path, "error", err)
 		return
 	}
-	r.hash, r.loadedAt, r.lastErr = cfg.Hash, time.Now().UTC(), ""
+	r.hash, r.loadedAt, r.lastErr = cfg.Hash, r.now().UTC(), ""
 	r.seen = fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}
 	r.log.Info("config reloaded", "trigger", why, "checks", len(cfg.Checks), "components", len(cfg.Components))
 }

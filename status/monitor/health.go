@@ -5,7 +5,7 @@ import "time"
 // Health is liveness: the engine loop steps, the store commits and the
 // scheduler fires. It is false, with the reason, when any of them stalls.
 func (m *Monitor) Health() (bool, string) {
-	now := time.Now()
+	now := m.o.Now()
 	if e := m.commitErr.Load(); e != nil {
 		return false, "store commit failing: " + *e
 	}

@@ -132,7 +132,7 @@ func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
 	for _, c := range append(slices.Clone(cfg.Checks), cfg.Canaries...) {
 		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
 	}
-	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger})
+	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger, Now: m.o.Now})
 }
 
 // adopt makes cfg and sched the ones in force.
@@ -350,7 +350,7 @@ func (m *Monitor) keepForRetry(results []status.CheckResult) []status.CheckResul
 // A step whose commit fails is undone: the engine goes back to the state
 // the store holds, nothing is published, and the error says so.
 func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
-	m.lastStep.Store(time.Now().UnixNano())
+	m.lastStep.Store(m.o.Now().UnixNano())
 	ch := m.engine.Apply(b)
 	m.payloads(ch, b.Now)
 	// While commits fail, even an empty step commits (the commit time

@@ -162,6 +162,24 @@ func TestWedgedSchedulerFailsLiveness(t *testing.T) {
 	}
 }
 
+// Liveness is judged on the monitor's clock, which the engine loop and the
+// scheduler also read: with the clock an hour on and no step since, the
+// loop has stalled, though no real time passed. (On the wall clock, as
+// before, this read healthy.)
+func TestHealthReadsTheInjectedClock(t *testing.T) {
+	m, _, _, clk := setup(t) // the scheduler is not started: no goroutine reads clk
+	if _, err := m.step(status.Batch{Now: clk.now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, reason := m.Health(); strings.Contains(reason, "engine loop stalled") {
+		t.Fatalf("just stepped: %s", reason)
+	}
+	clk.now = clk.now.Add(time.Hour)
+	if ok, reason := m.Health(); ok || !strings.Contains(reason, "engine loop stalled") {
+		t.Fatalf("an hour without a step: healthy=%v %q", ok, reason)
+	}
+}
+
 // A fresh data file claims nothing: before a component's checks have a
 // confirmed status it shows "No data yet" (grey) on the page and badges,
 // "no_data" in /api/v1, and is left out of /api/v2 (whose enums have no
