@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outpost-status/outpost/status/node"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -101,7 +102,7 @@ func fromRunning(ctx context.Context, dataPath, path string, read func(io.Reader
 
 // callRunning is fromRunning with a method.
 func callRunning(ctx context.Context, method, dataPath, path string, read func(io.Reader) error) error {
-	sock := backupSocket(dataPath)
+	sock := node.BackupSocket(dataPath)
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outpost-status/outpost/status/node"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -41,7 +42,7 @@ func runHeartbeat(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if errors.Is(err, errNotRunning) { // offline: write the hash to the file
 		var st *store.Store
 		if st, err = store.Open(cfg.Storage.Path, store.Options{LockTimeout: 2 * time.Second}); err == nil {
-			token, err = issueHeartbeatToken(cfg, st, *check, time.Now())
+			token, err = node.IssueHeartbeatToken(cfg, st, *check, time.Now())
 			st.Close()
 		}
 	}

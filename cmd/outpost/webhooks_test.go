@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -293,44 +292,6 @@ func grepLines(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "")
-}
-
-func TestBacklogCountsWebhookDeliveries(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "outpost.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	now := time.Now()
-	for _, id := range []string{"sub_a", "sub_b"} {
-		if _, err := st.Apply(store.Entry{At: now, Subscribe: &store.NewSubscription{Sub: store.Subscription{ID: id, State: store.SubActive, Client: id}, Verify: store.WebhookDelivery{State: store.Sent}, PerClient: 5}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, id := range []string{"evt-1", "evt-2"} {
-		if _, err := st.Apply(store.Entry{At: now, Announce: []store.Announcement{{Event: status.Event{ID: id}, Dests: []store.Dest{{Name: store.WebhooksDest}}}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// evt-1 becomes two deliveries; evt-2 waits to be expanded.
-	fan := func(ev status.Event, subs []store.Subscription) ([]byte, []string, error) {
-		return []byte(`{}`), []string{"sub_a", "sub_b"}, nil
-	}
-	due, subs, err := st.DueForFanout(1, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.Apply(store.Entry{At: now, Fanout: store.FanOut(due, subs, fan)})
-	if created := res.Created; err != nil || created != 2 {
-		t.Fatalf("expand: %d %v", created, err)
-	}
-	depth, err := backlog(st, true)()
-	if err != nil || depth[store.WebhooksDest].Pending != 3 {
-		t.Fatalf("backlog with webhooks = %+v (%v), want 3 (2 deliveries + 1 event)", depth, err)
-	}
-	if depth, _ := backlog(st, false)(); depth[store.WebhooksDest].Pending != 1 {
-		t.Fatalf("outbox alone = %+v, want 1", depth)
-	}
 }
 
 // A webhook body describes the step that produced its event, not the page

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"time"
@@ -37,7 +37,7 @@ type configHealth struct {
 	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
-func healthDetails(mon *monitor.Monitor, st *store.Store, rl *reloader, disp *notify.Dispatcher, webhooks bool) healthBody {
+func healthDetails(version string, mon *monitor.Monitor, st *store.Store, rl *reloader, disp *notify.Dispatcher, webhooks bool) healthBody {
 	d := mon.Details()
 	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: rl.state(),
 		DispatcherPasses: disp.Passes()}

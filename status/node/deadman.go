@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -20,6 +20,7 @@ type deadman struct {
 	count   func(result string)
 	log     *slog.Logger
 	hc      *http.Client
+	agent   string // User-Agent
 }
 
 func (d *deadman) run(ctx context.Context) {
@@ -45,7 +46,7 @@ func (d *deadman) ping(ctx context.Context) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, d.cfg.Method, d.cfg.URL, nil)
 	if err == nil {
-		req.Header.Set("User-Agent", "Outpost/"+version)
+		req.Header.Set("User-Agent", d.agent)
 		var resp *http.Response
 		if resp, err = d.hc.Do(req); err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))

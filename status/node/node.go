@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -24,17 +24,31 @@ import (
 	"github.com/outpost-status/outpost/status/webhook"
 )
 
-// node is one running Outpost: everything `outpost serve` builds from a
-// config, each part made after what it needs (store, metrics, channels,
-// monitor, webhooks, web), then listening, started and stopped in order.
-// The parts reach each other through the node's methods, which run only
-// once everything is built.
-type node struct {
-	path  string // the config file, for reloads
-	cfg   *config.Config
-	log   *slog.Logger
-	beats *probes.Beats
-	st    *store.Store
+// Package node is one Outpost: everything `outpost serve` builds from a
+// config, each part made after what it needs (store, the one way in,
+// metrics, channels, monitor, webhooks, web), then listening, started and
+// stopped in order. The parts reach each other through the node's methods,
+// which run only once everything is built.
+
+// Options is what a node is built from.
+type Options struct {
+	ConfigPath string         // the config file, for reloads
+	Config     *config.Config // loaded from ConfigPath
+	// Beats receives pushed heartbeats; shared by every config loaded.
+	Beats   *probes.Beats
+	Logger  *slog.Logger
+	Version string           // in the health body, metrics and User-Agents
+	Now     func() time.Time // the clock handed to every part; default time.Now
+}
+
+// Node is one running Outpost.
+type Node struct {
+	version string
+	path    string // the config file, for reloads
+	cfg     *config.Config
+	log     *slog.Logger
+	beats   *probes.Beats
+	st      *store.Store
 	// changes is the one way in for durable changes: the store itself on
 	// one node; every part below writes through it, never to st.
 	changes store.Log
@@ -53,10 +67,16 @@ type node struct {
 	public, plain, backup, opsL *http.Server
 }
 
-// newNode builds a node; close releases what it holds, whether or not it
-// ran.
-func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Logger) (*node, error) {
-	n := &node{path: path, cfg: cfg, log: log, beats: beats, now: time.Now}
+// New builds a node; Close releases what it holds, whether or not it ran.
+func New(o Options) (*Node, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg, log := o.Config, o.Logger
+	n := &Node{version: o.Version, path: o.ConfigPath, cfg: cfg, log: log, beats: o.Beats, now: o.Now}
 	var err error
 	if n.st, err = store.Open(cfg.Storage.Path, store.Options{}); err != nil {
 		return nil, fmt.Errorf("cannot open the data file: %w", err)
@@ -66,8 +86,8 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
 			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
 	}
-	n.met = metrics.New(metrics.Options{Version: version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
-	if n.chs, err = buildChannels(cfg, notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
+	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
+	if n.chs, err = BuildChannels(cfg, notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
@@ -84,20 +104,20 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.mon.Health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details:    func() any { return healthDetails(n.mon, n.st, n.rl, n.disp, n.wh != nil) },
+		Details:    func() any { return healthDetails(n.version, n.mon, n.st, n.rl, n.disp, n.wh != nil) },
 		Admin:      adminAPI(cfg, n.mon, n.wake),
 		Webhooks:   n.wh,
 		OnRender:   n.rendered,
-		Heartbeats: &web.Heartbeats{Beats: beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st, n.log) }},
+		Heartbeats: &web.Heartbeats{Beats: n.beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st, n.log) }},
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
 	}
 	if err := n.srv.Update(n.mon.Snapshot()); err != nil {
 		return n, fmt.Errorf("first render failed: %w", err)
 	}
-	beats.OnBeat = func(check string) { n.mon.Scheduler().RunNow(check) } // a beat is judged at once
-	n.rl = newReloader(path, cfg, n.mon, n.met, log)
-	n.rl.beats = beats
+	n.beats.OnBeat = func(check string) { n.mon.Scheduler().RunNow(check) } // a beat is judged at once
+	n.rl = newReloader(n.path, cfg, n.mon, n.met, log)
+	n.rl.beats, n.rl.version, n.rl.now = n.beats, n.version, n.now
 	if cfg.Export.Dir != "" {
 		n.exp = newExporter(cfg.Export, n.srv, log)
 	}
@@ -105,7 +125,7 @@ func newNode(path string, cfg *config.Config, beats *probes.Beats, log *slog.Log
 }
 
 // wake tells the dispatchers that the outbox has new work.
-func (n *node) wake() {
+func (n *Node) wake() {
 	n.disp.Wake()
 	if n.wh != nil {
 		n.wh.Wake()
@@ -115,21 +135,21 @@ func (n *node) wake() {
 // offer hands a published snapshot to the web server, which renders it on
 // its own goroutine. The monitor publishes its first snapshot while it is
 // made, before the web server is: newNode renders that one itself.
-func (n *node) offer(s *status.Snapshot) {
+func (n *Node) offer(s *status.Snapshot) {
 	if n.srv != nil {
 		n.srv.Offer(s)
 	}
 }
 
 // rendered lets the static export follow what is served.
-func (n *node) rendered(s *status.Snapshot) {
+func (n *Node) rendered(s *status.Snapshot) {
 	if n.exp != nil {
 		n.exp.offer(s)
 	}
 }
 
 // cancelGone cancels announcements for destinations no longer configured.
-func (n *node) cancelGone() error {
+func (n *Node) cancelGone() error {
 	keep := make([]string, 0, len(n.chs)+1)
 	for _, c := range n.chs {
 		keep = append(keep, c.Name)
@@ -147,9 +167,9 @@ func (n *node) cancelGone() error {
 	return nil
 }
 
-// listen opens the public listener (with TLS and its HTTP redirect when
+// Listen opens the public listener (with TLS and its HTTP redirect when
 // configured), the backup socket and the operators' listener.
-func (n *node) listen() error {
+func (n *Node) Listen() error {
 	cfg := n.cfg
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -189,11 +209,11 @@ func (n *node) listen() error {
 	return nil
 }
 
-// run starts everything in order (dispatchers before probing, so a
+// Run starts everything in order (dispatchers before probing, so a
 // backlog drains first), serves until ctx ends or a part fails, and stops
 // in reverse: reloading and probing and the final commit, then delivery,
 // then serving.
-func (n *node) run(ctx context.Context) int {
+func (n *Node) Run(ctx context.Context) error {
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	var delivered []chan struct{}
 	for _, run := range []func(context.Context){n.disp.Run, n.whRun} {
@@ -212,25 +232,25 @@ func (n *node) run(ctx context.Context) int {
 	n.startSide(sideCtx)
 	webDone := make(chan error, 1)
 	go func() { webDone <- n.public.Serve(n.ln) }()
-	n.log.Info("outpost serving", "version", version, "listen", n.ln.Addr().String(), "tls", n.cfg.TLS.Enabled(),
+	n.log.Info("outpost serving", "version", n.version, "listen", n.ln.Addr().String(), "tls", n.cfg.TLS.Enabled(),
 		"checks", len(n.cfg.Checks), "data", n.cfg.Storage.Path)
 
-	code := exitOK
+	var failed error
 	select {
 	case <-ctx.Done():
 		n.log.Info("shutting down")
 	case err := <-webDone:
 		n.log.Error("web server stopped", "error", err)
-		code = exitFailed
+		failed = fmt.Errorf("web server stopped: %w", err)
 	case err := <-monDone:
 		n.log.Error("monitor stopped", "error", err)
-		code = exitFailed
+		failed = fmt.Errorf("monitor stopped: %w", err)
 	}
 	stopSide()
 	stopMon()
 	if err := <-monDone; err != nil && !errors.Is(err, context.Canceled) {
 		n.log.Error("final commit failed", "error", err)
-		code = exitFailed
+		failed = errors.Join(failed, fmt.Errorf("final commit failed: %w", err))
 	}
 	stopDisp() // sends in flight finish (bounded by their timeouts) and record their outcome
 	for _, done := range delivered {
@@ -238,11 +258,11 @@ func (n *node) run(ctx context.Context) int {
 	}
 	n.shutdown()
 	n.log.Info("stopped")
-	return code
+	return failed
 }
 
 // whRun runs the webhook deliveries, when on.
-func (n *node) whRun(ctx context.Context) {
+func (n *Node) whRun(ctx context.Context) {
 	if n.wh != nil {
 		n.wh.Run(ctx)
 	}
@@ -250,7 +270,7 @@ func (n *node) whRun(ctx context.Context) {
 
 // startSide starts what runs beside the loop: reloads, the export, peer
 // polling and the dead man's switch.
-func (n *node) startSide(ctx context.Context) {
+func (n *Node) startSide(ctx context.Context) {
 	go n.rl.run(ctx)
 	if n.exp != nil {
 		go n.exp.run(ctx)
@@ -262,14 +282,14 @@ func (n *node) startSide(ctx context.Context) {
 		go pl.Run(ctx)
 	}
 	if n.cfg.Deadman.URL != "" {
-		dm := &deadman{cfg: n.cfg.Deadman, healthy: n.mon.Health, log: n.log, hc: &http.Client{},
+		dm := &deadman{cfg: n.cfg.Deadman, healthy: n.mon.Health, log: n.log, hc: &http.Client{}, agent: "Outpost/" + n.version,
 			count: func(r string) { n.met.DeadmanPings.WithLabelValues(r).Inc() }}
 		go dm.run(ctx)
 	}
 }
 
 // peerEvent records a peer going down or up for the operators' channels.
-func (n *node) peerEvent(ev status.Event) {
+func (n *Node) peerEvent(ev status.Event) {
 	if _, err := n.changes.Apply(store.Entry{At: n.now(), Announce: []store.Announcement{{Event: ev, Dests: n.route(ev)}}}); err != nil {
 		n.log.Error("could not record a peer event", "error", err)
 		return
@@ -278,7 +298,7 @@ func (n *node) peerEvent(ev status.Event) {
 }
 
 // shutdown stops the listeners, bounded.
-func (n *node) shutdown() {
+func (n *Node) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range []*http.Server{n.public, n.backup, n.opsL, n.plain} {
@@ -288,8 +308,11 @@ func (n *node) shutdown() {
 	}
 }
 
-// close releases the data file.
-func (n *node) close() {
+// Addr is the public listener's address (after Listen).
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// Close releases the data file.
+func (n *Node) Close() {
 	if n != nil && n.st != nil {
 		n.st.Close()
 	}

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -22,10 +22,11 @@ import (
 // swaps it in only when it is entirely valid: a bad file leaves the last
 // good config running.
 type reloader struct {
-	path string
-	mon  *monitor.Monitor
-	met  *metrics.Metrics
-	log  *slog.Logger
+	path    string
+	version string
+	mon     *monitor.Monitor
+	met     *metrics.Metrics
+	log     *slog.Logger
 
 	beats *probes.Beats // the heartbeat registry every config shares
 
@@ -129,7 +130,7 @@ func (r *reloader) current() string {
 }
 
 func (r *reloader) reload(ctx context.Context, why string) {
-	cfg, err := config.Load(r.path, config.LoadOptions{Probe: probes.Options{Version: version, Beats: r.beats}})
+	cfg, err := config.Load(r.path, config.LoadOptions{Probe: probes.Options{Version: r.version, Beats: r.beats}})
 	if err == nil {
 		err = r.compatible(cfg)
 	}

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func TestDeadman(t *testing.T) {
 	var fail atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pings.Add(1)
-		if r.Method != http.MethodPost || r.UserAgent() != "Outpost/"+version {
+		if r.Method != http.MethodPost || r.UserAgent() != "Outpost/test" {
 			t.Errorf("ping %s %q", r.Method, r.UserAgent())
 		}
 		if fail.Load() {
@@ -33,7 +33,7 @@ func TestDeadman(t *testing.T) {
 	d := &deadman{cfg: config.Deadman{URL: srv.URL, Interval: 20 * time.Millisecond, Method: "POST", Timeout: time.Second},
 		healthy: func() (bool, string) { return healthy.Load(), "scheduler has not fired" },
 		count:   func(r string) { mu.Lock(); counts[r]++; mu.Unlock() },
-		log:     slog.New(slog.DiscardHandler), hc: http.DefaultClient}
+		log:     slog.New(slog.DiscardHandler), hc: http.DefaultClient, agent: "Outpost/test"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.run(ctx); close(done) }()
