@@ -43,10 +43,10 @@ type Metrics struct {
 	component     *prometheus.GaugeVec
 	openIncidents prometheus.Gauge
 	reloads       *prometheus.CounterVec
-	Deliveries    *prometheus.CounterVec
-	// DeadmanPings counts dead man's switch pings by result (ok, failed,
+	deliveries    *prometheus.CounterVec
+	// deadmanPings counts dead man's switch pings by result (ok, failed,
 	// skipped while unhealthy).
-	DeadmanPings *prometheus.CounterVec
+	deadmanPings *prometheus.CounterVec
 
 	// observed is each component's status as last exported: only changes
 	// touch the gauges (five label lookups per component per snapshot took
@@ -87,15 +87,15 @@ func New(o Options) *Metrics {
 		Help: "Open incidents (maintenance excluded)."})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_config_reloads_total",
 		Help: "Configuration reloads by result (success, failure)."}, []string{"result"})
-	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deliveries_total",
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deliveries_total",
 		Help: "Outbox deliveries by destination and result."}, []string{"destination", "result"})
-	m.DeadmanPings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deadman_pings_total",
+	m.deadmanPings = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_deadman_pings_total",
 		Help: "Dead man's switch pings by result (ok, failed, skipped)."}, []string{"result"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
 	m.Registry.MustRegister(m.runs, m.lastDuration, m.duration, m.phase, m.lag, m.committed, m.commitFails, m.dropped, m.commitLatency,
-		m.component, m.openIncidents, m.reloads, m.Deliveries, m.DeadmanPings, build,
+		m.component, m.openIncidents, m.reloads, m.deliveries, m.deadmanPings, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.PerCheckHistograms {
 		m.perCheck = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_check_duration_seconds",
@@ -110,6 +110,15 @@ func New(o Options) *Metrics {
 
 // phases are the HTTP probe details reported as phase timings.
 var phases = map[string]string{"dns_ms": "dns", "connect_ms": "connect", "tls_ms": "tls", "first_byte_ms": "first_byte"}
+
+// ObserveDeadman counts one dead man's switch ping by its result.
+func (m *Metrics) ObserveDeadman(result string) { m.deadmanPings.WithLabelValues(result).Inc() }
+
+// ObserveDelivery counts one delivery outcome of one destination (a
+// channel, or @webhooks), for every delivery loop alike.
+func (m *Metrics) ObserveDelivery(dest, result string) {
+	m.deliveries.WithLabelValues(dest, result).Inc()
+}
 
 // ObserveRun records one probe run.
 func (m *Metrics) ObserveRun(kind string, r probes.Report) {

@@ -24,7 +24,7 @@ func populated() *Metrics {
 	m.ObserveSnapshot(&status.Snapshot{Components: []status.ComponentView{{ID: "api", Status: status.MajorOutage}},
 		Incidents: []*status.Incident{{ID: "inc-1"}}})
 	m.ObserveReload(false)
-	m.Deliveries.WithLabelValues("ops-slack", "sent").Inc()
+	m.ObserveDelivery("ops-slack", "sent")
 	return m
 }
 

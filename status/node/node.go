@@ -91,7 +91,7 @@ func New(o Options) (*Node, error) {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
-		Observe: func(dest, result string) { n.met.Deliveries.WithLabelValues(dest, result).Inc() }})
+		Observe: n.met.ObserveDelivery})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
 	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met, OnCommit: n.wake,
 		Route: n.route, OnSnapshot: n.offer}); err != nil {
@@ -283,7 +283,7 @@ func (n *Node) startSide(ctx context.Context) {
 	}
 	if n.cfg.Deadman.URL != "" {
 		dm := &deadman{cfg: n.cfg.Deadman, healthy: n.mon.Health, log: n.log, hc: &http.Client{}, agent: "Outpost/" + n.version,
-			count: func(r string) { n.met.DeadmanPings.WithLabelValues(r).Inc() }}
+			count: n.met.ObserveDeadman}
 		go dm.run(ctx)
 	}
 }

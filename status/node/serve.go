@@ -158,7 +158,7 @@ func webhookService(cfg *config.Config, st *store.Store, changes store.Log, log 
 	return webhook.New(webhook.Options{Store: st, Log: changes, Logger: log, Site: site, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
 		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout,
 		Components: func(id string) bool { _, ok := mon.Config().ComponentByID(id); return ok },
-		Observe:    func(result string) { met.Deliveries.WithLabelValues(store.WebhooksDest, result).Inc() }})
+		Observe:    met.ObserveDelivery})
 }
 
 // withWebhooks adds the webhooks destination, under the publish policy,

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -49,7 +48,7 @@ type worker struct {
 	d       *Dispatcher
 	ch      *Channel
 	limiter *rate.Limiter
-	wake    chan struct{}
+	wake    Waker
 }
 
 // New prepares workers; nothing is sent before Run.
@@ -75,7 +74,7 @@ func New(o Options) *Dispatcher {
 		if c.Rate == 0 {
 			lim = rate.NewLimiter(rate.Inf, 1)
 		}
-		d.workers = append(d.workers, &worker{d: d, ch: c, limiter: lim, wake: make(chan struct{}, 1)})
+		d.workers = append(d.workers, &worker{d: d, ch: c, limiter: lim, wake: NewWaker()})
 	}
 	return d
 }
@@ -96,10 +95,7 @@ func (d *Dispatcher) Passes() uint64 {
 // Wake tells every worker new rows may be waiting.
 func (d *Dispatcher) Wake() {
 	for _, w := range d.workers {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+		w.wake.Wake()
 	}
 }
 
@@ -123,15 +119,9 @@ func (w *worker) run(ctx context.Context) {
 	for {
 		wait := w.pass(ctx)
 		w.passes.Add(1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !w.wake.Sleep(ctx, wait) {
 			return
-		case <-w.wake:
-		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 
@@ -245,7 +235,7 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 		w.observe("sent")
 		return true
 	}
-	if IsPermanent(err) {
+	if Judge(err).Permanent {
 		w.fail(r, err)
 		return true
 	}
@@ -280,11 +270,10 @@ func (w *worker) send(ctx context.Context, msg Message, first time.Time) (string
 }
 
 // backoff is exponential from 2 s to 10 min with ±20% jitter, or what the
-// server asked for.
+// server asked for (up to MaxRetryAfter).
 func backoff(attempts int, err error) time.Duration {
-	var ra *RetryAfterError
-	if errors.As(err, &ra) && ra.After > 0 {
-		return ra.After
+	if v := Judge(err); v.RetryAfter > 0 {
+		return v.RetryAfter
 	}
 	d := 2 * time.Second << min(max(attempts-1, 0), 9)
 	d = min(d, 10*time.Minute)

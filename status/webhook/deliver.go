@@ -69,7 +69,6 @@ func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []str
 	return body, to, err
 }
 
-// outcome is one attempt's result, recorded by the recorder.
 // outcome is one attempt's result as the log records it, and the host
 // whose slot it held.
 type outcome struct {
@@ -87,9 +86,7 @@ func (s *Service) run(ctx context.Context) {
 			defer wg.Done()
 			for j := range jobs {
 				o := s.attempt(j)
-				// The host's slot frees as soon as its answer is in, so
-				// the next request to it need not wait for the commit.
-				s.freeHost(o.host)
+				s.slots.FreeHost(o.host)
 				s.Wake()
 				results <- o
 			}
@@ -114,14 +111,7 @@ func (s *Service) run(ctx context.Context) {
 		if more {
 			wait = 0
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-s.wake:
-		case <-t.C:
-		}
-		t.Stop()
-		if ctx.Err() != nil {
+		if !s.wake.Sleep(ctx, wait) {
 			break
 		}
 	}
@@ -166,10 +156,10 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 		info, ok := s.subs[id]
 		switch {
 		case !ok:
-			return s.busy(seq, "") // gone: read it, to be dropped
+			return s.slots.Busy(seq, "") // gone: read it, to be dropped
 		case info.paused:
 			return true // waits for an admin to resume it
-		case s.busy(seq, info.host) || taken[info.host] >= s.o.PerHost:
+		case s.slots.Busy(seq, info.host) || taken[info.host] >= s.o.PerHost:
 			return true // a finishing attempt wakes the loop
 		}
 		taken[info.host]++
@@ -199,19 +189,14 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 			continue
 		}
 		host := splitHost(j.Sub.URL)
-		s.mu.Lock()
-		if s.hosts[host] >= s.o.PerHost {
-			s.mu.Unlock()
+		if !s.slots.Take(j.Delivery.Seq, host) {
 			continue // the host is busy; a finishing attempt wakes the loop
 		}
-		s.hosts[host]++
-		s.inflight[j.Delivery.Seq] = true
-		s.mu.Unlock()
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
-			s.freeHost(host)
-			s.done(j.Delivery.Seq)
+			s.slots.FreeHost(host)
+			s.slots.Done(j.Delivery.Seq)
 			return 0
 		}
 	}
@@ -257,29 +242,6 @@ func (s *Service) refreshSubs() {
 	s.subsVersion = v
 }
 
-// busy reports a delivery in flight, or its host's slots (minus those
-// counted in this scan) all taken.
-func (s *Service) busy(seq uint64, host string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inflight[seq] || (host != "" && s.hosts[host] >= s.o.PerHost)
-}
-
-func (s *Service) freeHost(host string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.hosts[host]--; s.hosts[host] <= 0 {
-		delete(s.hosts, host)
-	}
-}
-
-// done ends a delivery's time in flight, once its outcome is committed.
-func (s *Service) done(seq uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.inflight, seq)
-}
-
 // attempt signs and sends one delivery. It is re-signed on every attempt,
 // with this attempt's timestamp and every secret still valid.
 func (s *Service) attempt(j store.WebhookJob) outcome {
@@ -310,17 +272,15 @@ func (s *Service) attempt(j store.WebhookJob) outcome {
 	resp, err := s.hc.Do(req)
 	o.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
-		return fail(err, errors.Is(err, ErrRefusedAddress))
+		return fail(err, notify.Judge(err).Permanent || errors.Is(err, ErrRefusedAddress))
 	}
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	resp.Body.Close()
 	o.LatencyMS, o.Status = float64(time.Since(start).Microseconds())/1000, resp.StatusCode
 	if err := notify.ClassifyHTTP(resp, "receiver"); err != nil {
-		var ra *notify.RetryAfterError
-		if errors.As(err, &ra) {
-			o.RetryAfter = ra.After
-		}
-		return fail(err, notify.IsPermanent(err))
+		v := notify.Judge(err)
+		o.RetryAfter = v.RetryAfter
+		return fail(err, v.Permanent)
 	}
 	if j.Delivery.Type == VerifyType {
 		var echo struct {
@@ -335,24 +295,15 @@ func (s *Service) attempt(j store.WebhookJob) outcome {
 // record commits outcomes in batches (one transaction for all that
 // arrived meanwhile), then frees their slots and wakes the loop.
 func (s *Service) record(results <-chan outcome) {
-	for o := range results {
-		batch := []outcome{o}
-	drain:
-		for {
-			select {
-			case x, ok := <-results:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, x)
-			default:
-				break drain
-			}
+	for {
+		batch, ok := notify.Drain(results)
+		if !ok {
+			return
 		}
 		s.scan.Lock()
 		s.commit(batch)
 		for _, o := range batch {
-			s.done(o.Seq)
+			s.slots.Done(o.Seq)
 		}
 		s.scan.Unlock()
 		s.Wake()
@@ -381,7 +332,7 @@ func (s *Service) commit(batch []outcome) {
 				s.o.Logger.Warn("webhook subscription disabled", "subscription", l.Sub, "reason", l.Reason)
 			}
 			if s.o.Observe != nil {
-				s.o.Observe(label)
+				s.o.Observe(store.WebhooksDest, label)
 			}
 		}
 	}

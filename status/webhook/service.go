@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/notify"
 	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
@@ -72,8 +73,9 @@ type Options struct {
 	Poll time.Duration
 	// Client overrides the delivery client (tests inject a resolver).
 	Client *http.Client
-	// Observe counts delivery outcomes (metrics); may be nil.
-	Observe func(result string)
+	// Observe counts delivery outcomes by destination (metrics), as the
+	// channels' Dispatcher does; may be nil.
+	Observe func(dest, result string)
 }
 
 // DefaultSchedule is the retry schedule: about 28 hours in all.
@@ -88,13 +90,10 @@ func DefaultVerifySchedule() []time.Duration {
 
 // Service owns subscriptions and delivers to them.
 type Service struct {
-	o    Options
-	hc   *http.Client
-	wake chan struct{}
-
-	mu       sync.Mutex
-	inflight map[uint64]bool
-	hosts    map[string]int
+	o     Options
+	hc    *http.Client
+	wake  notify.Waker
+	slots *notify.Slots // deliveries in flight, per host
 	// scan orders the delivery loop's reads against the recorder's
 	// commit-and-release (see dispatch).
 	scan sync.Mutex
@@ -146,16 +145,11 @@ func New(o Options) *Service {
 	if hc == nil {
 		hc = NewClient(ClientOptions{AllowPrivate: o.AllowPrivate, Timeout: o.Timeout})
 	}
-	return &Service{o: o, hc: hc, wake: make(chan struct{}, 1), inflight: map[uint64]bool{}, hosts: map[string]int{}}
+	return &Service{o: o, hc: hc, wake: notify.NewWaker(), slots: &notify.Slots{PerHost: o.PerHost}}
 }
 
 // Wake tells the delivery loop that new work may be waiting.
-func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Service) Wake() { s.wake.Wake() }
 
 // Wants reports whether an event goes to webhook subscribers at all (the
 // router gives it the webhooks destination).
