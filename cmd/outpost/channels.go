@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
-	"github.com/outpost-status/outpost/status/node"
 	"github.com/outpost-status/outpost/status/notify"
 )
 
@@ -31,7 +30,7 @@ func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitConfig
 	}
-	chs, err := node.BuildChannels(cfg, memSessions{})
+	chs, err := notify.Build(cfg.Channels, memSessions{})
 	if err != nil {
 		fmt.Fprintln(stderr, "outpost notify:", err)
 		return exitConfig

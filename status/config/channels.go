@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -20,6 +22,9 @@ var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdat
 	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.MonitorPeerDown,
 	status.MonitorPeerUp, status.CheckCertificateExpiring, status.CheckWarning, status.CheckWarningCleared,
 	status.DeliveryFailed}
+
+// ChannelKinds lists the channel kinds, sorted (status/notify builds them).
+func ChannelKinds() []string { return slices.Sorted(maps.Keys(channelKinds)) }
 
 func knownEvent(s string) bool {
 	for _, e := range eventTypes {
