@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 type incidentBody struct {
@@ -43,7 +44,7 @@ func (s *Server) validIncident(b incidentBody, creating bool) (status.Command, e
 		return cmd, fieldError("message", "message is required")
 	}
 	cmd.Components = map[string]status.ComponentStatus{}
-	known := componentNames(s.current.Load().snap)
+	known := statuspage.ComponentNames(s.current.Load().snap)
 	for id, st := range b.Components {
 		if _, ok := known[id]; !ok {
 			return cmd, fieldError("components."+id, "unknown component %q", id)

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 	case len(b.Components) == 0:
 		return fieldError("components", "at least one component is required")
 	}
-	known := componentNames(s.current.Load().snap)
+	known := statuspage.ComponentNames(s.current.Load().snap)
 	comps := map[string]status.ComponentStatus{}
 	for i, id := range b.Components {
 		if _, ok := known[id]; !ok {

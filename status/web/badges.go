@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // Badges are shields-style SVGs for READMEs and dashboards. They are
@@ -64,7 +65,7 @@ func statusBadge(c status.ComponentView) []byte {
 // statusSVG is a status badge: "no recent data" when stale, "no data yet"
 // before the first confirmed result, both grey.
 func statusSVG(name string, st status.ComponentStatus, stale, noData bool) []byte {
-	class, _, text := statusText(st, stale, noData)
+	class, _, text := statuspage.StatusText(st, stale, noData)
 	color := badgeColor[st]
 	if class == "stale" {
 		color = greyBadge

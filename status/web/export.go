@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // File is one exported file.
@@ -68,7 +69,7 @@ func (s *Server) Files(snap *status.Snapshot) ([]File, error) {
 	for path, p := range s.assets {
 		add(path, p.Body)
 	}
-	names := componentNames(snap)
+	names := statuspage.ComponentNames(snap)
 	all, err := s.o.Store.Incidents(1<<30, nil, nil)
 	if err != nil {
 		return nil, err

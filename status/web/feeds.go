@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"html"
 	"net/url"
 	"slices"
@@ -20,67 +19,8 @@ import (
 // than gorilla/feeds: it cannot write Atom's second link and invents random
 // ids for items without one, and feed readers need stable ids.
 
-// feedEntry is one incident or maintenance as every format sees it.
-type feedEntry struct {
-	ID, Title, Link, HTML string
-	Published, Updated    time.Time
-	Updates               []feedUpdate // oldest first
-	Affected              string
-}
-
-// feedUpdate is one timeline entry: an RSS item of its own, so readers
-// that key on items see every update.
-type feedUpdate struct {
-	ID, Status, Body string
-	At               time.Time
-}
-
 // feedLanguage is the language of the texts Outpost writes.
 const feedLanguage = "en"
-
-// feedEntries are the latest incidents and maintenance, and the next
-// occurrences of configured maintenance windows (with the ids, links and
-// creation times they keep once they start).
-func (s *Server) feedEntries(snap *status.Snapshot) []feedEntry {
-	names := componentNames(snap)
-	incs := slices.Clone(snap.Recent)
-	for _, u := range snap.Upcoming {
-		incs = append(incs, u.Incident())
-	}
-	var out []feedEntry
-	for _, inc := range incs {
-		var b strings.Builder
-		e := feedEntry{Title: inc.Name, Published: inc.CreatedAt, Updated: inc.UpdatedAt}
-		for i := len(inc.Updates) - 1; i >= 0; i-- {
-			u := inc.Updates[i]
-			st := strings.ToUpper(incidentStatusText(u.Status)[:1]) + incidentStatusText(u.Status)[1:]
-			fmt.Fprintf(&b, "<p><small>%s</small><br><strong>%s</strong> - %s</p>", html.EscapeString(u.DisplayAt.In(s.o.Site.Location).Format("Jan 2, 15:04 MST")),
-				html.EscapeString(st), html.EscapeString(u.Body))
-		}
-		for _, u := range inc.Updates {
-			e.Updates = append(e.Updates, feedUpdate{ID: u.ID, Status: strings.ToUpper(incidentStatusText(u.Status)[:1]) + incidentStatusText(u.Status)[1:],
-				Body: u.Body, At: u.DisplayAt})
-		}
-		if v := newIncidentView(inc, names); v.Affected != "" {
-			e.Affected = v.Affected
-			fmt.Fprintf(&b, "<p>Affected: %s</p>", html.EscapeString(v.Affected))
-		}
-		e.Link = s.o.Site.URL + "/incidents/" + inc.ID
-		e.ID, e.HTML = e.Link, b.String()
-		out = append(out, e)
-	}
-	return out
-}
-
-func (s *Server) feedUpdated(snap *status.Snapshot, es []feedEntry) time.Time {
-	t := statuspage.LastChange(snap)
-	for _, e := range es {
-		if e.Updated.After(t) {
-			t = e.Updated
-		}
-	}
-	return t.UTC()
-}
 
 // RSS 2.0.
 type rssDoc struct {
@@ -116,11 +56,11 @@ type rssGUID struct {
 // rss is RSS 2.0 at self (its own path: /feed.rss or /history.rss): one
 // item per update, newest first, so each update is news with its own date
 // and guid (INCIDENT-URL#UPDATE).
-func (s *Server) rss(snap *status.Snapshot, es []feedEntry, self string) ([]byte, error) {
+func (s *Server) rss(snap *status.Snapshot, es []statuspage.FeedEntry, self string) ([]byte, error) {
 	d := rssDoc{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", Channel: rssChannel{
 		Title: s.o.Site.Title + " status", Link: s.o.Site.URL + "/", Description: "Incidents and maintenance for " + s.o.Site.Title,
 		Language: feedLanguage, Self: atomLink{Href: s.o.Site.URL + self, Rel: "self", Type: "application/rss+xml"},
-		LastBuild: s.feedUpdated(snap, es).Format(time.RFC1123Z)}}
+		LastBuild: statuspage.FeedUpdated(snap, es).Format(time.RFC1123Z)}}
 	var items []rssItem
 	var at []time.Time
 	for _, e := range es {
@@ -183,9 +123,9 @@ type atomText struct {
 
 // atom is Atom 1.0 at self: one entry per incident, updated with its
 // latest update.
-func (s *Server) atom(snap *status.Snapshot, es []feedEntry, self string) ([]byte, error) {
+func (s *Server) atom(snap *status.Snapshot, es []statuspage.FeedEntry, self string) ([]byte, error) {
 	d := atomDoc{ID: s.o.Site.URL + "/feed.atom", Lang: feedLanguage, Title: s.o.Site.Title + " status",
-		Updated: s.feedUpdated(snap, es).Format(time.RFC3339),
+		Updated: statuspage.FeedUpdated(snap, es).Format(time.RFC3339),
 		Links: []atomLink{{Href: s.o.Site.URL + self, Rel: "self", Type: "application/atom+xml"},
 			{Href: s.o.Site.URL + "/", Rel: "alternate", Type: "text/html"}},
 		Author: atomPerson{Name: s.o.Site.Title}}
@@ -228,7 +168,7 @@ type jsonFeedItem struct {
 	DateModified  string `json:"date_modified"`
 }
 
-func (s *Server) jsonFeed(es []feedEntry) ([]byte, error) {
+func (s *Server) jsonFeed(es []statuspage.FeedEntry) ([]byte, error) {
 	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: s.o.Site.Title + " status", HomePageURL: s.o.Site.URL + "/",
 		FeedURL: s.o.Site.URL + "/feed.json", Description: "Incidents and maintenance for " + s.o.Site.Title, Language: feedLanguage, Items: []jsonFeedItem{}}
 	for _, e := range es {
@@ -247,7 +187,7 @@ func (s *Server) ics(snap *status.Snapshot) []byte {
 	if u, err := url.Parse(s.o.Site.URL); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}
-	names := componentNames(snap)
+	names := statuspage.ComponentNames(snap)
 	var b strings.Builder
 	line := func(l string) { b.WriteString(foldICS(l)) }
 	line("BEGIN:VCALENDAR")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // history serves /history?page=N: three months per page, newest first.
@@ -48,14 +49,14 @@ func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := componentNames(snap)
+	names := statuspage.ComponentNames(snap)
 	v := &historyView{}
 	for m := newest; !m.Before(oldest); m = m.AddDate(0, -1, 0) {
 		mv := monthView{Name: m.Format("January 2006")}
 		for _, inc := range incs {
 			st := inc.StartedAt.In(loc)
 			if st.Year() == m.Year() && st.Month() == m.Month() {
-				mv.Incidents = append(mv.Incidents, newIncidentView(inc, names))
+				mv.Incidents = append(mv.Incidents, statuspage.NewIncidentView(inc, names))
 			}
 		}
 		v.Months = append(v.Months, mv)

@@ -16,6 +16,7 @@ import (
 	"github.com/yuin/goldmark"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/templates"
 )
 
@@ -92,17 +93,9 @@ func (r *renderer) exec(name string, p page) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func componentNames(s *status.Snapshot) map[string]string {
-	names := make(map[string]string, len(s.Components))
-	for _, c := range s.Components {
-		names[c.ID] = c.Name
-	}
-	return names
-}
-
 // index renders the status page.
 func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
-	names := componentNames(s)
+	names := statuspage.ComponentNames(s)
 	v := &indexView{LastChecked: s.LastResultAt, BarDays: r.barDays}
 	v.Banner = bannerView{Class: string(s.Indicator), Text: s.Description}
 	if s.Description == status.NoDataDescription {
@@ -119,10 +112,10 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 		v.Banner = bannerView{Class: "delayed", Text: "Monitoring connectivity degraded since " + c.In(r.loc).Format("15:04 MST")}
 	}
 	for _, inc := range s.Incidents {
-		v.Incidents = append(v.Incidents, newIncidentView(inc, names))
+		v.Incidents = append(v.Incidents, statuspage.NewIncidentView(inc, names))
 	}
 	for _, inc := range s.Maintenance {
-		v.Maintenance = append(v.Maintenance, newIncidentView(inc, names))
+		v.Maintenance = append(v.Maintenance, statuspage.NewIncidentView(inc, names))
 	}
 	for _, u := range allUpcoming(s) {
 		var aff []string
@@ -141,7 +134,7 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 	seen := make(map[string]bool, len(s.Components))
 	for _, g := range s.Groups {
 		gv := groupView{Name: g.Name}
-		gv.Class, gv.Icon, gv.Text = statusText(g.Status, g.Stale, g.NoData)
+		gv.Class, gv.Icon, gv.Text = statuspage.StatusText(g.Status, g.Stale, g.NoData)
 		for _, c := range g.Components {
 			html, err := r.block(c, s.Uptime[c.ID], labels)
 			if err != nil {
@@ -182,7 +175,7 @@ func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []s
 
 func (r *renderer) component(c status.ComponentView, u status.UptimeView, labels []string) componentView {
 	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays, AffectedBy: c.AffectedBy}
-	cv.Class, cv.Icon, cv.Text = statusText(c.Status, c.Stale, c.NoData)
+	cv.Class, cv.Icon, cv.Text = statuspage.StatusText(c.Status, c.Stale, c.NoData)
 	cv.Uptime = "No data yet"
 	if u.Percent >= 0 && len(u.Days) > 0 {
 		cv.Uptime = fmt.Sprintf("%s uptime", percent(u.Percent))
@@ -342,7 +335,7 @@ func (r *renderer) days(s *status.Snapshot, names map[string]string) []dayView {
 		for _, inc := range all {
 			st := inc.StartedAt.In(r.loc)
 			if st.Year() == day.Year() && st.YearDay() == day.YearDay() {
-				dv.Incidents = append(dv.Incidents, newIncidentView(inc, names))
+				dv.Incidents = append(dv.Incidents, statuspage.NewIncidentView(inc, names))
 			}
 		}
 		out = append(out, dv)
@@ -352,7 +345,7 @@ func (r *renderer) days(s *status.Snapshot, names map[string]string) []dayView {
 
 // incident renders one incident's page.
 func (r *renderer) incident(inc *status.Incident, names map[string]string) ([]byte, error) {
-	v := newIncidentView(inc, names)
+	v := statuspage.NewIncidentView(inc, names)
 	if inc.Postmortem != "" {
 		v.Postmortem = markdown(inc.Postmortem)
 	}

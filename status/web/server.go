@@ -17,6 +17,7 @@ import (
 	"github.com/outpost-status/outpost/static"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
 )
@@ -289,7 +290,7 @@ func (s *Server) incident(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return s.r.incident(inc, componentNames(cur.snap))
+		return s.r.incident(inc, statuspage.ComponentNames(cur.snap))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("There is no incident %q.", id))

@@ -28,11 +28,11 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 	for path, b := range bodies {
 		next.routes[path] = pc.body(path, b, "application/json", CachePage)
 	}
-	es := s.feedEntries(snap)
+	es := statuspage.FeedEntries(s.site(), snap)
 	// The history aliases (as on Statuspage) carry their own rel=self.
 	for _, f := range []struct {
 		path  string
-		build func(*status.Snapshot, []feedEntry, string) ([]byte, error)
+		build func(*status.Snapshot, []statuspage.FeedEntry, string) ([]byte, error)
 		ctype string
 	}{{"/feed.rss", s.rss, "application/rss+xml; charset=utf-8"}, {"/history.rss", s.rss, "application/rss+xml; charset=utf-8"},
 		{"/feed.atom", s.atom, "application/atom+xml; charset=utf-8"}, {"/history.atom", s.atom, "application/atom+xml; charset=utf-8"}} {

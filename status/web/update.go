@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // Renders that change only freshness reuse what shows none of it.
@@ -104,7 +105,7 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 			s.surfacesAt = snap.GeneratedAt
 		}
 	}
-	names := componentNames(snap)
+	names := statuspage.ComponentNames(snap)
 	// Upcoming occurrences of configured windows are in no store yet, but
 	// their links are published (v2, calendar): their pages exist too.
 	upcoming := make([]*status.Incident, 0, len(snap.Upcoming))

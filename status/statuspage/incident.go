@@ -1,0 +1,91 @@
+package statuspage
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// The incident as people read it: its words, the page's view of it.
+
+// IncidentView is an incident as the page, its history and the admin
+// answers show it.
+type IncidentView struct {
+	ID, Name, Impact, Affected, StatusLine, Summary, Duration string
+	Started, Resolved                                         time.Time
+	Latest                                                    *UpdateView
+	Updates                                                   []UpdateView
+	Postmortem                                                template.HTML
+}
+
+// UpdateView is one update of an incident.
+type UpdateView struct {
+	StatusText, Body, Author string
+	At                       time.Time
+}
+
+// StatusText gives every status a word and an icon: never colour alone.
+func StatusText(s status.ComponentStatus, stale, noData bool) (class, icon, text string) {
+	switch {
+	case noData:
+		return "stale", "–", "No data yet"
+	case stale:
+		return "stale", "?", "No recent data"
+	}
+	switch s {
+	case status.DegradedPerformance:
+		return string(s), "▲", "Degraded performance"
+	case status.PartialOutage:
+		return string(s), "◐", "Partial outage"
+	case status.MajorOutage:
+		return string(s), "✕", "Major outage"
+	case status.UnderMaintenance:
+		return string(s), "⚙", "Under maintenance"
+	}
+	return string(status.Operational), "✓", "Operational"
+}
+
+// IncidentStatusText is an incident status in words.
+func IncidentStatusText(s status.IncidentStatus) string {
+	return strings.ReplaceAll(string(s), "_", " ")
+}
+
+// NewIncidentView builds the public view of an incident; names holds the
+// component names by id.
+func NewIncidentView(inc *status.Incident, names map[string]string) *IncidentView {
+	v := &IncidentView{ID: inc.ID, Name: inc.Name, Impact: string(inc.Impact), Started: inc.StartedAt, Resolved: inc.ResolvedAt}
+	var affected []string
+	for _, c := range inc.Components {
+		if n, ok := names[c]; ok {
+			affected = append(affected, n)
+		}
+	}
+	v.Affected = strings.Join(affected, ", ")
+	for i := len(inc.Updates) - 1; i >= 0; i-- { // newest first, as status pages show them
+		u := inc.Updates[i]
+		v.Updates = append(v.Updates, UpdateView{StatusText: IncidentStatusText(u.Status), Body: u.Body, Author: u.Author, At: u.DisplayAt})
+	}
+	if len(v.Updates) > 0 {
+		v.Latest = &v.Updates[0]
+	}
+	v.StatusLine = fmt.Sprintf("%s · impact: %s", strings.ToUpper(IncidentStatusText(inc.Status)[:1])+IncidentStatusText(inc.Status)[1:], inc.Impact)
+	if !inc.ResolvedAt.IsZero() {
+		v.Duration = status.HumanDuration(inc.Downtime(inc.ResolvedAt))
+		v.Summary = fmt.Sprintf("%s, lasted %s", IncidentStatusText(inc.Status), v.Duration)
+	} else {
+		v.Summary = IncidentStatusText(inc.Status)
+	}
+	return v
+}
+
+// ComponentNames maps the snapshot's component ids to their names.
+func ComponentNames(s *status.Snapshot) map[string]string {
+	names := make(map[string]string, len(s.Components))
+	for _, c := range s.Components {
+		names[c.ID] = c.Name
+	}
+	return names
+}
