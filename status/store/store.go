@@ -217,13 +217,6 @@ func (s *Store) Check() []error {
 	return errs
 }
 
-// Size returns the data file's size in bytes.
-func (s *Store) Size() int64 {
-	var n int64
-	_ = s.view(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
-}
-
 func be32(v uint32) []byte { b := make([]byte, 4); binary.BigEndian.PutUint32(b, v); return b }
 func be64(v uint64) []byte { b := make([]byte, 8); binary.BigEndian.PutUint64(b, v); return b }
 
