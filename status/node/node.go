@@ -1,3 +1,8 @@
+// Package node is one Outpost: everything `outpost serve` builds from a
+// config, each part made after what it needs (store, the one way in,
+// metrics, channels, monitor, webhooks, web), then listening, started and
+// stopped in order. The parts reach each other through the node's methods,
+// which run only once everything is built.
 package node
 
 import (
@@ -23,12 +28,6 @@ import (
 	"github.com/outpost-status/outpost/status/web"
 	"github.com/outpost-status/outpost/status/webhook"
 )
-
-// Package node is one Outpost: everything `outpost serve` builds from a
-// config, each part made after what it needs (store, the one way in,
-// metrics, channels, monitor, webhooks, web), then listening, started and
-// stopped in order. The parts reach each other through the node's methods,
-// which run only once everything is built.
 
 // Options is what a node is built from.
 type Options struct {

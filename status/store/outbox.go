@@ -138,7 +138,8 @@ type Mark struct {
 	Seq  uint64        `json:"seq"`
 	Dest string        `json:"dest"`
 	To   DeliveryState `json:"to"`
-	// Error becomes the delivery's last error ("" clears it).
+	// Error becomes the delivery's last error ("" clears it), except on
+	// a claim (To: Sending), which keeps the previous attempt's.
 	Error  string    `json:"error,omitempty"`
 	NextAt time.Time `json:"next_at,omitzero"`
 	// RemoteID is what the destination called the post; with Thread, an
