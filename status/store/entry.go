@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -30,6 +31,12 @@ type Log interface {
 // fields below, in one transaction.
 type Entry struct {
 	At time.Time `json:"at"`
+	// Index is the entry's position in a replicated log (raft's index),
+	// 0 for the local log. An entry whose Index is not above the last one
+	// applied is skipped: a log replayed over a file that already holds
+	// it (a restart, a snapshot restore) applies each entry exactly once.
+	// The file records the index in the entry's own transaction.
+	Index uint64 `json:"index,omitempty"`
 	// Step is one engine step: results, state, incidents, roll-ups and
 	// the step's announcements.
 	Step *Step `json:"step,omitempty"`
@@ -79,6 +86,8 @@ type Result struct {
 	More         bool           // Prune: more past retention remain
 	Subscription Subscription   // Subscription: as changed
 	Outcomes     []OutcomeLabel // Outcomes: what each attempt came to
+	// Skipped: the file already held this entry (Index), nothing changed.
+	Skipped bool
 
 	// subsMoved: a subscription was created, deleted, or changed state,
 	// so the delivery loop's copy of them is stale.
@@ -95,8 +104,23 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	s.committed(e, res)
+	if !res.Skipped {
+		s.committed(e, res)
+	}
 	return res, nil
+}
+
+// AppliedIndex is the Index of the last replicated entry applied (0 when
+// none): where a replicated log resumes.
+func (s *Store) AppliedIndex() (uint64, error) {
+	var n uint64
+	err := s.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // committed updates what the store keeps in memory about its file.
@@ -123,6 +147,16 @@ type part struct {
 func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 	if e.At.IsZero() {
 		return errors.New("entry without a time")
+	}
+	if e.Index > 0 {
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyApplied); len(v) == 8 && e.Index <= binary.BigEndian.Uint64(v) {
+			res.Skipped = true
+			return nil
+		}
+		if err := meta.Put(keyApplied, be64(e.Index)); err != nil {
+			return err
+		}
 	}
 	now := e.At
 	parts := []part{

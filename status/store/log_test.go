@@ -77,7 +77,7 @@ func script() []Entry {
 		TokenHash: HashToken("ust_1"), Client: "203.0.113.1", Challenge: "c1", CreatedAt: at(0), StateAt: at(0)}
 	verify := WebhookDelivery{MessageID: "msg_verify_sub_a", Type: VerifyType, Body: []byte(`{"challenge":"c1"}`), State: Pending, NextAt: at(0), CreatedAt: at(0)}
 	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour}
-	return []Entry{
+	entries := []Entry{
 		{At: at(0), Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: 5}},
 		// the challenge's delivery is seq 1: answered with its echo
 		{At: at(0), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 1, At: at(0), Status: 200, LatencyMS: 12.5, Echo: "c1"}}}},
@@ -98,6 +98,10 @@ func script() []Entry {
 		{At: at(48*60 + 5), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 100}},
 		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100}},
 	}
+	for i := range entries { // as a replicated log numbers them
+		entries[i].Index = uint64(i + 1)
+	}
+	return entries
 }
 
 // dump is every key and value of the file, bucket by bucket.
@@ -255,5 +259,37 @@ func TestOutcomesMoveTheSubscriptionsVersionOnlyOnAStateChange(t *testing.T) {
 	mustApply(t, s, Entry{At: t0, Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 1, At: t0, Status: 200, Echo: "c1"}}}})
 	if s.SubscriptionsVersion() == v {
 		t.Fatal("verifying a subscription did not move the subscriptions' version")
+	}
+}
+
+// Entries from a replicated log apply exactly once: replayed over a file
+// that already holds them (a restart, a restore), they change nothing;
+// the local log (Index 0) applies every entry.
+func TestReplicatedEntriesApplyOnce(t *testing.T) {
+	s, _ := openTemp(t)
+	ann := func(id string, index uint64) Entry {
+		return Entry{At: t0, Index: index, Announce: []Announcement{{Event: status.Event{ID: id}, Dests: []Dest{{Name: "ops"}}}}}
+	}
+	mustApply(t, s, ann("evt-1", 1))
+	mustApply(t, s, ann("evt-2", 2))
+	before := dump(t, s)
+	for _, index := range []uint64{1, 2} { // the log replayed
+		if res := mustApply(t, s, ann("evt-replayed", index)); !res.Skipped || len(res.Seqs) != 0 {
+			t.Fatalf("entry %d applied again: %+v", index, res)
+		}
+	}
+	if after := dump(t, s); !reflect.DeepEqual(before, after) {
+		t.Fatal("a replayed entry changed the file")
+	}
+	if n, err := s.AppliedIndex(); err != nil || n != 2 {
+		t.Fatalf("applied index %d (%v), want 2", n, err)
+	}
+	if res := mustApply(t, s, ann("evt-3", 3)); res.Skipped || len(res.Seqs) != 1 {
+		t.Fatalf("the next entry: %+v", res)
+	}
+	mustApply(t, s, ann("evt-local", 0))
+	mustApply(t, s, ann("evt-local", 0))
+	if rows, err := s.Unfinished(10); err != nil || len(rows) != 5 {
+		t.Fatalf("%d rows (%v), want 5: evt-1, evt-2, evt-3 and two local", len(rows), err)
 	}
 }

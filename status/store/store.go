@@ -39,6 +39,9 @@ var (
 	keySchema     = []byte("schema")
 	keyEngine     = []byte("engine")
 	keyLastCommit = []byte("last_commit")
+	// keyApplied is the index of the last entry applied from a replicated
+	// log (Entry.Index), written in the entry's own transaction.
+	keyApplied = []byte("applied_index")
 )
 
 // buckets is every top-level bucket, in one explicit list: a file opened
