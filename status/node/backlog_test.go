@@ -27,14 +27,11 @@ func TestBacklogCountsWebhookDeliveries(t *testing.T) {
 		}
 	}
 	// evt-1 becomes two deliveries; evt-2 waits to be expanded.
-	fan := func(ev status.Event, subs []store.Subscription) ([]byte, []string, error) {
-		return []byte(`{}`), []string{"sub_a", "sub_b"}, nil
+	due, _, err := st.DueForFanout(1, now)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %d rows (%v)", len(due), err)
 	}
-	due, subs, err := st.DueForFanout(1, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.Apply(store.Entry{At: now, Fanout: store.FanOut(due, subs, fan)})
+	res, err := st.Apply(store.Entry{At: now, Fanout: []store.FannedRow{{Seq: due[0].Seq, Body: []byte(`{}`), Subs: []string{"sub_a", "sub_b"}}}})
 	if created := res.Created; err != nil || created != 2 {
 		t.Fatalf("expand: %d %v", created, err)
 	}

@@ -4,10 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	bolt "go.etcd.io/bbolt"
 	"time"
 
-	"github.com/outpost-status/outpost/status"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Fan-out: outbox rows waiting on the webhooks destination become one
@@ -33,25 +32,6 @@ func (s *Store) DueForFanout(limit int, now time.Time) ([]OutboxRow, []Subscript
 		return err
 	})
 	return rows, subs, err
-}
-
-// Fanout builds an event's body and picks the subscriptions that take it;
-// a nil body means no subscriber gets the event.
-type Fanout func(ev status.Event, subs []Subscription) (body []byte, to []string, err error)
-
-// FanOut decides the fan-out of rows (from DueForFanout) with fan, for a
-// Fanout entry. It runs outside any transaction.
-func FanOut(rows []OutboxRow, subs []Subscription, fan Fanout) []FannedRow {
-	out := make([]FannedRow, 0, len(rows))
-	for _, r := range rows {
-		body, to, err := fan(r.Event, subs)
-		f := FannedRow{Seq: r.Seq, Body: body, Subs: to}
-		if err != nil {
-			f = FannedRow{Seq: r.Seq, Error: err.Error()}
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 // FannedRow is one announcement's webhook fan-out: the body every

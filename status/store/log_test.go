@@ -35,12 +35,21 @@ func announce(t testing.TB, s *Store, ev status.Event, dests []Dest, now time.Ti
 }
 
 // expand fans out due rows as the webhook service does.
-func expand(s *Store, limit int, fan Fanout, now time.Time) (rows, created int, err error) {
+func expand(s *Store, limit int, fan func(status.Event, []Subscription) ([]byte, []string, error), now time.Time) (rows, created int, err error) {
 	due, subs, err := s.DueForFanout(limit, now)
 	if err != nil || len(due) == 0 {
 		return 0, 0, err
 	}
-	res, err := s.Apply(Entry{At: now, Fanout: FanOut(due, subs, fan)})
+	var list []FannedRow
+	for _, r := range due {
+		body, to, err := fan(r.Event, subs)
+		f := FannedRow{Seq: r.Seq, Body: body, Subs: to}
+		if err != nil {
+			f = FannedRow{Seq: r.Seq, Error: err.Error()}
+		}
+		list = append(list, f)
+	}
+	res, err := s.Apply(Entry{At: now, Fanout: list})
 	return res.Rows, res.Created, err
 }
 

@@ -69,6 +69,21 @@ func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []str
 	return body, to, err
 }
 
+// fanOut decides each due row's body and subscribers, outside any
+// transaction; a row whose body cannot be made fails on its own.
+func (s *Service) fanOut(rows []store.OutboxRow, subs []store.Subscription) []store.FannedRow {
+	out := make([]store.FannedRow, 0, len(rows))
+	for _, r := range rows {
+		body, to, err := s.fan(r.Event, subs)
+		f := store.FannedRow{Seq: r.Seq, Body: body, Subs: to}
+		if err != nil {
+			f = store.FannedRow{Seq: r.Seq, Error: err.Error()}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 // outcome is one attempt's result as the log records it, and the host
 // whose slot it held.
 type outcome struct {
@@ -134,7 +149,7 @@ func (s *Service) expand() bool {
 	due, subs, err := s.o.Store.DueForFanout(expandBatch, now)
 	if err == nil && len(due) > 0 {
 		var res store.Result
-		res, err = s.o.Log.Apply(store.Entry{At: now, Fanout: store.FanOut(due, subs, s.fan)})
+		res, err = s.o.Log.Apply(store.Entry{At: now, Fanout: s.fanOut(due, subs)})
 		if err == nil && res.Created > 0 {
 			s.o.Logger.Debug("webhook deliveries queued", "deliveries", res.Created)
 		}
