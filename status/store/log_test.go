@@ -214,6 +214,22 @@ func TestEntryIsAllOrNothing(t *testing.T) {
 	if _, err := s.Apply(Entry{Settings: []Setting{{Key: "k", Value: "v"}}}); err == nil {
 		t.Fatal("an entry without a time was applied: apply must not read a clock")
 	}
+	// An entry naming a state the file does not know is refused, whole:
+	// a replicated log must not carry garbage into every node's file.
+	seq := announce(t, s, status.Event{ID: "evt-2"}, []Dest{{Name: "ops"}}, t0)
+	if _, err := s.Apply(Entry{At: t0, Marks: []Mark{{Seq: seq, Dest: "ops", To: Sent}, {Seq: seq, Dest: "ops", To: "delivered"}}}); err == nil {
+		t.Fatal("a mark to an unknown state was applied")
+	}
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: Subscription{ID: "sub_a", State: SubActive, Client: "c"}, Verify: WebhookDelivery{State: Sent}}})
+	if _, err := s.Apply(Entry{At: t0, Subscription: &SubscriptionChange{ID: "sub_a", State: "on", From: []SubState{SubActive}}}); err == nil {
+		t.Fatal("a subscription moved to an unknown state")
+	}
+	if sub, _ := s.Subscription("sub_a"); sub.State != SubActive {
+		t.Fatalf("sub_a is %s", sub.State)
+	}
+	if row, _ := s.OutboxRow(seq); row.Deliveries["ops"].State != Pending {
+		t.Fatalf("the refused entry's first mark stayed: %+v", row.Deliveries["ops"])
+	}
 }
 
 // The one way in: inside the store, only Apply (and opening the file)

@@ -37,6 +37,16 @@ const (
 	Ambiguous DeliveryState = "ambiguous"
 )
 
+// known reports one of the states above: an entry naming another is
+// refused, not written.
+func (s DeliveryState) known() bool {
+	switch s {
+	case Pending, Sending, Sent, Failed, Held, Cancelled, Ambiguous:
+		return true
+	}
+	return false
+}
+
 // Open reports a delivery that may still be sent.
 func (s DeliveryState) Open() bool { return s == Pending || s == Sending || s == Held }
 
@@ -159,6 +169,9 @@ func applyMarks(tx *bolt.Tx, marks []Mark, now time.Time, res *Result) error {
 }
 
 func applyMark(tx *bolt.Tx, m Mark, now time.Time, res *Result) error {
+	if !m.To.known() {
+		return fmt.Errorf("outbox row %d destination %s: unknown delivery state %q", m.Seq, m.Dest, m.To)
+	}
 	b := tx.Bucket(bucketOutbox)
 	v := b.Get(be64(m.Seq))
 	if v == nil {

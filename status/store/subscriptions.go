@@ -143,6 +143,9 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 	if c.Delete {
 		return deleteSubscription(tx, c.ID)
 	}
+	if c.State != "" && !c.State.known() {
+		return fmt.Errorf("subscription %s: unknown state %q", c.ID, c.State)
+	}
 	if c.State != "" && sub.State != c.State {
 		if !slices.Contains(c.From, sub.State) {
 			return fmt.Errorf("subscription is %s: %w", sub.State, ErrSubState)

@@ -41,6 +41,14 @@ const (
 	SubExpired  SubState = "expired"  // never verified
 )
 
+func (s SubState) known() bool {
+	switch s {
+	case SubPending, SubActive, SubPaused, SubDisabled, SubExpired:
+		return true
+	}
+	return false
+}
+
 // Attempt is one delivery attempt.
 type Attempt struct {
 	At        time.Time `json:"at"`
