@@ -41,12 +41,12 @@ func FeedEntries(site Site, snap *status.Snapshot) []FeedEntry {
 		e := FeedEntry{Title: inc.Name, Published: inc.CreatedAt, Updated: inc.UpdatedAt}
 		for i := len(inc.Updates) - 1; i >= 0; i-- {
 			u := inc.Updates[i]
-			st := strings.ToUpper(IncidentStatusText(u.Status)[:1]) + IncidentStatusText(u.Status)[1:]
+			st := capitalized(IncidentStatusText(u.Status))
 			fmt.Fprintf(&b, "<p><small>%s</small><br><strong>%s</strong> - %s</p>", html.EscapeString(u.DisplayAt.In(site.Location).Format("Jan 2, 15:04 MST")),
 				html.EscapeString(st), html.EscapeString(u.Body))
 		}
 		for _, u := range inc.Updates {
-			e.Updates = append(e.Updates, FeedUpdate{ID: u.ID, Status: strings.ToUpper(IncidentStatusText(u.Status)[:1]) + IncidentStatusText(u.Status)[1:],
+			e.Updates = append(e.Updates, FeedUpdate{ID: u.ID, Status: capitalized(IncidentStatusText(u.Status)),
 				Body: u.Body, At: u.DisplayAt})
 		}
 		if v := NewIncidentView(inc, names); v.Affected != "" {

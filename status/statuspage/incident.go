@@ -53,6 +53,15 @@ func IncidentStatusText(s status.IncidentStatus) string {
 	return strings.ReplaceAll(string(s), "_", " ")
 }
 
+// capitalized upper-cases the first letter ("" stays "": a stored
+// incident without a status must not take the page down).
+func capitalized(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // NewIncidentView builds the public view of an incident; names holds the
 // component names by id.
 func NewIncidentView(inc *status.Incident, names map[string]string) *IncidentView {
@@ -71,7 +80,7 @@ func NewIncidentView(inc *status.Incident, names map[string]string) *IncidentVie
 	if len(v.Updates) > 0 {
 		v.Latest = &v.Updates[0]
 	}
-	v.StatusLine = fmt.Sprintf("%s · impact: %s", strings.ToUpper(IncidentStatusText(inc.Status)[:1])+IncidentStatusText(inc.Status)[1:], inc.Impact)
+	v.StatusLine = fmt.Sprintf("%s · impact: %s", capitalized(IncidentStatusText(inc.Status)), inc.Impact)
 	if !inc.ResolvedAt.IsZero() {
 		v.Duration = status.HumanDuration(inc.Downtime(inc.ResolvedAt))
 		v.Summary = fmt.Sprintf("%s, lasted %s", IncidentStatusText(inc.Status), v.Duration)

@@ -6,7 +6,6 @@ import (
 	"html"
 	"html/template"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,35 +94,8 @@ func (r *renderer) exec(name string, p page) ([]byte, error) {
 
 // index renders the status page.
 func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
-	names := statuspage.ComponentNames(s)
-	v := &indexView{LastChecked: s.LastResultAt, BarDays: r.barDays}
-	v.Banner = bannerView{Class: string(s.Indicator), Text: s.Description}
-	if s.Description == status.NoDataDescription {
-		v.Banner.Class = "nodata" // neutral: no colour claims anything
-	}
-	if !s.DelayedSince.IsZero() {
-		d := s.DelayedSince
-		v.Delayed = &d
-		v.Banner = bannerView{Class: "delayed", Text: "Monitoring delayed since " + d.In(r.loc).Format("15:04 MST")}
-	}
-	if !s.ConnectivitySince.IsZero() {
-		c := s.ConnectivitySince
-		v.Cutoff = &c
-		v.Banner = bannerView{Class: "delayed", Text: "Monitoring connectivity degraded since " + c.In(r.loc).Format("15:04 MST")}
-	}
-	for _, inc := range s.Incidents {
-		v.Incidents = append(v.Incidents, statuspage.NewIncidentView(inc, names))
-	}
-	for _, inc := range s.Maintenance {
-		v.Maintenance = append(v.Maintenance, statuspage.NewIncidentView(inc, names))
-	}
-	for _, u := range allUpcoming(s) {
-		var aff []string
-		for _, c := range u.Components {
-			aff = append(aff, names[c])
-		}
-		v.Upcoming = append(v.Upcoming, upcomingView{Name: u.Name, Message: u.Message, Affected: strings.Join(aff, ", "), Start: u.Start, End: u.End})
-	}
+	v := &indexView{Overview: statuspage.NewOverview(statuspage.Site{Name: r.site.Title, URL: r.site.URL, TimeZone: r.site.TimeZone, Location: r.loc}, s),
+		BarDays: r.barDays}
 	var labels []string
 	for _, u := range s.Uptime {
 		labels = dayLabels(u.Days)
@@ -150,7 +122,6 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 			delete(r.blocks, id)
 		}
 	}
-	v.Days = r.days(s, names)
 	// The description feeds link previews: it must not stay green either.
 	return r.exec("index", page{Path: "/", Refresh: r.refresh, Generated: s.GeneratedAt, indexView: v,
 		Description: v.Banner.Text + " · " + r.site.Title})
@@ -323,26 +294,6 @@ func percent(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', 2, 64) + "%"
 }
 
-// days lists the last 14 days, newest first, with incidents started then.
-func (r *renderer) days(s *status.Snapshot, names map[string]string) []dayView {
-	today := s.GeneratedAt.In(r.loc)
-	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, r.loc)
-	all := append(append([]*status.Incident(nil), s.Incidents...), s.History...)
-	var out []dayView
-	for i := range 14 {
-		day := today.AddDate(0, 0, -i)
-		dv := dayView{Date: day.Format("Jan 2, 2006")}
-		for _, inc := range all {
-			st := inc.StartedAt.In(r.loc)
-			if st.Year() == day.Year() && st.YearDay() == day.YearDay() {
-				dv.Incidents = append(dv.Incidents, statuspage.NewIncidentView(inc, names))
-			}
-		}
-		out = append(out, dv)
-	}
-	return out
-}
-
 // incident renders one incident's page.
 func (r *renderer) incident(inc *status.Incident, names map[string]string) ([]byte, error) {
 	v := statuspage.NewIncidentView(inc, names)
@@ -363,18 +314,6 @@ func (r *renderer) errorPage(title, msg string) []byte {
 		return []byte(html.EscapeString(title + ": " + msg))
 	}
 	return b
-}
-
-// allUpcoming is scheduled maintenance (by people) and the next occurrences
-// of configured windows, soonest first.
-func allUpcoming(s *status.Snapshot) []status.UpcomingMaintenance {
-	out := append([]status.UpcomingMaintenance(nil), s.Upcoming...)
-	for _, inc := range s.Scheduled {
-		out = append(out, status.UpcomingMaintenance{WindowID: inc.ID, Name: inc.Name, Message: inc.Latest().Body,
-			Components: inc.Components, Start: inc.Maintenance.ScheduledFor, End: inc.Maintenance.ScheduledUntil})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out
 }
 
 // md renders Markdown safely: goldmark without WithUnsafe drops raw HTML

@@ -28,20 +28,12 @@ type siteView struct {
 
 type assetURLs struct{ CSS, JS, Favicon string }
 
+// indexView is the page's overview (statuspage) and its components' rows.
 type indexView struct {
-	Banner      bannerView
-	Delayed     *time.Time
-	Cutoff      *time.Time // connectivity degraded since
-	LastChecked time.Time
-	Incidents   []*statuspage.IncidentView
-	Maintenance []*statuspage.IncidentView
-	Upcoming    []upcomingView
-	Groups      []groupView
-	Days        []dayView
-	BarDays     int
+	statuspage.Overview
+	Groups  []groupView
+	BarDays int
 }
-
-type bannerView struct{ Class, Text string }
 
 type groupView struct {
 	Name, Class, Icon, Text string
@@ -55,16 +47,6 @@ type componentView struct {
 	Uptime                string
 	BarDays               int
 	Bars, Spark           template.HTML
-}
-
-type upcomingView struct {
-	Name, Message, Affected string
-	Start, End              time.Time
-}
-
-type dayView struct {
-	Date      string
-	Incidents []*statuspage.IncidentView
 }
 
 type historyView struct {
