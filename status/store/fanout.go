@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,14 +50,14 @@ type FannedRow struct {
 // marks the destination sent (or failed: one bad event must not hold up
 // the ones behind it). A row fanned out already is left as it is.
 func applyFanout(tx *bolt.Tx, list []FannedRow, now time.Time, res *Result) error {
-	out, open, subs := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen), tx.Bucket(bucketSubs)
+	subs := tx.Bucket(bucketSubs)
 	for _, f := range list {
-		var r OutboxRow
-		if ok, err := getJSON(out, be64(f.Seq), &r); err != nil || !ok {
-			if err != nil {
-				return fmt.Errorf("outbox row %d: %w", f.Seq, err)
-			}
+		r, err := getRow(tx, f.Seq)
+		if errors.Is(err, ErrNotFound) {
 			continue
+		}
+		if err != nil {
+			return err
 		}
 		d, ok := webhooksDue(&r, now)
 		if !ok {
@@ -74,13 +75,8 @@ func applyFanout(tx *bolt.Tx, list []FannedRow, now time.Time, res *Result) erro
 			d.State, d.Attempts, d.UpdatedAt = Sent, d.Attempts+1, now
 			d.RemoteID = fmt.Sprintf("%d subscriptions", made)
 		}
-		if err := putJSON(out, be64(f.Seq), r); err != nil {
+		if err := putRow(tx, r); err != nil {
 			return err
-		}
-		if r.Done() {
-			if err := open.Delete(be64(f.Seq)); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,14 +27,9 @@ type Decision struct {
 }
 
 func applyDecision(tx *bolt.Tx, dec Decision, now time.Time, res *Result) error {
-	b := tx.Bucket(bucketOutbox)
-	v := b.Get(be64(dec.Seq))
-	if v == nil {
-		return fmt.Errorf("announcement %d: %w", dec.Seq, ErrNotFound)
-	}
-	var r OutboxRow
-	if err := json.Unmarshal(v, &r); err != nil {
-		return fmt.Errorf("outbox row %d: %w", dec.Seq, err)
+	r, err := getRow(tx, dec.Seq)
+	if err != nil {
+		return fmt.Errorf("announcement %d: %w", dec.Seq, err)
 	}
 	changed := 0
 	for _, name := range slices.Sorted(maps.Keys(r.Deliveries)) { // the same on every node
@@ -54,13 +48,8 @@ func applyDecision(tx *bolt.Tx, dec Decision, now time.Time, res *Result) error 
 	if changed == 0 {
 		return fmt.Errorf("announcement %d %w", dec.Seq, ErrNotWaiting)
 	}
-	if err := putJSON(b, be64(dec.Seq), r); err != nil {
+	if err := putRow(tx, r); err != nil {
 		return err
-	}
-	if r.Done() {
-		if err := tx.Bucket(bucketOutboxOpen).Delete(be64(dec.Seq)); err != nil {
-			return err
-		}
 	}
 	res.Row, res.Changed = r, changed
 	action := map[bool]string{true: "release_announcement", false: "cancel_announcement"}[dec.Release]

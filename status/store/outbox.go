@@ -132,13 +132,37 @@ func (s *Store) Unfinished(limit int) ([]OutboxRow, error) {
 func (s *Store) OutboxRow(seq uint64) (OutboxRow, error) {
 	var r OutboxRow
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketOutbox).Get(be64(seq))
-		if v == nil {
-			return ErrNotFound
-		}
-		return json.Unmarshal(v, &r)
+		var err error
+		r, err = getRow(tx, seq)
+		return err
 	})
 	return r, err
+}
+
+// getRow reads row seq: ErrNotFound itself when there is none, so callers
+// name it as they show it.
+func getRow(tx *bolt.Tx, seq uint64) (OutboxRow, error) {
+	var r OutboxRow
+	v := tx.Bucket(bucketOutbox).Get(be64(seq))
+	if v == nil {
+		return r, ErrNotFound
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("outbox row %d: %w", seq, err)
+	}
+	return r, nil
+}
+
+// putRow writes r and keeps the open index: a row with nothing left to
+// attempt leaves it. Not for use under a cursor over the index.
+func putRow(tx *bolt.Tx, r OutboxRow) error {
+	if err := putJSON(tx.Bucket(bucketOutbox), be64(r.Seq), r); err != nil {
+		return err
+	}
+	if r.Done() {
+		return tx.Bucket(bucketOutboxOpen).Delete(be64(r.Seq))
+	}
+	return nil
 }
 
 // Mark is one channel delivery's progress. A send begins with a durable
@@ -172,13 +196,8 @@ func applyMark(tx *bolt.Tx, m Mark, now time.Time, res *Result) error {
 	if !m.To.known() {
 		return fmt.Errorf("outbox row %d destination %s: unknown delivery state %q", m.Seq, m.Dest, m.To)
 	}
-	b := tx.Bucket(bucketOutbox)
-	v := b.Get(be64(m.Seq))
-	if v == nil {
-		return fmt.Errorf("outbox row %d: %w", m.Seq, ErrNotFound)
-	}
-	var r OutboxRow
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := getRow(tx, m.Seq)
+	if err != nil {
 		return fmt.Errorf("outbox row %d: %w", m.Seq, err)
 	}
 	d, ok := r.Deliveries[m.Dest]
@@ -210,26 +229,22 @@ func applyMark(tx *bolt.Tx, m Mark, now time.Time, res *Result) error {
 		}
 	}
 	res.Delivery = *d
-	if err := putJSON(b, be64(m.Seq), r); err != nil {
-		return err
-	}
-	if r.Done() {
-		return tx.Bucket(bucketOutboxOpen).Delete(be64(m.Seq))
-	}
-	return nil
+	return putRow(tx, r)
 }
 
 // applyKeepDests cancels open deliveries to destinations not in keep (a
 // channel removed from the config, webhooks turned off), so they do not
 // count as a backlog forever.
 func applyKeepDests(tx *bolt.Tx, keep []string, now time.Time, res *Result) error {
-	out, open := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxOpen)
-	var done [][]byte
-	c := open.Cursor()
+	var open []uint64 // read first: putRow changes the index
+	c := tx.Bucket(bucketOutboxOpen).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		var r OutboxRow
-		if err := json.Unmarshal(out.Get(k), &r); err != nil {
-			return fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+		open = append(open, binary.BigEndian.Uint64(k))
+	}
+	for _, seq := range open {
+		r, err := getRow(tx, seq)
+		if err != nil {
+			return fmt.Errorf("outbox row %d: %w", seq, err)
 		}
 		changed := false
 		for _, dest := range slices.Sorted(maps.Keys(r.Deliveries)) {
@@ -239,17 +254,13 @@ func applyKeepDests(tx *bolt.Tx, keep []string, now time.Time, res *Result) erro
 				res.Changed++
 			}
 		}
-		if !changed {
-			continue
-		}
-		if err := putJSON(out, k, r); err != nil {
-			return err
-		}
-		if r.Done() {
-			done = append(done, append([]byte(nil), k...))
+		if changed {
+			if err := putRow(tx, r); err != nil {
+				return err
+			}
 		}
 	}
-	return deleteKeys(open, done)
+	return nil
 }
 
 // Depth is the outbox backlog of one destination.
