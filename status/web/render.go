@@ -23,6 +23,7 @@ import (
 type renderer struct {
 	tpl     map[string]*template.Template
 	site    siteView
+	public  statuspage.Site // the same site, for statuspage's views
 	loc     *time.Location
 	assets  assetURLs
 	refresh int
@@ -66,7 +67,8 @@ func sameSlice[T comparable](a, b []T) bool {
 }
 
 func newRenderer(site siteView, loc *time.Location, assets assetURLs, refresh int) (*renderer, error) {
-	r := &renderer{site: site, loc: loc, assets: assets, refresh: refresh, barDays: 90, blocks: map[string]block{}}
+	r := &renderer{site: site, loc: loc, assets: assets, refresh: refresh, barDays: 90, blocks: map[string]block{},
+		public: statuspage.Site{Name: site.Title, URL: site.URL, TimeZone: site.TimeZone, Location: loc}}
 	tpl, err := templates.Parse(template.FuncMap{
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"clock":    func(t time.Time) string { return t.In(loc).Format("15:04 MST") },
@@ -94,7 +96,7 @@ func (r *renderer) exec(name string, p page) ([]byte, error) {
 
 // index renders the status page.
 func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
-	v := &indexView{Overview: statuspage.NewOverview(statuspage.Site{Name: r.site.Title, URL: r.site.URL, TimeZone: r.site.TimeZone, Location: r.loc}, s),
+	v := &indexView{Overview: statuspage.NewOverview(r.public, s),
 		BarDays: r.barDays}
 	var labels []string
 	for _, u := range s.Uptime {

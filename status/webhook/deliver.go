@@ -285,8 +285,8 @@ func (s *Service) attempt(j store.WebhookJob) outcome {
 	}
 	start := time.Now()
 	resp, err := s.hc.Do(req)
-	o.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
+		o.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 		return fail(err, notify.Judge(err).Permanent || errors.Is(err, ErrRefusedAddress))
 	}
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
