@@ -91,6 +91,13 @@ func (s *Slots) Busy(seq uint64, host string) bool {
 	return s.inflight[seq] || (host != "" && s.hosts[host] >= s.PerHost)
 }
 
+// Free says how many more deliveries host may take now.
+func (s *Slots) Free(host string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.PerHost-s.hosts[host], 0)
+}
+
 // Take claims a slot on host for seq; false when host is full.
 func (s *Slots) Take(seq uint64, host string) bool {
 	s.mu.Lock()

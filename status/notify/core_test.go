@@ -35,14 +35,14 @@ func TestSlots(t *testing.T) {
 	if !s.Take(1, "a") || !s.Take(2, "a") {
 		t.Fatal("two slots on a host of two refused")
 	}
-	if s.Take(3, "a") || !s.Busy(3, "a") {
-		t.Fatal("a third delivery to a full host was taken")
+	if s.Take(3, "a") || !s.Busy(3, "a") || s.Free("a") != 0 || s.Free("c") != 2 {
+		t.Fatal("a third delivery to a full host was taken, or Free miscounts")
 	}
 	if !s.Take(3, "b") {
 		t.Fatal("another host was refused")
 	}
 	s.FreeHost("a")
-	if s.Busy(4, "a") || !s.Busy(1, "") {
+	if s.Busy(4, "a") || !s.Busy(1, "") || s.Free("a") != 1 {
 		t.Fatal("after FreeHost the host should have room, and delivery 1 still be in flight")
 	}
 	s.Done(1)

@@ -178,11 +178,23 @@ type WebhookJob struct {
 	Body     []byte
 }
 
+// Pick is what the caller of OpenWebhooks says of a due delivery, by its
+// sequence and subscription id, before anything of it is decoded.
+type Pick int
+
+const (
+	PickTake Pick = iota
+	PickSkip      // in flight, paused, or for a busy host
+	// PickStop ends the read: nothing more can be taken now (every host's
+	// slots are full), so the rest of the index need not be walked. The
+	// earliest NextAt is then of the rows read so far.
+	PickStop
+)
+
 // OpenWebhooks returns up to limit open deliveries due at now, oldest
-// first, leaving out those skip refuses by sequence and subscription id
-// (in flight, paused, or for a busy host) before anything is decoded, and
-// the earliest NextAt of the ones not yet due (zero if none).
-func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub string) bool) ([]WebhookJob, time.Time, error) {
+// first, as pick allows (nil takes all), and the earliest NextAt of the
+// ones not yet due (zero if none).
+func (s *Store) OpenWebhooks(now time.Time, limit int, pick func(seq uint64, sub string) Pick) ([]WebhookJob, time.Time, error) {
 	var jobs []WebhookJob
 	var next time.Time
 	err := s.view(func(tx *bolt.Tx) error {
@@ -212,8 +224,13 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, skip func(seq uint64, sub
 				}
 				continue
 			}
-			if skip != nil && skip(binary.BigEndian.Uint64(k), subID) {
-				continue
+			if pick != nil {
+				switch pick(binary.BigEndian.Uint64(k), subID) {
+				case PickSkip:
+					continue
+				case PickStop:
+					return nil
+				}
 			}
 			sub, err := subs.get(subsB, subID)
 			if err != nil {

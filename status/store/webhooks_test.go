@@ -51,6 +51,24 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 	if err != nil || len(jobs) != 2 || string(jobs[0].Body) != `{"type":"incident.created"}` || jobs[0].Delivery.MessageID != "evt-1" {
 		t.Fatalf("open: %d %v %+v", len(jobs), err, jobs)
 	}
+	// A pick that skips sub_a's delivery sees sub_b's; one that stops at
+	// the first reads no further.
+	var asked []string
+	jobs, _, _ = s.OpenWebhooks(now, 10, func(_ uint64, sub string) Pick {
+		asked = append(asked, sub)
+		if sub == "sub_a" {
+			return PickSkip
+		}
+		return PickTake
+	})
+	if len(jobs) != 1 || jobs[0].Sub.ID != "sub_b" || len(asked) != 2 {
+		t.Fatalf("skipping sub_a: asked %v, got %d jobs", asked, len(jobs))
+	}
+	asked = nil
+	jobs, _, _ = s.OpenWebhooks(now, 10, func(_ uint64, sub string) Pick { asked = append(asked, sub); return PickStop })
+	if len(jobs) != 0 || len(asked) != 1 {
+		t.Fatalf("stopping at the first: asked %v, got %d jobs", asked, len(jobs))
+	}
 	if _, created, _ := expand(s, 10, fan, now.Add(time.Minute)); created != 2 {
 		t.Fatalf("the delayed event after its delay: created %d", created)
 	}

@@ -75,7 +75,7 @@ func fanout(b *testing.B, hosts, perHost int) {
 		svc.Wake()
 		waitBench(b, 60*time.Second, "every delivery sent", func() bool {
 			for _, r := range rcvs {
-				if len(r.events()) < (i+1)*perHost {
+				if r.delivered.Load() < int64((i+1)*perHost) {
 					return false
 				}
 			}

@@ -166,25 +166,12 @@ func (s *Service) expand() bool {
 func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) time.Duration {
 	now := s.o.Now()
 	s.refreshSubs()
-	taken := map[string]int{}
-	skip := func(seq uint64, id string) bool {
-		info, ok := s.subs[id]
-		switch {
-		case !ok:
-			return s.slots.Busy(seq, "") // gone: read it, to be dropped
-		case info.paused:
-			return true // waits for an admin to resume it
-		case s.slots.Busy(seq, info.host) || taken[info.host] >= s.o.PerHost:
-			return true // a finishing attempt wakes the loop
-		}
-		taken[info.host]++
-		return false
-	}
-	// Under scan, the recorder cannot commit and release between this read
-	// transaction's start and the in-flight checks in skip: otherwise a
-	// delivery just recorded could look open and idle, and go out twice.
+	pick := s.picker()
+	// Under scan, the recorder cannot release a delivery between this read
+	// transaction's start and the in-flight checks in pick: otherwise one
+	// recorded meanwhile could look open and idle, and go out twice.
 	s.scan.Lock()
-	list, next, err := s.o.Store.OpenWebhooks(now, 4*s.o.Workers, skip)
+	list, next, err := s.o.Store.OpenWebhooks(now, 4*s.o.Workers, pick)
 	s.scan.Unlock()
 	if err != nil {
 		s.o.Logger.Error("webhook deliveries unreadable", "error", err)
@@ -231,6 +218,42 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 	return wait
 }
 
+// picker decides, row by row of one read, which open deliveries the loop
+// takes: at most the free slots of each host, none while in flight or
+// paused. left is how many more each host may take in this pass; open is
+// how many hosts still have room. Once none has, the rest of the index is
+// not walked: with 1,000 deliveries queued for one host, walking it all
+// for each freed slot was most of the loop's time.
+func (s *Service) picker() func(seq uint64, id string) store.Pick {
+	left := make(map[string]int, len(s.hosts))
+	open := 0
+	for h := range s.hosts {
+		if left[h] = s.slots.Free(h); left[h] > 0 {
+			open++
+		}
+	}
+	return func(seq uint64, id string) store.Pick {
+		info, ok := s.subs[id]
+		switch {
+		case !ok:
+			if s.slots.Busy(seq, "") {
+				return store.PickSkip
+			}
+			return store.PickTake // gone: read it, to be dropped
+		case open == 0:
+			return store.PickStop // a finishing attempt wakes the loop
+		case info.paused:
+			return store.PickSkip // waits for an admin to resume it
+		case s.slots.Busy(seq, "") || left[info.host] <= 0:
+			return store.PickSkip
+		}
+		if left[info.host]--; left[info.host] == 0 {
+			open--
+		}
+		return store.PickTake
+	}
+}
+
 // subInfo is what the delivery loop needs of a subscription to decide,
 // without reading it, whether its deliveries may go now.
 type subInfo struct {
@@ -251,8 +274,11 @@ func (s *Service) refreshSubs() {
 		return
 	}
 	s.subs = make(map[string]subInfo, len(subs))
+	s.hosts = map[string]bool{}
 	for _, sub := range subs {
-		s.subs[sub.ID] = subInfo{host: splitHost(sub.URL), paused: sub.State == store.SubPaused}
+		h := splitHost(sub.URL)
+		s.subs[sub.ID] = subInfo{host: h, paused: sub.State == store.SubPaused}
+		s.hosts[h] = true
 	}
 	s.subsVersion = v
 }
@@ -315,8 +341,11 @@ func (s *Service) record(results <-chan outcome) {
 		if !ok {
 			return
 		}
-		s.scan.Lock()
+		// The commit runs outside scan, so the loop need not wait for a
+		// disk sync; releasing takes scan, so no read the loop started
+		// before the commit can see these deliveries open and idle.
 		s.commit(batch)
+		s.scan.Lock()
 		for _, o := range batch {
 			s.slots.Done(o.Seq)
 		}

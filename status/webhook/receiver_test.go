@@ -35,6 +35,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // received is one request a receiver accepted as authentic.
 type received struct {
 	ID, Type  string
+	Path      string // which subscription, when a receiver has several
 	Timestamp int64
 	Body      []byte
 	Sigs      string
@@ -67,6 +68,9 @@ type receiver struct {
 	inflight atomic.Int32
 	peak     atomic.Int32
 	rejected atomic.Int32
+	// delivered counts the authentic events (not challenges) received, so
+	// a benchmark can poll it without copying every request it holds.
+	delivered atomic.Int64
 }
 
 // newReceiver starts a receiver; clk nil means real time.
@@ -120,7 +124,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	ts, _ := strconv.ParseInt(req.Header.Get(HeaderTimestamp), 10, 64)
-	r.got = append(r.got, received{ID: req.Header.Get(HeaderID), Type: env.Type, Timestamp: ts, Body: body, Sigs: req.Header.Get(HeaderSignature), Data: env.Data})
+	r.got = append(r.got, received{ID: req.Header.Get(HeaderID), Path: req.URL.Path, Type: env.Type, Timestamp: ts, Body: body, Sigs: req.Header.Get(HeaderSignature), Data: env.Data})
+	if env.Type != VerifyType {
+		r.delivered.Add(1)
+	}
 	if r.fail > 0 {
 		r.fail--
 		if r.retryAfter != "" {

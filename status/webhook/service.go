@@ -100,6 +100,7 @@ type Service struct {
 
 	// Owned by the delivery loop: subscriptions as of subsVersion.
 	subs        map[string]subInfo
+	hosts       map[string]bool // every subscription's host
 	subsVersion uint64
 }
 

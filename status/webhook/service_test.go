@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -549,5 +550,48 @@ func TestEventWithoutDataIsStillDelivered(t *testing.T) {
 	if page["id"] != "acme" || page["status_indicator"] != "major" || inc["id"] != "inc-evt-old" ||
 		inc["shortlink"] != "https://status.acme.test/incidents/inc-evt-old" {
 		t.Fatalf("received %+v", got.Data)
+	}
+}
+
+// TestEachDeliveryGoesOutOnce: many deliveries to one host, whose
+// outcomes are committed in small batches while the loop keeps reading
+// the open ones, each go out exactly once.
+func TestEachDeliveryGoesOutOnce(t *testing.T) {
+	h := newHarness(t, Options{PerHost: 4, Workers: 8, PerClient: -1})
+	h.run()
+	r := newReceiver(t, h.clk)
+	const subs, events = 40, 5
+	var ids []string
+	for i := range subs {
+		path := fmt.Sprintf("/hooks/%d", i)
+		c, err := h.svc.Subscribe(Request{URL: r.srv.URL + path}, fmt.Sprintf("client-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.addPathSecret(path, c.Secret)
+		ids = append(ids, c.ID)
+	}
+	h.svc.Wake()
+	for _, id := range ids {
+		h.waitState(id, store.SubActive)
+	}
+	for i := range events {
+		h.publish(incidentEvent(fmt.Sprintf("evt-%d", i)))
+	}
+	h.wait("every delivery answered and recorded", func() bool {
+		jobs, next, err := h.st.OpenWebhooks(h.clk.Now().Add(time.Hour), 1, nil)
+		return r.delivered.Load() >= subs*events && err == nil && len(jobs) == 0 && next.IsZero()
+	})
+	sent := map[string]int{}
+	for _, g := range r.events() {
+		sent[g.Path+" "+g.ID]++
+	}
+	for id, n := range sent {
+		if n != 1 {
+			t.Errorf("delivery %s went out %d times", id, n)
+		}
+	}
+	if len(sent) != subs*events {
+		t.Fatalf("%d distinct deliveries, want %d", len(sent), subs*events)
 	}
 }
