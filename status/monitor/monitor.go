@@ -37,13 +37,8 @@ type Options struct {
 	// PublishEvery bounds how stale a published snapshot may get when no
 	// result arrives (freshness must reach the page). Default 5s.
 	PublishEvery time.Duration
-	// OnSnapshot is called (from the monitor goroutine) after each publish.
-	OnSnapshot func(*status.Snapshot)
 	// Metrics, when set, is fed every run, commit and snapshot.
 	Metrics *metrics.Metrics
-	// OnCommit is called after a commit that wrote outbox rows, once its
-	// snapshot is published (to wake the dispatchers).
-	OnCommit func()
 }
 
 // Monitor owns the engine, the scheduler and the publishing of snapshots.
@@ -58,6 +53,12 @@ type Monitor struct {
 	snap    atomic.Pointer[status.Snapshot]
 	started time.Time
 	hist    *history
+
+	// published signals (capacity one, so a burst is one wake) that a
+	// new snapshot is out. The monitor calls no one: whoever acts on it
+	// (the node) listens. A step's announcements are signalled by the
+	// store (Store.Work), like every other entry's.
+	published chan struct{}
 
 	lastPublish time.Time // engine goroutine only
 	lagChanged  bool      // engine goroutine only: behind was set or cleared
@@ -117,7 +118,8 @@ func New(o Options) (*Monitor, error) {
 	}
 	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: newQueue(),
 		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
-		hist: newHistory(o.Store, o.Logger)}
+		published: make(chan struct{}, 1),
+		hist:      newHistory(o.Store, o.Logger)}
 	sched, err := m.newScheduler(o.Config)
 	if err != nil {
 		return nil, err
@@ -177,6 +179,18 @@ func (m *Monitor) drain(pending []status.CheckResult) []status.CheckResult {
 
 // Snapshot returns the latest published snapshot.
 func (m *Monitor) Snapshot() *status.Snapshot { return m.snap.Load() }
+
+// Published signals that a newer snapshot is out (read it with Snapshot).
+// Signals coalesce: one receive may stand for several publishes.
+func (m *Monitor) Published() <-chan struct{} { return m.published }
+
+// signal leaves a wake in ch unless one is already waiting.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
 
 // Scheduler exposes the scheduler in force, for health reporting.
 func (m *Monitor) Scheduler() *probes.Scheduler { return m.sched.Load() }
@@ -380,11 +394,6 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	if ch.Visible || m.lagChanged || b.Now.Sub(m.lastPublish) >= publishMin || b.Now.Before(m.lastPublish) {
 		m.lagChanged = false
 		m.publish(b.Now)
-	}
-	// After publishing, so what is sent next (webhook bodies carry the page
-	// status) sees the page this step produced.
-	if len(ch.Events) > 0 && m.o.OnCommit != nil {
-		m.o.OnCommit()
 	}
 	return ch, nil
 }

@@ -26,13 +26,37 @@ type clock struct{ now time.Time }
 
 func (c *clock) Now() time.Time { return c.now }
 
-func setup(t *testing.T) (*Monitor, *web.Server, *store.Store, *clock) {
+func setup(t *testing.T) (*Monitor, served, *store.Store, *clock) {
 	t.Helper()
 	return setupAt(t, t.TempDir())
 }
 
+// served is the web server as the node drives it from the monitor's
+// Published signal, made synchronous: a request first renders the newest
+// snapshot when the monitor signalled one, so a test reads what the
+// monitor published last (and fails if it published without signalling).
+type served struct {
+	*web.Server
+	m *Monitor
+	t *testing.T
+}
+
+func (s served) Handler() http.Handler {
+	h := s.Server.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.m.Published():
+			if err := s.Server.Update(s.m.Snapshot()); err != nil {
+				s.t.Error(err)
+			}
+		default:
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // setupAt is setup with the data file in dir.
-func setupAt(t *testing.T, dir string) (*Monitor, *web.Server, *store.Store, *clock) {
+func setupAt(t *testing.T, dir string) (*Monitor, served, *store.Store, *clock) {
 	t.Helper()
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := l.Addr().String()
@@ -60,16 +84,11 @@ checks:
 		t.Fatal(err)
 	}
 	m, err := New(Options{Config: cfg, Store: st, Now: clk.Now, Logger: slog.New(slog.DiscardHandler),
-		Route: func(ev status.Event) []store.Dest { return []store.Dest{{Name: "ops"}} },
-		OnSnapshot: func(s *status.Snapshot) {
-			if err := srv.Update(s); err != nil {
-				t.Error(err)
-			}
-		}})
+		Route: func(ev status.Event) []store.Dest { return []store.Dest{{Name: "ops"}} }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, srv, st, clk
+	return m, served{Server: srv, m: m, t: t}, st, clk
 }
 
 func fetch(t *testing.T, h http.Handler, path string) string {
@@ -342,5 +361,34 @@ func TestCancelledMaintenanceEverywhere(t *testing.T) {
 		if strings.HasPrefix(l, "X-INJECTED") || strings.Contains(l, "\r") {
 			t.Errorf("calendar line %q carries an injected property or a bare CR", l)
 		}
+	}
+}
+
+// The store signals Work after a step that committed announcements, and
+// only then: the node wakes the delivery loops on it.
+func TestWorkSignalsOnlyAStepWithAnnouncements(t *testing.T) {
+	m, _, st, clk := setup(t)
+	committed := func() bool {
+		select {
+		case <-st.Work():
+			return true
+		default:
+			return false
+		}
+	}
+	announced := false
+	for i := range 10 {
+		clk.now = clk.now.Add(30 * time.Second)
+		ch, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{down("api-1", clk.now), up("db-1", clk.now)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := committed(), len(ch.Events) > 0; got != want {
+			t.Fatalf("step %d: %d events, Work signalled: %v", i, len(ch.Events), got)
+		}
+		announced = announced || len(ch.Events) > 0
+	}
+	if !announced {
+		t.Fatal("no step announced anything: the test proves nothing")
 	}
 }

@@ -68,9 +68,7 @@ func (m *Monitor) publish(now time.Time) {
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveSnapshot(s)
 	}
-	if m.o.OnSnapshot != nil {
-		m.o.OnSnapshot(s)
-	}
+	signal(m.published)
 }
 
 // recheck runs a check again at rc.At, outside its schedule.

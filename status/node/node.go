@@ -92,8 +92,8 @@ func New(o Options) (*Node, error) {
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
-	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met, OnCommit: n.wake,
-		Route: n.route, OnSnapshot: n.offer}); err != nil {
+	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
+		Route: n.route}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
 	}
 	n.wh = webhookService(cfg, n.st, n.changes, log, n.met, n.mon)
@@ -104,9 +104,8 @@ func New(o Options) (*Node, error) {
 		Health:     n.mon.Health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details:    func() any { return healthDetails(n.version, n.mon, n.st, n.rl, n.disp, n.wh != nil) },
-		Admin:      adminAPI(cfg, n.mon, n.wake),
+		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,
-		OnRender:   n.rendered,
 		Heartbeats: &web.Heartbeats{Beats: n.beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st, n.log) }},
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
@@ -131,19 +130,22 @@ func (n *Node) wake() {
 	}
 }
 
-// offer hands a published snapshot to the web server, which renders it on
-// its own goroutine. The monitor publishes its first snapshot while it is
-// made, before the web server is: newNode renders that one itself.
-func (n *Node) offer(s *status.Snapshot) {
-	if n.srv != nil {
-		n.srv.Offer(s)
-	}
-}
-
-// rendered lets the static export follow what is served.
-func (n *Node) rendered(s *status.Snapshot) {
-	if n.exp != nil {
-		n.exp.offer(s)
+// relay carries signals to the parts that act on them: the monitor's
+// published snapshot to the web server (which renders it on its own
+// goroutine), and the store's new work (from a step, an admin's release,
+// a peer event) to the delivery loops. Neither calls anyone; the relay
+// runs until the delivery loops stop, so the last step's commit still
+// wakes them.
+func (n *Node) relay(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.mon.Published():
+			n.srv.Offer(n.mon.Snapshot())
+		case <-n.st.Work():
+			n.wake()
+		}
 	}
 }
 
@@ -220,6 +222,7 @@ func (n *Node) Run(ctx context.Context) error {
 		go func() { run(dispCtx); close(done) }()
 		delivered = append(delivered, done)
 	}
+	go n.relay(dispCtx)
 	renderCtx, stopRender := context.WithCancel(context.Background())
 	defer stopRender()
 	go n.srv.Run(renderCtx)
@@ -273,7 +276,6 @@ func (n *Node) startSide(ctx context.Context) {
 	go n.rl.run(ctx)
 	if n.exp != nil {
 		go n.exp.run(ctx)
-		n.exp.offer(n.mon.Snapshot())
 	}
 	if len(n.cfg.Peers) > 0 {
 		pl := &peers.Poller{Self: n.cfg.Site.ID, Peers: n.cfg.Peers, Interval: n.cfg.Peering.Interval, Failures: n.cfg.Peering.Failures,
@@ -291,9 +293,7 @@ func (n *Node) startSide(ctx context.Context) {
 func (n *Node) peerEvent(ev status.Event) {
 	if _, err := n.changes.Apply(store.Entry{At: n.now(), Announce: []store.Announcement{{Event: ev, Dests: n.route(ev)}}}); err != nil {
 		n.log.Error("could not record a peer event", "error", err)
-		return
 	}
-	n.wake()
 }
 
 // shutdown stops the listeners, bounded.

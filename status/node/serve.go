@@ -93,11 +93,11 @@ func listenOperators(o config.Operators, srv *web.Server, log *slog.Logger) (*ht
 
 // adminAPI enables the admin API when tokens are configured; only hashes
 // of the tokens are kept.
-func adminAPI(cfg *config.Config, mon *monitor.Monitor, wake func()) *web.Admin {
+func adminAPI(cfg *config.Config, mon *monitor.Monitor) *web.Admin {
 	if len(cfg.Admin.Tokens) == 0 {
 		return nil
 	}
-	a := &web.Admin{Wake: wake, Do: mon.Do}
+	a := &web.Admin{Do: mon.Do}
 	for _, t := range cfg.Admin.Tokens {
 		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: store.HashToken(t.Token), ReadOnly: t.ReadOnly})
 	}

@@ -134,7 +134,21 @@ func (s *Store) committed(e Entry, res Result) {
 	if e.Subscribe != nil || e.Subscription != nil || e.PruneWebhooks != nil || res.subsMoved {
 		s.subsChanged()
 	}
+	if (e.Step != nil && len(e.Step.Announce) > 0) || len(e.Announce) > 0 || e.Decide != nil ||
+		e.Subscribe != nil || e.Subscription != nil || e.Ping != nil {
+		select {
+		case s.work <- struct{}{}:
+		default:
+		}
+	}
 }
+
+// Work signals that a committed entry gave the delivery loops something to
+// do: announcements made or released, a subscription created, changed or
+// pinged. Whatever wrote it (a step, an admin, a peer event, a replicated
+// log), the one way in is the one place the wake comes from. Signals
+// coalesce: one receive may stand for several entries.
+func (s *Store) Work() <-chan struct{} { return s.work }
 
 // part is one field of an entry: present reports whether it is set,
 // apply writes it.

@@ -6,8 +6,10 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +319,41 @@ func TestReplicatedEntriesApplyOnce(t *testing.T) {
 	if rows, err := s.Unfinished(10); err != nil || len(rows) != 5 {
 		t.Fatalf("%d rows (%v), want 5: evt-1, evt-2, evt-3 and two local", len(rows), err)
 	}
+}
+
+// Work is signalled by the entries that give the delivery loops something
+// to do (announcements made or released, a subscription created, changed
+// or pinged) and by no others, whoever applied them.
+func TestWorkSignalsNewDeliveryWork(t *testing.T) {
+	s, _ := openTemp(t)
+	entries := script()
+	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
+	// Marks, Decide, KeepDests, Fanout, Outcomes, Ping, Subscription,
+	// Subscription, Announce, Settings, Marks, Prune, PruneWebhooks.
+	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false}
+	if len(want) != len(entries) {
+		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
+	}
+	for i, e := range entries {
+		mustApply(t, s, e)
+		got := false
+		select {
+		case <-s.Work():
+			got = true
+		default:
+		}
+		if got != want[i] {
+			t.Errorf("entry %d (%s): Work signalled %v, want %v", i, parts(e), got, want[i])
+		}
+	}
+}
+
+// parts names an entry's parts, for messages.
+func parts(e Entry) string {
+	b, _ := json.Marshal(e)
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(b, &m)
+	delete(m, "at")
+	delete(m, "index")
+	return strings.Join(slices.Sorted(maps.Keys(m)), "+")
 }

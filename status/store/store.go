@@ -91,6 +91,8 @@ type Store struct {
 	// incidents counts commits that wrote incidents: pages built from
 	// stored incidents are fresh while it stays the same.
 	incidents atomic.Uint64
+	// work: see Work.
+	work chan struct{}
 }
 
 // Open opens or creates the data file at path, creating its folder.
@@ -114,7 +116,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: o.Now}
+	s := &Store{db: db, path: path, now: o.Now, work: make(chan struct{}, 1)}
 	if err := s.update(s.initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

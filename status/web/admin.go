@@ -28,8 +28,6 @@ type Admin struct {
 	// Do applies commands in the engine's next step and returns once they
 	// are committed.
 	Do func(ctx context.Context, cmds ...status.Command) ([]status.Reply, error)
-	// Wake tells the dispatcher an announcement was released.
-	Wake func()
 }
 
 const maxAdminBody = 64 << 10

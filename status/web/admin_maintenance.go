@@ -108,9 +108,6 @@ func (s *Server) decide(c echo.Context, release bool) error {
 		return err
 	}
 	action := map[bool]string{true: "release_announcement", false: "cancel_announcement"}[release]
-	if release && s.o.Admin.Wake != nil {
-		s.o.Admin.Wake()
-	}
 	return c.JSON(http.StatusOK, map[string]any{"seq": seq, "destinations": res.Changed, "action": action})
 }
 

@@ -77,9 +77,6 @@ func (s *Server) Run(ctx context.Context) {
 		s.rendered.Broadcast()
 		s.rmu.Unlock()
 		last, lastAt = snap, time.Now()
-		if s.o.OnRender != nil {
-			s.o.OnRender(snap)
-		}
 	}
 }
 

@@ -54,3 +54,35 @@ func TestRendererCoalesces(t *testing.T) {
 		}
 	})
 }
+
+// Every render that puts a new site in place signals Rendered, coalesced,
+// and Served is the snapshot it was rendered from: the static export
+// follows the server this way.
+func TestRenderedSignalsWhatIsServed(t *testing.T) {
+	s, snap := testServer(t)
+	select { // testServer's own render
+	case <-s.Rendered():
+	default:
+		t.Fatal("no signal after the first render")
+	}
+	later := *snap
+	later.GeneratedAt = snap.GeneratedAt.Add(time.Second)
+	for _, x := range []*status.Snapshot{snap, &later} {
+		if err := s.Update(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-s.Rendered():
+	default:
+		t.Fatal("no signal after two more renders")
+	}
+	select {
+	case <-s.Rendered():
+		t.Fatal("two renders signalled twice: signals must coalesce")
+	default:
+	}
+	if s.Served() != &later {
+		t.Fatal("Served is not the snapshot rendered last")
+	}
+}

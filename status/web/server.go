@@ -49,9 +49,6 @@ type Options struct {
 	Peer http.Handler
 	// Webhooks serves public webhook subscriptions; nil: not served.
 	Webhooks *webhook.Service
-	// OnRender, when set, is called by Run after each render (the static
-	// exporter follows what is served).
-	OnRender func(*status.Snapshot)
 	// Now is the clock of what the server decides and records (held
 	// announcements, audit entries); default time.Now.
 	Now func() time.Time
@@ -84,6 +81,9 @@ type Server struct {
 	rendered            *sync.Cond
 	offeredN, renderedN uint64
 	running             bool
+	// swapped signals (capacity one, coalescing) that Update put a new
+	// site in place: the static export follows what is served this way.
+	swapped chan struct{}
 	// warnedXFF is when the last "X-Forwarded-For from an untrusted peer"
 	// warning was logged (unix nanos).
 	warnedXFF atomic.Int64
@@ -104,7 +104,8 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load assets: %w", err)
 	}
-	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: newPages(), wake: make(chan struct{}, 1), prep: newPrepCache()}
+	s := &Server{o: o, assets: map[string]*Prepared{}, lazy: newPages(), wake: make(chan struct{}, 1), prep: newPrepCache(),
+		swapped: make(chan struct{}, 1)}
 	s.rendered = sync.NewCond(&s.rmu)
 	for _, a := range files {
 		s.assets[a.Path] = Prepare(a.Body, a.ContentType, CacheAsset)

@@ -53,6 +53,23 @@ func (s *Server) Update(snap *status.Snapshot) error {
 	s.current.Store(next)
 	s.lazy.setVersion(pagesVersion(s.o.Store.IncidentsVersion(), snap, snap.GeneratedAt.In(s.o.Site.Location).Format("2006-01")))
 	s.renders.Add(1)
+	select {
+	case s.swapped <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Rendered signals that a newer snapshot is served (read it with Served).
+// Signals coalesce: one receive may stand for several renders.
+func (s *Server) Rendered() <-chan struct{} { return s.swapped }
+
+// Served is the snapshot the live site was rendered from; nil before the
+// first render.
+func (s *Server) Served() *status.Snapshot {
+	if cur := s.current.Load(); cur != nil {
+		return cur.snap
+	}
 	return nil
 }
 
