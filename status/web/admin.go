@@ -34,32 +34,31 @@ const maxAdminBody = 64 << 10
 
 // adminRoutes mounts the admin API; every route needs a token, and writes a
 // token that is not read-only.
-func (s *Server) adminRoutes(e *echo.Echo) {
-	a := s.o.Admin
+func (a *adminRoom) routes(e *echo.Echo) {
 	lim := newFailLimiter()
 	// Authentication is per route, not on the group: a group's middleware
 	// would run for every unknown /api/v1 path too, answering 401 (and
 	// counting a failure) where 404 is the truth.
-	auth := s.auth(a, lim)
+	auth := tokenAuth(a.admin, lim)
 	g := e.Group("/api/v1")
-	g.GET("/incidents", s.listIncidents, auth)
-	g.POST("/incidents", s.createIncident, auth, writer)
-	g.POST("/incidents/:id/updates", s.addUpdate, auth, writer)
-	g.PATCH("/incidents/:id", s.patchIncident, auth, writer)
-	g.PATCH("/incidents/:id/updates/:uid", s.editUpdate, auth, writer)
-	g.DELETE("/incidents/:id/updates/:uid", s.deleteUpdate, auth, writer)
-	g.POST("/incidents/:id/postmortem", s.postmortem, auth, writer)
-	g.GET("/deliveries", s.deliveries, auth)
-	g.GET("/maintenances", s.listMaintenances, auth)
-	g.POST("/maintenances", s.createMaintenance, auth, writer)
-	g.PATCH("/maintenances/:id", s.patchMaintenance, auth, writer)
-	g.DELETE("/maintenances/:id", s.cancelMaintenance, auth, writer)
-	g.GET("/announcements", s.listHeld, auth)
-	g.POST("/announcements/:seq/release", s.release, auth, writer)
-	g.POST("/announcements/:seq/cancel", s.cancelHeld, auth, writer)
-	g.GET("/audit", s.audit, auth)
-	g.GET("/checks/:name/screenshots", s.screenshots, auth)
-	g.GET("/checks/:name/screenshots/:file", s.screenshot, auth)
+	g.GET("/incidents", a.listIncidents, auth)
+	g.POST("/incidents", a.createIncident, auth, writer)
+	g.POST("/incidents/:id/updates", a.addUpdate, auth, writer)
+	g.PATCH("/incidents/:id", a.patchIncident, auth, writer)
+	g.PATCH("/incidents/:id/updates/:uid", a.editUpdate, auth, writer)
+	g.DELETE("/incidents/:id/updates/:uid", a.deleteUpdate, auth, writer)
+	g.POST("/incidents/:id/postmortem", a.postmortem, auth, writer)
+	g.GET("/deliveries", a.deliveries, auth)
+	g.GET("/maintenances", a.listMaintenances, auth)
+	g.POST("/maintenances", a.createMaintenance, auth, writer)
+	g.PATCH("/maintenances/:id", a.patchMaintenance, auth, writer)
+	g.DELETE("/maintenances/:id", a.cancelMaintenance, auth, writer)
+	g.GET("/announcements", a.listHeld, auth)
+	g.POST("/announcements/:seq/release", a.release, auth, writer)
+	g.POST("/announcements/:seq/cancel", a.cancelHeld, auth, writer)
+	g.GET("/audit", a.audit, auth)
+	g.GET("/checks/:name/screenshots", a.screenshots, auth)
+	g.GET("/checks/:name/screenshots/:file", a.screenshot, auth)
 }
 
 // match returns the admin token the request's bearer token is, or nil.
@@ -81,7 +80,7 @@ func (a *Admin) match(r *http.Request) *AdminToken {
 // tokenKey is where auth leaves the caller's token in the echo context.
 const tokenKey = "token"
 
-func (s *Server) auth(a *Admin, lim *addrLimiter) echo.MiddlewareFunc {
+func tokenAuth(a *Admin, lim *addrLimiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", CacheNone)
@@ -137,8 +136,8 @@ func decode(c echo.Context, v any) error {
 	return decodeJSON(body, v)
 }
 
-func (s *Server) audit(c echo.Context) error {
-	entries, err := s.o.Store.AuditLog(200, time.Time{})
+func (a *adminRoom) audit(c echo.Context) error {
+	entries, err := a.st.AuditLog(200, time.Time{})
 	if err != nil {
 		return err
 	}

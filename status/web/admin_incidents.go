@@ -19,7 +19,7 @@ type incidentBody struct {
 	Components map[string]string `json:"components"`
 }
 
-func (s *Server) validIncident(b incidentBody, creating bool) (status.Command, error) {
+func (a *adminRoom) validIncident(b incidentBody, creating bool) (status.Command, error) {
 	cmd := status.Command{Status: status.IncidentStatus(b.Status), Impact: status.Impact(b.Impact), Body: b.Message}
 	if b.Name != nil {
 		cmd.Name = strings.TrimSpace(*b.Name)
@@ -44,7 +44,7 @@ func (s *Server) validIncident(b incidentBody, creating bool) (status.Command, e
 		return cmd, fieldError("message", "message is required")
 	}
 	cmd.Components = map[string]status.ComponentStatus{}
-	known := statuspage.ComponentNames(s.current.Load().snap)
+	known := statuspage.ComponentNames(a.site.Served())
 	for id, st := range b.Components {
 		if _, ok := known[id]; !ok {
 			return cmd, fieldError("components."+id, "unknown component %q", id)
@@ -60,47 +60,47 @@ func (s *Server) validIncident(b incidentBody, creating bool) (status.Command, e
 }
 
 // apply runs commands and answers with the incident they touched.
-func (s *Server) apply(c echo.Context, code int, cmd status.Command) error {
+func (a *adminRoom) apply(c echo.Context, code int, cmd status.Command) error {
 	cmd.Author = actor(c)
 	if cmd.IncidentID != "" { // the engine may no longer keep an old incident
-		if inc, err := s.o.Store.Incident(cmd.IncidentID); err == nil {
+		if inc, err := a.st.Incident(cmd.IncidentID); err == nil {
 			cmd.Loaded = inc
 		}
 	}
-	replies, err := s.o.Admin.Do(c.Request().Context(), cmd)
+	replies, err := a.admin.Do(c.Request().Context(), cmd)
 	if errors.Is(err, status.ErrNotCommitted) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, status.ErrNotCommitted.Error()).SetInternal(err)
 	}
 	if err != nil {
 		return err
 	}
-	s.awaitRender(c.Request().Context()) // the page shows the change when the answer comes
+	a.site.awaitRender(c.Request().Context()) // the page shows the change when the answer comes
 	if r := replies[0]; r.Err != "" {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, r.Err)
 	} else if cmd.IncidentID == "" {
 		cmd.IncidentID = r.IncidentID
 	}
-	inc, err := s.o.Store.Incident(cmd.IncidentID)
+	inc, err := a.st.Incident(cmd.IncidentID)
 	if err != nil {
 		return err
 	}
 	return c.JSON(code, map[string]any{"incident": inc})
 }
 
-func (s *Server) createIncident(c echo.Context) error {
+func (a *adminRoom) createIncident(c echo.Context) error {
 	var b incidentBody
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	cmd, err := s.validIncident(b, true)
+	cmd, err := a.validIncident(b, true)
 	if err != nil {
 		return err
 	}
 	cmd.Kind = status.CreateIncident
-	return s.apply(c, http.StatusCreated, cmd)
+	return a.apply(c, http.StatusCreated, cmd)
 }
 
-func (s *Server) addUpdate(c echo.Context) error {
+func (a *adminRoom) addUpdate(c echo.Context) error {
 	var b incidentBody
 	if err := decode(c, &b); err != nil {
 		return err
@@ -108,37 +108,37 @@ func (s *Server) addUpdate(c echo.Context) error {
 	if strings.TrimSpace(b.Message) == "" {
 		return fieldError("message", "message is required")
 	}
-	cmd, err := s.validIncident(b, false)
+	cmd, err := a.validIncident(b, false)
 	if err != nil {
 		return err
 	}
 	cmd.Kind, cmd.IncidentID = status.UpdateIncident, c.Param("id")
-	return s.apply(c, http.StatusCreated, cmd)
+	return a.apply(c, http.StatusCreated, cmd)
 }
 
-func (s *Server) patchIncident(c echo.Context) error {
+func (a *adminRoom) patchIncident(c echo.Context) error {
 	var b incidentBody
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	cmd, err := s.validIncident(b, false)
+	cmd, err := a.validIncident(b, false)
 	if err != nil {
 		return err
 	}
 	cmd.Kind, cmd.IncidentID = status.UpdateIncident, c.Param("id")
-	return s.apply(c, http.StatusOK, cmd)
+	return a.apply(c, http.StatusOK, cmd)
 }
 
-func (s *Server) listIncidents(c echo.Context) error {
-	incs, err := s.o.Store.Incidents(50, func(i *status.Incident) bool { return i.Maintenance == nil }, nil)
+func (a *adminRoom) listIncidents(c echo.Context) error {
+	incs, err := a.st.Incidents(50, func(i *status.Incident) bool { return i.Maintenance == nil }, nil)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"incidents": nonNil(incs)})
 }
 
-func (s *Server) listMaintenances(c echo.Context) error {
-	incs, err := s.o.Store.Incidents(50, func(i *status.Incident) bool { return i.Maintenance != nil }, nil)
+func (a *adminRoom) listMaintenances(c echo.Context) error {
+	incs, err := a.st.Incidents(50, func(i *status.Incident) bool { return i.Maintenance != nil }, nil)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func nonNil(incs []*status.Incident) []*status.Incident {
 	return incs
 }
 
-func (s *Server) editUpdate(c echo.Context) error {
+func (a *adminRoom) editUpdate(c echo.Context) error {
 	var b struct {
 		Message string `json:"message"`
 	}
@@ -162,14 +162,14 @@ func (s *Server) editUpdate(c echo.Context) error {
 	if strings.TrimSpace(b.Message) == "" || len(b.Message) > 5000 {
 		return fieldError("message", "message must be 1 to 5000 characters")
 	}
-	return s.apply(c, http.StatusOK, status.Command{Kind: status.EditUpdate, IncidentID: c.Param("id"), UpdateID: c.Param("uid"), Body: b.Message})
+	return a.apply(c, http.StatusOK, status.Command{Kind: status.EditUpdate, IncidentID: c.Param("id"), UpdateID: c.Param("uid"), Body: b.Message})
 }
 
-func (s *Server) deleteUpdate(c echo.Context) error {
-	return s.apply(c, http.StatusOK, status.Command{Kind: status.DeleteUpdate, IncidentID: c.Param("id"), UpdateID: c.Param("uid")})
+func (a *adminRoom) deleteUpdate(c echo.Context) error {
+	return a.apply(c, http.StatusOK, status.Command{Kind: status.DeleteUpdate, IncidentID: c.Param("id"), UpdateID: c.Param("uid")})
 }
 
-func (s *Server) postmortem(c echo.Context) error {
+func (a *adminRoom) postmortem(c echo.Context) error {
 	var b struct {
 		Body string `json:"body"`
 	}
@@ -179,5 +179,5 @@ func (s *Server) postmortem(c echo.Context) error {
 	if strings.TrimSpace(b.Body) == "" || len(b.Body) > 50000 {
 		return fieldError("body", "body (Markdown) must be 1 to 50000 characters")
 	}
-	return s.apply(c, http.StatusOK, status.Command{Kind: status.AddPostmortem, IncidentID: c.Param("id"), Body: b.Body})
+	return a.apply(c, http.StatusOK, status.Command{Kind: status.AddPostmortem, IncidentID: c.Param("id"), Body: b.Body})
 }

@@ -23,7 +23,7 @@ type maintenanceBody struct {
 	End        apiTime  `json:"end"`
 }
 
-func (s *Server) createMaintenance(c echo.Context) error {
+func (a *adminRoom) createMaintenance(c echo.Context) error {
 	var b maintenanceBody
 	if err := decode(c, &b); err != nil {
 		return err
@@ -40,7 +40,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 	case len(b.Components) == 0:
 		return fieldError("components", "at least one component is required")
 	}
-	known := statuspage.ComponentNames(s.current.Load().snap)
+	known := statuspage.ComponentNames(a.site.Served())
 	comps := map[string]status.ComponentStatus{}
 	for i, id := range b.Components {
 		if _, ok := known[id]; !ok {
@@ -48,18 +48,18 @@ func (s *Server) createMaintenance(c echo.Context) error {
 		}
 		comps[id] = status.UnderMaintenance
 	}
-	return s.apply(c, http.StatusCreated, status.Command{Kind: status.ScheduleMaintenance, Name: b.Name, Body: b.Message,
+	return a.apply(c, http.StatusCreated, status.Command{Kind: status.ScheduleMaintenance, Name: b.Name, Body: b.Message,
 		Components: comps, Start: b.Start.Time, End: b.End.Time})
 }
 
-func (s *Server) cancelMaintenance(c echo.Context) error {
-	return s.apply(c, http.StatusOK, status.Command{Kind: status.CancelMaintenance, IncidentID: c.Param("id")})
+func (a *adminRoom) cancelMaintenance(c echo.Context) error {
+	return a.apply(c, http.StatusOK, status.Command{Kind: status.CancelMaintenance, IncidentID: c.Param("id")})
 }
 
 // held lists announcements waiting for a person (publish.mode delay or
 // manual) with the destinations they wait on.
-func (s *Server) listHeld(c echo.Context) error {
-	rows, err := s.o.Store.Unfinished(1000)
+func (a *adminRoom) listHeld(c echo.Context) error {
+	rows, err := a.st.Unfinished(1000)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (s *Server) listHeld(c echo.Context) error {
 		Destinations map[string]*store.Delivery `json:"destinations"`
 	}
 	out := []held{}
-	now := s.o.Now()
+	now := a.now()
 	for _, r := range rows {
 		h := held{Seq: r.Seq, Event: r.Event, Destinations: map[string]*store.Delivery{}}
 		for name, d := range r.Deliveries {
@@ -85,20 +85,20 @@ func (s *Server) listHeld(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"announcements": out})
 }
 
-func (s *Server) release(c echo.Context) error { return s.decide(c, true) }
+func (a *adminRoom) release(c echo.Context) error { return a.decide(c, true) }
 
-func (s *Server) cancelHeld(c echo.Context) error { return s.decide(c, false) }
+func (a *adminRoom) cancelHeld(c echo.Context) error { return a.decide(c, false) }
 
 // decide releases (sends now) or cancels a held or delayed announcement
 // on every destination where it still waits.
-func (s *Server) decide(c echo.Context, release bool) error {
+func (a *adminRoom) decide(c echo.Context, release bool) error {
 	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
 	if err != nil {
 		return fieldError("seq", "seq must be a number")
 	}
 	// One transaction: every waiting destination and the audit entry, or
 	// nothing (a destination the dispatcher claimed meanwhile is its own).
-	res, err := s.o.Log.Apply(store.Entry{At: s.o.Now(), Decide: &store.Decision{Seq: seq, Release: release, Actor: actor(c)}})
+	res, err := a.changes.Apply(store.Entry{At: a.now(), Decide: &store.Decision{Seq: seq, Release: release, Actor: actor(c)}})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("no announcement %d", seq))
@@ -111,7 +111,7 @@ func (s *Server) decide(c echo.Context, release bool) error {
 	return c.JSON(http.StatusOK, map[string]any{"seq": seq, "destinations": res.Changed, "action": action})
 }
 
-func (s *Server) patchMaintenance(c echo.Context) error {
+func (a *adminRoom) patchMaintenance(c echo.Context) error {
 	var b struct {
 		Name    string  `json:"name"`
 		Message string  `json:"message"`
@@ -127,14 +127,14 @@ func (s *Server) patchMaintenance(c echo.Context) error {
 	if !b.Start.IsZero() && !b.End.IsZero() && b.End.Sub(b.Start.Time) > 7*24*time.Hour {
 		return fieldError("end", "a window lasts at most 7 days")
 	}
-	return s.apply(c, http.StatusOK, status.Command{Kind: status.UpdateMaintenance, IncidentID: c.Param("id"),
+	return a.apply(c, http.StatusOK, status.Command{Kind: status.UpdateMaintenance, IncidentID: c.Param("id"),
 		Name: strings.TrimSpace(b.Name), Body: b.Message, Start: b.Start.Time, End: b.End.Time})
 }
 
 // deliveries is the delivery log: the latest outbox rows and, per
 // destination, state, attempts and last error.
-func (s *Server) deliveries(c echo.Context) error {
-	rows, err := s.o.Store.RecentOutbox(100)
+func (a *adminRoom) deliveries(c echo.Context) error {
+	rows, err := a.st.RecentOutbox(100)
 	if err != nil {
 		return err
 	}

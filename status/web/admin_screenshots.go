@@ -16,9 +16,9 @@ import (
 // screenshots lists the screenshots a browser check kept of its failed
 // runs, newest first, each with the URL of its PNG (operators only: a page
 // can show anything).
-func (s *Server) screenshots(c echo.Context) error {
+func (a *adminRoom) screenshots(c echo.Context) error {
 	name := c.Param("name")
-	shots, err := s.o.Store.Screenshots(name)
+	shots, err := a.st.Screenshots(name)
 	if err != nil {
 		return err
 	}
@@ -40,12 +40,12 @@ func (s *Server) screenshots(c echo.Context) error {
 }
 
 // screenshot serves one kept PNG by its run's time (unix nanoseconds).
-func (s *Server) screenshot(c echo.Context) error {
+func (a *adminRoom) screenshot(c echo.Context) error {
 	ns, err := strconv.ParseInt(strings.TrimSuffix(c.Param("file"), ".png"), 10, 64)
 	if err != nil || !strings.HasSuffix(c.Param("file"), ".png") {
 		return echo.NewHTTPError(http.StatusNotFound, "a screenshot is named by its run's time: NANOSECONDS.png")
 	}
-	png, err := s.o.Store.ScreenshotAt(c.Param("name"), time.Unix(0, ns))
+	png, err := a.st.ScreenshotAt(c.Param("name"), time.Unix(0, ns))
 	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "no such screenshot (only the last few of each check are kept)")
 	}

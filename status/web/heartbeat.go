@@ -18,21 +18,21 @@ type Heartbeats struct {
 	Hashes func() map[string]string
 }
 
-func (s *Server) heartbeatRoutes(e *echo.Echo) {
+func (h *heartbeatRoom) routes(e *echo.Echo) {
 	lim := newFailLimiter()
 	for _, p := range []string{"/api/v1/heartbeat/:token", "/api/v1/heartbeat/:token/fail"} {
 		failed := p != "/api/v1/heartbeat/:token"
-		h := func(c echo.Context) error { return s.beat(c, lim, failed) }
-		e.GET(p, h)
-		e.POST(p, h)
+		beat := func(c echo.Context) error { return h.beat(c, lim, failed) }
+		e.GET(p, beat)
+		e.POST(p, beat)
 	}
 }
 
-func (s *Server) beat(c echo.Context, lim *addrLimiter, failed bool) error {
+func (h *heartbeatRoom) beat(c echo.Context, lim *addrLimiter, failed bool) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
 	got := store.HashToken(c.Param("token"))
 	check := ""
-	for name, h := range s.o.Heartbeats.Hashes() { // compared in constant time, all of them
+	for name, h := range h.hb.Hashes() { // compared in constant time, all of them
 		if subtle.ConstantTimeCompare([]byte(got), []byte(h)) == 1 {
 			check = name
 		}
@@ -46,6 +46,6 @@ func (s *Server) beat(c echo.Context, lim *addrLimiter, failed bool) error {
 		lim.failed(c.RealIP())
 		return echo.NewHTTPError(http.StatusNotFound, "no such heartbeat")
 	}
-	s.o.Heartbeats.Beats.Beat(check, failed)
+	h.hb.Beats.Beat(check, failed)
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "failed": failed})
 }

@@ -171,7 +171,7 @@ func (s *Server) routes() *echo.Echo {
 	// The operators' surfaces name checks, targets and files: on the public
 	// listener only an admin token (read-only will do) sees them.
 	if s.o.Admin != nil {
-		auth := s.auth(s.o.Admin, newFailLimiter())
+		auth := tokenAuth(s.o.Admin, newFailLimiter())
 		if s.o.Details != nil {
 			e.GET("/api/v1/health", s.details, auth)
 		}
@@ -180,16 +180,16 @@ func (s *Server) routes() *echo.Echo {
 		}
 	}
 	if s.o.Heartbeats != nil {
-		s.heartbeatRoutes(e)
+		(&heartbeatRoom{hb: s.o.Heartbeats}).routes(e)
 	}
 	if s.o.Peer != nil {
 		e.GET("/api/v1/peer", echo.WrapHandler(s.o.Peer))
 	}
 	if s.o.Webhooks != nil {
-		s.subscriptionRoutes(e)
+		(&subscriptionsRoom{wh: s.o.Webhooks, st: s.o.Store, changes: s.o.Log, now: s.o.Now, admin: s.o.Admin}).routes(e)
 	}
 	if s.o.Admin != nil {
-		s.adminRoutes(e)
+		(&adminRoom{admin: s.o.Admin, st: s.o.Store, changes: s.o.Log, now: s.o.Now, site: s}).routes(e)
 	}
 	e.GET("/static/:file", s.asset)
 	return e

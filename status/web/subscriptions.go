@@ -17,7 +17,7 @@ import (
 // subscriptionRoutes mounts the public subscription API. The owner's
 // unsubscribe token, or an admin token, authorises changes to one
 // subscription; listing all of them is for admins.
-func (s *Server) subscriptionRoutes(e *echo.Echo) {
+func (w *subscriptionsRoom) routes(e *echo.Echo) {
 	lim := newAddrLimiter(6*time.Second, 10) // 10 at once, then 10 a minute
 	fails := newFailLimiter()
 	limited := func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -32,22 +32,22 @@ func (s *Server) subscriptionRoutes(e *echo.Echo) {
 	}
 	// Creating is rate-limited per address; the rest needs a token, and
 	// failed token attempts are limited per address.
-	e.POST("/api/v1/subscriptions", s.subscribe, limited)
-	e.DELETE("/api/v1/subscriptions/:id", s.subAction(fails, false, s.unsubscribe))
-	e.POST("/api/v1/subscriptions/:id/rotate", s.subAction(fails, false, s.rotate))
-	e.POST("/api/v1/subscriptions/:id/enable", s.subAction(fails, false, s.enableSub))
-	e.POST("/api/v1/subscriptions/:id/ping", s.subAction(fails, false, s.pingSub), limited)
-	e.GET("/api/v1/subscriptions/:id", s.subAction(fails, false, s.showSub))
-	e.GET("/api/v1/subscriptions/:id/deliveries", s.subAction(fails, false, s.subLog))
-	e.POST("/api/v1/subscriptions/:id/pause", s.subAction(fails, true, s.pauseSub))
-	if s.o.Admin != nil {
-		e.GET("/api/v1/subscriptions", s.listSubs, s.auth(s.o.Admin, fails))
+	e.POST("/api/v1/subscriptions", w.subscribe, limited)
+	e.DELETE("/api/v1/subscriptions/:id", w.subAction(fails, false, w.unsubscribe))
+	e.POST("/api/v1/subscriptions/:id/rotate", w.subAction(fails, false, w.rotate))
+	e.POST("/api/v1/subscriptions/:id/enable", w.subAction(fails, false, w.enableSub))
+	e.POST("/api/v1/subscriptions/:id/ping", w.subAction(fails, false, w.pingSub), limited)
+	e.GET("/api/v1/subscriptions/:id", w.subAction(fails, false, w.showSub))
+	e.GET("/api/v1/subscriptions/:id/deliveries", w.subAction(fails, false, w.subLog))
+	e.POST("/api/v1/subscriptions/:id/pause", w.subAction(fails, true, w.pauseSub))
+	if w.admin != nil {
+		e.GET("/api/v1/subscriptions", w.listSubs, tokenAuth(w.admin, fails))
 	}
 }
 
 const maxSubscriptionBody = 8 << 10
 
-func (s *Server) subscribe(c echo.Context) error {
+func (w *subscriptionsRoom) subscribe(c echo.Context) error {
 	var req webhook.Request
 	// Read whole and bounded, whatever Content-Length says (or doesn't).
 	body, err := readBody(c, maxSubscriptionBody)
@@ -57,7 +57,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
-	created, err := s.o.Webhooks.Subscribe(req, clientKey(c.RealIP()))
+	created, err := w.wh.Subscribe(req, clientKey(c.RealIP()))
 	if err != nil {
 		return subError(err)
 	}
@@ -83,10 +83,10 @@ func subError(err error) error {
 // subAction authorises a request on one subscription: its owner (the
 // unsubscribe token) or an admin token (a writing one for changes);
 // adminOnly refuses owners.
-func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Context, admin bool) error) echo.HandlerFunc {
+func (w *subscriptionsRoom) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Context, admin bool) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", CacheNone)
-		if t := s.o.Admin.match(c.Request()); t != nil {
+		if t := w.admin.match(c.Request()); t != nil {
 			if t.ReadOnly && c.Request().Method != http.MethodGet {
 				return echo.NewHTTPError(http.StatusForbidden, "this token is read-only")
 			}
@@ -94,7 +94,7 @@ func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Con
 			return h(c, true)
 		}
 		got, _ := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-		if s.o.Webhooks.Owner(c.Param("id"), got) {
+		if w.wh.Owner(c.Param("id"), got) {
 			if adminOnly {
 				return echo.NewHTTPError(http.StatusForbidden, "only an admin can do this")
 			}
@@ -111,49 +111,49 @@ func (s *Server) subAction(fails *addrLimiter, adminOnly bool, h func(c echo.Con
 	}
 }
 
-func (s *Server) unsubscribe(c echo.Context, admin bool) error {
+func (w *subscriptionsRoom) unsubscribe(c echo.Context, admin bool) error {
 	id := c.Param("id")
-	if err := s.o.Webhooks.Delete(id, s.auditSub(c, admin, "delete_subscription", id)...); err != nil {
+	if err := w.wh.Delete(id, w.auditSub(c, admin, "delete_subscription", id)...); err != nil {
 		return subError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) rotate(c echo.Context, admin bool) error {
+func (w *subscriptionsRoom) rotate(c echo.Context, admin bool) error {
 	id := c.Param("id")
-	secret, until, err := s.o.Webhooks.Rotate(id, s.auditSub(c, admin, "rotate_subscription_secret", id)...)
+	secret, until, err := w.wh.Rotate(id, w.auditSub(c, admin, "rotate_subscription_secret", id)...)
 	if err != nil {
 		return subError(err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"id": id, "secret": secret, "previous_secrets_valid_until": until.UTC()})
 }
 
-func (s *Server) enableSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Resume(c.Param("id"), s.auditSub(c, admin, "enable_subscription", c.Param("id"))...)
+func (w *subscriptionsRoom) enableSub(c echo.Context, admin bool) error {
+	sub, err := w.wh.Resume(c.Param("id"), w.auditSub(c, admin, "enable_subscription", c.Param("id"))...)
 	if err != nil {
 		return subError(err)
 	}
 	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
 }
 
-func (s *Server) pingSub(c echo.Context, _ bool) error {
-	msg, err := s.o.Webhooks.Ping(c.Param("id"))
+func (w *subscriptionsRoom) pingSub(c echo.Context, _ bool) error {
+	msg, err := w.wh.Ping(c.Param("id"))
 	if err != nil {
 		return subError(err)
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"id": c.Param("id"), "message_id": msg})
 }
 
-func (s *Server) pauseSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Webhooks.Pause(c.Param("id"), s.auditSub(c, admin, "pause_subscription", c.Param("id"))...)
+func (w *subscriptionsRoom) pauseSub(c echo.Context, admin bool) error {
+	sub, err := w.wh.Pause(c.Param("id"), w.auditSub(c, admin, "pause_subscription", c.Param("id"))...)
 	if err != nil {
 		return subError(err)
 	}
 	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
 }
 
-func (s *Server) showSub(c echo.Context, admin bool) error {
-	sub, err := s.o.Store.Subscription(c.Param("id"))
+func (w *subscriptionsRoom) showSub(c echo.Context, admin bool) error {
+	sub, err := w.st.Subscription(c.Param("id"))
 	if err != nil {
 		return subError(err)
 	}
@@ -162,7 +162,7 @@ func (s *Server) showSub(c echo.Context, admin bool) error {
 
 // subLog is a subscription's delivery log, newest first, each delivery
 // with its attempts (status code, latency, error).
-func (s *Server) subLog(c echo.Context, _ bool) error {
+func (w *subscriptionsRoom) subLog(c echo.Context, _ bool) error {
 	limit := 100
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -172,18 +172,18 @@ func (s *Server) subLog(c echo.Context, _ bool) error {
 		limit = n
 	}
 	id := c.Param("id")
-	if _, err := s.o.Store.Subscription(id); err != nil {
+	if _, err := w.st.Subscription(id); err != nil {
 		return subError(err)
 	}
-	log, err := s.o.Store.WebhookLog(id, limit)
+	log, err := w.st.WebhookLog(id, limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"deliveries": log})
 }
 
-func (s *Server) listSubs(c echo.Context) error {
-	subs, err := s.o.Store.Subscriptions()
+func (w *subscriptionsRoom) listSubs(c echo.Context) error {
+	subs, err := w.st.Subscriptions()
 	if err != nil {
 		return err
 	}
@@ -197,9 +197,9 @@ func (s *Server) listSubs(c echo.Context) error {
 // auditSub is the audit entry of a change made with an admin token,
 // committed with the change (owners act on their own subscriptions and are
 // not audited).
-func (s *Server) auditSub(c echo.Context, admin bool, action, id string) []status.AuditEntry {
+func (w *subscriptionsRoom) auditSub(c echo.Context, admin bool, action, id string) []status.AuditEntry {
 	if !admin {
 		return nil
 	}
-	return []status.AuditEntry{{At: s.o.Now(), Actor: actor(c), Action: action, Target: id}}
+	return []status.AuditEntry{{At: w.now(), Actor: actor(c), Action: action, Target: id}}
 }
