@@ -62,6 +62,10 @@ type Node struct {
 	rl      *reloader
 	exp     *exporter // nil: no export.dir
 
+	// peerEvents carries the peer poller's events to the relay (nil
+	// without peers).
+	peerEvents chan status.Event
+
 	ln                          net.Listener
 	public, plain, backup, opsL *http.Server
 }
@@ -114,6 +118,9 @@ func New(o Options) (*Node, error) {
 		return n, fmt.Errorf("first render failed: %w", err)
 	}
 	n.beats.OnBeat = func(check string) { n.mon.Scheduler().RunNow(check) } // a beat is judged at once
+	if len(cfg.Peers) > 0 {
+		n.peerEvents = make(chan status.Event, 8)
+	}
 	n.rl = newReloader(n.path, cfg, n.mon, n.met, log)
 	n.rl.beats, n.rl.version, n.rl.now = n.beats, n.version, n.now
 	if cfg.Export.Dir != "" {
@@ -132,8 +139,9 @@ func (n *Node) wake() {
 
 // relay carries signals to the parts that act on them: the monitor's
 // published snapshot to the web server (which renders it on its own
-// goroutine), and the store's new work (from a step, an admin's release,
-// a peer event) to the delivery loops. Neither calls anyone; the relay
+// goroutine), the store's new work (from a step, an admin's release,
+// a peer event) to the delivery loops, and the peer poller's events to
+// the log. Neither calls anyone; the relay
 // runs until the delivery loops stop, so the last step's commit still
 // wakes them.
 func (n *Node) relay(ctx context.Context) {
@@ -145,6 +153,8 @@ func (n *Node) relay(ctx context.Context) {
 			n.srv.Offer(n.mon.Snapshot())
 		case <-n.st.Work():
 			n.wake()
+		case ev := <-n.peerEvents: // nil without peers: never ready
+			n.peerEvent(ev)
 		}
 	}
 }
@@ -279,7 +289,7 @@ func (n *Node) startSide(ctx context.Context) {
 	}
 	if len(n.cfg.Peers) > 0 {
 		pl := &peers.Poller{Self: n.cfg.Site.ID, Peers: n.cfg.Peers, Interval: n.cfg.Peering.Interval, Failures: n.cfg.Peering.Failures,
-			Client: &http.Client{}, Now: n.now, Log: n.log, Report: n.peerEvent}
+			Client: &http.Client{}, Now: n.now, Log: n.log, Events: n.peerEvents}
 		go pl.Run(ctx)
 	}
 	if n.cfg.Deadman.URL != "" {

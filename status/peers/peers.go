@@ -79,8 +79,10 @@ type Poller struct {
 	Client   *http.Client
 	Now      func() time.Time
 	Log      *slog.Logger
-	// Report receives each transition (an operators-only event).
-	Report func(status.Event)
+	// Events takes each transition (an operators-only event), in order;
+	// the poller waits until it is taken or its context ends. The poller
+	// calls no one: whoever records events (the node) reads them.
+	Events chan<- status.Event
 
 	bad  map[string]int
 	down map[string]bool
@@ -93,7 +95,7 @@ func (p *Poller) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for _, peer := range p.Peers {
-			p.observe(peer, p.check(ctx, peer))
+			p.observe(ctx, peer, p.check(ctx, peer))
 		}
 		select {
 		case <-ctx.Done():
@@ -139,14 +141,14 @@ func (p *Poller) check(ctx context.Context, peer config.Peer) error {
 	return nil
 }
 
-func (p *Poller) observe(peer config.Peer, err error) {
+func (p *Poller) observe(ctx context.Context, peer config.Peer, err error) {
 	now := p.Now().UTC()
 	if err == nil {
 		p.bad[peer.Name] = 0
 		if p.down[peer.Name] {
 			p.down[peer.Name] = false
 			p.Log.Info("peer up", "peer", peer.Name)
-			p.Report(status.Event{ID: fmt.Sprintf("peer-%s-up-%d", peer.Name, now.Unix()), Type: status.MonitorPeerUp, At: now,
+			p.report(ctx, status.Event{ID: fmt.Sprintf("peer-%s-up-%d", peer.Name, now.Unix()), Type: status.MonitorPeerUp, At: now,
 				Text: fmt.Sprintf("Peer Outpost %s (%s) answers again.", peer.Name, peer.URL)})
 		}
 		return
@@ -155,7 +157,15 @@ func (p *Poller) observe(peer config.Peer, err error) {
 	if p.bad[peer.Name] >= max(p.Failures, 1) && !p.down[peer.Name] {
 		p.down[peer.Name] = true
 		p.Log.Warn("peer down", "peer", peer.Name, "error", err)
-		p.Report(status.Event{ID: fmt.Sprintf("peer-%s-down-%d", peer.Name, now.Unix()), Type: status.MonitorPeerDown, At: now,
+		p.report(ctx, status.Event{ID: fmt.Sprintf("peer-%s-down-%d", peer.Name, now.Unix()), Type: status.MonitorPeerDown, At: now,
 			Text: fmt.Sprintf("Peer Outpost %s (%s) is down: %v", peer.Name, peer.URL, err)})
+	}
+}
+
+// report hands ev to whoever reads Events, unless ctx ends first.
+func (p *Poller) report(ctx context.Context, ev status.Event) {
+	select {
+	case p.Events <- ev:
+	case <-ctx.Done():
 	}
 }

@@ -21,9 +21,9 @@ func TestPollVerifies(t *testing.T) {
 	peerSide := Handler("eu", []config.Peer{{Name: "us", Key: key}}, func() (bool, string) { return healthy, "scheduler stalled" }, func() time.Time { return now })
 	srv := httptest.NewServer(peerSide)
 	defer srv.Close()
-	var events []status.Event
+	reported := make(chan status.Event, 10)
 	p := &Poller{Self: "us", Interval: time.Second, Failures: 2, Client: http.DefaultClient, Now: func() time.Time { return now },
-		Log: slog.New(slog.DiscardHandler), Report: func(e status.Event) { events = append(events, e) }, bad: map[string]int{}, down: map[string]bool{}}
+		Log: slog.New(slog.DiscardHandler), Events: reported, bad: map[string]int{}, down: map[string]bool{}}
 	good := config.Peer{Name: "eu", URL: srv.URL, Key: key}
 	if err := p.check(context.Background(), good); err != nil {
 		t.Fatalf("a healthy peer: %v", err)
@@ -48,10 +48,15 @@ func TestPollVerifies(t *testing.T) {
 	// Unhealthy twice → one peer_down; healthy → one peer_up.
 	healthy = false
 	for range 3 {
-		p.observe(good, p.check(context.Background(), good))
+		p.observe(context.Background(), good, p.check(context.Background(), good))
 	}
 	healthy = true
-	p.observe(good, p.check(context.Background(), good))
+	p.observe(context.Background(), good, p.check(context.Background(), good))
+	close(reported)
+	var events []status.Event
+	for e := range reported {
+		events = append(events, e)
+	}
 	if len(events) != 2 || events[0].Type != status.MonitorPeerDown || events[1].Type != status.MonitorPeerUp ||
 		!strings.Contains(events[0].Text, "scheduler stalled") || !events[0].Type.OperatorsOnly() {
 		t.Fatalf("events %+v", events)
