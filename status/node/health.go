@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status/monitor"
-	"github.com/outpost-status/outpost/status/notify"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -37,20 +36,27 @@ type configHealth struct {
 	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
-func healthDetails(version string, mon *monitor.Monitor, st *store.Store, rl *reloader, disp *notify.Dispatcher, webhooks bool) healthBody {
-	d := mon.Details()
-	b := healthBody{Status: "ok", Version: version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: rl.state(),
-		DispatcherPasses: disp.Passes()}
+// healthDetails is the body of /api/v1/health, on the node's clock. A
+// part that cannot be read is left out of the body and logged.
+func (n *Node) healthDetails() healthBody {
+	d := n.mon.Details()
+	b := healthBody{Status: "ok", Version: n.version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: n.rl.state(),
+		DispatcherPasses: n.disp.Passes()}
 	if !d.Healthy {
 		b.Status, b.Reason = "unhealthy", d.Reason
 	}
-	if depth, err := st.OutboxDepth(); err == nil {
+	now := n.now()
+	if depth, err := n.st.OutboxDepth(); err != nil {
+		n.log.Error("health details: outbox unreadable", "error", err)
+	} else {
 		for dest, x := range depth {
-			b.Outbox[dest] = outboxHealth{Pending: x.Pending, OldestAgeSeconds: time.Since(x.Oldest).Seconds()}
+			b.Outbox[dest] = outboxHealth{Pending: x.Pending, OldestAgeSeconds: now.Sub(x.Oldest).Seconds()}
 		}
 	}
-	if webhooks {
-		if ws, err := st.WebhookStats(); err == nil {
+	if n.wh != nil {
+		if ws, err := n.st.WebhookStats(); err != nil {
+			n.log.Error("health details: webhook statistics unreadable", "error", err)
+		} else {
 			b.Webhooks = &ws
 		}
 	}

@@ -107,7 +107,7 @@ func New(o Options) (*Node, error) {
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.mon.Health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
-		Details:    func() any { return healthDetails(n.version, n.mon, n.st, n.rl, n.disp, n.wh != nil) },
+		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,
 		Heartbeats: &web.Heartbeats{Beats: n.beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st, n.log) }},

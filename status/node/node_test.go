@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/store"
 )
@@ -96,5 +97,50 @@ checks:
 	defer st.Close()
 	if st.LastCommit().IsZero() {
 		t.Error("the node committed nothing")
+	}
+}
+
+// /api/v1/health's outbox ages are on the node's clock: an announcement
+// waiting since t0 is an hour old when the node's clock reads t0+1h,
+// whatever the wall clock says.
+func TestHealthDetailsReadTheNodeClock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	data := filepath.Join(dir, "outpost.db")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`
+site: {title: Node Test}
+listen: %s
+storage: {path: %s}
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: tcp, target: "%s", interval: 1m}
+channels:
+  - {name: ops, kind: slack, url: "http://127.0.0.1:9/hook"}
+`, freePort(t), data, freePort(t))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	st, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := store.Announcement{Event: status.Event{ID: "evt-1", Type: status.MonitorDelayed, At: t0, Text: "delayed"}, Dests: []store.Dest{{Name: "ops"}}}
+	if _, err := st.Apply(store.Entry{At: t0, Announce: []store.Announcement{ev}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	cfg, err := config.Load(path, config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Options{ConfigPath: path, Config: cfg, Beats: probes.NewBeats(nil), Logger: slog.New(slog.DiscardHandler), Version: "test",
+		Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	got := n.healthDetails().Outbox["ops"]
+	if got.Pending != 1 || got.OldestAgeSeconds != 3600 {
+		t.Fatalf("outbox ops: %+v, want 1 pending, 3600 s old", got)
 	}
 }
