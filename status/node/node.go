@@ -121,8 +121,8 @@ func New(o Options) (*Node, error) {
 	if len(cfg.Peers) > 0 {
 		n.peerEvents = make(chan status.Event, 8)
 	}
-	n.rl = newReloader(n.path, cfg, n.mon, n.met, log)
-	n.rl.beats, n.rl.version, n.rl.now = n.beats, n.version, n.now
+	n.rl = newReloader(n.path, cfg, n.mon, n.met, log, n.now)
+	n.rl.beats, n.rl.version = n.beats, n.version
 	if cfg.Export.Dir != "" {
 		n.exp = newExporter(cfg.Export, n.srv, log)
 	}
@@ -209,7 +209,7 @@ func (n *Node) Listen() error {
 	n.public = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
-	if n.backup, err = listenBackup(cfg.Storage.Path, n.st, n.changes, n.srv, n.mon, n.log); err != nil {
+	if n.backup, err = n.listenBackup(); err != nil {
 		n.log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
 	}
 	if n.opsL, err = listenOperators(cfg.Operators, n.srv, n.log); err != nil {

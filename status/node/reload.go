@@ -76,8 +76,8 @@ func (r *reloader) fileHash() string {
 // debounce lets an editor finish writing (several events per save).
 const debounce = 300 * time.Millisecond
 
-func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, met *metrics.Metrics, log *slog.Logger) *reloader {
-	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: time.Now().UTC(), now: time.Now,
+func newReloader(path string, cfg *config.Config, mon *monitor.Monitor, met *metrics.Metrics, log *slog.Logger, now func() time.Time) *reloader {
+	return &reloader{path: path, mon: mon, met: met, log: log, hash: cfg.Hash, loadedAt: now().UTC(), now: now,
 		seen: fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}}
 }
 

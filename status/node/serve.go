@@ -26,8 +26,8 @@ import (
 // permissions guard it.
 func BackupSocket(dataPath string) string { return dataPath + ".sock" }
 
-func listenBackup(dataPath string, st *store.Store, changes store.Log, srv *web.Server, mon *monitor.Monitor, log *slog.Logger) (*http.Server, error) {
-	sock := BackupSocket(dataPath)
+func (n *Node) listenBackup() (*http.Server, error) {
+	sock := BackupSocket(n.cfg.Storage.Path)
 	_ = os.Remove(sock) // a stale socket from a crash; the data file's lock proves we own it
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
@@ -40,12 +40,12 @@ func listenBackup(dataPath string, st *store.Store, changes store.Log, srv *web.
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if _, err := st.Backup(w); err != nil {
-			log.Error("backup failed", "error", err)
+		if _, err := n.st.Backup(w); err != nil {
+			n.log.Error("backup failed", "error", err)
 		}
 	})
 	mux.HandleFunc("POST /heartbeat-token", func(w http.ResponseWriter, r *http.Request) {
-		token, err := IssueHeartbeatToken(mon.Config(), changes, r.URL.Query().Get("check"), time.Now())
+		token, err := IssueHeartbeatToken(n.mon.Config(), n.changes, r.URL.Query().Get("check"), n.now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -53,14 +53,14 @@ func listenBackup(dataPath string, st *store.Store, changes store.Log, srv *web.
 		io.WriteString(w, token)
 	})
 	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
-		files, err := srv.Files(mon.Snapshot())
+		files, err := n.srv.Files(n.mon.Snapshot())
 		if err != nil {
-			log.Error("export failed", "error", err)
+			n.log.Error("export failed", "error", err)
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-tar")
-		_ = web.WriteTar(w, files, time.Now())
+		_ = web.WriteTar(w, files, n.now())
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
