@@ -87,7 +87,7 @@ func uptimeBadge(window string, u float64) []byte {
 	case u >= 0.95:
 		color = "#9a6700"
 	}
-	return badgeSVG("uptime "+window, percent(u), color)
+	return badgeSVG("uptime "+window, statuspage.Percent(u), color)
 }
 
 func errorBadge(code int, value string) *Prepared {

@@ -147,22 +147,10 @@ func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []s
 }
 
 func (r *renderer) component(c status.ComponentView, u status.UptimeView, labels []string) componentView {
-	cv := componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays, AffectedBy: c.AffectedBy}
-	cv.Class, cv.Icon, cv.Text = statuspage.StatusText(c.Status, c.Stale, c.NoData)
-	cv.Uptime = "No data yet"
-	if u.Percent >= 0 && len(u.Days) > 0 {
-		cv.Uptime = fmt.Sprintf("%s uptime", percent(u.Percent))
-	}
-	cv.Bars = bars(c.Name, u.Days, labels)
-	cv.Spark = sparkline(c.Name, u.Latency)
-	return cv
-}
-
-// cellClass is the compact CSS class of a day cell (the page repeats it
-// 90 times per component, so every byte counts).
-var cellClass = map[status.ComponentStatus]string{
-	status.Operational: "o", status.DegradedPerformance: "dg", status.PartialOutage: "po",
-	status.MajorOutage: "mo", status.UnderMaintenance: "mt",
+	row := statuspage.NewRow(c, u)
+	return componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays, AffectedBy: c.AffectedBy,
+		Class: row.Class, Icon: row.Icon, Text: row.Text, Uptime: row.Uptime,
+		Bars: bars(c.Name, u.Days, row.Runs, labels), Spark: sparkline(c.Name, u.Latency)}
 }
 
 // dayLabels formats each day's label once per render: every component
@@ -175,14 +163,13 @@ func dayLabels(days []status.DayView) []string {
 	return out
 }
 
-// bars draws the uptime history: one cell per day, worst status that day.
-// Consecutive days that read the same (class and uptime, no incidents)
-// are one run: a dashed line whose 3-on-1-off dashes are the day cells,
-// with one title for the run ("Dec 11 – Feb 14: 100% uptime"). A day
-// with incidents is a run of its own. A cell per element with a title each
-// made 8.7 KB of HTML per component (43 MB of page at 5,000 components);
-// runs make a mostly green history about 1 KB, drawn the same.
-func bars(name string, days []status.DayView, labels []string) template.HTML {
+// bars draws the uptime history (statuspage's runs of days that read the
+// same): each run is a dashed line whose 3-on-1-off dashes are its day
+// cells, with one title ("Dec 11 – Feb 14: 100% uptime"). A cell per
+// element with a title each made 8.7 KB of HTML per component (43 MB of
+// page at 5,000 components); runs make a mostly green history about 1 KB,
+// drawn the same.
+func bars(name string, days []status.DayView, runs []statuspage.DayRun, labels []string) template.HTML {
 	const w = 4
 	b := make([]byte, 0, 512)
 	b = append(b, `<svg class="bars" viewBox="0 0 `...)
@@ -198,57 +185,33 @@ func bars(name string, days []status.DayView, labels []string) template.HTML {
 		}
 		return days[i].Date.Format("Jan 2")
 	}
-	for i := 0; i < len(days); {
-		d := days[i]
-		class, text := cellClass[d.Status], "no data"
-		if d.Percent < 0 {
-			class = "nd"
-		} else {
-			text = percent(d.Percent) + " uptime"
-		}
-		j := i + 1
-		for d.Incidents == 0 && j < len(days) && sameCell(d, days[j]) {
-			j++
-		}
+	for _, run := range runs {
 		b = append(b, `<path d="M`...)
-		b = strconv.AppendInt(b, int64(i*w), 10)
+		b = strconv.AppendInt(b, int64(run.First*w), 10)
 		b = append(b, ` 17h`...)
-		b = strconv.AppendInt(b, int64((j-i)*w-1), 10)
+		b = strconv.AppendInt(b, int64((run.Last-run.First+1)*w-1), 10)
 		b = append(b, `" class="`...)
-		b = append(b, class...)
+		b = append(b, run.Class...)
 		b = append(b, `"><title>`...)
-		b = append(b, label(i)...)
-		if j-i > 1 {
+		b = append(b, label(run.First)...)
+		if run.Last > run.First {
 			b = append(b, " – "...)
-			b = append(b, label(j-1)...)
+			b = append(b, label(run.Last)...)
 		}
 		b = append(b, ": "...)
-		b = append(b, text...)
-		if d.Incidents > 0 {
+		b = append(b, run.Text...)
+		if run.Incidents > 0 {
 			b = append(b, ", "...)
-			b = strconv.AppendInt(b, int64(d.Incidents), 10)
+			b = strconv.AppendInt(b, int64(run.Incidents), 10)
 			b = append(b, " incident"...)
-			if d.Incidents > 1 {
+			if run.Incidents > 1 {
 				b = append(b, 's')
 			}
 		}
 		b = append(b, "</title></path>"...)
-		i = j
 	}
 	b = append(b, "</svg>"...)
 	return template.HTML(b) //nolint:gosec // built from numbers and escaped text
-}
-
-// sameCell reports whether two days draw and read the same: the same
-// class and the same uptime as shown, and no incidents.
-func sameCell(a, b status.DayView) bool {
-	if b.Incidents > 0 || (a.Percent < 0) != (b.Percent < 0) {
-		return false
-	}
-	if a.Percent < 0 {
-		return true
-	}
-	return a.Status == b.Status && percent(a.Percent) == percent(b.Percent)
 }
 
 // sparkline draws mean response time per hour; gaps break the line.
@@ -284,16 +247,6 @@ func sparkline(name string, ms []float64) template.HTML {
 	flush()
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // numbers only
-}
-
-func percent(f float64) string {
-	switch {
-	case f >= 1:
-		return "100%"
-	case f >= 0.9999:
-		return "99.99%"
-	}
-	return strconv.FormatFloat(f*100, 'f', 2, 64) + "%"
 }
 
 // incident renders one incident's page.
