@@ -97,7 +97,7 @@ func adminAPI(cfg *config.Config, mon *monitor.Monitor) *web.Admin {
 	if len(cfg.Admin.Tokens) == 0 {
 		return nil
 	}
-	a := &web.Admin{Do: mon.Do}
+	a := &web.Admin{Do: mon.Do, Snapshot: mon.Snapshot}
 	for _, t := range cfg.Admin.Tokens {
 		a.Tokens = append(a.Tokens, web.AdminToken{Name: t.Name, Hash: store.HashToken(t.Token), ReadOnly: t.ReadOnly})
 	}

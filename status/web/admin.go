@@ -28,6 +28,10 @@ type Admin struct {
 	// Do applies commands in the engine's next step and returns once they
 	// are committed.
 	Do func(ctx context.Context, cmds ...status.Command) ([]status.Reply, error)
+	// Snapshot is the monitor's newest published snapshot: after Do the
+	// admin API offers it and answers once it is served, so the page
+	// shows the change when the answer comes.
+	Snapshot func() *status.Snapshot
 }
 
 const maxAdminBody = 64 << 10

@@ -74,7 +74,13 @@ func (a *adminRoom) apply(c echo.Context, code int, cmd status.Command) error {
 	if err != nil {
 		return err
 	}
-	a.site.awaitRender(c.Request().Context()) // the page shows the change when the answer comes
+	// The page shows the change when the answer comes. The snapshot of
+	// the command's step is offered here, not left to the node's relay,
+	// which may not have offered it yet.
+	if a.admin.Snapshot != nil {
+		a.site.Offer(a.admin.Snapshot())
+	}
+	a.site.awaitRender(c.Request().Context())
 	if r := replies[0]; r.Err != "" {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, r.Err)
 	} else if cmd.IncidentID == "" {

@@ -21,8 +21,14 @@ const (
 
 // Offer hands the server a newer snapshot without waiting for it to be
 // rendered: the engine's goroutine publishes and moves on; Run renders.
+// Offering the snapshot offered last again changes nothing (the node's
+// relay and the admin API may both offer a step's snapshot).
 func (s *Server) Offer(snap *status.Snapshot) {
 	s.rmu.Lock()
+	if s.offered.Load() == snap {
+		s.rmu.Unlock()
+		return
+	}
 	s.offeredN++
 	s.offered.Store(snap)
 	s.rmu.Unlock()

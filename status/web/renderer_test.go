@@ -2,11 +2,18 @@ package web
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // Rendering runs off the engine's goroutine: Offer returns at once, the
@@ -84,5 +91,68 @@ func TestRenderedSignalsWhatIsServed(t *testing.T) {
 	}
 	if s.Served() != &later {
 		t.Fatal("Served is not the snapshot rendered last")
+	}
+}
+
+// The admin API answers once the page shows its change: the snapshot of
+// the command's step is served when the answer comes, even when nothing
+// else has offered it yet (the node's relay may lag behind the answer).
+func TestAdminAnswersOnceItsStepIsServed(t *testing.T) {
+	snap, st := fixture(t)
+	next := *snap
+	next.DelayedSince = snap.GeneratedAt // a change anyone sees
+	id := snap.Incidents[0].ID
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", TimeZone: "UTC", Location: time.UTC}, SiteID: "acme", Store: st,
+		Logger: slog.New(slog.DiscardHandler),
+		Admin: &Admin{Tokens: []AdminToken{{Name: "ops", Hash: store.HashToken(writeToken)}},
+			Do: func(context.Context, ...status.Command) ([]status.Reply, error) {
+				return []status.Reply{{IncidentID: id}}, nil
+			},
+			Snapshot: func() *status.Snapshot { return &next }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for running := false; !running; {
+		s.rmu.Lock()
+		running = s.running
+		s.rmu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the renderer did not start")
+		}
+		runtime.Gosched()
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/incidents/"+id+"/updates", strings.NewReader(`{"message":"Still on it."}`))
+	req.Header.Set("Authorization", "Bearer "+writeToken)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("update: %d %s", rec.Code, rec.Body)
+	}
+	if s.Served() != &next {
+		t.Fatal("the answer came before its step's snapshot was served")
+	}
+}
+
+// Offering the snapshot offered last again is nothing new to render:
+// otherwise an admin's answer, offered after the node's relay offered
+// the same snapshot, would wait out MinRenderInterval for it.
+func TestOfferingTheSameSnapshotAgainIsNoNewOffer(t *testing.T) {
+	s, snap := testServer(t)
+	next := *snap
+	s.Offer(&next)
+	s.Offer(&next)
+	s.rmu.Lock()
+	n := s.offeredN
+	s.rmu.Unlock()
+	if n != 1 {
+		t.Fatalf("two offers of one snapshot counted %d", n)
 	}
 }

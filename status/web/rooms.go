@@ -21,9 +21,11 @@ import (
 // Every durable change a room makes is an entry on the Log, or a command
 // through Admin.Do; none writes to the store it reads.
 
-// servedSite is what a room sees of the public site: it waits until what
-// the monitor offered so far is served, and reads the snapshot served.
+// servedSite is what a room sees of the public site: it offers a
+// snapshot, waits until what was offered so far is served, and reads the
+// snapshot served.
 type servedSite interface {
+	Offer(*status.Snapshot)
 	awaitRender(ctx context.Context)
 	Served() *status.Snapshot
 }
