@@ -184,14 +184,6 @@ func (m *Monitor) Snapshot() *status.Snapshot { return m.snap.Load() }
 // Signals coalesce: one receive may stand for several publishes.
 func (m *Monitor) Published() <-chan struct{} { return m.published }
 
-// signal leaves a wake in ch unless one is already waiting.
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
 // Scheduler exposes the scheduler in force, for health reporting.
 func (m *Monitor) Scheduler() *probes.Scheduler { return m.sched.Load() }
 

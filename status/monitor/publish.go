@@ -68,7 +68,10 @@ func (m *Monitor) publish(now time.Time) {
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveSnapshot(s)
 	}
-	signal(m.published)
+	select { // a wake, unless one is already waiting
+	case m.published <- struct{}{}:
+	default:
+	}
 }
 
 // recheck runs a check again at rc.At, outside its schedule.

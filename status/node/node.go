@@ -139,11 +139,10 @@ func (n *Node) wake() {
 
 // relay carries signals to the parts that act on them: the monitor's
 // published snapshot to the web server (which renders it on its own
-// goroutine), the store's new work (from a step, an admin's release,
-// a peer event) to the delivery loops, and the peer poller's events to
-// the log. Neither calls anyone; the relay
-// runs until the delivery loops stop, so the last step's commit still
-// wakes them.
+// goroutine), the store's new work (from a step, an admin's release, a
+// peer event) to the delivery loops, and the peer poller's events to the
+// log. None of those parts calls another; the relay runs until the
+// delivery loops stop, so the last step's commit still wakes them.
 func (n *Node) relay(ctx context.Context) {
 	for {
 		select {
