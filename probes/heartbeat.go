@@ -2,20 +2,25 @@ package probes
 
 import (
 	"context"
+	"crypto/subtle"
+	"slices"
 	"sync"
 	"time"
 )
 
 // Beats records heartbeats pushed by watched jobs. Heartbeat probes read
-// it; the web layer writes it. One per process, built in main.
+// it; the web layer writes it, knowing a beat's check by its token. One
+// per process, built in main. It calls no one: a beat is signalled on
+// Ready, and whoever runs the checks (the node) reads Pending.
 type Beats struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	started time.Time
 	last    map[string]time.Time // last success ping, by check
 	failed  map[string]time.Time // last reported failure, by check
-	// OnBeat, when set, is told of every beat (to re-run the check now).
-	OnBeat func(check string)
+	tokens  map[string]string    // token hash → check
+	pending map[string]bool      // checks beaten since Pending was read
+	ready   chan struct{}
 }
 
 // NewBeats starts a registry; a check never pinged counts from now.
@@ -23,10 +28,37 @@ func NewBeats(now func() time.Time) *Beats {
 	if now == nil {
 		now = time.Now
 	}
-	return &Beats{now: now, started: now(), last: map[string]time.Time{}, failed: map[string]time.Time{}}
+	return &Beats{now: now, started: now(), last: map[string]time.Time{}, failed: map[string]time.Time{},
+		pending: map[string]bool{}, ready: make(chan struct{}, 1)}
 }
 
-// Beat records a ping, or a reported failure when failed is true.
+// SetTokens replaces the token hashes beats are taken with: hashes maps
+// each heartbeat check to its token's hash.
+func (b *Beats) SetTokens(hashes map[string]string) {
+	t := make(map[string]string, len(hashes))
+	for check, h := range hashes {
+		t[h] = check
+	}
+	b.mu.Lock()
+	b.tokens = t
+	b.mu.Unlock()
+}
+
+// CheckFor returns the check whose token hash is hash. Every hash is
+// compared, in constant time, so the answer's timing tells nothing.
+func (b *Beats) CheckFor(hash string) (check string, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for h, c := range b.tokens {
+		if subtle.ConstantTimeCompare([]byte(hash), []byte(h)) == 1 {
+			check, ok = c, true
+		}
+	}
+	return check, ok
+}
+
+// Beat records a ping, or a reported failure when failed is true, and
+// signals Ready so the check is judged at once.
 func (b *Beats) Beat(check string, failed bool) {
 	b.mu.Lock()
 	if failed {
@@ -34,11 +66,29 @@ func (b *Beats) Beat(check string, failed bool) {
 	} else {
 		b.last[check] = b.now()
 	}
-	cb := b.OnBeat
+	b.pending[check] = true
 	b.mu.Unlock()
-	if cb != nil {
-		cb(check)
+	select {
+	case b.ready <- struct{}{}:
+	default:
 	}
+}
+
+// Ready signals that checks were beaten (read them with Pending).
+// Signals coalesce: one receive may stand for several beats.
+func (b *Beats) Ready() <-chan struct{} { return b.ready }
+
+// Pending returns the checks beaten since it was last called, sorted.
+func (b *Beats) Pending() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.pending))
+	for c := range b.pending {
+		out = append(out, c)
+	}
+	clear(b.pending)
+	slices.Sort(out)
+	return out
 }
 
 func (b *Beats) get(check string) (last, failed time.Time) {

@@ -9,8 +9,6 @@ import (
 func TestHeartbeat(t *testing.T) {
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 	beats := NewBeats(func() time.Time { return now })
-	var told []string
-	beats.OnBeat = func(c string) { told = append(told, c) }
 	p := mustProbe(t, Spec{Kind: "heartbeat", Name: "nightly-backup", Period: time.Hour, Grace: 5 * time.Minute}, Options{Beats: beats})
 	run := func() Result { return p.Run(context.Background()) }
 	if r := run(); r.Outcome != Up {
@@ -21,6 +19,8 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("missed: %s %s", r.Outcome, r.Reason)
 	}
 	beats.Beat("nightly-backup", false)
+	<-beats.Ready()
+	told := beats.Pending()
 	if r := run(); r.Outcome != Up || len(told) != 1 {
 		t.Fatalf("after a beat: %s, told %v", r.Outcome, told)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,7 +17,7 @@ func TestHeartbeatChecks(t *testing.T) {
 		t.Skip("runs the real binary")
 	}
 	bin := outpostBinary(t)
-	listen := closedAddr(t)
+	listen, ops := closedAddr(t), opsLine(t)
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 site: {title: Jobs}
@@ -25,7 +26,7 @@ listen: %s
 components: [{id: backups, name: Backups}]
 checks:
   - {name: nightly-backup, component: backups, kind: heartbeat, period: 2s, grace: 1s, interval: 1s}
-`, listen, opsLine(t))), 0o600)
+`, listen, ops)), 0o600)
 	p := startOutpost(t, bin, cfg, listen)
 	out, err := exec.Command(bin, "heartbeat", "token", "-config", cfg, "-check", "nightly-backup").CombinedOutput()
 	if err != nil {
@@ -75,6 +76,23 @@ checks:
 	waitFor(t, 5*time.Second, "the reported failure", func() bool {
 		return strings.Contains(mustFetch(p.base, "/api/v1/status"), `"name": "Backups is unavailable"`)
 	}, p)
+	// A reload that removes the check retires its token: 404, not a beat
+	// recorded for a check that is gone.
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+site: {title: Jobs}
+listen: %s
+%s
+components: [{id: backups, name: Backups}]
+checks:
+  - {name: weekly-report, component: backups, kind: heartbeat, period: 2s, grace: 1s, interval: 1s}
+`, listen, ops)), 0o600)
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "the reload without nightly-backup", func() bool {
+		return strings.Contains(mustFetch(p.ops, "/metrics"), `outpost_config_reloads_total{result="success"} 1`)
+	}, p)
+	if code := ping(token, "POST"); code != 404 {
+		t.Fatalf("the removed check's token answered %d, want 404", code)
+	}
 	// Wrong tokens: 404, then rate limited.
 	codes := []int{}
 	for range 7 {

@@ -110,19 +110,19 @@ func New(o Options) (*Node, error) {
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,
-		Heartbeats: &web.Heartbeats{Beats: n.beats, Hashes: func() map[string]string { return heartbeatHashes(n.mon.Config(), n.st, n.log) }},
+		Heartbeats: n.beats,
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
 	}
 	if err := n.srv.Update(n.mon.Snapshot()); err != nil {
 		return n, fmt.Errorf("first render failed: %w", err)
 	}
-	n.beats.OnBeat = func(check string) { n.mon.Scheduler().RunNow(check) } // a beat is judged at once
+	n.beats.SetTokens(heartbeatHashes(cfg, n.st, log))
 	if len(cfg.Peers) > 0 {
 		n.peerEvents = make(chan status.Event, 8)
 	}
 	n.rl = newReloader(n.path, cfg, n.mon, n.met, log, n.now)
-	n.rl.beats, n.rl.version = n.beats, n.version
+	n.rl.beats, n.rl.version, n.rl.st = n.beats, n.version, n.st
 	if cfg.Export.Dir != "" {
 		n.exp = newExporter(cfg.Export, n.srv, log)
 	}
@@ -140,8 +140,8 @@ func (n *Node) wake() {
 // relay carries signals to the parts that act on them: the monitor's
 // published snapshot to the web server (which renders it on its own
 // goroutine), the store's new work (from a step, an admin's release, a
-// peer event) to the delivery loops, and the peer poller's events to the
-// log. None of those parts calls another; the relay runs until the
+// peer event) to the delivery loops, the peer poller's events to the
+// log, and pushed heartbeats to the scheduler. None of those parts calls another; the relay runs until the
 // delivery loops stop, so the last step's commit still wakes them.
 func (n *Node) relay(ctx context.Context) {
 	for {
@@ -154,6 +154,10 @@ func (n *Node) relay(ctx context.Context) {
 			n.wake()
 		case ev := <-n.peerEvents: // nil without peers: never ready
 			n.peerEvent(ev)
+		case <-n.beats.Ready(): // a beat is judged at once
+			for _, check := range n.beats.Pending() {
+				n.mon.Scheduler().RunNow(check)
+			}
 		}
 	}
 }

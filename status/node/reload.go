@@ -16,6 +16,7 @@ import (
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // reloader re-reads the config on SIGHUP and when the file changes, and
@@ -29,6 +30,7 @@ type reloader struct {
 	log     *slog.Logger
 
 	beats *probes.Beats // the heartbeat registry every config shares
+	st    *store.Store  // read: heartbeat token hashes
 
 	mu       sync.Mutex
 	hash     string
@@ -147,6 +149,7 @@ func (r *reloader) reload(ctx context.Context, why string) {
 	}
 	r.hash, r.loadedAt, r.lastErr = cfg.Hash, r.now().UTC(), ""
 	r.seen = fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}
+	r.beats.SetTokens(heartbeatHashes(cfg, r.st, r.log)) // checks added or removed
 	r.log.Info("config reloaded", "trigger", why, "checks", len(cfg.Checks), "components", len(cfg.Components))
 }
 

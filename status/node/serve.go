@@ -50,6 +50,7 @@ func (n *Node) listenBackup() (*http.Server, error) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		n.beats.SetTokens(heartbeatHashes(n.mon.Config(), n.st, n.log)) // the new token works at once
 		io.WriteString(w, token)
 	})
 	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {

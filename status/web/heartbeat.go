@@ -1,22 +1,12 @@
 package web
 
 import (
-	"crypto/subtle"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status/store"
 )
-
-// Heartbeats serves push checks: /api/v1/heartbeat/{token} (POST, or GET
-// for crontabs) and .../fail.
-type Heartbeats struct {
-	Beats *probes.Beats
-	// Hashes returns the heartbeat checks' token hashes, by check.
-	Hashes func() map[string]string
-}
 
 func (h *heartbeatRoom) routes(e *echo.Echo) {
 	lim := newFailLimiter()
@@ -30,14 +20,8 @@ func (h *heartbeatRoom) routes(e *echo.Echo) {
 
 func (h *heartbeatRoom) beat(c echo.Context, lim *addrLimiter, failed bool) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
-	got := store.HashToken(c.Param("token"))
-	check := ""
-	for name, h := range h.hb.Hashes() { // compared in constant time, all of them
-		if subtle.ConstantTimeCompare([]byte(got), []byte(h)) == 1 {
-			check = name
-		}
-	}
-	if check == "" {
+	check, ok := h.beats.CheckFor(store.HashToken(c.Param("token")))
+	if !ok {
 		// Only unknown tokens count and wait: a real job's beat is never
 		// refused for what others sent from its address.
 		if lim.refused(c.RealIP()) {
@@ -46,6 +30,6 @@ func (h *heartbeatRoom) beat(c echo.Context, lim *addrLimiter, failed bool) erro
 		lim.failed(c.RealIP())
 		return echo.NewHTTPError(http.StatusNotFound, "no such heartbeat")
 	}
-	h.hb.Beats.Beat(check, failed)
+	h.beats.Beat(check, failed)
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "failed": failed})
 }

@@ -96,9 +96,10 @@ func TestHeartbeatNeverRefusedByOthersFailures(t *testing.T) {
 	snap, st := fixture(t)
 	beats := probes.NewBeats(nil)
 	token := "hb-real-token-0123456789"
+	beats.SetTokens(map[string]string{"nightly": store.HashToken(token)})
 	s, err := New(Options{Site: config.Site{Title: "Acme", URL: "https://acme.test", TimeZone: "UTC", Location: time.UTC}, SiteID: "acme",
 		Store: st, Logger: slog.New(slog.DiscardHandler),
-		Heartbeats: &Heartbeats{Beats: beats, Hashes: func() map[string]string { return map[string]string{"nightly": store.HashToken(token)} }}})
+		Heartbeats: beats})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func everything(t *testing.T) *Server {
 	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
 		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh,
 		Admin:      &Admin{Tokens: []AdminToken{{Name: "ops", Hash: store.HashToken(writeToken)}}},
-		Heartbeats: &Heartbeats{Beats: probes.NewBeats(time.Now), Hashes: func() map[string]string { return nil }},
+		Heartbeats: probes.NewBeats(time.Now),
 		Peer:       http.NotFoundHandler(),
 		Details:    func() any { return map[string]any{} },
 		Metrics:    http.NotFoundHandler()})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
@@ -50,5 +51,5 @@ type subscriptionsRoom struct {
 
 // heartbeatRoom takes push checks' beats.
 type heartbeatRoom struct {
-	hb *Heartbeats
+	beats *probes.Beats
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/static"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
@@ -43,8 +44,9 @@ type Options struct {
 	Details func() any
 	// Admin enables the admin API; nil: not served.
 	Admin *Admin
-	// Heartbeats serves push checks; nil: not served.
-	Heartbeats *Heartbeats
+	// Heartbeats takes push checks' beats (/api/v1/heartbeat/{token},
+	// POST, or GET for crontabs, and .../fail); nil: not served.
+	Heartbeats *probes.Beats
 	// Peer serves the signed health summary to peer Outposts; nil: none.
 	Peer http.Handler
 	// Webhooks serves public webhook subscriptions; nil: not served.
@@ -180,7 +182,7 @@ func (s *Server) routes() *echo.Echo {
 		}
 	}
 	if s.o.Heartbeats != nil {
-		(&heartbeatRoom{hb: s.o.Heartbeats}).routes(e)
+		(&heartbeatRoom{beats: s.o.Heartbeats}).routes(e)
 	}
 	if s.o.Peer != nil {
 		e.GET("/api/v1/peer", echo.WrapHandler(s.o.Peer))
