@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // The delivery core: the parts every delivery loop is made of, whether it
@@ -45,9 +47,9 @@ func (w Waker) Sleep(ctx context.Context, d time.Duration) bool {
 	return ctx.Err() == nil
 }
 
-// MaxRetryAfter bounds how long a server's Retry-After is honoured: a
-// day, so a misconfigured answer cannot park a delivery for good.
-const MaxRetryAfter = 24 * time.Hour
+// MaxRetryAfter bounds how long a server's Retry-After is honoured (the
+// store's bound, which the webhook rule applies inside the log).
+const MaxRetryAfter = store.MaxRetryAfter
 
 // Verdict is what an attempt's error means for the next one.
 type Verdict struct {
