@@ -189,7 +189,7 @@ func TestRetryAfter(t *testing.T) {
 	defer srv.Close()
 	_, err := NewSlack(srv.URL, http.DefaultClient).Send(context.Background(), testMessage(false))
 	var ra *RetryAfterError
-	if !errors.As(err, &ra) || ra.After != 7*time.Second || backoff(1, err) != 7*time.Second {
+	if !errors.As(err, &ra) || ra.After != 7*time.Second || retryWait(ChannelBackoff(), 1, err) != 7*time.Second {
 		t.Fatalf("429 Retry-After: %v", err)
 	}
 }

@@ -95,3 +95,16 @@ func TestWaker(t *testing.T) {
 		t.Fatal("cancelling did not end the sleep")
 	}
 }
+
+// The channels' rule as it was before it became a store.Backoff: 2 s
+// doubling per attempt, 10 min from the tenth on, for as long as the
+// channel's max_age allows.
+func TestChannelBackoff(t *testing.T) {
+	b := ChannelBackoff()
+	for attempts, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 9: 512 * time.Second,
+		10: 10 * time.Minute, 50: 10 * time.Minute} {
+		if got, ok := b.Next(attempts, 0, 1); got != want || !ok {
+			t.Errorf("after %d attempts: %v, %v; want %v", attempts, got, ok, want)
+		}
+	}
+}

@@ -31,8 +31,8 @@ type Options struct {
 	Poll time.Duration
 	// Observe counts a delivery outcome (metrics); may be nil.
 	Observe func(dest, result string)
-	// Backoff is the wait before retry n; default exponential 2 s to 10 min.
-	Backoff func(attempts int, err error) time.Duration
+	// Backoff is the channels' retry rule; default ChannelBackoff.
+	Backoff store.Backoff
 }
 
 // Dispatcher runs one worker per channel over the outbox.
@@ -65,8 +65,8 @@ func New(o Options) *Dispatcher {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Backoff == nil {
-		o.Backoff = backoff
+	if len(o.Backoff.Steps) == 0 {
+		o.Backoff = ChannelBackoff()
 	}
 	d := &Dispatcher{o: o}
 	for _, c := range o.Channels {
@@ -240,7 +240,7 @@ func (w *worker) deliver(ctx context.Context, r store.OutboxRow) bool {
 		return true
 	}
 	attempts := claimed.Attempts
-	retry := store.Mark{To: store.Pending, Error: err.Error(), NextAt: now.Add(w.d.o.Backoff(attempts, err))}
+	retry := store.Mark{To: store.Pending, Error: err.Error(), NextAt: now.Add(retryWait(w.d.o.Backoff, attempts, err))}
 	if _, uerr := w.mark(r.Seq, retry, now); uerr != nil {
 		w.d.o.Logger.Error("retry not recorded", "channel", name, "event", r.Event.ID, "error", uerr)
 	}
@@ -269,15 +269,23 @@ func (w *worker) send(ctx context.Context, msg Message, first time.Time) (string
 	return w.ch.Notifier.Send(ctx, msg)
 }
 
-// backoff is exponential from 2 s to 10 min with ±20% jitter, or what the
-// server asked for (up to MaxRetryAfter).
-func backoff(attempts int, err error) time.Duration {
-	if v := Judge(err); v.RetryAfter > 0 {
-		return v.RetryAfter
+// retryWait is the wait after attempts failed, the last with err: b's
+// step with ±20% jitter drawn here (the Mark carries the time it makes),
+// or what the server asked. A channel retries until its max_age (Repeat).
+func retryWait(b store.Backoff, attempts int, err error) time.Duration {
+	wait, _ := b.Next(attempts, Judge(err).RetryAfter, 0.8+0.4*rand.Float64())
+	return wait
+}
+
+// ChannelBackoff doubles from 2 s to 10 min, then stays at 10 min until
+// the channel's max_age gives up.
+func ChannelBackoff() store.Backoff {
+	b := store.Backoff{Repeat: true}
+	for d := 2 * time.Second; d < 10*time.Minute; d *= 2 {
+		b.Steps = append(b.Steps, d)
 	}
-	d := 2 * time.Second << min(max(attempts-1, 0), 9)
-	d = min(d, 10*time.Minute)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	b.Steps = append(b.Steps, 10*time.Minute)
+	return b
 }
 
 // fail records a final failure and, in the same commit, tells the other

@@ -66,7 +66,7 @@ func start(t *testing.T, st *store.Store, chs ...*Channel) *Dispatcher {
 	t.Helper()
 	d := New(Options{Store: st, Channels: chs, SiteID: "acme", Site: "Acme", SiteURL: "https://status.acme.test",
 		Poll: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-		Backoff: func(int, error) time.Duration { return 10 * time.Millisecond }})
+		Backoff: store.Backoff{Steps: []time.Duration{10 * time.Millisecond}, Repeat: true}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()

@@ -116,11 +116,6 @@ func cancelDelivery(d *WebhookDelivery, sub *Subscription, at time.Time) {
 	d.Record(Attempt{At: at, Error: "not sent: " + reason})
 }
 
-// MaxRetryAfter bounds how long a server's Retry-After is honoured: a
-// day, so a misconfigured answer cannot park a delivery for good. Every
-// delivery loop applies it (notify.Judge for channels, record here).
-const MaxRetryAfter = 24 * time.Hour
-
 // record applies the rule to one attempt of d, to sub (nil: deleted).
 func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscription) ([]string, string) {
 	verify := d.Type == VerifyType
@@ -142,16 +137,13 @@ func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscri
 		sub.FailingSince = time.Time{}
 		return []string{"delivered"}, ""
 	}
-	sched := p.Schedule
+	retry := Backoff{Steps: p.Schedule}
 	if verify {
-		sched = p.VerifySchedule
+		retry = Backoff{Steps: p.VerifySchedule}
 	}
 	out := []string{"failed"}
-	if n := len(d.Attempts); !o.Permanent && n-1 < len(sched) && n < maxAttemptsTried {
-		wait := sched[n-1]
-		if o.RetryAfter > 0 {
-			wait = min(o.RetryAfter, MaxRetryAfter)
-		}
+	n := len(d.Attempts)
+	if wait, ok := retry.Next(n, o.RetryAfter, 1); !o.Permanent && ok && n < maxAttemptsTried {
 		d.State, d.NextAt = Pending, o.At.Add(wait)
 		out = []string{"retry"}
 	} else {
