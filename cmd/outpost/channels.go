@@ -30,7 +30,7 @@ func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return exitConfig
 	}
-	chs, err := notify.Build(cfg.Channels, memSessions{})
+	chs, err := notify.Build(cfg.Setups(), memSessions{})
 	if err != nil {
 		fmt.Fprintln(stderr, "outpost notify:", err)
 		return exitConfig

@@ -2,29 +2,20 @@ package config
 
 import (
 	"fmt"
-	"maps"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/notify"
 )
-
-// Channel kinds and their default audience.
-var channelKinds = map[string]string{"mastodon": "public", "x": "public", "bluesky": "public",
-	"slack": "operators", "discord": "operators", "pagerduty": "operators"}
 
 var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
 	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
 	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.MonitorPeerDown,
 	status.MonitorPeerUp, status.CheckCertificateExpiring, status.CheckWarning, status.CheckWarningCleared,
 	status.DeliveryFailed}
-
-// ChannelKinds lists the channel kinds, sorted (status/notify builds them).
-func ChannelKinds() []string { return slices.Sorted(maps.Keys(channelKinds)) }
 
 func knownEvent(s string) bool {
 	for _, e := range eventTypes {
@@ -44,9 +35,12 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 		if strings.HasPrefix(ch.Name, "@") {
 			bad(p+".name", "must not start with @ (reserved for webhook subscriptions)")
 		}
-		def, ok := channelKinds[ch.Kind]
+		def, problems, ok := notify.Check(&ch.Spec)
+		for _, f := range problems {
+			bad(p+"."+f.Field, "%s", f.Message)
+		}
 		if !ok {
-			bad(p+".kind", "unknown kind %q (use mastodon, x, bluesky, slack, discord or pagerduty)", ch.Kind)
+			bad(p+".kind", "unknown kind %q (one of %s)", ch.Kind, strings.Join(notify.Kinds(), ", "))
 			continue
 		}
 		if ch.Audience == "" {
@@ -54,7 +48,6 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 		} else if ch.Audience != "public" && ch.Audience != "operators" {
 			bad(p+".audience", "must be public or operators, got %q", ch.Audience)
 		}
-		d.channelFields(ch, p, bad)
 		for j, e := range ch.Events {
 			if !knownEvent(e) {
 				bad(fmt.Sprintf("%s.events[%d]", p, j), "unknown event %q", e)
@@ -95,53 +88,6 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 	case "manual":
 	default:
 		bad("publish.mode", "must be auto, delay or manual, got %q", c.Publish.Mode)
-	}
-}
-
-func (d *decoder) channelFields(ch *Channel, p string, bad badFunc) {
-	need := func(field, v string) {
-		if v == "" {
-			bad(p+"."+field, "is required for kind %s", ch.Kind)
-		}
-	}
-	absURL := func(field, v string) {
-		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-			bad(p+"."+field, "must be an absolute http(s) URL")
-		}
-	}
-	switch ch.Kind {
-	case "mastodon":
-		need("server", ch.Server)
-		need("token", ch.Token)
-		absURL("server", ch.Server)
-		switch ch.Visibility {
-		case "":
-			ch.Visibility = "public"
-		case "public", "unlisted", "private":
-		default:
-			bad(p+".visibility", "must be public, unlisted or private, got %q", ch.Visibility)
-		}
-	case "slack", "discord":
-		need("url", ch.URL)
-		absURL("url", ch.URL)
-	case "pagerduty":
-		need("routing_key", ch.RoutingKey)
-		absURL("url", ch.URL)
-	case "x":
-		need("consumer_key", ch.ConsumerKey)
-		need("consumer_secret", ch.ConsumerSecret)
-		need("token", ch.Token)
-		need("access_secret", ch.AccessSecret)
-		absURL("api_base", ch.APIBase)
-		if ch.API == "" {
-			ch.API = "2"
-		} else if ch.API != "2" && ch.API != "1.1" {
-			bad(p+".api", "must be \"2\" or \"1.1\", got %q", ch.API)
-		}
-	case "bluesky":
-		need("handle", ch.Handle)
-		need("app_password", ch.AppPassword)
-		absURL("server", ch.Server)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status/notify"
 )
 
 // Config is the whole, validated configuration. It is immutable after Load;
@@ -174,25 +175,11 @@ type ACME struct {
 // Channel is where events are announced.
 type Channel struct {
 	Name       string   `yaml:"name"`
-	Kind       string   `yaml:"kind"`     // mastodon | slack | discord | pagerduty
 	Audience   string   `yaml:"audience"` // public | operators
 	Events     []string `yaml:"events"`
 	Components []string `yaml:"components"`
-	// Kind-specific: webhook URL (slack, discord), API base (pagerduty).
-	URL        string `yaml:"url"`
-	Server     string `yaml:"server"`      // mastodon
-	Token      string `yaml:"token"`       // mastodon
-	Visibility string `yaml:"visibility"`  // mastodon: public | unlisted | private
-	RoutingKey string `yaml:"routing_key"` // pagerduty
-	// x: OAuth 1.0a user context; api "2" (default) or "1.1".
-	API            string `yaml:"api"`
-	APIBase        string `yaml:"api_base"`
-	ConsumerKey    string `yaml:"consumer_key"`
-	ConsumerSecret string `yaml:"consumer_secret"`
-	AccessSecret   string `yaml:"access_secret"`
-	// bluesky: the account's handle and an app password (server is the PDS).
-	Handle      string `yaml:"handle"`
-	AppPassword string `yaml:"app_password"`
+	// The kind and its fields (notify.Kinds lists the kinds).
+	notify.Spec `yaml:",inline"`
 	// RateLimit is "N/s", "N/m" or "N/h"; Burst how many may go at once.
 	RateLimit string            `yaml:"rate_limit"`
 	Burst     int               `yaml:"burst"`
@@ -206,6 +193,21 @@ type Channel struct {
 
 // Operators reports an operators' channel.
 func (c Channel) Operators() bool { return c.Audience == "operators" }
+
+// Setup is the channel as notify.Build takes it.
+func (c Channel) Setup() notify.Setup {
+	return notify.Setup{Spec: c.Spec, Name: c.Name, Operators: c.Operators(), Events: c.Events, Components: c.Components,
+		Templates: c.Templates, Rate: c.Rate, Burst: c.Burst, MaxAge: c.MaxAge, Timeout: c.Timeout}
+}
+
+// Setups are the channels as notify.Build takes them.
+func (c *Config) Setups() []notify.Setup {
+	out := make([]notify.Setup, len(c.Channels))
+	for i, ch := range c.Channels {
+		out[i] = ch.Setup()
+	}
+	return out
+}
 
 // Deadman pings an external service while Outpost is healthy, so that
 // service notices when Outpost dies or stalls.

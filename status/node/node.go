@@ -90,7 +90,7 @@ func New(o Options) (*Node, error) {
 			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
 	}
 	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
-	if n.chs, err = notify.Build(cfg.Channels, notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
+	if n.chs, err = notify.Build(cfg.Setups(), notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
