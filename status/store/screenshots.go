@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -53,7 +52,7 @@ func (s *Store) Screenshots(check string) ([]Screenshot, error) {
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			out = append(out, Screenshot{At: time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC(), Bytes: len(v)})
+			out = append(out, Screenshot{At: keyTime(k), Bytes: len(v)})
 		}
 		return nil
 	})
