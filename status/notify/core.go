@@ -100,6 +100,19 @@ func (s *Slots) Free(host string) int {
 	return max(s.PerHost-s.hosts[host], 0)
 }
 
+// Full lists the hosts whose slots are all taken.
+func (s *Slots) Full() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for h, n := range s.hosts {
+		if n >= s.PerHost {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // Take claims a slot on host for seq; false when host is full.
 func (s *Slots) Take(seq uint64, host string) bool {
 	s.mu.Lock()

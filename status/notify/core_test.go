@@ -38,6 +38,9 @@ func TestSlots(t *testing.T) {
 	if s.Take(3, "a") || !s.Busy(3, "a") || s.Free("a") != 0 || s.Free("c") != 2 {
 		t.Fatal("a third delivery to a full host was taken, or Free miscounts")
 	}
+	if full := s.Full(); len(full) != 1 || full[0] != "a" {
+		t.Fatalf("full hosts %v, want [a]", full)
+	}
 	if !s.Take(3, "b") {
 		t.Fatal("another host was refused")
 	}

@@ -225,12 +225,23 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 // not walked: with 1,000 deliveries queued for one host, walking it all
 // for each freed slot was most of the loop's time.
 func (s *Service) picker() func(seq uint64, id string) store.Pick {
-	left := make(map[string]int, len(s.hosts))
-	open := 0
-	for h := range s.hosts {
-		if left[h] = s.slots.Free(h); left[h] > 0 {
-			open++
+	// Only the hosts in flight are read up front (at most Workers of
+	// them), not every subscriber's host: a host's room is looked up when
+	// a row of it is first met.
+	open := len(s.hosts)
+	for _, h := range s.slots.Full() {
+		if s.hosts[h] {
+			open--
 		}
+	}
+	left := map[string]int{}
+	room := func(h string) int {
+		n, ok := left[h]
+		if !ok {
+			n = s.slots.Free(h)
+			left[h] = n
+		}
+		return n
 	}
 	return func(seq uint64, id string) store.Pick {
 		info, ok := s.subs[id]
@@ -244,7 +255,7 @@ func (s *Service) picker() func(seq uint64, id string) store.Pick {
 			return store.PickStop // a finishing attempt wakes the loop
 		case info.paused:
 			return store.PickSkip // waits for an admin to resume it
-		case s.slots.Busy(seq, "") || left[info.host] <= 0:
+		case s.slots.Busy(seq, "") || room(info.host) <= 0:
 			return store.PickSkip
 		}
 		if left[info.host]--; left[info.host] == 0 {
