@@ -63,6 +63,10 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+	_, problems, _ := notify.Check(&notify.Spec{Kind: "mastodon", Server: "https://m.example", Token: "t", Visibility: "everyone"})
+	if len(problems) != 1 || problems[0].Message != `must be public, unlisted or private, got "everyone"` {
+		t.Errorf("visibility problems: %v", problems)
+	}
 	if _, _, ok := notify.Check(&notify.Spec{Kind: "smoke-signal"}); ok {
 		t.Error("an unknown kind was accepted")
 	}

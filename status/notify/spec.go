@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -102,18 +103,8 @@ func (r *fieldRules) oneOf(field string, v *string, allowed ...string) {
 
 // orList is "a, b or c".
 func orList(xs []string) string {
-	switch len(xs) {
-	case 0:
-		return ""
-	case 1:
-		return xs[0]
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
 	}
-	out := ""
-	for i, x := range xs[:len(xs)-1] {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return fmt.Sprintf("%s or %s", out, xs[len(xs)-1])
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
