@@ -72,7 +72,6 @@ func (s *Service) Ping(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.Wake()
 	return msg, nil
 }
 
@@ -83,11 +82,7 @@ func (s *Service) Pause(id string, audit ...status.AuditEntry) (store.Subscripti
 
 // Resume re-enables a paused or disabled subscription.
 func (s *Service) Resume(id string, audit ...status.AuditEntry) (store.Subscription, error) {
-	sub, err := s.setState(id, store.SubActive, "", []store.SubState{store.SubPaused, store.SubDisabled}, audit)
-	if err == nil {
-		s.Wake()
-	}
-	return sub, err
+	return s.setState(id, store.SubActive, "", []store.SubState{store.SubPaused, store.SubDisabled}, audit)
 }
 
 func (s *Service) setState(id string, to store.SubState, reason string, from []store.SubState, audit []status.AuditEntry) (store.Subscription, error) {

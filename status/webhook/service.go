@@ -289,7 +289,6 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 		return Created{}, fmt.Errorf("store subscription: %w", err)
 	}
 	s.o.Logger.Info("webhook subscription created; verifying", "subscription", id, "host", hostOf(r.URL))
-	s.Wake()
 	return Created{ID: id, URL: r.URL, State: string(sub.State), Secret: secret, UnsubscribeToken: token, Components: r.Components, Events: r.Events}, nil
 }
 
