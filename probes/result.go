@@ -77,6 +77,9 @@ const (
 	ReasonMissedHeartbeat   Reason = "missed_heartbeat"
 	ReasonReportedFailure   Reason = "reported_failure"
 	ReasonInternal          Reason = "internal_error"
+	// ReasonBodyTooLarge: the peer sent more than the run may read (a
+	// body, a message, headers); reading stops there.
+	ReasonBodyTooLarge Reason = "body_too_large"
 )
 
 // Result is what one probe run saw.

@@ -21,7 +21,7 @@ var reasonCodes = []probes.Reason{probes.ReasonOK, probes.ReasonTimeout, probes.
 	probes.ReasonMissedHeartbeat, probes.ReasonReportedFailure, probes.ReasonInternal,
 	// Stored codes are positions: new reasons are appended, never inserted.
 	probes.ReasonPacketLoss, probes.ReasonNotServing, probes.ReasonServiceUnknown, probes.ReasonDomainExpiring,
-	probes.ReasonDomainExpired}
+	probes.ReasonDomainExpired, probes.ReasonBodyTooLarge}
 
 // internalCode is internal_error's code, for reasons this version does not
 // know.

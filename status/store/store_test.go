@@ -278,6 +278,7 @@ func TestResultEncoding(t *testing.T) {
 		{Outcome: probes.Down, Reason: probes.ReasonTLSError, Latency: 3 * time.Second, Message: "x509: expired"},
 		{Outcome: probes.Degraded, Reason: probes.ReasonSlow, Latency: 0},
 		{Outcome: probes.Degraded, Reason: probes.ReasonPacketLoss, Latency: time.Millisecond, Message: "34% lost"},
+		{Outcome: probes.Down, Reason: probes.ReasonBodyTooLarge, Latency: time.Second, Message: "more than 1 MiB"},
 	} {
 		b := encodeResult(r)
 		got, err := decodeResult(b)
@@ -293,7 +294,8 @@ func TestResultEncoding(t *testing.T) {
 	}
 	// Codes are stored: the ones files already hold never move, and a
 	// reason this version does not know is stored as internal_error.
-	for code, r := range map[byte]probes.Reason{0: probes.ReasonOK, 11: probes.ReasonBannerMismatch, 16: probes.ReasonInternal, 17: probes.ReasonPacketLoss} {
+	for code, r := range map[byte]probes.Reason{0: probes.ReasonOK, 11: probes.ReasonBannerMismatch, 16: probes.ReasonInternal, 17: probes.ReasonPacketLoss,
+		22: probes.ReasonBodyTooLarge} {
 		if got := reasonCode(r); got != code {
 			t.Errorf("%s is stored as %d, files hold %d", r, got, code)
 		}
