@@ -109,7 +109,11 @@ func newAPI(s Spec, o Options) (Probe, error) {
 			caps[name] = true
 		}
 		known[st.Name] = caps
-		reqs = append(reqs, req.(*HTTP))
+		h := req.(*HTTP)
+		for _, c := range st.Capture {
+			h.judgesBody = h.judgesBody || c.JSON != "" // a value captured from a cut body would be wrong
+		}
+		reqs = append(reqs, h)
 	}
 	return &API{steps: s.Steps, reqs: reqs, max: s.Expect.MaxLatency}, nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +31,7 @@ type Domain struct {
 	critical time.Duration
 	now      func() time.Time
 	client   *http.Client
+	maxBody  int64
 }
 
 func newDomain(s Spec, o Options) (Probe, error) {
@@ -71,8 +72,14 @@ func newDomain(s Spec, o Options) (Probe, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{DisableKeepAlives: true, TLSClientConfig: tlsCfg, DialContext: o.dialer().DialContext}
-	return &Domain{name: name, base: base, warn: warn, critical: crit, now: time.Now, client: &http.Client{Transport: tr}}, nil
+	tr := &http.Transport{DisableKeepAlives: true, TLSClientConfig: tlsCfg, DialContext: o.dialer().DialContext,
+		MaxResponseHeaderBytes: maxHeaderBytes}
+	maxBody := s.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
+	return &Domain{name: name, base: base, warn: warn, critical: crit, now: time.Now, client: &http.Client{Transport: tr},
+		maxBody: maxBody}, nil
 }
 
 // rdapServer finds the service for name's longest known suffix.
@@ -121,8 +128,11 @@ func (p *Domain) Run(ctx context.Context) Result {
 		return classifyNetErr(ctx, err, elapsed(start))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, defaultMaxBody))
+	body, err := readLimited(resp.Body, p.maxBody, resp.ContentLength)
 	lat := elapsed(start)
+	if errors.Is(err, errTooLarge) {
+		return down(ReasonBodyTooLarge, lat, "the registry's answer is larger than max_body_bytes (%d bytes)", p.maxBody)
+	}
 	if err != nil {
 		return classifyNetErr(ctx, err, lat)
 	}

@@ -38,6 +38,7 @@ type HTTP struct {
 	json         []jsonMatcher
 	maxLatency   time.Duration
 	maxBody      int64
+	judgesBody   bool // a body cut at maxBody would be judged wrongly
 	follow       bool
 	maxRedirects int
 	tlsConfig    *tls.Config
@@ -78,6 +79,7 @@ func newHTTP(s Spec, o Options) (Probe, error) {
 			return nil, fieldErr("expect.body_regex", "invalid regular expression: %v", err)
 		}
 	}
+	p.judgesBody = p.contains != "" || p.notContains != "" || p.re != nil || len(s.Expect.JSON) > 0
 	for i, j := range s.Expect.JSON {
 		m, err := newJSONMatcher(j)
 		if err != nil {
@@ -129,6 +131,8 @@ func (p *HTTP) exchange(ctx context.Context) (Result, http.Header, []byte) {
 		Proxy:               nil, // an out-of-band monitor must not depend on a proxy
 		DialContext:         p.dialer.DialContext,
 		TLSHandshakeTimeout: 0, // the run's context bounds everything
+		// A hostile peer's headers are bounded like its body.
+		MaxResponseHeaderBytes: maxHeaderBytes,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: p.redirectPolicy}
@@ -152,8 +156,18 @@ func (p *HTTP) exchange(ctx context.Context) (Result, http.Header, []byte) {
 		return classifyNetErr(ctx, err, elapsed(start)).withDetails(tm.details()), nil, nil
 	}
 	defer resp.Body.Close()
-	buf, readErr := io.ReadAll(io.LimitReader(resp.Body, p.maxBody))
+	buf, readErr := readLimited(resp.Body, p.maxBody, resp.ContentLength)
 	lat := elapsed(start)
+	if errors.Is(readErr, errTooLarge) && !p.judgesBody {
+		// Only the status is judged: a long body is no failure, and the
+		// rest of it is not read.
+		buf, readErr = nil, nil
+	}
+	if errors.Is(readErr, errTooLarge) {
+		r := down(ReasonBodyTooLarge, lat, "the body is larger than max_body_bytes (%d bytes), so it is not judged", p.maxBody)
+		r.detail("status_code", resp.StatusCode)
+		return r.withDetails(tm.details()), resp.Header, nil
+	}
 	if readErr != nil {
 		return classifyNetErr(ctx, readErr, lat).withDetails(tm.details()), resp.Header, nil
 	}
@@ -203,6 +217,10 @@ func classifyNetErr(ctx context.Context, err error, lat time.Duration) Result {
 	var unkAuth x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError
 	switch {
+	case errors.Is(err, errTooLarge):
+		return down(ReasonBodyTooLarge, lat, "%v", err)
+	case strings.Contains(err.Error(), "response headers exceeded"): // net/http's MaxResponseHeaderBytes, untyped
+		return down(ReasonBodyTooLarge, lat, "%v", err)
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || isTimeout(err):
 		return down(ReasonTimeout, lat, "%v", err)
 	case errors.As(err, &dnsErr):

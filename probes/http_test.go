@@ -114,15 +114,20 @@ func TestHTTPRequestShape(t *testing.T) {
 }
 
 // The body read is bounded: a huge body does not blow memory, and a match
-// beyond the limit is not seen.
+// beyond the limit is not judged on a cut body.
 func TestHTTPBodyLimit(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Repeat("x", 4096)+"needle")
 	}))
 	defer srv.Close()
 	p := mustProbe(t, Spec{Kind: "http", Target: srv.URL, MaxBodyBytes: 1024, Expect: Expect{BodyContains: "needle"}}, Options{})
-	if r := runWithin(p, time.Second); r.Reason != ReasonBodyMismatch {
-		t.Fatalf("got %s, want body_mismatch past the read limit", r.Reason)
+	if r := runWithin(p, time.Second); r.Reason != ReasonBodyTooLarge {
+		t.Fatalf("got %s, want body_too_large: a match past the read limit cannot be judged", r.Reason)
+	}
+	// A check that judges only the status is not failed by a long body.
+	p = mustProbe(t, Spec{Kind: "http", Target: srv.URL, MaxBodyBytes: 1024}, Options{})
+	if r := runWithin(p, time.Second); r.Outcome != Up {
+		t.Fatalf("got %s %s, want up: the body is not judged", r.Outcome, r.Reason)
 	}
 }
 
