@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -101,6 +102,25 @@ func TestWebSocket(t *testing.T) {
 	for _, bad := range []string{"http://example.com/", "ws://", "example.com:80"} {
 		if _, err := New(Spec{Kind: "websocket", Target: bad}, Options{}); err == nil {
 			t.Errorf("target %q accepted", bad)
+		}
+	}
+}
+
+// A message is scanned in chunks: the expected text is found across a
+// chunk boundary, and a message without it leaves only its start in seen.
+func TestScanForAcrossChunks(t *testing.T) {
+	want := []byte("pong")
+	for _, tc := range []struct {
+		msg   string
+		found bool
+	}{{"xxxxxpo" + "ngxxx", true}, {strings.Repeat("x", 100) + "pong", true}, {strings.Repeat("x", 100) + "pon", false}} {
+		var seen []byte
+		found, err := scanFor(iotest.OneByteReader(strings.NewReader(tc.msg)), want, make([]byte, 8), &seen)
+		if err != nil || found != tc.found {
+			t.Errorf("%q: found %v (%v), want %v", tc.msg, found, err, tc.found)
+		}
+		if !found && len(seen) == 0 {
+			t.Errorf("%q: nothing kept for the operator", tc.msg)
 		}
 	}
 }
