@@ -25,6 +25,7 @@ type GRPC struct {
 	md      metadata.MD
 	creds   credentials.TransportCredentials
 	max     time.Duration
+	maxBody int64
 	dial    func(context.Context, string) (net.Conn, error)
 }
 
@@ -41,8 +42,12 @@ func newGRPC(s Spec, o Options) (Probe, error) {
 		creds = credentials.NewTLS(cfg)
 	}
 	d := o.dialer()
+	maxBody := s.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
 	return &GRPC{target: s.Target, service: s.Service, md: metadata.New(s.Headers), creds: creds, max: s.Expect.MaxLatency,
-		dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }}, nil
+		maxBody: maxBody, dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }}, nil
 }
 
 // Run checks health: SERVING is up; NOT_SERVING and an unknown service are
@@ -50,7 +55,11 @@ func newGRPC(s Spec, o Options) (Probe, error) {
 func (p *GRPC) Run(ctx context.Context) Result {
 	start := time.Now()
 	conn, err := grpc.NewClient("passthrough:///"+p.target, grpc.WithTransportCredentials(p.creds), grpc.WithContextDialer(p.dial),
-		grpc.WithUserAgent("Outpost"))
+		grpc.WithUserAgent("Outpost"),
+		// A health answer is a few bytes: gRPC's defaults would accept a
+		// 4 MiB message and 16 MiB of headers from a hostile server.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(min(p.maxBody, 1<<30)))),
+		grpc.WithMaxHeaderListSize(maxHeaderBytes))
 	if err != nil {
 		return down(ReasonInternal, elapsed(start), "grpc client: %v", err)
 	}
@@ -82,6 +91,8 @@ func grpcError(ctx context.Context, err error, service string, lat time.Duration
 		return down(ReasonServiceUnknown, lat, "service %q is unknown to the server", service)
 	case st.Code() == codes.Unimplemented:
 		return down(ReasonNotServing, lat, "the server has no health service: %s", st.Message())
+	case st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max"): // our limit, not the server's status
+		return down(ReasonBodyTooLarge, lat, "the answer is too large: %s", st.Message())
 	case st.Code() == codes.DeadlineExceeded || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return down(ReasonTimeout, lat, "no answer before the deadline")
 	case st.Code() == codes.Unavailable:
