@@ -2,6 +2,7 @@ package probes
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"slices"
@@ -22,6 +23,7 @@ type DNS struct {
 	values   []string
 	contains []string
 	max      time.Duration
+	dialer   *net.Dialer
 }
 
 var dnsTypes = map[string]uint16{
@@ -29,7 +31,7 @@ var dnsTypes = map[string]uint16{
 	"TXT": dns.TypeTXT, "NS": dns.TypeNS, "SRV": dns.TypeSRV,
 }
 
-func newDNS(s Spec, _ Options) (Probe, error) {
+func newDNS(s Spec, o Options) (Probe, error) {
 	rt := strings.ToUpper(s.RecordType)
 	if rt == "" {
 		rt = "A"
@@ -60,7 +62,8 @@ func newDNS(s Spec, _ Options) (Probe, error) {
 		rc = v
 	}
 	return &DNS{name: dns.Fqdn(s.Target), qtype: qt, resolver: s.Resolver, proto: proto, rcode: rc,
-		values: normalize(s.Expect.Values), contains: normalize(s.Expect.ValuesContain), max: s.Expect.MaxLatency}, nil
+		values: normalize(s.Expect.Values), contains: normalize(s.Expect.ValuesContain), max: s.Expect.MaxLatency,
+		dialer: o.dialer()}, nil
 }
 
 // Run sends one query and compares rcode and answers.
@@ -68,9 +71,8 @@ func (p *DNS) Run(ctx context.Context) Result {
 	m := new(dns.Msg)
 	m.SetQuestion(p.name, p.qtype)
 	m.RecursionDesired = true
-	c := &dns.Client{Net: p.proto}
 	start := time.Now()
-	in, _, err := c.ExchangeContext(ctx, m, p.resolver)
+	in, err := p.exchange(ctx, m)
 	lat := elapsed(start)
 	if err != nil {
 		r := classifyNetErr(ctx, err, lat)
@@ -94,6 +96,51 @@ func (p *DNS) Run(ctx context.Context) Result {
 	r.detail("rcode", dns.RcodeToString[in.Rcode])
 	r.detail("answers", got)
 	return r
+}
+
+// exchange sends m and reads its answer. Over TCP one answer of at most
+// 64 KiB is read (miekg/dns does it). Over UDP, anyone may send datagrams
+// to our port: miekg/dns allocates and parses each one until the ID
+// matches, so a flood of stray replies costs memory without end; here a
+// reply is parsed only once its ID is ours, into one buffer, until the
+// deadline.
+func (p *DNS) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	if p.proto == "tcp" {
+		in, _, err := (&dns.Client{Net: "tcp"}).ExchangeContext(ctx, m, p.resolver)
+		return in, err
+	}
+	c, err := p.dialer.DialContext(ctx, "udp", p.resolver)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	q, err := m.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack the query: %w", err)
+	}
+	if _, err := c.Write(q); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, dns.MinMsgSize)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil, err
+		}
+		if n < 12 || binary.BigEndian.Uint16(buf) != m.Id || buf[2]&0x80 == 0 {
+			continue // not the answer to our query
+		}
+		in := new(dns.Msg)
+		if err := in.Unpack(buf[:n]); err != nil {
+			return nil, fmt.Errorf("unpack the answer: %w", err)
+		}
+		return in, nil
+	}
 }
 
 // answers renders the answer records of the asked type as comparable text.

@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 		serveBenchTarget()
 		return
 	}
+	if b := os.Getenv(hostilePeerEnv); b != "" {
+		serveHostile(b)
+		return
+	}
 	os.Exit(m.Run())
 }
 
