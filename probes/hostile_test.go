@@ -137,6 +137,9 @@ func misbehave(c net.Conn, behaviour string) {
 	case "tls-big-handshake":
 		// A ServerHello record claiming a 16 MiB handshake message.
 		flood(c, []byte{0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0xff, 0xff, 0xff}, []byte(strings.Repeat("x", 16<<10)))
+	case "http-drip": // the request is read first, or the drip is an unsolicited answer
+		readHead(br)
+		misbehave(c, "drip")
 	case "dns-tcp-drip":
 		_, _ = c.Write([]byte{0xff, 0xff})
 		misbehave(c, "drip")
@@ -257,7 +260,7 @@ func TestProbesBoundedAgainstHostilePeers(t *testing.T) {
 		{"http header flood", "http-flood-headers", func(a string) Spec {
 			return Spec{Kind: "http", Target: "http://" + a + "/", MaxBodyBytes: limit}
 		}, limit, []Reason{ReasonBodyTooLarge}},
-		{"http drip", "drip", func(a string) Spec { return Spec{Kind: "http", Target: "http://" + a + "/"} }, limit, []Reason{ReasonTimeout}},
+		{"http drip", "http-drip", func(a string) Spec { return Spec{Kind: "http", Target: "http://" + a + "/"} }, limit, []Reason{ReasonTimeout}},
 		{"api body flood", "http-flood-body", func(a string) Spec {
 			return Spec{Kind: "api", MaxBodyBytes: limit, Steps: []Step{{Name: "one", URL: "http://" + a + "/", Expect: Expect{BodyContains: "needle"}}}}
 		}, limit, []Reason{ReasonBodyTooLarge}},
