@@ -129,6 +129,44 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 	}
 }
 
+// While commits fail, the results retained for the retry grow old; the
+// notice still says since the first failed commit, not since the oldest
+// waiting result, and once space returns the retried results commit
+// without a delay notice of their own.
+func TestFullDiskDelayedSinceFirstFailedCommit(t *testing.T) {
+	dir := smalldisk.Mount(t, "4m")
+	m, srv, _, clk := setupAt(t, dir)
+	h := srv.Handler()
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	free := smalldisk.Fill(t, dir)
+	clk.now = clk.now.Add(20 * time.Second) // 14:00:20, the first failed commit
+	m.sink(probes.Report{Check: "api-1", Finished: clk.now.Add(-5 * time.Second), Result: probes.Result{Outcome: probes.Down}})
+	var pending []status.CheckResult
+	var window <-chan time.Time
+	retry := newBackoff()
+	for range 4 { // retries over three minutes: the retained result waits longer than a check period
+		if err := m.flush(&pending, &window, retry, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 1 {
+			t.Fatalf("%d results retained, want 1", len(pending))
+		}
+		assertDelayed(t, h, "2026-03-10T14:00:20Z", "14:00 UTC")
+		clk.now = clk.now.Add(time.Minute)
+		window = nil
+	}
+	free()
+	m.sink(probes.Report{Check: "db-1", Finished: clk.now, Result: probes.Result{Outcome: probes.Up}})
+	if err := m.flush(&pending, &window, retry, nil); err != nil || len(pending) != 0 {
+		t.Fatalf("the retry after space returned: %v, %d results still waiting", err, len(pending))
+	}
+	if page := fetch(t, h, "/"); strings.Contains(page, "Monitoring delayed") {
+		t.Error("the retried results made the page say monitoring is delayed")
+	}
+}
+
 // assertDelayed checks the three public surfaces say monitoring is delayed
 // since the given time and show no component as fresh.
 func assertDelayed(t *testing.T, h http.Handler, since, clock string) {

@@ -321,6 +321,12 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 // oldest result waited longer than the allowed staleness of the shortest
 // check period (as the engine judges silence).
 func (m *Monitor) noteLag(b status.Batch) {
+	if !m.commitFailedAt.IsZero() {
+		// The results waited for a commit that failed, which the page says
+		// already, since the first failure; a lag of their own would move
+		// that notice back, and outlive the failure by a step.
+		return
+	}
 	oldest := b.Now
 	for _, r := range b.Results {
 		if r.At.Before(oldest) {
