@@ -183,6 +183,26 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	return s
 }
 
+// Delay shows the snapshot as monitoring delayed since the given time (or
+// since an earlier delay it shows already): the same notice, and the same
+// "no recent data" for every component and group, as when probes stop.
+// The runtime uses it while no step can commit: what it shows is the last
+// committed state, which may be out of date, so it must not read as fresh.
+func (s *Snapshot) Delay(since time.Time) {
+	if s.DelayedSince.IsZero() || since.Before(s.DelayedSince) {
+		s.DelayedSince = since.UTC()
+	}
+	for i := range s.Components {
+		s.Components[i].Stale = true
+	}
+	for g := range s.Groups {
+		s.Groups[g].Stale = true
+		for i := range s.Groups[g].Components {
+			s.Groups[g].Components[i].Stale = true
+		}
+	}
+}
+
 // blame sets AffectedBy on components in an outage whose dependency is in
 // one too (the first, in the order depends_on lists them).
 func (e *Engine) blame(s *Snapshot) {

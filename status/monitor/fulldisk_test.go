@@ -1,7 +1,10 @@
 package monitor
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +21,11 @@ func down(check string, at time.Time) status.CheckResult {
 
 // A step whose commit fails on a full disk is in force nowhere: no incident
 // on the page or in the snapshot, a command's incident is neither stored
-// nor shown, and health stays failing until a commit works again. Once
-// space returns, the same results make exactly one incident and one
+// nor shown, and health stays failing until a commit works again. From
+// the first failed commit, the page, /api/v1/status and /api/v2 say
+// monitoring is delayed since then and show every component as having no
+// recent data (never "All Systems Operational"). Once space returns, the
+// notice clears, the same results make exactly one incident and one
 // incident.created row, and a restart sees the same state.
 func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 	dir := smalldisk.Mount(t, "4m")
@@ -41,6 +47,9 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 		if ok, reason := m.Health(); ok || !strings.Contains(reason, "store commit failing") {
 			t.Fatalf("step %d: health = %v %q while commits fail", i, ok, reason)
 		}
+		// From the first failed commit (14:00:30, when nothing is stale by
+		// itself yet), and since then on every later one.
+		assertDelayed(t, h, "2026-03-10T14:00:30Z", "14:00 UTC")
 	}
 	_, err := m.step(status.Batch{Now: clk.now, Commands: []status.Command{{Kind: status.CreateIncident, Name: "Phantom",
 		Status: status.Investigating, Body: "should not exist", Author: "oncall"}}})
@@ -64,8 +73,8 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 			t.Errorf("the page shows %q from the failed steps", w)
 		}
 	}
-	if !strings.Contains(page, "All Systems Operational") {
-		t.Error("the page lost the committed operational state")
+	if strings.Contains(page, "All Systems Operational") {
+		t.Error("the page claims all systems operational while no step commits")
 	}
 	if v2 := fetch(t, h, "/api/v2/incidents.json"); !strings.Contains(v2, `"incidents":[]`) {
 		t.Fatalf("/api/v2 shows an uncommitted incident: %s", v2)
@@ -76,10 +85,11 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 
 	free()
 	clk.now = clk.now.Add(time.Second)
-	ch, err := m.step(status.Batch{Now: clk.now, Results: failed})
+	ch, err := m.step(status.Batch{Now: clk.now, Results: append(slices.Clone(failed), up("db-1", clk.now))})
 	if err != nil {
 		t.Fatalf("a step after space returned: %v", err)
 	}
+	assertNotDelayed(t, h)
 	if _, reason := m.Health(); strings.Contains(reason, "commit") {
 		t.Fatalf("health after a good commit: %s", reason)
 	}
@@ -116,6 +126,122 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 	if loaded.Seq != m.engine.State().Seq || loaded.Components["api"].Status != m.engine.State().Components["api"].Status {
 		t.Fatalf("restart state differs: seq %d/%d, api %s/%s", loaded.Seq, m.engine.State().Seq,
 			loaded.Components["api"].Status, m.engine.State().Components["api"].Status)
+	}
+}
+
+// While commits fail, the results retained for the retry grow old; the
+// notice still says since the first failed commit, not since the oldest
+// waiting result, and once space returns the retried results commit
+// without a delay notice of their own.
+func TestFullDiskDelayedSinceFirstFailedCommit(t *testing.T) {
+	dir := smalldisk.Mount(t, "4m")
+	m, srv, _, clk := setupAt(t, dir)
+	h := srv.Handler()
+	if _, err := m.step(status.Batch{Now: clk.now, Results: []status.CheckResult{up("api-1", clk.now), up("db-1", clk.now)}}); err != nil {
+		t.Fatal(err)
+	}
+	free := smalldisk.Fill(t, dir)
+	clk.now = clk.now.Add(20 * time.Second) // 14:00:20, the first failed commit
+	m.sink(probes.Report{Check: "api-1", Finished: clk.now.Add(-5 * time.Second), Result: probes.Result{Outcome: probes.Down}})
+	var pending []status.CheckResult
+	var window <-chan time.Time
+	retry := newBackoff()
+	for range 4 { // retries over three minutes: the retained result waits longer than a check period
+		if err := m.flush(&pending, &window, retry, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 1 {
+			t.Fatalf("%d results retained, want 1", len(pending))
+		}
+		assertDelayed(t, h, "2026-03-10T14:00:20Z", "14:00 UTC")
+		clk.now = clk.now.Add(time.Minute)
+		window = nil
+	}
+	free()
+	m.sink(probes.Report{Check: "db-1", Finished: clk.now, Result: probes.Result{Outcome: probes.Up}})
+	if err := m.flush(&pending, &window, retry, nil); err != nil || len(pending) != 0 {
+		t.Fatalf("the retry after space returned: %v, %d results still waiting", err, len(pending))
+	}
+	if page := fetch(t, h, "/"); strings.Contains(page, "Monitoring delayed") {
+		t.Error("the retried results made the page say monitoring is delayed")
+	}
+}
+
+// assertDelayed checks the three public surfaces say monitoring is delayed
+// since the given time and show no component as fresh.
+func assertDelayed(t *testing.T, h http.Handler, since, clock string) {
+	t.Helper()
+	page := fetch(t, h, "/")
+	for _, want := range []string{`<div class="banner delayed" role="status">Monitoring delayed since ` + clock + `</div>`,
+		"? No recent data"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q while commits fail", want)
+		}
+	}
+	if strings.Contains(page, "All Systems Operational") || strings.Contains(page, "✓ Operational") {
+		t.Error("the page shows green while commits fail")
+	}
+	var v1 struct {
+		Status     struct{ Description string }
+		Monitoring struct {
+			Delayed      bool   `json:"delayed"`
+			DelayedSince string `json:"delayed_since"`
+		}
+		Components []struct {
+			ID    string
+			Stale bool
+		}
+	}
+	if err := json.Unmarshal([]byte(fetch(t, h, "/api/v1/status")), &v1); err != nil {
+		t.Fatal(err)
+	}
+	if !v1.Monitoring.Delayed || v1.Monitoring.DelayedSince != since || !strings.Contains(v1.Status.Description, "Monitoring delayed since "+clock) {
+		t.Errorf("/api/v1/status: monitoring %+v, description %q; want delayed since %s", v1.Monitoring, v1.Status.Description, since)
+	}
+	for _, c := range v1.Components {
+		if !c.Stale {
+			t.Errorf("/api/v1/status: component %s is not stale while commits fail", c.ID)
+		}
+	}
+	var v2 struct {
+		Status struct {
+			Indicator   status.Impact
+			Description string
+		}
+		Components []struct {
+			ID           string
+			OutpostStale bool `json:"outpost_stale"`
+		}
+	}
+	if err := json.Unmarshal([]byte(fetch(t, h, "/api/v2/summary.json")), &v2); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains([]status.Impact{status.ImpactNone, status.ImpactMinor, status.ImpactMajor, status.ImpactCritical}, v2.Status.Indicator) ||
+		!strings.Contains(v2.Status.Description, "Monitoring delayed since "+clock) {
+		t.Errorf("/api/v2/summary.json status %+v; want a valid indicator and a delayed description", v2.Status)
+	}
+	if len(v2.Components) == 0 {
+		t.Error("/api/v2/summary.json has no components")
+	}
+	for _, c := range v2.Components {
+		if !c.OutpostStale {
+			t.Errorf("/api/v2/summary.json: component %s is not outpost_stale while commits fail", c.ID)
+		}
+	}
+}
+
+// assertNotDelayed checks the notice and the grey are gone from the three
+// public surfaces.
+func assertNotDelayed(t *testing.T, h http.Handler) {
+	t.Helper()
+	if page := fetch(t, h, "/"); strings.Contains(page, "Monitoring delayed") || strings.Contains(page, "No recent data") {
+		t.Error("the page still says monitoring is delayed after a commit worked")
+	}
+	if v1 := fetch(t, h, "/api/v1/status"); !strings.Contains(v1, `"delayed": false`) || strings.Contains(v1, `"stale": true`) {
+		t.Errorf("/api/v1/status still delayed after a commit worked:\n%s", v1)
+	}
+	if v2 := fetch(t, h, "/api/v2/summary.json"); strings.Contains(v2, "Monitoring delayed") || strings.Contains(v2, `"outpost_stale":true`) {
+		t.Errorf("/api/v2/summary.json still delayed after a commit worked:\n%s", v2)
 	}
 }
 

@@ -71,6 +71,10 @@ type Monitor struct {
 	commitNanos atomic.Int64 // last commit latency
 	lastStep    atomic.Int64 // unix nanos of the last engine step
 	commitErr   atomic.Pointer[string]
+	// commitFailedAt is when the first of the failing commits failed (node
+	// clock; zero while commits work): the public surfaces say monitoring
+	// is delayed since then. Engine goroutine only.
+	commitFailedAt time.Time
 	// behind is when the oldest result of the last step was produced, while
 	// the engine runs more than a check period behind its probes (unix
 	// nanos; 0 when keeping up): the page then says monitoring is delayed.
@@ -317,6 +321,12 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 // oldest result waited longer than the allowed staleness of the shortest
 // check period (as the engine judges silence).
 func (m *Monitor) noteLag(b status.Batch) {
+	if !m.commitFailedAt.IsZero() {
+		// The results waited for a commit that failed, which the page says
+		// already, since the first failure; a lag of their own would move
+		// that notice back, and outlive the failure by a step.
+		return
+	}
 	oldest := b.Now
 	for _, r := range b.Results {
 		if r.At.Before(oldest) {
@@ -367,6 +377,9 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 			return nil, m.undo(b.Now, err)
 		}
 		m.commitErr.Store(nil)
+		if !m.commitFailedAt.IsZero() {
+			m.commitFailedAt, m.lagChanged = time.Time{}, true // the notice goes at once
+		}
 		m.commits.Add(1)
 		m.commitNanos.Store(int64(time.Since(start)))
 		if m.o.Metrics != nil {
@@ -408,6 +421,13 @@ func (m *Monitor) undo(now time.Time, cause error) error {
 	}
 	m.engine.Restore(st)
 	m.o.Logger.Error("commit failed; the step is undone and its results will be retried", slog.Any("error", cause))
+	// The public surfaces must not go on showing the last committed state
+	// as fresh: a snapshot of it, drawn from memory, says monitoring is
+	// delayed since the first failure.
+	if m.commitFailedAt.IsZero() {
+		m.commitFailedAt = m.o.Now().UTC()
+	}
+	m.publish(now)
 	return fmt.Errorf("%w: %w", status.ErrNotCommitted, cause)
 }
 

@@ -64,6 +64,9 @@ func (m *Monitor) publish(now time.Time) {
 	if b := m.behind.Load(); b != 0 && s.DelayedSince.IsZero() {
 		s.DelayedSince = time.Unix(0, b).UTC() // results reach the page late: say so
 	}
+	if !m.commitFailedAt.IsZero() {
+		s.Delay(m.commitFailedAt) // nothing new can commit: what is shown may be out of date
+	}
 	m.snap.Store(s)
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveSnapshot(s)

@@ -55,7 +55,7 @@ func NewOverview(site Site, s *status.Snapshot) Overview {
 	if !s.DelayedSince.IsZero() {
 		d := s.DelayedSince
 		v.Delayed = &d
-		v.Banner = Banner{Class: "delayed", Text: "Monitoring delayed since " + d.In(loc).Format("15:04 MST")}
+		v.Banner = Banner{Class: "delayed", Text: delayedText(loc, d)}
 	}
 	if !s.ConnectivitySince.IsZero() {
 		c := s.ConnectivitySince
@@ -77,6 +77,25 @@ func NewOverview(site Site, s *status.Snapshot) Overview {
 	}
 	v.Days = days(loc, s, names)
 	return v
+}
+
+func delayedText(loc *time.Location, since time.Time) string {
+	return "Monitoring delayed since " + since.In(loc).Format("15:04 MST")
+}
+
+// Description is the snapshot's status description as the public APIs give
+// it: while monitoring is delayed, the page's banner words, never "All
+// Systems Operational" over statuses that may be out of date (the
+// indicator stays the last known one, a valid Statuspage enum).
+func Description(site Site, s *status.Snapshot) string {
+	if s.DelayedSince.IsZero() {
+		return s.Description
+	}
+	loc := site.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return delayedText(loc, s.DelayedSince)
 }
 
 // days lists the last 14 days, newest first, with incidents started then.

@@ -21,16 +21,22 @@ func TestNewOverview(t *testing.T) {
 		name        string
 		edit        func(*status.Snapshot)
 		class, text string
+		description string // of both APIs
 	}{
-		{"green", func(*status.Snapshot) {}, "none", "All Systems Operational"},
-		{"no data", func(s *status.Snapshot) { s.Description = status.NoDataDescription }, "nodata", status.NoDataDescription},
-		{"delayed", func(s *status.Snapshot) { s.DelayedSince = at.Add(-time.Hour) }, "delayed", "Monitoring delayed since 07:30 JST"},
-		{"cut off", func(s *status.Snapshot) { s.ConnectivitySince = at.Add(-2 * time.Hour) }, "delayed", "Monitoring connectivity degraded since 06:30 JST"},
+		{"green", func(*status.Snapshot) {}, "none", "All Systems Operational", "All Systems Operational"},
+		{"no data", func(s *status.Snapshot) { s.Description = status.NoDataDescription }, "nodata", status.NoDataDescription, status.NoDataDescription},
+		{"delayed", func(s *status.Snapshot) { s.DelayedSince = at.Add(-time.Hour) }, "delayed", "Monitoring delayed since 07:30 JST",
+			"Monitoring delayed since 07:30 JST"},
+		{"cut off", func(s *status.Snapshot) { s.ConnectivitySince = at.Add(-2 * time.Hour) }, "delayed", "Monitoring connectivity degraded since 06:30 JST",
+			"All Systems Operational"},
 	} {
 		s := base()
 		tc.edit(s)
 		if b := NewOverview(Site{Location: tokyo}, s).Banner; b.Class != tc.class || b.Text != tc.text {
 			t.Errorf("%s: banner %+v, want %s %q", tc.name, b, tc.class, tc.text)
+		}
+		if d := Description(Site{Location: tokyo}, s); d != tc.description {
+			t.Errorf("%s: description %q, want %q", tc.name, d, tc.description)
 		}
 	}
 	s := base()

@@ -187,7 +187,7 @@ func (v *View) incidents(unresolvedOnly bool) []Incident {
 
 // Bodies renders every /api/v2 endpoint, by path.
 func (v *View) Bodies() (map[string][]byte, error) {
-	status := Status{Indicator: v.snap.Indicator, Description: v.snap.Description}
+	status := Status{Indicator: v.snap.Indicator, Description: Description(v.site, v.snap)}
 	docs := map[string]any{
 		"/api/v2/summary.json": map[string]any{"page": v.page, "status": status, "components": v.list,
 			"incidents": v.incidents(true), "scheduled_maintenances": v.maintenances(true, true, false)},

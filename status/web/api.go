@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/statuspage"
 )
 
 // apiStatus is /api/v1/status, documented in docs/api.md.
@@ -88,7 +89,7 @@ func timePtr(t time.Time) *time.Time {
 func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 	v := apiStatus{
 		Page:        apiPage{ID: s.o.SiteID, Name: s.o.Site.Title, URL: s.o.Site.URL, TimeZone: s.o.Site.TimeZone},
-		Status:      apiIndicator{Indicator: snap.Indicator, Description: snap.Description},
+		Status:      apiIndicator{Indicator: snap.Indicator, Description: statuspage.Description(s.site(), snap)},
 		GeneratedAt: snap.GeneratedAt, LastChecked: timePtr(snap.LastResultAt),
 		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince),
 			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince)},
