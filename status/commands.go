@@ -175,6 +175,9 @@ func (e *Engine) setManual(inc *Incident, set map[string]ComponentStatus) []Comp
 		}
 		st := e.s.Components[def.ID]
 		old := st.Status
+		if st.NoData { // a person's word on a component without data: it had no status
+			old = ""
+		}
 		if s == Operational {
 			st.Manual = ""
 		} else {

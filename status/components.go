@@ -41,7 +41,7 @@ func (e *Engine) autoStatus(id string) ComponentStatus {
 func (e *Engine) ensureComponents(now time.Time) {
 	for _, def := range e.m.Components {
 		if e.s.Components[def.ID] == nil {
-			e.s.Components[def.ID] = &ComponentState{Status: Operational, Since: now, AccountedAt: now, CreatedAt: now}
+			e.s.Components[def.ID] = &ComponentState{Status: Operational, Since: now, AccountedAt: now, CreatedAt: now, NoData: e.noData(def.ID)}
 			e.ch.Components = append(e.ch.Components, def.ID)
 		}
 	}
@@ -111,6 +111,7 @@ func (e *Engine) component(def ComponentDef, st *ComponentState, frozen bool, no
 			Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
 			Private:   e.privateFor([]string{def.ID})})
 		st.Previous, st.Status, st.Since = st.Status, next, now
+		st.PreviousNoData = st.NoData
 		e.ch.Components = append(e.ch.Components, def.ID)
 		if hourOf(from) != hourOf(now) {
 			e.rescan = true // the outage began last hour: account that hour next step
@@ -118,6 +119,10 @@ func (e *Engine) component(def ComponentDef, st *ComponentState, frozen bool, no
 	} else if hourOf(now) != hourOf(st.AccountedAt) {
 		// Roll up at least hourly so history stays current.
 		e.account(def.ID, st, now)
+		e.ch.Components = append(e.ch.Components, def.ID)
+	}
+	if st.NoData && !e.noData(def.ID) {
+		st.NoData = false
 		e.ch.Components = append(e.ch.Components, def.ID)
 	}
 }

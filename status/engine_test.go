@@ -191,6 +191,7 @@ func TestDegraded(t *testing.T) {
 
 func TestMultiComponentIncident(t *testing.T) {
 	h := newHarness(t, testModel())
+	h.times(2, "web-1", up, ok) // seen operational: it joins from there (without data, from nothing: TestNoDataHasNoOldStatus)
 	h.times(3, "api-1", down, refu)
 	h.times(3, "api-2", down, refu)
 	ch := h.times(3, "web-1", down, probes.ReasonStatusMismatch)

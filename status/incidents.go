@@ -165,9 +165,13 @@ func (e *Engine) resolveAuto(inc *Incident, now time.Time) {
 	e.close(inc, body, "", now, changes)
 }
 
-// previousStatus is the status a component had before its current one
-// (operational for state written before it was recorded).
+// previousStatus is the status a component had before its current one:
+// none ("") when it had no data then, operational for state written
+// before it was recorded.
 func (e *Engine) previousStatus(id string) ComponentStatus {
+	if st := e.s.Components[id]; st != nil && st.PreviousNoData {
+		return ""
+	}
 	if st := e.s.Components[id]; st != nil && st.Previous != "" {
 		return st.Previous
 	}

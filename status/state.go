@@ -42,6 +42,11 @@ type ComponentState struct {
 	// Previous is the status before Status, for the old_status of an
 	// incident update about the change.
 	Previous ComponentStatus `json:"previous,omitempty"`
+	// NoData: none of its status checks has confirmed a status yet, so
+	// Status (operational) claims nothing. PreviousNoData: it had no data
+	// before Status, so an update about the change has no old status.
+	NoData         bool `json:"no_data,omitempty"`
+	PreviousNoData bool `json:"previous_no_data,omitempty"`
 	// Suppressed: a person resolved this component's incident while its
 	// checks still fail; no automatic incident until they recover.
 	Suppressed bool `json:"suppressed,omitempty"`
@@ -106,7 +111,7 @@ type Update struct {
 type ComponentChange struct {
 	Code      string          `json:"code"`
 	Name      string          `json:"name"`
-	OldStatus ComponentStatus `json:"old_status"`
+	OldStatus ComponentStatus `json:"old_status,omitempty"` // none: it had no data before
 	NewStatus ComponentStatus `json:"new_status"`
 }
 

@@ -16,6 +16,7 @@ type FeedEntry struct {
 	Published, Updated    time.Time
 	Updates               []FeedUpdate // oldest first
 	Affected              string
+	When                  string // a maintenance window's time, "Scheduled for Dec 6, 07:14 – 08:14 UTC"
 }
 
 // FeedUpdate is one timeline entry: an RSS item of its own, so readers
@@ -49,7 +50,10 @@ func FeedEntries(site Site, snap *status.Snapshot) []FeedEntry {
 			e.Updates = append(e.Updates, FeedUpdate{ID: u.ID, Status: capitalized(IncidentStatusText(u.Status)),
 				Body: u.Body, At: u.DisplayAt})
 		}
-		if v := NewIncidentView(inc, names); v.Affected != "" {
+		if e.When = MaintenanceWhen(site, inc); e.When != "" {
+			fmt.Fprintf(&b, "<p>%s</p>", html.EscapeString(e.When))
+		}
+		if v := NewIncidentView(inc, names, site.Location); v.Affected != "" {
 			e.Affected = v.Affected
 			fmt.Fprintf(&b, "<p>Affected: %s</p>", html.EscapeString(v.Affected))
 		}

@@ -15,10 +15,15 @@ import (
 // answers show it.
 type IncidentView struct {
 	ID, Name, Impact, Affected, StatusLine, Summary, Duration string
-	Started, Resolved                                         time.Time
-	Latest                                                    *UpdateView
-	Updates                                                   []UpdateView
-	Postmortem                                                template.HTML
+	// Window says when a maintenance window happens while it is to come
+	// or in progress ("Scheduled for Dec 6, 07:14 – 08:14 UTC", "Until
+	// 08:14 UTC"); empty otherwise.
+	Window string
+	// Started is zero for a window that never started.
+	Started, Resolved time.Time
+	Latest            *UpdateView
+	Updates           []UpdateView
+	Postmortem        template.HTML
 }
 
 // UpdateView is one update of an incident.
@@ -48,9 +53,11 @@ func StatusText(s status.ComponentStatus, stale, noData bool) (class, icon, text
 	return string(status.Operational), "✓", "Operational"
 }
 
-// IncidentStatusText is an incident status in words.
+// IncidentStatusText is an incident status in words, capitalised as the
+// page shows it ("In progress"), so pages read the same without the style
+// sheet.
 func IncidentStatusText(s status.IncidentStatus) string {
-	return strings.ReplaceAll(string(s), "_", " ")
+	return capitalized(strings.ReplaceAll(string(s), "_", " "))
 }
 
 // capitalized upper-cases the first letter ("" stays "": a stored
@@ -63,9 +70,12 @@ func capitalized(s string) string {
 }
 
 // NewIncidentView builds the public view of an incident; names holds the
-// component names by id.
-func NewIncidentView(inc *status.Incident, names map[string]string) *IncidentView {
-	v := &IncidentView{ID: inc.ID, Name: inc.Name, Impact: string(inc.Impact), Started: inc.StartedAt, Resolved: inc.ResolvedAt}
+// component names by id, loc is the site's zone for the times it writes.
+func NewIncidentView(inc *status.Incident, names map[string]string, loc *time.Location) *IncidentView {
+	if loc == nil {
+		loc = time.UTC
+	}
+	v := &IncidentView{ID: inc.ID, Name: inc.Name, Impact: string(inc.Impact), Started: Started(inc), Resolved: inc.ResolvedAt}
 	var affected []string
 	for _, c := range inc.Components {
 		if n, ok := names[c]; ok {
@@ -81,11 +91,23 @@ func NewIncidentView(inc *status.Incident, names map[string]string) *IncidentVie
 		v.Latest = &v.Updates[0]
 	}
 	v.StatusLine = fmt.Sprintf("%s · impact: %s", capitalized(IncidentStatusText(inc.Status)), inc.Impact)
-	if !inc.ResolvedAt.IsZero() {
+	switch {
+	case inc.Maintenance != nil && v.Started.IsZero():
+		when := span(inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil, loc)
+		if inc.Open() {
+			v.Window = "Scheduled for " + when
+			v.Summary = v.Window
+		} else { // no duration: nothing ran
+			v.Summary = fmt.Sprintf("%s (was scheduled for %s)", IncidentStatusText(inc.Status), when)
+		}
+	case !inc.ResolvedAt.IsZero():
 		v.Duration = status.HumanDuration(inc.Downtime(inc.ResolvedAt))
 		v.Summary = fmt.Sprintf("%s, lasted %s", IncidentStatusText(inc.Status), v.Duration)
-	} else {
+	default:
 		v.Summary = IncidentStatusText(inc.Status)
+		if inc.Maintenance != nil {
+			v.Window = until(inc.Maintenance.ScheduledFor, inc.Maintenance.ScheduledUntil, loc)
+		}
 	}
 	return v
 }

@@ -29,8 +29,9 @@ type Banner struct{ Class, Text string }
 
 // UpcomingView is one maintenance window to come.
 type UpcomingView struct {
-	Name, Message, Affected string
-	Start, End              time.Time
+	ID, Name, Message, Affected string
+	When                        string // "Scheduled for Dec 6, 07:14 – 08:14 UTC"
+	Start, End                  time.Time
 }
 
 // DayView is one day and the incidents that started on it.
@@ -63,17 +64,18 @@ func NewOverview(site Site, s *status.Snapshot) Overview {
 		v.Banner = Banner{Class: "delayed", Text: "Monitoring connectivity degraded since " + c.In(loc).Format("15:04 MST")}
 	}
 	for _, inc := range s.Incidents {
-		v.Incidents = append(v.Incidents, NewIncidentView(inc, names))
+		v.Incidents = append(v.Incidents, NewIncidentView(inc, names, loc))
 	}
 	for _, inc := range s.Maintenance {
-		v.Maintenance = append(v.Maintenance, NewIncidentView(inc, names))
+		v.Maintenance = append(v.Maintenance, NewIncidentView(inc, names, loc))
 	}
 	for _, u := range Upcoming(s) {
 		var aff []string
 		for _, c := range u.Components {
 			aff = append(aff, names[c])
 		}
-		v.Upcoming = append(v.Upcoming, UpcomingView{Name: u.Name, Message: u.Message, Affected: strings.Join(aff, ", "), Start: u.Start, End: u.End})
+		v.Upcoming = append(v.Upcoming, UpcomingView{ID: u.ID, Name: u.Name, Message: u.Message, Affected: strings.Join(aff, ", "),
+			When: "Scheduled for " + span(u.Start, u.End, loc), Start: u.Start, End: u.End})
 	}
 	v.Days = days(loc, s, names)
 	return v
@@ -108,9 +110,12 @@ func days(loc *time.Location, s *status.Snapshot, names map[string]string) []Day
 		day := today.AddDate(0, 0, -i)
 		dv := DayView{Date: day.Format("Jan 2, 2006")}
 		for _, inc := range all {
+			if ToCome(inc) { // not a past incident, even later today
+				continue
+			}
 			st := inc.StartedAt.In(loc)
 			if st.Year() == day.Year() && st.YearDay() == day.YearDay() {
-				dv.Incidents = append(dv.Incidents, NewIncidentView(inc, names))
+				dv.Incidents = append(dv.Incidents, NewIncidentView(inc, names, loc))
 			}
 		}
 		out = append(out, dv)
@@ -123,7 +128,7 @@ func days(loc *time.Location, s *status.Snapshot, names map[string]string) []Day
 func Upcoming(s *status.Snapshot) []status.UpcomingMaintenance {
 	out := append([]status.UpcomingMaintenance(nil), s.Upcoming...)
 	for _, inc := range s.Scheduled {
-		out = append(out, status.UpcomingMaintenance{WindowID: inc.ID, Name: inc.Name, Message: inc.Latest().Body,
+		out = append(out, status.UpcomingMaintenance{ID: inc.ID, WindowID: inc.ID, Name: inc.Name, Message: inc.Latest().Body,
 			Components: inc.Components, Start: inc.Maintenance.ScheduledFor, End: inc.Maintenance.ScheduledUntil})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })

@@ -72,12 +72,20 @@ type Update struct {
 	TweetID              *string               `json:"tweet_id"`
 }
 
-// Affected is a component an update changed.
+// Affected is a component an update changed. OldStatus is null when the
+// component had no status before (no data yet): none would be true.
 type Affected struct {
-	Code      string                 `json:"code"`
-	Name      string                 `json:"name"`
-	OldStatus status.ComponentStatus `json:"old_status"`
-	NewStatus status.ComponentStatus `json:"new_status"`
+	Code      string                  `json:"code"`
+	Name      string                  `json:"name"`
+	OldStatus *status.ComponentStatus `json:"old_status"`
+	NewStatus status.ComponentStatus  `json:"new_status"`
+}
+
+func nullableStatus(s status.ComponentStatus) *status.ComponentStatus {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // Incident is an incident or a scheduled maintenance.
@@ -91,7 +99,7 @@ type Incident struct {
 	ResolvedAt      *string               `json:"resolved_at"`
 	Impact          status.Impact         `json:"impact"`
 	Shortlink       string                `json:"shortlink"`
-	StartedAt       string                `json:"started_at"`
+	StartedAt       *string               `json:"started_at"` // null until a window starts
 	PageID          string                `json:"page_id"`
 	IncidentUpdates []Update              `json:"incident_updates"`
 	Components      []Component           `json:"components"`

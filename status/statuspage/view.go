@@ -86,7 +86,11 @@ func LastChange(s *status.Snapshot) time.Time {
 	return s.GeneratedAt
 }
 
-func (v *View) ts(t time.Time) string { return t.In(v.site.Location).Format(time.RFC3339) }
+// tsLayout is Statuspage's: RFC 3339 with milliseconds, in the page's
+// zone ("2026-03-10T13:52:00.000Z").
+const tsLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func (v *View) ts(t time.Time) string { return t.In(v.site.Location).Format(tsLayout) }
 
 func (v *View) tsp(t time.Time) *string {
 	if t.IsZero() {
@@ -110,7 +114,7 @@ func nullable(s string) *string {
 func (v *View) Incident(inc *status.Incident) Incident {
 	out := Incident{ID: inc.ID, Name: inc.Name, Status: incidentStatus(inc.Status), OutpostCancelled: inc.Status == status.MaintCancelled, CreatedAt: v.ts(inc.CreatedAt), UpdatedAt: v.ts(inc.UpdatedAt),
 		MonitoringAt: v.tsp(inc.MonitoringAt), ResolvedAt: v.tsp(inc.ResolvedAt), Impact: inc.Impact,
-		Shortlink: v.site.URL + "/incidents/" + inc.ID, StartedAt: v.ts(inc.StartedAt), PageID: v.page.ID,
+		Shortlink: v.site.URL + "/incidents/" + inc.ID, StartedAt: v.tsp(Started(inc)), PageID: v.page.ID,
 		IncidentUpdates: []Update{}, Components: []Component{}}
 	if inc.Maintenance != nil {
 		out.ScheduledFor, out.ScheduledUntil = v.tsp(inc.Maintenance.ScheduledFor), v.tsp(inc.Maintenance.ScheduledUntil)
@@ -118,9 +122,10 @@ func (v *View) Incident(inc *status.Incident) Incident {
 	for i := len(inc.Updates) - 1; i >= 0; i-- { // newest first, as Statuspage lists them
 		u := inc.Updates[i]
 		vu := Update{ID: u.ID, Status: incidentStatus(u.Status), Body: u.Body, IncidentID: inc.ID, CreatedAt: v.ts(u.CreatedAt),
-			UpdatedAt: v.ts(u.UpdatedAt), DisplayAt: v.ts(u.DisplayAt), AffectedComponents: []Affected{}, DeliverNotifications: true}
-		for _, a := range u.Affected {
-			vu.AffectedComponents = append(vu.AffectedComponents, Affected(a))
+			UpdatedAt: v.ts(u.UpdatedAt), DisplayAt: v.ts(u.DisplayAt), DeliverNotifications: true}
+		for _, a := range u.Affected { // none: null, as Statuspage sends it
+			vu.AffectedComponents = append(vu.AffectedComponents, Affected{Code: a.Code, Name: a.Name,
+				OldStatus: nullableStatus(a.OldStatus), NewStatus: a.NewStatus})
 		}
 		out.IncidentUpdates = append(out.IncidentUpdates, vu)
 	}

@@ -85,6 +85,13 @@ func (s *Server) Files(snap *status.Snapshot) ([]File, error) {
 			oldest = inc.StartedAt
 		}
 	}
+	// Upcoming occurrences of configured windows are in no store, yet the
+	// page links them: their pages are the ones served.
+	for _, u := range snap.Upcoming {
+		if p, ok := cur.incidents[u.ID]; ok {
+			add("/incidents/"+u.ID, p.Body)
+		}
+	}
 	// History pages down to the page holding the oldest incident.
 	months := (snap.GeneratedAt.Year()-oldest.Year())*12 + int(snap.GeneratedAt.Month()-oldest.Month())
 	for n := 1; n <= months/monthsPerPage+1; n++ {

@@ -58,7 +58,7 @@ type rssGUID struct {
 // and guid (INCIDENT-URL#UPDATE).
 func (s *Server) rss(snap *status.Snapshot, es []statuspage.FeedEntry, self string) ([]byte, error) {
 	d := rssDoc{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", Channel: rssChannel{
-		Title: s.o.Site.Title + " status", Link: s.o.Site.URL + "/", Description: "Incidents and maintenance for " + s.o.Site.Title,
+		Title: s.o.Site.Title, Link: s.o.Site.URL + "/", Description: "Incidents and maintenance for " + s.o.Site.Title,
 		Language: feedLanguage, Self: atomLink{Href: s.o.Site.URL + self, Rel: "self", Type: "application/rss+xml"},
 		LastBuild: statuspage.FeedUpdated(snap, es).Format(time.RFC1123Z)}}
 	var items []rssItem
@@ -66,6 +66,9 @@ func (s *Server) rss(snap *status.Snapshot, es []statuspage.FeedEntry, self stri
 	for _, e := range es {
 		for _, u := range e.Updates {
 			desc := "<p><strong>" + html.EscapeString(u.Status) + "</strong> - " + html.EscapeString(u.Body) + "</p>"
+			if e.When != "" {
+				desc += "<p>" + html.EscapeString(e.When) + "</p>"
+			}
 			if e.Affected != "" {
 				desc += "<p>Affected: " + html.EscapeString(e.Affected) + "</p>"
 			}
@@ -124,7 +127,7 @@ type atomText struct {
 // atom is Atom 1.0 at self: one entry per incident, updated with its
 // latest update.
 func (s *Server) atom(snap *status.Snapshot, es []statuspage.FeedEntry, self string) ([]byte, error) {
-	d := atomDoc{ID: s.o.Site.URL + "/feed.atom", Lang: feedLanguage, Title: s.o.Site.Title + " status",
+	d := atomDoc{ID: s.o.Site.URL + "/feed.atom", Lang: feedLanguage, Title: s.o.Site.Title,
 		Updated: statuspage.FeedUpdated(snap, es).Format(time.RFC3339),
 		Links: []atomLink{{Href: s.o.Site.URL + self, Rel: "self", Type: "application/atom+xml"},
 			{Href: s.o.Site.URL + "/", Rel: "alternate", Type: "text/html"}},
@@ -169,7 +172,7 @@ type jsonFeedItem struct {
 }
 
 func (s *Server) jsonFeed(es []statuspage.FeedEntry) ([]byte, error) {
-	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: s.o.Site.Title + " status", HomePageURL: s.o.Site.URL + "/",
+	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: s.o.Site.Title, HomePageURL: s.o.Site.URL + "/",
 		FeedURL: s.o.Site.URL + "/feed.json", Description: "Incidents and maintenance for " + s.o.Site.Title, Language: feedLanguage, Items: []jsonFeedItem{}}
 	for _, e := range es {
 		f.Items = append(f.Items, jsonFeedItem{ID: e.ID, URL: e.Link, Title: e.Title, ContentHTML: e.HTML,
@@ -210,7 +213,8 @@ func (s *Server) ics(snap *status.Snapshot) []byte {
 		line("DTSTART:" + icsTime(inc.Maintenance.ScheduledFor))
 		line("DTEND:" + icsTime(inc.Maintenance.ScheduledUntil))
 		line("SUMMARY:" + icsText(inc.Name))
-		line("DESCRIPTION:" + icsText(strings.TrimSpace(inc.Latest().Body+"\nAffected: "+strings.Join(aff, ", "))))
+		when := statuspage.MaintenanceWhen(s.r.public, inc) // DTSTART is UTC: say it in the site's zone too
+		line("DESCRIPTION:" + icsText(strings.TrimSpace(inc.Latest().Body+"\n"+when+"\nAffected: "+strings.Join(aff, ", "))))
 		if inc.Status == status.MaintCancelled {
 			line("STATUS:CANCELLED")
 		} else {

@@ -54,9 +54,12 @@ func (s *Server) renderHistory(snap *status.Snapshot, n int) ([]byte, error) {
 	for m := newest; !m.Before(oldest); m = m.AddDate(0, -1, 0) {
 		mv := monthView{Name: m.Format("January 2006")}
 		for _, inc := range incs {
+			if statuspage.ToCome(inc) { // history is what happened
+				continue
+			}
 			st := inc.StartedAt.In(loc)
 			if st.Year() == m.Year() && st.Month() == m.Month() {
-				mv.Incidents = append(mv.Incidents, statuspage.NewIncidentView(inc, names))
+				mv.Incidents = append(mv.Incidents, statuspage.NewIncidentView(inc, names, loc))
 			}
 		}
 		v.Months = append(v.Months, mv)

@@ -133,7 +133,7 @@ func TestFreshnessOnlyRendersReuseTheReadSurfaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	if up := s.current.Load().routes["/api/v2/scheduled-maintenances/upcoming.json"]; up == after["/api/v2/scheduled-maintenances/upcoming.json"] ||
-		!strings.Contains(string(up.Body), retimed.Upcoming[0].Start.Format(time.RFC3339)) {
+		!strings.Contains(string(up.Body), retimed.Upcoming[0].Start.Format("2006-01-02T15:04:05.000Z07:00")) {
 		t.Errorf("the re-timed window is not in the Statuspage API: %s", up.Body)
 	}
 

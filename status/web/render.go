@@ -251,7 +251,7 @@ func sparkline(name string, ms []float64) template.HTML {
 
 // incident renders one incident's page.
 func (r *renderer) incident(inc *status.Incident, names map[string]string) ([]byte, error) {
-	v := statuspage.NewIncidentView(inc, names)
+	v := statuspage.NewIncidentView(inc, names, r.loc)
 	if inc.Postmortem != "" {
 		v.Postmortem = markdown(inc.Postmortem)
 	}

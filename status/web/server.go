@@ -317,14 +317,14 @@ func (s *Server) asset(c echo.Context) error {
 func (s *Server) healthz(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
 	if s.o.Health == nil {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+		return sizedJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 	}
 	// A bare verdict: the reason can name files and checks, and is for
 	// operators (/api/v1/health, or /healthz on the operators' listener).
 	if ok, _ := s.o.Health(); !ok {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unhealthy"})
+		return sizedJSON(c, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy"})
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	return sizedJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) details(c echo.Context) error {
@@ -350,10 +350,10 @@ func (s *Server) OperatorsHandler() http.Handler {
 		c.Response().Header().Set("Cache-Control", CacheNone)
 		if s.o.Health != nil {
 			if ok, reason := s.o.Health(); !ok {
-				return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": reason})
+				return sizedJSON(c, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": reason})
 			}
 		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+		return sizedJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	return headAsGet(e)
 }
