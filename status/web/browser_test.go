@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,6 +19,11 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // browser starts Debian's headless Chromium. Without one the test skips,
@@ -171,4 +177,112 @@ func TestRealBrowser(t *testing.T) {
 		t.Errorf("the browser reported problems:\n%s", strings.Join(p.list, "\n"))
 	}
 	t.Logf("light %s/%s, dark %s/%s; screenshots in %s", lightBG, lightFG, darkBG, darkFG, artifacts)
+}
+
+// axeViolation is what the test reads of one axe-core violation.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	Targets []string `json:"targets"`
+}
+
+// axeScript reads axe-core from the npm clients; without them the test
+// skips, except under CI.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "clients", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("axe-core missing in CI: .ci/run must run npm ci in status/web/testdata/clients")
+		}
+		t.Skip("no axe-core (cd status/web/testdata/clients && npm ci)")
+	}
+	return string(b)
+}
+
+// axeRun injects axe-core into the loaded page (by the DevTools protocol,
+// so the page's CSP is not loosened for it) and returns its violations
+// against WCAG 2.x A and AA and axe's best practices.
+func axeRun(t *testing.T, ctx context.Context, axe string) []axeViolation {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axe+"\n;true")); err != nil {
+		t.Fatalf("inject axe-core: %v", err)
+	}
+	const runAxe = `axe.run(document, {resultTypes: ["violations"],
+	  runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}})
+	  .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+	    targets: v.nodes.map(n => n.target.join(" "))})))`
+	return run(t, ctx, chromedp.Evaluate[[]axeViolation](runAxe, chromedp.EvalAwaitPromise))
+}
+
+// maintenanceServer serves a site whose one window is in progress at t0,
+// so the page shows maintenance and the window has a page of its own.
+func maintenanceServer(t *testing.T) (*Server, string) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "maint.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	m := &status.Model{AutoIncidents: true,
+		Components: []status.ComponentDef{{ID: "api", Name: "API"}, {ID: "db", Name: "Database"}},
+		Maintenance: []status.MaintenanceDef{{ID: "db-upgrade", Name: "Database upgrade", Components: []string{"db"},
+			Message: "Writes pause; reads continue.", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour)}},
+		Checks: []status.CheckDef{{Name: "api-1", Component: "api", FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second}}}
+	e := status.NewEngine(m, nil)
+	ch := e.Apply(status.Batch{Now: t0, Results: []status.CheckResult{{Check: "api-1", At: t0,
+		Result: probes.Result{Outcome: probes.Up, Reason: probes.ReasonOK, Latency: 42 * time.Millisecond}}}})
+	if _, err := st.Apply(store.Entry{At: t0, Step: store.NewStep(ch, e.State(), nil)}); err != nil {
+		t.Fatal(err)
+	}
+	snap := e.Snapshot(t0, t0)
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", TimeZone: "UTC", Location: time.UTC}, Store: st,
+		Health: func() (bool, string) { return true, "" }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Maintenance) != 1 {
+		t.Fatalf("fixture: want one maintenance in progress, have %d", len(snap.Maintenance))
+	}
+	return s, snap.Maintenance[0].ID
+}
+
+// TestAccessibility runs axe-core on the page, the history, an incident
+// and a maintenance, in light and dark: no violation, contrast included.
+func TestAccessibility(t *testing.T) {
+	axe := axeScript(t)
+	ctx := browser(t)
+	s, snap := testServer(t)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	ms, maintID := maintenanceServer(t)
+	mts := httptest.NewServer(ms.Handler())
+	defer mts.Close()
+	pages := []struct{ name, url, ready string }{
+		{"index", ts.URL + "/", ".banner"},
+		{"history", ts.URL + "/history", "main h2"},
+		{"incident", ts.URL + "/incidents/" + snap.Incidents[0].ID, "ol.timeline"},
+		{"maintenance index", mts.URL + "/", ".banner"},
+		{"maintenance", mts.URL + "/incidents/" + maintID, "ol.timeline"},
+	}
+	do(t, ctx, chromedp.EmulateViewport(1280, 900))
+	for _, theme := range []string{"light", "dark"} {
+		scheme(t, ctx, theme)
+		for _, p := range pages {
+			t.Run(theme+"/"+p.name, func(t *testing.T) {
+				do(t, ctx, chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+				// The dark runs must really be dark: contrast is checked per scheme.
+				if dark := run(t, ctx, chromedp.Evaluate[bool](`matchMedia("(prefers-color-scheme: dark)").matches`)); dark != (theme == "dark") {
+					t.Fatalf("prefers-color-scheme: dark is %v in the %s run", dark, theme)
+				}
+				for _, v := range axeRun(t, ctx, axe) {
+					t.Errorf("%s (%s): %s at %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "))
+				}
+			})
+		}
+	}
 }
