@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -284,5 +286,97 @@ func TestAccessibility(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPageRefresh: the page reloads itself every Refresh seconds while
+// untouched and visible, never once the visitor has done something on it,
+// not while its tab is hidden (at once when shown again, being overdue),
+// and without JavaScript it stays put and says when it was generated.
+func TestPageRefresh(t *testing.T) {
+	ctx := browser(t)
+	snap, st := fixture(t)
+	const every = 2 * time.Second
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", TimeZone: "UTC", Location: time.UTC}, Store: st,
+		Refresh: int(every / time.Second), Health: func() (bool, string) { return true, "" }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	// Loads are counted in the browser: a reload may be answered from its
+	// cache (the page carries an ETag) and never reach the server.
+	var loads atomic.Int32
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*cdppage.EventFrameNavigated); ok && e.Frame.ParentID == "" {
+			loads.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// waitLoads waits up to d for the page to have been loaded want times.
+	waitLoads := func(want int32, d time.Duration) bool {
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+			if loads.Load() >= want {
+				return true
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return loads.Load() >= want
+	}
+	open := func() {
+		t.Helper()
+		loads.Store(0)
+		do(t, ctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	}
+	// A reload that does not come is shown by waiting three periods: the
+	// untouched case shows one comes within one.
+	quiet := 3 * every
+
+	open()
+	if !waitLoads(2, quiet) {
+		t.Errorf("untouched and visible: not reloaded within %v", quiet)
+	}
+
+	open()
+	do(t, ctx, chromedp.KeyEvent("j"))
+	if waitLoads(2, quiet) {
+		t.Errorf("reloaded after the visitor pressed a key")
+	}
+
+	// The tab reads as hidden until the test shows it (a test-side override
+	// of the browser's state, in every document this tab loads).
+	hide, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `Object.defineProperty(document, "visibilityState", {configurable: true, get: () => window.shown ? "visible" : "hidden"})`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open()
+	if waitLoads(2, quiet) {
+		t.Errorf("reloaded while the tab was hidden")
+	}
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.shown = true; document.dispatchEvent(new Event("visibilitychange"))`))
+	if !waitLoads(2, every) {
+		t.Errorf("hidden past its reload, then shown: not reloaded")
+	}
+	if _, err := chromedp.Call(ctx, cdppage.RemoveScriptToEvaluateOnNewDocument,
+		cdppage.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: hide.Identifier}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	open()
+	footer := run(t, ctx, chromedp.Text(chromedp.CSS("footer")))
+	fresh := run(t, ctx, chromedp.Text(chromedp.CSS(".freshness")))
+	if !strings.Contains(footer, "Page generated 14:02 UTC") || !strings.Contains(fresh, "Last checked 14:02:00 UTC") {
+		t.Errorf("without JavaScript the page does not say when it was generated: %q, %q", footer, fresh)
+	}
+	if waitLoads(2, quiet) {
+		t.Errorf("reloaded without JavaScript")
 	}
 }
