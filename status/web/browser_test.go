@@ -362,8 +362,7 @@ func TestPageRefresh(t *testing.T) {
 	if !waitLoads(2, every) {
 		t.Errorf("hidden past its reload, then shown: not reloaded")
 	}
-	if _, err := chromedp.Call(ctx, cdppage.RemoveScriptToEvaluateOnNewDocument,
-		cdppage.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: hide.Identifier}); err != nil {
+	if _, err := chromedp.Call(ctx, cdppage.RemoveScriptToEvaluateOnNewDocument, cdppage.RemoveScriptToEvaluateOnNewDocumentParams(hide)); err != nil {
 		t.Fatal(err)
 	}
 
