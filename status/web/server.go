@@ -36,7 +36,9 @@ type Options struct {
 	TrustedProxies []*net.IPNet
 	// Health reports liveness for /healthz: ok, or the reason it is not.
 	Health func() (ok bool, reason string)
-	// Refresh is the page's meta refresh in seconds (0: none).
+	// Refresh is how often, in seconds, the page's script reloads the page
+	// while its tab is visible and nobody has touched it (0: never). Not a
+	// meta refresh: that reloads under a reader's feet (WCAG 2.2.1).
 	Refresh int
 	// Metrics serves /metrics (Prometheus); nil: not served.
 	Metrics http.Handler

@@ -161,7 +161,7 @@ func TestIndexContent(t *testing.T) {
 		`<path d="M0 17h119" class="nd"><title>Dec 11 – Jan 9: no data</title></path>`,
 		`<path d="M344 17h3" class="mo"><title>Mar 7: 95.83% uptime, 1 incident</title></path>`,
 		"Mar 7: 95.83% uptime, 1 incident", `<polyline points=`,
-		`<meta http-equiv="refresh" content="60">`, `<meta property="og:title" content="Acme Status">`,
+		`<body data-refresh="60">`, `<meta property="og:title" content="Acme Status">`,
 		"Database is unavailable", // yesterday's resolved incident in the 14-day history
 	} {
 		if !strings.Contains(page, want) {
