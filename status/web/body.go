@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net/http"
 	"reflect"
 	"strings"
 	"time"
@@ -22,6 +24,10 @@ const maxDrain = 8 << 20
 // Content-Length says (or does not say). An oversized body is drained
 // (within maxDrain) and refused with a JSON 400 the client can read.
 func readBody(c echo.Context, max int) ([]byte, error) {
+	if err := jsonType(c.Request().Header.Get("Content-Type")); err != nil {
+		_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain)
+		return nil, err
+	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(max)+1))
 	if err != nil {
 		return nil, fieldError("", "the body could not be read: %v", err)
@@ -31,6 +37,21 @@ func readBody(c echo.Context, max int) ([]byte, error) {
 		return nil, fieldError("", "the body must be a JSON object of at most %d KiB", max>>10)
 	}
 	return body, nil
+}
+
+// jsonType refuses a body that does not say it is JSON in UTF-8. A
+// browser sends text/plain, a form's types or no type at all across
+// origins without asking first (a CORS "simple request"), so a page
+// elsewhere could make its visitors' browsers write here; application/json
+// needs a preflight, which the API does not grant for writes.
+func jsonType(header string) error {
+	mt, params, err := mime.ParseMediaType(header)
+	if err == nil && mt == "application/json" {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	return echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json (charset, if any, utf-8)")
 }
 
 // decodeJSON decodes one JSON object strictly: unknown fields, keys that
