@@ -43,7 +43,8 @@ func TestReasonOfRealFailures(t *testing.T) {
 	noHost := func(_ context.Context, h string) ([]netip.Addr, error) {
 		return nil, &net.DNSError{Err: "no such host", Name: h, IsNotFound: true}
 	}
-	open := ClientOptions{AllowPrivate: true, Timeout: 300 * time.Millisecond}
+	open := ClientOptions{AllowPrivate: true, Timeout: 10 * time.Second} // a slow machine's handshake is no timeout
+	short := ClientOptions{AllowPrivate: true, Timeout: 300 * time.Millisecond}
 	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 	for _, tc := range []struct {
 		name string
@@ -54,7 +55,7 @@ func TestReasonOfRealFailures(t *testing.T) {
 		{"a name inside", ClientOptions{Resolver: loopback}, "http://hooks.inside.test:" + port(closedAddr) + "/h", ReasonRefusedAddress},
 		{"nothing listening", open, "http://" + closedAddr + "/h", ReasonConnectionRefused},
 		{"words in the URL", ClientOptions{AllowPrivate: true, Resolver: loopback}, "http://tls-x509-timeout.test:" + port(closedAddr) + "/certificate/no-such-host", ReasonConnectionRefused},
-		{"no answer", open, "http://" + hang.Addr().String() + "/h", ReasonTimeout},
+		{"no answer", short, "http://" + hang.Addr().String() + "/h", ReasonTimeout},
 		{"hung up", open, "http://" + hangup.Addr().String() + "/h", ReasonConnectionError},
 		{"untrusted certificate", open, tlsSrv.URL + "/h", ReasonTLSError},
 		{"no such host", ClientOptions{AllowPrivate: true, Resolver: noHost}, "http://gone.test/h", ReasonDNSError},
