@@ -63,12 +63,22 @@ func loadContract(t *testing.T, base string) *contract {
 // and the response against the document, and counts it.
 func (c *contract) call(method, base, path, token, body string) (int, string) {
 	c.t.Helper()
+	ctype := ""
+	if body != "" {
+		ctype = "application/json"
+	}
+	return c.callAs(method, base, path, token, ctype, body)
+}
+
+// callAs is call with the body sent as ctype ("": no Content-Type).
+func (c *contract) callAs(method, base, path, token, ctype, body string) (int, string) {
+	c.t.Helper()
 	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -208,6 +218,9 @@ browser: {exec_path: `+chromiumPath(t)+`}
 	rcv.secret = sub.Secret
 	rcv.mu.Unlock()
 	c.call("POST", p.base, "/api/v1/subscriptions", "", `{"url":"ftp://example.com/"}`)
+	// A CORS "simple request" (text/plain) is refused, as a JSON 415.
+	code, body = c.callAs("POST", p.base, "/api/v1/subscriptions", "", "text/plain", `{"url":"`+rcv.srv.URL+`/plain"}`)
+	c.want("subscribe as text/plain", code, body, 415)
 	subPath := "/api/v1/subscriptions/" + sub.ID
 	waitFor(t, 15*time.Second, "the subscription verified", func() bool {
 		_, b := request(t, "GET", p.base+subPath, sub.UnsubscribeToken, "")
@@ -327,6 +340,10 @@ browser: {exec_path: `+chromiumPath(t)+`}
 	c.call("GET", p.base, api+"/announcements", "", "")
 	c.call("POST", p.base, api+"/announcements/999999/release", opsToken, "")
 	c.call("POST", p.base, api+"/announcements/999999/cancel", opsToken, "")
+	code, body = c.call("POST", p.base, api+"/announcements/-1/release", opsToken, "")
+	c.want("a bad seq", code, body, 400)
+	code, body = c.callAs("PATCH", p.base, api+"/incidents/"+inc.ID, opsToken, "application/x-www-form-urlencoded", "name=x")
+	c.want("a form body to the admin API", code, body, 415)
 	// Screenshots of the failing browser check.
 	waitFor(t, 20*time.Second, "a screenshot of the failing browser check", func() bool {
 		code, _ := request(t, "GET", p.base+api+"/checks/page-shot/screenshots", viewerToken, "")

@@ -48,7 +48,11 @@ func runSubscriptions(ctx context.Context, args []string, stdout, stderr io.Writ
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATE\tCLIENT\tURL\tREASON")
 			for _, s := range list.Subscriptions {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Client, s.URL, s.Reason)
+				reason := s.ReasonDetail // operators read the raw error
+				if reason == "" {
+					reason = s.Reason
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Client, s.URL, reason)
 			}
 			tw.Flush()
 		}

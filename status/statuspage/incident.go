@@ -26,10 +26,11 @@ type IncidentView struct {
 	Postmortem        template.HTML
 }
 
-// UpdateView is one update of an incident.
+// UpdateView is one update of an incident. It has no author: who posted
+// (an admin token's name) is the audit log's, never the public's.
 type UpdateView struct {
-	StatusText, Body, Author string
-	At                       time.Time
+	StatusText, Body string
+	At               time.Time
 }
 
 // StatusText gives every status a word and an icon: never colour alone.
@@ -85,7 +86,7 @@ func NewIncidentView(inc *status.Incident, names map[string]string, loc *time.Lo
 	v.Affected = strings.Join(affected, ", ")
 	for i := len(inc.Updates) - 1; i >= 0; i-- { // newest first, as status pages show them
 		u := inc.Updates[i]
-		v.Updates = append(v.Updates, UpdateView{StatusText: IncidentStatusText(u.Status), Body: u.Body, Author: u.Author, At: u.DisplayAt})
+		v.Updates = append(v.Updates, UpdateView{StatusText: IncidentStatusText(u.Status), Body: u.Body, At: u.DisplayAt})
 	}
 	if len(v.Updates) > 0 {
 		v.Latest = &v.Updates[0]

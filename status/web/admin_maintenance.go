@@ -94,7 +94,7 @@ func (a *adminRoom) cancelHeld(c echo.Context) error { return a.decide(c, false)
 func (a *adminRoom) decide(c echo.Context, release bool) error {
 	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
 	if err != nil {
-		return fieldError("seq", "seq must be a number")
+		return fieldError("seq", "seq must be a positive whole number: an announcement's seq, as GET /api/v1/announcements lists them")
 	}
 	// One transaction: every waiting destination and the audit entry, or
 	// nothing (a destination the dispatcher claimed meanwhile is its own).

@@ -21,16 +21,21 @@ func TestJSONBodiesAreStrict(t *testing.T) {
 		{`{"url":"https://hooks.example.com/a"}GARBAGE`, "unexpected data after the JSON object"},
 		{`{"url":"https://hooks.example.com/a"} {"url":"x"}`, "unexpected data after the JSON object"},
 		{`{"url":"https://hooks.example.com/a","url":"https://evil.example/"}`, `duplicate key \"url\"`},
-		{`{"url":"https://hooks.example.com/a","events":["incident.created"],"components":["api","api"],"x":{"a":1,"a":2}}`, `duplicate key \"x.a\"`},
+		{`{"url":"https://hooks.example.com/a","events":["incident.created"],"components":["api","api"],"x":{"a":1,"a":2}}`, `unknown field \"x\"`},
 	} {
 		code, out := call(t, h, "POST", "/api/v1/subscriptions", "", tc.body, "203.0.113.20")
 		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out), strings.ReplaceAll(tc.want, `\"`, `"`)) {
 			t.Errorf("%s: %d %v, want 400 saying %s", tc.body, code, out, tc.want)
 		}
 	}
-	code, out := call(t, h, "POST", "/api/v1/incidents", writeToken, `{"name":"A","name":"B","status":"investigating","message":"x"}`, "203.0.113.21")
-	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out), `duplicate key "name"`) {
-		t.Errorf("admin API duplicate key: %d %v", code, out)
+	for body, want := range map[string]string{
+		`{"name":"A","name":"B","status":"investigating","message":"x"}`:                     `duplicate key "name"`,
+		`{"name":"A","message":"x","components":{"api":"major_outage","api":"operational"}}`: `duplicate key "components.api"`,
+	} {
+		code, out := call(t, h, "POST", "/api/v1/incidents", writeToken, body, "203.0.113.21")
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out), want) {
+			t.Errorf("admin API %s: %d %v, want %s", body, code, out, want)
+		}
 	}
 }
 
@@ -76,5 +81,29 @@ func TestHugeBodyGetsAnAnswerNotAReset(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "at most 8 KiB") {
 		t.Fatalf("answer %d %s", resp.StatusCode, b)
+	}
+}
+
+// Field names match exactly: encoding/json would take "NAME" for "name"
+// (and, with both, keep whichever came last), so a key that differs only
+// in case is an unknown field, on public and admin bodies, nested or not.
+func TestJSONKeysMatchExactCase(t *testing.T) {
+	s, _ := subscriptionServer(t, 5)
+	h := s.Handler()
+	for _, tc := range []struct{ path, body, field string }{
+		{"/api/v1/subscriptions", `{"url":"https://hooks.example.com/a","URL":"https://evil.example/"}`, "URL"},
+		{"/api/v1/subscriptions", `{"Url":"https://hooks.example.com/a"}`, "Url"},
+		{"/api/v1/subscriptions", `{"url":"https://hooks.example.com/a","Events":["incident.created"]}`, "Events"},
+		{"/api/v1/incidents", `{"name":"a","NAME":"b","status":"investigating","message":"x"}`, "NAME"},
+		{"/api/v1/incidents", `{"Name":"a","status":"investigating","message":"x"}`, "Name"},
+		{"/api/v1/maintenances", `{"name":"x","components":["db"],"Start":"2026-12-01T01:00:00Z","end":"2026-12-01T02:00:00Z"}`, "Start"},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			code, out := call(t, h, "POST", tc.path, writeToken, tc.body, "203.0.113.23")
+			field, msg := errorField(out)
+			if code != http.StatusBadRequest || field != tc.field || !strings.Contains(msg, `unknown field "`+tc.field+`"`) {
+				t.Errorf("%d field %q %q, want 400 unknown field %q", code, field, msg, tc.field)
+			}
+		})
 	}
 }

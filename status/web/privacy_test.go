@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/store"
 	"github.com/outpost-status/outpost/status/webhook"
@@ -69,6 +70,45 @@ func TestNoPrivateMarkerOnPublicRoutes(t *testing.T) {
 			if rec.Code != 200 || !strings.Contains(rec.Body.String(), marker) {
 				t.Errorf("%s with token %q: %d", path, tc.token, rec.Code)
 			}
+		}
+	}
+}
+
+// Who posted an update (the admin token's name) is for the audit log:
+// no public surface (the page, incident pages, history, feeds, /api/v1,
+// /api/v2) shows it.
+func TestUpdateAuthorIsNotPublic(t *testing.T) {
+	snap, st := fixture(t)
+	ids := map[string]bool{}
+	for _, list := range [][]*status.Incident{snap.Incidents, snap.History, snap.Recent} {
+		for _, inc := range list {
+			ids[inc.ID] = true
+			for i := range inc.Updates {
+				inc.Updates[i].Author = "token-" + marker
+			}
+		}
+	}
+	if len(ids) < 2 {
+		t.Fatalf("only %d incidents in the fixture", len(ids))
+	}
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
+		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	paths := getPaths(t, s)
+	for id := range ids {
+		paths = append(paths, "/incidents/"+id)
+	}
+	for _, path := range paths {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if strings.Contains(rec.Body.String(), marker) {
+			i := strings.Index(rec.Body.String(), marker)
+			t.Errorf("GET %s shows who posted: …%s…", path, rec.Body.String()[max(i-120, 0):i+len(marker)])
 		}
 	}
 }

@@ -161,8 +161,9 @@ func (w *subscriptionsRoom) showSub(c echo.Context, admin bool) error {
 }
 
 // subLog is a subscription's delivery log, newest first, each delivery
-// with its attempts (status code, latency, error).
-func (w *subscriptionsRoom) subLog(c echo.Context, _ bool) error {
+// with its attempts (status code, latency, reason; the raw error for
+// admins).
+func (w *subscriptionsRoom) subLog(c echo.Context, admin bool) error {
 	limit := 100
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -179,7 +180,7 @@ func (w *subscriptionsRoom) subLog(c echo.Context, _ bool) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"deliveries": log})
+	return c.JSON(http.StatusOK, map[string]any{"deliveries": webhook.LogOf(log, admin)})
 }
 
 func (w *subscriptionsRoom) listSubs(c echo.Context) error {

@@ -204,6 +204,7 @@ func TestSubscriptionLimits(t *testing.T) {
 	// The same without a Content-Length (chunked).
 	req := httptest.NewRequest("POST", "/api/v1/subscriptions", io.MultiReader(strings.NewReader(big)))
 	req.ContentLength, req.RemoteAddr = -1, "203.0.113.9:40000"
+	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "at most 8 KiB") {

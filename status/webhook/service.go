@@ -307,17 +307,20 @@ type View struct {
 	VerifiedAt   time.Time `json:"verified_at,omitzero"`
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	StateAt      time.Time `json:"state_changed_at"`
-	Reason       string    `json:"reason,omitempty"`
-	Secrets      int       `json:"signing_secrets"`
+	// Reason says why it was disabled or expired, in the public
+	// vocabulary (reasons.go); ReasonDetail is the raw text, for admins.
+	Reason       string `json:"reason,omitempty"`
+	ReasonDetail string `json:"reason_detail,omitempty"`
+	Secrets      int    `json:"signing_secrets"`
 }
 
-// ViewOf shows sub; client addresses only to admins.
+// ViewOf shows sub; client addresses and raw errors only to admins.
 func ViewOf(sub store.Subscription, admin bool) View {
 	v := View{ID: sub.ID, URL: sub.URL, State: string(sub.State), Components: orEmpty(sub.Components), Events: orEmpty(sub.Events),
-		CreatedAt: sub.CreatedAt, VerifiedAt: sub.VerifiedAt, FailingSince: sub.FailingSince, StateAt: sub.StateAt, Reason: sub.Reason,
-		Secrets: len(sub.Secrets)}
+		CreatedAt: sub.CreatedAt, VerifiedAt: sub.VerifiedAt, FailingSince: sub.FailingSince, StateAt: sub.StateAt,
+		Reason: subReason(sub.Reason), Secrets: len(sub.Secrets)}
 	if admin {
-		v.Client = sub.Client
+		v.Client, v.ReasonDetail = sub.Client, sub.Reason
 	}
 	return v
 }
