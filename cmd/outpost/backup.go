@@ -143,7 +143,8 @@ func pageCheck(st *store.Store) error {
 // runVerify checks the whole data file page by page (bbolt's tx.Check),
 // on a consistent copy taken as 'backup' takes one, so it works while
 // Outpost runs. It reads every page: O(file), hence a command of its own
-// and not a start-up step (start-up checks only the meta pages).
+// and not a start-up step (start-up reads the meta pages and what the
+// engine loads).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("verify", stderr)
 	if code, ok := parseFlags(fs, args); !ok {
