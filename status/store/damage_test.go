@@ -118,7 +118,10 @@ func TestFaultIsDamage(t *testing.T) {
 		drive(t, s, e, nil, status.Batch{Now: at, Results: []status.CheckResult{result("api-1", at, probes.Up, time.Millisecond)}})
 	}
 	var root int
-	s.db.View(func(tx *bolt.Tx) error { root = int(tx.Bucket(bucketResults).Bucket([]byte("api-1")).Root()); return nil })
+	s.db.View(func(tx *bolt.Tx) error {
+		root = int(tx.Bucket(bucketResults).Bucket([]byte("api-1")).Root())
+		return nil
+	})
 	s.Close()
 	if root == 0 {
 		t.Fatal("the results of api-1 are inline")
