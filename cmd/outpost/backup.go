@@ -126,6 +126,12 @@ func verifyCopy(path string) error {
 		return fmt.Errorf("the copy does not open: %w", err)
 	}
 	defer st.Close()
+	return pageCheck(st)
+}
+
+// pageCheck reads every page of st (Store.Check): what verify, backup and
+// an export from the file run, so the three agree on a damaged file.
+func pageCheck(st *store.Store) error {
 	if errs := st.Check(); len(errs) > 0 {
 		// bbolt words some findings as panics it caught; say what it found.
 		first := strings.TrimPrefix(errs[0].Error(), "panic: ")
@@ -137,7 +143,8 @@ func verifyCopy(path string) error {
 // runVerify checks the whole data file page by page (bbolt's tx.Check),
 // on a consistent copy taken as 'backup' takes one, so it works while
 // Outpost runs. It reads every page: O(file), hence a command of its own
-// and not a start-up step (start-up checks only the meta pages).
+// and not a start-up step (start-up reads the meta pages and what the
+// engine loads).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("verify", stderr)
 	if code, ok := parseFlags(fs, args); !ok {

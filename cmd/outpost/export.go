@@ -57,6 +57,12 @@ func exportFiles(ctx context.Context, cfg *config.Config) ([]web.File, string, e
 		return nil, "", err
 	}
 	defer st.Close()
+	// Every page, as verify reads them: the site is rendered from a part
+	// of the file, and a copy of the page from a damaged file is not one
+	// to publish.
+	if err := pageCheck(st); err != nil {
+		return nil, "", fmt.Errorf("%s %w: %v", cfg.Storage.Path, store.ErrDamaged, err)
+	}
 	quiet := slog.New(slog.DiscardHandler)
 	mon, err := monitor.New(monitor.Options{Config: cfg, Store: st, Logger: quiet})
 	if err != nil {

@@ -410,6 +410,12 @@ var errFatal = errors.New("monitor cannot continue")
 // undo puts the engine back to the store's last committed state after the
 // commit of a step failed, and keeps health failing until a commit works.
 func (m *Monitor) undo(now time.Time, cause error) error {
+	if errors.Is(cause, store.ErrDamaged) {
+		// A damaged page fails every commit that touches it: retrying
+		// would keep a node up that can never commit (/healthz 503
+		// forever). Stopping says why, and serve exits 1.
+		return fmt.Errorf("%w: %w", errFatal, cause)
+	}
 	msg := cause.Error()
 	m.commitErr.Store(&msg)
 	if m.o.Metrics != nil {

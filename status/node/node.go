@@ -260,6 +260,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case err := <-monDone:
 		n.log.Error("monitor stopped", "error", err)
 		failed = fmt.Errorf("monitor stopped: %w", err)
+		monDone <- nil // it has stopped: the wait for its final commit below must not block forever
 	}
 	stopSide()
 	stopMon()

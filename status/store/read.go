@@ -15,62 +15,72 @@ import (
 
 // LoadState reads the engine state back: check and component state, the
 // sequence, maintenance, and incidents that are open or closed within
-// keepClosed (the engine's reopen window).
+// keepClosed (the engine's reopen window). A value that does not decode
+// means the file is damaged (Open reads the same values the same way).
 func (s *Store) LoadState(now time.Time, keepClosed time.Duration) (*status.State, error) {
 	st := status.NewState()
 	err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyEngine); v != nil {
-			var m engineMeta
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("engine meta: %w", err)
-			}
-			st.Seq, st.DelayedSince, st.WatchingSince = m.Seq, m.DelayedSince, m.WatchingSince
-			if m.Maint != nil {
-				st.Maint = m.Maint
-			}
-			st.ConnectivitySince = m.Connectivity
-			if m.Windows != nil {
-				st.Windows = m.Windows
-			}
-			if m.Seen != nil {
-				st.Seen = m.Seen
-			}
+		if err := loadState(tx, st, func(inc *status.Incident) bool { return inc.Open() || now.Sub(inc.ResolvedAt) <= keepClosed }); err != nil {
+			return s.corrupt(err)
 		}
-		if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
-			var cs status.CheckState
-			if err := json.Unmarshal(v, &cs); err != nil {
-				return fmt.Errorf("check %s: %w", k, err)
-			}
-			st.Checks[string(k)] = &cs
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketComponents).ForEach(func(k, v []byte) error {
-			var cs status.ComponentState
-			if err := json.Unmarshal(v, &cs); err != nil {
-				return fmt.Errorf("component %s: %w", k, err)
-			}
-			st.Components[string(k)] = &cs
-			return nil
-		}); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
-			var inc status.Incident
-			if err := json.Unmarshal(v, &inc); err != nil {
-				return fmt.Errorf("incident %x: %w", k, err)
-			}
-			if inc.Open() || now.Sub(inc.ResolvedAt) <= keepClosed {
-				st.Incidents[inc.ID] = &inc
-			}
-			return nil
-		})
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
 	return st, nil
+}
+
+// loadState decodes into st what the engine starts from, keeping the
+// incidents keep accepts (every one is decoded).
+func loadState(tx *bolt.Tx, st *status.State, keep func(*status.Incident) bool) error {
+	if v := tx.Bucket(bucketMeta).Get(keyEngine); v != nil {
+		var m engineMeta
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("engine meta: %w", err)
+		}
+		st.Seq, st.DelayedSince, st.WatchingSince = m.Seq, m.DelayedSince, m.WatchingSince
+		if m.Maint != nil {
+			st.Maint = m.Maint
+		}
+		st.ConnectivitySince = m.Connectivity
+		if m.Windows != nil {
+			st.Windows = m.Windows
+		}
+		if m.Seen != nil {
+			st.Seen = m.Seen
+		}
+	}
+	if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
+		var cs status.CheckState
+		if err := json.Unmarshal(v, &cs); err != nil {
+			return fmt.Errorf("check %s: %w", k, err)
+		}
+		st.Checks[string(k)] = &cs
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketComponents).ForEach(func(k, v []byte) error {
+		var cs status.ComponentState
+		if err := json.Unmarshal(v, &cs); err != nil {
+			return fmt.Errorf("component %s: %w", k, err)
+		}
+		st.Components[string(k)] = &cs
+		return nil
+	}); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketIncidents).ForEach(func(k, v []byte) error {
+		var inc status.Incident
+		if err := json.Unmarshal(v, &inc); err != nil {
+			return fmt.Errorf("incident %x: %w", k, err)
+		}
+		if keep(&inc) {
+			st.Incidents[inc.ID] = &inc
+		}
+		return nil
+	})
 }
 
 // IncidentsStarted returns the incidents that started in [from, to),
@@ -84,7 +94,7 @@ func (s *Store) IncidentsStarted(from, to time.Time) ([]*status.Incident, error)
 		for k, _ := c.Seek(timeKey(from)); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
 			var inc status.Incident
 			if err := json.Unmarshal(b.Get(k[8:]), &inc); err != nil {
-				return fmt.Errorf("incident %x: %w", k[8:], err)
+				return s.corrupt(fmt.Errorf("incident %x: %w", k[8:], err))
 			}
 			out = append(out, &inc)
 		}
@@ -118,7 +128,10 @@ func (s *Store) Incident(id string) (*status.Incident, error) {
 			return ErrNotFound
 		}
 		inc = new(status.Incident)
-		return json.Unmarshal(tx.Bucket(bucketIncidents).Get(seq), inc)
+		if err := json.Unmarshal(tx.Bucket(bucketIncidents).Get(seq), inc); err != nil {
+			return s.corrupt(fmt.Errorf("incident %s: %w", id, err))
+		}
+		return nil
 	})
 	return inc, err
 }
@@ -132,7 +145,7 @@ func (s *Store) Incidents(limit int, keep func(*status.Incident) bool, stop func
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var inc status.Incident
 			if err := json.Unmarshal(v, &inc); err != nil {
-				return fmt.Errorf("incident %x: %w", k, err)
+				return s.corrupt(fmt.Errorf("incident %x: %w", k, err))
 			}
 			if stop != nil && stop(&inc) {
 				break
@@ -183,7 +196,7 @@ func (s *Store) series(name []byte, daily bool, from, to time.Time, fn func(time
 		end := timeKey(to)
 		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end); k, v = c.Next() {
 			if err := fn(keyTime(k), v); err != nil {
-				return err
+				return s.corrupt(fmt.Errorf("roll-up %s at %x: %w", name, k, err))
 			}
 		}
 		return nil
@@ -210,7 +223,7 @@ func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredRe
 		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end) && len(out) < limit; k, v = c.Next() {
 			r, err := decodeResult(v)
 			if err != nil {
-				return err
+				return s.corrupt(fmt.Errorf("result of %s at %x: %w", check, k, err))
 			}
 			out = append(out, StoredResult{At: keyTime(k), Result: r})
 		}

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -117,6 +118,13 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: o.Now, work: make(chan struct{}, 1)}
+	if err := s.view(s.checkLoaded); err != nil {
+		db.Close()
+		if !errors.Is(err, ErrDamaged) {
+			err = s.corrupt(err)
+		}
+		return nil, err
+	}
 	if err := s.update(s.initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -164,13 +172,17 @@ func (s *Store) Restored() (*Restored, bool) { return s.restored, s.restored != 
 
 // view is db.View, update db.Update: a page bbolt finds damaged makes it
 // panic, and the panic becomes an ErrDamaged error instead of a crash with
-// a stack trace.
+// a stack trace. A damaged page can also send bbolt past the mapped file
+// (a key size from a flipped byte): SetPanicOnFault makes that fault a
+// panic too on this goroutine, where it would otherwise end the process.
 func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.damaged(&err)
 	return s.db.View(fn)
 }
 
 func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.damaged(&err)
 	return s.db.Update(fn)
 }
@@ -208,10 +220,14 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// Check runs bbolt's consistency check and returns every problem found.
+// Check reads every key and value, then runs bbolt's consistency check,
+// and returns every problem found.
 func (s *Store) Check() []error {
 	var errs []error
 	if err := s.view(func(tx *bolt.Tx) error {
+		if err := readEverything(tx); err != nil {
+			return err
+		}
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"fmt"
+	"hash/crc32"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// corrupt says that err, met reading a value, means the file is damaged:
+// a value this code wrote no longer decodes.
+func (s *Store) corrupt(err error) error {
+	return fmt.Errorf("%s %w (%v)", s.path, ErrDamaged, err)
+}
+
+// loadedBuckets are the buckets Open reads whole: what the engine starts
+// from and the incident indexes the page and the export read. The results
+// and roll-ups, the bulk of a file, are not: they are read page by page as
+// needed, each read turning damage into ErrDamaged, and verify reads them.
+func loadedBuckets() [][]byte {
+	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart}
+}
+
+// checkLoaded reads, at open, everything the engine loads through the
+// decoders LoadState uses, and the incident indexes, then checks the pages
+// of those buckets: a serve that starts, or an export that renders, never
+// meets damage there later. A new file has no buckets yet; one from before
+// a migration may lack an index.
+func (s *Store) checkLoaded(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents} {
+		if tx.Bucket(name) == nil {
+			return nil
+		}
+	}
+	// Decoding first reads every key and value on this goroutine, where a
+	// fault on a bad page becomes an error (see view); bbolt's own page
+	// check runs on a goroutine of its own, where a fault would crash.
+	if err := loadState(tx, status.NewState(), func(*status.Incident) bool { return false }); err != nil {
+		return err
+	}
+	if err := checkIndexes(tx); err != nil {
+		return err
+	}
+	var first error
+	for _, name := range loadedBuckets() {
+		if b := tx.Bucket(name); b != nil && b.Root() != 0 && first == nil { // 0: inline, inside the root page
+			// Drained to the end: the check's goroutine reads the
+			// transaction's pages until it closes the channel.
+			for err := range tx.Check(bolt.WithPageId(uint64(b.Root()))) {
+				if first == nil {
+					first = fmt.Errorf("bucket %s: %w", name, err)
+				}
+			}
+		}
+	}
+	return first
+}
+
+// checkIndexes checks that every entry of the incident indexes has its
+// shape and names a stored incident.
+func checkIndexes(tx *bolt.Tx) error {
+	incidents, ids, starts := tx.Bucket(bucketIncidents), tx.Bucket(bucketIncidentID), tx.Bucket(bucketIncidentStart)
+	if ids == nil || starts == nil {
+		return nil
+	}
+	if err := ids.ForEach(func(k, v []byte) error {
+		if len(v) != 8 || incidents.Get(v) == nil {
+			return fmt.Errorf("incident id %q names no incident", k)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return starts.ForEach(func(k, _ []byte) error {
+		if len(k) != 16 || incidents.Get(k[8:]) == nil {
+			return fmt.Errorf("incident start %x names no incident", k)
+		}
+		return nil
+	})
+}
+
+// readEverything reads every key and value of the file (a checksum over
+// them, so each byte is touched), on the calling goroutine: run before
+// bbolt's tx.Check, it turns a fault on a bad page into an error where the
+// check's own goroutine would crash.
+func readEverything(tx *bolt.Tx) error {
+	sum := crc32.NewIEEE()
+	var walk func(b *bolt.Bucket) error
+	walk = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			sum.Write(k)
+			if v == nil {
+				if sub := b.Bucket(k); sub != nil {
+					return walk(sub)
+				}
+				return nil
+			}
+			sum.Write(v)
+			return nil
+		})
+	}
+	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b) })
+	return err
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+)
+
+// Open reads what the engine loads (engine meta, check, component and
+// incident state) and the incident indexes through the decoders the
+// readers use: a value that does not decode, an index entry naming no
+// incident, or a key whose size runs past the mapped file is ErrDamaged at
+// open, with the path, never a JSON error, a fresh start or a fault.
+func TestOpenChecksWhatTheEngineLoads(t *testing.T) {
+	_, path := openTemp(t)
+	s, err := Open(path+".src", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := status.NewEngine(model(), nil)
+	at := t0
+	for i := range 100 { // 50 incidents: the start index has a page of its own
+		o := probes.Down
+		if i%2 == 1 {
+			o = probes.Up
+		}
+		at = at.Add(time.Hour)
+		drive(t, s, e, nil, status.Batch{Now: at, Results: []status.CheckResult{result("api-1", at, o, 0), result("api-1", at, o, 0)}})
+	}
+	s.Close()
+	good, err := os.ReadFile(path + ".src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(bucket []byte, k, v []byte) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			if k == nil {
+				k, _ = tx.Bucket(bucket).Cursor().First()
+			}
+			return tx.Bucket(bucket).Put(k, v)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(*bolt.Tx) error // through bbolt: the pages stay sound
+		raw    func(b []byte, root func(bucket []byte) int)
+	}{
+		{name: "engine meta", tamper: put(bucketMeta, keyEngine, []byte(`{"seq":`))},
+		{name: "check state", tamper: put(bucketChecks, nil, []byte(`{"status":"operational","since":"2026-0e-10T12:07:00Z"}`))},
+		{name: "component state", tamper: put(bucketComponents, nil, []byte("\x17"))},
+		{name: "incident", tamper: put(bucketIncidents, nil, []byte(`{"id":"inc-1","started_at":"2026-\x983-10T12:37:00Z"}`))},
+		{name: "id index", tamper: put(bucketIncidentID, []byte("inc-999"), be64(999))},
+		{name: "start index", tamper: put(bucketIncidentStart, []byte("short"), nil)},
+		{name: "start index key size", raw: func(b []byte, root func([]byte) int) {
+			// A leaf element's key size beyond the map: reading the key
+			// faults (SIGSEGV), which nothing recovers unless asked to.
+			ps := int(binary.NativeEndian.Uint32(b[16+8:])) // the page size, in meta 0
+			binary.NativeEndian.PutUint32(b[root(bucketIncidentStart)*ps+16+16*10+8:], 0x7fff0000)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := path + "." + strings.ReplaceAll(tc.name, " ", "-")
+			if err := os.WriteFile(p, good, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bolt.Open(p, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots := map[string]int{}
+			db.View(func(tx *bolt.Tx) error {
+				return tx.ForEach(func(name []byte, b *bolt.Bucket) error { roots[string(name)] = int(b.Root()); return nil })
+			})
+			if tc.tamper != nil {
+				err = db.Update(tc.tamper)
+			}
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.raw != nil {
+				b, _ := os.ReadFile(p)
+				if roots[string(bucketIncidentStart)] == 0 {
+					t.Fatal("the start index is inline")
+				}
+				tc.raw(b, func(bucket []byte) int { return roots[string(bucket)] })
+				os.WriteFile(p, b, 0o600)
+			}
+			s, err := Open(p, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("a damaged file opens")
+			}
+			if !errors.Is(err, ErrDamaged) || !strings.HasPrefix(err.Error(), p+" is damaged: restore a backup (docs/operations.md)") {
+				t.Fatalf("Open: %v, want %s %v", err, p, ErrDamaged)
+			}
+		})
+	}
+}
+
+// A key size that sends bbolt past the mapped file, in a page Open does not
+// read (raw results): the read that meets it, and the full check, report
+// ErrDamaged instead of the process dying of "unexpected fault address".
+func TestFaultIsDamage(t *testing.T) {
+	s, path := openTemp(t)
+	e := status.NewEngine(model(), nil)
+	at := t0
+	for range 200 { // results of api-1 on a page of their own
+		at = at.Add(time.Minute)
+		drive(t, s, e, nil, status.Batch{Now: at, Results: []status.CheckResult{result("api-1", at, probes.Up, time.Millisecond)}})
+	}
+	var root int
+	s.db.View(func(tx *bolt.Tx) error {
+		root = int(tx.Bucket(bucketResults).Bucket([]byte("api-1")).Root())
+		return nil
+	})
+	s.Close()
+	if root == 0 {
+		t.Fatal("the results of api-1 are inline")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := int(binary.NativeEndian.Uint32(b[16+8:]))
+	for binary.NativeEndian.Uint16(b[root*ps+8:]) == 0x01 { // a branch: down its first child
+		root = int(binary.NativeEndian.Uint64(b[root*ps+16+8:]))
+	}
+	if flags := binary.NativeEndian.Uint16(b[root*ps+8:]); flags != 0x02 {
+		t.Fatalf("page %d has flags %#x, want a leaf", root, flags)
+	}
+	binary.NativeEndian.PutUint32(b[root*ps+16+16*5+8:], 0x7fff0000) // element 5's key size
+	os.WriteFile(path, b, 0o600)
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open reads no results, yet: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Results("api-1", t0, at.Add(time.Hour), 1000); !errors.Is(err, ErrDamaged) {
+		t.Errorf("Results: %v, want %v", err, ErrDamaged)
+	}
+	if errs := s.Check(); len(errs) == 0 || !errors.Is(errs[0], ErrDamaged) {
+		t.Errorf("Check: %v, want %v first", errs, ErrDamaged)
+	}
+}
