@@ -157,8 +157,14 @@ func TestWebhookKillMidDelivery(t *testing.T) {
 
 	p2 := startOutpost(t, bin, cfg, listen)
 	want := []string{"incident.created", "component.status_changed"}
-	waitFor(t, 30*time.Second, "every event answered after the restart", func() bool {
-		_, answered, _ := rcv.seen()
+	// The held request's own handler answers once it is released, so
+	// "every event answered" alone can be met before the restarted node has
+	// sent the interrupted event again: wait for that second arrival too.
+	waitFor(t, 30*time.Second, "every event answered after the restart, the interrupted one sent again", func() bool {
+		arrived, answered, _ := rcv.seen()
+		if n := countOf(arrived, held); n < 2 {
+			return false
+		}
 		for _, w := range want {
 			found := false
 			for _, a := range answered {
@@ -174,29 +180,28 @@ func TestWebhookKillMidDelivery(t *testing.T) {
 	if rejected != 0 {
 		t.Fatalf("%d requests failed signature verification", rejected)
 	}
-	count := 0
-	for _, a := range arrived {
-		if a == held {
-			count++
-		}
-	}
-	if count < 2 {
+	if count := countOf(arrived, held); count < 2 {
 		t.Fatalf("the interrupted delivery %q was not sent again with the same webhook-id: %q", held, arrived)
 	}
-	_, log := request(t, "GET", sub+"/deliveries", created.UnsubscribeToken, "")
-	var dl struct {
-		Deliveries []struct {
-			Type, State string
-		} `json:"deliveries"`
-	}
-	if err := json.Unmarshal([]byte(log), &dl); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dl.Deliveries {
-		if d.State != "sent" {
-			t.Errorf("delivery %s is %s after the restart: %s", d.Type, d.State, log)
+	// An answer is recorded after it arrives (outcomes are group-committed):
+	// wait for the records rather than read them once.
+	waitFor(t, 10*time.Second, "every delivery recorded as sent after the restart", func() bool {
+		_, log := request(t, "GET", sub+"/deliveries", created.UnsubscribeToken, "")
+		var dl struct {
+			Deliveries []struct {
+				Type, State string
+			} `json:"deliveries"`
 		}
-	}
+		if err := json.Unmarshal([]byte(log), &dl); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dl.Deliveries {
+			if d.State != "sent" {
+				return false
+			}
+		}
+		return len(dl.Deliveries) > 0
+	}, p2)
 	metrics := mustFetch(p2.ops, "/metrics")
 	if !strings.Contains(metrics, `outpost_deliveries_total{destination="@webhooks",result="delivered"}`) ||
 		strings.Contains(metrics, `outpost_outbox_depth{destination="@webhooks"}`) {
@@ -432,4 +437,15 @@ func TestWebhookRowsFromBeforeStartAreDelivered(t *testing.T) {
 		}
 	}
 	t.Error("no body of the row from before the start")
+}
+
+// countOf counts the times s occurs in list.
+func countOf(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }
