@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,9 @@ type Server struct {
 	addr string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when master has exited
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start runs a private Postfix instance for the test and stops it, with
@@ -222,8 +226,14 @@ func (s *Server) greet() error {
 // stop sends master SIGTERM (it passes it to its process group, every
 // daemon it started) and waits until no process of the group is still
 // running, so the port is closed and nothing writes into the directory
-// being removed.
+// being removed. Once: a test may stop an instance before its cleanup.
 func (s *Server) stop() error {
+	s.stopOnce.Do(func() { s.stopErr = s.terminate() })
+	return s.stopErr
+}
+
+// terminate is stop's one run.
+func (s *Server) terminate() error {
 	pgid := s.cmd.Process.Pid // master makes itself a session leader
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	deadline := time.Now().Add(stopTimeout)
