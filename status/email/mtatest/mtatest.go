@@ -26,11 +26,8 @@ import (
 	"time"
 )
 
-// Binaries of Debian's postfix package.
-const (
-	postfixBin = "/usr/sbin/postfix"
-	masterBin  = "/usr/lib/postfix/sbin/master"
-)
+// masterBin is Postfix's resident daemon in Debian's postfix package.
+const masterBin = "/usr/lib/postfix/sbin/master"
 
 // How long the instance gets to come up and to go away.
 const (
@@ -81,7 +78,7 @@ var errExited = errors.New("master exited")
 // requirePostfix skips without the postfix package, or fails under CI.
 func requirePostfix(t testing.TB) {
 	t.Helper()
-	for _, p := range []string{postfixBin, masterBin} {
+	for _, p := range []string{masterBin, smtpSourceBin, postfixFiles} {
 		if _, err := os.Stat(p); err != nil {
 			skipOrFail(t, fmt.Sprintf("no %s (apt-get install postfix)", p))
 		}

@@ -23,6 +23,7 @@ func send(t *testing.T, addr, from, to, subject, body string) {
 // A message sent with net/smtp comes back from the Maildir with its
 // headers, its body and the envelope recipient Postfix delivered it to.
 func TestDeliversToMaildir(t *testing.T) {
+	t.Parallel() // instances share nothing, so tests may run side by side
 	s := Start(t)
 	send(t, s.Addr(), "status@outpost.test", "ada@example.com", "hello", "Public API is unavailable.")
 	msgs := s.WaitFor(t, 1, 20*time.Second)
@@ -47,6 +48,7 @@ func TestDeliversToMaildir(t *testing.T) {
 // Any recipient domain is accepted and delivered: three domains, three
 // messages, each to its own recipient.
 func TestAcceptsAnyDomain(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	want := map[string]bool{}
 	for i, d := range []string{"example.com", "example.org", "mail.example.net"} {
@@ -103,6 +105,7 @@ func TestWaitForTimesOut(t *testing.T) {
 
 // smtp-source, Postfix's own load generator, delivers to every domain.
 func TestSMTPSource(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	domains := []string{"a.example", "b.example", "c.example"}
 	took := s.SMTPSource(t, 30, domains, 512)
