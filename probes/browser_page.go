@@ -1,0 +1,149 @@
+package probes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// defaultMaxPageBytes is a browser run's page weight when max_body_bytes is
+// not set: every request of the journey together, decoded. A real web app
+// weighs a few MiB; what Outpost itself holds does not grow with it.
+const defaultMaxPageBytes = 32 << 20
+
+// errPageTooHeavy ends a run whose pages downloaded more than its budget.
+var errPageTooHeavy = errors.New("the page downloaded more than the run may read")
+
+// stopMirroringDOM turns off the DOM and CSS agents chromedp enables on a
+// new tab. With them on, Chromium tells Outpost of every node the parser
+// adds (DOM.childNodeCountUpdated: 8 MiB of paragraphs made 120,000 events
+// and 100 MB of allocation in Outpost). The steps query the page with
+// JavaScript instead, and bring back a few numbers, never the page.
+func stopMirroringDOM(ctx context.Context) error {
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, css.Disable, cdp.Empty{}); err != nil {
+			return fmt.Errorf("CSS.disable: %w", err)
+		}
+		if _, err := cdp.Call(ctx, t, dom.Disable, cdp.Empty{}); err != nil {
+			return fmt.Errorf("DOM.disable: %w", err)
+		}
+		return nil
+	}))
+}
+
+// pageWeight counts what the tab's requests download (Network.dataReceived)
+// and cancels the run once it passes the budget, so a page that never
+// stops downloading ends the run as body_too_large rather than at its
+// deadline. Chromium reports decoded bytes per chunk and the encoded bytes
+// late, in a later chunk (often 0 until then), so both are summed and the
+// larger is the weight.
+type pageWeight struct {
+	mu               sync.Mutex
+	decoded, encoded int64
+	limit            int64
+	cancel           context.CancelCauseFunc
+}
+
+func (w *pageWeight) observe(ev *network.EventDataReceived) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.decoded += ev.DataLength
+	w.encoded += ev.EncodedDataLength
+	if max(w.decoded, w.encoded) > w.limit {
+		w.cancel(fmt.Errorf("%w: more than %d bytes", errPageTooHeavy, w.limit))
+	}
+}
+
+// findJS waits inside the page, up to ms milliseconds, for the first
+// element a selector finds (visible, if asked), scrolls it into view and
+// returns the middle of its box; null if it never came. Visible is what
+// chromedp's WaitVisible means: the element has a box.
+const findJS = `(async (sel, visible, ms) => {
+	const end = Date.now() + ms;
+	for (;;) {
+		const el = document.querySelector(sel);
+		if (el && (!visible || el.offsetWidth || el.offsetHeight || el.getClientRects().length)) {
+			el.scrollIntoView({block: "center", inline: "center"});
+			const r = el.getBoundingClientRect();
+			return {x: r.left + r.width / 2, y: r.top + r.height / 2};
+		}
+		if (Date.now() >= end) return null;
+		await new Promise(res => setTimeout(res, 50));
+	}
+})(%s, %t, %d)`
+
+// point is where an element is, in the viewport's CSS pixels.
+type point struct{ X, Y float64 }
+
+// find waits for an element. A navigation under way destroys the page's
+// context while it waits (a click that submits a form, then a wait_for),
+// so a protocol error is tried again in the next document until the
+// deadline; an exception (a selector that does not parse) is final.
+func find(ctx context.Context, sel string, visible bool) (*point, error) {
+	quoted, err := json.Marshal(sel)
+	if err != nil {
+		return nil, fmt.Errorf("selector %q: %w", sel, err)
+	}
+	for {
+		wait := 30 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			wait = time.Until(dl)
+		}
+		pt, err := chromedp.Run(ctx, chromedp.Evaluate[*point](fmt.Sprintf(findJS, quoted, visible, wait.Milliseconds()), chromedp.EvalAwaitPromise))
+		var perr *cdproto.Error
+		switch {
+		case err == nil && pt == nil:
+			return nil, fmt.Errorf("no element %s", sel)
+		case err == nil:
+			return pt, nil
+		case ctx.Err() == nil && errors.As(err, &perr):
+			if serr := sleepCtx(ctx, 50*time.Millisecond); serr != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%s: %w", sel, err)
+		}
+	}
+}
+
+// showsText says whether the page's visible text holds s: the search runs
+// in the page, so a page of any size costs Outpost one boolean.
+func showsText(ctx context.Context, s string) (bool, error) {
+	quoted, err := json.Marshal(s)
+	if err != nil {
+		return false, fmt.Errorf("text %q: %w", s, err)
+	}
+	return chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`!!document.body && document.body.innerText.includes(%s)`, quoted)))
+}
+
+// focus finds an element and gives it the keyboard.
+func focus(ctx context.Context, sel string) error {
+	if _, err := find(ctx, sel, true); err != nil {
+		return err
+	}
+	quoted, _ := json.Marshal(sel) // find marshalled it already
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const el = document.querySelector(%s); if (el) el.focus(); return !!el; })()`, quoted)))
+	return err
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
