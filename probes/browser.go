@@ -158,7 +158,7 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 	if err := openTab(run, tab, func(e any) { br.events.observe(e, weight) }); err != nil {
 		return br.failed("open a tab", down(ReasonInternal, 0, "%v", err))
 	}
-	if err := stopMirroringDOM(run); err != nil {
+	if err := quietTab(run, p.failConsole); err != nil {
 		return br.failed("open a tab", down(ReasonInternal, 0, "%v", err))
 	}
 	for i, st := range p.steps {
@@ -324,7 +324,7 @@ func screenshot(ctx, tab context.Context) []byte {
 
 // step runs one step; ok false with the reason when it fails. Only goto
 // uses chromedp's own navigation; the others ask the page with JavaScript
-// (see stopMirroringDOM).
+// (see quietTab).
 func (p *BrowserCheck) step(ctx context.Context, st Step) (Result, bool) {
 	var err error
 	switch {

@@ -12,7 +12,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -24,18 +26,25 @@ const defaultMaxPageBytes = 32 << 20
 // errPageTooHeavy ends a run whose pages downloaded more than its budget.
 var errPageTooHeavy = errors.New("the page downloaded more than the run may read")
 
-// stopMirroringDOM turns off the DOM and CSS agents chromedp enables on a
-// new tab. With them on, Chromium tells Outpost of every node the parser
-// adds (DOM.childNodeCountUpdated: 8 MiB of paragraphs made 120,000 events
-// and 100 MB of allocation in Outpost). The steps query the page with
-// JavaScript instead, and bring back a few numbers, never the page.
-func stopMirroringDOM(ctx context.Context) error {
+// quietTab turns off the domains chromedp enables on a new tab whose
+// events carry what the page holds or says. With DOM on, Chromium tells
+// Outpost of every node the parser adds (DOM.childNodeCountUpdated: 8 MiB
+// of paragraphs made 120,000 events and 100 MB of allocation in Outpost);
+// with Runtime on, every console message and exception comes with its
+// text, however long (1 MiB messages in a loop: 31 MB in 5 s); Log
+// repeats what the page requests. The steps ask the page with JavaScript
+// instead and bring back a few numbers. Runtime stays on only for a check
+// that fails on console errors, which needs its events.
+func quietTab(ctx context.Context, keepRuntime bool) error {
+	off := []cdp.Command[cdp.Empty, cdp.Empty]{css.Disable, dom.Disable, log.Disable}
+	if !keepRuntime {
+		off = append(off, runtime.Disable)
+	}
 	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, t, css.Disable, cdp.Empty{}); err != nil {
-			return fmt.Errorf("CSS.disable: %w", err)
-		}
-		if _, err := cdp.Call(ctx, t, dom.Disable, cdp.Empty{}); err != nil {
-			return fmt.Errorf("DOM.disable: %w", err)
+		for _, c := range off {
+			if _, err := cdp.Call(ctx, t, c, cdp.Empty{}); err != nil {
+				return fmt.Errorf("%s: %w", c.Method, err)
+			}
 		}
 		return nil
 	}))
@@ -67,7 +76,8 @@ func (w *pageWeight) observe(ev *network.EventDataReceived) {
 // findJS waits inside the page, up to ms milliseconds, for the first
 // element a selector finds (visible, if asked), scrolls it into view and
 // returns the middle of its box; null if it never came. Visible is what
-// chromedp's WaitVisible means: the element has a box.
+// chromedp's WaitVisible means: the element has a box. The answer is made
+// of numbers (a page may have patched what this calls), so it stays small.
 const findJS = `(async (sel, visible, ms) => {
 	const end = Date.now() + ms;
 	for (;;) {
@@ -75,7 +85,7 @@ const findJS = `(async (sel, visible, ms) => {
 		if (el && (!visible || el.offsetWidth || el.offsetHeight || el.getClientRects().length)) {
 			el.scrollIntoView({block: "center", inline: "center"});
 			const r = el.getBoundingClientRect();
-			return {x: r.left + r.width / 2, y: r.top + r.height / 2};
+			return {x: +r.left + r.width / 2, y: +r.top + r.height / 2};
 		}
 		if (Date.now() >= end) return null;
 		await new Promise(res => setTimeout(res, 50));

@@ -168,6 +168,8 @@ func misbehaveAsPage(c net.Conn, br *bufio.Reader, behaviour string) {
 		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p><script src=\"/big.js\"></script>")
 	case behaviour == "browser-huge-subresource": // a script holds the load event until it ends
 		flood(c, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nConnection: close\r\n\r\n"), []byte(strings.Repeat("// "+strings.Repeat("x", 60)+"\n", 1000)))
+	case behaviour == "browser-console-flood" && page: // 1 MiB messages, as fast as the page can
+		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p><script>const m = \"x\".repeat(1<<20); setInterval(() => { console.log(m); console.error(m); throw new Error(m); }, 1)</script>")
 	case behaviour == "browser-drip-page" && page:
 		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p>")
 		misbehave(c, "drip")
@@ -385,10 +387,11 @@ func TestBrowserBoundedAgainstHostilePages(t *testing.T) {
 		{"endless page", "browser-endless-page", []Reason{ReasonBodyTooLarge}},
 		{"endless script", "browser-huge-subresource", []Reason{ReasonBodyTooLarge}},
 		{"dripping page", "browser-drip-page", []Reason{ReasonTimeout}},
+		{"console flood", "browser-console-flood", []Reason{ReasonTimeout}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustProbe(t, Spec{Kind: "browser", MaxBodyBytes: limit, Steps: []Step{
-				{Name: "open", Goto: "http://" + hostilePeer(t, tc.peer) + "/"}, {ExpectText: "needle"}}}, Options{Browser: b})
+				{Name: "open", Goto: "http://" + hostilePeer(t, tc.peer) + "/"}, {ExpectText: "needle"}, {WaitFor: "#never"}}}, Options{Browser: b})
 			r, alloc, wall := measureRun(p, timeout)
 			t.Logf("%s %s in %s (latency %s), %d KiB allocated: %s", r.Outcome, r.Reason, wall.Round(time.Millisecond),
 				r.Latency.Round(time.Millisecond), alloc>>10, truncate([]byte(r.Message), 160))
