@@ -256,8 +256,7 @@ type pageEvents struct {
 }
 
 func (e *pageEvents) observe(ev any, w *pageWeight) {
-	if d, ok := ev.(*network.EventDataReceived); ok {
-		w.observe(d)
+	if w.observe(ev) {
 		return
 	}
 	e.mu.Lock()

@@ -55,7 +55,9 @@ func quietTab(ctx context.Context, keepRuntime bool) error {
 // stops downloading ends the run as body_too_large rather than at its
 // deadline. Chromium reports decoded bytes per chunk and the encoded bytes
 // late, in a later chunk (often 0 until then), so both are summed and the
-// larger is the weight.
+// larger is the weight. The URLs and headers of requests and responses
+// count too: each comes to Outpost in an event, and a page chooses them
+// (1 MiB URLs fetched in a loop: 16 MB in a 5 s run).
 type pageWeight struct {
 	mu               sync.Mutex
 	decoded, encoded int64
@@ -63,14 +65,42 @@ type pageWeight struct {
 	cancel           context.CancelCauseFunc
 }
 
-func (w *pageWeight) observe(ev *network.EventDataReceived) {
+// observe counts an event; false if it is not one of the network's.
+func (w *pageWeight) observe(ev any) bool {
+	var decoded, encoded int64
+	switch ev := ev.(type) {
+	case *network.EventDataReceived:
+		decoded, encoded = ev.DataLength, ev.EncodedDataLength
+	case *network.EventRequestWillBeSent:
+		if ev.Request != nil {
+			decoded = int64(len(ev.Request.URL)+len(ev.Request.URLFragment)+len(ev.DocumentURL)) + headerBytes(ev.Request.Headers)
+		}
+	case *network.EventResponseReceived:
+		if ev.Response != nil {
+			decoded = int64(len(ev.Response.URL)) + headerBytes(ev.Response.Headers)
+		}
+	default:
+		return false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.decoded += ev.DataLength
-	w.encoded += ev.EncodedDataLength
+	w.decoded += decoded
+	w.encoded += encoded
 	if max(w.decoded, w.encoded) > w.limit {
 		w.cancel(fmt.Errorf("%w: more than %d bytes", errPageTooHeavy, w.limit))
 	}
+	return true
+}
+
+func headerBytes(h network.Headers) int64 {
+	var n int
+	for k, v := range h {
+		n += len(k)
+		if s, ok := v.(string); ok {
+			n += len(s)
+		}
+	}
+	return int64(n)
 }
 
 // findJS waits inside the page, up to ms milliseconds, for the first
