@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
@@ -51,7 +54,11 @@ func (b *Browser) tab() (context.Context, context.CancelFunc, error) {
 		} else {
 			opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(b.execPath), chromedp.NoSandbox, chromedp.DisableGPU,
 				chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
-				chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+				chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+				// Chromium streams a script to its compiler without telling
+				// DevTools of the bytes (no Network.dataReceived), which would
+				// hide an endless script from the page's weight.
+				chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,ScriptStreaming"))
 			alloc, cancelAlloc = chromedp.NewExecAllocator(context.Background(), opts...)
 		}
 		root, cancelRoot := chromedp.NewContext(alloc)
@@ -85,6 +92,7 @@ type BrowserCheck struct {
 	failConsole  bool
 	failRequests bool
 	max          time.Duration
+	maxBytes     int64 // the page weight of one run, all requests together
 }
 
 func newBrowserCheck(s Spec, o Options) (Probe, error) {
@@ -117,88 +125,172 @@ func newBrowserCheck(s Spec, o Options) (Probe, error) {
 		return nil, fieldErr("steps[0]", "the first step must be a goto")
 	}
 	return &BrowserCheck{b: o.Browser, steps: s.Steps, failConsole: s.FailOnConsoleErrors, failRequests: s.FailOnRequestErrors,
-		max: s.Expect.MaxLatency}, nil
+		max: s.Expect.MaxLatency, maxBytes: cmp.Or(max(s.MaxBodyBytes, 0), defaultMaxPageBytes)}, nil
 }
 
 // Close closes the shared browser: the scheduler stops its checks together.
 func (p *BrowserCheck) Close() error { return p.b.Close() }
 
-// Run takes a browser slot, opens a tab and walks the steps.
+// Run takes a browser slot, opens a tab and walks the steps. It answers
+// by the check's deadline whatever the page does: closing the tab can take
+// chromedp seconds (detach, close, wait for it to go, dispose of its browser
+// context), so that happens after the answer, and the tab keeps its slot
+// until it is gone, so runs that time out cannot pile tabs up in Chromium.
 func (p *BrowserCheck) Run(ctx context.Context) Result {
 	start := time.Now()
 	select {
 	case p.b.slots <- struct{}{}:
-		defer func() { <-p.b.slots }()
 	case <-ctx.Done():
 		return down(ReasonTimeout, elapsed(start), "no browser slot before the deadline")
 	}
 	tab, closeTab, err := p.b.tab()
 	if err != nil {
+		<-p.b.slots
 		return down(ReasonInternal, elapsed(start), "%v", err)
 	}
-	defer closeTab()
-	stop := context.AfterFunc(ctx, closeTab) // the check's deadline ends the tab
+	defer func() { go func() { closeTab(); <-p.b.slots }() }()
+	run, cancel := context.WithCancelCause(tab)
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) }) // the check's deadline ends the run
 	defer stop()
-	var mu sync.Mutex
-	var console, failed []string
-	_ = chromedp.Listen(tab, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			console = append(console, e.ExceptionDetails.Text)
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				console = append(console, "console.error")
-			}
-		case *network.EventLoadingFailed:
-			if !e.Canceled {
-				failed = append(failed, e.ErrorText)
-			}
-		}
-	})
-	timings := map[string]any{}
+	br := &browserRun{ctx: ctx, tab: tab, run: run, start: start, timings: map[string]any{}}
+	weight := &pageWeight{limit: p.maxBytes, cancel: cancel}
+	if err := openTab(run, tab, func(e any) { br.events.observe(e, weight) }); err != nil {
+		return br.failed("open a tab", down(ReasonInternal, 0, "%v", err))
+	}
+	if err := quietTab(run, p.failConsole); err != nil {
+		return br.failed("open a tab", down(ReasonInternal, 0, "%v", err))
+	}
 	for i, st := range p.steps {
 		name := st.Name
 		if name == "" {
 			name = fmt.Sprintf("step %d", i+1)
 		}
-		sctx, cancel := tab, context.CancelFunc(func() {})
+		sctx, cancelStep := run, context.CancelFunc(func() {})
 		if st.Timeout > 0 {
-			sctx, cancel = context.WithTimeout(tab, st.Timeout)
+			sctx, cancelStep = context.WithTimeout(run, st.Timeout)
 		}
 		began := time.Now()
 		r, ok := p.step(sctx, st)
-		cancel()
-		timings[name+"_ms"] = ms(time.Since(began))
+		stepTimedOut := errors.Is(sctx.Err(), context.DeadlineExceeded)
+		cancelStep()
+		br.timings[name+"_ms"] = ms(time.Since(began))
 		if !ok {
-			if ctx.Err() != nil || errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			if stepTimedOut {
 				r = down(ReasonTimeout, 0, "%s", r.Message)
 			}
-			r.Latency, r.Message = elapsed(start), name+": "+r.Message
-			r.detail("failed_step", name)
-			r.detail("step_ms", timings)
-			r.Screenshot = screenshot(tab)
-			return r
+			return br.failed(name, r)
 		}
 		if i == 0 {
-			nav, err := chromedp.Run(tab, chromedp.Evaluate[map[string]float64](`(() => { const n = performance.getEntriesByType("navigation")[0];
-				return n ? {dom_content_loaded_ms: n.domContentLoadedEventEnd, load_ms: n.loadEventEnd} : {}; })()`))
-			if err == nil {
-				for k, v := range nav {
-					timings[k] = v
-				}
-			}
+			navigationTimings(run, br.timings)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	lat := elapsed(start)
+	if context.Cause(run) != nil { // the page went on downloading after the last step
+		return br.failed("after the last step", down(ReasonInternal, 0, "%v", context.Cause(run)))
+	}
+	return p.judgeEvents(&br.events, elapsed(start), br.timings)
+}
+
+// openTab creates the tab's target and listens to it. chromedp ties the
+// target's event loop to the context that creates it, so that is the tab
+// (a screenshot after the run was cut still gets its answer), while the
+// wait is bounded by the run.
+func openTab(run, tab context.Context, listen func(any)) error {
+	opened := make(chan error, 1) // the goroutine ends with the tab, which Run closes
+	go func() { opened <- chromedp.Listen(tab, listen) }()
+	select {
+	case err := <-opened:
+		return err
+	case <-run.Done():
+		return context.Cause(run)
+	}
+}
+
+// browserRun is one run's state: the check's context, the tab, the run
+// (the tab until the deadline or the page's weight ends it) and what the
+// page reported.
+type browserRun struct {
+	ctx, tab, run context.Context
+	start         time.Time
+	timings       map[string]any
+	events        pageEvents
+}
+
+// failed reports a failed step with its true reason: the page's weight
+// (body_too_large) or the check's deadline (timeout) when either ended the
+// run, whatever error the step saw. A screenshot is kept if the deadline
+// leaves time for it.
+func (br *browserRun) failed(name string, r Result) Result {
+	switch cause := context.Cause(br.run); {
+	case errors.Is(cause, errPageTooHeavy):
+		r = down(ReasonBodyTooLarge, 0, "%v (max_body_bytes)", cause)
+	case br.ctx.Err() != nil:
+		r = down(ReasonTimeout, 0, "%s", r.Message)
+	}
+	r.Latency, r.Message = elapsed(br.start), name+": "+r.Message
+	r.detail("failed_step", name)
+	if len(br.timings) > 0 {
+		r.detail("step_ms", br.timings)
+	}
+	r.Screenshot = screenshot(br.ctx, br.tab)
+	return r
+}
+
+// navigationTimings adds the first page's load times (a few numbers).
+func navigationTimings(run context.Context, timings map[string]any) {
+	nav, err := chromedp.Run(run, chromedp.Evaluate[map[string]float64](`(() => { const n = performance.getEntriesByType("navigation")[0];
+		return n ? {dom_content_loaded_ms: n.domContentLoadedEventEnd, load_ms: n.loadEventEnd} : {}; })()`))
+	if err == nil {
+		for k, v := range nav {
+			timings[k] = v
+		}
+	}
+}
+
+// pageEvents keeps what the tab reports that a run may fail on: counts,
+// and the first few messages cut short, however many the page makes.
+type pageEvents struct {
+	mu                sync.Mutex
+	consoleN, failedN int
+	console, failed   []string
+}
+
+func (e *pageEvents) observe(ev any, w *pageWeight) {
+	if w.observe(ev) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		e.consoleN, e.console = e.consoleN+1, keepFew(e.console, ev.ExceptionDetails.Text)
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError {
+			e.consoleN, e.console = e.consoleN+1, keepFew(e.console, "console.error")
+		}
+	case *network.EventLoadingFailed:
+		if !ev.Canceled {
+			e.failedN, e.failed = e.failedN+1, keepFew(e.failed, ev.ErrorText)
+		}
+	}
+}
+
+// keepFew keeps the first 3 messages, each cut to 120 bytes.
+func keepFew(list []string, s string) []string {
+	if len(list) >= 3 {
+		return list
+	}
+	return append(list, truncate([]byte(s), 120))
+}
+
+func (p *BrowserCheck) judgeEvents(ev *pageEvents, lat time.Duration, timings map[string]any) Result {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
 	switch {
-	case p.failConsole && len(console) > 0:
-		return down(ReasonBodyMismatch, lat, "the page reported %d error(s): %s", len(console), truncate([]byte(strings.Join(console, "; ")), 120))
-	case p.failRequests && len(failed) > 0:
-		return down(ReasonConnectionError, lat, "%d request(s) failed: %s", len(failed), truncate([]byte(strings.Join(failed, "; ")), 120))
+	case p.failConsole && ev.consoleN > 0:
+		return down(ReasonBodyMismatch, lat, "the page reported %d error(s): %s", ev.consoleN, truncate([]byte(strings.Join(ev.console, "; ")), 120))
+	case p.failRequests && ev.failedN > 0:
+		return down(ReasonConnectionError, lat, "%d request(s) failed: %s", ev.failedN, truncate([]byte(strings.Join(ev.failed, "; ")), 120))
 	}
 	r := slowCheck(up(lat), p.max)
 	r.detail("step_ms", timings)
@@ -208,22 +300,30 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 // maxScreenshot bounds what a failed run keeps of the page.
 const maxScreenshot = 2 << 20
 
-// screenshot captures the tab as it is, if it still can (within a second,
-// and small enough to keep).
-func screenshot(tab context.Context) []byte {
-	if tab.Err() != nil {
+// screenshot captures the tab as it is, if the check's deadline leaves
+// time (at most a second), after stopping whatever the page still loads.
+func screenshot(ctx, tab context.Context) []byte {
+	if ctx.Err() != nil || tab.Err() != nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(tab, time.Second)
+	sctx, cancel := context.WithTimeout(tab, time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	_ = chromedp.Do(sctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.StopLoading, cdp.Empty{})
+		return err
+	}))
+	png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
 	if err != nil || len(png) > maxScreenshot {
 		return nil
 	}
 	return png
 }
 
-// step runs one step; ok false with the reason when it fails.
+// step runs one step; ok false with the reason when it fails. Only goto
+// uses chromedp's own navigation; the others ask the page with JavaScript
+// (see quietTab).
 func (p *BrowserCheck) step(ctx context.Context, st Step) (Result, bool) {
 	var err error
 	switch {
@@ -240,14 +340,19 @@ func (p *BrowserCheck) step(ctx context.Context, st Step) (Result, bool) {
 			return down(ReasonConnectionError, 0, "goto %s: %v", st.Goto, err), false
 		}
 	case st.Click != "":
-		err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(st.Click)))
+		var at *point
+		if at, err = find(ctx, st.Click, true); err == nil {
+			err = chromedp.Do(ctx, chromedp.MouseClickXY(at.X, at.Y))
+		}
 	case st.Fill != nil:
-		err = chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(st.Fill.Selector), st.Fill.Value))
+		if err = focus(ctx, st.Fill.Selector); err == nil {
+			err = chromedp.Do(ctx, chromedp.KeyEvent(st.Fill.Value))
+		}
 	case st.WaitFor != "":
-		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(st.WaitFor)))
+		_, err = find(ctx, st.WaitFor, true)
 	case st.ExpectText != "":
-		var body string
-		if body, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err == nil && !strings.Contains(body, st.ExpectText) {
+		var shown bool
+		if shown, err = showsText(ctx, st.ExpectText); err == nil && !shown {
 			return down(ReasonBodyMismatch, 0, "the page does not show %q", st.ExpectText), false
 		}
 	}

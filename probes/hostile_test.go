@@ -2,6 +2,7 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -143,6 +144,39 @@ func misbehave(c net.Conn, behaviour string) {
 	case "dns-tcp-drip":
 		_, _ = c.Write([]byte{0xff, 0xff})
 		misbehave(c, "drip")
+	default:
+		misbehaveAsPage(c, br, behaviour)
+	}
+}
+
+// misbehaveAsPage serves a browser: "/" is the page, any other path a
+// subresource (and the favicon Chromium asks for).
+func misbehaveAsPage(c net.Conn, br *bufio.Reader, behaviour string) {
+	line, _ := br.ReadString('\n')
+	readHead(br)
+	page := strings.HasPrefix(line, "GET / ")
+	const html = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+	para := []byte(strings.Repeat("<p>"+strings.Repeat("x", 60)+"</p>\n", 1000))
+	switch {
+	case behaviour == "browser-huge-page" && page: // 8 MiB of paragraphs, then the end
+		body := bytes.Repeat(para, 8<<20/len(para))
+		_, _ = fmt.Fprintf(c, "%sContent-Length: %d\r\n\r\n", html, len(body))
+		_, _ = c.Write(body)
+	case behaviour == "browser-endless-page" && page:
+		flood(c, []byte(html+"\r\n<!doctype html>"), para)
+	case behaviour == "browser-huge-subresource" && page:
+		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p><script src=\"/big.js\"></script>")
+	case behaviour == "browser-huge-subresource": // a script holds the load event until it ends
+		flood(c, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nConnection: close\r\n\r\n"), []byte(strings.Repeat("// "+strings.Repeat("x", 60)+"\n", 1000)))
+	case behaviour == "browser-console-flood" && page: // 1 MiB messages, as fast as the page can
+		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p><script>const m = \"x\".repeat(1<<20); setInterval(() => { console.log(m); console.error(m); throw new Error(m); }, 1)</script>")
+	case behaviour == "browser-url-flood" && page: // requests for 1 MiB URLs, one after another
+		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p><script>const u = \"/\" + \"x\".repeat(1<<20); (async () => { for (;;) await fetch(u).catch(() => {}); })()</script>")
+	case behaviour == "browser-drip-page" && page:
+		_, _ = io.WriteString(c, html+"\r\n<!doctype html><p>needle</p>")
+		misbehave(c, "drip")
+	default:
+		_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	}
 }
 
@@ -329,5 +363,59 @@ func TestWebSocketBadAccept(t *testing.T) {
 	r := runWithin(p, time.Second)
 	if r.Reason != ReasonStatusMismatch || !strings.Contains(r.Message, "Sec-WebSocket-Accept") || strings.Contains(r.Message, "not 101") {
 		t.Fatalf("%s %q, want status_mismatch naming Sec-WebSocket-Accept", r.Reason, r.Message)
+	}
+}
+
+// A browser check against pages that flood or stall it: the page's weight
+// is bounded (max_body_bytes, every request of the page together), what
+// one run allocates in Outpost stays within that bound plus 1 MiB, and the
+// run ends by its deadline with a true reason and latency. Chromium's own
+// memory is another process's: the Go heap metric sees only what the
+// DevTools connection brings into Outpost.
+func TestBrowserBoundedAgainstHostilePages(t *testing.T) {
+	b := NewBrowser(chromium(t), "", 2)
+	defer b.Close()
+	warm := mustProbe(t, Spec{Kind: "browser", Steps: []Step{{Goto: loginApp(t).URL + "/login"}}}, Options{Browser: b})
+	if r := runWithin(warm, 20*time.Second); r.Outcome != Up { // starts the browser, not measured
+		t.Fatalf("a small page: %+v", r)
+	}
+	const timeout = 5 * time.Second // a new tab's renderer can take seconds to start on a busy machine
+	const limit = 256 << 10
+	for _, tc := range []struct {
+		name, peer string
+		reasons    []Reason
+		extra      uint64 // beyond limit + 1 MiB
+	}{
+		{"8 MiB page", "browser-huge-page", []Reason{ReasonBodyTooLarge}, 0},
+		{"endless page", "browser-endless-page", []Reason{ReasonBodyTooLarge}, 0},
+		{"endless script", "browser-huge-subresource", []Reason{ReasonBodyTooLarge}, 0},
+		{"dripping page", "browser-drip-page", []Reason{ReasonTimeout}, 0},
+		{"console flood", "browser-console-flood", []Reason{ReasonTimeout}, 0},
+		// A request's URL (Chromium takes up to 2 MiB) comes whole in the
+		// events that announce it, and reading one costs chromedp about 4
+		// times its size before the budget can count it: the run ends
+		// after the first few (12 MiB), where it went on for as long as
+		// the page fetched (16 MiB in 5 s).
+		{"URL flood", "browser-url-flood", []Reason{ReasonBodyTooLarge}, 16 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustProbe(t, Spec{Kind: "browser", MaxBodyBytes: limit, Steps: []Step{
+				{Name: "open", Goto: "http://" + hostilePeer(t, tc.peer) + "/"}, {ExpectText: "needle"}, {WaitFor: "#never"}}}, Options{Browser: b})
+			r, alloc, wall := measureRun(p, timeout)
+			t.Logf("%s %s in %s (latency %s), %d KiB allocated: %s", r.Outcome, r.Reason, wall.Round(time.Millisecond),
+				r.Latency.Round(time.Millisecond), alloc>>10, truncate([]byte(r.Message), 160))
+			if max := uint64(limit) + 1<<20 + tc.extra; alloc > max {
+				t.Errorf("one run allocated %d KiB, more than the %d KiB bound + 1 MiB + %d KiB", alloc>>10, limit>>10, tc.extra>>10)
+			}
+			if wall > timeout+250*time.Millisecond {
+				t.Errorf("one run took %s against a %s timeout", wall.Round(time.Millisecond), timeout)
+			}
+			if r.Latency > wall || (r.Reason == ReasonTimeout && r.Latency < timeout-250*time.Millisecond) {
+				t.Errorf("latency %s reported, the run took %s", r.Latency, wall)
+			}
+			if r.Outcome != Down || !containsReason(tc.reasons, r.Reason) {
+				t.Errorf("%s %s, want down with one of %v", r.Outcome, r.Reason, tc.reasons)
+			}
+		})
 	}
 }
