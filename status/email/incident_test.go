@@ -122,7 +122,7 @@ func TestNoMailForOtherEvents(t *testing.T) {
 	c := composer(t, "https://status.example.com", "Acme Status")
 	for name, ev := range map[string]status.Event{
 		"component change outside an incident": {ID: "evt-1", Type: status.ComponentStatusChanged, Component: &status.ComponentEvent{ID: "api", Name: "API"}},
-		"operators' event":                      {ID: "evt-2", Type: status.MonitorDelayed, Text: "probes are late"},
+		"operators' event":                     {ID: "evt-2", Type: status.MonitorDelayed, Text: "probes are late"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			in := subscriberIn(ev, "")
