@@ -1,0 +1,151 @@
+package email
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+
+	smtp "github.com/emersion/go-smtp"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// fakeMTA is an in-process SMTP server (emersion/go-smtp) whose answers
+// a test scripts, counting sessions and what it accepted.
+type fakeMTA struct {
+	// rcpt answers RCPT TO (nil: accept).
+	rcpt func(to string) error
+	// mailFrom answers MAIL FROM for the n-th transaction (0-based).
+	mailFrom func(n int) error
+	// data answers the end of DATA for the n-th message read (0-based),
+	// after the message was read; it may close c's connection.
+	data func(c *smtp.Conn, n int) error
+
+	mu                          sync.Mutex
+	sessions, active, maxActive int
+	mails, datas                int
+	accepted                    []string // Message-IDs
+}
+
+func (f *fakeMTA) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sessions++
+	f.active++
+	f.maxActive = max(f.maxActive, f.active)
+	return &fakeSession{f: f, c: c}, nil
+}
+
+func (f *fakeMTA) counts() (sessions, maxActive, accepted int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sessions, f.maxActive, len(f.accepted)
+}
+
+type fakeSession struct {
+	f *fakeMTA
+	c *smtp.Conn
+}
+
+func (s *fakeSession) Reset() {}
+
+func (s *fakeSession) Logout() error {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.active--
+	return nil
+}
+
+func (s *fakeSession) Mail(string, *smtp.MailOptions) error {
+	s.f.mu.Lock()
+	n := s.f.mails
+	s.f.mails++
+	s.f.mu.Unlock()
+	if s.f.mailFrom != nil {
+		return s.f.mailFrom(n)
+	}
+	return nil
+}
+
+func (s *fakeSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.f.rcpt != nil {
+		return s.f.rcpt(to)
+	}
+	return nil
+}
+
+func (s *fakeSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.f.mu.Lock()
+	n := s.f.datas
+	s.f.datas++
+	s.f.mu.Unlock()
+	if s.f.data != nil {
+		if err := s.f.data(s.c, n); err != nil {
+			return err
+		}
+	}
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.accepted = append(s.f.accepted, messageIDOf(b))
+	return nil
+}
+
+// messageIDOf finds the Message-ID header in a received message.
+func messageIDOf(b []byte) string {
+	const key = "\r\nMessage-ID: "
+	s := "\r\n" + string(b)
+	for i := 0; i+len(key) <= len(s); i++ {
+		if s[i:i+len(key)] == key {
+			rest := s[i+len(key):]
+			for j := 0; j+1 < len(rest); j++ {
+				if rest[j] == '\r' {
+					return rest[:j]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// serve starts f on a loopback port and returns the transport's SMTP
+// settings for it.
+func serve(t *testing.T, f *fakeMTA) SMTPConfig {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(f)
+	srv.Domain = "mx.test"
+	srv.AllowInsecureAuth = true
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	p, _ := strconv.Atoi(port)
+	return SMTPConfig{Host: host, Port: p, TLS: NoTLS}
+}
+
+// batch builds n confirmation mails to distinct subscribers.
+func batch(t *testing.T, n int) []Message {
+	t.Helper()
+	c := composer(t, "https://status.example.com", "Acme Status")
+	out := make([]Message, n)
+	for i := range out {
+		ev := incidentEvent(status.IncidentCreated, "evt-7", status.Investigating, "")
+		in := subscriberIn(ev, "")
+		in.To = Subscriber{ID: fmt.Sprintf("sub-%d", i), Address: fmt.Sprintf("reader%d@example.net", i)}
+		m, err := c.Incident(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = m
+	}
+	return out
+}
