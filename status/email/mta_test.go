@@ -1,6 +1,7 @@
 package email
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	sasl "github.com/emersion/go-sasl"
 	smtp "github.com/emersion/go-smtp"
 
 	"github.com/outpost-status/outpost/status"
@@ -23,11 +25,16 @@ type fakeMTA struct {
 	// data answers the end of DATA for the n-th message read (0-based),
 	// after the message was read; it may close c's connection.
 	data func(c *smtp.Conn, n int) error
+	// password, when set, is required (AUTH PLAIN, user "outpost").
+	password string
+	// tls is the server's certificate for STARTTLS or implicit TLS.
+	tls *tls.Config
 
 	mu                          sync.Mutex
 	sessions, active, maxActive int
 	mails, datas                int
 	accepted                    []string // Message-IDs
+	clear                       int      // transactions begun without TLS
 }
 
 func (f *fakeMTA) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -36,7 +43,26 @@ func (f *fakeMTA) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	f.sessions++
 	f.active++
 	f.maxActive = max(f.maxActive, f.active)
-	return &fakeSession{f: f, c: c}, nil
+	s := &fakeSession{f: f, c: c}
+	if f.password != "" {
+		return &authSession{s}, nil
+	}
+	return s, nil
+}
+
+// authSession is a session that wants AUTH PLAIN before MAIL FROM.
+type authSession struct{ *fakeSession }
+
+func (s *authSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *authSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != "outpost" || pass != s.f.password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		s.authed = true
+		return nil
+	}), nil
 }
 
 func (f *fakeMTA) counts() (sessions, maxActive, accepted int) {
@@ -46,8 +72,9 @@ func (f *fakeMTA) counts() (sessions, maxActive, accepted int) {
 }
 
 type fakeSession struct {
-	f *fakeMTA
-	c *smtp.Conn
+	f      *fakeMTA
+	c      *smtp.Conn
+	authed bool
 }
 
 func (s *fakeSession) Reset() {}
@@ -60,9 +87,16 @@ func (s *fakeSession) Logout() error {
 }
 
 func (s *fakeSession) Mail(string, *smtp.MailOptions) error {
+	if s.f.password != "" && !s.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
+	_, secure := s.c.TLSConnectionState()
 	s.f.mu.Lock()
 	n := s.f.mails
 	s.f.mails++
+	if !secure {
+		s.f.clear++
+	}
 	s.f.mu.Unlock()
 	if s.f.mailFrom != nil {
 		return s.f.mailFrom(n)
@@ -116,20 +150,28 @@ func messageIDOf(b []byte) string {
 
 // serve starts f on a loopback port and returns the transport's SMTP
 // settings for it.
-func serve(t *testing.T, f *fakeMTA) SMTPConfig {
+func serve(t *testing.T, f *fakeMTA) SMTPConfig { return serveMode(t, f, NoTLS) }
+
+// serveMode starts f for a TLS mode: with f.tls, STARTTLS is offered
+// (starttls) or spoken from the first byte (implicit).
+func serveMode(t *testing.T, f *fakeMTA, mode TLSMode) SMTPConfig {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := smtp.NewServer(f)
+	srv.TLSConfig = f.tls
+	if mode == ImplicitTLS {
+		l = tls.NewListener(l, f.tls)
+	}
 	srv.Domain = "mx.test"
 	srv.AllowInsecureAuth = true
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	host, port, _ := net.SplitHostPort(l.Addr().String())
 	p, _ := strconv.Atoi(port)
-	return SMTPConfig{Host: host, Port: p, TLS: NoTLS}
+	return SMTPConfig{Host: host, Port: p, TLS: mode}
 }
 
 // batch builds n confirmation mails to distinct subscribers.

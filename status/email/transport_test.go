@@ -199,3 +199,51 @@ func TestUnreachableServer(t *testing.T) {
 		check(t, i, o, want{})
 	}
 }
+
+// TestRateLimitWithinTheContext: at one message a second, a batch whose
+// context ends sooner sends the first and leaves the rest for a retry,
+// without waiting them out.
+func TestRateLimitWithinTheContext(t *testing.T) {
+	mta := &fakeMTA{}
+	tr, err := NewTransport(TransportOptions{SMTP: serve(t, mta), Concurrency: 2, RateLimit: 1, Timeout: 5 * time.Second, HELO: "outpost.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	out := tr.Send(ctx, batch(t, 3))
+	var sent int
+	for i, o := range out {
+		if o.Err == nil {
+			sent++
+		} else {
+			check(t, i, o, want{})
+		}
+	}
+	if _, _, accepted := mta.counts(); sent != 1 || accepted != 1 {
+		t.Errorf("%d sent, %d accepted: want 1 within a second", sent, accepted)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
+
+func TestTransportOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    TransportOptions
+		err  string
+	}{
+		{"no host", TransportOptions{}, "smtp.host is required"},
+		{"bad tls", TransportOptions{SMTP: SMTPConfig{Host: "mx", TLS: "ssl"}}, `smtp.tls "ssl"`},
+		{"bad port", TransportOptions{SMTP: SMTPConfig{Host: "mx", Port: 70000}}, "smtp.port 70000"},
+		{"negative rate", TransportOptions{SMTP: SMTPConfig{Host: "mx"}, RateLimit: -1}, "rate_limit -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewTransport(tc.o); err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
