@@ -18,8 +18,8 @@ import (
 // fakeMTA is an in-process SMTP server (emersion/go-smtp) whose answers
 // a test scripts, counting sessions and what it accepted.
 type fakeMTA struct {
-	// rcpt answers RCPT TO (nil: accept).
-	rcpt func(to string) error
+	// rcpt answers RCPT TO (nil: accept); it may close c's connection.
+	rcpt func(c *smtp.Conn, to string) error
 	// mailFrom answers MAIL FROM for the n-th transaction (0-based).
 	mailFrom func(n int) error
 	// data answers the end of DATA for the n-th message read (0-based),
@@ -106,7 +106,7 @@ func (s *fakeSession) Mail(string, *smtp.MailOptions) error {
 
 func (s *fakeSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.f.rcpt != nil {
-		return s.f.rcpt(to)
+		return s.f.rcpt(s.c, to)
 	}
 	return nil
 }

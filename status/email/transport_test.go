@@ -67,7 +67,7 @@ func TestFaults(t *testing.T) {
 			}},
 			want: []want{{code: 421}, {ok: true}}, sessions: 2},
 		{name: "550 for one recipient: that delivery fails for good, the rest go", n: 3,
-			mta: &fakeMTA{rcpt: func(to string) error {
+			mta: &fakeMTA{rcpt: func(_ *smtp.Conn, to string) error {
 				if to == "reader1@example.net" {
 					return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 				}
@@ -82,6 +82,14 @@ func TestFaults(t *testing.T) {
 				return nil
 			}},
 			want: []want{{ambiguous: true}, {ok: true}}, sessions: 2},
+		{name: "dropped connection before the data: a plain retry", n: 2,
+			mta: &fakeMTA{rcpt: func(c *smtp.Conn, to string) error {
+				if to == "reader0@example.net" {
+					_ = c.Conn().Close()
+				}
+				return nil
+			}},
+			want: []want{{}, {ok: true}}, sessions: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := transport(t, serve(t, tc.mta), 1, 5*time.Second)
