@@ -46,8 +46,12 @@ func TestIncidentMail(t *testing.T) {
 			if got := decoded(t, p.hdr, "Subject"); got != tc.subject {
 				t.Errorf("Subject %q, want %q", got, tc.subject)
 			}
-			if raw := p.hdr.Get("Subject"); strings.ContainsFunc(raw, func(r rune) bool { return r > 127 }) {
-				t.Errorf("raw Subject %q is not RFC 2047 encoded", raw)
+			head, _, _ := strings.Cut(p.raw, "\r\n\r\n")
+			if strings.ContainsFunc(head, func(r rune) bool { return r > 127 }) {
+				t.Errorf("a header is not RFC 2047 encoded:\n%s", head)
+			}
+			if from := decodedAddr(t, p.hdr.Get("From")); !strings.Contains(from, tc.title) && !strings.Contains(decoded(t, p.hdr, "From"), tc.title) {
+				t.Errorf("From %q does not carry the site's name %q", p.hdr.Get("From"), tc.title)
 			}
 			checkHeaders(t, p, tc.id, tc.thread, tc.oneClick, tc.in)
 			for _, want := range tc.text {

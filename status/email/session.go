@@ -27,6 +27,7 @@ type session struct {
 // deadlines never pass ctx's.
 func (t *Transport) open(ctx context.Context) (*session, error) {
 	o := t.o
+	var conn net.Conn // go-mail does not close it when EHLO, STARTTLS or AUTH fails
 	tlsConf := o.TLSConfig
 	if tlsConf == nil {
 		tlsConf = &tls.Config{ServerName: o.SMTP.Host, MinVersion: tls.VersionTLS12}
@@ -37,7 +38,9 @@ func (t *Transport) open(ctx context.Context) (*session, error) {
 		// in the next command's answer anyway.
 		gomail.WithoutNoop(), gomail.WithoutRset(),
 		gomail.WithDialContextFunc(func(dctx context.Context, network, addr string) (net.Conn, error) {
-			return dial(ctx, dctx, network, addr, o.SMTP.TLS == ImplicitTLS, tlsConf)
+			c, err := dial(ctx, dctx, network, addr, o.SMTP.TLS == ImplicitTLS, tlsConf)
+			conn = c
+			return c, err
 		}),
 	}
 	switch o.SMTP.TLS {
@@ -58,6 +61,9 @@ func (t *Transport) open(ctx context.Context) (*session, error) {
 	}
 	sc, err := c.DialToSMTPClientWithContext(ctx)
 	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
 		return nil, fmt.Errorf("smtp session with %s:%d: %w", o.SMTP.Host, o.SMTP.Port, err)
 	}
 	t.sessions.Add(1)

@@ -50,6 +50,7 @@ func TestTLSModes(t *testing.T) {
 		{"starttls with AUTH PLAIN", StartTLS, srvTLS, true},
 		{"implicit TLS with AUTH PLAIN", ImplicitTLS, srvTLS, true},
 		{"starttls refused by a server without it: nothing in clear", StartTLS, nil, false},
+		{"wrong password: retried, not given up", StartTLS, srvTLS, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mta := &fakeMTA{password: "s3cret", tls: tc.serverTLS}
@@ -59,6 +60,9 @@ func TestTLSModes(t *testing.T) {
 				cfg.TLS = StartTLS
 			}
 			cfg.Username, cfg.Password = "outpost", "s3cret"
+			if tc.name == "wrong password: retried, not given up" {
+				cfg.Password = "wrong"
+			}
 			tr, err := NewTransport(TransportOptions{SMTP: cfg, Concurrency: 1, Timeout: 5 * time.Second, TLSConfig: cliTLS, HELO: "outpost.test"})
 			if err != nil {
 				t.Fatal(err)
@@ -79,6 +83,27 @@ func TestTLSModes(t *testing.T) {
 			if clear != 0 || (tc.delivered && accepted != 3) || (!tc.delivered && accepted != 0) {
 				t.Errorf("%d accepted, %d transactions in clear", accepted, clear)
 			}
+			waitClosed(t, mta)
 		})
+	}
+}
+
+// waitClosed waits until the server has seen every session end: a session
+// that failed to open (refused STARTTLS, failed AUTH) leaves no
+// connection behind.
+func waitClosed(t *testing.T, mta *fakeMTA) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mta.mu.Lock()
+		active := mta.active
+		mta.mu.Unlock()
+		if active == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions still open on the server after Send returned", active)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -169,7 +169,9 @@ func TestHostileServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
+	hungUp := make(chan struct{}) // closed when Outpost closed the connection
 	go func() {
+		defer close(hungUp)
 		c, err := l.Accept()
 		if err != nil {
 			return
@@ -192,6 +194,11 @@ func TestHostileServer(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %v", took)
+	}
+	select { // a session that failed to open leaves no connection behind
+	case <-hungUp:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the connection of a session that failed to open is still open")
 	}
 }
 
