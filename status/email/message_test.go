@@ -78,7 +78,7 @@ var berlin = func() *time.Location {
 
 var t0 = time.Date(2026, 12, 6, 7, 14, 0, 0, time.UTC)
 
-func composer(t *testing.T, siteURL, title string) *Composer {
+func composer(t testing.TB, siteURL, title string) *Composer {
 	t.Helper()
 	c, err := NewComposer(Options{Site: Site{Title: title, URL: siteURL, Location: berlin}, From: "status@example.com", ReplyTo: "Support <help@example.com>"})
 	if err != nil {

@@ -175,7 +175,7 @@ func serveMode(t *testing.T, f *fakeMTA, mode TLSMode) SMTPConfig {
 }
 
 // batch builds n confirmation mails to distinct subscribers.
-func batch(t *testing.T, n int) []Message {
+func batch(t testing.TB, n int) []Message {
 	t.Helper()
 	c := composer(t, "https://status.example.com", "Acme Status")
 	out := make([]Message, n)

@@ -262,3 +262,31 @@ func TestTransportOptions(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSend measures a batch to the in-process server over the
+// default two sessions (messages/s, sessions used).
+func BenchmarkSend(b *testing.B) {
+	mta := &fakeMTA{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := smtp.NewServer(mta)
+	srv.Domain = "mx.test"
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	addr := l.Addr().(*net.TCPAddr)
+	tr, err := NewTransport(TransportOptions{SMTP: SMTPConfig{Host: "127.0.0.1", Port: addr.Port, TLS: NoTLS}, HELO: "outpost.test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := batch(b, b.N)
+	b.ResetTimer()
+	for _, o := range tr.Send(context.Background(), msgs) {
+		if o.Err != nil {
+			b.Fatal(o.Err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(tr.Sessions()), "sessions")
+}
