@@ -122,9 +122,16 @@ func isDomain(h string) bool {
 	})
 }
 
+// maxLink keeps a link, in List-Unsubscribe on a folded line of its own,
+// within a mail's 998-character line limit.
+const maxLink = 900
+
 // link checks a capability link handed in by the caller: absolute,
-// http(s), on one line.
+// http(s), on one line that fits a header.
 func link(field, s string) (string, error) {
+	if len(s) > maxLink {
+		return "", fmt.Errorf("email: %s link: %d characters, at most %d fit a mail header", field, len(s), maxLink)
+	}
 	u, err := url.Parse(s)
 	if err != nil || strings.ContainsFunc(s, isControl) || strings.ContainsAny(s, " <>\"") ||
 		(u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

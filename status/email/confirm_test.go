@@ -74,6 +74,11 @@ func TestNoHeaderInjection(t *testing.T) {
 			in.Manage += evil
 			return in
 		}()},
+		{name: "unsubscribe link past a header line's length", refused: true, in: func() Incident {
+			in := subscriberIn(ev(func(*status.Event) {}), "evt-7")
+			in.Unsubscribe += strings.Repeat("a", 1000)
+			return in
+		}()},
 		{name: "unsubscribe link", refused: true, in: func() Incident {
 			in := subscriberIn(ev(func(*status.Event) {}), "evt-7")
 			in.Unsubscribe += evil

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outpost-status/outpost/status"
 )
@@ -31,6 +32,14 @@ func TestIncidentMail(t *testing.T) {
 		{name: "http site: no List-Unsubscribe, the manage link in the body", siteURL: "http://status.example.com:8080", title: "Acme Status", in: subscriberIn(created, ""),
 			subject: "[Acme Status] Investigating: Public API is unavailable", id: "<outpost.evt-7.sub-42@status.example.com>",
 			text: []string{"\nhttps://status.example.com/subscriptions/manage?t=abc\n", "http://status.example.com:8080/incidents/inc-3"}},
+		{name: "a maintenance window, in the site's zone", siteURL: "https://status.example.com", title: "Acme Status", in: func() Incident {
+			ev := incidentEvent(status.MaintenanceScheduled, "evt-8", status.MaintScheduled, "Upgrading the database.")
+			ev.Incident.Name, ev.Incident.Status, ev.Incident.Updates = "Database upgrade", status.MaintScheduled, ev.Incident.Updates[1:]
+			ev.Incident.StartedAt = time.Time{}
+			ev.Incident.Maintenance = &status.MaintenanceInfo{WindowID: "w1", ScheduledFor: t0.Add(2 * time.Hour), ScheduledUntil: t0.Add(3 * time.Hour)}
+			return subscriberIn(ev, "")
+		}(), subject: "[Acme Status] Scheduled: Database upgrade", id: "<outpost.evt-8.sub-42@status.example.com>", oneClick: true,
+			text: []string{"Upgrading the database.", "Scheduled for Dec 6, 10:14 – 11:14 CET"}},
 		{name: "non-ASCII site and incident names", siteURL: "https://status.example.com", title: "Störungsmelder Zürich", in: func() Incident {
 			in := subscriberIn(incidentEvent(status.IncidentCreated, "evt-7", status.Investigating, ""), "")
 			in.Event.Incident.Name = "Öffentliche API nicht erreichbar — 接続"
