@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outpost-status/outpost/status"
 )
@@ -147,5 +148,31 @@ func TestTemplateOverrides(t *testing.T) {
 	}
 	if p := parse(t, m); !strings.HasPrefix(p.text, "Custom: Investigating: Public API is unavailable") || !strings.Contains(p.html, "prefers-color-scheme") {
 		t.Errorf("override not used for the text part, or the HTML part lost its default:\n%s", p.text)
+	}
+}
+
+func TestIncompleteInputIsRefused(t *testing.T) {
+	c := composer(t, "https://status.example.com", "Acme Status")
+	good := func() Incident {
+		return subscriberIn(incidentEvent(status.IncidentCreated, "evt-7", status.Investigating, ""), "")
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Incident)
+		err  string
+	}{
+		{"no subscriber id", func(in *Incident) { in.To.ID = "" }, "a subscriber without an id"},
+		{"no time", func(in *Incident) { in.Event.At = time.Time{} }, "has no time for its Date"},
+		{"no manage link", func(in *Incident) { in.Manage = "" }, "manage link"},
+		{"an http one-click link on an https site", func(in *Incident) { in.Unsubscribe = "http://status.example.com/u?t=1" }, "RFC 8058 wants https"},
+		{"a bad address", func(in *Incident) { in.To.Address = "not an address" }, "subscriber address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := good()
+			tc.edit(&in)
+			if _, err := c.Incident(in); err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err %v, want %q", err, tc.err)
+			}
+		})
 	}
 }

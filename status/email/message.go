@@ -76,6 +76,12 @@ type headers struct {
 // same bytes (the MIME boundary derives from the Message-ID for the same
 // reason).
 func (c *Composer) build(h headers, text, html string) (Message, error) {
+	switch {
+	case h.to.ID == "":
+		return Message{}, fmt.Errorf("email: a subscriber without an id: its mails could not be told apart")
+	case h.date.IsZero():
+		return Message{}, fmt.Errorf("email: %s has no time for its Date", h.id)
+	}
 	to, err := parseAddress("subscriber address", h.to.Address)
 	if err != nil {
 		return Message{}, err

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/outpost-status/outpost/status/notify"
 )
 
 // TLSMode is how the SMTP connection is protected.
@@ -86,6 +88,11 @@ type Outcome struct {
 	// once, never silently dropped.
 	Ambiguous bool
 }
+
+// Verdict is the outcome in the words of every delivery loop: permanent,
+// or retry (SMTP asks for no particular wait, so RetryAfter stays zero
+// and the delivery rule's backoff step applies).
+func (o Outcome) Verdict() notify.Verdict { return notify.Judge(o.Err) }
 
 // Transport sends batches of mail over SMTP: each session carries many
 // messages, at most Concurrency sessions run at once, and every read from

@@ -31,7 +31,7 @@ type want struct {
 
 func check(t *testing.T, i int, o Outcome, w want) {
 	t.Helper()
-	v := notify.Judge(o.Err)
+	v := o.Verdict()
 	switch {
 	case w.ok && o.Err != nil:
 		t.Errorf("message %d: %v, want accepted", i, o.Err)
