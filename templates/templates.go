@@ -6,6 +6,8 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io/fs"
+	"strings"
 )
 
 //go:embed *.html
@@ -25,4 +27,21 @@ func Parse(funcs template.FuncMap) (map[string]*template.Template, error) {
 		out[p] = t
 	}
 	return out, nil
+}
+
+//go:embed email/*.tmpl
+var emailFiles embed.FS
+
+// Email returns the default mail templates by name ("incident.txt",
+// "incident.html", "confirm.txt", "confirm.html"). status/email parses
+// them with an operator's overrides, which replace them one name at a
+// time, as a channel's `templates:` replace its default texts.
+func Email() map[string]string {
+	out := map[string]string{}
+	names, _ := fs.Glob(emailFiles, "email/*.tmpl") // the pattern is a constant: no error
+	for _, n := range names {
+		b, _ := emailFiles.ReadFile(n) // embedded: cannot fail
+		out[strings.TrimSuffix(strings.TrimPrefix(n, "email/"), ".tmpl")] = string(b)
+	}
+	return out
 }
