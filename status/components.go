@@ -107,8 +107,12 @@ func (e *Engine) component(def ComponentDef, st *ComponentState, frozen bool, no
 			}
 		}
 		e.account(def.ID, st, from)
+		old := st.Status
+		if st.NoData { // its operational claimed nothing: no old status
+			old = ""
+		}
 		e.emit(Event{Type: ComponentStatusChanged, At: now,
-			Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: st.Status, NewStatus: next},
+			Component: &ComponentEvent{ID: def.ID, Name: def.Name, OldStatus: old, NewStatus: next},
 			Private:   e.privateFor([]string{def.ID})})
 		st.Previous, st.Status, st.Since = st.Status, next, now
 		st.PreviousNoData = st.NoData

@@ -49,3 +49,34 @@ func TestNoDataHasNoOldStatus(t *testing.T) {
 		})
 	}
 }
+
+// The component.status_changed event of a component without data says it
+// had no old status either (webhooks' component_update.old_status is null,
+// posts do not say "was operational"), while one that had data keeps it.
+func TestNoDataComponentEventHasNoOldStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before func(h *harness)
+		want   ComponentStatus
+	}{
+		{"fresh", func(*harness) {}, ""},
+		{"had data", func(h *harness) { h.run("db-1", up, ok) }, Operational},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testModel())
+			tc.before(h)
+			h.run("db-1", down, refu)
+			var got []ComponentEvent
+			for _, ch := range h.log {
+				for _, ev := range ch.Events {
+					if ev.Type == ComponentStatusChanged && ev.Component.ID == "db" {
+						got = append(got, *ev.Component)
+					}
+				}
+			}
+			if len(got) != 1 || got[0].OldStatus != tc.want || got[0].NewStatus != MajorOutage {
+				t.Errorf("db's status events %+v, want one %q → major_outage", got, tc.want)
+			}
+		})
+	}
+}

@@ -90,6 +90,9 @@ func Data(site, siteURL string, ev status.Event, operators bool) TemplateData {
 	case ev.Component != nil:
 		d.Title, d.Status = ev.Component.Name, spaced(string(ev.Component.NewStatus))
 		d.Body = fmt.Sprintf("%s is now %s (was %s).", ev.Component.Name, spaced(string(ev.Component.NewStatus)), spaced(string(ev.Component.OldStatus)))
+		if ev.Component.OldStatus == "" { // it had no data before: no "was"
+			d.Body = fmt.Sprintf("%s is now %s.", ev.Component.Name, spaced(string(ev.Component.NewStatus)))
+		}
 	default:
 		d.Title, d.Status, d.Body = site+" monitor", spaced(string(ev.Type)), ev.Text
 	}

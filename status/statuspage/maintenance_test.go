@@ -186,3 +186,32 @@ func TestStatusesCapitalised(t *testing.T) {
 		t.Errorf("update statuses %q, want In progress,Scheduled", got)
 	}
 }
+
+// A component.status_changed body for a component that had no data says
+// old_status null, as the incident update's affected component does; one
+// that had a status keeps it.
+func TestComponentUpdateOldStatus(t *testing.T) {
+	s := &status.Snapshot{GeneratedAt: time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC),
+		Components: []status.ComponentView{{ID: "db", Name: "Database", Status: status.MajorOutage}}}
+	v := New(Site{ID: "p", URL: "https://status.example.com", Location: time.UTC}, s)
+	for _, tc := range []struct {
+		old  status.ComponentStatus
+		want any
+	}{{"", nil}, {status.Operational, "operational"}} {
+		d, err := v.WebhookData(status.Event{ID: "evt-1", Type: status.ComponentStatusChanged, At: s.GeneratedAt,
+			Component: &status.ComponentEvent{ID: "db", Name: "Database", OldStatus: tc.old, NewStatus: status.MajorOutage}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(d)
+		var m struct {
+			Update map[string]any `json:"component_update"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if old, ok := m.Update["old_status"]; !ok || old != tc.want {
+			t.Errorf("old %q: component_update %v, want old_status %v", tc.old, m.Update, tc.want)
+		}
+	}
+}

@@ -15,12 +15,12 @@ type WebhookPage struct {
 
 // ComponentUpdate is a component event's change, as Statuspage sends it.
 type ComponentUpdate struct {
-	ID          string                 `json:"id"`
-	ComponentID string                 `json:"component_id"`
-	Type        string                 `json:"component_type"` // always "Component", as Statuspage sends
-	OldStatus   status.ComponentStatus `json:"old_status"`
-	NewStatus   status.ComponentStatus `json:"new_status"`
-	CreatedAt   string                 `json:"created_at"`
+	ID          string                  `json:"id"`
+	ComponentID string                  `json:"component_id"`
+	Type        string                  `json:"component_type"` // always "Component", as Statuspage sends
+	OldStatus   *status.ComponentStatus `json:"old_status"`     // null: it had no data before, as in an update's affected component
+	NewStatus   status.ComponentStatus  `json:"new_status"`
+	CreatedAt   string                  `json:"created_at"`
 }
 
 // WebhookData is an event's data object in the shape of Statuspage's own
@@ -40,7 +40,7 @@ func (v *View) WebhookData(ev status.Event) (any, error) {
 		}
 		c.Status, c.UpdatedAt = ev.Component.NewStatus, v.ts(ev.At)
 		return map[string]any{"page": page, "component": c, "component_update": ComponentUpdate{ID: ev.ID, ComponentID: ev.Component.ID, Type: "Component",
-			OldStatus: ev.Component.OldStatus, NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
+			OldStatus: oldStatus(ev.Component.OldStatus), NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
 	}
 	return nil, fmt.Errorf("event %s (%s) has no incident or component", ev.ID, ev.Type)
 }
@@ -59,4 +59,13 @@ func EventOnly(site Site, ev status.Event) *View {
 	}
 	snap.Description = snap.Indicator.Description()
 	return New(site, snap)
+}
+
+// oldStatus is a component update's old status: null when it had none
+// (no data before), as /api/v2's affected components say it.
+func oldStatus(s status.ComponentStatus) *status.ComponentStatus {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
