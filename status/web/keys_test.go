@@ -89,3 +89,46 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// An operator adds a webhook subscriber through the admin API: active at
+// once, no challenge, audited; a read-only or wrong token is refused and
+// a bad format names its field.
+func TestOperatorAddsSubscriber(t *testing.T) {
+	s, st := subscriptionServer(t, 5)
+	h := s.Handler()
+	const ip = "198.51.100.40"
+	body := `{"url":"https://hooks.example.com/sp","format":"statuspage"}`
+	for _, tc := range []struct {
+		name, token, body string
+		code              int
+	}{
+		{"read-only", readToken, body, http.StatusForbidden},
+		{"wrong token", "not-a-token-0123456789", body, http.StatusUnauthorized},
+		{"bad format", writeToken, `{"url":"https://hooks.example.com/sp","format":"xml"}`, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, out := call(t, h, http.MethodPost, "/api/v1/subscriptions", tc.token, tc.body, ip); code != tc.code {
+				t.Fatalf("%d %v, want %d", code, out, tc.code)
+			}
+		})
+	}
+	code, out := call(t, h, http.MethodPost, "/api/v1/subscriptions", writeToken, body, ip)
+	if code != http.StatusCreated || out["state"] != "active" || out["format"] != "statuspage" {
+		t.Fatalf("operator's subscriber: %d %v", code, out)
+	}
+	id, _ := out["id"].(string)
+	sub, err := st.Subscription(id)
+	if err != nil || sub.State != store.SubActive || sub.Challenge != "" {
+		t.Fatalf("stored %+v (%v)", sub, err)
+	}
+	// The public form still makes a pending subscriber that must pass the
+	// challenge, in either format.
+	code, out = call(t, h, http.MethodPost, "/api/v1/subscriptions", "", body, ip)
+	if code != http.StatusCreated || out["state"] != "pending" || out["format"] != "statuspage" {
+		t.Fatalf("public statuspage subscriber: %d %v", code, out)
+	}
+	code, out = call(t, h, http.MethodGet, "/api/v1/audit", writeToken, "", ip)
+	if code != http.StatusOK || !bytes.Contains(mustJSON(t, out), []byte(id)) {
+		t.Fatalf("no audit entry for the operator's subscriber: %v", out)
+	}
+}
