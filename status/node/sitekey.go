@@ -35,7 +35,11 @@ func ensureSiteKey(st *store.Store, changes store.Log, now time.Time, log *slog.
 	if err != nil {
 		return err
 	}
-	if _, err := changes.Apply(store.Entry{At: now, Settings: settings}); err != nil && !errors.Is(err, store.ErrSettingExists) {
+	_, err = changes.Apply(store.Entry{At: now, Settings: settings})
+	switch {
+	case errors.Is(err, store.ErrSettingExists): // another node made it meanwhile
+		return nil
+	case err != nil:
 		return fmt.Errorf("cannot store the site key: %w", err)
 	}
 	log.Info("made the site key that signs subscriber links", slog.String("key", fresh.ID))
