@@ -237,6 +237,11 @@ browser: {exec_path: `+chromiumPath(t)+`}
 		c.call(tc.method, p.base, tc.path, "", "") // no token
 	}
 
+	// The site key that signs subscriber links.
+	code, body = c.call("POST", p.base, "/api/v1/keys/rotate", opsToken, `{"grace":"1h"}`)
+	c.want("rotate the site key", code, body, 200)
+	c.call("POST", p.base, "/api/v1/keys/rotate", opsToken, `{"grace":"forever"}`)
+
 	// The admin API: incidents.
 	api := "/api/v1"
 	code, body = c.call("POST", p.base, api+"/incidents", opsToken, `{"name":"Checkout is slow","message":"Some payments take longer.","impact":"minor","components":{"cart":"degraded_performance"}}`)

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -207,11 +208,21 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 type Setting struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+	// Create refuses the whole entry (ErrSettingExists) when Key holds a
+	// value already: a value that must be made once (the site key) is not
+	// replaced by a second start or a racing rotation.
+	Create bool `json:"create,omitempty"`
 }
+
+// ErrSettingExists is returned when a Create setting's key holds a value.
+var ErrSettingExists = errors.New("setting exists already")
 
 func applySettings(tx *bolt.Tx, list []Setting) error {
 	b := tx.Bucket(bucketSettings)
 	for _, st := range list {
+		if st.Create && b.Get([]byte(st.Key)) != nil {
+			return fmt.Errorf("%s: %w", st.Key, ErrSettingExists)
+		}
 		if err := b.Put([]byte(st.Key), []byte(st.Value)); err != nil {
 			return err
 		}

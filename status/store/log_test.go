@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"go/ast"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/capability"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -88,6 +90,10 @@ func script() []Entry {
 		TokenHash: HashToken("ust_1"), Client: "203.0.113.1", Challenge: "c1", CreatedAt: at(0), StateAt: at(0)}
 	verify := WebhookDelivery{MessageID: "msg_verify_sub_a", Type: VerifyType, Body: []byte(`{"challenge":"c1"}`), State: Pending, NextAt: at(0), CreatedAt: at(0)}
 	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour}
+	siteKey, err := SiteKeySettings(capability.First(bytes.Repeat([]byte{7}, 32), at(5)))
+	if err != nil {
+		panic(err)
+	}
 	entries := []Entry{
 		{At: at(0), Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: 5}},
 		// the challenge's delivery is seq 1: answered with its echo
@@ -105,6 +111,8 @@ func script() []Entry {
 		{At: at(4), Subscription: &SubscriptionChange{ID: "sub_a", State: SubPaused, From: []SubState{SubActive}}},
 		{At: at(4), Announce: []Announcement{{Event: status.Event{ID: "peer-1", Type: status.MonitorPeerDown, At: at(4), Text: "peer down"}, Dests: []Dest{{Name: "ops"}}}}},
 		{At: at(5), Settings: []Setting{{Key: "bluesky/status.example.com/refresh", Value: "r1"}}},
+		// the site key, drawn outside apply and created only once
+		{At: at(5), Settings: siteKey},
 		{At: at(5), Marks: []Mark{{Seq: 2, Dest: "ops", To: Failed, Error: "410 Gone"}}},
 		{At: at(48*60 + 5), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 100}},
 		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100}},
@@ -194,6 +202,9 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	}
 	if thread, err := a.Thread("inc-1", "mastodon"); err != nil || thread != "109" {
 		t.Errorf("thread = %q (%v)", thread, err)
+	}
+	if keys, err := b.SiteKeys(); err != nil || len(keys) != 1 || keys[0].ID != "k1" || keys[0].Secret[0] != 7 {
+		t.Errorf("site keys after a JSON round trip = %+v (%v)", keys, err)
 	}
 }
 
@@ -329,8 +340,9 @@ func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	entries := script()
 	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
 	// Marks, Decide, KeepDests, Fanout, Outcomes, Ping, Subscription,
-	// Subscription, Announce, Settings, Marks, Prune, PruneWebhooks.
-	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false}
+	// Subscription, Announce, Settings, Settings (site key), Marks, Prune,
+	// PruneWebhooks.
+	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
 	}

@@ -38,6 +38,9 @@ type Subscription struct {
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	StateAt      time.Time `json:"state_at"`
 	Reason       string    `json:"reason,omitempty"` // why disabled or expired
+	// Format is the body's shape: "" (the Standard Webhooks envelope) or
+	// "statuspage" (Statuspage's own body, built at send time).
+	Format string `json:"format,omitempty"`
 }
 
 // Counts reports whether the subscription holds a place under the
@@ -48,7 +51,8 @@ func (s *Subscription) Counts() bool { return s.State != SubExpired }
 var ErrTooManySubscriptions = errors.New("too many subscriptions from this address")
 
 // NewSubscription is a pending subscription with its challenge delivery,
-// refused if its client address already holds PerClient subscriptions.
+// refused if its client address already holds PerClient subscriptions. An
+// operator's subscription comes active, with no challenge (Verify zero).
 type NewSubscription struct {
 	Sub       Subscription    `json:"sub"`
 	Verify    WebhookDelivery `json:"verify"`
@@ -78,6 +82,9 @@ func applySubscribe(tx *bolt.Tx, n NewSubscription) error {
 	}
 	if err := putJSON(b, []byte(n.Sub.ID), n.Sub); err != nil {
 		return err
+	}
+	if n.Verify.Type == "" { // an operator's subscriber: no challenge
+		return nil
 	}
 	verify := n.Verify
 	verify.Sub = n.Sub.ID

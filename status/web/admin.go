@@ -63,6 +63,7 @@ func (a *adminRoom) routes(e *echo.Echo) {
 	g.GET("/audit", a.audit, auth)
 	g.GET("/checks/:name/screenshots", a.screenshots, auth)
 	g.GET("/checks/:name/screenshots/:file", a.screenshot, auth)
+	g.POST("/keys/rotate", a.rotateSiteKey, auth, writer)
 }
 
 // match returns the admin token the request's bearer token is, or nil.

@@ -271,6 +271,11 @@ func (r *renderer) errorPage(title, msg string) []byte {
 	return b
 }
 
+// buttonPage renders a page with one button that posts to its own URL.
+func (r *renderer) buttonPage(v buttonView) ([]byte, error) {
+	return r.exec("button", page{Button: &v})
+}
+
 // md renders Markdown safely: goldmark without WithUnsafe drops raw HTML
 // and dangerous link schemes (javascript:, vbscript:, file:, data: links).
 var md = goldmark.New()

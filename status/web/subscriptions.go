@@ -32,7 +32,7 @@ func (w *subscriptionsRoom) routes(e *echo.Echo) {
 	}
 	// Creating is rate-limited per address; the rest needs a token, and
 	// failed token attempts are limited per address.
-	e.POST("/api/v1/subscriptions", w.subscribe, limited)
+	e.POST("/api/v1/subscriptions", func(c echo.Context) error { return w.subscribe(c, fails) }, limited)
 	e.DELETE("/api/v1/subscriptions/:id", w.subAction(fails, false, w.unsubscribe))
 	e.POST("/api/v1/subscriptions/:id/rotate", w.subAction(fails, false, w.rotate))
 	e.POST("/api/v1/subscriptions/:id/enable", w.subAction(fails, false, w.enableSub))
@@ -47,7 +47,7 @@ func (w *subscriptionsRoom) routes(e *echo.Echo) {
 
 const maxSubscriptionBody = 8 << 10
 
-func (w *subscriptionsRoom) subscribe(c echo.Context) error {
+func (w *subscriptionsRoom) subscribe(c echo.Context, fails *addrLimiter) error {
 	var req webhook.Request
 	// Read whole and bounded, whatever Content-Length says (or doesn't).
 	body, err := readBody(c, maxSubscriptionBody)
@@ -57,7 +57,33 @@ func (w *subscriptionsRoom) subscribe(c echo.Context) error {
 	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
+	if c.Request().Header.Get("Authorization") != "" {
+		return w.addSub(c, fails, req)
+	}
 	created, err := w.wh.Subscribe(req, clientKey(c.RealIP()))
+	if err != nil {
+		return subError(err)
+	}
+	c.Response().Header().Set("Location", "/api/v1/subscriptions/"+created.ID)
+	return c.JSON(http.StatusCreated, created)
+}
+
+// addSub is an operator adding a subscriber with an admin token: active
+// at once, no challenge, audited (as Statuspage's operators add webhook
+// subscribers). A bearer token that is not a writing admin token is
+// refused rather than taken for a public request.
+func (w *subscriptionsRoom) addSub(c echo.Context, fails *addrLimiter, req webhook.Request) error {
+	t := w.admin.match(c.Request())
+	switch {
+	case t == nil && fails.refused(c.RealIP()): // only failures count, as on every admin route
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed attempts from this address; wait a minute")
+	case t == nil:
+		fails.failed(c.RealIP())
+		return echo.NewHTTPError(http.StatusUnauthorized, "the bearer token is not an admin token; subscribe without one")
+	case t.ReadOnly:
+		return echo.NewHTTPError(http.StatusForbidden, "this token is read-only")
+	}
+	created, err := w.wh.Add(req, status.AuditEntry{At: w.now(), Actor: t.Name, Action: "create_subscription"})
 	if err != nil {
 		return subError(err)
 	}

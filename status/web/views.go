@@ -20,6 +20,8 @@ type page struct {
 	Incident *statuspage.IncidentView
 	*historyView
 	Error *errorView
+	// Button is a page whose one button posts to its own URL.
+	Button *buttonView
 }
 
 type siteView struct {
@@ -60,3 +62,6 @@ type monthView struct {
 }
 
 type errorView struct{ Title, Message string }
+
+// buttonView is a page with one button; Field=Value is posted with it.
+type buttonView struct{ Title, Message, Label, Field, Value string }

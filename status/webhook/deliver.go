@@ -309,15 +309,19 @@ func (s *Service) attempt(j store.WebhookJob) outcome {
 			secrets = append(secrets, sec.Value)
 		}
 	}
+	body, err := s.bodyFor(j)
+	if err != nil {
+		return fail(err, true)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Sub.URL, bytes.NewReader(j.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Sub.URL, bytes.NewReader(body))
 	if err != nil {
 		return fail(err, true)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Outpost-Webhooks")
-	if err := SetHeaders(req.Header, j.Delivery.MessageID, now, j.Body, secrets...); err != nil {
+	if err := SetHeaders(req.Header, j.Delivery.MessageID, now, body, secrets...); err != nil {
 		return fail(err, true)
 	}
 	start := time.Now()

@@ -173,7 +173,19 @@ type Request struct {
 	URL        string   `json:"url"`
 	Components []string `json:"components,omitempty"`
 	Events     []string `json:"events,omitempty"`
+	Format     string   `json:"format,omitempty"` // FormatEnvelope (default) or FormatStatuspage
 }
+
+// The body formats a subscriber chooses from.
+const (
+	// FormatEnvelope is the Standard Webhooks envelope: type, sequence,
+	// timestamp, and the Statuspage-shaped data object under "data".
+	FormatEnvelope = "envelope"
+	// FormatStatuspage is Statuspage's own body: meta, page, and incident
+	// or component and component_update at the top level, still signed
+	// with Standard Webhooks headers.
+	FormatStatuspage = "statuspage"
+)
 
 // Created is the answer to a new subscription: the only time the secret
 // and the unsubscribe token are shown.
@@ -185,6 +197,7 @@ type Created struct {
 	UnsubscribeToken string   `json:"unsubscribe_token"`
 	Components       []string `json:"components,omitempty"`
 	Events           []string `json:"events,omitempty"`
+	Format           string   `json:"format"`
 }
 
 const maxURL = 2048
@@ -227,6 +240,9 @@ func (s *Service) Validate(r Request) error {
 			return bad("url", "points at a private, loopback or reserved address")
 		}
 	}
+	if r.Format != "" && r.Format != FormatEnvelope && r.Format != FormatStatuspage {
+		return bad("format", "must be %s or %s", FormatEnvelope, FormatStatuspage)
+	}
 	if len(r.Components) > 100 {
 		return bad("components", "at most 100 components")
 	}
@@ -264,23 +280,19 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 		return Created{}, err
 	}
 	now := s.o.Now()
-	id := "sub_" + hex.EncodeToString(random(10))
-	token := "ust_" + base64.RawURLEncoding.EncodeToString(random(32))
-	secret, err := NewSecret()
+	sub, c, err := newSubscription(r, client, now)
 	if err != nil {
 		return Created{}, err
 	}
-	sub := store.Subscription{ID: id, URL: r.URL, Components: r.Components, Events: r.Events, State: store.SubPending,
-		Secrets: []store.Secret{{Value: secret}}, TokenHash: store.HashToken(token), Client: client, Challenge: base64.RawURLEncoding.EncodeToString(random(24)),
-		CreatedAt: now, StateAt: now}
+	sub.Challenge = base64.RawURLEncoding.EncodeToString(random(24))
 	body, err := json.Marshal(envelope{Type: VerifyType, Timestamp: stamp(now),
-		Data: map[string]string{"challenge": sub.Challenge, "subscription_id": id}})
+		Data: map[string]string{"challenge": sub.Challenge, "subscription_id": sub.ID}})
 	if err != nil {
 		return Created{}, err
 	}
 	// The challenge goes out a moment after the answer, so the subscriber
 	// has its secret in hand to check the challenge's signature.
-	verify := store.WebhookDelivery{MessageID: "msg_verify_" + id, Type: VerifyType, Body: body, State: store.Pending,
+	verify := store.WebhookDelivery{MessageID: "msg_verify_" + sub.ID, Type: VerifyType, Body: body, State: store.Pending,
 		NextAt: now.Add(challengeDelay), CreatedAt: now}
 	if _, err := s.o.Log.Apply(store.Entry{At: now, Subscribe: &store.NewSubscription{Sub: sub, Verify: verify, PerClient: s.o.PerClient}}); err != nil {
 		if errors.Is(err, store.ErrTooManySubscriptions) {
@@ -288,8 +300,34 @@ func (s *Service) Subscribe(r Request, client string) (Created, error) {
 		}
 		return Created{}, fmt.Errorf("store subscription: %w", err)
 	}
-	s.o.Logger.Info("webhook subscription created; verifying", "subscription", id, "host", hostOf(r.URL))
-	return Created{ID: id, URL: r.URL, State: string(sub.State), Secret: secret, UnsubscribeToken: token, Components: r.Components, Events: r.Events}, nil
+	s.o.Logger.Info("webhook subscription created; verifying", "subscription", sub.ID, "host", hostOf(r.URL))
+	return c, nil
+}
+
+// newSubscription draws a pending subscription's id, secret and owner's
+// token, and the answer that shows them once.
+func newSubscription(r Request, client string, now time.Time) (store.Subscription, Created, error) {
+	id := "sub_" + hex.EncodeToString(random(10))
+	token := "ust_" + base64.RawURLEncoding.EncodeToString(random(32))
+	secret, err := NewSecret()
+	if err != nil {
+		return store.Subscription{}, Created{}, err
+	}
+	format := r.Format
+	if format == FormatEnvelope {
+		format = "" // the default, stored as nothing
+	}
+	sub := store.Subscription{ID: id, URL: r.URL, Components: r.Components, Events: r.Events, Format: format, State: store.SubPending,
+		Secrets: []store.Secret{{Value: secret}}, TokenHash: store.HashToken(token), Client: client, CreatedAt: now, StateAt: now}
+	return sub, Created{ID: id, URL: r.URL, State: string(sub.State), Secret: secret, UnsubscribeToken: token, Components: r.Components,
+		Events: r.Events, Format: formatName(format)}, nil
+}
+
+func formatName(f string) string {
+	if f == "" {
+		return FormatEnvelope
+	}
+	return f
 }
 
 // ErrState is returned for a change the subscription's state forbids.
@@ -312,13 +350,14 @@ type View struct {
 	Reason       string `json:"reason,omitempty"`
 	ReasonDetail string `json:"reason_detail,omitempty"`
 	Secrets      int    `json:"signing_secrets"`
+	Format       string `json:"format"`
 }
 
 // ViewOf shows sub; client addresses and raw errors only to admins.
 func ViewOf(sub store.Subscription, admin bool) View {
 	v := View{ID: sub.ID, URL: sub.URL, State: string(sub.State), Components: orEmpty(sub.Components), Events: orEmpty(sub.Events),
 		CreatedAt: sub.CreatedAt, VerifiedAt: sub.VerifiedAt, FailingSince: sub.FailingSince, StateAt: sub.StateAt,
-		Reason: subReason(sub.Reason), Secrets: len(sub.Secrets)}
+		Reason: subReason(sub.Reason), Secrets: len(sub.Secrets), Format: formatName(sub.Format)}
 	if admin {
 		v.Client, v.ReasonDetail = sub.Client, sub.Reason
 	}

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/outpost-status/outpost/status/capability"
+	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/webhook"
+)
+
+// Leaving by a capability link. The link's token is signed with the site
+// key (status/capability) for one subscriber and the unsubscribe purpose,
+// so it works with no login and is what a message carries: a webhook
+// body's meta.unsubscribe, and later an email's RFC 8058 List-Unsubscribe
+// URL (which is why the POST takes exactly what mailbox providers send).
+//
+// A GET shows one button and changes nothing: mail scanners and link
+// previews follow GETs. The button's POST, or a provider's one-click
+// POST, deletes the subscription through the log and answers after the
+// commit. There is no origin check and no form token: the link's token is
+// the authority, and one-click POSTs come from the provider, not a page.
+//
+// oneClickPost (forms.go) refuses any other body type (415); leave reads
+// the bounded form and checks it is the one-click body.
+
+// formPages renders the HTML answers of a public form room. The renderer
+// is one; a room holds this, never the Server.
+type formPages interface {
+	buttonPage(buttonView) ([]byte, error)
+	errorPage(title, msg string) []byte
+}
+
+// leaveRoom serves capability unsubscribe links.
+type leaveRoom struct {
+	st    *store.Store // read only: site keys and subscriptions
+	wh    *webhook.Service
+	pages formPages
+	now   func() time.Time
+}
+
+// maxOneClickBody bounds a one-click POST: the form is one short field.
+const maxOneClickBody = 8 << 10
+
+// hCSPForm is the CSP of a page whose form posts to its own URL.
+var hCSPForm = []string{strings.Replace(csp, "form-action 'none'", "form-action 'self'", 1)}
+
+func (l *leaveRoom) routes(e *echo.Echo) {
+	e.GET("/unsubscribe/:token", l.show)
+	e.POST("/unsubscribe/:token", l.leave, oneClickPost)
+}
+
+// pageError is a refusal shown as a page.
+type pageError struct {
+	code       int
+	title, msg string
+}
+
+var (
+	errLinkInvalid = &pageError{http.StatusBadRequest, "Link not valid", "This unsubscribe link is not valid. Use the link from your most recent message."}
+	errLinkExpired = &pageError{http.StatusBadRequest, "Link expired", "This unsubscribe link has expired. Use the link from your most recent message."}
+	errNoSub       = &pageError{http.StatusNotFound, "Not subscribed", "There is no subscription for this link: you are not subscribed, or you have unsubscribed already."}
+	errNotOneClick = &pageError{http.StatusBadRequest, "Nothing changed", "Unsubscribing takes a form post of List-Unsubscribe=One-Click, as the button on this page sends."}
+	errTooLarge    = &pageError{http.StatusRequestEntityTooLarge, "Request too large", "The form sent was too large."}
+)
+
+// subscriber is the subscription a link names, or the page that says why
+// there is none.
+func (l *leaveRoom) subscriber(token string) (string, *pageError) {
+	keys, err := l.st.SiteKeys()
+	if err != nil {
+		return "", &pageError{http.StatusServiceUnavailable, "Try again", "This link cannot be checked just now. Please try again in a minute."}
+	}
+	id, err := capability.Verify(keys, token, capability.Unsubscribe, l.now())
+	switch {
+	case errors.Is(err, capability.ErrExpired):
+		return "", errLinkExpired
+	case err != nil:
+		return "", errLinkInvalid
+	}
+	if _, err := l.st.Subscription(id); errors.Is(err, store.ErrNotFound) {
+		return "", errNoSub
+	} else if err != nil {
+		return "", &pageError{http.StatusServiceUnavailable, "Try again", "This link cannot be checked just now. Please try again in a minute."}
+	}
+	return id, nil
+}
+
+func (l *leaveRoom) show(c echo.Context) error {
+	if _, pe := l.subscriber(c.Param("token")); pe != nil {
+		return l.refuse(c, pe)
+	}
+	b, err := l.pages.buttonPage(buttonView{Title: "Unsubscribe", Label: "Unsubscribe",
+		Message: "Press the button to stop these notifications. Nothing changes until you do.",
+		Field:   "List-Unsubscribe", Value: "One-Click"})
+	if err != nil {
+		return err
+	}
+	c.Response().Header()["Content-Security-Policy"] = hCSPForm
+	return l.html(c, http.StatusOK, b)
+}
+
+func (l *leaveRoom) leave(c echo.Context) error {
+	id, pe := l.subscriber(c.Param("token"))
+	if pe != nil {
+		return l.refuse(c, pe)
+	}
+	if pe := oneClick(c); pe != nil {
+		return l.refuse(c, pe)
+	}
+	if err := l.wh.Delete(id); errors.Is(err, store.ErrNotFound) {
+		return l.refuse(c, errNoSub)
+	} else if err != nil {
+		return l.refuse(c, &pageError{http.StatusServiceUnavailable, "Nothing changed", "Unsubscribing failed just now; you are still subscribed. Please try again in a minute."})
+	}
+	return l.html(c, http.StatusOK, l.pages.errorPage("Unsubscribed", "You are unsubscribed: no more notifications will be sent here."))
+}
+
+// oneClick reads the bounded form and checks it is RFC 8058's one-click
+// body, urlencoded or multipart.
+func oneClick(c echo.Context) *pageError {
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxOneClickBody)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	err := r.ParseForm() // urlencoded; oneClickPost let nothing but a form in
+	if mt == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxOneClickBody)
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errTooLarge
+	case err != nil || r.PostForm.Get("List-Unsubscribe") != "One-Click":
+		return errNotOneClick
+	}
+	return nil
+}
+
+func (l *leaveRoom) refuse(c echo.Context, pe *pageError) error {
+	return l.html(c, pe.code, l.pages.errorPage(pe.title, pe.msg))
+}
+
+func (l *leaveRoom) html(c echo.Context, code int, b []byte) error {
+	c.Response().Header().Set("Cache-Control", CacheNone)
+	return c.Blob(code, "text/html; charset=utf-8", b)
+}
