@@ -34,7 +34,7 @@ type Event struct {
 type ComponentEvent struct {
 	ID        string          `json:"id"`
 	Name      string          `json:"name"`
-	OldStatus ComponentStatus `json:"old_status"` // "" when it had no data before
+	OldStatus ComponentStatus `json:"old_status,omitempty"` // none when it had no data before
 	NewStatus ComponentStatus `json:"new_status"`
 }
 
