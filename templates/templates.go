@@ -14,7 +14,7 @@ import (
 var files embed.FS
 
 // Pages are the page templates; each is rendered with the base layout.
-func Pages() []string { return []string{"index", "incident", "history", "error"} }
+func Pages() []string { return []string{"index", "incident", "history", "error", "subscribe"} }
 
 // Parse returns one template set per page, each executing "base".
 func Parse(funcs template.FuncMap) (map[string]*template.Template, error) {

@@ -19,7 +19,8 @@ type page struct {
 	*indexView
 	Incident *statuspage.IncidentView
 	*historyView
-	Error *errorView
+	Error     *errorView
+	Subscribe *subscribeView
 }
 
 type siteView struct {
