@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
 )
 
 // EmailSubscriber starts an email subscription (the subscriber
@@ -224,4 +225,16 @@ func (v *subscribeView) refill(body []byte, errs []formError) {
 			b.Checked = ticked[b.ID]
 		}
 	}
+}
+
+// Follow lists the public channels' accounts, as configured (no network
+// call: the subscribe page shows what the operator wrote).
+func Follow(chs []config.Channel) []Profile {
+	var out []Profile
+	for _, ch := range chs {
+		if ch.ProfileURL != "" && !ch.Operators() {
+			out = append(out, Profile{Kind: ch.Kind, URL: ch.ProfileURL})
+		}
+	}
+	return out
 }

@@ -211,3 +211,17 @@ func TestGoldenSubscribePages(t *testing.T) {
 	golden(t, "subscribe.html", body(t, get(t, subscribeServer(t, &fakeSubscriber{}).Handler(), "/subscribe")))
 	golden(t, "subscribe-no-email.html", body(t, get(t, subscribeServer(t, nil).Handler(), "/subscribe")))
 }
+
+// Follow lists public channels' profiles only.
+func TestFollowPublicChannelsOnly(t *testing.T) {
+	pub := config.Channel{Name: "toot", Audience: "public", ProfileURL: "https://mastodon.example/@acme"}
+	pub.Kind = "mastodon"
+	ops := config.Channel{Name: "ops", Audience: "operators", ProfileURL: "https://chat.example/ops"}
+	ops.Kind = "slack"
+	none := config.Channel{Name: "bsky", Audience: "public"}
+	none.Kind = "bluesky"
+	got := Follow([]config.Channel{pub, ops, none})
+	if len(got) != 1 || got[0] != (Profile{Kind: "mastodon", URL: "https://mastodon.example/@acme"}) {
+		t.Errorf("Follow = %+v, want only the public mastodon profile", got)
+	}
+}
