@@ -59,14 +59,28 @@ func (m *subscribeRoom) routes(e *echo.Echo) {
 }
 
 // page is the subscribe page: the email form (when on) and every other
-// way to follow. It is rendered per request (it is small and uncached:
-// a form's page is never a shared cache's to keep).
+// way to follow. It is the same for everyone (no per-visitor token), so
+// it is rendered once per set of components and groups, like the other
+// on-demand pages: asking for it again and again costs no rendering.
 func (m *subscribeRoom) page(c echo.Context) error {
 	snap, err := m.snapshot()
 	if err != nil {
 		return err
 	}
-	return m.answer(c, http.StatusOK, m.view(snap))
+	key := make([]byte, 0, 64)
+	key = append(key, "subscribe"...)
+	for _, g := range snap.Groups { // component names and ids are in the cache's version
+		key = append(append(key, 0), g.Name...)
+	}
+	p, err := m.s.lazy.get(string(key), func() ([]byte, error) { return m.render(m.view(snap)) })
+	if err != nil {
+		return err
+	}
+	if m.s.o.Email != nil {
+		c.Response().Header()["Content-Security-Policy"] = hCSPForm
+	}
+	p.ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 func (m *subscribeRoom) submit(c echo.Context) error {
@@ -117,8 +131,7 @@ func (m *subscribeRoom) snapshot() (*status.Snapshot, error) {
 
 // answer renders the page; one carrying the form may post to this site.
 func (m *subscribeRoom) answer(c echo.Context, code int, v *subscribeView) error {
-	b, err := m.s.r.exec("subscribe", page{Path: "/subscribe", Subscribe: v,
-		Description: "Ways to hear about incidents and maintenance: email, feeds, calendar and more."})
+	b, err := m.render(v)
 	if err != nil {
 		return err
 	}
@@ -128,6 +141,11 @@ func (m *subscribeRoom) answer(c echo.Context, code int, v *subscribeView) error
 	}
 	h.Set("Cache-Control", CacheNone)
 	return c.HTMLBlob(code, b)
+}
+
+func (m *subscribeRoom) render(v *subscribeView) ([]byte, error) {
+	return m.s.r.exec("subscribe", page{Path: "/subscribe", Subscribe: v,
+		Description: "Ways to hear about incidents and maintenance: email, feeds, calendar and more."})
 }
 
 // view is the page for snap, the form as first shown: every component

@@ -225,3 +225,18 @@ func TestFollowPublicChannelsOnly(t *testing.T) {
 		t.Errorf("Follow = %+v, want only the public mastodon profile", got)
 	}
 }
+
+// The page is rendered once, however often it is asked for.
+func TestSubscribePageRenderedOnce(t *testing.T) {
+	s := subscribeServer(t, &fakeSubscriber{})
+	h := s.Handler()
+	before := s.lazy.renders.Load()
+	for range 20 {
+		if r := get(t, h, "/subscribe"); r.StatusCode != 200 {
+			t.Fatalf("GET /subscribe: %d", r.StatusCode)
+		}
+	}
+	if n := s.lazy.renders.Load() - before; n != 1 {
+		t.Errorf("20 requests rendered the page %d times, want 1", n)
+	}
+}
