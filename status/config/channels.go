@@ -69,6 +69,7 @@ func (d *decoder) validateChannels(c *Config, comps map[string]bool, bad badFunc
 			}
 		}
 		d.channelLimits(ch, p, bad)
+		validateProfile(ch, p, bad)
 	}
 	tokens := map[string]bool{}
 	for i, t := range c.Admin.Tokens {

@@ -38,6 +38,8 @@ type Config struct {
 	Peering      Peering       `yaml:"peering"`
 	Webhooks     Webhooks      `yaml:"webhooks"`
 	Browser      Browser       `yaml:"browser"`
+	// Email turns on email subscriptions when from and smtp.host are set.
+	Email Email `yaml:"email"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -186,6 +188,9 @@ type Channel struct {
 	MaxAge    time.Duration     `yaml:"max_age"`
 	Timeout   time.Duration     `yaml:"timeout"`
 	Templates map[string]string `yaml:"templates"` // event type → text/template
+	// ProfileURL is the channel's public account (https), listed on the
+	// subscribe page for public channels; it is read, never fetched.
+	ProfileURL string `yaml:"profile_url"`
 
 	// Rate is RateLimit parsed, in events per second.
 	Rate float64 `yaml:"-"`

@@ -50,6 +50,7 @@ func reloadRules() map[string]reloadRule {
 		"peers":           restart,
 		"peering":         restart,
 		"webhooks":        restart,
+		"email":           restart, // the sender and the subscribe form are built once at start
 		"trusted_proxies": restart,
 	}
 }

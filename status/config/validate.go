@@ -80,6 +80,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	d.validateMaintenance(c, comps, bad)
 	d.validateChannels(c, comps, bad)
 	validateWebhooks(&c.Webhooks, bad)
+	validateEmail(&c.Email, bad)
 }
 
 type badFunc func(path, format string, args ...any)

@@ -113,6 +113,7 @@ func New(o Options) (*Node, error) {
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,
+		Follow:     web.Follow(cfg.Channels), // Email stays nil until the subscriber pipeline is wired
 		Heartbeats: n.beats,
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)

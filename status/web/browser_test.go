@@ -264,7 +264,11 @@ func TestAccessibility(t *testing.T) {
 	ms, maintID := maintenanceServer(t)
 	mts := httptest.NewServer(ms.Handler())
 	defer mts.Close()
+	sts := httptest.NewServer(subscribeServer(t, &fakeSubscriber{}).Handler())
+	defer sts.Close()
 	pages := []struct{ name, url, ready string }{
+		{"subscribe", sts.URL + "/subscribe", "form.subscribe"},
+		{"subscribe without email", mts.URL + "/subscribe", "ul.follow"},
 		{"index", ts.URL + "/", ".banner"},
 		{"history", ts.URL + "/history", "main h2"},
 		{"incident", ts.URL + "/incidents/" + snap.Incidents[0].ID, "ol.timeline"},
@@ -286,6 +290,15 @@ func TestAccessibility(t *testing.T) {
 				}
 			})
 		}
+		// The form refused, as a person sees it after posting it.
+		t.Run(theme+"/subscribe refused", func(t *testing.T) {
+			do(t, ctx, chromedp.Navigate(sts.URL+"/subscribe"), chromedp.WaitVisible(chromedp.CSS("form.subscribe")),
+				chromedp.SendKeys(chromedp.CSS("#f-email"), "reader@localhost"), chromedp.Click(chromedp.CSS("form.subscribe button")),
+				chromedp.WaitVisible(chromedp.CSS(".form-errors")))
+			for _, v := range axeRun(t, ctx, axe) {
+				t.Errorf("%s (%s): %s at %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "))
+			}
+		})
 	}
 }
 

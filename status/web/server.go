@@ -53,6 +53,12 @@ type Options struct {
 	Peer http.Handler
 	// Webhooks serves public webhook subscriptions; nil: not served.
 	Webhooks *webhook.Service
+	// Email takes the subscribe page's email form; nil: the page shows
+	// no form and POST /subscribe is not served.
+	Email EmailSubscriber
+	// Follow are the social accounts /subscribe lists (public channels'
+	// profile_url).
+	Follow []Profile
 	// Now is the clock of what the server decides and records (held
 	// announcements, audit entries); default time.Now.
 	Now func() time.Time
@@ -196,6 +202,7 @@ func (s *Server) routes() *echo.Echo {
 	if s.o.Admin != nil {
 		(&adminRoom{admin: s.o.Admin, st: s.o.Store, changes: s.o.Log, now: s.o.Now, site: s}).routes(e)
 	}
+	(&subscribeRoom{s: s}).routes(e)
 	e.GET("/static/:file", s.asset)
 	return e
 }

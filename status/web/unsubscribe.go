@@ -4,7 +4,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -46,9 +45,6 @@ type leaveRoom struct {
 
 // maxOneClickBody bounds a one-click POST: the form is one short field.
 const maxOneClickBody = 8 << 10
-
-// hCSPForm is the CSP of a page whose form posts to its own URL.
-var hCSPForm = []string{strings.Replace(csp, "form-action 'none'", "form-action 'self'", 1)}
 
 func (l *leaveRoom) routes(e *echo.Echo) {
 	e.GET("/unsubscribe/:token", l.show)

@@ -21,7 +21,8 @@ type page struct {
 	*historyView
 	Error *errorView
 	// Button is a page whose one button posts to its own URL.
-	Button *buttonView
+	Button    *buttonView
+	Subscribe *subscribeView
 }
 
 type siteView struct {
