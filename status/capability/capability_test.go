@@ -141,12 +141,15 @@ func TestRotate(t *testing.T) {
 	if _, err := Verify(keys, oldLink, Unsubscribe, later.Add(Grace)); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("old link after grace: %v", err)
 	}
+	// Grace 0 cuts the current key and k1, still in its grace, alike.
 	k3, retired, _ := Rotate(keys, bytes.Repeat([]byte{3}, 32), later, 0)
-	if k3.ID != "k3" || len(retired) != 1 || retired[0].ID != "k2" {
+	if k3.ID != "k3" || len(retired) != 2 || retired[0].ID != "k2" || retired[1].ID != "k1" || !retired[1].Until.Equal(later) {
 		t.Fatalf("second rotation = %+v, %+v", k3, retired)
 	}
-	if _, err := Verify(Keys{retired[0], k3}, sign(t, k2, "s", Manage, time.Time{}), Manage, later); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("a key retired with no grace still verifies: %v", err)
+	for _, k := range []Key{k1, k2} {
+		if _, err := Verify(Keys{retired[0], retired[1], k3}, sign(t, k, "s", Manage, time.Time{}), Manage, later); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("%s, retired with no grace, still verifies: %v", k.ID, err)
+		}
 	}
 	if _, _, err := Rotate(keys, []byte("short"), later, Grace); err == nil {
 		t.Fatal("a short secret was accepted")
