@@ -97,7 +97,7 @@ func Verify(keys Keys, token string, purpose Purpose, now time.Time) (string, er
 	if len(token) > maxTokenLen+4 {
 		return "", ErrMalformed
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token) // one spelling per token
 	if err != nil || len(raw) < headerSize+1+1+macSize || raw[0] != version {
 		return "", ErrMalformed
 	}

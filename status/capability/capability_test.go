@@ -32,6 +32,8 @@ func TestVerify(t *testing.T) {
 	forever := sign(t, k1, "sub_a", Unsubscribe, time.Time{})
 	day := sign(t, k1, "sub_a", Manage, t0.Add(24*time.Hour))
 	byOld := sign(t, old, "sub_b", Unsubscribe, time.Time{})
+	raw, _ := base64.RawURLEncoding.DecodeString(forever)
+	truncated := base64.RawURLEncoding.EncodeToString(raw[:len(raw)-3]) // whole bytes off the MAC
 	tests := []struct {
 		name    string
 		keys    Keys
@@ -52,7 +54,8 @@ func TestVerify(t *testing.T) {
 		{"rotated out, grace over", Keys{old, k2}, byOld, Unsubscribe, t0.Add(time.Hour), "", ErrBadSignature},
 		{"empty", Keys{k1}, "", Unsubscribe, t0, "", ErrMalformed},
 		{"not base64url", Keys{k1}, "a+b/c==", Unsubscribe, t0, "", ErrMalformed},
-		{"truncated", Keys{k1}, forever[:len(forever)-5], Unsubscribe, t0, "", ErrBadSignature},
+		{"truncated", Keys{k1}, truncated, Unsubscribe, t0, "", ErrBadSignature},
+		{"truncated mid-character", Keys{k1}, forever[:len(forever)-5], Unsubscribe, t0, "", ErrMalformed},
 		{"short", Keys{k1}, forever[:20], Unsubscribe, t0, "", ErrMalformed},
 		{"huge", Keys{k1}, strings.Repeat("A", 100000), Unsubscribe, t0, "", ErrMalformed},
 	}
@@ -141,12 +144,15 @@ func TestRotate(t *testing.T) {
 	if _, err := Verify(keys, oldLink, Unsubscribe, later.Add(Grace)); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("old link after grace: %v", err)
 	}
+	// Grace 0 cuts the current key and k1, still in its grace, alike.
 	k3, retired, _ := Rotate(keys, bytes.Repeat([]byte{3}, 32), later, 0)
-	if k3.ID != "k3" || len(retired) != 1 || retired[0].ID != "k2" {
+	if k3.ID != "k3" || len(retired) != 2 || retired[0].ID != "k2" || retired[1].ID != "k1" || !retired[1].Until.Equal(later) {
 		t.Fatalf("second rotation = %+v, %+v", k3, retired)
 	}
-	if _, err := Verify(Keys{retired[0], k3}, sign(t, k2, "s", Manage, time.Time{}), Manage, later); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("a key retired with no grace still verifies: %v", err)
+	for _, k := range []Key{k1, k2} {
+		if _, err := Verify(Keys{retired[0], retired[1], k3}, sign(t, k, "s", Manage, time.Time{}), Manage, later); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("%s, retired with no grace, still verifies: %v", k.ID, err)
+		}
 	}
 	if _, _, err := Rotate(keys, []byte("short"), later, Grace); err == nil {
 		t.Fatal("a short secret was accepted")
@@ -174,4 +180,23 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted %q, which Sign would not make (%q)", tok, again)
 		}
 	})
+}
+
+// A token has one spelling: the unused low bits of its last character are
+// zero, so a string with them set is not the same token (the lenient
+// decoder ignored them, and two strings verified as one).
+func TestTokenHasOneSpelling(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	k := key("k1", 9)
+	for _, sub := range []string{"sub_a", "sub_abc"} { // 2 and 4 spare bits
+		tok := sign(t, k, sub, Unsubscribe, time.Time{})
+		if (len(tok)*6)%8 == 0 {
+			t.Fatalf("%q has no spare bits: pick another subscriber id", tok)
+		}
+		last := strings.IndexByte(alphabet, tok[len(tok)-1])
+		other := tok[:len(tok)-1] + string(alphabet[last^1])
+		if got, err := Verify(Keys{k}, other, Unsubscribe, t0); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q (from %q) verified as %q, %v; want ErrMalformed", other, tok, got, err)
+		}
+	}
 }

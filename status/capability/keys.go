@@ -59,11 +59,14 @@ func NewSecret() ([]byte, error) {
 // First is a site's first key, "k1".
 func First(secret []byte, now time.Time) Key { return Key{ID: "k1", Secret: secret, Created: now} }
 
-// Rotate makes the key that replaces ks's current one and the current one
-// as rotated out (verifying until now+grace; grace 0 retires it at once,
-// for a key that leaked). Keys already rotated out are left as they are.
-// Ids count up ("k1", "k2", …) so two rotations racing each other make the
-// same new id and the store refuses the second.
+// Rotate makes the key that replaces ks's current one, and returns as
+// retired every key that still verifies at now with its end cut to the
+// earlier of its own end and now+grace: the current key first, then keys
+// rotated out before. Cutting them all is what makes grace 0 (a key that
+// leaked) stop every link signed before now, including links of a key a
+// routine rotation left verifying for weeks; a later rotation never
+// lengthens a grace. Ids count up ("k1", "k2", …) so two rotations racing
+// each other make the same new id and the store refuses the second.
 func Rotate(ks Keys, secret []byte, now time.Time, grace time.Duration) (fresh Key, retired []Key, err error) {
 	if len(secret) < minSecret {
 		return Key{}, nil, fmt.Errorf("capability: a secret needs %d bytes", minSecret)
@@ -75,9 +78,17 @@ func Rotate(ks Keys, secret []byte, now time.Time, grace time.Duration) (fresh K
 	for _, k := range ks {
 		n = max(n, keyNum(k.ID))
 	}
+	end := now.Add(grace)
+	cur, ok := ks.Current()
+	if ok {
+		cur.Until = end
+		retired = append(retired, cur)
+	}
 	for _, k := range ks {
-		if k.Until.IsZero() {
-			k.Until = now.Add(grace)
+		// Keys that end before the new grace does (past ones verify
+		// nothing) are left as they are.
+		if (!ok || k.ID != cur.ID) && (k.Until.IsZero() || k.Until.After(end)) {
+			k.Until = end
 			retired = append(retired, k)
 		}
 	}

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"hash/crc32"
+	"runtime"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -13,6 +15,34 @@ import (
 // a value this code wrote no longer decodes.
 func (s *Store) corrupt(err error) error {
 	return fmt.Errorf("%s %w (%v)", s.path, ErrDamaged, err)
+}
+
+// isDamage says that r, recovered from a panic under a transaction (see
+// view), comes from a damaged file: a memory fault (with SetPanicOnFault a
+// fault past the mapped file is a runtime.Error carrying its address; a
+// nil dereference in our code carries none) or a panic raised inside
+// bbolt, which panics on pages that make no sense ("invalid page type",
+// "pgid above high water mark", "assertion failed: …"). It must be called
+// from the deferred function that recovered, while the panicking frames
+// are still on the stack.
+func isDamage(r any) bool {
+	if f, ok := r.(interface{ Addr() uintptr }); ok {
+		if _, isRuntime := r.(runtime.Error); isRuntime && f.Addr() != 0 {
+			return true
+		}
+	}
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(3, pc)])
+	for {
+		f, more := frames.Next()
+		// The first frame past the runtime's own is the one that panicked.
+		if !strings.HasPrefix(f.Function, "runtime.") && !strings.HasPrefix(f.Function, "internal/runtime/") {
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt.") || strings.HasPrefix(f.Function, "go.etcd.io/bbolt/")
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // loadedBuckets are the buckets Open reads whole: what the engine starts

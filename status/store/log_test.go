@@ -90,7 +90,16 @@ func script() []Entry {
 		TokenHash: HashToken("ust_1"), Client: "203.0.113.1", Challenge: "c1", CreatedAt: at(0), StateAt: at(0)}
 	verify := WebhookDelivery{MessageID: "msg_verify_sub_a", Type: VerifyType, Body: []byte(`{"challenge":"c1"}`), State: Pending, NextAt: at(0), CreatedAt: at(0)}
 	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour}
-	siteKey, err := SiteKeySettings(capability.First(bytes.Repeat([]byte{7}, 32), at(5)))
+	k1 := capability.First(bytes.Repeat([]byte{7}, 32), at(5))
+	siteKey, err := SiteKeySettings(k1)
+	if err != nil {
+		panic(err)
+	}
+	// a routine rotation, then one for a leaked key that cuts k1 and k2
+	k2, r2, _ := capability.Rotate(capability.Keys{k1}, bytes.Repeat([]byte{8}, 32), at(6), capability.Grace)
+	routine, _ := SiteKeySettings(k2, r2...)
+	k3, r3, _ := capability.Rotate(capability.Keys{r2[0], k2}, bytes.Repeat([]byte{9}, 32), at(7), 0)
+	leaked, err := SiteKeySettings(k3, r3...)
 	if err != nil {
 		panic(err)
 	}
@@ -113,6 +122,8 @@ func script() []Entry {
 		{At: at(5), Settings: []Setting{{Key: "bluesky/status.example.com/refresh", Value: "r1"}}},
 		// the site key, drawn outside apply and created only once
 		{At: at(5), Settings: siteKey},
+		{At: at(6), Settings: routine},
+		{At: at(7), Settings: leaked},
 		{At: at(5), Marks: []Mark{{Seq: 2, Dest: "ops", To: Failed, Error: "410 Gone"}}},
 		{At: at(48*60 + 5), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 100}},
 		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100}},
@@ -203,7 +214,9 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	if thread, err := a.Thread("inc-1", "mastodon"); err != nil || thread != "109" {
 		t.Errorf("thread = %q (%v)", thread, err)
 	}
-	if keys, err := b.SiteKeys(); err != nil || len(keys) != 1 || keys[0].ID != "k1" || keys[0].Secret[0] != 7 {
+	keys, err := b.SiteKeys()
+	if cur, ok := keys.Current(); err != nil || len(keys) != 3 || !ok || cur.ID != "k3" ||
+		keys[0].ID != "k1" || keys[0].Secret[0] != 7 || !keys[0].Until.Equal(t0.Add(7*time.Minute)) || !keys[1].Until.Equal(keys[0].Until) {
 		t.Errorf("site keys after a JSON round trip = %+v (%v)", keys, err)
 	}
 }
@@ -340,9 +353,9 @@ func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	entries := script()
 	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
 	// Marks, Decide, KeepDests, Fanout, Outcomes, Ping, Subscription,
-	// Subscription, Announce, Settings, Settings (site key), Marks, Prune,
-	// PruneWebhooks.
-	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false}
+	// Subscription, Announce, Settings, Settings (site key), Settings and
+	// Settings (its rotations), Marks, Prune, PruneWebhooks.
+	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
 	}

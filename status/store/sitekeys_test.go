@@ -102,3 +102,53 @@ func TestBackupCarriesSiteKey(t *testing.T) {
 		t.Fatalf("restored keys = %+v (%v)", keys, err)
 	}
 }
+
+// A key already rotated out keeps its grace through a routine rotation,
+// but a rotation with grace 0 (a leaked key) cuts every key that still
+// verifies, not only the one signing: after it, no link signed before
+// it verifies, as docs/operations.md promises.
+func TestLeakedKeyRotationCutsEveryLiveKey(t *testing.T) {
+	s, _ := openTemp(t)
+	first, _ := SiteKeySettings(testKey(1, t0))
+	if _, err := s.Apply(Entry{At: t0, Settings: first}); err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(at time.Time, fill byte, grace time.Duration) {
+		t.Helper()
+		keys, err := s.SiteKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, retired, err := capability.Rotate(keys, bytes.Repeat([]byte{fill}, 32), at, grace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings, err := SiteKeySettings(fresh, retired...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(Entry{At: at, Settings: settings}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k1Link, _ := capability.Sign(testKey(1, t0), "sub_a", capability.Unsubscribe, time.Time{})
+	rotate(t0.Add(time.Hour), 2, capability.Grace) // routine: k1 verifies 30 days more
+	leak := t0.Add(2 * time.Hour)
+	keys, _ := s.SiteKeys()
+	if _, err := capability.Verify(keys, k1Link, capability.Unsubscribe, leak); err != nil {
+		t.Fatalf("k1 in its grace: %v", err)
+	}
+	rotate(leak, 3, 0) // k1 leaked
+	keys, _ = s.SiteKeys()
+	if _, err := capability.Verify(keys, k1Link, capability.Unsubscribe, leak); !errors.Is(err, capability.ErrBadSignature) {
+		t.Fatalf("k1 still verifies after a grace-0 rotation: %v", err)
+	}
+	// A later routine rotation never lengthens a grace already cut.
+	rotate(leak.Add(time.Minute), 4, capability.Grace)
+	keys, _ = s.SiteKeys()
+	for _, k := range keys {
+		if (k.ID == "k1" || k.ID == "k2") && !k.Until.Equal(leak) {
+			t.Errorf("%s until %v, want %v", k.ID, k.Until, leak)
+		}
+	}
+}

@@ -187,10 +187,18 @@ func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
 	return s.db.Update(fn)
 }
 
+// damaged turns a panic that damage causes into ErrDamaged and lets any
+// other go on: a bug in our own code must crash with its own message and
+// stack, not send the operator to restore a backup of a sound file.
 func (s *Store) damaged(err *error) {
-	if r := recover(); r != nil {
-		*err = fmt.Errorf("%s %w (%v)", s.path, ErrDamaged, r)
+	r := recover()
+	if r == nil {
+		return
 	}
+	if !isDamage(r) {
+		panic(r)
+	}
+	*err = fmt.Errorf("%s %w (%v)", s.path, ErrDamaged, r)
 }
 
 // Close closes the file.

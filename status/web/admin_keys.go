@@ -62,7 +62,7 @@ func (a *adminRoom) rotateSiteKey(c echo.Context) error {
 		return fmt.Errorf("rotate the site key: %w", err)
 	}
 	out := map[string]any{"key": fresh.ID, "created": fresh.Created}
-	if len(retired) > 0 {
+	if _, ok := keys.Current(); ok { // Rotate lists the key that was signing first
 		out["previous"], out["previous_until"] = retired[0].ID, retired[0].Until
 	}
 	return c.JSON(http.StatusOK, out)

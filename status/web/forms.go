@@ -54,9 +54,13 @@ func formType(header string, allowed ...string) error {
 }
 
 // crossSite reports whether a request says it came from a page of
-// another origin than own (the site's URL) or the host it was sent to.
-// Sec-Fetch-Site "same-site" is refused too: a sibling host under the same
-// domain (user content, a marketing site) is not this page.
+// another origin than own, the site's configured URL. Not the host the
+// request was sent to: a DNS-rebinding page (the attacker's name made to
+// resolve to this server) posts with its own name as both Origin and
+// Host, and the browser calls that same-origin. With no site URL (own
+// "") no Origin is ours, and only a request with none passes. Sec-Fetch-
+// Site "same-site" is refused too: a sibling host under the same domain
+// (user content, a marketing site) is not this page.
 func crossSite(r *http.Request, own string) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
@@ -67,15 +71,10 @@ func crossSite(r *http.Request, own string) bool {
 	if o == "" {
 		return false
 	}
+	// "null" (a sandboxed frame, a redirect across sites) and garbage
+	// have no origin, which never matches.
 	got := originOf(o)
-	if got == "" { // "null" (a sandboxed frame, a redirect across sites) or garbage
-		return true
-	}
-	if got == own {
-		return false
-	}
-	u, _ := url.Parse(got)
-	return !strings.EqualFold(u.Host, r.Host)
+	return got == "" || got != own
 }
 
 // originOf is a URL's scheme://host[:port], lowercased; "" if it has none.

@@ -17,6 +17,7 @@ func TestFormPostGuard(t *testing.T) {
 	e := echo.New()
 	ok := func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
 	e.POST("/subscribe", ok, formPost("https://status.acme.test"))
+	e.POST("/unset/subscribe", ok, formPost("")) // no site URL: no origin is ours
 	e.POST("/unsubscribe/one-click", ok, oneClickPost)
 	const form = "application/x-www-form-urlencoded"
 	for _, tc := range []struct {
@@ -26,7 +27,13 @@ func TestFormPostGuard(t *testing.T) {
 		{"same origin", "/subscribe", form, "https://status.acme.test", "same-origin", 204},
 		{"same origin, Origin only", "/subscribe", form, "https://Status.Acme.test", "", 204},
 		{"same origin, Sec-Fetch-Site only", "/subscribe", form, "", "same-origin", 204},
-		{"the host it was sent to", "/subscribe", form, "http://status.internal:8080", "", 204},
+		// A DNS-rebinding page: the attacker's name now resolves here, so
+		// its Origin is the host the request was sent to, and the browser
+		// calls it same-origin. Only the site's own URL counts.
+		{"DNS rebinding: Origin is the host it was sent to", "/subscribe", form, "http://status.internal:8080", "same-origin", 403},
+		{"DNS rebinding, Origin only", "/subscribe", form, "http://status.internal:8080", "", 403},
+		{"no site URL, an Origin", "/unset/subscribe", form, "http://status.internal:8080", "same-origin", 403},
+		{"no site URL, neither header", "/unset/subscribe", form, "", "", 204},
 		{"typed by the user", "/subscribe", form, "", "none", 204},
 		{"neither header", "/subscribe", form, "", "", 204},
 		{"a charset parameter", "/subscribe", form + "; charset=utf-8", "", "", 204},

@@ -95,6 +95,11 @@ func formAddress(vals []string, bad func(field, format string, args ...any)) str
 		bad(fieldEmail, "The address must be on one line, with no control characters.")
 	case utf8.RuneCountInString(s) > maxAddress:
 		bad(fieldEmail, "The address is too long (at most %d characters).", maxAddress)
+	case strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }):
+		// Invisible and reordering characters (U+200B, U+202E, U+2028)
+		// would make an address that reads as another; and mail with
+		// them needs SMTPUTF8, which the pipeline does not speak yet.
+		bad(fieldEmail, "Use only ASCII letters, digits and symbols: addresses with other characters (SMTPUTF8) are not supported yet; for an international domain, enter its xn-- form.")
 	case strings.ContainsAny(s, ",;"):
 		bad(fieldEmail, "Enter one address only.")
 	case strings.ContainsAny(s, "<>"):
@@ -115,20 +120,41 @@ func formAddress(vals []string, bad func(field, format string, args ...any)) str
 }
 
 // checkParts applies the rules net/mail leaves out: the local part's
-// length, and a domain name with a dot (no address literal, no bare
-// host name like localhost).
+// length, and a host name a mail can be routed to (see isMailDomain).
 func checkParts(s string, bad func(field, format string, args ...any)) string {
 	at := strings.LastIndexByte(s, '@')
 	local, domain := s[:at], s[at+1:]
 	switch {
 	case len(local) > maxLocal:
 		bad(fieldEmail, "The address has more than %d characters before the @; at most %d characters before the @ are allowed.", maxLocal, maxLocal)
-	case strings.HasPrefix(domain, "[") || !strings.Contains(strings.Trim(domain, "."), "."):
-		bad(fieldEmail, "The part after the @ must be a domain name, like example.com.")
+	case !isMailDomain(domain):
+		bad(fieldEmail, "The part after the @ must be a domain name, like example.com: letters, digits and hyphens, at most 63 between dots, not an IP address.")
 	default:
 		return s
 	}
 	return ""
+}
+
+// isMailDomain says d is a host name of at least two labels, each 1 to 63
+// letters, digits and hyphens not at either end (RFC 1123), with a top
+// label that is not all digits: so no address literal, no IP address
+// (1.2.3.4), no bare host name like localhost, no underscore.
+func isMailDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		if strings.ContainsFunc(l, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-')
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // formComponents reads the ticked components: nil (all) when none were

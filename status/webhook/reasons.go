@@ -7,13 +7,17 @@ import (
 	"github.com/outpost-status/outpost/status/store"
 )
 
-// Why a delivery failed, as the subscription's anonymous owner is told.
-// The raw error names the address a host name resolved to inside
-// Outpost's network ("dial tcp 10.0.3.7:8500: ... is not a public
-// address"), which would make the subscription API a DNS oracle; so the
-// public views carry only one of these, and the raw text stays with
-// admins. The owner still gets the HTTP status their receiver answered.
+// Why a delivery failed. The raw error names the address a host name
+// resolved to inside Outpost's network ("dial tcp 10.0.3.7:8500: ... is
+// not a public address"), which would make the subscription API a DNS
+// oracle; so views carry one of these, and the raw text stays with admins.
+// The fine reasons would still tell a name inside that exists
+// (refused_address) from one that does not (dns_error), so the anonymous
+// owner gets ReasonUnreachableHost for both and for connection_refused
+// (see PublicReason); admins get the fine one. The owner still gets the
+// HTTP status their receiver answered.
 const (
+	ReasonUnreachableHost   = "unreachable_host"   // public: refused address, DNS error or nothing listening
 	ReasonRefusedAddress    = "refused_address"    // resolves to an address deliveries may not reach
 	ReasonTimeout           = "timeout"            // no answer in time
 	ReasonConnectionRefused = "connection_refused" // nothing listening
@@ -68,15 +72,36 @@ func Reason(raw string) string {
 	return ReasonDeliveryError
 }
 
-// subReason is the public reason a subscription was disabled or expired:
-// the reason of the last failure its text ends with.
-func subReason(raw string) string {
+// PublicReason is the reason for a failure's raw text as an anonymous
+// owner is told it: the failures a host name's existence inside Outpost's
+// network decides are one reason.
+func PublicReason(raw string) string {
+	switch r := Reason(raw); r {
+	case ReasonRefusedAddress, ReasonDNSError, ReasonConnectionRefused:
+		return ReasonUnreachableHost
+	default:
+		return r
+	}
+}
+
+// reasonFor is the reason admin, or else an anonymous owner, is told.
+func reasonFor(raw string, admin bool) string {
+	if admin {
+		return Reason(raw)
+	}
+	return PublicReason(raw)
+}
+
+// subReason is the reason a subscription was disabled or expired, as
+// admin or else its owner is told: the reason of the last failure its
+// text ends with.
+func subReason(raw string, admin bool) string {
 	for _, lead := range []string{"; last error: ", "not verified: "} {
 		if _, after, ok := strings.Cut(raw, lead); ok {
-			return Reason(after)
+			return reasonFor(after, admin)
 		}
 	}
-	return Reason(raw)
+	return reasonFor(raw, admin)
 }
 
 // LogEntry is one delivery in a subscription's log.
@@ -110,7 +135,7 @@ func LogOf(ds []store.WebhookDelivery, admin bool) []LogEntry {
 		e := LogEntry{Seq: d.Seq, Sub: d.Sub, MessageID: d.MessageID, Type: d.Type, EventSeq: d.EventSeq, Incident: d.Incident,
 			State: d.State, NextAt: d.NextAt, CreatedAt: d.CreatedAt, Attempts: make([]AttemptView, 0, len(d.Attempts))}
 		for _, a := range d.Attempts {
-			v := AttemptView{At: a.At, Status: a.Status, LatencyMS: a.LatencyMS, Reason: Reason(a.Error)}
+			v := AttemptView{At: a.At, Status: a.Status, LatencyMS: a.LatencyMS, Reason: reasonFor(a.Error, admin)}
 			if admin {
 				v.Error = a.Error
 			}

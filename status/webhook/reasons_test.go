@@ -47,19 +47,20 @@ func TestReasonOfRealFailures(t *testing.T) {
 	short := ClientOptions{AllowPrivate: true, Timeout: 300 * time.Millisecond}
 	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 	for _, tc := range []struct {
-		name string
-		o    ClientOptions
-		url  string
-		want string
+		name   string
+		o      ClientOptions
+		url    string
+		want   string // as admins see it
+		public string // as the anonymous owner does
 	}{
-		{"a name inside", ClientOptions{Resolver: loopback}, "http://hooks.inside.test:" + port(closedAddr) + "/h", ReasonRefusedAddress},
-		{"nothing listening", open, "http://" + closedAddr + "/h", ReasonConnectionRefused},
-		{"words in the URL", ClientOptions{AllowPrivate: true, Resolver: loopback}, "http://tls-x509-timeout.test:" + port(closedAddr) + "/certificate/no-such-host", ReasonConnectionRefused},
-		{"no answer", short, "http://" + hang.Addr().String() + "/h", ReasonTimeout},
-		{"hung up", open, "http://" + hangup.Addr().String() + "/h", ReasonConnectionError},
-		{"untrusted certificate", open, tlsSrv.URL + "/h", ReasonTLSError},
-		{"no such host", ClientOptions{AllowPrivate: true, Resolver: noHost}, "http://gone.test/h", ReasonDNSError},
-		{"502", open, failing.URL + "/h", ReasonHTTPStatus},
+		{"a name inside", ClientOptions{Resolver: loopback}, "http://hooks.inside.test:" + port(closedAddr) + "/h", ReasonRefusedAddress, ReasonUnreachableHost},
+		{"nothing listening", open, "http://" + closedAddr + "/h", ReasonConnectionRefused, ReasonUnreachableHost},
+		{"words in the URL", ClientOptions{AllowPrivate: true, Resolver: loopback}, "http://tls-x509-timeout.test:" + port(closedAddr) + "/certificate/no-such-host", ReasonConnectionRefused, ReasonUnreachableHost},
+		{"no answer", short, "http://" + hang.Addr().String() + "/h", ReasonTimeout, ReasonTimeout},
+		{"hung up", open, "http://" + hangup.Addr().String() + "/h", ReasonConnectionError, ReasonConnectionError},
+		{"untrusted certificate", open, tlsSrv.URL + "/h", ReasonTLSError, ReasonTLSError},
+		{"no such host", ClientOptions{AllowPrivate: true, Resolver: noHost}, "http://gone.test/h", ReasonDNSError, ReasonUnreachableHost},
+		{"502", open, failing.URL + "/h", ReasonHTTPStatus, ReasonHTTPStatus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := NewClient(tc.o).Post(tc.url, "application/json", strings.NewReader("{}"))
@@ -72,6 +73,9 @@ func TestReasonOfRealFailures(t *testing.T) {
 			}
 			if got := Reason(err.Error()); got != tc.want {
 				t.Errorf("Reason(%q) = %q, want %q", err, got, tc.want)
+			}
+			if got := PublicReason(err.Error()); got != tc.public {
+				t.Errorf("PublicReason(%q) = %q, want %q", err, got, tc.public)
 			}
 		})
 	}
@@ -86,12 +90,12 @@ func TestReasonOfRealFailures(t *testing.T) {
 			t.Errorf("Reason(%q) = %q, want %q", raw, got, want)
 		}
 	}
-	for raw, want := range map[string]string{
-		"deliveries failing since 2026-12-06T05:14:00Z; last error: receiver: HTTP 410 Gone":                                             ReasonHTTPStatus,
-		`not verified: Post "http://a.test/": dial tcp 10.0.0.7:80: ` + ErrRefusedAddress.Error() + `: 10.0.0.7 is not a public address`: ReasonRefusedAddress,
-		"": "",
+	for raw, want := range map[string][2]string{ // admin, owner
+		"deliveries failing since 2026-12-06T05:14:00Z; last error: receiver: HTTP 410 Gone":                                             {ReasonHTTPStatus, ReasonHTTPStatus},
+		`not verified: Post "http://a.test/": dial tcp 10.0.0.7:80: ` + ErrRefusedAddress.Error() + `: 10.0.0.7 is not a public address`: {ReasonRefusedAddress, ReasonUnreachableHost},
+		"": {"", ""},
 	} {
-		if got := subReason(raw); got != want {
+		if got := [2]string{subReason(raw, true), subReason(raw, false)}; got != want {
 			t.Errorf("subReason(%q) = %q, want %q", raw, got, want)
 		}
 	}

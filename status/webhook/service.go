@@ -357,7 +357,7 @@ type View struct {
 func ViewOf(sub store.Subscription, admin bool) View {
 	v := View{ID: sub.ID, URL: sub.URL, State: string(sub.State), Components: orEmpty(sub.Components), Events: orEmpty(sub.Events),
 		CreatedAt: sub.CreatedAt, VerifiedAt: sub.VerifiedAt, FailingSince: sub.FailingSince, StateAt: sub.StateAt,
-		Reason: subReason(sub.Reason), Secrets: len(sub.Secrets), Format: formatName(sub.Format)}
+		Reason: subReason(sub.Reason, admin), Secrets: len(sub.Secrets), Format: formatName(sub.Format)}
 	if admin {
 		v.Client, v.ReasonDetail = sub.Client, sub.Reason
 	}
