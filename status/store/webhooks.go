@@ -178,70 +178,57 @@ type WebhookJob struct {
 	Body     []byte
 }
 
-// Pick is what the caller of OpenWebhooks says of a due delivery, by its
-// sequence and subscription id, before anything of it is decoded.
-type Pick int
+// OpenRef is one open delivery as the open index holds it: what the
+// delivery loop decides on (when, for whom, about which incident) without
+// decoding the delivery.
+type OpenRef struct {
+	Seq      uint64
+	At       time.Time // next attempt
+	Sub      string
+	Incident string
+}
 
-const (
-	PickTake Pick = iota
-	PickSkip      // in flight, paused, or for a busy host
-	// PickStop ends the read: nothing more can be taken now (every host's
-	// slots are full), so the rest of the index need not be walked. The
-	// earliest NextAt is then of the rows read so far.
-	PickStop
-)
+// OpenDeliveries returns up to limit open deliveries with a sequence
+// above after, oldest first, due or not. The caller decides which to take
+// outside any transaction (nothing of another package runs inside one)
+// and reads those with DeliveryJobs; it pages on with the last Seq.
+func (s *Store) OpenDeliveries(after uint64, limit int) ([]OpenRef, error) {
+	var refs []OpenRef
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWHOpen).Cursor()
+		k, v := c.Seek(be64(after + 1))
+		for ; k != nil && len(refs) < limit; k, v = c.Next() {
+			if len(k) != 8 || len(v) < 8 {
+				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
+			}
+			sub, incident, _ := strings.Cut(string(v[8:]), "\x00")
+			refs = append(refs, OpenRef{Seq: binary.BigEndian.Uint64(k), At: keyTime(v[:8]), Sub: sub, Incident: incident})
+		}
+		return nil
+	})
+	return refs, err
+}
 
-// OpenWebhooks returns up to limit open deliveries due at now, oldest
-// first, as pick allows (nil takes all), and the earliest NextAt of the
-// ones not yet due (zero if none).
-func (s *Store) OpenWebhooks(now time.Time, limit int, pick func(seq uint64, sub string) Pick) ([]WebhookJob, time.Time, error) {
-	var jobs []WebhookJob
-	var next time.Time
+// DeliveryJobs reads the listed deliveries with their subscriptions (nil
+// when gone) and bodies, in the order given; one no longer open (finished
+// or deleted since it was listed) is left out.
+func (s *Store) DeliveryJobs(seqs []uint64) ([]WebhookJob, error) {
+	jobs := make([]WebhookJob, 0, len(seqs))
 	err := s.view(func(tx *bolt.Tx) error {
 		dels, subsB, evs := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs), tx.Bucket(bucketWHEvents)
 		subs := subCache{}
 		bodies := map[uint64][]byte{}
-		// An open delivery about an incident holds back the later ones about
-		// it to the same subscriber (in flight, retrying or not yet due), so
-		// a receiver gets incident.created before its updates.
-		held := map[string]bool{}
-		c := tx.Bucket(bucketWHOpen).Cursor()
-		for k, v := c.First(); k != nil && len(jobs) < limit; k, v = c.Next() {
-			if len(v) < 8 {
-				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
-			}
-			subID, incident, _ := strings.Cut(string(v[8:]), "\x00")
-			if incident != "" {
-				pair := subID + "\x00" + incident
-				if held[pair] {
-					continue
-				}
-				held[pair] = true
-			}
-			if at := keyTime(v[:8]); at.After(now) {
-				if next.IsZero() || at.Before(next) {
-					next = at
+		for _, seq := range seqs {
+			var d WebhookDelivery
+			if ok, err := getJSON(dels, be64(seq), &d); err != nil || !ok || !d.State.Open() {
+				if err != nil {
+					return fmt.Errorf("webhook delivery %d: %w", seq, err)
 				}
 				continue
 			}
-			if pick != nil {
-				switch pick(binary.BigEndian.Uint64(k), subID) {
-				case PickSkip:
-					continue
-				case PickStop:
-					return nil
-				}
-			}
-			sub, err := subs.get(subsB, subID)
+			sub, err := subs.get(subsB, d.Sub)
 			if err != nil {
 				return err
-			}
-			var d WebhookDelivery
-			if ok, err := getJSON(dels, k, &d); err != nil || !ok {
-				if err != nil {
-					return fmt.Errorf("webhook delivery %x: %w", k, err)
-				}
-				continue
 			}
 			j := WebhookJob{Delivery: d, Sub: sub, Body: d.Body}
 			if d.EventSeq != 0 {
@@ -260,7 +247,7 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, pick func(seq uint64, sub
 		}
 		return nil
 	})
-	return jobs, next, err
+	return jobs, err
 }
 
 // WebhookLog returns a subscription's newest deliveries, newest first.

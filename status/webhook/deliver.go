@@ -166,12 +166,15 @@ func (s *Service) expand() bool {
 func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) time.Duration {
 	now := s.o.Now()
 	s.refreshSubs()
-	pick := s.picker()
-	// Under scan, the recorder cannot release a delivery between this read
-	// transaction's start and the in-flight checks in pick: otherwise one
-	// recorded meanwhile could look open and idle, and go out twice.
+	// Under scan, the recorder cannot release a delivery between the
+	// reads of the open index and the in-flight checks in pick: otherwise
+	// one recorded meanwhile could look open and idle, and go out twice.
 	s.scan.Lock()
-	list, next, err := s.o.Store.OpenWebhooks(now, 4*s.o.Workers, pick)
+	seqs, next, err := s.pickOpen(now, 4*s.o.Workers)
+	var list []store.WebhookJob
+	if err == nil && len(seqs) > 0 {
+		list, err = s.o.Store.DeliveryJobs(seqs)
+	}
 	s.scan.Unlock()
 	if err != nil {
 		s.o.Logger.Error("webhook deliveries unreadable", "error", err)
@@ -218,13 +221,80 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 	return wait
 }
 
-// picker decides, row by row of one read, which open deliveries the loop
+// Pages of the open index start small (a busy host's backlog is usually
+// decided within its first rows) and grow for a long walk.
+const (
+	firstPage = 64
+	maxPage   = 1024
+)
+
+// pickOpen walks the open index page by page, outside any transaction,
+// and returns up to limit deliveries to send now, and the earliest next
+// attempt among the rows read that are not due yet (zero if none). An open
+// delivery about an incident holds back the later ones about it to the
+// same subscriber (in flight, retrying or not yet due), so a receiver gets
+// incident.created before its updates.
+func (s *Service) pickOpen(now time.Time, limit int) ([]uint64, time.Time, error) {
+	pick := s.picker()
+	held := map[string]bool{}
+	var seqs []uint64
+	var next time.Time
+	var after uint64
+	for page := firstPage; ; page = min(2*page, maxPage) {
+		refs, err := s.o.Store.OpenDeliveries(after, page)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		for _, r := range refs {
+			after = r.Seq
+			if r.Incident != "" {
+				pair := r.Sub + "\x00" + r.Incident
+				if held[pair] {
+					continue
+				}
+				held[pair] = true
+			}
+			if r.At.After(now) {
+				if next.IsZero() || r.At.Before(next) {
+					next = r.At
+				}
+				continue
+			}
+			switch pick(r.Seq, r.Sub) {
+			case pickSkip:
+				continue
+			case pickStop:
+				return seqs, next, nil
+			}
+			if seqs = append(seqs, r.Seq); len(seqs) == limit {
+				return seqs, next, nil
+			}
+		}
+		if len(refs) < page {
+			return seqs, next, nil
+		}
+	}
+}
+
+// pickVerdict is what the loop says of a due delivery, by its sequence
+// and subscription id, before anything of it is decoded.
+type pickVerdict int
+
+const (
+	pickTake pickVerdict = iota
+	pickSkip             // in flight, paused, or for a busy host
+	// pickStop ends the walk: nothing more can be taken now (every host's
+	// slots are full), so the rest of the index need not be read.
+	pickStop
+)
+
+// picker decides, row by row of one walk, which open deliveries the loop
 // takes: at most the free slots of each host, none while in flight or
 // paused. left is how many more each host may take in this pass; open is
 // how many hosts still have room. Once none has, the rest of the index is
 // not walked: with 1,000 deliveries queued for one host, walking it all
 // for each freed slot was most of the loop's time.
-func (s *Service) picker() func(seq uint64, id string) store.Pick {
+func (s *Service) picker() func(seq uint64, id string) pickVerdict {
 	// Only the hosts in flight are read up front (at most Workers of
 	// them), not every subscriber's host: a host's room is looked up when
 	// a row of it is first met.
@@ -243,25 +313,25 @@ func (s *Service) picker() func(seq uint64, id string) store.Pick {
 		}
 		return n
 	}
-	return func(seq uint64, id string) store.Pick {
+	return func(seq uint64, id string) pickVerdict {
 		info, ok := s.subs[id]
 		switch {
 		case !ok:
 			if s.slots.Busy(seq, "") {
-				return store.PickSkip
+				return pickSkip
 			}
-			return store.PickTake // gone: read it, to be dropped
+			return pickTake // gone: read it, to be dropped
 		case open == 0:
-			return store.PickStop // a finishing attempt wakes the loop
+			return pickStop // a finishing attempt wakes the loop
 		case info.paused:
-			return store.PickSkip // waits for an admin to resume it
+			return pickSkip // waits for an admin to resume it
 		case s.slots.Busy(seq, "") || room(info.host) <= 0:
-			return store.PickSkip
+			return pickSkip
 		}
 		if left[info.host]--; left[info.host] == 0 {
 			open--
 		}
-		return store.PickTake
+		return pickTake
 	}
 }
 
