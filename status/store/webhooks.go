@@ -276,17 +276,23 @@ func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 	return out, err
 }
 
-// PruneWebhooks deletes up to Limit deliveries and event bodies created
-// before Cutoff (finished or not: nothing is retried for that long), and
-// subscriptions that expired before it. The result counts deliveries.
+// PruneWebhooks deletes up to Limit deliveries (of either kind) and event
+// bodies created before Cutoff (finished or not: nothing is retried for
+// that long), and subscriptions that expired before it; with Unconfirmed,
+// email subscribers still unconfirmed that were created before it. The
+// result counts deliveries.
 type PruneWebhooks struct {
-	Cutoff time.Time `json:"cutoff"`
-	Limit  int       `json:"limit"`
+	Cutoff      time.Time `json:"cutoff"`
+	Limit       int       `json:"limit"`
+	Unconfirmed time.Time `json:"unconfirmed,omitzero"`
 }
 
 func applyPruneWebhooks(tx *bolt.Tx, p PruneWebhooks, res *Result) error {
 	n, err := pruneWebhooks(tx, p.Cutoff, p.Limit)
 	res.Deleted = n
+	if err == nil && !p.Unconfirmed.IsZero() {
+		err = forgetUnconfirmed(tx, p.Unconfirmed)
+	}
 	return err
 }
 

@@ -75,9 +75,9 @@ func (s *Service) fanOut(rows []store.OutboxRow, subs []store.Subscription) []st
 	out := make([]store.FannedRow, 0, len(rows))
 	for _, r := range rows {
 		body, to, err := s.fan(r.Event, subs)
-		f := store.FannedRow{Seq: r.Seq, Body: body, Subs: to}
+		f := store.FannedRow{Seq: r.Seq, Dest: store.WebhooksDest, Body: body, Subs: to}
 		if err != nil {
-			f = store.FannedRow{Seq: r.Seq, Error: err.Error()}
+			f = store.FannedRow{Seq: r.Seq, Dest: store.WebhooksDest, Error: err.Error()}
 		}
 		out = append(out, f)
 	}
@@ -146,7 +146,7 @@ const expandBatch = 200
 // and each subscription still takes deliveries.
 func (s *Service) expand() bool {
 	now := s.o.Now()
-	due, subs, err := s.o.Store.DueForFanout(expandBatch, now)
+	due, subs, err := s.o.Store.DueForFanout(store.WebhooksDest, expandBatch, now)
 	if err == nil && len(due) > 0 {
 		var res store.Result
 		res, err = s.o.Log.Apply(store.Entry{At: now, Fanout: s.fanOut(due, subs)})
@@ -187,6 +187,8 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) ti
 		case j.Sub == nil:
 			drop = append(drop, j.Delivery.Seq)
 			continue
+		case j.Sub.Kind != store.KindWebhook:
+			continue // another kind's loop sends it
 		case j.Sub.State == store.SubPaused:
 			continue // paused since the map was read
 		case verify && j.Sub.State != store.SubPending, !verify && j.Sub.State != store.SubActive:
@@ -323,8 +325,8 @@ func (s *Service) picker() func(seq uint64, id string) pickVerdict {
 			return pickTake // gone: read it, to be dropped
 		case open == 0:
 			return pickStop // a finishing attempt wakes the loop
-		case info.paused:
-			return pickSkip // waits for an admin to resume it
+		case info.paused || info.other:
+			return pickSkip // waits for an admin to resume it, or another kind's loop sends it
 		case s.slots.Busy(seq, "") || room(info.host) <= 0:
 			return pickSkip
 		}
@@ -340,6 +342,7 @@ func (s *Service) picker() func(seq uint64, id string) pickVerdict {
 type subInfo struct {
 	host   string
 	paused bool
+	other  bool // not a webhook subscriber
 }
 
 // refreshSubs re-reads subscriptions when any was created, deleted or
@@ -357,6 +360,10 @@ func (s *Service) refreshSubs() {
 	s.subs = make(map[string]subInfo, len(subs))
 	s.hosts = map[string]bool{}
 	for _, sub := range subs {
+		if sub.Kind != store.KindWebhook {
+			s.subs[sub.ID] = subInfo{other: true}
+			continue
+		}
 		h := splitHost(sub.URL)
 		s.subs[sub.ID] = subInfo{host: h, paused: sub.State == store.SubPaused}
 		s.hosts[h] = true
