@@ -51,9 +51,13 @@ type WebhookOutcomes struct {
 // it; Cancel records a delivery not sent because its subscription is gone
 // or no longer takes it.
 type WebhookOutcome struct {
-	Seq        uint64        `json:"seq"`
-	At         time.Time     `json:"at"`
-	Cancel     bool          `json:"cancel,omitempty"`
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Cancel bool      `json:"cancel,omitempty"`
+	// Sending marks a delivery as handed to its transport (email: before
+	// DATA), committed for a whole batch; a crash after it re-sends the
+	// delivery with the same message id (at least once).
+	Sending    bool          `json:"sending,omitempty"`
 	Status     int           `json:"status,omitempty"`
 	LatencyMS  float64       `json:"latency_ms,omitempty"`
 	Error      string        `json:"error,omitempty"`
@@ -98,9 +102,14 @@ func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, res *Result) error {
 			states[d.Sub] = sub.State
 		}
 		label := OutcomeLabel{Seq: oc.Seq, Sub: d.Sub}
-		if oc.Cancel {
+		switch {
+		case oc.Sending:
+			if d.State.Open() {
+				d.State = Sending
+			}
+		case oc.Cancel:
 			cancelDelivery(&d, sub, oc.At)
-		} else {
+		default:
 			label.Labels, label.Reason = o.Policy.record(oc, &d, sub)
 		}
 		res.Outcomes = append(res.Outcomes, label)
