@@ -223,3 +223,47 @@ func opensTx(fn *ast.FuncDecl) bool {
 	})
 	return found
 }
+
+// One delivery loop type drives every subscriber kind: status/webhook and
+// status/email each provide a notify.Transport (the kind's way out) and
+// neither builds a loop of its own from the core's parts (a Waker, Slots,
+// Drain); notify.Subscribers is the loop (TestOneLoopTypeDrivesBothKinds
+// runs it for both kinds on one store).
+func TestOneSubscriberLoopForEveryKind(t *testing.T) {
+	loopParts := map[string]bool{"NewWaker": true, "Waker": true, "Slots": true, "Drain": true}
+	for _, pkg := range []string{"webhook", "email"} {
+		fset := token.NewFileSet()
+		names, err := filepath.Glob("../../status/" + pkg + "/*.go")
+		if err != nil || len(names) == 0 {
+			t.Fatalf("no status/%s files: %v", pkg, err)
+		}
+		transports := 0
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				switch x := n.(type) {
+				case *ast.SelectorExpr:
+					if id, ok := x.X.(*ast.Ident); ok && id.Name == "notify" && loopParts[x.Sel.Name] {
+						t.Errorf("%s: status/%s uses notify.%s: a loop of its own", fset.Position(x.Pos()), pkg, x.Sel.Name)
+					}
+				case *ast.ValueSpec:
+					if sel, ok := x.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Transport" {
+						if id, ok := sel.X.(*ast.Ident); ok && id.Name == "notify" {
+							transports++
+						}
+					}
+				}
+				return true
+			})
+		}
+		if transports != 1 {
+			t.Errorf("status/%s declares %d notify.Transport implementations, want 1", pkg, transports)
+		}
+	}
+}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status"
 )
 
 // Webhook subscriptions and their deliveries. An event reaches subscribers
@@ -171,11 +174,13 @@ func applyPing(tx *bolt.Tx, d WebhookDelivery) error {
 }
 
 // WebhookJob is an open delivery with its subscription (nil when the
-// subscription is gone) and body.
+// subscription is gone) and body; a delivery with no stored body (email:
+// each mail is composed at send time) has the event instead.
 type WebhookJob struct {
 	Delivery WebhookDelivery
 	Sub      *Subscription
 	Body     []byte
+	Event    *status.Event
 }
 
 // OpenRef is one open delivery as the open index holds it: what the
@@ -218,6 +223,7 @@ func (s *Store) DeliveryJobs(seqs []uint64) ([]WebhookJob, error) {
 		dels, subsB, evs := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs), tx.Bucket(bucketWHEvents)
 		subs := subCache{}
 		bodies := map[uint64][]byte{}
+		events := map[uint64]*status.Event{}
 		for _, seq := range seqs {
 			var d WebhookDelivery
 			if ok, err := getJSON(dels, be64(seq), &d); err != nil || !ok || !d.State.Open() {
@@ -243,11 +249,36 @@ func (s *Store) DeliveryJobs(seqs []uint64) ([]WebhookJob, error) {
 				}
 				j.Body = body
 			}
+			if d.EventSeq != 0 && j.Body == nil {
+				ev, err := jobEvent(tx, events, d.EventSeq)
+				if err != nil {
+					return err
+				}
+				j.Event = ev
+			}
 			jobs = append(jobs, j)
 		}
 		return nil
 	})
 	return jobs, err
+}
+
+// jobEvent reads the event of outbox row seq once per read; nil when the
+// row was pruned.
+func jobEvent(tx *bolt.Tx, cache map[uint64]*status.Event, seq uint64) (*status.Event, error) {
+	if ev, ok := cache[seq]; ok {
+		return ev, nil
+	}
+	r, err := getRow(tx, seq)
+	if errors.Is(err, ErrNotFound) {
+		cache[seq] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cache[seq] = &r.Event
+	return &r.Event, nil
 }
 
 // WebhookLog returns a subscription's newest deliveries, newest first.
