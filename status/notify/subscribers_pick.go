@@ -123,7 +123,7 @@ func (s *Subscribers) release(batches []batch) {
 // Pages of the open index start small (a busy key's backlog is usually
 // decided within its first rows) and grow for a long walk.
 const (
-	firstPage = 64
+	firstPage = 16
 	maxPage   = 1024
 )
 

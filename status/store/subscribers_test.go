@@ -205,3 +205,33 @@ func emailRule(t *testing.T, s *Store) {
 		t.Fatalf("after two 550s: %+v", sub)
 	}
 }
+
+// Each kind's statistics count its own subscribers and open deliveries:
+// email subscribers and their mails do not show as webhooks.
+func TestStatsPerKind(t *testing.T) {
+	s, _ := openTemp(t)
+	if err := subscribe(s, Subscription{ID: "wh_a", URL: "https://hooks.example.com/a", State: SubActive, Client: "c", CreatedAt: t0},
+		WebhookDelivery{Type: VerifyType, State: Sent, CreatedAt: t0}, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"em_1", "em_2"} {
+		mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: emailSub(id, id+"@example.com", "t-"+id, nil, false)}})
+		mustApply(t, s, Entry{At: t0, Confirm: &Confirmation{TokenHash: HashToken("t-" + id)}})
+	}
+	ev := status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}
+	seq := announce(t, s, ev, []Dest{{Name: WebhooksDest}, {Name: EmailDest}}, t0)
+	mustApply(t, s, Entry{At: t0, Fanout: []FannedRow{{Seq: seq, Body: []byte(`{}`), Subs: []string{"wh_a"}},
+		{Seq: seq, Dest: EmailDest, Subs: []string{"em_1", "em_2"}}}})
+	for _, c := range []struct {
+		kind       SubKind
+		subs, open int
+	}{{KindWebhook, 1, 1}, {KindEmail, 2, 2}} {
+		st, err := s.SubscriberStats(c.kind)
+		if err != nil || st.Subscriptions[SubActive] != c.subs || st.Open != c.open || st.OldestOpen.IsZero() {
+			t.Errorf("%s stats: %+v (%v), want %d active and %d open", c.kind, st, err, c.subs, c.open)
+		}
+	}
+	if st, _ := s.WebhookStats(); st.Subscriptions[SubActive] != 1 || st.Open != 1 {
+		t.Errorf("WebhookStats counts other kinds: %+v", st)
+	}
+}

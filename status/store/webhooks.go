@@ -389,32 +389,46 @@ func pruneWebhooks(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
 	return n, err
 }
 
-// WebhookStats summarises subscriptions and the delivery backlog.
+// WebhookStats summarises one kind's subscribers and delivery backlog.
 type WebhookStats struct {
 	Subscriptions map[SubState]int `json:"subscriptions"`
 	Open          int              `json:"open_deliveries"`
 	OldestOpen    time.Time        `json:"oldest_open,omitzero"`
 }
 
-// WebhookStats counts subscriptions by state and open deliveries.
-func (s *Store) WebhookStats() (WebhookStats, error) {
+// WebhookStats counts webhook subscriptions by state and their open
+// deliveries.
+func (s *Store) WebhookStats() (WebhookStats, error) { return s.SubscriberStats(KindWebhook) }
+
+// SubscriberStats counts kind's subscribers by state and their open
+// deliveries.
+func (s *Store) SubscriberStats(kind SubKind) (WebhookStats, error) {
 	st := WebhookStats{Subscriptions: map[SubState]int{}}
 	err := s.view(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
-			var x struct {
-				State SubState `json:"state"`
-			}
+		mine := map[string]bool{}
+		if err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
+			var x Subscription
 			if err := json.Unmarshal(v, &x); err != nil {
-				return err
+				return fmt.Errorf("subscription %s: %w", k, err)
 			}
-			st.Subscriptions[x.State]++
+			if x.Kind == kind {
+				mine[x.ID] = true
+				st.Subscriptions[x.State]++
+			}
 			return nil
 		}); err != nil {
 			return err
 		}
 		dels := tx.Bucket(bucketWHDelivery)
 		c := tx.Bucket(bucketWHOpen).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) < 8 {
+				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
+			}
+			sub, _, _ := strings.Cut(string(v[8:]), "\x00")
+			if !mine[sub] {
+				continue
+			}
 			if st.Open == 0 { // sequence order: the first is the oldest
 				var d WebhookDelivery
 				if _, err := getJSON(dels, k, &d); err != nil {
