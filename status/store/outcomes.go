@@ -24,9 +24,10 @@ const (
 
 // The email rule, the same way inside the log: a 4xx answer or a broken
 // session retries on EmailSchedule (store.Backoff); a 5xx for the
-// recipient fails that delivery for good; DisableAfterPermanent permanent
-// failures in a row disable the subscriber, with the last as the reason;
-// a delivery sent resets the count.
+// recipient fails that delivery for good; DisableAfterPermanent such
+// refusals in a row disable the subscriber, with the last as the reason
+// (a mail that could not be built fails without counting); a delivery
+// sent resets the count.
 
 // WebhookPolicy is the rule's configuration for both kinds, carried with
 // the outcomes.
@@ -205,8 +206,10 @@ func (p WebhookPolicy) recordEmail(o WebhookOutcome, d *WebhookDelivery, sub *Su
 		return []string{"retry"}, ""
 	}
 	d.State, d.NextAt = Failed, time.Time{}
-	if !o.Permanent {
-		return []string{"failed"}, "" // retries ran out: the address is not at fault
+	if !o.Permanent || o.Status < 500 {
+		// Retries ran out, or the mail could not be built: no server
+		// refused the address, so it is not held against it.
+		return []string{"failed"}, ""
 	}
 	sub.PermanentFailures++
 	limit := p.DisableAfterPermanent

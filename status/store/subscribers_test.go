@@ -196,6 +196,14 @@ func emailRule(t *testing.T, s *Store) {
 	if sub, _ := s.Subscription("em_all"); sub.State != SubActive || sub.PermanentFailures != 1 {
 		t.Fatalf("after one 550: %+v", sub)
 	}
+	// A mail that could not even be built fails for good, but says nothing
+	// about the address (no server answer): the count stays.
+	mustApply(t, s, Entry{At: at, Ping: &WebhookDelivery{Sub: "em_all", MessageID: "evt-x", Type: string(status.IncidentUpdated), State: Pending, NextAt: at, CreatedAt: at}})
+	last, _ := s.WebhookLog("em_all", 1)
+	res = mustApply(t, s, Entry{At: at.Add(time.Minute), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: last[0].Seq, At: at.Add(time.Minute), Error: "email: template failed", Permanent: true}}}})
+	if sub, _ := s.Subscription("em_all"); res.Outcomes[0].Labels[0] != "failed" || sub.PermanentFailures != 1 {
+		t.Fatalf("a mail not built: %v, %d permanent failures, want failed and still 1", res.Outcomes[0].Labels, sub.PermanentFailures)
+	}
 	// The maintenance mail failing for good too: disabled, with why.
 	res = mustApply(t, s, Entry{At: at.Add(2 * time.Minute), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: refs[1].Seq, At: at.Add(2 * time.Minute), Status: 550, Error: "550 no such user", Permanent: true}}}})
 	if l := res.Outcomes[0].Labels; len(l) != 2 || l[1] != "disabled" {
