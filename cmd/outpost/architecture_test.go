@@ -167,3 +167,103 @@ func TestFileAndFunctionSizes(t *testing.T) {
 		}
 	})
 }
+
+// Nothing of another package runs inside a store transaction: no exported
+// method of *store.Store that opens one (calls s.view or s.update) takes a
+// func value, since a caller's closure could take its own locks or do I/O
+// while bbolt holds the transaction (the webhook loop's pick closure once
+// took the notify.Slots mutex under a read).
+func TestNoClosureRunsInAStoreTransaction(t *testing.T) {
+	// Incidents' keep/stop predicates predate this rule; its callers are
+	// status/web and status/monitor, whose predicates only read the
+	// decoded incident. Listed here so a new one cannot hide behind it.
+	known := map[string]bool{"Incidents": true}
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("../../status/store/*.go")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no status/store files: %v", err)
+	}
+	methods := 0
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || !fn.Name.IsExported() || !opensTx(fn) {
+				continue
+			}
+			methods++
+			for _, p := range fn.Type.Params.List {
+				if _, isFunc := p.Type.(*ast.FuncType); isFunc && !known[fn.Name.Name] {
+					t.Errorf("%s: store.%s opens a transaction and takes a func value", fset.Position(p.Pos()), fn.Name.Name)
+				}
+			}
+		}
+	}
+	if methods < 10 {
+		t.Fatalf("only %d exported store methods open a transaction: the walk is broken", methods)
+	}
+}
+
+// opensTx reports whether fn calls its receiver's view or update.
+func opensTx(fn *ast.FuncDecl) bool {
+	found := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "view" || sel.Sel.Name == "update") {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// One delivery loop type drives every subscriber kind: status/webhook and
+// status/email each provide a notify.Transport (the kind's way out) and
+// neither builds a loop of its own from the core's parts (a Waker, Slots,
+// Drain); notify.Subscribers is the loop (TestOneLoopTypeDrivesBothKinds
+// runs it for both kinds on one store).
+func TestOneSubscriberLoopForEveryKind(t *testing.T) {
+	loopParts := map[string]bool{"NewWaker": true, "Waker": true, "Slots": true, "Drain": true}
+	for _, pkg := range []string{"webhook", "email"} {
+		fset := token.NewFileSet()
+		names, err := filepath.Glob("../../status/" + pkg + "/*.go")
+		if err != nil || len(names) == 0 {
+			t.Fatalf("no status/%s files: %v", pkg, err)
+		}
+		transports := 0
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				switch x := n.(type) {
+				case *ast.SelectorExpr:
+					if id, ok := x.X.(*ast.Ident); ok && id.Name == "notify" && loopParts[x.Sel.Name] {
+						t.Errorf("%s: status/%s uses notify.%s: a loop of its own", fset.Position(x.Pos()), pkg, x.Sel.Name)
+					}
+				case *ast.ValueSpec:
+					if sel, ok := x.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Transport" {
+						if id, ok := sel.X.(*ast.Ident); ok && id.Name == "notify" {
+							transports++
+						}
+					}
+				}
+				return true
+			})
+		}
+		if transports != 1 {
+			t.Errorf("status/%s declares %d notify.Transport implementations, want 1", pkg, transports)
+		}
+	}
+}

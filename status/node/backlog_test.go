@@ -27,7 +27,7 @@ func TestBacklogCountsWebhookDeliveries(t *testing.T) {
 		}
 	}
 	// evt-1 becomes two deliveries; evt-2 waits to be expanded.
-	due, _, err := st.DueForFanout(1, now)
+	due, _, err := st.DueForFanout(store.WebhooksDest, 1, now)
 	if err != nil || len(due) != 1 {
 		t.Fatalf("due: %d rows (%v)", len(due), err)
 	}

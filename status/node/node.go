@@ -20,6 +20,7 @@ import (
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/email"
 	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
 	"github.com/outpost-status/outpost/status/notify"
@@ -38,6 +39,11 @@ type Options struct {
 	Logger  *slog.Logger
 	Version string           // in the health body, metrics and User-Agents
 	Now     func() time.Time // the clock handed to every part; default time.Now
+	// Email, when set, delivers to email subscribers (email.go); nil: no
+	// email. EmailLinks builds their manage and unsubscribe links (nil:
+	// the temporary email.SubscribePage).
+	Email      *email.Config
+	EmailLinks email.Links
 }
 
 // Node is one running Outpost.
@@ -57,7 +63,8 @@ type Node struct {
 	disp    *notify.Dispatcher
 	route   store.Router
 	mon     *monitor.Monitor
-	wh      *webhook.Service // nil: webhooks off
+	wh      *webhook.Service    // nil: webhooks off
+	mail    *notify.Subscribers // nil: email off
 	srv     *web.Server
 	rl      *reloader
 	exp     *exporter // nil: no export.dir
@@ -99,6 +106,10 @@ func New(o Options) (*Node, error) {
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
+	n.route = withEmail(n.route, cfg, o.Email != nil)
+	if n.mail, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
+		return n, fmt.Errorf("cannot set up email: %w", err)
+	}
 	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
 		Route: n.route}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
@@ -139,6 +150,9 @@ func (n *Node) wake() {
 	if n.wh != nil {
 		n.wh.Wake()
 	}
+	if n.mail != nil {
+		n.mail.Wake()
+	}
 }
 
 // relay carries signals to the parts that act on them: the monitor's
@@ -174,6 +188,9 @@ func (n *Node) cancelGone() error {
 	}
 	if n.wh != nil {
 		keep = append(keep, store.WebhooksDest)
+	}
+	if n.mail != nil {
+		keep = append(keep, store.EmailDest)
 	}
 	res, err := n.changes.Apply(store.Entry{At: n.now(), KeepDests: &keep})
 	if err != nil {
@@ -234,7 +251,7 @@ func (n *Node) Listen() error {
 func (n *Node) Run(ctx context.Context) error {
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	var delivered []chan struct{}
-	for _, run := range []func(context.Context){n.disp.Run, n.whRun} {
+	for _, run := range []func(context.Context){n.disp.Run, n.whRun, n.mailRun} {
 		done := make(chan struct{})
 		go func() { run(dispCtx); close(done) }()
 		delivered = append(delivered, done)

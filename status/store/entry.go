@@ -60,6 +60,10 @@ type Entry struct {
 	Fanout []FannedRow `json:"fanout,omitempty"`
 	// Subscribe creates a pending subscription with its challenge.
 	Subscribe *NewSubscription `json:"subscribe,omitempty"`
+	// Confirm confirms a pending email subscriber by its token's hash.
+	Confirm *Confirmation `json:"confirm,omitempty"`
+	// Preferences changes what an email subscriber hears.
+	Preferences *Preferences `json:"preferences,omitempty"`
 	// Subscription changes one subscription (state, secret, deletion).
 	Subscription *SubscriptionChange `json:"subscription,omitempty"`
 	// Ping queues a test delivery to an existing subscription.
@@ -85,7 +89,7 @@ type Result struct {
 	Created      int            // Fanout: deliveries created
 	Deleted      int            // Prune, PruneWebhooks: keys deleted
 	More         bool           // Prune: more past retention remain
-	Subscription Subscription   // Subscription: as changed
+	Subscription Subscription   // Subscription, Confirm, Preferences: as changed; Subscribe (email): the address's subscriber
 	Outcomes     []OutcomeLabel // Outcomes: what each attempt came to
 	// Skipped: the file already held this entry (Index), nothing changed.
 	Skipped bool
@@ -132,7 +136,7 @@ func (s *Store) committed(e Entry, res Result) {
 			s.incidents.Add(1)
 		}
 	}
-	if e.Subscribe != nil || e.Subscription != nil || e.PruneWebhooks != nil || res.subsMoved {
+	if e.Subscribe != nil || e.Subscription != nil || e.Confirm != nil || e.Preferences != nil || e.PruneWebhooks != nil || res.subsMoved {
 		s.subsChanged()
 	}
 	if (e.Step != nil && len(e.Step.Announce) > 0) || len(e.Announce) > 0 || e.Decide != nil ||
@@ -182,7 +186,9 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		{"keep_dests", e.KeepDests != nil, func(tx *bolt.Tx) error { return applyKeepDests(tx, *e.KeepDests, now, res) }},
 		{"settings", len(e.Settings) > 0, func(tx *bolt.Tx) error { return applySettings(tx, e.Settings) }},
 		{"fanout", len(e.Fanout) > 0, func(tx *bolt.Tx) error { return applyFanout(tx, e.Fanout, now, res) }},
-		{"subscribe", e.Subscribe != nil, func(tx *bolt.Tx) error { return applySubscribe(tx, *e.Subscribe) }},
+		{"subscribe", e.Subscribe != nil, func(tx *bolt.Tx) error { return applySubscribe(tx, *e.Subscribe, res) }},
+		{"confirm", e.Confirm != nil, func(tx *bolt.Tx) error { return applyConfirm(tx, *e.Confirm, now, res) }},
+		{"preferences", e.Preferences != nil, func(tx *bolt.Tx) error { return applyPreferences(tx, *e.Preferences, res) }},
 		{"subscription", e.Subscription != nil, func(tx *bolt.Tx) error { return applySubscriptionChange(tx, *e.Subscription, now, res) }},
 		{"ping", e.Ping != nil, func(tx *bolt.Tx) error { return applyPing(tx, *e.Ping) }},
 		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, res) }},

@@ -40,7 +40,7 @@ func announce(t testing.TB, s *Store, ev status.Event, dests []Dest, now time.Ti
 
 // expand fans out due rows as the webhook service does.
 func expand(s *Store, limit int, fan func(status.Event, []Subscription) ([]byte, []string, error), now time.Time) (rows, created int, err error) {
-	due, subs, err := s.DueForFanout(limit, now)
+	due, subs, err := s.DueForFanout(WebhooksDest, limit, now)
 	if err != nil || len(due) == 0 {
 		return 0, 0, err
 	}
@@ -84,12 +84,13 @@ func script() []Entry {
 		Segments: []status.Segment{{Component: "api", Status: status.MajorOutage, From: at(0), To: at(1)}},
 		Audit:    []status.AuditEntry{{At: at(1), Actor: "oncall", Action: "open_incident", Target: "inc-1"}}}
 	route := func(status.Event) []Dest {
-		return []Dest{{Name: "mastodon"}, {Name: "x", Hold: true}, {Name: "gone"}, {Name: WebhooksDest, Delay: time.Minute}}
+		return []Dest{{Name: "mastodon"}, {Name: "x", Hold: true}, {Name: "gone"}, {Name: WebhooksDest, Delay: time.Minute}, {Name: EmailDest}}
 	}
 	sub := Subscription{ID: "sub_a", URL: "https://hooks.example.com/a", State: SubPending, Secrets: []Secret{{Value: "whsec_1"}},
 		TokenHash: HashToken("ust_1"), Client: "203.0.113.1", Challenge: "c1", CreatedAt: at(0), StateAt: at(0)}
 	verify := WebhookDelivery{MessageID: "msg_verify_sub_a", Type: VerifyType, Body: []byte(`{"challenge":"c1"}`), State: Pending, NextAt: at(0), CreatedAt: at(0)}
-	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour}
+	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour,
+		EmailSchedule: []time.Duration{time.Minute}, DisableAfterPermanent: 3}
 	k1 := capability.First(bytes.Repeat([]byte{7}, 32), at(5))
 	siteKey, err := SiteKeySettings(k1)
 	if err != nil {
@@ -103,6 +104,10 @@ func script() []Entry {
 	if err != nil {
 		panic(err)
 	}
+	mail := func(id, tok string) Subscription {
+		return Subscription{ID: id, Kind: KindEmail, Address: id + "@example.com", ConfirmHash: HashToken(tok), ConfirmUntil: at(60),
+			Client: "203.0.113.2", CreatedAt: at(5), StateAt: at(5)}
+	}
 	entries := []Entry{
 		{At: at(0), Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: 5}},
 		// the challenge's delivery is seq 1: answered with its echo
@@ -111,7 +116,7 @@ func script() []Entry {
 		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sending}}},
 		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sent, RemoteID: "109", Thread: "inc-1"}}},
 		{At: at(2), Decide: &Decision{Seq: 1, Release: true, Actor: "oncall"}},
-		{At: at(2), KeepDests: &[]string{"mastodon", "x", WebhooksDest}},
+		{At: at(2), KeepDests: &[]string{"mastodon", "x", WebhooksDest, EmailDest}},
 		{At: at(2), Fanout: []FannedRow{{Seq: 1, Body: []byte(`{"type":"incident.created"}`), Subs: []string{"sub_a", "sub_gone"}}}},
 		{At: at(3), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 2, At: at(3), Status: 503, Error: "receiver: 503"}}}},
 		{At: at(3), Ping: &WebhookDelivery{Sub: "sub_a", MessageID: "msg_ping", Type: PingType, Body: []byte(`{}`), State: Pending, NextAt: at(3), CreatedAt: at(3)}},
@@ -125,8 +130,15 @@ func script() []Entry {
 		{At: at(6), Settings: routine},
 		{At: at(7), Settings: leaked},
 		{At: at(5), Marks: []Mark{{Seq: 2, Dest: "ops", To: Failed, Error: "410 Gone"}}},
+		{At: at(5), Subscribe: &NewSubscription{Sub: mail("em_a", "ect_1")}},
+		{At: at(5), Subscribe: &NewSubscription{Sub: mail("em_never", "ect_2")}},
+		{At: at(6), Confirm: &Confirmation{TokenHash: HashToken("ect_1")}},
+		{At: at(6), Preferences: &Preferences{ID: "em_a", Components: []string{"api"}, Maintenance: true}},
+		// the email destination's fan-out: delivery seq 4 to em_a, retried
+		{At: at(6), Fanout: []FannedRow{{Seq: 1, Dest: EmailDest, Subs: []string{"em_a", "em_never"}}}},
+		{At: at(7), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 4, At: at(7), Status: 451, Error: "451 try later"}}}},
 		{At: at(48*60 + 5), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 100}},
-		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100}},
+		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100, Unconfirmed: at(48 * 60)}},
 	}
 	for i := range entries { // as a replicated log numbers them
 		entries[i].Index = uint64(i + 1)
@@ -210,6 +222,17 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	sub, err := a.Subscription("sub_a")
 	if err != nil || sub.State != SubPaused || sub.VerifiedAt.IsZero() || len(sub.Secrets) != 2 {
 		t.Errorf("sub_a = %+v (%v)", sub, err)
+	}
+	// em_a confirmed and took the incident's mail (retrying); em_never,
+	// never confirmed, was forgotten.
+	if em, err := a.Subscription("em_a"); err != nil || em.State != SubActive || !em.Maintenance {
+		t.Errorf("em_a = %+v (%v)", em, err)
+	}
+	if _, err := a.Subscription("em_never"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("em_never: %v, want forgotten", err)
+	}
+	if log, _ := a.WebhookLog("em_a", 5); len(log) != 1 || log[0].State != Pending || len(log[0].Attempts) != 1 {
+		t.Errorf("em_a's deliveries: %+v", log)
 	}
 	if thread, err := a.Thread("inc-1", "mastodon"); err != nil || thread != "109" {
 		t.Errorf("thread = %q (%v)", thread, err)
@@ -354,8 +377,11 @@ func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
 	// Marks, Decide, KeepDests, Fanout, Outcomes, Ping, Subscription,
 	// Subscription, Announce, Settings, Settings (site key), Settings and
-	// Settings (its rotations), Marks, Prune, PruneWebhooks.
-	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false, false, false}
+	// Settings (its rotations), Marks, Subscribe (email), Subscribe
+	// (email), Confirm, Preferences, Fanout (email), Outcomes, Prune,
+	// PruneWebhooks.
+	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false,
+		true, true, false, false, false, false, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
 	}

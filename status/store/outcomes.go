@@ -22,11 +22,24 @@ const (
 	PingType   = "subscription.ping"
 )
 
-// WebhookPolicy is the rule's configuration, carried with the outcomes.
+// The email rule, the same way inside the log: a 4xx answer or a broken
+// session retries on EmailSchedule (store.Backoff); a 5xx for the
+// recipient fails that delivery for good; DisableAfterPermanent such
+// refusals in a row disable the subscriber, with the last as the reason
+// (a mail that could not be built fails without counting); a delivery
+// sent resets the count.
+
+// WebhookPolicy is the rule's configuration for both kinds, carried with
+// the outcomes.
 type WebhookPolicy struct {
 	Schedule       []time.Duration `json:"schedule"`
 	VerifySchedule []time.Duration `json:"verify_schedule"`
 	DisableAfter   time.Duration   `json:"disable_after"`
+	// EmailSchedule is the wait before each retry of a mail.
+	EmailSchedule []time.Duration `json:"email_schedule,omitempty"`
+	// DisableAfterPermanent: permanent failures in a row that disable an
+	// email subscriber; 0 means the package's DisableAfterPermanent.
+	DisableAfterPermanent int `json:"disable_after_permanent,omitempty"`
 }
 
 // WebhookOutcomes are attempts' outcomes, committed together.
@@ -39,9 +52,13 @@ type WebhookOutcomes struct {
 // it; Cancel records a delivery not sent because its subscription is gone
 // or no longer takes it.
 type WebhookOutcome struct {
-	Seq        uint64        `json:"seq"`
-	At         time.Time     `json:"at"`
-	Cancel     bool          `json:"cancel,omitempty"`
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Cancel bool      `json:"cancel,omitempty"`
+	// Sending marks a delivery as handed to its transport (email: before
+	// DATA), committed for a whole batch; a crash after it re-sends the
+	// delivery with the same message id (at least once).
+	Sending    bool          `json:"sending,omitempty"`
 	Status     int           `json:"status,omitempty"`
 	LatencyMS  float64       `json:"latency_ms,omitempty"`
 	Error      string        `json:"error,omitempty"`
@@ -86,9 +103,14 @@ func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, res *Result) error {
 			states[d.Sub] = sub.State
 		}
 		label := OutcomeLabel{Seq: oc.Seq, Sub: d.Sub}
-		if oc.Cancel {
+		switch {
+		case oc.Sending:
+			if d.State.Open() {
+				d.State = Sending
+			}
+		case oc.Cancel:
 			cancelDelivery(&d, sub, oc.At)
-		} else {
+		default:
 			label.Labels, label.Reason = o.Policy.record(oc, &d, sub)
 		}
 		res.Outcomes = append(res.Outcomes, label)
@@ -116,8 +138,12 @@ func cancelDelivery(d *WebhookDelivery, sub *Subscription, at time.Time) {
 	d.Record(Attempt{At: at, Error: "not sent: " + reason})
 }
 
-// record applies the rule to one attempt of d, to sub (nil: deleted).
+// record applies sub's kind's rule to one attempt of d, to sub (nil:
+// deleted).
 func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscription) ([]string, string) {
+	if sub != nil && sub.Kind == KindEmail {
+		return p.recordEmail(o, d, sub)
+	}
 	verify := d.Type == VerifyType
 	failure := o.Error
 	if failure == "" && verify && sub != nil && (o.Echo == "" || o.Echo != sub.Challenge) {
@@ -165,4 +191,35 @@ func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscri
 		out = append(out, "disabled")
 	}
 	return out, sub.Reason
+}
+
+// recordEmail is the email rule (above) for one attempt.
+func (p WebhookPolicy) recordEmail(o WebhookOutcome, d *WebhookDelivery, sub *Subscription) ([]string, string) {
+	d.Record(Attempt{At: o.At, Status: o.Status, LatencyMS: o.LatencyMS, Error: o.Error})
+	if o.Error == "" {
+		d.State, d.NextAt, sub.PermanentFailures = Sent, time.Time{}, 0
+		return []string{"delivered"}, ""
+	}
+	n := len(d.Attempts)
+	if wait, ok := (Backoff{Steps: p.EmailSchedule}).Next(n, o.RetryAfter, 1); !o.Permanent && ok && n < maxAttemptsTried {
+		d.State, d.NextAt = Pending, o.At.Add(wait)
+		return []string{"retry"}, ""
+	}
+	d.State, d.NextAt = Failed, time.Time{}
+	if !o.Permanent || o.Status < 500 {
+		// Retries ran out, or the mail could not be built: no server
+		// refused the address, so it is not held against it.
+		return []string{"failed"}, ""
+	}
+	sub.PermanentFailures++
+	limit := p.DisableAfterPermanent
+	if limit <= 0 {
+		limit = DisableAfterPermanent
+	}
+	if sub.State == SubActive && sub.PermanentFailures >= limit {
+		sub.State, sub.StateAt = SubDisabled, o.At
+		sub.Reason = fmt.Sprintf("%d mails in a row refused for good; last: %s", sub.PermanentFailures, o.Error)
+		return []string{"failed", "disabled"}, sub.Reason
+	}
+	return []string{"failed"}, ""
 }

@@ -21,9 +21,14 @@ type Secret struct {
 	Until time.Time `json:"until,omitzero"`
 }
 
-// Subscription is one subscriber endpoint.
+// Subscription is one subscriber: a webhook endpoint or an email
+// address (Kind). Components, State, TokenHash, Client, CreatedAt,
+// StateAt and Reason mean the same for both kinds.
 type Subscription struct {
-	ID         string    `json:"id"`
+	ID string `json:"id"`
+	// Kind is webhook or email; a row written before subscribers had a
+	// kind has none and reads as a webhook (UnmarshalJSON).
+	Kind       SubKind   `json:"kind,omitempty"`
 	URL        string    `json:"url"`
 	Components []string  `json:"components,omitempty"` // nil: all
 	Events     []string  `json:"events,omitempty"`     // nil: all public webhook events
@@ -41,6 +46,17 @@ type Subscription struct {
 	// Format is the body's shape: "" (the Standard Webhooks envelope) or
 	// "statuspage" (Statuspage's own body, built at send time).
 	Format string `json:"format,omitempty"`
+
+	// Email subscribers (subscribers.go): the address, whether they
+	// want maintenance (incidents they always get), the confirmation
+	// token's hash and expiry, when confirmed, and the permanent failures
+	// in a row that disable them at DisableAfterPermanent.
+	Address           string    `json:"address,omitempty"`
+	Maintenance       bool      `json:"maintenance,omitempty"`
+	ConfirmHash       string    `json:"confirm_hash,omitempty"`
+	ConfirmUntil      time.Time `json:"confirm_until,omitzero"`
+	ConfirmedAt       time.Time `json:"confirmed_at,omitzero"`
+	PermanentFailures int       `json:"permanent_failures,omitempty"`
 }
 
 // Counts reports whether the subscription holds a place under the
@@ -59,8 +75,11 @@ type NewSubscription struct {
 	PerClient int             `json:"per_client,omitempty"`
 }
 
-func applySubscribe(tx *bolt.Tx, n NewSubscription) error {
+func applySubscribe(tx *bolt.Tx, n NewSubscription, res *Result) error {
 	b := tx.Bucket(bucketSubs)
+	if n.Sub.Kind == KindEmail {
+		return subscribeEmail(b, n, res)
+	}
 	held := 0
 	if err := b.ForEach(func(_, v []byte) error {
 		var x Subscription

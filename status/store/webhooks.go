@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status"
 )
 
 // Webhook subscriptions and their deliveries. An event reaches subscribers
@@ -171,77 +174,67 @@ func applyPing(tx *bolt.Tx, d WebhookDelivery) error {
 }
 
 // WebhookJob is an open delivery with its subscription (nil when the
-// subscription is gone) and body.
+// subscription is gone) and body; a delivery with no stored body (email:
+// each mail is composed at send time) has the event instead.
 type WebhookJob struct {
 	Delivery WebhookDelivery
 	Sub      *Subscription
 	Body     []byte
+	Event    *status.Event
 }
 
-// Pick is what the caller of OpenWebhooks says of a due delivery, by its
-// sequence and subscription id, before anything of it is decoded.
-type Pick int
+// OpenRef is one open delivery as the open index holds it: what the
+// delivery loop decides on (when, for whom, about which incident) without
+// decoding the delivery.
+type OpenRef struct {
+	Seq      uint64
+	At       time.Time // next attempt
+	Sub      string
+	Incident string
+}
 
-const (
-	PickTake Pick = iota
-	PickSkip      // in flight, paused, or for a busy host
-	// PickStop ends the read: nothing more can be taken now (every host's
-	// slots are full), so the rest of the index need not be walked. The
-	// earliest NextAt is then of the rows read so far.
-	PickStop
-)
+// OpenDeliveries returns up to limit open deliveries with a sequence
+// above after, oldest first, due or not. The caller decides which to take
+// outside any transaction (nothing of another package runs inside one)
+// and reads those with DeliveryJobs; it pages on with the last Seq.
+func (s *Store) OpenDeliveries(after uint64, limit int) ([]OpenRef, error) {
+	var refs []OpenRef
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWHOpen).Cursor()
+		k, v := c.Seek(be64(after + 1))
+		for ; k != nil && len(refs) < limit; k, v = c.Next() {
+			if len(k) != 8 || len(v) < 8 {
+				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
+			}
+			sub, incident, _ := strings.Cut(string(v[8:]), "\x00")
+			refs = append(refs, OpenRef{Seq: binary.BigEndian.Uint64(k), At: keyTime(v[:8]), Sub: sub, Incident: incident})
+		}
+		return nil
+	})
+	return refs, err
+}
 
-// OpenWebhooks returns up to limit open deliveries due at now, oldest
-// first, as pick allows (nil takes all), and the earliest NextAt of the
-// ones not yet due (zero if none).
-func (s *Store) OpenWebhooks(now time.Time, limit int, pick func(seq uint64, sub string) Pick) ([]WebhookJob, time.Time, error) {
-	var jobs []WebhookJob
-	var next time.Time
+// DeliveryJobs reads the listed deliveries with their subscriptions (nil
+// when gone) and bodies, in the order given; one no longer open (finished
+// or deleted since it was listed) is left out.
+func (s *Store) DeliveryJobs(seqs []uint64) ([]WebhookJob, error) {
+	jobs := make([]WebhookJob, 0, len(seqs))
 	err := s.view(func(tx *bolt.Tx) error {
 		dels, subsB, evs := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs), tx.Bucket(bucketWHEvents)
 		subs := subCache{}
 		bodies := map[uint64][]byte{}
-		// An open delivery about an incident holds back the later ones about
-		// it to the same subscriber (in flight, retrying or not yet due), so
-		// a receiver gets incident.created before its updates.
-		held := map[string]bool{}
-		c := tx.Bucket(bucketWHOpen).Cursor()
-		for k, v := c.First(); k != nil && len(jobs) < limit; k, v = c.Next() {
-			if len(v) < 8 {
-				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
-			}
-			subID, incident, _ := strings.Cut(string(v[8:]), "\x00")
-			if incident != "" {
-				pair := subID + "\x00" + incident
-				if held[pair] {
-					continue
-				}
-				held[pair] = true
-			}
-			if at := keyTime(v[:8]); at.After(now) {
-				if next.IsZero() || at.Before(next) {
-					next = at
+		events := map[uint64]*status.Event{}
+		for _, seq := range seqs {
+			var d WebhookDelivery
+			if ok, err := getJSON(dels, be64(seq), &d); err != nil || !ok || !d.State.Open() {
+				if err != nil {
+					return fmt.Errorf("webhook delivery %d: %w", seq, err)
 				}
 				continue
 			}
-			if pick != nil {
-				switch pick(binary.BigEndian.Uint64(k), subID) {
-				case PickSkip:
-					continue
-				case PickStop:
-					return nil
-				}
-			}
-			sub, err := subs.get(subsB, subID)
+			sub, err := subs.get(subsB, d.Sub)
 			if err != nil {
 				return err
-			}
-			var d WebhookDelivery
-			if ok, err := getJSON(dels, k, &d); err != nil || !ok {
-				if err != nil {
-					return fmt.Errorf("webhook delivery %x: %w", k, err)
-				}
-				continue
 			}
 			j := WebhookJob{Delivery: d, Sub: sub, Body: d.Body}
 			if d.EventSeq != 0 {
@@ -256,11 +249,36 @@ func (s *Store) OpenWebhooks(now time.Time, limit int, pick func(seq uint64, sub
 				}
 				j.Body = body
 			}
+			if d.EventSeq != 0 && j.Body == nil {
+				ev, err := jobEvent(tx, events, d.EventSeq)
+				if err != nil {
+					return err
+				}
+				j.Event = ev
+			}
 			jobs = append(jobs, j)
 		}
 		return nil
 	})
-	return jobs, next, err
+	return jobs, err
+}
+
+// jobEvent reads the event of outbox row seq once per read; nil when the
+// row was pruned.
+func jobEvent(tx *bolt.Tx, cache map[uint64]*status.Event, seq uint64) (*status.Event, error) {
+	if ev, ok := cache[seq]; ok {
+		return ev, nil
+	}
+	r, err := getRow(tx, seq)
+	if errors.Is(err, ErrNotFound) {
+		cache[seq] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cache[seq] = &r.Event
+	return &r.Event, nil
 }
 
 // WebhookLog returns a subscription's newest deliveries, newest first.
@@ -289,17 +307,23 @@ func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 	return out, err
 }
 
-// PruneWebhooks deletes up to Limit deliveries and event bodies created
-// before Cutoff (finished or not: nothing is retried for that long), and
-// subscriptions that expired before it. The result counts deliveries.
+// PruneWebhooks deletes up to Limit deliveries (of either kind) and event
+// bodies created before Cutoff (finished or not: nothing is retried for
+// that long), and subscriptions that expired before it; with Unconfirmed,
+// email subscribers still unconfirmed that were created before it. The
+// result counts deliveries.
 type PruneWebhooks struct {
-	Cutoff time.Time `json:"cutoff"`
-	Limit  int       `json:"limit"`
+	Cutoff      time.Time `json:"cutoff"`
+	Limit       int       `json:"limit"`
+	Unconfirmed time.Time `json:"unconfirmed,omitzero"`
 }
 
 func applyPruneWebhooks(tx *bolt.Tx, p PruneWebhooks, res *Result) error {
 	n, err := pruneWebhooks(tx, p.Cutoff, p.Limit)
 	res.Deleted = n
+	if err == nil && !p.Unconfirmed.IsZero() {
+		err = forgetUnconfirmed(tx, p.Unconfirmed)
+	}
 	return err
 }
 
@@ -365,32 +389,46 @@ func pruneWebhooks(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
 	return n, err
 }
 
-// WebhookStats summarises subscriptions and the delivery backlog.
+// WebhookStats summarises one kind's subscribers and delivery backlog.
 type WebhookStats struct {
 	Subscriptions map[SubState]int `json:"subscriptions"`
 	Open          int              `json:"open_deliveries"`
 	OldestOpen    time.Time        `json:"oldest_open,omitzero"`
 }
 
-// WebhookStats counts subscriptions by state and open deliveries.
-func (s *Store) WebhookStats() (WebhookStats, error) {
+// WebhookStats counts webhook subscriptions by state and their open
+// deliveries.
+func (s *Store) WebhookStats() (WebhookStats, error) { return s.SubscriberStats(KindWebhook) }
+
+// SubscriberStats counts kind's subscribers by state and their open
+// deliveries.
+func (s *Store) SubscriberStats(kind SubKind) (WebhookStats, error) {
 	st := WebhookStats{Subscriptions: map[SubState]int{}}
 	err := s.view(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
-			var x struct {
-				State SubState `json:"state"`
-			}
+		mine := map[string]bool{}
+		if err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
+			var x Subscription
 			if err := json.Unmarshal(v, &x); err != nil {
-				return err
+				return fmt.Errorf("subscription %s: %w", k, err)
 			}
-			st.Subscriptions[x.State]++
+			if x.Kind == kind {
+				mine[x.ID] = true
+				st.Subscriptions[x.State]++
+			}
 			return nil
 		}); err != nil {
 			return err
 		}
 		dels := tx.Bucket(bucketWHDelivery)
 		c := tx.Bucket(bucketWHOpen).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) < 8 {
+				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
+			}
+			sub, _, _ := strings.Cut(string(v[8:]), "\x00")
+			if !mine[sub] {
+				continue
+			}
 			if st.Open == 0 { // sequence order: the first is the oldest
 				var d WebhookDelivery
 				if _, err := getJSON(dels, k, &d); err != nil {

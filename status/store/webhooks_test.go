@@ -47,27 +47,32 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 	if row.Deliveries[WebhooksDest].State != Sent || row.Deliveries["mastodon"].State != Pending {
 		t.Fatalf("outbox row after expand: %+v %+v", row.Deliveries[WebhooksDest], row.Deliveries["mastodon"])
 	}
-	jobs, _, err := s.OpenWebhooks(now, 10, nil)
-	if err != nil || len(jobs) != 2 || string(jobs[0].Body) != `{"type":"incident.created"}` || jobs[0].Delivery.MessageID != "evt-1" {
-		t.Fatalf("open: %d %v %+v", len(jobs), err, jobs)
-	}
-	// A pick that skips sub_a's delivery sees sub_b's; one that stops at
-	// the first reads no further.
-	var asked []string
-	jobs, _, _ = s.OpenWebhooks(now, 10, func(_ uint64, sub string) Pick {
-		asked = append(asked, sub)
-		if sub == "sub_a" {
-			return PickSkip
+	refs, err := s.OpenDeliveries(0, 10)
+	var seqs []uint64
+	for _, r := range refs {
+		if !r.At.After(now) {
+			seqs = append(seqs, r.Seq)
 		}
-		return PickTake
-	})
-	if len(jobs) != 1 || jobs[0].Sub.ID != "sub_b" || len(asked) != 2 {
-		t.Fatalf("skipping sub_a: asked %v, got %d jobs", asked, len(jobs))
 	}
-	asked = nil
-	jobs, _, _ = s.OpenWebhooks(now, 10, func(_ uint64, sub string) Pick { asked = append(asked, sub); return PickStop })
-	if len(jobs) != 0 || len(asked) != 1 {
-		t.Fatalf("stopping at the first: asked %v, got %d jobs", asked, len(jobs))
+	jobs, err2 := s.DeliveryJobs(seqs)
+	if err != nil || err2 != nil || len(jobs) != 2 {
+		t.Fatalf("open: %d %v %v %+v", len(jobs), err, err2, jobs)
+	}
+	last := jobs[len(jobs)-2:]
+	if string(last[0].Body) != `{"type":"incident.created"}` || last[0].Delivery.MessageID != "evt-1" || last[1].Sub.ID != "sub_b" {
+		t.Fatalf("the event's deliveries: %+v", last)
+	}
+	// Paging on from a sequence reads only what follows it; a delivery no
+	// longer open is left out of the jobs.
+	if more, _ := s.OpenDeliveries(refs[len(refs)-2].Seq, 10); len(more) != 1 || more[0].Seq != refs[len(refs)-1].Seq {
+		t.Fatalf("paging after %d: %+v", refs[len(refs)-2].Seq, more)
+	}
+	done := last[0].Delivery.Seq
+	if _, err := s.Apply(Entry{At: now, Outcomes: &WebhookOutcomes{List: []WebhookOutcome{{Seq: done, At: now, Status: 200}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, _ := s.DeliveryJobs([]uint64{done, last[1].Delivery.Seq}); len(jobs) != 1 || jobs[0].Delivery.Seq == done {
+		t.Fatalf("jobs after %d was delivered: %+v", done, jobs)
 	}
 	if _, created, _ := expand(s, 10, fan, now.Add(time.Minute)); created != 2 {
 		t.Fatalf("the delayed event after its delay: created %d", created)

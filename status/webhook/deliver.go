@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -69,237 +68,55 @@ func (s *Service) fan(ev status.Event, subs []store.Subscription) ([]byte, []str
 	return body, to, err
 }
 
-// fanOut decides each due row's body and subscribers, outside any
-// transaction; a row whose body cannot be made fails on its own.
-func (s *Service) fanOut(rows []store.OutboxRow, subs []store.Subscription) []store.FannedRow {
-	out := make([]store.FannedRow, 0, len(rows))
-	for _, r := range rows {
-		body, to, err := s.fan(r.Event, subs)
-		f := store.FannedRow{Seq: r.Seq, Body: body, Subs: to}
-		if err != nil {
-			f = store.FannedRow{Seq: r.Seq, Error: err.Error()}
-		}
-		out = append(out, f)
+// transport is the webhook kind's way out of the one subscriber loop
+// (notify.Subscribers): Standard Webhooks signing over the SSRF-guarded
+// client, one delivery per Send.
+type transport struct{ s *Service }
+
+var _ notify.Transport = transport{}
+
+func (transport) Kind() store.SubKind { return store.KindWebhook }
+
+// Fan decides a row's body and subscribers, outside any transaction; a
+// row whose body cannot be made fails on its own.
+func (t transport) Fan(r store.OutboxRow, subs []store.Subscription) store.FannedRow {
+	body, to, err := t.s.fan(r.Event, subs)
+	if err != nil {
+		return store.FannedRow{Error: err.Error()}
+	}
+	return store.FannedRow{Body: body, Subs: to}
+}
+
+// Key is the per-host slot key: host and port.
+func (transport) Key(sub store.Subscription) string { return splitHost(sub.URL) }
+
+// Ready: the challenge goes to a pending subscription, events to an
+// active one; a paused one keeps its deliveries.
+func (transport) Ready(j store.WebhookJob) notify.Readiness {
+	verify := j.Delivery.Type == VerifyType
+	switch {
+	case j.Sub.State == store.SubPaused:
+		return notify.Wait
+	case verify && j.Sub.State != store.SubPending, !verify && j.Sub.State != store.SubActive:
+		return notify.Cancel
+	}
+	return notify.Send
+}
+
+func (t transport) Send(_ context.Context, jobs []store.WebhookJob) []store.WebhookOutcome {
+	out := make([]store.WebhookOutcome, len(jobs))
+	for i, j := range jobs {
+		out[i] = t.s.attempt(j)
 	}
 	return out
 }
 
-// outcome is one attempt's result as the log records it, and the host
-// whose slot it held.
-type outcome struct {
-	store.WebhookOutcome
-	host string
-}
-
-func (s *Service) run(ctx context.Context) {
-	jobs := make(chan store.WebhookJob)
-	results := make(chan outcome, s.o.Workers)
-	var wg sync.WaitGroup
-	for range s.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				o := s.attempt(j)
-				s.slots.FreeHost(o.host)
-				s.Wake()
-				results <- o
-			}
-		}()
-	}
-	recorded := make(chan struct{})
-	go func() { s.record(results); close(recorded) }()
-
-	var pruned time.Time
-	for {
-		if now := s.o.Now(); now.Sub(pruned) > time.Hour {
-			res, err := s.o.Log.Apply(store.Entry{At: now, PruneWebhooks: &store.PruneWebhooks{Cutoff: now.Add(-retention), Limit: 5000}})
-			if err != nil {
-				s.o.Logger.Error("webhook pruning failed", "error", err)
-			} else if res.Deleted > 0 {
-				s.o.Logger.Info("pruned old webhook deliveries", "deliveries", res.Deleted)
-			}
-			pruned = now
-		}
-		more := s.expand()
-		wait := s.dispatch(ctx, jobs)
-		if more {
-			wait = 0
-		}
-		if !s.wake.Sleep(ctx, wait) {
-			break
-		}
-	}
-	// Attempts in flight finish (bounded by the client's timeout) and are
-	// recorded, so a clean stop leaves nothing to re-send.
-	close(jobs)
-	wg.Wait()
-	close(results)
-	<-recorded
-}
-
-const expandBatch = 200
-
-// expand turns committed events into per-subscription deliveries; true
-// when more may be waiting. Bodies and subscribers are decided from a
-// read, outside the write; the entry re-checks that each row still waits
-// and each subscription still takes deliveries.
-func (s *Service) expand() bool {
-	now := s.o.Now()
-	due, subs, err := s.o.Store.DueForFanout(expandBatch, now)
-	if err == nil && len(due) > 0 {
-		var res store.Result
-		res, err = s.o.Log.Apply(store.Entry{At: now, Fanout: s.fanOut(due, subs)})
-		if err == nil && res.Created > 0 {
-			s.o.Logger.Debug("webhook deliveries queued", "deliveries", res.Created)
-		}
-	}
-	if err != nil {
-		s.o.Logger.Error("webhook fan-out failed; will retry", "error", err)
-		return false
-	}
-	return len(due) == expandBatch
-}
-
-// dispatch hands due deliveries to the workers, at most PerHost per host
-// at a time, and says how long to sleep.
-func (s *Service) dispatch(ctx context.Context, jobs chan<- store.WebhookJob) time.Duration {
-	now := s.o.Now()
-	s.refreshSubs()
-	pick := s.picker()
-	// Under scan, the recorder cannot release a delivery between this read
-	// transaction's start and the in-flight checks in pick: otherwise one
-	// recorded meanwhile could look open and idle, and go out twice.
-	s.scan.Lock()
-	list, next, err := s.o.Store.OpenWebhooks(now, 4*s.o.Workers, pick)
-	s.scan.Unlock()
-	if err != nil {
-		s.o.Logger.Error("webhook deliveries unreadable", "error", err)
-		return s.o.Poll
-	}
-	var drop []uint64
-	for _, j := range list {
-		verify := j.Delivery.Type == VerifyType
-		switch {
-		case j.Sub == nil:
-			drop = append(drop, j.Delivery.Seq)
-			continue
-		case j.Sub.State == store.SubPaused:
-			continue // paused since the map was read
-		case verify && j.Sub.State != store.SubPending, !verify && j.Sub.State != store.SubActive:
-			drop = append(drop, j.Delivery.Seq)
-			continue
-		}
-		host := splitHost(j.Sub.URL)
-		if !s.slots.Take(j.Delivery.Seq, host) {
-			continue // the host is busy; a finishing attempt wakes the loop
-		}
-		select {
-		case jobs <- j:
-		case <-ctx.Done():
-			s.slots.FreeHost(host)
-			s.slots.Done(j.Delivery.Seq)
-			return 0
-		}
-	}
-	if len(drop) > 0 {
-		var list []store.WebhookOutcome
-		for _, seq := range drop {
-			list = append(list, store.WebhookOutcome{Seq: seq, At: now, Cancel: true})
-		}
-		if _, err := s.o.Log.Apply(store.Entry{At: now, Outcomes: &store.WebhookOutcomes{List: list}}); err != nil {
-			s.o.Logger.Error("webhook update failed", "error", err)
-		}
-	}
-	wait := s.o.Poll
-	if !next.IsZero() {
-		wait = min(max(next.Sub(now), 0), wait)
-	}
-	return wait
-}
-
-// picker decides, row by row of one read, which open deliveries the loop
-// takes: at most the free slots of each host, none while in flight or
-// paused. left is how many more each host may take in this pass; open is
-// how many hosts still have room. Once none has, the rest of the index is
-// not walked: with 1,000 deliveries queued for one host, walking it all
-// for each freed slot was most of the loop's time.
-func (s *Service) picker() func(seq uint64, id string) store.Pick {
-	// Only the hosts in flight are read up front (at most Workers of
-	// them), not every subscriber's host: a host's room is looked up when
-	// a row of it is first met.
-	open := len(s.hosts)
-	for _, h := range s.slots.Full() {
-		if s.hosts[h] {
-			open--
-		}
-	}
-	left := map[string]int{}
-	room := func(h string) int {
-		n, ok := left[h]
-		if !ok {
-			n = s.slots.Free(h)
-			left[h] = n
-		}
-		return n
-	}
-	return func(seq uint64, id string) store.Pick {
-		info, ok := s.subs[id]
-		switch {
-		case !ok:
-			if s.slots.Busy(seq, "") {
-				return store.PickSkip
-			}
-			return store.PickTake // gone: read it, to be dropped
-		case open == 0:
-			return store.PickStop // a finishing attempt wakes the loop
-		case info.paused:
-			return store.PickSkip // waits for an admin to resume it
-		case s.slots.Busy(seq, "") || room(info.host) <= 0:
-			return store.PickSkip
-		}
-		if left[info.host]--; left[info.host] == 0 {
-			open--
-		}
-		return store.PickTake
-	}
-}
-
-// subInfo is what the delivery loop needs of a subscription to decide,
-// without reading it, whether its deliveries may go now.
-type subInfo struct {
-	host   string
-	paused bool
-}
-
-// refreshSubs re-reads subscriptions when any was created, deleted or
-// changed state since the last read (called from the loop only).
-func (s *Service) refreshSubs() {
-	v := s.o.Store.SubscriptionsVersion()
-	if s.subs != nil && v == s.subsVersion {
-		return
-	}
-	subs, err := s.o.Store.Subscriptions()
-	if err != nil {
-		s.o.Logger.Error("webhook subscriptions unreadable", "error", err)
-		return
-	}
-	s.subs = make(map[string]subInfo, len(subs))
-	s.hosts = map[string]bool{}
-	for _, sub := range subs {
-		h := splitHost(sub.URL)
-		s.subs[sub.ID] = subInfo{host: h, paused: sub.State == store.SubPaused}
-		s.hosts[h] = true
-	}
-	s.subsVersion = v
-}
-
 // attempt signs and sends one delivery. It is re-signed on every attempt,
 // with this attempt's timestamp and every secret still valid.
-func (s *Service) attempt(j store.WebhookJob) outcome {
+func (s *Service) attempt(j store.WebhookJob) store.WebhookOutcome {
 	now := s.o.Now()
-	o := outcome{WebhookOutcome: store.WebhookOutcome{Seq: j.Delivery.Seq, At: now}, host: splitHost(j.Sub.URL)}
-	fail := func(err error, permanent bool) outcome {
+	o := store.WebhookOutcome{Seq: j.Delivery.Seq, At: now}
+	fail := func(err error, permanent bool) store.WebhookOutcome {
 		o.Error, o.Permanent = err.Error(), permanent
 		return o
 	}
@@ -346,53 +163,4 @@ func (s *Service) attempt(j store.WebhookJob) outcome {
 		o.Echo = echo.Challenge
 	}
 	return o
-}
-
-// record commits outcomes in batches (one transaction for all that
-// arrived meanwhile), then frees their slots and wakes the loop.
-func (s *Service) record(results <-chan outcome) {
-	for {
-		batch, ok := notify.Drain(results)
-		if !ok {
-			return
-		}
-		// The commit runs outside scan, so the loop need not wait for a
-		// disk sync; releasing takes scan, so no read the loop started
-		// before the commit can see these deliveries open and idle.
-		s.commit(batch)
-		s.scan.Lock()
-		for _, o := range batch {
-			s.slots.Done(o.Seq)
-		}
-		s.scan.Unlock()
-		s.Wake()
-	}
-}
-
-func (s *Service) commit(batch []outcome) {
-	list := make([]store.WebhookOutcome, len(batch))
-	for i, o := range batch {
-		list[i] = o.WebhookOutcome
-	}
-	policy := store.WebhookPolicy{Schedule: s.o.Schedule, VerifySchedule: s.o.VerifySchedule, DisableAfter: s.o.DisableAfter}
-	res, err := s.o.Log.Apply(store.Entry{At: batch[len(batch)-1].At, Outcomes: &store.WebhookOutcomes{Policy: policy, List: list}})
-	if err != nil {
-		// Not recorded: the deliveries stay open and are sent again, with
-		// the same webhook-id (at least once).
-		s.o.Logger.Error("webhook outcomes not recorded", "deliveries", len(batch), "error", err)
-		return
-	}
-	for _, l := range res.Outcomes {
-		for _, label := range l.Labels {
-			switch label {
-			case "verified":
-				s.o.Logger.Info("webhook subscription verified", "subscription", l.Sub)
-			case "disabled":
-				s.o.Logger.Warn("webhook subscription disabled", "subscription", l.Sub, "reason", l.Reason)
-			}
-			if s.o.Observe != nil {
-				s.o.Observe(store.WebhooksDest, label)
-			}
-		}
-	}
 }

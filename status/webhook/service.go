@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -88,20 +87,12 @@ func DefaultVerifySchedule() []time.Duration {
 	return []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}
 }
 
-// Service owns subscriptions and delivers to them.
+// Service owns webhook subscriptions; the one subscriber loop
+// (notify.Subscribers) delivers to them through its HTTP transport.
 type Service struct {
-	o     Options
-	hc    *http.Client
-	wake  notify.Waker
-	slots *notify.Slots // deliveries in flight, per host
-	// scan orders the delivery loop's reads against the recorder's
-	// commit-and-release (see dispatch).
-	scan sync.Mutex
-
-	// Owned by the delivery loop: subscriptions as of subsVersion.
-	subs        map[string]subInfo
-	hosts       map[string]bool // every subscription's host
-	subsVersion uint64
+	o    Options
+	hc   *http.Client
+	loop *notify.Subscribers
 }
 
 // New prepares a Service; nothing is sent before Run.
@@ -146,11 +137,15 @@ func New(o Options) *Service {
 	if hc == nil {
 		hc = NewClient(ClientOptions{AllowPrivate: o.AllowPrivate, Timeout: o.Timeout})
 	}
-	return &Service{o: o, hc: hc, wake: notify.NewWaker(), slots: &notify.Slots{PerHost: o.PerHost}}
+	s := &Service{o: o, hc: hc}
+	s.loop = notify.NewSubscribers(notify.SubscribersOptions{Store: o.Store, Log: o.Log, Logger: o.Logger, Now: o.Now,
+		Transport: transport{s}, Workers: o.Workers, PerKey: o.PerHost, Poll: o.Poll, Retention: retention, Observe: o.Observe,
+		Policy: store.WebhookPolicy{Schedule: o.Schedule, VerifySchedule: o.VerifySchedule, DisableAfter: o.DisableAfter}})
+	return s
 }
 
 // Wake tells the delivery loop that new work may be waiting.
-func (s *Service) Wake() { s.wake.Wake() }
+func (s *Service) Wake() { s.loop.Wake() }
 
 // Wants reports whether an event goes to webhook subscribers at all (the
 // router gives it the webhooks destination).
@@ -388,5 +383,5 @@ func splitHost(raw string) string {
 	return strings.ToLower(h)
 }
 
-// Run delivers until ctx ends; see deliver.go.
-func (s *Service) Run(ctx context.Context) { s.run(ctx) }
+// Run delivers until ctx ends (notify.Subscribers.Run).
+func (s *Service) Run(ctx context.Context) { s.loop.Run(ctx) }

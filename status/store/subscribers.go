@@ -1,0 +1,263 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status"
+)
+
+// Subscribers have a kind. Both kinds share one subscriptions bucket, one
+// fan-out (fanout.go), one deliveries table (the wh_* buckets keep their
+// names: files written before kinds open unchanged) and one outcome entry
+// whose rule depends on the kind (outcomes.go). This file holds what only
+// email subscribers have: double opt-in, preferences, and the reads the
+// subscribe pages need.
+
+// SubKind is what a subscriber receives deliveries by.
+type SubKind string
+
+// Subscriber kinds.
+const (
+	KindWebhook SubKind = "webhook"
+	KindEmail   SubKind = "email"
+)
+
+// EmailDest is the outbox destination standing for every email
+// subscriber, as WebhooksDest is for webhooks.
+const EmailDest = "@email"
+
+// DestKind is the kind of subscriber a destination stands for; false for
+// a channel.
+func DestKind(dest string) (SubKind, bool) {
+	switch dest {
+	case WebhooksDest:
+		return KindWebhook, true
+	case EmailDest:
+		return KindEmail, true
+	}
+	return "", false
+}
+
+// UnmarshalJSON reads a row written before subscribers had a kind as a
+// webhook subscription.
+func (s *Subscription) UnmarshalJSON(b []byte) error {
+	type plain Subscription // no methods: no recursion
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Kind == "" {
+		p.Kind = KindWebhook
+	}
+	*s = Subscription(p)
+	return nil
+}
+
+// EmailWants reports whether an email subscriber takes ev: confirmed and
+// active (paused ones keep theirs until resumed), incident events about a
+// chosen component (none chosen: all), maintenance only if chosen, never
+// a component change outside an incident nor an operators' event.
+func (s *Subscription) EmailWants(ev status.Event) bool {
+	if s.Kind != KindEmail || !s.takes() || ev.Incident == nil {
+		return false
+	}
+	switch ev.Type {
+	case status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved:
+	case status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled:
+		if !s.Maintenance {
+			return false
+		}
+	default:
+		return false
+	}
+	return s.Components == nil || slices.ContainsFunc(ev.Incident.Components, func(id string) bool { return slices.Contains(s.Components, id) })
+}
+
+// DisableAfterPermanent is how many permanent failures in a row (a 5xx
+// for the recipient on as many mails) disable an email subscriber, when
+// the policy names none.
+const DisableAfterPermanent = 3
+
+// subscribeEmail stores a pending email subscriber, one per address. For
+// an address already pending, the new token replaces the old one; one
+// already confirmed (or paused, or disabled) is left as it is. The result
+// carries the address's subscriber either way, and no error tells the
+// caller which it was.
+func subscribeEmail(b *bolt.Bucket, n NewSubscription, res *Result) error {
+	sub := n.Sub
+	if sub.Address == "" || sub.ConfirmHash == "" || sub.ConfirmUntil.IsZero() {
+		return errors.New("email subscriber without an address, a token hash or an expiry")
+	}
+	old, err := findSub(b, func(x *Subscription) bool { return x.Kind == KindEmail && strings.EqualFold(x.Address, sub.Address) })
+	if err != nil {
+		return err
+	}
+	switch {
+	case old == nil:
+		if b.Get([]byte(sub.ID)) != nil {
+			return fmt.Errorf("subscription %s exists", sub.ID)
+		}
+		sub.State = SubPending
+	case old.State == SubPending:
+		old.ConfirmHash, old.ConfirmUntil = sub.ConfirmHash, sub.ConfirmUntil
+		sub = *old
+	default:
+		res.Subscription = *old
+		return nil
+	}
+	res.Subscription = sub
+	return putJSON(b, []byte(sub.ID), sub)
+}
+
+// findSub returns the first subscription, in id order, that match
+// accepts; nil when none does. match is this package's own predicate.
+func findSub(b *bolt.Bucket, match func(*Subscription) bool) (*Subscription, error) {
+	var found *Subscription
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && found == nil; k, v = c.Next() {
+		var x Subscription
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, fmt.Errorf("subscription %s: %w", k, err)
+		}
+		if match(&x) {
+			found = &x
+		}
+	}
+	return found, nil
+}
+
+// ErrTokenExpired is a confirmation link used after its expiry.
+var ErrTokenExpired = errors.New("the confirmation link has expired")
+
+// Confirmation confirms the pending email subscriber whose confirmation
+// token hashes to TokenHash, before the token's expiry (the entry's time).
+type Confirmation struct {
+	TokenHash string `json:"token_hash"`
+}
+
+func applyConfirm(tx *bolt.Tx, c Confirmation, now time.Time, res *Result) error {
+	b := tx.Bucket(bucketSubs)
+	sub, err := findSub(b, func(x *Subscription) bool { return x.Kind == KindEmail && x.ConfirmHash == c.TokenHash })
+	switch {
+	case err != nil:
+		return err
+	case c.TokenHash == "" || sub == nil:
+		return ErrNotFound
+	case sub.State != SubPending:
+		return fmt.Errorf("subscriber is %s: %w", sub.State, ErrSubState)
+	case !now.Before(sub.ConfirmUntil):
+		return ErrTokenExpired
+	}
+	// The hash stays, so a second click finds the subscriber and is told
+	// it is confirmed already (ErrSubState), not that the link is unknown.
+	sub.State, sub.StateAt, sub.ConfirmedAt, sub.ConfirmUntil = SubActive, now, now, time.Time{}
+	res.Subscription, res.subsMoved = *sub, true
+	return putJSON(b, []byte(sub.ID), sub)
+}
+
+// Preferences sets what an email subscriber hears: Components (nil: all)
+// and whether maintenance too.
+type Preferences struct {
+	ID          string   `json:"id"`
+	Components  []string `json:"components,omitempty"`
+	Maintenance bool     `json:"maintenance,omitempty"`
+}
+
+func applyPreferences(tx *bolt.Tx, p Preferences, res *Result) error {
+	b := tx.Bucket(bucketSubs)
+	var sub Subscription
+	ok, err := getJSON(b, []byte(p.ID), &sub)
+	if err != nil {
+		return fmt.Errorf("subscription %s: %w", p.ID, err)
+	}
+	if !ok || sub.Kind != KindEmail {
+		return ErrNotFound
+	}
+	sub.Components, sub.Maintenance = p.Components, p.Maintenance
+	res.Subscription = sub
+	return putJSON(b, []byte(p.ID), sub)
+}
+
+// forgetUnconfirmed deletes email subscribers still pending that were
+// created before cutoff (the privacy notice's 7 days).
+func forgetUnconfirmed(tx *bolt.Tx, cutoff time.Time) error {
+	var ids []string
+	if err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
+		var x Subscription
+		if err := json.Unmarshal(v, &x); err != nil {
+			return fmt.Errorf("subscription %s: %w", k, err)
+		}
+		if x.Kind == KindEmail && x.State == SubPending && x.CreatedAt.Before(cutoff) {
+			ids = append(ids, x.ID)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := deleteSubscription(tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SubscriberByConfirmHash reads the email subscriber whose confirmation
+// token hashes to hash (the confirm page shows what a click would do).
+func (s *Store) SubscriberByConfirmHash(hash string) (Subscription, error) {
+	return s.findSubscriber(func(x *Subscription) bool { return hash != "" && x.Kind == KindEmail && x.ConfirmHash == hash })
+}
+
+// EmailSubscriber reads the subscriber of an address, compared without
+// case (for an operator's data-protection request).
+func (s *Store) EmailSubscriber(address string) (Subscription, error) {
+	return s.findSubscriber(func(x *Subscription) bool { return x.Kind == KindEmail && strings.EqualFold(x.Address, address) })
+}
+
+func (s *Store) findSubscriber(match func(*Subscription) bool) (Subscription, error) {
+	var sub *Subscription
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		sub, err = findSub(tx.Bucket(bucketSubs), match)
+		return err
+	})
+	if err == nil && sub == nil {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Subscription{}, err
+	}
+	return *sub, nil
+}
+
+// SubscriberCounts counts subscribers by kind and state (health, metrics).
+func (s *Store) SubscriberCounts() (map[SubKind]map[SubState]int, error) {
+	out := map[SubKind]map[SubState]int{KindWebhook: {}, KindEmail: {}}
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
+			var x struct {
+				Kind  SubKind  `json:"kind"`
+				State SubState `json:"state"`
+			}
+			if err := json.Unmarshal(v, &x); err != nil {
+				return fmt.Errorf("subscription %s: %w", k, err)
+			}
+			if x.Kind == "" {
+				x.Kind = KindWebhook
+			}
+			if out[x.Kind] == nil {
+				out[x.Kind] = map[SubState]int{}
+			}
+			out[x.Kind][x.State]++
+			return nil
+		})
+	})
+	return out, err
+}
