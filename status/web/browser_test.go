@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -264,7 +265,17 @@ func TestAccessibility(t *testing.T) {
 	ms, maintID := maintenanceServer(t)
 	mts := httptest.NewServer(ms.Handler())
 	defer mts.Close()
-	sts := httptest.NewServer(subscribeServer(t, &fakeSubscriber{}).Handler())
+	// The form posts from the page's own origin, which must be site.url's
+	// (formPost refuses any other Origin): the server learns its address
+	// before it is built.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := httptest.NewUnstartedServer(subscribeServerAt(t, &fakeSubscriber{}, "http://"+ln.Addr().String()).Handler())
+	sts.Listener.Close()
+	sts.Listener = ln
+	sts.Start()
 	defer sts.Close()
 	pages := []struct{ name, url, ready string }{
 		{"subscribe", sts.URL + "/subscribe", "form.subscribe"},

@@ -41,8 +41,15 @@ var testFollow = []Profile{{Kind: "mastodon", URL: "https://mastodon.example/@ac
 // (nil) and a social profile to follow.
 func subscribeServer(t testing.TB, sub EmailSubscriber) *Server {
 	t.Helper()
+	return subscribeServerAt(t, sub, "https://status.acme.test")
+}
+
+// subscribeServerAt is subscribeServer at site URL siteURL: a browser's
+// form post counts as the site's own only from that origin.
+func subscribeServerAt(t testing.TB, sub EmailSubscriber, siteURL string) *Server {
+	t.Helper()
 	snap, st := fixture(t)
-	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
+	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: siteURL, TimeZone: "UTC", Location: time.UTC},
 		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Email: sub, Follow: testFollow})
 	if err != nil {
 		t.Fatal(err)
