@@ -48,8 +48,8 @@ func (r *confirmRoom) routes(e *echo.Echo) {
 	e.POST("/confirm/:token", r.confirm, formPost(r.site))
 }
 
-// hash is the token's stored form, "" for what cannot be a token.
-func hash(token string) string {
+// confirmTokenHash is the token's stored form, "" for what cannot be a token.
+func confirmTokenHash(token string) string {
 	if token == "" || len(token) > maxConfirmToken {
 		return ""
 	}
@@ -57,7 +57,7 @@ func hash(token string) string {
 }
 
 func (r *confirmRoom) show(c echo.Context) error {
-	sub, err := r.st.SubscriberByConfirmHash(hash(c.Param("token")))
+	sub, err := r.st.SubscriberByConfirmHash(confirmTokenHash(c.Param("token")))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return r.refuse(c, errConfirmInvalid)
@@ -78,7 +78,7 @@ func (r *confirmRoom) show(c echo.Context) error {
 }
 
 func (r *confirmRoom) confirm(c echo.Context) error {
-	h := hash(c.Param("token"))
+	h := confirmTokenHash(c.Param("token"))
 	if h == "" {
 		return r.refuse(c, errConfirmInvalid)
 	}

@@ -15,7 +15,7 @@ import (
 // Leaving by a capability link. The link's token is signed with the site
 // key (status/capability) for one subscriber and the unsubscribe purpose,
 // so it works with no login and is what a message carries: a webhook
-// body's meta.unsubscribe, and later an email's RFC 8058 List-Unsubscribe
+// body's meta.unsubscribe, and an email's RFC 8058 List-Unsubscribe
 // URL (which is why the POST takes exactly what mailbox providers send).
 //
 // A GET shows one button and changes nothing: mail scanners and link
