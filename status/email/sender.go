@@ -18,19 +18,6 @@ type Links interface {
 	Unsubscribe(sub store.Subscription) string
 }
 
-// SubscribePage is a temporary Links: both links are the site's
-// /subscribe page, until the signed capability links (issue #26) are
-// merged and the node passes their builder instead.
-type SubscribePage struct{ SiteURL string }
-
-// Manage is the site's /subscribe page.
-func (p SubscribePage) Manage(store.Subscription) string {
-	return strings.TrimRight(p.SiteURL, "/") + "/subscribe"
-}
-
-// Unsubscribe is the site's /subscribe page too (temporary: not one-click).
-func (p SubscribePage) Unsubscribe(sub store.Subscription) string { return p.Manage(sub) }
-
 // Sender is the email kind's transport of the one subscriber loop
 // (notify.Subscribers): it composes each mail at send time from the
 // event stored with the announcement and hands a batch to the SMTP

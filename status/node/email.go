@@ -11,12 +11,12 @@ import (
 	"github.com/outpost-status/outpost/status/email"
 	"github.com/outpost-status/outpost/status/notify"
 	"github.com/outpost-status/outpost/status/store"
+	"github.com/outpost-status/outpost/status/web"
 )
 
-// Email subscribers' delivery: the one subscriber loop (notify.Subscribers)
-// with the SMTP transport, built only when an email section is given.
-// Until the config's `email:` section is merged, Options.Email is set by
-// the caller; after it, serve passes the loaded section with one line.
+// Email subscribers: the one subscriber loop (notify.Subscribers) with the
+// SMTP transport, and the subscribe form's service (double opt-in), built
+// only when the config has an email section (or Options.Email is set).
 
 // Email delivery's fixed choices: mails per Send (one recipient domain,
 // sharing SMTP sessions), mails in flight per domain (the per-domain
@@ -34,30 +34,42 @@ func EmailSchedule() []time.Duration {
 	return []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour}
 }
 
-// emailLoop builds the email subscribers' loop, or nil without an email
-// section. links may be nil: email.SubscribePage (temporary, see there).
+// emailLoop builds the email subscribers' loop and the subscribe form's
+// service, or nils without an email section. links may be nil: the
+// signed capability links.
 func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store.Store, changes store.Log, now func() time.Time,
-	log *slog.Logger, observe func(dest, result string)) (*notify.Subscribers, error) {
+	log *slog.Logger, observe func(dest, result string)) (*notify.Subscribers, web.EmailSubscriber, error) {
 	if o == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	site := email.Site{Title: cfg.Site.Title, URL: cfg.Site.URL, Location: cfg.Site.Location}
 	comp, err := email.NewComposer(email.Options{Site: site, From: o.From, ReplyTo: o.ReplyTo})
 	if err != nil {
-		return nil, fmt.Errorf("email: %w", err)
+		return nil, nil, fmt.Errorf("email: %w", err)
 	}
 	tr, err := email.NewTransport(email.TransportOptions{SMTP: o.SMTP, Concurrency: o.Concurrency, RateLimit: o.RateLimit, Log: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if links == nil {
-		links = email.SubscribePage{SiteURL: cfg.Site.URL}
+		links = email.CapabilityLinks{SiteURL: cfg.Site.URL, Keys: st}
 	}
+	form := emailForm{email.NewSubscribe(email.SubscribeOptions{Log: changes, Store: st, Composer: comp, Transport: tr,
+		SiteURL: cfg.Site.URL, Now: now, Logger: log})}
 	return notify.NewSubscribers(notify.SubscribersOptions{Store: st, Log: changes, Logger: log, Now: now,
 		Transport: &email.Sender{Composer: comp, Transport: tr, Links: links, Now: now},
 		Workers:   max(o.Concurrency, email.DefaultConcurrency), PerKey: emailPerDomain, Batch: emailBatch, MarkSending: true,
 		Policy:    store.WebhookPolicy{EmailSchedule: EmailSchedule(), DisableAfterPermanent: store.DisableAfterPermanent},
-		Retention: emailRetention, ForgetUnconfirmed: forgetUnconfirmed, Observe: observe}), nil
+		Retention: emailRetention, ForgetUnconfirmed: forgetUnconfirmed, Observe: observe}), form, nil
+}
+
+// emailForm hands the web form's requests to the email service (status/web
+// and status/email do not import each other's types).
+type emailForm struct{ s *email.Subscribe }
+
+// SubscribeEmail starts a double opt-in.
+func (f emailForm) SubscribeEmail(ctx context.Context, r web.EmailRequest) error {
+	return f.s.Request(ctx, email.Request{Address: r.Address, Components: r.Components, Maintenance: r.Maintenance})
 }
 
 // withEmail adds the email destination, under the publish policy, to the

@@ -39,9 +39,9 @@ type Options struct {
 	Logger  *slog.Logger
 	Version string           // in the health body, metrics and User-Agents
 	Now     func() time.Time // the clock handed to every part; default time.Now
-	// Email, when set, delivers to email subscribers (email.go); nil: no
-	// email. EmailLinks builds their manage and unsubscribe links (nil:
-	// the temporary email.SubscribePage).
+	// Email, when set, delivers to email subscribers (email.go); nil: the
+	// config's email section, if any. EmailLinks builds their manage and
+	// unsubscribe links (nil: signed capability links).
 	Email      *email.Config
 	EmailLinks email.Links
 }
@@ -65,6 +65,7 @@ type Node struct {
 	mon     *monitor.Monitor
 	wh      *webhook.Service    // nil: webhooks off
 	mail    *notify.Subscribers // nil: email off
+	form    web.EmailSubscriber // the subscribe form's double opt-in; nil: email off
 	srv     *web.Server
 	rl      *reloader
 	exp     *exporter // nil: no export.dir
@@ -106,8 +107,11 @@ func New(o Options) (*Node, error) {
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
+	if o.Email == nil && cfg.Email.Enabled() {
+		o.Email = &cfg.Email.Config
+	}
 	n.route = withEmail(n.route, cfg, o.Email != nil)
-	if n.mail, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
+	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)
 	}
 	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
@@ -124,7 +128,8 @@ func New(o Options) (*Node, error) {
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,
-		Follow:     web.Follow(cfg.Channels), // Email stays nil until the subscriber pipeline is wired
+		Email:      n.form,
+		Follow:     web.Follow(cfg.Channels),
 		Heartbeats: n.beats,
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)

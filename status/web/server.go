@@ -197,7 +197,12 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.o.Webhooks != nil {
 		(&subscriptionsRoom{wh: s.o.Webhooks, st: s.o.Store, changes: s.o.Log, now: s.o.Now, admin: s.o.Admin}).routes(e)
-		(&leaveRoom{st: s.o.Store, wh: s.o.Webhooks, pages: s.r, now: s.o.Now}).routes(e)
+	}
+	if s.o.Webhooks != nil || s.o.Email != nil {
+		(&leaveRoom{st: s.o.Store, changes: s.o.Log, pages: s.r, now: s.o.Now}).routes(e)
+	}
+	if s.o.Email != nil {
+		(&confirmRoom{st: s.o.Store, changes: s.o.Log, pages: s.r, now: s.o.Now, site: s.o.Site.URL}).routes(e)
 	}
 	if s.o.Admin != nil {
 		(&adminRoom{admin: s.o.Admin, st: s.o.Store, changes: s.o.Log, now: s.o.Now, site: s}).routes(e)

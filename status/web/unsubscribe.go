@@ -10,13 +10,12 @@ import (
 
 	"github.com/outpost-status/outpost/status/capability"
 	"github.com/outpost-status/outpost/status/store"
-	"github.com/outpost-status/outpost/status/webhook"
 )
 
 // Leaving by a capability link. The link's token is signed with the site
 // key (status/capability) for one subscriber and the unsubscribe purpose,
 // so it works with no login and is what a message carries: a webhook
-// body's meta.unsubscribe, and later an email's RFC 8058 List-Unsubscribe
+// body's meta.unsubscribe, and an email's RFC 8058 List-Unsubscribe
 // URL (which is why the POST takes exactly what mailbox providers send).
 //
 // A GET shows one button and changes nothing: mail scanners and link
@@ -35,12 +34,13 @@ type formPages interface {
 	errorPage(title, msg string) []byte
 }
 
-// leaveRoom serves capability unsubscribe links.
+// leaveRoom serves capability unsubscribe links, for webhook and email
+// subscribers alike (a deletion is the same entry for both kinds).
 type leaveRoom struct {
-	st    *store.Store // read only: site keys and subscriptions
-	wh    *webhook.Service
-	pages formPages
-	now   func() time.Time
+	st      *store.Store // read only: site keys and subscriptions
+	changes store.Log
+	pages   formPages
+	now     func() time.Time
 }
 
 // maxOneClickBody bounds a one-click POST: the form is one short field.
@@ -109,7 +109,8 @@ func (l *leaveRoom) leave(c echo.Context) error {
 	if pe := oneClick(c); pe != nil {
 		return l.refuse(c, pe)
 	}
-	if err := l.wh.Delete(id); errors.Is(err, store.ErrNotFound) {
+	_, err := l.changes.Apply(store.Entry{At: l.now(), Subscription: &store.SubscriptionChange{ID: id, Delete: true}})
+	if errors.Is(err, store.ErrNotFound) {
 		return l.refuse(c, errNoSub)
 	} else if err != nil {
 		return l.refuse(c, &pageError{http.StatusServiceUnavailable, "Nothing changed", "Unsubscribing failed just now; you are still subscribed. Please try again in a minute."})
