@@ -16,7 +16,9 @@ var files embed.FS
 // Pages are the page templates; each is rendered with the base layout.
 // "button" is a page with one form button that posts to the page's own
 // URL, for links a mail scanner may follow (a GET must change nothing).
-func Pages() []string { return []string{"index", "incident", "history", "error", "button", "subscribe"} }
+func Pages() []string {
+	return []string{"index", "incident", "history", "error", "button", "subscribe"}
+}
 
 // Parse returns one template set per page, each executing "base".
 func Parse(funcs template.FuncMap) (map[string]*template.Template, error) {
