@@ -23,7 +23,10 @@ type Options struct {
 	PerCheckHistograms bool
 	// Outbox reads outbox depth at scrape time (nil: not exported).
 	Outbox func() (map[string]store.Depth, error)
-	Now    func() time.Time
+	// Subscribers reads subscribers by kind and state at scrape time (nil:
+	// not exported).
+	Subscribers func() (map[store.SubKind]map[store.SubState]int, error)
+	Now         func() time.Time
 }
 
 // Metrics holds every collector.
@@ -104,6 +107,9 @@ func New(o Options) *Metrics {
 	}
 	if o.Outbox != nil {
 		m.Registry.MustRegister(&outboxCollector{read: o.Outbox, now: o.Now})
+	}
+	if o.Subscribers != nil {
+		m.Registry.MustRegister(subscriberCollector(o.Subscribers))
 	}
 	return m
 }
@@ -213,5 +219,26 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	for dest, d := range depth {
 		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(d.Pending), dest)
 		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, c.now().Sub(d.Oldest).Seconds(), dest)
+	}
+}
+
+// subscriberCollector reads subscribers by kind and state when scraped:
+// counts only, never an address.
+type subscriberCollector func() (map[store.SubKind]map[store.SubState]int, error)
+
+var subsDesc = prometheus.NewDesc("outpost_subscribers", "Subscribers by kind (webhook, email) and state.", []string{"kind", "state"}, nil)
+
+func (c subscriberCollector) Describe(ch chan<- *prometheus.Desc) { ch <- subsDesc }
+
+func (c subscriberCollector) Collect(ch chan<- prometheus.Metric) {
+	counts, err := c()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(subsDesc, err)
+		return
+	}
+	for kind, states := range counts {
+		for state, n := range states {
+			ch <- prometheus.MustNewConstMetric(subsDesc, prometheus.GaugeValue, float64(n), string(kind), string(state))
+		}
 	}
 }

@@ -17,6 +17,9 @@ func populated() *Metrics {
 	m := New(Options{Version: "test", PerCheckHistograms: true, Now: func() time.Time { return now },
 		Outbox: func() (map[string]store.Depth, error) {
 			return map[string]store.Depth{"ops-slack": {Pending: 3, Oldest: now.Add(-90 * time.Second)}}, nil
+		},
+		Subscribers: func() (map[store.SubKind]map[store.SubState]int, error) {
+			return map[store.SubKind]map[store.SubState]int{store.KindEmail: {store.SubActive: 2, store.SubPending: 1}}, nil
 		}})
 	m.ObserveRun("http", probes.Report{Check: "api-1", Due: now, Started: now.Add(2 * time.Millisecond),
 		Result: probes.Result{Outcome: probes.Down, Latency: 120 * time.Millisecond, Details: map[string]any{"dns_ms": 1.5, "connect_ms": 0.4, "first_byte_ms": 80.0}}})
@@ -66,10 +69,14 @@ outpost_incidents_open 1
 # HELP outpost_config_reloads_total Configuration reloads by result (success, failure).
 # TYPE outpost_config_reloads_total counter
 outpost_config_reloads_total{result="failure"} 1
+# HELP outpost_subscribers Subscribers by kind (webhook, email) and state.
+# TYPE outpost_subscribers gauge
+outpost_subscribers{kind="email",state="active"} 2
+outpost_subscribers{kind="email",state="pending"} 1
 `
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "outpost_component_status", "outpost_outbox_depth",
 		"outpost_outbox_oldest_age_seconds", "outpost_probe_runs_total", "outpost_results_committed_total",
-		"outpost_incidents_open", "outpost_config_reloads_total"); err != nil {
+		"outpost_incidents_open", "outpost_config_reloads_total", "outpost_subscribers"); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(m.phase); n != 3 {

@@ -35,11 +35,11 @@ func TestBacklogCountsWebhookDeliveries(t *testing.T) {
 	if created := res.Created; err != nil || created != 2 {
 		t.Fatalf("expand: %d %v", created, err)
 	}
-	depth, err := backlog(st, true)()
+	depth, err := backlog(st, true, false)()
 	if err != nil || depth[store.WebhooksDest].Pending != 3 {
 		t.Fatalf("backlog with webhooks = %+v (%v), want 3 (2 deliveries + 1 event)", depth, err)
 	}
-	if depth, _ := backlog(st, false)(); depth[store.WebhooksDest].Pending != 1 {
+	if depth, _ := backlog(st, false, false)(); depth[store.WebhooksDest].Pending != 1 {
 		t.Fatalf("outbox alone = %+v, want 1", depth)
 	}
 }

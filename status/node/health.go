@@ -20,6 +20,8 @@ type healthBody struct {
 	Config           configHealth `json:"config"`
 	// Webhooks: subscriptions by state and the delivery backlog (when on).
 	Webhooks *store.WebhookStats `json:"webhooks,omitempty"`
+	// Email: the same for email subscribers (with an email section).
+	Email *store.WebhookStats `json:"email,omitempty"`
 }
 
 type outboxHealth struct {
@@ -58,6 +60,13 @@ func (n *Node) healthDetails() healthBody {
 			n.log.Error("health details: webhook statistics unreadable", "error", err)
 		} else {
 			b.Webhooks = &ws
+		}
+	}
+	if n.mail != nil {
+		if es, err := n.st.SubscriberStats(store.KindEmail); err != nil {
+			n.log.Error("health details: email statistics unreadable", "error", err)
+		} else {
+			b.Email = &es
 		}
 	}
 	return b

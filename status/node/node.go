@@ -100,16 +100,17 @@ func New(o Options) (*Node, error) {
 		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
 			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
 	}
-	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Outbox: backlog(n.st, cfg.Webhooks.Enabled)})
+	if o.Email == nil && cfg.Email.Enabled() {
+		o.Email = &cfg.Email.Config
+	}
+	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms,
+		Outbox: backlog(n.st, cfg.Webhooks.Enabled, o.Email != nil), Subscribers: subscriberCounts(n.st, cfg.Webhooks.Enabled, o.Email != nil)})
 	if n.chs, err = notify.Build(cfg.Setups(), notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	n.route = withWebhooks(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled)
-	if o.Email == nil && cfg.Email.Enabled() {
-		o.Email = &cfg.Email.Config
-	}
 	n.route = withEmail(n.route, cfg, o.Email != nil)
 	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)

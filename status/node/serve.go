@@ -178,29 +178,52 @@ func withWebhooks(route store.Router, cfg *config.Config, on bool) store.Router 
 	}
 }
 
-// backlog is the outbox depth per destination for /metrics; with webhooks
-// on, "@webhooks" also counts deliveries not yet made to subscribers.
-func backlog(st *store.Store, webhooks bool) func() (map[string]store.Depth, error) {
-	if !webhooks {
-		return st.OutboxDepth
+// backlog is the outbox depth per destination for /metrics; each
+// subscriber kind on ("@webhooks", "@email") also counts its deliveries
+// not yet made to subscribers.
+func backlog(st *store.Store, webhooks, email bool) func() (map[string]store.Depth, error) {
+	kinds := map[string]store.SubKind{}
+	if webhooks {
+		kinds[store.WebhooksDest] = store.KindWebhook
+	}
+	if email {
+		kinds[store.EmailDest] = store.KindEmail
 	}
 	return func() (map[string]store.Depth, error) {
 		depth, err := st.OutboxDepth()
 		if err != nil {
 			return nil, err
 		}
-		ws, err := st.WebhookStats()
+		for dest, kind := range kinds {
+			ws, err := st.SubscriberStats(kind)
+			if err != nil {
+				return nil, err
+			}
+			if ws.Open > 0 {
+				d := depth[dest]
+				d.Pending += ws.Open
+				if d.Oldest.IsZero() || ws.OldestOpen.Before(d.Oldest) {
+					d.Oldest = ws.OldestOpen
+				}
+				depth[dest] = d
+			}
+		}
+		return depth, nil
+	}
+}
+
+// subscriberCounts is /metrics' subscribers by state, for the kinds on.
+func subscriberCounts(st *store.Store, webhooks, email bool) func() (map[store.SubKind]map[store.SubState]int, error) {
+	return func() (map[store.SubKind]map[store.SubState]int, error) {
+		counts, err := st.SubscriberCounts()
 		if err != nil {
 			return nil, err
 		}
-		if ws.Open > 0 {
-			d := depth[store.WebhooksDest]
-			d.Pending += ws.Open
-			if d.Oldest.IsZero() || ws.OldestOpen.Before(d.Oldest) {
-				d.Oldest = ws.OldestOpen
+		for kind := range counts {
+			if !(kind == store.KindWebhook && webhooks) && !(kind == store.KindEmail && email) {
+				delete(counts, kind)
 			}
-			depth[store.WebhooksDest] = d
 		}
-		return depth, nil
+		return counts, nil
 	}
 }
