@@ -10,25 +10,30 @@ import (
 	"github.com/outpost-status/outpost/status/notify"
 )
 
-// runNotify is `outpost notify test -config FILE -channel NAME`: a clearly
-// marked test message, so credentials are checked before an outage does it.
+// runNotify is `outpost notify test -config FILE -channel NAME` (or
+// -email ADDR): a clearly marked test message, so credentials are checked
+// before an outage does it.
 func runNotify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintln(stdout, "usage: outpost notify test -config FILE -channel NAME\n\nRun with a command and -h for its flags.")
+		fmt.Fprintln(stdout, "usage: outpost notify test -config FILE -channel NAME | -email ADDR\n\nRun with a command and -h for its flags.")
 		return exitOK
 	}
 	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(stderr, "usage: outpost notify test -config FILE -channel NAME")
+		fmt.Fprintln(stderr, "usage: outpost notify test -config FILE -channel NAME | -email ADDR")
 		return exitConfig
 	}
 	fs, path := newFlags("notify test", stderr)
-	name := fs.String("channel", "", "the channel to test (required)")
+	name := fs.String("channel", "", "the channel to test")
+	to := fs.String("email", "", "send a test mail to this address through the email section")
 	if code, ok := parseFlags(fs, args[1:]); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {
 		return exitConfig
+	}
+	if *to != "" {
+		return notifyEmail(ctx, cfg, *path, *to, stdout, stderr)
 	}
 	chs, err := notify.Build(cfg.Setups(), memSessions{})
 	if err != nil {

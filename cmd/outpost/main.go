@@ -8,7 +8,7 @@
 //	outpost backup      -config FILE -out FILE.db
 //	outpost verify      -config FILE     check every page of the data file
 //	outpost export      -config FILE -out DIR
-//	outpost notify test -config FILE -channel NAME
+//	outpost notify test -config FILE -channel NAME | -email ADDR
 //	outpost healthcheck -config FILE     exit 0 when /healthz answers 200
 //	outpost version
 package main
@@ -46,7 +46,7 @@ func commands() []command {
 		{"backup", "write a consistent copy of the data file", runBackup},
 		{"verify", "check every page of the data file (works while running)", runVerify},
 		{"export", "write the public site as static files", runExport},
-		{"notify", "notify test -channel NAME: send a test message", runNotify},
+		{"notify", "notify test -channel NAME | -email ADDR: send a test message", runNotify},
 		{"heartbeat", "heartbeat token -check NAME: a push check's token", runHeartbeat},
 		{"incident", "create|update|resolve|list incidents on a running Outpost", runIncident},
 		{"maintenance", "add|list|cancel maintenance on a running Outpost", runMaintenance},
