@@ -72,21 +72,10 @@ func (f emailForm) SubscribeEmail(ctx context.Context, r web.EmailRequest) error
 	return f.s.Request(ctx, email.Request{Address: r.Address, Components: r.Components, Maintenance: r.Maintenance})
 }
 
-// withEmail adds the email destination, under the publish policy, to the
-// events an email subscriber can want (incidents and maintenance: the
-// fan-out applies each subscriber's choice).
-func withEmail(route store.Router, cfg *config.Config, on bool) store.Router {
-	if !on {
-		return route
-	}
-	pub := notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}
-	return func(ev status.Event) []store.Dest {
-		dests := route(ev)
-		if ev.Incident != nil && !ev.Type.OperatorsOnly() && ev.Type != status.ComponentStatusChanged {
-			dests = append(dests, notify.PublicDest(store.EmailDest, pub))
-		}
-		return dests
-	}
+// emailWants is whether an email subscriber can want ev: incidents and
+// maintenance, never component changes or operators' events.
+func emailWants(ev status.Event) bool {
+	return ev.Incident != nil && !ev.Type.OperatorsOnly() && ev.Type != status.ComponentStatusChanged
 }
 
 // mailRun runs the email deliveries, when on.

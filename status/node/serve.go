@@ -162,17 +162,18 @@ func webhookService(cfg *config.Config, st *store.Store, changes store.Log, log 
 		Observe:    met.ObserveDelivery})
 }
 
-// withWebhooks adds the webhooks destination, under the publish policy,
-// to the events subscribers can receive.
-func withWebhooks(route store.Router, cfg *config.Config, on bool) store.Router {
+// withSubscribers adds a subscriber kind's destination (dest), under the
+// publish policy, to the events that kind can want; its fan-out applies
+// each subscriber's own choice.
+func withSubscribers(route store.Router, cfg *config.Config, on bool, dest string, wants func(status.Event) bool) store.Router {
 	if !on {
 		return route
 	}
 	pub := notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}
 	return func(ev status.Event) []store.Dest {
 		dests := route(ev)
-		if webhook.Wants(ev) {
-			dests = append(dests, notify.PublicDest(store.WebhooksDest, pub))
+		if wants(ev) {
+			dests = append(dests, notify.PublicDest(dest, pub))
 		}
 		return dests
 	}
