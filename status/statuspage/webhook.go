@@ -40,7 +40,7 @@ func (v *View) WebhookData(ev status.Event) (any, error) {
 		}
 		c.Status, c.UpdatedAt = ev.Component.NewStatus, v.ts(ev.At)
 		return map[string]any{"page": page, "component": c, "component_update": ComponentUpdate{ID: ev.ID, ComponentID: ev.Component.ID, Type: "Component",
-			OldStatus: oldStatus(ev.Component.OldStatus), NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
+			OldStatus: nullableStatus(ev.Component.OldStatus), NewStatus: ev.Component.NewStatus, CreatedAt: v.ts(ev.At)}}, nil
 	}
 	return nil, fmt.Errorf("event %s (%s) has no incident or component", ev.ID, ev.Type)
 }
@@ -59,13 +59,4 @@ func EventOnly(site Site, ev status.Event) *View {
 	}
 	snap.Description = snap.Indicator.Description()
 	return New(site, snap)
-}
-
-// oldStatus is a component update's old status: null when it had none
-// (no data before), as /api/v2's affected components say it.
-func oldStatus(s status.ComponentStatus) *status.ComponentStatus {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -136,7 +136,10 @@ func (s *Store) committed(e Entry, res Result) {
 			s.incidents.Add(1)
 		}
 	}
-	if e.Subscribe != nil || e.Subscription != nil || e.Confirm != nil || e.Preferences != nil || e.PruneWebhooks != nil || res.subsMoved {
+	// A preference (components, maintenance) is read by the fan-out's
+	// entry, not by the loops' cache of keys and states; a confirmation
+	// moves the version through res.subsMoved.
+	if e.Subscribe != nil || e.Subscription != nil || e.PruneWebhooks != nil || res.subsMoved {
 		s.subsChanged()
 	}
 	if (e.Step != nil && len(e.Step.Announce) > 0) || len(e.Announce) > 0 || e.Decide != nil ||

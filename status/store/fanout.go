@@ -130,9 +130,11 @@ func fanRow(tx *bolt.Tx, subs *bolt.Bucket, r *OutboxRow, f FannedRow, now time.
 		var sub Subscription
 		ok, err := getJSON(subs, []byte(id), &sub)
 		if ok && kind == KindEmail {
-			ok = sub.EmailWants(r.Event)
+			ok = sub.EmailWants(r.Event) // its kind, its state and its choice
+		} else if ok {
+			ok = sub.Kind == kind && sub.takes()
 		}
-		if err != nil || !ok || sub.Kind != kind || !sub.takes() {
+		if err != nil || !ok {
 			if err != nil {
 				return 0, fmt.Errorf("subscription %s: %w", id, err)
 			}

@@ -109,12 +109,6 @@ func New(o Options) *Service {
 	if o.PerClient == 0 {
 		o.PerClient = 5
 	}
-	if o.Workers <= 0 {
-		o.Workers = 64
-	}
-	if o.PerHost <= 0 {
-		o.PerHost = 4
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Second
 	}
@@ -129,9 +123,6 @@ func New(o Options) *Service {
 	}
 	if o.Overlap == 0 {
 		o.Overlap = 24 * time.Hour
-	}
-	if o.Poll <= 0 {
-		o.Poll = time.Second
 	}
 	hc := o.Client
 	if hc == nil {
