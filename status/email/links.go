@@ -42,6 +42,10 @@ func (l CapabilityLinks) Unsubscribe(sub store.Subscription) string {
 	return strings.TrimRight(l.SiteURL, "/") + "/unsubscribe/" + token
 }
 
-// Manage is the unsubscribe page too, until a manage page (components,
-// pause) exists: every mail still carries a working way to leave.
-func (l CapabilityLinks) Manage(sub store.Subscription) string { return l.Unsubscribe(sub) }
+// For is sub's links. The manage link is the unsubscribe page too, until
+// a manage page (components, pause) exists: every mail still carries a
+// working way to leave. One signature serves both (one read of the keys).
+func (l CapabilityLinks) For(sub store.Subscription) (manage, unsubscribe string) {
+	u := l.Unsubscribe(sub)
+	return u, u
+}

@@ -14,8 +14,7 @@ import (
 // a mail is composed (tokens are stored only as hashes, so a link cannot
 // be read back from the file).
 type Links interface {
-	Manage(sub store.Subscription) string
-	Unsubscribe(sub store.Subscription) string
+	For(sub store.Subscription) (manage, unsubscribe string)
 }
 
 // Sender is the email kind's transport of the one subscriber loop
@@ -104,6 +103,7 @@ func (s *Sender) compose(j store.WebhookJob) (Message, error) {
 		return Message{}, errors.New("email: the announcement's event is gone (pruned)")
 	}
 	sub := *j.Sub
+	manage, unsubscribe := s.Links.For(sub)
 	return s.Composer.Incident(Incident{Event: *j.Event, To: Subscriber{ID: sub.ID, Address: sub.Address},
-		Manage: s.Links.Manage(sub), Unsubscribe: s.Links.Unsubscribe(sub)})
+		Manage: manage, Unsubscribe: unsubscribe})
 }

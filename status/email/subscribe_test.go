@@ -48,7 +48,7 @@ func TestCapabilityLinks(t *testing.T) {
 	if err != nil || id != "em_1" {
 		t.Fatalf("the link's token: %q %v", id, err)
 	}
-	if m := l.Manage(sub); m != u {
+	if m, un := l.For(sub); m != u || un != u {
 		t.Fatalf("manage link %q, want the unsubscribe page %q until a manage page exists", m, u)
 	}
 }
