@@ -138,8 +138,9 @@ func random(n int) []byte {
 // that forgets it allows at most 3 more mails, and a stored count would
 // cost a log entry per refused request.
 type sentLog struct {
-	mu sync.Mutex
-	at map[string][]time.Time
+	mu    sync.Mutex
+	at    map[string][]time.Time
+	swept time.Time // the last sweep of a full log: at most one a minute
 }
 
 // allow records a mail to addr at now if addr had fewer than
@@ -153,8 +154,13 @@ func (l *sentLog) allow(addr string, now time.Time) bool {
 		return false
 	}
 	if _, known := l.at[addr]; !known && len(l.at) >= maxTracked {
-		for a := range l.at {
-			l.recent(a, now)
+		// A flood of made-up addresses fills the log: sweeping it on
+		// every request would make each one walk 50,000 entries.
+		if now.Sub(l.swept) >= time.Minute {
+			l.swept = now
+			for a := range l.at {
+				l.recent(a, now)
+			}
 		}
 		if len(l.at) >= maxTracked {
 			return false
@@ -174,8 +180,7 @@ func (l *sentLog) recent(addr string, now time.Time) []time.Time {
 	}
 	if keep == nil {
 		delete(l.at, addr)
-	}
-	if keep != nil {
+	} else {
 		l.at[addr] = keep
 	}
 	return keep
