@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -125,7 +124,7 @@ func newBrowserCheck(s Spec, o Options) (Probe, error) {
 		return nil, fieldErr("steps[0]", "the first step must be a goto")
 	}
 	return &BrowserCheck{b: o.Browser, steps: s.Steps, failConsole: s.FailOnConsoleErrors, failRequests: s.FailOnRequestErrors,
-		max: s.Expect.MaxLatency, maxBytes: cmp.Or(max(s.MaxBodyBytes, 0), defaultMaxPageBytes)}, nil
+		max: s.Expect.MaxLatency, maxBytes: s.bodyLimit(defaultMaxPageBytes)}, nil
 }
 
 // Close closes the shared browser: the scheduler stops its checks together.

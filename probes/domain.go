@@ -74,10 +74,7 @@ func newDomain(s Spec, o Options) (Probe, error) {
 	}
 	tr := &http.Transport{DisableKeepAlives: true, TLSClientConfig: tlsCfg, DialContext: o.dialer().DialContext,
 		MaxResponseHeaderBytes: maxHeaderBytes}
-	maxBody := s.MaxBodyBytes
-	if maxBody <= 0 {
-		maxBody = defaultMaxBody
-	}
+	maxBody := s.bodyLimit(defaultMaxBody)
 	return &Domain{name: name, base: base, warn: warn, critical: crit, now: time.Now, client: &http.Client{Transport: tr},
 		maxBody: maxBody}, nil
 }

@@ -42,10 +42,7 @@ func newGRPC(s Spec, o Options) (Probe, error) {
 		creds = credentials.NewTLS(cfg)
 	}
 	d := o.dialer()
-	maxBody := s.MaxBodyBytes
-	if maxBody <= 0 {
-		maxBody = defaultMaxBody
-	}
+	maxBody := s.bodyLimit(defaultMaxBody)
 	return &GRPC{target: s.Target, service: s.Service, md: metadata.New(s.Headers), creds: creds, max: s.Expect.MaxLatency,
 		maxBody: maxBody, dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }}, nil
 }

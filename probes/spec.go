@@ -92,3 +92,11 @@ type JSONExpect struct {
 	Equals  string `yaml:"equals"`
 	Matches string `yaml:"matches"`
 }
+
+// bodyLimit is the check's max_body_bytes, or def when it sets none.
+func (s Spec) bodyLimit(def int64) int64 {
+	if s.MaxBodyBytes <= 0 {
+		return def
+	}
+	return s.MaxBodyBytes
+}

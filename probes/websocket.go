@@ -59,10 +59,7 @@ func newWebSocket(s Spec, o Options) (Probe, error) {
 	if s.Subprotocol != "" {
 		wd.Subprotocols = []string{s.Subprotocol}
 	}
-	maxBody := s.MaxBodyBytes
-	if maxBody <= 0 {
-		maxBody = defaultMaxBody
-	}
+	maxBody := s.bodyLimit(defaultMaxBody)
 	return &WebSocket{url: s.Target, headers: h, protocol: s.Subprotocol, send: s.Send, expect: s.Expect.Message,
 		max: s.Expect.MaxLatency, maxBody: maxBody, dialer: wd}, nil
 }
