@@ -156,13 +156,17 @@ func (p *HTTP) exchange(ctx context.Context) (Result, http.Header, []byte) {
 		return classifyNetErr(ctx, err, elapsed(start)).withDetails(tm.details()), nil, nil
 	}
 	defer resp.Body.Close()
-	buf, readErr := readLimited(resp.Body, p.maxBody, resp.ContentLength)
-	lat := elapsed(start)
-	if errors.Is(readErr, errTooLarge) && !p.judgesBody {
-		// Only the status is judged: a long body is no failure, and the
-		// rest of it is not read.
-		buf, readErr = nil, nil
+	var buf []byte
+	var readErr error
+	if p.judgesBody {
+		buf, readErr = readLimited(resp.Body, p.maxBody, resp.ContentLength)
+	} else {
+		// Only the status is judged: the body is read (its time is part
+		// of the latency) up to the limit, into nothing; a long body is
+		// no failure, and the rest of it is not read.
+		_, readErr = io.Copy(io.Discard, io.LimitReader(resp.Body, p.maxBody))
 	}
+	lat := elapsed(start)
 	if errors.Is(readErr, errTooLarge) {
 		r := down(ReasonBodyTooLarge, lat, "the body is larger than max_body_bytes (%d bytes), so it is not judged", p.maxBody)
 		r.detail("status_code", resp.StatusCode)
