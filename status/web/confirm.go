@@ -35,8 +35,6 @@ var (
 		"This confirmation link is not valid. Use the link from your most recent confirmation mail, or subscribe again."}
 	errConfirmExpired = &pageError{http.StatusBadRequest, "Link expired",
 		"This confirmation link has expired. Subscribe again to get a new one."}
-	errConfirmTryAgain = &pageError{http.StatusServiceUnavailable, "Try again",
-		"This link cannot be checked just now. Please try again in a minute."}
 )
 
 // pageConfirmed answers a link that is confirmed, now or before: the same
@@ -60,13 +58,13 @@ func (r *confirmRoom) show(c echo.Context) error {
 	sub, err := r.st.SubscriberByConfirmHash(confirmTokenHash(c.Param("token")))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return r.refuse(c, errConfirmInvalid)
+		return refuse(c, r.pages, errConfirmInvalid)
 	case err != nil:
-		return r.refuse(c, errConfirmTryAgain)
+		return refuse(c, r.pages, errTryAgain)
 	case sub.State != store.SubPending:
-		return r.html(c, http.StatusOK, r.pages.errorPage("Already confirmed", "This subscription is already confirmed. "+pageConfirmed))
+		return htmlPage(c, http.StatusOK, r.pages.errorPage("Already confirmed", "This subscription is already confirmed. "+pageConfirmed))
 	case !r.now().Before(sub.ConfirmUntil):
-		return r.refuse(c, errConfirmExpired)
+		return refuse(c, r.pages, errConfirmExpired)
 	}
 	b, err := r.pages.buttonPage(buttonView{Title: "Confirm your subscription", Label: "Confirm",
 		Message: "Press the button to start getting mails about incidents. Nothing changes until you do."})
@@ -74,34 +72,25 @@ func (r *confirmRoom) show(c echo.Context) error {
 		return err
 	}
 	c.Response().Header()["Content-Security-Policy"] = hCSPForm
-	return r.html(c, http.StatusOK, b)
+	return htmlPage(c, http.StatusOK, b)
 }
 
 func (r *confirmRoom) confirm(c echo.Context) error {
 	h := confirmTokenHash(c.Param("token"))
 	if h == "" {
-		return r.refuse(c, errConfirmInvalid)
+		return refuse(c, r.pages, errConfirmInvalid)
 	}
 	_, err := r.changes.Apply(store.Entry{At: r.now(), Confirm: &store.Confirmation{TokenHash: h}})
 	switch {
 	case err == nil:
-		return r.html(c, http.StatusOK, r.pages.errorPage("Subscription confirmed", pageConfirmed))
+		return htmlPage(c, http.StatusOK, r.pages.errorPage("Subscription confirmed", pageConfirmed))
 	case errors.Is(err, store.ErrSubState):
-		return r.html(c, http.StatusOK, r.pages.errorPage("Already confirmed", "This subscription is already confirmed. "+pageConfirmed))
+		return htmlPage(c, http.StatusOK, r.pages.errorPage("Already confirmed", "This subscription is already confirmed. "+pageConfirmed))
 	case errors.Is(err, store.ErrNotFound):
-		return r.refuse(c, errConfirmInvalid)
+		return refuse(c, r.pages, errConfirmInvalid)
 	case errors.Is(err, store.ErrTokenExpired):
-		return r.refuse(c, errConfirmExpired)
+		return refuse(c, r.pages, errConfirmExpired)
 	}
-	return r.refuse(c, &pageError{http.StatusServiceUnavailable, "Nothing changed",
+	return refuse(c, r.pages, &pageError{http.StatusServiceUnavailable, "Nothing changed",
 		"Confirming failed just now; please try again in a minute."})
-}
-
-func (r *confirmRoom) refuse(c echo.Context, pe *pageError) error {
-	return r.html(c, pe.code, r.pages.errorPage(pe.title, pe.msg))
-}
-
-func (r *confirmRoom) html(c echo.Context, code int, b []byte) error {
-	c.Response().Header().Set("Cache-Control", CacheNone)
-	return c.Blob(code, "text/html; charset=utf-8", b)
 }

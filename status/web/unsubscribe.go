@@ -63,6 +63,8 @@ var (
 	errNoSub       = &pageError{http.StatusNotFound, "Not subscribed", "There is no subscription for this link: you are not subscribed, or you have unsubscribed already."}
 	errNotOneClick = &pageError{http.StatusBadRequest, "Nothing changed", "Unsubscribing takes a form post of List-Unsubscribe=One-Click, as the button on this page sends."}
 	errTooLarge    = &pageError{http.StatusRequestEntityTooLarge, "Request too large", "The form sent was too large."}
+	// errTryAgain: the store could not be read; nothing was decided.
+	errTryAgain = &pageError{http.StatusServiceUnavailable, "Try again", "This link cannot be checked just now. Please try again in a minute."}
 )
 
 // subscriber is the subscription a link names, or the page that says why
@@ -70,7 +72,7 @@ var (
 func (l *leaveRoom) subscriber(token string) (string, *pageError) {
 	keys, err := l.st.SiteKeys()
 	if err != nil {
-		return "", &pageError{http.StatusServiceUnavailable, "Try again", "This link cannot be checked just now. Please try again in a minute."}
+		return "", errTryAgain
 	}
 	id, err := capability.Verify(keys, token, capability.Unsubscribe, l.now())
 	switch {
@@ -82,14 +84,14 @@ func (l *leaveRoom) subscriber(token string) (string, *pageError) {
 	if _, err := l.st.Subscription(id); errors.Is(err, store.ErrNotFound) {
 		return "", errNoSub
 	} else if err != nil {
-		return "", &pageError{http.StatusServiceUnavailable, "Try again", "This link cannot be checked just now. Please try again in a minute."}
+		return "", errTryAgain
 	}
 	return id, nil
 }
 
 func (l *leaveRoom) show(c echo.Context) error {
 	if _, pe := l.subscriber(c.Param("token")); pe != nil {
-		return l.refuse(c, pe)
+		return refuse(c, l.pages, pe)
 	}
 	b, err := l.pages.buttonPage(buttonView{Title: "Unsubscribe", Label: "Unsubscribe",
 		Message: "Press the button to stop these notifications. Nothing changes until you do.",
@@ -98,24 +100,24 @@ func (l *leaveRoom) show(c echo.Context) error {
 		return err
 	}
 	c.Response().Header()["Content-Security-Policy"] = hCSPForm
-	return l.html(c, http.StatusOK, b)
+	return htmlPage(c, http.StatusOK, b)
 }
 
 func (l *leaveRoom) leave(c echo.Context) error {
 	id, pe := l.subscriber(c.Param("token"))
 	if pe != nil {
-		return l.refuse(c, pe)
+		return refuse(c, l.pages, pe)
 	}
 	if pe := oneClick(c); pe != nil {
-		return l.refuse(c, pe)
+		return refuse(c, l.pages, pe)
 	}
 	_, err := l.changes.Apply(store.Entry{At: l.now(), Subscription: &store.SubscriptionChange{ID: id, Delete: true}})
 	if errors.Is(err, store.ErrNotFound) {
-		return l.refuse(c, errNoSub)
+		return refuse(c, l.pages, errNoSub)
 	} else if err != nil {
-		return l.refuse(c, &pageError{http.StatusServiceUnavailable, "Nothing changed", "Unsubscribing failed just now; you are still subscribed. Please try again in a minute."})
+		return refuse(c, l.pages, &pageError{http.StatusServiceUnavailable, "Nothing changed", "Unsubscribing failed just now; you are still subscribed. Please try again in a minute."})
 	}
-	return l.html(c, http.StatusOK, l.pages.errorPage("Unsubscribed", "You are unsubscribed: no more notifications will be sent here."))
+	return htmlPage(c, http.StatusOK, l.pages.errorPage("Unsubscribed", "You are unsubscribed: no more notifications will be sent here."))
 }
 
 // oneClick reads the bounded form and checks it is RFC 8058's one-click
@@ -138,11 +140,14 @@ func oneClick(c echo.Context) *pageError {
 	return nil
 }
 
-func (l *leaveRoom) refuse(c echo.Context, pe *pageError) error {
-	return l.html(c, pe.code, l.pages.errorPage(pe.title, pe.msg))
+// refuse answers a link room's refusal as a page.
+func refuse(c echo.Context, pages formPages, pe *pageError) error {
+	return htmlPage(c, pe.code, pages.errorPage(pe.title, pe.msg))
 }
 
-func (l *leaveRoom) html(c echo.Context, code int, b []byte) error {
+// htmlPage answers a link room's page, never cached (it speaks of one
+// subscriber's link).
+func htmlPage(c echo.Context, code int, b []byte) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
 	return c.Blob(code, "text/html; charset=utf-8", b)
 }
