@@ -215,15 +215,21 @@ func backlog(st *store.Store, webhooks, email bool) func() (map[string]store.Dep
 
 // subscriberCounts is /metrics' subscribers by state, for the kinds on.
 func subscriberCounts(st *store.Store, webhooks, email bool) func() (map[store.SubKind]map[store.SubState]int, error) {
+	var kinds []store.SubKind
+	if webhooks {
+		kinds = append(kinds, store.KindWebhook)
+	}
+	if email {
+		kinds = append(kinds, store.KindEmail)
+	}
 	return func() (map[store.SubKind]map[store.SubState]int, error) {
-		counts, err := st.SubscriberCounts()
-		if err != nil {
-			return nil, err
-		}
-		for kind := range counts {
-			if !(kind == store.KindWebhook && webhooks) && !(kind == store.KindEmail && email) {
-				delete(counts, kind)
+		counts := map[store.SubKind]map[store.SubState]int{}
+		for _, kind := range kinds {
+			ws, err := st.SubscriberStats(kind)
+			if err != nil {
+				return nil, err
 			}
+			counts[kind] = ws.Subscriptions
 		}
 		return counts, nil
 	}

@@ -236,28 +236,3 @@ func (s *Store) findSubscriber(match func(*Subscription) bool) (Subscription, er
 	}
 	return *sub, nil
 }
-
-// SubscriberCounts counts subscribers by kind and state (health, metrics).
-func (s *Store) SubscriberCounts() (map[SubKind]map[SubState]int, error) {
-	out := map[SubKind]map[SubState]int{KindWebhook: {}, KindEmail: {}}
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
-			var x struct {
-				Kind  SubKind  `json:"kind"`
-				State SubState `json:"state"`
-			}
-			if err := json.Unmarshal(v, &x); err != nil {
-				return fmt.Errorf("subscription %s: %w", k, err)
-			}
-			if x.Kind == "" {
-				x.Kind = KindWebhook
-			}
-			if out[x.Kind] == nil {
-				out[x.Kind] = map[SubState]int{}
-			}
-			out[x.Kind][x.State]++
-			return nil
-		})
-	})
-	return out, err
-}
