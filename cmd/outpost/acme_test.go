@@ -45,7 +45,8 @@ func TestACMEWithPebble(t *testing.T) {
 	pki.issue(t, 1, filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem"))
 	caPEM := filepath.Join(dir, "ca.pem")
 	writePEM(t, caPEM, pki.ca.Raw)
-	acmeAddr, mgmtAddr := closedAddr(t), closedAddr(t)
+	a := closedAddrs(t, 2)
+	acmeAddr, mgmtAddr := a[0], a[1]
 	pcfg, _ := json.Marshal(map[string]any{"pebble": map[string]any{
 		"listenAddress": acmeAddr, "managementListenAddress": mgmtAddr,
 		"certificate": filepath.Join(dir, "pebble-cert.pem"), "privateKey": filepath.Join(dir, "pebble-key.pem"),

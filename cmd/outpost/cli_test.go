@@ -16,13 +16,25 @@ import (
 
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return closedAddrs(t, 1)[0]
+}
+
+// closedAddrs is n distinct free loopback addresses: the listeners stay
+// open until all are drawn, since a port closed at once can be handed out
+// again (two closedAddr calls once gave listen and operators.listen the
+// same port, which config refuses).
+func closedAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	a := l.Addr().String()
-	l.Close()
-	return a
+	return out
 }
 
 func writeConfig(t *testing.T, body string) string {

@@ -293,8 +293,9 @@ func damagedSetup(t *testing.T, dir string, data []byte) string {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.yaml")
+	a := closedAddrs(t, 3)
 	os.WriteFile(cfg, []byte(fmt.Sprintf("site: {title: Damage}\nlisten: %s\noperators: {listen: %s}\ncomponents: [{id: shop, name: Shop}]\nchecks:\n  - {name: shop-home, component: shop, kind: tcp, target: %q, interval: 1s}\n",
-		closedAddr(t), closedAddr(t), closedAddr(t))), 0o600)
+		a[0], a[1], a[2])), 0o600)
 	return cfg
 }
 

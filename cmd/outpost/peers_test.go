@@ -16,7 +16,8 @@ func TestPeersWatchEachOther(t *testing.T) {
 	}
 	bin := outpostBinary(t)
 	nets := newFakeNetworks(t) // alpha's operators' channel
-	alpha, beta := closedAddr(t), closedAddr(t)
+	a := closedAddrs(t, 2)
+	alpha, beta := a[0], a[1]
 	const key = "peer-key-0123456789abcdef"
 	write := func(self, listen, other, otherAddr, extra string) string {
 		p := filepath.Join(t.TempDir(), "config.yaml")

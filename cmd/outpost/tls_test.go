@@ -75,7 +75,8 @@ func TestTLSTermination(t *testing.T) {
 	pki := newPKI(t)
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pki.issue(t, 100, certPath, keyPath)
-	listen, plainAddr := closedAddr(t), closedAddr(t)
+	a := closedAddrs(t, 2)
+	listen, plainAddr := a[0], a[1]
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 site: {title: TLS Status}
