@@ -220,7 +220,9 @@ func deleteSubscription(tx *bolt.Tx, id string) error {
 	}
 	for _, k := range keys {
 		seq := k[len(prefix):]
-		for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen} {
+		// The delivery is in its kind's open index: deleting from both
+		// needs no read of it.
+		for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen, bucketEmailOpen} {
 			if err := tx.Bucket(bk).Delete(seq); err != nil {
 				return err
 			}
