@@ -122,3 +122,58 @@ func TestSubscribeMailRefused(t *testing.T) {
 		t.Fatal("a refused confirmation mail: no error")
 	}
 }
+
+// The per-address limit on confirmation mails is kept in the data file
+// (the Subscribe entry applies it on the entry's time), so a restart does
+// not grant 3 more and a cluster keeps one count: after 3 mails and a
+// reopen of the store by a new service, a 4th request within 24 h sends
+// nothing; in the 25th hour one goes again. Every request is answered
+// alike (nil), so the form's answer never tells.
+func TestConfirmationLimitSurvivesRestart(t *testing.T) {
+	mta := &fakeMTA{}
+	path := filepath.Join(t.TempDir(), "outpost.db")
+	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	now := start
+	c, err := NewComposer(Options{Site: Site{Title: "Acme Status", URL: "https://status.example.com"}, From: "status@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := transport(t, serve(t, mta), 1, 5*time.Second)
+	service := func() (*Subscribe, *store.Store) {
+		st, err := store.Open(path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewSubscribe(SubscribeOptions{Log: st, Store: st, Composer: c, Transport: tr,
+			SiteURL: "https://status.example.com", Now: func() time.Time { return now }}), st
+	}
+	req := Request{Address: "ann@example.com"}
+	s, st := service()
+	for i := range MaxConfirmations {
+		if err := s.Request(context.Background(), req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		now = now.Add(time.Hour)
+	}
+	st.Close()
+	s, st = service()
+	defer func() { st.Close() }()
+	for _, c := range []struct {
+		at    time.Time
+		mails int
+	}{
+		{start.Add(5 * time.Hour), MaxConfirmations},  // the 4th within 24 h, after the restart
+		{start.Add(23*time.Hour + 59*time.Minute), 3}, // still within the first mail's day
+		{start.Add(24*time.Hour + time.Minute), 4},    // the 25th hour: the first mail's day is over
+		{start.Add(24*time.Hour + 2*time.Minute), 4},  // 3 in the last 24 h again
+		{start.Add(25*time.Hour + time.Minute), 5},    // the second mail's day is over
+	} {
+		now = c.at
+		if err := s.Request(context.Background(), req); err != nil {
+			t.Fatalf("request at +%s: %v, want the same answer as any", c.at.Sub(start), err)
+		}
+		if _, _, n := mta.counts(); n != c.mails {
+			t.Fatalf("at +%s: %d confirmation mails, want %d", c.at.Sub(start), n, c.mails)
+		}
+	}
+}

@@ -108,6 +108,11 @@ func script() []Entry {
 		return Subscription{ID: id, Kind: KindEmail, Address: id + "@example.com", ConfirmHash: HashToken(tok), ConfirmUntil: at(60),
 			Client: "203.0.113.2", CreatedAt: at(5), StateAt: at(5)}
 	}
+	again := func(tok string) *NewSubscription { // em_never's address asks again
+		s := mail("em_again", tok)
+		s.Address = "em_never@example.com"
+		return &NewSubscription{Sub: s}
+	}
 	entries := []Entry{
 		{At: at(0), Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: 5}},
 		// the challenge's delivery is seq 1: answered with its echo
@@ -132,6 +137,10 @@ func script() []Entry {
 		{At: at(5), Marks: []Mark{{Seq: 2, Dest: "ops", To: Failed, Error: "410 Gone"}}},
 		{At: at(5), Subscribe: &NewSubscription{Sub: mail("em_a", "ect_1")}},
 		{At: at(5), Subscribe: &NewSubscription{Sub: mail("em_never", "ect_2")}},
+		// its 2nd and 3rd confirmation mails, then a 4th refused (Limited)
+		{At: at(6), Subscribe: again("ect_3")},
+		{At: at(6), Subscribe: again("ect_4")},
+		{At: at(7), Subscribe: again("ect_5")},
 		{At: at(6), Confirm: &Confirmation{TokenHash: HashToken("ect_1")}},
 		{At: at(6), Preferences: &Preferences{ID: "em_a", Components: []string{"api"}, Maintenance: true}},
 		// the email destination's fan-out: delivery seq 4 to em_a, retried
