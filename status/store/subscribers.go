@@ -107,7 +107,8 @@ func (s *Subscription) RecentConfirmations(now time.Time) []time.Time {
 }
 
 // subscribeEmail stores a pending email subscriber, one per address. For
-// an address already pending, the new token replaces the old one, unless
+// an address already pending, the new token and the new form's choices
+// (components, maintenance) replace the old ones, unless
 // the address had its MaxConfirmations in ConfirmWindow (res.Limited:
 // nothing changes, no mail goes); one already confirmed (or paused, or
 // disabled) is left as it is. The result carries the address's subscriber
@@ -133,7 +134,11 @@ func subscribeEmail(b *bolt.Bucket, n NewSubscription, now time.Time, res *Resul
 			res.Subscription, res.Limited = *old, true
 			return nil
 		}
+		// The newest form is what the person wants: its link confirms
+		// its choices (a confirmed subscriber changes them only through
+		// its manage link).
 		old.ConfirmHash, old.ConfirmUntil = sub.ConfirmHash, sub.ConfirmUntil
+		old.Components, old.Maintenance = sub.Components, sub.Maintenance
 		old.ConfirmSent = append(recent, now)
 		sub = *old
 	default:

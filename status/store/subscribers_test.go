@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -328,4 +329,37 @@ func (s *Store) openKeys(t *testing.T, kind SubKind) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A pending subscriber who sends the form again takes the new form's
+// choices with its new link; a confirmed one keeps its own (they change
+// only through its manage link), and so does a request over the limit.
+func TestResubmittedFormTakesNewChoices(t *testing.T) {
+	s, _ := openTemp(t)
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: emailSub("em_p", "p@example.com", "t-p1", []string{"api"}, false)}})
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: emailSub("em_c", "c@example.com", "t-c1", []string{"api"}, false)}})
+	mustApply(t, s, Entry{At: t0, Confirm: &Confirmation{TokenHash: HashToken("t-c1")}})
+	for _, c := range []struct {
+		addr, tok   string
+		at          time.Time
+		comps       []string
+		maintenance bool
+		limited     bool
+	}{
+		{"p@example.com", "t-p2", t0.Add(time.Minute), []string{"db", "web"}, true, false},
+		{"c@example.com", "t-c2", t0.Add(time.Minute), []string{"api"}, false, false},
+		{"p@example.com", "t-p3", t0.Add(2 * time.Minute), nil, false, false},
+		{"p@example.com", "t-p4", t0.Add(3 * time.Minute), nil, false, true}, // a 4th: refused, nothing changes
+	} {
+		again := emailSub("em_new", c.addr, c.tok, []string{"db", "web"}, true)
+		if c.addr == "p@example.com" && c.tok != "t-p4" {
+			again.Components, again.Maintenance = c.comps, c.maintenance
+		}
+		res := mustApply(t, s, Entry{At: c.at, Subscribe: &NewSubscription{Sub: again}})
+		sub, err := s.EmailSubscriber(c.addr)
+		if err != nil || res.Limited != c.limited || !slices.Equal(sub.Components, c.comps) || sub.Maintenance != c.maintenance {
+			t.Errorf("%s after %s: components %v, maintenance %v, limited %v (%v); want %v, %v, %v",
+				c.addr, c.tok, sub.Components, sub.Maintenance, res.Limited, err, c.comps, c.maintenance, c.limited)
+		}
+	}
 }
