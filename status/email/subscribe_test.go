@@ -10,6 +10,7 @@ import (
 
 	smtp "github.com/emersion/go-smtp"
 
+	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/capability"
 	"github.com/outpost-status/outpost/status/store"
 )
@@ -39,7 +40,10 @@ func TestCapabilityLinks(t *testing.T) {
 	}
 	l := CapabilityLinks{SiteURL: "https://status.example.com/", Keys: st}
 	sub := store.Subscription{ID: "em_1", Kind: store.KindEmail, Address: "a@example.com"}
-	u := l.Unsubscribe(sub)
+	u, err := l.Unsubscribe(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok, ok := strings.CutPrefix(u, "https://status.example.com/unsubscribe/")
 	if !ok {
 		t.Fatalf("unsubscribe link %q", u)
@@ -48,7 +52,7 @@ func TestCapabilityLinks(t *testing.T) {
 	if err != nil || id != "em_1" {
 		t.Fatalf("the link's token: %q %v", id, err)
 	}
-	if m, un := l.For(sub); m != u || un != u {
+	if m, un, err := l.For(sub); err != nil || m != u || un != u {
 		t.Fatalf("manage link %q, want the unsubscribe page %q until a manage page exists", m, u)
 	}
 }
@@ -175,5 +179,45 @@ func TestConfirmationLimitSurvivesRestart(t *testing.T) {
 		if _, _, n := mta.counts(); n != c.mails {
 			t.Fatalf("at +%s: %d confirmation mails, want %d", c.at.Sub(start), n, c.mails)
 		}
+	}
+}
+
+// A site key that cannot be read (a damaged value in the data file) is
+// Outpost's trouble, not the subscriber's: the mail, which would carry no
+// way to leave, is not sent, and its outcome is a retry that is not
+// permanent (the email rule then retries it on its schedule and never
+// counts it against the address). The key readable again, it goes.
+func TestUnreadableSiteKeyRetriesTheMail(t *testing.T) {
+	mta := &fakeMTA{}
+	st := openStore(t)
+	if _, err := st.Apply(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "sitekey/k-bad", Value: "{not json"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewComposer(Options{Site: Site{Title: "Acme Status", URL: "https://status.example.com"}, From: "status@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Sender{Composer: c, Transport: transport(t, serve(t, mta), 1, 5*time.Second),
+		Links: CapabilityLinks{SiteURL: "https://status.example.com", Keys: st}, Now: time.Now}
+	ev := incidentEvent(status.IncidentCreated, "evt-7", status.Investigating, "")
+	sub := store.Subscription{ID: "em_1", Kind: store.KindEmail, Address: "ann@example.com", State: store.SubActive}
+	job := store.WebhookJob{Delivery: store.WebhookDelivery{Seq: 5, Sub: "em_1"}, Sub: &sub, Event: &ev}
+	out := s.Send(context.Background(), []store.WebhookJob{job})
+	if len(out) != 1 || out[0].Permanent || !out[0].Unsent || out[0].Error == "" {
+		t.Fatalf("outcome %+v, want a retry (not permanent) of a mail not sent", out)
+	}
+	if _, _, n := mta.counts(); n != 0 {
+		t.Fatalf("%d mails sent without a way to leave", n)
+	}
+	k := capability.First(bytes.Repeat([]byte{7}, 32), time.Now())
+	good, err := store.SiteKeySettings(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "sitekey/k-bad", Value: good[0].Value}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.Send(context.Background(), []store.WebhookJob{job}); len(out) != 1 || out[0].Error != "" {
+		t.Fatalf("with the key readable: %+v", out)
 	}
 }

@@ -124,6 +124,8 @@ func script() []Entry {
 		{At: at(2), KeepDests: &[]string{"mastodon", "x", WebhooksDest, EmailDest}},
 		{At: at(2), Fanout: []FannedRow{{Seq: 1, Body: []byte(`{"type":"incident.created"}`), Subs: []string{"sub_a", "sub_gone"}}}},
 		{At: at(3), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 2, At: at(3), Status: 503, Error: "receiver: 503"}}}},
+		// Outpost's own failure (the site key unreadable): retried, not held against sub_a
+		{At: at(3), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 2, At: at(3), Error: "no site key", Unsent: true}}}},
 		{At: at(3), Ping: &WebhookDelivery{Sub: "sub_a", MessageID: "msg_ping", Type: PingType, Body: []byte(`{}`), State: Pending, NextAt: at(3), CreatedAt: at(3)}},
 		{At: at(4), Subscription: &SubscriptionChange{ID: "sub_a", Secret: "whsec_2", Until: at(60)},
 			Audit: []status.AuditEntry{{At: at(4), Actor: "oncall", Action: "rotate_secret", Target: "sub_a"}}},
@@ -384,13 +386,13 @@ func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	s, _ := openTemp(t)
 	entries := script()
 	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
-	// Marks, Decide, KeepDests, Fanout, Outcomes, Ping, Subscription,
-	// Subscription, Announce, Settings, Settings (site key), Settings and
-	// Settings (its rotations), Marks, Subscribe (email), Subscribe
-	// (email), Confirm, Preferences, Fanout (email), Outcomes, Prune,
-	// PruneWebhooks.
-	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false,
-		true, true, false, false, false, false, false, false}
+	// Marks, Decide, KeepDests, Fanout, Outcomes, Outcomes (unsent), Ping,
+	// Subscription, Subscription, Announce, Settings, Settings (site key),
+	// Settings and Settings (its rotations), Marks, Subscribe (email),
+	// Subscribe (email), three more Subscribe (email, the last refused),
+	// Confirm, Preferences, Fanout (email), Outcomes, Prune, PruneWebhooks.
+	want := []bool{true, false, true, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
+		true, true, true, true, true, false, false, false, false, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
 	}
