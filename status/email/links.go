@@ -1,6 +1,8 @@
 package email
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -23,29 +25,34 @@ type CapabilityLinks struct {
 
 var _ Links = CapabilityLinks{}
 
-// Unsubscribe is {site.url}/unsubscribe/{token}; "" when no key can sign
-// it, which the Composer refuses, so such a mail fails (without counting
-// against the subscriber) instead of going out without a way to leave.
-func (l CapabilityLinks) Unsubscribe(sub store.Subscription) string {
+// ErrNoSiteKey is a link that cannot be signed because the site keys
+// cannot be read or none is current. It is Outpost's trouble, not the
+// subscriber's: the mail waits for a retry (never counted against the
+// address) instead of going out without a way to leave.
+var ErrNoSiteKey = errors.New("email: no site key to sign the subscriber's links")
+
+// Unsubscribe is {site.url}/unsubscribe/{token}; an error (ErrNoSiteKey
+// when the keys are the trouble) when it cannot be signed.
+func (l CapabilityLinks) Unsubscribe(sub store.Subscription) (string, error) {
 	keys, err := l.Keys.SiteKeys()
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("%w: %w", ErrNoSiteKey, err)
 	}
 	key, ok := keys.Current()
 	if !ok {
-		return ""
+		return "", ErrNoSiteKey
 	}
 	token, err := capability.Sign(key, sub.ID, capability.Unsubscribe, time.Time{})
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("email: sign the unsubscribe link: %w", err)
 	}
-	return strings.TrimRight(l.SiteURL, "/") + "/unsubscribe/" + token
+	return strings.TrimRight(l.SiteURL, "/") + "/unsubscribe/" + token, nil
 }
 
 // For is sub's links. The manage link is the unsubscribe page too, until
 // a manage page (components, pause) exists: every mail still carries a
 // working way to leave. One signature serves both (one read of the keys).
-func (l CapabilityLinks) For(sub store.Subscription) (manage, unsubscribe string) {
-	u := l.Unsubscribe(sub)
-	return u, u
+func (l CapabilityLinks) For(sub store.Subscription) (manage, unsubscribe string, err error) {
+	u, err := l.Unsubscribe(sub)
+	return u, u, err
 }

@@ -14,7 +14,7 @@ import (
 // a mail is composed (tokens are stored only as hashes, so a link cannot
 // be read back from the file).
 type Links interface {
-	For(sub store.Subscription) (manage, unsubscribe string)
+	For(sub store.Subscription) (manage, unsubscribe string, err error)
 }
 
 // Sender is the email kind's transport of the one subscriber loop
@@ -75,7 +75,10 @@ func (s *Sender) Send(ctx context.Context, jobs []store.WebhookJob) []store.Webh
 		out[i] = store.WebhookOutcome{Seq: j.Delivery.Seq, At: s.Now()}
 		m, err := s.compose(j)
 		if err != nil {
-			out[i].Error, out[i].Permanent = err.Error(), true
+			// A mail that cannot be built fails for good, unless what it
+			// lacks is Outpost's to fix (a site key): then it is retried.
+			unsent := errors.Is(err, ErrNoSiteKey)
+			out[i].Error, out[i].Permanent, out[i].Unsent = err.Error(), !unsent, unsent
 			continue
 		}
 		msgs, idx = append(msgs, m), append(idx, i)
@@ -103,7 +106,10 @@ func (s *Sender) compose(j store.WebhookJob) (Message, error) {
 		return Message{}, errors.New("email: the announcement's event is gone (pruned)")
 	}
 	sub := *j.Sub
-	manage, unsubscribe := s.Links.For(sub)
+	manage, unsubscribe, err := s.Links.For(sub)
+	if err != nil {
+		return Message{}, err
+	}
 	return s.Composer.Incident(Incident{Event: *j.Event, To: Subscriber{ID: sub.ID, Address: sub.Address},
 		Manage: manage, Unsubscribe: unsubscribe})
 }

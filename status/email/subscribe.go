@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/outpost-status/outpost/status/store"
@@ -24,14 +23,12 @@ import (
 
 // MaxConfirmations is how many confirmation mails one address gets in
 // ConfirmWindow; further requests are answered alike and send nothing.
+// The count is kept in the subscriber's row by the Subscribe entry
+// (store.MaxConfirmations), so a restart does not reset it.
 const (
-	MaxConfirmations = 3
-	ConfirmWindow    = 24 * time.Hour
+	MaxConfirmations = store.MaxConfirmations
+	ConfirmWindow    = store.ConfirmWindow
 )
-
-// maxTracked bounds the addresses the confirmation limit remembers, so a
-// flood of made-up addresses cannot grow memory without end.
-const maxTracked = 50_000
 
 // SubscriberReads is the read the service needs (store.Store).
 type SubscriberReads interface {
@@ -61,7 +58,6 @@ type Request struct {
 type Subscribe struct {
 	o    SubscribeOptions
 	base string
-	sent *sentLog
 }
 
 // NewSubscribe builds the service.
@@ -72,7 +68,7 @@ func NewSubscribe(o SubscribeOptions) *Subscribe {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Subscribe{o: o, base: strings.TrimRight(o.SiteURL, "/"), sent: &sentLog{at: map[string][]time.Time{}}}
+	return &Subscribe{o: o, base: strings.TrimRight(o.SiteURL, "/")}
 }
 
 // Request stores r's address as a pending subscriber and mails it the
@@ -83,13 +79,16 @@ func NewSubscribe(o SubscribeOptions) *Subscribe {
 func (s *Subscribe) Request(ctx context.Context, r Request) error {
 	now := s.o.Now()
 	addr := strings.ToLower(r.Address)
-	if old, err := s.o.Store.EmailSubscriber(addr); err == nil && old.State != store.SubPending {
-		return nil
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	old, err := s.o.Store.EmailSubscriber(addr)
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("read subscriber: %w", err)
-	}
-	if !s.sent.allow(addr, now) {
-		s.o.Logger.Info("confirmation mail not sent: the address had its 3 in 24 h")
+	case err == nil && old.State != store.SubPending:
+		return nil
+	case err == nil && len(old.RecentConfirmations(now)) >= MaxConfirmations:
+		// Decided from the read, so a flood of requests costs no write;
+		// the entry checks again.
+		s.limited(old)
 		return nil
 	}
 	token := base64.RawURLEncoding.EncodeToString(random(32)) // drawn here, never inside an apply
@@ -100,10 +99,19 @@ func (s *Subscribe) Request(ctx context.Context, r Request) error {
 	if err != nil {
 		return fmt.Errorf("store subscriber: %w", err)
 	}
+	if res.Limited {
+		s.limited(res.Subscription)
+		return nil
+	}
 	if res.Subscription.State != store.SubPending { // confirmed meanwhile
 		return nil
 	}
 	return s.mail(ctx, res.Subscription, token, now)
+}
+
+func (s *Subscribe) limited(sub store.Subscription) {
+	s.o.Logger.Info("confirmation mail not sent: the address had its confirmation mails for the day",
+		slog.String("subscription", sub.ID), slog.Int("limit", MaxConfirmations))
 }
 
 // mail sends the confirmation straight to the SMTP server.
@@ -129,59 +137,4 @@ func random(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return b
-}
-
-// sentLog remembers, per address, when its confirmation mails went, for
-// MaxConfirmations per ConfirmWindow. It is kept in memory, not in the
-// subscriber's record: the limit protects a mailbox from being flooded,
-// not the state (the mail itself is sent outside the log), so a restart
-// that forgets it allows at most 3 more mails, and a stored count would
-// cost a log entry per refused request.
-type sentLog struct {
-	mu    sync.Mutex
-	at    map[string][]time.Time
-	swept time.Time // the last sweep of a full log: at most one a minute
-}
-
-// allow records a mail to addr at now if addr had fewer than
-// MaxConfirmations within the window; when the log is full even after
-// dropping what is past the window, it refuses (no mail; same answer).
-func (l *sentLog) allow(addr string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	recent := l.recent(addr, now)
-	if len(recent) >= MaxConfirmations {
-		return false
-	}
-	if _, known := l.at[addr]; !known && len(l.at) >= maxTracked {
-		// A flood of made-up addresses fills the log: sweeping it on
-		// every request would make each one walk 50,000 entries.
-		if now.Sub(l.swept) >= time.Minute {
-			l.swept = now
-			for a := range l.at {
-				l.recent(a, now)
-			}
-		}
-		if len(l.at) >= maxTracked {
-			return false
-		}
-	}
-	l.at[addr] = append(recent, now)
-	return true
-}
-
-// recent keeps and returns addr's mails within the window before now.
-func (l *sentLog) recent(addr string, now time.Time) []time.Time {
-	var keep []time.Time
-	for _, t := range l.at[addr] {
-		if now.Sub(t) < ConfirmWindow {
-			keep = append(keep, t)
-		}
-	}
-	if keep == nil {
-		delete(l.at, addr)
-	} else {
-		l.at[addr] = keep
-	}
-	return keep
 }

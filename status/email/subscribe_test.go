@@ -10,6 +10,7 @@ import (
 
 	smtp "github.com/emersion/go-smtp"
 
+	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/capability"
 	"github.com/outpost-status/outpost/status/store"
 )
@@ -39,7 +40,10 @@ func TestCapabilityLinks(t *testing.T) {
 	}
 	l := CapabilityLinks{SiteURL: "https://status.example.com/", Keys: st}
 	sub := store.Subscription{ID: "em_1", Kind: store.KindEmail, Address: "a@example.com"}
-	u := l.Unsubscribe(sub)
+	u, err := l.Unsubscribe(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok, ok := strings.CutPrefix(u, "https://status.example.com/unsubscribe/")
 	if !ok {
 		t.Fatalf("unsubscribe link %q", u)
@@ -48,7 +52,7 @@ func TestCapabilityLinks(t *testing.T) {
 	if err != nil || id != "em_1" {
 		t.Fatalf("the link's token: %q %v", id, err)
 	}
-	if m, un := l.For(sub); m != u || un != u {
+	if m, un, err := l.For(sub); err != nil || m != u || un != u {
 		t.Fatalf("manage link %q, want the unsubscribe page %q until a manage page exists", m, u)
 	}
 }
@@ -120,5 +124,100 @@ func TestSubscribeMailRefused(t *testing.T) {
 	s, _ := subscriber(t, mta, &now)
 	if err := s.Request(context.Background(), Request{Address: "bob@example.com"}); err == nil {
 		t.Fatal("a refused confirmation mail: no error")
+	}
+}
+
+// The per-address limit on confirmation mails is kept in the data file
+// (the Subscribe entry applies it on the entry's time), so a restart does
+// not grant 3 more and a cluster keeps one count: after 3 mails and a
+// reopen of the store by a new service, a 4th request within 24 h sends
+// nothing; in the 25th hour one goes again. Every request is answered
+// alike (nil), so the form's answer never tells.
+func TestConfirmationLimitSurvivesRestart(t *testing.T) {
+	mta := &fakeMTA{}
+	path := filepath.Join(t.TempDir(), "outpost.db")
+	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	now := start
+	c, err := NewComposer(Options{Site: Site{Title: "Acme Status", URL: "https://status.example.com"}, From: "status@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := transport(t, serve(t, mta), 1, 5*time.Second)
+	service := func() (*Subscribe, *store.Store) {
+		st, err := store.Open(path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewSubscribe(SubscribeOptions{Log: st, Store: st, Composer: c, Transport: tr,
+			SiteURL: "https://status.example.com", Now: func() time.Time { return now }}), st
+	}
+	req := Request{Address: "ann@example.com"}
+	s, st := service()
+	for i := range MaxConfirmations {
+		if err := s.Request(context.Background(), req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		now = now.Add(time.Hour)
+	}
+	st.Close()
+	s, st = service()
+	defer func() { st.Close() }()
+	for _, c := range []struct {
+		at    time.Time
+		mails int
+	}{
+		{start.Add(5 * time.Hour), MaxConfirmations},  // the 4th within 24 h, after the restart
+		{start.Add(23*time.Hour + 59*time.Minute), 3}, // still within the first mail's day
+		{start.Add(24*time.Hour + time.Minute), 4},    // the 25th hour: the first mail's day is over
+		{start.Add(24*time.Hour + 2*time.Minute), 4},  // 3 in the last 24 h again
+		{start.Add(25*time.Hour + time.Minute), 5},    // the second mail's day is over
+	} {
+		now = c.at
+		if err := s.Request(context.Background(), req); err != nil {
+			t.Fatalf("request at +%s: %v, want the same answer as any", c.at.Sub(start), err)
+		}
+		if _, _, n := mta.counts(); n != c.mails {
+			t.Fatalf("at +%s: %d confirmation mails, want %d", c.at.Sub(start), n, c.mails)
+		}
+	}
+}
+
+// A site key that cannot be read (a damaged value in the data file) is
+// Outpost's trouble, not the subscriber's: the mail, which would carry no
+// way to leave, is not sent, and its outcome is a retry that is not
+// permanent (the email rule then retries it on its schedule and never
+// counts it against the address). The key readable again, it goes.
+func TestUnreadableSiteKeyRetriesTheMail(t *testing.T) {
+	mta := &fakeMTA{}
+	st := openStore(t)
+	if _, err := st.Apply(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "sitekey/k-bad", Value: "{not json"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewComposer(Options{Site: Site{Title: "Acme Status", URL: "https://status.example.com"}, From: "status@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Sender{Composer: c, Transport: transport(t, serve(t, mta), 1, 5*time.Second),
+		Links: CapabilityLinks{SiteURL: "https://status.example.com", Keys: st}, Now: time.Now}
+	ev := incidentEvent(status.IncidentCreated, "evt-7", status.Investigating, "")
+	sub := store.Subscription{ID: "em_1", Kind: store.KindEmail, Address: "ann@example.com", State: store.SubActive}
+	job := store.WebhookJob{Delivery: store.WebhookDelivery{Seq: 5, Sub: "em_1"}, Sub: &sub, Event: &ev}
+	out := s.Send(context.Background(), []store.WebhookJob{job})
+	if len(out) != 1 || out[0].Permanent || !out[0].Unsent || out[0].Error == "" {
+		t.Fatalf("outcome %+v, want a retry (not permanent) of a mail not sent", out)
+	}
+	if _, _, n := mta.counts(); n != 0 {
+		t.Fatalf("%d mails sent without a way to leave", n)
+	}
+	k := capability.First(bytes.Repeat([]byte{7}, 32), time.Now())
+	good, err := store.SiteKeySettings(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "sitekey/k-bad", Value: good[0].Value}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.Send(context.Background(), []store.WebhookJob{job}); len(out) != 1 || out[0].Error != "" {
+		t.Fatalf("with the key readable: %+v", out)
 	}
 }

@@ -140,7 +140,7 @@ func (s *Subscribers) pickOpen(now time.Time, limit int) ([]uint64, time.Time, e
 	var next time.Time
 	var after uint64
 	for page := firstPage; ; page = min(2*page, maxPage) {
-		refs, err := s.o.Store.OpenDeliveries(after, page)
+		refs, err := s.o.Store.OpenDeliveries(s.o.Transport.Kind(), after, page)
 		if err != nil {
 			return nil, time.Time{}, err
 		}

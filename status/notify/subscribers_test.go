@@ -117,8 +117,9 @@ func TestOneLoopTypeDrivesBothKinds(t *testing.T) {
 	}
 	defer func() { cancel(); wg.Wait() }()
 	eventually(t, "every delivery recorded", func() bool {
-		open, err := st.OpenDeliveries(0, 10)
-		return err == nil && len(open) == 0 && len(web.sent()) > 0 && len(mail.sent()) > 0
+		hooks, err := st.OpenDeliveries(store.KindWebhook, 0, 10)
+		mails, err2 := st.OpenDeliveries(store.KindEmail, 0, 10)
+		return err == nil && err2 == nil && len(hooks)+len(mails) == 0 && len(web.sent()) > 0 && len(mail.sent()) > 0
 	})
 	if got := web.sent(); len(got) != 1 || len(got[0]) != 1 || got[0][0] != "wh_1" {
 		t.Errorf("webhook transport was handed %v, want [[wh_1]]", got)

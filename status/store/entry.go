@@ -91,6 +91,9 @@ type Result struct {
 	More         bool           // Prune: more past retention remain
 	Subscription Subscription   // Subscription, Confirm, Preferences: as changed; Subscribe (email): the address's subscriber
 	Outcomes     []OutcomeLabel // Outcomes: what each attempt came to
+	// Limited: Subscribe (email) refused a pending address its confirmation
+	// mail, it had MaxConfirmations in ConfirmWindow; nothing changed.
+	Limited bool
 	// Skipped: the file already held this entry (Index), nothing changed.
 	Skipped bool
 
@@ -189,7 +192,7 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		{"keep_dests", e.KeepDests != nil, func(tx *bolt.Tx) error { return applyKeepDests(tx, *e.KeepDests, now, res) }},
 		{"settings", len(e.Settings) > 0, func(tx *bolt.Tx) error { return applySettings(tx, e.Settings) }},
 		{"fanout", len(e.Fanout) > 0, func(tx *bolt.Tx) error { return applyFanout(tx, e.Fanout, now, res) }},
-		{"subscribe", e.Subscribe != nil, func(tx *bolt.Tx) error { return applySubscribe(tx, *e.Subscribe, res) }},
+		{"subscribe", e.Subscribe != nil, func(tx *bolt.Tx) error { return applySubscribe(tx, *e.Subscribe, now, res) }},
 		{"confirm", e.Confirm != nil, func(tx *bolt.Tx) error { return applyConfirm(tx, *e.Confirm, now, res) }},
 		{"preferences", e.Preferences != nil, func(tx *bolt.Tx) error { return applyPreferences(tx, *e.Preferences, res) }},
 		{"subscription", e.Subscription != nil, func(tx *bolt.Tx) error { return applySubscriptionChange(tx, *e.Subscription, now, res) }},

@@ -141,7 +141,7 @@ func fanRow(tx *bolt.Tx, subs *bolt.Bucket, r *OutboxRow, f FannedRow, now time.
 			continue // deleted or stopped since the fan-out was decided
 		}
 		wd := &WebhookDelivery{Sub: id, MessageID: r.Event.ID, Type: string(r.Event.Type), EventSeq: r.Seq,
-			State: Pending, NextAt: now, CreatedAt: now}
+			State: Pending, NextAt: now, CreatedAt: now, Kind: kind}
 		if r.Event.Incident != nil {
 			wd.Incident = r.Event.Incident.ID
 		}

@@ -108,6 +108,11 @@ func script() []Entry {
 		return Subscription{ID: id, Kind: KindEmail, Address: id + "@example.com", ConfirmHash: HashToken(tok), ConfirmUntil: at(60),
 			Client: "203.0.113.2", CreatedAt: at(5), StateAt: at(5)}
 	}
+	again := func(tok string) *NewSubscription { // em_never's address asks again
+		s := mail("em_again", tok)
+		s.Address = "em_never@example.com"
+		return &NewSubscription{Sub: s}
+	}
 	entries := []Entry{
 		{At: at(0), Subscribe: &NewSubscription{Sub: sub, Verify: verify, PerClient: 5}},
 		// the challenge's delivery is seq 1: answered with its echo
@@ -119,6 +124,8 @@ func script() []Entry {
 		{At: at(2), KeepDests: &[]string{"mastodon", "x", WebhooksDest, EmailDest}},
 		{At: at(2), Fanout: []FannedRow{{Seq: 1, Body: []byte(`{"type":"incident.created"}`), Subs: []string{"sub_a", "sub_gone"}}}},
 		{At: at(3), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 2, At: at(3), Status: 503, Error: "receiver: 503"}}}},
+		// Outpost's own failure (the site key unreadable): retried, not held against sub_a
+		{At: at(3), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 2, At: at(3), Error: "no site key", Unsent: true}}}},
 		{At: at(3), Ping: &WebhookDelivery{Sub: "sub_a", MessageID: "msg_ping", Type: PingType, Body: []byte(`{}`), State: Pending, NextAt: at(3), CreatedAt: at(3)}},
 		{At: at(4), Subscription: &SubscriptionChange{ID: "sub_a", Secret: "whsec_2", Until: at(60)},
 			Audit: []status.AuditEntry{{At: at(4), Actor: "oncall", Action: "rotate_secret", Target: "sub_a"}}},
@@ -132,6 +139,10 @@ func script() []Entry {
 		{At: at(5), Marks: []Mark{{Seq: 2, Dest: "ops", To: Failed, Error: "410 Gone"}}},
 		{At: at(5), Subscribe: &NewSubscription{Sub: mail("em_a", "ect_1")}},
 		{At: at(5), Subscribe: &NewSubscription{Sub: mail("em_never", "ect_2")}},
+		// its 2nd and 3rd confirmation mails, then a 4th refused (Limited)
+		{At: at(6), Subscribe: again("ect_3")},
+		{At: at(6), Subscribe: again("ect_4")},
+		{At: at(7), Subscribe: again("ect_5")},
 		{At: at(6), Confirm: &Confirmation{TokenHash: HashToken("ect_1")}},
 		{At: at(6), Preferences: &Preferences{ID: "em_a", Components: []string{"api"}, Maintenance: true}},
 		// the email destination's fan-out: delivery seq 4 to em_a, retried
@@ -375,13 +386,13 @@ func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	s, _ := openTemp(t)
 	entries := script()
 	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
-	// Marks, Decide, KeepDests, Fanout, Outcomes, Ping, Subscription,
-	// Subscription, Announce, Settings, Settings (site key), Settings and
-	// Settings (its rotations), Marks, Subscribe (email), Subscribe
-	// (email), Confirm, Preferences, Fanout (email), Outcomes, Prune,
-	// PruneWebhooks.
-	want := []bool{true, false, true, false, false, true, false, false, false, true, true, true, true, false, false, false, false, false,
-		true, true, false, false, false, false, false, false}
+	// Marks, Decide, KeepDests, Fanout, Outcomes, Outcomes (unsent), Ping,
+	// Subscription, Subscription, Announce, Settings, Settings (site key),
+	// Settings and Settings (its rotations), Marks, Subscribe (email),
+	// Subscribe (email), three more Subscribe (email, the last refused),
+	// Confirm, Preferences, Fanout (email), Outcomes, Prune, PruneWebhooks.
+	want := []bool{true, false, true, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
+		true, true, true, true, true, false, false, false, false, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
 	}

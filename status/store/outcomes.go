@@ -65,6 +65,10 @@ type WebhookOutcome struct {
 	Permanent  bool          `json:"permanent,omitempty"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	Echo       string        `json:"echo,omitempty"`
+	// Unsent: the attempt failed on Outpost's side before anything went
+	// out (the site key that signs the subscriber's links unreadable):
+	// retried on the schedule, never held against the subscriber.
+	Unsent bool `json:"unsent,omitempty"`
 }
 
 // OutcomeLabel is what the rule made of one outcome: "delivered",
@@ -167,6 +171,9 @@ func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscri
 	if verify {
 		retry = Backoff{Steps: p.VerifySchedule}
 	}
+	if o.Unsent {
+		return retryUnsent(o, d, retry), ""
+	}
 	out := []string{"failed"}
 	n := len(d.Attempts)
 	if wait, ok := retry.Next(n, o.RetryAfter, 1); !o.Permanent && ok && n < maxAttemptsTried {
@@ -193,7 +200,20 @@ func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscri
 	return out, sub.Reason
 }
 
-// recordEmail is the email rule (above) for one attempt.
+// retryUnsent retries (past the schedule: fails) a delivery that never
+// left; its subscriber is not held to it, since no receiver failed.
+func retryUnsent(o WebhookOutcome, d *WebhookDelivery, retry Backoff) []string {
+	n := len(d.Attempts)
+	if wait, ok := retry.Next(n, 0, 1); ok && n < maxAttemptsTried {
+		d.State, d.NextAt = Pending, o.At.Add(wait)
+		return []string{"retry"}
+	}
+	d.State, d.NextAt = Failed, time.Time{}
+	return []string{"failed"}
+}
+
+// recordEmail is the email rule (above) for one attempt; an Unsent one is
+// never permanent, so it retries and is not counted.
 func (p WebhookPolicy) recordEmail(o WebhookOutcome, d *WebhookDelivery, sub *Subscription) ([]string, string) {
 	d.Record(Attempt{At: o.At, Status: o.Status, LatencyMS: o.LatencyMS, Error: o.Error})
 	if o.Error == "" {

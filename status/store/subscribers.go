@@ -85,12 +85,35 @@ func (s *Subscription) EmailWants(ev status.Event) bool {
 // the policy names none.
 const DisableAfterPermanent = 3
 
+// At most MaxConfirmations confirmation mails go to one address in
+// ConfirmWindow, so Outpost cannot be used to flood someone's mailbox. The
+// count is the subscriber row's, kept by the Subscribe entry on its own
+// time: it survives a restart, and a cluster keeps one count.
+const (
+	MaxConfirmations = 3
+	ConfirmWindow    = 24 * time.Hour
+)
+
+// RecentConfirmations are the confirmation mails sent to a pending
+// subscriber within ConfirmWindow before now.
+func (s *Subscription) RecentConfirmations(now time.Time) []time.Time {
+	var recent []time.Time
+	for _, t := range s.ConfirmSent {
+		if now.Sub(t) < ConfirmWindow {
+			recent = append(recent, t)
+		}
+	}
+	return recent
+}
+
 // subscribeEmail stores a pending email subscriber, one per address. For
-// an address already pending, the new token replaces the old one; one
-// already confirmed (or paused, or disabled) is left as it is. The result
-// carries the address's subscriber either way, and no error tells the
-// caller which it was.
-func subscribeEmail(b *bolt.Bucket, n NewSubscription, res *Result) error {
+// an address already pending, the new token and the new form's choices
+// (components, maintenance) replace the old ones, unless
+// the address had its MaxConfirmations in ConfirmWindow (res.Limited:
+// nothing changes, no mail goes); one already confirmed (or paused, or
+// disabled) is left as it is. The result carries the address's subscriber
+// either way, and no error tells the caller which it was.
+func subscribeEmail(b *bolt.Bucket, n NewSubscription, now time.Time, res *Result) error {
 	sub := n.Sub
 	if sub.Address == "" || sub.ConfirmHash == "" || sub.ConfirmUntil.IsZero() {
 		return errors.New("email subscriber without an address, a token hash or an expiry")
@@ -104,9 +127,19 @@ func subscribeEmail(b *bolt.Bucket, n NewSubscription, res *Result) error {
 		if b.Get([]byte(sub.ID)) != nil {
 			return fmt.Errorf("subscription %s exists", sub.ID)
 		}
-		sub.State = SubPending
+		sub.State, sub.ConfirmSent = SubPending, []time.Time{now}
 	case old.State == SubPending:
+		recent := old.RecentConfirmations(now)
+		if len(recent) >= MaxConfirmations {
+			res.Subscription, res.Limited = *old, true
+			return nil
+		}
+		// The newest form is what the person wants: its link confirms
+		// its choices (a confirmed subscriber changes them only through
+		// its manage link).
 		old.ConfirmHash, old.ConfirmUntil = sub.ConfirmHash, sub.ConfirmUntil
+		old.Components, old.Maintenance = sub.Components, sub.Maintenance
+		old.ConfirmSent = append(recent, now)
 		sub = *old
 	default:
 		res.Subscription = *old

@@ -2,7 +2,9 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -179,7 +181,7 @@ func TestEmailSubscribers(t *testing.T) {
 // emailRule runs em_all's one delivery through the email rule.
 func emailRule(t *testing.T, s *Store) {
 	t.Helper()
-	refs, err := s.OpenDeliveries(0, 10)
+	refs, err := s.OpenDeliveries(KindEmail, 0, 10)
 	if err != nil || len(refs) != 2 || refs[0].Sub != "em_all" || refs[1].Sub != "em_all" {
 		t.Fatalf("open deliveries: %+v (%v)", refs, err)
 	}
@@ -245,5 +247,119 @@ func TestStatsPerKind(t *testing.T) {
 	}
 	if st, _ := s.WebhookStats(); st.Subscriptions[SubActive] != 1 || st.Open != 1 {
 		t.Errorf("WebhookStats counts other kinds: %+v", st)
+	}
+}
+
+// Each kind has its own open index: with many open mails and one open
+// webhook delivery, the webhook loop's page holds just its row and the
+// webhook index holds no mail (so its scan never walks the mails);
+// finishing, erasing and pruning keep both indexes in agreement.
+func TestEachKindHasItsOwnOpenIndex(t *testing.T) {
+	s, _ := openTemp(t)
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: emailSub("em_1", "one@example.com", "t-1", nil, false)}})
+	mustApply(t, s, Entry{At: t0, Confirm: &Confirmation{TokenHash: HashToken("t-1")}})
+	if err := subscribe(s, Subscription{ID: "wh_a", URL: "https://hooks.example.com/a", State: SubActive, Client: "c", CreatedAt: t0},
+		WebhookDelivery{Type: VerifyType, State: Sent, CreatedAt: t0}, 5); err != nil {
+		t.Fatal(err)
+	}
+	const mails = 2000
+	var ann []Announcement
+	for i := range mails {
+		inc := &status.Incident{ID: fmt.Sprintf("inc-%d", i), Components: []string{"api"}}
+		ann = append(ann, Announcement{Event: status.Event{ID: fmt.Sprintf("evt-%d", i), Type: status.IncidentCreated, Incident: inc}, Dests: []Dest{{Name: EmailDest}}})
+	}
+	seqs := mustApply(t, s, Entry{At: t0, Announce: ann}).Seqs
+	var fan []FannedRow
+	for _, seq := range seqs {
+		fan = append(fan, FannedRow{Seq: seq, Dest: EmailDest, Subs: []string{"em_1"}})
+	}
+	mustApply(t, s, Entry{At: t0, Fanout: fan})
+	hook := announce(t, s, status.Event{ID: "evt-hook", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-h"}}, []Dest{{Name: WebhooksDest}}, t0)
+	mustApply(t, s, Entry{At: t0, Fanout: []FannedRow{{Seq: hook, Body: []byte(`{}`), Subs: []string{"wh_a"}}}})
+
+	refs, err := s.OpenDeliveries(KindWebhook, 0, 16)
+	if err != nil || len(refs) != 1 || refs[0].Sub != "wh_a" {
+		t.Fatalf("the webhook kind's first page: %d rows, first %+v (%v); want wh_a's one row", len(refs), first(refs), err)
+	}
+	if n := s.openKeys(t, KindWebhook); n != 1 {
+		t.Fatalf("the webhook index holds %d rows, want 1: its scan reads the mails", n)
+	}
+	mailRefs, err := s.OpenDeliveries(KindEmail, 0, 2*mails)
+	if err != nil || len(mailRefs) != mails || mailRefs[0].Sub != "em_1" || mailRefs[mails-1].Incident != fmt.Sprintf("inc-%d", mails-1) {
+		t.Fatalf("the email kind's page: %d rows, first %+v (%v); want %d of em_1", len(mailRefs), first(mailRefs), err, mails)
+	}
+	for _, c := range []struct {
+		kind SubKind
+		open int
+	}{{KindWebhook, 1}, {KindEmail, mails}} {
+		if st, err := s.SubscriberStats(c.kind); err != nil || st.Open != c.open || st.OldestOpen.IsZero() {
+			t.Errorf("%s stats: %+v (%v), want %d open", c.kind, st, err, c.open)
+		}
+	}
+	// A mail sent leaves the email index; erasing the subscriber empties
+	// it; pruning clears the webhook one.
+	mustApply(t, s, Entry{At: t0, Outcomes: &WebhookOutcomes{List: []WebhookOutcome{{Seq: mailRefs[0].Seq, At: t0, Status: 250}}}})
+	if n := s.openKeys(t, KindEmail); n != mails-1 {
+		t.Fatalf("after one mail went: %d open mails, want %d", n, mails-1)
+	}
+	mustApply(t, s, Entry{At: t0, Subscription: &SubscriptionChange{ID: "em_1", Delete: true}})
+	mustApply(t, s, Entry{At: t0.Add(time.Hour), PruneWebhooks: &PruneWebhooks{Cutoff: t0.Add(time.Minute), Limit: 10}})
+	for _, kind := range []SubKind{KindWebhook, KindEmail} {
+		if n := s.openKeys(t, kind); n != 0 {
+			t.Errorf("%s index after erasure and pruning: %d rows", kind, n)
+		}
+	}
+}
+
+func first(refs []OpenRef) OpenRef {
+	if len(refs) == 0 {
+		return OpenRef{}
+	}
+	return refs[0]
+}
+
+// openKeys counts the rows of kind's open index.
+func (s *Store) openKeys(t *testing.T, kind SubKind) int {
+	t.Helper()
+	n := 0
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(openBucket(kind)).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A pending subscriber who sends the form again takes the new form's
+// choices with its new link; a confirmed one keeps its own (they change
+// only through its manage link), and so does a request over the limit.
+func TestResubmittedFormTakesNewChoices(t *testing.T) {
+	s, _ := openTemp(t)
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: emailSub("em_p", "p@example.com", "t-p1", []string{"api"}, false)}})
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: emailSub("em_c", "c@example.com", "t-c1", []string{"api"}, false)}})
+	mustApply(t, s, Entry{At: t0, Confirm: &Confirmation{TokenHash: HashToken("t-c1")}})
+	for _, c := range []struct {
+		addr, tok   string
+		at          time.Time
+		comps       []string
+		maintenance bool
+		limited     bool
+	}{
+		{"p@example.com", "t-p2", t0.Add(time.Minute), []string{"db", "web"}, true, false},
+		{"c@example.com", "t-c2", t0.Add(time.Minute), []string{"api"}, false, false},
+		{"p@example.com", "t-p3", t0.Add(2 * time.Minute), nil, false, false},
+		{"p@example.com", "t-p4", t0.Add(3 * time.Minute), nil, false, true}, // a 4th: refused, nothing changes
+	} {
+		again := emailSub("em_new", c.addr, c.tok, []string{"db", "web"}, true)
+		if c.addr == "p@example.com" && c.tok != "t-p4" {
+			again.Components, again.Maintenance = c.comps, c.maintenance
+		}
+		res := mustApply(t, s, Entry{At: c.at, Subscribe: &NewSubscription{Sub: again}})
+		sub, err := s.EmailSubscriber(c.addr)
+		if err != nil || res.Limited != c.limited || !slices.Equal(sub.Components, c.comps) || sub.Maintenance != c.maintenance {
+			t.Errorf("%s after %s: components %v, maintenance %v, limited %v (%v); want %v, %v, %v",
+				c.addr, c.tok, sub.Components, sub.Maintenance, res.Limited, err, c.comps, c.maintenance, c.limited)
+		}
 	}
 }

@@ -57,6 +57,11 @@ type Subscription struct {
 	ConfirmUntil      time.Time `json:"confirm_until,omitzero"`
 	ConfirmedAt       time.Time `json:"confirmed_at,omitzero"`
 	PermanentFailures int       `json:"permanent_failures,omitempty"`
+
+	// ConfirmSent are the times of a pending email subscriber's
+	// confirmation mails within ConfirmWindow (MaxConfirmations at most),
+	// set by the Subscribe entry on its own time.
+	ConfirmSent []time.Time `json:"confirm_sent,omitempty"`
 }
 
 // Counts reports whether the subscription holds a place under the
@@ -75,10 +80,10 @@ type NewSubscription struct {
 	PerClient int             `json:"per_client,omitempty"`
 }
 
-func applySubscribe(tx *bolt.Tx, n NewSubscription, res *Result) error {
+func applySubscribe(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) error {
 	b := tx.Bucket(bucketSubs)
 	if n.Sub.Kind == KindEmail {
-		return subscribeEmail(b, n, res)
+		return subscribeEmail(b, n, now, res)
 	}
 	held := 0
 	if err := b.ForEach(func(_, v []byte) error {
@@ -220,7 +225,9 @@ func deleteSubscription(tx *bolt.Tx, id string) error {
 	}
 	for _, k := range keys {
 		seq := k[len(prefix):]
-		for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen} {
+		// The delivery is in its kind's open index: deleting from both
+		// needs no read of it.
+		for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen, bucketEmailOpen} {
 			if err := tx.Bucket(bk).Delete(seq); err != nil {
 				return err
 			}

@@ -2,11 +2,9 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,7 +22,6 @@ var (
 	bucketSubs       = []byte("subscriptions") // id → Subscription JSON
 	bucketWHEvents   = []byte("wh_events")     // be(outbox seq) → whEvent JSON (the body, shared by every subscriber)
 	bucketWHDelivery = []byte("wh_deliveries") // be(seq) → WebhookDelivery JSON
-	bucketWHOpen     = []byte("wh_open")       // be(seq) → be(next attempt, unix nanos) + subscription id [+ "\x00" + incident id]: deliveries not yet finished
 	bucketWHBySub    = []byte("wh_by_sub")     // sub id + 0 + be(seq) → nil: each subscription's log
 )
 
@@ -75,6 +72,11 @@ type WebhookDelivery struct {
 	NextAt    time.Time     `json:"next_at,omitzero"`
 	CreatedAt time.Time     `json:"created_at"`
 	Attempts  []Attempt     `json:"attempts"`
+
+	// Kind is the subscriber's kind, which names the open index the
+	// delivery is in; "" (a challenge, a ping, a row from before kinds)
+	// is a webhook's.
+	Kind SubKind `json:"kind,omitempty"`
 }
 
 // maxAttemptsKept bounds a delivery's attempt log (the schedule has 8).
@@ -110,17 +112,7 @@ func putDelivery(tx *bolt.Tx, d *WebhookDelivery) error {
 	if err := putJSON(b, be64(d.Seq), d); err != nil {
 		return err
 	}
-	if d.State.Open() {
-		// What the delivery loop decides on (when, and for whom) sits in
-		// the index, so a scan past deliveries that must wait (a busy host,
-		// a later retry) decodes nothing.
-		v := append(timeKey(d.NextAt), d.Sub...)
-		if d.Incident != "" {
-			v = append(append(v, 0), d.Incident...)
-		}
-		return tx.Bucket(bucketWHOpen).Put(be64(d.Seq), v)
-	}
-	return tx.Bucket(bucketWHOpen).Delete(be64(d.Seq))
+	return indexOpen(tx, d)
 }
 
 // subCache reads each subscription once per transaction, so changes made
@@ -167,9 +159,15 @@ func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
 // applyPing queues one more delivery (a ping) for an existing
 // subscription.
 func applyPing(tx *bolt.Tx, d WebhookDelivery) error {
-	if tx.Bucket(bucketSubs).Get([]byte(d.Sub)) == nil {
+	var sub Subscription
+	ok, err := getJSON(tx.Bucket(bucketSubs), []byte(d.Sub), &sub)
+	if err != nil {
+		return fmt.Errorf("subscription %s: %w", d.Sub, err)
+	}
+	if !ok {
 		return ErrNotFound
 	}
+	d.Kind = sub.Kind // its open index
 	return putDelivery(tx, &d)
 }
 
@@ -181,37 +179,6 @@ type WebhookJob struct {
 	Sub      *Subscription
 	Body     []byte
 	Event    *status.Event
-}
-
-// OpenRef is one open delivery as the open index holds it: what the
-// delivery loop decides on (when, for whom, about which incident) without
-// decoding the delivery.
-type OpenRef struct {
-	Seq      uint64
-	At       time.Time // next attempt
-	Sub      string
-	Incident string
-}
-
-// OpenDeliveries returns up to limit open deliveries with a sequence
-// above after, oldest first, due or not. The caller decides which to take
-// outside any transaction (nothing of another package runs inside one)
-// and reads those with DeliveryJobs; it pages on with the last Seq.
-func (s *Store) OpenDeliveries(after uint64, limit int) ([]OpenRef, error) {
-	var refs []OpenRef
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketWHOpen).Cursor()
-		k, v := c.Seek(be64(after + 1))
-		for ; k != nil && len(refs) < limit; k, v = c.Next() {
-			if len(k) != 8 || len(v) < 8 {
-				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
-			}
-			sub, incident, _ := strings.Cut(string(v[8:]), "\x00")
-			refs = append(refs, OpenRef{Seq: binary.BigEndian.Uint64(k), At: keyTime(v[:8]), Sub: sub, Incident: incident})
-		}
-		return nil
-	})
-	return refs, err
 }
 
 // DeliveryJobs reads the listed deliveries with their subscriptions (nil
@@ -347,7 +314,7 @@ func pruneWebhooks(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
 			for _, del := range []struct {
 				b []byte
 				k []byte
-			}{{bucketWHDelivery, be64(d.Seq)}, {bucketWHOpen, be64(d.Seq)}, {bucketWHBySub, subDeliveryKey(d.Sub, d.Seq)}} {
+			}{{bucketWHDelivery, be64(d.Seq)}, {openBucket(d.Kind), be64(d.Seq)}, {bucketWHBySub, subDeliveryKey(d.Sub, d.Seq)}} {
 				if err := tx.Bucket(del.b).Delete(del.k); err != nil {
 					return err
 				}
@@ -405,40 +372,19 @@ func (s *Store) WebhookStats() (WebhookStats, error) { return s.SubscriberStats(
 func (s *Store) SubscriberStats(kind SubKind) (WebhookStats, error) {
 	st := WebhookStats{Subscriptions: map[SubState]int{}}
 	err := s.view(func(tx *bolt.Tx) error {
-		mine := map[string]bool{}
 		if err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
 			var x Subscription
 			if err := json.Unmarshal(v, &x); err != nil {
 				return fmt.Errorf("subscription %s: %w", k, err)
 			}
 			if x.Kind == kind {
-				mine[x.ID] = true
 				st.Subscriptions[x.State]++
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		dels := tx.Bucket(bucketWHDelivery)
-		c := tx.Bucket(bucketWHOpen).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(v) < 8 {
-				return fmt.Errorf("webhook index entry %x: %d bytes", k, len(v))
-			}
-			sub, _, _ := strings.Cut(string(v[8:]), "\x00")
-			if !mine[sub] {
-				continue
-			}
-			if st.Open == 0 { // sequence order: the first is the oldest
-				var d WebhookDelivery
-				if _, err := getJSON(dels, k, &d); err != nil {
-					return err
-				}
-				st.OldestOpen = d.CreatedAt
-			}
-			st.Open++
-		}
-		return nil
+		return openStats(tx, kind, &st)
 	})
 	return st, err
 }

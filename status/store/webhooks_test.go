@@ -47,7 +47,7 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 	if row.Deliveries[WebhooksDest].State != Sent || row.Deliveries["mastodon"].State != Pending {
 		t.Fatalf("outbox row after expand: %+v %+v", row.Deliveries[WebhooksDest], row.Deliveries["mastodon"])
 	}
-	refs, err := s.OpenDeliveries(0, 10)
+	refs, err := s.OpenDeliveries(KindWebhook, 0, 10)
 	var seqs []uint64
 	for _, r := range refs {
 		if !r.At.After(now) {
@@ -64,7 +64,7 @@ func TestExpandWebhooksOnceAndPrune(t *testing.T) {
 	}
 	// Paging on from a sequence reads only what follows it; a delivery no
 	// longer open is left out of the jobs.
-	if more, _ := s.OpenDeliveries(refs[len(refs)-2].Seq, 10); len(more) != 1 || more[0].Seq != refs[len(refs)-1].Seq {
+	if more, _ := s.OpenDeliveries(KindWebhook, refs[len(refs)-2].Seq, 10); len(more) != 1 || more[0].Seq != refs[len(refs)-1].Seq {
 		t.Fatalf("paging after %d: %+v", refs[len(refs)-2].Seq, more)
 	}
 	done := last[0].Delivery.Seq

@@ -79,7 +79,7 @@ func fanout(b *testing.B, hosts, perHost int) {
 					return false
 				}
 			}
-			open, err := st.OpenDeliveries(0, 1)
+			open, err := st.OpenDeliveries(store.KindWebhook, 0, 1)
 			return err == nil && len(open) == 0
 		})
 		total += time.Since(start)

@@ -128,7 +128,8 @@ func (s *Service) attempt(j store.WebhookJob) store.WebhookOutcome {
 	}
 	body, err := s.bodyFor(j)
 	if err != nil {
-		return fail(err, true)
+		o.Unsent = errors.Is(err, errNoSiteKey) // ours: retried, not held against the receiver
+		return fail(err, !o.Unsent)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
 	defer cancel()

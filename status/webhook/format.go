@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,17 +59,22 @@ func (s *Service) bodyFor(j store.WebhookJob) ([]byte, error) {
 	return statuspage.StatuspageBody(env.Data, statuspage.Meta{Unsubscribe: unsubscribe, Documentation: s.siteURL() + "/api/openapi.json"})
 }
 
+// errNoSiteKey is an unsubscribe link that cannot be signed because the
+// site keys cannot be read or none is current: Outpost's trouble, not the
+// receiver's, so the delivery is retried and not held against it.
+var errNoSiteKey = errors.New("no site key to sign the unsubscribe link")
+
 // unsubscribeURL is the subscriber's capability link to leave, signed with
 // the current site key. It has no expiry: a body may be read long after;
 // rotating the key ends it after the key's grace.
 func (s *Service) unsubscribeURL(id string) (string, error) {
 	keys, err := s.o.Store.SiteKeys()
 	if err != nil {
-		return "", fmt.Errorf("site keys: %w", err)
+		return "", fmt.Errorf("%w: site keys: %w", errNoSiteKey, err)
 	}
 	key, ok := keys.Current()
 	if !ok {
-		return "", fmt.Errorf("no site key to sign the unsubscribe link")
+		return "", errNoSiteKey
 	}
 	token, err := capability.Sign(key, id, capability.Unsubscribe, time.Time{})
 	if err != nil {

@@ -166,3 +166,48 @@ func TestFormatIsValidated(t *testing.T) {
 		t.Errorf("format xml: %v", err)
 	}
 }
+
+// A site key that cannot be read is Outpost's trouble, not the
+// receiver's: a statuspage-format delivery, whose meta.unsubscribe needs
+// the key, is retried on the schedule (not failed for good) and not held
+// against the subscriber; once the key reads again, it goes out.
+func TestUnreadableSiteKeyRetries(t *testing.T) {
+	h := newHarness(t, Options{Site: statuspage.Site{ID: "acme", URL: siteURL, Location: time.UTC}})
+	bad := []store.Setting{{Key: "sitekey/k-bad", Value: "{not json"}}
+	if _, err := h.st.Apply(store.Entry{At: h.clk.Now(), Settings: bad}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.SiteKeys(); err == nil {
+		t.Fatal("the damaged key reads")
+	}
+	h.run()
+	r := newReceiver(t, h.clk)
+	c, err := h.svc.Add(Request{URL: r.URL(), Format: FormatStatuspage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addSecret(c.Secret)
+	h.publish(realIncident(t, h.clk.Now()))
+	var d store.WebhookDelivery
+	h.wait("the first attempt", func() bool { d = h.lastEvent(c.ID); return len(d.Attempts) > 0 })
+	if d.State != store.Pending || !d.NextAt.After(h.clk.Now()) {
+		t.Fatalf("after a failed key read the delivery is %s (next %s, attempts %+v), want pending for a retry", d.State, d.NextAt, d.Attempts)
+	}
+	if sub, _ := h.st.Subscription(c.ID); sub.State != store.SubActive || !sub.FailingSince.IsZero() {
+		t.Fatalf("the subscriber is held to our failure: %s, failing since %s", sub.State, sub.FailingSince)
+	}
+	// The key reads again (the damaged value replaced): the retry goes.
+	good, err := store.SiteKeySettings(capability.First(bytes.Repeat([]byte{4}, 32), h.clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix := []store.Setting{{Key: "sitekey/k-bad", Value: good[0].Value}}
+	if _, err := h.st.Apply(store.Entry{At: h.clk.Now(), Settings: fix}); err != nil {
+		t.Fatal(err)
+	}
+	h.wait("the retried delivery", func() bool {
+		h.clk.Advance(time.Minute)
+		h.svc.Wake()
+		return len(r.events()) == 1
+	})
+}

@@ -468,7 +468,7 @@ func TestDeleteDropsOpenDeliveries(t *testing.T) {
 	if l := h.log(c.ID); len(l) != 0 {
 		t.Fatalf("deliveries left: %+v", l)
 	}
-	open, err := h.st.OpenDeliveries(0, 10)
+	open, err := h.st.OpenDeliveries(store.KindWebhook, 0, 10)
 	if err != nil || len(open) != 0 {
 		t.Fatalf("open deliveries after delete: %d %v", len(open), err)
 	}
@@ -579,7 +579,7 @@ func TestEachDeliveryGoesOutOnce(t *testing.T) {
 		h.publish(incidentEvent(fmt.Sprintf("evt-%d", i)))
 	}
 	h.wait("every delivery answered and recorded", func() bool {
-		open, err := h.st.OpenDeliveries(0, 1)
+		open, err := h.st.OpenDeliveries(store.KindWebhook, 0, 1)
 		return r.delivered.Load() >= subs*events && err == nil && len(open) == 0
 	})
 	sent := map[string]int{}
