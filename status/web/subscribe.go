@@ -151,21 +151,8 @@ func (m *subscribeRoom) render(v *subscribeView) ([]byte, error) {
 // view is the page for snap, the form as first shown: every component
 // ticked, incidents and maintenance.
 func (m *subscribeRoom) view(snap *status.Snapshot) *subscribeView {
-	v := &subscribeView{Form: m.s.o.Email != nil, Events: "all", Webhooks: m.s.o.Webhooks != nil}
-	named := false
-	for _, g := range snap.Groups {
-		named = named || g.Name != ""
-	}
-	for _, g := range snap.Groups {
-		sg := subscribeGroup{Name: g.Name}
-		if sg.Name == "" {
-			sg.Name = map[bool]string{true: "Other components", false: "Components"}[named]
-		}
-		for _, comp := range g.Components {
-			sg.Components = append(sg.Components, subscribeBox{ID: comp.ID, Name: comp.Name, Checked: true})
-		}
-		v.Groups = append(v.Groups, sg)
-	}
+	v := &subscribeView{Form: m.s.o.Email != nil, Events: "all", Webhooks: m.s.o.Webhooks != nil, Privacy: privacy()}
+	v.Groups = choiceGroups(snap, func(string) bool { return true })
 	for _, p := range m.s.o.Follow {
 		v.Follow = append(v.Follow, followView{Name: networkName(p.Kind), URL: p.URL,
 			Text: strings.TrimPrefix(p.URL, "https://")})
@@ -193,6 +180,7 @@ type subscribeView struct {
 	Email, Events        string
 	Groups               []subscribeGroup
 	Follow               []followView
+	Privacy              privacyView
 }
 
 type subscribeGroup struct {
