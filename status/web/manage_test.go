@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/capability"
 	"github.com/outpost-status/outpost/status/store"
 )
@@ -263,4 +265,47 @@ func TestPrivacyNoticeOnSubscribe(t *testing.T) {
 	if without := body(t, get(t, subscribeServer(t, nil).Handler(), "/subscribe")); strings.Contains(without, `id="privacy"`) {
 		t.Error("/subscribe without email has a privacy notice about mail")
 	}
+}
+
+// /subscribe is rendered once per set of groups and components: a
+// component moved to another group (the group names unchanged) shows
+// under its new group at once, not under the old one until a restart.
+func TestSubscribePageFollowsAComponentToItsNewGroup(t *testing.T) {
+	s := subscribeServer(t, &fakeSubscriber{})
+	h := s.Handler()
+	if b := body(t, get(t, h, "/subscribe")); !inGroup(b, "Platform", `value="web"`) {
+		t.Fatalf("fixture: web is not under Platform:\n%s", b)
+	}
+	moved := *s.Served()
+	moved.Groups = nil
+	for _, g := range s.Served().Groups {
+		g.Components = slices.DeleteFunc(slices.Clone(g.Components), func(c status.ComponentView) bool { return c.ID == "web" })
+		moved.Groups = append(moved.Groups, g)
+	}
+	for i, g := range moved.Groups {
+		if g.Name == "" {
+			for _, c := range s.Served().Components {
+				if c.ID == "web" {
+					moved.Groups[i].Components = append(moved.Groups[i].Components, c)
+				}
+			}
+		}
+	}
+	if err := s.Update(&moved); err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, get(t, h, "/subscribe"))
+	if inGroup(b, "Platform", `value="web"`) || !inGroup(b, "Other components", `value="web"`) {
+		t.Fatalf("web moved to the ungrouped components, but the page shows:\n%s", b)
+	}
+}
+
+// inGroup reports whether the fieldset whose legend is group holds want.
+func inGroup(page, group, want string) bool {
+	_, rest, ok := strings.Cut(page, "<legend>"+group+"</legend>")
+	if !ok {
+		return false
+	}
+	fieldset, _, _ := strings.Cut(rest, "</fieldset>")
+	return strings.Contains(fieldset, want)
 }

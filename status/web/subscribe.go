@@ -67,10 +67,15 @@ func (m *subscribeRoom) page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Component names are in the cache's version; which group holds
+	// which component is not, so the key names both.
 	key := make([]byte, 0, 64)
 	key = append(key, "subscribe"...)
-	for _, g := range snap.Groups { // component names and ids are in the cache's version
+	for _, g := range snap.Groups {
 		key = append(append(key, 0), g.Name...)
+		for _, comp := range g.Components {
+			key = append(append(key, 1), comp.ID...)
+		}
 	}
 	p, err := m.s.lazy.get(string(key), func() ([]byte, error) { return m.render(m.view(snap)) })
 	if err != nil {
