@@ -15,9 +15,10 @@ var files embed.FS
 
 // Pages are the page templates; each is rendered with the base layout.
 // "button" is a page with one form button that posts to the page's own
-// URL, for links a mail scanner may follow (a GET must change nothing).
+// URL, for links a mail scanner may follow (a GET must change nothing);
+// "manage" is an email subscriber's page, whose forms do the same.
 func Pages() []string {
-	return []string{"index", "incident", "history", "error", "button", "subscribe"}
+	return []string{"index", "incident", "history", "error", "button", "subscribe", "manage"}
 }
 
 // Parse returns one template set per page, each executing "base".

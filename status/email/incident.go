@@ -20,11 +20,13 @@ type Incident struct {
 	// (statuspage.ComponentNames of the event's snapshot).
 	Names map[string]string
 	To    Subscriber
-	// Manage is the subscriber's capability link to change, pause or
-	// unsubscribe; every mail shows it.
+	// Manage is the subscriber's capability link to the manage page
+	// (components, pause, unsubscribe, delete my data); every mail
+	// shows it.
 	Manage string
-	// Unsubscribe is the one-click link (RFC 8058); required when the
-	// site is https, unused otherwise (RFC 8058 allows only https).
+	// Unsubscribe is the unsubscribe link, shown beside Manage when set;
+	// on an https site it is also the one-click List-Unsubscribe URL (RFC
+	// 8058), and required.
 	Unsubscribe string
 }
 
@@ -45,6 +47,8 @@ type IncidentView struct {
 	Time        string
 	IncidentURL string
 	ManageURL   string
+	// UnsubscribeURL is the unsubscribe page; "" when the mail has none.
+	UnsubscribeURL string
 }
 
 // Incident builds the mail of an incident event for one subscriber.
@@ -58,6 +62,11 @@ func (c *Composer) Incident(in Incident) (Message, error) {
 		return Message{}, err
 	}
 	v := c.incidentView(ev, in.Names, manage)
+	if in.Unsubscribe != "" {
+		if v.UnsubscribeURL, err = link("unsubscribe", in.Unsubscribe); err != nil {
+			return Message{}, err
+		}
+	}
 	h := headers{id: MessageID(ev.ID, in.To.ID, c.host), subject: v.Subject, to: in.To, date: ev.At}
 	if in.FirstEventID != "" && in.FirstEventID != ev.ID {
 		h.thread = MessageID(in.FirstEventID, in.To.ID, c.host)

@@ -24,7 +24,8 @@ func TestIncidentMail(t *testing.T) {
 			subject: "[Acme Status] Investigating: Public API is unavailable", id: "<outpost.evt-7.sub-42@status.example.com>", oneClick: true,
 			text: []string{"Investigating: Public API is unavailable\n", "We are looking into it.", "Affected: Public API",
 				"Posted: Dec 6, 2026 08:14 CET (Europe/Berlin)", "\nhttps://status.example.com/incidents/inc-3\n",
-				"\nhttps://status.example.com/subscriptions/manage?t=abc\n"}},
+				"\nManage your subscription (components, pause, delete your data):\nhttps://status.example.com/subscriptions/manage?t=abc\n",
+				"\nUnsubscribe:\nhttps://status.example.com/subscriptions/unsubscribe?t=def"}},
 		{name: "an update threads under the first mail", siteURL: "https://status.example.com/", title: "Acme Status", in: subscriberIn(resolved, "evt-7"),
 			subject: "[Acme Status] Resolved: Public API is unavailable", id: "<outpost.evt-1764167400123.sub-42@status.example.com>",
 			thread: "<outpost.evt-7.sub-42@status.example.com>", oneClick: true,
@@ -101,7 +102,9 @@ func checkHeaders(t *testing.T, p parsed, id, thread string, oneClick bool, in I
 	if n := len(p.hdr["To"]); n != 1 || strings.Contains(p.hdr.Get("To"), ",") {
 		t.Errorf("To %q: want the one subscriber", p.hdr["To"])
 	}
-	for _, h := range []string{"<meta name=\"color-scheme\" content=\"light dark\">", "prefers-color-scheme: dark", `href="https://status.example.com/subscriptions/manage?t=abc"`} {
+	for _, h := range []string{"<meta name=\"color-scheme\" content=\"light dark\">", "prefers-color-scheme: dark",
+		`href="https://status.example.com/subscriptions/manage?t=abc" style="color:#0b57d0;">Manage your subscription</a>`,
+		`href="https://status.example.com/subscriptions/unsubscribe?t=def" style="color:#0b57d0;">Unsubscribe</a>`} {
 		if !strings.Contains(p.html, h) {
 			t.Errorf("HTML part lacks %q", h)
 		}

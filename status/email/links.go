@@ -16,8 +16,9 @@ type SiteKeys interface {
 }
 
 // CapabilityLinks builds a subscriber's links signed with the current
-// site key: /unsubscribe/{token} works with no login and no expiry, so
-// an old mail's List-Unsubscribe still works (a key rotation ends it).
+// site key: /unsubscribe/{token} and /manage/{token} work with no login
+// and no expiry, so an old mail's links still work (a key rotation ends
+// both).
 type CapabilityLinks struct {
 	SiteURL string
 	Keys    SiteKeys
@@ -34,25 +35,37 @@ var ErrNoSiteKey = errors.New("email: no site key to sign the subscriber's links
 // Unsubscribe is {site.url}/unsubscribe/{token}; an error (ErrNoSiteKey
 // when the keys are the trouble) when it cannot be signed.
 func (l CapabilityLinks) Unsubscribe(sub store.Subscription) (string, error) {
+	_, u, err := l.For(sub)
+	return u, err
+}
+
+// For is sub's links: the manage page ({site.url}/manage/{token}:
+// components, pause, unsubscribe, delete my data) and the one-click
+// unsubscribe URL, both from one read of the keys; an error (ErrNoSiteKey
+// when the keys are the trouble) when they cannot be signed.
+func (l CapabilityLinks) For(sub store.Subscription) (manage, unsubscribe string, err error) {
 	keys, err := l.Keys.SiteKeys()
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNoSiteKey, err)
+		return "", "", fmt.Errorf("%w: %w", ErrNoSiteKey, err)
 	}
 	key, ok := keys.Current()
 	if !ok {
-		return "", ErrNoSiteKey
+		return "", "", ErrNoSiteKey
 	}
-	token, err := capability.Sign(key, sub.ID, capability.Unsubscribe, time.Time{})
-	if err != nil {
-		return "", fmt.Errorf("email: sign the unsubscribe link: %w", err)
+	if manage, err = l.link(key, sub, capability.Manage, "/manage/"); err != nil {
+		return "", "", err
 	}
-	return strings.TrimRight(l.SiteURL, "/") + "/unsubscribe/" + token, nil
+	if unsubscribe, err = l.link(key, sub, capability.Unsubscribe, "/unsubscribe/"); err != nil {
+		return "", "", err
+	}
+	return manage, unsubscribe, nil
 }
 
-// For is sub's links. The manage link is the unsubscribe page too, until
-// a manage page (components, pause) exists: every mail still carries a
-// working way to leave. One signature serves both (one read of the keys).
-func (l CapabilityLinks) For(sub store.Subscription) (manage, unsubscribe string, err error) {
-	u, err := l.Unsubscribe(sub)
-	return u, u, err
+// link is sub's capability URL for purpose under path.
+func (l CapabilityLinks) link(key capability.Key, sub store.Subscription, purpose capability.Purpose, path string) (string, error) {
+	token, err := capability.Sign(key, sub.ID, purpose, time.Time{})
+	if err != nil {
+		return "", fmt.Errorf("email: sign the %s link: %w", purpose, err)
+	}
+	return strings.TrimRight(l.SiteURL, "/") + path + token, nil
 }

@@ -27,7 +27,7 @@ func openStore(t *testing.T) *store.Store {
 
 // The mails' links are capability links signed with the site key: the
 // unsubscribe link verifies for the subscriber and the unsubscribe
-// purpose, with no expiry; until a manage page exists, manage is the same.
+// purpose, the manage link for the manage purpose, both with no expiry.
 func TestCapabilityLinks(t *testing.T) {
 	st := openStore(t)
 	k := capability.First(bytes.Repeat([]byte{7}, 32), time.Now())
@@ -52,8 +52,19 @@ func TestCapabilityLinks(t *testing.T) {
 	if err != nil || id != "em_1" {
 		t.Fatalf("the link's token: %q %v", id, err)
 	}
-	if m, un, err := l.For(sub); err != nil || m != u || un != u {
-		t.Fatalf("manage link %q, want the unsubscribe page %q until a manage page exists", m, u)
+	m, un, err := l.For(sub)
+	if err != nil || un != u {
+		t.Fatalf("For's unsubscribe link %q, want %q", un, u)
+	}
+	mtok, ok := strings.CutPrefix(m, "https://status.example.com/manage/")
+	if !ok {
+		t.Fatalf("manage link %q, want {site.url}/manage/{token}", m)
+	}
+	if id, err := capability.Verify(capability.Keys{k}, mtok, capability.Manage, time.Now().Add(10*365*24*time.Hour)); err != nil || id != "em_1" {
+		t.Fatalf("the manage link's token: %q %v", id, err)
+	}
+	if _, err := capability.Verify(capability.Keys{k}, mtok, capability.Unsubscribe, time.Now()); err == nil {
+		t.Fatal("the manage link unsubscribes in one click")
 	}
 }
 

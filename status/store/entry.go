@@ -115,7 +115,8 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	if !res.Skipped {
 		s.committed(e, res)
 	}
-	return res, nil
+	// Committed whatever the wipe comes to (ErrNotWiped says it failed).
+	return res, s.scrubAfter(e)
 }
 
 // AppliedIndex is the Index of the last replicated entry applied (0 when

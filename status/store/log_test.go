@@ -148,6 +148,9 @@ func script() []Entry {
 		// the email destination's fan-out: delivery seq 4 to em_a, retried
 		{At: at(6), Fanout: []FannedRow{{Seq: 1, Dest: EmailDest, Subs: []string{"em_a", "em_never"}}}},
 		{At: at(7), Outcomes: &WebhookOutcomes{Policy: policy, List: []WebhookOutcome{{Seq: 4, At: at(7), Status: 451, Error: "451 try later"}}}},
+		// paused, em_a's waiting mail is cancelled; em_never is erased
+		{At: at(8), Subscription: &SubscriptionChange{ID: "em_a", State: SubPaused, From: []SubState{SubActive}}},
+		{At: at(8), Subscription: &SubscriptionChange{ID: "em_never", Erase: true}},
 		{At: at(48*60 + 5), Prune: &Prune{RawRetention: 48 * time.Hour, Budget: 100}},
 		{At: at(48*60 + 5), PruneWebhooks: &PruneWebhooks{Cutoff: at(1), Limit: 100, Unconfirmed: at(48 * 60)}},
 	}
@@ -234,15 +237,15 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	if err != nil || sub.State != SubPaused || sub.VerifiedAt.IsZero() || len(sub.Secrets) != 2 {
 		t.Errorf("sub_a = %+v (%v)", sub, err)
 	}
-	// em_a confirmed and took the incident's mail (retrying); em_never,
-	// never confirmed, was forgotten.
-	if em, err := a.Subscription("em_a"); err != nil || em.State != SubActive || !em.Maintenance {
+	// em_a confirmed, took the incident's mail (retrying), then paused,
+	// which cancelled it; em_never, never confirmed, was erased.
+	if em, err := a.Subscription("em_a"); err != nil || em.State != SubPaused || !em.Maintenance {
 		t.Errorf("em_a = %+v (%v)", em, err)
 	}
 	if _, err := a.Subscription("em_never"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("em_never: %v, want forgotten", err)
 	}
-	if log, _ := a.WebhookLog("em_a", 5); len(log) != 1 || log[0].State != Pending || len(log[0].Attempts) != 1 {
+	if log, _ := a.WebhookLog("em_a", 5); len(log) != 1 || log[0].State != Cancelled || len(log[0].Attempts) != 2 {
 		t.Errorf("em_a's deliveries: %+v", log)
 	}
 	if thread, err := a.Thread("inc-1", "mastodon"); err != nil || thread != "109" {
@@ -301,8 +304,9 @@ func TestOnlyApplyWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Open creates the buckets; MarkBackup writes into a copy of the
-	// file (a backup), never the one in use.
-	allowed := map[string]bool{"Apply": true, "Open": true, "MarkBackup": true}
+	// file (a backup), never the one in use; scrub (Apply's, after an
+	// erasure) overwrites free pages and changes no key.
+	allowed := map[string]bool{"Apply": true, "Open": true, "MarkBackup": true, "scrub": true}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -390,9 +394,10 @@ func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	// Subscription, Subscription, Announce, Settings, Settings (site key),
 	// Settings and Settings (its rotations), Marks, Subscribe (email),
 	// Subscribe (email), three more Subscribe (email, the last refused),
-	// Confirm, Preferences, Fanout (email), Outcomes, Prune, PruneWebhooks.
+	// Confirm, Preferences, Fanout (email), Outcomes, Subscription (pause),
+	// Subscription (erase), Prune, PruneWebhooks.
 	want := []bool{true, false, true, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
-		true, true, true, true, true, false, false, false, false, false, false}
+		true, true, true, true, true, false, false, false, false, true, true, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
 	}

@@ -94,6 +94,9 @@ type Store struct {
 	incidents atomic.Uint64
 	// work: see Work.
 	work chan struct{}
+	// scrubOwed: an erasure's wipe of the free pages waits for read
+	// transactions to end (erase.go).
+	scrubOwed atomic.Bool
 }
 
 // Open opens or creates the data file at path, creating its folder.

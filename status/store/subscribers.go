@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,11 +62,12 @@ func (s *Subscription) UnmarshalJSON(b []byte) error {
 }
 
 // EmailWants reports whether an email subscriber takes ev: confirmed and
-// active (paused ones keep theirs until resumed), incident events about a
-// chosen component (none chosen: all), maintenance only if chosen, never
-// a component change outside an incident nor an operators' event.
+// active (a paused one gets nothing while paused, see pauseMail),
+// incident events about a chosen component (none chosen: all),
+// maintenance only if chosen, never a component change outside an
+// incident nor an operators' event.
 func (s *Subscription) EmailWants(ev status.Event) bool {
-	if s.Kind != KindEmail || !s.takes() || ev.Incident == nil {
+	if s.Kind != KindEmail || s.State != SubActive || ev.Incident == nil {
 		return false
 	}
 	switch ev.Type {
@@ -268,4 +270,36 @@ func (s *Store) findSubscriber(match func(*Subscription) bool) (Subscription, er
 		return Subscription{}, err
 	}
 	return *sub, nil
+}
+
+// pauseMail cancels the mails still waiting for an email subscriber who
+// has just paused: a mail about an incident is news only when it is sent,
+// so resuming does not bring a backlog of old ones. A mail already handed
+// to the SMTP server (marked sending) is left to finish. Webhook
+// subscribers' deliveries wait for their resume instead.
+func pauseMail(tx *bolt.Tx, sub *Subscription, now time.Time) error {
+	if sub.Kind != KindEmail || sub.State != SubPaused {
+		return nil
+	}
+	prefix := []byte(sub.ID + "\x00")
+	var seqs [][]byte
+	c := tx.Bucket(bucketWHBySub).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		seqs = append(seqs, bytes.Clone(k[len(prefix):]))
+	}
+	for _, seq := range seqs {
+		var d WebhookDelivery
+		ok, err := getJSON(tx.Bucket(bucketWHDelivery), seq, &d)
+		if err != nil {
+			return fmt.Errorf("delivery %x: %w", seq, err)
+		}
+		if !ok || d.State != Pending {
+			continue
+		}
+		cancelDelivery(&d, sub, now)
+		if err := putDelivery(tx, &d); err != nil {
+			return err
+		}
+	}
+	return nil
 }

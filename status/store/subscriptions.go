@@ -151,9 +151,12 @@ var ErrSubState = errors.New("not possible in this state")
 // deliveries, sent or not), moves it to State from one of From (already
 // there: nothing changes), or makes Secret the newest signing secret, the
 // older ones signing until Until (those already ended are dropped).
+// Erase deletes too, and then wipes the file's free pages, where earlier
+// versions of the deleted records stay readable until reused (erase.go).
 type SubscriptionChange struct {
 	ID     string     `json:"id"`
 	Delete bool       `json:"delete,omitempty"`
+	Erase  bool       `json:"erase,omitempty"`
 	State  SubState   `json:"state,omitempty"`
 	From   []SubState `json:"from,omitempty"`
 	Reason string     `json:"reason,omitempty"`
@@ -171,7 +174,7 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 	if !ok {
 		return ErrNotFound
 	}
-	if c.Delete {
+	if c.Delete || c.Erase {
 		return deleteSubscription(tx, c.ID)
 	}
 	if c.State != "" && !c.State.known() {
@@ -184,6 +187,9 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 		sub.State, sub.StateAt, sub.Reason = c.State, now, c.Reason
 		if c.State == SubActive {
 			sub.FailingSince = time.Time{}
+		}
+		if err := pauseMail(tx, &sub, now); err != nil {
+			return err
 		}
 	}
 	if c.Secret != "" {

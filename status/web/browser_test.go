@@ -25,6 +25,7 @@ import (
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/capability"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/store"
 )
@@ -272,7 +273,10 @@ func TestAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sts := httptest.NewUnstartedServer(subscribeServerAt(t, &fakeSubscriber{}, "http://"+ln.Addr().String()).Handler())
+	ss := subscribeServerAt(t, &fakeSubscriber{}, "http://"+ln.Addr().String())
+	mf := &manageFixture{s: ss, st: ss.o.Store, key: seedSiteKey(t, ss.o.Store, time.Now().Add(-time.Hour))}
+	mf.confirmed(t, "em_axe")
+	sts := httptest.NewUnstartedServer(ss.Handler())
 	sts.Listener.Close()
 	sts.Listener = ln
 	sts.Start()
@@ -280,6 +284,7 @@ func TestAccessibility(t *testing.T) {
 	pages := []struct{ name, url, ready string }{
 		{"subscribe", sts.URL + "/subscribe", "form.subscribe"},
 		{"subscribe without email", mts.URL + "/subscribe", "ul.follow"},
+		{"manage", sts.URL + mf.link(t, "em_axe", capability.Manage, time.Time{}), "#privacy"},
 		{"index", ts.URL + "/", ".banner"},
 		{"history", ts.URL + "/history", "main h2"},
 		{"incident", ts.URL + "/incidents/" + snap.Incidents[0].ID, "ol.timeline"},

@@ -10,7 +10,7 @@ import (
 // the public site through servedSite alone.
 func TestRoomsHoldNoServer(t *testing.T) {
 	server := reflect.TypeOf(&Server{})
-	for _, room := range []any{adminRoom{}, subscriptionsRoom{}, heartbeatRoom{}, leaveRoom{}, confirmRoom{}} {
+	for _, room := range []any{adminRoom{}, subscriptionsRoom{}, heartbeatRoom{}, leaveRoom{}, confirmRoom{}, manageRoom{}} {
 		rt := reflect.TypeOf(room)
 		for i := range rt.NumField() {
 			if f := rt.Field(i); f.Type == server || f.Type == server.Elem() {

@@ -203,6 +203,7 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.o.Email != nil {
 		(&confirmRoom{st: s.o.Store, changes: s.o.Log, pages: s.r, now: s.o.Now, site: s.o.Site.URL}).routes(e)
+		(&manageRoom{st: s.o.Store, changes: s.o.Log, pages: s.r, site: s, now: s.o.Now, siteURL: s.o.Site.URL, logger: s.o.Logger}).routes(e)
 	}
 	if s.o.Admin != nil {
 		(&adminRoom{admin: s.o.Admin, st: s.o.Store, changes: s.o.Log, now: s.o.Now, site: s}).routes(e)

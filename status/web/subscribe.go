@@ -67,10 +67,15 @@ func (m *subscribeRoom) page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Component names are in the cache's version; which group holds
+	// which component is not, so the key names both.
 	key := make([]byte, 0, 64)
 	key = append(key, "subscribe"...)
-	for _, g := range snap.Groups { // component names and ids are in the cache's version
+	for _, g := range snap.Groups {
 		key = append(append(key, 0), g.Name...)
+		for _, comp := range g.Components {
+			key = append(append(key, 1), comp.ID...)
+		}
 	}
 	p, err := m.s.lazy.get(string(key), func() ([]byte, error) { return m.render(m.view(snap)) })
 	if err != nil {
@@ -151,21 +156,8 @@ func (m *subscribeRoom) render(v *subscribeView) ([]byte, error) {
 // view is the page for snap, the form as first shown: every component
 // ticked, incidents and maintenance.
 func (m *subscribeRoom) view(snap *status.Snapshot) *subscribeView {
-	v := &subscribeView{Form: m.s.o.Email != nil, Events: "all", Webhooks: m.s.o.Webhooks != nil}
-	named := false
-	for _, g := range snap.Groups {
-		named = named || g.Name != ""
-	}
-	for _, g := range snap.Groups {
-		sg := subscribeGroup{Name: g.Name}
-		if sg.Name == "" {
-			sg.Name = map[bool]string{true: "Other components", false: "Components"}[named]
-		}
-		for _, comp := range g.Components {
-			sg.Components = append(sg.Components, subscribeBox{ID: comp.ID, Name: comp.Name, Checked: true})
-		}
-		v.Groups = append(v.Groups, sg)
-	}
+	v := &subscribeView{Form: m.s.o.Email != nil, Events: "all", Webhooks: m.s.o.Webhooks != nil, Privacy: privacy()}
+	v.Groups = choiceGroups(snap, func(string) bool { return true })
 	for _, p := range m.s.o.Follow {
 		v.Follow = append(v.Follow, followView{Name: networkName(p.Kind), URL: p.URL,
 			Text: strings.TrimPrefix(p.URL, "https://")})
@@ -193,6 +185,7 @@ type subscribeView struct {
 	Email, Events        string
 	Groups               []subscribeGroup
 	Follow               []followView
+	Privacy              privacyView
 }
 
 type subscribeGroup struct {

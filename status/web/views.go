@@ -23,6 +23,7 @@ type page struct {
 	// Button is a page whose one button posts to its own URL.
 	Button    *buttonView
 	Subscribe *subscribeView
+	Manage    *manageView
 }
 
 type siteView struct {
