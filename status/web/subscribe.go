@@ -13,6 +13,7 @@ import (
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/email"
 )
 
 // EmailSubscriber starts an email subscription (the subscriber
@@ -20,7 +21,7 @@ import (
 // same for an address it knows as for a new one, and keep its own
 // per-recipient limits: the page says the same words either way.
 type EmailSubscriber interface {
-	SubscribeEmail(ctx context.Context, r EmailRequest) error
+	SubscribeEmail(ctx context.Context, r email.Request) error
 }
 
 // Profile is a public channel's account, listed on /subscribe.
@@ -226,7 +227,7 @@ func (v *subscribeView) refill(body []byte, errs []formError) {
 			return ' '
 		}
 		return r
-	}, vals.Get(fieldEmail)), maxAddress)
+	}, vals.Get(fieldEmail)), email.MaxAddress)
 	if vals.Get(fieldEvents) == "incidents" {
 		v.Events = "incidents"
 	}
