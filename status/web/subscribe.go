@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -54,8 +53,6 @@ func (m *subscribeRoom) routes(e *echo.Echo) {
 		e.POST("/subscribe", func(echo.Context) error { return echo.ErrNotFound })
 		return
 	}
-	// 5 at once, then one every 12 s per client: a person needs one.
-	m.lim = newAddrLimiter(12*time.Second, 5)
 	e.POST("/subscribe", m.submit, formPost(m.s.o.Site.URL))
 }
 

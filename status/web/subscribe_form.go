@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -78,33 +77,16 @@ func formAddress(vals []string, bad func(field, format string, args ...any)) str
 }
 
 // formComponents reads the ticked components: nil (all) when none were
-// listed or every one is ticked.
+// listed or every one is ticked (pickComponents, as the JSON API).
 func formComponents(v url.Values, known []string, bad func(field, format string, args ...any)) []string {
 	picked := v[fieldComponent]
 	if len(picked) == 0 && v.Get(fieldListed) == "" {
 		return nil
 	}
-	var out []string
-	for _, id := range picked {
-		switch {
-		case strings.ContainsFunc(id, isControl):
-			bad(fieldComponent, "A component must be one line, with no control characters.")
-			return nil
-		case !slices.Contains(known, id):
-			bad(fieldComponent, "Unknown component %q: reload the page to see the current ones.", clip(id, 64))
-			return nil
-		case !slices.Contains(out, id):
-			out = append(out, id)
-		}
+	out, problem := pickComponents(picked, known)
+	if problem != "" {
+		bad(fieldComponent, "%s", problem)
 	}
-	if len(out) == 0 {
-		bad(fieldComponent, "Choose at least one component.")
-		return nil
-	}
-	if len(out) == len(known) {
-		return nil
-	}
-	slices.Sort(out)
 	return out
 }
 
