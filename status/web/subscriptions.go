@@ -42,6 +42,8 @@ func (w *subscriptionsRoom) routes(e *echo.Echo) {
 	e.GET("/api/v1/subscriptions/:id", w.subAction(fails, false, w.showSub))
 	e.GET("/api/v1/subscriptions/:id/deliveries", w.subAction(fails, false, w.subLog))
 	e.POST("/api/v1/subscriptions/:id/pause", w.subAction(fails, true, w.pauseSub))
+	e.POST("/api/v1/subscriptions/:id/disable", w.subAction(fails, true, w.disableSub))
+	e.GET("/api/v1/subscriptions/:id/export", w.subAction(fails, true, w.exportSub))
 	if w.admin != nil {
 		e.GET("/api/v1/subscriptions", w.listSubs, tokenAuth(w.admin, fails))
 	}
@@ -139,9 +141,10 @@ func (w *subscriptionsRoom) subAction(fails *addrLimiter, adminOnly bool, h func
 	}
 }
 
-func (w *subscriptionsRoom) unsubscribe(c echo.Context, admin bool) error {
-	id := c.Param("id")
-	if err := w.wh.Delete(id, w.auditSub(c, admin, "delete_subscription", id)...); err != nil {
+// unsubscribe deletes a subscriber and its deliveries at once: an
+// owner's unsubscribing, an operator's erasure.
+func (w *subscriptionsRoom) unsubscribe(c echo.Context, _ bool) error {
+	if _, err := w.change(c, store.SubscriptionChange{ID: c.Param("id"), Delete: true}, "delete_subscription"); err != nil {
 		return subError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -149,6 +152,9 @@ func (w *subscriptionsRoom) unsubscribe(c echo.Context, admin bool) error {
 
 func (w *subscriptionsRoom) rotate(c echo.Context, admin bool) error {
 	id := c.Param("id")
+	if err := w.webhookSub(id); err != nil {
+		return err
+	}
 	secret, until, err := w.wh.Rotate(id, w.auditSub(c, admin, "rotate_subscription_secret", id)...)
 	if err != nil {
 		return subError(err)
@@ -156,15 +162,21 @@ func (w *subscriptionsRoom) rotate(c echo.Context, admin bool) error {
 	return c.JSON(http.StatusOK, map[string]any{"id": id, "secret": secret, "previous_secrets_valid_until": until.UTC()})
 }
 
+// enableSub re-enables a paused or disabled subscriber; the failures
+// that disabled it no longer count.
 func (w *subscriptionsRoom) enableSub(c echo.Context, admin bool) error {
-	sub, err := w.wh.Resume(c.Param("id"), w.auditSub(c, admin, "enable_subscription", c.Param("id"))...)
+	sub, err := w.change(c, store.SubscriptionChange{ID: c.Param("id"), State: store.SubActive,
+		From: []store.SubState{store.SubPaused, store.SubDisabled}}, "enable_subscription")
 	if err != nil {
 		return subError(err)
 	}
-	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+	return c.JSON(http.StatusOK, view(sub, admin))
 }
 
 func (w *subscriptionsRoom) pingSub(c echo.Context, _ bool) error {
+	if err := w.webhookSub(c.Param("id")); err != nil {
+		return err
+	}
 	msg, err := w.wh.Ping(c.Param("id"))
 	if err != nil {
 		return subError(err)
@@ -173,11 +185,12 @@ func (w *subscriptionsRoom) pingSub(c echo.Context, _ bool) error {
 }
 
 func (w *subscriptionsRoom) pauseSub(c echo.Context, admin bool) error {
-	sub, err := w.wh.Pause(c.Param("id"), w.auditSub(c, admin, "pause_subscription", c.Param("id"))...)
+	sub, err := w.change(c, store.SubscriptionChange{ID: c.Param("id"), State: store.SubPaused,
+		From: []store.SubState{store.SubActive}}, "pause_subscription")
 	if err != nil {
 		return subError(err)
 	}
-	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+	return c.JSON(http.StatusOK, view(sub, admin))
 }
 
 func (w *subscriptionsRoom) showSub(c echo.Context, admin bool) error {
@@ -185,7 +198,7 @@ func (w *subscriptionsRoom) showSub(c echo.Context, admin bool) error {
 	if err != nil {
 		return subError(err)
 	}
-	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+	return c.JSON(http.StatusOK, view(sub, admin))
 }
 
 // subLog is a subscription's delivery log, newest first, each delivery
@@ -209,18 +222,6 @@ func (w *subscriptionsRoom) subLog(c echo.Context, admin bool) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"deliveries": webhook.LogOf(log, admin)})
-}
-
-func (w *subscriptionsRoom) listSubs(c echo.Context) error {
-	subs, err := w.st.Subscriptions()
-	if err != nil {
-		return err
-	}
-	out := make([]webhook.View, 0, len(subs))
-	for _, sub := range subs {
-		out = append(out, webhook.ViewOf(sub, true))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"subscriptions": out})
 }
 
 // auditSub is the audit entry of a change made with an admin token,
