@@ -230,12 +230,19 @@ browser: {exec_path: `+chromiumPath(t)+`}
 		{"GET", subPath, sub.UnsubscribeToken}, {"GET", subPath + "/deliveries", sub.UnsubscribeToken},
 		{"GET", "/api/v1/subscriptions", opsToken}, {"POST", subPath + "/ping", sub.UnsubscribeToken},
 		{"POST", subPath + "/pause", opsToken}, {"POST", subPath + "/enable", sub.UnsubscribeToken},
-		{"POST", subPath + "/rotate", sub.UnsubscribeToken},
+		{"POST", subPath + "/rotate", sub.UnsubscribeToken}, {"GET", subPath + "/export", viewerToken},
 	} {
 		code, body = c.call(tc.method, p.base, tc.path, tc.token, "")
 		c.want(tc.method+" "+tc.path, code, body, 200, 202)
 		c.call(tc.method, p.base, tc.path, "", "") // no token
 	}
+
+	// An operator disables it with a reason (a bounce fed back), and enables it again.
+	code, body = c.call("POST", p.base, subPath+"/disable", opsToken, `{"reason":"bounced: 550 5.1.1 user unknown"}`)
+	c.want("disable", code, body, 200)
+	c.call("POST", p.base, subPath+"/disable", opsToken, `{}`)
+	code, body = c.call("POST", p.base, subPath+"/enable", opsToken, "")
+	c.want("enable after disable", code, body, 200)
 
 	// The site key that signs subscriber links.
 	code, body = c.call("POST", p.base, "/api/v1/keys/rotate", opsToken, `{"grace":"1h"}`)

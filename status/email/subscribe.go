@@ -75,8 +75,13 @@ func NewSubscribe(o SubscribeOptions) *Subscribe {
 // confirmation link. It answers nil alike for a new address, one pending,
 // one already confirmed (which gets no mail) and one over its limit, so
 // the answer tells nobody who subscribes; an error means a new request
-// could not be stored or its mail not handed over: try again.
+// could not be stored or its mail not handed over: try again (or, wrapping
+// ErrAddress, that the address is not one CheckAddress takes).
 func (s *Subscribe) Request(ctx context.Context, r Request) error {
+	var err error
+	if r.Address, err = CheckAddress(r.Address); err != nil {
+		return fmt.Errorf("subscribe: %w", err) // the form and the API checked it already
+	}
 	now := s.o.Now()
 	addr := strings.ToLower(r.Address)
 	old, err := s.o.Store.EmailSubscriber(addr)

@@ -63,13 +63,13 @@ func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store
 		Retention: emailRetention, ForgetUnconfirmed: forgetUnconfirmed, Observe: observe}), form, nil
 }
 
-// emailForm hands the web form's requests to the email service (status/web
-// and status/email do not import each other's types).
+// emailForm is the email service as status/web asks for it (its form and
+// JSON API hand over an email.Request checked by email.CheckAddress).
 type emailForm struct{ s *email.Subscribe }
 
 // SubscribeEmail starts a double opt-in.
-func (f emailForm) SubscribeEmail(ctx context.Context, r web.EmailRequest) error {
-	return f.s.Request(ctx, email.Request{Address: r.Address, Components: r.Components, Maintenance: r.Maintenance})
+func (f emailForm) SubscribeEmail(ctx context.Context, r email.Request) error {
+	return f.s.Request(ctx, r)
 }
 
 // emailWants is whether an email subscriber can want ev: incidents and

@@ -91,6 +91,12 @@ type Result struct {
 	More         bool           // Prune: more past retention remain
 	Subscription Subscription   // Subscription, Confirm, Preferences: as changed; Subscribe (email): the address's subscriber
 	Outcomes     []OutcomeLabel // Outcomes: what each attempt came to
+	// Unwiped: an erasure committed (the records are deleted) but the
+	// wipe of the file's free pages failed (ErrNotWiped); the next commit
+	// tries again. The entry itself took effect, so it is no error of
+	// Apply's: a caller that answers a person says it is done, and tells
+	// the operators.
+	Unwiped error
 	// Limited: Subscribe (email) refused a pending address its confirmation
 	// mail, it had MaxConfirmations in ConfirmWindow; nothing changed.
 	Limited bool
@@ -115,8 +121,9 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	if !res.Skipped {
 		s.committed(e, res)
 	}
-	// Committed whatever the wipe comes to (ErrNotWiped says it failed).
-	return res, s.scrubAfter(e)
+	// Committed whatever the wipe comes to (Unwiped says it failed).
+	res.Unwiped = s.scrubAfter(e)
+	return res, nil
 }
 
 // AppliedIndex is the Index of the last replicated entry applied (0 when

@@ -185,8 +185,8 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 			return fmt.Errorf("subscription is %s: %w", sub.State, ErrSubState)
 		}
 		sub.State, sub.StateAt, sub.Reason = c.State, now, c.Reason
-		if c.State == SubActive {
-			sub.FailingSince = time.Time{}
+		if c.State == SubActive { // re-enabled: past failures no longer count
+			sub.FailingSince, sub.PermanentFailures = time.Time{}, 0
 		}
 		if err := pauseMail(tx, &sub, now); err != nil {
 			return err

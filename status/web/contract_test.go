@@ -57,7 +57,7 @@ func badValues(subID string) map[string][]string {
 
 // badBodies are what a route that takes a body is sent, each with each
 // of the content types.
-var badBodies = []string{"", "not json", "{}", "[]", "null", `{"x":1}`, `{"name":"a","NAME":"b"}`,
+var badBodies = []string{"", "not json", `{"kind":"email","email":"a@example.org"}`, `{"kind":"email","email":"a@localhost"}`, `{"reason":"bounced"}`, "{}", "[]", "null", `{"x":1}`, `{"name":"a","NAME":"b"}`,
 	`{"name":"a","name":"b","message":"x"}`, `{"message":"x"}`, `{"name":"A","message":"x"}`, `{"body":"x"}`,
 	`{"url":"ftp://x"}`, `{"name":"x","components":["nope"],"start":"soon","end":42}`, `{"message":42}`,
 	`{"` + strings.Repeat("a", 70<<10) + `":1}`}
@@ -74,7 +74,7 @@ func TestOpenAPIDeclaresEveryStatus(t *testing.T) {
 	snap, st := fixture(t)
 	wh := webhook.New(webhook.Options{Store: st, Logger: slog.New(slog.DiscardHandler), PerClient: 1000})
 	s, err := New(Options{Site: config.Site{Title: "Acme Status", URL: "https://status.acme.test", TimeZone: "UTC", Location: time.UTC},
-		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh,
+		SiteID: "acme", Store: st, Logger: slog.New(slog.DiscardHandler), Webhooks: wh, Email: &fakeSubscriber{},
 		Admin:      engineAdmin(t, st, []AdminToken{{Name: "ops", Hash: store.HashToken(writeToken)}, {Name: "viewer", Hash: store.HashToken(readToken), ReadOnly: true}}),
 		Heartbeats: probes.NewBeats(time.Now),
 		Peer:       http.NotFoundHandler(),
@@ -93,6 +93,7 @@ func TestOpenAPIDeclaresEveryStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	values := badValues(sub.ID)
+	values["id"] = append(values["id"], seedSubscribers(t, st)) // an email subscriber
 	tokens := []string{"", "wrong-token", readToken, writeToken, sub.UnsubscribeToken}
 	n, addr := 0, 0
 	do := func(method, path, token, ctype, body string, declared map[string]bool, oneAddr bool) {

@@ -193,12 +193,11 @@ func (m *manageRoom) move(c echo.Context, sub store.Subscription, to, from store
 // leave deletes the subscriber (and, for an erasure, wipes the file's
 // free pages); the answer comes after the commit.
 func (m *manageRoom) leave(c echo.Context, sub store.Subscription, ch *store.SubscriptionChange, title, msg string) error {
-	_, err := m.changes.Apply(store.Entry{At: m.now(), Subscription: ch})
-	if errors.Is(err, store.ErrNotWiped) {
+	res, err := m.changes.Apply(store.Entry{At: m.now(), Subscription: ch})
+	if res.Unwiped != nil {
 		// Deleted; the wipe is retried at the next commit. The operators
 		// are told; the subscriber's answer stays true.
-		m.logger.Error("erasure committed, free pages not wiped yet", slog.String("error", err.Error()))
-		err = nil
+		m.logger.Error("erasure committed, free pages not wiped yet", slog.String("error", res.Unwiped.Error()))
 	}
 	if pe := m.failed(err); pe != nil {
 		return refuse(c, m.pages, pe)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
@@ -16,8 +17,8 @@ import (
 // only what it needs, so none reaches into the renderer:
 //   - adminRoom: the operators' API (incidents, maintenance, held
 //     announcements, audit, screenshots), behind admin tokens;
-//   - subscriptionsRoom: public webhook subscriptions and their owners'
-//     changes;
+//   - subscriptionsRoom: public subscriptions (webhook, email), webhook
+//     owners' changes, operators' reads and changes of either kind;
 //   - heartbeatRoom: push checks' beats.
 // Every durable change a room makes is an entry on the Log, or a command
 // through Admin.Do; none writes to the store it reads.
@@ -40,13 +41,21 @@ type adminRoom struct {
 	site    servedSite
 }
 
-// subscriptionsRoom is the public webhook subscription API.
+// subscriptionsRoom is the subscription API: public subscribing (webhook
+// or email), webhook owners' changes, operators' reads and changes of
+// subscribers of either kind.
 type subscriptionsRoom struct {
-	wh      *webhook.Service
-	st      *store.Store // read only
+	wh      *webhook.Service // nil: webhook subscriptions are off
+	st      *store.Store     // read only
 	changes store.Log
 	now     func() time.Time
 	admin   *Admin // nil: no admin tokens, so no listing
+	// email takes email subscriptions (nil: off), under the subscribe
+	// form's own per-client limiter; site gives the components to choose.
+	email    EmailSubscriber
+	emailLim *addrLimiter
+	site     servedSite
+	logger   *slog.Logger
 }
 
 // heartbeatRoom takes push checks' beats.

@@ -195,8 +195,12 @@ func (s *Server) routes() *echo.Echo {
 	if s.o.Peer != nil {
 		e.GET("/api/v1/peer", echo.WrapHandler(s.o.Peer))
 	}
-	if s.o.Webhooks != nil {
-		(&subscriptionsRoom{wh: s.o.Webhooks, st: s.o.Store, changes: s.o.Log, now: s.o.Now, admin: s.o.Admin}).routes(e)
+	// 5 at once, then one every 12 s per client: a person needs one. The
+	// form and the JSON API share it.
+	emailLim := newAddrLimiter(12*time.Second, 5)
+	if s.o.Webhooks != nil || s.o.Email != nil {
+		(&subscriptionsRoom{wh: s.o.Webhooks, st: s.o.Store, changes: s.o.Log, now: s.o.Now, admin: s.o.Admin,
+			email: s.o.Email, emailLim: emailLim, site: s, logger: s.o.Logger}).routes(e)
 	}
 	if s.o.Webhooks != nil || s.o.Email != nil {
 		(&leaveRoom{st: s.o.Store, changes: s.o.Log, pages: s.r, now: s.o.Now}).routes(e)
@@ -208,7 +212,7 @@ func (s *Server) routes() *echo.Echo {
 	if s.o.Admin != nil {
 		(&adminRoom{admin: s.o.Admin, st: s.o.Store, changes: s.o.Log, now: s.o.Now, site: s}).routes(e)
 	}
-	(&subscribeRoom{s: s}).routes(e)
+	(&subscribeRoom{s: s, lim: emailLim}).routes(e)
 	e.GET("/static/:file", s.asset)
 	return e
 }

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/email"
 )
 
 // EmailSubscriber starts an email subscription (the subscriber
@@ -20,7 +20,7 @@ import (
 // same for an address it knows as for a new one, and keep its own
 // per-recipient limits: the page says the same words either way.
 type EmailSubscriber interface {
-	SubscribeEmail(ctx context.Context, r EmailRequest) error
+	SubscribeEmail(ctx context.Context, r email.Request) error
 }
 
 // Profile is a public channel's account, listed on /subscribe.
@@ -53,8 +53,6 @@ func (m *subscribeRoom) routes(e *echo.Echo) {
 		e.POST("/subscribe", func(echo.Context) error { return echo.ErrNotFound })
 		return
 	}
-	// 5 at once, then one every 12 s per client: a person needs one.
-	m.lim = newAddrLimiter(12*time.Second, 5)
 	e.POST("/subscribe", m.submit, formPost(m.s.o.Site.URL))
 }
 
@@ -219,7 +217,7 @@ func (v *subscribeView) refill(body []byte, errs []formError) {
 			return ' '
 		}
 		return r
-	}, vals.Get(fieldEmail)), maxAddress)
+	}, vals.Get(fieldEmail)), email.MaxAddress)
 	if vals.Get(fieldEvents) == "incidents" {
 		v.Events = "incidents"
 	}

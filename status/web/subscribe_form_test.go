@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/outpost-status/outpost/status/email"
 )
 
 // The subscribe form's rules, as a pure function: every bad input gets a
@@ -15,18 +17,18 @@ func TestParseSubscribeForm(t *testing.T) {
 	long := strings.Repeat("a", 243) + "@example.com" // 255 characters
 	for _, tc := range []struct {
 		name, body string
-		want       EmailRequest
+		want       email.Request
 		bot        bool
 		errs       []string // "field: part of the message"
 	}{
 		{name: "only email: all components, all events", body: "email=reader%40example.net",
-			want: EmailRequest{Address: "reader@example.net", Maintenance: true}},
+			want: email.Request{Address: "reader@example.net", Maintenance: true}},
 		{name: "spaces around are trimmed", body: "email=+reader%40example.net+",
-			want: EmailRequest{Address: "reader@example.net", Maintenance: true}},
+			want: email.Request{Address: "reader@example.net", Maintenance: true}},
 		{name: "chosen components, incidents only", body: "email=r%40example.net&listed=1&component=db&component=api&component=db&events=incidents",
-			want: EmailRequest{Address: "r@example.net", Components: []string{"api", "db"}}},
+			want: email.Request{Address: "r@example.net", Components: []string{"api", "db"}}},
 		{name: "every component chosen is all", body: "email=r%40example.net&listed=1&component=api&component=web&component=db&events=all",
-			want: EmailRequest{Address: "r@example.net", Maintenance: true}},
+			want: email.Request{Address: "r@example.net", Maintenance: true}},
 		{name: "honeypot filled", body: "email=r%40example.net&nickname_hp=x", bot: true},
 		{name: "honeypot filled, even with errors", body: "email=nope&nickname_hp=x", bot: true},
 		{name: "no email", body: "events=all", errs: []string{"email: Enter your email address"}},
@@ -51,12 +53,12 @@ func TestParseSubscribeForm(t *testing.T) {
 		{name: "a trailing dot", body: "email=a%40example.com.", errs: []string{"email: is not an email address"}},
 		{name: "a label of 64 characters", body: "email=a%40" + strings.Repeat("b", 64) + ".com", errs: []string{"email: a domain name"}},
 		{name: "a label of 63 characters is fine", body: "email=a%40" + strings.Repeat("b", 63) + ".example-1.com",
-			want: EmailRequest{Address: "a@" + strings.Repeat("b", 63) + ".example-1.com", Maintenance: true}},
+			want: email.Request{Address: "a@" + strings.Repeat("b", 63) + ".example-1.com", Maintenance: true}},
 		{name: "line separator U+2028", body: "email=a%E2%80%A8b%40example.com", errs: []string{"email: only ASCII"}},
 		{name: "right-to-left override U+202E", body: "email=a%40exa%E2%80%AEmple.com", errs: []string{"email: only ASCII"}},
 		{name: "zero-width space U+200B", body: "email=a%E2%80%8B%40example.com", errs: []string{"email: only ASCII"}},
 		{name: "an internationalised domain", body: "email=a%40b%C3%BCcher.de", errs: []string{"email: SMTPUTF8"}},
-		{name: "its ASCII form is fine", body: "email=a%40xn--bcher-kva.de", want: EmailRequest{Address: "a@xn--bcher-kva.de", Maintenance: true}},
+		{name: "its ASCII form is fine", body: "email=a%40xn--bcher-kva.de", want: email.Request{Address: "a@xn--bcher-kva.de", Maintenance: true}},
 		{name: "unknown component", body: "email=r%40example.net&listed=1&component=api&component=nope", errs: []string{`component: Unknown component "nope"`}},
 		{name: "no component chosen", body: "email=r%40example.net&listed=1", errs: []string{"component: Choose at least one component"}},
 		{name: "unknown events", body: "email=r%40example.net&events=everything", errs: []string{"events: Choose"}},

@@ -12,27 +12,28 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/email"
 )
 
 // fakeSubscriber stands in for the subscriber pipeline (another
 // package's, not our storage): it records what it is asked.
 type fakeSubscriber struct {
 	mu   sync.Mutex
-	got  []EmailRequest
+	got  []email.Request
 	fail error
 }
 
-func (f *fakeSubscriber) SubscribeEmail(_ context.Context, r EmailRequest) error {
+func (f *fakeSubscriber) SubscribeEmail(_ context.Context, r email.Request) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.got = append(f.got, r)
 	return f.fail
 }
 
-func (f *fakeSubscriber) requests() []EmailRequest {
+func (f *fakeSubscriber) requests() []email.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]EmailRequest(nil), f.got...)
+	return append([]email.Request(nil), f.got...)
 }
 
 var testFollow = []Profile{{Kind: "mastodon", URL: "https://mastodon.example/@acme"}}
@@ -154,7 +155,7 @@ func TestSubscribePost(t *testing.T) {
 	if !strings.Contains(known, "Check your inbox") || known != unknown || known != bot {
 		t.Errorf("the answers differ or do not say \"Check your inbox\":\n%s\n---\n%s\n---\n%s", known, unknown, bot)
 	}
-	want := []EmailRequest{{Address: "known@example.net", Maintenance: true}, {Address: "someone.else@example.org", Components: []string{"db"}}}
+	want := []email.Request{{Address: "known@example.net", Maintenance: true}, {Address: "someone.else@example.org", Components: []string{"db"}}}
 	if got := fake.requests(); len(got) != 2 || got[0].Address != want[0].Address || !got[0].Maintenance || got[0].Components != nil ||
 		got[1].Address != want[1].Address || got[1].Maintenance || len(got[1].Components) != 1 || got[1].Components[0] != "db" {
 		t.Errorf("the subscriber was asked %+v, want %+v", got, want)

@@ -34,12 +34,16 @@ func (w *subscriptionsRoom) routes(e *echo.Echo) {
 	// failed token attempts are limited per address.
 	e.POST("/api/v1/subscriptions", func(c echo.Context) error { return w.subscribe(c, fails) }, limited)
 	e.DELETE("/api/v1/subscriptions/:id", w.subAction(fails, false, w.unsubscribe))
-	e.POST("/api/v1/subscriptions/:id/rotate", w.subAction(fails, false, w.rotate))
+	if w.wh != nil { // signing secrets and test deliveries are webhooks' own
+		e.POST("/api/v1/subscriptions/:id/rotate", w.subAction(fails, false, w.rotate))
+		e.POST("/api/v1/subscriptions/:id/ping", w.subAction(fails, false, w.pingSub), limited)
+	}
 	e.POST("/api/v1/subscriptions/:id/enable", w.subAction(fails, false, w.enableSub))
-	e.POST("/api/v1/subscriptions/:id/ping", w.subAction(fails, false, w.pingSub), limited)
 	e.GET("/api/v1/subscriptions/:id", w.subAction(fails, false, w.showSub))
 	e.GET("/api/v1/subscriptions/:id/deliveries", w.subAction(fails, false, w.subLog))
 	e.POST("/api/v1/subscriptions/:id/pause", w.subAction(fails, true, w.pauseSub))
+	e.POST("/api/v1/subscriptions/:id/disable", w.subAction(fails, true, w.disableSub))
+	e.GET("/api/v1/subscriptions/:id/export", w.subAction(fails, true, w.exportSub))
 	if w.admin != nil {
 		e.GET("/api/v1/subscriptions", w.listSubs, tokenAuth(w.admin, fails))
 	}
@@ -48,19 +52,19 @@ func (w *subscriptionsRoom) routes(e *echo.Echo) {
 const maxSubscriptionBody = 8 << 10
 
 func (w *subscriptionsRoom) subscribe(c echo.Context, fails *addrLimiter) error {
-	var req webhook.Request
 	// Read whole and bounded, whatever Content-Length says (or doesn't).
 	body, err := readBody(c, maxSubscriptionBody)
 	if err != nil {
 		return err
 	}
-	if err := decodeJSON(body, &req); err != nil {
+	req, err := w.subscribeKind(c, body) // an email subscription is answered there
+	if err != nil || req == nil {
 		return err
 	}
 	if c.Request().Header.Get("Authorization") != "" {
-		return w.addSub(c, fails, req)
+		return w.addSub(c, fails, *req)
 	}
-	created, err := w.wh.Subscribe(req, clientKey(c.RealIP()))
+	created, err := w.wh.Subscribe(*req, clientKey(c.RealIP()))
 	if err != nil {
 		return subError(err)
 	}
@@ -120,7 +124,7 @@ func (w *subscriptionsRoom) subAction(fails *addrLimiter, adminOnly bool, h func
 			return h(c, true)
 		}
 		got, _ := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-		if w.wh.Owner(c.Param("id"), got) {
+		if w.wh != nil && w.wh.Owner(c.Param("id"), got) {
 			if adminOnly {
 				return echo.NewHTTPError(http.StatusForbidden, "only an admin can do this")
 			}
@@ -137,9 +141,12 @@ func (w *subscriptionsRoom) subAction(fails *addrLimiter, adminOnly bool, h func
 	}
 }
 
-func (w *subscriptionsRoom) unsubscribe(c echo.Context, admin bool) error {
-	id := c.Param("id")
-	if err := w.wh.Delete(id, w.auditSub(c, admin, "delete_subscription", id)...); err != nil {
+// unsubscribe erases a subscriber and its deliveries at once: an owner's
+// unsubscribing, an operator's erasure (a data-protection request). An
+// erasure, not a plain delete, so no earlier version of the row stays
+// readable in the file's freed pages (store/erase.go).
+func (w *subscriptionsRoom) unsubscribe(c echo.Context, _ bool) error {
+	if _, err := w.change(c, store.SubscriptionChange{ID: c.Param("id"), Erase: true}, "delete_subscription"); err != nil {
 		return subError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -147,6 +154,9 @@ func (w *subscriptionsRoom) unsubscribe(c echo.Context, admin bool) error {
 
 func (w *subscriptionsRoom) rotate(c echo.Context, admin bool) error {
 	id := c.Param("id")
+	if err := w.webhookSub(id); err != nil {
+		return err
+	}
 	secret, until, err := w.wh.Rotate(id, w.auditSub(c, admin, "rotate_subscription_secret", id)...)
 	if err != nil {
 		return subError(err)
@@ -154,15 +164,21 @@ func (w *subscriptionsRoom) rotate(c echo.Context, admin bool) error {
 	return c.JSON(http.StatusOK, map[string]any{"id": id, "secret": secret, "previous_secrets_valid_until": until.UTC()})
 }
 
+// enableSub re-enables a paused or disabled subscriber; the failures
+// that disabled it no longer count.
 func (w *subscriptionsRoom) enableSub(c echo.Context, admin bool) error {
-	sub, err := w.wh.Resume(c.Param("id"), w.auditSub(c, admin, "enable_subscription", c.Param("id"))...)
+	sub, err := w.change(c, store.SubscriptionChange{ID: c.Param("id"), State: store.SubActive,
+		From: []store.SubState{store.SubPaused, store.SubDisabled}}, "enable_subscription")
 	if err != nil {
 		return subError(err)
 	}
-	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+	return c.JSON(http.StatusOK, view(sub, admin))
 }
 
 func (w *subscriptionsRoom) pingSub(c echo.Context, _ bool) error {
+	if err := w.webhookSub(c.Param("id")); err != nil {
+		return err
+	}
 	msg, err := w.wh.Ping(c.Param("id"))
 	if err != nil {
 		return subError(err)
@@ -171,11 +187,12 @@ func (w *subscriptionsRoom) pingSub(c echo.Context, _ bool) error {
 }
 
 func (w *subscriptionsRoom) pauseSub(c echo.Context, admin bool) error {
-	sub, err := w.wh.Pause(c.Param("id"), w.auditSub(c, admin, "pause_subscription", c.Param("id"))...)
+	sub, err := w.change(c, store.SubscriptionChange{ID: c.Param("id"), State: store.SubPaused,
+		From: []store.SubState{store.SubActive}}, "pause_subscription")
 	if err != nil {
 		return subError(err)
 	}
-	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+	return c.JSON(http.StatusOK, view(sub, admin))
 }
 
 func (w *subscriptionsRoom) showSub(c echo.Context, admin bool) error {
@@ -183,7 +200,7 @@ func (w *subscriptionsRoom) showSub(c echo.Context, admin bool) error {
 	if err != nil {
 		return subError(err)
 	}
-	return c.JSON(http.StatusOK, webhook.ViewOf(sub, admin))
+	return c.JSON(http.StatusOK, view(sub, admin))
 }
 
 // subLog is a subscription's delivery log, newest first, each delivery
@@ -207,18 +224,6 @@ func (w *subscriptionsRoom) subLog(c echo.Context, admin bool) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"deliveries": webhook.LogOf(log, admin)})
-}
-
-func (w *subscriptionsRoom) listSubs(c echo.Context) error {
-	subs, err := w.st.Subscriptions()
-	if err != nil {
-		return err
-	}
-	out := make([]webhook.View, 0, len(subs))
-	for _, sub := range subs {
-		out = append(out, webhook.ViewOf(sub, true))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"subscriptions": out})
 }
 
 // auditSub is the audit entry of a change made with an admin token,
