@@ -50,17 +50,19 @@ var (
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
 		bucketResults, bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
-		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketShots, bucketEmailOpen}
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketShots, bucketEmailOpen, bucketEmailIndex}
 }
 
 // SchemaVersion is the layout this code writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migration upgrades a file from version v to v+1, inside one transaction.
 func migration(v uint32) func(tx *bolt.Tx) error {
 	switch v {
 	case 1:
 		return indexIncidentStarts
+	case 2:
+		return indexEmailSubscribers
 	}
 	return nil
 }

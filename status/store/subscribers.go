@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -115,15 +114,17 @@ func (s *Subscription) RecentConfirmations(now time.Time) []time.Time {
 // nothing changes, no mail goes); one already confirmed (or paused, or
 // disabled) is left as it is. The result carries the address's subscriber
 // either way, and no error tells the caller which it was.
-func subscribeEmail(b *bolt.Bucket, n NewSubscription, now time.Time, res *Result) error {
+func subscribeEmail(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) error {
+	b := tx.Bucket(bucketSubs)
 	sub := n.Sub
 	if sub.Address == "" || sub.ConfirmHash == "" || sub.ConfirmUntil.IsZero() {
 		return errors.New("email subscriber without an address, a token hash or an expiry")
 	}
-	old, err := findSub(b, func(x *Subscription) bool { return x.Kind == KindEmail && strings.EqualFold(x.Address, sub.Address) })
+	old, err := emailBy(tx, addressKey(sub.Address))
 	if err != nil {
 		return err
 	}
+	var oldHash string // the link a form posted again replaces
 	switch {
 	case old == nil:
 		if b.Get([]byte(sub.ID)) != nil {
@@ -139,6 +140,7 @@ func subscribeEmail(b *bolt.Bucket, n NewSubscription, now time.Time, res *Resul
 		// The newest form is what the person wants: its link confirms
 		// its choices (a confirmed subscriber changes them only through
 		// its manage link).
+		oldHash = old.ConfirmHash
 		old.ConfirmHash, old.ConfirmUntil = sub.ConfirmHash, sub.ConfirmUntil
 		old.Components, old.Maintenance = sub.Components, sub.Maintenance
 		old.ConfirmSent = append(recent, now)
@@ -148,24 +150,10 @@ func subscribeEmail(b *bolt.Bucket, n NewSubscription, now time.Time, res *Resul
 		return nil
 	}
 	res.Subscription = sub
-	return putJSON(b, []byte(sub.ID), sub)
-}
-
-// findSub returns the first subscription, in id order, that match
-// accepts; nil when none does. match is this package's own predicate.
-func findSub(b *bolt.Bucket, match func(*Subscription) bool) (*Subscription, error) {
-	var found *Subscription
-	c := b.Cursor()
-	for k, v := c.First(); k != nil && found == nil; k, v = c.Next() {
-		var x Subscription
-		if err := json.Unmarshal(v, &x); err != nil {
-			return nil, fmt.Errorf("subscription %s: %w", k, err)
-		}
-		if match(&x) {
-			found = &x
-		}
+	if err := indexEmail(tx, oldHash, sub); err != nil {
+		return err
 	}
-	return found, nil
+	return putJSON(b, []byte(sub.ID), sub)
 }
 
 // ErrTokenExpired is a confirmation link used after its expiry.
@@ -179,7 +167,7 @@ type Confirmation struct {
 
 func applyConfirm(tx *bolt.Tx, c Confirmation, now time.Time, res *Result) error {
 	b := tx.Bucket(bucketSubs)
-	sub, err := findSub(b, func(x *Subscription) bool { return x.Kind == KindEmail && x.ConfirmHash == c.TokenHash })
+	sub, err := emailBy(tx, confirmKey(c.TokenHash))
 	switch {
 	case err != nil:
 		return err
@@ -247,20 +235,23 @@ func forgetUnconfirmed(tx *bolt.Tx, cutoff time.Time) error {
 // SubscriberByConfirmHash reads the email subscriber whose confirmation
 // token hashes to hash (the confirm page shows what a click would do).
 func (s *Store) SubscriberByConfirmHash(hash string) (Subscription, error) {
-	return s.findSubscriber(func(x *Subscription) bool { return hash != "" && x.Kind == KindEmail && x.ConfirmHash == hash })
+	if hash == "" {
+		return Subscription{}, ErrNotFound
+	}
+	return s.emailSubscriber(confirmKey(hash))
 }
 
 // EmailSubscriber reads the subscriber of an address, compared without
 // case (for an operator's data-protection request).
 func (s *Store) EmailSubscriber(address string) (Subscription, error) {
-	return s.findSubscriber(func(x *Subscription) bool { return x.Kind == KindEmail && strings.EqualFold(x.Address, address) })
+	return s.emailSubscriber(addressKey(address))
 }
 
-func (s *Store) findSubscriber(match func(*Subscription) bool) (Subscription, error) {
+func (s *Store) emailSubscriber(key []byte) (Subscription, error) {
 	var sub *Subscription
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error
-		sub, err = findSub(tx.Bucket(bucketSubs), match)
+		sub, err = emailBy(tx, key)
 		return err
 	})
 	if err == nil && sub == nil {

@@ -83,7 +83,7 @@ type NewSubscription struct {
 func applySubscribe(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) error {
 	b := tx.Bucket(bucketSubs)
 	if n.Sub.Kind == KindEmail {
-		return subscribeEmail(b, n, now, res)
+		return subscribeEmail(tx, n, now, res)
 	}
 	held := 0
 	if err := b.ForEach(func(_, v []byte) error {
@@ -219,6 +219,9 @@ func putAudits(tx *bolt.Tx, entries []status.AuditEntry) error {
 
 // deleteSubscription removes a subscription and its deliveries.
 func deleteSubscription(tx *bolt.Tx, id string) error {
+	if err := unindexEmail(tx, id); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bucketSubs).Delete([]byte(id)); err != nil {
 		return err
 	}
