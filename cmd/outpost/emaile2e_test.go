@@ -107,14 +107,14 @@ func chromium(t *testing.T, addr string) context.Context {
 // heading is the text of the element sel picks on the browser's page,
 // "" while there is none.
 func heading(ctx context.Context, sel string) string {
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+strconvQuote(sel)+`)||{}).textContent||""`))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`)||{}).textContent||""`))
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(v)
 }
 
-func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 // parts are a delivered mail's header and its decoded text and HTML.
 type parts struct {
