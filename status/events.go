@@ -69,6 +69,12 @@ func (ev Event) ComponentIDs() []string {
 // emit stamps an event with the next id and appends it to the step.
 func (e *Engine) emit(ev Event) {
 	ev.ID, ev.Seq = e.nextID("evt-")
+	if inc := ev.Incident; inc != nil && inc.FirstEvent == "" {
+		// The incident's own copy (and the step's) learns it too, so every
+		// later event of the incident carries the thread's first id.
+		inc.FirstEvent = ev.ID
+		e.ch.Incidents = appendIncident(e.ch.Incidents, inc)
+	}
 	if ev.Incident != nil {
 		ev.Incident = ev.Incident.Clone()
 	}

@@ -86,6 +86,11 @@ type Incident struct {
 	Postmortem string `json:"postmortem,omitempty"`
 	// Maintenance marks a scheduled maintenance presented as an incident.
 	Maintenance *MaintenanceInfo `json:"maintenance,omitempty"`
+	// FirstEvent is the id of the first event announced for the incident:
+	// every later mail to a subscriber answers that event's mail, and event
+	// ids (unlike a store sequence) never repeat after a restore. Empty for
+	// incidents older than the field until their next event.
+	FirstEvent string `json:"first_event,omitempty"`
 }
 
 // MaintenanceInfo is what a maintenance incident adds.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status/notify"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -110,6 +111,11 @@ func (s *Sender) compose(j store.WebhookJob) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return s.Composer.Incident(Incident{Event: *j.Event, To: Subscriber{ID: sub.ID, Address: sub.Address},
-		Manage: manage, Unsubscribe: unsubscribe})
+	in := Incident{Event: *j.Event, To: Subscriber{ID: sub.ID, Address: sub.Address}, Manage: manage, Unsubscribe: unsubscribe,
+		Names: statuspage.EventNames(*j.Event)}
+	if inc := j.Event.Incident; inc != nil {
+		// Every mail of an incident to a subscriber answers the first one.
+		in.FirstEventID = inc.FirstEvent
+	}
+	return s.Composer.Incident(in)
 }

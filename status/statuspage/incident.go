@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"strings"
@@ -118,6 +119,35 @@ func ComponentNames(s *status.Snapshot) map[string]string {
 	names := make(map[string]string, len(s.Components))
 	for _, c := range s.Components {
 		names[c.ID] = c.Name
+	}
+	return names
+}
+
+// EventNames maps the ids of an incident event's components to their
+// public names: as the event's stored data object (WebhookData's
+// incident) names them, which is the page of the step that made the
+// event, so a mail sent later or on another node says what the page
+// said; a component that object leaves out (one with no data yet, or an
+// event stored before its data was) keeps the name the incident's updates
+// last gave it.
+func EventNames(ev status.Event) map[string]string {
+	names := map[string]string{}
+	if ev.Incident != nil {
+		for _, u := range ev.Incident.Updates {
+			for _, a := range u.Affected {
+				names[a.Code] = a.Name
+			}
+		}
+	}
+	var d struct {
+		Incident *struct {
+			Components []struct{ ID, Name string } `json:"components"`
+		} `json:"incident"`
+	}
+	if len(ev.Data) > 0 && json.Unmarshal(ev.Data, &d) == nil && d.Incident != nil {
+		for _, c := range d.Incident.Components {
+			names[c.ID] = c.Name
+		}
 	}
 	return names
 }
