@@ -184,3 +184,52 @@ func TestCodeBugUnderTransactionIsNotDamage(t *testing.T) {
 		t.Fatalf("after the re-panic: %v", err)
 	}
 }
+
+// A page header whose overflow count is damaged (its high byte flipped:
+// the run reaches far past the end of the file) is damage Check reports
+// at once. bbolt's own check trusts the count: it looped about 6×10⁸
+// times filling a map of page ids, so `outpost verify`, `backup` and
+// `export` hung on such a file (TestDamagedDataFiles/seeded, flip 29).
+func TestCheckReportsARunPastTheFile(t *testing.T) {
+	s, path := openTemp(t)
+	at := t0
+	for i := range 300 {
+		at = t0.Add(time.Duration(i) * time.Second)
+		mustApply(t, s, Entry{At: at, Step: &Step{Results: []StepResult{{Check: "api-1", At: at, Outcome: probes.Up, Message: strings.Repeat("m", 200)}}}})
+	}
+	var root int
+	s.db.View(func(tx *bolt.Tx) error {
+		root = int(tx.Bucket(bucketResults).Bucket([]byte("api-1")).Root())
+		return nil
+	})
+	s.Close()
+	if root == 0 {
+		t.Fatal("the results of api-1 are inline")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := int(binary.NativeEndian.Uint32(b[16+8:]))
+	b[root*ps+15] ^= 0x24 // the overflow count's high byte
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open reads no results, yet: %v", err)
+	}
+	// No deferred Close: a Check that never ends holds its read
+	// transaction, and Close would wait for it.
+	done := make(chan []error, 1)
+	go func() { done <- s.Check() }()
+	select {
+	case errs := <-done:
+		s.Close()
+		if len(errs) == 0 || !errors.Is(errs[0], ErrDamaged) || !strings.Contains(errs[0].Error(), fmt.Sprintf("page %d", root)) {
+			t.Errorf("Check: %v, want %v naming page %d first", errs, ErrDamaged, root)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Check still running after 30 s: it walks the damaged run")
+	}
+}

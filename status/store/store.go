@@ -241,6 +241,9 @@ func (s *Store) Check() []error {
 		if err := readEverything(tx); err != nil {
 			return err
 		}
+		if err := checkRuns(tx); err != nil {
+			return s.corrupt(err)
+		}
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
