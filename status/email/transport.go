@@ -40,6 +40,31 @@ type Config struct {
 	Concurrency int `yaml:"concurrency"`
 	// RateLimit is messages per second over all sessions (0: no limit).
 	RateLimit float64 `yaml:"rate_limit"`
+	// DomainRateLimit is messages per second to one recipient domain
+	// (0: DefaultDomainRate); see DomainRate.
+	DomainRateLimit float64 `yaml:"domain_rate_limit"`
+}
+
+// DefaultDomainRate is the per-recipient-domain rate when none is set:
+// 1,200 mails a minute to one provider, far above what a status page's
+// list sends a small domain, and a pace big providers take from a
+// sender they do not know yet.
+const DefaultDomainRate = 20
+
+// DomainRate is the per-recipient-domain throttle in messages per
+// second: the delivery loop starts at most this many of one domain's
+// mails a second (ceil of it at once), while other domains' go on. There
+// is no "none": one large provider must not get thousands of mails at
+// once, so a list with a special arrangement sets it high.
+func (c Config) DomainRate() (float64, error) {
+	r := c.DomainRateLimit
+	switch {
+	case r == 0:
+		return DefaultDomainRate, nil
+	case r < 0 || math.IsNaN(r) || math.IsInf(r, 0):
+		return 0, fmt.Errorf("email: domain_rate_limit %v: want messages per second to one recipient domain (default %d)", r, DefaultDomainRate)
+	}
+	return r, nil
 }
 
 // SMTPConfig is the server mail is handed to.
