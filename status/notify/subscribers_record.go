@@ -143,7 +143,8 @@ func (s *Subscribers) commit(batch []store.WebhookOutcome) {
 			case "verified":
 				s.o.Logger.Info("subscription verified", "kind", kind, "subscription", l.Sub)
 			case "disabled":
-				s.o.Logger.Warn("subscription disabled", "kind", kind, "subscription", l.Sub, "reason", l.Reason)
+				// The reason is the server's last answer, which may repeat the address.
+				s.o.Logger.Warn("subscription disabled", "kind", kind, "subscription", l.Sub, "reason", RedactAddresses(l.Reason))
 			}
 			if s.o.Observe != nil {
 				s.o.Observe(s.Dest(), label)
