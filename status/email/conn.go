@@ -43,17 +43,18 @@ func dial(ctx, dctx context.Context, network, addr string, implicit bool, conf *
 
 // bind ties the connection to the context of the batch it now serves (a
 // session outlives its batch in the pool): its deadlines stay within
-// ctx's, and ctx's end ends whatever read or write is waiting. nil: no
-// batch (an idle session).
+// ctx's, and ctx's end ends whatever read or write is waiting.
 func (c *boundedConn) bind(ctx context.Context) {
 	c.stop()
-	if ctx == nil {
-		c.ctx, c.stop = context.Background(), func() bool { return false }
-		return
-	}
 	raw := c.Conn
 	c.ctx = ctx
 	c.stop = context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+}
+
+// unbind frees an idle session from its last batch's context.
+func (c *boundedConn) unbind() {
+	c.stop()
+	c.ctx, c.stop = context.Background(), func() bool { return false }
 }
 
 // boundedConn is a connection whose every reply is read up to maxReply

@@ -76,7 +76,7 @@ func (t *Transport) put(s *session) {
 		t.pool.discard(s)
 		return
 	}
-	s.conn.bind(nil)
+	s.conn.unbind()
 	s.idleSince = time.Now()
 	t.pool.idle <- s
 }
