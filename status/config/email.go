@@ -51,6 +51,8 @@ func validateEmail(e *Email, bad badFunc) {
 		_, err := email.NewTransport(o)
 		emailRule(bad, field, err)
 	}
+	_, err := email.Config{DomainRateLimit: e.DomainRateLimit}.DomainRate()
+	emailRule(bad, "domain_rate_limit", err)
 }
 
 // emailRule reports status/email's answer about one field at that field,

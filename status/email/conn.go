@@ -21,26 +21,40 @@ var errReplyTooLong = errors.New("smtp: the server's reply is longer than 64 KiB
 // dial opens the connection of a session: bounded reads, deadlines
 // within the batch's ctx (dctx is go-mail's, for the dial alone), and
 // the TLS handshake for implicit TLS.
-func dial(ctx, dctx context.Context, network, addr string, implicit bool, conf *tls.Config) (net.Conn, error) {
+func dial(ctx, dctx context.Context, network, addr string, implicit bool, conf *tls.Config) (net.Conn, *boundedConn, error) {
 	var d net.Dialer
 	raw, err := d.DialContext(dctx, network, addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c := &boundedConn{Conn: raw, ctx: ctx}
+	c := &boundedConn{Conn: raw, stop: func() bool { return false }}
 	c.left.Store(maxReply)
-	// A cancelled batch ends whatever read or write is waiting.
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
-	c.stop = stop
+	c.bind(ctx)
 	if !implicit {
-		return c, nil
+		return c, c, nil
 	}
 	tc := tls.Client(c, conf)
 	if err := tc.HandshakeContext(dctx); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("tls handshake: %w", err)
+		return nil, nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	return tc, nil
+	return tc, c, nil
+}
+
+// bind ties the connection to the context of the batch it now serves (a
+// session outlives its batch in the pool): its deadlines stay within
+// ctx's, and ctx's end ends whatever read or write is waiting.
+func (c *boundedConn) bind(ctx context.Context) {
+	c.stop()
+	raw := c.Conn
+	c.ctx = ctx
+	c.stop = context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+}
+
+// unbind frees an idle session from its last batch's context.
+func (c *boundedConn) unbind() {
+	c.stop()
+	c.ctx, c.stop = context.Background(), func() bool { return false }
 }
 
 // boundedConn is a connection whose every reply is read up to maxReply

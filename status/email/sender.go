@@ -119,3 +119,11 @@ func (s *Sender) compose(j store.WebhookJob) (Message, error) {
 	}
 	return s.Composer.Incident(in)
 }
+
+// addressFree is an error whose text names no address (a server's answer
+// often repeats the recipient's) though it still unwraps to the cause:
+// the callers that log it need not know that mail errors carry addresses.
+type addressFree struct{ err error }
+
+func (e addressFree) Error() string { return notify.RedactAddresses(e.err.Error()) }
+func (e addressFree) Unwrap() error { return e.err }

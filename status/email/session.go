@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
@@ -20,6 +21,9 @@ type session struct {
 	c    *gomail.Client
 	smtp *gosmtp.Client
 	log  *slog.Logger
+	conn *boundedConn // under TLS too: rebound to each batch's context
+	// idleSince is when the session went back to the pool.
+	idleSince time.Time
 }
 
 // open connects, greets, secures and authenticates one session. Its
@@ -28,6 +32,7 @@ type session struct {
 func (t *Transport) open(ctx context.Context) (*session, error) {
 	o := t.o
 	var conn net.Conn // go-mail does not close it when EHLO, STARTTLS or AUTH fails
+	var bounded *boundedConn
 	tlsConf := o.TLSConfig
 	if tlsConf == nil {
 		tlsConf = &tls.Config{ServerName: o.SMTP.Host, MinVersion: tls.VersionTLS12}
@@ -38,8 +43,8 @@ func (t *Transport) open(ctx context.Context) (*session, error) {
 		// in the next command's answer anyway.
 		gomail.WithoutNoop(), gomail.WithoutRset(),
 		gomail.WithDialContextFunc(func(dctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dial(ctx, dctx, network, addr, o.SMTP.TLS == ImplicitTLS, tlsConf)
-			conn = c
+			c, b, err := dial(ctx, dctx, network, addr, o.SMTP.TLS == ImplicitTLS, tlsConf)
+			conn, bounded = c, b
 			return c, err
 		}),
 	}
@@ -68,7 +73,7 @@ func (t *Transport) open(ctx context.Context) (*session, error) {
 	}
 	t.sessions.Add(1)
 	o.Log.Debug("smtp session opened", slog.String("target", net.JoinHostPort(o.SMTP.Host, strconv.Itoa(o.SMTP.Port))))
-	return &session{c: c, smtp: sc, log: o.Log}, nil
+	return &session{c: c, smtp: sc, log: o.Log, conn: bounded}, nil
 }
 
 // authType picks the mechanism: the strongest the server offers, where

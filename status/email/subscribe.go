@@ -132,7 +132,7 @@ func (s *Subscribe) mail(ctx context.Context, sub store.Subscription, token stri
 		if len(out) == 1 {
 			cause = out[0].Err
 		}
-		return fmt.Errorf("confirmation mail for %s: %w", sub.ID, cause)
+		return fmt.Errorf("confirmation mail for %s: %w", sub.ID, addressFree{cause})
 	}
 	s.o.Logger.Info("confirmation mail sent", slog.String("subscription", sub.ID))
 	return nil

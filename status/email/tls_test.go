@@ -83,6 +83,7 @@ func TestTLSModes(t *testing.T) {
 			if clear != 0 || (tc.delivered && accepted != 3) || (!tc.delivered && accepted != 0) {
 				t.Errorf("%d accepted, %d transactions in clear", accepted, clear)
 			}
+			tr.Close() // a delivered batch's session waits in the pool until then
 			waitClosed(t, mta)
 		})
 	}

@@ -40,6 +40,31 @@ type Config struct {
 	Concurrency int `yaml:"concurrency"`
 	// RateLimit is messages per second over all sessions (0: no limit).
 	RateLimit float64 `yaml:"rate_limit"`
+	// DomainRateLimit is messages per second to one recipient domain
+	// (0: DefaultDomainRate); see DomainRate.
+	DomainRateLimit float64 `yaml:"domain_rate_limit"`
+}
+
+// DefaultDomainRate is the per-recipient-domain rate when none is set:
+// 1,200 mails a minute to one provider, far above what a status page's
+// list sends a small domain, and a pace big providers take from a
+// sender they do not know yet.
+const DefaultDomainRate = 20
+
+// DomainRate is the per-recipient-domain throttle in messages per
+// second: the delivery loop starts at most this many of one domain's
+// mails a second (ceil of it at once), while other domains' go on. There
+// is no "none": one large provider must not get thousands of mails at
+// once, so a list with a special arrangement sets it high.
+func (c Config) DomainRate() (float64, error) {
+	r := c.DomainRateLimit
+	switch {
+	case r == 0:
+		return DefaultDomainRate, nil
+	case r < 0 || math.IsNaN(r) || math.IsInf(r, 0):
+		return 0, fmt.Errorf("email: domain_rate_limit %v: want messages per second to one recipient domain (default %d)", r, DefaultDomainRate)
+	}
+	return r, nil
 }
 
 // SMTPConfig is the server mail is handed to.
@@ -101,6 +126,7 @@ type Transport struct {
 	o        TransportOptions
 	limit    *rate.Limiter
 	sessions atomic.Uint64
+	pool     *pool
 }
 
 // DefaultConcurrency is the number of SMTP sessions when none is set.
@@ -140,7 +166,7 @@ func NewTransport(o TransportOptions) (*Transport, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	t := &Transport{o: o, limit: rate.NewLimiter(rate.Inf, 1)}
+	t := &Transport{o: o, limit: rate.NewLimiter(rate.Inf, 1), pool: newPool(o.Concurrency)}
 	if o.RateLimit > 0 {
 		t.limit = rate.NewLimiter(rate.Limit(o.RateLimit), int(math.Ceil(o.RateLimit)))
 	}
@@ -195,10 +221,15 @@ func (u *unreachable) set(err error) {
 	}
 }
 
-// work sends queued messages over one session at a time.
+// work sends queued messages over one session at a time, taken from the
+// pool and put back healthy when the queue is done.
 func (t *Transport) work(ctx context.Context, msgs []Message, queue <-chan int, out []Outcome, down *unreachable) {
 	var s *session
-	defer func() { s.close() }()
+	defer func() {
+		if s != nil {
+			t.put(s)
+		}
+	}()
 	for i := range queue {
 		if err := down.get(); err != nil {
 			out[i].Err = fmt.Errorf("not sent: %w", err)
@@ -208,19 +239,36 @@ func (t *Transport) work(ctx context.Context, msgs []Message, queue <-chan int, 
 			out[i].Err = fmt.Errorf("not sent: %w", err)
 			continue
 		}
-		if s == nil {
-			var err error
-			if s, err = t.open(ctx); err != nil {
-				down.set(err)
-				out[i].Err = fmt.Errorf("not sent: %w", err)
-				continue
-			}
-		}
-		var broken bool
-		out[i], broken = s.send(msgs[i])
-		if broken {
-			s.close()
-			s = nil
+		var err error
+		if out[i], s, err = t.sendOn(ctx, s, msgs[i], true); err != nil {
+			down.set(err)
+			out[i].Err = fmt.Errorf("not sent: %w", err)
 		}
 	}
+}
+
+// sendOn sends m over s, or over a session from the pool when s is nil,
+// and returns the session to go on with (nil when it broke); err is a
+// session that could not be opened. A pooled session the server closed
+// while it was idle fails before the end of the data, where the server
+// cannot have taken the message: m goes once more, on a new session.
+func (t *Transport) sendOn(ctx context.Context, s *session, m Message, again bool) (Outcome, *session, error) {
+	reused := false
+	if s == nil {
+		var err error
+		if s, reused, err = t.get(ctx); err != nil {
+			return Outcome{ID: m.ID}, nil, err
+		}
+	}
+	o, broken := s.send(m)
+	if broken && reused && again && o.Code == 0 && !o.Ambiguous {
+		t.pool.discard(s)
+		t.pool.flushIdle()
+		return t.sendOn(ctx, nil, m, false)
+	}
+	if broken {
+		t.pool.discard(s)
+		return o, nil, nil
+	}
+	return o, s, nil
 }

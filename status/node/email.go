@@ -19,8 +19,9 @@ import (
 // only when the config has an email section (or Options.Email is set).
 
 // Email delivery's fixed choices: mails per Send (one recipient domain,
-// sharing SMTP sessions), mails in flight per domain (the per-domain
-// throttle), and how long unconfirmed subscribers are kept.
+// sharing SMTP sessions), mails in flight per domain (with the
+// configured per-domain rate, the per-domain throttle), and how long
+// unconfirmed subscribers are kept.
 const (
 	emailBatch        = 50
 	emailPerDomain    = 50
@@ -51,6 +52,10 @@ func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store
 	if err != nil {
 		return nil, nil, err
 	}
+	perDomain, err := o.DomainRate()
+	if err != nil {
+		return nil, nil, err
+	}
 	if links == nil {
 		links = email.CapabilityLinks{SiteURL: cfg.Site.URL, Keys: st}
 	}
@@ -58,7 +63,7 @@ func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store
 		SiteURL: cfg.Site.URL, Now: now, Logger: log})}
 	return notify.NewSubscribers(notify.SubscribersOptions{Store: st, Log: changes, Logger: log, Now: now,
 		Transport: &email.Sender{Composer: comp, Transport: tr, Links: links, Now: now},
-		Workers:   max(o.Concurrency, email.DefaultConcurrency), PerKey: emailPerDomain, Batch: emailBatch, MarkSending: true,
+		Workers:   max(o.Concurrency, email.DefaultConcurrency), PerKey: emailPerDomain, Batch: emailBatch, MarkSending: true, KeyRate: perDomain,
 		Policy:    store.WebhookPolicy{EmailSchedule: EmailSchedule(), DisableAfterPermanent: store.DisableAfterPermanent},
 		Retention: emailRetention, ForgetUnconfirmed: forgetUnconfirmed, Observe: observe}), form, nil
 }

@@ -21,6 +21,7 @@ type Subscribers struct {
 	o     SubscribersOptions
 	wake  Waker
 	slots *Slots
+	rates *keyRates // owned by the loop; nil: no per-key rate
 	// scan orders the loop's reads against the recorder's
 	// commit-and-release (see dispatch).
 	scan sync.Mutex
@@ -71,6 +72,10 @@ type SubscribersOptions struct {
 	PerKey    int // deliveries in flight per slot key; default 4
 	Batch     int // jobs per Send; default 1
 	Poll      time.Duration
+	// KeyRate is how many deliveries per second one slot key may start
+	// (email: the per-recipient-domain throttle); 0: no limit. A key
+	// may start up to its burst, ceil(KeyRate), at once.
+	KeyRate float64
 	// Policy is the delivery rule's configuration, applied in the log.
 	Policy store.WebhookPolicy
 	// MarkSending commits a durable sending mark for each batch before
@@ -108,7 +113,7 @@ func NewSubscribers(o SubscribersOptions) *Subscribers {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	return &Subscribers{o: o, wake: NewWaker(), slots: &Slots{PerHost: o.PerKey}}
+	return &Subscribers{o: o, wake: NewWaker(), slots: &Slots{PerHost: o.PerKey}, rates: newKeyRates(o.KeyRate, o.Batch)}
 }
 
 // Wake tells the loop that new work may be waiting.

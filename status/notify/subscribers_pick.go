@@ -12,6 +12,7 @@ import (
 func (s *Subscribers) dispatch(ctx context.Context, work chan<- batch) time.Duration {
 	now := s.o.Now()
 	s.refreshSubs()
+	s.rates.pass(now)
 	// Under scan, the recorder cannot release a delivery between the
 	// reads of the open index and the in-flight checks in pick: otherwise
 	// one recorded meanwhile could look open and idle, and go out twice.
@@ -26,7 +27,7 @@ func (s *Subscribers) dispatch(ctx context.Context, work chan<- batch) time.Dura
 		s.o.Logger.Error("subscriber deliveries unreadable", "kind", string(s.o.Transport.Kind()), "error", err)
 		return s.o.Poll
 	}
-	batches, drop := s.claim(list)
+	batches, drop := s.claim(now, list)
 	if len(drop) > 0 {
 		var cancel []store.WebhookOutcome
 		for _, seq := range drop {
@@ -48,15 +49,17 @@ func (s *Subscribers) dispatch(ctx context.Context, work chan<- batch) time.Dura
 		}
 	}
 	wait := s.o.Poll
-	if !next.IsZero() {
-		wait = min(max(next.Sub(now), 0), wait)
+	for _, at := range []time.Time{next, s.rates.wakeAt()} {
+		if !at.IsZero() {
+			wait = min(max(at.Sub(now), 0), wait)
+		}
 	}
 	return wait
 }
 
 // claim takes a slot for each job that goes now and groups them by key
 // into batches of at most Batch; it returns the deliveries to cancel.
-func (s *Subscribers) claim(list []store.WebhookJob) ([]batch, []uint64) {
+func (s *Subscribers) claim(now time.Time, list []store.WebhookJob) ([]batch, []uint64) {
 	var out []batch
 	open := map[string]int{} // key → index in out of its batch being filled
 	var drop []uint64
@@ -79,6 +82,7 @@ func (s *Subscribers) claim(list []store.WebhookJob) ([]batch, []uint64) {
 		if !s.slots.Take(j.Delivery.Seq, key) {
 			continue // the key is busy; a finishing batch wakes the loop
 		}
+		s.rates.take(key, now, 1)
 		i, ok := open[key]
 		if !ok || len(out[i].jobs) == s.o.Batch {
 			out = append(out, batch{key: key})
@@ -134,7 +138,7 @@ const (
 // same subscriber (in flight, retrying or not yet due), so a receiver gets
 // incident.created before its updates.
 func (s *Subscribers) pickOpen(now time.Time, limit int) ([]uint64, time.Time, error) {
-	pick := s.picker()
+	pick := s.picker(now)
 	held := map[string]bool{}
 	var seqs []uint64
 	var next time.Time

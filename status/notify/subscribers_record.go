@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"time"
+
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -18,11 +20,12 @@ const (
 
 // picker decides, row by row of one walk, which open deliveries the loop
 // takes: at most the free slots of each key, none while in flight or
-// paused. left is how many more each key may take in this pass; open is
-// how many keys still have room. Once none has, the rest of the index is
+// paused, and no more than the key's rate allows at now. left is how
+// many more each key may take in this pass; open is how many keys still
+// have room. Once none has, the rest of the index is
 // not walked: with 1,000 deliveries queued for one host, walking it all
 // for each freed slot was most of the loop's time.
-func (s *Subscribers) picker() func(seq uint64, id string) pickVerdict {
+func (s *Subscribers) picker(now time.Time) func(seq uint64, id string) pickVerdict {
 	// Only the keys in flight are read up front (at most Workers of them),
 	// not every subscriber's: a key's room is looked up when a row of it
 	// is first met.
@@ -36,7 +39,12 @@ func (s *Subscribers) picker() func(seq uint64, id string) pickVerdict {
 	room := func(k string) int {
 		n, ok := left[k]
 		if !ok {
-			n = s.slots.Free(k)
+			if n = s.slots.Free(k); n > 0 {
+				// A key held by its rate counts as full for this pass.
+				if n = min(n, s.rates.room(k, now)); n == 0 && s.keys[k] {
+					open--
+				}
+			}
 			left[k] = n
 		}
 		return n
@@ -135,7 +143,8 @@ func (s *Subscribers) commit(batch []store.WebhookOutcome) {
 			case "verified":
 				s.o.Logger.Info("subscription verified", "kind", kind, "subscription", l.Sub)
 			case "disabled":
-				s.o.Logger.Warn("subscription disabled", "kind", kind, "subscription", l.Sub, "reason", l.Reason)
+				// The reason is the server's last answer, which may repeat the address.
+				s.o.Logger.Warn("subscription disabled", "kind", kind, "subscription", l.Sub, "reason", RedactAddresses(l.Reason))
 			}
 			if s.o.Observe != nil {
 				s.o.Observe(s.Dest(), label)
