@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/outpost-status/outpost/status/store"
@@ -20,6 +21,14 @@ import (
 // between the entry and the send the mail is lost and the person
 // subscribes again (the entry is harmless: unconfirmed subscribers are
 // forgotten after 7 days).
+//
+// The form and the JSON API do not wait for any of it: they hand the
+// request to Submit, which checks only the address's spelling and queues
+// it, and answer. Run stores it and sends the mail afterwards. An answer
+// that waited would tell who subscribes: an address already confirmed
+// costs one read and no mail, a new one an fsync and an SMTP exchange
+// (seconds on a slow server), and a mail server's refusal (a 503) would
+// only ever reach new addresses.
 
 // MaxConfirmations is how many confirmation mails one address gets in
 // ConfirmWindow; further requests are answered alike and send nothing.
@@ -29,6 +38,19 @@ const (
 	MaxConfirmations = store.MaxConfirmations
 	ConfirmWindow    = store.ConfirmWindow
 )
+
+// Requests waiting for Run: DefaultQueue at most (more are refused with
+// ErrBusy, whatever their address), taken by subscribeWorkers at once,
+// each given requestTimeout for its entry and its mail.
+const (
+	DefaultQueue     = 256
+	subscribeWorkers = 2
+	requestTimeout   = 2 * time.Minute
+)
+
+// ErrBusy is a request refused because DefaultQueue requests are waiting
+// already: try again later.
+var ErrBusy = errors.New("too many subscribe requests waiting")
 
 // SubscriberReads is the read the service needs (store.Store).
 type SubscriberReads interface {
@@ -56,8 +78,9 @@ type Request struct {
 // Subscribe takes subscribe requests: a pending subscriber and its
 // confirmation mail.
 type Subscribe struct {
-	o    SubscribeOptions
-	base string
+	o     SubscribeOptions
+	base  string
+	queue chan Request
 }
 
 // NewSubscribe builds the service.
@@ -68,15 +91,63 @@ func NewSubscribe(o SubscribeOptions) *Subscribe {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Subscribe{o: o, base: strings.TrimRight(o.SiteURL, "/")}
+	return &Subscribe{o: o, base: strings.TrimRight(o.SiteURL, "/"), queue: make(chan Request, DefaultQueue)}
+}
+
+// Submit checks r's address and queues r for Run. It reads nothing and
+// sends nothing, so it answers alike, and as fast, for every address
+// CheckAddress takes: nil, or ErrBusy when the queue is full.
+func (s *Subscribe) Submit(r Request) error {
+	var err error
+	if r.Address, err = CheckAddress(r.Address); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	select {
+	case s.queue <- r:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// Run takes the submitted requests (Request for each) until ctx ends;
+// requests still queued then are dropped (the person gets no mail and
+// subscribes again, as when Outpost stops before a mail goes).
+func (s *Subscribe) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range subscribeWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.work(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *Subscribe) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.queue:
+			rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			if err := s.Request(rctx, r); err != nil {
+				// The address is the subscriber's business: not logged.
+				s.o.Logger.Error("email subscription failed", slog.String("error", err.Error()))
+			}
+			cancel()
+		}
+	}
 }
 
 // Request stores r's address as a pending subscriber and mails it the
-// confirmation link. It answers nil alike for a new address, one pending,
-// one already confirmed (which gets no mail) and one over its limit, so
-// the answer tells nobody who subscribes; an error means a new request
-// could not be stored or its mail not handed over: try again (or, wrapping
-// ErrAddress, that the address is not one CheckAddress takes).
+// confirmation link, returning once the mail is handed over (Run's work;
+// the form and the API call Submit). It answers nil alike for a new
+// address, one pending, one already confirmed (which gets no mail) and
+// one over its limit; an error means a new request could not be stored
+// or its mail not handed over (or, wrapping ErrAddress, that the address
+// is not one CheckAddress takes).
 func (s *Subscribe) Request(ctx context.Context, r Request) error {
 	var err error
 	if r.Address, err = CheckAddress(r.Address); err != nil {

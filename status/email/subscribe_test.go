@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,5 +231,43 @@ func TestUnreadableSiteKeyRetriesTheMail(t *testing.T) {
 	}
 	if out := s.Send(context.Background(), []store.WebhookJob{job}); len(out) != 1 || out[0].Error != "" {
 		t.Fatalf("with the key readable: %+v", out)
+	}
+}
+
+// Submit answers from the address's spelling alone and queues the
+// request: a full queue refuses any address alike (ErrBusy), a bad
+// address is refused as Request refuses it, and Run then stores and
+// mails what was queued.
+func TestSubmitQueuesForRun(t *testing.T) {
+	mta := &fakeMTA{}
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	s, st := subscriber(t, mta, &now)
+	if err := s.Submit(Request{Address: "ann@example.com\r\nBcc: x@example.com"}); !errors.Is(err, ErrAddress) {
+		t.Fatalf("a bad address: %v, want ErrAddress", err)
+	}
+	for i := range DefaultQueue {
+		if err := s.Submit(Request{Address: "ann@example.com"}); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if err := s.Submit(Request{Address: "bob@example.com"}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a full queue: %v, want ErrBusy", err)
+	}
+	if _, _, n := mta.counts(); n != 0 {
+		t.Fatalf("%d mails before Run", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, _, n := mta.counts(); n < MaxConfirmations; _, _, n = mta.counts() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d confirmation mails after Run, want %d", n, MaxConfirmations)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if sub, err := st.EmailSubscriber("ann@example.com"); err != nil || sub.State != store.SubPending {
+		t.Fatalf("after Run: %+v %v", sub, err)
 	}
 }

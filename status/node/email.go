@@ -39,7 +39,7 @@ func EmailSchedule() []time.Duration {
 // service, or nils without an email section. links may be nil: the
 // signed capability links.
 func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store.Store, changes store.Log, now func() time.Time,
-	log *slog.Logger, observe func(dest, result string)) (*notify.Subscribers, web.EmailSubscriber, error) {
+	log *slog.Logger, observe func(dest, result string)) (*notify.Subscribers, *emailForm, error) {
 	if o == nil {
 		return nil, nil, nil
 	}
@@ -59,7 +59,7 @@ func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store
 	if links == nil {
 		links = email.CapabilityLinks{SiteURL: cfg.Site.URL, Keys: st}
 	}
-	form := emailForm{email.NewSubscribe(email.SubscribeOptions{Log: changes, Store: st, Composer: comp, Transport: tr,
+	form := &emailForm{email.NewSubscribe(email.SubscribeOptions{Log: changes, Store: st, Composer: comp, Transport: tr,
 		SiteURL: cfg.Site.URL, Now: now, Logger: log})}
 	return notify.NewSubscribers(notify.SubscribersOptions{Store: st, Log: changes, Logger: log, Now: now,
 		Transport: &email.Sender{Composer: comp, Transport: tr, Links: links, Now: now},
@@ -72,9 +72,18 @@ func emailLoop(cfg *config.Config, o *email.Config, links email.Links, st *store
 // JSON API hand over an email.Request checked by email.CheckAddress).
 type emailForm struct{ s *email.Subscribe }
 
-// SubscribeEmail starts a double opt-in.
-func (f emailForm) SubscribeEmail(ctx context.Context, r email.Request) error {
-	return f.s.Request(ctx, r)
+// SubscribeEmail starts a double opt-in: queued, so the answer neither
+// waits for nor reports anything that depends on the address.
+func (f *emailForm) SubscribeEmail(_ context.Context, r email.Request) error {
+	return f.s.Submit(r)
+}
+
+// subscriber is f for web.Options, nil (email off) when f is.
+func (f *emailForm) subscriber() web.EmailSubscriber {
+	if f == nil {
+		return nil
+	}
+	return f
 }
 
 // emailWants is whether an email subscriber can want ev: incidents and
@@ -83,9 +92,13 @@ func emailWants(ev status.Event) bool {
 	return ev.Incident != nil && !ev.Type.OperatorsOnly() && ev.Type != status.ComponentStatusChanged
 }
 
-// mailRun runs the email deliveries, when on.
+// mailRun runs the email deliveries and the subscribe requests, when on.
 func (n *Node) mailRun(ctx context.Context) {
-	if n.mail != nil {
-		n.mail.Run(ctx)
+	if n.mail == nil {
+		return
 	}
+	done := make(chan struct{})
+	go func() { n.form.s.Run(ctx); close(done) }()
+	n.mail.Run(ctx)
+	<-done
 }

@@ -65,7 +65,7 @@ type Node struct {
 	mon     *monitor.Monitor
 	wh      *webhook.Service    // nil: webhooks off
 	mail    *notify.Subscribers // nil: email off
-	form    web.EmailSubscriber // the subscribe form's double opt-in; nil: email off
+	form    *emailForm          // the subscribe form's double opt-in; nil: email off
 	srv     *web.Server
 	rl      *reloader
 	exp     *exporter // nil: no export.dir
@@ -129,7 +129,7 @@ func New(o Options) (*Node, error) {
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,
-		Email:      n.form,
+		Email:      n.form.subscriber(),
 		Follow:     web.Follow(cfg.Channels),
 		Heartbeats: n.beats,
 		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {

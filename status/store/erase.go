@@ -25,6 +25,36 @@ import (
 // which no longer refers to them). A long read (a backup being copied)
 // makes the wipe wait up to scrubWait; past that it is owed, and the
 // next commit that finds no reader open does it.
+//
+// The debt is kept in the file (keyWipeOwed, written by the erasure's own
+// entry, deleted by the wipe), not only in memory: the person has been
+// told the old copies are gone, so a stop or a crash before the wipe must
+// not forget it. Open does an owed wipe before anything reads.
+
+// keyWipeOwed, in the meta bucket, marks a wipe owed since an erasure.
+var keyWipeOwed = []byte("wipe_owed")
+
+// oweWipe records, in an erasure's transaction, that the free pages are
+// to be wiped.
+func oweWipe(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyWipeOwed, []byte{1}) }
+
+// resumeWipe does at Open the wipe a file still owes (stopped or crashed
+// between an erasure and its wipe). A wipe that fails stays owed: the
+// next commit tries again, and the file opens all the same.
+func (s *Store) resumeWipe() error {
+	var owed bool
+	if err := s.view(func(tx *bolt.Tx) error {
+		owed = tx.Bucket(bucketMeta).Get(keyWipeOwed) != nil
+		return nil
+	}); err != nil || !owed {
+		return err
+	}
+	s.scrubOwed.Store(true)
+	if s.scrub() == nil {
+		s.scrubOwed.Store(false)
+	}
+	return nil
+}
 
 // scrubWait bounds how long an erasure's commit waits for read
 // transactions to end before leaving the wipe to a later commit.
@@ -78,8 +108,17 @@ func (s *Store) scrub() error {
 }
 
 // wipeFree overwrites with zeros every free page of the file that holds
-// anything, then syncs the file. It changes no key.
+// anything, then syncs the file; done, it deletes the owed mark (its only
+// change to a key: the page the mark's old version is left on holds no
+// subscriber's data).
 func (s *Store) wipeFree(tx *bolt.Tx) error {
+	if err := s.wipePages(tx); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Delete(keyWipeOwed)
+}
+
+func (s *Store) wipePages(tx *bolt.Tx) error {
 	if s.db.Stats().OpenTxN > 0 {
 		return errReaders
 	}

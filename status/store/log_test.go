@@ -305,7 +305,8 @@ func TestOnlyApplyWrites(t *testing.T) {
 	}
 	// Open creates the buckets; MarkBackup writes into a copy of the
 	// file (a backup), never the one in use; scrub (Apply's, after an
-	// erasure) overwrites free pages and changes no key.
+	// erasure, or at Open for an owed one) overwrites free pages and
+	// deletes only the owed mark.
 	allowed := map[string]bool{"Apply": true, "Open": true, "MarkBackup": true, "scrub": true}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {

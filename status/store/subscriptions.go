@@ -174,6 +174,11 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 	if !ok {
 		return ErrNotFound
 	}
+	if c.Erase {
+		if err := oweWipe(tx); err != nil {
+			return err
+		}
+	}
 	if c.Delete || c.Erase {
 		return deleteSubscription(tx, c.ID)
 	}
