@@ -119,7 +119,7 @@ func (s *Store) wipeFree(tx *bolt.Tx) error {
 }
 
 func (s *Store) wipePages(tx *bolt.Tx) error {
-	if s.db.Stats().OpenTxN > 0 {
+	if s.reads.Load() > 0 || s.db.Stats().OpenTxN > 0 {
 		return errReaders
 	}
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0)

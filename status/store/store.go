@@ -99,6 +99,12 @@ type Store struct {
 	// scrubOwed: an erasure's wipe of the free pages waits for read
 	// transactions to end (erase.go).
 	scrubOwed atomic.Bool
+	// reads counts the store's read transactions from before bbolt begins
+	// one: bbolt counts an open read (Stats.OpenTxN) only after it has
+	// taken its copy of the meta page, so a read that began before an
+	// erasure's commit could still be uncounted when the wipe looks, and
+	// have pages it can reach zeroed under it.
+	reads atomic.Int64
 }
 
 // Open opens or creates the data file at path, creating its folder.
@@ -185,6 +191,8 @@ func (s *Store) Restored() (*Restored, bool) { return s.restored, s.restored != 
 // (a key size from a flipped byte): SetPanicOnFault makes that fault a
 // panic too on this goroutine, where it would otherwise end the process.
 func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	s.reads.Add(1)
+	defer s.reads.Add(-1)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.damaged(&err)
 	return s.db.View(fn)
