@@ -30,10 +30,11 @@ import (
 // (seconds on a slow server), and a mail server's refusal (a 503) would
 // only ever reach new addresses.
 
-// MaxConfirmations is how many confirmation mails one address gets in
-// ConfirmWindow; further requests are answered alike and send nothing.
-// The count is kept in the subscriber's row by the Subscribe entry
-// (store.MaxConfirmations), so a restart does not reset it.
+// MaxConfirmations is how many confirmation mails one mailbox (every
+// ann+tag@ spelling of ann@) gets in ConfirmWindow; further requests are
+// answered alike and send nothing. The count is kept by the Subscribe
+// entry (store.MaxConfirmations), so a restart or an erasure does not
+// reset it.
 const (
 	MaxConfirmations = store.MaxConfirmations
 	ConfirmWindow    = store.ConfirmWindow
@@ -55,6 +56,7 @@ var ErrBusy = errors.New("too many subscribe requests waiting")
 // SubscriberReads is the read the service needs (store.Store).
 type SubscriberReads interface {
 	EmailSubscriber(address string) (store.Subscription, error)
+	ConfirmationsSent(address string, now time.Time) (int, error)
 }
 
 // SubscribeOptions configure a Subscribe service.
@@ -161,7 +163,11 @@ func (s *Subscribe) Request(ctx context.Context, r Request) error {
 		return fmt.Errorf("read subscriber: %w", err)
 	case err == nil && old.State != store.SubPending:
 		return nil
-	case err == nil && len(old.RecentConfirmations(now)) >= MaxConfirmations:
+	}
+	switch sent, err := s.o.Store.ConfirmationsSent(addr, now); {
+	case err != nil:
+		return fmt.Errorf("read confirmation count: %w", err)
+	case sent >= MaxConfirmations:
 		// Decided from the read, so a flood of requests costs no write;
 		// the entry checks again.
 		s.limited(old)

@@ -194,6 +194,54 @@ func TestConfirmationLimitSurvivesRestart(t *testing.T) {
 	}
 }
 
+// The limit is per mailbox, not per spelling: most providers deliver
+// ann+anything@ to ann@ (subaddressing, RFC 5233), so tagged spellings
+// share ann's confirmation mails, and an erasure (which needs a link
+// from a mail already sent) does not start the count again.
+func TestSubaddressesShareTheLimit(t *testing.T) {
+	mta := &fakeMTA{}
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	c, err := NewComposer(Options{Site: Site{Title: "Acme Status", URL: "https://status.example.com"}, From: "status@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "outpost.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := NewSubscribe(SubscribeOptions{Log: st, Store: st, Composer: c, Transport: transport(t, serve(t, mta), 1, 5*time.Second),
+		SiteURL: "https://status.example.com", Now: func() time.Time { return now }})
+	for i, addr := range []string{"ann@example.com", "ann+1@example.com", "ANN+news@Example.com", "ann+2@example.com", "ann+3@example.com"} {
+		if err := s.Request(context.Background(), Request{Address: addr}); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		now = now.Add(time.Minute)
+	}
+	if _, _, n := mta.counts(); n != MaxConfirmations {
+		t.Fatalf("%d confirmation mails to ann's mailbox, want %d", n, MaxConfirmations)
+	}
+	sub, err := st.EmailSubscriber("ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(store.Entry{At: now, Subscription: &store.SubscriptionChange{ID: sub.ID, Erase: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Request(context.Background(), Request{Address: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n := mta.counts(); n != MaxConfirmations {
+		t.Fatalf("after an erasure: %d confirmation mails, want still %d", n, MaxConfirmations)
+	}
+	if err := s.Request(context.Background(), Request{Address: "bob+ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n := mta.counts(); n != MaxConfirmations+1 {
+		t.Fatalf("another mailbox: %d mails in all, want %d", n, MaxConfirmations+1)
+	}
+}
+
 // A site key that cannot be read (a damaged value in the data file) is
 // Outpost's trouble, not the subscriber's: the mail, which would carry no
 // way to leave, is not sent, and its outcome is a retry that is not

@@ -207,7 +207,7 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		{"ping", e.Ping != nil, func(tx *bolt.Tx) error { return applyPing(tx, *e.Ping) }},
 		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, res) }},
 		{"prune", e.Prune != nil, func(tx *bolt.Tx) error { return applyPrune(tx, *e.Prune, now, res) }},
-		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, res) }},
+		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, e.At, res) }},
 		{"audit", len(e.Audit) > 0, func(tx *bolt.Tx) error { return putAudits(tx, e.Audit) }},
 	}
 	for _, p := range parts {

@@ -86,27 +86,6 @@ func (s *Subscription) EmailWants(ev status.Event) bool {
 // the policy names none.
 const DisableAfterPermanent = 3
 
-// At most MaxConfirmations confirmation mails go to one address in
-// ConfirmWindow, so Outpost cannot be used to flood someone's mailbox. The
-// count is the subscriber row's, kept by the Subscribe entry on its own
-// time: it survives a restart, and a cluster keeps one count.
-const (
-	MaxConfirmations = 3
-	ConfirmWindow    = 24 * time.Hour
-)
-
-// RecentConfirmations are the confirmation mails sent to a pending
-// subscriber within ConfirmWindow before now.
-func (s *Subscription) RecentConfirmations(now time.Time) []time.Time {
-	var recent []time.Time
-	for _, t := range s.ConfirmSent {
-		if now.Sub(t) < ConfirmWindow {
-			recent = append(recent, t)
-		}
-	}
-	return recent
-}
-
 // subscribeEmail stores a pending email subscriber, one per address. For
 // an address already pending, the new token and the new form's choices
 // (components, maintenance) replace the old ones, unless
@@ -124,32 +103,40 @@ func subscribeEmail(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) 
 	if err != nil {
 		return err
 	}
+	if old != nil && old.State != SubPending {
+		res.Subscription = *old
+		return nil
+	}
+	recent, err := mailboxSent(tx, sub.Address, now)
+	if err != nil {
+		return err
+	}
+	if len(recent) >= MaxConfirmations {
+		if old != nil {
+			res.Subscription = *old
+		}
+		res.Limited = true
+		return nil
+	}
 	var oldHash string // the link a form posted again replaces
-	switch {
-	case old == nil:
+	if old == nil {
 		if b.Get([]byte(sub.ID)) != nil {
 			return fmt.Errorf("subscription %s exists", sub.ID)
 		}
-		sub.State, sub.ConfirmSent = SubPending, []time.Time{now}
-	case old.State == SubPending:
-		recent := old.RecentConfirmations(now)
-		if len(recent) >= MaxConfirmations {
-			res.Subscription, res.Limited = *old, true
-			return nil
-		}
+		sub.State = SubPending
+	} else {
 		// The newest form is what the person wants: its link confirms
 		// its choices (a confirmed subscriber changes them only through
 		// its manage link).
 		oldHash = old.ConfirmHash
 		old.ConfirmHash, old.ConfirmUntil = sub.ConfirmHash, sub.ConfirmUntil
 		old.Components, old.Maintenance = sub.Components, sub.Maintenance
-		old.ConfirmSent = append(recent, now)
 		sub = *old
-	default:
-		res.Subscription = *old
-		return nil
 	}
 	res.Subscription = sub
+	if err := putJSON(tx.Bucket(bucketMailbox), mailboxKey(sub.Address), append(recent, now)); err != nil {
+		return err
+	}
 	if err := indexEmail(tx, oldHash, sub); err != nil {
 		return err
 	}

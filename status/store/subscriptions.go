@@ -57,11 +57,6 @@ type Subscription struct {
 	ConfirmUntil      time.Time `json:"confirm_until,omitzero"`
 	ConfirmedAt       time.Time `json:"confirmed_at,omitzero"`
 	PermanentFailures int       `json:"permanent_failures,omitempty"`
-
-	// ConfirmSent are the times of a pending email subscriber's
-	// confirmation mails within ConfirmWindow (MaxConfirmations at most),
-	// set by the Subscribe entry on its own time.
-	ConfirmSent []time.Time `json:"confirm_sent,omitempty"`
 }
 
 // Counts reports whether the subscription holds a place under the

@@ -277,19 +277,23 @@ func (s *Store) WebhookLog(sub string, limit int) ([]WebhookDelivery, error) {
 // PruneWebhooks deletes up to Limit deliveries (of either kind) and event
 // bodies created before Cutoff (finished or not: nothing is retried for
 // that long), and subscriptions that expired before it; with Unconfirmed,
-// email subscribers still unconfirmed that were created before it. The
-// result counts deliveries.
+// email subscribers still unconfirmed that were created before it (and
+// with them, the confirmation counts past their window at the entry's
+// time). The result counts deliveries.
 type PruneWebhooks struct {
 	Cutoff      time.Time `json:"cutoff"`
 	Limit       int       `json:"limit"`
 	Unconfirmed time.Time `json:"unconfirmed,omitzero"`
 }
 
-func applyPruneWebhooks(tx *bolt.Tx, p PruneWebhooks, res *Result) error {
+func applyPruneWebhooks(tx *bolt.Tx, p PruneWebhooks, now time.Time, res *Result) error {
 	n, err := pruneWebhooks(tx, p.Cutoff, p.Limit)
 	res.Deleted = n
 	if err == nil && !p.Unconfirmed.IsZero() {
 		err = forgetUnconfirmed(tx, p.Unconfirmed)
+	}
+	if err == nil && !p.Unconfirmed.IsZero() {
+		err = pruneMailboxes(tx, now)
 	}
 	return err
 }
