@@ -192,9 +192,8 @@ func TestCodeBugUnderTransactionIsNotDamage(t *testing.T) {
 // `export` hung on such a file (TestDamagedDataFiles/seeded, flip 29).
 func TestCheckReportsARunPastTheFile(t *testing.T) {
 	s, path := openTemp(t)
-	at := t0
 	for i := range 300 {
-		at = t0.Add(time.Duration(i) * time.Second)
+		at := t0.Add(time.Duration(i) * time.Second)
 		mustApply(t, s, Entry{At: at, Step: &Step{Results: []StepResult{{Check: "api-1", At: at, Outcome: probes.Up, Message: strings.Repeat("m", 200)}}}})
 	}
 	var root int
