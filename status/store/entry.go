@@ -108,13 +108,27 @@ type Result struct {
 	subsMoved bool
 }
 
-// Apply commits e in one transaction. It is *Store's Log.
+// Apply commits e in one transaction. It is *Store's Log. An entry
+// refused (a *Refusal: every applier refuses it alike) changes nothing;
+// one from a replicated log (Index > 0) is then passed in a second
+// transaction, the applied index moved to it and the refusal recorded
+// (Refusals), and the refusal is still returned. Any other error means
+// nothing was written, the applied index included: the applier retries
+// from AppliedIndex.
 func (s *Store) Apply(e Entry) (Result, error) {
 	var res Result
 	err := s.update(func(tx *bolt.Tx) error {
 		res = Result{}
 		return applyEntry(tx, e, &res)
 	})
+	var r *Refusal
+	if err != nil && e.Index > 0 && errors.As(err, &r) {
+		// Every applier refuses it alike: the log moves past it. Only a
+		// failure to write that says so stops the applier.
+		if rerr := s.update(func(tx *bolt.Tx) error { return recordRefusal(tx, e, r, err.Error()) }); rerr != nil {
+			return Result{}, fmt.Errorf("entry %d refused (%v), and passing it failed: %w", e.Index, err, rerr)
+		}
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -178,9 +192,6 @@ type part struct {
 }
 
 func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
-	if e.At.IsZero() {
-		return errors.New("entry without a time")
-	}
 	if e.Index > 0 {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keyApplied); len(v) == 8 && e.Index <= binary.BigEndian.Uint64(v) {
@@ -190,6 +201,9 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		if err := meta.Put(keyApplied, be64(e.Index)); err != nil {
 			return err
 		}
+	}
+	if e.At.IsZero() {
+		return &Refusal{Part: "entry", Err: errors.New("entry without a time")}
 	}
 	now := e.At
 	parts := []part{
@@ -214,11 +228,10 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		if !p.present {
 			continue
 		}
-		// Errors are returned as they are: the parts wrap their own, and
-		// callers show some (ErrNotWaiting, ErrTooManySubscriptions) to
-		// people.
+		// Errors keep their words: the parts wrap their own, and callers
+		// show some (ErrNotWaiting, ErrTooManySubscriptions) to people.
 		if err := p.apply(tx); err != nil {
-			return err
+			return named(p.name, err)
 		}
 	}
 	return nil
@@ -241,7 +254,7 @@ func applySettings(tx *bolt.Tx, list []Setting) error {
 	b := tx.Bucket(bucketSettings)
 	for _, st := range list {
 		if st.Create && b.Get([]byte(st.Key)) != nil {
-			return fmt.Errorf("%s: %w", st.Key, ErrSettingExists)
+			return refuse(fmt.Errorf("%s: %w", st.Key, ErrSettingExists))
 		}
 		if err := b.Put([]byte(st.Key), []byte(st.Value)); err != nil {
 			return err

@@ -29,7 +29,7 @@ type Decision struct {
 func applyDecision(tx *bolt.Tx, dec Decision, now time.Time, res *Result) error {
 	r, err := getRow(tx, dec.Seq)
 	if err != nil {
-		return fmt.Errorf("announcement %d: %w", dec.Seq, err)
+		return refuseMissing(fmt.Errorf("announcement %d: %w", dec.Seq, err))
 	}
 	changed := 0
 	for _, name := range slices.Sorted(maps.Keys(r.Deliveries)) { // the same on every node
@@ -46,7 +46,7 @@ func applyDecision(tx *bolt.Tx, dec Decision, now time.Time, res *Result) error 
 		changed++
 	}
 	if changed == 0 {
-		return fmt.Errorf("announcement %d %w", dec.Seq, ErrNotWaiting)
+		return refuse(fmt.Errorf("announcement %d %w", dec.Seq, ErrNotWaiting))
 	}
 	if err := putRow(tx, r); err != nil {
 		return err

@@ -198,11 +198,11 @@ func applyMark(tx *bolt.Tx, m Mark, now time.Time, res *Result) error {
 	}
 	r, err := getRow(tx, m.Seq)
 	if err != nil {
-		return fmt.Errorf("outbox row %d: %w", m.Seq, err)
+		return refuseMissing(fmt.Errorf("outbox row %d: %w", m.Seq, err))
 	}
 	d, ok := r.Deliveries[m.Dest]
 	if !ok {
-		return fmt.Errorf("outbox row %d destination %s: %w", m.Seq, m.Dest, ErrNotFound)
+		return refuse(fmt.Errorf("outbox row %d destination %s: %w", m.Seq, m.Dest, ErrNotFound))
 	}
 	if m.To == Sending {
 		if d.FirstAttemptAt.IsZero() {

@@ -50,7 +50,7 @@ var (
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
 		bucketResults, bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
-		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketShots, bucketEmailOpen, bucketEmailIndex, bucketMailbox}
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketShots, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals}
 }
 
 // SchemaVersion is the layout this code writes.

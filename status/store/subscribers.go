@@ -97,7 +97,7 @@ func subscribeEmail(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) 
 	b := tx.Bucket(bucketSubs)
 	sub := n.Sub
 	if sub.Address == "" || sub.ConfirmHash == "" || sub.ConfirmUntil.IsZero() {
-		return errors.New("email subscriber without an address, a token hash or an expiry")
+		return refuse(errors.New("email subscriber without an address, a token hash or an expiry"))
 	}
 	old, err := emailBy(tx, addressKey(sub.Address))
 	if err != nil {
@@ -121,7 +121,7 @@ func subscribeEmail(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) 
 	var oldHash string // the link a form posted again replaces
 	if old == nil {
 		if b.Get([]byte(sub.ID)) != nil {
-			return fmt.Errorf("subscription %s exists", sub.ID)
+			return refuse(fmt.Errorf("subscription %s exists", sub.ID))
 		}
 		sub.State = SubPending
 	} else {
@@ -159,11 +159,11 @@ func applyConfirm(tx *bolt.Tx, c Confirmation, now time.Time, res *Result) error
 	case err != nil:
 		return err
 	case c.TokenHash == "" || sub == nil:
-		return ErrNotFound
+		return refuse(ErrNotFound)
 	case sub.State != SubPending:
-		return fmt.Errorf("subscriber is %s: %w", sub.State, ErrSubState)
+		return refuse(fmt.Errorf("subscriber is %s: %w", sub.State, ErrSubState))
 	case !now.Before(sub.ConfirmUntil):
-		return ErrTokenExpired
+		return refuse(ErrTokenExpired)
 	}
 	// The hash stays, so a second click finds the subscriber and is told
 	// it is confirmed already (ErrSubState), not that the link is unknown.
@@ -188,7 +188,7 @@ func applyPreferences(tx *bolt.Tx, p Preferences, res *Result) error {
 		return fmt.Errorf("subscription %s: %w", p.ID, err)
 	}
 	if !ok || sub.Kind != KindEmail {
-		return ErrNotFound
+		return refuse(ErrNotFound)
 	}
 	sub.Components, sub.Maintenance = p.Components, p.Maintenance
 	res.Subscription = sub

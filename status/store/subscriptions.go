@@ -94,10 +94,10 @@ func applySubscribe(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) 
 		return err
 	}
 	if n.PerClient > 0 && held >= n.PerClient {
-		return ErrTooManySubscriptions
+		return refuse(ErrTooManySubscriptions)
 	}
 	if b.Get([]byte(n.Sub.ID)) != nil {
-		return fmt.Errorf("subscription %s exists", n.Sub.ID)
+		return refuse(fmt.Errorf("subscription %s exists", n.Sub.ID))
 	}
 	if err := putJSON(b, []byte(n.Sub.ID), n.Sub); err != nil {
 		return err
@@ -167,7 +167,7 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 		return fmt.Errorf("subscription %s: %w", c.ID, err)
 	}
 	if !ok {
-		return ErrNotFound
+		return refuse(ErrNotFound)
 	}
 	if c.Erase {
 		if err := oweWipe(tx); err != nil {
@@ -182,7 +182,7 @@ func applySubscriptionChange(tx *bolt.Tx, c SubscriptionChange, now time.Time, r
 	}
 	if c.State != "" && sub.State != c.State {
 		if !slices.Contains(c.From, sub.State) {
-			return fmt.Errorf("subscription is %s: %w", sub.State, ErrSubState)
+			return refuse(fmt.Errorf("subscription is %s: %w", sub.State, ErrSubState))
 		}
 		sub.State, sub.StateAt, sub.Reason = c.State, now, c.Reason
 		if c.State == SubActive { // re-enabled: past failures no longer count

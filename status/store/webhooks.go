@@ -165,7 +165,7 @@ func applyPing(tx *bolt.Tx, d WebhookDelivery) error {
 		return fmt.Errorf("subscription %s: %w", d.Sub, err)
 	}
 	if !ok {
-		return ErrNotFound
+		return refuse(ErrNotFound)
 	}
 	d.Kind = sub.Kind // its open index
 	return putDelivery(tx, &d)
