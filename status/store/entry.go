@@ -110,6 +110,9 @@ type Result struct {
 
 // Apply commits e in one transaction. It is *Store's Log.
 func (s *Store) Apply(e Entry) (Result, error) {
+	if err := s.Halted(); err != nil {
+		return Result{}, err
+	}
 	var res Result
 	err := s.update(func(tx *bolt.Tx) error {
 		res = Result{}
