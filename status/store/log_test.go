@@ -187,9 +187,10 @@ func dump(t *testing.T, s *Store) map[string]string {
 
 // Entries are plain data and applying them is deterministic: the script
 // applied as built, and applied after a round trip through the entry
-// codec (as a replicated log carries it) to another file, leaves the two files with the same
-// keys and values. The script uses every part of Entry, so a new part
-// that is not serialisable or reads a clock fails here.
+// codec (as a replicated log carries it) to another file, leaves the two
+// files with the same keys and values. The script uses every part of
+// Entry, so a new part that is not serialisable or reads a clock fails
+// here.
 func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	used := map[string]bool{}
 	for _, e := range script() {
