@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +41,9 @@ func EncodeEntry(e Entry) ([]byte, error) {
 
 // DecodeEntry decodes what EncodeEntry encoded. It refuses another codec
 // version (ErrUnknownVersion) and any field that Entry and the types in it
-// do not have, naming the field's path.
+// do not have, naming the field's path. Field names match as
+// encoding/json matches them (case-insensitively): a field so matched is
+// understood, not dropped.
 func DecodeEntry(data []byte) (Entry, error) {
 	if len(data) == 0 {
 		return Entry{}, errors.New("entry: empty")
@@ -49,35 +52,92 @@ func DecodeEntry(data []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("entry: %w %d (this Outpost reads 1 to %d)", ErrUnknownVersion, v, CodecVersion)
 	}
 	body := data[1:]
-	// encoding/json's DisallowUnknownFields would not do: it stops at a
-	// type that reads itself (Subscription's UnmarshalJSON) and its error
-	// names no path. So the document is read once as a tree and walked
-	// beside the types, then decoded into them.
-	var tree any
-	if err := json.Unmarshal(body, &tree); err != nil {
-		return Entry{}, fmt.Errorf("entry: %w", err)
-	}
-	if _, ok := tree.(map[string]any); !ok {
+	if b := bytes.TrimLeft(body, jsonSpace); len(b) == 0 || b[0] != '{' {
 		return Entry{}, errors.New("entry: not a JSON object")
 	}
-	if path := (fieldSets{}).unknown(reflect.TypeFor[Entry](), tree); path != "" {
-		return Entry{}, fmt.Errorf("entry: unknown field %q", strings.TrimPrefix(path, "."))
-	}
 	var e Entry
-	if err := json.Unmarshal(body, &e); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		// The decoder's own message names no path: find it.
+		if path := unknownField(body); path != "" {
+			return Entry{}, fmt.Errorf("entry: unknown field %q", path)
+		}
 		return Entry{}, fmt.Errorf("entry: %w", err)
+	}
+	if len(bytes.TrimLeft(body[dec.InputOffset():], jsonSpace)) > 0 {
+		return Entry{}, errors.New("entry: data after the entry")
+	}
+	// DisallowUnknownFields does not reach into a type that reads itself
+	// (Subscription's UnmarshalJSON): an entry with such a part is walked
+	// whole. Those parts are small; a step never is one.
+	for _, i := range selfReading {
+		if !reflect.ValueOf(&e).Elem().Field(i).IsZero() {
+			if path := unknownField(body); path != "" {
+				return Entry{}, fmt.Errorf("entry: unknown field %q", path)
+			}
+			break
+		}
 	}
 	return e, nil
 }
 
-// fields are a struct type's JSON names, in declaration order, with their
-// types.
+// jsonSpace is JSON's whitespace (bytes.TrimSpace's is Unicode's).
+const jsonSpace = " \t\r\n"
+
+// selfReading are the indices of Entry's parts whose types hold a struct
+// that reads itself. Computed once from the types and never changed.
+var selfReading = selfReadingParts(reflect.TypeFor[Entry]())
+
+func selfReadingParts(entry reflect.Type) []int {
+	var list []int
+	for i := range entry.NumField() {
+		if readsItself(entry.Field(i).Type, map[reflect.Type]bool{}) {
+			list = append(list, i)
+		}
+	}
+	return list
+}
+
+// readsItself reports whether t is or holds a struct with its own
+// UnmarshalJSON. A type without fields that reads itself (time.Time, an
+// Outcome) hides nothing and does not count.
+func readsItself(t reflect.Type, seen map[reflect.Type]bool) bool {
+	t = derefType(t)
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Struct:
+		reads := reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]())
+		for sf := range t.Fields() {
+			if sf.IsExported() && (reads || readsItself(sf.Type, seen)) {
+				return true
+			}
+		}
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return readsItself(t.Elem(), seen)
+	}
+	return false
+}
+
+// unknownField is the path ("a[2].b") of the first field in body that
+// Entry's types do not have, "" when there is none or body is no JSON.
+func unknownField(body []byte) string {
+	var tree any
+	if json.Unmarshal(body, &tree) != nil {
+		return ""
+	}
+	return strings.TrimPrefix((fieldSets{}).unknown(reflect.TypeFor[Entry](), tree), ".")
+}
+
+// fields are a struct type's JSON names with their types.
 type fields struct {
-	names []string
 	types map[string]reflect.Type
 }
 
-// fieldSets holds the fields of the struct types met in one decode (not a
+// fieldSets holds the fields of the struct types met in one walk (not a
 // package-level cache: no mutable package state).
 type fieldSets map[reflect.Type]*fields
 
@@ -113,10 +173,23 @@ func (f *fields) add(t reflect.Type) {
 			name = sf.Name
 		}
 		if _, dup := f.types[name]; !dup {
-			f.names = append(f.names, name)
+			f.types[name] = sf.Type
 		}
-		f.types[name] = sf.Type
 	}
+}
+
+// field is the type of the field key names, matched as encoding/json
+// matches: exactly, else case-insensitively.
+func (f *fields) field(key string) (reflect.Type, bool) {
+	if t, ok := f.types[key]; ok {
+		return t, true
+	}
+	for name, t := range f.types {
+		if strings.EqualFold(name, key) {
+			return t, true
+		}
+	}
+	return nil, false
 }
 
 func derefType(t reflect.Type) reflect.Type {
@@ -127,13 +200,10 @@ func derefType(t reflect.Type) reflect.Type {
 }
 
 // unknown returns the path (".a[2].b") of the first field in v that t
-// does not have, "" when there is none. Objects are walked in the order
-// of their type's fields and map keys in sorted order, so every node
-// names the same field. A value whose shape does not match its type is
-// left to json.Unmarshal, which refuses it; so is a type that reads
-// itself from a non-object (time.Time from a string, an Outcome's name).
-// Paths are built only on the way back from a find: a good entry costs
-// no allocation here beyond the type table.
+// does not have, "" when there is none. Keys are walked in sorted order,
+// so every node names the same field. A value whose shape does not match
+// its type is left to the decoder, which refuses it; so is a type that
+// reads itself from a non-object (time.Time from a string).
 func (fs fieldSets) unknown(t reflect.Type, v any) string {
 	t = derefType(t)
 	switch x := v.(type) {
@@ -162,22 +232,18 @@ func (fs fieldSets) unknown(t reflect.Type, v any) string {
 
 func (fs fieldSets) unknownInStruct(t reflect.Type, x map[string]any) string {
 	f := fs.of(t)
+	keys := slices.Sorted(maps.Keys(x))
 	// A field unknown here is named before one deeper down: an unknown
 	// part says more than a field inside a known one.
-	var extra []string
-	for k := range x {
-		if _, ok := f.types[k]; !ok {
-			extra = append(extra, k)
+	for _, k := range keys {
+		if _, ok := f.field(k); !ok {
+			return "." + k
 		}
 	}
-	if len(extra) > 0 {
-		return "." + slices.Min(extra)
-	}
-	for _, name := range f.names {
-		if v, ok := x[name]; ok {
-			if p := fs.unknown(f.types[name], v); p != "" {
-				return "." + name + p
-			}
+	for _, k := range keys {
+		ft, _ := f.field(k)
+		if p := fs.unknown(ft, x[k]); p != "" {
+			return "." + k + p
 		}
 	}
 	return ""
