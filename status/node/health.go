@@ -44,8 +44,8 @@ func (n *Node) healthDetails() healthBody {
 	d := n.mon.Details()
 	b := healthBody{Status: "ok", Version: n.version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: n.rl.state(),
 		DispatcherPasses: n.disp.Passes()}
-	if !d.Healthy {
-		b.Status, b.Reason = "unhealthy", d.Reason
+	if ok, reason := n.health(); !ok {
+		b.Status, b.Reason = "unhealthy", reason
 	}
 	now := n.now()
 	if depth, err := n.st.OutboxDepth(); err != nil {
@@ -70,4 +70,14 @@ func (n *Node) healthDetails() healthBody {
 		}
 	}
 	return b
+}
+
+// health is the node's liveness for /healthz: the monitor's, and a store
+// that has stopped applying its log (an entry it cannot decode) comes
+// first, since nothing else moves until an upgraded Outpost replays it.
+func (n *Node) health() (bool, string) {
+	if err := n.st.Halted(); err != nil {
+		return false, err.Error()
+	}
+	return n.mon.Health()
 }

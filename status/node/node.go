@@ -124,7 +124,7 @@ func New(o Options) (*Node, error) {
 		return n, err
 	}
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
-		Health:     n.mon.Health,
+		Health:     n.health,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
@@ -132,7 +132,7 @@ func New(o Options) (*Node, error) {
 		Email:      n.form.subscriber(),
 		Follow:     web.Follow(cfg.Channels),
 		Heartbeats: n.beats,
-		Peer:       peerHandler(cfg, n.mon.Health)}); err != nil {
+		Peer:       peerHandler(cfg, n.health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
 	}
 	if err := n.srv.Update(n.mon.Snapshot()); err != nil {
@@ -324,7 +324,7 @@ func (n *Node) startSide(ctx context.Context) {
 		go pl.Run(ctx)
 	}
 	if n.cfg.Deadman.URL != "" {
-		dm := &deadman{cfg: n.cfg.Deadman, healthy: n.mon.Health, log: n.log, hc: &http.Client{}, agent: "Outpost/" + n.version,
+		dm := &deadman{cfg: n.cfg.Deadman, healthy: n.health, log: n.log, hc: &http.Client{}, agent: "Outpost/" + n.version,
 			count: n.met.ObserveDeadman}
 		go dm.run(ctx)
 	}

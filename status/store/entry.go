@@ -116,6 +116,9 @@ type Result struct {
 // nothing was written, the applied index included: the applier retries
 // from AppliedIndex.
 func (s *Store) Apply(e Entry) (Result, error) {
+	if err := s.Halted(); err != nil {
+		return Result{}, err
+	}
 	var res Result
 	err := s.update(func(tx *bolt.Tx) error {
 		res = Result{}

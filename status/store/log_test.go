@@ -86,7 +86,10 @@ func script() []Entry {
 	route := func(status.Event) []Dest {
 		return []Dest{{Name: "mastodon"}, {Name: "x", Hold: true}, {Name: "gone"}, {Name: WebhooksDest, Delay: time.Minute}, {Name: EmailDest}}
 	}
-	sub := Subscription{ID: "sub_a", URL: "https://hooks.example.com/a", State: SubPending, Secrets: []Secret{{Value: "whsec_1"}},
+	// Kind said, as an entry's writer must: Subscription reads a missing
+	// kind as webhook (rows older than kinds), so an entry without it does
+	// not come back from the codec as it went in.
+	sub := Subscription{ID: "sub_a", Kind: KindWebhook, URL: "https://hooks.example.com/a", State: SubPending, Secrets: []Secret{{Value: "whsec_1"}},
 		TokenHash: HashToken("ust_1"), Client: "203.0.113.1", Challenge: "c1", CreatedAt: at(0), StateAt: at(0)}
 	verify := WebhookDelivery{MessageID: "msg_verify_sub_a", Type: VerifyType, Body: []byte(`{"challenge":"c1"}`), State: Pending, NextAt: at(0), CreatedAt: at(0)}
 	policy := WebhookPolicy{Schedule: []time.Duration{time.Minute}, VerifySchedule: []time.Duration{time.Minute}, DisableAfter: time.Hour,
@@ -183,10 +186,11 @@ func dump(t *testing.T, s *Store) map[string]string {
 }
 
 // Entries are plain data and applying them is deterministic: the script
-// applied as built, and applied after a JSON round trip (as a replicated
-// log would carry it) to another file, leaves the two files with the same
-// keys and values. The script uses every part of Entry, so a new part
-// that is not serialisable or reads a clock fails here.
+// applied as built, and applied after a round trip through the entry
+// codec (as a replicated log carries it) to another file, leaves the two
+// files with the same keys and values. The script uses every part of
+// Entry, so a new part that is not serialisable or reads a clock fails
+// here.
 func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	used := map[string]bool{}
 	for _, e := range script() {
@@ -206,13 +210,13 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	b, _ := openTemp(t)
 	for i, e := range script() {
 		ra, errA := a.Apply(e)
-		data, err := json.Marshal(e)
+		data, err := EncodeEntry(e)
 		if err != nil {
-			t.Fatalf("entry %d does not marshal: %v", i, err)
+			t.Fatalf("entry %d does not encode: %v", i, err)
 		}
-		var back Entry
-		if err := json.Unmarshal(data, &back); err != nil {
-			t.Fatalf("entry %d does not unmarshal: %v", i, err)
+		back, err := DecodeEntry(data)
+		if err != nil {
+			t.Fatalf("entry %d does not decode: %v", i, err)
 		}
 		rb, errB := b.Apply(back)
 		if errA != nil || errB != nil {
@@ -254,7 +258,7 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	keys, err := b.SiteKeys()
 	if cur, ok := keys.Current(); err != nil || len(keys) != 3 || !ok || cur.ID != "k3" ||
 		keys[0].ID != "k1" || keys[0].Secret[0] != 7 || !keys[0].Until.Equal(t0.Add(7*time.Minute)) || !keys[1].Until.Equal(keys[0].Until) {
-		t.Errorf("site keys after a JSON round trip = %+v (%v)", keys, err)
+		t.Errorf("site keys after a codec round trip = %+v (%v)", keys, err)
 	}
 }
 

@@ -105,6 +105,8 @@ type Store struct {
 	// erasure's commit could still be uncounted when the wipe looks, and
 	// have pages it can reach zeroed under it.
 	reads atomic.Int64
+	// halt: see Halted.
+	halt atomic.Pointer[error]
 }
 
 // Open opens or creates the data file at path, creating its folder.
