@@ -106,6 +106,9 @@ type Result struct {
 	// subsMoved: a subscription was created, deleted, or changed state,
 	// so the delivery loop's copy of them is stale.
 	subsMoved bool
+	// floor: the entry was the first applied after a restore and raised
+	// every sequence to it (restore.go).
+	floor uint64
 }
 
 // Apply commits e in one transaction. It is *Store's Log.
@@ -120,6 +123,7 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	}
 	if !res.Skipped {
 		s.committed(e, res)
+		s.floorRaised(res.floor)
 	}
 	// Committed whatever the wipe comes to (Unwiped says it failed).
 	res.Unwiped = s.scrubAfter(e)
@@ -191,6 +195,11 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 			return err
 		}
 	}
+	floor, err := raiseFloor(tx, e.At)
+	if err != nil {
+		return err
+	}
+	res.floor = floor
 	now := e.At
 	parts := []part{
 		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now) }},
