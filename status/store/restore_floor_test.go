@@ -183,3 +183,21 @@ func sequences(t *testing.T, s *Store) map[string]uint64 {
 	}
 	return out
 }
+
+// Opening a restored file writes nothing of the restore: 'outpost verify'
+// or 'export' on it, or a start that fails before its first entry, leave
+// the mark for the first entry to draw the floor from.
+func TestOpeningARestoredFileKeepsTheMark(t *testing.T) {
+	backup, _ := backupThenLose(t)
+	s := openRestored(t, backup)
+	path := s.Path()
+	s.Close()
+	again, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if r, ok := again.Restored(); !ok || r.Floor != 0 {
+		t.Fatalf("reopened before any entry: Restored() = %+v, %v; want the restore still owed", r, ok)
+	}
+}
