@@ -93,12 +93,11 @@ func New(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cannot open the data file: %w", err)
 	}
 	n.changes = n.st
-	if err := ensureSiteKey(n.st, n.changes, n.now(), log); err != nil {
+	if err := continueRestore(n.st, n.changes, n.now(), log); err != nil {
 		return n, err
 	}
-	if r, ok := n.st.Restored(); ok {
-		log.Warn("the data file is a restored backup: ids and announcement keys continue above a new floor, so none repeats",
-			slog.Time("backup_at", r.BackupAt), slog.Uint64("floor", r.Floor))
+	if err := ensureSiteKey(n.st, n.changes, n.now(), log); err != nil {
+		return n, err
 	}
 	if o.Email == nil && cfg.Email.Enabled() {
 		o.Email = &cfg.Email.Config

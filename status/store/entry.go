@@ -106,6 +106,9 @@ type Result struct {
 	// subsMoved: a subscription was created, deleted, or changed state,
 	// so the delivery loop's copy of them is stale.
 	subsMoved bool
+	// floor: the entry was the first applied after a restore and raised
+	// every sequence to it (restore.go).
+	floor uint64
 }
 
 // Apply commits e in one transaction. It is *Store's Log. An entry
@@ -137,6 +140,7 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	}
 	if !res.Skipped {
 		s.committed(e, res)
+		s.floorRaised(res.floor)
 	}
 	// Committed whatever the wipe comes to (Unwiped says it failed).
 	res.Unwiped = s.scrubAfter(e)
@@ -208,6 +212,11 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 	if e.At.IsZero() {
 		return &Refusal{Part: "entry", Err: errors.New("entry without a time")}
 	}
+	floor, err := raiseFloor(tx, e.At)
+	if err != nil {
+		return err
+	}
+	res.floor = floor
 	now := e.At
 	parts := []part{
 		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now) }},

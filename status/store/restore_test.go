@@ -10,11 +10,13 @@ import (
 	"github.com/outpost-status/outpost/status"
 )
 
-// A restored backup continues every sequence above a floor drawn when it
-// is opened: the incident, update and event ids and the outbox sequence
-// (behind channels' idempotency keys) of what the lost file issued after
-// the backup never come again, and restoring the same backup twice draws
-// two floors. A file that is not a restored backup is left alone.
+// A restored backup continues every sequence above a floor drawn by the
+// first entry applied after it is opened (from the entry's time): the
+// incident, update and event ids and the outbox sequence (behind channels'
+// idempotency keys) of what the lost file issued after the backup never
+// come again, and restoring the same backup twice, with a later first
+// entry, draws two floors. A file that is not a restored backup is left
+// alone.
 func TestRestoredBackupNeverRepeatsIDs(t *testing.T) {
 	s, path := openTemp(t)
 	e := status.NewEngine(model(), nil)
@@ -62,13 +64,19 @@ func TestRestoredBackupNeverRepeatsIDs(t *testing.T) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r, err := Open(path, Options{Now: func() time.Time { return now }})
+		r, err := Open(path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		info, ok := r.Restored()
-		if !ok || info.Floor != uint64(now.UnixMilli()) || !info.BackupAt.Equal(t0.Add(time.Hour)) {
-			t.Fatalf("restore not noticed: %+v %v", info, ok)
+		if !ok || info.Floor != 0 || !info.BackupAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("restore not noticed, or a floor drawn at Open: %+v %v", info, ok)
+		}
+		// The first entry, before the engine loads its state, as the node
+		// writes it.
+		mustApply(t, r, Entry{At: now, Audit: []status.AuditEntry{{At: now, Actor: "outpost", Action: "restore", Target: "data file"}}})
+		if info, _ := r.Restored(); info.Floor != uint64(now.UnixMilli()) {
+			t.Fatalf("floor %d after the first entry at %s, want %d", info.Floor, now, now.UnixMilli())
 		}
 		st, err := r.LoadState(now, time.Hour)
 		if err != nil {

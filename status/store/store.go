@@ -76,9 +76,6 @@ type Options struct {
 	LockTimeout time.Duration
 	// NoSync skips fsync (benchmarks of the non-durable path only).
 	NoSync bool
-	// Now is the clock (default time.Now): it draws the sequence floor of
-	// a restored backup.
-	Now func() time.Time
 }
 
 // Store is the bbolt-backed store. Its methods are safe for concurrent use;
@@ -89,8 +86,8 @@ type Store struct {
 	lastCommit atomic.Int64
 	// subsVersion: see SubscriptionsVersion.
 	subsVersion atomic.Uint64
-	restored    *Restored
-	now         func() time.Time
+	// restored: see Restored; its floor is set by the first entry.
+	restored atomic.Pointer[Restored]
 	// incidents counts commits that wrote incidents: pages built from
 	// stored incidents are fresh while it stays the same.
 	incidents atomic.Uint64
@@ -114,9 +111,6 @@ func Open(path string, o Options) (*Store, error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -130,7 +124,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: o.Now, work: make(chan struct{}, 1)}
+	s := &Store{db: db, path: path, work: make(chan struct{}, 1)}
 	if err := s.view(s.checkLoaded); err != nil {
 		db.Close()
 		if !errors.Is(err, ErrDamaged) {
@@ -175,17 +169,14 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 	if raw := meta.Get(keyLastCommit); raw != nil {
 		s.lastCommit.Store(int64(binary.BigEndian.Uint64(raw)))
 	}
-	r, err := restore(tx, s.now())
-	if err != nil {
-		return fmt.Errorf("continue sequences after a restore: %w", err)
-	}
-	s.restored = r
+	s.restored.Store(restoredAt(tx))
 	return meta.Put(keySchema, be32(SchemaVersion))
 }
 
 // Restored reports that the file was a backup being used as the data file
-// (see MarkBackup), and the floor its sequences now continue from.
-func (s *Store) Restored() (*Restored, bool) { return s.restored, s.restored != nil }
+// (see MarkBackup) when it was opened, and the floor its sequences
+// continue from once the first entry applied to it has drawn it.
+func (s *Store) Restored() (*Restored, bool) { r := s.restored.Load(); return r, r != nil }
 
 // view is db.View, update db.Update: a page bbolt finds damaged makes it
 // panic, and the panic becomes an ErrDamaged error instead of a crash with
