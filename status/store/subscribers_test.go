@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -361,5 +362,20 @@ func TestResubmittedFormTakesNewChoices(t *testing.T) {
 			t.Errorf("%s after %s: components %v, maintenance %v, limited %v (%v); want %v, %v, %v",
 				c.addr, c.tok, sub.Components, sub.Maintenance, res.Limited, err, c.comps, c.maintenance, c.limited)
 		}
+	}
+}
+
+// A webhook Subscribe entry that names no kind (as the webhook service
+// wrote them) stores its row with the kind, so the row is the same
+// whether the entry was applied as built or after a codec round trip
+// (where reading the subscription fills the kind in).
+func TestSubscribeStoresTheKind(t *testing.T) {
+	s, _ := openTemp(t)
+	sub := Subscription{ID: "sub_k", URL: "https://hooks.example.com/k", TokenHash: "x", Client: "c", CreatedAt: t0, StateAt: t0}
+	mustApply(t, s, Entry{At: t0, Subscribe: &NewSubscription{Sub: sub}})
+	var raw []byte
+	s.view(func(tx *bolt.Tx) error { raw = bytes.Clone(tx.Bucket(bucketSubs).Get([]byte("sub_k"))); return nil })
+	if !bytes.Contains(raw, []byte(`"kind":"webhook"`)) {
+		t.Fatalf("the row as stored: %s; want its kind", raw)
 	}
 }

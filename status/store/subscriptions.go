@@ -80,6 +80,12 @@ func applySubscribe(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) 
 	if n.Sub.Kind == KindEmail {
 		return subscribeEmail(tx, n, now, res)
 	}
+	// Stored with its kind: a row without one reads as a webhook, so an
+	// entry applied as built and one applied after a codec round trip
+	// (which fills the kind in) must write the same bytes.
+	if n.Sub.Kind == "" {
+		n.Sub.Kind = KindWebhook
+	}
 	held := 0
 	if err := b.ForEach(func(_, v []byte) error {
 		var x Subscription
