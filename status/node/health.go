@@ -73,8 +73,9 @@ func (n *Node) healthDetails() healthBody {
 }
 
 // health is the node's liveness for /healthz: the monitor's, and a store
-// that has stopped applying its log (an entry it cannot decode) comes
-// first, since nothing else moves until an upgraded Outpost replays it.
+// that has stopped applying its log (an entry it cannot decode or could
+// not apply) comes first, since nothing else moves until a restarted
+// Outpost replays it.
 func (n *Node) health() (bool, string) {
 	if err := n.st.Halted(); err != nil {
 		return false, err.Error()

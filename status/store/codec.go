@@ -264,6 +264,12 @@ var ErrHalted = errors.New("applying entries halted")
 // error, which Halted reports. The halt is not kept in the file: a
 // restart replays the log from the last applied index, and an upgraded
 // Outpost goes on from the entry that stopped this one.
+//
+// An entry that fails to apply for another reason than a refusal (a full
+// disk, a value this version does not know) halts it too: the log's
+// applier does not offer the same entry again, and applying the next one
+// would pass this one unapplied. A restart, once the disk has room or the
+// Outpost is upgraded, replays it.
 func (s *Store) ApplyEncoded(data []byte, index uint64) (Result, error) {
 	if err := s.Halted(); err != nil {
 		return Result{}, err
@@ -279,7 +285,14 @@ func (s *Store) ApplyEncoded(data []byte, index uint64) (Result, error) {
 		return Result{}, s.Halted()
 	}
 	e.Index = index
-	return s.Apply(e)
+	res, err := s.Apply(e)
+	var r *Refusal
+	if err != nil && !errors.As(err, &r) && !errors.Is(err, ErrHalted) {
+		err = fmt.Errorf("%w at log index %d: %w", ErrHalted, index, err)
+		s.halt.CompareAndSwap(nil, &err)
+		return Result{}, s.Halted()
+	}
+	return res, err
 }
 
 // Halted is why the store stopped applying entries (ErrHalted), nil while

@@ -184,6 +184,36 @@ func TestUnknownPartHaltsTheApplier(t *testing.T) {
 	}
 }
 
+// An entry of the log that fails to apply for any reason other than a
+// refusal (a value this version does not know, a full disk) stops the
+// applier at it: raft's FSM does not call again with the same entry, so
+// applying the next one would move the applied index past an entry this
+// node never applied, and its state would leave the others'.
+func TestFailedEntryIsNotSkipped(t *testing.T) {
+	s, _ := openTemp(t)
+	ann := func(id string) Entry {
+		return Entry{At: t0, Announce: []Announcement{{Event: status.Event{ID: id}, Dests: []Dest{{Name: "ops"}}}}}
+	}
+	if _, err := s.ApplyEncoded(mustEncode(t, ann("evt-1")), 1); err != nil {
+		t.Fatal(err)
+	}
+	newer := Entry{At: t0, Marks: []Mark{{Seq: 1, Dest: "ops", To: "bounced"}}} // a state a newer writer knows
+	_, err := s.ApplyEncoded(mustEncode(t, newer), 2)
+	var ref *Refusal
+	if err == nil || errors.As(err, &ref) {
+		t.Fatalf("entry 2: err = %v, want a failure that is no refusal", err)
+	}
+	if h := s.Halted(); h == nil || !strings.Contains(h.Error(), "log index 2") {
+		t.Errorf("Halted() = %v after entry 2 failed, want the halt at log index 2", h)
+	}
+	if _, err := s.ApplyEncoded(mustEncode(t, ann("evt-3")), 3); !errors.Is(err, ErrHalted) {
+		t.Errorf("entry 3 after entry 2 failed: err = %v, want %v", err, ErrHalted)
+	}
+	if n, err := s.AppliedIndex(); err != nil || n != 1 {
+		t.Errorf("applied index %d (%v), want 1: entry 2 was never applied", n, err)
+	}
+}
+
 // The decoder never panics, its own encoding of what it decoded decodes,
 // and from there a round trip changes no byte. (From there, not from the
 // first decode: Subscription reads a missing kind as webhook, so an entry

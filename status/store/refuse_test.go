@@ -274,3 +274,30 @@ func TestFailedWriteIsNoRefusal(t *testing.T) {
 		t.Fatalf("applied index %d after the retried refusal, want 2", n)
 	}
 }
+
+// A subscription of a kind or in a state this version does not know (a
+// newer writer's) is no refusal and is not written either: a newer node
+// may apply it otherwise, so this one stops on it rather than store a row
+// that the others may not hold.
+func TestUnknownSubscriptionValueIsNoRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sub  Subscription
+	}{
+		{"kind", Subscription{ID: "sub_1", Kind: "sms", State: SubPending, Client: "127.0.0.1"}},
+		{"state", Subscription{ID: "sub_1", Kind: KindWebhook, State: "bouncing", Client: "127.0.0.1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTemp(t)
+			before := bucketDump(t, s)
+			_, err := s.Apply(Entry{At: t0, Index: 1, Subscribe: &NewSubscription{Sub: tc.sub}})
+			var ref *Refusal
+			if err == nil || errors.As(err, &ref) {
+				t.Fatalf("err = %v, want a failure that is no refusal", err)
+			}
+			if after := bucketDump(t, s); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Error("the subscription was written")
+			}
+		})
+	}
+}

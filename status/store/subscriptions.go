@@ -86,6 +86,14 @@ func applySubscribe(tx *bolt.Tx, n NewSubscription, now time.Time, res *Result) 
 	if n.Sub.Kind == "" {
 		n.Sub.Kind = KindWebhook
 	}
+	// A kind or state a newer writer knows is no refusal: a newer node may
+	// apply the entry otherwise, so this one must not store it as a webhook.
+	if n.Sub.Kind != KindWebhook {
+		return fmt.Errorf("subscription %s: unknown kind %q", n.Sub.ID, n.Sub.Kind)
+	}
+	if n.Sub.State != "" && !n.Sub.State.known() {
+		return fmt.Errorf("subscription %s: unknown state %q", n.Sub.ID, n.Sub.State)
+	}
 	held := 0
 	if err := b.ForEach(func(_, v []byte) error {
 		var x Subscription
