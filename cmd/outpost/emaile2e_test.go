@@ -269,8 +269,20 @@ email:
 	waitFor(t, 20*time.Second, "the incident's mail", func() bool { return len(mailsFor(t, mta, ann)) == 2 }, p)
 	down.Store(false)
 	waitFor(t, 20*time.Second, "the resolution's mail", func() bool { return len(mailsFor(t, mta, ann)) == 3 }, p)
-	got := mailsFor(t, mta, ann)
-	opened, resolved := mailParts(t, got[1]), mailParts(t, got[2])
+	// By subject, not by the Maildir's order: two mails delivered in one
+	// second may list either way round.
+	var opened, resolved parts
+	for _, m := range mailsFor(t, mta, ann) {
+		switch subject := m.Header.Get("Subject"); {
+		case strings.Contains(subject, "Investigating"):
+			opened = mailParts(t, m)
+		case strings.Contains(subject, "Resolved"):
+			resolved = mailParts(t, m)
+		}
+	}
+	if opened.hdr == nil || resolved.hdr == nil {
+		t.Fatalf("ann's mails lack the incident's or the resolution's: %d mails", len(mailsFor(t, mta, ann)))
+	}
 	checkIncidentMail(t, client, opened, "Investigating", start)
 	checkIncidentMail(t, client, resolved, "Resolved", start)
 	if id := opened.hdr.Get("Message-ID"); resolved.hdr.Get("In-Reply-To") != id || resolved.hdr.Get("References") != id ||
