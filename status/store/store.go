@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,8 +82,12 @@ type Options struct {
 // Store is the bbolt-backed store. Its methods are safe for concurrent use;
 // Apply is meant to be called by one goroutine (the engine's).
 type Store struct {
+	// mu is held shared by every transaction (view, update) and Close,
+	// and alone by Restore while it swaps the file under db.
+	mu         sync.RWMutex
 	db         *bolt.DB
 	path       string
+	opts       Options // as Open completed them: Restore reopens with them
 	lastCommit atomic.Int64
 	// subsVersion: see SubscriptionsVersion.
 	subsVersion atomic.Uint64
@@ -124,7 +129,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, work: make(chan struct{}, 1)}
+	s := &Store{db: db, path: path, opts: o, work: make(chan struct{}, 1)}
 	if err := s.view(s.checkLoaded); err != nil {
 		db.Close()
 		if !errors.Is(err, ErrDamaged) {
@@ -184,6 +189,8 @@ func (s *Store) Restored() (*Restored, bool) { r := s.restored.Load(); return r,
 // (a key size from a flipped byte): SetPanicOnFault makes that fault a
 // panic too on this goroutine, where it would otherwise end the process.
 func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	s.reads.Add(1)
 	defer s.reads.Add(-1)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -192,6 +199,8 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 }
 
 func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.damaged(&err)
 	return s.db.Update(fn)
@@ -212,7 +221,7 @@ func (s *Store) damaged(err *error) {
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { s.mu.Lock(); defer s.mu.Unlock(); return s.db.Close() }
 
 // Path is the data file's path.
 func (s *Store) Path() string { return s.path }
