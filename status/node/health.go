@@ -44,7 +44,7 @@ func (n *Node) healthDetails() healthBody {
 	d := n.mon.Details()
 	b := healthBody{Status: "ok", Version: n.version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: n.rl.state(),
 		DispatcherPasses: n.disp.Passes()}
-	if ok, reason := n.health(); !ok {
+	if ok, reason := n.healthOf(d.Healthy, d.Reason); !ok {
 		b.Status, b.Reason = "unhealthy", reason
 	}
 	now := n.now()
@@ -76,9 +76,12 @@ func (n *Node) healthDetails() healthBody {
 // that has stopped applying its log (an entry it cannot decode or could
 // not apply) comes first, since nothing else moves until a restarted
 // Outpost replays it.
-func (n *Node) health() (bool, string) {
+func (n *Node) health() (bool, string) { return n.healthOf(n.mon.Health()) }
+
+// healthOf is the node's liveness given the monitor's (ok, reason).
+func (n *Node) healthOf(ok bool, reason string) (bool, string) {
 	if err := n.st.Halted(); err != nil {
 		return false, err.Error()
 	}
-	return n.mon.Health()
+	return ok, reason
 }

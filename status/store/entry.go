@@ -152,12 +152,18 @@ func (s *Store) Apply(e Entry) (Result, error) {
 func (s *Store) AppliedIndex() (uint64, error) {
 	var n uint64
 	err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
-			n = binary.BigEndian.Uint64(v)
-		}
+		n = appliedIndex(tx)
 		return nil
 	})
 	return n, err
+}
+
+// appliedIndex reads the applied index in tx (0 when none).
+func appliedIndex(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
 }
 
 // committed updates what the store keeps in memory about its file.
@@ -200,12 +206,11 @@ type part struct {
 
 func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 	if e.Index > 0 {
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyApplied); len(v) == 8 && e.Index <= binary.BigEndian.Uint64(v) {
+		if e.Index <= appliedIndex(tx) {
 			res.Skipped = true
 			return nil
 		}
-		if err := meta.Put(keyApplied, be64(e.Index)); err != nil {
+		if err := tx.Bucket(bucketMeta).Put(keyApplied, be64(e.Index)); err != nil {
 			return err
 		}
 	}

@@ -129,15 +129,15 @@ func fanRow(tx *bolt.Tx, subs *bolt.Bucket, r *OutboxRow, f FannedRow, now time.
 	for _, id := range f.Subs {
 		var sub Subscription
 		ok, err := getJSON(subs, []byte(id), &sub)
-		if ok && kind == KindEmail {
-			ok = sub.EmailWants(r.Event) // its kind, its state and its choice
-		} else if ok {
-			ok = sub.Kind == kind && sub.takes()
+		if err != nil {
+			return 0, fmt.Errorf("subscription %s: %w", id, err)
 		}
-		if err != nil || !ok {
-			if err != nil {
-				return 0, fmt.Errorf("subscription %s: %w", id, err)
-			}
+		if kind == KindEmail {
+			ok = ok && sub.EmailWants(r.Event) // its kind, its state and its choice
+		} else {
+			ok = ok && sub.Kind == kind && sub.takes()
+		}
+		if !ok {
 			continue // deleted or stopped since the fan-out was decided
 		}
 		wd := &WebhookDelivery{Sub: id, MessageID: r.Event.ID, Type: string(r.Event.Type), EventSeq: r.Seq,

@@ -172,16 +172,11 @@ func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscri
 		retry = Backoff{Steps: p.VerifySchedule}
 	}
 	if o.Unsent {
-		return retryUnsent(o, d, retry), ""
+		// It never left: retried (past the schedule: failed), and its
+		// subscriber is not held to it, since no receiver failed.
+		return retryLabel(retryOrFail(d, retry, o.At, 0, false)), ""
 	}
-	out := []string{"failed"}
-	n := len(d.Attempts)
-	if wait, ok := retry.Next(n, o.RetryAfter, 1); !o.Permanent && ok && n < maxAttemptsTried {
-		d.State, d.NextAt = Pending, o.At.Add(wait)
-		out = []string{"retry"}
-	} else {
-		d.State, d.NextAt = Failed, time.Time{}
-	}
+	out := retryLabel(retryOrFail(d, retry, o.At, o.RetryAfter, o.Permanent))
 	if verify {
 		if d.State == Failed {
 			sub.State, sub.StateAt, sub.Reason = SubExpired, o.At, "not verified: "+failure
@@ -200,15 +195,23 @@ func (p WebhookPolicy) record(o WebhookOutcome, d *WebhookDelivery, sub *Subscri
 	return out, sub.Reason
 }
 
-// retryUnsent retries (past the schedule: fails) a delivery that never
-// left; its subscriber is not held to it, since no receiver failed.
-func retryUnsent(o WebhookOutcome, d *WebhookDelivery, retry Backoff) []string {
+// retryOrFail schedules d's next attempt on retry, or fails d when the
+// failure is permanent or the schedule or the attempts run out; it
+// reports whether d is retried.
+func retryOrFail(d *WebhookDelivery, retry Backoff, at time.Time, retryAfter time.Duration, permanent bool) bool {
 	n := len(d.Attempts)
-	if wait, ok := retry.Next(n, 0, 1); ok && n < maxAttemptsTried {
-		d.State, d.NextAt = Pending, o.At.Add(wait)
-		return []string{"retry"}
+	if wait, ok := retry.Next(n, retryAfter, 1); !permanent && ok && n < maxAttemptsTried {
+		d.State, d.NextAt = Pending, at.Add(wait)
+		return true
 	}
 	d.State, d.NextAt = Failed, time.Time{}
+	return false
+}
+
+func retryLabel(retried bool) []string {
+	if retried {
+		return []string{"retry"}
+	}
 	return []string{"failed"}
 }
 
@@ -220,12 +223,9 @@ func (p WebhookPolicy) recordEmail(o WebhookOutcome, d *WebhookDelivery, sub *Su
 		d.State, d.NextAt, sub.PermanentFailures = Sent, time.Time{}, 0
 		return []string{"delivered"}, ""
 	}
-	n := len(d.Attempts)
-	if wait, ok := (Backoff{Steps: p.EmailSchedule}).Next(n, o.RetryAfter, 1); !o.Permanent && ok && n < maxAttemptsTried {
-		d.State, d.NextAt = Pending, o.At.Add(wait)
+	if retryOrFail(d, Backoff{Steps: p.EmailSchedule}, o.At, o.RetryAfter, o.Permanent) {
 		return []string{"retry"}, ""
 	}
-	d.State, d.NextAt = Failed, time.Time{}
 	if !o.Permanent || o.Status < 500 {
 		// Retries ran out, or the mail could not be built: no server
 		// refused the address, so it is not held against it.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,11 +78,10 @@ const maxRefusalMessage = 256
 // after the entry's was undone. A replayed one (at or below the applied
 // index) was recorded when first met.
 func recordRefusal(tx *bolt.Tx, e Entry, r *Refusal, msg string) error {
-	meta := tx.Bucket(bucketMeta)
-	if v := meta.Get(keyApplied); len(v) == 8 && e.Index <= binary.BigEndian.Uint64(v) {
+	if e.Index <= appliedIndex(tx) {
 		return nil
 	}
-	if err := meta.Put(keyApplied, be64(e.Index)); err != nil {
+	if err := tx.Bucket(bucketMeta).Put(keyApplied, be64(e.Index)); err != nil {
 		return err
 	}
 	if len(msg) > maxRefusalMessage {

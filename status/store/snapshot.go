@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -31,9 +30,7 @@ type SnapshotInfo struct {
 func (s *Store) Snapshot(w io.Writer) (SnapshotInfo, error) {
 	var info SnapshotInfo
 	err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
-			info.Index = binary.BigEndian.Uint64(v)
-		}
+		info.Index = appliedIndex(tx)
 		var err error
 		info.Size, err = tx.WriteTo(w)
 		return err

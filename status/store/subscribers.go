@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -259,13 +258,7 @@ func pauseMail(tx *bolt.Tx, sub *Subscription, now time.Time) error {
 	if sub.Kind != KindEmail || sub.State != SubPaused {
 		return nil
 	}
-	prefix := []byte(sub.ID + "\x00")
-	var seqs [][]byte
-	c := tx.Bucket(bucketWHBySub).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		seqs = append(seqs, bytes.Clone(k[len(prefix):]))
-	}
-	for _, seq := range seqs {
+	for _, seq := range subDeliveries(tx, sub.ID) {
 		var d WebhookDelivery
 		ok, err := getJSON(tx.Bucket(bucketWHDelivery), seq, &d)
 		if err != nil {

@@ -239,15 +239,8 @@ func deleteSubscription(tx *bolt.Tx, id string) error {
 	if err := tx.Bucket(bucketSubs).Delete([]byte(id)); err != nil {
 		return err
 	}
-	prefix := []byte(id + "\x00")
 	idx := tx.Bucket(bucketWHBySub)
-	var keys [][]byte
-	c := idx.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys {
-		seq := k[len(prefix):]
+	for _, seq := range subDeliveries(tx, id) {
 		// The delivery is in its kind's open index: deleting from both
 		// needs no read of it.
 		for _, bk := range [][]byte{bucketWHDelivery, bucketWHOpen, bucketEmailOpen} {
@@ -255,11 +248,24 @@ func deleteSubscription(tx *bolt.Tx, id string) error {
 				return err
 			}
 		}
-		if err := idx.Delete(k); err != nil {
+		if err := idx.Delete(append([]byte(id+"\x00"), seq...)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// subDeliveries lists the sequences (be64) of subscription id's
+// deliveries, oldest first, copied out of the wh_by_sub index so the
+// caller may change it.
+func subDeliveries(tx *bolt.Tx, id string) [][]byte {
+	prefix := []byte(id + "\x00")
+	var seqs [][]byte
+	c := tx.Bucket(bucketWHBySub).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		seqs = append(seqs, bytes.Clone(k[len(prefix):]))
+	}
+	return seqs
 }
 
 // SubscriptionsVersion changes whenever a subscription is created,

@@ -289,13 +289,13 @@ type PruneWebhooks struct {
 func applyPruneWebhooks(tx *bolt.Tx, p PruneWebhooks, now time.Time, res *Result) error {
 	n, err := pruneWebhooks(tx, p.Cutoff, p.Limit)
 	res.Deleted = n
-	if err == nil && !p.Unconfirmed.IsZero() {
-		err = forgetUnconfirmed(tx, p.Unconfirmed)
+	if err != nil || p.Unconfirmed.IsZero() {
+		return err
 	}
-	if err == nil && !p.Unconfirmed.IsZero() {
-		err = pruneMailboxes(tx, now)
+	if err := forgetUnconfirmed(tx, p.Unconfirmed); err != nil {
+		return err
 	}
-	return err
+	return pruneMailboxes(tx, now)
 }
 
 func pruneWebhooks(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
