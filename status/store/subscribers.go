@@ -52,11 +52,18 @@ func (s *Subscription) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	if p.Kind == "" {
-		p.Kind = KindWebhook
-	}
+	p.Kind = storedKind(p.Kind)
 	*s = Subscription(p)
 	return nil
+}
+
+// storedKind is the kind a stored row's kind field stands for: rows
+// written before kinds have none and are webhooks.
+func storedKind(k SubKind) SubKind {
+	if k == "" {
+		return KindWebhook
+	}
+	return k
 }
 
 // EmailWants reports whether an email subscriber takes ev: confirmed and

@@ -377,11 +377,17 @@ func (s *Store) SubscriberStats(kind SubKind) (WebhookStats, error) {
 	st := WebhookStats{Subscriptions: map[SubState]int{}}
 	err := s.view(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
-			var x Subscription
+			// Only the kind and the state: a count needs no secrets,
+			// choices or delivery history decoded (this runs on every
+			// health request and metrics scrape).
+			var x struct {
+				Kind  SubKind  `json:"kind"`
+				State SubState `json:"state"`
+			}
 			if err := json.Unmarshal(v, &x); err != nil {
 				return fmt.Errorf("subscription %s: %w", k, err)
 			}
-			if x.Kind == kind {
+			if storedKind(x.Kind) == kind {
 				st.Subscriptions[x.State]++
 			}
 			return nil
