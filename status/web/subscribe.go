@@ -97,10 +97,7 @@ func (m *subscribeRoom) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(snap.Components))
-	for i, comp := range snap.Components {
-		ids[i] = comp.ID
-	}
+	ids := componentIDs(snap)
 	limit := maxSubscribeBase + maxPerComponent*len(ids)
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
 	if err != nil {
