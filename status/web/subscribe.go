@@ -196,14 +196,7 @@ type subscribeBox struct {
 type followView struct{ Name, URL, Text string }
 
 // ErrorFor is the message for field, "" when it is fine.
-func (v *subscribeView) ErrorFor(field string) string {
-	for _, e := range v.Errors {
-		if e.Field == field {
-			return e.Message
-		}
-	}
-	return ""
-}
+func (v *subscribeView) ErrorFor(field string) string { return errorFor(v.Errors, field) }
 
 // refill shows a refused form again as it was sent, with its messages.
 func (v *subscribeView) refill(body []byte, errs []formError) {
