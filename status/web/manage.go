@@ -72,25 +72,11 @@ func (m *manageRoom) routes(e *echo.Echo) {
 // subscriber is the email subscriber a manage link names, or the page
 // that says why there is none.
 func (m *manageRoom) subscriber(token string) (store.Subscription, *pageError) {
-	keys, err := m.st.SiteKeys()
-	if err != nil {
-		return store.Subscription{}, errTryAgain
-	}
-	id, err := capability.Verify(keys, token, capability.Manage, m.now())
-	switch {
-	case errors.Is(err, capability.ErrExpired):
-		return store.Subscription{}, errManageExpired
-	case err != nil:
-		return store.Subscription{}, errManageInvalid
-	}
-	sub, err := m.st.Subscription(id)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && sub.Kind != store.KindEmail):
+	sub, pe := linkSubscriber(m.st, token, capability.Manage, m.now(), errManageInvalid, errManageExpired)
+	if pe == nil && sub.Kind != store.KindEmail {
 		return store.Subscription{}, errNoSub
-	case err != nil:
-		return store.Subscription{}, errTryAgain
 	}
-	return sub, nil
+	return sub, pe
 }
 
 func (m *manageRoom) show(c echo.Context) error {
