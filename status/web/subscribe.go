@@ -122,11 +122,11 @@ func (m *subscribeRoom) submit(c echo.Context) error {
 }
 
 func (m *subscribeRoom) snapshot() (*status.Snapshot, error) {
-	cur := m.s.current.Load()
-	if cur == nil {
+	snap := m.s.Served()
+	if snap == nil {
 		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 	}
-	return cur.snap, nil
+	return snap, nil
 }
 
 // answer renders the page; one carrying the form may post to this site.
