@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -114,9 +113,8 @@ func (m *manageRoom) act(c echo.Context) error {
 		return refuse(c, m.pages, errTryAgain)
 	}
 	ids := componentIDs(snap)
-	limit := maxSubscribeBase + maxPerComponent*len(ids)
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
-	_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain) // an oversized rest: answer, not reset
+	limit := formLimit(len(ids))
+	body, err := readForm(c, limit)
 	vals, perr := url.ParseQuery(string(body))
 	switch {
 	case len(body) > limit:

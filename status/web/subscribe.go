@@ -40,6 +40,19 @@ const (
 	maxPerComponent  = 80
 )
 
+// formLimit is the body limit of a form that lists n components (the
+// subscribe form, the manage page's).
+func formLimit(n int) int { return maxSubscribeBase + maxPerComponent*n }
+
+// readForm reads a form's body, up to limit+1 bytes (more is the caller's
+// to refuse), and drains an oversized rest within maxDrain, so the client
+// gets the answer, not a reset.
+func readForm(c echo.Context, limit int) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
+	_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain)
+	return body, err
+}
+
 // subscribeRoom serves /subscribe: the page, and the email form's POST.
 type subscribeRoom struct {
 	s   *Server
@@ -98,12 +111,11 @@ func (m *subscribeRoom) submit(c echo.Context) error {
 		return err
 	}
 	ids := componentIDs(snap)
-	limit := maxSubscribeBase + maxPerComponent*len(ids)
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
+	limit := formLimit(len(ids))
+	body, err := readForm(c, limit)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read; try again.")
 	}
-	_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain) // an oversized rest: answer, not reset
 	f := parseSubscribeForm(body, ids, limit)
 	v := m.view(snap)
 	if len(f.Errors) > 0 {
