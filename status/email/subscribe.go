@@ -156,15 +156,14 @@ func (s *Subscribe) Request(ctx context.Context, r Request) error {
 		return fmt.Errorf("subscribe: %w", err) // the form and the API checked it already
 	}
 	now := s.o.Now()
-	addr := strings.ToLower(r.Address)
-	old, err := s.o.Store.EmailSubscriber(addr)
+	old, err := s.o.Store.EmailSubscriber(r.Address) // without case, as the store keys it
 	switch {
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("read subscriber: %w", err)
 	case err == nil && old.State != store.SubPending:
 		return nil
 	}
-	switch sent, err := s.o.Store.ConfirmationsSent(addr, now); {
+	switch sent, err := s.o.Store.ConfirmationsSent(r.Address, now); {
 	case err != nil:
 		return fmt.Errorf("read confirmation count: %w", err)
 	case sent >= MaxConfirmations:

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -72,25 +71,11 @@ func (m *manageRoom) routes(e *echo.Echo) {
 // subscriber is the email subscriber a manage link names, or the page
 // that says why there is none.
 func (m *manageRoom) subscriber(token string) (store.Subscription, *pageError) {
-	keys, err := m.st.SiteKeys()
-	if err != nil {
-		return store.Subscription{}, errTryAgain
-	}
-	id, err := capability.Verify(keys, token, capability.Manage, m.now())
-	switch {
-	case errors.Is(err, capability.ErrExpired):
-		return store.Subscription{}, errManageExpired
-	case err != nil:
-		return store.Subscription{}, errManageInvalid
-	}
-	sub, err := m.st.Subscription(id)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && sub.Kind != store.KindEmail):
+	sub, pe := linkSubscriber(m.st, token, capability.Manage, m.now(), errManageInvalid, errManageExpired)
+	if pe == nil && sub.Kind != store.KindEmail {
 		return store.Subscription{}, errNoSub
-	case err != nil:
-		return store.Subscription{}, errTryAgain
 	}
-	return sub, nil
+	return sub, pe
 }
 
 func (m *manageRoom) show(c echo.Context) error {
@@ -128,9 +113,8 @@ func (m *manageRoom) act(c echo.Context) error {
 		return refuse(c, m.pages, errTryAgain)
 	}
 	ids := componentIDs(snap)
-	limit := maxSubscribeBase + maxPerComponent*len(ids)
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
-	_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain) // an oversized rest: answer, not reset
+	limit := formLimit(len(ids))
+	body, err := readForm(c, limit)
 	vals, perr := url.ParseQuery(string(body))
 	switch {
 	case len(body) > limit:

@@ -39,14 +39,7 @@ type manageView struct {
 }
 
 // ErrorFor is the message for field, "" when it is fine.
-func (v *manageView) ErrorFor(field string) string {
-	for _, e := range v.Errors {
-		if e.Field == field {
-			return e.Message
-		}
-	}
-	return ""
-}
+func (v *manageView) ErrorFor(field string) string { return errorFor(v.Errors, field) }
 
 // newManageView is sub's page: the served components by group, as on
 // /subscribe, ticked as sub chose (none chosen: all).

@@ -40,6 +40,19 @@ const (
 	maxPerComponent  = 80
 )
 
+// formLimit is the body limit of a form that lists n components (the
+// subscribe form, the manage page's).
+func formLimit(n int) int { return maxSubscribeBase + maxPerComponent*n }
+
+// readForm reads a form's body, up to limit+1 bytes (more is the caller's
+// to refuse), and drains an oversized rest within maxDrain, so the client
+// gets the answer, not a reset.
+func readForm(c echo.Context, limit int) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
+	_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain)
+	return body, err
+}
+
 // subscribeRoom serves /subscribe: the page, and the email form's POST.
 type subscribeRoom struct {
 	s   *Server
@@ -97,16 +110,12 @@ func (m *subscribeRoom) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(snap.Components))
-	for i, comp := range snap.Components {
-		ids[i] = comp.ID
-	}
-	limit := maxSubscribeBase + maxPerComponent*len(ids)
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(limit)+1))
+	ids := componentIDs(snap)
+	limit := formLimit(len(ids))
+	body, err := readForm(c, limit)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read; try again.")
 	}
-	_, _ = io.CopyN(io.Discard, c.Request().Body, maxDrain) // an oversized rest: answer, not reset
 	f := parseSubscribeForm(body, ids, limit)
 	v := m.view(snap)
 	if len(f.Errors) > 0 {
@@ -125,11 +134,11 @@ func (m *subscribeRoom) submit(c echo.Context) error {
 }
 
 func (m *subscribeRoom) snapshot() (*status.Snapshot, error) {
-	cur := m.s.current.Load()
-	if cur == nil {
+	snap := m.s.Served()
+	if snap == nil {
 		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 	}
-	return cur.snap, nil
+	return snap, nil
 }
 
 // answer renders the page; one carrying the form may post to this site.
@@ -199,14 +208,7 @@ type subscribeBox struct {
 type followView struct{ Name, URL, Text string }
 
 // ErrorFor is the message for field, "" when it is fine.
-func (v *subscribeView) ErrorFor(field string) string {
-	for _, e := range v.Errors {
-		if e.Field == field {
-			return e.Message
-		}
-	}
-	return ""
-}
+func (v *subscribeView) ErrorFor(field string) string { return errorFor(v.Errors, field) }
 
 // refill shows a refused form again as it was sent, with its messages.
 func (v *subscribeView) refill(body []byte, errs []formError) {

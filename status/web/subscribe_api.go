@@ -111,14 +111,10 @@ func (w *subscriptionsRoom) emailRequest(b subscribeBody) (email.Request, error)
 	if snap == nil {
 		return email.Request{}, echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 	}
-	known := make([]string, len(snap.Components))
-	for i, comp := range snap.Components {
-		known[i] = comp.ID
-	}
 	var comps []string
 	if b.Components != nil {
 		var problem string
-		if comps, problem = pickComponents(b.Components, known); problem != "" {
+		if comps, problem = pickComponents(b.Components, componentIDs(snap)); problem != "" {
 			return email.Request{}, fieldError("components", "%s", problem)
 		}
 	}

@@ -13,6 +13,17 @@ import (
 // as a whole.
 type formError struct{ Field, Message string }
 
+// errorFor is errs' message for field, "" when it is fine (the views'
+// ErrorFor, which the templates call).
+func errorFor(errs []formError, field string) string {
+	for _, e := range errs {
+		if e.Field == field {
+			return e.Message
+		}
+	}
+	return ""
+}
+
 // subscribeForm is what parseSubscribeForm makes of a POST /subscribe.
 type subscribeForm struct {
 	Req email.Request

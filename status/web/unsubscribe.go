@@ -70,23 +70,33 @@ var (
 // subscriber is the subscription a link names, or the page that says why
 // there is none.
 func (l *leaveRoom) subscriber(token string) (string, *pageError) {
-	keys, err := l.st.SiteKeys()
+	sub, pe := linkSubscriber(l.st, token, capability.Unsubscribe, l.now(), errLinkInvalid, errLinkExpired)
+	return sub.ID, pe
+}
+
+// linkSubscriber is the subscriber a capability link for purpose names,
+// or the page that says why there is none (invalid and expired: the
+// room's own words for a bad or an expired token).
+func linkSubscriber(st *store.Store, token string, purpose capability.Purpose, now time.Time, invalid, expired *pageError) (store.Subscription, *pageError) {
+	keys, err := st.SiteKeys()
 	if err != nil {
-		return "", errTryAgain
+		return store.Subscription{}, errTryAgain
 	}
-	id, err := capability.Verify(keys, token, capability.Unsubscribe, l.now())
+	id, err := capability.Verify(keys, token, purpose, now)
 	switch {
 	case errors.Is(err, capability.ErrExpired):
-		return "", errLinkExpired
+		return store.Subscription{}, expired
 	case err != nil:
-		return "", errLinkInvalid
+		return store.Subscription{}, invalid
 	}
-	if _, err := l.st.Subscription(id); errors.Is(err, store.ErrNotFound) {
-		return "", errNoSub
-	} else if err != nil {
-		return "", errTryAgain
+	sub, err := st.Subscription(id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Subscription{}, errNoSub
+	case err != nil:
+		return store.Subscription{}, errTryAgain
 	}
-	return id, nil
+	return sub, nil
 }
 
 func (l *leaveRoom) show(c echo.Context) error {
