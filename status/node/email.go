@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/email"
 	"github.com/outpost-status/outpost/status/notify"
@@ -84,12 +83,6 @@ func (f *emailForm) subscriber() web.EmailSubscriber {
 		return nil
 	}
 	return f
-}
-
-// emailWants is whether an email subscriber can want ev: incidents and
-// maintenance, never component changes or operators' events.
-func emailWants(ev status.Event) bool {
-	return ev.Incident != nil && !ev.Type.OperatorsOnly() && ev.Type != status.ComponentStatusChanged
 }
 
 // mailRun runs the email deliveries and the subscribe requests, when on.

@@ -110,7 +110,7 @@ func New(o Options) (*Node, error) {
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	n.route = withSubscribers(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled, store.WebhooksDest, webhook.Wants)
-	n.route = withSubscribers(n.route, cfg, o.Email != nil, store.EmailDest, emailWants)
+	n.route = withSubscribers(n.route, cfg, o.Email != nil, store.EmailDest, store.EmailEvent)
 	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)
 	}

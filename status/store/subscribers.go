@@ -72,19 +72,30 @@ func storedKind(k SubKind) SubKind {
 // maintenance only if chosen, never a component change outside an
 // incident nor an operators' event.
 func (s *Subscription) EmailWants(ev status.Event) bool {
-	if s.Kind != KindEmail || s.State != SubActive || ev.Incident == nil {
+	if s.Kind != KindEmail || s.State != SubActive || !EmailEvent(ev) {
+		return false
+	}
+	if ev.Type != status.IncidentCreated && ev.Type != status.IncidentUpdated && ev.Type != status.IncidentResolved && !s.Maintenance {
+		return false // a maintenance event, not chosen
+	}
+	return s.Components == nil || slices.ContainsFunc(ev.Incident.Components, func(id string) bool { return slices.Contains(s.Components, id) })
+}
+
+// EmailEvent reports whether any email subscriber can take ev: an
+// incident's events, and maintenance (for those who chose it); never a
+// component change outside an incident nor an operators' event. The
+// router sends to @email only what passes it, and EmailWants decides per
+// subscriber on top of it: one rule for both.
+func EmailEvent(ev status.Event) bool {
+	if ev.Incident == nil {
 		return false
 	}
 	switch ev.Type {
-	case status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved:
-	case status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled:
-		if !s.Maintenance {
-			return false
-		}
-	default:
-		return false
+	case status.IncidentCreated, status.IncidentUpdated, status.IncidentResolved,
+		status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled:
+		return true
 	}
-	return s.Components == nil || slices.ContainsFunc(ev.Incident.Components, func(id string) bool { return slices.Contains(s.Components, id) })
+	return false
 }
 
 // DisableAfterPermanent is how many permanent failures in a row (a 5xx
