@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -94,7 +95,9 @@ func Verify(keys Keys, token string, purpose Purpose, now time.Time) (string, er
 	if !ok {
 		return "", fmt.Errorf("capability: unknown purpose %q", purpose)
 	}
-	if len(token) > maxTokenLen+4 {
+	// Go's base64 decoder skips CR and LF even in strict mode, so a token
+	// with a line break inside would verify as a second spelling of it.
+	if len(token) > maxTokenLen+4 || strings.ContainsAny(token, "\r\n") {
 		return "", ErrMalformed
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(token) // one spelling per token
