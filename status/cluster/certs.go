@@ -53,7 +53,7 @@ type pemFile struct {
 // CA later, and adding a node is a rotation to a new CA (docs/operations.md).
 // It returns the paths written.
 func WriteCerts(o CertOptions) ([]string, error) {
-	if err := checkCertOptions(o); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	files, err := makeCerts(o)
@@ -85,10 +85,10 @@ func WriteCerts(o CertOptions) ([]string, error) {
 	return written, nil
 }
 
-// checkCertOptions refuses node ids config would refuse, ids given twice,
-// ids whose files would clash (a node "ca", nodes "a" and "a-key") and a
-// validity out of range, before anything is made.
-func checkCertOptions(o CertOptions) error {
+// Check refuses node ids config would refuse, ids given twice, ids whose
+// files would clash (a node "ca", nodes "a" and "a-key") and a validity
+// out of range, before anything is made.
+func (o CertOptions) Check() error {
 	if len(o.Nodes) == 0 {
 		return errors.New("at least one node is required (-nodes a,b,c)")
 	}
