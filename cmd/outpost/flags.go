@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/outpost-status/outpost/probes"
@@ -18,6 +19,11 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("outpost "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := fs.String("config", "config.yaml", "path to the config file")
+	// In the environment, not only in this load: a reload reads the file
+	// again, and ${OUTPOST_NODE} must mean the same node then.
+	fs.Func("node", "this node's id in cluster.nodes (sets "+config.NodeEnv+")", func(id string) error {
+		return os.Setenv(config.NodeEnv, id)
+	})
 	return fs, cfg
 }
 
@@ -80,7 +86,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg, ok := loadConfig(*path, stderr)
-	if !ok {
+	if !ok || (cfg.Cluster != nil && !checkCluster(cfg, stdout, stderr)) {
 		return exitConfig
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d components, %d checks, %d maintenance windows)\n",

@@ -10,6 +10,7 @@
 //	outpost export      -config FILE -out DIR
 //	outpost notify test -config FILE -channel NAME | -email ADDR
 //	outpost healthcheck -config FILE     exit 0 when /healthz answers 200
+//	outpost cluster certs -out DIR -nodes a,b,c [-days N] [-force]
 //	outpost version
 package main
 
@@ -52,6 +53,7 @@ func commands() []command {
 		{"maintenance", "add|list|cancel maintenance on a running Outpost", runMaintenance},
 		{"subscriptions", "list|log|pause|enable|delete webhook subscriptions on a running Outpost", runSubscriptions},
 		{"healthcheck", "exit 0 when a running Outpost answers /healthz", runHealthcheck},
+		{"cluster", "cluster certs -out DIR -nodes a,b,c: make the nodes' certificates", runCluster},
 		{"version", "print the version", runVersion},
 	}
 }

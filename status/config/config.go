@@ -43,6 +43,9 @@ type Config struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (a CDN or
 	// load balancer in front); everyone else is identified by peer address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Cluster, when set, makes this Outpost one node of several
+	// (docs/config.md); nil means one node, as before.
+	Cluster *Cluster `yaml:"cluster"`
 
 	// Proxies is TrustedProxies parsed.
 	Proxies []*net.IPNet `yaml:"-"`

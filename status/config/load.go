@@ -110,6 +110,9 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	// Validation runs even after decoding errors, so one run reports every
 	// problem; what it says about a field that failed to decode (left at
 	// its zero value) repeats that failure and is dropped.
+	if cfg.Cluster != nil {
+		cfg.Cluster.Node, _ = opts.Lookup(NodeEnv)
+	}
 	decoded := d.errs
 	d.errs = nil
 	opts.Probe.BaseDir = cfg.Dir

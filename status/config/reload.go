@@ -52,6 +52,8 @@ func reloadRules() map[string]reloadRule {
 		"webhooks":        restart,
 		"email":           restart, // the sender and the subscribe form are built once at start
 		"trusted_proxies": restart,
+		// Membership and the node connection are wired once at start.
+		"cluster": restart,
 	}
 }
 

@@ -81,6 +81,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	d.validateChannels(c, comps, bad)
 	validateWebhooks(&c.Webhooks, bad)
 	validateEmail(&c.Email, bad)
+	d.validateCluster(c, bad)
 }
 
 type badFunc func(path, format string, args ...any)

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const clusterBase = "site: {title: T}\ncomponents: [{id: a, name: A}]\n"
+
+const clusterSection = `cluster:
+  nodes:
+    - {id: ams, address: "ams.example.net:7946", location: eu-west}
+    - {id: nyc, address: "[2001:db8::1]:7946", location: us-east}
+    - {id: sgp, address: "sgp.example.net:7946", location: us-east}
+  tls: {ca_file: cluster/ca.pem, cert_file: "cluster/${OUTPOST_NODE}.pem", key_file: "/etc/outpost/${OUTPOST_NODE}-key.pem"}
+`
+
+// The cluster section: node ids, addresses and locations, the TLS files
+// relative to the config file, and this node's id from OUTPOST_NODE.
+func TestClusterSection(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, src, node string
+		want            string // a message Parse must report; "" for none
+	}{
+		{"no section, no node", clusterBase, "", ""},
+		{"no section, a node", clusterBase, "ams", ""},
+		{"a member", clusterBase + clusterSection, "nyc", ""},
+		{"no node id", clusterBase + clusterSection, "", `cluster.nodes: this node's id is not set: run with -node ID or set OUTPOST_NODE (one of ams, nyc, sgp)`},
+		{"not a member", clusterBase + clusterSection, "fra", `cluster.nodes: no node has the id "fra" given by -node or OUTPOST_NODE (ids: ams, nyc, sgp)`},
+		{"empty section", clusterBase + "cluster: {}\n", "ams", "cluster.nodes: at least one node is required"},
+		{"no tls", clusterBase + "cluster: {nodes: [{id: ams, address: \"a:1\", location: x}]}\n", "ams", "cluster.tls.ca_file: is required"},
+		{"bad port", clusterBase + "cluster: {nodes: [{id: ams, address: \"a:http\", location: x}]}\n", "ams", `cluster.nodes[0].address: must be host:port with a port (e.g. ams.example.net:7946), got "a:http"`},
+		{"no host", clusterBase + "cluster: {nodes: [{id: ams, address: \":7946\", location: x}]}\n", "ams", `cluster.nodes[0].address: must be host:port with a port`},
+		{"unknown tls key", clusterBase + "cluster: {tls: {ca: x}}\n", "ams", `cluster.tls.ca: unknown field "ca"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{NodeEnv: tc.node}
+			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" }
+			cfg, err := Parse(filepath.Join(dir, "c.yaml"), []byte(tc.src), LoadOptions{Lookup: lookup})
+			if tc.want != "" {
+				var es Errors
+				if !errors.As(err, &es) || !strings.Contains(es.Error(), tc.want) {
+					t.Fatalf("Parse = %v\nwant an error with %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(tc.src, "cluster:") {
+				if cfg.Cluster != nil {
+					t.Fatalf("no cluster section, but Cluster = %+v", cfg.Cluster)
+				}
+				return
+			}
+			c := cfg.Cluster
+			if c == nil || c.Node != tc.node || len(c.Nodes) != 3 || c.Nodes[1].Address != "[2001:db8::1]:7946" {
+				t.Fatalf("cluster = %+v", c)
+			}
+			if want := filepath.Join(dir, "cluster", "ca.pem"); c.TLS.CAFile != want {
+				t.Errorf("ca_file %q, want it relative to the config file: %q", c.TLS.CAFile, want)
+			}
+			if want := filepath.Join(dir, "cluster", tc.node+".pem"); c.TLS.CertFile != want {
+				t.Errorf("cert_file %q, want ${OUTPOST_NODE} expanded: %q", c.TLS.CertFile, want)
+			}
+			if want := "/etc/outpost/" + tc.node + "-key.pem"; c.TLS.KeyFile != want {
+				t.Errorf("key_file %q, want the absolute path kept: %q", c.TLS.KeyFile, want)
+			}
+		})
+	}
+}
+
+// The cluster section is wired at start: a reload that adds, changes or
+// removes it is refused.
+func TestClusterNeedsARestart(t *testing.T) {
+	lookup := func(k string) (string, bool) { return "ams", k == NodeEnv }
+	load := func(src string) *Config {
+		t.Helper()
+		c, err := Parse("r.yaml", []byte(src), LoadOptions{Lookup: lookup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	single, clustered := load(clusterBase), load(clusterBase+clusterSection)
+	moved := load(clusterBase + strings.Replace(clusterSection, "ams.example.net:7946", "ams.example.net:7947", 1))
+	for name, pair := range map[string][2]*Config{"added": {single, clustered}, "removed": {clustered, single}, "changed": {clustered, moved}} {
+		if err := RestartNeeded(pair[0], pair[1]); err == nil || !strings.Contains(err.Error(), "cluster changed") {
+			t.Errorf("%s: RestartNeeded = %v, want cluster changed", name, err)
+		}
+	}
+	if err := RestartNeeded(clustered, load(clusterBase+clusterSection)); err != nil {
+		t.Errorf("the same cluster section: %v", err)
+	}
+}
