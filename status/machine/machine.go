@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -160,11 +161,24 @@ func (m *Machine) undo(cause error) error {
 	return cause
 }
 
-// Reload reads the engine's state from the store again, after the store's
-// file was replaced (a snapshot installed).
-func (m *Machine) Reload() error {
+// Snapshot writes a consistent copy of the replicated state (a raft FSM
+// snapshot's bytes) to w.
+func (m *Machine) Snapshot(w io.Writer) (store.SnapshotInfo, error) { return m.st.Snapshot(w) }
+
+// Restore installs a snapshot taken by Snapshot (on this node or another)
+// and loads the engine from it; the next Take asks for a publish, so the
+// page shows the installed state.
+func (m *Machine) Restore(r io.Reader) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.st.Restore(r); err != nil {
+		return err
+	}
+	return m.reload()
+}
+
+// reload reads the engine's state from the store again (mu held).
+func (m *Machine) reload() error {
 	st, err := m.load(m.engine.Model())
 	if err != nil {
 		return err
