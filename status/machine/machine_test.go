@@ -92,8 +92,8 @@ func script() []store.Entry {
 
 func walk(t *testing.T, st *store.Store) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	if err := st.Walk(func(path string, v []byte) error { out[path] = string(v); return nil }); err != nil {
+	out, err := st.Contents()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -4,26 +4,31 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Walk calls fn with every key of the file and its value, in the file's
-// order, in one read transaction: the path is the bucket names and the
-// key, joined by "/". Two stores that applied the same entries walk alike
-// (the determinism tests above the store, and a cluster's nodes, compare
-// them); a sequence is not a key, so a bucket's is given as its path and
-// "#seq".
-func (s *Store) Walk(fn func(path string, value []byte) error) error {
-	return s.view(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walkBucket(string(name)+"/", b, fn) })
+// Contents reads every key of the file with its value, in one read
+// transaction, by path: the bucket names and the key joined by "/"; a
+// bucket's sequence, which is no key, is under its path and "#seq". Two
+// stores that applied the same entries hold the same contents (the
+// determinism tests above the store compare them, and a cluster's nodes
+// can). It holds the whole file in memory: for tests and diagnosis.
+func (s *Store) Contents() (map[string]string, error) {
+	out := map[string]string{}
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			contents(string(name)+"/", b, out)
+			return nil
+		})
 	})
+	return out, err
 }
 
-func walkBucket(prefix string, b *bolt.Bucket, fn func(string, []byte) error) error {
-	if err := fn(prefix+"#seq", be64(b.Sequence())); err != nil {
-		return err
-	}
-	return b.ForEach(func(k, v []byte) error {
+func contents(prefix string, b *bolt.Bucket, out map[string]string) {
+	out[prefix+"#seq"] = string(be64(b.Sequence()))
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if v == nil {
-			return walkBucket(prefix+string(k)+"/", b.Bucket(k), fn)
+			contents(prefix+string(k)+"/", b.Bucket(k), out)
+			continue
 		}
-		return fn(prefix+string(k), v)
-	})
+		out[prefix+string(k)] = string(v)
+	}
 }
