@@ -24,24 +24,25 @@ const (
 
 // Command is a person's action, applied in order within a batch.
 type Command struct {
-	Kind       CommandKind
-	IncidentID string // for UpdateIncident
-	Name       string // for CreateIncident (or a rename)
-	Status     IncidentStatus
-	Impact     Impact // optional override
-	Body       string
+	Kind       CommandKind    `json:"kind"`
+	IncidentID string         `json:"incident_id,omitempty"` // for UpdateIncident
+	Name       string         `json:"name,omitempty"`        // for CreateIncident (or a rename)
+	Status     IncidentStatus `json:"status,omitempty"`
+	Impact     Impact         `json:"impact,omitempty"` // optional override
+	Body       string         `json:"body,omitempty"`
 	// Components sets component statuses by hand; "operational" clears a
 	// manual status and lets the checks decide again.
-	Components map[string]ComponentStatus
-	Author     string // the admin token's name
+	Components map[string]ComponentStatus `json:"components,omitempty"`
+	Author     string                     `json:"author,omitempty"` // the admin token's name
 	// Maintenance: the window (ScheduleMaintenance) and its components
 	// (Components' keys; the statuses are ignored).
-	Start, End time.Time
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
 	// UpdateID names the timeline entry for EditUpdate and DeleteUpdate.
-	UpdateID string
+	UpdateID string `json:"update_id,omitempty"`
 	// Loaded is the incident as stored, for incidents the engine no longer
 	// keeps (closed long ago): an input, so the step stays deterministic.
-	Loaded *Incident
+	Loaded *Incident `json:"loaded,omitempty"`
 }
 
 // Reply is a command's outcome.

@@ -120,12 +120,14 @@ func TestFullDiskStepIsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(loaded.Incidents), len(m.engine.State().Incidents); got != want {
+	var held *status.State
+	m.o.Machine.Read(func(e *status.Engine) { held = e.State() })
+	if got, want := len(loaded.Incidents), len(held.Incidents); got != want {
 		t.Fatalf("restart would load %d incidents, the monitor holds %d", got, want)
 	}
-	if loaded.Seq != m.engine.State().Seq || loaded.Components["api"].Status != m.engine.State().Components["api"].Status {
-		t.Fatalf("restart state differs: seq %d/%d, api %s/%s", loaded.Seq, m.engine.State().Seq,
-			loaded.Components["api"].Status, m.engine.State().Components["api"].Status)
+	if loaded.Seq != held.Seq || loaded.Components["api"].Status != held.Components["api"].Status {
+		t.Fatalf("restart state differs: seq %d/%d, api %s/%s", loaded.Seq, held.Seq,
+			loaded.Components["api"].Status, held.Components["api"].Status)
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/machine"
 	"github.com/outpost-status/outpost/status/metrics"
+	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -24,10 +26,16 @@ import (
 type Options struct {
 	Config *config.Config
 	Store  *store.Store
-	// Log is the one way in for durable changes (Store itself on one
-	// node, raft in a cluster). Default Store.
-	Log    store.Log
-	Logger *slog.Logger
+	// Machine applies entries to the engine and the store; default one
+	// made from Store, Config and Route.
+	Machine *machine.Machine
+	// Log is the one way in for durable changes (the machine itself on one
+	// node, raft in a cluster). Default Machine.
+	Log store.Log
+	// Node and Location name who ran the results this monitor writes (a
+	// cluster's node id and location; empty on a single node).
+	Node, Location string
+	Logger         *slog.Logger
 	// Now is the clock; tests inject one. Default time.Now.
 	Now func() time.Time
 	// Route names an event's destinations for the outbox.
@@ -44,7 +52,6 @@ type Options struct {
 // Monitor owns the engine, the scheduler and the publishing of snapshots.
 type Monitor struct {
 	o       Options
-	engine  *status.Engine
 	sched   atomic.Pointer[probes.Scheduler]
 	cfg     atomic.Pointer[config.Config]
 	reports *queue
@@ -96,12 +103,9 @@ type cmdReq struct {
 	reply chan []status.Reply
 }
 
-// New loads state from the store and prepares the scheduler; nothing runs
-// before Run.
+// New prepares the scheduler over the machine (made here from the store
+// when Options.Machine is nil); nothing runs before Run.
 func New(o Options) (*Monitor, error) {
-	if o.Log == nil {
-		o.Log = o.Store
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -114,13 +118,18 @@ func New(o Options) (*Monitor, error) {
 	if o.PublishEvery <= 0 {
 		o.PublishEvery = 5 * time.Second
 	}
-	model := o.Config.Model()
-	now := o.Now().UTC()
-	st, err := o.Store.LoadState(now, model.ReopenWindow)
-	if err != nil {
-		return nil, err
+	if o.Machine == nil {
+		mc, err := machine.New(machine.Options{Store: o.Store, Model: o.Config.Model(), Route: o.Route, Site: Site(o.Config), Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		o.Machine = mc
 	}
-	m := &Monitor{o: o, engine: status.NewEngine(model, st), reports: newQueue(),
+	if o.Log == nil {
+		o.Log = o.Machine
+	}
+	now := o.Now().UTC()
+	m := &Monitor{o: o, reports: newQueue(),
 		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
 		published: make(chan struct{}, 1),
 		hist:      newHistory(o.Store, o.Logger)}
@@ -131,6 +140,12 @@ func New(o Options) (*Monitor, error) {
 	m.adopt(o.Config, sched)
 	m.publish(now)
 	return m, nil
+}
+
+// Site is what payloads and pages say about the site in cfg.
+func Site(cfg *config.Config) statuspage.Site {
+	c := cfg.Site
+	return statuspage.Site{ID: c.ID, Name: c.Title, URL: c.URL, TimeZone: c.TimeZone, Location: c.Location}
 }
 
 func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
@@ -148,7 +163,7 @@ func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 		kinds[c.Name] = c.Kind
 	}
 	m.kinds.Store(&kinds)
-	model := m.engine.Model()
+	model := m.o.Machine.Model()
 	limit := 2 * time.Minute
 	for _, c := range model.Checks {
 		limit = min(limit, time.Duration(max(model.StaleAfter, 1))*c.Every)
@@ -275,6 +290,10 @@ func (m *Monitor) loop(ctx context.Context) error {
 			if err := m.flush(&pending, &window, retry, nil); err != nil {
 				return err
 			}
+		case <-m.o.Machine.Applied():
+			// Steps applied by another writer (a replicated log) move
+			// the page here too; this loop's own are handled already.
+			m.applied(m.o.Now().UTC())
 		case req := <-m.reloads:
 			req.done <- m.reload(req.cfg)
 		case <-prune.C:
@@ -360,81 +379,6 @@ func (m *Monitor) keepForRetry(results []status.CheckResult) []status.CheckResul
 		results = slices.Clone(results[over:])
 	}
 	return results
-}
-
-// step applies one batch, commits it, publishes and schedules rechecks.
-// A step whose commit fails is undone: the engine goes back to the state
-// the store holds, nothing is published, and the error says so.
-func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
-	m.lastStep.Store(m.o.Now().UnixNano())
-	ch := m.engine.Apply(b)
-	m.payloads(ch, b.Now)
-	// While commits fail, even an empty step commits (the commit time
-	// alone), so health learns when the store takes writes again.
-	if !ch.Empty() || m.commitErr.Load() != nil {
-		start := time.Now()
-		if _, err := m.o.Log.Apply(store.Entry{At: b.Now, Step: store.NewStep(ch, m.engine.State(), m.o.Route)}); err != nil {
-			return nil, m.undo(b.Now, err)
-		}
-		m.commitErr.Store(nil)
-		if !m.commitFailedAt.IsZero() {
-			m.commitFailedAt, m.lagChanged = time.Time{}, true // the notice goes at once
-		}
-		m.commits.Add(1)
-		m.commitNanos.Store(int64(time.Since(start)))
-		if m.o.Metrics != nil {
-			m.o.Metrics.ObserveCommit(len(ch.Results), time.Since(start))
-		}
-	}
-	m.logChanges(ch)
-	if len(ch.Events) > 0 || len(ch.Incidents) > 0 {
-		m.hist.invalidate()
-	}
-	for _, rc := range ch.Rechecks {
-		m.recheck(rc, b.Now)
-	}
-	// A step that only moved freshness is published at most every
-	// publishMin: building a snapshot of thousands of components for each
-	// of twenty steps a second would cost more than the steps.
-	if ch.Visible || m.lagChanged || b.Now.Sub(m.lastPublish) >= publishMin || b.Now.Before(m.lastPublish) {
-		m.lagChanged = false
-		m.publish(b.Now)
-	}
-	return ch, nil
-}
-
-// errFatal marks a failure the loop cannot recover from: the engine's
-// state could not be restored from the store.
-var errFatal = errors.New("monitor cannot continue")
-
-// undo puts the engine back to the store's last committed state after the
-// commit of a step failed, and keeps health failing until a commit works.
-func (m *Monitor) undo(now time.Time, cause error) error {
-	if errors.Is(cause, store.ErrDamaged) {
-		// A damaged page fails every commit that touches it: retrying
-		// would keep a node up that can never commit (/healthz 503
-		// forever). Stopping says why, and serve exits 1.
-		return fmt.Errorf("%w: %w", errFatal, cause)
-	}
-	msg := cause.Error()
-	m.commitErr.Store(&msg)
-	if m.o.Metrics != nil {
-		m.o.Metrics.ObserveCommitFailure()
-	}
-	st, err := m.o.Store.LoadState(now, m.engine.Model().ReopenWindow)
-	if err != nil {
-		return fmt.Errorf("%w: commit failed (%v) and the committed state cannot be read back: %w", errFatal, cause, err)
-	}
-	m.engine.Restore(st)
-	m.o.Logger.Error("commit failed; the step is undone and its results will be retried", slog.Any("error", cause))
-	// The public surfaces must not go on showing the last committed state
-	// as fresh: a snapshot of it, drawn from memory, says monitoring is
-	// delayed since the first failure.
-	if m.commitFailedAt.IsZero() {
-		m.commitFailedAt = m.o.Now().UTC()
-	}
-	m.publish(now)
-	return fmt.Errorf("%w: %w", status.ErrNotCommitted, cause)
 }
 
 func toResult(r probes.Report) status.CheckResult {

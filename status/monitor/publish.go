@@ -1,50 +1,21 @@
 package monitor
 
 import (
-	"encoding/json"
-	"log/slog"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
-	"github.com/outpost-status/outpost/status/statuspage"
 	"github.com/outpost-status/outpost/status/store"
 )
 
-// After a step: payloads for its events, the snapshot it publishes, the
-// re-checks it asks for, and the upkeep (pruning) the loop does between.
-
-// payloads gives each public event the data object of its payload, built
-// from the page as this step leaves it, before the step commits it with
-// the event: a delivery made later (publish.mode delay, retries, a
-// restart) still describes this step, and nothing needs a rendered page.
-func (m *Monitor) payloads(ch *status.Changes, now time.Time) {
-	var view *statuspage.View
-	for i := range ch.Events {
-		ev := &ch.Events[i]
-		if ev.Type.OperatorsOnly() || (ev.Incident == nil && ev.Component == nil) {
-			continue
-		}
-		if view == nil {
-			c := m.cfg.Load().Site
-			view = statuspage.New(statuspage.Site{ID: c.ID, Name: c.Title, URL: c.URL, TimeZone: c.TimeZone, Location: c.Location},
-				m.engine.Snapshot(now, m.started))
-		}
-		data, err := view.WebhookData(*ev)
-		if err == nil {
-			ev.Data, err = json.Marshal(data)
-		}
-		if err != nil {
-			m.o.Logger.Error("event payload not built; deliveries will build it from the event alone",
-				slog.String("event", ev.ID), slog.Any("error", err))
-		}
-	}
-}
+// After a step: the snapshot it publishes, the re-checks it asks for, and
+// the upkeep (pruning) the loop does between. The events' payloads are
+// built where the step is applied (status/machine).
 
 // publishMin is how often a step that changed nothing visible publishes.
 const publishMin = time.Second
 
-func (m *Monitor) logChanges(ch *status.Changes) {
-	for _, ev := range ch.Events {
+func (m *Monitor) logChanges(events []status.Event) {
+	for _, ev := range events {
 		attrs := []any{"event", string(ev.Type), "id", ev.ID}
 		if ev.Incident != nil {
 			attrs = append(attrs, "incident", ev.Incident.ID, "status", string(ev.Incident.Status))
@@ -59,8 +30,14 @@ func (m *Monitor) logChanges(ch *status.Changes) {
 // publish builds and stores a new snapshot, enriched with history.
 func (m *Monitor) publish(now time.Time) {
 	m.lastPublish = now
-	s := m.engine.Snapshot(now, m.started)
-	m.hist.enrich(s, m.engine.State(), m.cfg.Load(), now)
+	var s *status.Snapshot
+	// Under the machine's lock: the history's roll-ups and the engine's
+	// state must be of the same step (today's cell adds the time since the
+	// component's last roll-up).
+	m.o.Machine.Read(func(e *status.Engine) {
+		s = e.Snapshot(now, m.started)
+		m.hist.enrich(s, e.State(), m.cfg.Load(), now)
+	})
 	if b := m.behind.Load(); b != 0 && s.DelayedSince.IsZero() {
 		s.DelayedSince = time.Unix(0, b).UTC() // results reach the page late: say so
 	}

@@ -40,7 +40,7 @@ func (m *Monitor) reload(cfg *config.Config) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	old.Stop(ctx) // its last reports wait in the queue; removed checks' are ignored
 	cancel()
-	m.engine.SetModel(cfg.Model())
+	m.o.Machine.SetModel(cfg.Model(), Site(cfg))
 	m.adopt(cfg, next)
 	m.hist.invalidate()
 	next.Start()

@@ -21,6 +21,7 @@ import (
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/email"
+	"github.com/outpost-status/outpost/status/machine"
 	"github.com/outpost-status/outpost/status/metrics"
 	"github.com/outpost-status/outpost/status/monitor"
 	"github.com/outpost-status/outpost/status/notify"
@@ -54,9 +55,12 @@ type Node struct {
 	log     *slog.Logger
 	beats   *probes.Beats
 	st      *store.Store
-	// changes is the one way in for durable changes: the store itself on
-	// one node; every part below writes through it, never to st.
+	// changes is the one way in for durable changes: the machine (the
+	// engine and the store) on one node; every part below writes through
+	// it, never to st. Until the machine is made (it needs the routes),
+	// the store itself, for the entries of starting up.
 	changes store.Log
+	mach    *machine.Machine
 	now     func() time.Time // the node's clock, handed to every part
 	met     *metrics.Metrics
 	chs     []*notify.Channel
@@ -107,14 +111,20 @@ func New(o Options) (*Node, error) {
 	if n.chs, err = notify.Build(cfg.Setups(), notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
-	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
-		Observe: n.met.ObserveDelivery})
 	n.route = withSubscribers(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled, store.WebhooksDest, webhook.Wants)
 	n.route = withSubscribers(n.route, cfg, o.Email != nil, store.EmailDest, store.EmailEvent)
+	// From here every change goes through the machine, which runs the
+	// engine over the inputs an entry carries.
+	if n.mach, err = machine.New(machine.Options{Store: n.st, Model: cfg.Model(), Route: n.route, Site: monitor.Site(cfg), Logger: log}); err != nil {
+		return n, fmt.Errorf("cannot load the engine's state: %w", err)
+	}
+	n.changes = n.mach
+	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
+		Observe: n.met.ObserveDelivery})
 	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)
 	}
-	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
+	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Machine: n.mach, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
 		Route: n.route}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
 	}

@@ -22,8 +22,14 @@ import (
 // any part or field, at any depth, that this code's types do not have.
 
 // CodecVersion is the entry encoding this Outpost writes; it reads every
-// version from 1 up to it.
-const CodecVersion = 1
+// version from MinCodecVersion up to it. Version 1 carried the engine's
+// output (a step); version 2 carries its inputs. No version-1 log was
+// ever kept (a single node applies its entries as it writes them), so
+// none is read.
+const CodecVersion = 2
+
+// MinCodecVersion is the oldest entry encoding this Outpost reads.
+const MinCodecVersion = 2
 
 // ErrUnknownVersion refuses an entry encoded by a codec this Outpost does
 // not know.
@@ -48,8 +54,8 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if len(data) == 0 {
 		return Entry{}, errors.New("entry: empty")
 	}
-	if v := data[0]; v < 1 || v > CodecVersion {
-		return Entry{}, fmt.Errorf("entry: %w %d (this Outpost reads 1 to %d)", ErrUnknownVersion, v, CodecVersion)
+	if v := data[0]; v < MinCodecVersion || v > CodecVersion {
+		return Entry{}, fmt.Errorf("entry: %w %d (this Outpost reads %d to %d)", ErrUnknownVersion, v, MinCodecVersion, CodecVersion)
 	}
 	body := data[1:]
 	if b := bytes.TrimLeft(body, jsonSpace); len(b) == 0 || b[0] != '{' {
@@ -249,50 +255,58 @@ func (fs fieldSets) unknownInStruct(t reflect.Type, x map[string]any) string {
 	return ""
 }
 
-// ErrHalted: the store stopped applying entries (see ApplyEncoded).
+// ErrHalted: the store stopped applying entries (see DecodeAt and HaltOn).
 var ErrHalted = errors.New("applying entries halted")
 
-// ApplyEncoded applies an entry of a replicated log (what the log's
-// applier, raft's FSM in a cluster, calls): it decodes data, gives the
-// entry the log's index (whatever index it was encoded with: the writer
-// does not know it) and applies it.
+// A replicated log's applier (status/machine's ApplyEncoded, raft's FSM in
+// a cluster) decodes each entry with DecodeAt, applies it, and passes the
+// outcome through HaltOn.
 //
 // An entry it cannot decode halts the store: an FSM cannot refuse a
 // committed entry, and skipping it would leave this node's state apart
 // from every node that understood it. So from then on the store applies
-// nothing, through ApplyEncoded or Apply, and every call returns the same
-// error, which Halted reports. The halt is not kept in the file: a
-// restart replays the log from the last applied index, and an upgraded
-// Outpost goes on from the entry that stopped this one.
+// nothing, and every Apply returns the same error, which Halted reports.
+// The halt is not kept in the file: a restart replays the log from the
+// last applied index, and an upgraded Outpost goes on from the entry that
+// stopped this one.
 //
 // An entry that fails to apply for another reason than a refusal (a full
 // disk, a value this version does not know) halts it too: the log's
 // applier does not offer the same entry again, and applying the next one
 // would pass this one unapplied. A restart, once the disk has room or the
 // Outpost is upgraded, replays it.
-func (s *Store) ApplyEncoded(data []byte, index uint64) (Result, error) {
+
+// DecodeAt decodes the entry at a replicated log's index and gives it that
+// index (whatever index it was encoded with: the writer does not know it).
+// An entry it cannot decode halts the store.
+func (s *Store) DecodeAt(data []byte, index uint64) (Entry, error) {
 	if err := s.Halted(); err != nil {
-		return Result{}, err
+		return Entry{}, err
 	}
 	if index == 0 {
 		// Not a halt: a caller's mistake, not the log's content.
-		return Result{}, errors.New("apply encoded entry: no log index")
+		return Entry{}, errors.New("apply encoded entry: no log index")
 	}
 	e, err := DecodeEntry(data)
 	if err != nil {
-		err = fmt.Errorf("%w at log index %d: %w", ErrHalted, index, err)
-		s.halt.CompareAndSwap(nil, &err)
-		return Result{}, s.Halted()
+		return Entry{}, s.HaltOn(index, err)
 	}
 	e.Index = index
-	res, err := s.Apply(e)
+	return e, nil
+}
+
+// HaltOn passes on the outcome of applying the entry at index: success, a
+// refusal (every applier refuses it alike: the log moves past it) and a
+// halt already in force come back as they are; any other failure halts
+// the store.
+func (s *Store) HaltOn(index uint64, err error) error {
 	var r *Refusal
-	if err != nil && !errors.As(err, &r) && !errors.Is(err, ErrHalted) {
-		err = fmt.Errorf("%w at log index %d: %w", ErrHalted, index, err)
-		s.halt.CompareAndSwap(nil, &err)
-		return Result{}, s.Halted()
+	if err == nil || errors.As(err, &r) || errors.Is(err, ErrHalted) {
+		return err
 	}
-	return res, err
+	err = fmt.Errorf("%w at log index %d: %w", ErrHalted, index, err)
+	s.halt.CompareAndSwap(nil, &err)
+	return s.Halted()
 }
 
 // Halted is why the store stopped applying entries (ErrHalted), nil while

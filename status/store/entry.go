@@ -38,9 +38,13 @@ type Entry struct {
 	// it (a restart, a snapshot restore) applies each entry exactly once.
 	// The file records the index in the entry's own transaction.
 	Index uint64 `json:"index,omitempty"`
-	// Step is one engine step: results, state, incidents, roll-ups and
-	// the step's announcements.
-	Step *Step `json:"step,omitempty"`
+	// Inputs are what happened (results, commands): the engine inside
+	// apply (status/machine) makes them a Step. The log carries these.
+	Inputs *Inputs `json:"inputs,omitempty"`
+	// Step is the engine's step over Inputs: results, state, incidents,
+	// roll-ups and the step's announcements. The applier fills it in; it is
+	// never encoded, so no writer's output travels in the log.
+	Step *Step `json:"-"`
 	// Announce adds announcements made outside a step (a peer going down,
 	// a delivery that failed for good).
 	Announce []Announcement `json:"announce,omitempty"`
@@ -102,6 +106,9 @@ type Result struct {
 	Limited bool
 	// Skipped: the file already held this entry (Index), nothing changed.
 	Skipped bool
+	// Changes: what the engine's step over the entry's inputs changed
+	// (set by status/machine; nil for an entry without inputs).
+	Changes *status.Changes
 
 	// subsMoved: a subscription was created, deleted, or changed state,
 	// so the delivery loop's copy of them is stale.
@@ -222,8 +229,38 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		return err
 	}
 	res.floor = floor
+	if e.Inputs != nil && e.Step == nil {
+		return ErrNeedsEngine
+	}
+	for _, p := range e.parts(res) {
+		if !p.present {
+			continue
+		}
+		// Errors keep their words: the parts wrap their own, and callers
+		// show some (ErrNotWaiting, ErrTooManySubscriptions) to people.
+		if err := p.apply(tx); err != nil {
+			return named(p.name, err)
+		}
+	}
+	return nil
+}
+
+// Parts names the parts e carries besides its inputs, in the order they
+// apply.
+func (e Entry) Parts() []string {
+	var names []string
+	for _, p := range e.parts(&Result{}) {
+		if p.present {
+			names = append(names, p.name)
+		}
+	}
+	return names
+}
+
+// parts lists every part of an entry, in the order they apply.
+func (e Entry) parts(res *Result) []part {
 	now := e.At
-	parts := []part{
+	return []part{
 		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now) }},
 		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
 		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
@@ -241,17 +278,6 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, e.At, res) }},
 		{"audit", len(e.Audit) > 0, func(tx *bolt.Tx) error { return putAudits(tx, e.Audit) }},
 	}
-	for _, p := range parts {
-		if !p.present {
-			continue
-		}
-		// Errors keep their words: the parts wrap their own, and callers
-		// show some (ErrNotWaiting, ErrTooManySubscriptions) to people.
-		if err := p.apply(tx); err != nil {
-			return named(p.name, err)
-		}
-	}
-	return nil
 }
 
 // Setting is one small stored value.

@@ -76,3 +76,10 @@ func (s *Store) ScreenshotAt(check string, at time.Time) ([]byte, error) {
 	})
 	return png, err
 }
+
+// PutScreenshot keeps a failed browser run's screenshot on this node, under
+// the check and the run's time. It is node-local data: the log carries
+// only that the run has one (Input.Screenshot), never the bytes.
+func (s *Store) PutScreenshot(check string, at time.Time, png []byte) error {
+	return s.update(func(tx *bolt.Tx) error { return putScreenshot(tx, check, timeKey(at), png) })
+}

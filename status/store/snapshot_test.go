@@ -87,7 +87,7 @@ func TestSnapshotRestoresEveryBucket(t *testing.T) {
 	for i := range 60 {
 		mustApply(t, b, Entry{At: t0, Index: uint64(i + 1), Settings: []Setting{{Key: fmt.Sprintf("other/%d", i), Value: "x"}}})
 	}
-	if _, err := b.ApplyEncoded([]byte{0xff}, 61); !errors.Is(err, ErrHalted) {
+	if _, err := applyEncoded(b, []byte{0xff}, 61); !errors.Is(err, ErrHalted) {
 		t.Fatalf("garbage entry: %v, want a halt", err)
 	}
 	subs, incs := b.SubscriptionsVersion(), b.IncidentsVersion()

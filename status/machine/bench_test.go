@@ -1,0 +1,96 @@
+package machine
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// BenchmarkApply pushes result batches through the machine as the log
+// carries them: inputs, the engine run inside apply, and a durable
+// (fsync'd) commit, 500 results per entry over 10,000 checks. It is
+// status/store's BenchmarkEngineAndStore (the engine stepped outside, its
+// step written) with the engine moved inside apply; "encoded" goes through
+// the codec as a replicated log's applier does.
+//
+//	go test ./status/machine -run '^$' -bench Apply -benchtime 400x
+func BenchmarkApply(b *testing.B) {
+	for _, encoded := range []bool{false, true} {
+		b.Run(fmt.Sprintf("encoded=%v", encoded), func(b *testing.B) { benchApply(b, encoded) })
+	}
+}
+
+func benchApply(b *testing.B, encoded bool) {
+	const checks, perBatch = 10000, 500
+	md := &status.Model{AutoIncidents: true, ReopenWindow: time.Minute}
+	for i := range checks / 10 {
+		md.Components = append(md.Components, status.ComponentDef{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("C%d", i)})
+	}
+	for i := range checks {
+		md.Checks = append(md.Checks, status.CheckDef{Name: fmt.Sprintf("check-%05d", i), Component: fmt.Sprintf("c%d", i/10),
+			FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 2 * time.Second, Every: 30 * time.Second})
+	}
+	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	m, err := New(Options{Store: st, Model: md})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	next := 0
+	var index uint64
+	apply := func() {
+		var rs []status.CheckResult
+		for range perBatch {
+			o := probes.Up
+			if next%97 == 0 { // a sprinkle of failures keeps the engine honest
+				o = probes.Down
+			}
+			rs = append(rs, status.CheckResult{Check: md.Checks[next%checks].Name, At: now,
+				Result: probes.Result{Outcome: o, Reason: probes.ReasonOK, Latency: time.Duration(1000+next%5000) * time.Microsecond}})
+			next++
+			now = now.Add(3 * time.Millisecond) // 10,000 checks every 30 s
+		}
+		index++
+		e := store.Entry{At: now, Index: index, Inputs: store.NewInputs(rs, nil, "", "")}
+		if !encoded {
+			if _, err := m.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+			return
+		}
+		data, err := store.EncodeEntry(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.ApplyEncoded(data, index); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range checks / perBatch { // warm up: every check has state and roll-up series
+		apply()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		t := time.Now()
+		apply()
+		lat = append(lat, time.Since(t))
+	}
+	wall := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N*perBatch)/wall.Seconds(), "results/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "entry-p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "entry-p99-ms")
+}

@@ -1,0 +1,111 @@
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/machine"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// A step: the batch written to the log as inputs, and what the steps the
+// machine applied asked for.
+
+// step writes one batch to the log as inputs; the machine applies the
+// engine over it and commits the step. On success what the step asked for
+// is acted on at once (published, re-checks scheduled), before a command's
+// reply goes out. A step whose commit fails is undone by the machine; the
+// error says so, and the page says monitoring is delayed.
+func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
+	m.lastStep.Store(m.o.Now().UnixNano())
+	m.keepScreenshots(b.Results)
+	start := time.Now()
+	res, err := m.o.Log.Apply(store.Entry{At: b.Now, Inputs: store.NewInputs(b.Results, b.Commands, m.o.Node, m.o.Location)})
+	if err != nil {
+		return nil, m.undo(b.Now, err)
+	}
+	ch := res.Changes
+	if ch == nil { // a log that did not say (a skipped entry)
+		ch = &status.Changes{}
+	}
+	if !ch.Empty() || m.commitErr.Load() != nil {
+		m.commitErr.Store(nil)
+		if !m.commitFailedAt.IsZero() {
+			m.commitFailedAt, m.lagChanged = time.Time{}, true // the notice goes at once
+		}
+		m.commits.Add(1)
+		m.commitNanos.Store(int64(time.Since(start)))
+		if m.o.Metrics != nil {
+			m.o.Metrics.ObserveCommit(len(ch.Results), time.Since(start))
+		}
+	}
+	m.applied(b.Now)
+	return ch, nil
+}
+
+// applied acts on what the steps applied since it last ran asked for,
+// whoever wrote their entries: the state changes are logged, the history
+// cache dropped when incidents moved, the re-checks scheduled, and a
+// snapshot published when the page changed (or freshness is due).
+func (m *Monitor) applied(now time.Time) {
+	a := m.o.Machine.Take()
+	m.logChanges(a.Events)
+	if a.History {
+		m.hist.invalidate()
+	}
+	for _, rc := range a.Rechecks {
+		m.recheck(rc, now)
+	}
+	// A step that only moved freshness is published at most every
+	// publishMin: building a snapshot of thousands of components for each
+	// of twenty steps a second would cost more than the steps.
+	if a.Visible || m.lagChanged || now.Sub(m.lastPublish) >= publishMin || now.Before(m.lastPublish) {
+		m.lagChanged = false
+		m.publish(now)
+	}
+}
+
+// keepScreenshots keeps the batch's screenshots on this node: the log
+// carries only that a run has one.
+func (m *Monitor) keepScreenshots(results []status.CheckResult) {
+	for _, r := range results {
+		if len(r.Result.Screenshot) == 0 {
+			continue
+		}
+		if err := m.o.Store.PutScreenshot(r.Check, r.At, r.Result.Screenshot); err != nil {
+			m.o.Logger.Error("screenshot not kept", slog.String("check", r.Check), slog.Any("error", err))
+		}
+	}
+}
+
+// errFatal marks a failure the loop cannot recover from: the engine's
+// state could not be restored from the store.
+var errFatal = errors.New("monitor cannot continue")
+
+// undo keeps health failing until a commit works, after the commit of a
+// step failed (the machine has put the engine back to the store's state).
+func (m *Monitor) undo(now time.Time, cause error) error {
+	if errors.Is(cause, store.ErrDamaged) || errors.Is(cause, machine.ErrNoState) {
+		// A damaged page fails every commit that touches it: retrying
+		// would keep a node up that can never commit (/healthz 503
+		// forever). Stopping says why, and serve exits 1.
+		return fmt.Errorf("%w: %w", errFatal, cause)
+	}
+	msg := cause.Error()
+	m.commitErr.Store(&msg)
+	if m.o.Metrics != nil {
+		m.o.Metrics.ObserveCommitFailure()
+	}
+	m.o.Logger.Error("commit failed; the step is undone and its results will be retried", slog.Any("error", cause))
+	// The public surfaces must not go on showing the last committed state
+	// as fresh: a snapshot of it, drawn from memory, says monitoring is
+	// delayed since the first failure.
+	if m.commitFailedAt.IsZero() {
+		m.commitFailedAt = m.o.Now().UTC()
+	}
+	m.publish(now)
+	return fmt.Errorf("%w: %w", status.ErrNotCommitted, cause)
+}
