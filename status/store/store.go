@@ -36,7 +36,7 @@ var (
 	// bucketIncidentStart indexes incidents by start: be(start, unix nanos)
 	// + be(seq) → nothing, so a history page reads only its months.
 	bucketIncidentStart = []byte("incident_starts")
-	bucketHourly        = []byte("hourly")  // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
+	bucketHourly        = []byte("hourly") // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
 	bucketDaily         = []byte("daily")
 	bucketOutbox        = []byte("outbox") // be(seq) → OutboxRow JSON
 
@@ -100,9 +100,9 @@ type Options struct {
 type Store struct {
 	// mu is held shared by every transaction (view, update) and Close,
 	// and alone by Restore while it swaps the file under db.
-	mu         sync.RWMutex
-	db         *bolt.DB
-	path       string
+	mu   sync.RWMutex
+	db   *bolt.DB
+	path string
 	// local is the node-local file (local.go); nil with ReplicatedOnly.
 	local *bolt.DB
 	// localErrs: see LocalErrors.
