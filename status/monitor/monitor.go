@@ -373,6 +373,7 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	// alone), so health learns when the store takes writes again.
 	if !ch.Empty() || m.commitErr.Load() != nil {
 		start := time.Now()
+		m.keepScreenshots(ch.Results)
 		if _, err := m.o.Log.Apply(store.Entry{At: b.Now, Step: store.NewStep(ch, m.engine.State(), m.o.Route)}); err != nil {
 			return nil, m.undo(b.Now, err)
 		}
