@@ -39,7 +39,9 @@ type StoredSessions struct {
 func (s StoredSessions) Setting(key string) (string, error) { return s.Store.LocalSetting(key) }
 
 // SetSetting stores a value in the local file.
-func (s StoredSessions) SetSetting(key, value string) error { return s.Store.SetLocalSetting(key, value) }
+func (s StoredSessions) SetSetting(key, value string) error {
+	return s.Store.SetLocalSetting(key, value)
+}
 
 // Bluesky posts with plain XRPC. The record key is a TID derived from the
 // outbox row, and records are written with putRecord: a re-send after a
