@@ -16,9 +16,11 @@ import (
 	"github.com/outpost-status/outpost/status/store"
 )
 
-// runBackup writes a consistent copy of the data file. With Outpost
-// running, the copy comes from it over the backup socket (bbolt's lock keeps
-// other processes out of the file); otherwise from the file directly.
+// runBackup writes a consistent copy of the data file: the replicated
+// state, what a restore needs (the node-local file beside it, raw results
+// and screenshots, is not copied). With Outpost running, the copy comes
+// from it over the backup socket (bbolt's lock keeps other processes out
+// of the file); otherwise from the file directly.
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("backup", stderr)
 	out := fs.String("out", "", "where to write the copy (required)")
@@ -34,7 +36,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitConfig
 	}
 	tmp := *out + ".partial"
-	n, source, err := checkedCopy(ctx, cfg.Storage.Path, tmp)
+	n, source, err := checkedCopy(ctx, cfg.Storage.Path, tmp, false)
 	if err == nil {
 		// A restore of this copy is known as one: ids continue past what
 		// the original issued after it (docs/operations.md).
@@ -52,29 +54,38 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// checkedCopy writes a consistent copy of the data file to path and checks
-// every page of it; a copy that fails the check means the data file is
-// damaged (the copy is its own bytes).
-func checkedCopy(ctx context.Context, dataPath, path string) (int64, string, error) {
+// checkedCopy writes a consistent copy of the data file (with local, of
+// its node-local file) to path and checks every page of it; a copy that
+// fails the check means the file is damaged (the copy is its own bytes).
+func checkedCopy(ctx context.Context, dataPath, path string, local bool) (int64, string, error) {
+	if local {
+		dataPath, path = store.LocalPath(dataPath), store.LocalPath(path)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, "", err
 	}
-	n, source, err := copyData(ctx, dataPath, f)
+	n, source, err := copyData(ctx, dataPath, f, local)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		if verr := verifyCopy(path); verr != nil {
+		if verr := verifyCopy(path, local); verr != nil {
 			err = fmt.Errorf("%s %w: %v", dataPath, store.ErrDamaged, verr)
 		}
 	}
 	return n, source, err
 }
 
-func copyData(ctx context.Context, dataPath string, w io.Writer) (int64, string, error) {
+// copyData copies the data file, or with local the node-local file of the
+// data file at dataPath's local path, to w.
+func copyData(ctx context.Context, dataPath string, w io.Writer, local bool) (int64, string, error) {
 	var n int64
-	err := fromRunning(ctx, dataPath, "/backup", func(r io.Reader) (err error) { n, err = io.Copy(w, r); return err })
+	data, what := dataPath, "/backup"
+	if local {
+		data, what = strings.TrimSuffix(dataPath, ".local"), "/backup?file=local"
+	}
+	err := fromRunning(ctx, data, what, func(r io.Reader) (err error) { n, err = io.Copy(w, r); return err })
 	if err == nil {
 		return n, "the running Outpost", nil
 	}
@@ -82,12 +93,16 @@ func copyData(ctx context.Context, dataPath string, w io.Writer) (int64, string,
 		return 0, "", err
 	}
 	// Not running: read the file, failing fast if something else holds it.
-	st, oerr := store.Open(dataPath, store.Options{LockTimeout: 2 * time.Second})
+	st, oerr := store.Open(data, store.Options{LockTimeout: 2 * time.Second, ReplicatedOnly: !local})
 	if oerr != nil {
 		return 0, "", oerr
 	}
 	defer st.Close()
-	n, err = st.Backup(w)
+	if local {
+		n, err = st.BackupLocal(w)
+	} else {
+		n, err = st.Backup(w)
+	}
 	return n, filepath.Base(dataPath), err
 }
 
@@ -119,9 +134,14 @@ func callRunning(ctx context.Context, method, dataPath, path string, read func(i
 	return read(resp.Body)
 }
 
-// verifyCopy opens the copy and runs bbolt's consistency check.
-func verifyCopy(path string) error {
-	st, err := store.Open(path, store.Options{LockTimeout: time.Second})
+// verifyCopy opens the copy and runs bbolt's consistency check: a copy
+// of the replicated file alone, or of a local file (path ends in .local)
+// with the replicated copy checked before it beside it.
+func verifyCopy(path string, local bool) error {
+	if local {
+		path = strings.TrimSuffix(path, ".local")
+	}
+	st, err := store.Open(path, store.Options{LockTimeout: time.Second, ReplicatedOnly: !local})
 	if err != nil {
 		return fmt.Errorf("the copy does not open: %w", err)
 	}
@@ -140,9 +160,9 @@ func pageCheck(st *store.Store) error {
 	return nil
 }
 
-// runVerify checks the whole data file page by page (bbolt's tx.Check),
-// on a consistent copy taken as 'backup' takes one, so it works while
-// Outpost runs. It reads every page: O(file), hence a command of its own
+// runVerify checks the whole data file and its node-local file page by
+// page (bbolt's tx.Check), on consistent copies taken as 'backup' takes
+// one, so it works while Outpost runs. It reads every page: O(file), hence a command of its own
 // and not a start-up step (start-up reads the meta pages and what the
 // engine loads).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -160,7 +180,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	defer os.RemoveAll(dir)
-	n, source, err := checkedCopy(ctx, cfg.Storage.Path, filepath.Join(dir, "copy.db"))
+	n, source, err := checkedCopy(ctx, cfg.Storage.Path, filepath.Join(dir, "copy.db"), false)
+	if err == nil {
+		var ln int64
+		ln, _, err = checkedCopy(ctx, cfg.Storage.Path, filepath.Join(dir, "copy.db"), true)
+		n += ln
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "outpost verify:", err)
 		return exitFailed

@@ -123,9 +123,11 @@ func TestDamagedDataFiles(t *testing.T) {
 		// decodes ("invalid character", "parsing time").
 		"incident value":    rewrite(t, "incidents", `{"id":"inc-1","started_at":"2026-0e-10T12:07:00Z"}`),
 		"check state value": rewrite(t, "checks", `{"status":"operational","since":`),
-		// A page only a commit touches: serve started and retried commits
-		// forever (/healthz 503), export wrote the site.
-		"results leaf zeroed": func(b []byte) []byte { clear(b[roots["results/shop-home"]*ps:][:ps]); return b },
+		// A page only a commit touches (raw results were, before they moved
+		// to the local file; the roll-ups made from them are): serve
+		// started and retried commits forever (/healthz 503), export wrote
+		// the site.
+		"roll-ups zeroed": func(b []byte) []byte { clear(b[roots["hourly"]*ps:][:ps]); return b },
 		// A key's size beyond the map: export died of "unexpected fault
 		// address".
 		"index key size": func(b []byte) []byte {
@@ -343,8 +345,8 @@ func bucketRoots(t *testing.T, data []byte) map[string]int {
 			})
 		})
 	})
-	if roots["results/shop-home"] == 0 || roots["incident_starts"] == 0 {
-		t.Fatalf("layout: the results of shop-home or the start index is inline: %v", roots)
+	if roots["hourly"] == 0 || roots["incident_starts"] == 0 {
+		t.Fatalf("layout: the hourly roll-ups or the start index is inline: %v", roots)
 	}
 	return roots
 }

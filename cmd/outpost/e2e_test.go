@@ -296,6 +296,12 @@ checks:
 		t.Fatalf("backup: %v\n%s", err, b)
 	}
 
+	// verify too, on copies of both files (the local one over ?file=local).
+	b, err = exec.Command(bin, "verify", "-config", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "is consistent") || !strings.Contains(string(b), "from the running Outpost") {
+		t.Fatalf("verify: %v\n%s", err, b)
+	}
+
 	// export works against the running process.
 	b, err = exec.Command(bin, "export", "-config", cfg, "-out", filepath.Join(dir, "site")).CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "from the running Outpost") {

@@ -52,7 +52,9 @@ func exportFiles(ctx context.Context, cfg *config.Config) ([]web.File, string, e
 	if !errors.Is(err, errNotRunning) {
 		return nil, "", err
 	}
-	st, err := store.Open(cfg.Storage.Path, store.Options{LockTimeout: 2 * time.Second})
+	// The replicated file alone: the site is rendered from it, and an
+	// export makes no local file beside a data file.
+	st, err := store.Open(cfg.Storage.Path, store.Options{LockTimeout: 2 * time.Second, ReplicatedOnly: true})
 	if err != nil {
 		return nil, "", err
 	}

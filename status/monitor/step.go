@@ -68,19 +68,6 @@ func (m *Monitor) applied(now time.Time) {
 	}
 }
 
-// keepScreenshots keeps the batch's screenshots on this node: the log
-// carries only that a run has one.
-func (m *Monitor) keepScreenshots(results []status.CheckResult) {
-	for _, r := range results {
-		if len(r.Result.Screenshot) == 0 {
-			continue
-		}
-		if err := m.o.Store.PutScreenshot(r.Check, r.At, r.Result.Screenshot); err != nil {
-			m.o.Logger.Error("screenshot not kept", slog.String("check", r.Check), slog.Any("error", err))
-		}
-	}
-}
-
 // errFatal marks a failure the loop cannot recover from: the engine's
 // state could not be restored from the store.
 var errFatal = errors.New("monitor cannot continue")

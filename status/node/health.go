@@ -16,7 +16,11 @@ type healthBody struct {
 	Outbox  map[string]outboxHealth `json:"outbox"`
 	// DispatcherPasses is how many passes over the outbox every channel's
 	// worker has made at least: it grows while delivery is alive.
-	DispatcherPasses uint64       `json:"dispatcher_passes"`
+	DispatcherPasses uint64 `json:"dispatcher_passes"`
+	// LocalWriteErrors counts writes to the node-local file that failed
+	// after their entry committed (store.LocalErrors): each lost a step's
+	// raw results or a prune of them.
+	LocalWriteErrors uint64       `json:"local_write_errors"`
 	Config           configHealth `json:"config"`
 	// Webhooks: subscriptions by state and the delivery backlog (when on).
 	Webhooks *store.WebhookStats `json:"webhooks,omitempty"`
@@ -43,7 +47,7 @@ type configHealth struct {
 func (n *Node) healthDetails() healthBody {
 	d := n.mon.Details()
 	b := healthBody{Status: "ok", Version: n.version, Monitor: d, Outbox: map[string]outboxHealth{}, Config: n.rl.state(),
-		DispatcherPasses: n.disp.Passes()}
+		DispatcherPasses: n.disp.Passes(), LocalWriteErrors: n.st.LocalErrors()}
 	if ok, reason := n.healthOf(d.Healthy, d.Reason); !ok {
 		b.Status, b.Reason = "unhealthy", reason
 	}

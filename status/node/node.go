@@ -93,7 +93,7 @@ func New(o Options) (*Node, error) {
 	cfg, log := o.Config, o.Logger
 	n := &Node{version: o.Version, path: o.ConfigPath, cfg: cfg, log: log, beats: o.Beats, now: o.Now}
 	var err error
-	if n.st, err = store.Open(cfg.Storage.Path, store.Options{}); err != nil {
+	if n.st, err = store.Open(cfg.Storage.Path, store.Options{Logger: log}); err != nil {
 		return nil, fmt.Errorf("cannot open the data file: %w", err)
 	}
 	n.changes = n.st
@@ -108,7 +108,7 @@ func New(o Options) (*Node, error) {
 	}
 	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms,
 		Outbox: backlog(n.st, cfg.Webhooks.Enabled, o.Email != nil), Subscribers: subscriberCounts(n.st, cfg.Webhooks.Enabled, o.Email != nil)})
-	if n.chs, err = notify.Build(cfg.Setups(), notify.StoredSessions{Store: n.st, Log: n.changes, Now: n.now}); err != nil {
+	if n.chs, err = notify.Build(cfg.Setups(), notify.StoredSessions{Store: n.st}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)
 	}
 	n.route = withSubscribers(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled, store.WebhooksDest, webhook.Wants)

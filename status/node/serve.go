@@ -40,7 +40,11 @@ func (n *Node) listenBackup() (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		if _, err := n.st.Backup(w); err != nil {
+		copyOf := n.st.Backup // the replicated file: what a restore needs
+		if r.URL.Query().Get("file") == "local" {
+			copyOf = n.st.BackupLocal // for verify: the node-local file
+		}
+		if _, err := copyOf(w); err != nil {
 			n.log.Error("backup failed", "error", err)
 		}
 	})

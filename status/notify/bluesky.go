@@ -22,27 +22,25 @@ const DefaultBlueskyServer = "https://bsky.social"
 
 // Sessions keeps a Bluesky session's rotating refresh token across
 // restarts (session creation is rate-limited); StoredSessions keeps it in
-// the data file.
+// the store's node-local file.
 type Sessions interface {
 	Setting(key string) (string, error)
 	SetSetting(key, value string) error
 }
 
-// StoredSessions reads sessions from the store and writes them through
-// the log.
+// StoredSessions keeps sessions in the store's local file, not through
+// the Log: a session is the node's own (each use rotates its refresh
+// token, so two nodes cannot share one), no replicated state.
 type StoredSessions struct {
 	Store *store.Store
-	Log   store.Log
-	Now   func() time.Time
 }
 
 // Setting reads a stored value.
-func (s StoredSessions) Setting(key string) (string, error) { return s.Store.Setting(key) }
+func (s StoredSessions) Setting(key string) (string, error) { return s.Store.LocalSetting(key) }
 
-// SetSetting stores a value through the log.
+// SetSetting stores a value in the local file.
 func (s StoredSessions) SetSetting(key, value string) error {
-	_, err := s.Log.Apply(store.Entry{At: s.Now(), Settings: []store.Setting{{Key: key, Value: value}}})
-	return err
+	return s.Store.SetLocalSetting(key, value)
 }
 
 // Bluesky posts with plain XRPC. The record key is a TID derived from the

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -45,13 +44,12 @@ type Step struct {
 
 // StepResult is one run's result as kept raw (its details are not).
 type StepResult struct {
-	Check      string         `json:"check"`
-	At         time.Time      `json:"at"`
-	Outcome    probes.Outcome `json:"outcome"`
-	Reason     probes.Reason  `json:"reason"`
-	Latency    time.Duration  `json:"latency"`
-	Message    string         `json:"message,omitempty"`
-	Screenshot []byte         `json:"screenshot,omitempty"`
+	Check   string         `json:"check"`
+	At      time.Time      `json:"at"`
+	Outcome probes.Outcome `json:"outcome"`
+	Reason  probes.Reason  `json:"reason"`
+	Latency time.Duration  `json:"latency"`
+	Message string         `json:"message,omitempty"`
 }
 
 func (r StepResult) result() probes.Result {
@@ -86,7 +84,7 @@ func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
 	s.Results = make([]StepResult, len(ch.Results))
 	for i, r := range ch.Results {
 		s.Results[i] = StepResult{Check: r.Check, At: r.At, Outcome: r.Result.Outcome, Reason: r.Result.Reason,
-			Latency: r.Result.Latency, Message: r.Result.Message, Screenshot: r.Result.Screenshot}
+			Latency: r.Result.Latency, Message: r.Result.Message}
 	}
 	for _, name := range ch.Checks {
 		if cs := st.Checks[name]; cs != nil {
@@ -108,9 +106,11 @@ func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
 	return s
 }
 
-// applyStep writes one engine step. Nothing is sent from here.
+// applyStep writes one engine step's replicated part. Nothing is sent
+// from here; the raw results go to the local file after the commit
+// (applyLocal).
 func applyStep(tx *bolt.Tx, st *Step, now time.Time) error {
-	if err := putResults(tx, st.Results); err != nil {
+	if err := rollUpResults(tx, st.Results); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
 	if err := putState(tx, st); err != nil {
@@ -149,27 +149,12 @@ func applyAnnounce(tx *bolt.Tx, list []Announcement, now time.Time, res *Result)
 	return nil
 }
 
-func putResults(tx *bolt.Tx, results []StepResult) error {
-	root := tx.Bucket(bucketResults)
+// rollUpResults adds a step's results to the checks' roll-ups: a
+// function of the results, so replicated like them.
+func rollUpResults(tx *bolt.Tx, results []StepResult) error {
 	for _, r := range results {
-		b, err := root.CreateBucketIfNotExists([]byte(r.Check))
-		if err != nil {
-			return err
-		}
-		k := timeKey(r.At)
-		for b.Get(k) != nil { // two results in the same nanosecond: keep both
-			k = be64(binary.BigEndian.Uint64(k) + 1)
-		}
-		if err := b.Put(k, encodeResult(r.result())); err != nil {
-			return err
-		}
 		if err := addCheckResult(tx, r.Check, r.At, r.result()); err != nil {
 			return err
-		}
-		if len(r.Screenshot) > 0 {
-			if err := putScreenshot(tx, r.Check, k, r.Screenshot); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -119,7 +119,7 @@ func TestFaultIsDamage(t *testing.T) {
 		drive(t, s, e, nil, status.Batch{Now: at, Results: []status.CheckResult{result("api-1", at, probes.Up, time.Millisecond)}})
 	}
 	var root int
-	s.db.View(func(tx *bolt.Tx) error {
+	s.local.View(func(tx *bolt.Tx) error {
 		root = int(tx.Bucket(bucketResults).Bucket([]byte("api-1")).Root())
 		return nil
 	})
@@ -127,7 +127,8 @@ func TestFaultIsDamage(t *testing.T) {
 	if root == 0 {
 		t.Fatal("the results of api-1 are inline")
 	}
-	b, err := os.ReadFile(path)
+	local := LocalPath(path) // raw results are node-local
+	b, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestFaultIsDamage(t *testing.T) {
 		t.Fatalf("page %d has flags %#x, want a leaf", root, flags)
 	}
 	binary.NativeEndian.PutUint32(b[root*ps+16+16*5+8:], 0x7fff0000) // element 5's key size
-	os.WriteFile(path, b, 0o600)
+	os.WriteFile(local, b, 0o600)
 	s, err = Open(path, Options{})
 	if err != nil {
 		t.Fatalf("Open reads no results, yet: %v", err)
@@ -197,7 +198,7 @@ func TestCheckReportsARunPastTheFile(t *testing.T) {
 		mustApply(t, s, Entry{At: at, Step: &Step{Results: []StepResult{{Check: "api-1", At: at, Outcome: probes.Up, Message: strings.Repeat("m", 200)}}}})
 	}
 	var root int
-	s.db.View(func(tx *bolt.Tx) error {
+	s.local.View(func(tx *bolt.Tx) error {
 		root = int(tx.Bucket(bucketResults).Bucket([]byte("api-1")).Root())
 		return nil
 	})
@@ -205,13 +206,14 @@ func TestCheckReportsARunPastTheFile(t *testing.T) {
 	if root == 0 {
 		t.Fatal("the results of api-1 are inline")
 	}
-	b, err := os.ReadFile(path)
+	local := LocalPath(path) // raw results are node-local
+	b, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps := int(binary.NativeEndian.Uint32(b[16+8:]))
 	b[root*ps+15] ^= 0x24 // the overflow count's high byte
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := os.WriteFile(local, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err = Open(path, Options{})

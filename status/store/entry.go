@@ -56,8 +56,8 @@ type Entry struct {
 	// KeepDests cancels open deliveries to every destination not listed
 	// (channels removed from the config, webhooks turned off).
 	KeepDests *[]string `json:"keep_dests,omitempty"`
-	// Settings stores small values (a Bluesky session, a heartbeat
-	// token's hash).
+	// Settings stores small replicated values (the site keys, a heartbeat
+	// token's hash); a node's own (a Bluesky session) are local settings.
 	Settings []Setting `json:"settings,omitempty"`
 	// Fanout turns announcements waiting on the webhooks destination into
 	// one delivery per subscription.
@@ -74,7 +74,8 @@ type Entry struct {
 	Ping *WebhookDelivery `json:"ping,omitempty"`
 	// Outcomes record webhook attempts (group-committed).
 	Outcomes *WebhookOutcomes `json:"outcomes,omitempty"`
-	// Prune deletes raw results and roll-ups past their retention.
+	// Prune deletes roll-ups past their retention, and from the local
+	// file raw results and screenshots past theirs.
 	Prune *Prune `json:"prune,omitempty"`
 	// PruneWebhooks deletes old webhook deliveries and expired
 	// subscriptions.
@@ -148,6 +149,7 @@ func (s *Store) Apply(e Entry) (Result, error) {
 	if !res.Skipped {
 		s.committed(e, res)
 		s.floorRaised(res.floor)
+		s.applyLocal(e, &res)
 	}
 	// Committed whatever the wipe comes to (Unwiped says it failed).
 	res.Unwiped = s.scrubAfter(e)

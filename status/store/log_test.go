@@ -231,15 +231,11 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 			t.Errorf("entry %d: results differ: %+v / %+v", i, ra, rb)
 		}
 	}
-	da, db := dump(t, a), dump(t, b)
-	for k, v := range da {
-		if db[k] != v {
-			t.Errorf("%q: %q / %q", k, v, db[k])
-		}
-	}
-	if len(da) != len(db) {
-		t.Errorf("%d keys / %d keys", len(da), len(db))
-	}
+	// Every bucket of the replicated file, key by key (a bucket missing
+	// from the list fails), and the local copies of the results the
+	// entries carried.
+	sameFile(t, a, b)
+	sameLocal(t, a, b)
 	// The script did what it says: the subscription is verified, then
 	// paused; the fan-out made one delivery (sub_gone does not exist).
 	sub, err := a.Subscription("sub_a")
@@ -305,19 +301,27 @@ func TestEntryIsAllOrNothing(t *testing.T) {
 }
 
 // The one way in: inside the store, only Apply (and opening the file)
-// starts a write transaction, so every durable change is an Entry.
+// starts a write transaction on the replicated file, so every durable
+// change to replicated state is an Entry. The local file has its own
+// short list of writers: the local part of an applied entry, the node's
+// own screenshots and settings, and opening it.
 func TestOnlyApplyWrites(t *testing.T) {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Open creates the buckets; MarkBackup writes into a copy of the
-	// file (a backup), never the one in use; scrub (Apply's, after an
-	// erasure, or at Open for an owed one) overwrites free pages and
-	// deletes only the owed mark. PutScreenshot keeps node-local data
-	// (a screenshot the log only refers to).
-	allowed := map[string]bool{"Apply": true, "Open": true, "MarkBackup": true, "scrub": true, "PutScreenshot": true}
+	// Per file, the functions that may write it. openReplicated creates
+	// the buckets and migrates; MarkBackup writes into a copy of the file
+	// (a backup), never the one in use; scrub (Apply's, after an erasure,
+	// or at Open for an owed one) overwrites free pages and deletes only
+	// the owed mark; splitLocal moves a schema-3 file's node-local data
+	// (at Open, and drops a restored snapshot's). update and onLocal are
+	// the transactions themselves.
+	writers := map[string]map[string]bool{
+		"replicated": {"Apply": true, "openReplicated": true, "MarkBackup": true, "scrub": true, "splitLocal": true, "update": true},
+		"local":      {"applyLocal": true, "PutScreenshot": true, "SetLocalSetting": true, "openLocal": true, "splitLocal": true, "updateLocal": true, "onLocal": true},
+	}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -332,20 +336,43 @@ func TestOnlyApplyWrites(t *testing.T) {
 				continue
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				sel, ok := n.(*ast.SelectorExpr)
-				if !ok {
-					return true
-				}
-				if x, isIdent := sel.X.(*ast.Ident); isIdent && x.Name == "status" {
-					return true // status.Batch is the engine's type, not bbolt's Batch
-				}
-				if ok && (sel.Sel.Name == "update" || sel.Sel.Name == "Update" || sel.Sel.Name == "Batch") && !allowed[fn.Name.Name] && fn.Name.Name != "update" {
-					t.Errorf("%s: %s writes (%s) outside Apply", fset.Position(sel.Pos()), fn.Name.Name, sel.Sel.Name)
+				file, what := writes(fn.Name.Name, n)
+				if file != "" && !writers[file][fn.Name.Name] {
+					t.Errorf("%s: %s writes the %s file (%s) outside its writers", fset.Position(n.Pos()), fn.Name.Name, file, what)
 				}
 				return true
 			})
 		}
 	}
+}
+
+// writes says which file n, in the function fn, opens a write
+// transaction on, if any: a call of update, Update or Batch the replicated
+// file (bbolt's own Update in onLocal is the local one's), of updateLocal
+// or onLocal(…, true, …) the local file.
+func writes(fn string, n ast.Node) (file, what string) {
+	switch n := n.(type) {
+	case *ast.SelectorExpr:
+		if x, ok := n.X.(*ast.Ident); ok && x.Name == "status" {
+			return "", "" // status.Batch is the engine's type, not bbolt's Batch
+		}
+		switch n.Sel.Name {
+		case "update", "Update", "Batch":
+			if fn == "onLocal" {
+				return "local", n.Sel.Name
+			}
+			return "replicated", n.Sel.Name
+		case "updateLocal":
+			return "local", n.Sel.Name
+		}
+	case *ast.CallExpr:
+		if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "onLocal" && len(n.Args) == 4 {
+			if w, ok := n.Args[2].(*ast.Ident); !ok || w.Name != "false" {
+				return "local", "onLocal"
+			}
+		}
+	}
+	return "", ""
 }
 
 // The delivery loop re-reads every subscription when SubscriptionsVersion

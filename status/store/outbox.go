@@ -326,8 +326,9 @@ func (s *Store) RecentOutbox(limit int) ([]OutboxRow, error) {
 	return rows, err
 }
 
-// bucketSettings keeps small values channels must not lose across restarts
-// (a Bluesky session's rotating refresh token).
+// bucketSettings keeps small values that must survive restarts: in the
+// replicated file the site keys and heartbeat tokens' hashes, in the
+// local file a Bluesky session's rotating refresh token.
 var bucketSettings = []byte("settings")
 
 // Setting reads a stored value ("" when unset).

@@ -6,27 +6,28 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune deletes raw results older than RawRetention and roll-ups past
-// their retention, at most Budget keys (one short transaction), so it
-// never holds the writer lock long. The result says whether more remain.
+// Prune deletes roll-ups past their retention, at most Budget keys (one
+// short transaction), so it never holds the writer lock long; after the
+// commit, raw results and screenshots older than RawRetention go from the
+// local file, at most Budget keys more (applyLocal). Each file has its
+// budget: the replicated part must not depend on the local file. The
+// result says whether more remain in either.
 type Prune struct {
 	RawRetention time.Duration `json:"raw_retention"`
 	Budget       int           `json:"budget"`
 }
 
 func applyPrune(tx *bolt.Tx, p Prune, now time.Time, res *Result) error {
-	deleted, more, err := prune(tx, now, p.RawRetention, p.Budget)
+	deleted, more, err := prune(tx, now, p.Budget)
 	res.Deleted, res.More = deleted, more
 	return err
 }
 
-func prune(tx *bolt.Tx, now time.Time, rawRetention time.Duration, budget int) (deleted int, more bool, err error) {
+func prune(tx *bolt.Tx, now time.Time, budget int) (deleted int, more bool, err error) {
 	for _, p := range []struct {
 		bucket []byte
 		cutoff time.Time
 	}{
-		{bucketResults, now.Add(-rawRetention)},
-		{bucketShots, now.Add(-rawRetention)},
 		{bucketHourly, now.Add(-HourlyRetention)},
 		{bucketDaily, now.Add(-DailyRetention)},
 	} {

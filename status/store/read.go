@@ -210,10 +210,11 @@ type StoredResult struct {
 }
 
 // Results returns a check's raw results in [from, to), oldest first, at
-// most limit.
+// most limit, from the local file: this node's copies of the results its
+// applied entries carried.
 func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredResult, error) {
 	var out []StoredResult
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewLocal(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketResults).Bucket([]byte(check))
 		if b == nil {
 			return nil
@@ -223,7 +224,7 @@ func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredRe
 		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end) && len(out) < limit; k, v = c.Next() {
 			r, err := decodeResult(v)
 			if err != nil {
-				return s.corrupt(fmt.Errorf("result of %s at %x: %w", check, k, err))
+				return fmt.Errorf("%s %w (result of %s at %x: %v)", LocalPath(s.path), ErrDamaged, check, k, err)
 			}
 			out = append(out, StoredResult{At: keyTime(k), Result: r})
 		}

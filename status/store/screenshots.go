@@ -17,14 +17,16 @@ type Screenshot struct {
 	Bytes int       `json:"bytes"`
 }
 
-// putScreenshot keeps a failed run's screenshot under the result's key,
-// dropping the check's oldest beyond ShotsKept.
-func putScreenshot(tx *bolt.Tx, check string, key, png []byte) error {
+// putScreenshot keeps a failed run's screenshot in the local file under
+// timeKey(at), a function of the run alone, so the writer and the readers
+// agree without the raw result's key; it drops the check's oldest beyond
+// ShotsKept.
+func putScreenshot(tx *bolt.Tx, check string, at time.Time, png []byte) error {
 	b, err := tx.Bucket(bucketShots).CreateBucketIfNotExists([]byte(check))
 	if err != nil {
 		return err
 	}
-	if err := b.Put(key, png); err != nil {
+	if err := b.Put(timeKey(at), png); err != nil {
 		return err
 	}
 	n := 0
@@ -42,10 +44,11 @@ func putScreenshot(tx *bolt.Tx, check string, key, png []byte) error {
 	return nil
 }
 
-// Screenshots lists a check's kept screenshots, newest first.
+// Screenshots lists a check's kept screenshots, newest first (from the
+// local file: the ones this node took).
 func (s *Store) Screenshots(check string) ([]Screenshot, error) {
 	var out []Screenshot
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewLocal(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketShots).Bucket([]byte(check))
 		if b == nil {
 			return nil
@@ -62,7 +65,7 @@ func (s *Store) Screenshots(check string) ([]Screenshot, error) {
 // ScreenshotAt is the PNG a check kept for the run at at.
 func (s *Store) ScreenshotAt(check string, at time.Time) ([]byte, error) {
 	var png []byte
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewLocal(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketShots).Bucket([]byte(check))
 		if b == nil {
 			return fmt.Errorf("screenshot of %s: %w", check, ErrNotFound)
@@ -75,11 +78,4 @@ func (s *Store) ScreenshotAt(check string, at time.Time) ([]byte, error) {
 		return nil
 	})
 	return png, err
-}
-
-// PutScreenshot keeps a failed browser run's screenshot on this node, under
-// the check and the run's time. It is node-local data: the log carries
-// only that the run has one (Input.Screenshot), never the bytes.
-func (s *Store) PutScreenshot(check string, at time.Time, png []byte) error {
-	return s.update(func(tx *bolt.Tx) error { return putScreenshot(tx, check, timeKey(at), png) })
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/outpost-status/outpost/status"
 )
 
-// A failed browser run's screenshot is committed with its result; a check
-// keeps its last ShotsKept, and pruning the raw results takes old ones.
+// A failed browser run's screenshot is kept in the local file under the
+// check and the run's time (the entry carries only that there is one); a
+// check keeps its last ShotsKept, and pruning the raw results takes old
+// ones.
 func TestScreenshotsKeptAndPruned(t *testing.T) {
 	s, _ := openTemp(t)
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -20,6 +22,9 @@ func TestScreenshotsKeptAndPruned(t *testing.T) {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		r := status.CheckResult{Check: "login", At: at, Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonTimeout,
 			Screenshot: []byte(fmt.Sprintf("\x89PNG shot %d", i))}}
+		if err := s.PutScreenshot(r.Check, r.At, r.Result.Screenshot); err != nil {
+			t.Fatal(err)
+		}
 		if err := step(s, &status.Changes{Results: []status.CheckResult{r}}, status.NewState(), nil, at); err != nil {
 			t.Fatal(err)
 		}

@@ -24,9 +24,9 @@ type SnapshotInfo struct {
 // Snapshot writes a consistent copy of the store's file to w, with the
 // applied index it holds, while the store stays in use: one read
 // transaction sees one point in time, so the copy and its index agree.
-// Today the file holds node-local data too (raw results, screenshots, the
-// node's own settings); once the replicated state has a file of its own,
-// Snapshot covers that file only.
+// It covers the replicated file only: the node-local file (raw results,
+// screenshots, the node's own settings) is no part of the state a log
+// replicates.
 func (s *Store) Snapshot(w io.Writer) (SnapshotInfo, error) {
 	var info SnapshotInfo
 	err := s.view(func(tx *bolt.Tx) error {
@@ -41,7 +41,9 @@ func (s *Store) Snapshot(w io.Writer) (SnapshotInfo, error) {
 	return info, nil
 }
 
-// Restore installs the snapshot read from r in place of the live file.
+// Restore installs the snapshot read from r in place of the live
+// replicated file, keeping the local file: the node's own raw results and
+// screenshots from before stay, none of the snapshot's source come.
 // The snapshot is written to a file beside the data file (as large as the
 // disk allows: nothing of it is held in memory), synced, then opened and
 // checked as Open and Check check a data file; one that is damaged, no
@@ -93,10 +95,11 @@ func (s *Store) receive(r io.Reader) (string, error) {
 	return f.Name(), nil
 }
 
-// verify opens the received file as a data file (Open's checks and
-// migrations) and reads all of it (Check).
+// verify opens the received file as a replicated file (Open's checks and
+// migrations; no local file is made beside it) and reads all of it
+// (Check).
 func (s *Store) verify(path string) error {
-	snap, err := Open(path, s.opts)
+	snap, err := Open(path, s.replicatedOnly())
 	if err != nil {
 		return err
 	}
@@ -107,9 +110,15 @@ func (s *Store) verify(path string) error {
 	return errors.Join(errs...)
 }
 
+// replicatedOnly is the store's options for opening a replicated file
+// alone.
+func (s *Store) replicatedOnly() Options { o := s.opts; o.ReplicatedOnly = true; return o }
+
 // install swaps the verified file at tmp in for the data file, holding
-// off every transaction. Should the rename fail, the old file is opened
-// again; should the new one not open, the store halts.
+// off every transaction; the local file stays as it is. A snapshot from
+// before the split (schema 3) has its node-local data dropped, not
+// copied: it was another node's. Should the rename fail, the old file is
+// opened again; should the new one not open, the store halts.
 func (s *Store) install(tmp string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,7 +126,12 @@ func (s *Store) install(tmp string) error {
 		return fmt.Errorf("close %s: %w", s.path, err)
 	}
 	renamed := os.Rename(tmp, s.path)
-	n, err := Open(s.path, s.opts)
+	n, err := Open(s.path, s.replicatedOnly())
+	if err == nil {
+		if err = n.splitLocal(false); err != nil {
+			n.Close()
+		}
+	}
 	if err != nil {
 		// s.db stays closed: every read and write returns bbolt's "not
 		// open" error, and Apply the halt.

@@ -113,8 +113,8 @@ func TestSnapshotRestoresEveryBucket(t *testing.T) {
 	default:
 		t.Error("no work signal: the delivery loops would not look at the new file's outbox")
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(leftovers) != 1 {
-		t.Errorf("files beside the data file: %v", leftovers)
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(leftovers) != 2 {
+		t.Errorf("files beside the data file: %v, want it and its local file", leftovers)
 	}
 	// The log resumes after the snapshot's index.
 	next := Entry{At: t0, Index: info.Index + 1, Settings: []Setting{{Key: "after", Value: "y"}}}
@@ -159,8 +159,8 @@ func TestRestoreRefusesABadSnapshot(t *testing.T) {
 			if res := mustApply(t, s, Entry{At: t0, Index: 4, Settings: []Setting{{Key: "live", Value: "still"}}}); res.Skipped {
 				t.Error("the store no longer applies")
 			}
-			if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(leftovers) != 1 {
-				t.Errorf("files beside the data file: %v", leftovers)
+			if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(leftovers) != 2 {
+				t.Errorf("files beside the data file: %v, want it and its local file", leftovers)
 			}
 		})
 	}

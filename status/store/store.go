@@ -1,7 +1,10 @@
-// Package store keeps Outpost's durable state in one bbolt file: engine
-// state, incidents, raw results, roll-ups and the outbox. Every engine step
-// commits in exactly one transaction, so a crash loses nothing acknowledged
-// and never half-applies a step.
+// Package store keeps Outpost's durable state in two bbolt files: the
+// replicated state (engine state, incidents, roll-ups, the outbox,
+// subscribers, settings) at the data file's path, and the node's own data
+// (raw results, screenshots, the Bluesky session) beside it in path +
+// ".local" (local.go). Every engine step commits its replicated part in
+// exactly one transaction, so a crash loses nothing acknowledged and never
+// half-applies a step.
 package store
 
 import (
@@ -9,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,11 +36,9 @@ var (
 	// bucketIncidentStart indexes incidents by start: be(start, unix nanos)
 	// + be(seq) → nothing, so a history page reads only its months.
 	bucketIncidentStart = []byte("incident_starts")
-	bucketResults       = []byte("results") // sub-bucket per check: be(unix nanos) → encoded result
-	bucketHourly        = []byte("hourly")  // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
+	bucketHourly        = []byte("hourly") // sub-bucket per "c:"+check or "k:"+component: be(hour start) → roll-up
 	bucketDaily         = []byte("daily")
-	bucketOutbox        = []byte("outbox")      // be(seq) → OutboxRow JSON
-	bucketShots         = []byte("screenshots") // sub-bucket per check: be(unix nanos) → PNG of a failed browser run
+	bucketOutbox        = []byte("outbox") // be(seq) → OutboxRow JSON
 
 	keySchema     = []byte("schema")
 	keyEngine     = []byte("engine")
@@ -46,16 +48,23 @@ var (
 	keyApplied = []byte("applied_index")
 )
 
-// buckets is every top-level bucket, in one explicit list: a file opened
-// by this code has all of them.
+// buckets is every top-level bucket of the replicated file, in one
+// explicit list: a file opened by this code has all of them, and no other
+// (the local file has its own list, localBuckets).
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
-		bucketResults, bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
-		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketShots, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals}
+		bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals}
 }
 
-// SchemaVersion is the layout this code writes.
-const SchemaVersion = 3
+// SchemaVersion is the layout of the replicated file this code writes.
+// Version 4 moved node-local data to the local file (splitLocal).
+const SchemaVersion = 4
+
+// splitSchema is the last version that kept node-local data in the data
+// file: moving it out takes two files and two commits, so it is no
+// migration inside one transaction.
+const splitSchema = 3
 
 // migration upgrades a file from version v to v+1, inside one transaction.
 func migration(v uint32) func(tx *bolt.Tx) error {
@@ -77,6 +86,13 @@ type Options struct {
 	LockTimeout time.Duration
 	// NoSync skips fsync (benchmarks of the non-durable path only).
 	NoSync bool
+	// ReplicatedOnly opens the replicated file alone, creating no local
+	// file beside it: for checking a copy (a backup, a snapshot). Reads
+	// and writes of node-local data then fail.
+	ReplicatedOnly bool
+	// Logger receives what the store handles itself (a failed write to
+	// the local file); default slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is the bbolt-backed store. Its methods are safe for concurrent use;
@@ -84,9 +100,14 @@ type Options struct {
 type Store struct {
 	// mu is held shared by every transaction (view, update) and Close,
 	// and alone by Restore while it swaps the file under db.
-	mu         sync.RWMutex
-	db         *bolt.DB
-	path       string
+	mu   sync.RWMutex
+	db   *bolt.DB
+	path string
+	// local is the node-local file (local.go); nil with ReplicatedOnly.
+	local *bolt.DB
+	// localErrs: see LocalErrors.
+	localErrs  atomic.Uint64
+	log        *slog.Logger
 	opts       Options // as Open completed them: Restore reopens with them
 	lastCommit atomic.Int64
 	// subsVersion: see SubscriptionsVersion.
@@ -111,11 +132,34 @@ type Store struct {
 	halt atomic.Pointer[error]
 }
 
-// Open opens or creates the data file at path, creating its folder.
+// Open opens or creates the data file at path, creating its folder, and
+// the node-local file beside it (path + ".local"; not with
+// ReplicatedOnly). A file of schema 3 is split on the way (splitLocal).
 func Open(path string, o Options) (*Store, error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s, err := openReplicated(path, o)
+	if err != nil || o.ReplicatedOnly {
+		return s, err
+	}
+	if s.local, err = openLocal(LocalPath(path), o); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.splitLocal(true); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: move node-local data to %s: %w", path, LocalPath(path), err)
+	}
+	return s, nil
+}
+
+// openReplicated opens the replicated file alone: checks, bucket list,
+// migrations up to splitSchema, and an owed wipe.
+func openReplicated(path string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -129,7 +173,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, opts: o, work: make(chan struct{}, 1)}
+	s := &Store{db: db, path: path, opts: o, log: o.Logger, work: make(chan struct{}, 1)}
 	if err := s.view(s.checkLoaded); err != nil {
 		db.Close()
 		if !errors.Is(err, ErrDamaged) {
@@ -164,7 +208,7 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 	if v > SchemaVersion {
 		return fmt.Errorf("schema version %d is newer than this Outpost understands (%d): upgrade Outpost", v, SchemaVersion)
 	}
-	for ; v < SchemaVersion; v++ {
+	for ; v < splitSchema; v++ {
 		if m := migration(v); m != nil {
 			if err := m(tx); err != nil {
 				return fmt.Errorf("migrate schema %d→%d: %w", v, v+1, err)
@@ -175,7 +219,7 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 		s.lastCommit.Store(int64(binary.BigEndian.Uint64(raw)))
 	}
 	s.restored.Store(restoredAt(tx))
-	return meta.Put(keySchema, be32(SchemaVersion))
+	return meta.Put(keySchema, be32(v))
 }
 
 // Restored reports that the file was a backup being used as the data file
@@ -194,7 +238,7 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 	s.reads.Add(1)
 	defer s.reads.Add(-1)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.damaged(&err)
+	defer damaged(s.path, &err)
 	return s.db.View(fn)
 }
 
@@ -202,14 +246,15 @@ func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.damaged(&err)
+	defer damaged(s.path, &err)
 	return s.db.Update(fn)
 }
 
 // damaged turns a panic that damage causes into ErrDamaged and lets any
 // other go on: a bug in our own code must crash with its own message and
-// stack, not send the operator to restore a backup of a sound file.
-func (s *Store) damaged(err *error) {
+// stack, not send the operator to restore a backup of a sound file. path
+// is the file the transaction was on.
+func damaged(path string, err *error) {
 	r := recover()
 	if r == nil {
 		return
@@ -217,11 +262,19 @@ func (s *Store) damaged(err *error) {
 	if !isDamage(r) {
 		panic(r)
 	}
-	*err = fmt.Errorf("%s %w (%v)", s.path, ErrDamaged, r)
+	*err = fmt.Errorf("%s %w (%v)", path, ErrDamaged, r)
 }
 
-// Close closes the file.
-func (s *Store) Close() error { s.mu.Lock(); defer s.mu.Unlock(); return s.db.Close() }
+// Close closes both files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.Close()
+	if s.local != nil {
+		err = errors.Join(err, s.local.Close())
+	}
+	return err
+}
 
 // Path is the data file's path.
 func (s *Store) Path() string { return s.path }
@@ -235,8 +288,10 @@ func (s *Store) LastCommit() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// Backup writes a consistent copy of the whole file to w while the store
-// stays in use (a read transaction sees one point in time).
+// Backup writes a consistent copy of the replicated file to w while the
+// store stays in use (a read transaction sees one point in time): what a
+// restore needs. The local file's raw results and screenshots are not in
+// it (BackupLocal copies them).
 func (s *Store) Backup(w io.Writer) (int64, error) {
 	var n int64
 	err := s.view(func(tx *bolt.Tx) error {
@@ -247,18 +302,32 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// Check reads every key and value, then runs bbolt's consistency check,
-// and returns every problem found.
+// Check reads every key and value of both files, then runs bbolt's
+// consistency check on each, and returns every problem found (a problem
+// of the local file names it).
 func (s *Store) Check() []error {
+	errs := checkFile(s.path, s.view, false)
+	if s.local != nil {
+		errs = append(errs, checkFile(LocalPath(s.path), s.viewLocal, true)...)
+	}
+	return errs
+}
+
+// checkFile is Check of one file, read through view; named prefixes
+// bbolt's findings with the file's path.
+func checkFile(path string, view func(func(*bolt.Tx) error) error, named bool) []error {
 	var errs []error
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := view(func(tx *bolt.Tx) error {
 		if err := readEverything(tx); err != nil {
 			return err
 		}
 		if err := checkRuns(tx); err != nil {
-			return s.corrupt(err)
+			return fmt.Errorf("%s %w (%v)", path, ErrDamaged, err)
 		}
 		for err := range tx.Check() {
+			if named {
+				err = fmt.Errorf("%s: %w", path, err)
+			}
 			errs = append(errs, err)
 		}
 		return nil
