@@ -197,6 +197,9 @@ func (n *Node) Leader() string {
 // IsLeader reports whether this node leads.
 func (n *Node) IsLeader() bool { return n.r.State() == raft.Leader }
 
+// Barrier waits until every entry committed before it is applied here.
+func (n *Node) Barrier(timeout time.Duration) error { return n.r.Barrier(timeout).Error() }
+
 // Stats is raft's own report (state, term, indexes, last contact).
 func (n *Node) Stats() map[string]string { return n.r.Stats() }
 
