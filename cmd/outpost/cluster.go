@@ -67,11 +67,6 @@ func runClusterCerts(_ context.Context, args []string, stdout, stderr io.Writer)
 	return exitOK
 }
 
-// errClusterNotBuilt is what serve answers a config with a cluster
-// section until the consensus lands: running as one node would pretend
-// to be a member.
-const errClusterNotBuilt = "clustering is not in this build yet: remove the cluster section to run one node"
-
 // checkCluster loads this node's mutual TLS as a node would at start,
 // so `check` names a bad certificate, bundle or key mode now; it prints
 // the node and when its certificates end, and warns 30 days ahead.

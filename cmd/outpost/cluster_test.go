@@ -142,15 +142,3 @@ func TestNodeFlag(t *testing.T) {
 		}
 	}
 }
-
-// serve does not pretend to cluster: it refuses the section, clearly.
-func TestServeRefusesCluster(t *testing.T) {
-	cfg := clusterConfig(t)
-	code, _, errs := runBinary(t, nil, "serve", "-config", cfg, "-node", "ams")
-	if want := "clustering is not in this build yet: remove the cluster section to run one node"; code != exitConfig || !strings.Contains(errs, want) {
-		t.Errorf("exit %d, want %d with %q:\n%s", code, exitConfig, want, errs)
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "data", "outpost.db")); err == nil {
-		t.Error("serve created the data file before refusing")
-	}
-}

@@ -74,7 +74,10 @@ type shopOutpost struct {
 // more top-level keys (extra), and starts Outpost on it.
 func startShop(t *testing.T, title, components, extra string) shopOutpost {
 	t.Helper()
-	s := shopOutpost{bin: outpostBinary(t), tg: &target{addr: "127.0.0.1:0"}, listen: closedAddr(t)}
+	// listen and the operators' listener drawn together: two separate
+	// draws once gave both the same port (closedAddrs).
+	addrs := closedAddrs(t, 2)
+	s := shopOutpost{bin: outpostBinary(t), tg: &target{addr: "127.0.0.1:0"}, listen: addrs[0]}
 	s.tg.start(t)
 	t.Cleanup(s.tg.stop)
 	s.cfg = filepath.Join(t.TempDir(), "config.yaml")
@@ -84,7 +87,7 @@ listen: %s
 components: [{id: shop, name: Shop}%s]
 checks:
   - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 1, success_threshold: 1}
-%s%s`, title, s.listen, components, s.tg.addr, opsLine(t), extra)), 0o600); err != nil {
+%s%s`, title, s.listen, components, s.tg.addr, fmt.Sprintf("operators: {listen: %q}\n", addrs[1]), extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.p = startOutpost(t, s.bin, s.cfg, s.listen)

@@ -26,10 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	beats := probes.NewBeats(nil) // pushed heartbeats, shared by every config loaded
 	cfg, ok := loadConfigWith(*path, stderr, config.LoadOptions{Probe: probes.Options{Version: version, Beats: beats}})
-	if ok && cfg.Cluster != nil {
-		fmt.Fprintln(stderr, "outpost serve:", errClusterNotBuilt)
-	}
-	if !ok || cfg.Cluster != nil {
+	if !ok {
 		return exitConfig
 	}
 	n, err := node.New(node.Options{ConfigPath: *path, Config: cfg, Beats: beats, Logger: log, Version: version})

@@ -143,3 +143,17 @@ func validAddress(a string) bool {
 	n, err := strconv.Atoi(port)
 	return err == nil && n > 0 && n < 65536
 }
+
+// Self is this node's entry in Nodes (the zero node without a cluster,
+// or when Node names none).
+func (c *Cluster) Self() ClusterNode {
+	if c == nil {
+		return ClusterNode{}
+	}
+	for _, n := range c.Nodes {
+		if n.ID == c.Node {
+			return n
+		}
+	}
+	return ClusterNode{}
+}

@@ -87,11 +87,16 @@ func (f *emailForm) subscriber() web.EmailSubscriber {
 
 // mailRun runs the email deliveries and the subscribe requests, when on.
 func (n *Node) mailRun(ctx context.Context) {
-	if n.mail == nil {
-		return
+	if n.mail != nil {
+		n.mail.Run(ctx)
 	}
-	done := make(chan struct{})
-	go func() { n.form.s.Run(ctx); close(done) }()
-	n.mail.Run(ctx)
-	<-done
+}
+
+// subscribeRun takes the subscribe form's queued addresses on every node
+// (in a cluster, the node that took the form sends its confirmation: one
+// mail, whoever leads).
+func (n *Node) subscribeRun(ctx context.Context) {
+	if n.mail != nil {
+		n.form.s.Run(ctx)
+	}
 }

@@ -26,6 +26,21 @@ type healthBody struct {
 	Webhooks *store.WebhookStats `json:"webhooks,omitempty"`
 	// Email: the same for email subscribers (with an email section).
 	Email *store.WebhookStats `json:"email,omitempty"`
+	// Cluster: this member's view of the cluster (with a cluster section).
+	Cluster *clusterHealth `json:"cluster,omitempty"`
+}
+
+// clusterHealth is a member's view: who it is, whom it follows, raft's
+// term and indexes as raft reports them.
+type clusterHealth struct {
+	Node         string `json:"node"`
+	Location     string `json:"location,omitempty"`
+	Leader       string `json:"leader"` // "" while none is known
+	State        string `json:"state"`  // Leader, Follower, Candidate, Shutdown
+	Term         string `json:"term"`
+	CommitIndex  string `json:"commit_index"`
+	AppliedIndex string `json:"applied_index"`
+	LastContact  string `json:"last_contact"`
 }
 
 type outboxHealth struct {
@@ -72,6 +87,11 @@ func (n *Node) healthDetails() healthBody {
 		} else {
 			b.Email = &es
 		}
+	}
+	if n.cl != nil {
+		st := n.cl.Stats()
+		b.Cluster = &clusterHealth{Node: n.cl.ID(), Location: n.cfg.Cluster.Self().Location, Leader: n.cl.Leader(), State: st["state"],
+			Term: st["term"], CommitIndex: st["commit_index"], AppliedIndex: st["applied_index"], LastContact: st["last_contact"]}
 	}
 	return b
 }

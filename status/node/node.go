@@ -19,6 +19,7 @@ import (
 
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/cluster"
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/email"
 	"github.com/outpost-status/outpost/status/machine"
@@ -61,6 +62,7 @@ type Node struct {
 	// the store itself, for the entries of starting up.
 	changes store.Log
 	mach    *machine.Machine
+	cl      *cluster.Node    // nil on a single node
 	now     func() time.Time // the node's clock, handed to every part
 	met     *metrics.Metrics
 	chs     []*notify.Channel
@@ -100,8 +102,10 @@ func New(o Options) (*Node, error) {
 	if err := continueRestore(n.st, n.changes, n.now(), log); err != nil {
 		return n, err
 	}
-	if err := ensureSiteKey(n.st, n.changes, n.now(), log); err != nil {
-		return n, err
+	if cfg.Cluster == nil { // a cluster's leader makes it, through the log (leaderStart)
+		if err := ensureSiteKey(n.st, n.changes, n.now(), log); err != nil {
+			return n, err
+		}
 	}
 	if o.Email == nil && cfg.Email.Enabled() {
 		o.Email = &cfg.Email.Config
@@ -119,18 +123,25 @@ func New(o Options) (*Node, error) {
 		return n, fmt.Errorf("cannot load the engine's state: %w", err)
 	}
 	n.changes = n.mach
+	if cfg.Cluster != nil {
+		if err := n.joinCluster(); err != nil {
+			return n, err
+		}
+	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)
 	}
 	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Machine: n.mach, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
-		Route: n.route}); err != nil {
+		Route: n.route, Node: cfg.Cluster.Self().ID, Location: cfg.Cluster.Self().Location}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
 	}
 	n.wh = webhookService(cfg, n.st, n.changes, log, n.met, n.mon)
-	if err := n.cancelGone(); err != nil {
-		return n, err
+	if n.cl == nil { // a cluster's leader does it (leaderStart)
+		if err := n.cancelGone(); err != nil {
+			return n, err
+		}
 	}
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.health,
@@ -266,7 +277,7 @@ func (n *Node) Listen() error {
 func (n *Node) Run(ctx context.Context) error {
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	var delivered []chan struct{}
-	for _, run := range []func(context.Context){n.disp.Run, n.whRun, n.mailRun} {
+	for _, run := range []func(context.Context){n.deliver, n.subscribeRun} {
 		done := make(chan struct{})
 		go func() { run(dispCtx); close(done) }()
 		delivered = append(delivered, done)
@@ -362,6 +373,11 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // Close releases the data file.
 func (n *Node) Close() {
+	if n != nil && n.cl != nil {
+		if err := n.cl.Close(); err != nil {
+			n.log.Error("leaving the cluster", slog.Any("error", err))
+		}
+	}
 	if n != nil && n.st != nil {
 		n.st.Close()
 	}

@@ -1,0 +1,152 @@
+package cluster
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// The node connection: one listener on the node's cluster address, mutual
+// TLS (TLSConfig), and a first byte that says what the stream carries, as
+// Consul's RPC layer multiplexes raft and requests on one port.
+const (
+	streamRaft    byte = 'r'
+	streamForward byte = 'f'
+)
+
+// handshakeTimeout bounds a connection's TLS handshake and first byte: a
+// peer that connects and says nothing holds nothing for long.
+const handshakeTimeout = 5 * time.Second
+
+// mux accepts node connections and sorts them by their first byte.
+type mux struct {
+	ln      net.Listener
+	tls     *tls.Config
+	log     *slog.Logger
+	raft    chan net.Conn
+	forward func(net.Conn) // serves one forwarded write (this package's)
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward func(net.Conn)) *mux {
+	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, done: make(chan struct{})}
+	m.wg.Add(1)
+	go m.serve()
+	return m
+}
+
+func (m *mux) serve() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.log.Error("cluster listener failed", slog.Any("error", err))
+			return
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.sort(c)
+		}()
+	}
+}
+
+// sort completes the handshake and hands the stream to raft or serves the
+// forwarded write; a stranger's certificate ends it here.
+func (m *mux) sort(c net.Conn) {
+	tc := tls.Server(c, m.tls)
+	tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	var kind [1]byte
+	if err := tc.Handshake(); err != nil {
+		m.log.Warn("cluster connection refused", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
+		c.Close()
+		return
+	}
+	if _, err := tc.Read(kind[:]); err != nil {
+		tc.Close()
+		return
+	}
+	tc.SetDeadline(time.Time{})
+	switch kind[0] {
+	case streamRaft:
+		select {
+		case m.raft <- tc:
+		case <-m.done:
+			tc.Close()
+		}
+	case streamForward:
+		m.forward(tc)
+	default:
+		tc.Close()
+	}
+}
+
+func (m *mux) close() {
+	m.once.Do(func() {
+		close(m.done)
+		m.ln.Close()
+	})
+	m.wg.Wait()
+}
+
+// layer is raft's StreamLayer over the mux: raft's accepted streams, and
+// dialing a node's address with its node id as the name it must present.
+type layer struct {
+	m     *mux
+	ids   map[raft.ServerAddress]string // address → node id
+	dial  *tls.Config
+	local net.Addr
+}
+
+func (l *layer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.m.raft:
+		return c, nil
+	case <-l.m.done:
+		return nil, errors.New("cluster listener closed")
+	}
+}
+
+func (l *layer) Close() error { l.m.close(); return nil }
+
+func (l *layer) Addr() net.Addr { return l.local }
+
+func (l *layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return dialNode(l.dial, l.ids[address], string(address), streamRaft, timeout)
+}
+
+// dialNode opens a stream of kind to the node id at address, which must
+// present id's certificate.
+func dialNode(base *tls.Config, id, address string, kind byte, timeout time.Duration) (net.Conn, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%s is no member's address", address)
+	}
+	cfg := base.Clone()
+	cfg.ServerName = id
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", address, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dial node %s at %s: %w", id, address, err)
+	}
+	if _, err := c.Write([]byte{kind}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("dial node %s at %s: %w", id, address, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,243 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/machine"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Options configures a node's part in the cluster.
+type Options struct {
+	Config  *config.Config // with a cluster section; Cluster.Node is this node
+	Machine *machine.Machine
+	Store   *store.Store
+	Logger  *slog.Logger
+	// Listener, when set, is the cluster address's listener (tests hand
+	// one in); else the node listens on its address in cluster.nodes.
+	Listener net.Listener
+	// SnapshotThreshold is how many entries raft lets pass between
+	// snapshots (0: raft's default, 8192).
+	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft looks whether a snapshot is due
+	// (0: raft's default, 120 s).
+	SnapshotInterval time.Duration
+}
+
+// Node is this Outpost's member of the cluster: hashicorp/raft with its
+// log and stable store (raft-boltdb) and snapshots beside the data file,
+// the machine as its FSM, and the node connection. It is the node's Log:
+// an entry is appended by the leader and applied by every node's machine.
+type Node struct {
+	id    string
+	r     *raft.Raft
+	mux   *mux
+	logs  *raftboltdb.BoltStore
+	dial  *tls.Config
+	ids   map[raft.ServerAddress]string
+	log   *slog.Logger
+	wait  time.Duration // how long a write waits for a leader
+	apply time.Duration // how long the leader waits to append an entry
+}
+
+// Start opens the node's raft files, listens on its cluster address, and
+// joins the cluster: the first start of every member bootstraps the same
+// configuration (all of cluster.nodes as voters; raft takes one and
+// ignores the rest).
+func Start(o Options) (*Node, error) {
+	cl := o.Config.Cluster
+	tcfg, err := TLSConfig(o.Config, cl.Node)
+	if err != nil {
+		return nil, err
+	}
+	dir := raftDir(o.Config.Storage.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("raft folder: %w", err)
+	}
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bolt.Options{Timeout: time.Second}})
+	if err != nil {
+		return nil, fmt.Errorf("raft log %s: %w", dir, err)
+	}
+	n := &Node{id: cl.Node, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
+		wait: 10 * time.Second, apply: 10 * time.Second}
+	if err := n.start(o, dir, tcfg); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
+	cl := o.Config.Cluster
+	var servers []raft.Server
+	var self string
+	for _, nd := range cl.Nodes {
+		n.ids[raft.ServerAddress(nd.Address)] = nd.ID
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(nd.ID), Address: raft.ServerAddress(nd.Address)})
+		if nd.ID == cl.Node {
+			self = nd.Address
+		}
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclogFor(o.Logger))
+	if err != nil {
+		return fmt.Errorf("raft snapshots: %w", err)
+	}
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", self); err != nil {
+			return fmt.Errorf("cluster address: %w", err)
+		}
+	}
+	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward)
+	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, hclogFor(o.Logger))
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cl.Node)
+	rc.Logger = hclogFor(o.Logger)
+	if o.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = o.SnapshotThreshold
+		rc.TrailingLogs = o.SnapshotThreshold
+	}
+	if o.SnapshotInterval > 0 {
+		rc.SnapshotInterval = o.SnapshotInterval
+	}
+	// The data file is durable up to its applied index, which a snapshot
+	// never passes: installing raft's own latest snapshot at every start
+	// would rewrite the file only to replay it. Only a file behind that
+	// snapshot (replaced by hand, or lost its tail) needs it.
+	if list, err := snaps.List(); err == nil && len(list) > 0 {
+		if applied, err := o.Store.AppliedIndex(); err == nil && applied >= list[0].Index {
+			rc.NoSnapshotRestoreOnStart = true
+		}
+	}
+	had, err := raft.HasExistingState(n.logs, n.logs, snaps)
+	if err != nil {
+		return fmt.Errorf("raft state: %w", err)
+	}
+	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, dir: dir}, n.logs, n.logs, snaps, trans); err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	if !had {
+		if err := n.r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("raft bootstrap: %w", err)
+		}
+	}
+	return nil
+}
+
+// ErrNoLeader: no leader was known within the wait, so the write was not
+// made.
+var ErrNoLeader = errors.New("the cluster has no leader (an election is under way, or this node is cut off from the others)")
+
+// Apply appends e to the replicated log and returns what applying it on
+// the leader gave: on the leader directly, from a follower through the
+// node connection to the leader. It is the node's Log.
+func (n *Node) Apply(e store.Entry) (store.Result, error) {
+	data, err := store.EncodeEntry(e)
+	if err != nil {
+		return store.Result{}, err
+	}
+	deadline := time.Now().Add(n.wait)
+	for {
+		if n.r.State() == raft.Leader {
+			res, err := n.applyLocal(data)
+			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+				return res, err
+			}
+		} else if addr, id := n.r.LeaderWithID(); id != "" {
+			res, err := n.forwardTo(string(id), string(addr), data, time.Until(deadline))
+			if !errors.Is(err, errTryAgain) {
+				return res, err
+			}
+		}
+		if time.Now().After(deadline) {
+			return store.Result{}, ErrNoLeader
+		}
+		time.Sleep(50 * time.Millisecond) // an election takes a few hundred ms
+	}
+}
+
+// applyLocal appends data as the leader and waits for its apply here.
+func (n *Node) applyLocal(data []byte) (store.Result, error) {
+	f := n.r.Apply(data, n.apply)
+	if err := f.Error(); err != nil {
+		return store.Result{}, err
+	}
+	a, ok := f.Response().(applied)
+	if !ok {
+		return store.Result{}, errors.New("raft: the entry's apply gave no result")
+	}
+	return a.res, a.err
+}
+
+// ID is this node's id.
+func (n *Node) ID() string { return n.id }
+
+// Leader is the leader's node id ("" while none is known).
+func (n *Node) Leader() string {
+	_, id := n.r.LeaderWithID()
+	return string(id)
+}
+
+// IsLeader reports whether this node leads.
+func (n *Node) IsLeader() bool { return n.r.State() == raft.Leader }
+
+// Barrier waits until every entry committed before it is applied here.
+func (n *Node) Barrier(timeout time.Duration) error { return n.r.Barrier(timeout).Error() }
+
+// Stats is raft's own report (state, term, indexes, last contact).
+func (n *Node) Stats() map[string]string { return n.r.Stats() }
+
+// Close leaves: raft stops (its transport and the node connection with
+// it) and its files close.
+func (n *Node) Close() error {
+	var errs []error
+	if n.r != nil {
+		errs = append(errs, n.r.Shutdown().Error())
+	}
+	if n.mux != nil {
+		n.mux.close()
+	}
+	if n.logs != nil {
+		errs = append(errs, n.logs.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// hclogFor routes raft's logging into the node's slog logger.
+func hclogFor(log *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: slogWriter{log}, DisableTime: true})
+}
+
+// slogWriter writes each of raft's lines as one slog record.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	switch {
+	case strings.Contains(line, "[ERROR]"):
+		level = slog.LevelError
+	case strings.Contains(line, "[WARN]"):
+		level = slog.LevelWarn
+	}
+	w.log.Log(context.Background(), level, "raft", slog.String("line", line))
+	return len(p), nil
+}
+
+var _ io.Writer = slogWriter{}

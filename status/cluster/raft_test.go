@@ -1,0 +1,221 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/machine"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// member is one node of an in-process cluster: its store, machine and
+// raft, on a loopback listener of its own.
+type member struct {
+	id   string
+	cfg  *config.Config
+	st   *store.Store
+	mach *machine.Machine
+	node *Node
+	ln   net.Listener
+}
+
+// threeNodes writes certificates and one config naming three loopback
+// addresses, and returns the members (not yet started).
+func threeNodes(t *testing.T) []*member {
+	t.Helper()
+	ids := []string{"ams", "nyc", "sgp"}
+	certs := certsDir(t, 30, ids...)
+	var lns []net.Listener
+	var nodes []string
+	for i, id := range ids {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		nodes = append(nodes, fmt.Sprintf("    - {id: %s, address: %q, location: loc-%d}", id, ln.Addr().String(), i))
+	}
+	dir := t.TempDir()
+	var out []*member
+	for i, id := range ids {
+		src := fmt.Sprintf(`site: {title: T}
+storage: {path: %q}
+components: [{id: api, name: API}]
+checks:
+  - {name: api-1, component: api, kind: tcp, target: "127.0.0.1:1", interval: 30s, failure_threshold: 2, success_threshold: 1}
+cluster:
+  nodes:
+%s
+  tls: {ca_file: %q, cert_file: "%s/${OUTPOST_NODE}.pem", key_file: "%s/${OUTPOST_NODE}-key.pem"}
+`, filepath.Join(dir, id, "outpost.db"), strings.Join(nodes, "\n"), filepath.Join(certs, "ca.pem"), certs, certs)
+		lookup := func(k string) (string, bool) { return id, k == config.NodeEnv }
+		cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte(src), config.LoadOptions{Lookup: lookup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &member{id: id, cfg: cfg, ln: lns[i]})
+	}
+	return out
+}
+
+// start opens the member's store and machine and joins the cluster.
+func (m *member) start(t *testing.T, threshold uint64) {
+	t.Helper()
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	if m.ln == nil {
+		if m.ln, err = net.Listen("tcp", m.address()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	if m.node, err = Start(Options{Config: m.cfg, Machine: m.mach, Store: m.st, Logger: log, Listener: m.ln,
+		SnapshotThreshold: threshold, SnapshotInterval: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.stop)
+}
+
+func (m *member) address() string {
+	for _, n := range m.cfg.Cluster.Nodes {
+		if n.ID == m.id {
+			return n.Address
+		}
+	}
+	return ""
+}
+
+// stop leaves the cluster and closes the files (a clean stop).
+func (m *member) stop() {
+	if m.node != nil {
+		m.node.Close()
+		m.node, m.ln = nil, nil
+	}
+	if m.st != nil {
+		m.st.Close()
+		m.st = nil
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 20 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func results(at time.Time, node string, o probes.Outcome) store.Entry {
+	r := status.CheckResult{Check: "api-1", At: at, Result: probes.Result{Outcome: o, Reason: probes.ReasonTimeout}}
+	return store.Entry{At: at, Inputs: store.NewInputs([]status.CheckResult{r}, nil, node, "")}
+}
+
+func contents(t *testing.T, st *store.Store) map[string]string {
+	t.Helper()
+	c, err := st.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func sameContents(a, b map[string]string) string {
+	for k, v := range a {
+		if b[k] != v {
+			return fmt.Sprintf("%q: %q / %q", k, v, b[k])
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d keys / %d keys", len(a), len(b))
+	}
+	return ""
+}
+
+// Three nodes keep one replicated state: results written on any node
+// (followers forward them to the leader) open one incident, with the same
+// id and the same file on all three; a follower stopped while the log
+// moves past a snapshot catches up from the leader's snapshot.
+func TestThreeNodesKeepOneState(t *testing.T) {
+	ms := threeNodes(t)
+	for _, m := range ms {
+		m.start(t, 8)
+	}
+	var leader *member
+	eventually(t, "leader", func() bool {
+		for _, m := range ms {
+			if m.node.IsLeader() {
+				leader = m
+				return true
+			}
+		}
+		return false
+	})
+	t0 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	for i, m := range ms { // every node writes; followers forward
+		if _, err := m.node.Apply(results(t0.Add(time.Duration(i)*time.Second), m.id, probes.Down)); err != nil {
+			t.Fatalf("%s: %v", m.id, err)
+		}
+	}
+	applied := func(m *member) uint64 { n, _ := m.st.AppliedIndex(); return n }
+	same := func() bool {
+		for _, m := range ms[1:] {
+			if applied(m) != applied(ms[0]) || sameContents(contents(t, ms[0].st), contents(t, m.st)) != "" {
+				return false
+			}
+		}
+		return true
+	}
+	eventually(t, "one state on three nodes", same)
+	incs, err := leader.st.Incidents(5, nil, nil)
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents %v (%v), want one", incs, err)
+	}
+
+	// A follower stops; the log moves past two snapshots; it comes back.
+	var away *member
+	for _, m := range ms {
+		if m != leader {
+			away = m
+			break
+		}
+	}
+	snapIndex := func(m *member) string { return m.node.Stats()["last_snapshot_index"] }
+	before := snapIndex(away)
+	away.stop()
+	for i := range 30 {
+		if _, err := leader.node.Apply(results(t0.Add(time.Minute+time.Duration(i)*time.Second), leader.id, probes.Up)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "a snapshot on the leader past the stopped follower", func() bool {
+		return snapIndex(leader) != "0" && snapIndex(leader) != ""
+	})
+	away.start(t, 8)
+	eventually(t, "the returning follower caught up", same)
+	if got := snapIndex(away); got == before {
+		t.Fatalf("the returning follower caught up without installing the leader's snapshot (its own was at %s, still %s)", before, got)
+	}
+	if diff := sameContents(contents(t, leader.st), contents(t, away.st)); diff != "" {
+		t.Fatal(diff)
+	}
+	incs, _ = away.st.Incidents(5, nil, nil)
+	if len(incs) != 1 || incs[0].Open() {
+		t.Fatalf("the returning follower's incidents: %+v", incs)
+	}
+}

@@ -1,0 +1,91 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/outpost-status/outpost/status/cluster"
+)
+
+// In a cluster the node's Log is its raft member (status/cluster): every
+// part writes through it, and the machine applies what the cluster
+// commits. The cluster speaks with one voice: only the leader runs the
+// delivery loops, and its start-up entries (the site key, cancelling
+// destinations no longer configured) are the leader's too.
+
+// joinCluster makes this node a member, with raft behind the machine.
+func (n *Node) joinCluster() error {
+	cn, err := cluster.Start(cluster.Options{Config: n.cfg, Machine: n.mach, Store: n.st, Logger: n.log})
+	if err != nil {
+		return fmt.Errorf("cannot join the cluster: %w", err)
+	}
+	n.cl, n.changes = cn, cn
+	return nil
+}
+
+// leadershipPoll is how often a member looks whether it leads: a new
+// leader starts delivering within it, a deposed one stops.
+const leadershipPoll = 250 * time.Millisecond
+
+// deliver runs the delivery loops until ctx ends: on a single node all
+// along; in a cluster only while this node leads, each term beginning
+// once every committed entry is applied here (a barrier) and then as a
+// restarted node begins (rows left "sending" reconciled, never blindly
+// sent again).
+func (n *Node) deliver(ctx context.Context) {
+	if n.cl == nil {
+		n.runLoops(ctx)
+		return
+	}
+	tick := time.NewTicker(leadershipPoll)
+	defer tick.Stop()
+	wait := func(lead bool) bool { // until leadership is lead, or ctx ends
+		for n.cl.IsLeader() != lead {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-tick.C:
+			}
+		}
+		return true
+	}
+	for wait(true) {
+		if err := n.cl.Barrier(10 * time.Second); err != nil {
+			n.log.Warn("leading, but the log could not be applied to its end; delivering waits", slog.Any("error", err))
+			continue
+		}
+		n.log.Info("this node leads: delivering announcements")
+		n.leaderStart()
+		term, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { n.runLoops(term); close(done) }()
+		wait(false)
+		stop()
+		<-done
+		if ctx.Err() == nil {
+			n.log.Info("this node no longer leads: delivering stopped")
+		}
+	}
+}
+
+// runLoops runs the channel, webhook and email delivery loops.
+func (n *Node) runLoops(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context){n.disp.Run, n.whRun, n.mailRun} {
+		wg.Go(func() { run(ctx) })
+	}
+	wg.Wait()
+}
+
+// leaderStart writes what a node writes when it starts, once it leads.
+func (n *Node) leaderStart() {
+	if err := ensureSiteKey(n.st, n.changes, n.now(), n.log); err != nil {
+		n.log.Error("site key", slog.Any("error", err))
+	}
+	if err := n.cancelGone(); err != nil {
+		n.log.Error("cancelling destinations no longer configured", slog.Any("error", err))
+	}
+}
