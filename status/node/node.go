@@ -373,6 +373,9 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // Close releases the data file.
 func (n *Node) Close() {
+	if n != nil && n.mach != nil {
+		n.mach.Close() // an applier waiting for a matching model gives up
+	}
 	if n != nil && n.cl != nil {
 		if err := n.cl.Close(); err != nil {
 			n.log.Error("leaving the cluster", slog.Any("error", err))
