@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,6 +78,127 @@ func (p *clusterProc) clusterView() (leader, state string) {
 		return "", ""
 	}
 	return h.Cluster.Leader, h.Cluster.State
+}
+
+// clusterFiles writes certificates and a config for ams, nyc and sgp
+// watching target with the given failure threshold, and returns the
+// config's path and the nine addresses (per node: raft, listen, ops).
+func clusterFiles(t *testing.T, dir, target string, threshold int) (string, []string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "cluster", "ca.pem")); err != nil {
+		if code, _, errs := runBinary(t, nil, "cluster", "certs", "-out", filepath.Join(dir, "cluster"), "-nodes", "ams,nyc,sgp"); code != exitOK {
+			t.Fatalf("certs: %s", errs)
+		}
+	}
+	addrs := closedAddrs(t, 9)
+	return writeClusterConfig(t, filepath.Join(dir, "config.yaml"), target, threshold, addrs), addrs
+}
+
+// writeClusterConfig writes the shared config at path.
+func writeClusterConfig(t *testing.T, path, target string, threshold int, addrs []string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`
+site: {title: Cluster, url: "https://status.example.com"} # one public name in front of the three
+listen: "${LISTEN}"
+operators: {listen: "${OPS}"}
+storage: {path: "${DATA}/outpost.db"}
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: %d, success_threshold: 1}
+cluster:
+  nodes:
+    - {id: ams, address: %q, location: eu-west}
+    - {id: nyc, address: %q, location: us-east}
+    - {id: sgp, address: %q, location: ap-southeast}
+  tls: {ca_file: %q, cert_file: "%s/${OUTPOST_NODE}.pem", key_file: "%s/${OUTPOST_NODE}-key.pem"}
+`, target, threshold, addrs[0], addrs[1], addrs[2], filepath.Join(filepath.Dir(path), "cluster", "ca.pem"),
+		filepath.Join(filepath.Dir(path), "cluster"), filepath.Join(filepath.Dir(path), "cluster"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// until polls ok until the deadline, then fails with every node's log.
+func until(t *testing.T, deadline time.Time, nodes []*clusterProc, what string, ok func() bool) {
+	t.Helper()
+	for !ok() {
+		if time.Now().After(deadline) {
+			for _, p := range nodes {
+				t.Logf("%s:\n%s", p.id, p.log())
+			}
+			t.Fatalf("no %s in time", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// health is the node's /api/v1/health status and reason.
+func (p *clusterProc) health() (string, string) {
+	r, err := http.Get(p.ops + "/api/v1/health")
+	if err != nil {
+		return "", err.Error()
+	}
+	defer r.Body.Close()
+	var h struct{ Status, Reason string }
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&h)
+	return h.Status, h.Reason
+}
+
+// A member whose checks differ from the cluster's (its config file was
+// not updated) applies nothing and says so, its results are refused, and
+// once its config matches it catches up to the same state.
+func TestMemberWithOtherChecksContributesNothing(t *testing.T) {
+	dir := t.TempDir()
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	defer tg.stop()
+	cfg, addrs := clusterFiles(t, dir, tg.addr, 2)
+	odd := writeClusterConfig(t, filepath.Join(dir, "odd.yaml"), tg.addr, 5, addrs)
+	nodes := []*clusterProc{
+		startClusterNode(t, cfg, "ams", addrs[3], addrs[6], filepath.Join(dir, "ams")),
+		startClusterNode(t, cfg, "nyc", addrs[4], addrs[7], filepath.Join(dir, "nyc")),
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	until(t, deadline, nodes, "a leader among ams and nyc", func() bool {
+		for _, p := range nodes {
+			if _, state := p.clusterView(); state == "Leader" {
+				return true
+			}
+		}
+		return false
+	})
+	sgp := startClusterNode(t, odd, "sgp", addrs[5], addrs[8], filepath.Join(dir, "sgp"))
+	nodes = append(nodes, sgp)
+	until(t, deadline, nodes, "sgp saying its checks differ", func() bool {
+		status, reason := sgp.health()
+		return status == "unhealthy" && strings.Contains(reason, "differ from the cluster's")
+	})
+	tg.stop()
+	until(t, deadline, nodes, "the incident on ams and nyc", func() bool {
+		_, a := nodes[0].get("/api/v2/incidents.json")
+		_, b := nodes[1].get("/api/v2/incidents.json")
+		return strings.Count(a, `"shortlink"`) == 1 && a == b
+	})
+	if _, body := sgp.get("/api/v2/incidents.json"); strings.Contains(body, `"shortlink"`) {
+		t.Fatalf("sgp applied inputs under its own checks: %s", body)
+	}
+	// sgp's config is fixed (the same file as the others'): it reloads,
+	// applies what it held back, and serves the same incidents.
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(odd, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = sgp.cmd.Process.Signal(syscall.SIGHUP)
+	deadline = time.Now().Add(40 * time.Second)
+	until(t, deadline, nodes, "sgp caught up, the same incidents as the others", func() bool {
+		_, a := nodes[0].get("/api/v2/incidents.json")
+		_, c := sgp.get("/api/v2/incidents.json")
+		status, _ := sgp.health()
+		return status == "ok" && a == c
+	})
 }
 
 // Three real `outpost serve -node` processes on loopback, with

@@ -34,6 +34,32 @@ type answer struct {
 	Replies   []status.Reply `json:"replies,omitempty"`
 	Error     string         `json:"error,omitempty"`
 	NotLeader bool           `json:"not_leader,omitempty"`
+	// Refused names the refusal's part and sentinel (refusals below):
+	// the follower's caller tells a refusal from a failure as the
+	// leader's would.
+	Refused  string `json:"refused,omitempty"`
+	Sentinel string `json:"sentinel,omitempty"`
+}
+
+// refusals are the store's refusal reasons a caller tells apart, by name.
+var refusals = map[string]error{
+	"other_model": store.ErrOtherModel, "not_waiting": store.ErrNotWaiting, "not_found": store.ErrNotFound,
+	"token_expired": store.ErrTokenExpired, "sub_state": store.ErrSubState, "setting_exists": store.ErrSettingExists,
+	"too_many_subscriptions": store.ErrTooManySubscriptions,
+}
+
+// refusalOf names err's refusal for the answer ("", "" when it is none).
+func refusalOf(err error) (part, sentinel string) {
+	var r *store.Refusal
+	if !errors.As(err, &r) {
+		return "", ""
+	}
+	for name, s := range refusals {
+		if errors.Is(err, s) {
+			return r.Part, name
+		}
+	}
+	return r.Part, "other"
 }
 
 func writeFrame(w io.Writer, b []byte) error {
@@ -81,6 +107,7 @@ func (n *Node) serveForward(c net.Conn) {
 			a.NotLeader = true
 		case err != nil:
 			a.Error = err.Error()
+			a.Refused, a.Sentinel = refusalOf(err)
 		case res.Changes != nil:
 			a.Replies = res.Changes.Replies
 		}
@@ -116,7 +143,14 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 		return store.Result{}, errTryAgain
 	}
 	if a.Error != "" {
-		return store.Result{}, fmt.Errorf("the leader %s: %s", id, a.Error)
+		err := fmt.Errorf("the leader %s: %s", id, a.Error)
+		if a.Refused != "" { // the leader's refusal, as the leader's caller sees it
+			if s, ok := refusals[a.Sentinel]; ok {
+				err = fmt.Errorf("the leader %s: %s: %w", id, a.Error, s)
+			}
+			return store.Result{}, &store.Refusal{Part: a.Refused, Err: err}
+		}
+		return store.Result{}, err
 	}
 	return store.Result{Changes: &status.Changes{Replies: a.Replies}}, nil
 }

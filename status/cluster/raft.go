@@ -16,7 +16,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/machine"
@@ -70,7 +69,10 @@ func Start(o Options) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("raft folder: %w", err)
 	}
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bolt.Options{Timeout: time.Second}})
+	// No lock timeout of its own: the data file's lock, taken first
+	// (store.Open, with a timeout), keeps a second process out of the
+	// folder before it reaches raft's files.
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -53,6 +54,13 @@ type Machine struct {
 	// failing: the last commit of a step failed, so the next step commits
 	// even if it changed nothing (health learns when writes work again).
 	failing bool
+	// own is the fingerprint of the engine's model (status.Fingerprint);
+	// modelSet is closed and replaced when it changes (a reload), waking
+	// an applier that waits for its model to match the cluster's.
+	own      string
+	modelSet chan struct{}
+	closed   chan struct{}
+	stalled  atomic.Pointer[string]
 
 	applied chan struct{}
 	outMu   sync.Mutex
@@ -83,12 +91,14 @@ func New(o Options) (*Machine, error) {
 	if r, ok := o.Store.Restored(); ok && r.Floor == 0 {
 		return nil, errors.New("machine: the restored file's first entry must be applied before the engine loads")
 	}
-	m := &Machine{st: o.Store, log: o.Logger, route: o.Route, site: o.Site, applied: make(chan struct{}, 1)}
+	m := &Machine{st: o.Store, log: o.Logger, route: o.Route, site: o.Site, applied: make(chan struct{}, 1),
+		modelSet: make(chan struct{}), closed: make(chan struct{})}
 	st, err := m.load(o.Model)
 	if err != nil {
 		return nil, err
 	}
 	m.engine = status.NewEngine(o.Model, st)
+	m.own = status.Fingerprint(m.engine.Model()) // with the engine's defaults, as SetModel takes it
 	return m, nil
 }
 
@@ -108,6 +118,12 @@ func (m *Machine) Apply(e store.Entry) (store.Result, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if refused, err := m.otherModel(e.Inputs); err != nil || refused {
+		if err != nil {
+			return store.Result{}, err
+		}
+		return m.st.Apply(e) // the store refuses it alike everywhere, and records it
+	}
 	if e.Index > 0 {
 		// Skip what the file holds before the engine sees it: applying
 		// it twice would step the engine twice.
@@ -144,6 +160,11 @@ func (m *Machine) ApplyEncoded(data []byte, index uint64) (store.Result, error) 
 	e, err := m.st.DecodeAt(data, index)
 	if err != nil {
 		return store.Result{}, err
+	}
+	if e.Inputs != nil {
+		if err := m.awaitModel(); err != nil {
+			return store.Result{}, err
+		}
 	}
 	res, err := m.Apply(e)
 	return res, m.st.HaltOn(index, err)
@@ -198,6 +219,16 @@ func (m *Machine) SetModel(model *status.Model, site statuspage.Site) {
 	defer m.mu.Unlock()
 	m.engine.SetModel(model)
 	m.site = site
+	m.own = status.Fingerprint(m.engine.Model())
+	close(m.modelSet)
+	m.modelSet = make(chan struct{})
+}
+
+// Fingerprint is the fingerprint of the model in force here.
+func (m *Machine) Fingerprint() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.own
 }
 
 // Model returns the model in force.

@@ -321,6 +321,10 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 		if errors.Is(err, errFatal) {
 			return err
 		}
+		if errors.Is(err, store.ErrOtherModel) { // refused for good: no retry
+			*pending, *window = nil, nil
+			return nil
+		}
 		// Nothing of the step is in force: its results wait for the next
 		// attempt, so no announcement is lost.
 		if len(*pending) > 0 && *window == nil {

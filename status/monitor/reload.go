@@ -2,10 +2,12 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // Config returns the configuration in force.
@@ -44,6 +46,11 @@ func (m *Monitor) reload(cfg *config.Config) error {
 	m.adopt(cfg, next)
 	m.hist.invalidate()
 	next.Start()
-	_, err = m.step(status.Batch{Now: m.o.Now().UTC()})
+	if _, err = m.step(status.Batch{Now: m.o.Now().UTC()}); errors.Is(err, store.ErrOtherModel) {
+		// In force here all the same: a member that reloads before the
+		// leader contributes nothing until the cluster's model is this
+		// one (or its own is the cluster's again).
+		return nil
+	}
 	return err
 }

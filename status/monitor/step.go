@@ -23,7 +23,17 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	m.lastStep.Store(m.o.Now().UnixNano())
 	m.keepScreenshots(b.Results)
 	start := time.Now()
-	res, err := m.o.Log.Apply(store.Entry{At: b.Now, Inputs: store.NewInputs(b.Results, b.Commands, m.o.Node, m.o.Location)})
+	in := store.NewInputs(b.Results, b.Commands, m.o.Node, m.o.Location)
+	if m.o.Node != "" { // a cluster's member: say under which model it judged
+		in.Model = m.o.Machine.Fingerprint()
+	}
+	res, err := m.o.Log.Apply(store.Entry{At: b.Now, Inputs: in})
+	if errors.Is(err, store.ErrOtherModel) {
+		// Refused alike everywhere (this member's checks differ from the
+		// cluster's): no retry makes them count; health says why.
+		m.o.Logger.Warn("results refused: this node's checks differ from the cluster's", slog.Int("results", len(b.Results)))
+		return nil, err
+	}
 	if err != nil {
 		return nil, m.undo(b.Now, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/status/cluster"
+	"github.com/outpost-status/outpost/status/store"
 )
 
 // In a cluster the node's Log is its raft member (status/cluster): every
@@ -62,7 +63,13 @@ func (n *Node) deliver(ctx context.Context) {
 		term, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { n.runLoops(term); close(done) }()
-		wait(false)
+		for n.cl.IsLeader() && ctx.Err() == nil { // until it no longer leads
+			n.putModel()
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
 		stop()
 		<-done
 		if ctx.Err() == nil {
@@ -78,6 +85,22 @@ func (n *Node) runLoops(ctx context.Context) {
 		wg.Go(func() { run(ctx) })
 	}
 	wg.Wait()
+}
+
+// putModel makes the leader's model the cluster's (at the start of its
+// term, and after a reload changed it): members whose model differs then
+// apply nothing until theirs matches, and their inputs are refused.
+func (n *Node) putModel() {
+	own := n.mach.Fingerprint()
+	cur, err := n.st.Model()
+	if err != nil || cur == own {
+		return
+	}
+	if _, err := n.changes.Apply(store.Entry{At: n.now(), Model: own}); err != nil {
+		n.log.Error("the cluster's model not written", slog.Any("error", err))
+		return
+	}
+	n.log.Info("the cluster's model is this leader's", slog.String("model", own), slog.String("was", cur))
 }
 
 // leaderStart writes what a node writes when it starts, once it leads.

@@ -107,5 +107,8 @@ func (n *Node) healthOf(ok bool, reason string) (bool, string) {
 	if err := n.st.Halted(); err != nil {
 		return false, err.Error()
 	}
+	if why := n.mach.Stalled(); why != "" {
+		return false, why
+	}
 	return ok, reason
 }

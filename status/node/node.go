@@ -117,16 +117,8 @@ func New(o Options) (*Node, error) {
 	}
 	n.route = withSubscribers(notify.Route(n.chs, notify.Publish{Mode: cfg.Publish.Mode, Delay: cfg.Publish.Delay}), cfg, cfg.Webhooks.Enabled, store.WebhooksDest, webhook.Wants)
 	n.route = withSubscribers(n.route, cfg, o.Email != nil, store.EmailDest, store.EmailEvent)
-	// From here every change goes through the machine, which runs the
-	// engine over the inputs an entry carries.
-	if n.mach, err = machine.New(machine.Options{Store: n.st, Model: cfg.Model(), Route: n.route, Site: monitor.Site(cfg), Logger: log}); err != nil {
-		return n, fmt.Errorf("cannot load the engine's state: %w", err)
-	}
-	n.changes = n.mach
-	if cfg.Cluster != nil {
-		if err := n.joinCluster(); err != nil {
-			return n, err
-		}
+	if err := n.makeLog(); err != nil {
+		return n, err
 	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
@@ -168,6 +160,21 @@ func New(o Options) (*Node, error) {
 		n.exp = newExporter(cfg.Export, n.srv, log)
 	}
 	return n, nil
+}
+
+// makeLog makes the one way in every part writes through from here: the
+// machine (which runs the engine over the inputs an entry carries), behind
+// raft in a cluster.
+func (n *Node) makeLog() error {
+	var err error
+	if n.mach, err = machine.New(machine.Options{Store: n.st, Model: n.cfg.Model(), Route: n.route, Site: monitor.Site(n.cfg), Logger: n.log}); err != nil {
+		return fmt.Errorf("cannot load the engine's state: %w", err)
+	}
+	n.changes = n.mach
+	if n.cfg.Cluster != nil {
+		return n.joinCluster()
+	}
+	return nil
 }
 
 // wake tells the dispatchers that the outbox has new work.
@@ -373,6 +380,9 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 
 // Close releases the data file.
 func (n *Node) Close() {
+	if n != nil && n.mach != nil {
+		n.mach.Close() // an applier waiting for a matching model gives up
+	}
 	if n != nil && n.cl != nil {
 		if err := n.cl.Close(); err != nil {
 			n.log.Error("leaving the cluster", slog.Any("error", err))

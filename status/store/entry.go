@@ -45,6 +45,9 @@ type Entry struct {
 	// roll-ups and the step's announcements. The applier fills it in; it is
 	// never encoded, so no writer's output travels in the log.
 	Step *Step `json:"-"`
+	// Model sets the fingerprint of the model in force (status.Fingerprint
+	// of the leader's): inputs stamped with another are refused.
+	Model string `json:"model,omitempty"`
 	// Announce adds announcements made outside a step (a peer going down,
 	// a delivery that failed for good).
 	Announce []Announcement `json:"announce,omitempty"`
@@ -231,6 +234,9 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 		return err
 	}
 	res.floor = floor
+	if err := refuseOtherModel(tx, e.Inputs); err != nil {
+		return err
+	}
 	if e.Inputs != nil && e.Step == nil {
 		return ErrNeedsEngine
 	}
@@ -264,6 +270,7 @@ func (e Entry) parts(res *Result) []part {
 	now := e.At
 	return []part{
 		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now) }},
+		{"model", e.Model != "", func(tx *bolt.Tx) error { return applyModel(tx, e.Model) }},
 		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
 		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
 		{"marks", len(e.Marks) > 0, func(tx *bolt.Tx) error { return applyMarks(tx, e.Marks, now, res) }},

@@ -16,6 +16,10 @@ import (
 type Inputs struct {
 	Results  []Input          `json:"results,omitempty"`
 	Commands []status.Command `json:"commands,omitempty"`
+	// Model is the writer's model (status.Fingerprint) in a cluster:
+	// inputs judged under another model than the one in force are
+	// refused (model.go). Empty on a single node.
+	Model string `json:"model,omitempty"`
 }
 
 // Input is one probe run's result as the log carries it: which node ran

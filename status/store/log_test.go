@@ -123,7 +123,8 @@ func script() []Entry {
 		// The step and the inputs it came from: the log carries the
 		// inputs; the step is the engine's (status/machine), filled in
 		// by the applier, never encoded.
-		{At: at(1), Inputs: NewInputs(ch.Results, []status.Command{{Kind: status.CreateIncident, Name: "API down", Author: "oncall"}}, "ams", "eu-west"),
+		{At: at(0), Model: "f1"},
+		{At: at(1), Inputs: stamped(NewInputs(ch.Results, []status.Command{{Kind: status.CreateIncident, Name: "API down", Author: "oncall"}}, "ams", "eu-west"), "f1"),
 			Step: NewStep(ch, st, route)},
 		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sending}}},
 		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sent, RemoteID: "109", Thread: "inc-1"}}},
@@ -433,14 +434,14 @@ func TestReplicatedEntriesApplyOnce(t *testing.T) {
 func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	s, _ := openTemp(t)
 	entries := script()
-	// One per script entry: Subscribe, Outcomes, Step (announcing), Marks,
+	// One per script entry: Subscribe, Outcomes, Model, Step (announcing), Marks,
 	// Marks, Decide, KeepDests, Fanout, Outcomes, Outcomes (unsent), Ping,
 	// Subscription, Subscription, Announce, Settings, Settings (site key),
 	// Settings and Settings (its rotations), Marks, Subscribe (email),
 	// Subscribe (email), three more Subscribe (email, the last refused),
 	// Confirm, Preferences, Fanout (email), Outcomes, Subscription (pause),
 	// Subscription (erase), Prune, PruneWebhooks.
-	want := []bool{true, false, true, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
+	want := []bool{true, false, false, true, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
 		true, true, true, true, true, false, false, false, false, true, true, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))
@@ -468,3 +469,6 @@ func parts(e Entry) string {
 	delete(m, "index")
 	return strings.Join(slices.Sorted(maps.Keys(m)), "+")
 }
+
+// stamped is inputs written under the model with fingerprint f.
+func stamped(in *Inputs, f string) *Inputs { in.Model = f; return in }

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 )
 
@@ -110,6 +111,7 @@ func TestStaleWriterRefusedAndRecorded(t *testing.T) {
 		{At: at(2), Subscribe: &NewSubscription{Sub: emailSub("em_b", "b@example.com", "t-b", nil, false)}},
 		{At: at(3), Confirm: &Confirmation{TokenHash: HashToken("t-b")}},
 		{At: at(3), Subscribe: &NewSubscription{Sub: hook("sub_a", "203.0.113.1"), PerClient: 1}},
+		{At: at(4), Model: "f-leader"},
 	}
 	noAddress := emailSub("em_c", "", "t-c", nil, false)
 	refused := []stale{
@@ -130,6 +132,9 @@ func TestStaleWriterRefusedAndRecorded(t *testing.T) {
 		{"preferences of nobody", Entry{At: at(30), Preferences: &Preferences{ID: "sub_a"}}, "preferences", ErrNotFound},
 		{"ping nobody", Entry{At: at(30), Ping: &WebhookDelivery{Sub: "sub_x", MessageID: "m", Type: PingType, State: Pending}}, "ping", ErrNotFound},
 		{"no time", Entry{Settings: []Setting{{Key: "other", Value: "o"}}}, "entry", nil},
+		// A member whose checks differ: its inputs are refused before any
+		// engine sees them.
+		{"another model", Entry{At: at(30), Inputs: &Inputs{Model: "f-other", Results: []Input{{Check: "api-1", At: at(30), Outcome: probes.Down}}}}, "inputs", ErrOtherModel},
 	}
 	after := Entry{At: at(40), Announce: []Announcement{{Event: status.Event{ID: "evt-2"}, Dests: []Dest{{Name: "x"}}}}}
 
