@@ -166,7 +166,9 @@ func TestMaxAgeRecordsFailure(t *testing.T) {
 	down := &recorder{send: func(int32, Message) (string, error) { return "", errors.New("connection refused") }}
 	ops := &recorder{}
 	c := channel("masto", down, false)
-	c.MaxAge = 100 * time.Millisecond
+	// Long enough for a retry (its backoff is tens of milliseconds) on a
+	// loaded machine: at 100 ms a busy run gave up after one attempt.
+	c.MaxAge = time.Second
 	seq := enqueue(t, st, testEvent, "masto")
 	d := start(t, st, c, channel("ops", ops, true))
 	eventually(t, "the failure", func() bool { return state(t, st, seq, "masto").State == store.Failed })
