@@ -112,6 +112,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
 	rc.Logger = hclogFor(o.Logger)
+	raftTiming(rc, cl)
 	if o.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = o.SnapshotThreshold
 		rc.TrailingLogs = o.SnapshotThreshold
@@ -244,3 +245,22 @@ func (w slogWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = slogWriter{}
+
+// raftTiming takes the cluster section's timing keys over raft's defaults.
+func raftTiming(rc *raft.Config, cl *config.Cluster) {
+	for _, k := range []struct {
+		to   *time.Duration
+		from time.Duration
+	}{{&rc.HeartbeatTimeout, cl.HeartbeatTimeout}, {&rc.ElectionTimeout, cl.ElectionTimeout},
+		{&rc.LeaderLeaseTimeout, cl.LeaderLeaseTimeout}, {&rc.CommitTimeout, cl.CommitTimeout}, {&rc.SnapshotInterval, cl.SnapshotInterval}} {
+		if k.from > 0 {
+			*k.to = k.from
+		}
+	}
+	if cl.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cl.SnapshotThreshold
+	}
+	if cl.TrailingLogs > 0 {
+		rc.TrailingLogs = cl.TrailingLogs
+	}
+}
