@@ -15,20 +15,27 @@ import (
 
 // clusterUsage lists the cluster subcommands.
 const clusterUsage = `usage: outpost cluster certs -out DIR -nodes a,b,c [-days N] [-force]
+       outpost cluster status -config FILE [-node ID] [-json]
 
   certs   write a CA and each node's certificate and key (DIR/ca.pem,
-          DIR/ID.pem, DIR/ID-key.pem) for the cluster section's mutual TLS`
+          DIR/ID.pem, DIR/ID-key.pem) for the cluster section's mutual TLS
+  status  ask a node (its operators' listener) for every member's account:
+          leader, term, commit and applied index, state, last contact,
+          lag, location, codec and certificate expiry`
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isHelp(args[0]) {
 		fmt.Fprintln(stdout, clusterUsage)
 		return exitOK
 	}
-	if len(args) == 0 || args[0] != "certs" {
-		fmt.Fprintln(stderr, clusterUsage)
-		return exitConfig
+	switch {
+	case len(args) > 0 && args[0] == "certs":
+		return runClusterCerts(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "status":
+		return runClusterStatus(ctx, args[1:], stdout, stderr)
 	}
-	return runClusterCerts(ctx, args[1:], stdout, stderr)
+	fmt.Fprintln(stderr, clusterUsage)
+	return exitConfig
 }
 
 // runClusterCerts makes a cluster's certificates. The CA's key is not

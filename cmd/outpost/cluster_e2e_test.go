@@ -203,58 +203,21 @@ func TestMemberWithOtherChecksContributesNothing(t *testing.T) {
 
 // Three real `outpost serve -node` processes on loopback, with
 // certificates from `outpost cluster certs`, keep one replicated state:
-// all three serve /healthz, agree on one leader, and an outage of a local
-// target gives one incident with the same /api/v2/incidents.json bytes on
-// every node.
+// all three serve /healthz, `cluster status -json` names one leader on
+// every node, and an outage of a local target gives one incident with the
+// same /api/v2/incidents.json bytes on every node.
 func TestThreeProcessesKeepOneState(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, errs := runBinary(t, nil, "cluster", "certs", "-out", filepath.Join(dir, "cluster"), "-nodes", "ams,nyc,sgp"); code != exitOK {
-		t.Fatalf("certs: %s", errs)
-	}
 	tg := &target{addr: "127.0.0.1:0"}
 	tg.start(t)
 	defer tg.stop()
-	addrs := closedAddrs(t, 9) // per node: raft, listen, operators
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
-site: {title: Cluster, url: "https://status.example.com"} # one public name in front of the three
-listen: "${LISTEN}"
-operators: {listen: "${OPS}"}
-storage: {path: "${DATA}/outpost.db"}
-components: [{id: shop, name: Shop}]
-checks:
-  - {name: shop-home, component: shop, kind: http, target: "http://%s/", interval: 1s, failure_threshold: 2, success_threshold: 1}
-cluster:
-  nodes:
-    - {id: ams, address: %q, location: eu-west}
-    - {id: nyc, address: %q, location: us-east}
-    - {id: sgp, address: %q, location: ap-southeast}
-  tls: {ca_file: cluster/ca.pem, cert_file: "cluster/${OUTPOST_NODE}.pem", key_file: "cluster/${OUTPOST_NODE}-key.pem"}
-`, tg.addr, addrs[0], addrs[1], addrs[2])), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, addrs := clusterFiles(t, dir, tg.addr, 2)
 	var nodes []*clusterProc
-	var bodies []string
 	for i, id := range []string{"ams", "nyc", "sgp"} {
 		nodes = append(nodes, startClusterNode(t, cfg, id, addrs[3+i], addrs[6+i], filepath.Join(dir, id)))
 	}
 	deadline := time.Now().Add(40 * time.Second)
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		for !ok() {
-			if time.Now().After(deadline) {
-				for _, p := range nodes {
-					t.Logf("%s:\n%s", p.id, p.log())
-				}
-				for i, b := range bodies {
-					t.Logf("incidents on %s: %s", nodes[i].id, b)
-				}
-				t.Fatalf("no %s in time", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	until("/healthz 200 on all three", func() bool {
+	until(t, deadline, nodes, "/healthz 200 on all three", func() bool {
 		for _, p := range nodes {
 			if code, _ := p.get("/healthz"); code != http.StatusOK {
 				return false
@@ -262,27 +225,39 @@ cluster:
 		}
 		return true
 	})
-	until("one leader named by every node", func() bool {
-		leaders, led := map[string]bool{}, 0
-		for _, p := range nodes {
-			leader, state := p.clusterView()
-			leaders[leader] = true
-			if state == "Leader" {
-				led++
+	until(t, deadline, nodes, "one leader named by `cluster status -json` on every node", func() bool {
+		leaders := map[string]bool{}
+		for i, p := range nodes {
+			code, out, _ := runBinary(t, []string{"LISTEN=" + addrs[3+i], "OPS=" + addrs[6+i], "DATA=" + filepath.Join(dir, p.id)},
+				"cluster", "status", "-config", cfg, "-node", p.id, "-json")
+			var st struct {
+				Leader *string
+				Nodes  []struct{ Node, State string }
 			}
+			if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || st.Leader == nil || len(st.Nodes) != 3 {
+				return false
+			}
+			leaders[*st.Leader] = true
 		}
-		return len(leaders) == 1 && !leaders[""] && led == 1
+		return len(leaders) == 1
 	})
+	_, out, _ := runBinary(t, []string{"LISTEN=" + addrs[3], "OPS=" + addrs[6], "DATA=" + filepath.Join(dir, "ams")}, "cluster", "status", "-config", cfg, "-node", "ams")
+	for _, want := range []string{"leader: ", "NODE", "LAG", "CERT EXPIRES", "eu-west", "us-east", "ap-southeast", "Leader", "Follower"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cluster status lacks %q:\n%s", want, out)
+		}
+	}
 	tg.stop() // the shop goes down
 	deadline = time.Now().Add(40 * time.Second)
-	until("one incident, the same on all three", func() bool {
+	var bodies []string
+	until(t, deadline, nodes, "one incident, the same on all three", func() bool {
 		bodies = bodies[:0]
 		for _, p := range nodes {
 			code, body := p.get("/api/v2/incidents.json")
-			bodies = append(bodies, body)
 			if code != http.StatusOK || strings.Count(body, `"shortlink"`) != 1 {
 				return false
 			}
+			bodies = append(bodies, body)
 		}
 		return bodies[0] == bodies[1] && bodies[1] == bodies[2]
 	})

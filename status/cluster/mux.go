@@ -18,6 +18,7 @@ import (
 const (
 	streamRaft    byte = 'r'
 	streamForward byte = 'f'
+	streamStatus  byte = 's'
 )
 
 // handshakeTimeout bounds a connection's TLS handshake and first byte: a
@@ -31,13 +32,14 @@ type mux struct {
 	log     *slog.Logger
 	raft    chan net.Conn
 	forward func(net.Conn) // serves one forwarded write (this package's)
+	status  func(net.Conn) // answers a member's view (this package's)
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
 }
 
-func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward func(net.Conn)) *mux {
-	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, done: make(chan struct{})}
+func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward, status func(net.Conn)) *mux {
+	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, status: status, done: make(chan struct{})}
 	m.wg.Add(1)
 	go m.serve()
 	return m
@@ -93,6 +95,8 @@ func (m *mux) sort(c net.Conn) {
 		}
 	case streamForward:
 		m.forward(tc)
+	case streamStatus:
+		m.status(tc)
 	default:
 		tc.Close()
 	}

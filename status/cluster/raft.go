@@ -45,6 +45,7 @@ type Options struct {
 // an entry is appended by the leader and applied by every node's machine.
 type Node struct {
 	id    string
+	cfg   *config.Config
 	r     *raft.Raft
 	mux   *mux
 	logs  *raftboltdb.BoltStore
@@ -76,7 +77,7 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{id: cl.Node, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
+	n := &Node{id: cl.Node, cfg: o.Config, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
 		wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
@@ -106,11 +107,12 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 			return fmt.Errorf("cluster address: %w", err)
 		}
 	}
-	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward)
+	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, n.serveView)
 	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, hclogFor(o.Logger))
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
 	rc.Logger = hclogFor(o.Logger)
+	raftTiming(rc, cl)
 	if o.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = o.SnapshotThreshold
 		rc.TrailingLogs = o.SnapshotThreshold
@@ -243,3 +245,22 @@ func (w slogWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = slogWriter{}
+
+// raftTiming takes the cluster section's timing keys over raft's defaults.
+func raftTiming(rc *raft.Config, cl *config.Cluster) {
+	for _, k := range []struct {
+		to   *time.Duration
+		from time.Duration
+	}{{&rc.HeartbeatTimeout, cl.HeartbeatTimeout}, {&rc.ElectionTimeout, cl.ElectionTimeout},
+		{&rc.LeaderLeaseTimeout, cl.LeaderLeaseTimeout}, {&rc.CommitTimeout, cl.CommitTimeout}, {&rc.SnapshotInterval, cl.SnapshotInterval}} {
+		if k.from > 0 {
+			*k.to = k.from
+		}
+	}
+	if cl.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cl.SnapshotThreshold
+	}
+	if cl.TrailingLogs > 0 {
+		rc.TrailingLogs = cl.TrailingLogs
+	}
+}

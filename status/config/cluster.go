@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NodeEnv names the environment variable holding this node's id in a
@@ -21,6 +22,19 @@ type Cluster struct {
 	// Nodes lists every member; the same file runs on every node.
 	Nodes []ClusterNode `yaml:"nodes"`
 	TLS   ClusterTLS    `yaml:"tls"`
+
+	// Raft's timing (0: raft's defaults, made for nodes on one LAN; see
+	// docs/config.md for nodes on different continents).
+	HeartbeatTimeout   time.Duration `yaml:"heartbeat_timeout"`
+	ElectionTimeout    time.Duration `yaml:"election_timeout"`
+	LeaderLeaseTimeout time.Duration `yaml:"leader_lease_timeout"`
+	CommitTimeout      time.Duration `yaml:"commit_timeout"`
+	// Log compaction: a snapshot once SnapshotThreshold entries passed
+	// (looked at every SnapshotInterval), keeping TrailingLogs entries
+	// for members a little behind.
+	SnapshotThreshold uint64        `yaml:"snapshot_threshold"`
+	SnapshotInterval  time.Duration `yaml:"snapshot_interval"`
+	TrailingLogs      uint64        `yaml:"trailing_logs"`
 
 	// Node is this node's id (from -node or OUTPOST_NODE), one of Nodes.
 	Node string `yaml:"-"`
@@ -77,6 +91,7 @@ func (d *decoder) validateCluster(c *Config, bad badFunc) {
 		return
 	}
 	validateClusterNodes(cl, bad)
+	validateRaftTiming(cl, bad)
 	for _, f := range []struct {
 		key, what string
 		path      *string
@@ -156,4 +171,32 @@ func (c *Cluster) Self() ClusterNode {
 		}
 	}
 	return ClusterNode{}
+}
+
+// validateRaftTiming checks raft's timing keys as raft would, so a bad
+// value is named with its line instead of failing at start.
+func validateRaftTiming(cl *Cluster, bad badFunc) {
+	for _, k := range []struct {
+		key string
+		d   time.Duration
+	}{{"heartbeat_timeout", cl.HeartbeatTimeout}, {"election_timeout", cl.ElectionTimeout}, {"leader_lease_timeout", cl.LeaderLeaseTimeout},
+		{"commit_timeout", cl.CommitTimeout}, {"snapshot_interval", cl.SnapshotInterval}} {
+		if k.d < 0 || (k.d > 0 && k.d < 5*time.Millisecond) {
+			bad("cluster."+k.key, "must be at least 5ms (or left out for raft's default), got %s", k.d)
+		}
+	}
+	hb, el, lease := orDefault(cl.HeartbeatTimeout, time.Second), orDefault(cl.ElectionTimeout, time.Second), orDefault(cl.LeaderLeaseTimeout, 500*time.Millisecond)
+	if el < hb {
+		bad("cluster.election_timeout", "must be at least heartbeat_timeout (%s), got %s", hb, el)
+	}
+	if lease > hb {
+		bad("cluster.leader_lease_timeout", "must be at most heartbeat_timeout (%s), got %s", hb, lease)
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }

@@ -35,6 +35,13 @@ func TestClusterSection(t *testing.T) {
 		{"bad port", clusterBase + "cluster: {nodes: [{id: ams, address: \"a:http\", location: x}]}\n", "ams", `cluster.nodes[0].address: must be host:port with a port (e.g. ams.example.net:7946), got "a:http"`},
 		{"no host", clusterBase + "cluster: {nodes: [{id: ams, address: \":7946\", location: x}]}\n", "ams", `cluster.nodes[0].address: must be host:port with a port`},
 		{"unknown tls key", clusterBase + "cluster: {tls: {ca: x}}\n", "ams", `cluster.tls.ca: unknown field "ca"`},
+		{"a continents profile", clusterBase + clusterSection + "  heartbeat_timeout: 5s\n  election_timeout: 5s\n  leader_lease_timeout: 2500ms\n", "ams", ""},
+		{"election shorter than heartbeat", clusterBase + clusterSection + "  heartbeat_timeout: 5s\n", "ams",
+			"cluster.election_timeout: must be at least heartbeat_timeout (5s), got 1s"},
+		{"lease longer than heartbeat", clusterBase + clusterSection + "  leader_lease_timeout: 2s\n", "ams",
+			"cluster.leader_lease_timeout: must be at most heartbeat_timeout (1s), got 2s"},
+		{"a timeout too short", clusterBase + clusterSection + "  commit_timeout: 1ms\n", "ams",
+			"cluster.commit_timeout: must be at least 5ms (or left out for raft's default), got 1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{NodeEnv: tc.node}

@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -111,4 +113,22 @@ func (n *Node) leaderStart() {
 	if err := n.cancelGone(); err != nil {
 		n.log.Error("cancelling destinations no longer configured", slog.Any("error", err))
 	}
+}
+
+// operators is the operators' listener's handler: web's surfaces, and in
+// a cluster /api/v1/cluster, every member's account as this one gathers
+// it (what `outpost cluster status` prints).
+func (n *Node) operators() http.Handler {
+	h := n.srv.OperatorsHandler()
+	if n.cl == nil {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("GET /api/v1/cluster", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(n.cl.Status(3 * time.Second))
+	})
+	return mux
 }

@@ -269,7 +269,7 @@ func (n *Node) Listen() error {
 	if n.backup, err = n.listenBackup(); err != nil {
 		n.log.Warn("backup socket unavailable; 'outpost backup' needs Outpost stopped", "error", err)
 	}
-	if n.opsL, err = listenOperators(cfg.Operators, n.srv, n.log); err != nil {
+	if n.opsL, err = listenOperators(cfg.Operators, n.operators(), n.log); err != nil {
 		n.shutdown()
 		ln.Close()
 		return fmt.Errorf("cannot listen for operators on %s: %w", cfg.Operators.Listen, err)

@@ -77,7 +77,7 @@ func (n *Node) listenBackup() (*http.Server, error) {
 // (another Outpost, or Prometheus on 9090) is a warning: the surfaces stay
 // reachable with an admin token. Failing to bind an address the config
 // names is an error.
-func listenOperators(o config.Operators, srv *web.Server, log *slog.Logger) (*http.Server, error) {
+func listenOperators(o config.Operators, h http.Handler, log *slog.Logger) (*http.Server, error) {
 	if o.Off() {
 		return nil, nil
 	}
@@ -90,7 +90,7 @@ func listenOperators(o config.Operators, srv *web.Server, log *slog.Logger) (*ht
 			"operators_listen", o.Listen, "error", err)
 		return nil, nil
 	}
-	hs := &http.Server{Handler: srv.OperatorsHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() { _ = hs.Serve(ln) }()
 	log.Info("operators' surfaces", "operators_listen", ln.Addr().String())
 	return hs, nil
