@@ -34,6 +34,8 @@ type answer struct {
 	Replies   []status.Reply `json:"replies,omitempty"`
 	Error     string         `json:"error,omitempty"`
 	NotLeader bool           `json:"not_leader,omitempty"`
+	// Busy: the leader serves maxForwards writes already; try again.
+	Busy bool `json:"busy,omitempty"`
 }
 
 func writeFrame(w io.Writer, b []byte) error {
@@ -55,9 +57,32 @@ func readFrame(r io.Reader) ([]byte, error) {
 	if size > maxFrame {
 		return nil, fmt.Errorf("frame of %d bytes, more than %d", size, maxFrame)
 	}
-	b := make([]byte, size)
-	_, err := io.ReadFull(r, b)
+	// The buffer grows with what arrives: a prefix alone, from a peer that
+	// then sends nothing, costs nothing.
+	b, err := io.ReadAll(io.LimitReader(r, int64(size)))
+	if err == nil && len(b) < int(size) {
+		err = io.ErrUnexpectedEOF
+	}
 	return b, err
+}
+
+// busyTimeout bounds how long a write answered busy is read: its frame is
+// read to its end (discarded) so the answer is not lost to a reset.
+const busyTimeout = time.Second
+
+// answerBusy tells a follower the leader serves too many writes now; it
+// tries again. Nothing of its frame is kept.
+func answerBusy(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(busyTimeout))
+	body, _ := json.Marshal(answer{Busy: true})
+	if writeFrame(c, body) != nil {
+		return
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(c, n[:]); err == nil {
+		io.CopyN(io.Discard, c, int64(min(binary.BigEndian.Uint32(n[:]), maxFrame)))
+	}
 }
 
 // serveForward applies one follower's write as the leader.
@@ -112,7 +137,7 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 	if err := json.Unmarshal(body, &a); err != nil {
 		return store.Result{}, fmt.Errorf("forwarded write to %s: %w", id, err)
 	}
-	if a.NotLeader {
+	if a.NotLeader || a.Busy {
 		return store.Result{}, errTryAgain
 	}
 	if a.Error != "" {

@@ -104,7 +104,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 			return fmt.Errorf("cluster address: %w", err)
 		}
 	}
-	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward)
+	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, answerBusy)
 	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, hclogFor(o.Logger))
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
