@@ -29,13 +29,89 @@ const maxFrame = 16 << 20
 // goes to whoever leads next.
 var errTryAgain = errors.New("not the leader")
 
-// answer is the leader's reply to a forwarded write.
+// answer is the leader's reply to a forwarded write: what applying it
+// gave on the leader, so a follower's caller sees what it would have seen
+// there (the subscriber written, a refusal as a *store.Refusal with its
+// sentinel).
 type answer struct {
-	Replies   []status.Reply `json:"replies,omitempty"`
-	Error     string         `json:"error,omitempty"`
-	NotLeader bool           `json:"not_leader,omitempty"`
+	Result *store.Result `json:"result,omitempty"`
+	// Unwiped is Result.Unwiped's message (an error does not encode).
+	Unwiped string   `json:"unwiped,omitempty"`
+	Refused *refused `json:"refused,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	// NotLeader: the node asked does not lead; try whoever does.
+	NotLeader bool `json:"not_leader,omitempty"`
 	// Busy: the leader serves maxForwards writes already; try again.
 	Busy bool `json:"busy,omitempty"`
+}
+
+// refused names a refusal's part and the sentinel it is (errors.Is).
+type refused struct {
+	Part     string `json:"part"`
+	Sentinel int    `json:"sentinel"` // 1 + its position in refusalSentinels; 0: none
+}
+
+// refusalSentinels are the errors callers of a Log test a refusal for
+// (404, 409, 429 rather than 500); their positions are the wire's.
+func refusalSentinels() []error {
+	return []error{store.ErrNotFound, store.ErrNotWaiting, store.ErrSettingExists,
+		store.ErrTokenExpired, store.ErrSubState, store.ErrTooManySubscriptions}
+}
+
+// leaderError is an error the leader gave, with the sentinel it wraps.
+type leaderError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *leaderError) Error() string { return e.msg }
+func (e *leaderError) Unwrap() error { return e.sentinel }
+
+// answerOf is the answer for what applying a forwarded entry gave.
+func answerOf(res store.Result, err error) answer {
+	var a answer
+	var r *store.Refusal
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+		a.NotLeader = true
+	case errors.As(err, &r):
+		a.Error, a.Refused = err.Error(), &refused{Part: r.Part}
+		for i, s := range refusalSentinels() {
+			if errors.Is(err, s) {
+				a.Refused.Sentinel = i + 1
+				break
+			}
+		}
+	case err != nil:
+		a.Error = err.Error()
+	default:
+		if res.Unwiped != nil {
+			a.Unwiped, res.Unwiped = res.Unwiped.Error(), nil
+		}
+		a.Result = &res
+	}
+	return a
+}
+
+// result is what the follower's caller gets for a, from the leader id.
+func (a answer) result(id string) (store.Result, error) {
+	switch {
+	case a.NotLeader || a.Busy:
+		return store.Result{}, errTryAgain
+	case a.Refused != nil:
+		e := &leaderError{msg: fmt.Sprintf("the leader %s: %s", id, a.Error)}
+		if s := refusalSentinels(); a.Refused.Sentinel > 0 && a.Refused.Sentinel <= len(s) {
+			e.sentinel = s[a.Refused.Sentinel-1]
+		}
+		return store.Result{}, &store.Refusal{Part: a.Refused.Part, Err: e}
+	case a.Error != "" || a.Result == nil:
+		return store.Result{}, fmt.Errorf("the leader %s: %s", id, a.Error)
+	}
+	res := *a.Result
+	if a.Unwiped != "" {
+		res.Unwiped = &leaderError{msg: fmt.Sprintf("the leader %s: %s", id, a.Unwiped), sentinel: store.ErrNotWiped}
+	}
+	return res, nil
 }
 
 func writeFrame(w io.Writer, b []byte) error {
@@ -100,17 +176,12 @@ func (n *Node) serveForward(c net.Conn) {
 	} else if _, err := store.DecodeEntry(data); err != nil {
 		a.Error = err.Error() // never appended: no node could apply it
 	} else {
-		res, err := n.applyLocal(data)
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
-			a.NotLeader = true
-		case err != nil:
-			a.Error = err.Error()
-		case res.Changes != nil:
-			a.Replies = res.Changes.Replies
-		}
+		a = answerOf(n.applyLocal(data))
 	}
-	body, _ := json.Marshal(a)
+	body, err := encodeAnswer(a)
+	if err != nil {
+		n.log.Error("forwarded write's answer not encoded", slog.Any("error", err))
+	}
 	if err := writeFrame(c, body); err != nil {
 		n.log.Warn("forwarded write's answer not sent", slog.Any("error", err))
 	}
@@ -137,11 +208,21 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 	if err := json.Unmarshal(body, &a); err != nil {
 		return store.Result{}, fmt.Errorf("forwarded write to %s: %w", id, err)
 	}
-	if a.NotLeader || a.Busy {
-		return store.Result{}, errTryAgain
+	return a.result(id)
+}
+
+// encodeAnswer encodes a within maxFrame: a step's changes over a batch
+// of thousands of results can outgrow it, and then the follower learns
+// the replies and that the step changed something, not every result.
+func encodeAnswer(a answer) ([]byte, error) {
+	body, err := json.Marshal(a)
+	if err != nil || len(body) <= maxFrame || a.Result == nil || a.Result.Changes == nil {
+		return body, err
 	}
-	if a.Error != "" {
-		return store.Result{}, fmt.Errorf("the leader %s: %s", id, a.Error)
-	}
-	return store.Result{Changes: &status.Changes{Replies: a.Replies}}, nil
+	ch := *a.Result.Changes
+	slim := status.Changes{Seq: ch.Seq, Replies: ch.Replies, Meta: !ch.Empty(), Visible: ch.Visible}
+	res := *a.Result
+	res.Changes = &slim
+	a.Result = &res
+	return json.Marshal(a)
 }
