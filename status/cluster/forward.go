@@ -43,6 +43,9 @@ type answer struct {
 	NotLeader bool `json:"not_leader,omitempty"`
 	// Busy: the leader serves maxForwards writes already; try again.
 	Busy bool `json:"busy,omitempty"`
+	// Index is the entry's index in the log: the follower answers its
+	// caller once it has applied it too.
+	Index uint64 `json:"index,omitempty"`
 }
 
 // refused names a refusal's part and the sentinel it is (errors.Is).
@@ -176,7 +179,9 @@ func (n *Node) serveForward(c net.Conn) {
 	} else if _, err := store.DecodeEntry(data); err != nil {
 		a.Error = err.Error() // never appended: no node could apply it
 	} else {
-		a = answerOf(n.applyLocal(data))
+		res, index, err := n.applyLocal(data)
+		a = answerOf(res, err)
+		a.Index = index
 	}
 	body, err := encodeAnswer(a)
 	if err != nil {
@@ -208,8 +213,33 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 	if err := json.Unmarshal(body, &a); err != nil {
 		return store.Result{}, fmt.Errorf("forwarded write to %s: %w", id, err)
 	}
-	return a.result(id)
+	res, err := a.result(id)
+	if a.Index > 0 {
+		n.appliedHere(a.Index, wait)
+	}
+	return res, err
 }
+
+// appliedHere waits, up to wait, until this node has applied the entry at
+// index (read-your-writes: the leader answered once it applied it there).
+// A node slower than that answers all the same: the write is made.
+func (n *Node) appliedHere(index uint64, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		if got, err := n.st.AppliedIndex(); err != nil || got >= index {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.log.Warn("a forwarded write is not applied here yet", slog.Uint64("index", index))
+			return
+		}
+		time.Sleep(appliedPoll)
+	}
+}
+
+// appliedPoll is how often a follower looks whether it applied a write it
+// forwarded: a follower learns of a commit with the leader's next message.
+const appliedPoll = 2 * time.Millisecond
 
 // encodeAnswer encodes a within maxFrame: a step's changes over a batch
 // of thousands of results can outgrow it, and then the follower learns

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,5 +70,22 @@ func TestForwardedWriteAnswersAsOnTheLeader(t *testing.T) {
 				t.Errorf("from a follower: %v (refusal %+v), want a refusal of %s that is %v", err, r, tc.part, tc.want)
 			}
 		})
+	}
+}
+
+// A write made through a follower is in the follower's own file when its
+// answer comes: what the caller reads next (the page, the subscriber it
+// just made) shows it.
+func TestForwardedWriteIsReadOnTheFollower(t *testing.T) {
+	_, follower := leaderAndFollower(t)
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		key := fmt.Sprintf("k%d", i)
+		if _, err := follower.node.Apply(store.Entry{At: now, Settings: []store.Setting{{Key: key, Value: "v"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := follower.st.Setting(key); v != "v" {
+			t.Fatalf("write %d: the follower reads %q (%v) right after its answer", i, v, err)
+		}
 	}
 }

@@ -46,6 +46,7 @@ type Options struct {
 // an entry is appended by the leader and applied by every node's machine.
 type Node struct {
 	id    string
+	st    *store.Store
 	r     *raft.Raft
 	mux   *mux
 	logs  *raftboltdb.BoltStore
@@ -74,7 +75,7 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{id: cl.Node, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
+	n := &Node{id: cl.Node, st: o.Store, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
 		wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
@@ -155,7 +156,7 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	deadline := time.Now().Add(n.wait)
 	for {
 		if n.r.State() == raft.Leader {
-			res, err := n.applyLocal(data)
+			res, _, err := n.applyLocal(data)
 			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
 				return res, err
 			}
@@ -172,17 +173,18 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	}
 }
 
-// applyLocal appends data as the leader and waits for its apply here.
-func (n *Node) applyLocal(data []byte) (store.Result, error) {
+// applyLocal appends data as the leader and waits for its apply here; it
+// says at which index.
+func (n *Node) applyLocal(data []byte) (store.Result, uint64, error) {
 	f := n.r.Apply(data, n.apply)
 	if err := f.Error(); err != nil {
-		return store.Result{}, err
+		return store.Result{}, 0, err
 	}
 	a, ok := f.Response().(applied)
 	if !ok {
-		return store.Result{}, errors.New("raft: the entry's apply gave no result")
+		return store.Result{}, f.Index(), errors.New("raft: the entry's apply gave no result")
 	}
-	return a.res, a.err
+	return a.res, f.Index(), a.err
 }
 
 // ID is this node's id.
