@@ -43,6 +43,9 @@ type answer struct {
 	NotLeader bool `json:"not_leader,omitempty"`
 	// Busy: the leader serves maxForwards writes already; try again.
 	Busy bool `json:"busy,omitempty"`
+	// Unknown: the leader appended the entry and lost its leadership
+	// before it committed (ErrOutcomeUnknown).
+	Unknown bool `json:"unknown,omitempty"`
 	// Index is the entry's index in the log: the follower answers its
 	// caller once it has applied it too.
 	Index uint64 `json:"index,omitempty"`
@@ -75,8 +78,10 @@ func answerOf(res store.Result, err error) answer {
 	var a answer
 	var r *store.Refusal
 	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+	case errors.Is(err, raft.ErrNotLeader):
 		a.NotLeader = true
+	case errors.Is(err, raft.ErrLeadershipLost): // appended: it may commit yet
+		a.Error, a.Unknown = err.Error(), true
 	case errors.As(err, &r):
 		a.Error, a.Refused = err.Error(), &refused{Part: r.Part}
 		for i, s := range refusalSentinels() {
@@ -101,6 +106,8 @@ func (a answer) result(id string) (store.Result, error) {
 	switch {
 	case a.NotLeader || a.Busy:
 		return store.Result{}, errTryAgain
+	case a.Unknown:
+		return store.Result{}, fmt.Errorf("%w (the leader %s: %s)", ErrOutcomeUnknown, id, a.Error)
 	case a.Refused != nil:
 		e := &leaderError{msg: fmt.Sprintf("the leader %s: %s", id, a.Error)}
 		if s := refusalSentinels(); a.Refused.Sentinel > 0 && a.Refused.Sentinel <= len(s) {
@@ -207,7 +214,7 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 	if err != nil {
 		// The write may have been made: the leader died or the answer
 		// was lost. Saying so is all a follower can do.
-		return store.Result{}, fmt.Errorf("forwarded write to %s: no answer: %w", id, err)
+		return store.Result{}, fmt.Errorf("%w (forwarded write to %s: no answer: %w)", ErrOutcomeUnknown, id, err)
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {

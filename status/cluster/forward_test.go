@@ -9,11 +9,11 @@ import (
 	"github.com/outpost-status/outpost/status/store"
 )
 
-// leaderAndFollower starts three members and returns the leader and a
-// follower once one leads.
-func leaderAndFollower(t *testing.T) (leader, follower *member) {
+// startThree starts three members and returns them and the leader once
+// one leads.
+func startThree(t *testing.T) (ms []*member, leader *member) {
 	t.Helper()
-	ms := threeNodes(t)
+	ms = threeNodes(t)
 	for _, m := range ms {
 		m.start(t, 0)
 	}
@@ -26,6 +26,14 @@ func leaderAndFollower(t *testing.T) (leader, follower *member) {
 		}
 		return false
 	})
+	return ms, leader
+}
+
+// leaderAndFollower starts three members and returns the leader and a
+// follower.
+func leaderAndFollower(t *testing.T) (leader, follower *member) {
+	t.Helper()
+	ms, leader := startThree(t)
 	for _, m := range ms {
 		if m != leader {
 			return leader, m
@@ -87,5 +95,23 @@ func TestForwardedWriteIsReadOnTheFollower(t *testing.T) {
 		if v, err := follower.st.Setting(key); v != "v" {
 			t.Fatalf("write %d: the follower reads %q (%v) right after its answer", i, v, err)
 		}
+	}
+}
+
+// A leader that loses its followers after appending an entry loses its
+// leadership with the entry in its log, where a later leader may still
+// commit it: the writer is told the outcome is unknown, not that no
+// leader made it (which invites a second copy of the same write).
+func TestLostLeadershipIsNoRefusalToWrite(t *testing.T) {
+	ms, leader := startThree(t)
+	for _, m := range ms {
+		if m != leader {
+			m.stop()
+		}
+	}
+	leader.node.wait = 3 * time.Second
+	_, err := leader.node.Apply(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "k", Value: "v"}}})
+	if errors.Is(err, ErrNoLeader) || !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("a write appended by a leader that then lost its followers: %v, want %v", err, ErrOutcomeUnknown)
 	}
 }

@@ -145,6 +145,12 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 // made.
 var ErrNoLeader = errors.New("the cluster has no leader (an election is under way, or this node is cut off from the others)")
 
+// ErrOutcomeUnknown: the entry was appended to the log, but the leader
+// lost its leadership before the entry committed; a later leader may
+// still commit it. The writer must not assume it was not made (sending
+// it again may make it twice).
+var ErrOutcomeUnknown = errors.New("the leader lost its leadership before the write committed: it may or may not have been made")
+
 // Apply appends e to the replicated log and returns what applying it on
 // the leader gave: on the leader directly, from a follower through the
 // node connection to the leader. It is the node's Log.
@@ -157,7 +163,10 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	for {
 		if n.r.State() == raft.Leader {
 			res, _, err := n.applyLocal(data)
-			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+			if errors.Is(err, raft.ErrLeadershipLost) {
+				return res, fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
+			}
+			if !errors.Is(err, raft.ErrNotLeader) {
 				return res, err
 			}
 		} else if addr, id := n.r.LeaderWithID(); id != "" {
