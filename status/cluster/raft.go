@@ -71,6 +71,7 @@ func Start(o Options) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("raft folder: %w", err)
 	}
+	removeSnapshotCopies(dir, o.Logger)
 	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bolt.Options{Timeout: time.Second}})
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
