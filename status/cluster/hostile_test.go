@@ -143,3 +143,40 @@ func TestHugeLengthPrefixAllocatesLittle(t *testing.T) {
 		t.Errorf("reading a 10-byte frame that claims %d bytes allocated %d bytes", maxFrame, got)
 	}
 }
+
+// Strangers on the cluster port reach neither raft nor the forwarded
+// writes: plain TCP, TLS without a certificate, another cluster's
+// certificate. Each is closed within the handshake's deadline.
+func TestStrangersOnTheClusterPort(t *testing.T) {
+	served := make(chan struct{}, 10)
+	addr, _ := hostileMux(t, func(c net.Conn) { served <- struct{}{}; c.Close() })
+	theirs := certsDir(t, 30, "nyc")
+	for _, tc := range []struct {
+		name string
+		cfg  *tls.Config // nil: plain TCP
+	}{
+		{"plain TCP", nil},
+		{"TLS without a certificate", &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}},
+		{"another cluster's nyc", stranger(t, theirs, "nyc")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := dialFrom(t, "127.0.0.3", addr)
+			c := raw
+			if tc.cfg != nil {
+				tcl := tls.Client(raw, tc.cfg)
+				tcl.SetDeadline(time.Now().Add(2 * time.Second))
+				tcl.Handshake() // in TLS 1.3 the refusal comes with the first read
+				c = tcl
+			}
+			c.Write([]byte{streamForward, 0, 0, 0, 1, '{'})
+			if !closedBy(c, handshakeTimeout+time.Second) {
+				t.Error("still open after the handshake's deadline")
+			}
+		})
+	}
+	select {
+	case <-served:
+		t.Error("a stranger's forwarded write was served")
+	default:
+	}
+}
