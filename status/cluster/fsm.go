@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -41,7 +42,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 // entries apply again. Applying waits for the copy (about 3 s at
 // 2.3 GiB, docs/benchmarks.md).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	tmp, err := os.CreateTemp(f.dir, "fsm-snapshot-*")
+	tmp, err := os.CreateTemp(f.dir, snapshotCopy+"*")
 	if err != nil {
 		return nil, fmt.Errorf("fsm snapshot: %w", err)
 	}
@@ -80,6 +81,22 @@ func (s *fileSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fileSnapshot) Release() {
 	s.f.Close()
 	os.Remove(s.f.Name())
+}
+
+// snapshotCopy begins the name of a snapshot's copy between Snapshot and
+// Release.
+const snapshotCopy = "fsm-snapshot-"
+
+// removeSnapshotCopies removes the copies a node that died between
+// Snapshot and Release left in dir (each the size of the replicated
+// file). Only at start: no snapshot is under way then.
+func removeSnapshotCopies(dir string, log *slog.Logger) {
+	left, _ := filepath.Glob(filepath.Join(dir, snapshotCopy+"*"))
+	for _, p := range left {
+		if err := os.Remove(p); err != nil {
+			log.Warn("a snapshot's copy left by a crash not removed", slog.String("path", p), slog.Any("error", err))
+		}
+	}
 }
 
 // raftDir is where a node's raft files live: beside its data file, so a

@@ -25,6 +25,19 @@ const (
 // peer that connects and says nothing holds nothing for long.
 const handshakeTimeout = 5 * time.Second
 
+// Bounds on what strangers and members can hold. A connection is
+// "sorting" from its accept until its first byte is read: anyone on the
+// network can open one, so they are few, and one address may hold only a
+// few of them, so a peer that connects and says nothing leaves room for
+// the members (a connection over either bound is closed at once). A
+// forwarded write holds a goroutine and its frame until it is answered:
+// a member with more at once is answered busy and tries again.
+const (
+	maxSorting        = 64
+	maxSortingPerHost = 8
+	maxForwards       = 64
+)
+
 // mux accepts node connections and sorts them by their first byte.
 type mux struct {
 	ln      net.Listener
@@ -33,13 +46,19 @@ type mux struct {
 	raft    chan net.Conn
 	forward func(net.Conn) // serves one forwarded write (this package's)
 	status  func(net.Conn) // answers a member's view (this package's)
+	busy    func(net.Conn) // answers a forwarded write over maxForwards
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
+
+	slots    sync.Mutex
+	sorting  map[string]int // address → connections sorting
+	forwards chan struct{}  // a token per forwarded write served
 }
 
-func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward, status func(net.Conn)) *mux {
-	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, status: status, done: make(chan struct{})}
+func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward, status, busy func(net.Conn)) *mux {
+	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, status: status, busy: busy, done: make(chan struct{}),
+		sorting: map[string]int{}, forwards: make(chan struct{}, maxForwards)}
 	m.wg.Add(1)
 	go m.serve()
 	return m
@@ -62,17 +81,62 @@ func (m *mux) serve() {
 			m.log.Error("cluster listener failed", slog.Any("error", err))
 			return
 		}
+		host := hostOf(c.RemoteAddr())
+		if !m.admit(host) {
+			c.Close()
+			continue
+		}
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.sort(c)
+			m.sort(c, host)
 		}()
 	}
 }
 
+// admit takes a sorting slot for a connection from host, if both bounds
+// leave one.
+func (m *mux) admit(host string) bool {
+	m.slots.Lock()
+	defer m.slots.Unlock()
+	total := 0
+	for _, n := range m.sorting {
+		total += n
+	}
+	if total >= maxSorting || m.sorting[host] >= maxSortingPerHost {
+		return false
+	}
+	m.sorting[host]++
+	return true
+}
+
+// release gives host's sorting slot back.
+func (m *mux) release(host string) {
+	m.slots.Lock()
+	defer m.slots.Unlock()
+	if m.sorting[host]--; m.sorting[host] <= 0 {
+		delete(m.sorting, host)
+	}
+}
+
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, _ := net.SplitHostPort(a.String())
+	return host
+}
+
 // sort completes the handshake and hands the stream to raft or serves the
-// forwarded write; a stranger's certificate ends it here.
-func (m *mux) sort(c net.Conn) {
+// forwarded write; a stranger's certificate ends it here. The sorting
+// slot is held until the stream is handed on.
+func (m *mux) sort(c net.Conn, host string) {
+	sorted := false
+	defer func() {
+		if !sorted {
+			m.release(host)
+		}
+	}()
 	tc := tls.Server(c, m.tls)
 	tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	var kind [1]byte
@@ -88,14 +152,24 @@ func (m *mux) sort(c net.Conn) {
 	tc.SetDeadline(time.Time{})
 	switch kind[0] {
 	case streamRaft:
+		sorted = true
+		m.release(host)
 		select {
 		case m.raft <- tc:
 		case <-m.done:
 			tc.Close()
 		}
 	case streamForward:
-		m.forward(tc)
-	case streamStatus:
+		select {
+		case m.forwards <- struct{}{}:
+			sorted = true
+			m.release(host)
+			m.forward(tc)
+			<-m.forwards
+		default: // answered under the sorting slot, so these are bounded too
+			m.busy(tc)
+		}
+	case streamStatus: // a small answer, written under the sorting slot
 		m.status(tc)
 	default:
 		tc.Close()

@@ -46,6 +46,7 @@ type Options struct {
 type Node struct {
 	id    string
 	cfg   *config.Config
+	st    *store.Store
 	r     *raft.Raft
 	mux   *mux
 	logs  *raftboltdb.BoltStore
@@ -70,6 +71,7 @@ func Start(o Options) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("raft folder: %w", err)
 	}
+	removeSnapshotCopies(dir, o.Logger)
 	// No lock timeout of its own: the data file's lock, taken first
 	// (store.Open, with a timeout), keeps a second process out of the
 	// folder before it reaches raft's files.
@@ -77,7 +79,7 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{id: cl.Node, cfg: o.Config, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
+	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
 		wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
@@ -107,7 +109,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 			return fmt.Errorf("cluster address: %w", err)
 		}
 	}
-	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, n.serveView)
+	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, n.serveView, answerBusy)
 	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, hclogFor(o.Logger))
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
@@ -148,6 +150,12 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 // made.
 var ErrNoLeader = errors.New("the cluster has no leader (an election is under way, or this node is cut off from the others)")
 
+// ErrOutcomeUnknown: the entry was appended to the log, but the leader
+// lost its leadership before the entry committed; a later leader may
+// still commit it. The writer must not assume it was not made (sending
+// it again may make it twice).
+var ErrOutcomeUnknown = errors.New("the leader lost its leadership before the write committed: it may or may not have been made")
+
 // Apply appends e to the replicated log and returns what applying it on
 // the leader gave: on the leader directly, from a follower through the
 // node connection to the leader. It is the node's Log.
@@ -159,8 +167,11 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	deadline := time.Now().Add(n.wait)
 	for {
 		if n.r.State() == raft.Leader {
-			res, err := n.applyLocal(data)
-			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+			res, _, err := n.applyLocal(data)
+			if errors.Is(err, raft.ErrLeadershipLost) {
+				return res, fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
+			}
+			if !errors.Is(err, raft.ErrNotLeader) {
 				return res, err
 			}
 		} else if addr, id := n.r.LeaderWithID(); id != "" {
@@ -176,17 +187,18 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	}
 }
 
-// applyLocal appends data as the leader and waits for its apply here.
-func (n *Node) applyLocal(data []byte) (store.Result, error) {
+// applyLocal appends data as the leader and waits for its apply here; it
+// says at which index.
+func (n *Node) applyLocal(data []byte) (store.Result, uint64, error) {
 	f := n.r.Apply(data, n.apply)
 	if err := f.Error(); err != nil {
-		return store.Result{}, err
+		return store.Result{}, 0, err
 	}
 	a, ok := f.Response().(applied)
 	if !ok {
-		return store.Result{}, errors.New("raft: the entry's apply gave no result")
+		return store.Result{}, f.Index(), errors.New("raft: the entry's apply gave no result")
 	}
-	return a.res, a.err
+	return a.res, f.Index(), a.err
 }
 
 // ID is this node's id.

@@ -86,7 +86,37 @@ func script() []store.Entry {
 		{At: at(61), Inputs: &store.Inputs{}},                           // a tick: the window starts
 		{At: at(62), Inputs: results(62, "nyc", "db-1=down")},
 		{At: at(125), Inputs: &store.Inputs{}}, // the window ends
+		{At: at(130), Inputs: &store.Inputs{Commands: []status.Command{ // a window over two components
+			{Kind: status.ScheduleMaintenance, Name: "Network", Author: "oncall", Start: at(200), End: at(300),
+				Components: map[string]status.ComponentStatus{"db": "", "api": ""}}}}},
+		{At: at(201), Inputs: results(201, "ams", "api-1=up", "db-1=up")},
 		{At: at(3 * 24 * 3600), Prune: &store.Prune{RawRetention: 48 * time.Hour, Budget: 100}},
+	}
+}
+
+// late is what the script's writers send after it, read from a writer's
+// own file as web reads it: a postmortem on an incident the engine no
+// longer keeps (resolved days ago), carried as a Loaded copy.
+func late(t *testing.T, st *store.Store) []store.Entry {
+	t.Helper()
+	incs, err := st.Incidents(10, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old *status.Incident
+	for _, inc := range incs {
+		if !inc.Open() && inc.Maintenance == nil {
+			old = inc
+		}
+	}
+	if old == nil {
+		t.Fatal("the script resolved no incident")
+	}
+	day := at(3*24*3600 + 60)
+	return []store.Entry{
+		{At: day, Inputs: &store.Inputs{Commands: []status.Command{
+			{Kind: status.AddPostmortem, IncidentID: old.ID, Body: "What happened.", Author: "oncall", Loaded: old}}}},
+		{At: day.Add(time.Minute), Inputs: results(3*24*3600+120, "nyc", "api-1=down", "db-1=down")},
 	}
 }
 
@@ -149,6 +179,22 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 			t.Fatalf("c: entry %d: %v", index, err)
 		}
 	}
+	for i, e := range late(t, a.st) { // each applier gets the same entries
+		index := uint64(len(script()) + i + 1)
+		e.Index = index
+		data, err := store.EncodeEntry(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(e); err != nil {
+			t.Fatalf("a: late entry %d: %v", index, err)
+		}
+		for _, m := range []*Machine{b, c} {
+			if _, err := m.ApplyEncoded(data, index); err != nil {
+				t.Fatalf("late entry %d: %v", index, err)
+			}
+		}
+	}
 	fa := walk(t, a.st)
 	sameFiles(t, "as built / through the codec", fa, walk(t, b.st))
 	sameFiles(t, "as built / restarted", fa, walk(t, cStore))
@@ -156,8 +202,20 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 	// resolved, one by hand) and a maintenance window, each announced
 	// with a payload built inside apply.
 	incs, err := a.st.Incidents(10, nil, nil)
-	if err != nil || len(incs) != 3 {
-		t.Fatalf("incidents %d (%v), want 3", len(incs), err)
+	if err != nil || len(incs) != 4 {
+		t.Fatalf("incidents %d (%v), want 4", len(incs), err)
+	}
+	postmortems := 0
+	for _, inc := range incs {
+		if inc.Postmortem != "" {
+			postmortems++
+		}
+		if inc.Maintenance != nil && inc.Name == "Network" && (len(inc.Components) != 2 || inc.Components[0] != "api") {
+			t.Errorf("a window over two components lists %v, want page order", inc.Components)
+		}
+	}
+	if postmortems != 1 {
+		t.Errorf("%d postmortems, want the one carried with a Loaded incident", postmortems)
 	}
 	rows := 0
 	for k, v := range fa {
