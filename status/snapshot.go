@@ -25,6 +25,9 @@ type Snapshot struct {
 	DelayedSince time.Time
 	// ConnectivitySince is set while Outpost itself is cut off (canaries).
 	ConnectivitySince time.Time
+	// IsolatedSince is set while this member of a cluster is cut off from
+	// the others: it shows the last state they agreed on (Isolate).
+	IsolatedSince time.Time
 	// NoData: no component has data yet (every one is NoData).
 	NoData bool
 	// Filled from the store by the runtime:
@@ -183,6 +186,14 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	return s
 }
 
+// Isolate shows the snapshot as that of a cluster member cut off from the
+// others since the given time: what it shows is the last state they
+// agreed on, and every component reads as possibly out of date.
+func (s *Snapshot) Isolate(since time.Time) {
+	s.IsolatedSince = since.UTC()
+	s.markStale()
+}
+
 // Delay shows the snapshot as monitoring delayed since the given time (or
 // since an earlier delay it shows already): the same notice, and the same
 // "no recent data" for every component and group, as when probes stop.
@@ -192,6 +203,11 @@ func (s *Snapshot) Delay(since time.Time) {
 	if s.DelayedSince.IsZero() || since.Before(s.DelayedSince) {
 		s.DelayedSince = since.UTC()
 	}
+	s.markStale()
+}
+
+// markStale marks every component and group as possibly out of date.
+func (s *Snapshot) markStale() {
 	for i := range s.Components {
 		s.Components[i].Stale = true
 	}

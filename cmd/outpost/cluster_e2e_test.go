@@ -262,3 +262,69 @@ func TestThreeProcessesKeepOneState(t *testing.T) {
 		return bodies[0] == bodies[1] && bodies[1] == bodies[2]
 	})
 }
+
+// A member cut off from the others (both killed) keeps serving the last
+// agreed state but says so: its page and /api/v1/status read "cut off
+// from the others", its public /healthz answers 503 (readers go
+// elsewhere) while its operators' /healthz stays 200 (no restart), and
+// `outpost healthcheck` passes; once the others are back it is in touch
+// again and answers 200.
+func TestCutOffMemberSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(t)
+	defer tg.stop()
+	cfg, addrs := clusterFiles(t, dir, tg.addr, 2)
+	ids := []string{"ams", "nyc", "sgp"}
+	var nodes []*clusterProc
+	for i, id := range ids {
+		nodes = append(nodes, startClusterNode(t, cfg, id, addrs[3+i], addrs[6+i], filepath.Join(dir, id)))
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	until(t, deadline, nodes, "all three in touch", func() bool {
+		for _, p := range nodes {
+			if code, _ := p.get("/healthz"); code != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	ams := nodes[0]
+	for _, p := range nodes[1:] { // the other two die
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+	until(t, deadline, nodes, "ams saying it is cut off", func() bool {
+		code, _ := ams.get("/healthz")
+		_, page := ams.get("/")
+		_, api := ams.get("/api/v1/status")
+		return code == http.StatusServiceUnavailable && strings.Contains(page, "This monitor is cut off from the others since") &&
+			strings.Contains(api, `"cut_off_since"`)
+	})
+	if code, body := getURL(ams.ops + "/healthz"); code != http.StatusOK {
+		t.Fatalf("operators' /healthz of a member cut off: %d %s, want 200 (alive: no restart)", code, body)
+	}
+	env := []string{"LISTEN=" + addrs[3], "OPS=" + addrs[6], "DATA=" + filepath.Join(dir, "ams")}
+	if code, out, errs := runBinary(t, env, "healthcheck", "-config", cfg, "-node", "ams"); code != exitOK {
+		t.Fatalf("healthcheck of a member cut off: exit %d %s %s", code, out, errs)
+	}
+	for i, id := range ids[1:] { // they come back
+		nodes[i+1] = startClusterNode(t, cfg, id, addrs[4+i], addrs[7+i], filepath.Join(dir, id))
+	}
+	deadline = time.Now().Add(40 * time.Second)
+	until(t, deadline, nodes, "ams in touch again", func() bool {
+		code, _ := ams.get("/healthz")
+		_, page := ams.get("/")
+		return code == http.StatusOK && !strings.Contains(page, "cut off from the others")
+	})
+}
+
+func getURL(url string) (int, string) {
+	r, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	return r.StatusCode, string(b)
+}

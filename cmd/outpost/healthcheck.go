@@ -29,6 +29,12 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 			scheme = "https"
 		}
 		*url = scheme + "://" + dialable(cfg.Listen) + "/healthz"
+		if cfg.Cluster != nil && !cfg.Operators.Off() {
+			// Liveness only: a member cut off from the others answers 503
+			// on the public /healthz (readers go elsewhere), but is alive
+			// and must not be restarted for it.
+			*url = "http://" + dialable(cfg.Operators.Listen) + "/healthz"
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -44,17 +44,19 @@ type Options struct {
 // the machine as its FSM, and the node connection. It is the node's Log:
 // an entry is appended by the leader and applied by every node's machine.
 type Node struct {
-	id    string
-	cfg   *config.Config
-	st    *store.Store
-	r     *raft.Raft
-	mux   *mux
-	logs  *raftboltdb.BoltStore
-	dial  *tls.Config
-	ids   map[raft.ServerAddress]string
-	log   *slog.Logger
-	wait  time.Duration // how long a write waits for a leader
-	apply time.Duration // how long the leader waits to append an entry
+	id        string
+	cfg       *config.Config
+	st        *store.Store
+	r         *raft.Raft
+	mux       *mux
+	logs      *raftboltdb.BoltStore
+	dial      *tls.Config
+	ids       map[raft.ServerAddress]string
+	log       *slog.Logger
+	started   time.Time     // when this member started
+	heartbeat time.Duration // raft's heartbeat timeout in force
+	wait      time.Duration // how long a write waits for a leader
+	apply     time.Duration // how long the leader waits to append an entry
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -135,6 +137,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	if err != nil {
 		return fmt.Errorf("raft state: %w", err)
 	}
+	n.started, n.heartbeat = time.Now(), rc.HeartbeatTimeout
 	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, dir: dir}, n.logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
@@ -148,13 +151,13 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 
 // ErrNoLeader: no leader was known within the wait, so the write was not
 // made.
-var ErrNoLeader = errors.New("the cluster has no leader (an election is under way, or this node is cut off from the others)")
+var ErrNoLeader = fmt.Errorf("the cluster has no leader (an election is under way, or this node is cut off from the others): %w", store.ErrLogUnavailable)
 
 // ErrOutcomeUnknown: the entry was appended to the log, but the leader
 // lost its leadership before the entry committed; a later leader may
 // still commit it. The writer must not assume it was not made (sending
 // it again may make it twice).
-var ErrOutcomeUnknown = errors.New("the leader lost its leadership before the write committed: it may or may not have been made")
+var ErrOutcomeUnknown = fmt.Errorf("the leader lost its leadership before the write committed: it may or may not have been made: %w", store.ErrLogUnavailable)
 
 // Apply appends e to the replicated log and returns what applying it on
 // the leader gave: on the leader directly, from a follower through the
@@ -208,6 +211,26 @@ func (n *Node) ID() string { return n.id }
 func (n *Node) Leader() string {
 	_, id := n.r.LeaderWithID()
 	return string(id)
+}
+
+// CutOffSince is since when this member has been cut off from the
+// others (zero while it is not): it does not lead, and has heard from no
+// leader for three heartbeat timeouts (an election on a sound cluster
+// takes less). A leader cut off from a majority stops leading within
+// raft's lease, and so is cut off too. Before it first hears from a
+// leader, it counts from start.
+func (n *Node) CutOffSince(now time.Time) time.Time {
+	if n.r.State() == raft.Leader {
+		return time.Time{}
+	}
+	last := n.r.LastContact()
+	if last.Before(n.started) {
+		last = n.started
+	}
+	if now.Sub(last) < 3*n.heartbeat {
+		return time.Time{}
+	}
+	return last
 }
 
 // IsLeader reports whether this node leads.

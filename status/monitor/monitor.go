@@ -91,6 +91,10 @@ type Monitor struct {
 	// (found once per config, not per step).
 	lagLimit atomic.Int64
 	kinds    atomic.Pointer[map[string]string] // check name → kind, for metrics
+	// isolated is since when this cluster member is cut off from the
+	// others (unix nanos; 0 while it is not): every snapshot says so.
+	isolated atomic.Int64
+	notices  chan struct{} // a notice changed: publish at once
 }
 
 type reloadReq struct {
@@ -131,8 +135,8 @@ func New(o Options) (*Monitor, error) {
 	now := o.Now().UTC()
 	m := &Monitor{o: o, reports: newQueue(),
 		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
-		published: make(chan struct{}, 1),
-		hist:      newHistory(o.Store, o.Logger)}
+		published: make(chan struct{}, 1), notices: make(chan struct{}, 1),
+		hist: newHistory(o.Store, o.Logger)}
 	sched, err := m.newScheduler(o.Config)
 	if err != nil {
 		return nil, err
@@ -290,6 +294,8 @@ func (m *Monitor) loop(ctx context.Context) error {
 			if err := m.flush(&pending, &window, retry, nil); err != nil {
 				return err
 			}
+		case <-m.notices:
+			m.publish(m.o.Now().UTC())
 		case <-m.o.Machine.Applied():
 			// Steps applied by another writer (a replicated log) move
 			// the page here too; this loop's own are handled already.

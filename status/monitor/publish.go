@@ -44,6 +44,9 @@ func (m *Monitor) publish(now time.Time) {
 	if !m.commitFailedAt.IsZero() {
 		s.Delay(m.commitFailedAt) // nothing new can commit: what is shown may be out of date
 	}
+	if t := m.isolated.Load(); t != 0 {
+		s.Isolate(time.Unix(0, t)) // the last state the cluster agreed on
+	}
 	m.snap.Store(s)
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveSnapshot(s)
@@ -89,4 +92,30 @@ func (m *Monitor) prune() {
 			return
 		}
 	}
+}
+
+// SetIsolated says since when this member of a cluster is cut off from
+// the others (zero: it is not); the page says so from the next snapshot,
+// published at once.
+func (m *Monitor) SetIsolated(since time.Time) {
+	var n int64
+	if !since.IsZero() {
+		n = since.UnixNano()
+	}
+	if m.isolated.Swap(n) == n {
+		return
+	}
+	select {
+	case m.notices <- struct{}{}:
+	default:
+	}
+}
+
+// Isolated is since when this member is cut off from the others (zero
+// while it is not).
+func (m *Monitor) Isolated() time.Time {
+	if n := m.isolated.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return time.Time{}
 }

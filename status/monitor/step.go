@@ -91,8 +91,13 @@ func (m *Monitor) undo(now time.Time, cause error) error {
 		// forever). Stopping says why, and serve exits 1.
 		return fmt.Errorf("%w: %w", errFatal, cause)
 	}
-	msg := cause.Error()
-	m.commitErr.Store(&msg)
+	if !errors.Is(cause, store.ErrLogUnavailable) {
+		// A cluster without a leader is no fault of this node's: it stays
+		// alive (its operators' /healthz 200), the page says monitoring
+		// is delayed (and, when it lasts, that it is cut off).
+		msg := cause.Error()
+		m.commitErr.Store(&msg)
+	}
 	if m.o.Metrics != nil {
 		m.o.Metrics.ObserveCommitFailure()
 	}

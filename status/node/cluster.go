@@ -132,3 +132,39 @@ func (n *Node) operators() http.Handler {
 	})
 	return mux
 }
+
+// watchIsolation tells the monitor whether this member is cut off from
+// the others, so the page says so, and readiness turns false (the public
+// /healthz answers 503: load balancers send readers to another member).
+func (n *Node) watchIsolation(ctx context.Context) {
+	tick := time.NewTicker(leadershipPoll)
+	defer tick.Stop()
+	for {
+		since := n.cl.CutOffSince(n.now())
+		if was := n.mon.Isolated(); was.IsZero() != since.IsZero() {
+			if since.IsZero() {
+				n.log.Info("in touch with the cluster again")
+			} else {
+				n.log.Warn("cut off from the others: the page says so, /healthz answers 503, nothing is announced from here", slog.Time("since", since))
+			}
+		}
+		n.mon.SetIsolated(since)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// ready is whether readers should be sent here: alive, and in a cluster
+// not cut off from the others.
+func (n *Node) ready() (bool, string) {
+	if ok, reason := n.health(); !ok {
+		return false, reason
+	}
+	if since := n.mon.Isolated(); !since.IsZero() {
+		return false, "cut off from the others since " + since.Format(time.RFC3339)
+	}
+	return true, ""
+}

@@ -137,6 +137,7 @@ func New(o Options) (*Node, error) {
 	}
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.health,
+		Ready:      n.ready,
 		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
@@ -342,6 +343,9 @@ func (n *Node) whRun(ctx context.Context) {
 // polling and the dead man's switch.
 func (n *Node) startSide(ctx context.Context) {
 	go n.rl.run(ctx)
+	if n.cl != nil {
+		go n.watchIsolation(ctx)
+	}
 	if n.exp != nil {
 		go n.exp.run(ctx)
 	}

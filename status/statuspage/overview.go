@@ -17,6 +17,7 @@ type Overview struct {
 	Banner      Banner
 	Delayed     *time.Time // monitoring delayed since
 	Cutoff      *time.Time // connectivity degraded since
+	Isolated    *time.Time // this cluster member cut off from the others since
 	LastChecked time.Time
 	Incidents   []*IncidentView
 	Maintenance []*IncidentView
@@ -63,6 +64,11 @@ func NewOverview(site Site, s *status.Snapshot) Overview {
 		v.Cutoff = &c
 		v.Banner = Banner{Class: "delayed", Text: "Monitoring connectivity degraded since " + c.In(loc).Format("15:04 MST")}
 	}
+	if !s.IsolatedSince.IsZero() { // the strongest notice: nothing here is current
+		i := s.IsolatedSince
+		v.Isolated = &i
+		v.Banner = Banner{Class: "delayed", Text: isolatedText(loc, i)}
+	}
 	for _, inc := range s.Incidents {
 		v.Incidents = append(v.Incidents, NewIncidentView(inc, names, loc))
 	}
@@ -81,6 +87,10 @@ func NewOverview(site Site, s *status.Snapshot) Overview {
 	return v
 }
 
+func isolatedText(loc *time.Location, since time.Time) string {
+	return "This monitor is cut off from the others since " + since.In(loc).Format("15:04 MST")
+}
+
 func delayedText(loc *time.Location, since time.Time) string {
 	return "Monitoring delayed since " + since.In(loc).Format("15:04 MST")
 }
@@ -90,12 +100,15 @@ func delayedText(loc *time.Location, since time.Time) string {
 // Systems Operational" over statuses that may be out of date (the
 // indicator stays the last known one, a valid Statuspage enum).
 func Description(site Site, s *status.Snapshot) string {
-	if s.DelayedSince.IsZero() {
+	if s.DelayedSince.IsZero() && s.IsolatedSince.IsZero() {
 		return s.Description
 	}
 	loc := site.Location
 	if loc == nil {
 		loc = time.UTC
+	}
+	if !s.IsolatedSince.IsZero() {
+		return isolatedText(loc, s.IsolatedSince)
 	}
 	return delayedText(loc, s.DelayedSince)
 }

@@ -28,6 +28,12 @@ type Log interface {
 	Apply(Entry) (Result, error)
 }
 
+// ErrLogUnavailable: a replicated log took no entry now (no leader: an
+// election, or this node is cut off from the others). It says nothing of
+// this node's disk or process: the writer retries, and its liveness is
+// not in question.
+var ErrLogUnavailable = errors.New("the replicated log takes no entries now")
+
 // Entry is one durable change. Its parts are applied in the order of the
 // fields below, in one transaction.
 type Entry struct {

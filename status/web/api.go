@@ -41,6 +41,9 @@ type apiMonitoring struct {
 	// ConnectivityDegradedSince: Outpost itself is cut off (canaries fail
 	// too); statuses are the last known ones.
 	ConnectivityDegradedSince *time.Time `json:"connectivity_degraded_since"`
+	// CutOffSince: this member of a cluster is cut off from the others;
+	// statuses are the last agreed ones (omitted on a single node).
+	CutOffSince *time.Time `json:"cut_off_since,omitempty"`
 }
 
 type apiComponent struct {
@@ -92,7 +95,7 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 		Status:      apiIndicator{Indicator: snap.Indicator, Description: statuspage.Description(s.site(), snap)},
 		GeneratedAt: snap.GeneratedAt, LastChecked: timePtr(snap.LastResultAt),
 		Monitoring: apiMonitoring{Delayed: !snap.DelayedSince.IsZero(), DelayedSince: timePtr(snap.DelayedSince),
-			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince)},
+			ConnectivityDegradedSince: timePtr(snap.ConnectivitySince), CutOffSince: timePtr(snap.IsolatedSince)},
 		Components: []apiComponent{}, Incidents: []apiIncident{}, Maintenance: []apiIncident{},
 	}
 	if snap.NoData && snap.Indicator == status.ImpactNone {

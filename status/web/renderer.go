@@ -91,7 +91,7 @@ func (s *Server) Run(ctx context.Context) {
 // component, or refreshed history.
 func visibleChange(a, b *status.Snapshot) bool {
 	if !a.LastChange().Equal(b.LastChange()) || !a.DelayedSince.Equal(b.DelayedSince) ||
-		!a.ConnectivitySince.Equal(b.ConnectivitySince) || a.NoData != b.NoData || a.Description != b.Description ||
+		!a.ConnectivitySince.Equal(b.ConnectivitySince) || !a.IsolatedSince.Equal(b.IsolatedSince) || a.NoData != b.NoData || a.Description != b.Description ||
 		len(a.Incidents) != len(b.Incidents) || len(a.Maintenance) != len(b.Maintenance) || len(a.Scheduled) != len(b.Scheduled) ||
 		len(a.Upcoming) != len(b.Upcoming) || len(a.Recent) != len(b.Recent) || len(a.Components) != len(b.Components) ||
 		reflect.ValueOf(a.Uptime).UnsafePointer() != reflect.ValueOf(b.Uptime).UnsafePointer() {

@@ -36,6 +36,11 @@ type Options struct {
 	TrustedProxies []*net.IPNet
 	// Health reports liveness for /healthz: ok, or the reason it is not.
 	Health func() (ok bool, reason string)
+	// Ready, when set, is what the public /healthz answers instead:
+	// whether readers should be sent here (a cluster member cut off from
+	// the others is alive, but not ready). The operators' /healthz stays
+	// liveness, so an orchestrator does not restart a node that is cut off.
+	Ready func() (ok bool, reason string)
 	// Refresh is how often, in seconds, the page's script reloads the page
 	// while its tab is visible and nobody has touched it (0: never). Not a
 	// meta refresh: that reloads under a reader's feet (WCAG 2.2.1).
@@ -336,12 +341,16 @@ func (s *Server) asset(c echo.Context) error {
 
 func (s *Server) healthz(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", CacheNone)
-	if s.o.Health == nil {
+	verdict := s.o.Health
+	if s.o.Ready != nil {
+		verdict = s.o.Ready
+	}
+	if verdict == nil {
 		return sizedJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 	}
 	// A bare verdict: the reason can name files and checks, and is for
 	// operators (/api/v1/health, or /healthz on the operators' listener).
-	if ok, _ := s.o.Health(); !ok {
+	if ok, _ := verdict(); !ok {
 		return sizedJSON(c, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy"})
 	}
 	return sizedJSON(c, http.StatusOK, map[string]string{"status": "ok"})
