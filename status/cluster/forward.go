@@ -61,7 +61,7 @@ type refused struct {
 // (404, 409, 429 rather than 500); their positions are the wire's.
 func refusalSentinels() []error {
 	return []error{store.ErrNotFound, store.ErrNotWaiting, store.ErrSettingExists,
-		store.ErrTokenExpired, store.ErrSubState, store.ErrTooManySubscriptions, store.ErrOtherModel}
+		store.ErrTokenExpired, store.ErrSubState, store.ErrTooManySubscriptions, store.ErrOtherModel, store.ErrDeposed}
 }
 
 // leaderError is an error the leader gave, with the sentinel it wraps.

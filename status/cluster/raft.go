@@ -233,6 +233,10 @@ func (n *Node) CutOffSince(now time.Time) time.Time {
 	return last
 }
 
+// Term is raft's current term (while this node leads: that of its
+// leadership).
+func (n *Node) Term() uint64 { return n.r.CurrentTerm() }
+
 // IsLeader reports whether this node leads.
 func (n *Node) IsLeader() bool { return n.r.State() == raft.Leader }
 

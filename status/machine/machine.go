@@ -157,10 +157,17 @@ func (m *Machine) Apply(e store.Entry) (store.Result, error) {
 // calls it): decoded by the store's codec, applied as Apply does, and
 // halting the store on anything but success or a refusal (store.HaltOn).
 func (m *Machine) ApplyEncoded(data []byte, index uint64) (store.Result, error) {
+	return m.ApplyLogged(data, index, 0)
+}
+
+// ApplyLogged is ApplyEncoded for an entry whose term in the log is known
+// (raft's FSM gives it): claims made under another term are refused.
+func (m *Machine) ApplyLogged(data []byte, index, term uint64) (store.Result, error) {
 	e, err := m.st.DecodeAt(data, index)
 	if err != nil {
 		return store.Result{}, err
 	}
+	e.Term = term
 	if e.Inputs != nil {
 		if err := m.awaitModel(); err != nil {
 			return store.Result{}, err

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/outpost-status/outpost/status/cluster"
@@ -60,7 +62,8 @@ func (n *Node) deliver(ctx context.Context) {
 			n.log.Warn("leading, but the log could not be applied to its end; delivering waits", slog.Any("error", err))
 			continue
 		}
-		n.log.Info("this node leads: delivering announcements")
+		n.fence.term.Store(n.cl.Term())
+		n.log.Info("this node leads: delivering announcements", slog.Uint64("term", n.fence.term.Load()))
 		n.leaderStart()
 		term, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -167,4 +170,35 @@ func (n *Node) ready() (bool, string) {
 		return false, "cut off from the others since " + since.Format(time.RFC3339)
 	}
 	return true, ""
+}
+
+// claims is the Log the channel dispatcher writes through: in a cluster,
+// one that stamps each claim with the term this node leads in.
+func (n *Node) claims() store.Log {
+	if n.cl == nil {
+		return n.changes
+	}
+	n.fence = &fencedLog{Log: n.changes}
+	return n.fence
+}
+
+// fencedLog stamps claims (marks To: Sending) with the term of the
+// leadership they are made under: a claim that reaches the log after this
+// node lost its leadership is refused (store.ErrDeposed), and as the claim
+// comes before the request, nothing more is sent from here.
+type fencedLog struct {
+	store.Log
+	term atomic.Uint64
+}
+
+func (f *fencedLog) Apply(e store.Entry) (store.Result, error) {
+	if t := f.term.Load(); t != 0 && len(e.Marks) > 0 {
+		e.Marks = slices.Clone(e.Marks)
+		for i := range e.Marks {
+			if e.Marks[i].To == store.Sending {
+				e.Marks[i].Term = t
+			}
+		}
+	}
+	return f.Log.Apply(e)
 }

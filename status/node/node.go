@@ -63,6 +63,7 @@ type Node struct {
 	changes store.Log
 	mach    *machine.Machine
 	cl      *cluster.Node    // nil on a single node
+	fence   *fencedLog       // the channel dispatcher's Log in a cluster
 	now     func() time.Time // the node's clock, handed to every part
 	met     *metrics.Metrics
 	chs     []*notify.Channel
@@ -120,7 +121,7 @@ func New(o Options) (*Node, error) {
 	if err := n.makeLog(); err != nil {
 		return n, err
 	}
-	n.disp = notify.New(notify.Options{Store: n.st, Log: n.changes, Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
+	n.disp = notify.New(notify.Options{Store: n.st, Log: n.claims(), Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
 	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)

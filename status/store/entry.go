@@ -44,6 +44,11 @@ type Entry struct {
 	// it (a restart, a snapshot restore) applies each entry exactly once.
 	// The file records the index in the entry's own transaction.
 	Index uint64 `json:"index,omitempty"`
+	// Term is the replicated log's term of the entry (raft's: that of the
+	// leader that appended it), set by the applier as Index is; 0 for the
+	// local log. A claim made under another term (a leader that no longer
+	// leads) is refused (Mark.Term).
+	Term uint64 `json:"-"`
 	// Inputs are what happened (results, commands): the engine inside
 	// apply (status/machine) makes them a Step. The log carries these.
 	Inputs *Inputs `json:"inputs,omitempty"`
@@ -279,7 +284,7 @@ func (e Entry) parts(res *Result) []part {
 		{"model", e.Model != "", func(tx *bolt.Tx) error { return applyModel(tx, e.Model) }},
 		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
 		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
-		{"marks", len(e.Marks) > 0, func(tx *bolt.Tx) error { return applyMarks(tx, e.Marks, now, res) }},
+		{"marks", len(e.Marks) > 0, func(tx *bolt.Tx) error { return applyMarks(tx, e.Marks, e.Term, now, res) }},
 		{"keep_dests", e.KeepDests != nil, func(tx *bolt.Tx) error { return applyKeepDests(tx, *e.KeepDests, now, res) }},
 		{"settings", len(e.Settings) > 0, func(tx *bolt.Tx) error { return applySettings(tx, e.Settings) }},
 		{"fanout", len(e.Fanout) > 0, func(tx *bolt.Tx) error { return applyFanout(tx, e.Fanout, now, res) }},

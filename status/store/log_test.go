@@ -126,7 +126,7 @@ func script() []Entry {
 		{At: at(0), Model: "f1"},
 		{At: at(1), Inputs: stamped(NewInputs(ch.Results, []status.Command{{Kind: status.CreateIncident, Name: "API down", Author: "oncall"}}, "ams", "eu-west"), "f1"),
 			Step: NewStep(ch, st, route)},
-		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sending}}},
+		{At: at(1), Term: 2, Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sending, Term: 2}}}, // a claim of the leader of term 2
 		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sent, RemoteID: "109", Thread: "inc-1"}}},
 		{At: at(2), Decide: &Decision{Seq: 1, Release: true, Actor: "oncall"}},
 		{At: at(2), KeepDests: &[]string{"mastodon", "x", WebhooksDest, EmailDest}},
@@ -223,7 +223,7 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 		if err != nil {
 			t.Fatalf("entry %d does not decode: %v", i, err)
 		}
-		back.Step = e.Step // the applier's own: the engine's step over the inputs
+		back.Step, back.Term = e.Step, e.Term // the applier's own: the engine's step over the inputs, the log's term
 		rb, errB := b.Apply(back)
 		if errA != nil || errB != nil {
 			t.Fatalf("entry %d: %v / %v", i, errA, errB)

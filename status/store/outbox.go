@@ -181,10 +181,22 @@ type Mark struct {
 	// (the first post of an incident stays its thread).
 	RemoteID string `json:"remote_id,omitempty"`
 	Thread   string `json:"thread,omitempty"`
+	// Term, on a claim, is the term of the leadership it was made under
+	// (0: a single node). Applied from a replicated log in another term,
+	// the claim is refused (ErrDeposed): a leader that lost its
+	// leadership sends nothing more, since its claim comes before its
+	// request and cannot commit.
+	Term uint64 `json:"term,omitempty"`
 }
 
-func applyMarks(tx *bolt.Tx, marks []Mark, now time.Time, res *Result) error {
+// ErrDeposed refuses a claim made by a leader that no longer leads.
+var ErrDeposed = errors.New("claimed under a leadership that has ended")
+
+func applyMarks(tx *bolt.Tx, marks []Mark, term uint64, now time.Time, res *Result) error {
 	for _, m := range marks {
+		if m.To == Sending && m.Term != 0 && term != 0 && m.Term != term {
+			return refuse(fmt.Errorf("outbox row %d destination %s: term %d, the log's is %d: %w", m.Seq, m.Dest, m.Term, term, ErrDeposed))
+		}
 		if err := applyMark(tx, m, now, res); err != nil {
 			return err
 		}
