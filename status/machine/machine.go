@@ -124,6 +124,18 @@ func (m *Machine) Apply(e store.Entry) (store.Result, error) {
 		}
 		return m.st.Apply(e) // the store refuses it alike everywhere, and records it
 	}
+	if in := e.Inputs; in.Writer != "" {
+		// Sent again by a writer that could not learn whether it
+		// committed: the file holds it, and the engine must not count it
+		// twice. Alike everywhere: the writers' seqs are replicated.
+		if last, err := m.st.WriterSeq(in.Writer); err != nil {
+			return store.Result{}, err
+		} else if in.Seq <= last {
+			res, err := m.st.Apply(store.Entry{At: e.At, Index: e.Index}) // the log moves on; nothing else
+			res.Skipped = true
+			return res, err
+		}
+	}
 	if e.Index > 0 {
 		// Skip what the file holds before the engine sees it: applying
 		// it twice would step the engine twice.

@@ -318,3 +318,47 @@ func TestSnapshotRestoreThenTheRestOfTheLog(t *testing.T) {
 		}
 	}
 }
+
+// A writer that could not learn whether its entry committed sends it again
+// under the same key (Inputs.Writer, Seq): every applier skips the second
+// before the engine sees it, so its results are counted once.
+func TestResentEntryCountsOnce(t *testing.T) {
+	dir := t.TempDir()
+	once := newMachine(t, openStore(t, filepath.Join(dir, "once.db")))
+	twice := newMachine(t, openStore(t, filepath.Join(dir, "twice.db")))
+	keyed := func(sec int, seq uint64) store.Entry {
+		in := results(sec, "ams", "api-1=down")
+		in.Writer, in.Seq = "ams/1a2b", seq
+		return store.Entry{At: at(sec), Inputs: in}
+	}
+	var i, j uint64
+	apply := func(m *Machine, idx *uint64, e store.Entry) store.Result {
+		t.Helper()
+		*idx++
+		data, err := store.EncodeEntry(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.ApplyEncoded(data, *idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	apply(once, &i, keyed(1, 1))
+	apply(twice, &j, keyed(1, 1))
+	if res := apply(twice, &j, keyed(1, 1)); !res.Skipped { // the resend
+		t.Fatalf("the resent entry was applied: %+v", res)
+	}
+	apply(once, &i, keyed(2, 2))
+	apply(twice, &j, keyed(2, 2))
+	a, b := walk(t, once.st), walk(t, twice.st)
+	delete(a, "meta/applied_index")
+	delete(b, "meta/applied_index")
+	sameFiles(t, "sent once / sent twice", a, b)
+	var st *status.CheckState
+	twice.Read(func(e *status.Engine) { st = e.State().Checks["api-1"] })
+	if st == nil || st.Status != status.CheckDown {
+		t.Fatalf("api-1 after two failures counted once each: %+v", st)
+	}
+}

@@ -5,6 +5,8 @@ package monitor
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,6 +97,14 @@ type Monitor struct {
 	// others (unix nanos; 0 while it is not): every snapshot says so.
 	isolated atomic.Int64
 	notices  chan struct{} // a notice changed: publish at once
+
+	// In a cluster, entries are keyed: writer is this node and this
+	// process's start, seq numbers its entries, and unsure is an entry
+	// whose outcome was unknown, sent again first under its key. Engine
+	// goroutine only.
+	writer string
+	seq    uint64
+	unsure *store.Entry
 }
 
 type reloadReq struct {
@@ -133,7 +143,11 @@ func New(o Options) (*Monitor, error) {
 		o.Log = o.Machine
 	}
 	now := o.Now().UTC()
-	m := &Monitor{o: o, reports: newQueue(),
+	writer, err := writerID(o.Node)
+	if err != nil {
+		return nil, err
+	}
+	m := &Monitor{o: o, reports: newQueue(), writer: writer,
 		cmds: make(chan cmdReq), reloads: make(chan reloadReq), started: now, timers: map[string]*time.Timer{},
 		published: make(chan struct{}, 1), notices: make(chan struct{}, 1),
 		hist: newHistory(o.Store, o.Logger)}
@@ -331,6 +345,10 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 			*pending, *window = nil, nil
 			return nil
 		}
+		if errors.Is(err, errHeld) { // the resend carries them
+			*pending, *window = nil, time.After(retry.next())
+			return nil
+		}
 		// Nothing of the step is in force: its results wait for the next
 		// attempt, so no announcement is lost.
 		if len(*pending) > 0 && *window == nil {
@@ -398,4 +416,18 @@ func toResult(r probes.Report) status.CheckResult {
 // String describes the monitor for logs.
 func (m *Monitor) String() string {
 	return fmt.Sprintf("monitor(%d checks)", len(m.cfg.Load().Checks))
+}
+
+// writerID names this process as a writer of a cluster's log: the node
+// and a random start id, so a restarted node's numbering does not meet
+// its earlier one's ("" on a single node: its entries need no key).
+func writerID(node string) (string, error) {
+	if node == "" {
+		return "", nil
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("writer id: %w", err)
+	}
+	return node + "/" + hex.EncodeToString(b[:]), nil
 }

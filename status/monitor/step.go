@@ -23,11 +23,31 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	m.lastStep.Store(m.o.Now().UnixNano())
 	m.keepScreenshots(b.Results)
 	start := time.Now()
-	in := store.NewInputs(b.Results, b.Commands, m.o.Node, m.o.Location)
-	if m.o.Node != "" { // a cluster's member: say under which model it judged
-		in.Model = m.o.Machine.Fingerprint()
+	if m.unsure != nil { // first the entry whose outcome was unknown, as it was
+		if _, err := m.o.Log.Apply(*m.unsure); err != nil {
+			return nil, m.undo(b.Now, err)
+		}
+		m.unsure = nil
 	}
-	res, err := m.o.Log.Apply(store.Entry{At: b.Now, Inputs: in})
+	in := store.NewInputs(b.Results, b.Commands, m.o.Node, m.o.Location)
+	if m.writer != "" { // a cluster's member: its model, and the entry's key
+		in.Model = m.o.Machine.Fingerprint()
+		m.seq++
+		in.Writer, in.Seq = m.writer, m.seq
+	}
+	e := store.Entry{At: b.Now, Inputs: in}
+	res, err := m.o.Log.Apply(e)
+	if errors.Is(err, store.ErrLogUnavailable) && m.writer != "" && len(b.Results) > 0 {
+		// It may have committed (a leader lost its leadership, an answer
+		// was lost): its results go again under the same key, so the
+		// cluster counts them once; its commands' callers are told
+		// nothing changed, so they go no further.
+		held := *in
+		held.Commands = nil
+		e.Inputs = &held
+		m.unsure = &e
+		return nil, fmt.Errorf("%w: %w", errHeld, m.undo(b.Now, err))
+	}
 	if errors.Is(err, store.ErrOtherModel) {
 		// Refused alike everywhere (this member's checks differ from the
 		// cluster's): no retry makes them count; health says why.
@@ -77,6 +97,10 @@ func (m *Monitor) applied(now time.Time) {
 		m.publish(now)
 	}
 }
+
+// errHeld: the step's results are held in the entry sent again first
+// (Monitor.unsure), not in the pending results.
+var errHeld = errors.New("results held for a resend under their key")
 
 // errFatal marks a failure the loop cannot recover from: the engine's
 // state could not be restored from the store.

@@ -251,6 +251,9 @@ func applyEntry(tx *bolt.Tx, e Entry, res *Result) error {
 	if e.Inputs != nil && e.Step == nil {
 		return ErrNeedsEngine
 	}
+	if err := putWriter(tx, e.Inputs, e.At); err != nil {
+		return err
+	}
 	for _, p := range e.parts(res) {
 		if !p.present {
 			continue

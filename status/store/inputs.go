@@ -20,6 +20,13 @@ type Inputs struct {
 	// inputs judged under another model than the one in force are
 	// refused (model.go). Empty on a single node.
 	Model string `json:"model,omitempty"`
+	// Writer and Seq key the entry in a cluster: the writer (its node id
+	// and its process's start) numbers its entries, and sends the same
+	// entry under the same key again when it could not learn whether the
+	// first one committed. An entry at or below its writer's last applied
+	// Seq is skipped, alike everywhere: results are never counted twice.
+	Writer string `json:"writer,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
 }
 
 // Input is one probe run's result as the log carries it: which node ran

@@ -471,4 +471,7 @@ func parts(e Entry) string {
 }
 
 // stamped is inputs written under the model with fingerprint f.
-func stamped(in *Inputs, f string) *Inputs { in.Model = f; return in }
+func stamped(in *Inputs, f string) *Inputs {
+	in.Model, in.Writer, in.Seq = f, "ams/1a2b", 1
+	return in
+}

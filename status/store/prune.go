@@ -20,6 +20,11 @@ type Prune struct {
 func applyPrune(tx *bolt.Tx, p Prune, now time.Time, res *Result) error {
 	deleted, more, err := prune(tx, now, p.Budget)
 	res.Deleted, res.More = deleted, more
+	if err != nil || deleted >= p.Budget {
+		return err
+	}
+	n, err := pruneWriters(tx, now.Add(-WriterRetention), p.Budget-deleted)
+	res.Deleted, res.More = res.Deleted+n, n == p.Budget-deleted
 	return err
 }
 

@@ -54,7 +54,7 @@ var (
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
 		bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
-		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals}
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals, bucketWriters}
 }
 
 // SchemaVersion is the layout of the replicated file this code writes.
