@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,6 +85,11 @@ func (p *clusterProc) clusterView() (leader, state string) {
 // watching target with the given failure threshold, and returns the
 // config's path and the nine addresses (per node: raft, listen, ops).
 func clusterFiles(t *testing.T, dir, target string, threshold int) (string, []string) {
+	return clusterFilesWith(t, dir, target, threshold, "")
+}
+
+// clusterFilesWith is clusterFiles with more top-level keys (channels).
+func clusterFilesWith(t *testing.T, dir, target string, threshold int, extra string) (string, []string) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(dir, "cluster", "ca.pem")); err != nil {
 		if code, _, errs := runBinary(t, nil, "cluster", "certs", "-out", filepath.Join(dir, "cluster"), "-nodes", "ams,nyc,sgp"); code != exitOK {
@@ -91,7 +97,18 @@ func clusterFiles(t *testing.T, dir, target string, threshold int) (string, []st
 		}
 	}
 	addrs := closedAddrs(t, 9)
-	return writeClusterConfig(t, filepath.Join(dir, "config.yaml"), target, threshold, addrs), addrs
+	path := writeClusterConfig(t, filepath.Join(dir, "config.yaml"), target, threshold, addrs)
+	if extra != "" {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.WriteString(extra)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, addrs
 }
 
 // writeClusterConfig writes the shared config at path.

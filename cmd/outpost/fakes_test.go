@@ -44,6 +44,9 @@ func newFakeNetworksOn(t testing.TB, addr string) *fakeNetworks {
 		_ = r.ParseForm()
 		key := r.Header.Get("Idempotency-Key")
 		f.record("mastodon", r.PostForm.Get("status"))
+		if to := r.PostForm.Get("in_reply_to_id"); to != "" {
+			f.record("mastodon replies", to) // which post each reply answers
+		}
 		f.mu.Lock()
 		id, dup := f.keys[key]
 		if !dup {
