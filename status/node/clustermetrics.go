@@ -8,9 +8,11 @@ import (
 )
 
 // clusterFigures hands the metrics this member's raft (read when
-// scraped) and its certificates' ends. They are read once, here: the
-// node connection loaded its files at start, so these are the ones in
-// force until a restart.
+// scraped) and its certificates' ends, and warns of any that ends within
+// cluster.WarnBefore, as `outpost check` does: the start-up log is where
+// an operator looks. They are read once, here: the node connection
+// loaded its files at start, so these are the ones in force until a
+// restart.
 func (n *Node) clusterFigures() {
 	exp, err := cluster.Expiry(n.cfg)
 	if err != nil {
@@ -20,6 +22,7 @@ func (n *Node) clusterFigures() {
 		n.met.Cluster(n.cl, nil)
 		return
 	}
+	exp.Warn(n.log, n.now())
 	n.met.Cluster(n.cl, certificates(exp))
 }
 
