@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ func clusterNodes(t *testing.T, days int) []string {
 		members = append(members, fmt.Sprintf("    - {id: %s, address: %q, location: loc-%d}", id, freePort(t), i))
 	}
 	var ops []string
+	var stops []func()
 	for _, id := range ids {
 		op := freePort(t)
 		ops = append(ops, op)
@@ -65,13 +67,23 @@ cluster:
 		if err != nil {
 			t.Fatal(err)
 		}
-		runNode(t, cfg)
+		stops = append(stops, runNode(t, cfg))
 	}
+	// All at once: a member stopped after the others has lost its quorum
+	// and waits out its writes' bound before it ends.
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, stop := range stops {
+			wg.Go(stop)
+		}
+		wg.Wait()
+	})
 	return ops
 }
 
-// runNode builds, listens and runs a node until the test ends.
-func runNode(t *testing.T, cfg *config.Config) {
+// runNode builds, listens and runs a node; stop cancels it and waits
+// for it to end. The test's cleanup stops it too, should stop not run.
+func runNode(t *testing.T, cfg *config.Config) (stop func()) {
 	t.Helper()
 	n, err := New(Options{Config: cfg, Beats: probes.NewBeats(nil), Logger: slog.New(slog.DiscardHandler), Version: "test"})
 	if err == nil {
@@ -84,15 +96,20 @@ func runNode(t *testing.T, cfg *config.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("the node did not stop")
-		}
-		n.Close()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("the node did not stop within 30 s")
+			}
+			n.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func metricsOf(t *testing.T, ops string) string {
