@@ -28,6 +28,9 @@ func populated() *Metrics {
 		Incidents: []*status.Incident{{ID: "inc-1"}}})
 	m.ObserveReload(false)
 	m.ObserveDelivery("ops-slack", "sent")
+	m.Cluster(raftReport{"state": "Follower", "term": "3", "commit_index": "12", "applied_index": "11", "last_log_index": "12",
+		"num_peers": "2", "fsm_pending": "1", "last_contact": "42.5ms"},
+		[]Certificate{{Kind: "node", NotAfter: now.Add(24 * time.Hour)}, {Kind: "ca", Subject: "Outpost cluster CA", NotAfter: now.Add(48 * time.Hour)}})
 	return m
 }
 

@@ -28,6 +28,7 @@ func (n *Node) joinCluster() error {
 		return fmt.Errorf("cannot join the cluster: %w", err)
 	}
 	n.cl, n.changes = cn, cn
+	n.clusterFigures()
 	return nil
 }
 
