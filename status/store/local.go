@@ -11,7 +11,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterr "go.etcd.io/bbolt/errors"
 )
 
 // The node-local file. What one node alone has seen or holds lives beside
@@ -49,15 +48,9 @@ var errNoLocal = errors.New("the store was opened without its local file")
 // openLocal opens or creates the local file at path, with the data file's
 // checks, lock timeout and sync, and makes its buckets.
 func openLocal(path string, o Options) (*bolt.DB, error) {
-	if err := validateFile(path); err != nil {
-		return nil, err
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolterr.ErrTimeout) {
-		return nil, fmt.Errorf("open store %s: %w (waited %s for its lock)", path, ErrLocked, o.LockTimeout)
-	}
+	db, err := openFile(path, o)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, err
 	}
 	if err := onLocal(db, path, true, initLocal); err != nil {
 		db.Close()

@@ -157,12 +157,9 @@ func Open(path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// openReplicated opens the replicated file alone: checks, bucket list,
-// migrations up to splitSchema, and an owed wipe.
-func openReplicated(path string, o Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
+// openFile checks and opens one of the store's bbolt files (the
+// replicated one or the local one), waiting o.LockTimeout for its lock.
+func openFile(path string, o Options) (*bolt.DB, error) {
 	if err := validateFile(path); err != nil {
 		return nil, err
 	}
@@ -172,6 +169,19 @@ func openReplicated(path string, o Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// openReplicated opens the replicated file alone: checks, bucket list,
+// migrations up to splitSchema, and an owed wipe.
+func openReplicated(path string, o Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db, err := openFile(path, o)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: o, log: o.Logger, work: make(chan struct{}, 1)}
 	if err := s.view(s.checkLoaded); err != nil {
