@@ -39,7 +39,9 @@ func TestLeaderKilledMidPostPostsExactlyOnce(t *testing.T) {
 	cfg, addrs := clusterFilesWith(t, dir, tg.addr, 2, nets.channelsYAML())
 	ids := []string{"ams", "nyc", "sgp"}
 	nodes := make([]*clusterProc, 3)
-	start := func(i int) { nodes[i] = startClusterNode(t, cfg, ids[i], addrs[3+i], addrs[6+i], filepath.Join(dir, ids[i])) }
+	start := func(i int) {
+		nodes[i] = startClusterNode(t, cfg, ids[i], addrs[3+i], addrs[6+i], filepath.Join(dir, ids[i]))
+	}
 	for i := range ids {
 		start(i)
 	}
