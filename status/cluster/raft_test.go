@@ -30,7 +30,7 @@ type member struct {
 
 // threeNodes writes certificates and one config naming three loopback
 // addresses, and returns the members (not yet started).
-func threeNodes(t *testing.T) []*member {
+func threeNodes(t testing.TB) []*member {
 	t.Helper()
 	ids := []string{"ams", "nyc", "sgp"}
 	certs := certsDir(t, 30, ids...)
@@ -68,7 +68,7 @@ cluster:
 }
 
 // start opens the member's store and machine and joins the cluster.
-func (m *member) start(t *testing.T, threshold uint64) {
+func (m *member) start(t testing.TB, threshold uint64) {
 	t.Helper()
 	var err error
 	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
@@ -111,7 +111,7 @@ func (m *member) stop() {
 	}
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
+func eventually(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !ok() {

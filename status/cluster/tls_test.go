@@ -18,7 +18,7 @@ import (
 )
 
 // certsDir writes a CA and certificates for ids into a new folder.
-func certsDir(t *testing.T, days int, ids ...string) string {
+func certsDir(t testing.TB, days int, ids ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := WriteCerts(CertOptions{Dir: dir, Nodes: ids, Days: days, Now: time.Now()}); err != nil {
