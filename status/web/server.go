@@ -395,7 +395,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	code, msg := http.StatusInternalServerError, "Something went wrong on our side."
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	if errors.Is(err, store.ErrLogUnavailable) {
+		// A cluster choosing a leader, or this member cut off from the
+		// others: no fault of the request's, and soon over (or another
+		// member answers).
+		c.Response().Header().Set("Retry-After", "5")
+		code, msg = http.StatusServiceUnavailable, "This status page's monitors are choosing a leader, or this one is cut off from the others: "+
+			"the change could not be confirmed. Check whether it took effect, then try again in a few seconds."
+		s.o.Logger.Warn("a write found no leader", "path", c.Request().URL.Path, "error", err)
+	} else if errors.As(err, &he) {
 		code, msg = he.Code, fmt.Sprint(he.Message)
 		if code == http.StatusNotFound && msg == http.StatusText(http.StatusNotFound) {
 			msg = "There is nothing at this address."
