@@ -278,6 +278,13 @@ func TestThreeProcessesKeepOneState(t *testing.T) {
 		}
 		return bodies[0] == bodies[1] && bodies[1] == bodies[2]
 	})
+	// Each page names the member that served it.
+	for i, p := range nodes {
+		want := fmt.Sprintf("by the monitor %s (%s)", p.id, []string{"eu-west", "us-east", "ap-southeast"}[i])
+		if _, page := p.get("/"); !strings.Contains(page, want) {
+			t.Errorf("%s's page does not say %q", p.id, want)
+		}
+	}
 }
 
 // A member cut off from the others (both killed) keeps serving the last

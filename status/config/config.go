@@ -70,6 +70,9 @@ type Site struct {
 	TimeZone    string `yaml:"time_zone"`
 
 	Location *time.Location `yaml:"-"`
+	// Member names the cluster member serving the page, "ams (eu-west)"
+	// ("" on a single node): the footer says which monitor answered.
+	Member string `yaml:"-"`
 }
 
 // Storage is where the bbolt file lives and how long raw results are kept.

@@ -112,6 +112,9 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	// its zero value) repeats that failure and is dropped.
 	if cfg.Cluster != nil {
 		cfg.Cluster.Node, _ = opts.Lookup(NodeEnv)
+		if self := cfg.Cluster.Self(); self.ID != "" {
+			cfg.Site.Member = self.ID + " (" + self.Location + ")"
+		}
 	}
 	decoded := d.errs
 	d.errs = nil

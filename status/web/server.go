@@ -126,7 +126,7 @@ func New(o Options) (*Server, error) {
 		s.assets[a.Path] = Prepare(a.Body, a.ContentType, CacheAsset)
 	}
 	urls := assetURLs{CSS: files["style.css"].Path, JS: files["outpost.js"].Path, Favicon: files["favicon.svg"].Path}
-	s.r, err = newRenderer(siteView{Title: o.Site.Title, URL: o.Site.URL, Description: o.Site.Description, TimeZone: o.Site.TimeZone},
+	s.r, err = newRenderer(siteView{Title: o.Site.Title, URL: o.Site.URL, Description: o.Site.Description, TimeZone: o.Site.TimeZone, Member: o.Site.Member},
 		o.Site.Location, urls, o.Refresh)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ type page struct {
 
 type siteView struct {
 	Title, URL, Description, TimeZone string
+	Member                            string // the cluster member serving the page ("" on a single node)
 }
 
 type assetURLs struct{ CSS, JS, Favicon string }
