@@ -234,10 +234,13 @@ func (n *Node) appliedHere(index uint64, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	for {
 		if got, err := n.st.AppliedIndex(); err != nil || got >= index {
+			n.behind.Store(0)
 			return
 		}
 		if time.Now().After(deadline) {
-			n.log.Warn("a forwarded write is not applied here yet", slog.Uint64("index", index))
+			if n.behind.CompareAndSwap(0, time.Now().UnixNano()) {
+				n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", index))
+			}
 			return
 		}
 		time.Sleep(appliedPoll)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -53,6 +54,7 @@ type Node struct {
 	dial      *tls.Config
 	ids       map[raft.ServerAddress]string
 	log       *slog.Logger
+	behind    atomic.Int64  // unix nanos: see BehindSince
 	started   time.Time     // when this member started
 	heartbeat time.Duration // raft's heartbeat timeout in force
 	wait      time.Duration // how long a write waits for a leader
@@ -236,6 +238,17 @@ func (n *Node) CutOffSince(now time.Time) time.Time {
 // Term is raft's current term (while this node leads: that of its
 // leadership).
 func (n *Node) Term() uint64 { return n.r.CurrentTerm() }
+
+// BehindSince is since when this member's own writes, made by the leader,
+// have not reached its file within the wait (its disk is full, its
+// applier halted or slow): what it shows is behind the cluster. Zero
+// while it keeps up.
+func (n *Node) BehindSince() time.Time {
+	if t := n.behind.Load(); t != 0 {
+		return time.Unix(0, t).UTC()
+	}
+	return time.Time{}
+}
 
 // IsLeader reports whether this node leads.
 func (n *Node) IsLeader() bool { return n.r.State() == raft.Leader }

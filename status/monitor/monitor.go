@@ -96,6 +96,7 @@ type Monitor struct {
 	// isolated is since when this cluster member is cut off from the
 	// others (unix nanos; 0 while it is not): every snapshot says so.
 	isolated atomic.Int64
+	lagging  atomic.Int64  // unix nanos: see SetLagging
 	notices  chan struct{} // a notice changed: publish at once
 
 	// In a cluster, entries are keyed: writer is this node and this

@@ -44,6 +44,9 @@ func (m *Monitor) publish(now time.Time) {
 	if !m.commitFailedAt.IsZero() {
 		s.Delay(m.commitFailedAt) // nothing new can commit: what is shown may be out of date
 	}
+	if t := m.lagging.Load(); t != 0 {
+		s.Delay(time.Unix(0, t)) // this member applies the cluster's entries late: say so
+	}
 	if t := m.isolated.Load(); t != 0 {
 		s.Isolate(time.Unix(0, t)) // the last state the cluster agreed on
 	}
@@ -103,6 +106,23 @@ func (m *Monitor) SetIsolated(since time.Time) {
 		n = since.UnixNano()
 	}
 	if m.isolated.Swap(n) == n {
+		return
+	}
+	select {
+	case m.notices <- struct{}{}:
+	default:
+	}
+}
+
+// SetLagging says since when this member of a cluster applies the
+// cluster's entries late (zero: it keeps up): the page says monitoring is
+// delayed since then, from the next snapshot, published at once.
+func (m *Monitor) SetLagging(since time.Time) {
+	var n int64
+	if !since.IsZero() {
+		n = since.UnixNano()
+	}
+	if m.lagging.Swap(n) == n {
 		return
 	}
 	select {

@@ -153,6 +153,7 @@ func (n *Node) watchIsolation(ctx context.Context) {
 			}
 		}
 		n.mon.SetIsolated(since)
+		n.mon.SetLagging(n.cl.BehindSince())
 		select {
 		case <-ctx.Done():
 			return
@@ -169,6 +170,11 @@ func (n *Node) ready() (bool, string) {
 	}
 	if since := n.mon.Isolated(); !since.IsZero() {
 		return false, "cut off from the others since " + since.Format(time.RFC3339)
+	}
+	if n.cl != nil {
+		if since := n.cl.BehindSince(); !since.IsZero() {
+			return false, "behind the cluster since " + since.Format(time.RFC3339)
+		}
 	}
 	return true, ""
 }
