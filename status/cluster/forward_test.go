@@ -103,7 +103,24 @@ func TestForwardedWriteIsReadOnTheFollower(t *testing.T) {
 // commit it: the writer is told the outcome is unknown, not that no
 // leader made it (which invites a second copy of the same write).
 func TestLostLeadershipIsNoRefusalToWrite(t *testing.T) {
-	ms, leader := startThree(t)
+	// A lease long enough that stopping the followers (slow on a loaded
+	// machine) does not end the leadership before the write is appended:
+	// with raft's 500 ms a full race run failed with ErrNoLeader.
+	ms := threeNodes(t)
+	for _, m := range ms {
+		cl := m.cfg.Cluster
+		cl.HeartbeatTimeout, cl.ElectionTimeout, cl.LeaderLeaseTimeout = 4*time.Second, 4*time.Second, 3*time.Second
+		m.start(t, 0)
+	}
+	var leader *member
+	eventually(t, "leader", func() bool {
+		for _, m := range ms {
+			if m.node.IsLeader() {
+				leader = m
+			}
+		}
+		return leader != nil
+	})
 	for _, m := range ms {
 		if m != leader {
 			m.stop()
