@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -51,6 +52,19 @@ func (c *prepCache) keep(key string) {
 	defer c.mu.Unlock()
 	if e := c.m[key]; e != nil {
 		e.gen = c.gen
+	}
+}
+
+// keepPrefix marks every response whose key starts with prefix as used:
+// shared responses (uptime badges) are kept under keys of their own, not
+// the routes that serve them.
+func (c *prepCache) keepPrefix(prefix string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if strings.HasPrefix(k, prefix) {
+			e.gen = c.gen
+		}
 	}
 }
 

@@ -114,6 +114,7 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 				pc.keep(k)
 			}
 		}
+		pc.keepPrefix(sharedUptime)
 	} else {
 		if err := s.readSurfaces(next, snap, pc); err != nil {
 			return nil, err
