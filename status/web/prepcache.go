@@ -55,14 +55,15 @@ func (c *prepCache) keep(key string) {
 	}
 }
 
-// keepPrefix marks every response whose key starts with prefix as used:
-// shared responses (uptime badges) are kept under keys of their own, not
-// the routes that serve them.
-func (c *prepCache) keepPrefix(prefix string) {
+// keepServed marks every response a reused site serves as used, under one
+// lock (a lock per route was 25,000 at 5,000 components, at every render
+// that only moved freshness): the ones kept by route, and the shared ones
+// (uptime badges) kept under keys of their own.
+func (c *prepCache) keepServed(routes map[string]*Prepared) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, e := range c.m {
-		if strings.HasPrefix(k, prefix) {
+		if _, ok := routes[k]; ok || strings.HasPrefix(k, sharedUptime) {
 			e.gen = c.gen
 		}
 	}
