@@ -106,6 +106,7 @@ func realBinary(b *testing.B, checks, components int) {
 		b.Fatal("no first page within 60 s")
 	}
 	time.Sleep(*scaleWarmup)
+	warmPeak := procStatus(cmd.Process.Pid, "VmHWM:") // start-up and warm-up
 	h0, cpu0, d0 := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops)
 	down0 := scrape(b, "http://"+ops)["down"]
 	b.ResetTimer()
@@ -142,6 +143,7 @@ func realBinary(b *testing.B, checks, components int) {
 	b.ReportMetric(float64(cpu1-cpu0)*10/runs, "cpu-ms/run") // ticks are 10 ms
 	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
 	b.ReportMetric(float64(procStatus(cmd.Process.Pid, "VmHWM:"))/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(warmPeak)/(1<<20), "warm-up-peak-RSS-MiB")
 	b.ReportMetric(firstPage.Seconds(), "first-page-s")
 }
 
