@@ -111,12 +111,38 @@ type DayView struct {
 	Incidents int
 }
 
+// groupLayout numbers the groups in page order (by first member) and hands
+// out each group's member slice, empty with room for exactly its members,
+// all carved from one array: a snapshot is built at every publish, and
+// groups grown by appends allocated about twice what they keep.
+func (e *Engine) groupLayout() (map[string]int, [][]ComponentView) {
+	groups := map[string]int{}
+	var sizes []int
+	for _, def := range e.m.Components {
+		gi, ok := groups[def.Group]
+		if !ok {
+			gi = len(sizes)
+			groups[def.Group] = gi
+			sizes = append(sizes, 0)
+		}
+		sizes[gi]++
+	}
+	all := make([]ComponentView, len(e.m.Components))
+	members := make([][]ComponentView, len(sizes))
+	for gi, n := range sizes {
+		members[gi], all = all[:0:n], all[n:]
+	}
+	return groups, members
+}
+
 // Snapshot builds the public view of the current state at now.
 func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	now = now.UTC()
 	s := &Snapshot{GeneratedAt: now, DelayedSince: e.s.DelayedSince, ConnectivitySince: e.s.ConnectivitySince}
 	worst, known, unknown := Operational, 0, 0
-	groups := map[string]int{}
+	groups, members := e.groupLayout()
+	s.Components = make([]ComponentView, 0, len(e.m.Components))
+	s.Groups = make([]GroupView, 0, len(groups))
 	for i, def := range e.m.Components {
 		st := e.s.Components[def.ID]
 		cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
@@ -139,11 +165,9 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 			worst, known = Worst(worst, cv.Status), known+1
 		}
 		s.Components = append(s.Components, cv)
-		gi, ok := groups[def.Group]
-		if !ok {
-			gi = len(s.Groups)
-			groups[def.Group] = gi
-			s.Groups = append(s.Groups, GroupView{ID: GroupID(def.Group), Name: def.Group, Status: Operational, NoData: true})
+		gi := groups[def.Group]
+		if gi == len(s.Groups) {
+			s.Groups = append(s.Groups, GroupView{ID: GroupID(def.Group), Name: def.Group, Status: Operational, NoData: true, Components: members[gi]})
 		}
 		g := &s.Groups[gi]
 		g.Components = append(g.Components, cv)

@@ -19,10 +19,19 @@ import (
 
 var (
 	scaleSoak = flag.Duration("scale.soak", 2*time.Minute, "how long BenchmarkRealBinary measures after warm-up")
-	scaleBig  = flag.Bool("scale.big", false, "BenchmarkRealBinary also runs 10,000 checks in 1,000 components")
+	// scaleWarmup is how long the binary runs after its first page before
+	// the soak is measured: every check has run at least once by then.
+	scaleWarmup = flag.Duration("scale.warmup", 35*time.Second, "how long BenchmarkRealBinary warms up after the first page")
+	scaleBig    = flag.Bool("scale.big", false, "BenchmarkRealBinary also runs 10,000 checks in 1,000 components")
 	// scaleSurge runs wrk on / for 15 s in the middle of the soak: probing
 	// must go on unchanged, with no false failures and little RSS growth.
 	scaleSurge = flag.Bool("scale.surge", false, "BenchmarkRealBinary adds a 15 s wrk surge on / during the soak")
+	// scaleBin runs a prebuilt binary instead of this tree's, so the parent
+	// commit's binary can be measured in the same session, alternately.
+	scaleBin = flag.String("scale.bin", "", "BenchmarkRealBinary runs this prebuilt outpost binary")
+	// scaleProfile writes a CPU profile of the soak and a heap profile at
+	// its end (from the operators' /debug/pprof/) into this folder.
+	scaleProfile = flag.String("scale.profile", "", "BenchmarkRealBinary writes cpu-SHAPE.pprof and heap-SHAPE.pprof here")
 )
 
 // BenchmarkRealBinary runs `outpost serve` as a process with thousands of
@@ -48,7 +57,10 @@ func BenchmarkRealBinary(b *testing.B) {
 }
 
 func realBinary(b *testing.B, checks, components int) {
-	bin := outpostBinary(b)
+	bin := *scaleBin
+	if bin == "" {
+		bin = outpostBinary(b)
+	}
 	var hits atomic.Int64
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -93,10 +105,12 @@ func realBinary(b *testing.B, checks, components int) {
 	if firstPage == 0 {
 		b.Fatal("no first page within 60 s")
 	}
-	time.Sleep(interval + 5*time.Second) // warm-up: every check has run once
+	time.Sleep(*scaleWarmup)
+	warmPeak := procStatus(cmd.Process.Pid, "VmHWM:") // start-up and warm-up
 	h0, cpu0, d0 := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops)
 	down0 := scrape(b, "http://"+ops)["down"]
 	b.ResetTimer()
+	profiled := profileSoak(b, "http://"+ops, fmt.Sprintf("%d-%d", checks, components))
 	if *scaleSurge {
 		if _, err := exec.LookPath("wrk"); err != nil {
 			b.Skip("wrk is not installed (apt-get install wrk)")
@@ -119,6 +133,7 @@ func realBinary(b *testing.B, checks, components int) {
 		time.Sleep(*scaleSoak)
 	}
 	b.StopTimer()
+	profiled()
 	b.ReportMetric(scrape(b, "http://"+ops)["down"]-down0, "false-failures")
 	h1, cpu1, d1, rss := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops), rssOf(cmd.Process.Pid)
 	runs := float64(h1 - h0)
@@ -127,7 +142,44 @@ func realBinary(b *testing.B, checks, components int) {
 	b.ReportMetric(d1-d0, "results-dropped")
 	b.ReportMetric(float64(cpu1-cpu0)*10/runs, "cpu-ms/run") // ticks are 10 ms
 	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
+	b.ReportMetric(float64(procStatus(cmd.Process.Pid, "VmHWM:"))/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(warmPeak)/(1<<20), "warm-up-peak-RSS-MiB")
 	b.ReportMetric(firstPage.Seconds(), "first-page-s")
+}
+
+// profileSoak starts a CPU profile of the soak when -scale.profile is set;
+// the function it returns waits for it and takes a heap profile.
+func profileSoak(b *testing.B, base, shape string) func() {
+	if *scaleProfile == "" {
+		return func() {}
+	}
+	save := func(url, name string) {
+		c := &http.Client{Timeout: *scaleSoak + time.Minute}
+		r, err := c.Get(url)
+		if err != nil {
+			b.Errorf("profile %s: %v", name, err)
+			return
+		}
+		defer r.Body.Close()
+		f, err := os.Create(filepath.Join(*scaleProfile, name))
+		if err != nil {
+			b.Errorf("profile %s: %v", name, err)
+			return
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, io.LimitReader(r.Body, 64<<20)); err != nil || r.StatusCode != http.StatusOK {
+			b.Errorf("profile %s: status %d, %v", name, r.StatusCode, err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		save(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(scaleSoak.Seconds())-1), "cpu-"+shape+".pprof")
+	}()
+	return func() {
+		<-done
+		save(base+"/debug/pprof/heap", "heap-"+shape+".pprof")
+	}
 }
 
 // cpuTicks is a process's user and system time in clock ticks (1/100 s).

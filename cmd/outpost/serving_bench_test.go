@@ -27,7 +27,10 @@ func BenchmarkRealBinaryServing(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Skip("wrk is not installed (apt-get install wrk)")
 	}
-	bin := outpostBinary(b)
+	bin := *scaleBin // -scale.bin: the parent commit's binary, for a same-run comparison
+	if bin == "" {
+		bin = outpostBinary(b)
+	}
 	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
 	tln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

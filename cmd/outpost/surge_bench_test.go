@@ -146,13 +146,16 @@ func scrape(b *testing.B, base string) map[string]float64 {
 }
 
 // rssOf reads a process's resident set size from /proc, in bytes.
-func rssOf(pid int) int64 {
+func rssOf(pid int) int64 { return procStatus(pid, "VmRSS:") }
+
+// procStatus reads one size field of /proc/PID/status (VmRSS, VmHWM) in bytes.
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for l := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}

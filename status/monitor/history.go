@@ -92,24 +92,29 @@ func (h *history) read(st *status.State, cfg *config.Config, now time.Time) erro
 	}
 	uptime := make(map[string]status.UptimeView, len(cfg.Components))
 	days, latency := newInterner[status.DayView](), newInterner[float64]()
+	// Each component's days are built in one scratch array; the interner
+	// copies only a history it has not seen (most are the same).
+	scratch := make([]status.DayView, 0, BarDays)
 	for _, c := range cfg.Components {
-		u, err := h.component(c.ID, st.Components[c.ID], incs, checksOf[c.ID], from, now)
+		u, err := h.component(c.ID, st.Components[c.ID], incs, checksOf[c.ID], from, now, scratch)
 		if err != nil {
 			return err
 		}
-		u.Days, u.Latency = days.intern(u.Days), latency.intern(u.Latency)
+		u.Days, u.Latency = days.internCopy(u.Days), latency.intern(u.Latency)
 		uptime[c.ID] = u
 	}
 	h.incidents, h.recent, h.uptime = incs, recent, uptime
 	return nil
 }
 
-func (h *history) component(id string, cs *status.ComponentState, incs []*status.Incident, checks []string, from, now time.Time) (status.UptimeView, error) {
+// component is one component's uptime view; its days are built in scratch
+// (the caller copies them before the next component).
+func (h *history) component(id string, cs *status.ComponentState, incs []*status.Incident, checks []string, from, now time.Time, scratch []status.DayView) (status.UptimeView, error) {
 	days, err := h.st.ComponentRollups(id, true, from, now.Add(time.Second))
 	if err != nil {
 		return status.UptimeView{}, err
 	}
-	byDay := map[time.Time]store.ComponentRollup{}
+	byDay := make(map[time.Time]store.ComponentRollup, len(days)+1)
 	for _, d := range days {
 		byDay[d.Start] = d
 	}
@@ -124,7 +129,7 @@ func (h *history) component(id string, cs *status.ComponentState, incs []*status
 		today.Add(cs.Status, now.Sub(start))
 		byDay[today.Start] = today
 	}
-	var v status.UptimeView
+	v := status.UptimeView{Days: scratch[:0]}
 	var total store.ComponentRollup
 	for i := range BarDays {
 		day := from.Add(time.Duration(i) * 24 * time.Hour)
@@ -232,16 +237,38 @@ func newInterner[T comparable]() *interner[T] {
 }
 
 func (in *interner[T]) intern(s []T) []T {
-	h := maphash.Comparable(in.seed, len(s))
-	for _, v := range s {
-		h ^= maphash.Comparable(in.seed, v) + 0x9e3779b97f4a7c15 + h<<6 + h>>2
-	}
+	h := in.hash(s)
 	if prev, ok := in.seen[h]; ok && slices.Equal(prev, s) {
 		return prev
 	} else if !ok {
 		in.seen[h] = s
 	}
 	return s
+}
+
+func (in *interner[T]) hash(s []T) uint64 {
+	h := maphash.Comparable(in.seed, len(s))
+	for _, v := range s {
+		h ^= maphash.Comparable(in.seed, v) + 0x9e3779b97f4a7c15 + h<<6 + h>>2
+	}
+	return h
+}
+
+// internCopy is intern for a slice the caller reuses: a history not seen
+// before is kept as a copy.
+func (in *interner[T]) internCopy(s []T) []T {
+	if s == nil {
+		return nil
+	}
+	h := in.hash(s)
+	if prev, ok := in.seen[h]; ok && slices.Equal(prev, s) {
+		return prev
+	}
+	c := slices.Clone(s)
+	if _, ok := in.seen[h]; !ok {
+		in.seen[h] = c
+	}
+	return c
 }
 
 func affects(inc *status.Incident, id string) bool {

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -51,6 +52,20 @@ func (c *prepCache) keep(key string) {
 	defer c.mu.Unlock()
 	if e := c.m[key]; e != nil {
 		e.gen = c.gen
+	}
+}
+
+// keepServed marks every response a reused site serves as used, under one
+// lock (a lock per route was 25,000 at 5,000 components, at every render
+// that only moved freshness): the ones kept by route, and the shared ones
+// (uptime badges) kept under keys of their own.
+func (c *prepCache) keepServed(routes map[string]*Prepared) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if _, ok := routes[k]; ok || strings.HasPrefix(k, sharedUptime) {
+			e.gen = c.gen
+		}
 	}
 }
 

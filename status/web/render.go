@@ -33,6 +33,10 @@ type renderer struct {
 	blocks map[string]block // rendered component blocks by component id
 	// blockRenders counts component blocks rendered (not reused).
 	blockRenders atomic.Uint64
+	// pageSize is the last page's length: the next one is rendered into a
+	// buffer of about that size, not one grown by doubling (at 5,000
+	// components a 7 MB page allocated 18 MB and kept an 8 MiB array).
+	pageSize atomic.Int64
 }
 
 // block is a rendered component with what it was rendered from: a state
@@ -82,13 +86,16 @@ func newRenderer(site siteView, loc *time.Location, assets assetURLs, refresh in
 	return r, nil
 }
 
-func (r *renderer) exec(name string, p page) ([]byte, error) {
+func (r *renderer) exec(name string, p page) ([]byte, error) { return r.execSized(name, p, 0) }
+
+// execSized is exec into a buffer of size bytes to begin with.
+func (r *renderer) execSized(name string, p page, size int) ([]byte, error) {
 	p.Site, p.Assets = r.site, r.assets
 	if p.Description == "" {
 		p.Description = r.site.Description
 	}
-	var buf bytes.Buffer
-	if err := r.tpl[name].Execute(&buf, p); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if err := r.tpl[name].Execute(buf, p); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
@@ -125,8 +132,11 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 		}
 	}
 	// The description feeds link previews: it must not stay green either.
-	return r.exec("index", page{Path: "/", Refresh: r.refresh, Generated: s.GeneratedAt, indexView: v,
-		Description: v.Banner.Text + " · " + r.site.Title})
+	last := int(r.pageSize.Load())
+	b, err := r.execSized("index", page{Path: "/", Refresh: r.refresh, Generated: s.GeneratedAt, indexView: v,
+		Description: v.Banner.Text + " · " + r.site.Title}, last+last/32)
+	r.pageSize.Store(int64(len(b)))
+	return b, err
 }
 
 // block returns the component's rendered block, reusing the last one when

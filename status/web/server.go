@@ -375,6 +375,7 @@ func (s *Server) OperatorsHandler() http.Handler {
 	if s.o.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.o.Metrics))
 	}
+	mountProfiles(e)
 	e.GET("/healthz", func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", CacheNone)
 		if s.o.Health != nil {

@@ -80,11 +80,16 @@ func (s *Server) Served() *status.Snapshot {
 // for up to surfacesMaxAge, the page for up to pageMaxAge. A copy aside
 // is rendered whole.
 func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site, error) {
-	next := &site{snap: snap, routes: map[string]*Prepared{}, incidents: map[string]*Prepared{}}
 	var served *site
 	if live {
 		served = s.current.Load()
 	}
+	// Made at its size: at 5,000 components a site has over 25,000 routes.
+	size := 16 + 5*len(snap.Components) + len(snap.Groups)
+	if served != nil {
+		size = max(size, len(served.routes))
+	}
+	next := &site{snap: snap, routes: make(map[string]*Prepared, size), incidents: map[string]*Prepared{}}
 	indexDone := make(chan *Prepared, 1)
 	if s.freshnessOnly(served, snap, s.pageAt, pageMaxAge) {
 		indexDone <- served.routes["/"]
@@ -111,9 +116,9 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 		for k, p := range served.routes {
 			if _, done := next.routes[k]; !done && k != "/" {
 				next.routes[k] = p
-				pc.keep(k)
 			}
 		}
+		pc.keepServed(served.routes)
 	} else {
 		if err := s.readSurfaces(next, snap, pc); err != nil {
 			return nil, err
