@@ -48,8 +48,8 @@ func (n *Node) deliver(ctx context.Context) {
 	}
 	tick := time.NewTicker(leadershipPoll)
 	defer tick.Stop()
-	wait := func(lead bool) bool { // until leadership is lead, or ctx ends
-		for n.cl.IsLeader() != lead {
+	leads := func() bool { // waits until this node leads: false when ctx ends first
+		for !n.cl.IsLeader() {
 			select {
 			case <-ctx.Done():
 				return false
@@ -58,7 +58,7 @@ func (n *Node) deliver(ctx context.Context) {
 		}
 		return true
 	}
-	for wait(true) {
+	for leads() {
 		if err := n.cl.Barrier(10 * time.Second); err != nil {
 			n.log.Warn("leading, but the log could not be applied to its end; delivering waits", slog.Any("error", err))
 			continue
