@@ -46,7 +46,19 @@ channels:
 			_, answered, _ := rcv.seen()
 			return posts["mastodon"] >= n && posts["pagerduty"] >= 2*n-1 && countPrefix(answered, "incident.created ") >= n
 		}, p)
-		id := incidentIDs(t, p.base)[0]
+		// The page renders on its own goroutine: the announcements can
+		// arrive before it lists the incident (a loaded CI run read the
+		// previous outage's id here).
+		var id string
+		waitFor(t, 10*time.Second, fmt.Sprintf("outage %d on the page", n), func() bool {
+			open := strings.Split(mustFetch(p.base, "/api/v2/incidents/unresolved.json"), `"shortlink":"`)
+			if len(open) < 2 {
+				return false
+			}
+			link, _, _ := strings.Cut(open[1], `"`)
+			id = link[strings.LastIndex(link, "/")+1:]
+			return true
+		}, p)
 		s.tg.start(t)
 		waitFor(t, 20*time.Second, fmt.Sprintf("outage %d resolved", n), func() bool {
 			posts, _ := nets.snapshot()
