@@ -124,17 +124,3 @@ func countPrefix(list []string, prefix string) int {
 	}
 	return n
 }
-
-// incidentIDs lists the incidents of /api/v2/incidents.json, newest first.
-func incidentIDs(t *testing.T, base string) []string {
-	t.Helper()
-	var ids []string
-	for _, part := range strings.Split(mustFetch(base, "/api/v2/incidents.json"), `"shortlink":"`)[1:] {
-		link, _, _ := strings.Cut(part, `"`)
-		ids = append(ids, link[strings.LastIndex(link, "/")+1:])
-	}
-	if len(ids) == 0 {
-		t.Fatal("no incident listed")
-	}
-	return ids
-}
