@@ -32,12 +32,6 @@ type Options struct {
 	// Listener, when set, is the cluster address's listener (tests hand
 	// one in); else the node listens on its address in cluster.nodes.
 	Listener net.Listener
-	// SnapshotThreshold is how many entries raft lets pass between
-	// snapshots (0: raft's default, 8192).
-	SnapshotThreshold uint64
-	// SnapshotInterval is how often raft looks whether a snapshot is due
-	// (0: raft's default, 120 s).
-	SnapshotInterval time.Duration
 }
 
 // Node is this Outpost's member of the cluster: hashicorp/raft with its
@@ -103,7 +97,8 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 			self = nd.Address
 		}
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclogFor(o.Logger))
+	rlog := hclogFor(o.Logger)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, rlog)
 	if err != nil {
 		return fmt.Errorf("raft snapshots: %w", err)
 	}
@@ -114,18 +109,11 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 		}
 	}
 	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, n.serveView, answerBusy)
-	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, hclogFor(o.Logger))
+	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, rlog)
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
-	rc.Logger = hclogFor(o.Logger)
+	rc.Logger = rlog
 	raftTiming(rc, cl)
-	if o.SnapshotThreshold > 0 {
-		rc.SnapshotThreshold = o.SnapshotThreshold
-		rc.TrailingLogs = o.SnapshotThreshold
-	}
-	if o.SnapshotInterval > 0 {
-		rc.SnapshotInterval = o.SnapshotInterval
-	}
 	// The data file is durable up to its applied index, which a snapshot
 	// never passes: installing raft's own latest snapshot at every start
 	// would rewrite the file only to replay it. Only a file behind that

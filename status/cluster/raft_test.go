@@ -82,9 +82,12 @@ func (m *member) start(t testing.TB, threshold uint64) {
 			t.Fatal(err)
 		}
 	}
+	// Compaction as the config sets it: a snapshot looked for often, and
+	// with a threshold, only that many entries kept behind it.
+	cl := m.cfg.Cluster
+	cl.SnapshotThreshold, cl.TrailingLogs, cl.SnapshotInterval = threshold, threshold, 100*time.Millisecond
 	log := slog.New(slog.DiscardHandler)
-	if m.node, err = Start(Options{Config: m.cfg, Machine: m.mach, Store: m.st, Logger: log, Listener: m.ln,
-		SnapshotThreshold: threshold, SnapshotInterval: 100 * time.Millisecond}); err != nil {
+	if m.node, err = Start(Options{Config: m.cfg, Machine: m.mach, Store: m.st, Logger: log, Listener: m.ln}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.stop)
