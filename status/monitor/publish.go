@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -100,29 +101,21 @@ func (m *Monitor) prune() {
 // SetIsolated says since when this member of a cluster is cut off from
 // the others (zero: it is not); the page says so from the next snapshot,
 // published at once.
-func (m *Monitor) SetIsolated(since time.Time) {
-	var n int64
-	if !since.IsZero() {
-		n = since.UnixNano()
-	}
-	if m.isolated.Swap(n) == n {
-		return
-	}
-	select {
-	case m.notices <- struct{}{}:
-	default:
-	}
-}
+func (m *Monitor) SetIsolated(since time.Time) { m.setNotice(&m.isolated, since) }
 
 // SetLagging says since when this member of a cluster applies the
 // cluster's entries late (zero: it keeps up): the page says monitoring is
 // delayed since then, from the next snapshot, published at once.
-func (m *Monitor) SetLagging(since time.Time) {
+func (m *Monitor) SetLagging(since time.Time) { m.setNotice(&m.lagging, since) }
+
+// setNotice keeps a notice's time (unix nanos, 0 for none) and, when it
+// changed, wakes the loop to publish.
+func (m *Monitor) setNotice(v *atomic.Int64, since time.Time) {
 	var n int64
 	if !since.IsZero() {
 		n = since.UnixNano()
 	}
-	if m.lagging.Swap(n) == n {
+	if v.Swap(n) == n {
 		return
 	}
 	select {
