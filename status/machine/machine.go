@@ -118,32 +118,24 @@ func (m *Machine) Apply(e store.Entry) (store.Result, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if refused, err := m.otherModel(e.Inputs); err != nil || refused {
-		if err != nil {
-			return store.Result{}, err
-		}
-		return m.st.Apply(e) // the store refuses it alike everywhere, and records it
+	pos, err := m.st.Position(e.Inputs.Writer)
+	if err != nil {
+		return store.Result{}, err
 	}
-	if in := e.Inputs; in.Writer != "" {
+	switch in := e.Inputs; {
+	case e.Index > 0 && e.Index <= pos.Applied:
+		// The file holds it (a replayed log): applying it again would
+		// step the engine twice.
+		return store.Result{Skipped: true}, nil
+	case in.OtherModel(pos.Model):
+		return m.st.Apply(e) // the store refuses it alike everywhere, and records it
+	case in.Writer != "" && in.Seq <= pos.WriterSeq:
 		// Sent again by a writer that could not learn whether it
 		// committed: the file holds it, and the engine must not count it
 		// twice. Alike everywhere: the writers' seqs are replicated.
-		if last, err := m.st.WriterSeq(in.Writer); err != nil {
-			return store.Result{}, err
-		} else if in.Seq <= last {
-			res, err := m.st.Apply(store.Entry{At: e.At, Index: e.Index}) // the log moves on; nothing else
-			res.Skipped = true
-			return res, err
-		}
-	}
-	if e.Index > 0 {
-		// Skip what the file holds before the engine sees it: applying
-		// it twice would step the engine twice.
-		if n, err := m.st.AppliedIndex(); err != nil {
-			return store.Result{}, err
-		} else if e.Index <= n {
-			return store.Result{Skipped: true}, nil
-		}
+		res, err := m.st.Apply(store.Entry{At: e.At, Index: e.Index}) // the log moves on; nothing else
+		res.Skipped = true
+		return res, err
 	}
 	ch := m.engine.Apply(e.Inputs.AsBatch(e.At))
 	m.payloads(ch, e.At)

@@ -3,8 +3,6 @@ package machine
 import (
 	"errors"
 	"fmt"
-
-	"github.com/outpost-status/outpost/status/store"
 )
 
 // A cluster's members must judge inputs under one model (store/model.go).
@@ -17,19 +15,6 @@ import (
 
 // ErrClosed: the machine was closed while an applier waited.
 var ErrClosed = errors.New("machine closed")
-
-// otherModel reports whether in was written under another model than the
-// one in force (mu held).
-func (m *Machine) otherModel(in *store.Inputs) (bool, error) {
-	if in == nil || in.Model == "" {
-		return false, nil
-	}
-	cur, err := m.st.Model()
-	if err != nil {
-		return false, err
-	}
-	return cur != "" && in.Model != cur, nil
-}
 
 // awaitModel returns once this member's model is the one in force (or
 // none is), waiting across reloads while it differs.

@@ -38,7 +38,7 @@ func (s *Store) Model() (string, error) {
 // in force.
 func refuseOtherModel(tx *bolt.Tx, in *Inputs) error {
 	cur := string(tx.Bucket(bucketMeta).Get(keyModel))
-	if in == nil || in.Model == "" || cur == "" || in.Model == cur {
+	if !in.OtherModel(cur) {
 		return nil
 	}
 	return &Refusal{Part: "inputs", Err: fmt.Errorf("model %s, the cluster's is %s: %w", in.Model, cur, ErrOtherModel)}
@@ -46,4 +46,10 @@ func refuseOtherModel(tx *bolt.Tx, in *Inputs) error {
 
 func applyModel(tx *bolt.Tx, fingerprint string) error {
 	return tx.Bucket(bucketMeta).Put(keyModel, []byte(fingerprint))
+}
+
+// OtherModel reports whether in was written under another model than
+// current, the one in force: the rule apply refuses by.
+func (in *Inputs) OtherModel(current string) bool {
+	return in != nil && in.Model != "" && current != "" && in.Model != current
 }

@@ -18,14 +18,27 @@ var bucketWriters = []byte("writers")
 // entry: far longer than any retry of an entry whose outcome was unknown.
 const WriterRetention = 7 * 24 * time.Hour
 
-// WriterSeq is the last Seq applied from writer (0: none).
-func (s *Store) WriterSeq(writer string) (uint64, error) {
-	var n uint64
+// Position is where the file stands for an entry of inputs from writer:
+// the replicated log's applied index, the model in force, and the
+// writer's last applied Seq (what the applier checks before the engine
+// sees the entry), read in one transaction.
+type Position struct {
+	Applied   uint64
+	Model     string
+	WriterSeq uint64
+}
+
+// Position reads the file's Position for writer.
+func (s *Store) Position(writer string) (Position, error) {
+	var p Position
 	err := s.view(func(tx *bolt.Tx) error {
-		n = writerSeq(tx, writer)
+		p = Position{Applied: appliedIndex(tx), Model: string(tx.Bucket(bucketMeta).Get(keyModel))}
+		if writer != "" {
+			p.WriterSeq = writerSeq(tx, writer)
+		}
 		return nil
 	})
-	return n, err
+	return p, err
 }
 
 func writerSeq(tx *bolt.Tx, writer string) uint64 {
