@@ -7,7 +7,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 )
 
@@ -32,7 +31,7 @@ type engineMeta struct {
 // changed incidents, status time to roll up, audit entries for the step's
 // commands, and an announcement per event with its destinations.
 type Step struct {
-	Results    []StepResult          `json:"results,omitempty"`
+	Results    []Input               `json:"results,omitempty"` // kept raw, in the local file
 	Checks     []NamedCheckState     `json:"checks,omitempty"`
 	Components []NamedComponentState `json:"components,omitempty"`
 	Engine     engineMeta            `json:"engine"`
@@ -40,20 +39,6 @@ type Step struct {
 	Segments   []status.Segment      `json:"segments,omitempty"`
 	Audit      []status.AuditEntry   `json:"audit,omitempty"`
 	Announce   []Announcement        `json:"announce,omitempty"`
-}
-
-// StepResult is one run's result as kept raw (its details are not).
-type StepResult struct {
-	Check   string         `json:"check"`
-	At      time.Time      `json:"at"`
-	Outcome probes.Outcome `json:"outcome"`
-	Reason  probes.Reason  `json:"reason"`
-	Latency time.Duration  `json:"latency"`
-	Message string         `json:"message,omitempty"`
-}
-
-func (r StepResult) result() probes.Result {
-	return probes.Result{Outcome: r.Outcome, Reason: r.Reason, Latency: r.Latency, Message: r.Message}
 }
 
 // NamedCheckState is a check's state with its name.
@@ -81,10 +66,9 @@ func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
 	s := &Step{Incidents: ch.Incidents, Segments: ch.Segments, Audit: ch.Audit,
 		Engine: engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince,
 			Windows: st.Windows, Connectivity: st.ConnectivitySince, Seen: st.Seen}}
-	s.Results = make([]StepResult, len(ch.Results))
+	s.Results = make([]Input, len(ch.Results))
 	for i, r := range ch.Results {
-		s.Results[i] = StepResult{Check: r.Check, At: r.At, Outcome: r.Result.Outcome, Reason: r.Result.Reason,
-			Latency: r.Result.Latency, Message: r.Result.Message}
+		s.Results[i] = inputOf(r)
 	}
 	for _, name := range ch.Checks {
 		if cs := st.Checks[name]; cs != nil {
@@ -151,7 +135,7 @@ func applyAnnounce(tx *bolt.Tx, list []Announcement, now time.Time, res *Result)
 
 // rollUpResults adds a step's results to the checks' roll-ups: a
 // function of the results, so replicated like them.
-func rollUpResults(tx *bolt.Tx, results []StepResult) error {
+func rollUpResults(tx *bolt.Tx, results []Input) error {
 	for _, r := range results {
 		if err := addCheckResult(tx, r.Check, r.At, r.result()); err != nil {
 			return err

@@ -195,7 +195,7 @@ func TestCheckReportsARunPastTheFile(t *testing.T) {
 	s, path := openTemp(t)
 	for i := range 300 {
 		at := t0.Add(time.Duration(i) * time.Second)
-		mustApply(t, s, Entry{At: at, Step: &Step{Results: []StepResult{{Check: "api-1", At: at, Outcome: probes.Up, Message: strings.Repeat("m", 200)}}}})
+		mustApply(t, s, Entry{At: at, Step: &Step{Results: []Input{{Check: "api-1", At: at, Outcome: probes.Up, Message: strings.Repeat("m", 200)}}}})
 	}
 	var root int
 	s.local.View(func(tx *bolt.Tx) error {

@@ -54,8 +54,8 @@ func NewInputs(results []status.CheckResult, cmds []status.Command, node, locati
 		in.Results = make([]Input, len(results))
 	}
 	for i, r := range results {
-		in.Results[i] = Input{Check: r.Check, Node: node, Location: location, At: r.At, Outcome: r.Result.Outcome,
-			Reason: r.Result.Reason, Latency: r.Result.Latency, Message: r.Result.Message, Screenshot: len(r.Result.Screenshot) > 0}
+		in.Results[i] = inputOf(r)
+		in.Results[i].Node, in.Results[i].Location, in.Results[i].Screenshot = node, location, len(r.Result.Screenshot) > 0
 	}
 	return in
 }
@@ -67,10 +67,19 @@ func (in *Inputs) AsBatch(at time.Time) status.Batch {
 		b.Results = make([]status.CheckResult, len(in.Results))
 	}
 	for i, r := range in.Results {
-		b.Results[i] = status.CheckResult{Check: r.Check, At: r.At,
-			Result: probes.Result{Outcome: r.Outcome, Reason: r.Reason, Latency: r.Latency, Message: r.Message}}
+		b.Results[i] = status.CheckResult{Check: r.Check, At: r.At, Result: r.result()}
 	}
 	return b
+}
+
+// inputOf is a run's result as the log carries it and a step keeps it
+// raw (its details are not kept).
+func inputOf(r status.CheckResult) Input {
+	return Input{Check: r.Check, At: r.At, Outcome: r.Result.Outcome, Reason: r.Result.Reason, Latency: r.Result.Latency, Message: r.Result.Message}
+}
+
+func (r Input) result() probes.Result {
+	return probes.Result{Outcome: r.Outcome, Reason: r.Reason, Latency: r.Latency, Message: r.Message}
 }
 
 // ErrNeedsEngine: an entry with inputs reached the store without the step

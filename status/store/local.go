@@ -138,7 +138,7 @@ func (s *Store) localFailed(what string, err error, attrs ...slog.Attr) {
 
 // putRawResults keeps the raw results of a step, two in the same
 // nanosecond both.
-func putRawResults(tx *bolt.Tx, results []StepResult) error {
+func putRawResults(tx *bolt.Tx, results []Input) error {
 	root := tx.Bucket(bucketResults)
 	for _, r := range results {
 		b, err := root.CreateBucketIfNotExists([]byte(r.Check))

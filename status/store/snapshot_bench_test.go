@@ -110,10 +110,10 @@ func buildNinetyDays(b *testing.B, s *Store) {
 		}
 	}
 	steps := func(at time.Time, withState bool) *Step {
-		st := &Step{Results: make([]StepResult, checks), Engine: engineMeta{Seq: index, WatchingSince: first}}
+		st := &Step{Results: make([]Input, checks), Engine: engineMeta{Seq: index, WatchingSince: first}}
 		for i := range checks {
 			name := fmt.Sprintf("check-%05d", i)
-			st.Results[i] = StepResult{Check: name, At: at.Add(time.Duration(i) * time.Millisecond), Outcome: probes.Up,
+			st.Results[i] = Input{Check: name, At: at.Add(time.Duration(i) * time.Millisecond), Outcome: probes.Up,
 				Reason: probes.ReasonOK, Latency: time.Duration(1000+i%5000) * time.Microsecond}
 			if withState {
 				st.Checks = append(st.Checks, NamedCheckState{name, &status.CheckState{Status: status.CheckUp, Since: first}})
