@@ -41,6 +41,7 @@ type Options struct {
 type Node struct {
 	id        string
 	cfg       *config.Config
+	expiry    Expiries // the certificates in force, read at start
 	st        *store.Store
 	r         *raft.Raft
 	mux       *mux
@@ -65,6 +66,12 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The certificates' ends as loaded now: the connection uses these
+	// until a restart, so they are read once.
+	exp, err := Expiry(o.Config)
+	if err != nil {
+		return nil, err
+	}
 	dir := raftDir(o.Config.Storage.Path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("raft folder: %w", err)
@@ -77,7 +84,7 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
+	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, expiry: exp, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
 		wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
@@ -240,6 +247,10 @@ func (n *Node) BehindSince() time.Time {
 
 // IsLeader reports whether this node leads.
 func (n *Node) IsLeader() bool { return n.r.State() == raft.Leader }
+
+// Expiries are the ends of the certificates this member uses (read at
+// start, as its connection loaded them).
+func (n *Node) Expiries() Expiries { return n.expiry }
 
 // Barrier waits until every entry committed before it is applied here.
 func (n *Node) Barrier(timeout time.Duration) error { return n.r.Barrier(timeout).Error() }

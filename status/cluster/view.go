@@ -42,10 +42,7 @@ func (n *Node) view() View {
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
 	v := View{Node: n.id, Location: n.cfg.Cluster.Self().Location, Address: n.cfg.Cluster.Self().Address, State: st["state"],
 		Leader: n.Leader(), Term: num("term"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
-		LastContact: st["last_contact"], Codec: store.CodecVersion}
-	if e, err := Expiry(n.cfg); err == nil {
-		v.CertExpiry = e.Leaf
-	}
+		LastContact: st["last_contact"], Codec: store.CodecVersion, CertExpiry: n.expiry.Leaf}
 	return v
 }
 
