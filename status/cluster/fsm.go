@@ -32,7 +32,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	res, err := f.m.ApplyLogged(l.Data, l.Index, l.Term)
+	res, err := f.m.ApplyEncoded(l.Data, l.Index, l.Term)
 	return applied{res, err}
 }
 

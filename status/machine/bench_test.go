@@ -72,7 +72,7 @@ func benchApply(b *testing.B, encoded bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := m.ApplyEncoded(data, index); err != nil {
+		if _, err := m.ApplyEncoded(data, index, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

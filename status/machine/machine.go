@@ -157,16 +157,12 @@ func (m *Machine) Apply(e store.Entry) (store.Result, error) {
 	return res, nil
 }
 
-// ApplyEncoded applies the entry at a replicated log's index (raft's FSM
-// calls it): decoded by the store's codec, applied as Apply does, and
-// halting the store on anything but success or a refusal (store.HaltOn).
-func (m *Machine) ApplyEncoded(data []byte, index uint64) (store.Result, error) {
-	return m.ApplyLogged(data, index, 0)
-}
-
-// ApplyLogged is ApplyEncoded for an entry whose term in the log is known
-// (raft's FSM gives it): claims made under another term are refused.
-func (m *Machine) ApplyLogged(data []byte, index, term uint64) (store.Result, error) {
+// ApplyEncoded applies the entry at a replicated log's index and term
+// (raft's FSM calls it): decoded by the store's codec, applied as Apply
+// does (a claim made under another term than the entry's is refused; 0:
+// the term is not known), and halting the store on anything but success
+// or a refusal (store.HaltOn).
+func (m *Machine) ApplyEncoded(data []byte, index, term uint64) (store.Result, error) {
 	e, err := m.st.DecodeAt(data, index)
 	if err != nil {
 		return store.Result{}, err

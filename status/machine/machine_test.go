@@ -165,7 +165,7 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.ApplyEncoded(data, index); err != nil {
+		if _, err := b.ApplyEncoded(data, index, 0); err != nil {
 			t.Fatalf("b: entry %d: %v", index, err)
 		}
 		if i == 4 { // c's node restarts: a new engine from its file
@@ -175,7 +175,7 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 			cStore = openStore(t, cPath)
 			c = newMachine(t, cStore)
 		}
-		if _, err := c.ApplyEncoded(data, index); err != nil {
+		if _, err := c.ApplyEncoded(data, index, 0); err != nil {
 			t.Fatalf("c: entry %d: %v", index, err)
 		}
 	}
@@ -190,7 +190,7 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 			t.Fatalf("a: late entry %d: %v", index, err)
 		}
 		for _, m := range []*Machine{b, c} {
-			if _, err := m.ApplyEncoded(data, index); err != nil {
+			if _, err := m.ApplyEncoded(data, index, 0); err != nil {
 				t.Fatalf("late entry %d: %v", index, err)
 			}
 		}
@@ -244,16 +244,16 @@ func TestReplayedEntriesDoNotStepTheEngineTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.ApplyEncoded(data, uint64(i+1)); err != nil {
+		if _, err := a.ApplyEncoded(data, uint64(i+1), 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.ApplyEncoded(data, uint64(i+1)); err != nil {
+		if _, err := b.ApplyEncoded(data, uint64(i+1), 0); err != nil {
 			t.Fatal(err)
 		}
 		if i == 3 { // b's log is replayed from its start
 			for j := 0; j <= i; j++ {
 				again, _ := store.EncodeEntry(list[j])
-				res, err := b.ApplyEncoded(again, uint64(j+1))
+				res, err := b.ApplyEncoded(again, uint64(j+1), 0)
 				if err != nil || !res.Skipped {
 					t.Fatalf("replayed entry %d: skipped %v (%v)", j+1, res.Skipped, err)
 				}
@@ -339,7 +339,7 @@ func TestResentEntryCountsOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := m.ApplyEncoded(data, *idx)
+		res, err := m.ApplyEncoded(data, *idx, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ func TestEntriesFromAnotherWriterMoveThePage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.o.Machine.ApplyEncoded(data, index); err != nil {
+		if _, err := m.o.Machine.ApplyEncoded(data, index, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -51,7 +51,7 @@ components: [{id: shop, name: Shop}]
 	if code, body := get(pub, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz before the halt: %d %v", code, body)
 	}
-	if _, err := n.mach.ApplyEncoded([]byte("\x02{\"at\":\"2026-03-10T13:59:00Z\",\"frobnicate\":{}}"), 7); err == nil {
+	if _, err := n.mach.ApplyEncoded([]byte("\x02{\"at\":\"2026-03-10T13:59:00Z\",\"frobnicate\":{}}"), 7, 0); err == nil {
 		t.Fatal("an unknown part was applied")
 	}
 	const reason = `applying entries halted at log index 7: entry: unknown field "frobnicate"`
