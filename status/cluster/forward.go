@@ -233,6 +233,11 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 func (n *Node) appliedHere(index uint64, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	for {
+		if n.mach.Stalled() != "" {
+			// It applies nothing until its config matches (and says so):
+			// waiting would only hold the writer back.
+			return
+		}
 		if got, err := n.st.AppliedIndex(); err != nil || got >= index {
 			n.behind.Store(0)
 			return

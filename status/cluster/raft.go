@@ -43,6 +43,7 @@ type Node struct {
 	cfg       *config.Config
 	expiry    Expiries // the certificates in force, read at start
 	st        *store.Store
+	mach      *machine.Machine
 	r         *raft.Raft
 	mux       *mux
 	logs      *raftboltdb.BoltStore
@@ -84,7 +85,7 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, expiry: exp, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
+	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
 		wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
