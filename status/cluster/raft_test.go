@@ -215,6 +215,13 @@ func TestThreeNodesKeepOneState(t *testing.T) {
 		n, err := strconv.ParseUint(snapIndex(leader), 10, 64)
 		return err == nil && n > awayAt+8
 	})
+	// raft records the snapshot before it compacts the log: wait for the
+	// compaction too, or the follower may still be sent the entries (a CI
+	// run caught that window).
+	eventually(t, "the leader's log compacted past the stopped follower", func() bool {
+		first, err := leader.node.logs.FirstIndex()
+		return err == nil && first > awayAt+1
+	})
 	away.start(t, 8)
 	eventually(t, "the returning follower caught up", same)
 	if got := snapIndex(away); got == before {
