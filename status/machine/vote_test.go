@@ -35,10 +35,10 @@ func TestEveryApplierReachesTheSameVerdict(t *testing.T) {
 		{At: at(2), Inputs: results(2, "sgp", "api-1=up", "db-1=up")},
 		{At: at(4), Inputs: results(4, "nyc", "api-1=down")}, // a round opens
 		{At: at(5), Inputs: results(5, "ams", "api-1=down")},
-		{At: at(6), Inputs: results(6, "sgp", "api-1=up")}, // decided: down
+		{At: at(6), Inputs: results(6, "sgp", "api-1=up")},  // decided: down
 		{At: at(9), Inputs: results(9, "sgp", "db-1=down")}, // a round opens
 		{At: at(10), Inputs: results(10, "ams", "db-1=up")},
-		{At: at(11), Inputs: results(11, "nyc", "db-1=up")}, // decided: up
+		{At: at(11), Inputs: results(11, "nyc", "db-1=up")},  // decided: up
 		{At: at(40), Inputs: results(40, "sgp", "api-1=up")}, // a recovery round
 		{At: at(41), Inputs: results(41, "ams", "api-1=up")},
 		{At: at(75), Inputs: &store.Inputs{}}, // nyc never answers: the deadline decides
