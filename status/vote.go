@@ -236,7 +236,9 @@ func (e *Engine) count(def CheckDef, cs *CheckState, voters []string, now time.T
 			if rg.LastOutcome == probes.Down {
 				t.down++
 			}
-		case e.seeing(def, cs, loc, now) && now.Before(cs.Round.Deadline):
+		case now.Before(cs.Round.Deadline) && (rg == nil || e.seeing(def, cs, loc, now)):
+			// A location with no result of the check yet (the cluster
+			// has just started) is waited for too: it was asked to run.
 			t.waiting++
 		}
 	}
