@@ -36,6 +36,7 @@ func reloadRules() map[string]reloadRule {
 		"canaries":     reload,
 		"connectivity": reload,
 		"incidents":    reload,
+		"voting":       reload, // the model: a cluster reloads it together
 		"maintenance":  reload,
 		"scheduler":    reload,
 		// The new checks get a new browser; the old one closes with its scheduler.
