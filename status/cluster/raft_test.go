@@ -33,7 +33,12 @@ type member struct {
 // addresses, and returns the members (not yet started).
 func threeNodes(t testing.TB) []*member {
 	t.Helper()
-	ids := []string{"ams", "nyc", "sgp"}
+	return nodesOf(t, "ams", "nyc", "sgp")
+}
+
+// nodesOf is threeNodes for the members ids.
+func nodesOf(t testing.TB, ids ...string) []*member {
+	t.Helper()
 	certs := certsDir(t, 30, ids...)
 	var lns []net.Listener
 	var nodes []string
