@@ -37,6 +37,20 @@ func (e *Engine) connectivity(now time.Time) {
 		}
 	}
 	canariesDown := 2*failing >= len(cans)
+	of, what := len(cans), "canaries"
+	if len(e.m.Locations) >= 2 {
+		// A cluster: each location's canaries speak for it alone (a cut-off
+		// location is out of the vote); the whole monitor is cut off when
+		// most of its locations are.
+		failing = 0
+		for _, loc := range e.m.Locations {
+			if e.locationCutOff(loc) {
+				failing++
+			}
+		}
+		canariesDown = 2*failing > len(e.m.Locations)
+		of, what = len(e.m.Locations), "locations (by their canaries)"
+	}
 	known, down := 0, 0
 	for _, c := range e.m.Checks {
 		if cs := e.s.Checks[c.Name]; !c.Canary && !c.Warning && cs != nil && cs.Status != CheckUnknown {
@@ -55,8 +69,8 @@ func (e *Engine) connectivity(now time.Time) {
 	case cutOff && e.s.ConnectivitySince.IsZero():
 		e.s.ConnectivitySince = now
 		e.emit(Event{Type: MonitorConnectivityLost, At: now, Private: e.privateCanaries(cans),
-			Text: fmt.Sprintf("Monitoring connectivity degraded: %d of %d checks and %d of %d canaries are down; failures are not announced publicly.",
-				down, known, failing, len(cans))})
+			Text: fmt.Sprintf("Monitoring connectivity degraded: %d of %d checks and %d of %d %s are down; failures are not announced publicly.",
+				down, known, failing, of, what)})
 	case !canariesDown && !e.s.ConnectivitySince.IsZero():
 		since := e.s.ConnectivitySince
 		e.s.ConnectivitySince = time.Time{}
@@ -81,6 +95,11 @@ func (e *Engine) privateCanaries(cans []CheckDef) *Private {
 // or is failing without being confirmed either way. The wait is bounded by
 // twice the slowest canary's period.
 func (e *Engine) canariesUnsettled(since, now time.Time) bool {
+	if len(e.m.Locations) >= 2 {
+		// A cluster's verdict is a vote of the locations that can see,
+		// each judged by its own canaries already: nothing to wait for.
+		return false
+	}
 	cans := e.canaries()
 	var longest time.Duration
 	unsettled := false

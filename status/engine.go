@@ -99,6 +99,9 @@ type Engine struct {
 	// rounds are the checks with an open confirmation round (vote.go),
 	// rebuilt from the state on rescan.
 	rounds map[string]bool
+	// regionMoved: a location's own status of some check changed this
+	// step, so which locations are at fault is judged again.
+	regionMoved bool
 }
 
 // NewEngine wraps state (which it will mutate) under model.
@@ -186,6 +189,7 @@ func (e *Engine) Apply(b Batch) *Changes {
 	if !cut.Equal(e.s.ConnectivitySince) {
 		e.rescan = true // statuses freeze or thaw
 	}
+	e.judgeLocations(now)
 	e.decideDue(now)
 	events := len(ch.Events)
 	e.maintenance(now)

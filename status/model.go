@@ -91,6 +91,10 @@ type CheckDef struct {
 	Vote      VoteRule
 	// Push checks (heartbeats) have no location: a beat reaches one node.
 	Push bool
+	// Host is the target's host (private, like the name): a location
+	// whose failures span several hosts that the others see up is judged
+	// at fault (vote.go).
+	Host string
 }
 
 // Schedule yields the next firing after a time (robfig/cron's Schedule

@@ -196,6 +196,9 @@ type State struct {
 	// Windows are maintenance windows scheduled by people (the admin API),
 	// by id; configured windows live in the Model.
 	Windows map[string]*Window `json:"windows,omitempty"`
+	// Faulty are the cluster's locations judged at fault without their
+	// canaries, since when (vote.go): they are out of the vote.
+	Faulty map[string]time.Time `json:"faulty,omitempty"`
 	// Seen is when each configured maintenance window first appeared: an
 	// upcoming occurrence is published from then (see Published).
 	Seen map[string]time.Time `json:"seen,omitempty"`

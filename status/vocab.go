@@ -164,6 +164,10 @@ const (
 	CheckRegional        EventType = "check.regional"
 	CheckRegionalCleared EventType = "check.regional_cleared"
 	CheckUnconfirmed     EventType = "check.unconfirmed"
+	// A location is judged at fault without its canaries (it alone sees
+	// several hosts fail), and is out of the vote; and back in it.
+	MonitorLocationFault    EventType = "monitor.location_fault"
+	MonitorLocationRestored EventType = "monitor.location_restored"
 )
 
 // OperatorsOnly reports events that never reach public channels.
@@ -171,7 +175,7 @@ func (t EventType) OperatorsOnly() bool {
 	switch t {
 	case MonitorDelayed, MonitorConnectivityLost, MonitorConnectivityFixed, MonitorPeerDown, MonitorPeerUp,
 		CheckCertificateExpiring, CheckWarning, CheckWarningCleared, DeliveryFailed,
-		CheckRegional, CheckRegionalCleared, CheckUnconfirmed:
+		CheckRegional, CheckRegionalCleared, CheckUnconfirmed, MonitorLocationFault, MonitorLocationRestored:
 		return true
 	}
 	return false

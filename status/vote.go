@@ -136,6 +136,7 @@ func (e *Engine) applyRegion(def CheckDef, cs *CheckState, r CheckResult) {
 	countRun(rg, r.Result.Outcome)
 	if next := nextCheckStatus(rg, def); next != rg.Status {
 		rg.Status, rg.Since = next, at
+		e.regionMoved = true
 	}
 	if pending(rg, def) && def.RecheckInterval > 0 && def.RecheckInterval < def.Every {
 		e.ch.Rechecks = append(e.ch.Rechecks, Recheck{Check: def.Name, At: at.Add(def.RecheckInterval), Locations: []string{r.Location}})
@@ -198,6 +199,9 @@ func (e *Engine) seeing(def CheckDef, cs *CheckState, loc string, now time.Time)
 // locationCutOff applies the canary rule to one location: at least half
 // of the canaries are down from there (by that location's thresholds).
 func (e *Engine) locationCutOff(loc string) bool {
+	if _, faulty := e.s.Faulty[loc]; faulty {
+		return true
+	}
 	total, failing := 0, 0
 	for _, c := range e.m.idx.canaries {
 		total++
@@ -387,6 +391,88 @@ func (e *Engine) decideDue(now time.Time) {
 		if !now.Before(cs.Round.Deadline) {
 			e.decide(def, cs, voters, now)
 			e.regional(def, cs, voters, now)
+		}
+	}
+}
+
+// judgeLocations finds the locations at fault without their canaries:
+// one is, when at least 3 of its checks, against at least 2 hosts, fail
+// from it by its own thresholds while every other location that ran them
+// sees them up (its own network, as in June 2025). It drops out of the
+// vote, instead of dragging every verdict toward "degraded", until fewer
+// fail from it alone; operators are told both ways.
+func (e *Engine) judgeLocations(now time.Time) {
+	if len(e.m.Locations) < 2 || (!e.regionMoved && !e.rescan) {
+		return
+	}
+	e.regionMoved = false
+	changed := false
+	defer func() {
+		if changed { // the regional lists drop (or take back) the location
+			e.reregional(now)
+		}
+	}()
+	for _, loc := range e.m.Locations {
+		checks, hosts := e.failingAlone(loc)
+		faulty := checks >= 3 && hosts >= 2
+		since, was := e.s.Faulty[loc]
+		switch {
+		case faulty && !was:
+			if e.s.Faulty == nil {
+				e.s.Faulty = map[string]time.Time{}
+			}
+			e.s.Faulty[loc] = now
+			e.rescan, changed = true, true
+			e.emit(Event{Type: MonitorLocationFault, At: now,
+				Text: fmt.Sprintf("Location %s is judged at fault: %d of its checks, against %d hosts, fail from it alone while the other locations see them up; it is out of the vote until they recover there.", loc, checks, hosts)})
+		case !faulty && was:
+			delete(e.s.Faulty, loc)
+			e.rescan, changed = true, true
+			e.emit(Event{Type: MonitorLocationRestored, At: now,
+				Text: fmt.Sprintf("Location %s is back in the vote after %s.", loc, HumanDuration(now.Sub(since)))})
+		}
+	}
+}
+
+// failingAlone counts the checks down from loc (by its own thresholds)
+// that every other location that ran them sees up, and their hosts.
+func (e *Engine) failingAlone(loc string) (checks, hosts int) {
+	seen := map[string]bool{}
+	for _, c := range e.m.Checks {
+		voters := e.voters(c)
+		cs := e.s.Checks[c.Name]
+		if cs == nil || !slices.Contains(voters, loc) {
+			continue
+		}
+		if rg := cs.Regions[loc]; rg == nil || rg.Status != CheckDown {
+			continue
+		}
+		others, alone := 0, true
+		for _, o := range voters {
+			if og := cs.Regions[o]; o != loc && og != nil {
+				others++
+				alone = alone && og.Status == CheckUp
+			}
+		}
+		if alone && others > 0 {
+			checks++
+			if c.Host != "" && !seen[c.Host] {
+				seen[c.Host] = true
+				hosts++
+			}
+		}
+	}
+	return checks, hosts
+}
+
+// reregional recomputes the regional lists of every voted check, in
+// model order: a location went in or out of the vote.
+func (e *Engine) reregional(now time.Time) {
+	for _, c := range e.m.Checks {
+		if cs := e.s.Checks[c.Name]; cs != nil {
+			if voters := e.voters(c); voters != nil {
+				e.regional(c, cs, voters, now)
+			}
 		}
 	}
 }

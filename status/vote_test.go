@@ -295,3 +295,91 @@ func TestVoteIgnoresOtherLocations(t *testing.T) {
 		t.Fatalf("results from outside the check's locations counted: %v", ch.Results)
 	}
 }
+
+func hostModel() *Model {
+	m := voteModel(Voting{})
+	for i, h := range []string{"api.example.com", "api.example.com", "www.example.com", "db.example.com"} {
+		m.Checks[i].Host = h
+	}
+	m.Checks = append(m.Checks, CheckDef{Name: "canary", Canary: true, FailureThreshold: 1, SuccessThreshold: 1, Every: 30 * time.Second})
+	return m
+}
+
+// A location from which several checks against several hosts fail, while
+// the others see them all up, is judged at fault (its own network): it
+// drops out of the vote instead of showing every component degraded, and
+// comes back once they recover there. Its canaries never noticed.
+func TestVoteLocationAtFault(t *testing.T) {
+	h := newHarness(t, hostModel())
+	names := []string{"api-1", "api-2", "web-1", "db-1"}
+	all := func(o probes.Outcome, locs ...string) []EventType {
+		var evs []EventType
+		for _, n := range append(names, "canary") {
+			evs = append(evs, eventTypes(h.at(n, o, locs...))...)
+		}
+		return evs
+	}
+	all(probes.Up, threeLocations...)
+	var evs []EventType
+	for range 3 {
+		evs = append(evs, all(probes.Down, "eu-west")...)
+		h.step(CheckResult{Check: "canary", At: h.now, Location: "eu-west", Result: probes.Result{Outcome: probes.Up}})
+		evs = append(evs, all(probes.Up, "ap-southeast", "us-east")...)
+	}
+	if _, ok := h.e.State().Faulty["eu-west"]; !ok || count(evs, MonitorLocationFault) != 1 {
+		t.Fatalf("faulty %v, events %v: want eu-west judged at fault, once", h.e.State().Faulty, evs)
+	}
+	for _, id := range []string{"api", "web", "db"} {
+		if h.comp(id) != Operational {
+			t.Errorf("%s is %s with the location at fault out of the vote, want operational", id, h.comp(id))
+		}
+	}
+	if len(h.open()) != 0 {
+		t.Fatal("an incident from a location at fault")
+	}
+	for range 2 {
+		evs = all(probes.Up, threeLocations...)
+	}
+	if _, ok := h.e.State().Faulty["eu-west"]; ok || count(evs, MonitorLocationRestored) != 1 {
+		t.Fatalf("after it recovered: faulty %v, events %v", h.e.State().Faulty, evs)
+	}
+}
+
+// Failures against one host only, or fewer than three checks, are no
+// fault of the location: they stay regional.
+func TestVoteOneHostIsNoLocationFault(t *testing.T) {
+	m := hostModel()
+	m.Checks[2].Host, m.Checks[3].Host = "api.example.com", "api.example.com"
+	h := newHarness(t, m)
+	names := []string{"api-1", "api-2", "web-1", "db-1"}
+	for _, n := range names {
+		h.at(n, probes.Up, threeLocations...)
+	}
+	for range 3 {
+		for _, n := range names {
+			h.at(n, probes.Down, "eu-west")
+			h.at(n, probes.Up, "ap-southeast", "us-east")
+		}
+	}
+	if len(h.e.State().Faulty) != 0 {
+		t.Fatalf("faulty %v from failures against one host", h.e.State().Faulty)
+	}
+	if h.comp("api") != DegradedPerformance || !slices.Equal(h.e.State().Checks["api-1"].Regional, []string{"eu-west"}) {
+		t.Fatalf("api %s, regional %v: want regional trouble from eu-west", h.comp("api"), h.e.State().Checks["api-1"].Regional)
+	}
+}
+
+// With one location cut off (its canaries down), a real outage seen by
+// the two others is announced at once: the single node's wait for its
+// canaries does not apply to a vote.
+func TestVoteOutageWithALocationCutOff(t *testing.T) {
+	h := newHarness(t, hostModel())
+	h.at("canary", probes.Up, threeLocations...)
+	h.at("db-1", probes.Up, threeLocations...)
+	h.at("canary", probes.Down, "eu-west")
+	h.at("db-1", probes.Down, "us-east")
+	ch := h.at("db-1", probes.Down, "ap-southeast")
+	if st := h.e.State().Checks["db-1"].Status; st != CheckDown || !hasEvent(ch, IncidentCreated) {
+		t.Fatalf("db-1 %s, events %v: want down and the incident opened in the same step", st, eventTypes(ch))
+	}
+}

@@ -20,7 +20,7 @@ func (c *Config) Model() *status.Model {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Component: ch.Component,
 			FailureThreshold: ch.FailureThreshold, SuccessThreshold: ch.SuccessThreshold,
 			RecheckInterval: ch.RecheckInterval, Every: ch.Every, Warning: ch.Affects == AffectsWarning,
-			Locations: ch.Locations, Vote: status.VoteRule(ch.Vote), Push: ch.Kind == "heartbeat"})
+			Locations: ch.Locations, Vote: status.VoteRule(ch.Vote), Push: ch.Kind == "heartbeat", Host: hostOf(ch.Target)})
 	}
 	for _, ch := range c.Canaries {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Canary: true,

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -82,4 +84,16 @@ func validateVoting(c *Config, bad badFunc) {
 			}
 		}
 	}
+}
+
+// hostOf is the host a check's target names (a URL's, a host:port's, or
+// the target itself); empty for kinds without one.
+func hostOf(target string) string {
+	if u, err := url.Parse(target); err == nil && u.Host != "" {
+		return u.Hostname()
+	}
+	if h, _, err := net.SplitHostPort(target); err == nil {
+		return h
+	}
+	return target
 }

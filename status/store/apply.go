@@ -24,6 +24,7 @@ type engineMeta struct {
 	Windows       map[string]*status.Window `json:"windows,omitempty"`
 	Connectivity  time.Time                 `json:"connectivity_since,omitzero"`
 	Seen          map[string]time.Time      `json:"seen,omitempty"`
+	Faulty        map[string]time.Time      `json:"faulty,omitempty"`
 }
 
 // Step is one engine step as the file records it: raw results, the state
@@ -65,7 +66,7 @@ type Announcement struct {
 func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
 	s := &Step{Incidents: ch.Incidents, Segments: ch.Segments, Audit: ch.Audit,
 		Engine: engineMeta{Seq: st.Seq, Maint: st.Maint, DelayedSince: st.DelayedSince, WatchingSince: st.WatchingSince,
-			Windows: st.Windows, Connectivity: st.ConnectivitySince, Seen: st.Seen}}
+			Windows: st.Windows, Connectivity: st.ConnectivitySince, Seen: st.Seen, Faulty: st.Faulty}}
 	s.Results = make([]Input, len(ch.Results))
 	for i, r := range ch.Results {
 		s.Results[i] = inputOf(r)

@@ -50,6 +50,7 @@ func loadState(tx *bolt.Tx, st *status.State, keep func(*status.Incident) bool) 
 		if m.Seen != nil {
 			st.Seen = m.Seen
 		}
+		st.Faulty = m.Faulty
 	}
 	if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
 		var cs status.CheckState
