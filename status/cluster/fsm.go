@@ -36,6 +36,29 @@ func (f *fsm) Apply(l *raft.Log) any {
 	return applied{res, err}
 }
 
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// ApplyBatch applies a run of committed entries (up to raft's
+// MaxAppendEntries) in one transaction of the replicated file: one fsync
+// for the run, not one per entry (Machine.ApplyBatch; every entry's
+// outcome is its own). Configuration changes raft sends along are not
+// the machine's.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	cmds := make([]machine.Logged, 0, len(logs))
+	at := make([]int, 0, len(logs))
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			cmds = append(cmds, machine.Logged{Data: l.Data, Index: l.Index, Term: l.Term})
+			at = append(at, i)
+		}
+	}
+	for j, o := range f.m.ApplyBatch(cmds) {
+		out[at[j]] = applied{o.Result, o.Err}
+	}
+	return out
+}
+
 // Snapshot copies the replicated state now, on raft's applier goroutine
 // (no entry applies meanwhile, so the copy and its index agree), into a
 // file beside raft's; Persist streams that file to the sink later while

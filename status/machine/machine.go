@@ -118,43 +118,64 @@ func (m *Machine) Apply(e store.Entry) (store.Result, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	pos, err := m.st.Position(e.Inputs.Writer)
+	res, ch, err := m.step(m.st, e)
+	if ch == nil {
+		return res, err
+	}
 	if err != nil {
-		return store.Result{}, err
+		return res, m.undo(err)
+	}
+	m.failing = false
+	m.note(ch, e.At)
+	return res, nil
+}
+
+// writer is where a step is written: the store (its own transaction), or
+// a batch's transaction (batch.go).
+type writer interface {
+	Position(writer string) (store.Position, error)
+	Apply(store.Entry) (store.Result, error)
+}
+
+// step runs e's inputs through the engine and writes the entry with the
+// step it made to w (mu held). ch is the engine's step, nil when the
+// engine did not step (the entry was skipped or refused before it); with
+// an error and a step, the engine must be undone.
+func (m *Machine) step(w writer, e store.Entry) (res store.Result, ch *status.Changes, err error) {
+	pos, err := w.Position(e.Inputs.Writer)
+	if err != nil {
+		return store.Result{}, nil, err
 	}
 	switch in := e.Inputs; {
 	case e.Index > 0 && e.Index <= pos.Applied:
 		// The file holds it (a replayed log): applying it again would
 		// step the engine twice.
-		return store.Result{Skipped: true}, nil
+		return store.Result{Skipped: true}, nil, nil
 	case in.OtherModel(pos.Model):
-		return m.st.Apply(e) // the store refuses it alike everywhere, and records it
+		res, err = w.Apply(e) // the store refuses it alike everywhere, and records it
+		return res, nil, err
 	case in.Writer != "" && in.Seq <= pos.WriterSeq:
 		// Sent again by a writer that could not learn whether it
 		// committed: the file holds it, and the engine must not count it
 		// twice. Alike everywhere: the writers' seqs are replicated.
-		res, err := m.st.Apply(store.Entry{At: e.At, Index: e.Index}) // the log moves on; nothing else
+		res, err = w.Apply(store.Entry{At: e.At, Index: e.Index}) // the log moves on; nothing else
 		res.Skipped = true
-		return res, err
+		return res, nil, err
 	}
-	ch := m.engine.Apply(e.Inputs.AsBatch(e.At))
+	ch = m.engine.Apply(e.Inputs.AsBatch(e.At))
 	m.payloads(ch, e.At)
 	if ch.Empty() && !m.failing && e.Index == 0 && len(e.Parts()) == 0 {
 		// Nothing durable changed and no log position to record: the
 		// single node skips the fsync. The engine is where a replay of
 		// the same entry would leave it.
-		m.note(ch, e.At)
-		return store.Result{Changes: ch}, nil
+		return store.Result{Changes: ch}, ch, nil
 	}
 	e.Step = store.NewStep(ch, m.engine.State(), m.route)
-	res, err := m.st.Apply(e)
-	if err != nil {
-		return res, m.undo(err)
+	if res, err = w.Apply(e); err != nil {
+		return res, ch, err
 	}
-	m.failing = false
 	res.Changes = ch
-	m.note(ch, e.At)
-	return res, nil
+	return res, ch, nil
 }
 
 // ApplyEncoded applies the entry at a replicated log's index and term
