@@ -44,7 +44,7 @@ func (e *Engine) connectivity(now time.Time) {
 		// most of its locations are.
 		failing = 0
 		for _, loc := range e.m.Locations {
-			if e.locationCutOff(loc) {
+			if cut, _, _ := e.canariesCutOff(loc); cut {
 				failing++
 			}
 		}

@@ -196,13 +196,19 @@ func (e *Engine) seeing(def CheckDef, cs *CheckState, loc string, now time.Time)
 	return !e.locationCutOff(loc)
 }
 
-// locationCutOff applies the canary rule to one location: at least half
-// of the canaries are down from there (by that location's thresholds).
+// locationCutOff reports a location out of the vote: judged so
+// (State.Faulty, locations.go), or cut off by its canaries this step.
 func (e *Engine) locationCutOff(loc string) bool {
-	if _, faulty := e.s.Faulty[loc]; faulty {
+	if _, out := e.s.Faulty[loc]; out {
 		return true
 	}
-	total, failing := 0, 0
+	cut, _, _ := e.canariesCutOff(loc)
+	return cut
+}
+
+// canariesCutOff applies the canary rule to one location: at least half
+// of the canaries are down from there (by that location's thresholds).
+func (e *Engine) canariesCutOff(loc string) (cut bool, failing, total int) {
 	for _, c := range e.m.idx.canaries {
 		total++
 		if cs := e.s.Checks[c.Name]; cs != nil {
@@ -211,7 +217,7 @@ func (e *Engine) locationCutOff(loc string) bool {
 			}
 		}
 	}
-	return total > 0 && 2*failing >= total
+	return total > 0 && 2*failing >= total, failing, total
 }
 
 // tally counts a round's answers: Down, not Up, answered; and the
@@ -299,12 +305,12 @@ func (e *Engine) decide(def CheckDef, cs *CheckState, voters []string, now time.
 
 // regional keeps the locations from which a check fails while its voted
 // status is up: each location by its own thresholds, and it stays listed
-// until it has been up again for three periods, so a flapping location
+// until it has been up again for regionalHold, so a flapping location
 // makes one regional period, not one per flap.
 func (e *Engine) regional(def CheckDef, cs *CheckState, voters []string, now time.Time) {
 	var next []string
 	if cs.Status == CheckUp {
-		hold := 3 * max(def.Every, time.Second)
+		hold := regionalHold(def)
 		for _, loc := range voters {
 			rg := cs.Regions[loc]
 			if rg == nil || e.locationCutOff(loc) {
@@ -395,84 +401,10 @@ func (e *Engine) decideDue(now time.Time) {
 	}
 }
 
-// judgeLocations finds the locations at fault without their canaries:
-// one is, when at least 3 of its checks, against at least 2 hosts, fail
-// from it by its own thresholds while every other location that ran them
-// sees them up (its own network, as in June 2025). It drops out of the
-// vote, instead of dragging every verdict toward "degraded", until fewer
-// fail from it alone; operators are told both ways.
-func (e *Engine) judgeLocations(now time.Time) {
-	if len(e.m.Locations) < 2 || (!e.regionMoved && !e.rescan) {
-		return
-	}
-	e.regionMoved = false
-	changed := false
-	defer func() {
-		if changed { // the regional lists drop (or take back) the location
-			e.reregional(now)
-		}
-	}()
-	for _, loc := range e.m.Locations {
-		checks, hosts := e.failingAlone(loc)
-		faulty := checks >= 3 && hosts >= 2
-		since, was := e.s.Faulty[loc]
-		switch {
-		case faulty && !was:
-			if e.s.Faulty == nil {
-				e.s.Faulty = map[string]time.Time{}
-			}
-			e.s.Faulty[loc] = now
-			e.rescan, changed = true, true
-			e.emit(Event{Type: MonitorLocationFault, At: now,
-				Text: fmt.Sprintf("Location %s is judged at fault: %d of its checks, against %d hosts, fail from it alone while the other locations see them up; it is out of the vote until they recover there.", loc, checks, hosts)})
-		case !faulty && was:
-			delete(e.s.Faulty, loc)
-			e.rescan, changed = true, true
-			e.emit(Event{Type: MonitorLocationRestored, At: now,
-				Text: fmt.Sprintf("Location %s is back in the vote after %s.", loc, HumanDuration(now.Sub(since)))})
-		}
-	}
-}
-
-// failingAlone counts the checks down from loc (by its own thresholds)
-// that every other location that ran them sees up, and their hosts.
-func (e *Engine) failingAlone(loc string) (checks, hosts int) {
-	seen := map[string]bool{}
-	for _, c := range e.m.Checks {
-		voters := e.voters(c)
-		cs := e.s.Checks[c.Name]
-		if cs == nil || !slices.Contains(voters, loc) {
-			continue
-		}
-		if rg := cs.Regions[loc]; rg == nil || rg.Status != CheckDown {
-			continue
-		}
-		others, alone := 0, true
-		for _, o := range voters {
-			if og := cs.Regions[o]; o != loc && og != nil {
-				others++
-				alone = alone && og.Status == CheckUp
-			}
-		}
-		if alone && others > 0 {
-			checks++
-			if c.Host != "" && !seen[c.Host] {
-				seen[c.Host] = true
-				hosts++
-			}
-		}
-	}
-	return checks, hosts
-}
-
-// reregional recomputes the regional lists of every voted check, in
-// model order: a location went in or out of the vote.
-func (e *Engine) reregional(now time.Time) {
-	for _, c := range e.m.Checks {
-		if cs := e.s.Checks[c.Name]; cs != nil {
-			if voters := e.voters(c); voters != nil {
-				e.regional(c, cs, voters, now)
-			}
-		}
-	}
+// regionalHold is how long a location must be up again before its
+// regional trouble ends: three periods, and at least two minutes (a
+// location flapping every second for a minute made three periods with
+// three periods of 1 s, TestVoteFlappingLocationStaysRegional).
+func regionalHold(def CheckDef) time.Duration {
+	return max(3*max(def.Every, time.Second), 2*time.Minute)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,17 +110,22 @@ func TestVoteOneLocationFailingIsRegional(t *testing.T) {
 		if n := count(all, CheckRegional); n != 1 {
 			t.Fatalf("check.regional %d times in %v, want once", n, all)
 		}
-		// Back from eu-west: cleared only after three periods of up.
+		// Back from eu-west: cleared only after two minutes of up.
 		for range 2 {
 			h.at("api-1", probes.Up, "eu-west")
 		}
 		if len(cs.Regional) == 0 {
 			t.Fatal("regional cleared at once: a flapping location would make one period per flap")
 		}
-		h.now = h.now.Add(90 * time.Second)
+		h.now = h.now.Add(100 * time.Second)
+		h.at("api-1", probes.Up, threeLocations...)
+		if len(cs.Regional) == 0 {
+			t.Fatal("regional cleared after 100 s of up, want two minutes")
+		}
+		h.now = h.now.Add(20 * time.Second)
 		ch = h.at("api-1", probes.Up, threeLocations...)
 		if len(cs.Regional) != 0 || !hasEvent(ch, CheckRegionalCleared) || h.comp("api") != Operational {
-			t.Fatalf("after 90 s up: regional %v, events %v, component %s", cs.Regional, eventTypes(ch), h.comp("api"))
+			t.Fatalf("after two minutes up: regional %v, events %v, component %s", cs.Regional, eventTypes(ch), h.comp("api"))
 		}
 	}
 }
@@ -212,9 +218,17 @@ func TestVoteCutOffLocationIsOut(t *testing.T) {
 	h := newHarness(t, m)
 	h.at("canary", probes.Up, threeLocations...)
 	h.at("db-1", probes.Up, threeLocations...)
-	h.at("canary", probes.Down, "eu-west")
+	ch := h.at("canary", probes.Down, "eu-west")
+	if !hasEvent(ch, MonitorLocationFault) || !strings.Contains(ch.Events[0].Text, "eu-west is cut off: 1 of its 1 canaries") {
+		t.Fatalf("operators were not told eu-west is cut off: %+v", ch.Events)
+	}
 	h.at("db-1", probes.Down, "eu-west")
 	h.at("db-1", probes.Up, "us-east", "ap-southeast")
+	defer func() {
+		if ch := h.at("canary", probes.Up, "eu-west"); !hasEvent(ch, MonitorLocationRestored) {
+			t.Errorf("eu-west's canaries are up again, events %v", eventTypes(ch))
+		}
+	}()
 	cs := h.e.State().Checks["db-1"]
 	if cs.Status != CheckUp || cs.Round != nil || len(cs.Regional) != 0 {
 		t.Fatalf("a cut-off location's failure: status %s, round %+v, regional %v", cs.Status, cs.Round, cs.Regional)
@@ -314,16 +328,15 @@ func TestVoteLocationAtFault(t *testing.T) {
 	names := []string{"api-1", "api-2", "web-1", "db-1"}
 	all := func(o probes.Outcome, locs ...string) []EventType {
 		var evs []EventType
-		for _, n := range append(names, "canary") {
+		for _, n := range names {
 			evs = append(evs, eventTypes(h.at(n, o, locs...))...)
 		}
-		return evs
+		return append(evs, eventTypes(h.at("canary", probes.Up, threeLocations...))...) // the canaries see fine
 	}
 	all(probes.Up, threeLocations...)
 	var evs []EventType
 	for range 3 {
 		evs = append(evs, all(probes.Down, "eu-west")...)
-		h.step(CheckResult{Check: "canary", At: h.now, Location: "eu-west", Result: probes.Result{Outcome: probes.Up}})
 		evs = append(evs, all(probes.Up, "ap-southeast", "us-east")...)
 	}
 	if _, ok := h.e.State().Faulty["eu-west"]; !ok || count(evs, MonitorLocationFault) != 1 {
