@@ -1,0 +1,443 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The locations harness: three real `outpost serve -node` processes, each
+// in a network namespace of its own with two links, so that a test can
+// break one location's network the way real networks break (issue 31).
+//
+//	                 hub namespace: bridge "br0" (the cluster link)
+//	                  │ clu 10.205.N.10 │ clu .11        │ clu .12
+//	       ┌──────────┴──┐   ┌──────────┴──┐   ┌─────────┴───┐
+//	       │ ns ams      │   │ ns nyc      │   │ ns sgp      │  each: lo
+//	       │ eu-west     │   │ us-east     │   │ ap-southeast│  (its page
+//	       └──────────┬──┘   └──────────┬──┘   └─────────┬───┘  and ops)
+//	                  │ inet 10.204.N.10│ inet .11       │ inet .12
+//	                 root namespace: bridge "oplNi" (the internet)
+//	                 10.204.N.1: canaries, fake Mastodon and Slack
+//	                 10.204.N.2: the target (a separate address, so a
+//	                 route to it alone can be blocked)
+//
+// Every packet stays on links the test creates: the nodes reach nothing
+// but the two bridges, and the test reads each node's listeners on the
+// node's own loopback by dialing from inside its namespace.
+
+// locNames are the three nodes and their locations, in cluster order.
+var locNames = [3][2]string{{"ams", "eu-west"}, {"nyc", "us-east"}, {"sgp", "ap-southeast"}}
+
+// locWorld is one harness: the namespaces, the internet's services and
+// the three nodes.
+type locWorld struct {
+	t        *testing.T
+	n        int // the third octet of both subnets
+	dir, cfg string
+	hub, br  string // the cluster's namespace; the internet's bridge in root
+	nets     *fakeNetworks
+	shop     *target
+	canaries []string // two addresses on servicesIP
+	nodes    []*locNode
+}
+
+// locNode is one location: its namespace, its process and a client that
+// dials inside the namespace.
+type locNode struct {
+	id, location, ns string
+	inetNet          string // the internet link's subnet, to put its route back
+	client           *http.Client
+	cmd              *exec.Cmd
+	mu               sync.Mutex
+	logs             strings.Builder
+}
+
+// locOptions shape a world: more top-level config (e.g. a voting
+// section) and the shop check's thresholds.
+type locOptions struct {
+	extra            string
+	failureThreshold int
+}
+
+// newLocWorld builds the namespaces and links, the internet's services,
+// the config, and starts the three nodes. It skips when it cannot build
+// namespaces, except under CI, where that fails.
+func newLocWorld(t *testing.T, o locOptions) *locWorld {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs three real binaries in network namespaces")
+	}
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "network namespace tests need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		skipOrFail(t, "network namespace tests need ip (iproute2)")
+	}
+	w := &locWorld{t: t, n: rand.IntN(200) + 20, dir: t.TempDir()}
+	w.hub = fmt.Sprintf("outpost-l%d-hub", w.n)
+	w.br = fmt.Sprintf("opl%di", w.n)
+	w.links()
+	w.services()
+	w.writeConfig(o)
+	for _, nd := range w.nodes {
+		w.start(nd)
+	}
+	return w
+}
+
+// ip runs ip with args, failing (or, before the first node exists,
+// skipping outside CI) with its output.
+func (w *locWorld) ip(args ...string) {
+	w.t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		w.t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// links creates the hub and node namespaces, the two bridges and each
+// node's two veth pairs. Cleanup deletes them all, after the processes
+// (registered later, so stopped first) are gone.
+func (w *locWorld) links() {
+	t := w.t
+	t.Cleanup(func() {
+		for _, nd := range w.nodes {
+			_ = exec.Command("ip", "netns", "del", nd.ns).Run()
+		}
+		_ = exec.Command("ip", "netns", "del", w.hub).Run()
+		_ = exec.Command("ip", "link", "del", w.br).Run()
+	})
+	if out, err := exec.Command("ip", "netns", "add", w.hub).CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("cannot create a network namespace (ip netns add: %v %s)", err, out))
+	}
+	w.ip("-n", w.hub, "link", "add", "name", "br0", "type", "bridge")
+	w.ip("-n", w.hub, "link", "set", "dev", "br0", "up")
+	w.ip("link", "add", "name", w.br, "type", "bridge")
+	w.ip("addr", "add", fmt.Sprintf("10.204.%d.1/24", w.n), "dev", w.br)
+	w.ip("addr", "add", fmt.Sprintf("10.204.%d.2/24", w.n), "dev", w.br)
+	w.ip("link", "set", "dev", w.br, "up")
+	for i, nm := range locNames {
+		nd := &locNode{id: nm[0], location: nm[1], ns: fmt.Sprintf("outpost-l%d-%s", w.n, nm[0]),
+			inetNet: fmt.Sprintf("10.204.%d.0/24", w.n)}
+		w.nodes = append(w.nodes, nd)
+		w.ip("netns", "add", nd.ns)
+		w.ip("-n", nd.ns, "link", "set", "dev", "lo", "up")
+		// internet: root end on the root bridge, "inet" inside
+		root := fmt.Sprintf("opl%dr%d", w.n, i)
+		w.ip("link", "add", "name", root, "type", "veth", "peer", "name", "inet", "netns", nd.ns)
+		w.ip("link", "set", "dev", root, "master", w.br, "up")
+		w.ip("-n", nd.ns, "addr", "add", fmt.Sprintf("10.204.%d.%d/24", w.n, 10+i), "dev", "inet")
+		w.ip("-n", nd.ns, "link", "set", "dev", "inet", "up")
+		// cluster: hub end on the hub's bridge, "clu" inside
+		w.ip("-n", nd.ns, "link", "add", "name", "clu", "type", "veth", "peer", "name", "p"+nm[0], "netns", w.hub)
+		w.ip("-n", w.hub, "link", "set", "dev", "p"+nm[0], "master", "br0", "up")
+		w.ip("-n", nd.ns, "addr", "add", w.clusterIP(i)+"/24", "dev", "clu")
+		w.ip("-n", nd.ns, "link", "set", "dev", "clu", "up")
+		nd.client = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DialContext: dialIn(nd.ns), DisableKeepAlives: true}}
+	}
+}
+
+func (w *locWorld) clusterIP(i int) string { return fmt.Sprintf("10.205.%d.%d", w.n, 10+i) }
+
+// servicesIP and targetIP are the internet's two addresses.
+func (w *locWorld) servicesIP() string { return fmt.Sprintf("10.204.%d.1", w.n) }
+func (w *locWorld) targetIP() string   { return fmt.Sprintf("10.204.%d.2", w.n) }
+
+// services starts the target, two canaries and the fake channels on the
+// internet side. The channels' arrivals are drained until after the fake
+// server has closed (its Close waits for handlers, which send on it).
+func (w *locWorld) services() {
+	t := w.t
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	w.nets = newFakeNetworksOn(t, w.servicesIP()+":0")
+	go func() {
+		for {
+			select {
+			case <-w.nets.arrived:
+			case <-done:
+				return
+			}
+		}
+	}()
+	w.shop = &target{addr: w.targetIP() + ":0"}
+	w.shop.start(t)
+	t.Cleanup(w.shop.stop)
+	for range 2 {
+		c := &target{addr: w.servicesIP() + ":0"}
+		c.start(t)
+		t.Cleanup(c.stop)
+		w.canaries = append(w.canaries, c.addr)
+	}
+}
+
+// writeConfig writes the certificates and the one config every node
+// runs: shop checked every second, two canaries, a public Mastodon and an
+// operators' Slack, and the three nodes with their locations.
+func (w *locWorld) writeConfig(o locOptions) {
+	t := w.t
+	certs := filepath.Join(w.dir, "cluster")
+	if code, _, errs := runBinary(t, nil, "cluster", "certs", "-out", certs, "-nodes", "ams,nyc,sgp"); code != exitOK {
+		t.Fatalf("certs: %s", errs)
+	}
+	if o.failureThreshold == 0 {
+		o.failureThreshold = 2
+	}
+	probe := "interval: 1s, timeout: 500ms, success_threshold: 1, recheck_interval: 300ms"
+	nodes := ""
+	for i, nd := range w.nodes {
+		nodes += fmt.Sprintf("    - {id: %s, address: \"%s:7946\", location: %s}\n", nd.id, w.clusterIP(i), nd.location)
+	}
+	w.cfg = filepath.Join(w.dir, "config.yaml")
+	body := fmt.Sprintf(`
+site: {title: Locations, url: "https://status.example.com"}
+listen: "${LISTEN}"
+operators: {listen: "${OPS}"}
+storage: {path: "${DATA}/outpost.db"}
+components: [{id: shop, name: Shop}]
+checks:
+  - {name: shop-home, component: shop, kind: http, target: "http://%[1]s/", failure_threshold: %[2]d, %[3]s}
+canaries:
+  - {name: canary-a, kind: http, target: "http://%[4]s/", failure_threshold: 2, %[3]s}
+  - {name: canary-b, kind: tcp, target: "%[5]s", failure_threshold: 2, %[3]s}
+channels:
+  - {name: mastodon, kind: mastodon, server: "%[6]s", token: t0ken}
+  - {name: ops, kind: slack, url: "%[6]s/slack"}
+cluster:
+  nodes:
+%[7]s  tls: {ca_file: "%[8]s/ca.pem", cert_file: "%[8]s/${OUTPOST_NODE}.pem", key_file: "%[8]s/${OUTPOST_NODE}-key.pem"}
+%[9]s`, w.shop.addr, o.failureThreshold, probe, w.canaries[0], w.canaries[1], w.nets.srv.URL, nodes, certs, o.extra)
+	if err := os.WriteFile(w.cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs `outpost serve -node ID` inside the node's namespace, its
+// listeners on the namespace's own loopback.
+func (w *locWorld) start(nd *locNode) {
+	t := w.t
+	nd.cmd = exec.Command("ip", "netns", "exec", nd.ns, outpostBinary(t), "serve", "-config", w.cfg, "-node", nd.id)
+	nd.cmd.Env = append(os.Environ(), "LISTEN=127.0.0.1:8080", "OPS=127.0.0.1:8081", "DATA="+filepath.Join(w.dir, nd.id))
+	stderr, err := nd.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			nd.mu.Lock()
+			nd.logs.WriteString(sc.Text() + "\n")
+			nd.mu.Unlock()
+		}
+	}()
+	// ip netns exec execs the binary, so the process is Outpost itself.
+	t.Cleanup(func() { _ = nd.cmd.Process.Kill(); _ = nd.cmd.Wait() })
+}
+
+// dialIn dials from inside the named namespace: a goroutine locks its
+// thread, enters the namespace and dials there; the socket stays in the
+// namespace. The thread is never unlocked, so Go ends it with the
+// goroutine instead of reusing a thread in another namespace.
+func dialIn(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type dialed struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan dialed, 1)
+		go func() {
+			runtime.LockOSThread()
+			f, err := os.Open("/var/run/netns/" + ns)
+			if err != nil {
+				ch <- dialed{nil, fmt.Errorf("open namespace %s: %w", ns, err)}
+				return
+			}
+			defer f.Close()
+			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+				ch <- dialed{nil, fmt.Errorf("enter namespace %s: %w", ns, err)}
+				return
+			}
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			ch <- dialed{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
+	}
+}
+
+// Faults, each inside one node's namespace.
+
+// block makes the target unreachable from nd (a prohibit route: the
+// probe's connect fails at once), unblock takes the route away.
+func (w *locWorld) block(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "route", "add", "prohibit", w.targetIP()+"/32")
+}
+
+func (w *locWorld) unblock(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "route", "del", "prohibit", w.targetIP()+"/32")
+}
+
+// flushInternet removes nd's internet routes, as systemd-networkd did in
+// June 2025, while its cluster link stays up; restoreInternet puts the
+// route back.
+func (w *locWorld) flushInternet(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "route", "flush", "dev", "inet")
+}
+
+func (w *locWorld) restoreInternet(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "route", "add", nd.inetNet, "dev", "inet")
+}
+
+// cutBoth takes both of nd's links down; restoreBoth brings them up (their
+// connected routes come back with them).
+func (w *locWorld) cutBoth(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "link", "set", "dev", "inet", "down")
+	w.ip("-n", nd.ns, "link", "set", "dev", "clu", "down")
+}
+
+func (w *locWorld) restoreBoth(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "link", "set", "dev", "inet", "up")
+	w.ip("-n", nd.ns, "link", "set", "dev", "clu", "up")
+}
+
+// Reading the nodes.
+
+func (nd *locNode) log() string {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.logs.String()
+}
+
+// get reads path from the node's public listener (ops: its operators').
+func (nd *locNode) get(path string) (int, string) { return nd.read("http://127.0.0.1:8080" + path) }
+func (nd *locNode) ops(path string) (int, string) { return nd.read("http://127.0.0.1:8081" + path) }
+
+func (nd *locNode) read(url string) (int, string) {
+	r, err := nd.client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	return r.StatusCode, string(b)
+}
+
+// state is the node's raft state and the leader it names.
+func (nd *locNode) state() (state, leader string) {
+	_, body := nd.ops("/api/v1/health")
+	var h struct {
+		Cluster struct{ Leader, State string }
+	}
+	_ = json.Unmarshal([]byte(body), &h)
+	return h.Cluster.State, h.Cluster.Leader
+}
+
+// shop is the public component's status ("" when unreadable) and the
+// number of incidents, from the Statuspage summary.
+func (nd *locNode) shop() (status string, incidents int) {
+	_, body := nd.get("/api/v2/summary.json")
+	var s struct {
+		Components []struct{ ID, Status string }
+		Incidents  []json.RawMessage
+	}
+	if json.Unmarshal([]byte(body), &s) != nil {
+		return "", -1
+	}
+	for _, c := range s.Components {
+		if c.ID == "shop" {
+			status = c.Status
+		}
+	}
+	return status, len(s.Incidents)
+}
+
+// until polls ok every 100 ms until d has passed, then fails with every
+// node's log.
+func (w *locWorld) until(d time.Duration, what string, ok func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			for _, nd := range w.nodes {
+				w.t.Logf("%s (%s):\n%s", nd.id, nd.location, nd.log())
+			}
+			w.t.Fatalf("no %s within %v", what, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ready waits until every node serves /healthz, names the same leader and
+// shows the shop operational with data.
+func (w *locWorld) ready() {
+	w.t.Helper()
+	w.until(40*time.Second, "cluster of three with one leader, shop operational on every page", func() bool {
+		leaders := map[string]bool{}
+		for _, nd := range w.nodes {
+			code, _ := nd.get("/healthz")
+			_, leader := nd.state()
+			status, _ := nd.shop()
+			if code != http.StatusOK || leader == "" || status != "operational" {
+				return false
+			}
+			leaders[leader] = true
+		}
+		return len(leaders) == 1
+	})
+}
+
+// leader is the node that leads now (nil when none says so).
+func (w *locWorld) leader() *locNode {
+	for _, nd := range w.nodes {
+		if state, _ := nd.state(); state == "Leader" {
+			return nd
+		}
+	}
+	return nil
+}
+
+// follower is a node that does not lead now.
+func (w *locWorld) follower() *locNode {
+	for _, nd := range w.nodes {
+		if state, _ := nd.state(); state == "Follower" {
+			return nd
+		}
+	}
+	w.t.Fatal("no follower")
+	return nil
+}
+
+// said is what the fake channels received: Mastodon posts created and
+// every Slack text.
+func (w *locWorld) said() (posts int, toots, slack []string) {
+	p, got := w.nets.snapshot()
+	return p["mastodon"], got["mastodon"], got["slack"]
+}
