@@ -441,3 +441,56 @@ func (w *locWorld) said() (posts int, toots, slack []string) {
 	p, got := w.nets.snapshot()
 	return p["mastodon"], got["mastodon"], got["slack"]
 }
+
+// sameIncidents is the number of incidents every node shows in the same
+// /api/v2/incidents.json bytes (-1 while the nodes differ).
+func (w *locWorld) sameIncidents() int {
+	var first string
+	for i, nd := range w.nodes {
+		code, body := nd.get("/api/v2/incidents.json")
+		if code != http.StatusOK || (i > 0 && body != first) {
+			return -1
+		}
+		first = body
+	}
+	return strings.Count(first, `"shortlink"`)
+}
+
+// drained waits until the leader's outbox holds nothing pending for any
+// channel: every announcement made so far has had its answer, so counts
+// taken now are final for them.
+func (w *locWorld) drained() {
+	w.t.Helper()
+	w.until(20*time.Second, "the leader's outbox drained", func() bool {
+		ld := w.leader()
+		if ld == nil {
+			return false
+		}
+		_, body := ld.ops("/api/v1/health")
+		var h struct{ Outbox map[string]struct{ Pending int } }
+		if json.Unmarshal([]byte(body), &h) != nil {
+			return false
+		}
+		for _, o := range h.Outbox {
+			if o.Pending > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// quietFor checks, every 200 ms for d, that nothing went wrong (wrong
+// returns "" while all is well): a window over which something must NOT
+// happen, its length a few probe rounds.
+func (w *locWorld) quietFor(d time.Duration, wrong func() string) {
+	w.t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if why := wrong(); why != "" {
+			for _, nd := range w.nodes {
+				w.t.Logf("%s (%s):\n%s", nd.id, nd.location, nd.log())
+			}
+			w.t.Fatal(why)
+		}
+	}
+}

@@ -3,9 +3,11 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Three nodes, each in its own namespace with a cluster link and an
@@ -26,4 +28,64 @@ func TestLocationsFormAClusterInNamespaces(t *testing.T) {
 	if posts, _, _ := w.said(); posts != 0 {
 		t.Fatalf("a healthy start posted %d times", posts)
 	}
+}
+
+// The target blocked from all three locations: one public incident, the
+// same on every node, posted once.
+func TestLocationsBlockedEverywhereOneIncident(t *testing.T) {
+	w := newLocWorld(t, locOptions{})
+	w.ready()
+	for _, nd := range w.nodes {
+		w.block(nd)
+	}
+	w.until(30*time.Second, "one incident on every node and its post", func() bool {
+		posts, _, _ := w.said()
+		return posts >= 1 && w.sameIncidents() == 1
+	})
+	w.drained()
+	posts, toots, _ := w.said()
+	if posts != 1 || !strings.Contains(toots[0], "Shop") {
+		t.Fatalf("want one post about Shop, got %d: %q", posts, toots)
+	}
+	if n := w.sameIncidents(); n != 1 {
+		t.Fatalf("want the one incident on every node, got %d", n)
+	}
+}
+
+// One location's internet routes flushed (June 2025) while its cluster
+// link stays up: its canaries fail and operators are told, naming them;
+// the other two go on: the cluster keeps its leader and its pages, and the
+// public hears of no incident.
+func TestLocationCutOffOthersGoOn(t *testing.T) {
+	w := newLocWorld(t, locOptions{})
+	w.ready()
+	cut := w.follower()
+	w.flushInternet(cut)
+	w.until(30*time.Second, "operators told that the canaries fail", func() bool {
+		_, _, slack := w.said()
+		for _, m := range slack {
+			if strings.Contains(m, "Monitoring connectivity degraded") && strings.Contains(m, "canary-b: down") &&
+				strings.Contains(m, "network is unreachable") {
+				return true
+			}
+		}
+		return false
+	})
+	w.quietFor(8*time.Second, func() string {
+		if posts, toots, _ := w.said(); posts != 0 {
+			return fmt.Sprintf("the public was told: %q", toots)
+		}
+		for _, nd := range w.nodes {
+			if _, incidents := nd.shop(); incidents != 0 {
+				return fmt.Sprintf("%s shows %d incidents", nd.id, incidents)
+			}
+			if _, leader := nd.state(); leader == "" {
+				return nd.id + " knows no leader"
+			}
+			if code, _ := nd.get("/healthz"); nd != cut && code != http.StatusOK {
+				return fmt.Sprintf("%s answers /healthz %d", nd.id, code)
+			}
+		}
+		return ""
+	})
 }
