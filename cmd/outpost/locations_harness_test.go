@@ -467,7 +467,9 @@ func (w *locWorld) drained() {
 			return false
 		}
 		_, body := ld.ops("/api/v1/health")
-		var h struct{ Outbox map[string]struct{ Pending int } }
+		var h struct {
+			Outbox map[string]struct{ Pending int }
+		}
 		if json.Unmarshal([]byte(body), &h) != nil {
 			return false
 		}
