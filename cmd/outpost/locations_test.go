@@ -42,7 +42,7 @@ func TestLocationsBlockedEverywhereOneIncident(t *testing.T) {
 		posts, _, _ := w.said()
 		return posts >= 1 && w.sameIncidents() == 1
 	})
-	w.drained()
+	w.drained("mastodon")
 	posts, toots, _ := w.said()
 	if posts != 1 || !strings.Contains(toots[0], "Shop") {
 		t.Fatalf("want one post about Shop, got %d: %q", posts, toots)
