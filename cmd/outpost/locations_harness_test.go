@@ -91,9 +91,7 @@ func newLocWorld(t *testing.T, o locOptions) *locWorld {
 	if _, err := exec.LookPath("ip"); err != nil {
 		skipOrFail(t, "network namespace tests need ip (iproute2)")
 	}
-	w := &locWorld{t: t, n: rand.IntN(200) + 20, dir: t.TempDir()}
-	w.hub = fmt.Sprintf("outpost-l%d-hub", w.n)
-	w.br = fmt.Sprintf("opl%di", w.n)
+	w := &locWorld{t: t, dir: t.TempDir()}
 	w.links()
 	w.services()
 	w.writeConfig(o)
@@ -122,11 +120,24 @@ func (w *locWorld) links() {
 		for _, nd := range w.nodes {
 			_ = exec.Command("ip", "netns", "del", nd.ns).Run()
 		}
-		_ = exec.Command("ip", "netns", "del", w.hub).Run()
-		_ = exec.Command("ip", "link", "del", w.br).Run()
+		if w.hub != "" {
+			_ = exec.Command("ip", "netns", "del", w.hub).Run()
+			_ = exec.Command("ip", "link", "del", w.br).Run()
+		}
 	})
-	if out, err := exec.Command("ip", "netns", "add", w.hub).CombinedOutput(); err != nil {
-		skipOrFail(t, fmt.Sprintf("cannot create a network namespace (ip netns add: %v %s)", err, out))
+	// The subnets' octet is drawn until the hub's name is free: another
+	// run of these tests may hold one at the same time.
+	for try := 0; ; try++ {
+		w.n = rand.IntN(200) + 20
+		w.hub, w.br = fmt.Sprintf("outpost-l%d-hub", w.n), fmt.Sprintf("opl%di", w.n)
+		out, err := exec.Command("ip", "netns", "add", w.hub).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 4 || !strings.Contains(string(out), "exists") {
+			w.hub = "" // not ours: cleanup must not delete it
+			skipOrFail(t, fmt.Sprintf("cannot create a network namespace (ip netns add: %v %s)", err, out))
+		}
 	}
 	w.ip("-n", w.hub, "link", "add", "name", "br0", "type", "bridge")
 	w.ip("-n", w.hub, "link", "set", "dev", "br0", "up")
@@ -339,6 +350,7 @@ func (w *locWorld) flushInternet(nd *locNode) {
 func (w *locWorld) restoreInternet(nd *locNode) {
 	w.t.Helper()
 	w.ip("-n", nd.ns, "route", "add", nd.inetNet, "dev", "inet")
+	w.reaches(nd, w.canaries[0], true)
 }
 
 // cutBoth takes both of nd's links down; restoreBoth brings them up (their
@@ -355,20 +367,31 @@ func (w *locWorld) restoreBoth(nd *locNode) {
 	w.t.Helper()
 	w.ip("-n", nd.ns, "link", "set", "dev", "inet", "up")
 	w.ip("-n", nd.ns, "link", "set", "dev", "clu", "up")
+	w.reaches(nd, w.canaries[0], true)
+	w.reaches(nd, w.peerOf(nd), true)
 }
 
 // reaches checks that a TCP connection from inside nd's namespace to
 // addr works (or fails): a fault the harness made is one the node meets.
+// A route removed fails at once; a link brought up may take a moment to
+// carry, so success is awaited for up to 3 s.
 func (w *locWorld) reaches(nd *locNode, addr string, want bool) {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(w.t.Context(), 500*time.Millisecond)
-	defer cancel()
-	c, err := dialIn(nd.ns)(ctx, "tcp", addr)
-	if err == nil {
-		c.Close()
-	}
-	if (err == nil) != want {
-		w.t.Fatalf("from %s, %s reachable: %v, want %v (%v)", nd.id, addr, err == nil, want, err)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(w.t.Context(), 500*time.Millisecond)
+		c, err := dialIn(nd.ns)(ctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			c.Close()
+		}
+		switch {
+		case (err == nil) == want:
+			return
+		case !want || time.Now().After(deadline):
+			w.t.Fatalf("from %s, %s reachable: %v, want %v (%v)", nd.id, addr, err == nil, want, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -88,4 +88,18 @@ func TestLocationCutOffOthersGoOn(t *testing.T) {
 		}
 		return ""
 	})
+	w.restoreInternet(cut)
+	w.until(20*time.Second, "operators told that connectivity is back", func() bool {
+		_, _, slack := w.said()
+		lost, back := 0, 0
+		for _, m := range slack {
+			if strings.Contains(m, "Monitoring connectivity degraded") {
+				lost++
+			}
+			if strings.Contains(m, "Monitoring connectivity restored") {
+				back++
+			}
+		}
+		return lost > 0 && back == lost
+	})
 }

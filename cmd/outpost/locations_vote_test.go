@@ -95,6 +95,12 @@ func TestVoteCutBothLinksDropsOut(t *testing.T) {
 	})
 	w.block(w.others(cut)...)
 	w.decides()
+	// Back on both links, it catches up: the same incident as the others.
+	w.restoreBoth(cut)
+	w.until(30*time.Second, cut.id+" back with the cluster's incident", func() bool {
+		code, _ := cut.get("/healthz")
+		return code == http.StatusOK && w.sameIncidents() == 1
+	})
 }
 
 // A location that flaps (the target blocked and unblocked 30 times, a
