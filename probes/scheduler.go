@@ -19,6 +19,10 @@ type Job struct {
 	Interval time.Duration // run every Interval, staggered; or
 	Schedule string        // a cron spec (5 fields or @descriptor), in UTC
 	Timeout  time.Duration // per run; capped at the interval
+	// Phase moves an interval job's stable offset on (a cluster's
+	// location i of n runs at i·interval/n, so n locations look at the
+	// target n times per interval, not all at once).
+	Phase time.Duration
 }
 
 // Report is one finished run, handed to the scheduler's sink.
@@ -127,7 +131,8 @@ func (s *Scheduler) addJobs(jobs []Job) error {
 			}))
 		case j.Interval > 0:
 			c.timeout = capTimeout(j.Timeout, j.Interval)
-			k := slotKey{j.Interval, stagger(j.Name, j.Interval, s.opts.SlotResolution)}
+			off := (stagger(j.Name, j.Interval, s.opts.SlotResolution) + j.Phase%j.Interval) % j.Interval
+			k := slotKey{j.Interval, off - off%s.opts.SlotResolution}
 			slots[k] = append(slots[k], c)
 		default:
 			return fmt.Errorf("scheduler: job %q has neither interval nor schedule", j.Name)

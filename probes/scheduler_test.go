@@ -371,3 +371,28 @@ func TestSchedulerStopClosesProbes(t *testing.T) {
 		t.Fatalf("closed %d times", closed.Load())
 	}
 }
+
+// A phase moves a job's slot on by that much within its interval: a
+// cluster's locations look at a target in turn, not at once.
+func TestPhaseMovesTheSlot(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	next := func(phase time.Duration) time.Time {
+		s, err := NewScheduler([]Job{{Name: "api-1", Probe: nil, Interval: 9 * time.Second, Phase: phase}},
+			SchedulerOptions{Sink: func(Report) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.cancel()
+		return s.cron.Entries()[0].Schedule.Next(at)
+	}
+	base := next(0)
+	for _, tc := range []struct{ phase, want time.Duration }{{3 * time.Second, 3 * time.Second}, {6 * time.Second, 6 * time.Second}, {9 * time.Second, 0}} {
+		got := next(tc.phase).Sub(base)
+		if got < 0 {
+			got += 9 * time.Second
+		}
+		if got != tc.want {
+			t.Errorf("phase %s moved the slot by %s, want %s", tc.phase, got, tc.want)
+		}
+	}
+}

@@ -19,6 +19,9 @@ func (e *Engine) autoStatus(id string) ComponentStatus {
 			continue
 		}
 		known++
+		if cs.Status == CheckUp && len(cs.Regional) > 0 && e.m.Voting.Regional != RegionalIgnore {
+			degraded++ // up by the vote, failing from some locations
+		}
 		switch cs.Status {
 		case CheckDown:
 			down++

@@ -70,6 +70,9 @@ type Segment struct {
 type Recheck struct {
 	Check string
 	At    time.Time
+	// Locations are where it should run again (a cluster's confirmation
+	// round); empty: wherever it runs.
+	Locations []string
 }
 
 // Engine applies batches to a State under a Model. It is not safe for
@@ -93,6 +96,9 @@ type Engine struct {
 	// lastAny is the newest result of any check, kept as results arrive
 	// (recomputed on rescan), for delayed.
 	lastAny time.Time
+	// rounds are the checks with an open confirmation round (vote.go),
+	// rebuilt from the state on rescan.
+	rounds map[string]bool
 }
 
 // NewEngine wraps state (which it will mutate) under model.
@@ -107,7 +113,7 @@ func NewEngine(m *Model, s *State) *Engine {
 		m.Location = time.UTC
 	}
 	m.index()
-	return &Engine{m: m, s: s, dirty: map[string]bool{}, outages: map[string]bool{}, rescan: true}
+	return &Engine{m: m, s: s, dirty: map[string]bool{}, outages: map[string]bool{}, rounds: map[string]bool{}, rescan: true}
 }
 
 // State exposes the live state for reading by the owner goroutine.
@@ -148,7 +154,7 @@ func (e *Engine) Apply(b Batch) *Changes {
 	wentDown := false
 	for _, r := range results {
 		before := e.checkStatus(r.Check)
-		if e.applyResult(r) {
+		if e.applyResult(r, now) {
 			ch.Results = append(ch.Results, r)
 			if after := e.checkStatus(r.Check); after == CheckDown && before != CheckDown && !e.isCanary(r.Check) {
 				wentDown = true
@@ -180,6 +186,7 @@ func (e *Engine) Apply(b Batch) *Changes {
 	if !cut.Equal(e.s.ConnectivitySince) {
 		e.rescan = true // statuses freeze or thaw
 	}
+	e.decideDue(now)
 	events := len(ch.Events)
 	e.maintenance(now)
 	if len(ch.Events) != events {
@@ -211,15 +218,27 @@ func (e *Engine) nextID(prefix string) (string, uint64) {
 
 // applyResult moves a check's counters and status; false for unknown checks
 // (a result that raced a reload).
-func (e *Engine) applyResult(r CheckResult) bool {
+func (e *Engine) applyResult(r CheckResult, now time.Time) bool {
 	def, ok := e.m.check(r.Check)
 	if !ok {
 		return false
+	}
+	voters := e.voters(def)
+	if voters != nil && !slices.Contains(voters, r.Location) {
+		return false // not from a location the check votes from
 	}
 	cs := e.s.Checks[r.Check]
 	if cs == nil {
 		cs = &CheckState{Status: CheckUnknown}
 		e.s.Checks[r.Check] = cs
+	}
+	if voters != nil {
+		e.applyVoted(def, cs, voters, r, now)
+		e.ch.Checks = append(e.ch.Checks, r.Check)
+		return true
+	}
+	if def.Canary && r.Location != "" && len(e.m.Locations) >= 2 {
+		e.applyRegion(def, cs, r) // each location's canaries say whether it can see
 	}
 	at := r.At.UTC()
 	cs.LastAt, cs.LastOutcome, cs.LastReason, cs.LastMessage, cs.LastLatency = at, r.Result.Outcome, r.Result.Reason, r.Result.Message, r.Result.Latency

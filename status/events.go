@@ -47,6 +47,7 @@ type Private struct {
 type CheckDetail struct {
 	Name      string         `json:"name"`
 	Component string         `json:"component"`
+	Location  string         `json:"location,omitempty"` // in a cluster, where it ran
 	Status    CheckStatus    `json:"status"`
 	Outcome   probes.Outcome `json:"outcome"`
 	Reason    probes.Reason  `json:"reason"`

@@ -32,8 +32,11 @@ func Fingerprint(m *Model) string {
 		Maintenance           []window
 		StaleAfter            int
 		ConnectivityThreshold float64
+		Locations             []string
+		Voting                Voting
 	}{SiteTitle: m.SiteTitle, Components: m.Components, Checks: m.Checks, AutoIncidents: m.AutoIncidents,
-		ReopenWindow: m.ReopenWindow, StaleAfter: m.StaleAfter, ConnectivityThreshold: m.ConnectivityThreshold}
+		ReopenWindow: m.ReopenWindow, StaleAfter: m.StaleAfter, ConnectivityThreshold: m.ConnectivityThreshold,
+		Locations: m.Locations, Voting: m.Voting}
 	if m.Location != nil {
 		doc.Location = m.Location.String()
 	}

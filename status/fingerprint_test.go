@@ -26,14 +26,18 @@ func TestFingerprint(t *testing.T) {
 		t.Fatalf("the same settings: %q / %q", base, again)
 	}
 	for name, change := range map[string]func(*Model){
-		"a threshold":       func(m *Model) { m.Checks[0].FailureThreshold++ },
-		"a check's period":  func(m *Model) { m.Checks[1].Every = time.Minute },
-		"a component":       func(m *Model) { m.Components = m.Components[:2] },
-		"a dependency":      func(m *Model) { m.Components[0].DependsOn = []string{"db"} },
-		"the reopen window": func(m *Model) { m.ReopenWindow = time.Hour },
-		"the time zone":     func(m *Model) { m.Location = time.FixedZone("X", 3600) },
-		"a window's length": func(m *Model) { m.Maintenance[0].Duration = 2 * time.Hour },
-		"a canary":          func(m *Model) { m.Checks[2].Canary = true },
+		"a threshold":        func(m *Model) { m.Checks[0].FailureThreshold++ },
+		"a check's period":   func(m *Model) { m.Checks[1].Every = time.Minute },
+		"a component":        func(m *Model) { m.Components = m.Components[:2] },
+		"a dependency":       func(m *Model) { m.Components[0].DependsOn = []string{"db"} },
+		"the reopen window":  func(m *Model) { m.ReopenWindow = time.Hour },
+		"the time zone":      func(m *Model) { m.Location = time.FixedZone("X", 3600) },
+		"a window's length":  func(m *Model) { m.Maintenance[0].Duration = 2 * time.Hour },
+		"a canary":           func(m *Model) { m.Checks[2].Canary = true },
+		"the locations":      func(m *Model) { m.Locations = []string{"eu-west", "us-east"} },
+		"the vote":           func(m *Model) { m.Voting.Rule = VoteAll },
+		"a check's vote":     func(m *Model) { m.Checks[0].Vote = VoteAny },
+		"where a check runs": func(m *Model) { m.Checks[0].Locations = []string{"eu-west"} },
 	} {
 		m := build()
 		change(m)

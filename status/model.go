@@ -22,6 +22,10 @@ type Model struct {
 	// ConnectivityThreshold is the share of checks down that, with the
 	// canaries failing, means Outpost is cut off. Default 0.5.
 	ConnectivityThreshold float64
+	// Locations are the cluster's locations (cluster.nodes[].location),
+	// sorted; with fewer than two there is no vote (vote.go).
+	Locations []string
+	Voting    Voting
 
 	// idx finds checks and components without a scan; built by the
 	// engine when it adopts the model (NewEngine, SetModel).
@@ -35,6 +39,7 @@ type modelIndex struct {
 	component map[string]int        // component id → position in Components
 	checksOf  map[string][]CheckDef // component id → its status checks (not warnings), in model order
 	shortest  time.Duration         // the shortest check period
+	canaries  []CheckDef            // in model order
 }
 
 // index builds the lookups; the model must not change afterwards.
@@ -46,6 +51,9 @@ func (m *Model) index() {
 			x.shortest = c.Every
 		}
 		x.check[c.Name] = i
+		if c.Canary {
+			x.canaries = append(x.canaries, c)
+		}
 		if !c.Warning { // a component is what its status checks say
 			x.checksOf[c.Component] = append(x.checksOf[c.Component], c)
 		}
@@ -77,6 +85,12 @@ type CheckDef struct {
 	// Warning checks tell operators (check.warning events) and never move
 	// their component's status, freshness or uptime (affects: warning).
 	Warning bool
+	// Locations are where the check runs in a cluster (empty: every
+	// location); Vote overrides the model's rule for it.
+	Locations []string
+	Vote      VoteRule
+	// Push checks (heartbeats) have no location: a beat reaches one node.
+	Push bool
 }
 
 // Schedule yields the next firing after a time (robfig/cron's Schedule
@@ -165,4 +179,7 @@ type CheckResult struct {
 	Check  string
 	At     time.Time // when the run finished
 	Result probes.Result
+	// Location is where it ran (a cluster node's location; empty on a
+	// single node).
+	Location string
 }

@@ -33,6 +33,15 @@ type CheckState struct {
 	LastReason  probes.Reason  `json:"last_reason"`
 	LastMessage string         `json:"last_message,omitempty"`
 	LastLatency time.Duration  `json:"last_latency"`
+
+	// In a cluster's vote (vote.go): each location's own state, by
+	// location; the open confirmation round; the locations it fails from
+	// while its voted status is up; and whether operators were told its
+	// verdict cannot be confirmed.
+	Regions     map[string]*CheckState `json:"regions,omitempty"`
+	Round       *Round                 `json:"round,omitempty"`
+	Regional    []string               `json:"regional,omitempty"`
+	Unconfirmed bool                   `json:"unconfirmed,omitempty"`
 }
 
 // ComponentState is a component's durable state.

@@ -159,13 +159,19 @@ const (
 	CheckWarning             EventType = "check.warning"
 	CheckWarningCleared      EventType = "check.warning_cleared"
 	DeliveryFailed           EventType = "delivery.failed"
+	// In a cluster's vote: a check fails from some locations only; it is
+	// fine from all again; too few locations can see to confirm a verdict.
+	CheckRegional        EventType = "check.regional"
+	CheckRegionalCleared EventType = "check.regional_cleared"
+	CheckUnconfirmed     EventType = "check.unconfirmed"
 )
 
 // OperatorsOnly reports events that never reach public channels.
 func (t EventType) OperatorsOnly() bool {
 	switch t {
 	case MonitorDelayed, MonitorConnectivityLost, MonitorConnectivityFixed, MonitorPeerDown, MonitorPeerUp,
-		CheckCertificateExpiring, CheckWarning, CheckWarningCleared, DeliveryFailed:
+		CheckCertificateExpiring, CheckWarning, CheckWarningCleared, DeliveryFailed,
+		CheckRegional, CheckRegionalCleared, CheckUnconfirmed:
 		return true
 	}
 	return false

@@ -16,12 +16,16 @@ import (
 // clusterUsage lists the cluster subcommands.
 const clusterUsage = `usage: outpost cluster certs -out DIR -nodes a,b,c [-days N] [-force]
        outpost cluster status -config FILE [-node ID] [-json]
+       outpost cluster seed -config FILE -node ID
 
   certs   write a CA and each node's certificate and key (DIR/ca.pem,
           DIR/ID.pem, DIR/ID-key.pem) for the cluster section's mutual TLS
   status  ask a node (its operators' listener) for every member's account:
           leader, term, commit and applied index, state, last contact,
-          lag, location, codec and certificate expiry`
+          lag, location, codec and certificate expiry, and where a
+          member's cluster.nodes differs from raft's configuration
+  seed    make a single Outpost's data file this first member's state,
+          with its history (once, Outpost stopped; docs/operations.md)`
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isHelp(args[0]) {
@@ -33,6 +37,8 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return runClusterCerts(ctx, args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "status":
 		return runClusterStatus(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "seed":
+		return runClusterSeed(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, clusterUsage)
 	return exitConfig

@@ -64,6 +64,12 @@ func runClusterStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 		if v.Error != "" {
 			fmt.Fprintf(stdout, "%s: %s\n", v.Node, v.Error)
 		}
+		if v.Removed {
+			fmt.Fprintf(stdout, "%s: removed from the cluster by the leader: stop it\n", v.Node)
+		}
+		if v.Mismatch != "" {
+			fmt.Fprintf(stdout, "%s: cluster.nodes and raft's configuration differ: %s\n", v.Node, v.Mismatch)
+		}
 	}
 	return exitOK
 }

@@ -188,7 +188,7 @@ func (m *mux) close() {
 // dialing a node's address with its node id as the name it must present.
 type layer struct {
 	m     *mux
-	ids   map[raft.ServerAddress]string // address → node id
+	idAt  func(raft.ServerAddress) string // address → node id
 	dial  *tls.Config
 	local net.Addr
 }
@@ -207,7 +207,7 @@ func (l *layer) Close() error { l.m.close(); return nil }
 func (l *layer) Addr() net.Addr { return l.local }
 
 func (l *layer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialNode(l.dial, l.ids[address], string(address), streamRaft, timeout)
+	return dialNode(l.dial, l.idAt(address), string(address), streamRaft, timeout)
 }
 
 // dialNode opens a stream of kind to the node id at address, which must

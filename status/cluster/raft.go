@@ -48,7 +48,11 @@ type Node struct {
 	mux       *mux
 	logs      *raftboltdb.BoltStore
 	dial      *tls.Config
-	ids       map[raft.ServerAddress]string
+	members   *roster
+	removed   atomic.Bool  // the leader removed this member (members.go)
+	codec     int          // the codec version this member reports (store.CodecVersion)
+	codecOK   atomic.Int64 // the highest codec every member reported (codec.go); 0: ask
+	done      chan struct{}
 	log       *slog.Logger
 	behind    atomic.Int64  // unix nanos: see BehindSince
 	started   time.Time     // when this member started
@@ -63,7 +67,8 @@ type Node struct {
 // ignores the rest).
 func Start(o Options) (*Node, error) {
 	cl := o.Config.Cluster
-	tcfg, err := TLSConfig(o.Config, cl.Node)
+	members := newRoster(cl.Nodes)
+	tcfg, err := tlsConfig(o.Config, cl.Node, members.trusts)
 	if err != nil {
 		return nil, err
 	}
@@ -85,26 +90,19 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
-		wait: 10 * time.Second, apply: 10 * time.Second}
+	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
+		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
 		return nil, err
 	}
+	go n.keepMembers(n.done)
 	return n, nil
 }
 
 func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	cl := o.Config.Cluster
-	var servers []raft.Server
-	var self string
-	for _, nd := range cl.Nodes {
-		n.ids[raft.ServerAddress(nd.Address)] = nd.ID
-		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(nd.ID), Address: raft.ServerAddress(nd.Address)})
-		if nd.ID == cl.Node {
-			self = nd.Address
-		}
-	}
+	self := cl.Self().Address
 	rlog := hclogFor(o.Logger)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, rlog)
 	if err != nil {
@@ -117,10 +115,14 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 		}
 	}
 	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, n.serveView, answerBusy)
-	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, ids: n.ids, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, rlog)
+	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, idAt: n.members.idAt, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, rlog)
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
 	rc.Logger = rlog
+	// A leader that removes itself (cluster.nodes no longer lists it)
+	// steps down and says so (Removed), rather than stopping raft under
+	// the node.
+	rc.ShutdownOnRemove = false
 	raftTiming(rc, cl)
 	// The data file is durable up to its applied index, which a snapshot
 	// never passes: installing raft's own latest snapshot at every start
@@ -140,9 +142,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 		return fmt.Errorf("raft: %w", err)
 	}
 	if !had {
-		if err := n.r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
-			return fmt.Errorf("raft bootstrap: %w", err)
-		}
+		return n.bootstrap()
 	}
 	return nil
 }
@@ -161,7 +161,10 @@ var ErrOutcomeUnknown = fmt.Errorf("the leader lost its leadership before the wr
 // the leader gave: on the leader directly, from a follower through the
 // node connection to the leader. It is the node's Log.
 func (n *Node) Apply(e store.Entry) (store.Result, error) {
-	data, err := store.EncodeEntry(e)
+	if n.removed.Load() {
+		return store.Result{}, ErrRemoved
+	}
+	data, err := n.encode(e)
 	if err != nil {
 		return store.Result{}, err
 	}
@@ -263,6 +266,10 @@ func (n *Node) Stats() map[string]string { return n.r.Stats() }
 // it) and its files close.
 func (n *Node) Close() error {
 	var errs []error
+	if n.done != nil {
+		close(n.done) // keepMembers ends
+		n.done = nil
+	}
 	if n.r != nil {
 		errs = append(errs, n.r.Shutdown().Error())
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -32,7 +33,12 @@ type member struct {
 // addresses, and returns the members (not yet started).
 func threeNodes(t testing.TB) []*member {
 	t.Helper()
-	ids := []string{"ams", "nyc", "sgp"}
+	return nodesOf(t, "ams", "nyc", "sgp")
+}
+
+// nodesOf is threeNodes for the members ids.
+func nodesOf(t testing.TB, ids ...string) []*member {
+	t.Helper()
 	certs := certsDir(t, 30, ids...)
 	var lns []net.Listener
 	var nodes []string
@@ -125,9 +131,13 @@ func eventually(t testing.TB, what string, ok func() bool) {
 	}
 }
 
+// results is one run of api-1 by node, from its location (threeNodes
+// puts ams, nyc and sgp at loc-0, loc-1 and loc-2: three locations, so
+// the check's status is their vote).
 func results(at time.Time, node string, o probes.Outcome) store.Entry {
 	r := status.CheckResult{Check: "api-1", At: at, Result: probes.Result{Outcome: o, Reason: probes.ReasonTimeout}}
-	return store.Entry{At: at, Inputs: store.NewInputs([]status.CheckResult{r}, nil, node, "")}
+	loc := map[string]string{"ams": "loc-0", "nyc": "loc-1", "sgp": "loc-2"}[node]
+	return store.Entry{At: at, Inputs: store.NewInputs([]status.CheckResult{r}, nil, node, loc)}
 }
 
 func contents(t *testing.T, st *store.Store) map[string]string {
@@ -188,7 +198,9 @@ func TestThreeNodesKeepOneState(t *testing.T) {
 	eventually(t, "one state on three nodes", same)
 	incs, err := leader.st.Incidents(5, nil, nil)
 	if err != nil || len(incs) != 1 {
-		t.Fatalf("incidents %v (%v), want one", incs, err)
+		st, _ := leader.st.LoadState(t0, time.Hour)
+		b, _ := json.Marshal(st.Checks)
+		t.Fatalf("incidents %v (%v), want one; %s", incs, err, b)
 	}
 
 	// A follower stops; the log moves past two snapshots; it comes back.
@@ -204,7 +216,9 @@ func TestThreeNodesKeepOneState(t *testing.T) {
 	awayAt := applied(away)
 	away.stop()
 	for i := range 30 {
-		if _, err := leader.node.Apply(results(t0.Add(time.Minute+time.Duration(i)*time.Second), leader.id, probes.Up)); err != nil {
+		// The leader writes every location's runs (a round of up decides).
+		from := []string{"ams", "nyc", "sgp"}[i%3]
+		if _, err := leader.node.Apply(results(t0.Add(time.Minute+time.Duration(i)*time.Second), from, probes.Up)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,6 +24,16 @@ const maxPEMFile = 1 << 20
 // of cluster.nodes. A dialer that sets ServerName to a node id accepts
 // only that node. PeerID tells whom a connection is with.
 func TLSConfig(cfg *config.Config, nodeID string) (*tls.Config, error) {
+	var ids []string
+	if cfg.Cluster != nil {
+		ids = cfg.Cluster.IDs()
+	}
+	return tlsConfig(cfg, nodeID, func(id string) bool { return slices.Contains(ids, id) })
+}
+
+// tlsConfig is TLSConfig with the members asked at each handshake: a
+// running member's list changes with a reload of cluster.nodes.
+func tlsConfig(cfg *config.Config, nodeID string, member func(id string) bool) (*tls.Config, error) {
 	cl := cfg.Cluster
 	if cl == nil {
 		return nil, errors.New("the config has no cluster section")
@@ -39,7 +49,6 @@ func TLSConfig(cfg *config.Config, nodeID string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	members := cl.IDs()
 	base := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{pair},
@@ -53,13 +62,13 @@ func TLSConfig(cfg *config.Config, nodeID string) (*tls.Config, error) {
 	}
 	server := base.Clone()
 	server.VerifyConnection = func(cs tls.ConnectionState) error {
-		return verifyPeer(cs, roots, members, "", x509.ExtKeyUsageClientAuth)
+		return verifyPeer(cs, roots, member, "", x509.ExtKeyUsageClientAuth)
 	}
 	// GetConfigForClient runs only on the serving side: the one place
 	// where a handshake knows which side it is.
 	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return server, nil }
 	base.VerifyConnection = func(cs tls.ConnectionState) error {
-		return verifyPeer(cs, roots, members, cs.ServerName, x509.ExtKeyUsageServerAuth)
+		return verifyPeer(cs, roots, member, cs.ServerName, x509.ExtKeyUsageServerAuth)
 	}
 	return base, nil
 }
@@ -76,7 +85,7 @@ func PeerID(cs tls.ConnectionState) string {
 // verifyPeer checks the other side's certificate: it chains to a CA of
 // the bundle for usage, names a member (CommonName and DNS name), and is
 // want's when want is set.
-func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, members []string, want string, usage x509.ExtKeyUsage) error {
+func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, member func(string) bool, want string, usage x509.ExtKeyUsage) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("cluster: the peer presented no certificate")
 	}
@@ -89,7 +98,7 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, members []string, 
 		return fmt.Errorf("cluster: peer certificate: %w", err)
 	}
 	id := leaf.Subject.CommonName
-	if !slices.Contains(members, id) || leaf.VerifyHostname(id) != nil {
+	if !member(id) || leaf.VerifyHostname(id) != nil {
 		return fmt.Errorf("cluster: peer certificate for %q is not among cluster.nodes", id)
 	}
 	if want != "" && id != want {

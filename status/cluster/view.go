@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/outpost-status/outpost/status/store"
 )
 
 // View is one member's account of itself, as `outpost cluster status`
@@ -23,9 +21,12 @@ type View struct {
 	Term         uint64    `json:"term"`
 	CommitIndex  uint64    `json:"commit_index"`
 	AppliedIndex uint64    `json:"applied_index"`
-	Lag          uint64    `json:"lag"`          // entries behind the leader's commit index (filled by the gatherer)
-	LastContact  string    `json:"last_contact"` // since it last heard from the leader, as raft says it
-	Codec        int       `json:"codec"`        // the newest entry encoding it writes and reads
+	Lag          uint64    `json:"lag"`                // entries behind the leader's commit index (filled by the gatherer)
+	LastContact  string    `json:"last_contact"`       // since it last heard from the leader, as raft says it
+	Codec        int       `json:"codec"`              // the newest entry encoding it writes and reads
+	LastIndex    uint64    `json:"last_index"`         // its log's last index (or its snapshot's): 0 while it holds no raft state
+	Mismatch     string    `json:"mismatch,omitempty"` // how its cluster.nodes differs from raft's configuration ("" when they agree)
+	Removed      bool      `json:"removed,omitempty"`  // the leader removed it from raft's configuration
 	CertExpiry   time.Time `json:"cert_expiry,omitzero"`
 	Error        string    `json:"error,omitempty"`
 }
@@ -42,7 +43,8 @@ func (n *Node) view() View {
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
 	v := View{Node: n.id, Location: n.cfg.Cluster.Self().Location, Address: n.cfg.Cluster.Self().Address, State: st["state"],
 		Leader: n.Leader(), Term: num("term"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
-		LastContact: st["last_contact"], Codec: store.CodecVersion, CertExpiry: n.expiry.Leaf}
+		LastContact: st["last_contact"], Codec: n.codec, CertExpiry: n.expiry.Leaf,
+		LastIndex: max(num("last_log_index"), num("last_snapshot_index")), Mismatch: n.Mismatch(), Removed: n.Removed()}
 	return v
 }
 
@@ -76,7 +78,7 @@ func (n *Node) askView(id, addr string, timeout time.Duration) (View, error) {
 // Status gathers every member's account (each asked at once, within
 // timeout) and each one's lag behind the leader's commit index.
 func (n *Node) Status(timeout time.Duration) Status {
-	nodes := n.cfg.Cluster.Nodes
+	nodes := n.members.list()
 	views := make([]View, len(nodes))
 	var wg sync.WaitGroup
 	for i, nd := range nodes {

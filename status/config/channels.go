@@ -15,7 +15,7 @@ var eventTypes = []status.EventType{status.IncidentCreated, status.IncidentUpdat
 	status.ComponentStatusChanged, status.MaintenanceScheduled, status.MaintenanceStarted, status.MaintenanceCompleted, status.MaintenanceCancelled,
 	status.MonitorDelayed, status.MonitorConnectivityLost, status.MonitorConnectivityFixed, status.MonitorPeerDown,
 	status.MonitorPeerUp, status.CheckCertificateExpiring, status.CheckWarning, status.CheckWarningCleared,
-	status.DeliveryFailed}
+	status.DeliveryFailed, status.CheckRegional, status.CheckRegionalCleared, status.CheckUnconfirmed}
 
 func knownEvent(s string) bool {
 	for _, e := range eventTypes {

@@ -80,8 +80,10 @@ func TestClusterSection(t *testing.T) {
 	}
 }
 
-// The cluster section is wired at start: a reload that adds, changes or
-// removes it is refused.
+// The cluster section is wired at start, but for its members: a reload
+// that adds or removes the section, moves this node or changes its TLS
+// files or raft's timing is refused; one that adds, removes or moves
+// another member reloads (cluster.nodes is authoritative).
 func TestClusterNeedsARestart(t *testing.T) {
 	lookup := func(k string) (string, bool) { return "ams", k == NodeEnv }
 	load := func(src string) *Config {
@@ -93,13 +95,24 @@ func TestClusterNeedsARestart(t *testing.T) {
 		return c
 	}
 	single, clustered := load(clusterBase), load(clusterBase+clusterSection)
-	moved := load(clusterBase + strings.Replace(clusterSection, "ams.example.net:7946", "ams.example.net:7947", 1))
-	for name, pair := range map[string][2]*Config{"added": {single, clustered}, "removed": {clustered, single}, "changed": {clustered, moved}} {
+	edit := func(old, new string) *Config { return load(clusterBase + strings.Replace(clusterSection, old, new, 1)) }
+	moved := edit("ams.example.net:7946", "ams.example.net:7947")
+	elsewhere := edit("location: eu-west", "location: eu-central")
+	otherCA := edit("ca_file: cluster/ca.pem", "ca_file: cluster/ca2.pem")
+	timing := load(clusterBase + clusterSection + "  commit_timeout: 250ms\n")
+	for name, pair := range map[string][2]*Config{"added": {single, clustered}, "removed": {clustered, single}, "this node moved": {clustered, moved},
+		"this node's location": {clustered, elsewhere}, "tls": {clustered, otherCA}, "timing": {clustered, timing}} {
 		if err := RestartNeeded(pair[0], pair[1]); err == nil || !strings.Contains(err.Error(), "cluster changed") {
 			t.Errorf("%s: RestartNeeded = %v, want cluster changed", name, err)
 		}
 	}
-	if err := RestartNeeded(clustered, load(clusterBase+clusterSection)); err != nil {
-		t.Errorf("the same cluster section: %v", err)
+	fourth := load(clusterBase + clusterSection[:strings.Index(clusterSection, "  tls:")] + "    - {id: lon, address: \"lon.example.net:7946\", location: eu-west}\n" +
+		clusterSection[strings.Index(clusterSection, "  tls:"):])
+	for name, next := range map[string]*Config{"the same": load(clusterBase + clusterSection), "a member added": fourth,
+		"a member removed": edit("    - {id: sgp, address: \"sgp.example.net:7946\", location: us-east}\n", ""),
+		"a member moved":   edit("sgp.example.net:7946", "sgp2.example.net:7946")} {
+		if err := RestartNeeded(clustered, next); err != nil {
+			t.Errorf("%s: %v, want a reload", name, err)
+		}
 	}
 }

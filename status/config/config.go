@@ -46,6 +46,9 @@ type Config struct {
 	// Cluster, when set, makes this Outpost one node of several
 	// (docs/config.md); nil means one node, as before.
 	Cluster *Cluster `yaml:"cluster"`
+	// Voting is how a cluster's locations decide a check's status
+	// (voting.go); without a cluster it has no effect.
+	Voting Voting `yaml:"voting"`
 
 	// Proxies is TrustedProxies parsed.
 	Proxies []*net.IPNet `yaml:"-"`
@@ -114,6 +117,10 @@ type Check struct {
 	// Affects is "status" (the default: the check decides its
 	// component's public status) or "warning" (it tells operators only).
 	Affects string `yaml:"affects"`
+	// Locations are where the check runs in a cluster (default: every
+	// location); Vote overrides voting.vote for it.
+	Locations []string `yaml:"locations"`
+	Vote      string   `yaml:"vote"`
 
 	probes.Spec `yaml:",inline"`
 

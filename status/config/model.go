@@ -19,7 +19,8 @@ func (c *Config) Model() *status.Model {
 	for _, ch := range c.Checks {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Component: ch.Component,
 			FailureThreshold: ch.FailureThreshold, SuccessThreshold: ch.SuccessThreshold,
-			RecheckInterval: ch.RecheckInterval, Every: ch.Every, Warning: ch.Affects == AffectsWarning})
+			RecheckInterval: ch.RecheckInterval, Every: ch.Every, Warning: ch.Affects == AffectsWarning,
+			Locations: ch.Locations, Vote: status.VoteRule(ch.Vote), Push: ch.Kind == "heartbeat"})
 	}
 	for _, ch := range c.Canaries {
 		m.Checks = append(m.Checks, status.CheckDef{Name: ch.Name, Canary: true,
@@ -27,6 +28,9 @@ func (c *Config) Model() *status.Model {
 			RecheckInterval: ch.RecheckInterval, Every: ch.Every})
 	}
 	m.ConnectivityThreshold = c.Connectivity.Threshold
+	m.Locations = c.Locations()
+	m.Voting = status.Voting{Rule: status.VoteRule(c.Voting.Vote), MinLocations: c.Voting.MinLocations,
+		Regional: status.Regional(c.Voting.Regional)}
 	for _, w := range c.Maintenance {
 		d := status.MaintenanceDef{ID: w.ID, Name: w.Name, Message: w.Message, Components: w.Components,
 			Start: w.Start, End: w.End, Duration: w.Duration}

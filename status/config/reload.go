@@ -36,6 +36,7 @@ func reloadRules() map[string]reloadRule {
 		"canaries":     reload,
 		"connectivity": reload,
 		"incidents":    reload,
+		"voting":       reload, // the model: a cluster reloads it together
 		"maintenance":  reload,
 		"scheduler":    reload,
 		// The new checks get a new browser; the old one closes with its scheduler.
@@ -52,8 +53,10 @@ func reloadRules() map[string]reloadRule {
 		"webhooks":        restart,
 		"email":           restart, // the sender and the subscribe form are built once at start
 		"trusted_proxies": restart,
-		// Membership and the node connection are wired once at start.
-		"cluster": restart,
+		// The node connection and raft are wired once at start; the
+		// members (cluster.nodes) reload: the leader brings raft's
+		// configuration to them. This node's own entry is its listener.
+		"cluster": {restart: true, same: sameClusterButMembers},
 	}
 }
 
@@ -90,4 +93,21 @@ func section(c *Config, key string) any {
 		}
 	}
 	return nil
+}
+
+// sameClusterButMembers compares two cluster sections but for the other
+// members in cluster.nodes, which a reload may add, remove or move.
+func sameClusterButMembers(a, b *Config) bool {
+	if (a.Cluster == nil) != (b.Cluster == nil) {
+		return false
+	}
+	if a.Cluster == nil {
+		return true
+	}
+	x, y := *a.Cluster, *b.Cluster
+	if x.Self() != y.Self() {
+		return false
+	}
+	x.Nodes, y.Nodes = nil, nil
+	return reflect.DeepEqual(x, y)
 }

@@ -82,6 +82,7 @@ func (d *decoder) validate(c *Config, po probes.Options) {
 	validateWebhooks(&c.Webhooks, bad)
 	validateEmail(&c.Email, bad)
 	d.validateCluster(c, bad)
+	validateVoting(c, bad)
 }
 
 type badFunc func(path, format string, args ...any)

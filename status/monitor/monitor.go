@@ -169,10 +169,35 @@ func Site(cfg *config.Config) statuspage.Site {
 
 func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
 	var jobs []probes.Job
-	for _, c := range append(slices.Clone(cfg.Checks), cfg.Canaries...) {
+	for _, c := range cfg.Checks {
+		if run, phase := placement(cfg, c, m.o.Location); run {
+			jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout, Phase: phase})
+		}
+	}
+	for _, c := range cfg.Canaries { // every location's own
 		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
 	}
 	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger, Now: m.o.Now})
+}
+
+// placement says whether the node at location here runs c, and at which
+// phase. In a cluster a check runs from its locations (every one by
+// default), location i of n at i·interval/n: the target is looked at n
+// times per interval in all, and a first failure anywhere is confirmed by
+// the others at once (status/vote.go). A heartbeat is read wherever it is.
+func placement(cfg *config.Config, c config.Check, here string) (bool, time.Duration) {
+	locs := c.Locations
+	if len(locs) == 0 {
+		locs = cfg.Locations()
+	}
+	i := slices.Index(locs, here)
+	switch {
+	case here == "" || c.Kind == "heartbeat" || len(locs) == 0:
+		return true, 0
+	case i < 0:
+		return false, 0
+	}
+	return true, time.Duration(i) * (c.Interval / time.Duration(len(locs)))
 }
 
 // adopt makes cfg and sched the ones in force.

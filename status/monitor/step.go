@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -87,6 +88,9 @@ func (m *Monitor) applied(now time.Time) {
 		m.hist.invalidate()
 	}
 	for _, rc := range a.Rechecks {
+		if len(rc.Locations) > 0 && !slices.Contains(rc.Locations, m.o.Location) {
+			continue // another location's confirmation run
+		}
 		m.recheck(rc, now)
 	}
 	// A step that only moved freshness is published at most every

@@ -171,6 +171,9 @@ func (n *Node) ready() (bool, string) {
 	if since := n.mon.Isolated(); !since.IsZero() {
 		return false, "cut off from the others since " + since.Format(time.RFC3339)
 	}
+	if n.cl != nil && n.cl.Removed() {
+		return false, cluster.ErrRemoved.Error()
+	}
 	if n.cl != nil {
 		if since := n.cl.BehindSince(); !since.IsZero() {
 			return false, "behind the cluster since " + since.Format(time.RFC3339)

@@ -41,6 +41,10 @@ type clusterHealth struct {
 	CommitIndex  string `json:"commit_index"`
 	AppliedIndex string `json:"applied_index"`
 	LastContact  string `json:"last_contact"`
+	// Mismatch says how cluster.nodes differs from raft's configuration
+	// (a reload not yet on every member, or a change under way).
+	Mismatch string `json:"mismatch,omitempty"`
+	Removed  bool   `json:"removed,omitempty"` // the leader removed this member: stop it
 }
 
 type outboxHealth struct {
@@ -91,7 +95,8 @@ func (n *Node) healthDetails() healthBody {
 	if n.cl != nil {
 		st := n.cl.Stats()
 		b.Cluster = &clusterHealth{Node: n.cl.ID(), Location: n.cfg.Cluster.Self().Location, Leader: n.cl.Leader(), State: st["state"],
-			Term: st["term"], CommitIndex: st["commit_index"], AppliedIndex: st["applied_index"], LastContact: st["last_contact"]}
+			Term: st["term"], CommitIndex: st["commit_index"], AppliedIndex: st["applied_index"], LastContact: st["last_contact"],
+			Mismatch: n.cl.Mismatch(), Removed: n.cl.Removed()}
 	}
 	return b
 }

@@ -158,6 +158,9 @@ func New(o Options) (*Node, error) {
 	}
 	n.rl = newReloader(n.path, cfg, n.mon, n.met, log, n.now)
 	n.rl.beats, n.rl.version, n.rl.st = n.beats, n.version, n.st
+	if n.cl != nil {
+		n.rl.members = n.cl.SetNodes
+	}
 	if cfg.Export.Dir != "" {
 		n.exp = newExporter(cfg.Export, n.srv, log)
 	}

@@ -31,6 +31,9 @@ type reloader struct {
 
 	beats *probes.Beats // the heartbeat registry every config shares
 	st    *store.Store  // read: heartbeat token hashes
+	// members takes a reloaded cluster.nodes (the cluster member's
+	// SetNodes); nil on a single node.
+	members func([]config.ClusterNode)
 
 	mu       sync.Mutex
 	hash     string
@@ -150,6 +153,9 @@ func (r *reloader) reload(ctx context.Context, why string) {
 	r.hash, r.loadedAt, r.lastErr = cfg.Hash, r.now().UTC(), ""
 	r.seen = fileStamp{size: cfg.Size, modTime: cfg.ModTime, hash: cfg.Hash}
 	r.beats.SetTokens(heartbeatHashes(cfg, r.st, r.log)) // checks added or removed
+	if r.members != nil && cfg.Cluster != nil {
+		r.members(cfg.Cluster.Nodes)
+	}
 	r.log.Info("config reloaded", "trigger", why, "checks", len(cfg.Checks), "components", len(cfg.Components))
 }
 

@@ -67,7 +67,7 @@ func (in *Inputs) AsBatch(at time.Time) status.Batch {
 		b.Results = make([]status.CheckResult, len(in.Results))
 	}
 	for i, r := range in.Results {
-		b.Results[i] = status.CheckResult{Check: r.Check, At: r.At, Result: r.result()}
+		b.Results[i] = status.CheckResult{Check: r.Check, At: r.At, Result: r.result(), Location: r.Location}
 	}
 	return b
 }
@@ -75,7 +75,7 @@ func (in *Inputs) AsBatch(at time.Time) status.Batch {
 // inputOf is a run's result as the log carries it and a step keeps it
 // raw (its details are not kept).
 func inputOf(r status.CheckResult) Input {
-	return Input{Check: r.Check, At: r.At, Outcome: r.Result.Outcome, Reason: r.Result.Reason, Latency: r.Result.Latency, Message: r.Result.Message}
+	return Input{Check: r.Check, Location: r.Location, At: r.At, Outcome: r.Result.Outcome, Reason: r.Result.Reason, Latency: r.Result.Latency, Message: r.Result.Message}
 }
 
 func (r Input) result() probes.Result {

@@ -1,0 +1,71 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// A rolling upgrade replaces members one at a time, so for a while old
+// and new Outposts apply the same log. An entry is stamped with the codec
+// version its parts need, not the newest this build knows, and the
+// leader writes an entry that needs a version newer than every Outpost
+// reads (store.MinCodecVersion) only once every member reports, in its
+// account (View.Codec), that it knows that version: an older member would
+// refuse the entry and halt.
+
+// ErrCodecNotReady: an entry needs a codec version some member does not
+// report (yet): it was not written. Upgrade every member first.
+var ErrCodecNotReady = errors.New("not every member knows the codec version this entry needs: upgrade them all first")
+
+// entryCodec is the codec version e needs: the oldest whose readers know
+// every part it carries. Every part there is today is version 2's (a
+// part added later names its version here).
+func entryCodec(store.Entry) int { return store.MinCodecVersion }
+
+// encode encodes e stamped with the version it needs, after the gate
+// when that version is newer than every Outpost reads.
+func (n *Node) encode(e store.Entry) ([]byte, error) {
+	need := entryCodec(e)
+	if need > store.MinCodecVersion {
+		if err := n.CodecReady(need, 3*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	data, err := store.EncodeEntry(e)
+	if err != nil {
+		return nil, err
+	}
+	data[0] = byte(need)
+	return data, nil
+}
+
+// CodecReady is the gate a leader asks before it writes an entry of
+// codec version v: nil once every member of cluster.nodes has reported
+// (in its account, asked within timeout) a codec of at least v; else an
+// ErrCodecNotReady naming those behind or not answering. A yes is kept
+// until cluster.nodes changes (a new member may run an older Outpost).
+func (n *Node) CodecReady(v int, timeout time.Duration) error {
+	if v <= int(n.codecOK.Load()) {
+		return nil
+	}
+	var behind []string
+	low := store.CodecVersion
+	for _, m := range n.Status(timeout).Nodes {
+		switch {
+		case m.State == "unreachable":
+			behind = append(behind, m.Node+" (did not answer)")
+		case m.Codec < v:
+			behind = append(behind, fmt.Sprintf("%s (codec %d)", m.Node, m.Codec))
+		}
+		low = min(low, m.Codec)
+	}
+	if len(behind) > 0 {
+		return fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
+	}
+	n.codecOK.Store(int64(low))
+	return nil
+}
