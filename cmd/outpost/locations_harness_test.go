@@ -463,9 +463,7 @@ func (w *locWorld) until(d time.Duration, what string, ok func() bool) {
 	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
-			for _, nd := range w.nodes {
-				w.t.Logf("%s (%s):\n%s", nd.id, nd.location, nd.log())
-			}
+			w.dump()
 			w.t.Fatalf("no %s within %v", what, d)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -561,9 +559,7 @@ func (w *locWorld) quietFor(d time.Duration, wrong func() string) {
 	w.t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		if why := wrong(); why != "" {
-			for _, nd := range w.nodes {
-				w.t.Logf("%s (%s):\n%s", nd.id, nd.location, nd.log())
-			}
+			w.dump()
 			w.t.Fatal(why)
 		}
 	}
@@ -635,4 +631,14 @@ func (w *locWorld) decides() {
 	if posts, toots, _ := w.said(); posts != 1 || !strings.Contains(toots[0], "Shop") {
 		w.t.Fatalf("want one post about Shop, got %d: %q", posts, toots)
 	}
+}
+
+// dump logs every node's log and what the channels were told, for a
+// failing test.
+func (w *locWorld) dump() {
+	for _, nd := range w.nodes {
+		w.t.Logf("%s (%s):\n%s", nd.id, nd.location, nd.log())
+	}
+	_, toots, slack := w.said()
+	w.t.Logf("mastodon: %q\noperators:\n%s", toots, strings.Join(slack, "\n"))
 }

@@ -56,6 +56,9 @@ func TestVoteBlockedFromTwoLocationsOneIncident(t *testing.T) {
 // "down"; operators are told, the public hears nothing, and the other two
 // still decide a real outage.
 func TestVoteCutLocationDropsOut(t *testing.T) {
+	// Run against main at 2aa4e1e, operators heard nothing at all in 30 s
+	// after a location's internet routes were flushed.
+	t.Skip("vote not built yet: a location cut off by its own canaries tells operators nothing (issue 31)")
 	w := newLocWorld(t, locOptions{extra: majority})
 	w.ready()
 	cut := w.follower() // only the leader announces; its cut is another case
@@ -107,6 +110,10 @@ func TestVoteCutBothLinksDropsOut(t *testing.T) {
 // second apart, from one namespace): no incident, at most one period of
 // regional degradation and at most two component changes in all.
 func TestVoteFlappingLocationStaysRegional(t *testing.T) {
+	// Run against main at 2aa4e1e: 6 component changes, 3 regional periods
+	// (each location's thresholds move its regional status; nothing damps
+	// a location that flaps).
+	t.Skip("vote not built yet: a flapping location is not damped, each flap is a regional period (issue 31)")
 	w := newLocWorld(t, locOptions{extra: majority})
 	w.ready()
 	flappy := w.nodes[2]
