@@ -1,0 +1,108 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Three nodes, each in its own namespace with a cluster link and an
+// internet link, form one cluster and serve the same page.
+func TestLocationsFormAClusterInNamespaces(t *testing.T) {
+	w := newLocWorld(t, locOptions{})
+	w.ready()
+	for _, nd := range w.nodes {
+		code, page := nd.get("/")
+		if code != http.StatusOK || !strings.Contains(page, "Shop") || !strings.Contains(page, "All Systems Operational") {
+			t.Fatalf("%s serves %d:\n%.2000s", nd.id, code, page)
+		}
+		_, health := nd.ops("/api/v1/health")
+		if !strings.Contains(health, `"location":"`+nd.location+`"`) {
+			t.Fatalf("%s does not say it is %s: %s", nd.id, nd.location, health)
+		}
+	}
+	if posts, _, _ := w.said(); posts != 0 {
+		t.Fatalf("a healthy start posted %d times", posts)
+	}
+}
+
+// The target blocked from all three locations: one public incident, the
+// same on every node, posted once.
+func TestLocationsBlockedEverywhereOneIncident(t *testing.T) {
+	w := newLocWorld(t, locOptions{})
+	w.ready()
+	for _, nd := range w.nodes {
+		w.block(nd)
+	}
+	w.until(30*time.Second, "one incident on every node and its post", func() bool {
+		posts, _, _ := w.said()
+		return posts >= 1 && w.sameIncidents() == 1
+	})
+	w.drained("mastodon")
+	posts, toots, _ := w.said()
+	if posts != 1 || !strings.Contains(toots[0], "Shop") {
+		t.Fatalf("want one post about Shop, got %d: %q", posts, toots)
+	}
+	if n := w.sameIncidents(); n != 1 {
+		t.Fatalf("want the one incident on every node, got %d", n)
+	}
+}
+
+// One location's internet routes flushed (June 2025) while its cluster
+// link stays up: its canaries fail and operators are told, naming them;
+// the other two go on: the cluster keeps its leader and its pages, and the
+// public hears of no incident.
+func TestLocationCutOffOthersGoOn(t *testing.T) {
+	// Passed before the vote (9aa15f7); since main's vote (2aa4e1e) a
+	// cluster with locations always votes, and operators hear nothing.
+	t.Skip("vote not built yet: a location cut off by its own canaries tells operators nothing (issue 31)")
+	w := newLocWorld(t, locOptions{})
+	w.ready()
+	cut := w.follower()
+	w.flushInternet(cut)
+	w.until(30*time.Second, "operators told that the canaries fail", func() bool {
+		_, _, slack := w.said()
+		for _, m := range slack {
+			if strings.Contains(m, "Monitoring connectivity degraded") && strings.Contains(m, "canary-b: down") &&
+				strings.Contains(m, "network is unreachable") {
+				return true
+			}
+		}
+		return false
+	})
+	w.quietFor(8*time.Second, func() string {
+		if posts, toots, _ := w.said(); posts != 0 {
+			return fmt.Sprintf("the public was told: %q", toots)
+		}
+		for _, nd := range w.nodes {
+			if _, incidents := nd.shop(); incidents != 0 {
+				return fmt.Sprintf("%s shows %d incidents", nd.id, incidents)
+			}
+			if _, leader := nd.state(); leader == "" {
+				return nd.id + " knows no leader"
+			}
+			if code, _ := nd.get("/healthz"); nd != cut && code != http.StatusOK {
+				return fmt.Sprintf("%s answers /healthz %d", nd.id, code)
+			}
+		}
+		return ""
+	})
+	w.restoreInternet(cut)
+	w.until(20*time.Second, "operators told that connectivity is back", func() bool {
+		_, _, slack := w.said()
+		lost, back := 0, 0
+		for _, m := range slack {
+			if strings.Contains(m, "Monitoring connectivity degraded") {
+				lost++
+			}
+			if strings.Contains(m, "Monitoring connectivity restored") {
+				back++
+			}
+		}
+		return lost > 0 && back == lost
+	})
+}
