@@ -305,19 +305,18 @@ func (e *Engine) decide(def CheckDef, cs *CheckState, voters []string, now time.
 
 // regional keeps the locations from which a check fails while its voted
 // status is up: each location by its own thresholds, and it stays listed
-// until it has been up again for regionalHold, so a flapping location
-// makes one regional period, not one per flap.
+// until it is steadily up again (steadyUp), so a flapping location makes
+// one regional period, not one per flap.
 func (e *Engine) regional(def CheckDef, cs *CheckState, voters []string, now time.Time) {
 	var next []string
 	if cs.Status == CheckUp {
-		hold := regionalHold(def)
 		for _, loc := range voters {
 			rg := cs.Regions[loc]
 			if rg == nil || e.locationCutOff(loc) {
 				continue
 			}
 			failing := rg.Status == CheckDown || rg.Status == CheckDegraded
-			held := slices.Contains(cs.Regional, loc) && (rg.Status != CheckUp || now.Sub(rg.Since) < hold)
+			held := slices.Contains(cs.Regional, loc) && !steadyUp(def, rg, now)
 			if failing || held {
 				next = append(next, loc)
 			}
@@ -401,10 +400,10 @@ func (e *Engine) decideDue(now time.Time) {
 	}
 }
 
-// regionalHold is how long a location must be up again before its
-// regional trouble ends: three periods, and at least two minutes (a
-// location flapping every second for a minute made three periods with
-// three periods of 1 s, TestVoteFlappingLocationStaysRegional).
-func regionalHold(def CheckDef) time.Duration {
-	return max(3*max(def.Every, time.Second), 2*time.Minute)
+// steadyUp reports a location up again for at least three periods and
+// five runs in a row: a location flapping every second (with re-checks
+// every 300 ms) made three regional periods when three periods alone
+// ended one, and a time alone would hold a slow check's trouble for long.
+func steadyUp(def CheckDef, rg *CheckState, now time.Time) bool {
+	return rg.Status == CheckUp && rg.Oks >= max(5, 2*def.SuccessThreshold) && now.Sub(rg.Since) >= 3*max(def.Every, time.Second)
 }

@@ -57,9 +57,8 @@ func TestLocationsBlockedEverywhereOneIncident(t *testing.T) {
 // the other two go on: the cluster keeps its leader and its pages, and the
 // public hears of no incident.
 func TestLocationCutOffOthersGoOn(t *testing.T) {
-	// Passed before the vote (9aa15f7); since main's vote (2aa4e1e) a
-	// cluster with locations always votes, and operators hear nothing.
-	t.Skip("vote not built yet: a location cut off by its own canaries tells operators nothing (issue 31)")
+	// Passed before the vote (9aa15f7) with the single node's connectivity
+	// rule; in a cluster each location's canaries speak for it alone.
 	w := newLocWorld(t, locOptions{})
 	w.ready()
 	cut := w.follower()
@@ -67,7 +66,7 @@ func TestLocationCutOffOthersGoOn(t *testing.T) {
 	w.until(30*time.Second, "operators told that the canaries fail", func() bool {
 		_, _, slack := w.said()
 		for _, m := range slack {
-			if strings.Contains(m, "Monitoring connectivity degraded") && strings.Contains(m, "canary-b: down") &&
+			if strings.Contains(m, "Location "+cut.location+" is cut off") && strings.Contains(m, "canary-b: down") &&
 				strings.Contains(m, "network is unreachable") {
 				return true
 			}
@@ -96,10 +95,10 @@ func TestLocationCutOffOthersGoOn(t *testing.T) {
 		_, _, slack := w.said()
 		lost, back := 0, 0
 		for _, m := range slack {
-			if strings.Contains(m, "Monitoring connectivity degraded") {
+			if strings.Contains(m, "Location "+cut.location+" is cut off") {
 				lost++
 			}
-			if strings.Contains(m, "Monitoring connectivity restored") {
+			if strings.Contains(m, "Location "+cut.location+" is back in the vote") {
 				back++
 			}
 		}

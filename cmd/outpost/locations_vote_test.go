@@ -56,15 +56,14 @@ func TestVoteBlockedFromTwoLocationsOneIncident(t *testing.T) {
 // "down"; operators are told, the public hears nothing, and the other two
 // still decide a real outage.
 func TestVoteCutLocationDropsOut(t *testing.T) {
-	// Run against main at 2aa4e1e, operators heard nothing at all in 30 s
-	// after a location's internet routes were flushed.
-	t.Skip("vote not built yet: a location cut off by its own canaries tells operators nothing (issue 31)")
+	// Against main at 2aa4e1e operators heard nothing at all in 30 s after
+	// a location's internet routes were flushed (fixed: monitor.location_fault).
 	w := newLocWorld(t, locOptions{extra: majority})
 	w.ready()
 	cut := w.follower() // only the leader announces; its cut is another case
 	w.flushInternet(cut)
 	w.until(30*time.Second, "operators told that "+cut.location+" is cut off", func() bool {
-		return w.toldOperators(cut.location, "connectivity")
+		return w.toldOperators("location " + cut.location + " is cut off")
 	})
 	w.quietFor(5*time.Second, func() string {
 		if !w.everyShop("operational") {
@@ -110,10 +109,8 @@ func TestVoteCutBothLinksDropsOut(t *testing.T) {
 // second apart, from one namespace): no incident, at most one period of
 // regional degradation and at most two component changes in all.
 func TestVoteFlappingLocationStaysRegional(t *testing.T) {
-	// Run against main at 2aa4e1e: 6 component changes, 3 regional periods
-	// (each location's thresholds move its regional status; nothing damps
-	// a location that flaps).
-	t.Skip("vote not built yet: a flapping location is not damped, each flap is a regional period (issue 31)")
+	// Against main at 2aa4e1e: 6 component changes, 3 regional periods
+	// (fixed: a location leaves regional trouble only when steadily up).
 	w := newLocWorld(t, locOptions{extra: majority})
 	w.ready()
 	flappy := w.nodes[2]
