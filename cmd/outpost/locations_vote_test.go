@@ -142,3 +142,23 @@ func TestVoteFlappingLocationStaysRegional(t *testing.T) {
 		t.Fatal(msg)
 	}
 }
+
+// The leader's own internet routes flushed while its cluster link stays
+// up: it cannot reach the channels, yet nothing in raft would depose it.
+// Its canaries put its location out of the vote, and it hands leadership
+// to a member that can see; a real outage then is posted once.
+func TestVoteLeaderCutOffHandsOver(t *testing.T) {
+	w := newLocWorld(t, locOptions{extra: majority})
+	w.ready()
+	cut := w.leader()
+	if cut == nil {
+		t.Fatal("no leader")
+	}
+	w.flushInternet(cut)
+	w.until(30*time.Second, "leadership handed over by "+cut.id, func() bool {
+		ld := w.leader()
+		return ld != nil && ld != cut
+	})
+	w.block(w.others(cut)...)
+	w.decides()
+}

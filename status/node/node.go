@@ -349,6 +349,7 @@ func (n *Node) startSide(ctx context.Context) {
 	go n.rl.run(ctx)
 	if n.cl != nil {
 		go n.watchIsolation(ctx)
+		go n.handOver(ctx)
 	}
 	if n.exp != nil {
 		go n.exp.run(ctx)
