@@ -86,7 +86,7 @@ func (e *Engine) openIncident(def ComponentDef, status ComponentStatus, now time
 	inc.PeriodFrom = inc.StartedAt
 	inc.Impact = ImpactOf(status)
 	body := fmt.Sprintf("We are investigating %s affecting %s since %s.",
-		e.publicReason(def.ID), def.Name, e.clock(inc.StartedAt))
+		e.publicReason(def.ID), def.Name, e.clock(inc.StartedAt)) + e.whereText(def, now)
 	e.s.Incidents[id] = inc
 	u := e.addUpdate(inc, Investigating, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: e.previousStatus(def.ID), NewStatus: status}})
 	e.emit(Event{Type: IncidentCreated, At: now, Incident: inc, Update: &u, Private: e.privateFor(inc.Components)})
@@ -119,6 +119,7 @@ func (e *Engine) joinOrWorsen(inc *Incident, def ComponentDef, status ComponentS
 	} else {
 		body = fmt.Sprintf("The impact on %s has grown to a %s.", def.Name, strings.ReplaceAll(string(status), "_", " "))
 	}
+	body += e.whereText(def, now)
 	e.rescore(inc)
 	u := e.addUpdate(inc, inc.Status, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: prev, NewStatus: status}})
 	e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc, Update: &u, Private: e.privateFor(inc.Components)})
@@ -143,7 +144,7 @@ func (e *Engine) reopen(inc *Incident, def ComponentDef, status ComponentStatus,
 	inc.ComponentStatus[def.ID] = Worst(inc.ComponentStatus[def.ID], status)
 	e.rescore(inc)
 	body := fmt.Sprintf("The problem has returned: %s affecting %s again since %s. We are investigating.",
-		e.publicReason(def.ID), def.Name, e.clock(now))
+		e.publicReason(def.ID), def.Name, e.clock(now)) + e.whereText(def, now)
 	u := e.addUpdate(inc, Investigating, body, "", now, []ComponentChange{{Code: def.ID, Name: def.Name, OldStatus: e.previousStatus(def.ID), NewStatus: status}})
 	e.emit(Event{Type: IncidentUpdated, At: now, Incident: inc, Update: &u, Private: e.privateFor(inc.Components)})
 }
@@ -249,7 +250,7 @@ func (e *Engine) outageStart(id string, now time.Time) time.Time {
 func (e *Engine) publicReason(id string) string {
 	for _, c := range e.m.checksOf(id) {
 		if cs := e.s.Checks[c.Name]; cs != nil && cs.Status == CheckDown {
-			return PublicReason(cs.LastReason)
+			return PublicReason(e.downReason(c, cs))
 		}
 	}
 	return "problems"

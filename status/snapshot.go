@@ -56,6 +56,13 @@ type ComponentView struct {
 	// in one too: its outage is shown as caused by that (the status stays
 	// the measured one).
 	AffectedBy string
+	// In a cluster only (nil on a single node): the component as seen from
+	// each location its status checks run from, in the cluster's order,
+	// and the locations from which one of them fails while the vote says
+	// it is up (regional trouble; nil with voting.regional: ignore).
+	// Location names are public (cluster.nodes[].location).
+	Locations []LocationView
+	Regional  []string
 }
 
 // GroupView is a named group of components; its status is the worst of
@@ -156,6 +163,7 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
 		cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
 		cv.NoData = cv.Status == Operational && e.noData(def.ID)
+		e.locate(&cv, now)
 		if cv.LastChecked.After(s.LastResultAt) {
 			s.LastResultAt = cv.LastChecked
 		}

@@ -23,6 +23,10 @@ type probeRow struct {
 	LatencyMS float64        `json:"latency_ms"`
 	Message   string         `json:"message,omitempty"`
 	Details   map[string]any `json:"details"`
+	// Location is where it ran: this node's location in a cluster (a
+	// check fine from one location may fail from another); absent on a
+	// single node.
+	Location string `json:"location,omitempty"`
 }
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,11 +50,18 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		checks = []config.Check{*c}
 	}
 	rows := probeAll(ctx, checks)
+	self := cfg.Cluster.Self()
+	for i := range rows {
+		rows[i].Location = self.Location
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rows)
 	} else {
+		if self.Location != "" {
+			fmt.Fprintf(stdout, "Probing from %s (node %s)\n", self.Location, self.ID)
+		}
 		printTable(stdout, rows)
 	}
 	for _, r := range rows {

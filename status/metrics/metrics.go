@@ -26,6 +26,11 @@ type Options struct {
 	// not exported).
 	Subscribers func() (map[store.SubKind]map[store.SubState]int, error)
 	Now         func() time.Time
+	// Location is this node's location in a cluster: every series about
+	// checks carries it as the label location, so each location's series
+	// of a check stay apart in one Prometheus. Empty on a single node,
+	// whose series are unchanged.
+	Location string
 }
 
 // Metrics holds every collector.
@@ -59,14 +64,15 @@ func New(o Options) *Metrics {
 		o.Now = time.Now
 	}
 	m := &Metrics{Registry: prometheus.NewRegistry()}
+	at := where(o.Location)
 	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_probe_runs_total",
-		Help: "Probe runs by check and outcome."}, []string{"check", "outcome"})
+		Help: "Probe runs by check and outcome.", ConstLabels: at}, []string{"check", "outcome"})
 	m.lastDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_probe_last_duration_seconds",
-		Help: "Duration of each check's last run."}, []string{"check"})
+		Help: "Duration of each check's last run.", ConstLabels: at}, []string{"check"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_duration_seconds",
-		Help: "Probe run durations by kind.", Buckets: latencyBuckets}, []string{"kind"})
+		Help: "Probe run durations by kind.", Buckets: latencyBuckets, ConstLabels: at}, []string{"kind"})
 	m.phase = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_phase_duration_seconds",
-		Help: "HTTP probe phase durations (dns, connect, tls, first_byte).", Buckets: latencyBuckets}, []string{"kind", "phase"})
+		Help: "HTTP probe phase durations (dns, connect, tls, first_byte).", Buckets: latencyBuckets, ConstLabels: at}, []string{"kind", "phase"})
 	m.lag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "outpost_scheduler_lag_seconds",
 		Help: "How late runs started against their due time.", Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10}})
 	m.committed = prometheus.NewCounter(prometheus.CounterOpts{Name: "outpost_results_committed_total",
@@ -94,7 +100,7 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.PerCheckHistograms {
 		m.perCheck = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_check_duration_seconds",
-			Help: "Probe run durations by check.", Buckets: latencyBuckets}, []string{"check"})
+			Help: "Probe run durations by check.", Buckets: latencyBuckets, ConstLabels: at}, []string{"check"})
 		m.Registry.MustRegister(m.perCheck)
 	}
 	if o.Outbox != nil {
@@ -104,6 +110,15 @@ func New(o Options) *Metrics {
 		m.Registry.MustRegister(subscriberCollector(o.Subscribers))
 	}
 	return m
+}
+
+// where is the constant label of the series about checks: the node's
+// location in a cluster, none on a single node.
+func where(location string) prometheus.Labels {
+	if location == "" {
+		return nil
+	}
+	return prometheus.Labels{"location": location}
 }
 
 // phases are the HTTP probe details reported as phase timings.

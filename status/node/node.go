@@ -111,7 +111,7 @@ func New(o Options) (*Node, error) {
 	if o.Email == nil && cfg.Email.Enabled() {
 		o.Email = &cfg.Email.Config
 	}
-	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms,
+	n.met = metrics.New(metrics.Options{Version: n.version, PerCheckHistograms: cfg.Metrics.PerCheckHistograms, Location: cfg.Cluster.Self().Location,
 		Outbox: backlog(n.st, cfg.Webhooks.Enabled, o.Email != nil), Subscribers: subscriberCounts(n.st, cfg.Webhooks.Enabled, o.Email != nil)})
 	if n.chs, err = notify.Build(cfg.Setups(), notify.StoredSessions{Store: n.st}); err != nil {
 		return n, fmt.Errorf("cannot set up channels: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -47,6 +48,16 @@ type apiMonitoring struct {
 }
 
 type apiComponent struct {
+	apiComponentBase
+	// In a cluster only (omitted on a single node): the component at each
+	// location, and the locations of regional trouble.
+	Locations   []apiLocation `json:"locations,omitempty"`
+	FailingFrom []string      `json:"failing_from,omitempty"`
+}
+
+// apiComponentBase is what every component has; comparable, so a cached
+// fragment is found by value (apiComponentKey).
+type apiComponentBase struct {
 	ID          string                 `json:"id"`
 	Name        string                 `json:"name"`
 	Group       string                 `json:"group,omitempty"`
@@ -57,6 +68,35 @@ type apiComponent struct {
 	Uptime90d   *float64               `json:"uptime_90d"`
 	// AffectedBy: a dependency in an outage (depends_on), by name.
 	AffectedBy string `json:"affected_by,omitempty"`
+}
+
+// apiLocation is a component as seen from one location of a cluster.
+type apiLocation struct {
+	Location string                 `json:"location"`
+	Status   status.ComponentStatus `json:"status"`
+	// LatencyMS is the slowest of its checks' last runs there that reached
+	// the target; null when none did.
+	LatencyMS   *float64   `json:"latency_ms"`
+	LastChecked *time.Time `json:"last_checked_at"`
+	Stale       bool       `json:"stale"`
+}
+
+func apiLocations(c status.ComponentView) []apiLocation {
+	if len(c.Locations) == 0 {
+		return nil
+	}
+	out := make([]apiLocation, len(c.Locations))
+	for i, l := range c.Locations {
+		out[i] = apiLocation{Location: l.Location, Status: l.Status, LastChecked: timePtr(l.LastChecked), Stale: l.Stale}
+		if l.NoData {
+			out[i].Status = apiNoData
+		}
+		if l.HasLatency {
+			ms := float64(l.Latency.Microseconds()) / 1000
+			out[i].LatencyMS = &ms
+		}
+	}
+	return out
 }
 
 type apiIncident struct {
@@ -103,8 +143,9 @@ func (s *Server) apiStatusJSON(snap *status.Snapshot) ([]byte, error) {
 	}
 	frags := make([][]byte, 0, len(snap.Components))
 	for _, c := range snap.Components {
-		ac := apiComponent{ID: c.ID, Name: c.Name, Group: c.Group, Status: c.Status, Since: c.Since.UTC(),
-			LastChecked: timePtr(c.LastChecked), Stale: c.Stale, AffectedBy: c.AffectedBy}
+		ac := apiComponent{apiComponentBase: apiComponentBase{ID: c.ID, Name: c.Name, Group: c.Group, Status: c.Status, Since: c.Since.UTC(),
+			LastChecked: timePtr(c.LastChecked), Stale: c.Stale, AffectedBy: c.AffectedBy},
+			Locations: apiLocations(c), FailingFrom: c.Regional}
 		if c.NoData {
 			ac.Status = apiNoData
 		}
@@ -180,15 +221,24 @@ type apiFragment struct {
 	raw []byte // indented as an element of the top-level components list
 }
 
-// apiComponentKey is an apiComponent by value (its pointers followed).
+// apiComponentKey is an apiComponent by value (its pointers followed,
+// its per-location part as the JSON it makes).
 type apiComponentKey struct {
-	c           apiComponent
+	c           apiComponentBase
 	lastChecked time.Time
 	uptime      float64
+	where       string
 }
 
-func keyOf(c apiComponent) apiComponentKey {
-	k := apiComponentKey{c: c, uptime: -1}
+func keyOf(c apiComponent) (apiComponentKey, error) {
+	k := apiComponentKey{c: c.apiComponentBase, uptime: -1}
+	if len(c.Locations) > 0 || len(c.FailingFrom) > 0 {
+		b, err := json.Marshal([]any{c.Locations, c.FailingFrom})
+		if err != nil {
+			return k, fmt.Errorf("render /api/v1/status: %w", err)
+		}
+		k.where = string(b)
+	}
 	if c.LastChecked != nil {
 		k.lastChecked = *c.LastChecked
 	}
@@ -196,11 +246,14 @@ func keyOf(c apiComponent) apiComponentKey {
 		k.uptime = *c.Uptime90d
 	}
 	k.c.LastChecked, k.c.Uptime90d = nil, nil
-	return k
+	return k, nil
 }
 
 func (f *apiFragments) marshal(c apiComponent) ([]byte, error) {
-	k := keyOf(c)
+	k, err := keyOf(c)
+	if err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if x, ok := f.m[c.ID]; ok && x.key == k {

@@ -266,6 +266,8 @@ func TestAccessibility(t *testing.T) {
 	ms, maintID := maintenanceServer(t)
 	mts := httptest.NewServer(ms.Handler())
 	defer mts.Close()
+	cts := httptest.NewServer(clusterServer(t).Handler()) // per-location rows, regional trouble
+	defer cts.Close()
 	// The form posts from the page's own origin, which must be site.url's
 	// (formPost refuses any other Origin): the server learns its address
 	// before it is built.
@@ -290,6 +292,7 @@ func TestAccessibility(t *testing.T) {
 		{"incident", ts.URL + "/incidents/" + snap.Incidents[0].ID, "ol.timeline"},
 		{"maintenance index", mts.URL + "/", ".banner"},
 		{"maintenance", mts.URL + "/incidents/" + maintID, "ol.timeline"},
+		{"cluster index", cts.URL + "/", ".banner"},
 	}
 	do(t, ctx, chromedp.EmulateViewport(1280, 900))
 	for _, theme := range []string{"light", "dark"} {

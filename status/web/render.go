@@ -51,12 +51,15 @@ type block struct {
 	percent    float64
 	days       []status.DayView
 	latency    []float64
+	locations  []status.LocationView
+	regional   []string
 	html       template.HTML
 }
 
 func (b *block) same(c status.ComponentView, u status.UptimeView) bool {
 	return b.status == c.Status && b.affectedBy == c.AffectedBy && b.stale == c.Stale && b.noData == c.NoData && b.name == c.Name && b.desc == c.Description &&
-		b.percent == u.Percent && sameSlice(b.days, u.Days) && sameSlice(b.latency, u.Latency)
+		b.percent == u.Percent && sameSlice(b.days, u.Days) && sameSlice(b.latency, u.Latency) &&
+		slices.Equal(b.locations, c.Locations) && slices.Equal(b.regional, c.Regional)
 }
 
 // sameSlice compares two slices, at once when they share their array: a
@@ -152,7 +155,7 @@ func (r *renderer) block(c status.ComponentView, u status.UptimeView, labels []s
 	}
 	html := template.HTML(buf.String()) //nolint:gosec // the output of html/template
 	r.blocks[c.ID] = block{status: c.Status, affectedBy: c.AffectedBy, stale: c.Stale, noData: c.NoData, name: c.Name, desc: c.Description, percent: u.Percent,
-		days: u.Days, latency: u.Latency, html: html}
+		days: u.Days, latency: u.Latency, locations: c.Locations, regional: c.Regional, html: html}
 	return html, nil
 }
 
@@ -160,6 +163,7 @@ func (r *renderer) component(c status.ComponentView, u status.UptimeView, labels
 	row := statuspage.NewRow(c, u)
 	return componentView{ID: c.ID, Name: c.Name, Description: c.Description, BarDays: r.barDays, AffectedBy: c.AffectedBy,
 		Class: row.Class, Icon: row.Icon, Text: row.Text, Uptime: row.Uptime,
+		Regional: statuspage.RegionalText(c), Locations: statuspage.LocationRows(c),
 		Bars: bars(c.Name, u.Days, row.Runs, labels), Spark: sparkline(c.Name, u.Latency)}
 }
 

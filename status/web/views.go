@@ -49,9 +49,13 @@ type componentView struct {
 	ID, Name, Description string
 	Class, Icon, Text     string
 	AffectedBy            string // a dependency in an outage (depends_on)
-	Uptime                string
-	BarDays               int
-	Bars, Spark           template.HTML
+	// In a cluster: regional trouble in words, and the component at each
+	// location (statuspage's words).
+	Regional    string
+	Locations   []statuspage.LocationRow
+	Uptime      string
+	BarDays     int
+	Bars, Spark template.HTML
 }
 
 type historyView struct {
