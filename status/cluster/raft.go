@@ -45,6 +45,7 @@ type Node struct {
 	st        *store.Store
 	mach      *machine.Machine
 	r         *raft.Raft
+	up        atomic.Bool // r is set: the listener serves before raft.NewRaft returns
 	mux       *mux
 	logs      *raftboltdb.BoltStore
 	dial      *tls.Config
@@ -146,6 +147,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, dir: dir}, n.logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
+	n.up.Store(true)
 	if !had {
 		return n.bootstrap()
 	}
