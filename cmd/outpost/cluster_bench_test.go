@@ -273,27 +273,43 @@ func (m *heldMastodon) hold(on bool) {
 // announcement of a just-confirmed outage is in flight (the fake Mastodon
 // holds its answer): the time to a new leader, and to the announcement's
 // arrival from the new leader. Five trials, the killed member restarted
-// between them; about 2 min:
+// between them, with raft's timing for one LAN (the defaults) and for
+// members on different continents (docs/config.md; on loopback, so it
+// shows the timeouts' share alone); about 2 min:
 //
 //	go test ./cmd/outpost -run '^$' -bench ClusterFailover -benchtime 1x -v
 func BenchmarkClusterFailover(b *testing.B) {
-	for range b.N {
-		m := newHeldMastodon(b)
-		tg := &target{addr: "127.0.0.1:0"}
-		tg.start(b)
-		defer tg.stop()
-		c := startBenchCluster(b, tg.addr, fmt.Sprintf("channels:\n  - {name: mastodon, kind: mastodon, server: %q, token: t0ken}\n", m.srv.URL))
-		b.Logf("load average at start: %s", loadAverage())
-		var toLeader, toPost []time.Duration
-		for i := range 5 {
-			l, p := c.failover(b, m, tg)
-			toLeader, toPost = append(toLeader, l), append(toPost, p)
-			b.Logf("trial %d: new leader %.2f s, its announcement %.2f s (load %s)", i, l.Seconds(), p.Seconds(), loadAverage())
-		}
-		reportDistribution(b, "leader", toLeader)
-		reportDistribution(b, "announcement", toPost)
-		b.Logf("load average at end: %s", loadAverage())
+	for _, profile := range []struct{ name, timing string }{
+		{"lan", ""},
+		{"continents", "  heartbeat_timeout: 5s\n  election_timeout: 5s\n  leader_lease_timeout: 2500ms\n  commit_timeout: 250ms\n"},
+	} {
+		b.Run(profile.name, func(b *testing.B) {
+			for range b.N {
+				failovers(b, profile.timing)
+			}
+		})
 	}
+}
+
+// failovers runs the five trials on a cluster with the given raft timing
+// (keys of the cluster section).
+func failovers(b *testing.B, timing string) {
+	m := newHeldMastodon(b)
+	tg := &target{addr: "127.0.0.1:0"}
+	tg.start(b)
+	defer tg.stop()
+	// The timing keys continue the cluster section, which the config ends with.
+	c := startBenchCluster(b, tg.addr, timing+fmt.Sprintf("channels:\n  - {name: mastodon, kind: mastodon, server: %q, token: t0ken}\n", m.srv.URL))
+	b.Logf("load average at start: %s", loadAverage())
+	var toLeader, toPost []time.Duration
+	for i := range 5 {
+		l, p := c.failover(b, m, tg)
+		toLeader, toPost = append(toLeader, l), append(toPost, p)
+		b.Logf("trial %d: new leader %.2f s, its announcement %.2f s (load %s)", i, l.Seconds(), p.Seconds(), loadAverage())
+	}
+	reportDistribution(b, "leader", toLeader)
+	reportDistribution(b, "announcement", toPost)
+	b.Logf("load average at end: %s", loadAverage())
 }
 
 // failover is one trial: outage, the leader's post held, SIGKILL, a new
