@@ -23,7 +23,7 @@ func closedAddr(t *testing.T) string {
 // open until all are drawn, since a port closed at once can be handed out
 // again (two closedAddr calls once gave listen and operators.listen the
 // same port, which config refuses).
-func closedAddrs(t *testing.T, n int) []string {
+func closedAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	for range n {

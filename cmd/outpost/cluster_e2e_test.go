@@ -27,7 +27,7 @@ type clusterProc struct {
 
 // startClusterNode starts serve for node id on the shared config, with its
 // own listen, operators' listener and data folder through the environment.
-func startClusterNode(t *testing.T, cfg, id, listen, ops, data string) *clusterProc {
+func startClusterNode(t testing.TB, cfg, id, listen, ops, data string) *clusterProc {
 	t.Helper()
 	cmd := exec.Command(outpostBinary(t), "serve", "-config", cfg, "-node", id)
 	cmd.Env = append(os.Environ(), "LISTEN="+listen, "OPS="+ops, "DATA="+data)
@@ -136,7 +136,7 @@ cluster:
 }
 
 // until polls ok until the deadline, then fails with every node's log.
-func until(t *testing.T, deadline time.Time, nodes []*clusterProc, what string, ok func() bool) {
+func until(t testing.TB, deadline time.Time, nodes []*clusterProc, what string, ok func() bool) {
 	t.Helper()
 	for !ok() {
 		if time.Now().After(deadline) {

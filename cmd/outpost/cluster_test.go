@@ -12,7 +12,7 @@ import (
 
 // runBinary runs the compiled outpost with args and env added to the
 // test's environment; it returns the exit code and both outputs.
-func runBinary(t *testing.T, env []string, args ...string) (int, string, string) {
+func runBinary(t testing.TB, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), outpostBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)

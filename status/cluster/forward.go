@@ -181,7 +181,7 @@ func (n *Node) serveForward(c net.Conn) {
 		return
 	}
 	var a answer
-	if n.r.State() != raft.Leader {
+	if !n.up.Load() || n.r.State() != raft.Leader { // raft not started yet: it leads nothing
 		a.NotLeader = true
 	} else if _, err := store.DecodeEntry(data); err != nil {
 		a.Error = err.Error() // never appended: no node could apply it

@@ -39,24 +39,21 @@ type Options struct {
 // the machine as its FSM, and the node connection. It is the node's Log:
 // an entry is appended by the leader and applied by every node's machine.
 type Node struct {
-	id      string
-	cfg     *config.Config
-	expiry  Expiries // the certificates in force, read at start
-	st      *store.Store
-	mach    *machine.Machine
-	r       *raft.Raft
-	mux     *mux
-	logs    *raftboltdb.BoltStore
-	dial    *tls.Config
-	members *roster
-	removed atomic.Bool  // the leader removed this member (members.go)
-	codec   int          // the codec version this member reports (store.CodecVersion)
-	codecOK atomic.Int64 // the highest codec every member reported (codec.go); 0: ask
-	done    chan struct{}
-	// ready is closed once start has made raft (or failed to): the
-	// listener serves before that (raft's transport needs it), and a
-	// member may ask at once (whenReady).
-	ready     chan struct{}
+	id        string
+	cfg       *config.Config
+	expiry    Expiries // the certificates in force, read at start
+	st        *store.Store
+	mach      *machine.Machine
+	r         *raft.Raft
+	up        atomic.Bool // r is set: the listener serves before raft.NewRaft returns
+	mux       *mux
+	logs      *raftboltdb.BoltStore
+	dial      *tls.Config
+	members   *roster
+	removed   atomic.Bool  // the leader removed this member (members.go)
+	codec     int          // the codec version this member reports (store.CodecVersion)
+	codecOK   atomic.Int64 // the highest codec every member reported (codec.go); 0: ask
+	done      chan struct{}
 	log       *slog.Logger
 	behind    atomic.Int64  // unix nanos: see BehindSince
 	started   time.Time     // when this member started
@@ -94,7 +91,7 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	n := &Node{ready: make(chan struct{}), id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
+	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
 		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
@@ -118,8 +115,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 			return fmt.Errorf("cluster address: %w", err)
 		}
 	}
-	defer close(n.ready)
-	n.mux = newMux(ln, tcfg, o.Logger, n.whenReady(n.serveForward), n.whenReady(n.serveView), answerBusy)
+	n.mux = newMux(ln, tcfg, o.Logger, n.serveForward, n.serveView, answerBusy)
 	trans := raft.NewNetworkTransportWithLogger(&layer{m: n.mux, idAt: n.members.idAt, dial: tcfg, local: ln.Addr()}, 3, 10*time.Second, rlog)
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cl.Node)
@@ -151,6 +147,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, dir: dir}, n.logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
+	n.up.Store(true)
 	if !had {
 		return n.bootstrap()
 	}
@@ -340,27 +337,5 @@ func raftTiming(rc *raft.Config, cl *config.Cluster) {
 	}
 	if cl.TrailingLogs > 0 {
 		rc.TrailingLogs = cl.TrailingLogs
-	}
-}
-
-// whenReady serves a stream only once this member's raft exists: a peer
-// that asked for its account before then crashed the process (a nil raft
-// in view). One that is still starting after the handshake's time, or
-// failed to start, closes the stream.
-func (n *Node) whenReady(serve func(net.Conn)) func(net.Conn) {
-	return func(c net.Conn) {
-		select {
-		case <-n.ready:
-		case <-time.After(handshakeTimeout):
-		}
-		select {
-		case <-n.ready:
-			if n.r != nil {
-				serve(c)
-				return
-			}
-		default:
-		}
-		c.Close()
 	}
 }

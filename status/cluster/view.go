@@ -16,7 +16,7 @@ type View struct {
 	Node         string    `json:"node"`
 	Location     string    `json:"location,omitempty"`
 	Address      string    `json:"address"`
-	State        string    `json:"state"` // Leader, Follower, Candidate, Shutdown; "unreachable" when it did not answer
+	State        string    `json:"state"` // Leader, Follower, Candidate, Shutdown; "starting" before its raft runs; "unreachable" when it did not answer
 	Leader       string    `json:"leader"`
 	Term         uint64    `json:"term"`
 	CommitIndex  uint64    `json:"commit_index"`
@@ -39,12 +39,27 @@ type Status struct {
 
 // view is this member's own account.
 func (n *Node) view() View {
+	if !n.up.Load() {
+		return n.startingView()
+	}
 	st := n.r.Stats()
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
 	v := View{Node: n.id, Location: n.cfg.Cluster.Self().Location, Address: n.cfg.Cluster.Self().Address, State: st["state"],
 		Leader: n.Leader(), Term: num("term"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
 		LastContact: st["last_contact"], Codec: n.codec, CertExpiry: n.expiry.Leaf,
 		LastIndex: max(num("last_log_index"), num("last_snapshot_index")), Mismatch: n.Mismatch(), Removed: n.Removed()}
+	return v
+}
+
+// startingView is the account of a member whose raft has not started:
+// members started together ask each other at that moment whether any
+// holds raft state (bootstrap), so it says what its log holds.
+func (n *Node) startingView() View {
+	v := View{Node: n.id, Location: n.cfg.Cluster.Self().Location, Address: n.cfg.Cluster.Self().Address, State: "starting",
+		Codec: n.codec, CertExpiry: n.expiry.Leaf}
+	if n.logs != nil {
+		v.LastIndex, _ = n.logs.LastIndex()
+	}
 	return v
 }
 
