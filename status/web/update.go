@@ -106,11 +106,12 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 		// while the rest renders. Buffered, so an early return leaks nothing.
 		go func() { indexDone <- pc.body("/", index, "text/html; charset=utf-8", CachePage) }()
 	}
-	api, err := s.apiStatusJSON(snap)
+	api, settle, err := s.apiStatusBody(snap)
 	if err != nil {
 		return nil, err
 	}
 	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
+	settle(next.routes["/api/v1/status"].Body)
 	if s.freshnessOnly(served, snap, s.surfacesAt, surfacesMaxAge) {
 		// The read surfaces show nothing of freshness: the last ones stand.
 		for k, p := range served.routes {
