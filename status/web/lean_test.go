@@ -3,8 +3,12 @@ package web
 import (
 	"bytes"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/outpost-status/outpost/status"
 )
 
 // An uptime badge shows a window and a figure, never the component: the
@@ -93,5 +97,69 @@ func TestFreshnessOnlyRenderAllocatesLittle(t *testing.T) {
 	// 1,000 components); the map of 5,000 routes is about 400 KB.
 	if alloc := after.TotalAlloc - before.TotalAlloc; !raceOn && alloc > 1180<<10 {
 		t.Errorf("a freshness-only render of 1,000 components allocated %d KiB", alloc>>10)
+	}
+}
+
+// within reports whether every byte of part lies in whole's array.
+func within(part, whole []byte) bool {
+	if len(part) == 0 || len(whole) == 0 {
+		return len(part) == 0
+	}
+	p, w := uintptr(unsafe.Pointer(unsafe.SliceData(part))), uintptr(unsafe.Pointer(unsafe.SliceData(whole)))
+	return p >= w && p+uintptr(len(part)) <= w+uintptr(len(whole))
+}
+
+// The component objects /api/v1/status keeps between renders are the
+// served body's own bytes, not a second copy of it (4.5 MB at 5,000
+// components, kept beside the body).
+func TestAPIFragmentsAreTheServedBytes(t *testing.T) {
+	s, _ := testServer(t)
+	snap := sizedSnapshot(10, 100)
+	for range 2 { // the second render reuses every fragment
+		if err := s.Update(snap); err != nil {
+			t.Fatal(err)
+		}
+		served := s.current.Load().routes["/api/v1/status"].Body
+		s.apiFrags.mu.Lock()
+		n, apart := len(snap.Components), 0
+		for _, c := range snap.Components {
+			if f, ok := s.apiFrags.m[c.ID]; !ok || !within(f.raw, served) {
+				apart++
+			}
+		}
+		s.apiFrags.mu.Unlock()
+		if apart > 0 {
+			t.Fatalf("%d of %d component objects kept apart from the served body", apart, n)
+		}
+	}
+}
+
+// The component blocks kept to render the next page are the served
+// page's own bytes, not a second copy of the page.
+func TestBlocksAreTheServedPage(t *testing.T) {
+	s, _ := testServer(t)
+	snap := sizedSnapshot(10, 100)
+	next := *snap
+	next.Components = slices.Clone(snap.Components)
+	next.Components[3].Status = status.MajorOutage // a visible change: the page again, one block new
+	next.Groups = slices.Clone(snap.Groups)
+	next.Groups[0].Components = slices.Clone(snap.Groups[0].Components)
+	next.Groups[0].Components[3].Status = status.MajorOutage
+	for _, sn := range []*status.Snapshot{snap, &next} {
+		if err := s.Update(sn); err != nil {
+			t.Fatal(err)
+		}
+		page := s.current.Load().routes["/"].Body
+		s.r.mu.Lock()
+		n, apart := len(s.r.blocks), 0
+		for _, b := range s.r.blocks {
+			if !within(unsafe.Slice(unsafe.StringData(string(b.html)), len(b.html)), page) {
+				apart++
+			}
+		}
+		s.r.mu.Unlock()
+		if n != len(snap.Components) || apart > 0 {
+			t.Fatalf("%d of %d blocks kept apart from the served page", apart, n)
+		}
 	}
 }

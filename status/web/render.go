@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/yuin/goldmark"
 
@@ -106,6 +107,13 @@ func (r *renderer) execSized(name string, p page, size int) ([]byte, error) {
 
 // index renders the status page.
 func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
+	b, _, err := r.indexBody(s)
+	return b, err
+}
+
+// indexBody renders the status page; settle, called with the page as
+// served, makes the kept blocks that page's own bytes.
+func (r *renderer) indexBody(s *status.Snapshot) ([]byte, func(served []byte), error) {
 	v := &indexView{Overview: statuspage.NewOverview(r.public, s),
 		BarDays: r.barDays}
 	var labels []string
@@ -116,16 +124,18 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := make(map[string]bool, len(s.Components))
+	order := make([]string, 0, len(s.Components))
 	for _, g := range s.Groups {
 		gv := groupView{Name: g.Name}
 		gv.Class, gv.Icon, gv.Text = statuspage.StatusText(g.Status, g.Stale, g.NoData)
 		for _, c := range g.Components {
 			html, err := r.block(c, s.Uptime[c.ID], labels)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			gv.Components = append(gv.Components, html)
 			seen[c.ID] = true
+			order = append(order, c.ID)
 		}
 		v.Groups = append(v.Groups, gv)
 	}
@@ -139,7 +149,40 @@ func (r *renderer) index(s *status.Snapshot) ([]byte, error) {
 	b, err := r.execSized("index", page{Path: "/", Refresh: r.refresh, Generated: s.GeneratedAt, indexView: v,
 		Description: v.Banner.Text + " · " + r.site.Title}, last+last/32)
 	r.pageSize.Store(int64(len(b)))
-	return b, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func(served []byte) { r.settle(v.Groups, order, served) }, nil
+}
+
+// settle makes the kept blocks (in page order: order, as rendered into
+// groups) the served page's own bytes: kept apart they were a second copy
+// of the page (3 MB at 5,000 components). The page is never written once
+// rendered, so a string over its bytes stays true. A block rendered again
+// meanwhile, or not found, is left as it is.
+func (r *renderer) settle(groups []groupView, order []string, served []byte) {
+	if len(served) == 0 {
+		return
+	}
+	page := unsafe.String(unsafe.SliceData(served), len(served))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pos, i := 0, 0
+	for _, g := range groups {
+		for _, html := range g.Components {
+			id := order[i]
+			i++
+			at := strings.Index(page[pos:], string(html))
+			b, ok := r.blocks[id]
+			if at < 0 || !ok || unsafe.StringData(string(b.html)) != unsafe.StringData(string(html)) {
+				continue
+			}
+			pos += at
+			b.html = template.HTML(page[pos : pos+len(html)]) //nolint:gosec // the same HTML, as served
+			r.blocks[id] = b
+			pos += len(html)
+		}
+	}
 }
 
 // block returns the component's rendered block, reusing the last one when

@@ -91,26 +91,29 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 	}
 	next := &site{snap: snap, routes: make(map[string]*Prepared, size), incidents: map[string]*Prepared{}}
 	indexDone := make(chan *Prepared, 1)
+	settlePage := func([]byte) {}
 	if s.freshnessOnly(served, snap, s.pageAt, pageMaxAge) {
 		indexDone <- served.routes["/"]
 		pc.keep("/")
 	} else {
-		index, err := s.r.index(snap)
+		index, settle, err := s.r.indexBody(snap)
 		if err != nil {
 			return nil, err
 		}
 		if live {
 			s.pageAt = snap.GeneratedAt
 		}
+		settlePage = settle
 		// The page is the big one: compress and hash it on the other core
 		// while the rest renders. Buffered, so an early return leaks nothing.
 		go func() { indexDone <- pc.body("/", index, "text/html; charset=utf-8", CachePage) }()
 	}
-	api, err := s.apiStatusJSON(snap)
+	api, settle, err := s.apiStatusBody(snap)
 	if err != nil {
 		return nil, err
 	}
 	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
+	settle(next.routes["/api/v1/status"].Body)
 	if s.freshnessOnly(served, snap, s.surfacesAt, surfacesMaxAge) {
 		// The read surfaces show nothing of freshness: the last ones stand.
 		for k, p := range served.routes {
@@ -144,5 +147,6 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 		}
 	}
 	next.routes["/"] = <-indexDone
+	settlePage(next.routes["/"].Body)
 	return next, nil
 }
