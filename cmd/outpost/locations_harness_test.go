@@ -130,6 +130,9 @@ func (w *locWorld) links() {
 	for try := 0; ; try++ {
 		w.n = rand.IntN(200) + 20
 		w.hub, w.br = fmt.Sprintf("outpost-l%d-hub", w.n), fmt.Sprintf("opl%di", w.n)
+		if try < 4 && !namesFree(w.n) { // a killed run's leftovers (a CI run met "File exists")
+			continue
+		}
 		out, err := exec.Command("ip", "netns", "add", w.hub).CombinedOutput()
 		if err == nil {
 			break
@@ -164,6 +167,18 @@ func (w *locWorld) links() {
 		w.ip("-n", nd.ns, "link", "set", "dev", "clu", "up")
 		nd.client = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DialContext: dialIn(nd.ns), DisableKeepAlives: true}}
 	}
+}
+
+// namesFree reports whether none of the links and namespaces a world
+// with octet n makes exists already.
+func namesFree(n int) bool {
+	for _, l := range []string{fmt.Sprintf("opl%di", n), fmt.Sprintf("opl%dr0", n), fmt.Sprintf("opl%dr1", n), fmt.Sprintf("opl%dr2", n)} {
+		if exec.Command("ip", "link", "show", "dev", l).Run() == nil {
+			return false
+		}
+	}
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	return !strings.Contains(string(out), fmt.Sprintf("outpost-l%d-", n))
 }
 
 func (w *locWorld) clusterIP(i int) string { return fmt.Sprintf("10.205.%d.%d", w.n, 10+i) }
