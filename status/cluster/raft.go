@@ -55,6 +55,7 @@ type Node struct {
 	heartbeat time.Duration // raft's heartbeat timeout in force
 	wait      time.Duration // how long a write waits for a leader
 	apply     time.Duration // how long the leader waits to append an entry
+	lead      *leadership   // raft's leadership notifications, for every reader
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -86,7 +87,7 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, ids: map[raft.ServerAddress]string{}, log: o.Logger,
-		wait: 10 * time.Second, apply: 10 * time.Second}
+		wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
 		return nil, err
@@ -139,6 +140,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, dir: dir}, n.logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
+	go n.lead.watch(n.r.LeaderCh())
 	if !had {
 		if err := n.r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return fmt.Errorf("raft bootstrap: %w", err)
@@ -265,6 +267,7 @@ func (n *Node) Close() error {
 	var errs []error
 	if n.r != nil {
 		errs = append(errs, n.r.Shutdown().Error())
+		n.lead.close()
 	}
 	if n.mux != nil {
 		n.mux.close()

@@ -296,7 +296,7 @@ func (e Entry) parts(res *Result) []part {
 		{"preferences", e.Preferences != nil, func(tx *bolt.Tx) error { return applyPreferences(tx, *e.Preferences, res) }},
 		{"subscription", e.Subscription != nil, func(tx *bolt.Tx) error { return applySubscriptionChange(tx, *e.Subscription, now, res) }},
 		{"ping", e.Ping != nil, func(tx *bolt.Tx) error { return applyPing(tx, *e.Ping) }},
-		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, res) }},
+		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, e.Term, res) }},
 		{"prune", e.Prune != nil, func(tx *bolt.Tx) error { return applyPrune(tx, *e.Prune, now, res) }},
 		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, e.At, res) }},
 		{"audit", len(e.Audit) > 0, func(tx *bolt.Tx) error { return putAudits(tx, e.Audit) }},
