@@ -157,7 +157,7 @@ var ErrNoLeader = fmt.Errorf("the cluster has no leader (an election is under wa
 // lost its leadership before the entry committed; a later leader may
 // still commit it. The writer must not assume it was not made (sending
 // it again may make it twice).
-var ErrOutcomeUnknown = fmt.Errorf("the leader lost its leadership before the write committed: it may or may not have been made: %w", store.ErrLogUnavailable)
+var ErrOutcomeUnknown = fmt.Errorf("the leader lost its leadership before the write committed: %w", store.ErrOutcomeUnknown)
 
 // Apply appends e to the replicated log and returns what applying it on
 // the leader gave: on the leader directly, from a follower through the

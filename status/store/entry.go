@@ -34,6 +34,12 @@ type Log interface {
 // not in question.
 var ErrLogUnavailable = errors.New("the replicated log takes no entries now")
 
+// ErrOutcomeUnknown (an ErrLogUnavailable): the entry may have been made
+// or not (a leader took it and was lost before it answered). Sending it
+// again is safe only under the same key (Inputs.Writer and Seq), which
+// apply skips once it holds it.
+var ErrOutcomeUnknown = fmt.Errorf("the entry may or may not have been made: %w", ErrLogUnavailable)
+
 // Entry is one durable change. Its parts are applied in the order of the
 // fields below, in one transaction.
 type Entry struct {
