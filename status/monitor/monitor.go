@@ -115,7 +115,14 @@ type reloadReq struct {
 
 type cmdReq struct {
 	cmds  []status.Command
-	reply chan []status.Reply
+	reply chan cmdAnswer
+}
+
+// cmdAnswer is what a command's caller is told: its replies, or why
+// there are none (status.ErrNotCommitted, ErrOutcomeUnknown, ErrAnswerLost).
+type cmdAnswer struct {
+	replies []status.Reply
+	err     error
 }
 
 // New prepares the scheduler over the machine (made here from the store
@@ -233,7 +240,7 @@ func (m *Monitor) Commits() (uint64, time.Duration) {
 // Do applies human commands in the engine's next step and waits for their
 // replies (after the step is committed).
 func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
-	req := cmdReq{cmds: cmds, reply: make(chan []status.Reply, 1)}
+	req := cmdReq{cmds: cmds, reply: make(chan cmdAnswer, 1)}
 	select {
 	case m.cmds <- req:
 	case <-ctx.Done():
@@ -241,10 +248,7 @@ func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Repl
 	}
 	select {
 	case r := <-req.reply:
-		if r == nil {
-			return nil, status.ErrNotCommitted
-		}
-		return r, nil
+		return r.replies, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -337,7 +341,7 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 	ch, err := m.step(b)
 	if err != nil {
 		if req != nil {
-			req.reply <- nil
+			req.reply <- cmdAnswer{err: commandError(err)}
 		}
 		if errors.Is(err, errFatal) {
 			return err
@@ -360,9 +364,26 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 	*pending, *window = nil, nil
 	retry.reset()
 	if req != nil {
-		req.reply <- ch.Replies
+		if len(ch.Replies) < len(req.cmds) {
+			// An earlier try of this entry made the commands (the log
+			// skipped this one, its key held): their replies were lost.
+			req.reply <- cmdAnswer{err: status.ErrAnswerLost}
+		} else {
+			req.reply <- cmdAnswer{replies: ch.Replies}
+		}
 	}
 	return nil
+}
+
+// commandError is what a command's caller is told of a step that failed
+// (the cause is logged by undo): that its change may have been made when
+// the log could not say (a leader lost holding it), else that nothing
+// changed.
+func commandError(err error) error {
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		return status.ErrOutcomeUnknown
+	}
+	return status.ErrNotCommitted
 }
 
 // noteLag records whether the engine runs behind its probes: the batch's
