@@ -57,7 +57,9 @@ func TestSubscriberClaimFromAnEndedLeadershipIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	announce(t, s, status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}, []Dest{{Name: WebhooksDest}}, t0)
-	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) { return []byte(`{}`), []string{"sub_a"}, nil }
+	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) {
+		return []byte(`{}`), []string{"sub_a"}, nil
+	}
 	if _, created, err := expand(s, 10, fan, t0); err != nil || created != 1 {
 		t.Fatalf("expand: %d %v", created, err)
 	}
