@@ -146,6 +146,7 @@ func New(o Options) (*Node, error) {
 		Email:      n.form.subscriber(),
 		Follow:     web.Follow(cfg.Channels),
 		Heartbeats: n.beats,
+		ShareBeats: cfg.Cluster != nil,
 		Peer:       peerHandler(cfg, n.health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
 	}
@@ -207,6 +208,8 @@ func (n *Node) relay(ctx context.Context) {
 			n.wake()
 		case ev := <-n.peerEvents: // nil without peers: never ready
 			n.peerEvent(ev)
+		case <-n.st.SettingsChanged(): // a token or (in a cluster) a beat, made on any member
+			n.takeSettings()
 		case <-n.beats.Ready(): // a beat is judged at once
 			for _, check := range n.beats.Pending() {
 				n.mon.Scheduler().RunNow(check)

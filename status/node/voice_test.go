@@ -23,9 +23,10 @@ import (
 )
 
 // voiceNodes builds three in-process cluster members on loopback, each
-// running until the test ends; extra is added to the config (top level)
-// and may use ${OUTPOST_NODE}. It returns the running nodes.
-func voiceNodes(t *testing.T, extra string) []*Node {
+// running until the test ends; checks are added to the config's checks
+// and extra to its top level (either may use ${OUTPOST_NODE}). It
+// returns the running nodes.
+func voiceNodes(t *testing.T, checks, extra string) []*Node {
 	t.Helper()
 	ids := []string{"ams", "nyc", "sgp"}
 	dir := t.TempDir()
@@ -47,11 +48,11 @@ storage: {path: %q}
 components: [{id: api, name: API}]
 checks:
   - {name: api-1, component: api, kind: tcp, target: %q, interval: 1m}
-cluster:
+%scluster:
   nodes:
 %s
   tls: {ca_file: %q, cert_file: "%s/${OUTPOST_NODE}.pem", key_file: "%s/${OUTPOST_NODE}-key.pem"}
-%s`, freePort(t), freePort(t), filepath.Join(dir, id, "outpost.db"), freePort(t), strings.Join(members, "\n"),
+%s`, freePort(t), freePort(t), filepath.Join(dir, id, "outpost.db"), freePort(t), checks, strings.Join(members, "\n"),
 			filepath.Join(certs, "ca.pem"), certs, certs, extra)
 		lookup := func(k string) (string, bool) { return id, k == config.NodeEnv }
 		beats := probes.NewBeats(nil)
@@ -176,7 +177,7 @@ func (h *hookCounter) total() (requests, ids int) {
 // ended term and is refused by the cluster. The new leader delivers the
 // announcement, once.
 func TestDeposedLeaderSendsNoWebhook(t *testing.T) {
-	nodes := voiceNodes(t, "webhooks: {enabled: true, allow_http: true, allow_private_targets: true}\n")
+	nodes := voiceNodes(t, "", "webhooks: {enabled: true, allow_http: true, allow_private_targets: true}\n")
 	var old *Node
 	waitFor(t, "leader", 30*time.Second, func() bool { old = leaderOf(nodes); return old != nil })
 	rcv := newHookCounter(t, 3*time.Second)

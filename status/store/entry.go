@@ -209,6 +209,12 @@ func (s *Store) committed(e Entry, res Result) {
 	if e.Subscribe != nil || e.Subscription != nil || e.PruneWebhooks != nil || res.subsMoved {
 		s.subsChanged()
 	}
+	if len(e.Settings) > 0 {
+		select {
+		case s.settings <- struct{}{}:
+		default:
+		}
+	}
 	if (e.Step != nil && len(e.Step.Announce) > 0) || len(e.Announce) > 0 || e.Decide != nil ||
 		e.Subscribe != nil || e.Subscription != nil || e.Ping != nil {
 		select {
@@ -224,6 +230,12 @@ func (s *Store) committed(e Entry, res Result) {
 // log), the one way in is the one place the wake comes from. Signals
 // coalesce: one receive may stand for several entries.
 func (s *Store) Work() <-chan struct{} { return s.work }
+
+// SettingsChanged signals that a committed entry set replicated settings
+// (a heartbeat token or beat, a site key), whoever applied it: a member
+// takes a token issued on another, and a beat sent to another. Signals
+// coalesce.
+func (s *Store) SettingsChanged() <-chan struct{} { return s.settings }
 
 // part is one field of an entry: present reports whether it is set,
 // apply writes it.

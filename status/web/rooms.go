@@ -61,4 +61,7 @@ type subscriptionsRoom struct {
 // heartbeatRoom takes push checks' beats.
 type heartbeatRoom struct {
 	beats *probes.Beats
+	share bool      // a cluster: beats go through log (Options.ShareBeats)
+	log   store.Log // the one way in
+	now   func() time.Time
 }
