@@ -2,10 +2,15 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,5 +85,34 @@ func TestHeartbeatTakenByAnyMember(t *testing.T) {
 			}
 		}
 		return true
+	})
+}
+
+// Every member runs its own dead man's switch, and its URL may name the
+// member (${OUTPOST_NODE}): each pings its own URL, leader or not. Each
+// member may keep its own static export too: each folder holds a page
+// made by that member, whose footer names it.
+func TestEveryMemberPingsAndExportsItsOwn(t *testing.T) {
+	var mu sync.Mutex
+	pinged := map[string]int{}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		pinged[r.URL.Path]++
+		mu.Unlock()
+	}))
+	defer fake.Close()
+	exports := t.TempDir()
+	nodes := voiceNodes(t, "", fmt.Sprintf("deadman: {url: \"%s/ping/${OUTPOST_NODE}\", interval: 1s}\nexport: {dir: \"%s/${OUTPOST_NODE}\"}\n", fake.URL, exports))
+	waitFor(t, "a ping from each member at its own URL, and each member's export", 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range nodes {
+			id := n.cfg.Cluster.Node
+			page, err := os.ReadFile(filepath.Join(exports, id, "index.html"))
+			if pinged["/ping/"+id] == 0 || err != nil || !strings.Contains(string(page), "by the monitor "+id) {
+				return false
+			}
+		}
+		return len(pinged) == len(nodes)
 	})
 }
