@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// fiveNodes writes certificates and a config for five members with no
-// checks (so nothing writes but what a test sends), and starts them.
-func fiveNodes(t *testing.T, dir string) []*clusterProc {
+// quietCluster writes certificates and a config for members ids with no
+// checks (so nothing writes but what a test sends) and an admin token,
+// and starts them.
+func quietCluster(t *testing.T, dir string, ids ...string) []*clusterProc {
 	t.Helper()
-	ids := []string{"ams", "nyc", "sgp", "fra", "syd"}
 	if code, _, errs := runBinary(t, nil, "cluster", "certs", "-out", filepath.Join(dir, "cluster"), "-nodes", strings.Join(ids, ",")); code != exitOK {
 		t.Fatalf("certs: %s", errs)
 	}
@@ -28,7 +28,7 @@ func fiveNodes(t *testing.T, dir string) []*clusterProc {
 	certs := filepath.Join(dir, "cluster")
 	t.Setenv("OUTPOST_TEST_OPS_TOKEN", opsToken)
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(`
-site: {title: Five, url: "https://status.example.com"}
+site: {title: Quiet, url: "https://status.example.com"}
 listen: "${LISTEN}"
 operators: {listen: "${OPS}"}
 storage: {path: "${DATA}/outpost.db"}
@@ -72,7 +72,7 @@ func (p *clusterProc) raftFigure(series string) int {
 // change was made (504, look it up), and there is one incident.
 func TestCommandOfAKilledLeaderIsNeverToldNothingChanged(t *testing.T) {
 	dir := t.TempDir()
-	nodes := fiveNodes(t, dir)
+	nodes := quietCluster(t, dir, "ams", "nyc", "sgp", "fra", "syd")
 	var leader *clusterProc
 	until(t, time.Now().Add(40*time.Second), nodes, "a leader, every member following it", func() bool {
 		leader = leaderOf(nodes)
