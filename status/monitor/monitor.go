@@ -118,13 +118,6 @@ type cmdReq struct {
 	reply chan cmdAnswer
 }
 
-// cmdAnswer is what a command's caller is told: its replies, or why
-// there are none (status.ErrNotCommitted, ErrOutcomeUnknown, ErrAnswerLost).
-type cmdAnswer struct {
-	replies []status.Reply
-	err     error
-}
-
 // New prepares the scheduler over the machine (made here from the store
 // when Options.Machine is nil); nothing runs before Run.
 func New(o Options) (*Monitor, error) {
@@ -373,17 +366,6 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 		}
 	}
 	return nil
-}
-
-// commandError is what a command's caller is told of a step that failed
-// (the cause is logged by undo): that its change may have been made when
-// the log could not say (a leader lost holding it), else that nothing
-// changed.
-func commandError(err error) error {
-	if errors.Is(err, store.ErrOutcomeUnknown) {
-		return status.ErrOutcomeUnknown
-	}
-	return status.ErrNotCommitted
 }
 
 // noteLag records whether the engine runs behind its probes: the batch's

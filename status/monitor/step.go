@@ -148,3 +148,21 @@ func (m *Monitor) undo(now time.Time, cause error) error {
 	m.publish(now)
 	return fmt.Errorf("%w: %w", status.ErrNotCommitted, cause)
 }
+
+// cmdAnswer is what a command's caller is told: its replies, or why
+// there are none (status.ErrNotCommitted, ErrOutcomeUnknown, ErrAnswerLost).
+type cmdAnswer struct {
+	replies []status.Reply
+	err     error
+}
+
+// commandError is what a command's caller is told of a step that failed
+// (the cause is logged by undo): that its change may have been made when
+// the log could not say (a leader lost holding it), else that nothing
+// changed.
+func commandError(err error) error {
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		return status.ErrOutcomeUnknown
+	}
+	return status.ErrNotCommitted
+}

@@ -46,7 +46,7 @@ func (h *heartbeatRoom) record(check string, failed bool) error {
 		return nil
 	}
 	at := h.now()
-	if _, err := h.log.Apply(store.Entry{At: at, Settings: []store.Setting{store.BeatSetting(check, at, failed)}}); err != nil {
+	if _, err := h.changes.Apply(store.Entry{At: at, Settings: []store.Setting{store.BeatSetting(check, at, failed)}}); err != nil {
 		return fmt.Errorf("heartbeat of %s: %w", check, err)
 	}
 	return nil
