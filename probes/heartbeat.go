@@ -74,6 +74,31 @@ func (b *Beats) Beat(check string, failed bool) {
 	}
 }
 
+// Heard records a beat made at at and sent to another Outpost of a
+// cluster (or to this one, through the cluster's log), unless one as
+// recent is known, and signals Ready as Beat does; it reports whether
+// the beat was new. A beat from before this registry started counts as
+// none, as after a restart: a check not beaten since gets a fresh period.
+func (b *Beats) Heard(check string, at time.Time, failed bool) bool {
+	b.mu.Lock()
+	seen := b.last
+	if failed {
+		seen = b.failed
+	}
+	if prev, ok := seen[check]; (ok && !at.After(prev)) || at.Before(b.started) {
+		b.mu.Unlock()
+		return false
+	}
+	seen[check] = at
+	b.pending[check] = true
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 // Ready signals that checks were beaten (read them with Pending).
 // Signals coalesce: one receive may stand for several beats.
 func (b *Beats) Ready() <-chan struct{} { return b.ready }

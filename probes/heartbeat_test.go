@@ -38,3 +38,31 @@ func TestHeartbeat(t *testing.T) {
 		t.Error("a heartbeat without period was accepted")
 	}
 }
+
+// A beat heard through a cluster's log counts once, only if newer than
+// the one known, and not from before the registry started.
+func TestBeatsHeard(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	b := NewBeats(func() time.Time { return t0 })
+	for _, tc := range []struct {
+		at     time.Time
+		failed bool
+		want   bool
+	}{
+		{t0.Add(-time.Minute), false, false}, // before the start
+		{t0.Add(time.Second), false, true},
+		{t0.Add(time.Second), false, false}, // the same beat again
+		{t0.Add(time.Second), true, true},   // a failure is its own
+		{t0.Add(2 * time.Second), false, true},
+	} {
+		if got := b.Heard("nightly", tc.at, tc.failed); got != tc.want {
+			t.Errorf("Heard(%s, failed %v) = %v, want %v", tc.at, tc.failed, got, tc.want)
+		}
+	}
+	if p := b.Pending(); len(p) != 1 || p[0] != "nightly" {
+		t.Fatalf("pending %v", p)
+	}
+	if last, failed := b.get("nightly"); !last.Equal(t0.Add(2*time.Second)) || !failed.Equal(t0.Add(time.Second)) {
+		t.Fatalf("last %s failed %s", last, failed)
+	}
+}

@@ -14,6 +14,17 @@ import (
 // nothing it asked for took effect, in memory or on disk.
 var ErrNotCommitted = errors.New("the change was not saved (the data file refused the write); nothing changed")
 
+// ErrOutcomeUnknown means a step's commands may or may not have taken
+// effect: a cluster's leader took them and was lost before it answered,
+// and no new leader confirmed them in time. The caller must look before
+// trying again, or the change may be made twice.
+var ErrOutcomeUnknown = errors.New("the change may or may not have been made: the cluster's leader was lost before it answered; " +
+	"check whether it took effect before trying again")
+
+// ErrAnswerLost means a step's commands took effect, but their replies
+// were lost with the cluster's leader that made them.
+var ErrAnswerLost = errors.New("the change was made, but the cluster's leader was lost before it answered; look it up rather than trying again")
+
 // Batch is one engine step: results gathered since the last step, human
 // commands, and the time of the step.
 type Batch struct {

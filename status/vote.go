@@ -224,7 +224,6 @@ func (e *Engine) canariesCutOff(loc string) (cut bool, failing, total int) {
 // locations that can still answer.
 type tally struct {
 	down, notUp, answered, waiting int
-	failing, fine                  []string
 }
 
 func (e *Engine) count(def CheckDef, cs *CheckState, voters []string, now time.Time) tally {
@@ -239,9 +238,6 @@ func (e *Engine) count(def CheckDef, cs *CheckState, voters []string, now time.T
 			t.answered++
 			if rg.LastOutcome != probes.Up {
 				t.notUp++
-				t.failing = append(t.failing, loc)
-			} else {
-				t.fine = append(t.fine, loc)
 			}
 			if rg.LastOutcome == probes.Down {
 				t.down++

@@ -59,3 +59,53 @@ func TestClaimOfAnEndedTermIsRefusedByTheCluster(t *testing.T) {
 		return true
 	})
 }
+
+// Raft's leadership notifications reach every reader at once (raft's own
+// channel gives each to one reader): a leader that steps down closes the
+// channel each reader took, and so does the member that takes over.
+func TestLeadershipChangeReachesEveryReader(t *testing.T) {
+	ms := threeNodes(t)
+	for _, m := range ms {
+		m.start(t, 0)
+	}
+	var leader *member
+	eventually(t, "leader", func() bool {
+		for _, m := range ms {
+			if m.node.IsLeader() {
+				leader = m
+			}
+		}
+		return leader != nil
+	})
+	readers := map[*member][]<-chan struct{}{}
+	for _, m := range ms {
+		readers[m] = []<-chan struct{}{m.node.LeadershipChanged(), m.node.LeadershipChanged()}
+	}
+	if err := leader.node.StepDown(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	eventually(t, "the change told to both readers of the old leader and of the new one", func() bool {
+		for _, m := range ms {
+			if m != leader && !m.node.IsLeader() {
+				continue
+			}
+			for _, ch := range readers[m] {
+				if !closed(ch) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if leader.node.IsLeader() {
+		t.Fatal("the old leader still leads after stepping down")
+	}
+}

@@ -60,6 +60,7 @@ type Node struct {
 	heartbeat time.Duration // raft's heartbeat timeout in force
 	wait      time.Duration // how long a write waits for a leader
 	apply     time.Duration // how long the leader waits to append an entry
+	lead      *leadership   // raft's leadership notifications, for every reader
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -92,7 +93,7 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
-		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second}
+		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
 		return nil, err
@@ -148,6 +149,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 		return fmt.Errorf("raft: %w", err)
 	}
 	n.up.Store(true)
+	go n.lead.watch(n.r.LeaderCh())
 	if !had {
 		return n.bootstrap()
 	}
@@ -162,7 +164,7 @@ var ErrNoLeader = fmt.Errorf("the cluster has no leader (an election is under wa
 // lost its leadership before the entry committed; a later leader may
 // still commit it. The writer must not assume it was not made (sending
 // it again may make it twice).
-var ErrOutcomeUnknown = fmt.Errorf("the leader lost its leadership before the write committed: it may or may not have been made: %w", store.ErrLogUnavailable)
+var ErrOutcomeUnknown = fmt.Errorf("the leader lost its leadership before the write committed: %w", store.ErrOutcomeUnknown)
 
 // Apply appends e to the replicated log and returns what applying it on
 // the leader gave: on the leader directly, from a follower through the
@@ -279,6 +281,7 @@ func (n *Node) Close() error {
 	}
 	if n.r != nil {
 		errs = append(errs, n.r.Shutdown().Error())
+		n.lead.close()
 	}
 	if n.mux != nil {
 		n.mux.close()

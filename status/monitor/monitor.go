@@ -115,7 +115,7 @@ type reloadReq struct {
 
 type cmdReq struct {
 	cmds  []status.Command
-	reply chan []status.Reply
+	reply chan cmdAnswer
 }
 
 // New prepares the scheduler over the machine (made here from the store
@@ -238,7 +238,7 @@ func (m *Monitor) Commits() (uint64, time.Duration) {
 // Do applies human commands in the engine's next step and waits for their
 // replies (after the step is committed).
 func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Reply, error) {
-	req := cmdReq{cmds: cmds, reply: make(chan []status.Reply, 1)}
+	req := cmdReq{cmds: cmds, reply: make(chan cmdAnswer, 1)}
 	select {
 	case m.cmds <- req:
 	case <-ctx.Done():
@@ -246,10 +246,7 @@ func (m *Monitor) Do(ctx context.Context, cmds ...status.Command) ([]status.Repl
 	}
 	select {
 	case r := <-req.reply:
-		if r == nil {
-			return nil, status.ErrNotCommitted
-		}
-		return r, nil
+		return r.replies, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -342,7 +339,7 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 	ch, err := m.step(b)
 	if err != nil {
 		if req != nil {
-			req.reply <- nil
+			req.reply <- cmdAnswer{err: commandError(err)}
 		}
 		if errors.Is(err, errFatal) {
 			return err
@@ -365,7 +362,13 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 	*pending, *window = nil, nil
 	retry.reset()
 	if req != nil {
-		req.reply <- ch.Replies
+		if len(ch.Replies) < len(req.cmds) {
+			// An earlier try of this entry made the commands (the log
+			// skipped this one, its key held): their replies were lost.
+			req.reply <- cmdAnswer{err: status.ErrAnswerLost}
+		} else {
+			req.reply <- cmdAnswer{replies: ch.Replies}
+		}
 	}
 	return nil
 }

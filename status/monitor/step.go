@@ -38,11 +38,24 @@ func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	}
 	e := store.Entry{At: b.Now, Inputs: in}
 	res, err := m.o.Log.Apply(e)
-	if errors.Is(err, store.ErrLogUnavailable) && m.writer != "" && len(b.Results) > 0 {
+	if errors.Is(err, store.ErrOutcomeUnknown) && len(in.Commands) > 0 {
+		// Its commands may have been made: a person waits for the answer,
+		// so the entry goes again at once under the same key (the log
+		// waits for a new leader, within its bound). Whichever try made
+		// it, it is made once; a skipped resend says the first did.
+		var again error
+		if res, again = m.o.Log.Apply(e); again != nil {
+			err = fmt.Errorf("%w (sent again: %w)", err, again)
+		} else {
+			err = nil
+		}
+	}
+	if errors.Is(err, store.ErrLogUnavailable) && m.writer != "" && (len(b.Results) > 0 || len(b.Commands) > 0) {
 		// It may have committed (a leader lost its leadership, an answer
 		// was lost): its results go again under the same key, so the
-		// cluster counts them once; its commands' callers are told
-		// nothing changed, so they go no further.
+		// cluster counts them once; its commands do not (their caller is
+		// told their outcome is unknown, and looks before trying again),
+		// and the resend settles whether the first try was made.
 		held := *in
 		held.Commands = nil
 		e.Inputs = &held
@@ -138,4 +151,22 @@ func (m *Monitor) undo(now time.Time, cause error) error {
 	}
 	m.publish(now)
 	return fmt.Errorf("%w: %w", status.ErrNotCommitted, cause)
+}
+
+// cmdAnswer is what a command's caller is told: its replies, or why
+// there are none (status.ErrNotCommitted, ErrOutcomeUnknown, ErrAnswerLost).
+type cmdAnswer struct {
+	replies []status.Reply
+	err     error
+}
+
+// commandError is what a command's caller is told of a step that failed
+// (the cause is logged by undo): that its change may have been made when
+// the log could not say (a leader lost holding it), else that nothing
+// changed.
+func commandError(err error) error {
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		return status.ErrOutcomeUnknown
+	}
+	return status.ErrNotCommitted
 }

@@ -32,33 +32,22 @@ func (n *Node) joinCluster() error {
 	return nil
 }
 
-// leadershipPoll is how often a member looks whether it leads: a new
-// leader starts delivering within it, a deposed one stops.
+// leadershipPoll is how often a member looks whether it is cut off, and
+// a leader whether a reload changed its model.
 const leadershipPoll = 250 * time.Millisecond
 
 // deliver runs the delivery loops until ctx ends: on a single node all
 // along; in a cluster only while this node leads, each term beginning
 // once every committed entry is applied here (a barrier) and then as a
 // restarted node begins (rows left "sending" reconciled, never blindly
-// sent again).
+// sent again). Raft's leadership notifications start and stop them at
+// once: a deposed leader's loops end within their in-flight sends.
 func (n *Node) deliver(ctx context.Context) {
 	if n.cl == nil {
 		n.runLoops(ctx)
 		return
 	}
-	tick := time.NewTicker(leadershipPoll)
-	defer tick.Stop()
-	leads := func() bool { // waits until this node leads: false when ctx ends first
-		for !n.cl.IsLeader() {
-			select {
-			case <-ctx.Done():
-				return false
-			case <-tick.C:
-			}
-		}
-		return true
-	}
-	for leads() {
+	for n.awaitLeadership(ctx) {
 		if err := n.cl.Barrier(10 * time.Second); err != nil {
 			n.log.Warn("leading, but the log could not be applied to its end; delivering waits", slog.Any("error", err))
 			continue
@@ -69,17 +58,46 @@ func (n *Node) deliver(ctx context.Context) {
 		term, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { n.runLoops(term); close(done) }()
-		for n.cl.IsLeader() && ctx.Err() == nil { // until it no longer leads
-			n.putModel()
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-		}
+		n.whileLeading(ctx)
 		stop()
 		<-done
 		if ctx.Err() == nil {
 			n.log.Info("this node no longer leads: delivering stopped")
+		}
+	}
+}
+
+// awaitLeadership waits until this node leads: false when ctx ends first.
+func (n *Node) awaitLeadership(ctx context.Context) bool {
+	for {
+		changed := n.cl.LeadershipChanged() // before the look, so no change is missed
+		if n.cl.IsLeader() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-changed:
+		}
+	}
+}
+
+// whileLeading returns as soon as this node no longer leads (or ctx
+// ends), keeping the cluster's model this leader's meanwhile.
+func (n *Node) whileLeading(ctx context.Context) {
+	tick := time.NewTicker(leadershipPoll)
+	defer tick.Stop()
+	for {
+		changed := n.cl.LeadershipChanged()
+		if !n.cl.IsLeader() {
+			return
+		}
+		n.putModel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
 		}
 	}
 }
@@ -182,33 +200,50 @@ func (n *Node) ready() (bool, string) {
 	return true, ""
 }
 
-// claims is the Log the channel dispatcher writes through: in a cluster,
-// one that stamps each claim with the term this node leads in.
+// claims is the Log the delivery loops write through: in a cluster, one
+// that stamps each claim with the term this node leads in.
 func (n *Node) claims() store.Log {
 	if n.cl == nil {
 		return n.changes
 	}
-	n.fence = &fencedLog{Log: n.changes}
+	if n.fence == nil {
+		n.fence = &fencedLog{Log: n.changes}
+	}
 	return n.fence
 }
 
-// fencedLog stamps claims (marks To: Sending) with the term of the
-// leadership they are made under: a claim that reaches the log after this
-// node lost its leadership is refused (store.ErrDeposed), and as the claim
-// comes before the request, nothing more is sent from here.
+// fencedLog stamps claims (channel marks To: Sending, subscribers'
+// Sending outcomes) with the term of the leadership they are made under:
+// a claim that reaches the log after this node lost its leadership is
+// refused (store.ErrDeposed), and as the claim comes before the request,
+// nothing more is sent from here. Other entries pass as they are.
 type fencedLog struct {
 	store.Log
 	term atomic.Uint64
 }
 
 func (f *fencedLog) Apply(e store.Entry) (store.Result, error) {
-	if t := f.term.Load(); t != 0 && len(e.Marks) > 0 {
+	t := f.term.Load()
+	if t == 0 {
+		return f.Log.Apply(e)
+	}
+	if len(e.Marks) > 0 {
 		e.Marks = slices.Clone(e.Marks)
 		for i := range e.Marks {
 			if e.Marks[i].To == store.Sending {
 				e.Marks[i].Term = t
 			}
 		}
+	}
+	if e.Outcomes != nil {
+		o := *e.Outcomes
+		o.List = slices.Clone(o.List)
+		for i := range o.List {
+			if o.List[i].Sending {
+				o.List[i].Term = t
+			}
+		}
+		e.Outcomes = &o
 	}
 	return f.Log.Apply(e)
 }

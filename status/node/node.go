@@ -63,7 +63,7 @@ type Node struct {
 	changes store.Log
 	mach    *machine.Machine
 	cl      *cluster.Node    // nil on a single node
-	fence   *fencedLog       // the channel dispatcher's Log in a cluster
+	fence   *fencedLog       // the delivery loops' Log in a cluster
 	now     func() time.Time // the node's clock, handed to every part
 	met     *metrics.Metrics
 	chs     []*notify.Channel
@@ -123,14 +123,14 @@ func New(o Options) (*Node, error) {
 	}
 	n.disp = notify.New(notify.Options{Store: n.st, Log: n.claims(), Now: n.now, Channels: n.chs, Logger: log, SiteID: cfg.Site.ID, Site: cfg.Site.Title, SiteURL: cfg.Site.URL,
 		Observe: n.met.ObserveDelivery})
-	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.changes, n.now, log, n.met.ObserveDelivery); err != nil {
+	if n.mail, n.form, err = emailLoop(cfg, o.Email, o.EmailLinks, n.st, n.claims(), n.now, log, n.met.ObserveDelivery); err != nil {
 		return n, fmt.Errorf("cannot set up email: %w", err)
 	}
 	if n.mon, err = monitor.New(monitor.Options{Config: cfg, Store: n.st, Machine: n.mach, Log: n.changes, Now: n.now, Logger: log, Metrics: n.met,
 		Route: n.route, Node: cfg.Cluster.Self().ID, Location: cfg.Cluster.Self().Location}); err != nil {
 		return n, fmt.Errorf("cannot start the monitor: %w", err)
 	}
-	n.wh = webhookService(cfg, n.st, n.changes, log, n.met, n.mon)
+	n.wh = webhookService(cfg, n.st, n.claims(), log, n.met, n.mon)
 	if n.cl == nil { // a cluster's leader does it (leaderStart)
 		if err := n.cancelGone(); err != nil {
 			return n, err
@@ -146,6 +146,7 @@ func New(o Options) (*Node, error) {
 		Email:      n.form.subscriber(),
 		Follow:     web.Follow(cfg.Channels),
 		Heartbeats: n.beats,
+		ShareBeats: cfg.Cluster != nil,
 		Peer:       peerHandler(cfg, n.health)}); err != nil {
 		return n, fmt.Errorf("cannot prepare the web server: %w", err)
 	}
@@ -210,6 +211,8 @@ func (n *Node) relay(ctx context.Context) {
 			n.wake()
 		case ev := <-n.peerEvents: // nil without peers: never ready
 			n.peerEvent(ev)
+		case <-n.st.SettingsChanged(): // a token or (in a cluster) a beat, made on any member
+			n.takeSettings()
 		case <-n.beats.Ready(): // a beat is judged at once
 			for _, check := range n.beats.Pending() {
 				n.mon.Scheduler().RunNow(check)

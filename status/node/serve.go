@@ -161,7 +161,7 @@ func webhookService(cfg *config.Config, st *store.Store, changes store.Log, log 
 	}
 	site := statuspage.Site{ID: cfg.Site.ID, Name: cfg.Site.Title, URL: cfg.Site.URL, TimeZone: cfg.Site.TimeZone, Location: cfg.Site.Location}
 	return webhook.New(webhook.Options{Store: st, Log: changes, Logger: log, Site: site, AllowHTTP: w.AllowHTTP, AllowPrivate: w.AllowPrivateTargets,
-		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout,
+		PerClient: w.PerClient, Workers: w.Concurrency, PerHost: w.PerHost, Timeout: w.Timeout, Claim: cfg.Cluster != nil,
 		Components: func(id string) bool { _, ok := mon.Config().ComponentByID(id); return ok },
 		Observe:    met.ObserveDelivery})
 }

@@ -34,6 +34,12 @@ type Log interface {
 // not in question.
 var ErrLogUnavailable = errors.New("the replicated log takes no entries now")
 
+// ErrOutcomeUnknown (an ErrLogUnavailable): the entry may have been made
+// or not (a leader took it and was lost before it answered). Sending it
+// again is safe only under the same key (Inputs.Writer and Seq), which
+// apply skips once it holds it.
+var ErrOutcomeUnknown = fmt.Errorf("the entry may or may not have been made: %w", ErrLogUnavailable)
+
 // Entry is one durable change. Its parts are applied in the order of the
 // fields below, in one transaction.
 type Entry struct {
@@ -203,6 +209,12 @@ func (s *Store) committed(e Entry, res Result) {
 	if e.Subscribe != nil || e.Subscription != nil || e.PruneWebhooks != nil || res.subsMoved {
 		s.subsChanged()
 	}
+	if len(e.Settings) > 0 {
+		select {
+		case s.settings <- struct{}{}:
+		default:
+		}
+	}
 	if (e.Step != nil && len(e.Step.Announce) > 0) || len(e.Announce) > 0 || e.Decide != nil ||
 		e.Subscribe != nil || e.Subscription != nil || e.Ping != nil {
 		select {
@@ -218,6 +230,12 @@ func (s *Store) committed(e Entry, res Result) {
 // log), the one way in is the one place the wake comes from. Signals
 // coalesce: one receive may stand for several entries.
 func (s *Store) Work() <-chan struct{} { return s.work }
+
+// SettingsChanged signals that a committed entry set replicated settings
+// (a heartbeat token or beat, a site key), whoever applied it: a member
+// takes a token issued on another, and a beat sent to another. Signals
+// coalesce.
+func (s *Store) SettingsChanged() <-chan struct{} { return s.settings }
 
 // part is one field of an entry: present reports whether it is set,
 // apply writes it.
@@ -296,7 +314,7 @@ func (e Entry) parts(res *Result) []part {
 		{"preferences", e.Preferences != nil, func(tx *bolt.Tx) error { return applyPreferences(tx, *e.Preferences, res) }},
 		{"subscription", e.Subscription != nil, func(tx *bolt.Tx) error { return applySubscriptionChange(tx, *e.Subscription, now, res) }},
 		{"ping", e.Ping != nil, func(tx *bolt.Tx) error { return applyPing(tx, *e.Ping) }},
-		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, res) }},
+		{"outcomes", e.Outcomes != nil, func(tx *bolt.Tx) error { return applyOutcomes(tx, *e.Outcomes, e.Term, res) }},
 		{"prune", e.Prune != nil, func(tx *bolt.Tx) error { return applyPrune(tx, *e.Prune, now, res) }},
 		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, e.At, res) }},
 		{"audit", len(e.Audit) > 0, func(tx *bolt.Tx) error { return putAudits(tx, e.Audit) }},

@@ -46,3 +46,47 @@ func row(t *testing.T, s *Store, seq uint64) OutboxRow {
 	}
 	return r
 }
+
+// A subscriber delivery's claim (a Sending outcome) is fenced as a
+// channel's is: refused from an ended term, made in the term in force,
+// and never fenced on a single node.
+func TestSubscriberClaimFromAnEndedLeadershipIsRefused(t *testing.T) {
+	s, _ := openTemp(t)
+	sub := Subscription{ID: "sub_a", URL: "https://hooks.example.com/a", State: SubActive, Client: "c", CreatedAt: t0}
+	if err := subscribe(s, sub, WebhookDelivery{Type: VerifyType, State: Sent, CreatedAt: t0}, 5); err != nil {
+		t.Fatal(err)
+	}
+	announce(t, s, status.Event{ID: "evt-1", Type: status.IncidentCreated, Incident: &status.Incident{ID: "inc-1"}}, []Dest{{Name: WebhooksDest}}, t0)
+	fan := func(ev status.Event, subs []Subscription) ([]byte, []string, error) {
+		return []byte(`{}`), []string{"sub_a"}, nil
+	}
+	if _, created, err := expand(s, 10, fan, t0); err != nil || created != 1 {
+		t.Fatalf("expand: %d %v", created, err)
+	}
+	refs, err := s.OpenDeliveries(KindWebhook, 0, 10)
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("open deliveries: %+v %v", refs, err)
+	}
+	seq := refs[0].Seq
+	claim := func(index, logTerm, term uint64) error {
+		_, err := s.Apply(Entry{At: t0, Index: index, Term: logTerm, Outcomes: &WebhookOutcomes{List: []WebhookOutcome{{Seq: seq, At: t0, Sending: true, Term: term}}}})
+		return err
+	}
+	base, _ := s.AppliedIndex()
+	var r *Refusal
+	if err := claim(base+1, 4, 3); !errors.As(err, &r) || !errors.Is(err, ErrDeposed) || r.Part != "outcomes" {
+		t.Fatalf("a claim of term 3 applied in term 4: %v, want a refusal of outcomes (ErrDeposed)", err)
+	}
+	if jobs, _ := s.DeliveryJobs([]uint64{seq}); len(jobs) != 1 || jobs[0].Delivery.State != Pending {
+		t.Fatalf("after the refused claim: %+v", jobs)
+	}
+	if err := claim(base+2, 4, 4); err != nil {
+		t.Fatalf("a claim of the term in force: %v", err)
+	}
+	if jobs, _ := s.DeliveryJobs([]uint64{seq}); len(jobs) != 1 || jobs[0].Delivery.State != Sending {
+		t.Fatalf("after the claim: %+v", jobs)
+	}
+	if err := claim(0, 0, 0); err != nil {
+		t.Fatalf("a single node's claim: %v", err)
+	}
+}

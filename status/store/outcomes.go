@@ -58,7 +58,11 @@ type WebhookOutcome struct {
 	// Sending marks a delivery as handed to its transport (email: before
 	// DATA), committed for a whole batch; a crash after it re-sends the
 	// delivery with the same message id (at least once).
-	Sending    bool          `json:"sending,omitempty"`
+	Sending bool `json:"sending,omitempty"`
+	// Term, on a Sending mark, is the term of the leadership it was made
+	// under (0: a single node); applied from a replicated log in another
+	// term it is refused (ErrDeposed), as a channel's claim is.
+	Term       uint64        `json:"term,omitempty"`
 	Status     int           `json:"status,omitempty"`
 	LatencyMS  float64       `json:"latency_ms,omitempty"`
 	Error      string        `json:"error,omitempty"`
@@ -86,7 +90,12 @@ const noEcho = `the answer did not echo the challenge (expected a JSON body {"ch
 // maxAttemptsTried bounds retries whatever the schedule says.
 const maxAttemptsTried = 16
 
-func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, res *Result) error {
+func applyOutcomes(tx *bolt.Tx, o WebhookOutcomes, term uint64, res *Result) error {
+	for _, oc := range o.List {
+		if oc.Sending && oc.Term != 0 && term != 0 && oc.Term != term {
+			return refuse(fmt.Errorf("subscriber delivery %d: claimed in term %d, the log's is %d: %w", oc.Seq, oc.Term, term, ErrDeposed))
+		}
+	}
 	dels, subsB := tx.Bucket(bucketWHDelivery), tx.Bucket(bucketSubs)
 	subs := subCache{}
 	states := map[string]SubState{} // as read, to tell a move

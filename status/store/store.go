@@ -117,8 +117,8 @@ type Store struct {
 	// incidents counts commits that wrote incidents: pages built from
 	// stored incidents are fresh while it stays the same.
 	incidents atomic.Uint64
-	// work: see Work.
-	work chan struct{}
+	// work: see Work; settings: see SettingsChanged.
+	work, settings chan struct{}
 	// scrubOwed: an erasure's wipe of the free pages waits for read
 	// transactions to end (erase.go).
 	scrubOwed atomic.Bool
@@ -183,7 +183,7 @@ func openReplicated(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opts: o, log: o.Logger, work: make(chan struct{}, 1)}
+	s := &Store{db: db, path: path, opts: o, log: o.Logger, work: make(chan struct{}, 1), settings: make(chan struct{}, 1)}
 	if err := s.view(s.checkLoaded); err != nil {
 		db.Close()
 		if !errors.Is(err, ErrDamaged) {

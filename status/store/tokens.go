@@ -5,6 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Heartbeat tokens are random (128 bits), shown once, and kept only as
@@ -32,3 +36,33 @@ func heartbeatKey(check string) string { return "heartbeat/" + check }
 
 // HeartbeatHash returns a check's stored token hash ("" when none).
 func (s *Store) HeartbeatHash(check string) (string, error) { return s.Setting(heartbeatKey(check)) }
+
+// In a cluster a beat is a replicated setting too, "beat/<check>": the
+// last one sent to any member, its time (unix nanoseconds, the receiving
+// member's clock) and whether it reported a failure, so that every member
+// judges the check from the same beats.
+
+func beatKey(check string) string { return "beat/" + check }
+
+// BeatSetting is the setting that records a beat of check at at.
+func BeatSetting(check string, at time.Time, failed bool) Setting {
+	v := strconv.FormatInt(at.UnixNano(), 10)
+	if failed {
+		v += " failed"
+	}
+	return Setting{Key: beatKey(check), Value: v}
+}
+
+// LastBeat reads check's last replicated beat; ok is false when none.
+func (s *Store) LastBeat(check string) (at time.Time, failed, ok bool, err error) {
+	v, err := s.Setting(beatKey(check))
+	if err != nil || v == "" {
+		return time.Time{}, false, false, err
+	}
+	num, flag, _ := strings.Cut(v, " ")
+	ns, perr := strconv.ParseInt(num, 10, 64)
+	if perr != nil {
+		return time.Time{}, false, false, fmt.Errorf("beat of %s: %w", check, perr)
+	}
+	return time.Unix(0, ns).UTC(), flag == "failed", true, nil
+}

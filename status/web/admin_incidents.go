@@ -71,6 +71,12 @@ func (a *adminRoom) apply(c echo.Context, code int, cmd status.Command) error {
 	if errors.Is(err, status.ErrNotCommitted) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, status.ErrNotCommitted.Error()).SetInternal(err)
 	}
+	for _, lost := range []error{status.ErrOutcomeUnknown, status.ErrAnswerLost} {
+		if errors.Is(err, lost) {
+			// No Retry-After: a blind retry could make the change twice.
+			return echo.NewHTTPError(http.StatusGatewayTimeout, lost.Error()).SetInternal(err)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,23 @@ func (h *heartbeatRoom) beat(c echo.Context, lim *addrLimiter, failed bool) erro
 		lim.failed(c.RealIP())
 		return echo.NewHTTPError(http.StatusNotFound, "no such heartbeat")
 	}
-	h.beats.Beat(check, failed)
+	if err := h.record(check, failed); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "failed": failed})
+}
+
+// record takes a beat: on one Outpost into its own beats; in a cluster
+// through the log, answered once committed (a cluster without a leader
+// answers 503), and every member takes it from there.
+func (h *heartbeatRoom) record(check string, failed bool) error {
+	if !h.share {
+		h.beats.Beat(check, failed)
+		return nil
+	}
+	at := h.now()
+	if _, err := h.changes.Apply(store.Entry{At: at, Settings: []store.Setting{store.BeatSetting(check, at, failed)}}); err != nil {
+		return fmt.Errorf("heartbeat of %s: %w", check, err)
+	}
+	return nil
 }

@@ -60,5 +60,8 @@ type subscriptionsRoom struct {
 
 // heartbeatRoom takes push checks' beats.
 type heartbeatRoom struct {
-	beats *probes.Beats
+	beats   *probes.Beats
+	share   bool      // a cluster: beats go through changes (Options.ShareBeats)
+	changes store.Log // the one way in
+	now     func() time.Time
 }

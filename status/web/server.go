@@ -54,6 +54,9 @@ type Options struct {
 	// Heartbeats takes push checks' beats (/api/v1/heartbeat/{token},
 	// POST, or GET for crontabs, and .../fail); nil: not served.
 	Heartbeats *probes.Beats
+	// ShareBeats (a cluster): a beat is a replicated setting written to
+	// Log; every member takes it from there, so all judge the same beats.
+	ShareBeats bool
 	// Peer serves the signed health summary to peer Outposts; nil: none.
 	Peer http.Handler
 	// Webhooks serves public webhook subscriptions; nil: not served.
@@ -195,7 +198,7 @@ func (s *Server) routes() *echo.Echo {
 		}
 	}
 	if s.o.Heartbeats != nil {
-		(&heartbeatRoom{beats: s.o.Heartbeats}).routes(e)
+		(&heartbeatRoom{beats: s.o.Heartbeats, share: s.o.ShareBeats, changes: s.o.Log, now: s.o.Now}).routes(e)
 	}
 	if s.o.Peer != nil {
 		e.GET("/api/v1/peer", echo.WrapHandler(s.o.Peer))

@@ -70,6 +70,12 @@ type Options struct {
 	Overlap time.Duration
 	// Poll bounds the delivery loop's sleep. Default 1 s.
 	Poll time.Duration
+	// Claim commits a sending mark for each batch before it goes: in a
+	// cluster the leader's claim, which carries its term (the node's Log
+	// stamps it), so a deposed leader's is refused and it sends nothing
+	// more. One node needs none: a re-send after a crash carries the same
+	// webhook-id.
+	Claim bool
 	// Client overrides the delivery client (tests inject a resolver).
 	Client *http.Client
 	// Observe counts delivery outcomes by destination (metrics), as the
@@ -130,7 +136,7 @@ func New(o Options) *Service {
 	}
 	s := &Service{o: o, hc: hc}
 	s.loop = notify.NewSubscribers(notify.SubscribersOptions{Store: o.Store, Log: o.Log, Logger: o.Logger, Now: o.Now,
-		Transport: transport{s}, Workers: o.Workers, PerKey: o.PerHost, Poll: o.Poll, Retention: retention, Observe: o.Observe,
+		Transport: transport{s}, Workers: o.Workers, PerKey: o.PerHost, Poll: o.Poll, Retention: retention, Observe: o.Observe, MarkSending: o.Claim,
 		Policy: store.WebhookPolicy{Schedule: o.Schedule, VerifySchedule: o.VerifySchedule, DisableAfter: o.DisableAfter}})
 	return s
 }
