@@ -31,7 +31,7 @@ type FeedUpdate struct {
 // creation times they keep once they start): what the feeds (and, next,
 // emails) say about them.
 func FeedEntries(site Site, snap *status.Snapshot) []FeedEntry {
-	names := ComponentNames(snap)
+	names := IncidentNames(snap)
 	incs := slices.Clone(snap.Recent)
 	for _, u := range snap.Upcoming {
 		incs = append(incs, u.Incident())

@@ -114,6 +114,36 @@ func NewIncidentView(inc *status.Incident, names map[string]string, loc *time.Lo
 	return v
 }
 
+// IncidentNames maps the ids of the components the snapshot's incidents,
+// maintenance and upcoming windows name to their names: what a render
+// needs of ComponentNames. Built at every render, it holds only those (nil
+// with no incident), not an entry for each of thousands of components.
+func IncidentNames(s *status.Snapshot) map[string]string {
+	want := map[string]bool{}
+	for _, list := range [][]*status.Incident{s.Incidents, s.Maintenance, s.Scheduled, s.History, s.Recent} {
+		for _, inc := range list {
+			for _, id := range inc.Components {
+				want[id] = true
+			}
+		}
+	}
+	for _, u := range s.Upcoming {
+		for _, id := range u.Components {
+			want[id] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	names := make(map[string]string, len(want))
+	for _, c := range s.Components {
+		if want[c.ID] {
+			names[c.ID] = c.Name
+		}
+	}
+	return names
+}
+
 // ComponentNames maps the snapshot's component ids to their names.
 func ComponentNames(s *status.Snapshot) map[string]string {
 	names := make(map[string]string, len(s.Components))

@@ -33,3 +33,39 @@ func TestViewAllocatesAboutWhatItKeeps(t *testing.T) {
 		t.Errorf("the view of %d components allocated %d bytes for about %d kept (%.1f×)", len(v.list), alloc, kept, float64(alloc)/float64(kept))
 	}
 }
+
+// The page's overview and the feeds are built at every render; with no
+// incident they name no component, so they build no map of every
+// component's name (5,000 entries a render at 5,000 components), and with
+// one they name only its components.
+func TestOverviewNamesOnlyWhatIncidentsName(t *testing.T) {
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	site := Site{ID: "p", Name: "P", URL: "https://p.test", TimeZone: "UTC", Location: time.UTC}
+	quiet := &status.Snapshot{GeneratedAt: at}
+	for i := range 5000 {
+		quiet.Components = append(quiet.Components, status.ComponentView{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("Component %d", i)})
+	}
+	inc := &status.Incident{ID: "i1", Name: "Down", Status: status.Investigating, Impact: status.ImpactMajor,
+		Components: []string{"c7"}, CreatedAt: at, UpdatedAt: at, StartedAt: at}
+	busy := *quiet
+	busy.Incidents, busy.Recent = []*status.Incident{inc}, []*status.Incident{inc}
+	for _, tc := range []struct {
+		name string
+		snap *status.Snapshot
+	}{{"no incident", quiet}, {"one incident", &busy}} {
+		t.Run(tc.name, func(t *testing.T) {
+			NewOverview(site, tc.snap)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			v := NewOverview(site, tc.snap)
+			FeedEntries(site, tc.snap)
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; !raceOn && alloc > 64<<10 {
+				t.Errorf("the overview and feed entries of %d components allocated %d bytes", len(tc.snap.Components), alloc)
+			}
+			if tc.snap == &busy && (len(v.Incidents) != 1 || v.Incidents[0].Affected != "Component 7") {
+				t.Errorf("the incident's view names %+v, want Component 7", v.Incidents)
+			}
+		})
+	}
+}

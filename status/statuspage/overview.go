@@ -48,7 +48,7 @@ func NewOverview(site Site, s *status.Snapshot) Overview {
 	if loc == nil {
 		loc = time.UTC
 	}
-	names := ComponentNames(s)
+	names := IncidentNames(s)
 	v := Overview{LastChecked: s.LastResultAt}
 	v.Banner = Banner{Class: string(s.Indicator), Text: s.Description}
 	if s.Description == status.NoDataDescription {

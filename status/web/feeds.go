@@ -190,7 +190,7 @@ func (s *Server) ics(snap *status.Snapshot) []byte {
 	if u, err := url.Parse(s.o.Site.URL); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}
-	names := statuspage.ComponentNames(snap)
+	names := statuspage.IncidentNames(snap)
 	var b strings.Builder
 	line := func(l string) { b.WriteString(foldICS(l)) }
 	line("BEGIN:VCALENDAR")

@@ -130,7 +130,7 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 			s.surfacesAt = snap.GeneratedAt
 		}
 	}
-	names := statuspage.ComponentNames(snap)
+	names := statuspage.IncidentNames(snap)
 	// Upcoming occurrences of configured windows are in no store yet, but
 	// their links are published (v2, calendar): their pages exist too.
 	upcoming := make([]*status.Incident, 0, len(snap.Upcoming))
