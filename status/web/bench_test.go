@@ -104,7 +104,7 @@ func BenchmarkRenderAll(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cur := s.current.Load().routes["/"]
+	cur := s.current.Load().route("/")
 	b.ReportMetric(float64(len(cur.Body))/1024, "page-KiB")
 	b.ReportMetric(float64(len(cur.Gzip))/1024, "page-gz-KiB")
 }

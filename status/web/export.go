@@ -60,7 +60,7 @@ func (s *Server) Files(snap *status.Snapshot) ([]File, error) {
 			out = append(out, File{Path: p, Body: body})
 		}
 	}
-	for path, p := range cur.routes {
+	for path, p := range cur.all() {
 		add(path, p.Body)
 		if strings.HasSuffix(path, "uptime.svg?window=30d") { // the default window
 			add(strings.TrimSuffix(path, "?window=30d"), p.Body)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -99,17 +100,17 @@ func TestFreshnessOnlyRendersReuseTheReadSurfaces(t *testing.T) {
 		}
 		return &c
 	}
-	before := s.current.Load().routes
+	before := maps.Collect(s.current.Load().all())
 	fresh := moved(snap, 5*time.Second)
 	if err := s.Update(fresh); err != nil {
 		t.Fatal(err)
 	}
-	after := s.current.Load().routes
+	after := maps.Collect(s.current.Load().all())
 	full, _ := testServer(t)
 	if err := full.Update(fresh); err != nil {
 		t.Fatal(err)
 	}
-	want := full.current.Load().routes
+	want := maps.Collect(full.current.Load().all())
 	if len(after) != len(want) || len(after) < 20 {
 		t.Fatalf("%d routes after a reusing render, %d after a full one", len(after), len(want))
 	}
@@ -135,7 +136,7 @@ func TestFreshnessOnlyRendersReuseTheReadSurfaces(t *testing.T) {
 	if err := s.Update(retimed); err != nil {
 		t.Fatal(err)
 	}
-	if up := s.current.Load().routes["/api/v2/scheduled-maintenances/upcoming.json"]; up == after["/api/v2/scheduled-maintenances/upcoming.json"] ||
+	if up := s.current.Load().route("/api/v2/scheduled-maintenances/upcoming.json"); up == after["/api/v2/scheduled-maintenances/upcoming.json"] ||
 		!strings.Contains(string(up.Body), retimed.Upcoming[0].Start.Format("2006-01-02T15:04:05.000Z07:00")) {
 		t.Errorf("the re-timed window is not in the Statuspage API: %s", up.Body)
 	}
@@ -145,7 +146,7 @@ func TestFreshnessOnlyRendersReuseTheReadSurfaces(t *testing.T) {
 	if err := s.Update(paged); err != nil {
 		t.Fatal(err)
 	}
-	if page := string(s.current.Load().routes["/"].Body); !strings.Contains(page, paged.LastResultAt.UTC().Format(time.RFC3339)) {
+	if page := string(s.current.Load().route("/").Body); !strings.Contains(page, paged.LastResultAt.UTC().Format(time.RFC3339)) {
 		t.Errorf("after pageMaxAge the page still shows an older last check than %s", paged.LastResultAt)
 	}
 
@@ -210,8 +211,8 @@ func TestAffectedByIsShown(t *testing.T) {
 	if err := s.Update(&next); err != nil {
 		t.Fatal(err)
 	}
-	page := string(s.current.Load().routes["/"].Body)
-	api := string(s.current.Load().routes["/api/v1/status"].Body)
+	page := string(s.current.Load().route("/").Body)
+	api := string(s.current.Load().route("/api/v1/status").Body)
 	if !strings.Contains(page, "Major outage · affected by Database") || !strings.Contains(api, `"affected_by": "Database"`) {
 		t.Errorf("page or API lacks the dependency:\n%.2000s", api)
 	}

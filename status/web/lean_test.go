@@ -29,7 +29,7 @@ func TestUptimeBadgesShareTheirBytes(t *testing.T) {
 	distinct := map[*Prepared]bool{}
 	for _, c := range snap.Components {
 		for _, w := range uptimeWindows() {
-			p := cur.routes["/badge/"+c.ID+"/uptime.svg?window="+w]
+			p := cur.route("/badge/" + c.ID + "/uptime.svg?window=" + w)
 			if p == nil {
 				t.Fatalf("no uptime badge for %s, window %s", c.ID, w)
 			}
@@ -90,7 +90,7 @@ func TestFreshnessOnlyRenderAllocatesLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
-	if s.current.Load().routes["/badge/c-7-3/uptime.svg?window=7d"] == nil {
+	if s.current.Load().route("/badge/c-7-3/uptime.svg?window=7d") == nil {
 		t.Fatal("a reusing render lost a badge")
 	}
 	// The page and /api/v1/status are rendered again (about 300 KB at
@@ -119,7 +119,7 @@ func TestAPIFragmentsAreTheServedBytes(t *testing.T) {
 		if err := s.Update(snap); err != nil {
 			t.Fatal(err)
 		}
-		served := s.current.Load().routes["/api/v1/status"].Body
+		served := s.current.Load().route("/api/v1/status").Body
 		s.apiFrags.mu.Lock()
 		n, apart := len(snap.Components), 0
 		for _, c := range snap.Components {
@@ -149,7 +149,7 @@ func TestBlocksAreTheServedPage(t *testing.T) {
 		if err := s.Update(sn); err != nil {
 			t.Fatal(err)
 		}
-		page := s.current.Load().routes["/"].Body
+		page := s.current.Load().route("/").Body
 		s.r.mu.Lock()
 		n, apart := len(s.r.blocks), 0
 		for _, b := range s.r.blocks {
@@ -161,5 +161,41 @@ func TestBlocksAreTheServedPage(t *testing.T) {
 		if n != len(snap.Components) || apart > 0 {
 			t.Fatalf("%d of %d blocks kept apart from the served page", apart, n)
 		}
+	}
+}
+
+// A render that only moves freshness serves the read surfaces it reused
+// as they are: it copies none of their routes (25,500 at 5,000
+// components) into a map of its own and walks no cache to keep them. What
+// it allocates is about /api/v1/status, rendered at every render.
+func TestFreshnessOnlyRenderCopiesNoRoutes(t *testing.T) {
+	s, _ := testServer(t)
+	snap := sizedSnapshot(100, 10)
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	next := *snap
+	next.GeneratedAt = snap.GeneratedAt.Add(time.Second)
+	if err := s.Update(&next); err != nil { // the api fragments settle
+		t.Fatal(err)
+	}
+	again := next
+	again.GeneratedAt = next.GeneratedAt.Add(time.Second)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := s.Update(&again); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	api := s.current.Load().route("/api/v1/status")
+	if s.current.Load().route("/badge/c-7-3/uptime.svg?window=7d") == nil {
+		t.Fatal("a reusing render lost a badge")
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d KiB; /api/v1/status is %d KiB (%d gzipped)", alloc>>10, len(api.Body)>>10, len(api.Gzip)>>10)
+	// /api/v1/status is built in a growing buffer (up to twice its size)
+	// and kept at its size: about three times its body.
+	if limit := uint64(3*len(api.Body)) + 64<<10; !raceOn && alloc > limit {
+		t.Errorf("a freshness-only render of %d components allocated %d KiB, more than %d KiB", len(snap.Components), alloc>>10, limit>>10)
 	}
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -14,11 +13,13 @@ import (
 // even built again. gzip writers are pooled: a fresh one allocates about
 // a quarter of a megabyte.
 type prepCache struct {
-	mu     sync.Mutex
-	m      map[string]*cached
-	gen    uint64
-	zips   sync.Pool
-	builds atomic.Uint64 // responses compressed and hashed anew
+	mu  sync.Mutex
+	m   map[string]*cached
+	gen uint64
+	// keepEverything: this render forgets nothing (keepAll).
+	keepEverything bool
+	zips           sync.Pool
+	builds         atomic.Uint64 // responses compressed and hashed anew
 }
 
 type cached struct {
@@ -39,6 +40,10 @@ func (c *prepCache) begin() {
 func (c *prepCache) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.keepEverything {
+		c.keepEverything = false
+		return
+	}
 	for k, e := range c.m {
 		if e.gen < c.gen {
 			delete(c.m, k)
@@ -55,18 +60,15 @@ func (c *prepCache) keep(key string) {
 	}
 }
 
-// keepServed marks every response a reused site serves as used, under one
-// lock (a lock per route was 25,000 at 5,000 components, at every render
-// that only moved freshness): the ones kept by route, and the shared ones
-// (uptime badges) kept under keys of their own.
-func (c *prepCache) keepServed(routes map[string]*Prepared) {
+// keepAll keeps, at this render's end, everything the cache holds: the
+// render reuses the served site's read surfaces whole, so what they use
+// is what the last render left (a walk of the cache to mark them was
+// 5,500 entries at 5,000 components, at every render that only moved
+// freshness).
+func (c *prepCache) keepAll() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.m {
-		if _, ok := routes[k]; ok || strings.HasPrefix(k, sharedUptime) {
-			e.gen = c.gen
-		}
-	}
+	c.keepEverything = true
+	c.mu.Unlock()
 }
 
 // body returns the prepared response for key, reusing the last one when

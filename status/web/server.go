@@ -301,7 +301,7 @@ func (s *Server) route(path string) echo.HandlerFunc {
 		if cur == nil {
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 		}
-		cur.routes[path].ServeHTTP(c.Response(), c.Request())
+		cur.route(path).ServeHTTP(c.Response(), c.Request())
 		return nil
 	}
 }

@@ -26,7 +26,7 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		return err
 	}
 	for path, b := range bodies {
-		next.routes[path] = pc.body(path, b, "application/json", CachePage)
+		next.surfaces[path] = pc.body(path, b, "application/json", CachePage)
 	}
 	es := statuspage.FeedEntries(s.site(), snap)
 	// The history aliases (as on Statuspage) carry their own rel=self.
@@ -40,14 +40,14 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		if err != nil {
 			return err
 		}
-		next.routes[f.path] = pc.body(f.path, b, f.ctype, CachePage)
+		next.surfaces[f.path] = pc.body(f.path, b, f.ctype, CachePage)
 	}
 	jf, err := s.jsonFeed(es)
 	if err != nil {
 		return err
 	}
-	next.routes["/feed.json"] = pc.body("/feed.json", jf, "application/feed+json", CachePage)
-	next.routes["/maintenance.ics"] = pc.body("/maintenance.ics", s.ics(snap), "text/calendar; charset=utf-8", CachePage)
+	next.surfaces["/feed.json"] = pc.body("/feed.json", jf, "application/feed+json", CachePage)
+	next.surfaces["/maintenance.ics"] = pc.body("/maintenance.ics", s.ics(snap), "text/calendar; charset=utf-8", CachePage)
 	// A group's badge, unless a component has the same id (it wins).
 	ids := make(map[string]bool, len(snap.Components))
 	for _, c := range snap.Components {
@@ -58,16 +58,16 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 		if g.ID == "" || g.Name == "" || ids[g.ID] {
 			continue
 		}
-		if _, taken := next.routes[key]; taken {
+		if _, taken := next.surfaces[key]; taken {
 			continue
 		}
-		next.routes[key] = pc.built(key, badgeInputs(g.Name, g.Status, g.Stale, g.NoData),
+		next.surfaces[key] = pc.built(key, badgeInputs(g.Name, g.Status, g.Stale, g.NoData),
 			func() []byte { return groupBadge(g) }, "image/svg+xml", CacheBadge)
 	}
 	// Badges are per component: rebuilt only when what they show changed.
 	for _, c := range snap.Components {
 		key := "/badge/" + c.ID + ".svg"
-		next.routes[key] = pc.built(key, badgeInputs(c.Name, c.Status, c.Stale, c.NoData),
+		next.surfaces[key] = pc.built(key, badgeInputs(c.Name, c.Status, c.Stale, c.NoData),
 			func() []byte { return statusBadge(c) }, "image/svg+xml", CacheBadge)
 		u := snap.Uptime[c.ID]
 		for _, w := range uptimeWindows() {
@@ -79,7 +79,7 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 			// component: every component with the same figure shares one
 			// response (20,000 copies of a few SVGs at 5,000 components).
 			shown := sharedUptime + w + "\x00" + strconv.FormatFloat(v, 'g', -1, 64)
-			next.routes["/badge/"+c.ID+"/uptime.svg?window="+w] = pc.built(shown, shown, func() []byte { return uptimeBadge(w, v) }, "image/svg+xml", CacheBadge)
+			next.surfaces["/badge/"+c.ID+"/uptime.svg?window="+w] = pc.built(shown, shown, func() []byte { return uptimeBadge(w, v) }, "image/svg+xml", CacheBadge)
 		}
 	}
 	return nil
@@ -131,8 +131,8 @@ func (s *Server) serveBadge(c echo.Context, key string, ok bool) error {
 	if cur == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 	}
-	p, found := cur.routes[key]
-	if !ok || !found {
+	p := cur.route(key)
+	if !ok || p == nil {
 		badgeNotFound.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"iter"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -32,9 +33,40 @@ func (s *Server) freshnessOnly(served *site, snap *status.Snapshot, at time.Time
 
 // site is every prepared response for one snapshot.
 type site struct {
-	snap      *status.Snapshot
-	routes    map[string]*Prepared
+	snap *status.Snapshot
+	// page ("/") and api ("/api/v1/status") are rendered for each site.
+	page, api *Prepared
+	// surfaces are the read surfaces by route (readSurfaces). A render
+	// that only moved freshness shares the served site's map as it is (at
+	// 5,000 components, 25,500 routes to copy at every render): no site
+	// writes to a map once it is served.
+	surfaces  map[string]*Prepared
 	incidents map[string]*Prepared
+}
+
+// route is the prepared response for path; nil when there is none.
+func (st *site) route(path string) *Prepared {
+	switch path {
+	case "/":
+		return st.page
+	case "/api/v1/status":
+		return st.api
+	}
+	return st.surfaces[path]
+}
+
+// all yields every route of the site with its response.
+func (st *site) all() iter.Seq2[string, *Prepared] {
+	return func(yield func(string, *Prepared) bool) {
+		if !yield("/", st.page) || !yield("/api/v1/status", st.api) {
+			return
+		}
+		for k, p := range st.surfaces {
+			if !yield(k, p) {
+				return
+			}
+		}
+	}
 }
 
 // Update renders every public response for snap and swaps them in at once.
@@ -84,16 +116,11 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 	if live {
 		served = s.current.Load()
 	}
-	// Made at its size: at 5,000 components a site has over 25,000 routes.
-	size := 16 + 5*len(snap.Components) + len(snap.Groups)
-	if served != nil {
-		size = max(size, len(served.routes))
-	}
-	next := &site{snap: snap, routes: make(map[string]*Prepared, size), incidents: map[string]*Prepared{}}
+	next := &site{snap: snap, incidents: map[string]*Prepared{}}
 	indexDone := make(chan *Prepared, 1)
 	settlePage := func([]byte) {}
 	if s.freshnessOnly(served, snap, s.pageAt, pageMaxAge) {
-		indexDone <- served.routes["/"]
+		indexDone <- served.page
 		pc.keep("/")
 	} else {
 		index, settle, err := s.r.indexBody(snap)
@@ -112,17 +139,20 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 	if err != nil {
 		return nil, err
 	}
-	next.routes["/api/v1/status"] = pc.body("/api/v1/status", api, "application/json", CachePage)
-	settle(next.routes["/api/v1/status"].Body)
+	next.api = pc.body("/api/v1/status", api, "application/json", CachePage)
+	settle(next.api.Body)
 	if s.freshnessOnly(served, snap, s.surfacesAt, surfacesMaxAge) {
-		// The read surfaces show nothing of freshness: the last ones stand.
-		for k, p := range served.routes {
-			if _, done := next.routes[k]; !done && k != "/" {
-				next.routes[k] = p
-			}
-		}
-		pc.keepServed(served.routes)
+		// The read surfaces show nothing of freshness: the last ones stand,
+		// and so does everything of theirs the cache holds.
+		next.surfaces = served.surfaces
+		pc.keepAll()
 	} else {
+		// Made at its size: at 5,000 components a site has over 25,000 routes.
+		size := 16 + 5*len(snap.Components) + len(snap.Groups)
+		if served != nil {
+			size = max(size, len(served.surfaces))
+		}
+		next.surfaces = make(map[string]*Prepared, size)
 		if err := s.readSurfaces(next, snap, pc); err != nil {
 			return nil, err
 		}
@@ -146,7 +176,7 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 			next.incidents[inc.ID] = pc.body("/incidents/"+inc.ID, b, "text/html; charset=utf-8", CachePage)
 		}
 	}
-	next.routes["/"] = <-indexDone
-	settlePage(next.routes["/"].Body)
+	next.page = <-indexDone
+	settlePage(next.page.Body)
 	return next, nil
 }

@@ -31,7 +31,7 @@ func BenchmarkWrk(b *testing.B) {
 		{"badge", "/badge/api.svg", false}, {"page-304", "/", true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			p := s.current.Load().routes[tc.path]
+			p := s.current.Load().route(tc.path)
 			body, etag := p.Body, p.ETag
 			if p.Gzip != nil {
 				body, etag = p.Gzip, p.GzipETag
