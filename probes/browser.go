@@ -355,7 +355,10 @@ func (p *BrowserCheck) step(ctx context.Context, st Step) (Result, bool) {
 			return down(ReasonBodyMismatch, 0, "the page does not show %q", st.ExpectText), false
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoElement):
+		return down(ReasonTimeout, 0, "%v", err), false
+	case err != nil:
 		return down(ReasonConnectionError, 0, "%v", err), false
 	}
 	return Result{}, true

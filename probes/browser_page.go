@@ -122,6 +122,12 @@ const findJS = `(async (sel, visible, ms) => {
 	}
 })(%s, %t, %d)`
 
+// errNoElement: the page waited until the deadline and the element never
+// came. The page's own clock may end that wait a moment before the step's
+// context expires, so it is a timeout by itself (a run under load reported
+// connection_error for it).
+var errNoElement = errors.New("no element")
+
 // point is where an element is, in the viewport's CSS pixels.
 type point struct{ X, Y float64 }
 
@@ -143,7 +149,7 @@ func find(ctx context.Context, sel string, visible bool) (*point, error) {
 		var perr *cdproto.Error
 		switch {
 		case err == nil && pt == nil:
-			return nil, fmt.Errorf("no element %s", sel)
+			return nil, fmt.Errorf("%w %s", errNoElement, sel)
 		case err == nil:
 			return pt, nil
 		case ctx.Err() == nil && errors.As(err, &perr):

@@ -157,15 +157,21 @@ func New(o Options) (*Node, error) {
 	if len(cfg.Peers) > 0 {
 		n.peerEvents = make(chan status.Event, 8)
 	}
-	n.rl = newReloader(n.path, cfg, n.mon, n.met, log, n.now)
+	n.prepareSide()
+	return n, nil
+}
+
+// prepareSide makes what runs beside the loop once it starts (startSide):
+// the reloader and the export.
+func (n *Node) prepareSide() {
+	n.rl = newReloader(n.path, n.cfg, n.mon, n.met, n.log, n.now)
 	n.rl.beats, n.rl.version, n.rl.st = n.beats, n.version, n.st
 	if n.cl != nil {
 		n.rl.members = n.cl.SetNodes
 	}
-	if cfg.Export.Dir != "" {
-		n.exp = newExporter(cfg.Export, n.srv, log)
+	if n.cfg.Export.Dir != "" {
+		n.exp = newExporter(n.cfg.Export, n.srv, n.log)
 	}
-	return n, nil
 }
 
 // makeLog makes the one way in every part writes through from here: the
