@@ -378,6 +378,19 @@ func (w *locWorld) cutBoth(nd *locNode) {
 	w.reaches(nd, w.peerOf(nd), false)
 }
 
+// isolate cuts nd's cluster link only: it still reaches the internet.
+func (w *locWorld) isolate(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "link", "set", "dev", "clu", "down")
+	w.reaches(nd, w.peerOf(nd), false)
+}
+
+func (w *locWorld) rejoin(nd *locNode) {
+	w.t.Helper()
+	w.ip("-n", nd.ns, "link", "set", "dev", "clu", "up")
+	w.reaches(nd, w.peerOf(nd), true)
+}
+
 func (w *locWorld) restoreBoth(nd *locNode) {
 	w.t.Helper()
 	w.ip("-n", nd.ns, "link", "set", "dev", "inet", "up")

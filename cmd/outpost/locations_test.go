@@ -105,3 +105,42 @@ func TestLocationCutOffOthersGoOn(t *testing.T) {
 		return lost > 0 && back == lost
 	})
 }
+
+// A partition: the leader's cluster link cut (it still reaches the
+// internet and the channels). The other two elect a leader and go on; the
+// isolated one says it is cut off (page, public /healthz 503) and posts
+// nothing though it sees the outage too; healed, it rejoins with the
+// cluster's incidents and no post of its own.
+func TestIsolatedLeaderSaysSoAndRejoins(t *testing.T) {
+	w := newLocWorld(t, locOptions{extra: majority})
+	w.ready()
+	old := w.leader()
+	if old == nil {
+		t.Fatal("no leader")
+	}
+	w.isolate(old)
+	w.until(30*time.Second, "a leader among the two others", func() bool {
+		for _, nd := range w.others(old) {
+			if st, _ := nd.state(); st == "Leader" {
+				return true
+			}
+		}
+		return false
+	})
+	w.until(30*time.Second, old.id+" saying it is cut off", func() bool {
+		code, _ := old.get("/healthz")
+		_, page := old.get("/")
+		return code == http.StatusServiceUnavailable && strings.Contains(page, "This monitor is cut off from the others since")
+	})
+	w.block(w.nodes...) // a real outage, seen from everywhere, the isolated node too
+	w.decides()
+	w.rejoin(old)
+	w.until(30*time.Second, old.id+" back with the cluster's incident", func() bool {
+		code, _ := old.get("/healthz")
+		return code == http.StatusOK && w.sameIncidents() == 1
+	})
+	w.drained("mastodon")
+	if posts, toots, _ := w.said(); posts != 1 {
+		t.Fatalf("want the one post, got %d: %q", posts, toots)
+	}
+}
