@@ -151,3 +151,36 @@ func TestCommandOfAKilledLeaderIsNeverToldNothingChanged(t *testing.T) {
 		t.Fatalf("told %d %s, but the cluster made it", a.code, strings.TrimSpace(a.body))
 	}
 }
+
+// An admin write sent to a follower: its answer comes once the follower's
+// own page shows it (read-your-writes), and every member's page shows it
+// within a moment of that answer.
+func TestAdminWriteOnAFollowerReachesEveryPage(t *testing.T) {
+	nodes := quietCluster(t, t.TempDir(), "ams", "nyc", "sgp")
+	var follower *clusterProc
+	until(t, time.Now().Add(40*time.Second), nodes, "a leader and a follower", func() bool {
+		leader := leaderOf(nodes)
+		for _, p := range nodes {
+			if leader != nil && p != leader {
+				follower = p
+				return true
+			}
+		}
+		return false
+	})
+	code, body := request(t, "POST", follower.base+"/api/v1/incidents", opsToken, `{"name":"Payments down","message":"Looking into it"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("the follower answered %d: %s", code, body)
+	}
+	if _, page := follower.get("/"); !strings.Contains(page, "Payments down") {
+		t.Fatal("the follower answered before its own page showed the incident")
+	}
+	until(t, time.Now().Add(5*time.Second), nodes, "every page showing the incident", func() bool {
+		for _, p := range nodes {
+			if _, page := p.get("/"); !strings.Contains(page, "Payments down") {
+				return false
+			}
+		}
+		return true
+	})
+}
