@@ -316,12 +316,13 @@ func (w slogWriter) Write(p []byte) (int, error) {
 var _ io.Writer = slogWriter{}
 
 // defaultCommitTimeout is how soon an idle leader tells the followers
-// what committed (raft's own default is 50ms). A follower answers a write
-// it forwarded once its own file applied it (read-your-writes), and it
-// learns of the commit only with the leader's next message: at raft's
-// 50–100 ms, every forwarded write (each member's monitor's batches) waited
-// that long, and the cluster took a fifth of one node's results.
-const defaultCommitTimeout = 5 * time.Millisecond
+// what committed: raft's own 50 ms. A follower answers a write it
+// forwarded once its own file applied it (read-your-writes) and learns of
+// the commit only with the leader's next message, so a forwarded write
+// waits up to that long; 5 ms cut that wait, but an idle leader then sent
+// a message every few ms and took 10.5 % of a core (2.5 % at 50 ms;
+// BenchmarkClusterIdle), for no throughput the machine could show.
+const defaultCommitTimeout = 50 * time.Millisecond
 
 // raftTiming takes the cluster section's timing keys over raft's defaults.
 func raftTiming(rc *raft.Config, cl *config.Cluster) {
