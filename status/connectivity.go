@@ -65,6 +65,12 @@ func (e *Engine) connectivity(now time.Time) {
 		threshold = 0.5
 	}
 	cutOff := canariesDown && known > 0 && float64(down) >= threshold*float64(known)
+	if len(e.m.Locations) >= 2 {
+		// Most locations cut off by their own canaries: their results are
+		// out of the vote, so no check goes down to count, and the page
+		// would show fresh green; the canaries alone say it.
+		cutOff = canariesDown
+	}
 	switch {
 	case cutOff && e.s.ConnectivitySince.IsZero():
 		e.s.ConnectivitySince = now

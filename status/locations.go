@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -29,6 +30,12 @@ func (e *Engine) judgeLocations(now time.Time) {
 			e.reregional(now)
 		}
 	}()
+	for loc := range e.s.Faulty { // a location the model no longer has
+		if !slices.Contains(e.m.Locations, loc) {
+			delete(e.s.Faulty, loc)
+			changed = true
+		}
+	}
 	for _, loc := range e.m.Locations {
 		cut, failing, total := e.canariesCutOff(loc)
 		checks, hosts := e.failingAlone(loc)
@@ -114,4 +121,26 @@ func (e *Engine) privateCanariesAt(loc string) *Private {
 		return nil
 	}
 	return p
+}
+
+// LocationsOut is a copy of the locations out of the vote, since when.
+func (e *Engine) LocationsOut() map[string]time.Time { return maps.Clone(e.s.Faulty) }
+
+// FreshLocations are the locations with a result of some check within
+// StaleAfter of its period before now: members there are alive and
+// probing.
+func (e *Engine) FreshLocations(now time.Time) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range e.m.Checks {
+		cs := e.s.Checks[c.Name]
+		if cs == nil {
+			continue
+		}
+		for loc, rg := range cs.Regions {
+			if now.Sub(rg.LastAt) <= time.Duration(e.m.StaleAfter)*max(c.Every, time.Second) {
+				out[loc] = true
+			}
+		}
+	}
+	return out
 }

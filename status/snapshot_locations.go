@@ -45,7 +45,7 @@ func (e *Engine) locate(c *ComponentView, now time.Time) {
 	}
 	for _, loc := range e.m.Locations { // in the cluster's order, each once
 		for _, def := range checks {
-			if cs := e.s.Checks[def.Name]; cs != nil && cs.Status == CheckUp && contains(cs.Regional, loc) {
+			if cs := e.s.Checks[def.Name]; cs != nil && cs.Status == CheckUp && contains(cs.Regional, loc) && e.voters(def) != nil {
 				c.Regional = append(c.Regional, loc)
 				break
 			}

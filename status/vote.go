@@ -130,6 +130,9 @@ func (e *Engine) applyRegion(def CheckDef, cs *CheckState, r CheckResult) {
 	if rg == nil {
 		rg = &CheckState{Status: CheckUnknown}
 		cs.Regions[r.Location] = rg
+		// A new region is an input of judgeLocations as a moved status
+		// is: a member restarted later judges again and must agree.
+		e.regionMoved = true
 	}
 	at := r.At.UTC()
 	rg.LastAt, rg.LastOutcome, rg.LastReason, rg.LastMessage, rg.LastLatency = at, r.Result.Outcome, r.Result.Reason, r.Result.Message, r.Result.Latency
@@ -335,7 +338,7 @@ func (e *Engine) regional(def CheckDef, cs *CheckState, voters []string, now tim
 				def.Name, strings.Join(next, ", "), e.regionalWord())})
 	case len(next) == 0 && was && cs.Status == CheckUp: // (a verdict of down says the rest)
 		e.emit(Event{Type: CheckRegionalCleared, At: now, Private: e.regionDetail(def, cs, voters),
-			Text: fmt.Sprintf("Cleared: %s is fine from every location again.", def.Name)})
+			Text: fmt.Sprintf("Cleared: %s fails from no location in the vote now.", def.Name)})
 	}
 }
 

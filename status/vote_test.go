@@ -393,3 +393,138 @@ func TestVoteOutageWithALocationCutOff(t *testing.T) {
 		t.Fatalf("db-1 %s, events %v: want down and the incident opened in the same step", st, eventTypes(ch))
 	}
 }
+
+// A member that restarts (its engine loaded from the state its file
+// holds) at any step reaches the same state and the same events as one
+// that never stopped: nothing the vote decides hangs on the engine's own
+// caches (a new location's first run once changed who was at fault).
+func TestVoteSameAcrossRestarts(t *testing.T) {
+	run := func(restartEvery int) ([]byte, []EventType) {
+		m := hostModel()
+		e := NewEngine(m, nil)
+		rng := rand.New(rand.NewPCG(3, 9))
+		now := t0
+		var evs []EventType
+		names := []string{"api-1", "api-2", "web-1", "db-1", "canary"}
+		for i := range 600 {
+			if restartEvery > 0 && i%restartEvery == restartEvery-1 {
+				e = reload(t, hostModel(), e.State())
+			}
+			now = now.Add(time.Duration(1+rng.IntN(4)) * time.Second)
+			var rs []CheckResult
+			for range 1 + rng.IntN(5) {
+				loc := threeLocations[rng.IntN(3)]
+				if i < 40 && loc == "ap-southeast" { // a location that starts late
+					continue
+				}
+				o := probes.Up
+				if (loc == "eu-west" && i > 100 && i < 400 && rng.IntN(4) > 0) || rng.IntN(9) == 0 {
+					o = probes.Down
+				}
+				rs = append(rs, CheckResult{Check: names[rng.IntN(len(names))], At: now, Location: loc, Result: probes.Result{Outcome: o, Reason: probes.ReasonTimeout}})
+			}
+			evs = append(evs, eventTypes(e.Apply(Batch{Now: now, Results: rs}))...)
+		}
+		b, err := json.Marshal(e.State())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, evs
+	}
+	want, wantEvs := run(0)
+	if !slices.Contains(wantEvs, MonitorLocationFault) {
+		t.Fatalf("the script judged no location at fault: %v", wantEvs)
+	}
+	for _, every := range []int{1, 7, 50} {
+		got, evs := run(every)
+		if !slices.Equal(evs, wantEvs) {
+			t.Errorf("restarted every %d steps: events differ\n got %v\nwant %v", every, evs, wantEvs)
+		}
+		if string(got) != string(want) {
+			t.Errorf("restarted every %d steps: the state differs", every)
+		}
+	}
+}
+
+// A check that stops being voted (the cluster shrank to one location, or
+// its locations were cut to one) leaves no regional trouble behind.
+func TestRegionalEndsWithTheVote(t *testing.T) {
+	h := newHarness(t, voteModel(Voting{}))
+	h.at("api-1", probes.Up, threeLocations...)
+	h.at("api-2", probes.Up, threeLocations...)
+	for range 3 {
+		h.at("api-1", probes.Down, "eu-west")
+		h.at("api-1", probes.Up, "ap-southeast", "us-east")
+	}
+	if h.comp("api") != DegradedPerformance {
+		t.Fatalf("api %s, want regional trouble first", h.comp("api"))
+	}
+	h.e.SetModel(testModel()) // one node again
+	h.at("api-1", probes.Up, "")
+	if h.comp("api") != Operational {
+		t.Fatalf("a single node's api is %s with a cluster's regional trouble left behind", h.comp("api"))
+	}
+}
+
+// Every location cut off by its canaries: the monitor as a whole says
+// connectivity is degraded, as one node does, rather than fresh green
+// (no location's failures count, so no check goes down).
+func TestVoteEveryLocationCutOff(t *testing.T) {
+	h := newHarness(t, hostModel())
+	h.at("canary", probes.Up, threeLocations...)
+	h.at("db-1", probes.Up, threeLocations...)
+	ch := h.at("canary", probes.Down, threeLocations...)
+	h.at("db-1", probes.Down, threeLocations...)
+	if h.e.State().ConnectivitySince.IsZero() || !hasEvent(ch, MonitorConnectivityLost) {
+		t.Fatalf("every location cut off: connectivity since %v, events %v", h.e.State().ConnectivitySince, eventTypes(ch))
+	}
+}
+
+// reload is a member's restart: its engine loaded from the state its file
+// holds (the JSON the store keeps).
+func reload(t *testing.T, m *Model, st *State) *Engine {
+	t.Helper()
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := NewState()
+	if err := json.Unmarshal(b, again); err != nil {
+		t.Fatal(err)
+	}
+	return NewEngine(m, again)
+}
+
+// A location's first run of a check is an input of who is at fault: a
+// member restarted right after it judges again and must agree with those
+// that never stopped (a reviewer found a restart dropping eu-west from
+// the faulty locations, with events and ids the others never made).
+func TestVoteRestartJudgesAlike(t *testing.T) {
+	h := newHarness(t, hostModel())
+	names := []string{"api-1", "api-2", "web-1", "db-1"}
+	for _, n := range names {
+		h.at(n, probes.Up, "eu-west", "us-east")
+	}
+	for range 3 {
+		for _, n := range names {
+			h.at(n, probes.Down, "eu-west")
+			h.at(n, probes.Up, "us-east")
+		}
+	}
+	if _, ok := h.e.State().Faulty["eu-west"]; !ok {
+		t.Fatalf("setup: faulty %v, want eu-west", h.e.State().Faulty)
+	}
+	for _, n := range names[:3] { // ap-southeast's first runs: down once, its status still unknown
+		h.at(n, probes.Down, "ap-southeast")
+	}
+	other := &harness{t: t, e: reload(t, hostModel(), h.e.State()), now: h.now}
+	h.now = h.now.Add(time.Second)
+	other.now = h.now
+	a, b := h.step(), other.step()
+	ja, _ := json.Marshal(h.e.State())
+	jb, _ := json.Marshal(other.e.State())
+	if string(ja) != string(jb) {
+		t.Fatalf("running member: faulty %v, events %v; restarted member: faulty %v, events %v",
+			h.e.State().Faulty, eventTypes(a), other.e.State().Faulty, eventTypes(b))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/outpost-status/outpost/status/config"
 )
 
 // HandOver asks raft to make member id the leader (raft's leadership
@@ -21,3 +23,7 @@ func (n *Node) HandOver(id string) error {
 	}
 	return fmt.Errorf("hand leadership to %s: not a member", id)
 }
+
+// Members is cluster.nodes as this member holds it now (a reload changes
+// it).
+func (n *Node) Members() []config.ClusterNode { return n.members.list() }
