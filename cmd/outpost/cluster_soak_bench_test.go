@@ -379,7 +379,8 @@ func reportSoak(b *testing.B, m *soakMember, tg *soakTarget, snaps map[string]in
 		b.ReportMetric(cpuPerRun/single, m.name+"-cpu-ratio-to-single")
 		b.ReportMetric(float64(f.raft-f0.raft)/(1<<20), m.name+"-raft-growth-MiB")
 		b.ReportMetric((f.applied-f0.applied)/secs, m.name+"-entries/s")
-		line += fmt.Sprintf(", ratio to single %.2f, raft files %d -> %d B, applied +%.0f entries", cpuPerRun/single, f0.raft, f.raft, f.applied-f0.applied)
+		_, state := m.p.clusterView()
+		line += fmt.Sprintf(", %s, ratio to single %.2f, raft files %d -> %d B, applied +%.0f entries", state, cpuPerRun/single, f0.raft, f.raft, f.applied-f0.applied)
 		line += reportSnapshots(b, m, snaps)
 	}
 	b.Log(line)
