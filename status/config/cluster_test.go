@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const clusterBase = "site: {title: T}\ncomponents: [{id: a, name: A}]\n"
@@ -113,6 +114,27 @@ func TestClusterNeedsARestart(t *testing.T) {
 		"a member moved":   edit("sgp.example.net:7946", "sgp2.example.net:7946")} {
 		if err := RestartNeeded(clustered, next); err != nil {
 			t.Errorf("%s: %v, want a reload", name, err)
+		}
+	}
+}
+
+// The compaction keys (whole numbers, unsigned in raft's config) are read
+// as documented, and a negative or fractional one is a clear error.
+func TestClusterCompactionKeys(t *testing.T) {
+	lookup := func(k string) (string, bool) { return "ams", k == NodeEnv }
+	src := clusterBase + clusterSection + "  snapshot_threshold: 2000\n  trailing_logs: 500\n  snapshot_interval: 10s\n"
+	cfg, err := Parse("c.yaml", []byte(src), LoadOptions{Lookup: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Cluster; c.SnapshotThreshold != 2000 || c.TrailingLogs != 500 || c.SnapshotInterval != 10*time.Second {
+		t.Errorf("threshold %d, trailing %d, interval %s; want 2000, 500, 10s", c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval)
+	}
+	for _, v := range []string{"-1", "1.5", "many"} {
+		_, err := Parse("c.yaml", []byte(clusterBase+clusterSection+"  snapshot_threshold: "+v+"\n"), LoadOptions{Lookup: lookup})
+		want := `cluster.snapshot_threshold: expected a whole number of 0 or more, got "` + v + `"`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("snapshot_threshold %s: Parse = %v, want %q", v, err, want)
 		}
 	}
 }

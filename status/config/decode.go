@@ -194,6 +194,13 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Uint64: // raft's counts (cluster.snapshot_threshold, trailing_logs)
+		u, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			d.fail(n, path, "expected a whole number of 0 or more, got %q", s)
+			return
+		}
+		v.SetUint(u)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
