@@ -31,6 +31,13 @@ func startClusterNode(t testing.TB, cfg, id, listen, ops, data string) *clusterP
 	t.Helper()
 	cmd := exec.Command(outpostBinary(t), "serve", "-config", cfg, "-node", id)
 	cmd.Env = append(os.Environ(), "LISTEN="+listen, "OPS="+ops, "DATA="+data)
+	return startProc(t, cmd, id, listen, ops)
+}
+
+// startProc starts cmd (an `outpost serve`) answering on listen and ops,
+// keeps its log, and kills it at the test's end.
+func startProc(t testing.TB, cmd *exec.Cmd, id, listen, ops string) *clusterProc {
+	t.Helper()
 	stderr, _ := cmd.StderrPipe()
 	p := &clusterProc{id: id, base: "http://" + listen, ops: "http://" + ops, cmd: cmd, logs: &strings.Builder{}, mu: &sync.Mutex{}}
 	if err := cmd.Start(); err != nil {

@@ -216,22 +216,7 @@ func startSoakSingle(b *testing.B, checks string) *soakMember {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(outpostBinary(b), "serve", "-config", cfg)
-	stderr, _ := cmd.StderrPipe()
-	p := &clusterProc{id: "single", base: "http://" + addrs[0], ops: "http://" + addrs[1], cmd: cmd, logs: &strings.Builder{}, mu: &sync.Mutex{}}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	p := startProc(b, exec.Command(outpostBinary(b), "serve", "-config", cfg), "single", addrs[0], addrs[1])
 	until(b, time.Now().Add(2*time.Minute), []*clusterProc{p}, "the single node up", func() bool {
 		code, _ := p.get("/healthz")
 		return code == http.StatusOK

@@ -2,12 +2,9 @@ package main
 
 import (
 	"flag"
-	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -60,46 +57,4 @@ func TestFollowerServing(t *testing.T) {
 		ours, bare, size := servingRatio(t, p.base+"/")
 		t.Logf("%s %s: / (%d bytes gzipped) %.0f req/s, bare %.0f req/s: %.1f %% of bare", role, p.id, size, ours, bare, 100*ours/bare)
 	}
-}
-
-// servingRatio measures url and a bare server with its bytes: requests/s.
-func servingRatio(t *testing.T, url string) (ours, bare float64, size int) {
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Accept-Encoding", "gzip")
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	ctype, enc := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", ctype)
-		if enc != "" {
-			w.Header().Set("Content-Encoding", enc)
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	for range 2 {
-		ours = max(ours, wrkOnce(t, url))
-		bare = max(bare, wrkOnce(t, "http://"+ln.Addr().String()+"/"))
-	}
-	return ours, bare, len(body)
-}
-
-func wrkOnce(t *testing.T, url string) float64 {
-	out, err := exec.Command("wrk", "-t2", "-c64", "-d8s", "-H", "Accept-Encoding: gzip", url).CombinedOutput()
-	m := requestsPerSec.FindSubmatch(out)
-	if err != nil || m == nil {
-		t.Fatalf("wrk: %v\n%s", err, out)
-	}
-	rps, _ := strconv.ParseFloat(string(m[1]), 64)
-	return rps
 }

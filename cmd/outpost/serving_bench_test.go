@@ -68,48 +68,54 @@ func BenchmarkRealBinaryServing(b *testing.B) {
 	for _, tc := range []struct{ name, path string }{{"page", "/"}, {"summary", "/api/v2/summary.json"}, {"badge", "/badge/c0.svg"}} {
 		p := tc.path
 		b.Run(tc.name, func(b *testing.B) {
-			req, _ := http.NewRequest("GET", base+p, nil)
-			req.Header.Set("Accept-Encoding", "gzip")
-			resp, err := http.DefaultTransport.RoundTrip(req) // the bytes as sent, gzip and all
-			if err != nil {
-				b.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			ctype, enc := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
-			bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", ctype)
-				if enc != "" {
-					w.Header().Set("Content-Encoding", enc)
-				}
-				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-				_, _ = w.Write(body)
-			})}
-			bln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			go bare.Serve(bln)
-			defer bare.Close()
-			// Two rounds in turn, the better of each: the order and a
-			// passing burst of probing weigh less.
-			var ours, theirs float64
-			for range 2 {
-				ours = max(ours, wrkRate(b, base+p))
-				theirs = max(theirs, wrkRate(b, "http://"+bln.Addr().String()+p))
-			}
+			ours, theirs, size := servingRatio(b, base+p)
 			b.ReportMetric(ours, "outpost-req/s")
 			b.ReportMetric(theirs, "bare-req/s")
 			b.ReportMetric(100*ours/theirs, "%of-bare")
-			b.ReportMetric(float64(len(body)), "body-bytes")
+			b.ReportMetric(float64(size), "body-bytes")
 		})
 	}
+}
+
+// servingRatio measures url against a bare net/http server writing the
+// same bytes (fetched as a gzip-accepting client gets them, headers and
+// all): two rounds in turn, the better of each, so the order and a passing
+// burst of probing weigh less. Requests/s of each, and the body's size.
+func servingRatio(tb testing.TB, url string) (ours, bare float64, size int) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req) // the bytes as sent, gzip and all
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ctype, enc := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ctype)
+		if enc != "" {
+			w.Header().Set("Content-Encoding", enc)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for range 2 {
+		ours = max(ours, wrkRate(tb, url))
+		bare = max(bare, wrkRate(tb, "http://"+ln.Addr().String()+"/"))
+	}
+	return ours, bare, len(body)
 }
 
 var requestsPerSec = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
 // wrkRate runs wrk -t2 -c64 for 8 s with gzip accepted: requests/s.
-func wrkRate(b *testing.B, url string) float64 {
+func wrkRate(b testing.TB, url string) float64 {
 	out, err := exec.Command("wrk", "-t2", "-c64", "-d8s", "-H", "Accept-Encoding: gzip", url).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
