@@ -1,10 +1,8 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -81,34 +79,11 @@ cluster:
 	return ops
 }
 
-// runNode builds, listens and runs a node; stop cancels it and waits
-// for it to end. The test's cleanup stops it too, should stop not run.
+// runNode builds, listens and runs a node (startNode); stop cancels it and
+// waits for it to end.
 func runNode(t *testing.T, cfg *config.Config) (stop func()) {
 	t.Helper()
-	n, err := New(Options{Config: cfg, Beats: probes.NewBeats(nil), Logger: slog.New(slog.DiscardHandler), Version: "test"})
-	if err == nil {
-		err = n.Listen()
-	}
-	if err != nil {
-		n.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				t.Error("the node did not stop within 30 s")
-			}
-			n.Close()
-		})
-	}
-	t.Cleanup(stop)
+	_, stop = startNode(t, cfg, probes.NewBeats(nil))
 	return stop
 }
 
