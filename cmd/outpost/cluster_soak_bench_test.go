@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,38 +101,9 @@ type soakFigures struct {
 func (m *soakMember) read(b *testing.B, tg *soakTarget) soakFigures {
 	f := soakFigures{at: time.Now(), hits: tg.count(m.name), cpu: cpuTicks(m.p.cmd.Process.Pid),
 		raft: dirSize(filepath.Join(m.data, "outpost.db.raft")), logB: int64(len(m.p.log()))}
-	mt := soakMetrics(b, m.p.ops)
+	mt := scrape(b, m.p.ops)
 	f.down, f.dropped, f.applied = mt["down"], mt["dropped"], mt["applied"]
 	return f
-}
-
-// soakMetrics reads down runs, dropped results and raft's applied index.
-func soakMetrics(b *testing.B, base string) map[string]float64 {
-	r, err := http.Get(base + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch {
-		case strings.HasPrefix(l, "outpost_probe_runs_total{") && strings.Contains(l, `outcome="down"`):
-			out["down"] += v
-		case f[0] == "outpost_results_dropped_total":
-			out["dropped"] = v
-		case f[0] == "outpost_cluster_raft_applied_index":
-			out["applied"] = v
-		}
-	}
-	return out
 }
 
 // exited reports whether the child has ended (a zombie until waited for).

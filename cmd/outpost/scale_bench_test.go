@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -107,7 +106,7 @@ func realBinary(b *testing.B, checks, components int) {
 	}
 	time.Sleep(*scaleWarmup)
 	warmPeak := procStatus(cmd.Process.Pid, "VmHWM:") // start-up and warm-up
-	h0, cpu0, d0 := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops)
+	h0, cpu0, d0 := hits.Load(), cpuTicks(cmd.Process.Pid), scrape(b, "http://"+ops)["dropped"]
 	down0 := scrape(b, "http://"+ops)["down"]
 	b.ResetTimer()
 	profiled := profileSoak(b, "http://"+ops, fmt.Sprintf("%d-%d", checks, components))
@@ -135,7 +134,7 @@ func realBinary(b *testing.B, checks, components int) {
 	b.StopTimer()
 	profiled()
 	b.ReportMetric(scrape(b, "http://"+ops)["down"]-down0, "false-failures")
-	h1, cpu1, d1, rss := hits.Load(), cpuTicks(cmd.Process.Pid), dropped(b, "http://"+ops), rssOf(cmd.Process.Pid)
+	h1, cpu1, d1, rss := hits.Load(), cpuTicks(cmd.Process.Pid), scrape(b, "http://"+ops)["dropped"], rssOf(cmd.Process.Pid)
 	runs := float64(h1 - h0)
 	expected := float64(checks) * scaleSoak.Seconds() / interval.Seconds()
 	b.ReportMetric(100*runs/expected, "%runs-executed")
@@ -193,23 +192,4 @@ func cpuTicks(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	k, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + k
-}
-
-// dropped reads outpost_results_dropped_total (and the old log-only drops
-// do not exist any more: every shed result is counted there).
-func dropped(b *testing.B, base string) float64 {
-	r, err := http.Get(base + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Body.Close()
-	sc := bufio.NewScanner(r.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "outpost_results_dropped_total "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -111,7 +111,8 @@ func freeAddr(b testing.TB) string {
 	return l.Addr().String()
 }
 
-// scrape reads the probe counters and lag histogram from /metrics.
+// scrape reads from /metrics the probe counters (runs, down), the lag
+// histogram (late), results dropped and raft's applied index.
 func scrape(b *testing.B, base string) map[string]float64 {
 	r, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -135,6 +136,10 @@ func scrape(b *testing.B, base string) map[string]float64 {
 			if strings.Contains(l, `outcome="down"`) {
 				out["down"] += v
 			}
+		case f[0] == "outpost_results_dropped_total": // every shed result is counted here
+			out["dropped"] = v
+		case f[0] == "outpost_cluster_raft_applied_index":
+			out["applied"] = v
 		case strings.HasPrefix(l, "outpost_scheduler_lag_seconds_count"):
 			lagCount = v
 		case strings.HasPrefix(l, `outpost_scheduler_lag_seconds_bucket{le="10"}`):
