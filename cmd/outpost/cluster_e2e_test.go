@@ -142,6 +142,29 @@ cluster:
 	return path
 }
 
+// startThree starts ams, nyc and sgp on the config clusterFiles wrote,
+// each with its own data folder under dir (not waiting for them).
+func startThree(t testing.TB, cfg, dir string, addrs []string) []*clusterProc {
+	t.Helper()
+	var nodes []*clusterProc
+	for i, id := range []string{"ams", "nyc", "sgp"} {
+		nodes = append(nodes, startClusterNode(t, cfg, id, addrs[3+i], addrs[6+i], filepath.Join(dir, id)))
+	}
+	return nodes
+}
+
+// allOK reports whether every node answers path with 200.
+func allOK(nodes []*clusterProc, path string) func() bool {
+	return func() bool {
+		for _, p := range nodes {
+			if code, _ := p.get(path); code != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // until polls ok until the deadline, then fails with every node's log.
 func until(t testing.TB, deadline time.Time, nodes []*clusterProc, what string, ok func() bool) {
 	t.Helper()
@@ -236,19 +259,9 @@ func TestThreeProcessesKeepOneState(t *testing.T) {
 	tg.start(t)
 	defer tg.stop()
 	cfg, addrs := clusterFiles(t, dir, tg.addr, 2)
-	var nodes []*clusterProc
-	for i, id := range []string{"ams", "nyc", "sgp"} {
-		nodes = append(nodes, startClusterNode(t, cfg, id, addrs[3+i], addrs[6+i], filepath.Join(dir, id)))
-	}
+	nodes := startThree(t, cfg, dir, addrs)
 	deadline := time.Now().Add(40 * time.Second)
-	until(t, deadline, nodes, "/healthz 200 on all three", func() bool {
-		for _, p := range nodes {
-			if code, _ := p.get("/healthz"); code != http.StatusOK {
-				return false
-			}
-		}
-		return true
-	})
+	until(t, deadline, nodes, "/healthz 200 on all three", allOK(nodes, "/healthz"))
 	until(t, deadline, nodes, "one leader named by `cluster status -json` on every node", func() bool {
 		leaders := map[string]bool{}
 		for i, p := range nodes {
@@ -307,19 +320,9 @@ func TestCutOffMemberSaysSo(t *testing.T) {
 	defer tg.stop()
 	cfg, addrs := clusterFiles(t, dir, tg.addr, 2)
 	ids := []string{"ams", "nyc", "sgp"}
-	var nodes []*clusterProc
-	for i, id := range ids {
-		nodes = append(nodes, startClusterNode(t, cfg, id, addrs[3+i], addrs[6+i], filepath.Join(dir, id)))
-	}
+	nodes := startThree(t, cfg, dir, addrs)
 	deadline := time.Now().Add(40 * time.Second)
-	until(t, deadline, nodes, "all three in touch", func() bool {
-		for _, p := range nodes {
-			if code, _ := p.get("/healthz"); code != http.StatusOK {
-				return false
-			}
-		}
-		return true
-	})
+	until(t, deadline, nodes, "all three in touch", allOK(nodes, "/healthz"))
 	ams := nodes[0]
 	for _, p := range nodes[1:] { // the other two die
 		_ = p.cmd.Process.Kill()

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -32,10 +31,7 @@ func TestFollowerServing(t *testing.T) {
 	tg.start(t)
 	defer tg.stop()
 	cfg, addrs := clusterFiles(t, dir, tg.addr, 2)
-	var nodes []*clusterProc
-	for i, id := range []string{"ams", "nyc", "sgp"} {
-		nodes = append(nodes, startClusterNode(t, cfg, id, addrs[3+i], addrs[6+i], filepath.Join(dir, id)))
-	}
+	nodes := startThree(t, cfg, dir, addrs)
 	var leader string
 	until(t, time.Now().Add(40*time.Second), nodes, "a leader known to all three, / served", func() bool {
 		leaders := map[string]bool{}
