@@ -81,7 +81,7 @@ func TestLeadershipChangeReachesEveryReader(t *testing.T) {
 	for _, m := range ms {
 		readers[m] = []<-chan struct{}{m.node.LeadershipChanged(), m.node.LeadershipChanged()}
 	}
-	if err := leader.node.StepDown(10 * time.Second); err != nil {
+	if err := leader.node.HandOver(""); err != nil {
 		t.Fatal(err)
 	}
 	closed := func(ch <-chan struct{}) bool {

@@ -2,28 +2,39 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"sync"
-	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/outpost-status/outpost/status/config"
 )
 
-// StepDown hands this member's leadership to another member (raft's
-// leadership transfer) and returns once the transfer is done or failed:
-// a leader about to be stopped for maintenance, or a test deposing one
-// without killing it.
-func (n *Node) StepDown(timeout time.Duration) error {
-	f := n.r.LeadershipTransfer()
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("leadership transfer: %w", err)
+// HandOver hands this member's leadership to member id (to the member
+// raft picks when id is ""), and returns once raft's transfer is done or
+// failed (raft bounds it by an election timeout): a leader whose location
+// is out of the vote (status/node handOver), a leader about to be stopped,
+// or a test deposing one without killing it.
+func (n *Node) HandOver(id string) error {
+	f := n.r.LeadershipTransfer
+	if id != "" {
+		nodes := n.members.list()
+		i := slices.IndexFunc(nodes, func(nd config.ClusterNode) bool { return nd.ID == id })
+		if i < 0 {
+			return fmt.Errorf("hand leadership to %s: not a member", id)
 		}
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("leadership transfer: not done within %s", timeout)
+		addr := nodes[i].Address
+		f = func() raft.Future { return n.r.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)) }
 	}
+	if err := f().Error(); err != nil {
+		return fmt.Errorf("leadership transfer to %q: %w", id, err)
+	}
+	return nil
 }
+
+// Members is cluster.nodes as this member holds it now (a reload changes
+// it).
+func (n *Node) Members() []config.ClusterNode { return n.members.list() }
 
 // leadership carries raft's leadership notifications to any number of
 // readers. raft.LeaderCh is a channel of capacity one that raft

@@ -61,7 +61,13 @@ func (n *Node) handOverTo(last string) string {
 	self := n.cfg.Cluster.Self()
 	var out map[string]time.Time
 	var fresh map[string]bool
-	n.mach.Read(func(e *status.Engine) { out, fresh = e.LocationsOut(), e.FreshLocations(n.now()) })
+	n.mach.Read(func(e *status.Engine) {
+		// Every second on the leader: scan every check for fresh
+		// locations only once this location is out of the vote.
+		if out = e.LocationsOut(); !out[self.Location].IsZero() {
+			fresh = e.FreshLocations(n.now())
+		}
+	})
 	return pickHandOver(members, self, out, fresh, last)
 }
 

@@ -193,7 +193,7 @@ func TestDeposedLeaderSendsNoWebhook(t *testing.T) {
 		}
 		return true
 	})
-	if err := old.cl.StepDown(10 * time.Second); err != nil {
+	if err := old.cl.HandOver(""); err != nil {
 		t.Fatal(err)
 	}
 	// At once, from the deposed member: its store announces it to its loops.
