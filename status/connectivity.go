@@ -7,16 +7,8 @@ import (
 	"github.com/outpost-status/outpost/probes"
 )
 
-// canaries are the model's canary checks.
-func (e *Engine) canaries() []CheckDef {
-	var out []CheckDef
-	for _, c := range e.m.Checks {
-		if c.Canary {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+// canaries are the model's canary checks, from its index (each step asks).
+func (e *Engine) canaries() []CheckDef { return e.m.idx.canaries }
 
 // connectivity applies the canary rule: when enough checks are down and at
 // least half of the canaries fail too, it is Outpost that is cut off, not

@@ -109,7 +109,7 @@ func (e *Engine) reregional(now time.Time) {
 // privateCanariesAt is loc's canaries' last results, for operators.
 func (e *Engine) privateCanariesAt(loc string) *Private {
 	p := &Private{}
-	for _, c := range e.m.idx.canaries {
+	for _, c := range e.canaries() {
 		if cs := e.s.Checks[c.Name]; cs != nil {
 			if rg := cs.Regions[loc]; rg != nil {
 				p.Checks = append(p.Checks, CheckDetail{Name: c.Name, Location: loc, Status: rg.Status, Outcome: rg.LastOutcome,

@@ -212,7 +212,7 @@ func (e *Engine) locationCutOff(loc string) bool {
 // canariesCutOff applies the canary rule to one location: at least half
 // of the canaries are down from there (by that location's thresholds).
 func (e *Engine) canariesCutOff(loc string) (cut bool, failing, total int) {
-	for _, c := range e.m.idx.canaries {
+	for _, c := range e.canaries() {
 		total++
 		if cs := e.s.Checks[c.Name]; cs != nil {
 			if rg := cs.Regions[loc]; rg != nil && rg.Status == CheckDown {
