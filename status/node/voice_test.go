@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -38,6 +39,25 @@ func voiceNodes(t *testing.T, checks, extra string) []*Node {
 	for i, id := range ids {
 		members = append(members, fmt.Sprintf("    - {id: %s, address: %q, location: loc-%d}", id, freePort(t), i))
 	}
+	// The check's target answers: a check that failed would open a real
+	// incident whose announcements reach a test's subscriber beside the
+	// event the test counts (with the vote, one round confirms it within
+	// a second of a location's first run: a CI run got 3 requests for 2
+	// deliveries in TestDeposedLeaderSendsNoWebhook).
+	target, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { target.Close() })
+	go func() {
+		for {
+			c, err := target.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 	var nodes []*Node
 	var stops []func()
 	for _, id := range ids {
@@ -52,7 +72,7 @@ checks:
   nodes:
 %s
   tls: {ca_file: %q, cert_file: "%s/${OUTPOST_NODE}.pem", key_file: "%s/${OUTPOST_NODE}-key.pem"}
-%s`, freePort(t), freePort(t), filepath.Join(dir, id, "outpost.db"), freePort(t), checks, strings.Join(members, "\n"),
+%s`, freePort(t), freePort(t), filepath.Join(dir, id, "outpost.db"), target.Addr().String(), checks, strings.Join(members, "\n"),
 			filepath.Join(certs, "ca.pem"), certs, certs, extra)
 		lookup := func(k string) (string, bool) { return id, k == config.NodeEnv }
 		beats := probes.NewBeats(nil)
