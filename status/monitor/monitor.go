@@ -42,8 +42,14 @@ type Options struct {
 	Now func() time.Time
 	// Route names an event's destinations for the outbox.
 	Route store.Router
-	// BatchWindow is how long results gather before one commit. Default 50ms.
+	// BatchWindow is how long results gather before one commit when one
+	// of them is urgent (see queue). Default 50ms.
 	BatchWindow time.Duration
+	// RoutineWindow is how long routine results (ups after ups) may
+	// gather before one commit; an urgent one cuts it to BatchWindow.
+	// Default 1s, and never more than a quarter of how long a result may
+	// wait before the page says monitoring is delayed.
+	RoutineWindow time.Duration
 	// PublishEvery bounds how stale a published snapshot may get when no
 	// result arrives (freshness must reach the page). Default 5s.
 	PublishEvery time.Duration
@@ -129,6 +135,9 @@ func New(o Options) (*Monitor, error) {
 	}
 	if o.BatchWindow <= 0 {
 		o.BatchWindow = 50 * time.Millisecond
+	}
+	if o.RoutineWindow <= 0 {
+		o.RoutineWindow = time.Second
 	}
 	if o.PublishEvery <= 0 {
 		o.PublishEvery = 5 * time.Second
@@ -278,6 +287,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 	defer prune.Stop()
 	var pending []status.CheckResult
 	var window <-chan time.Time
+	var due time.Time // when window ends, while it is a batch's (not a retry's)
 	retry := newBackoff()
 	for {
 		select {
@@ -289,17 +299,20 @@ func (m *Monitor) loop(ctx context.Context) error {
 			return nil
 		case <-m.reports.ready:
 			// Nothing is taken yet: the step takes everything waiting
-			// when the window ends, however much that has become.
-			if window == nil {
-				window = time.After(m.o.BatchWindow)
+			// when the window ends, however much that has become. An
+			// urgent report shortens a routine window; a retry's backoff
+			// stays as it is.
+			d := m.window(m.reports.hasUrgent())
+			if at := time.Now().Add(d); window == nil || (!due.IsZero() && at.Before(due)) {
+				window, due = time.After(d), at
 			}
 		case <-window:
-			window = nil
+			window, due = nil, time.Time{}
 			if err := m.flush(&pending, &window, retry, nil); err != nil {
 				return err
 			}
 		case req := <-m.cmds:
-			window = nil
+			window, due = nil, time.Time{}
 			if err := m.flush(&pending, &window, retry, &req); err != nil {
 				return err
 			}
@@ -308,6 +321,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 			// start and end, and staleness reaches the page. It carries
 			// results retained from a failed commit, so a commit succeeds
 			// only once they are in.
+			due = time.Time{}
 			if err := m.flush(&pending, &window, retry, nil); err != nil {
 				return err
 			}
@@ -398,24 +412,6 @@ func (m *Monitor) noteLag(b status.Batch) {
 	} else if len(b.Results) > 0 && m.behind.Swap(0) != 0 {
 		m.lagChanged = true
 	}
-}
-
-// maxRetained bounds the results kept across failing commits (a full disk
-// for hours must not exhaust memory); beyond it the oldest are shed and
-// counted.
-const maxRetained = 100_000
-
-// keepForRetry returns the results of a failed step to try again with the
-// next one, shedding the oldest beyond maxRetained.
-func (m *Monitor) keepForRetry(results []status.CheckResult) []status.CheckResult {
-	if over := len(results) - maxRetained; over > 0 {
-		m.o.Logger.Error("results shed while commits fail", slog.Int("results", over))
-		if m.o.Metrics != nil {
-			m.o.Metrics.ObserveDropped(over)
-		}
-		results = slices.Clone(results[over:])
-	}
-	return results
 }
 
 func toResult(r probes.Report) status.CheckResult {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"sync"
+	"time"
 
 	"github.com/outpost-status/outpost/probes"
 )
@@ -11,18 +12,35 @@ import (
 // queue grows and the next step takes everything waiting (batches grow).
 // Only beyond maxQueued, which no healthy configuration reaches, are the
 // oldest shed, and counted.
+//
+// It also tells the loop how soon what it holds must be written: a report
+// that can move something people see (a failure, the runs after one that
+// recovery counts, a confirmation round's answer) is urgent; an up after
+// ups is routine, and may wait longer for company (Options.RoutineWindow):
+// at steady state nearly every result is routine, and each commit costs
+// fsyncs (three files on a cluster member) whatever it carries.
 type queue struct {
 	mu      sync.Mutex
 	items   []probes.Report
 	shed    int
 	ready   chan struct{} // has an element when items is not empty
 	maxSize int
+	urgent  bool           // an urgent report waits
+	settle  map[string]int // check → its ups still urgent after a failure
 }
+
+// settleRuns is how many ups after a failure stay urgent: recovery
+// thresholds count them, and a recovery's announcement should not wait
+// for the routine window (thresholds above it are rare and wait at most
+// that window a run).
+const settleRuns = 10
 
 // maxQueued bounds the queue: a full minute of 20,000 checks a second.
 const maxQueued = 1_200_000
 
-func newQueue() *queue { return &queue{ready: make(chan struct{}, 1), maxSize: maxQueued} }
+func newQueue() *queue {
+	return &queue{ready: make(chan struct{}, 1), maxSize: maxQueued, settle: map[string]int{}}
+}
 
 // put adds a report and wakes the consumer.
 func (q *queue) put(r probes.Report) {
@@ -32,6 +50,9 @@ func (q *queue) put(r probes.Report) {
 		q.shed++
 	}
 	q.items = append(q.items, r)
+	if q.isUrgent(r) {
+		q.urgent = true
+	}
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -45,6 +66,40 @@ func (q *queue) take() ([]probes.Report, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	items, shed := q.items, q.shed
-	q.items, q.shed = nil, 0
+	q.items, q.shed, q.urgent = nil, 0, false
 	return items, shed
+}
+
+// hasUrgent says whether an urgent report waits.
+func (q *queue) hasUrgent() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.urgent
+}
+
+// isUrgent judges r and counts it against its check's settling runs
+// (under q.mu).
+func (q *queue) isUrgent(r probes.Report) bool {
+	if r.Result.Outcome != probes.Up {
+		q.settle[r.Check] = settleRuns
+		return true
+	}
+	if n, ok := q.settle[r.Check]; ok {
+		if n <= 1 {
+			delete(q.settle, r.Check)
+		} else {
+			q.settle[r.Check] = n - 1
+		}
+		return true
+	}
+	return r.Recheck
+}
+
+// window is how long the results waiting may gather before their step:
+// the batch window when one is urgent, else the routine window.
+func (m *Monitor) window(urgent bool) time.Duration {
+	if urgent {
+		return m.o.BatchWindow
+	}
+	return max(m.o.BatchWindow, min(m.o.RoutineWindow, time.Duration(m.lagLimit.Load())/4))
 }
