@@ -195,17 +195,17 @@ func answerBusy(c net.Conn) {
 func (n *Node) serveForward(c net.Conn) {
 	defer c.Close()
 	for first := true; ; first = false {
-		// A stream outlives its handshake: a member removed since is
-		// served no more writes on it.
-		if !first && !n.peerTrusted(c) {
-			return
-		}
 		c.SetDeadline(time.Now().Add(serveIdle))
 		size, err := readPrefix(c)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				n.log.Warn("forwarded write unreadable", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
 			}
+			return
+		}
+		// A stream outlives its handshake: a member removed since is
+		// served no more writes on it.
+		if !first && !n.peerTrusted(c) {
 			return
 		}
 		c.SetDeadline(time.Now().Add(n.apply + handshakeTimeout))

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/outpost-status/outpost/status/config"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -186,5 +188,46 @@ func TestForwardAfterLeaderChange(t *testing.T) {
 	}
 	if v, err := next.st.Setting("after"); v != "v" {
 		t.Errorf("the new leader reads %q (%v)", v, err)
+	}
+}
+
+// A leader that stops ends the forward streams its followers keep open
+// (it would otherwise wait for them to go quiet for serveIdle).
+func TestLeaderStopEndsForwardStreams(t *testing.T) {
+	leader, follower := leaderAndFollower(t)
+	e := store.Entry{At: time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC), Settings: []store.Setting{{Key: "k", Value: "v"}}}
+	if _, err := follower.node.Apply(e); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { leader.stop(); close(stopped) }()
+	waitFor(t, stopped, "the leader stopping while a follower keeps a stream open")
+}
+
+// A stream outlives its handshake: once its member is no longer one
+// (a reload removed it from cluster.nodes), the leader answers none of
+// its writes on it.
+func TestForwardStreamOfARemovedMember(t *testing.T) {
+	nodes := []config.ClusterNode{{ID: "ams", Address: "127.0.0.1:1"}, {ID: "nyc", Address: "127.0.0.1:2"}, {ID: "sgp", Address: "127.0.0.1:3"}}
+	ams := &Node{id: "ams", members: newRoster(nodes), log: slog.New(slog.DiscardHandler)} // raft not started: it answers "not the leader"
+	addr, nyc := hostileMux(t, ams.serveForward)
+	c, err := dialNode(nyc, "ams", addr, streamForward, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := writeFrame(c, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := readFrame(c); err != nil {
+		t.Fatalf("a member's write: no answer (%v)", err)
+	} else if !strings.Contains(string(body), "not_leader") {
+		t.Fatalf("a member's write: %s", body)
+	}
+	ams.members.setNodes(nodes[:1])
+	writeFrame(c, []byte(`{}`))
+	if body, err := readFrame(c); err == nil {
+		t.Errorf("a removed member's write on its old stream answered: %s", body)
 	}
 }
