@@ -8,9 +8,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/machine"
 	"github.com/outpost-status/outpost/status/store"
 )
 
@@ -68,6 +72,11 @@ func TestForwardedWritesShareOneStream(t *testing.T) {
 	// member's account asked meanwhile (neither is a forwarded write).
 	if got := counts[leader].n.Load() - before; got > 2 || !leader.node.IsLeader() {
 		t.Errorf("%d forwarded writes: the leader accepted %d connections (still leading: %v), want 1", writes, got, leader.node.IsLeader())
+	}
+	// Each answer waited for the follower's own apply, which woke it: a
+	// wait that ran out would have marked the follower behind.
+	if since := follower.node.BehindSince(); !since.IsZero() {
+		t.Errorf("the follower is behind since %v", since)
 	}
 }
 
@@ -229,5 +238,84 @@ func TestForwardStreamOfARemovedMember(t *testing.T) {
 	writeFrame(c, []byte(`{}`))
 	if body, err := readFrame(c); err == nil {
 		t.Errorf("a removed member's write on its old stream answered: %s", body)
+	}
+}
+
+// A forwarded write's answer waits for this member's own apply of its
+// entry: it returns with the apply, or at the end of its wait with the
+// member marked behind. Time is synctest's, so the figures are exact.
+func TestAppliedHereWaitsForTheApply(t *testing.T) {
+	m := threeNodes(t)[0]
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		at, apply  uint64 // the mark at the start; what an apply moves it to 30 ms in (0: none)
+		want       time.Duration
+		wantBehind bool
+	}{
+		{"applied already", 7, 0, 0, false},
+		{"applied while waiting", 6, 7, 30 * time.Millisecond, false},
+		{"an apply short of it", 5, 6, time.Second, true},
+		{"not applied within the wait", 6, 0, time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(tc.at)}
+				if tc.apply > 0 {
+					go func() {
+						time.Sleep(30 * time.Millisecond)
+						n.applied.advance(tc.apply)
+					}()
+				}
+				start := time.Now()
+				n.appliedHere(7, time.Second)
+				if got := time.Since(start); got != tc.want {
+					t.Errorf("returned after %v, want %v", got, tc.want)
+				}
+				if behind := !n.BehindSince().IsZero(); behind != tc.wantBehind {
+					t.Errorf("behind: %v, want %v", behind, tc.wantBehind)
+				}
+				synctest.Wait()
+			})
+		})
+	}
+}
+
+// The FSM moves the applied mark with each entry it applies, and not past
+// an entry its store halted at (the file does not hold it).
+func TestFSMMarksWhatItApplied(t *testing.T) {
+	m := threeNodes(t)[0]
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fsm{m: m.mach, st: m.st, applied: newAppliedMark(0)}
+	entry := func(key string) []byte {
+		b, err := store.EncodeEntry(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: key, Value: "v"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	f.Apply(&raft.Log{Type: raft.LogCommand, Index: 3, Data: entry("a")})
+	f.ApplyBatch([]*raft.Log{{Type: raft.LogCommand, Index: 4, Data: entry("b")}, {Type: raft.LogCommand, Index: 5, Data: entry("c")}})
+	if got, _ := f.applied.at(); got != 5 {
+		t.Fatalf("after entries 3 to 5: mark %d, want 5", got)
+	}
+	f.Apply(&raft.Log{Type: raft.LogCommand, Index: 6, Data: []byte{0xff, 'x'}}) // does not decode: the store halts
+	f.Apply(&raft.Log{Type: raft.LogCommand, Index: 7, Data: entry("d")})
+	if got, _ := f.applied.at(); got != 5 || m.st.Halted() == nil {
+		t.Errorf("after an entry the store halted at: mark %d (halted: %v), want 5", got, m.st.Halted())
 	}
 }
