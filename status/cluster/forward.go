@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -16,9 +18,11 @@ import (
 	"github.com/outpost-status/outpost/status/store"
 )
 
-// A follower's write reaches the leader over the node connection: one
-// stream per write, the encoded entry in a length-prefixed frame, and the
-// leader's answer after the entry committed and applied there.
+// A follower's write reaches the leader over the node connection: the
+// encoded entry in a length-prefixed frame on a forward stream, and the
+// leader's answer after the entry committed and applied there. A stream
+// carries one write at a time, one after another (streams.go keeps them
+// open between writes).
 
 // maxFrame bounds a forwarded entry or answer: a hostile or broken peer
 // never makes the other side read without limit. A batch of 5,000 results
@@ -135,14 +139,28 @@ func writeFrame(w io.Writer, b []byte) error {
 }
 
 func readFrame(r io.Reader) ([]byte, error) {
+	size, err := readPrefix(r)
+	if err != nil {
+		return nil, err
+	}
+	return readBody(r, size)
+}
+
+// readPrefix reads a frame's length prefix.
+func readPrefix(r io.Reader) (uint32, error) {
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, err
+		return 0, err
 	}
 	size := binary.BigEndian.Uint32(n[:])
 	if size > maxFrame {
-		return nil, fmt.Errorf("frame of %d bytes, more than %d", size, maxFrame)
+		return 0, fmt.Errorf("frame of %d bytes, more than %d", size, maxFrame)
 	}
+	return size, nil
+}
+
+// readBody reads a frame of size bytes after its prefix.
+func readBody(r io.Reader, size uint32) ([]byte, error) {
 	// The buffer grows with what arrives: a prefix alone, from a peer that
 	// then sends nothing, costs nothing.
 	b, err := io.ReadAll(io.LimitReader(r, int64(size)))
@@ -171,54 +189,87 @@ func answerBusy(c net.Conn) {
 	}
 }
 
-// serveForward applies one follower's write as the leader.
+// serveForward applies one follower's writes as the leader, one frame
+// after another, until the follower closes the stream, a frame fails, or
+// the stream has been quiet for serveIdle.
 func (n *Node) serveForward(c net.Conn) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(n.apply + handshakeTimeout))
-	data, err := readFrame(c)
-	if err != nil {
-		n.log.Warn("forwarded write unreadable", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
-		return
-	}
-	var a answer
-	if !n.up.Load() || n.r.State() != raft.Leader { // raft not started yet: it leads nothing
-		a.NotLeader = true
-	} else if _, err := store.DecodeEntry(data); err != nil {
-		a.Error = err.Error() // never appended: no node could apply it
-	} else {
-		res, index, err := n.applyLocal(data)
-		a = answerOf(res, err)
-		a.Index = index
-	}
-	body, err := encodeAnswer(a)
-	if err != nil {
-		n.log.Error("forwarded write's answer not encoded", slog.Any("error", err))
-	}
-	if err := writeFrame(c, body); err != nil {
-		n.log.Warn("forwarded write's answer not sent", slog.Any("error", err))
+	for first := true; ; first = false {
+		c.SetDeadline(time.Now().Add(serveIdle))
+		size, err := readPrefix(c)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				n.log.Warn("forwarded write unreadable", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
+			}
+			return
+		}
+		// A stream outlives its handshake: a member removed since is
+		// served no more writes on it.
+		if !first && !n.peerTrusted(c) {
+			return
+		}
+		c.SetDeadline(time.Now().Add(n.apply + handshakeTimeout))
+		data, err := readBody(c, size)
+		if err != nil {
+			n.log.Warn("forwarded write unreadable", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
+			return
+		}
+		body, err := encodeAnswer(n.answerForward(data))
+		if err != nil {
+			n.log.Error("forwarded write's answer not encoded", slog.Any("error", err))
+		}
+		if err := writeFrame(c, body); err != nil {
+			n.log.Warn("forwarded write's answer not sent", slog.Any("error", err))
+			return
+		}
 	}
 }
 
+// peerTrusted tells whether the member at the other end of c is still
+// one (the mux hands serveForward TLS streams only; tests a pipe).
+func (n *Node) peerTrusted(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	return !ok || n.members.trusts(PeerID(tc.ConnectionState()))
+}
+
+// answerForward applies a forwarded entry as the leader and says what it
+// gave.
+func (n *Node) answerForward(data []byte) answer {
+	if !n.up.Load() || n.r.State() != raft.Leader { // raft not started yet: it leads nothing
+		return answer{NotLeader: true}
+	}
+	if _, err := store.DecodeEntry(data); err != nil {
+		return answer{Error: err.Error()} // never appended: no node could apply it
+	}
+	res, index, err := n.applyLocal(data)
+	a := answerOf(res, err)
+	a.Index = index
+	return a
+}
+
+// dialForward opens a new forward stream to the leader id at addr.
+func (n *Node) dialForward(id, addr string) (net.Conn, error) {
+	return dialNode(n.dial, id, addr, streamForward, handshakeTimeout)
+}
+
 // forwardTo sends data to the leader id at addr and waits for its answer.
+// The stream goes back to the pool once it answered, but not when it
+// refused the write: a node that no longer leads, or is busy (it closes
+// the stream then).
 func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (store.Result, error) {
-	c, err := dialNode(n.dial, id, addr, streamForward, handshakeTimeout)
+	c, err := n.fwd.take(id, addr)
 	if err != nil {
 		return store.Result{}, errTryAgain
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(max(wait, time.Second) + handshakeTimeout))
-	if err := writeFrame(c, data); err != nil {
-		return store.Result{}, errTryAgain
-	}
-	body, err := readFrame(c)
+	a, err := exchange(c, id, data, wait)
 	if err != nil {
-		// The write may have been made: the leader died or the answer
-		// was lost. Saying so is all a follower can do.
-		return store.Result{}, fmt.Errorf("%w (forwarded write to %s: no answer: %w)", ErrOutcomeUnknown, id, err)
+		c.Close()
+		return store.Result{}, err
 	}
-	var a answer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return store.Result{}, fmt.Errorf("forwarded write to %s: %w", id, err)
+	if a.NotLeader || a.Busy {
+		c.Close()
+	} else {
+		n.fwd.put(id, addr, c)
 	}
 	res, err := a.result(id)
 	if a.Index > 0 {
@@ -227,34 +278,65 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 	return res, err
 }
 
+// exchange sends one write on c and reads its answer.
+func exchange(c net.Conn, id string, data []byte, wait time.Duration) (answer, error) {
+	c.SetDeadline(time.Now().Add(max(wait, time.Second) + handshakeTimeout))
+	if err := writeFrame(c, data); err != nil {
+		// Not sent whole: the leader cannot have read a frame from it.
+		return answer{}, errTryAgain
+	}
+	body, err := readFrame(c)
+	if err != nil {
+		// The write may have been made: the leader died or the answer
+		// was lost. Saying so is all a follower can do.
+		return answer{}, fmt.Errorf("%w (forwarded write to %s: no answer: %w)", ErrOutcomeUnknown, id, err)
+	}
+	var a answer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return answer{}, fmt.Errorf("forwarded write to %s: %w", id, err)
+	}
+	c.SetDeadline(time.Time{})
+	return a, nil
+}
+
 // appliedHere waits, up to wait, until this node has applied the entry at
 // index (read-your-writes: the leader answered once it applied it there).
-// A node slower than that answers all the same: the write is made.
+// A node slower than that answers all the same: the write is made. It
+// wakes with this node's own applies (appliedMark), not by reading the
+// file.
 func (n *Node) appliedHere(index uint64, wait time.Duration) {
-	deadline := time.Now().Add(wait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	// A member stalls inside an apply (its model is not the cluster's),
+	// so no apply tells: it is looked for now and then.
+	stall := time.NewTicker(stallCheck)
+	defer stall.Stop()
 	for {
 		if n.mach.Stalled() != "" {
 			// It applies nothing until its config matches (and says so):
 			// waiting would only hold the writer back.
 			return
 		}
-		if got, err := n.st.AppliedIndex(); err != nil || got >= index {
+		got, moved := n.applied.at()
+		if got >= index {
 			n.behind.Store(0)
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-moved:
+		case <-stall.C:
+		case <-deadline.C:
 			if n.behind.CompareAndSwap(0, time.Now().UnixNano()) {
 				n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", index))
 			}
 			return
 		}
-		time.Sleep(appliedPoll)
 	}
 }
 
-// appliedPoll is how often a follower looks whether it applied a write it
-// forwarded: a follower learns of a commit with the leader's next message.
-const appliedPoll = 2 * time.Millisecond
+// stallCheck is how often a wait for an apply looks whether this member
+// stalled meanwhile.
+const stallCheck = 50 * time.Millisecond
 
 // encodeAnswer encodes a within maxFrame: a step's changes over a batch
 // of thousands of results can outgrow it, and then the follower learns

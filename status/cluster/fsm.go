@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/hashicorp/raft"
 
@@ -18,8 +19,52 @@ import (
 // engine run inside the apply); a snapshot is the replicated file; a
 // restore installs one and reloads the engine.
 type fsm struct {
-	m   *machine.Machine
-	dir string // where a snapshot waits between Snapshot and Persist
+	m       *machine.Machine
+	st      *store.Store // the machine's: whether it halted
+	dir     string       // where a snapshot waits between Snapshot and Persist
+	applied *appliedMark
+}
+
+// appliedMark is the highest log index this member's file holds as far as
+// its FSM applied it, with a channel closed at each advance: a forwarded
+// write's wait for its entry wakes with the apply instead of reading the
+// file every few milliseconds.
+type appliedMark struct {
+	mu    sync.Mutex
+	index uint64
+	moved chan struct{}
+}
+
+func newAppliedMark(index uint64) *appliedMark {
+	return &appliedMark{index: index, moved: make(chan struct{})}
+}
+
+// at is the index now and the channel closed when it next advances.
+func (a *appliedMark) at() (uint64, <-chan struct{}) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.index, a.moved
+}
+
+// advance moves the mark to index (never back) and wakes the waiters.
+func (a *appliedMark) advance(index uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if index <= a.index {
+		return
+	}
+	a.index = index
+	close(a.moved)
+	a.moved = make(chan struct{})
+}
+
+// appliedTo advances the mark after entries up to index applied, unless
+// the store halted: it applies nothing past the entry it halted at, so
+// its file does not hold index.
+func (f *fsm) appliedTo(index uint64) {
+	if f.st.Halted() == nil {
+		f.applied.advance(index)
+	}
 }
 
 // applied is what Apply hands back to the leader's future.
@@ -33,6 +78,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return nil
 	}
 	res, err := f.m.ApplyEncoded(l.Data, l.Index, l.Term)
+	f.appliedTo(l.Index)
 	return applied{res, err}
 }
 
@@ -55,6 +101,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	for j, o := range f.m.ApplyBatch(cmds) {
 		out[at[j]] = applied{o.Result, o.Err}
+	}
+	if len(cmds) > 0 {
+		f.appliedTo(cmds[len(cmds)-1].Index)
 	}
 	return out
 }
@@ -83,6 +132,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if err := f.m.Restore(rc); err != nil {
 		return fmt.Errorf("fsm restore: %w", err)
+	}
+	if index, err := f.st.AppliedIndex(); err == nil {
+		f.applied.advance(index)
 	}
 	return nil
 }

@@ -30,8 +30,12 @@ const handshakeTimeout = 5 * time.Second
 // network can open one, so they are few, and one address may hold only a
 // few of them, so a peer that connects and says nothing leaves room for
 // the members (a connection over either bound is closed at once). A
-// forwarded write holds a goroutine and its frame until it is answered:
-// a member with more at once is answered busy and tries again.
+// forward stream holds a goroutine, and a frame while one arrives, for
+// as long as it lives: a member with more at once is answered busy and
+// tries again. A follower keeps at most maxIdleStreams idle streams to
+// the leader, so idle ones hold 2 tokens per member (16 in a cluster of
+// nine); the rest serve writes in flight, as before streams were kept.
+// Members are authenticated: a stranger never gets a token.
 const (
 	maxSorting        = 64
 	maxSortingPerHost = 8
@@ -52,13 +56,14 @@ type mux struct {
 	wg      sync.WaitGroup
 
 	slots    sync.Mutex
-	sorting  map[string]int // address → connections sorting
-	forwards chan struct{}  // a token per forwarded write served
+	sorting  map[string]int        // address → connections sorting
+	forwards chan struct{}         // a token per forward stream served
+	live     map[net.Conn]struct{} // the forward streams served, closed by close
 }
 
 func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward, status, busy func(net.Conn)) *mux {
 	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, status: status, busy: busy, done: make(chan struct{}),
-		sorting: map[string]int{}, forwards: make(chan struct{}, maxForwards)}
+		sorting: map[string]int{}, forwards: make(chan struct{}, maxForwards), live: map[net.Conn]struct{}{}}
 	m.wg.Add(1)
 	go m.serve()
 	return m
@@ -164,7 +169,7 @@ func (m *mux) sort(c net.Conn, host string) {
 		case m.forwards <- struct{}{}:
 			sorted = true
 			m.release(host)
-			m.forward(tc)
+			m.serveLive(tc)
 			<-m.forwards
 		default: // answered under the sorting slot, so these are bounded too
 			m.busy(tc)
@@ -176,9 +181,35 @@ func (m *mux) sort(c net.Conn, host string) {
 	}
 }
 
+// serveLive serves a forward stream, which close ends: a follower keeps
+// its stream open between writes, up to serveIdle.
+func (m *mux) serveLive(c net.Conn) {
+	m.slots.Lock()
+	select {
+	case <-m.done:
+		m.slots.Unlock()
+		c.Close()
+		return
+	default:
+	}
+	m.live[c] = struct{}{}
+	m.slots.Unlock()
+	defer func() {
+		m.slots.Lock()
+		delete(m.live, c)
+		m.slots.Unlock()
+	}()
+	m.forward(c)
+}
+
 func (m *mux) close() {
 	m.once.Do(func() {
+		m.slots.Lock()
 		close(m.done)
+		for c := range m.live {
+			c.Close()
+		}
+		m.slots.Unlock()
 		m.ln.Close()
 	})
 	m.wg.Wait()

@@ -61,6 +61,8 @@ type Node struct {
 	wait      time.Duration // how long a write waits for a leader
 	apply     time.Duration // how long the leader waits to append an entry
 	lead      *leadership   // raft's leadership notifications, for every reader
+	fwd       *streams      // this member's forward streams to the leader
+	applied   *appliedMark  // what this member's FSM applied (forwardTo waits on it)
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -94,6 +96,9 @@ func Start(o Options) (*Node, error) {
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
 		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
+	n.fwd = newStreams(n.dialForward)
+	at, _ := o.Store.AppliedIndex() // 0 on a failed read: the first apply sets it
+	n.applied = newAppliedMark(at)
 	if err := n.start(o, dir, tcfg); err != nil {
 		n.Close()
 		return nil, err
@@ -145,7 +150,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 		return fmt.Errorf("raft state: %w", err)
 	}
 	n.started, n.heartbeat = time.Now(), rc.HeartbeatTimeout
-	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, dir: dir}, n.logs, n.logs, snaps, trans); err != nil {
+	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, st: o.Store, dir: dir, applied: n.applied}, n.logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
 	n.up.Store(true)
@@ -278,6 +283,9 @@ func (n *Node) Close() error {
 	if n.done != nil {
 		close(n.done) // keepMembers ends
 		n.done = nil
+	}
+	if n.fwd != nil {
+		n.fwd.close()
 	}
 	if n.r != nil {
 		errs = append(errs, n.r.Shutdown().Error())
