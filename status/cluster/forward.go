@@ -47,6 +47,9 @@ type answer struct {
 	NotLeader bool `json:"not_leader,omitempty"`
 	// Busy: the leader serves maxForwards writes already; try again.
 	Busy bool `json:"busy,omitempty"`
+	// Closing: the leader stops and read no frame since its last answer
+	// (sayGoodbye); the write goes to the next leader.
+	Closing bool `json:"closing,omitempty"`
 	// Unknown: the leader appended the entry and lost its leadership
 	// before it committed (ErrOutcomeUnknown).
 	Unknown bool `json:"unknown,omitempty"`
@@ -108,7 +111,7 @@ func answerOf(res store.Result, err error) answer {
 // result is what the follower's caller gets for a, from the leader id.
 func (a answer) result(id string) (store.Result, error) {
 	switch {
-	case a.NotLeader || a.Busy:
+	case a.NotLeader || a.Busy || a.Closing:
 		return store.Result{}, errTryAgain
 	case a.Unknown:
 		return store.Result{}, fmt.Errorf("%w (the leader %s: %s)", ErrOutcomeUnknown, id, a.Error)
@@ -191,25 +194,45 @@ func answerBusy(c net.Conn) {
 
 // serveForward applies one follower's writes as the leader, one frame
 // after another, until the follower closes the stream, a frame fails, or
-// the stream has been quiet for serveIdle.
-func (n *Node) serveForward(c net.Conn) {
+// the stream has been quiet for serveIdle. Once done is closed (the node
+// stops) it reads no new frame: it says goodbye (sayGoodbye) so a frame
+// already on its way is known unread, not of unknown outcome.
+func (n *Node) serveForward(c net.Conn, done <-chan struct{}) {
 	defer c.Close()
 	for first := true; ; first = false {
-		c.SetDeadline(time.Now().Add(serveIdle))
+		// The first frame follows the handshake at once; later ones
+		// whenever the follower writes next.
+		wait := serveIdle
+		if first {
+			wait = n.apply + handshakeTimeout
+		}
+		c.SetDeadline(time.Now().Add(wait))
+		if closed(done) { // after the deadline: close's wake-up is not overwritten
+			sayGoodbye(c)
+			return
+		}
 		size, err := readPrefix(c)
 		if err != nil {
+			if closed(done) {
+				sayGoodbye(c) // woken by close: no frame was read whole
+				return
+			}
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				n.log.Warn("forwarded write unreadable", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
 			}
 			return
 		}
 		// A stream outlives its handshake: a member removed since is
-		// served no more writes on it.
-		if !first && !n.peerTrusted(c) {
+		// served no more writes on it, the first included.
+		if !n.peerTrusted(c) {
 			return
 		}
 		c.SetDeadline(time.Now().Add(n.apply + handshakeTimeout))
 		data, err := readBody(c, size)
+		if err != nil && closed(done) {
+			sayGoodbye(c) // woken by close mid-frame: nothing of it applied
+			return
+		}
 		if err != nil {
 			n.log.Warn("forwarded write unreadable", slog.String("remote", c.RemoteAddr().String()), slog.Any("error", err))
 			return
@@ -223,6 +246,32 @@ func (n *Node) serveForward(c net.Conn) {
 			return
 		}
 	}
+}
+
+func closed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// sayGoodbye tells a follower whose stream the stopping leader ends that
+// it read no frame since its last answer: a write the follower sent
+// meanwhile answers "closing" and goes to the next leader. What arrives
+// after is read and dropped for busyTimeout, so the goodbye is not lost
+// to a reset (a close with unread data resets the connection).
+func sayGoodbye(c net.Conn) {
+	c.SetDeadline(time.Now().Add(busyTimeout))
+	body, _ := json.Marshal(answer{Closing: true})
+	if writeFrame(c, body) != nil {
+		return
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(c, maxFrame))
 }
 
 // peerTrusted tells whether the member at the other end of c is still
@@ -266,7 +315,7 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 		c.Close()
 		return store.Result{}, err
 	}
-	if a.NotLeader || a.Busy {
+	if a.NotLeader || a.Busy || a.Closing {
 		c.Close()
 	} else {
 		n.fwd.put(id, addr, c)

@@ -19,6 +19,14 @@ import (
 // address, a member's dialing config (nyc) and the certificates' folder.
 func hostileMux(t *testing.T, forward func(net.Conn)) (string, *tls.Config) {
 	t.Helper()
+	addr, nyc, _ := servingMux(t, func(c net.Conn, _ <-chan struct{}) { forward(c) })
+	return addr, nyc
+}
+
+// servingMux is hostileMux serving forward streams with forward (a
+// leader's serveForward), and the mux, which a test may close.
+func servingMux(t *testing.T, forward func(net.Conn, <-chan struct{})) (string, *tls.Config, *mux) {
+	t.Helper()
 	dir := certsDir(t, 30, "ams", "nyc", "sgp")
 	ams := mustTLS(t, nodeConfig(t, filepath.Join(dir, "ca.pem"), dir, "ams"))
 	nyc := mustTLS(t, nodeConfig(t, filepath.Join(dir, "ca.pem"), dir, "nyc"))
@@ -38,7 +46,7 @@ func hostileMux(t *testing.T, forward func(net.Conn)) (string, *tls.Config) {
 			}
 		}
 	}()
-	return ln.Addr().String(), nyc
+	return ln.Addr().String(), nyc, m
 }
 
 // dialFrom opens a TCP connection to addr from the loopback address src.

@@ -48,9 +48,9 @@ type mux struct {
 	tls     *tls.Config
 	log     *slog.Logger
 	raft    chan net.Conn
-	forward func(net.Conn) // serves one forwarded write (this package's)
-	status  func(net.Conn) // answers a member's view (this package's)
-	busy    func(net.Conn) // answers a forwarded write over maxForwards
+	forward func(net.Conn, <-chan struct{}) // serves a forward stream until it ends or done closes
+	status  func(net.Conn)                  // answers a member's view (this package's)
+	busy    func(net.Conn)                  // answers a forwarded write over maxForwards
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
@@ -58,10 +58,10 @@ type mux struct {
 	slots    sync.Mutex
 	sorting  map[string]int        // address → connections sorting
 	forwards chan struct{}         // a token per forward stream served
-	live     map[net.Conn]struct{} // the forward streams served, closed by close
+	live     map[net.Conn]struct{} // the forward streams served, woken by close
 }
 
-func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward, status, busy func(net.Conn)) *mux {
+func newMux(ln net.Listener, cfg *tls.Config, log *slog.Logger, forward func(net.Conn, <-chan struct{}), status, busy func(net.Conn)) *mux {
 	m := &mux{ln: ln, tls: cfg, log: log, raft: make(chan net.Conn), forward: forward, status: status, busy: busy, done: make(chan struct{}),
 		sorting: map[string]int{}, forwards: make(chan struct{}, maxForwards), live: map[net.Conn]struct{}{}}
 	m.wg.Add(1)
@@ -199,7 +199,7 @@ func (m *mux) serveLive(c net.Conn) {
 		delete(m.live, c)
 		m.slots.Unlock()
 	}()
-	m.forward(c)
+	m.forward(c, m.done)
 }
 
 func (m *mux) close() {
@@ -207,7 +207,9 @@ func (m *mux) close() {
 		m.slots.Lock()
 		close(m.done)
 		for c := range m.live {
-			c.Close()
+			// Wakes a stream waiting for its next frame: it says goodbye
+			// and ends (serveForward); one applying a frame answers first.
+			c.SetReadDeadline(time.Now())
 		}
 		m.slots.Unlock()
 		m.ln.Close()

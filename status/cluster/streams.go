@@ -89,26 +89,31 @@ func (s *streams) pop(key string) net.Conn {
 func (s *streams) put(id, addr string, c net.Conn) {
 	key := id + " " + addr
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed || len(s.free[key]) >= maxIdleStreams {
-		c.Close()
+		s.mu.Unlock()
+		c.Close() // outside the lock: a TLS close may wait on its write
 		return
 	}
 	is := &idleStream{c: c}
 	is.timer = time.AfterFunc(s.idle, func() { s.expire(key, is) })
 	s.free[key] = append(s.free[key], is)
+	s.mu.Unlock()
 }
 
 // expire closes is if it is still idle in the pool.
 func (s *streams) expire(key string, is *idleStream) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	found := false
 	for i, x := range s.free[key] {
 		if x == is {
 			s.dropLocked(key, i)
-			is.c.Close()
-			return
+			found = true
+			break
 		}
+	}
+	s.mu.Unlock()
+	if found {
+		is.c.Close()
 	}
 }
 
@@ -126,14 +131,18 @@ func (s *streams) dropLocked(key string, i int) {
 // write hands it back.
 func (s *streams) close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
+	var idle []net.Conn
 	for key, list := range s.free {
 		for _, is := range list {
 			is.timer.Stop()
-			is.c.Close()
+			idle = append(idle, is.c)
 		}
 		delete(s.free, key)
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
 	}
 }
 

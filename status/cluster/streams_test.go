@@ -219,7 +219,7 @@ func TestLeaderStopEndsForwardStreams(t *testing.T) {
 func TestForwardStreamOfARemovedMember(t *testing.T) {
 	nodes := []config.ClusterNode{{ID: "ams", Address: "127.0.0.1:1"}, {ID: "nyc", Address: "127.0.0.1:2"}, {ID: "sgp", Address: "127.0.0.1:3"}}
 	ams := &Node{id: "ams", members: newRoster(nodes), log: slog.New(slog.DiscardHandler)} // raft not started: it answers "not the leader"
-	addr, nyc := hostileMux(t, ams.serveForward)
+	addr, nyc, _ := servingMux(t, ams.serveForward)
 	c, err := dialNode(nyc, "ams", addr, streamForward, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func TestMemberNotYetStartedAnswers(t *testing.T) {
 				t.Fatalf("view of a member starting: %s (%v), want node ams, state starting, last index 0", body, err)
 			}
 		}},
-		{"forward", n.serveForward, []byte(`{}`), func(t *testing.T, body []byte) {
+		{"forward", func(c net.Conn) { n.serveForward(c, nil) }, []byte(`{}`), func(t *testing.T, body []byte) {
 			var a answer
 			if err := json.Unmarshal(body, &a); err != nil || !a.NotLeader {
 				t.Fatalf("forwarded write to a member starting: %s (%v), want not_leader", body, err)
