@@ -158,3 +158,20 @@ func TestBatchCommitsOnce(t *testing.T) {
 	}
 	sameFiles(t, "one by one / batched", walk(t, one.st), walk(t, batched.st))
 }
+
+// An entry the machine could not read the model for (the file failing)
+// halts the store: raft moves past whatever its FSM returns, so an entry
+// neither applied nor halted at would be skipped by this member alone.
+// Before, the read's error came back and the store went on applying.
+func TestModelReadFailureHalts(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "m.db"))
+	m := newMachine(t, st)
+	logs := logged(t, []store.Entry{{At: at(1), Inputs: results(1, "ams", "api-1=up")}})
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.ApplyEncoded(logs[0].Data, logs[0].Index, logs[0].Term)
+	if !errors.Is(err, store.ErrHalted) || st.Halted() == nil {
+		t.Fatalf("an entry whose model could not be read: %v (halted: %v), want the store halted", err, st.Halted())
+	}
+}

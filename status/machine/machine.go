@@ -191,7 +191,9 @@ func (m *Machine) ApplyEncoded(data []byte, index, term uint64) (store.Result, e
 	e.Term = term
 	if e.Inputs != nil {
 		if err := m.awaitModel(); err != nil {
-			return store.Result{}, err
+			// Not applied: this member must stop here, not move past it
+			// as raft does past whatever the FSM returns.
+			return store.Result{}, m.st.HaltOn(index, err)
 		}
 	}
 	res, err := m.Apply(e)
