@@ -271,11 +271,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	m.sched.Load().Stop(stopCtx)
 	cancel()
-	rest := m.drain(nil)
-	if len(rest) > 0 {
-		if _, ferr := m.step(status.Batch{Now: m.o.Now().UTC(), Results: rest}); ferr != nil && err == nil {
-			err = ferr
-		}
+	if ferr := m.stepAll(m.drain(nil)); ferr != nil && err == nil {
+		err = ferr
 	}
 	return err
 }
@@ -292,11 +289,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if pending = m.drain(pending); len(pending) > 0 {
-				_, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: pending})
-				return err
-			}
-			return nil
+			return m.stepAll(m.drain(pending))
 		case <-m.reports.ready:
 			// Nothing is taken yet: the step takes everything waiting
 			// when the window ends, however much that has become. An
@@ -345,7 +338,8 @@ func (m *Monitor) loop(ctx context.Context) error {
 // the loop cannot recover from is returned.
 func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time, retry *backoff, req *cmdReq) error {
 	*pending = m.drain(*pending)
-	b := status.Batch{Now: m.o.Now().UTC(), Results: *pending}
+	results, rest := entryOf(*pending)
+	b := status.Batch{Now: m.o.Now().UTC(), Results: results}
 	m.noteLag(b)
 	if req != nil {
 		b.Commands = req.cmds
@@ -363,7 +357,7 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 			return nil
 		}
 		if errors.Is(err, errHeld) { // the resend carries them
-			*pending, *window = nil, time.After(retry.next())
+			*pending, *window = rest, time.After(retry.next())
 			return nil
 		}
 		// Nothing of the step is in force: its results wait for the next
@@ -373,7 +367,10 @@ func (m *Monitor) flush(pending *[]status.CheckResult, window *<-chan time.Time,
 		}
 		return nil
 	}
-	*pending, *window = nil, nil
+	*pending, *window = rest, nil
+	if len(rest) > 0 {
+		*window = time.After(0) // the next entry at once
+	}
 	retry.reset()
 	if req != nil {
 		if len(ch.Replies) < len(req.cmds) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
 )
 
 // queue hands probe reports to the engine's goroutine. A probe never
@@ -102,4 +103,31 @@ func (m *Monitor) window(urgent bool) time.Duration {
 		return m.o.BatchWindow
 	}
 	return max(m.o.BatchWindow, min(m.o.RoutineWindow, time.Duration(m.lagLimit.Load())/4))
+}
+
+// maxEntryResults bounds the results of one entry: a follower forwards an
+// entry to the leader in one frame of at most 16 MiB (status/cluster), and
+// a member that kept a long partition's results (up to maxRetained) must
+// still get them through, entry by entry; 5,000 leave each result 3 KiB.
+const maxEntryResults = 5_000
+
+// entryOf splits what waits into the next entry's results and the rest.
+func entryOf(pending []status.CheckResult) (results, rest []status.CheckResult) {
+	if len(pending) <= maxEntryResults {
+		return pending, nil
+	}
+	return pending[:maxEntryResults], pending[maxEntryResults:]
+}
+
+// stepAll writes results as entries of at most maxEntryResults (a loop
+// that ends writes what it still holds).
+func (m *Monitor) stepAll(results []status.CheckResult) error {
+	for len(results) > 0 {
+		now, rest := entryOf(results)
+		if _, err := m.step(status.Batch{Now: m.o.Now().UTC(), Results: now}); err != nil {
+			return err
+		}
+		results = rest
+	}
+	return nil
 }

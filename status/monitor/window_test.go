@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -146,4 +147,52 @@ func TestUrgentResultCutsTheRoutineWindow(t *testing.T) {
 			t.Errorf("after the urgent commit: db-1 %d failures, %d checks seen; want 1 and 2", fails, seen)
 		}
 	})
+}
+
+// sizesLog records how many results each entry carried.
+type sizesLog struct {
+	l     store.Log
+	sizes []int
+}
+
+func (s *sizesLog) Apply(e store.Entry) (store.Result, error) {
+	if e.Inputs != nil {
+		s.sizes = append(s.sizes, len(e.Inputs.Results))
+	}
+	return s.l.Apply(e)
+}
+
+// A backlog goes to the log in entries of at most maxEntryResults: a
+// follower forwards each in one frame of at most 16 MiB, so one entry of
+// a long partition's 100,000 retained results could never get through.
+// Before, a flush wrote everything waiting as one entry.
+func TestBacklogIsWrittenInBoundedEntries(t *testing.T) {
+	m0, _, st, clk := setup(t)
+	log := &sizesLog{l: m0.o.Machine}
+	m, err := New(Options{Config: m0.Config(), Store: st, Machine: m0.o.Machine, Log: log, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending []status.CheckResult
+	for i := range 12_000 {
+		pending = append(pending, up([]string{"api-1", "db-1"}[i%2], clk.now.Add(time.Duration(i)*time.Microsecond)))
+	}
+	var window <-chan time.Time
+	if err := m.flush(&pending, &window, newBackoff(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.sizes) != 1 || log.sizes[0] != maxEntryResults || len(pending) != 12_000-maxEntryResults || window == nil {
+		t.Fatalf("a flush of 12,000 results wrote entries of %v, left %d waiting (next window set: %v); want one of %d, the rest at once", log.sizes, len(pending), window != nil, maxEntryResults)
+	}
+	if err := m.stepAll(pending); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{maxEntryResults, maxEntryResults, 2_000}; !slices.Equal(log.sizes, want) {
+		t.Fatalf("entries of %v, want %v", log.sizes, want)
+	}
+	var oks int
+	m.o.Machine.Read(func(e *status.Engine) { oks = e.State().Checks["api-1"].Oks })
+	if oks != 6_000 {
+		t.Fatalf("api-1 counted %d ups, want 6,000", oks)
+	}
 }
