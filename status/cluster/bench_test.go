@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,6 +258,7 @@ type rung struct {
 	entries          int
 	writing          time.Duration // the writes' time, summed over writers
 	took             time.Duration // until all were applied, or until it stopped waiting
+	cpu              time.Duration // the process's CPU time meanwhile (user and system)
 	err              error
 }
 
@@ -297,15 +299,15 @@ func (s *system) climb(b *testing.B, rate int, checks []string, clock benchClock
 		s.missed = &r
 	}
 	per := max(r.entries, 1)
-	fmt.Fprintf(b.Output(), "%-7s offered %7d/s: %7d of %7d results applied in %5.2f s (%7.0f/s), %4d entries of %6.0f results, %4.0f ms a write: %s\n",
+	fmt.Fprintf(b.Output(), "%-7s offered %7d/s: %7d of %7d results applied in %5.2f s (%7.0f/s), %4d entries of %6.0f results, %4.0f ms a write, %.2f cores: %s\n",
 		s.name, rate, r.applied, r.offered, r.took.Seconds(), r.appliedRate(), r.entries, float64(r.applied)/float64(per),
-		float64(r.writing.Milliseconds())/float64(per), verdict)
+		float64(r.writing.Milliseconds())/float64(per), r.cpu.Seconds()/r.took.Seconds(), verdict)
 }
 
 // runRung offers rate results/s for rungTime through the feeders, a share
 // each, and waits until all are applied or rungMax has passed.
 func runRung(fs []*feeder, rate int, checks []string, clock benchClock) rung {
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	per := rate / len(fs)
 	total := per * int(rungTime/time.Second)
 	out := rung{rate: rate, offered: total * len(fs)}
@@ -329,7 +331,18 @@ func runRung(fs []*feeder, rate int, checks []string, clock benchClock) rung {
 		}()
 	}
 	wg.Wait()
+	out.cpu = cpuTime() - cpu0
 	return out
+}
+
+// cpuTime is the CPU time this process has used: a rung's share of it
+// says whether the system was CPU-bound (2 cores here).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchQueue is the monitor's queue: a producer never waits on it.
