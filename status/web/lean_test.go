@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"maps"
 	"runtime"
 	"slices"
 	"testing"
@@ -222,4 +223,44 @@ func TestGzipKeptAtItsSize(t *testing.T) {
 		}
 	}
 	t.Logf("%d gzipped responses: %d bytes kept for %d bytes of gzip", n, kept, used)
+}
+
+// A component's badges are found by its id, not kept as five routes in
+// the site's map: at 5,000 components that was 25,000 keys built at every
+// full render and a map of 25,500 routes per site (two sites alive while
+// a render replaces one). Every badge route still answers, with the bytes
+// of what it shows.
+func TestBadgesKeepNoRoutePerComponent(t *testing.T) {
+	s, _ := testServer(t)
+	snap := sizedSnapshot(10, 100) // 1,000 components in 10 groups
+	if err := s.Update(snap); err != nil {
+		t.Fatal(err)
+	}
+	cur := s.current.Load()
+	if n, most := len(cur.surfaces), len(readPaths)+8+len(snap.Groups); n > most {
+		t.Errorf("%d routes kept by key for %d components in %d groups (at most %d)", n, len(snap.Components), len(snap.Groups), most)
+	}
+	all := maps.Collect(cur.all())
+	for _, c := range snap.Components {
+		p := cur.route("/badge/" + c.ID + ".svg")
+		if p == nil || !bytes.Equal(p.Body, statusBadge(c)) || all["/badge/"+c.ID+".svg"] != p {
+			t.Fatalf("%s: status badge %v", c.ID, p)
+		}
+		for _, w := range uptimeWindows() {
+			key := "/badge/" + c.ID + "/uptime.svg?window=" + w
+			if p := cur.route(key); p == nil || all[key] != p {
+				t.Fatalf("%s: no uptime badge for window %s", c.ID, w)
+			}
+		}
+	}
+	for _, key := range []string{"/badge/" + snap.Groups[0].ID + ".svg", "/api/v2/summary.json", "/feed.rss"} {
+		if cur.route(key) == nil || all[key] == nil {
+			t.Errorf("no route %s", key)
+		}
+	}
+	for _, key := range []string{"/badge/nope.svg", "/badge/nope/uptime.svg?window=7d", "/badge/" + snap.Components[0].ID + "/uptime.svg?window=1y", "/badge/" + snap.Groups[0].ID + "/uptime.svg?window=7d"} {
+		if p := cur.route(key); p != nil {
+			t.Errorf("route %s answers", key)
+		}
+	}
 }
