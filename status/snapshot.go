@@ -66,7 +66,9 @@ type ComponentView struct {
 }
 
 // GroupView is a named group of components; its status is the worst of
-// its members.
+// its members. Components may be a run of the snapshot's Components (the
+// same views, not copies: groupLayout), so neither list is changed once
+// the snapshot is published; a copy to change is cloned first.
 type GroupView struct {
 	ID, Name   string
 	Status     ComponentStatus
