@@ -83,6 +83,7 @@ func TestSnapshotGroupsShareThePageOrderViews(t *testing.T) {
 				t.Errorf("%d of %d group members kept apart from the page-order views", apart, views)
 			}
 			kept := len(s.Components) * int(unsafe.Sizeof(ComponentView{}))
+			t.Logf("%d components (%d bytes of views): %d bytes allocated", len(s.Components), kept, after.TotalAlloc-before.TotalAlloc)
 			if alloc := after.TotalAlloc - before.TotalAlloc; tc.shared && !raceOn && alloc > uint64(kept)*3/2 {
 				t.Errorf("a snapshot of %d components (%d bytes of views) allocated %d bytes (%.1f×)", len(s.Components), kept, alloc, float64(alloc)/float64(kept))
 			}

@@ -90,6 +90,7 @@ func TestViewIndexHoldsNoCopies(t *testing.T) {
 	v := New(site, snap)
 	runtime.ReadMemStats(&after)
 	alloc := int(after.TotalAlloc - before.TotalAlloc)
+	t.Logf("the view of %d components allocated %d bytes", len(v.list), alloc)
 	// The list, two time stamps and a group id each, and an index entry
 	// (a key and an int, with the map's own overhead).
 	if kept := len(v.list) * (int(unsafe.Sizeof(Component{})) + 2*32 + 16 + 48); !raceOn && alloc > kept*5/4 {
