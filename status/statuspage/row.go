@@ -81,7 +81,18 @@ func sameDay(a, b status.DayView) bool {
 	if a.Percent < 0 {
 		return true
 	}
-	return a.Status == b.Status && Percent(a.Percent) == Percent(b.Percent)
+	return a.Status == b.Status && samePercent(a.Percent, b.Percent)
+}
+
+// samePercent reports whether two uptimes read the same, with their texts
+// made on the stack: at every render of a changed component, 90 days
+// made two strings each.
+func samePercent(a, b float64) bool {
+	if a == b {
+		return true
+	}
+	var x, y [24]byte
+	return string(appendPercent(x[:0], a)) == string(appendPercent(y[:0], b))
 }
 
 // Percent is an uptime as shown: "100%" only when nothing was down,
@@ -93,5 +104,16 @@ func Percent(f float64) string {
 	case f >= 0.9999:
 		return "99.99%"
 	}
-	return strconv.FormatFloat(f*100, 'f', 2, 64) + "%"
+	return string(appendPercent(make([]byte, 0, 8), f))
+}
+
+// appendPercent appends Percent(f) to b.
+func appendPercent(b []byte, f float64) []byte {
+	switch {
+	case f >= 1:
+		return append(b, "100%"...)
+	case f >= 0.9999:
+		return append(b, "99.99%"...)
+	}
+	return append(strconv.AppendFloat(b, f*100, 'f', 2, 64), '%')
 }

@@ -34,9 +34,9 @@ func (v *View) WebhookData(ev status.Event) (any, error) {
 	case ev.Incident != nil:
 		return map[string]any{"page": page, "incident": v.Incident(ev.Incident)}, nil
 	case ev.Component != nil:
-		c, ok := v.comps[ev.Component.ID]
-		if !ok {
-			c = Component{ID: ev.Component.ID, Name: ev.Component.Name, PageID: v.page.ID, Showcase: true}
+		c := Component{ID: ev.Component.ID, Name: ev.Component.Name, PageID: v.page.ID, Showcase: true}
+		if i, ok := v.comps[ev.Component.ID]; ok {
+			c = v.list[i]
 		}
 		c.Status, c.UpdatedAt = ev.Component.NewStatus, v.ts(ev.At)
 		return map[string]any{"page": page, "component": c, "component_update": ComponentUpdate{ID: ev.ID, ComponentID: ev.Component.ID, Type: "Component",

@@ -38,25 +38,36 @@ type Prepared struct {
 
 // Prepare compresses body once and computes its validators.
 func Prepare(body []byte, contentType, cacheControl string) *Prepared {
-	return prepare(body, contentType, cacheControl, func(buf *bytes.Buffer) *gzip.Writer {
-		zw, _ := gzip.NewWriterLevel(buf, gzip.DefaultCompression)
-		return zw
-	}, func(*gzip.Writer) {})
+	return prepare(body, contentType, cacheControl, func() *zipper {
+		z := &zipper{}
+		z.w, _ = gzip.NewWriterLevel(&z.buf, gzip.DefaultCompression)
+		return z
+	}, func(*zipper) {})
 }
 
-// prepare is Prepare with the gzip writer taken from get and handed back
-// to put (a pool, for the renders' many responses); get nil: no gzip.
-func prepare(body []byte, contentType, cacheControl string, get func(*bytes.Buffer) *gzip.Writer, put func(*gzip.Writer)) *Prepared {
+// zipper is a gzip writer with the scratch buffer it compresses into: the
+// gzip kept is copied out at its size, as a site's bodies compress 20 to
+// 80 times and an array sized for the body (a third of it) was mostly
+// never written (2.3 MB kept for the 90 KB gzip of a 7 MB page).
+type zipper struct {
+	w   *gzip.Writer
+	buf bytes.Buffer
+}
+
+// prepare is Prepare with the zipper taken from get and handed back to
+// put (a pool, for the renders' many responses); get nil: no gzip.
+func prepare(body []byte, contentType, cacheControl string, get func() *zipper, put func(*zipper)) *Prepared {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:16])
 	p := &Prepared{Body: body, ETag: `"` + tag + `"`, ContentType: contentType, CacheControl: cacheControl, Status: http.StatusOK}
 	if len(body) >= minGzipSize && get != nil {
-		buf := bytes.NewBuffer(make([]byte, 0, len(body)/3))
-		zw := get(buf)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		put(zw)
-		p.Gzip = buf.Bytes()
+		z := get()
+		z.buf.Reset()
+		z.w.Reset(&z.buf)
+		_, _ = z.w.Write(body)
+		_ = z.w.Close()
+		p.Gzip = bytes.Clone(z.buf.Bytes())
+		put(z)
 		p.GzipETag = `"` + tag + `-gz"`
 	}
 	p.hType, p.hCache, p.hETag, p.hGzETag = []string{contentType}, []string{cacheControl}, []string{p.ETag}, []string{p.GzipETag}

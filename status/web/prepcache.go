@@ -110,16 +110,15 @@ func (c *prepCache) built(key, inputs string, build func() []byte, contentType, 
 	return p
 }
 
-// prepare is Prepare with a pooled gzip writer.
+// prepare is Prepare with a pooled gzip writer and scratch buffer.
 func (c *prepCache) prepare(body []byte, contentType, cacheControl string) *Prepared {
 	c.builds.Add(1)
-	return prepare(body, contentType, cacheControl, func(buf *bytes.Buffer) *gzip.Writer {
-		zw, _ := c.zips.Get().(*gzip.Writer)
-		if zw == nil {
-			zw, _ = gzip.NewWriterLevel(buf, gzip.DefaultCompression)
-			return zw
+	return prepare(body, contentType, cacheControl, func() *zipper {
+		if z, _ := c.zips.Get().(*zipper); z != nil {
+			return z
 		}
-		zw.Reset(buf)
-		return zw
-	}, func(zw *gzip.Writer) { c.zips.Put(zw) })
+		z := &zipper{}
+		z.w, _ = gzip.NewWriterLevel(&z.buf, gzip.DefaultCompression)
+		return z
+	}, func(z *zipper) { c.zips.Put(z) })
 }

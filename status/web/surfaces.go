@@ -67,10 +67,10 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 	// Badges are per component: rebuilt only when what they show changed.
 	for _, c := range snap.Components {
 		key := "/badge/" + c.ID + ".svg"
-		next.surfaces[key] = pc.built(key, badgeInputs(c.Name, c.Status, c.Stale, c.NoData),
-			func() []byte { return statusBadge(c) }, "image/svg+xml", CacheBadge)
+		b := badgeSet{status: pc.built(key, badgeInputs(c.Name, c.Status, c.Stale, c.NoData),
+			func() []byte { return statusBadge(c) }, "image/svg+xml", CacheBadge)}
 		u := snap.Uptime[c.ID]
-		for _, w := range uptimeWindows() {
+		for i, w := range uptimeWindows() {
 			v, ok := u.Windows[w]
 			if !ok {
 				v = -1
@@ -79,8 +79,9 @@ func (s *Server) readSurfaces(next *site, snap *status.Snapshot, pc *prepCache) 
 			// component: every component with the same figure shares one
 			// response (20,000 copies of a few SVGs at 5,000 components).
 			shown := sharedUptime + w + "\x00" + strconv.FormatFloat(v, 'g', -1, 64)
-			next.surfaces["/badge/"+c.ID+"/uptime.svg?window="+w] = pc.built(shown, shown, func() []byte { return uptimeBadge(w, v) }, "image/svg+xml", CacheBadge)
+			b.uptime[i] = pc.built(shown, shown, func() []byte { return uptimeBadge(w, v) }, "image/svg+xml", CacheBadge)
 		}
+		next.badges[c.ID] = b
 	}
 	return nil
 }
@@ -107,7 +108,12 @@ func badgeInputs(name string, st status.ComponentStatus, stale, noData bool) str
 
 func (s *Server) badge(c echo.Context) error {
 	id, ok := strings.CutSuffix(c.Param("file"), ".svg")
-	return s.serveBadge(c, "/badge/"+id+".svg", ok)
+	return s.serveBadge(c, func(st *site) *Prepared {
+		if !ok {
+			return nil
+		}
+		return st.badge(id)
+	})
 }
 
 func (s *Server) uptimeBadge(c echo.Context) error {
@@ -123,16 +129,18 @@ func (s *Server) uptimeBadge(c echo.Context) error {
 		badgeBadWindow.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}
-	return s.serveBadge(c, "/badge/"+c.Param("component")+"/uptime.svg?window="+w, true)
+	return s.serveBadge(c, func(st *site) *Prepared { return st.uptimeBadge(c.Param("component"), w) })
 }
 
-func (s *Server) serveBadge(c echo.Context, key string, ok bool) error {
+// serveBadge serves the badge find picks from the live site; the badge
+// is looked up, not named by a route built per request.
+func (s *Server) serveBadge(c echo.Context, find func(*site) *Prepared) error {
 	cur := s.current.Load()
 	if cur == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "starting up")
 	}
-	p := cur.route(key)
-	if !ok || p == nil {
+	p := find(cur)
+	if p == nil {
 		badgeNotFound.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}

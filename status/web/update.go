@@ -2,6 +2,8 @@ package web
 
 import (
 	"iter"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/outpost-status/outpost/status"
@@ -36,12 +38,41 @@ type site struct {
 	snap *status.Snapshot
 	// page ("/") and api ("/api/v1/status") are rendered for each site.
 	page, api *Prepared
-	// surfaces are the read surfaces by route (readSurfaces). A render
-	// that only moved freshness shares the served site's map as it is (at
-	// 5,000 components, 25,500 routes to copy at every render): no site
-	// writes to a map once it is served.
-	surfaces  map[string]*Prepared
+	// surfaces are the read surfaces by route (readSurfaces), group badges
+	// among them. A render that only moved freshness shares the served
+	// site's maps as they are: no site writes to a map once it is served.
+	surfaces map[string]*Prepared
+	// badges are each component's badges by its id (shared like surfaces):
+	// five routes a component kept by key were 25,000 keys built at every
+	// full render at 5,000 components, in a map of 25,500 routes per site.
+	badges    map[string]badgeSet
 	incidents map[string]*Prepared
+}
+
+// badgeSet is a component's status badge and its uptime badges, in the
+// order of uptimeWindows.
+type badgeSet struct {
+	status *Prepared
+	uptime [4]*Prepared
+}
+
+// badge is the component's status badge, or else the group's of that id;
+// nil when there is none.
+func (st *site) badge(id string) *Prepared {
+	if b, ok := st.badges[id]; ok {
+		return b.status
+	}
+	return st.surfaces["/badge/"+id+".svg"]
+}
+
+// uptimeBadge is the component's uptime badge over window; nil when
+// there is none.
+func (st *site) uptimeBadge(id, window string) *Prepared {
+	b, ok := st.badges[id]
+	if i := slices.Index(uptimeWindows(), window); ok && i >= 0 {
+		return b.uptime[i]
+	}
+	return nil
 }
 
 // route is the prepared response for path; nil when there is none.
@@ -51,6 +82,14 @@ func (st *site) route(path string) *Prepared {
 		return st.page
 	case "/api/v1/status":
 		return st.api
+	}
+	if rest, ok := strings.CutPrefix(path, "/badge/"); ok {
+		if id, w, ok := strings.Cut(rest, "/uptime.svg?window="); ok {
+			return st.uptimeBadge(id, w)
+		}
+		if id, ok := strings.CutSuffix(rest, ".svg"); ok && !strings.Contains(id, "/") {
+			return st.badge(id)
+		}
 	}
 	return st.surfaces[path]
 }
@@ -64,6 +103,16 @@ func (st *site) all() iter.Seq2[string, *Prepared] {
 		for k, p := range st.surfaces {
 			if !yield(k, p) {
 				return
+			}
+		}
+		for id, b := range st.badges {
+			if !yield("/badge/"+id+".svg", b.status) {
+				return
+			}
+			for i, w := range uptimeWindows() {
+				if !yield("/badge/"+id+"/uptime.svg?window="+w, b.uptime[i]) {
+					return
+				}
 			}
 		}
 	}
@@ -144,15 +193,16 @@ func (s *Server) render(snap *status.Snapshot, pc *prepCache, live bool) (*site,
 	if s.freshnessOnly(served, snap, s.surfacesAt, surfacesMaxAge) {
 		// The read surfaces show nothing of freshness: the last ones stand,
 		// and so does everything of theirs the cache holds.
-		next.surfaces = served.surfaces
+		next.surfaces, next.badges = served.surfaces, served.badges
 		pc.keepAll()
 	} else {
-		// Made at its size: at 5,000 components a site has over 25,000 routes.
-		size := 16 + 5*len(snap.Components) + len(snap.Groups)
+		// Made at their size: at 5,000 components a site has 5,000 badge sets.
+		size := 16 + len(snap.Groups)
 		if served != nil {
 			size = max(size, len(served.surfaces))
 		}
 		next.surfaces = make(map[string]*Prepared, size)
+		next.badges = make(map[string]badgeSet, len(snap.Components))
 		if err := s.readSurfaces(next, snap, pc); err != nil {
 			return nil, err
 		}
