@@ -21,12 +21,18 @@ func BenchmarkTimeToFirstWord(b *testing.B) {
 		`{name: x, kind: x, api_base: "%s", consumer_key: ck, consumer_secret: cs, token: at, access_secret: as}`,
 		`{name: bluesky, kind: bluesky, server: "%s", handle: status.example.com, app_password: pw}`,
 	} {
-		name := strings.TrimPrefix(strings.Fields(ch)[1], "")
-		b.Run(strings.TrimSuffix(name, ","), func(b *testing.B) { timeToFirstWord(b, ch) })
+		name := strings.TrimSuffix(strings.Fields(ch)[1], ",")
+		b.Run(name, func(b *testing.B) { timeToFirstWord(b, ch, name) })
 	}
 }
 
-func timeToFirstWord(b *testing.B, channel string) {
+// timeToFirstWord measures name's posts. The fake network also signals
+// what is not a post of its own (Mastodon's "mastodon replies": a reopened
+// incident's post answers the first one), so only name's arrivals count:
+// counting those too took a post's reply for the recovery post, stopped a
+// target the check had not yet seen back, and then waited 60 s for a post
+// that an outage never ended could not make.
+func timeToFirstWord(b *testing.B, channel, name string) {
 	bin := outpostBinary(b)
 	nets := newFakeNetworks(b)
 	tg := &target{addr: "127.0.0.1:0"}
@@ -60,16 +66,12 @@ channels:
 		drain()
 		down := time.Now()
 		tg.stop()
-		select {
-		case <-nets.arrived:
-			times = append(times, time.Since(down))
-		case <-time.After(60 * time.Second):
+		if !posted(nets, name, 60*time.Second) {
 			b.Fatalf("outage %d: no post within 60 s", i)
 		}
+		times = append(times, time.Since(down))
 		tg.start(b)
-		select { // the recovery post
-		case <-nets.arrived:
-		case <-time.After(60 * time.Second):
+		if !posted(nets, name, 60*time.Second) { // the recovery post
 			b.Fatalf("outage %d: no recovery post", i)
 		}
 	}
@@ -78,4 +80,19 @@ channels:
 	b.ReportMetric(times[len(times)/2].Seconds(), "median-s")
 	b.ReportMetric(times[0].Seconds(), "min-s")
 	b.ReportMetric(times[len(times)-1].Seconds(), "max-s")
+}
+
+// posted waits up to d for a post of channel name to arrive.
+func posted(nets *fakeNetworks, name string, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		select {
+		case ch := <-nets.arrived:
+			if ch == name {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
 }
