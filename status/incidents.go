@@ -301,13 +301,7 @@ func (e *Engine) names(ids []string) string {
 			ns = append(ns, id)
 		}
 	}
-	switch len(ns) {
-	case 0:
-		return ""
-	case 1:
-		return ns[0]
-	}
-	return strings.Join(ns[:len(ns)-1], ", ") + " and " + ns[len(ns)-1]
+	return ListAnd(ns)
 }
 
 func isAre(n int) string {

@@ -137,7 +137,7 @@ func (e *Engine) FreshLocations(now time.Time) map[string]bool {
 			continue
 		}
 		for loc, rg := range cs.Regions {
-			if now.Sub(rg.LastAt) <= time.Duration(e.m.StaleAfter)*max(c.Every, time.Second) {
+			if !e.silent(c, rg, now) {
 				out[loc] = true
 			}
 		}

@@ -169,6 +169,7 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		s.Components = make([]ComponentView, 0, len(e.m.Components))
 	}
 	s.Groups = make([]GroupView, 0, len(groups))
+	cut := e.locationsCutOff()
 	for i, def := range e.m.Components {
 		st := e.s.Components[def.ID]
 		cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
@@ -182,7 +183,7 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
 		cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
 		cv.NoData = cv.Status == Operational && e.noData(def.ID)
-		e.locate(&cv, now)
+		e.locate(&cv, cut, now)
 		if cv.LastChecked.After(s.LastResultAt) {
 			s.LastResultAt = cv.LastChecked
 		}

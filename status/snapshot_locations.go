@@ -1,6 +1,7 @@
 package status
 
 import (
+	"slices"
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
@@ -28,15 +29,29 @@ type LocationView struct {
 	Stale       bool
 }
 
+// locationsCutOff says, once per snapshot, which locations are cut off
+// (locationCutOff); nil on a single node.
+func (e *Engine) locationsCutOff() map[string]bool {
+	if len(e.m.Locations) < 2 {
+		return nil
+	}
+	cut := make(map[string]bool, len(e.m.Locations))
+	for _, loc := range e.m.Locations {
+		cut[loc] = e.locationCutOff(loc)
+	}
+	return cut
+}
+
 // locate fills c's per-location view in a cluster (two locations or
-// more); a single node's components keep neither field.
-func (e *Engine) locate(c *ComponentView, now time.Time) {
+// more); a single node's components keep neither field. cut is
+// locationsCutOff's.
+func (e *Engine) locate(c *ComponentView, cut map[string]bool, now time.Time) {
 	if len(e.m.Locations) < 2 {
 		return
 	}
 	checks := e.m.checksOf(c.ID)
 	for _, loc := range e.m.Locations {
-		if lv, ok := e.atLocation(checks, loc, now); ok {
+		if lv, ok := e.atLocation(checks, loc, cut[loc], now); ok {
 			c.Locations = append(c.Locations, lv)
 		}
 	}
@@ -45,7 +60,7 @@ func (e *Engine) locate(c *ComponentView, now time.Time) {
 	}
 	for _, loc := range e.m.Locations { // in the cluster's order, each once
 		for _, def := range checks {
-			if cs := e.s.Checks[def.Name]; cs != nil && cs.Status == CheckUp && contains(cs.Regional, loc) && e.voters(def) != nil {
+			if cs := e.s.Checks[def.Name]; cs != nil && cs.Status == CheckUp && slices.Contains(cs.Regional, loc) && e.voters(def) != nil {
 				c.Regional = append(c.Regional, loc)
 				break
 			}
@@ -55,12 +70,12 @@ func (e *Engine) locate(c *ComponentView, now time.Time) {
 
 // atLocation is the component at loc from its status checks that run
 // there; ok is false when none does (a check limited by locations:, a
-// push check, which has no location).
-func (e *Engine) atLocation(checks []CheckDef, loc string, now time.Time) (LocationView, bool) {
+// push check, which has no location). cutOff: the location is cut off.
+func (e *Engine) atLocation(checks []CheckDef, loc string, cutOff bool, now time.Time) (LocationView, bool) {
 	lv := LocationView{Location: loc, Status: Operational}
 	var runs, known, down, degraded int
 	for _, def := range checks {
-		if !contains(e.voters(def), loc) {
+		if !slices.Contains(e.voters(def), loc) {
 			continue
 		}
 		runs++
@@ -68,7 +83,7 @@ func (e *Engine) atLocation(checks []CheckDef, loc string, now time.Time) (Locat
 		if cs := e.s.Checks[def.Name]; cs != nil {
 			rg = cs.Regions[loc]
 		}
-		if rg == nil || now.Sub(rg.LastAt) > time.Duration(e.m.StaleAfter)*max(def.Every, time.Second) {
+		if e.silent(def, rg, now) {
 			lv.Stale = true
 		}
 		if rg == nil {
@@ -98,7 +113,7 @@ func (e *Engine) atLocation(checks []CheckDef, loc string, now time.Time) (Locat
 	case degraded > 0:
 		lv.Status = DegradedPerformance
 	}
-	lv.Stale = lv.Stale || e.locationCutOff(loc) // its runs say nothing about the target
+	lv.Stale = lv.Stale || cutOff // its runs say nothing about the target
 	return lv, runs > 0
 }
 
@@ -107,13 +122,4 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -192,11 +192,16 @@ func roundWait(def CheckDef) time.Duration {
 // now: it has a fresh result of the check and its canaries do not say it
 // is cut off.
 func (e *Engine) seeing(def CheckDef, cs *CheckState, loc string, now time.Time) bool {
-	rg := cs.Regions[loc]
-	if rg == nil || now.Sub(rg.LastAt) > time.Duration(e.m.StaleAfter)*max(def.Every, time.Second) {
+	if e.silent(def, cs.Regions[loc], now) {
 		return false
 	}
 	return !e.locationCutOff(loc)
+}
+
+// silent reports whether a location's state rg of def (nil: none yet)
+// has no result within StaleAfter of def's period before now.
+func (e *Engine) silent(def CheckDef, rg *CheckState, now time.Time) bool {
+	return rg == nil || now.Sub(rg.LastAt) > time.Duration(e.m.StaleAfter)*max(def.Every, time.Second)
 }
 
 // locationCutOff reports a location out of the vote: judged so
