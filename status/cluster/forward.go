@@ -48,7 +48,7 @@ type answer struct {
 	// Busy: the leader serves maxForwards writes already; try again.
 	Busy bool `json:"busy,omitempty"`
 	// Closing: the leader stops and read no frame since its last answer
-	// (sayGoodbye); the write goes to the next leader.
+	// (refuse); the write goes to the next leader.
 	Closing bool `json:"closing,omitempty"`
 	// Unknown: the leader appended the entry and lost its leadership
 	// before it committed (ErrOutcomeUnknown).
@@ -108,10 +108,14 @@ func answerOf(res store.Result, err error) answer {
 	return a
 }
 
+// refused tells whether the node asked did not take the write (it does
+// not lead, is busy, or stops): the write goes to whoever leads next.
+func (a answer) refused() bool { return a.NotLeader || a.Busy || a.Closing }
+
 // result is what the follower's caller gets for a, from the leader id.
 func (a answer) result(id string) (store.Result, error) {
 	switch {
-	case a.NotLeader || a.Busy || a.Closing:
+	case a.refused():
 		return store.Result{}, errTryAgain
 	case a.Unknown:
 		return store.Result{}, fmt.Errorf("%w (the leader %s: %s)", ErrOutcomeUnknown, id, a.Error)
@@ -181,21 +185,29 @@ const busyTimeout = time.Second
 // tries again. Nothing of its frame is kept.
 func answerBusy(c net.Conn) {
 	defer c.Close()
+	refuse(c, answer{Busy: true})
+}
+
+// refuse answers a (busy, closing: a frame not read) on a stream the
+// leader ends, then reads what the follower still sends and drops it, for
+// up to busyTimeout: a close with unread data resets the connection, and
+// the answer with it.
+func refuse(c net.Conn, a answer) {
 	c.SetDeadline(time.Now().Add(busyTimeout))
-	body, _ := json.Marshal(answer{Busy: true})
+	body, _ := json.Marshal(a)
 	if writeFrame(c, body) != nil {
 		return
 	}
-	var n [4]byte
-	if _, err := io.ReadFull(c, n[:]); err == nil {
-		io.CopyN(io.Discard, c, int64(min(binary.BigEndian.Uint32(n[:]), maxFrame)))
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 	}
+	io.Copy(io.Discard, io.LimitReader(c, 4+maxFrame))
 }
 
 // serveForward applies one follower's writes as the leader, one frame
 // after another, until the follower closes the stream, a frame fails, or
 // the stream has been quiet for serveIdle. Once done is closed (the node
-// stops) it reads no new frame: it says goodbye (sayGoodbye) so a frame
+// stops) it reads no new frame: it says goodbye (refuse) so a frame
 // already on its way is known unread, not of unknown outcome.
 func (n *Node) serveForward(c net.Conn, done <-chan struct{}) {
 	defer c.Close()
@@ -208,13 +220,13 @@ func (n *Node) serveForward(c net.Conn, done <-chan struct{}) {
 		}
 		c.SetDeadline(time.Now().Add(wait))
 		if closed(done) { // after the deadline: close's wake-up is not overwritten
-			sayGoodbye(c)
+			refuse(c, answer{Closing: true})
 			return
 		}
 		size, err := readPrefix(c)
 		if err != nil {
 			if closed(done) {
-				sayGoodbye(c) // woken by close: no frame was read whole
+				refuse(c, answer{Closing: true}) // woken by close: no frame was read whole
 				return
 			}
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -230,7 +242,7 @@ func (n *Node) serveForward(c net.Conn, done <-chan struct{}) {
 		c.SetDeadline(time.Now().Add(n.apply + handshakeTimeout))
 		data, err := readBody(c, size)
 		if err != nil && closed(done) {
-			sayGoodbye(c) // woken by close mid-frame: nothing of it applied
+			refuse(c, answer{Closing: true}) // woken by close mid-frame: nothing of it applied
 			return
 		}
 		if err != nil {
@@ -255,23 +267,6 @@ func closed(done <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// sayGoodbye tells a follower whose stream the stopping leader ends that
-// it read no frame since its last answer: a write the follower sent
-// meanwhile answers "closing" and goes to the next leader. What arrives
-// after is read and dropped for busyTimeout, so the goodbye is not lost
-// to a reset (a close with unread data resets the connection).
-func sayGoodbye(c net.Conn) {
-	c.SetDeadline(time.Now().Add(busyTimeout))
-	body, _ := json.Marshal(answer{Closing: true})
-	if writeFrame(c, body) != nil {
-		return
-	}
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	io.Copy(io.Discard, io.LimitReader(c, maxFrame))
 }
 
 // peerTrusted tells whether the member at the other end of c is still
@@ -315,7 +310,7 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 		c.Close()
 		return store.Result{}, err
 	}
-	if a.NotLeader || a.Busy || a.Closing {
+	if a.refused() {
 		c.Close()
 	} else {
 		n.fwd.put(id, addr, c)
