@@ -38,11 +38,13 @@ type Prepared struct {
 
 // Prepare compresses body once and computes its validators.
 func Prepare(body []byte, contentType, cacheControl string) *Prepared {
-	return prepare(body, contentType, cacheControl, func() *zipper {
-		z := &zipper{}
-		z.w, _ = gzip.NewWriterLevel(&z.buf, gzip.DefaultCompression)
-		return z
-	}, func(*zipper) {})
+	return prepare(body, contentType, cacheControl, newZipper, func(*zipper) {})
+}
+
+func newZipper() *zipper {
+	z := &zipper{}
+	z.w, _ = gzip.NewWriterLevel(&z.buf, gzip.DefaultCompression)
+	return z
 }
 
 // zipper is a gzip writer with the scratch buffer it compresses into: the

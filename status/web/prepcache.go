@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"compress/gzip"
 	"sync"
 	"sync/atomic"
 )
@@ -117,8 +116,6 @@ func (c *prepCache) prepare(body []byte, contentType, cacheControl string) *Prep
 		if z, _ := c.zips.Get().(*zipper); z != nil {
 			return z
 		}
-		z := &zipper{}
-		z.w, _ = gzip.NewWriterLevel(&z.buf, gzip.DefaultCompression)
-		return z
+		return newZipper()
 	}, func(z *zipper) { c.zips.Put(z) })
 }
