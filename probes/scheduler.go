@@ -111,6 +111,7 @@ type slotKey struct{ interval, offset time.Duration }
 
 func (s *Scheduler) addJobs(jobs []Job) error {
 	slots := map[slotKey][]*scheduled{}
+	offsets := spread(jobs, s.opts.SlotResolution)
 	for _, j := range jobs {
 		if _, dup := s.checks[j.Name]; dup {
 			return fmt.Errorf("scheduler: duplicate job %q", j.Name)
@@ -131,7 +132,7 @@ func (s *Scheduler) addJobs(jobs []Job) error {
 			}))
 		case j.Interval > 0:
 			c.timeout = capTimeout(j.Timeout, j.Interval)
-			off := (stagger(j.Name, j.Interval, s.opts.SlotResolution) + j.Phase%j.Interval) % j.Interval
+			off := (offsets[j.Name] + j.Phase%j.Interval) % j.Interval
 			k := slotKey{j.Interval, off - off%s.opts.SlotResolution}
 			slots[k] = append(slots[k], c)
 		default:
