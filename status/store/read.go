@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -206,30 +207,63 @@ func (s *Store) series(name []byte, daily bool, from, to time.Time, fn func(time
 
 // StoredResult is one raw result read back.
 type StoredResult struct {
+	Check  string
 	At     time.Time
 	Result probes.Result
 }
 
-// Results returns a check's raw results in [from, to), oldest first, at
-// most limit, from the local file: this node's copies of the results its
-// applied entries carried.
+// Results returns a check's raw results (every check's when check is "")
+// in [from, to), oldest first, at most limit, from the local file: this
+// node's copies of the results its applied entries carried. Only tests
+// and benchmarks read them back, so it scans the whole range: they are
+// keyed time first for the writer's sake (putRawResults).
 func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredResult, error) {
 	var out []StoredResult
+	start, end := timeKey(from), timeKey(to)
 	err := s.viewLocal(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketResults).Bucket([]byte(check))
-		if b == nil {
+		damaged := func(name string, k []byte, err error) error {
+			return fmt.Errorf("%s %w (result of %s at %x: %v)", LocalPath(s.path), ErrDamaged, name, k, err)
+		}
+		// What was written before the time-first layout, in a sub-bucket
+		// per check, until it is pruned.
+		old := func(name []byte) error {
+			b := tx.Bucket(bucketResults).Bucket(name)
+			if b == nil {
+				return nil
+			}
+			c := b.Cursor()
+			for k, v := c.Seek(start); k != nil && string(k) < string(end); k, v = c.Next() {
+				r, err := decodeResult(v)
+				if err != nil {
+					return damaged(string(name), k, err)
+				}
+				out = append(out, StoredResult{Check: string(name), At: keyTime(k), Result: r})
+			}
 			return nil
 		}
-		c := b.Cursor()
-		end := timeKey(to)
-		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end) && len(out) < limit; k, v = c.Next() {
+		if check != "" {
+			if err := old([]byte(check)); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bucketResults).ForEachBucket(old); err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketRaw).Cursor()
+		for k, v := c.Seek(start); k != nil && string(k) < string(end); k, v = c.Next() {
+			if len(k) < 8 {
+				return damaged("?", k, errors.New("short key"))
+			}
+			if check != "" && string(k[8:]) != check {
+				continue
+			}
 			r, err := decodeResult(v)
 			if err != nil {
-				return fmt.Errorf("%s %w (result of %s at %x: %v)", LocalPath(s.path), ErrDamaged, check, k, err)
+				return damaged(string(k[8:]), k, err)
 			}
-			out = append(out, StoredResult{At: keyTime(k), Result: r})
+			out = append(out, StoredResult{Check: string(k[8:]), At: keyTime(k), Result: r})
 		}
 		return nil
 	})
-	return out, err
+	slices.SortStableFunc(out, func(a, b StoredResult) int { return a.At.Compare(b.At) })
+	return out[:min(len(out), limit)], err
 }
