@@ -51,8 +51,15 @@ func (e *Engine) locate(c *ComponentView, cut map[string]bool, now time.Time) {
 	if len(e.m.Locations) < 2 {
 		return
 	}
-	tally := make([]locationTally, len(e.m.Locations))
-	regional := make([]bool, len(e.m.Locations))
+	// On the stack for up to eight locations: one snapshot is thousands of
+	// components.
+	var tallies [8]locationTally
+	var regionals [8]bool
+	n := len(e.m.Locations)
+	tally, regional := tallies[:min(n, 8)], regionals[:min(n, 8)]
+	if n > 8 {
+		tally, regional = make([]locationTally, n), make([]bool, n)
+	}
 	for _, def := range e.m.checksOf(c.ID) {
 		voters := e.voters(def)
 		cs := e.s.Checks[def.Name]
@@ -72,6 +79,9 @@ func (e *Engine) locate(c *ComponentView, cut map[string]bool, now time.Time) {
 	}
 	for i, loc := range e.m.Locations {
 		if tally[i].runs > 0 {
+			if c.Locations == nil {
+				c.Locations = make([]LocationView, 0, len(e.m.Locations)-i)
+			}
 			c.Locations = append(c.Locations, tally[i].view(loc, cut[loc]))
 		}
 	}
