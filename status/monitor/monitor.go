@@ -46,7 +46,8 @@ type Options struct {
 	// of them is urgent (see queue). Default 50ms.
 	BatchWindow time.Duration
 	// RoutineWindow is how long routine results (ups after ups) may
-	// gather before one commit; an urgent one cuts it to BatchWindow.
+	// gather before one commit, which comes at the window's next multiple
+	// on the clock; an urgent one cuts it to BatchWindow.
 	// Default 1s, and never more than a quarter of how long a result may
 	// wait before the page says monitoring is delayed.
 	RoutineWindow time.Duration
@@ -295,7 +296,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 			// when the window ends, however much that has become. An
 			// urgent report shortens a routine window; a retry's backoff
 			// stays as it is.
-			d := m.window(m.reports.hasUrgent())
+			d := m.window(m.reports.hasUrgent(), time.Now())
 			if at := time.Now().Add(d); window == nil || (!due.IsZero() && at.Before(due)) {
 				window, due = time.After(d), at
 			}

@@ -124,6 +124,26 @@ func TestRoutineResultsShareACommit(t *testing.T) {
 	})
 }
 
+// A routine window ends on a whole window of the clock, not a window after
+// its first result: the members of a cluster then write their routine
+// entries at the same moment, and the leader appends them together. An up
+// 300 ms past a whole second commits at the next whole second; before, at
+// 1.3 s.
+func TestRoutineWindowsEndOnTheClock(t *testing.T) {
+	windowed(t, func(m *Monitor, report func(string, probes.Outcome)) {
+		start := time.Now().Truncate(time.Second).Add(time.Second)
+		time.Sleep(time.Until(start.Add(300 * time.Millisecond)))
+		report("api-1", probes.Up)
+		for n, _ := m.Commits(); n == 0; n, _ = m.Commits() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if at := time.Now(); at.After(start.Add(time.Second + 10*time.Millisecond)) {
+			t.Errorf("a routine up at %s committed at %s, want at the next whole second %s",
+				start.Add(300*time.Millisecond).Format("15:04:05.000"), at.Format("15:04:05.000"), start.Add(time.Second).Format("15:04:05.000"))
+		}
+	})
+}
+
 // An urgent result cuts a routine window short: a failure 200 ms into it
 // commits one batch window later, with the routine results before it.
 func TestUrgentResultCutsTheRoutineWindow(t *testing.T) {
