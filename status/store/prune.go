@@ -6,12 +6,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune deletes roll-ups past their retention (open ones too), at most Budget keys (one
-// short transaction), so it never holds the writer lock long; after the
-// commit, raw results and screenshots older than RawRetention go from the
-// local file, at most Budget keys more (applyLocal). Each file has its
-// budget: the replicated part must not depend on the local file. The
-// result says whether more remain in either.
+// Prune deletes roll-ups past their retention (open ones too: pruneOpen),
+// at most Budget keys (one short transaction), so it never holds the
+// writer lock long; after the commit, raw results and screenshots older
+// than RawRetention go from the local file, at most Budget keys more
+// (applyLocal). Each file has its budget: the replicated part must not
+// depend on the local file. The result says whether more remain in either.
 type Prune struct {
 	RawRetention time.Duration `json:"raw_retention"`
 	Budget       int           `json:"budget"`

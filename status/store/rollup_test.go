@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,46 @@ func TestRollupsOfAnEntryWriteFewPages(t *testing.T) {
 	hours, err := s.CheckRollups(names[150], false, at.Truncate(time.Hour).Add(-time.Hour), at.Add(time.Hour))
 	if err != nil || len(hours) != 2 || hours[1].Runs != 2 || !hours[1].Start.Equal(at.Truncate(time.Hour)) {
 		t.Errorf("hours around the last result: %+v (%v), want the aged hour and 2 runs in this one", hours, err)
+	}
+}
+
+// Prune forgets open roll-ups past retention within its budget.
+func TestPruneForgetsOpenRollupsWithinBudget(t *testing.T) {
+	s, _ := openTemp(t)
+	var rs []Input
+	for _, name := range []string{"a", "b", "c"} {
+		rs = append(rs, Input{Check: name, At: t0, Outcome: probes.Up, Latency: time.Millisecond})
+	}
+	mustApply(t, s, Entry{At: t0, Step: &Step{Results: rs}})
+	open := func() int {
+		all, err := s.Contents()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for k := range all {
+			if strings.HasPrefix(k, "open_rollups/c:") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := open(); n != 3 {
+		t.Fatalf("%d open roll-ups, want 3", n)
+	}
+	// An hour past retention, its day not: the records stay.
+	mustApply(t, s, Entry{At: t0.Add(HourlyRetention + 2*time.Hour), Prune: &Prune{Budget: 2}})
+	if n := open(); n != 3 {
+		t.Errorf("%d open roll-ups once their hours passed retention, want 3 (their days)", n)
+	}
+	if hours, err := s.CheckRollups("a", false, time.Time{}, t0.Add(time.Hour)); err != nil || len(hours) != 0 {
+		t.Errorf("hours past retention: %+v (%v)", hours, err)
+	}
+	later := t0.Add(DailyRetention + 48*time.Hour)
+	for _, want := range []int{1, 0} {
+		mustApply(t, s, Entry{At: later, Prune: &Prune{Budget: 2}})
+		if n := open(); n != want {
+			t.Errorf("%d open roll-ups after a prune of budget 2, want %d", n, want)
+		}
 	}
 }
