@@ -104,6 +104,7 @@ func Start(o Options) (*Node, error) {
 		return nil, err
 	}
 	go n.keepMembers(n.done)
+	go n.keepCodec(n.done)
 	return n, nil
 }
 
@@ -292,7 +293,7 @@ func (n *Node) Stats() map[string]string { return n.r.Stats() }
 func (n *Node) Close() error {
 	var errs []error
 	if n.done != nil {
-		close(n.done) // keepMembers ends
+		close(n.done) // keepMembers and keepCodec end
 		n.done = nil
 	}
 	if n.fwd != nil {

@@ -88,7 +88,7 @@ func TestRawResultsGoToTheLocalFile(t *testing.T) {
 			t.Errorf("the replicated file has a %s bucket (buckets %v)", name, bucketNames(repl))
 		}
 	}
-	if len(repl["hourly"]) == 0 || len(repl["daily"]) == 0 {
+	if len(repl["open_rollups"]) == 0 {
 		t.Errorf("the roll-ups left the replicated file: %v", bucketNames(repl))
 	}
 	if local == nil {

@@ -173,36 +173,51 @@ func (s *Store) ComponentRollups(id string, daily bool, from, to time.Time) ([]C
 	return out, err
 }
 
-// CheckRollups returns a check's roll-ups, oldest first.
+// CheckRollups returns a check's roll-ups, oldest first: its series with
+// its open hour or day added (openrollup.go).
 func (s *Store) CheckRollups(name string, daily bool, from, to time.Time) ([]CheckRollup, error) {
 	var out []CheckRollup
-	err := s.series(checkSeries(name), daily, from, to, func(start time.Time, v []byte) error {
-		r, err := decodeCheckRollup(start, v)
-		out = append(out, r)
-		return err
+	series := checkSeries(name)
+	err := s.view(func(tx *bolt.Tx) error {
+		out = nil
+		err := s.seriesIn(tx, series, daily, from, to, func(start time.Time, v []byte) error {
+			r, err := decodeCheckRollup(start, v)
+			out = append(out, r)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if out, err = withOpen(tx, series, daily, from, to, out); err != nil {
+			return s.corrupt(fmt.Errorf("open roll-up %s: %w", series, err))
+		}
+		return nil
 	})
 	return out, err
 }
 
 func (s *Store) series(name []byte, daily bool, from, to time.Time, fn func(time.Time, []byte) error) error {
+	return s.view(func(tx *bolt.Tx) error { return s.seriesIn(tx, name, daily, from, to, fn) })
+}
+
+// seriesIn walks a series' roll-ups in [from, to) in tx.
+func (s *Store) seriesIn(tx *bolt.Tx, name []byte, daily bool, from, to time.Time, fn func(time.Time, []byte) error) error {
 	bucket := bucketHourly
 	if daily {
 		bucket = bucketDaily
 	}
-	return s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket).Bucket(name)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		end := timeKey(to)
-		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end); k, v = c.Next() {
-			if err := fn(keyTime(k), v); err != nil {
-				return s.corrupt(fmt.Errorf("roll-up %s at %x: %w", name, k, err))
-			}
-		}
+	b := tx.Bucket(bucket).Bucket(name)
+	if b == nil {
 		return nil
-	})
+	}
+	c := b.Cursor()
+	end := timeKey(to)
+	for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end); k, v = c.Next() {
+		if err := fn(keyTime(k), v); err != nil {
+			return s.corrupt(fmt.Errorf("roll-up %s at %x: %w", name, k, err))
+		}
+	}
+	return nil
 }
 
 // StoredResult is one raw result read back.
