@@ -12,11 +12,54 @@ import (
 // applies its middlewares for every request, a closure each (one request
 // of a prepared response allocated three times, not once).
 func (s *Server) Handler() http.Handler {
-	h := http.Handler(s.e)
+	h := s.direct(s.e)
 	if len(s.o.TrustedProxies) == 0 {
 		h = s.untrustedProxyWarning(h)
 	}
 	return preflight(headAsGet(securityHeaders(h)))
+}
+
+// direct answers a GET of a live site's prepared response (the page, the
+// read surfaces, a component's or group's status badge) itself, and
+// passes every other request to the router: these are what an outage's
+// crowd and every widget ask for, and the router's context, lookup and
+// recovery were as much work again as writing the response
+// (BenchmarkServe). Only what the router would give the same handler,
+// with the same answer, is taken: an escaped path (RawPath), a site not
+// yet rendered, an unknown badge go to the router.
+func (s *Server) direct(router http.Handler) http.Handler {
+	paths := map[string]string{"/": "/", "/api/v1/status": "/api/v1/status", "/api/v1/status.json": "/api/v1/status",
+		"/history.rss": "/history.rss", "/history.atom": "/history.atom"}
+	for _, p := range readPaths {
+		paths[p] = p
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := s.prepared(r, paths); p != nil {
+			p.ServeHTTP(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	})
+}
+
+// prepared is the live site's response to r when direct may serve it,
+// else nil.
+func (s *Server) prepared(r *http.Request, paths map[string]string) *Prepared {
+	cur := s.current.Load()
+	if r.Method != http.MethodGet || r.URL.RawPath != "" || cur == nil {
+		return nil
+	}
+	if route, ok := paths[r.URL.Path]; ok {
+		return cur.route(route)
+	}
+	// The router's /badge/:file: one segment; anything but a known
+	// badge's file is its to answer.
+	if file, ok := strings.CutPrefix(r.URL.Path, "/badge/"); ok && !strings.Contains(file, "/") {
+		if id, ok := strings.CutSuffix(file, ".svg"); ok {
+			return cur.badge(id)
+		}
+	}
+	return nil
 }
 
 // CSP allows only same-origin files: no inline script or style anywhere.
