@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ var servingProfile = flag.String("serving.profile", "", "BenchmarkRealBinaryServ
 // the same response (status, every header but Date, body), under the same
 // wrk load, in turn in the same run, for the page, the Statuspage summary
 // and a badge: %of-bare is the median of the per-pair ratios (each pair
-// logged). Bounded: wrk -t2 -c64 -d4s ten times per path, 40 s a path.
+// logged), and each server's CPU time per request (its median). Bounded: wrk -t2 -c64 -d4s ten times per path, 40 s a path.
 //
 //	go test ./cmd/outpost -run '^$' -bench RealBinaryServing -benchtime 1x [-scale.bin B] [-serving.profile DIR]
 func BenchmarkRealBinaryServing(b *testing.B) {
@@ -74,12 +75,15 @@ func BenchmarkRealBinaryServing(b *testing.B) {
 	for _, tc := range []struct{ name, path string }{{"page", "/"}, {"summary", "/api/v2/summary.json"}, {"badge", "/badge/c0.svg"}} {
 		p := tc.path
 		b.Run(tc.name, func(b *testing.B) {
-			r := measureServing(b, base+p)
-			b.Logf("%s: per-pair %% of bare %s", p, percents(r.ratios()))
+			r := measureServing(b, base+p, cmd.Process.Pid)
+			b.Logf("%s: per-pair %% of bare %s; CPU µs a request, outpost %s, bare %s", p, percents(r.ratios()),
+				micros(r.oursCPU), micros(r.bareCPU))
 			b.ReportMetric(median(r.ours), "outpost-req/s")
 			b.ReportMetric(median(r.bare), "bare-req/s")
 			b.ReportMetric(100*median(r.ratios()), "%of-bare")
 			b.ReportMetric(float64(r.size), "body-bytes")
+			b.ReportMetric(median(r.oursCPU), "outpost-cpu-µs/req")
+			b.ReportMetric(median(r.bareCPU), "bare-cpu-µs/req")
 			if *servingProfile != "" {
 				profileServing(b, base+p, "http://"+ops, filepath.Join(*servingProfile, "cpu-"+tc.name+".pprof"))
 			}
@@ -93,7 +97,7 @@ func BenchmarkRealBinaryServing(b *testing.B) {
 // It logs every pair and the median of the per-pair ratios, the figure
 // that says whether the goal is met.
 func servingRatio(tb testing.TB, url string) (ours, bare float64, size int) {
-	r := measureServing(tb, url)
+	r := measureServing(tb, url, 0)
 	tb.Logf("%s: %d bytes; outpost %.0f, bare %.0f req/s; per-pair %% of bare %s; median %.1f %%",
 		url, r.size, median(r.ours), median(r.bare), percents(r.ratios()), 100*median(r.ratios()))
 	return median(r.ours), median(r.bare), r.size
@@ -108,10 +112,13 @@ const (
 	servingRound  = 4 * time.Second
 )
 
-// servingRun is one path's rounds: requests/s of each server by round.
+// servingRun is one path's rounds: requests/s of each server by round,
+// and (with a pid to read) each server's CPU time per request served,
+// which another job on the machine moves far less than the rates.
 type servingRun struct {
-	ours, bare []float64
-	size       int
+	ours, bare       []float64
+	oursCPU, bareCPU []float64 // µs a request
+	size             int
 }
 
 // ratios are the per-pair ratios, Outpost's rate over the bare server's
@@ -124,15 +131,52 @@ func (r servingRun) ratios() []float64 {
 	return out
 }
 
-// measureServing alternates wrk rounds on url and on its bare copy.
-func measureServing(tb testing.TB, url string) servingRun {
+// measureServing alternates wrk rounds on url and on its bare copy, which
+// this process serves; pid is the process serving url (0: CPU unknown).
+func measureServing(tb testing.TB, url string, pid int) servingRun {
 	bareURL, size := bareServer(tb, url)
 	run := servingRun{size: size}
 	for range servingRounds {
-		run.ours = append(run.ours, wrkRate(tb, url, servingRound))
-		run.bare = append(run.bare, wrkRate(tb, bareURL, servingRound))
+		rps, cpu := wrkCPU(tb, url, pid)
+		run.ours, run.oursCPU = append(run.ours, rps), append(run.oursCPU, cpu)
+		rps, cpu = wrkCPU(tb, bareURL, os.Getpid())
+		run.bare, run.bareCPU = append(run.bare, rps), append(run.bareCPU, cpu)
+	}
+	if pid == 0 {
+		run.oursCPU, run.bareCPU = nil, nil
 	}
 	return run
+}
+
+// wrkCPU is a wrk round on url: requests/s, and the CPU time process pid
+// spent per request meanwhile, in µs (0 with pid 0).
+func wrkCPU(tb testing.TB, url string, pid int) (rps, micros float64) {
+	before := cpuTime(tb, pid)
+	rps = wrkRate(tb, url, servingRound)
+	spent := cpuTime(tb, pid) - before
+	return rps, float64(spent.Microseconds()) / (rps * servingRound.Seconds())
+}
+
+// cpuTime is the user and system CPU time process pid has used (0 for
+// pid 0), from /proc/PID/stat in clock ticks of 10 ms (USER_HZ, 100 on
+// Linux): a 4 s round of a core's work is 400 ticks.
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatalf("CPU time: %v", err)
+	}
+	// Fields after the command's closing parenthesis: state is the 3rd
+	// field of the line, utime and stime the 14th and 15th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("CPU time: cannot read %q", b)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // bareServer serves, at the URL it returns until the test ends, the
@@ -177,6 +221,18 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// micros formats CPU times as "12.3, 11.9, …" (none: "-").
+func micros(xs []float64) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.1f", x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // percents formats ratios as "91.2 %, 88.0 %, …".

@@ -7,8 +7,10 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestBareServerWritesTheSameResponse: the bare server BenchmarkRealBinaryServing
@@ -85,5 +87,28 @@ func TestMedian(t *testing.T) {
 		if !slices.Equal(in, tc.in) {
 			t.Errorf("median reordered its input: %v", in)
 		}
+	}
+}
+
+// TestCPUTime: a process's CPU time is read from /proc and moves with the
+// work it does (the parse takes the right fields: a wrong one stays put or
+// jumps by hours).
+func TestCPUTime(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	start, pid := cpuTime(t, os.Getpid()), os.Getpid()
+	wall := time.Now()
+	// Reading /proc in a loop is the work: system time counts.
+	for deadline := wall.Add(5 * time.Second); cpuTime(t, pid)-start < 50*time.Millisecond; {
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time moved %v in 5 s of spinning", cpuTime(t, pid)-start)
+		}
+	}
+	if spent, elapsed := cpuTime(t, pid)-start, time.Since(wall); spent > elapsed+100*time.Millisecond {
+		t.Errorf("%v of CPU in %v of one goroutine's spinning", spent, elapsed)
+	}
+	if cpuTime(t, 0) != 0 {
+		t.Error("pid 0 has a CPU time")
 	}
 }
