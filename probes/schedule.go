@@ -30,21 +30,28 @@ func (s slotSchedule) Prev(t time.Time) time.Time {
 	return time.Unix(0, t.UnixNano()-r).UTC()
 }
 
-// spread gives each interval job its offset within its interval: the jobs
-// of one interval in name order, evenly apart, each rounded down to res so
-// that checks sharing a slot share a cron entry.
+// Spread gives each interval job its offset within its interval: the
+// jobs of one interval in name order, evenly apart, each rounded down to
+// res (0: not rounded).
 //
 // Name order, not a hash of the name: a commit's results then belong to
-// checks whose keys are neighbours in the store (check states, roll-up
-// series and raw results are all keyed by check name), so a commit
-// rewrites a few pages instead of about one per result. At 3,000 checks
-// and 100 results an entry that is 3.2× less apply time
-// (status/machine BenchmarkApply/scattered against encoded=false), and
-// every member of a cluster applies every member's results. The offsets
-// are stable across restarts of one configuration; adding or removing
-// checks moves the others by at most their share of the interval, so no
-// gap between two runs reaches two intervals.
-func spread(jobs []Job, res time.Duration) map[string]time.Duration {
+// checks whose keys are neighbours in the store (check states and roll-up
+// series are keyed by check name), so a commit rewrites a few pages
+// instead of about one per result. At 3,000 checks and 100 results an
+// entry that is 3.2× less apply time (status/machine
+// BenchmarkApply/3000-checks, scattered=true against false), and every
+// member of a cluster applies every member's results.
+//
+// The offsets are stable across restarts of one configuration. Adding or
+// removing checks moves those after them in name order: by about the share
+// of the interval the added checks take before them (ten added before ten
+// others move those by half an interval). A run then comes up to one
+// interval early or late once, after the reload.
+//
+// A cluster's members compute them over the whole configuration (every
+// check, wherever it runs), so a check has the same offset everywhere and
+// its locations' phases keep its runs apart (SchedulerOptions.Offsets).
+func Spread(jobs []Job, res time.Duration) map[string]time.Duration {
 	byInterval := map[time.Duration][]string{}
 	for _, j := range jobs {
 		if j.Schedule == "" && j.Interval > 0 {

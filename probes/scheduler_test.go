@@ -92,7 +92,7 @@ func TestSchedulerStagger(t *testing.T) {
 	rs := c.waitFor(t, 3*time.Second, "one run of every check", func(rs []Report) bool { return distinct(rs) == 20 })
 	stop(s)
 
-	spreadOf := spread(jobs, res)
+	spreadOf := Spread(jobs, res)
 	offsets := map[time.Duration]bool{}
 	for _, r := range rs {
 		want := spreadOf[r.Check]
@@ -358,7 +358,7 @@ func TestSpreadFollowsNameOrder(t *testing.T) {
 	}
 	jobs = append(jobs, Job{Name: "nightly", Schedule: "@daily"},
 		Job{Name: "slow-a", Interval: time.Minute}, Job{Name: "slow-b", Interval: time.Minute})
-	off := spread(jobs, res)
+	off := Spread(jobs, res)
 	for i := range 600 {
 		name := fmt.Sprintf("api-%03d", i)
 		if want := time.Duration(i) * 50 * time.Millisecond; off[name] != want {
@@ -373,7 +373,7 @@ func TestSpreadFollowsNameOrder(t *testing.T) {
 	}
 	reversed := slices.Clone(jobs)
 	slices.Reverse(reversed)
-	again := spread(reversed, res)
+	again := Spread(reversed, res)
 	if !maps.Equal(off, again) {
 		t.Error("the offsets depend on the order jobs are listed in")
 	}

@@ -106,7 +106,7 @@ func BenchmarkScheduler10kHTTP(b *testing.B) {
 	// Every check fires once per interval at its offset: the expected count
 	// is how many offsets fell inside the window.
 	expected := 0
-	offsets := spread(jobs, 50*time.Millisecond)
+	offsets := Spread(jobs, 50*time.Millisecond)
 	for _, j := range jobs {
 		off := offsets[j.Name]
 		sched := slotSchedule{interval: interval, offset: off}

@@ -178,16 +178,30 @@ func Site(cfg *config.Config) statuspage.Site {
 }
 
 func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
-	var jobs []probes.Job
+	jobs, offsets := jobsAt(cfg, m.o.Location)
+	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger, Now: m.o.Now,
+		Offsets: offsets})
+}
+
+// jobsAt are the checks the node at location here runs (placement) and
+// every check's offset in its interval, spread over the whole
+// configuration: each location gives a check the same offset whatever else
+// it runs, so its locations' phases keep their runs apart.
+func jobsAt(cfg *config.Config, here string) ([]probes.Job, map[string]time.Duration) {
+	var jobs, all []probes.Job
 	for _, c := range cfg.Checks {
-		if run, phase := placement(cfg, c, m.o.Location); run {
-			jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout, Phase: phase})
+		j := probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout}
+		all = append(all, j)
+		if run, phase := placement(cfg, c, here); run {
+			j.Phase = phase
+			jobs = append(jobs, j)
 		}
 	}
 	for _, c := range cfg.Canaries { // every location's own
-		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
+		j := probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout}
+		all, jobs = append(all, j), append(jobs, j)
 	}
-	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger, Now: m.o.Now})
+	return jobs, probes.Spread(all, 0)
 }
 
 // adopt makes cfg and sched the ones in force.
