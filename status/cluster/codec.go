@@ -62,7 +62,7 @@ const codecAsk = 10 * time.Second
 // keepCodec opens the gate for this Outpost's codec once every member
 // reports it (a rolling upgrade's last member started), until the node
 // closes. A no is asked again at the next tick; SetNodes shuts the gate
-// again.
+// again when cluster.nodes changes.
 func (n *Node) keepCodec(done <-chan struct{}) {
 	tick := time.NewTicker(codecAsk)
 	defer tick.Stop()

@@ -306,4 +306,15 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
 		t.Errorf("results once every member reads codec %d stamped %d", store.OpenRollupCodec, v)
 	}
+	// A reload that keeps cluster.nodes keeps the gate open (it shut on
+	// every reload, and results went back to codec 2 until the next ask);
+	// one that changes them shuts it.
+	leader.node.SetNodes(slices.Clone(leader.cfg.Cluster.Nodes))
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
+		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.OpenRollupCodec)
+	}
+	leader.node.SetNodes(leader.cfg.Cluster.Nodes[:2])
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
+		t.Errorf("results after cluster.nodes changed stamped %d, want %d until every member is asked", v, store.MinCodecVersion)
+	}
 }
