@@ -156,8 +156,9 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	// has just stored; from the file, each was a read transaction and a
 	// msgpack decode of the whole entry (a tenth of a leader's CPU in the
 	// soak). A monitor's entry carries at most 5,000 results (status/monitor
-	// maxEntryResults), so the cache holds at most a few tens of MiB, and a
-	// few hundred KiB in steady state.
+	// maxEntryResults, a few tens of KiB to a MiB), so the cache holds a few
+	// hundred KiB in steady state and tens of MiB while a backlog drains;
+	// what bounds it hard is the forward frame (16 MiB an entry).
 	logs, err := raft.NewLogCache(logCacheEntries, n.logs)
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)

@@ -293,7 +293,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 func (m *Monitor) loop(ctx context.Context) error {
-	publish := time.NewTicker(m.o.PublishEvery)
+	// On the clock's multiples, as routine windows end: the step it makes
+	// takes the routine results waiting, and a cluster's members must
+	// write those at the same moment.
+	publish := time.NewTimer(untilMultiple(time.Now(), m.o.PublishEvery))
 	defer publish.Stop()
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
@@ -325,6 +328,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 				return err
 			}
 		case <-publish.C:
+			publish.Reset(untilMultiple(time.Now(), m.o.PublishEvery))
 			// A step with no results still moves time: maintenance windows
 			// start and end, and staleness reaches the page. It carries
 			// results retained from a failed commit, so a commit succeeds

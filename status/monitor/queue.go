@@ -107,8 +107,13 @@ func (m *Monitor) window(urgent bool, now time.Time) time.Duration {
 	if urgent {
 		return m.o.BatchWindow
 	}
-	w := max(m.o.BatchWindow, min(m.o.RoutineWindow, time.Duration(m.lagLimit.Load())/4))
-	return w - time.Duration(now.UnixNano()%int64(w))
+	return untilMultiple(now, max(m.o.BatchWindow, min(m.o.RoutineWindow, time.Duration(m.lagLimit.Load())/4)))
+}
+
+// untilMultiple is how long from now until the next multiple of d on the
+// clock (d itself when now is one).
+func untilMultiple(now time.Time, d time.Duration) time.Duration {
+	return d - time.Duration(now.UnixNano()%int64(d))
 }
 
 // maxEntryResults bounds the results of one entry: a follower forwards an

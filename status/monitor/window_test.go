@@ -60,6 +60,11 @@ func TestUrgentReports(t *testing.T) {
 // windowed runs the monitor's loop in a bubble over two checks at 30 s
 // and hands f a way to report; f runs on the bubble's clock.
 func windowed(t *testing.T, f func(m *Monitor, report func(check string, o probes.Outcome))) {
+	windowedFrom(t, 0, f)
+}
+
+// windowedFrom is windowed with the loop started late past a whole second.
+func windowedFrom(t *testing.T, late time.Duration, f func(m *Monitor, report func(check string, o probes.Outcome))) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(`
@@ -87,6 +92,7 @@ checks:
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
+		time.Sleep(late)
 		go func() { done <- m.loop(ctx) }()
 		f(m, func(check string, o probes.Outcome) {
 			now := time.Now()
@@ -140,6 +146,32 @@ func TestRoutineWindowsEndOnTheClock(t *testing.T) {
 		if at := time.Now(); at.After(start.Add(time.Second + 10*time.Millisecond)) {
 			t.Errorf("a routine up at %s committed at %s, want at the next whole second %s",
 				start.Add(300*time.Millisecond).Format("15:04:05.000"), at.Format("15:04:05.000"), start.Add(time.Second).Format("15:04:05.000"))
+		}
+	})
+}
+
+// Every commit of routine results lands on a whole second, the periodic
+// step's too (it takes the routine results waiting), whenever the loop
+// started: before, the periodic step ticked 5 s after the loop began
+// (00:00:05.300 here), so a member's routine entry came apart from the
+// others' one time in five.
+func TestRoutineCommitsStayOnTheClock(t *testing.T) {
+	windowedFrom(t, 300*time.Millisecond, func(m *Monitor, report func(string, probes.Outcome)) {
+		var off []string
+		seen, _ := m.Commits()
+		for end := time.Now().Add(12 * time.Second); time.Now().Before(end); {
+			report("api-1", probes.Up)
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+			if n, _ := m.Commits(); n != seen {
+				seen = n
+				if now := time.Now(); now.Sub(now.Truncate(time.Second)) > 10*time.Millisecond {
+					off = append(off, now.Format("15:04:05.000"))
+				}
+			}
+		}
+		if len(off) > 0 {
+			t.Errorf("routine commits off the whole seconds, at %v", off)
 		}
 	})
 }

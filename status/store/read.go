@@ -280,5 +280,5 @@ func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredRe
 		return nil
 	})
 	slices.SortStableFunc(out, func(a, b StoredResult) int { return a.At.Compare(b.At) })
-	return out[:min(len(out), limit)], err
+	return out[:min(len(out), max(limit, 0))], err
 }
