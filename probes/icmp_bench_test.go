@@ -105,8 +105,9 @@ func icmpSoak(b *testing.B, mode string) {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 	expected := 0
+	offsets := Spread(jobs, 50*time.Millisecond)
 	for _, j := range jobs {
-		sched := slotSchedule{interval: interval, offset: stagger(j.Name, interval, 50*time.Millisecond)}
+		sched := slotSchedule{interval: interval, offset: offsets[j.Name]}
 		for t := sched.Next(start); t.Before(start.Add(*soak)); t = sched.Next(t) {
 			expected++
 		}

@@ -43,6 +43,12 @@ type SchedulerOptions struct {
 	Sink           func(Report)  // required; called from run goroutines, must not block for long
 	Concurrency    int           // bound on runs in flight; default 256
 	SlotResolution time.Duration // offsets are rounded to this; default 50ms
+	// Offsets are the interval jobs' places in their intervals, before
+	// their Phase: Spread over every check of the configuration, so that
+	// each member of a cluster gives a check the same one whatever else it
+	// runs (a check limited to one location must not move the others).
+	// Nil: Spread of the jobs themselves.
+	Offsets map[string]time.Duration
 	// Now is the clock for the times the scheduler reports (due, started,
 	// finished, last tick); default time.Now. The cron library fires on
 	// the real clock.
@@ -111,6 +117,10 @@ type slotKey struct{ interval, offset time.Duration }
 
 func (s *Scheduler) addJobs(jobs []Job) error {
 	slots := map[slotKey][]*scheduled{}
+	offsets := s.opts.Offsets
+	if offsets == nil {
+		offsets = Spread(jobs, s.opts.SlotResolution)
+	}
 	for _, j := range jobs {
 		if _, dup := s.checks[j.Name]; dup {
 			return fmt.Errorf("scheduler: duplicate job %q", j.Name)
@@ -131,7 +141,7 @@ func (s *Scheduler) addJobs(jobs []Job) error {
 			}))
 		case j.Interval > 0:
 			c.timeout = capTimeout(j.Timeout, j.Interval)
-			off := (stagger(j.Name, j.Interval, s.opts.SlotResolution) + j.Phase%j.Interval) % j.Interval
+			off := (offsets[j.Name] + j.Phase%j.Interval) % j.Interval
 			k := slotKey{j.Interval, off - off%s.opts.SlotResolution}
 			slots[k] = append(slots[k], c)
 		default:

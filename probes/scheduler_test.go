@@ -3,6 +3,9 @@ package probes
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,9 +92,10 @@ func TestSchedulerStagger(t *testing.T) {
 	rs := c.waitFor(t, 3*time.Second, "one run of every check", func(rs []Report) bool { return distinct(rs) == 20 })
 	stop(s)
 
+	spreadOf := Spread(jobs, res)
 	offsets := map[time.Duration]bool{}
 	for _, r := range rs {
-		want := stagger(r.Check, interval, res)
+		want := spreadOf[r.Check]
 		got := time.Duration(r.Due.UnixNano() % int64(interval))
 		if got != want {
 			t.Errorf("%s due at offset %v, want its stable offset %v", r.Check, got, want)
@@ -340,8 +344,43 @@ func TestSlotSchedule(t *testing.T) {
 			t.Errorf("Prev(%v) = %v, want %v", tc.at, got, tc.prev)
 		}
 	}
-	if a, b := stagger("api", time.Minute, 50*time.Millisecond), stagger("api", time.Minute, 50*time.Millisecond); a != b || a%(50*time.Millisecond) != 0 || a >= time.Minute {
-		t.Errorf("stagger not stable and slot-aligned: %v %v", a, b)
+}
+
+// Checks of one interval run in name order, evenly apart, whatever order
+// the configuration lists them in: a commit window's results then belong
+// to neighbouring keys in the store. Cron jobs and other intervals keep
+// out of each other's spread.
+func TestSpreadFollowsNameOrder(t *testing.T) {
+	const res = 50 * time.Millisecond
+	var jobs []Job
+	for _, i := range rand.New(rand.NewPCG(1, 2)).Perm(600) {
+		jobs = append(jobs, Job{Name: fmt.Sprintf("api-%03d", i), Interval: 30 * time.Second})
+	}
+	jobs = append(jobs, Job{Name: "nightly", Schedule: "@daily"},
+		Job{Name: "slow-a", Interval: time.Minute}, Job{Name: "slow-b", Interval: time.Minute})
+	off := Spread(jobs, res)
+	for i := range 600 {
+		name := fmt.Sprintf("api-%03d", i)
+		if want := time.Duration(i) * 50 * time.Millisecond; off[name] != want {
+			t.Errorf("%s at offset %v, want %v (name order, 600 checks over 30 s)", name, off[name], want)
+		}
+	}
+	if off["slow-a"] != 0 || off["slow-b"] != 30*time.Second {
+		t.Errorf("a minute's two checks at %v and %v, want 0 and 30s", off["slow-a"], off["slow-b"])
+	}
+	if _, ok := off["nightly"]; ok {
+		t.Error("a cron job was given an offset")
+	}
+	reversed := slices.Clone(jobs)
+	slices.Reverse(reversed)
+	again := Spread(reversed, res)
+	if !maps.Equal(off, again) {
+		t.Error("the offsets depend on the order jobs are listed in")
+	}
+	for name, o := range off {
+		if o%res != 0 {
+			t.Errorf("%s at %v: not on a slot", name, o)
+		}
 	}
 }
 

@@ -106,8 +106,9 @@ func BenchmarkScheduler10kHTTP(b *testing.B) {
 	// Every check fires once per interval at its offset: the expected count
 	// is how many offsets fell inside the window.
 	expected := 0
+	offsets := Spread(jobs, 50*time.Millisecond)
 	for _, j := range jobs {
-		off := stagger(j.Name, interval, 50*time.Millisecond)
+		off := offsets[j.Name]
 		sched := slotSchedule{interval: interval, offset: off}
 		for t := sched.Next(start); t.Before(start.Add(*soak)); t = sched.Next(t) {
 			expected++

@@ -44,77 +44,104 @@ func (e *Engine) locationsCutOff() map[string]bool {
 
 // locate fills c's per-location view in a cluster (two locations or
 // more); a single node's components keep neither field. cut is
-// locationsCutOff's.
+// locationsCutOff's. One pass over the component's checks for every
+// location: a snapshot of thousands of components is built after every
+// entry a member applies, whoever wrote it.
 func (e *Engine) locate(c *ComponentView, cut map[string]bool, now time.Time) {
 	if len(e.m.Locations) < 2 {
 		return
 	}
-	checks := e.m.checksOf(c.ID)
-	for _, loc := range e.m.Locations {
-		if lv, ok := e.atLocation(checks, loc, cut[loc], now); ok {
-			c.Locations = append(c.Locations, lv)
+	// On the stack for up to eight locations: one snapshot is thousands of
+	// components.
+	var tallies [8]locationTally
+	var regionals [8]bool
+	n := len(e.m.Locations)
+	tally, regional := tallies[:min(n, 8)], regionals[:min(n, 8)]
+	if n > 8 {
+		tally, regional = make([]locationTally, n), make([]bool, n)
+	}
+	for _, def := range e.m.checksOf(c.ID) {
+		voters := e.voters(def)
+		cs := e.s.Checks[def.Name]
+		for i, loc := range e.m.Locations {
+			if cs != nil && voters != nil && cs.Status == CheckUp && slices.Contains(cs.Regional, loc) {
+				regional[i] = true
+			}
+			if !slices.Contains(voters, loc) {
+				continue
+			}
+			var rg *CheckState
+			if cs != nil {
+				rg = cs.Regions[loc]
+			}
+			tally[i].add(rg, e.silent(def, rg, now))
+		}
+	}
+	for i, loc := range e.m.Locations {
+		if tally[i].runs > 0 {
+			if c.Locations == nil {
+				c.Locations = make([]LocationView, 0, len(e.m.Locations)-i)
+			}
+			c.Locations = append(c.Locations, tally[i].view(loc, cut[loc]))
 		}
 	}
 	if e.m.Voting.Regional == RegionalIgnore {
 		return // nothing public happens (docs/config.md voting.regional)
 	}
-	for _, loc := range e.m.Locations { // in the cluster's order, each once
-		for _, def := range checks {
-			if cs := e.s.Checks[def.Name]; cs != nil && cs.Status == CheckUp && slices.Contains(cs.Regional, loc) && e.voters(def) != nil {
-				c.Regional = append(c.Regional, loc)
-				break
-			}
+	for i, loc := range e.m.Locations { // in the cluster's order, each once
+		if regional[i] {
+			c.Regional = append(c.Regional, loc)
 		}
 	}
 }
 
-// atLocation is the component at loc from its status checks that run
-// there; ok is false when none does (a check limited by locations:, a
-// push check, which has no location). cutOff: the location is cut off.
-func (e *Engine) atLocation(checks []CheckDef, loc string, cutOff bool, now time.Time) (LocationView, bool) {
-	lv := LocationView{Location: loc, Status: Operational}
-	var runs, known, down, degraded int
-	for _, def := range checks {
-		if !slices.Contains(e.voters(def), loc) {
-			continue
-		}
-		runs++
-		var rg *CheckState
-		if cs := e.s.Checks[def.Name]; cs != nil {
-			rg = cs.Regions[loc]
-		}
-		if e.silent(def, rg, now) {
-			lv.Stale = true
-		}
-		if rg == nil {
-			continue
-		}
-		lv.LastChecked = later(lv.LastChecked, rg.LastAt)
-		if rg.LastOutcome != probes.Down && rg.LastLatency >= lv.Latency {
-			lv.Latency, lv.HasLatency = rg.LastLatency, true
-		}
-		switch rg.Status {
-		case CheckUnknown, "":
-			continue
-		case CheckDown:
-			down++
-		case CheckDegraded:
-			degraded++
-		}
-		known++
+// locationTally adds up a component's status checks that run at one
+// location; none (runs 0) when a check is limited by locations: or is a
+// push check, which has no location.
+type locationTally struct {
+	lv                          LocationView
+	runs, known, down, degraded int
+}
+
+// add counts one check's state there (nil: none yet); silent: it has not
+// been heard from there for StaleAfter of its periods.
+func (t *locationTally) add(rg *CheckState, silent bool) {
+	t.runs++
+	t.lv.Stale = t.lv.Stale || silent
+	if rg == nil {
+		return
 	}
+	t.lv.LastChecked = later(t.lv.LastChecked, rg.LastAt)
+	if rg.LastOutcome != probes.Down && rg.LastLatency >= t.lv.Latency {
+		t.lv.Latency, t.lv.HasLatency = rg.LastLatency, true
+	}
+	switch rg.Status {
+	case CheckUnknown, "":
+		return
+	case CheckDown:
+		t.down++
+	case CheckDegraded:
+		t.degraded++
+	}
+	t.known++
+}
+
+// view is the component at loc; cutOff: the location is cut off.
+func (t *locationTally) view(loc string, cutOff bool) LocationView {
+	lv := t.lv
+	lv.Location, lv.Status = loc, Operational
 	switch {
-	case known == 0:
+	case t.known == 0:
 		lv.NoData = true
-	case down == known:
+	case t.down == t.known:
 		lv.Status = MajorOutage
-	case down > 0:
+	case t.down > 0:
 		lv.Status = PartialOutage
-	case degraded > 0:
+	case t.degraded > 0:
 		lv.Status = DegradedPerformance
 	}
 	lv.Stale = lv.Stale || cutOff // its runs say nothing about the target
-	return lv, runs > 0
+	return lv
 }
 
 func later(a, b time.Time) time.Time {

@@ -27,7 +27,7 @@ var (
 	// soakProfile saves 25 s CPU profiles (the operators' listener's write
 	// timeout is 30 s) of a follower and of the single node, taken together
 	// in the soak's middle.
-	soakProfile = flag.String("soak.profile", "", "BenchmarkClusterSoak: write cpu-follower.pprof and cpu-single.pprof here")
+	soakProfile = flag.String("soak.profile", "", "BenchmarkClusterSoak: write cpu-leader.pprof, cpu-follower.pprof and cpu-single.pprof here")
 	idleDur     = flag.Duration("idle.dur", time.Minute, "BenchmarkClusterIdle: how long it measures")
 )
 
@@ -214,7 +214,8 @@ func BenchmarkClusterSoak(b *testing.B) {
 		for _, m := range all {
 			m.at0 = m.read(b, tg)
 		}
-		snaps := watchSnapshots(members, *soakDur, follower(members), all[3])
+		leader, follower := roles(members)
+		snaps := watchSnapshots(members, *soakDur, leader, follower, all[3])
 		b.Logf("load average at end: %s", loadAverage())
 		single := reportSoak(b, all[3], tg, nil, 0)
 		for _, m := range members {
@@ -223,8 +224,9 @@ func BenchmarkClusterSoak(b *testing.B) {
 	}
 }
 
-// follower is a member that does not lead (nil when none is known).
-func follower(ms []*soakMember) *clusterProc {
+// roles are the leader and a member that does not lead (nil when none
+// is known).
+func roles(ms []*soakMember) (leader, follower *clusterProc) {
 	var procs []*clusterProc
 	for _, m := range ms {
 		procs = append(procs, m.p)
@@ -232,16 +234,16 @@ func follower(ms []*soakMember) *clusterProc {
 	l := leaderOf(procs)
 	for _, p := range procs {
 		if p != l {
-			return p
+			return l, p
 		}
 	}
-	return nil
+	return l, nil
 }
 
 // watchSnapshots waits out the soak, noting each member's new snapshots
 // (raft keeps two) by their folders' names every 2 s, and takes the CPU
 // profiles in the middle when asked.
-func watchSnapshots(ms []*soakMember, d time.Duration, fol *clusterProc, single *soakMember) map[string]map[string]int64 {
+func watchSnapshots(ms []*soakMember, d time.Duration, lead, fol *clusterProc, single *soakMember) map[string]map[string]int64 {
 	seen := map[string]map[string]int64{}
 	end := time.Now().Add(d)
 	var profiled sync.WaitGroup
@@ -249,7 +251,7 @@ func watchSnapshots(ms []*soakMember, d time.Duration, fol *clusterProc, single 
 	for time.Now().Before(end) {
 		if *soakProfile != "" && !mid.IsZero() && time.Now().After(mid) {
 			mid = time.Time{}
-			for name, base := range map[string]string{"follower": fol.ops, "single": single.p.ops} {
+			for name, base := range map[string]string{"leader": lead.ops, "follower": fol.ops, "single": single.p.ops} {
 				profiled.Go(func() { saveProfile(base, filepath.Join(*soakProfile, "cpu-"+name+".pprof")) })
 			}
 		}

@@ -35,6 +35,11 @@ func healthyFile(t *testing.T) []byte {
 	m := &status.Model{AutoIncidents: true, ReopenWindow: time.Second,
 		Components: []status.ComponentDef{{ID: "shop", Name: "Shop"}},
 		Checks:     []status.CheckDef{{Name: "shop-home", Component: "shop", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Second}}}
+	// Eight more checks, always up: enough open roll-ups that their bucket
+	// has a page of its own.
+	for i := range 8 {
+		m.Checks = append(m.Checks, status.CheckDef{Name: fmt.Sprintf("shop-api-%d", i), Component: "shop", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Second})
+	}
 	e := status.NewEngine(m, nil)
 	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	for i := range 120 {
@@ -44,6 +49,9 @@ func healthyFile(t *testing.T) []byte {
 		}
 		at = at.Add(time.Minute)
 		b := status.Batch{Now: at, Results: []status.CheckResult{{Check: "shop-home", At: at, Result: probes.Result{Outcome: o, Reason: probes.ReasonOK}}}}
+		for _, c := range m.Checks[1:] {
+			b.Results = append(b.Results, status.CheckResult{Check: c.Name, At: at, Result: probes.Result{Outcome: probes.Up, Reason: probes.ReasonOK}})
+		}
 		if _, err := st.Apply(store.Entry{At: at, Step: store.NewStep(e.Apply(b), e.State(), nil)}); err != nil {
 			t.Fatal(err)
 		}
@@ -128,6 +136,9 @@ func TestDamagedDataFiles(t *testing.T) {
 		// started and retried commits forever (/healthz 503), export wrote
 		// the site.
 		"roll-ups zeroed": func(b []byte) []byte { clear(b[roots["hourly"]*ps:][:ps]); return b },
+		// The same for the checks' open hours and days, which every
+		// commit of results writes now.
+		"open roll-ups zeroed": func(b []byte) []byte { clear(b[roots["open_rollups"]*ps:][:ps]); return b },
 		// A key's size beyond the map: export died of "unexpected fault
 		// address".
 		"index key size": func(b []byte) []byte {
@@ -345,7 +356,7 @@ func bucketRoots(t *testing.T, data []byte) map[string]int {
 			})
 		})
 	})
-	if roots["hourly"] == 0 || roots["incident_starts"] == 0 {
+	if roots["hourly"] == 0 || roots["incident_starts"] == 0 || roots["open_rollups"] == 0 {
 		t.Fatalf("layout: the hourly roll-ups or the start index is inline: %v", roots)
 	}
 	return roots

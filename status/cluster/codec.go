@@ -26,8 +26,20 @@ var ErrCodecNotReady = errors.New("not every member knows the codec version this
 // part added later names its version here).
 func entryCodec(store.Entry) int { return store.MinCodecVersion }
 
-// encode encodes e stamped with the version it needs, after the gate
-// when that version is newer than every Outpost reads.
+// stampCodec is the version e is stamped with: what it needs, or for
+// results the open roll-ups' codec (store.OpenRollupCodec) once every
+// member has reported reading it. Results are never held back for it: a
+// version-2 entry rolls up the old way, on every member alike.
+func (n *Node) stampCodec(e store.Entry) int {
+	need := entryCodec(e)
+	if e.Inputs != nil && len(e.Inputs.Results) > 0 && int(n.codecOK.Load()) >= store.OpenRollupCodec {
+		return max(need, store.OpenRollupCodec)
+	}
+	return need
+}
+
+// encode encodes e stamped with its version (stampCodec), after the gate
+// when the version it needs is newer than every Outpost reads.
 func (n *Node) encode(e store.Entry) ([]byte, error) {
 	need := entryCodec(e)
 	if need > store.MinCodecVersion {
@@ -39,8 +51,31 @@ func (n *Node) encode(e store.Entry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data[0] = byte(need)
+	data[0] = byte(n.stampCodec(e))
 	return data, nil
+}
+
+// codecAsk is how often a member whose gate is not open for its newest
+// codec asks the others' accounts again (stampCodec reads the answer).
+const codecAsk = 10 * time.Second
+
+// keepCodec opens the gate for this Outpost's codec once every member
+// reports it (a rolling upgrade's last member started), until the node
+// closes. A no is asked again at the next tick; SetNodes shuts the gate
+// again when cluster.nodes changes.
+func (n *Node) keepCodec(done <-chan struct{}) {
+	tick := time.NewTicker(codecAsk)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		if int(n.codecOK.Load()) < store.CodecVersion {
+			_ = n.CodecReady(store.CodecVersion, 2*time.Second) // a no: not every member is upgraded yet
+		}
+	}
 }
 
 // CodecReady is the gate a leader asks before it writes an entry of

@@ -95,8 +95,11 @@ func (r *roster) idAt(addr raft.ServerAddress) string {
 // trusts and dials them from now on, and, while it leads, brings raft's
 // configuration to them.
 func (n *Node) SetNodes(nodes []config.ClusterNode) {
+	same := slices.Equal(n.members.list(), nodes)
 	n.members.setNodes(nodes)
-	n.codecOK.Store(0) // a new member may run an older Outpost
+	if !same {
+		n.codecOK.Store(0) // a new member may run an older Outpost
+	}
 }
 
 // keepMembers reads raft's configuration and, on the leader, makes one

@@ -258,24 +258,38 @@ func TestSeedKeepsSingleNodeHistory(t *testing.T) {
 // The codec gate: a leader may write an entry of a codec version only
 // once every member reports knowing it in its account; a member that
 // reports an older one (an Outpost not yet upgraded) closes the gate, and
-// its upgrade opens it.
+// its upgrade opens it. Results are never refused for it: they are
+// stamped with the version every member reads (codec 3's open roll-ups
+// once the gate is open, codec 2's series before).
 func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	ms := threeNodes(t)
 	for _, m := range ms {
 		m.start(t, 0)
+		m.node.codec = store.CodecVersion - 1 // the gate stays shut until the test says which member is old
 	}
 	leader := leaderOf(t, ms)
 	var old *member
 	for _, m := range ms {
-		if m != leader {
+		if m != leader && old == nil {
 			old = m
-			break
+			continue
 		}
+		m.node.codec = store.CodecVersion
 	}
-	old.node.codec = store.CodecVersion - 1 // not yet upgraded
 	err := leader.node.CodecReady(store.CodecVersion, 3*time.Second)
 	if !errors.Is(err, ErrCodecNotReady) || !strings.Contains(err.Error(), old.id) {
 		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady naming it", old.id, old.node.codec, err)
+	}
+	stamp := func(e store.Entry) int {
+		t.Helper()
+		data, err := leader.node.encode(e)
+		if err != nil {
+			t.Fatalf("encode %s: %v", e.Parts(), err)
+		}
+		return int(data[0])
+	}
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
+		t.Errorf("results while %s is behind stamped %d, want %d", old.id, v, store.MinCodecVersion)
 	}
 	old.node.codec = store.CodecVersion // upgraded
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); err != nil {
@@ -284,9 +298,23 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	if err := leader.node.CodecReady(store.CodecVersion+1, 3*time.Second); !errors.Is(err, ErrCodecNotReady) {
 		t.Fatalf("gate for a codec no member knows: %v", err)
 	}
-	// Entries are stamped with what they need, not the newest codec.
-	data, err := leader.node.encode(results(time.Now(), leader.id, probes.Up))
-	if err != nil || int(data[0]) != store.MinCodecVersion {
-		t.Fatalf("encoded entry's version %d (%v), want %d", data[0], err, store.MinCodecVersion)
+	// Entries are stamped with what they need, not the newest codec;
+	// results with the open roll-ups' once every member reads it.
+	if v := stamp(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "k", Value: "v"}}}); v != store.MinCodecVersion {
+		t.Errorf("a setting stamped %d, want %d", v, store.MinCodecVersion)
+	}
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
+		t.Errorf("results once every member reads codec %d stamped %d", store.OpenRollupCodec, v)
+	}
+	// A reload that keeps cluster.nodes keeps the gate open (it shut on
+	// every reload, and results went back to codec 2 until the next ask);
+	// one that changes them shuts it.
+	leader.node.SetNodes(slices.Clone(leader.cfg.Cluster.Nodes))
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
+		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.OpenRollupCodec)
+	}
+	leader.node.SetNodes(leader.cfg.Cluster.Nodes[:2])
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
+		t.Errorf("results after cluster.nodes changed stamped %d, want %d until every member is asked", v, store.MinCodecVersion)
 	}
 }

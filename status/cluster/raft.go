@@ -104,6 +104,7 @@ func Start(o Options) (*Node, error) {
 		return nil, err
 	}
 	go n.keepMembers(n.done)
+	go n.keepCodec(n.done)
 	return n, nil
 }
 
@@ -150,7 +151,19 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 		return fmt.Errorf("raft state: %w", err)
 	}
 	n.started, n.heartbeat = time.Now(), rc.HeartbeatTimeout
-	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, st: o.Store, dir: dir, applied: n.applied}, n.logs, n.logs, snaps, trans); err != nil {
+	// Recent entries from memory: the leader reads the entry before the
+	// ones it sends for each AppendEntries, and a follower applies what it
+	// has just stored; from the file, each was a read transaction and a
+	// msgpack decode of the whole entry (a tenth of a leader's CPU in the
+	// soak). A monitor's entry carries at most 5,000 results (status/monitor
+	// maxEntryResults, a few tens of KiB to a MiB), so the cache holds a few
+	// hundred KiB in steady state and tens of MiB while a backlog drains;
+	// what bounds it hard is the forward frame (16 MiB an entry).
+	logs, err := raft.NewLogCache(logCacheEntries, n.logs)
+	if err != nil {
+		return fmt.Errorf("raft log cache: %w", err)
+	}
+	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, st: o.Store, dir: dir, applied: n.applied}, logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
 	n.up.Store(true)
@@ -281,7 +294,7 @@ func (n *Node) Stats() map[string]string { return n.r.Stats() }
 func (n *Node) Close() error {
 	var errs []error
 	if n.done != nil {
-		close(n.done) // keepMembers ends
+		close(n.done) // keepMembers and keepCodec end
 		n.done = nil
 	}
 	if n.fwd != nil {
@@ -322,6 +335,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = slogWriter{}
+
+// logCacheEntries is how many of the newest log entries raft keeps in
+// memory (raft.LogCache; Consul keeps 512 of its much smaller entries).
+const logCacheEntries = 32
 
 // defaultCommitTimeout is how soon an idle leader tells the followers
 // what committed: raft's own 50 ms. A follower answers a write it

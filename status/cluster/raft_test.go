@@ -252,3 +252,43 @@ func TestThreeNodesKeepOneState(t *testing.T) {
 		t.Fatalf("the returning follower's incidents: %+v", incs)
 	}
 }
+
+// Raft reads back entries it has just written: the leader the one before
+// each run it sends, a follower each one it applies. From memory, not the
+// log file: each read there was a read transaction and a decode of the
+// whole entry.
+func TestRecentEntriesAreReadFromMemory(t *testing.T) {
+	ms, leader := startThree(t)
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	reads := func() map[string]int {
+		out := map[string]int{}
+		for _, m := range ms {
+			out[m.id] = m.node.logs.Stats().TxN
+		}
+		return out
+	}
+	before := reads()
+	const writes = 20
+	for range writes {
+		at = at.Add(time.Second)
+		if _, err := leader.node.Apply(results(at, leader.id, probes.Up)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applied, _ := leader.st.AppliedIndex()
+	eventually(t, "every member applying the writes", func() bool {
+		for _, m := range ms {
+			if i, _ := m.st.AppliedIndex(); i < applied {
+				return false
+			}
+		}
+		return true
+	})
+	for id, n := range reads() {
+		d := n - before[id]
+		t.Logf("%s: %d reads of its raft log file", id, d)
+		if d > writes/4 {
+			t.Errorf("%s read its raft log file %d times for %d writes, want at most %d", id, d, writes, writes/4)
+		}
+	}
+}

@@ -22,12 +22,18 @@ import (
 //	go test ./status/machine -run '^$' -bench Apply -benchtime 400x
 func BenchmarkApply(b *testing.B) {
 	for _, encoded := range []bool{false, true} {
-		b.Run(fmt.Sprintf("encoded=%v", encoded), func(b *testing.B) { benchApply(b, encoded) })
+		b.Run(fmt.Sprintf("encoded=%v", encoded), func(b *testing.B) { benchApply(b, encoded, 10000, 500, false) })
+	}
+	// A monitor's entry: a second's results of 3,000 checks at 30 s. The
+	// scheduler runs checks in name order (probes.spread), so an entry's
+	// results are neighbours in the store; scattered is the same entry
+	// over checks spread across the key space (a hash order).
+	for _, scattered := range []bool{false, true} {
+		b.Run(fmt.Sprintf("3000-checks/scattered=%v", scattered), func(b *testing.B) { benchApply(b, false, 3000, 100, scattered) })
 	}
 }
 
-func benchApply(b *testing.B, encoded bool) {
-	const checks, perBatch = 10000, 500
+func benchApply(b *testing.B, encoded bool, checks, perBatch int, scattered bool) {
 	md := &status.Model{AutoIncidents: true, ReopenWindow: time.Minute}
 	for i := range checks / 10 {
 		md.Components = append(md.Components, status.ComponentDef{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("C%d", i)})
@@ -55,10 +61,14 @@ func benchApply(b *testing.B, encoded bool) {
 			if next%97 == 0 { // a sprinkle of failures keeps the engine honest
 				o = probes.Down
 			}
-			rs = append(rs, status.CheckResult{Check: md.Checks[next%checks].Name, At: now,
+			i := next % checks
+			if scattered { // 1237 is prime: a permutation
+				i = (i * 1237) % checks
+			}
+			rs = append(rs, status.CheckResult{Check: md.Checks[i].Name, At: now,
 				Result: probes.Result{Outcome: o, Reason: probes.ReasonOK, Latency: time.Duration(1000+next%5000) * time.Microsecond}})
 			next++
-			now = now.Add(3 * time.Millisecond) // 10,000 checks every 30 s
+			now = now.Add(30 * time.Second / time.Duration(checks)) // every check every 30 s
 		}
 		index++
 		e := store.Entry{At: now, Index: index, Inputs: store.NewInputs(rs, nil, "", "")}

@@ -16,8 +16,15 @@ import (
 )
 
 func down(check string, at time.Time) status.CheckResult {
-	return status.CheckResult{Check: check, At: at, Result: probes.Result{Outcome: probes.Down, Reason: probes.ReasonConnectionRefused}}
+	return status.CheckResult{Check: check, At: at, Result: fullDiskDown}
 }
+
+// fullDiskDown is a failure whose step needs new space in the file: its
+// message (kept in the check's state) spans several pages together. A
+// step of a few small results fits in the pages earlier commits freed, and
+// commits on a full disk too (nothing is lost then); these tests are about
+// the steps that cannot.
+var fullDiskDown = probes.Result{Outcome: probes.Down, Reason: probes.ReasonConnectionRefused, Message: strings.Repeat("connection refused ", 1000)}
 
 // A step whose commit fails on a full disk is in force nowhere: no incident
 // on the page or in the snapshot, a command's incident is neither stored
@@ -144,7 +151,7 @@ func TestFullDiskDelayedSinceFirstFailedCommit(t *testing.T) {
 	}
 	free := smalldisk.Fill(t, dir)
 	clk.now = clk.now.Add(20 * time.Second) // 14:00:20, the first failed commit
-	m.sink(probes.Report{Check: "api-1", Finished: clk.now.Add(-5 * time.Second), Result: probes.Result{Outcome: probes.Down}})
+	m.sink(probes.Report{Check: "api-1", Finished: clk.now.Add(-5 * time.Second), Result: fullDiskDown})
 	var pending []status.CheckResult
 	var window <-chan time.Time
 	retry := newBackoff()

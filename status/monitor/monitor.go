@@ -46,7 +46,8 @@ type Options struct {
 	// of them is urgent (see queue). Default 50ms.
 	BatchWindow time.Duration
 	// RoutineWindow is how long routine results (ups after ups) may
-	// gather before one commit; an urgent one cuts it to BatchWindow.
+	// gather before one commit, which comes at the window's next multiple
+	// on the clock; an urgent one cuts it to BatchWindow.
 	// Default 1s, and never more than a quarter of how long a result may
 	// wait before the page says monitoring is delayed.
 	RoutineWindow time.Duration
@@ -177,16 +178,30 @@ func Site(cfg *config.Config) statuspage.Site {
 }
 
 func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
-	var jobs []probes.Job
+	jobs, offsets := jobsAt(cfg, m.o.Location)
+	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger, Now: m.o.Now,
+		Offsets: offsets})
+}
+
+// jobsAt are the checks the node at location here runs (placement) and
+// every check's offset in its interval, spread over the whole
+// configuration: each location gives a check the same offset whatever else
+// it runs, so its locations' phases keep their runs apart.
+func jobsAt(cfg *config.Config, here string) ([]probes.Job, map[string]time.Duration) {
+	var jobs, all []probes.Job
 	for _, c := range cfg.Checks {
-		if run, phase := placement(cfg, c, m.o.Location); run {
-			jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout, Phase: phase})
+		j := probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout}
+		all = append(all, j)
+		if run, phase := placement(cfg, c, here); run {
+			j.Phase = phase
+			jobs = append(jobs, j)
 		}
 	}
 	for _, c := range cfg.Canaries { // every location's own
-		jobs = append(jobs, probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout})
+		j := probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout}
+		all, jobs = append(all, j), append(jobs, j)
 	}
-	return probes.NewScheduler(jobs, probes.SchedulerOptions{Sink: m.sink, Concurrency: cfg.Scheduler.Concurrency, Logger: m.o.Logger, Now: m.o.Now})
+	return jobs, probes.Spread(all, 0)
 }
 
 // adopt makes cfg and sched the ones in force.
@@ -278,7 +293,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 func (m *Monitor) loop(ctx context.Context) error {
-	publish := time.NewTicker(m.o.PublishEvery)
+	// On the clock's multiples, as routine windows end: the step it makes
+	// takes the routine results waiting, and a cluster's members must
+	// write those at the same moment.
+	publish := time.NewTimer(untilMultiple(time.Now(), m.o.PublishEvery))
 	defer publish.Stop()
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
@@ -295,7 +313,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 			// when the window ends, however much that has become. An
 			// urgent report shortens a routine window; a retry's backoff
 			// stays as it is.
-			d := m.window(m.reports.hasUrgent())
+			d := m.window(m.reports.hasUrgent(), time.Now())
 			if at := time.Now().Add(d); window == nil || (!due.IsZero() && at.Before(due)) {
 				window, due = time.After(d), at
 			}
@@ -310,6 +328,7 @@ func (m *Monitor) loop(ctx context.Context) error {
 				return err
 			}
 		case <-publish.C:
+			publish.Reset(untilMultiple(time.Now(), m.o.PublishEvery))
 			// A step with no results still moves time: maintenance windows
 			// start and end, and staleness reaches the page. It carries
 			// results retained from a failed commit, so a commit succeeds

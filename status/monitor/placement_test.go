@@ -37,3 +37,29 @@ func TestPlacement(t *testing.T) {
 		}
 	}
 }
+
+// A check's locations look at it apart, whatever else each runs: the
+// offset in its interval is spread over the whole configuration, not over
+// the checks one location runs. Before, a check limited to eu-west that
+// sorts first moved api there to the second of two places, and eu-west
+// and us-east both ran api at +15 s, together.
+func TestLocationsRunACheckApart(t *testing.T) {
+	cfg := &config.Config{Cluster: &config.Cluster{Nodes: []config.ClusterNode{
+		{ID: "ams", Location: "eu-west"}, {ID: "nyc", Location: "us-east"}}}}
+	check := func(name string, locs ...string) config.Check {
+		return config.Check{Name: name, Interval: 30 * time.Second, Locations: locs, Spec: probes.Spec{Kind: "http"}}
+	}
+	cfg.Checks = []config.Check{check("api"), check("aaa-internal", "eu-west")}
+	at := map[string]time.Duration{}
+	for _, loc := range []string{"eu-west", "us-east"} {
+		jobs, offsets := jobsAt(cfg, loc)
+		for _, j := range jobs {
+			if j.Name == "api" {
+				at[loc] = (offsets[j.Name] + j.Phase) % j.Interval
+			}
+		}
+	}
+	if gap := (at["us-east"] - at["eu-west"] + 30*time.Second) % (30 * time.Second); gap != 15*time.Second {
+		t.Errorf("api runs at +%s from eu-west and +%s from us-east: %s apart, want 15s", at["eu-west"], at["us-east"], gap)
+	}
+}

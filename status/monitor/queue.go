@@ -96,13 +96,24 @@ func (q *queue) isUrgent(r probes.Report) bool {
 	return r.Recheck
 }
 
-// window is how long the results waiting may gather before their step:
-// the batch window when one is urgent, else the routine window.
-func (m *Monitor) window(urgent bool) time.Duration {
+// window is how long from now the results waiting may gather before
+// their step: the batch window when one is urgent, else until the routine
+// window's next multiple on the clock. Whole windows, not a window from
+// the first result: every member of a cluster then writes its routine
+// entry at the same moment, so the leader appends them together and
+// every member applies them in one transaction (one fsync, not one per
+// member's entry).
+func (m *Monitor) window(urgent bool, now time.Time) time.Duration {
 	if urgent {
 		return m.o.BatchWindow
 	}
-	return max(m.o.BatchWindow, min(m.o.RoutineWindow, time.Duration(m.lagLimit.Load())/4))
+	return untilMultiple(now, max(m.o.BatchWindow, min(m.o.RoutineWindow, time.Duration(m.lagLimit.Load())/4)))
+}
+
+// untilMultiple is how long from now until the next multiple of d on the
+// clock (d itself when now is one).
+func untilMultiple(now time.Time, d time.Duration) time.Duration {
+	return d - time.Duration(now.UnixNano()%int64(d))
 }
 
 // maxEntryResults bounds the results of one entry: a follower forwards an

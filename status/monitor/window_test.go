@@ -60,6 +60,11 @@ func TestUrgentReports(t *testing.T) {
 // windowed runs the monitor's loop in a bubble over two checks at 30 s
 // and hands f a way to report; f runs on the bubble's clock.
 func windowed(t *testing.T, f func(m *Monitor, report func(check string, o probes.Outcome))) {
+	windowedFrom(t, 0, f)
+}
+
+// windowedFrom is windowed with the loop started late past a whole second.
+func windowedFrom(t *testing.T, late time.Duration, f func(m *Monitor, report func(check string, o probes.Outcome))) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(`
@@ -87,6 +92,7 @@ checks:
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
+		time.Sleep(late)
 		go func() { done <- m.loop(ctx) }()
 		f(m, func(check string, o probes.Outcome) {
 			now := time.Now()
@@ -120,6 +126,52 @@ func TestRoutineResultsShareACommit(t *testing.T) {
 		}
 		if got := m.Snapshot().Components; len(got) != 2 || got[0].Status != status.Operational {
 			t.Errorf("after the routine window: %+v", got)
+		}
+	})
+}
+
+// A routine window ends on a whole window of the clock, not a window after
+// its first result: the members of a cluster then write their routine
+// entries at the same moment, and the leader appends them together. An up
+// 300 ms past a whole second commits at the next whole second; before, at
+// 1.3 s.
+func TestRoutineWindowsEndOnTheClock(t *testing.T) {
+	windowed(t, func(m *Monitor, report func(string, probes.Outcome)) {
+		start := time.Now().Truncate(time.Second).Add(time.Second)
+		time.Sleep(time.Until(start.Add(300 * time.Millisecond)))
+		report("api-1", probes.Up)
+		for n, _ := m.Commits(); n == 0; n, _ = m.Commits() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if at := time.Now(); at.After(start.Add(time.Second + 10*time.Millisecond)) {
+			t.Errorf("a routine up at %s committed at %s, want at the next whole second %s",
+				start.Add(300*time.Millisecond).Format("15:04:05.000"), at.Format("15:04:05.000"), start.Add(time.Second).Format("15:04:05.000"))
+		}
+	})
+}
+
+// Every commit of routine results lands on a whole second, the periodic
+// step's too (it takes the routine results waiting), whenever the loop
+// started: before, the periodic step ticked 5 s after the loop began
+// (00:00:05.300 here), so a member's routine entry came apart from the
+// others' one time in five.
+func TestRoutineCommitsStayOnTheClock(t *testing.T) {
+	windowedFrom(t, 300*time.Millisecond, func(m *Monitor, report func(string, probes.Outcome)) {
+		var off []string
+		seen, _ := m.Commits()
+		for end := time.Now().Add(12 * time.Second); time.Now().Before(end); {
+			report("api-1", probes.Up)
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+			if n, _ := m.Commits(); n != seen {
+				seen = n
+				if now := time.Now(); now.Sub(now.Truncate(time.Second)) > 10*time.Millisecond {
+					off = append(off, now.Format("15:04:05.000"))
+				}
+			}
+		}
+		if len(off) > 0 {
+			t.Errorf("routine commits off the whole seconds, at %v", off)
 		}
 	})
 }

@@ -94,8 +94,8 @@ func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
 // applyStep writes one engine step's replicated part. Nothing is sent
 // from here; the raw results go to the local file after the commit
 // (applyLocal).
-func applyStep(tx *bolt.Tx, st *Step, now time.Time) error {
-	if err := rollUpResults(tx, st.Results); err != nil {
+func applyStep(tx *bolt.Tx, st *Step, now time.Time, open bool) error {
+	if err := rollUpResults(tx, st.Results, open); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
 	if err := putState(tx, st); err != nil {
@@ -135,10 +135,21 @@ func applyAnnounce(tx *bolt.Tx, list []Announcement, now time.Time, res *Result)
 }
 
 // rollUpResults adds a step's results to the checks' roll-ups: a
-// function of the results, so replicated like them.
-func rollUpResults(tx *bolt.Tx, results []Input) error {
+// function of the results, so replicated like them. With open, through
+// the checks' open records (openrollup.go); else into the series directly,
+// as entries of codec 2 always did.
+func rollUpResults(tx *bolt.Tx, results []Input, open bool) error {
+	if open && len(results) > 0 {
+		if err := markOpenSchema(tx); err != nil {
+			return err
+		}
+	}
 	for _, r := range results {
-		if err := addCheckResult(tx, r.Check, r.At, r.result()); err != nil {
+		add := addCheckResult
+		if open {
+			add = addOpenResult
+		}
+		if err := add(tx, r.Check, r.At, r.result()); err != nil {
 			return err
 		}
 	}

@@ -25,8 +25,15 @@ import (
 // version from MinCodecVersion up to it. Version 1 carried the engine's
 // output (a step); version 2 carries its inputs. No version-1 log was
 // ever kept (a single node applies its entries as it writes them), so
-// none is read.
-const CodecVersion = 2
+// none is read. Version 3 is version 2's JSON applied another way: its
+// results roll up through open records (OpenRollupCodec).
+const CodecVersion = 3
+
+// OpenRollupCodec is the first codec version whose results roll up
+// through the checks' open records (openrollup.go); a version-2 entry's
+// go into the series directly, as an Outpost that knows only version 2
+// applies them, so a mixed cluster's members write the same bytes.
+const OpenRollupCodec = 3
 
 // MinCodecVersion is the oldest entry encoding this Outpost reads.
 const MinCodecVersion = 2
@@ -74,6 +81,7 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if len(bytes.TrimLeft(body[dec.InputOffset():], jsonSpace)) > 0 {
 		return Entry{}, errors.New("entry: data after the entry")
 	}
+	e.Codec = int(data[0])
 	// DisallowUnknownFields does not reach into a type that reads itself
 	// (Subscription's UnmarshalJSON): an entry with such a part is walked
 	// whole. Those parts are small; a step never is one.

@@ -97,7 +97,7 @@ func TestDecodeEntryRefusesWhatItDoesNotKnow(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"version 3", append([]byte{3}, good[1:]...), "unknown codec version 3"},
+		{"version 4", append([]byte{4}, good[1:]...), "unknown codec version 4"},
 		// Version 1 carried the engine's output: no version-2 reader
 		// takes it for inputs.
 		{"version 1", append([]byte{1}, good[1:]...), "unknown codec version 1"},

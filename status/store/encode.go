@@ -92,6 +92,24 @@ func (r *CheckRollup) add(res probes.Result) {
 	r.Hist[histBucket(us)]++
 }
 
+// merge adds o's runs to r, as adding each of them would.
+func (r *CheckRollup) merge(o CheckRollup) {
+	if o.Runs == 0 {
+		return
+	}
+	if r.Runs == 0 || o.LatMin < r.LatMin {
+		r.LatMin = o.LatMin
+	}
+	r.LatMax = max(r.LatMax, o.LatMax)
+	r.Runs += o.Runs
+	r.Down += o.Down
+	r.Degraded += o.Degraded
+	r.LatSum += o.LatSum
+	for i, n := range o.Hist {
+		r.Hist[i] += n
+	}
+}
+
 func histBucket(us uint32) int {
 	ms := us / 1000
 	if ms == 0 {

@@ -55,6 +55,12 @@ type Entry struct {
 	// local log. A claim made under another term (a leader that no longer
 	// leads) is refused (Mark.Term).
 	Term uint64 `json:"-"`
+	// Codec is the codec version the entry was encoded with (DecodeEntry
+	// sets it from the first byte): what it rolls up through depends on
+	// it (OpenRollupCodec), so every applier of a log, old binary or new,
+	// writes the same bytes. 0, an entry applied as built (the single
+	// node's log), is this Outpost's CodecVersion.
+	Codec int `json:"-"`
 	// Inputs are what happened (results, commands): the engine inside
 	// apply (status/machine) makes them a Step. The log carries these.
 	Inputs *Inputs `json:"inputs,omitempty"`
@@ -301,7 +307,7 @@ func (e Entry) Parts() []string {
 func (e Entry) parts(res *Result) []part {
 	now := e.At
 	return []part{
-		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now) }},
+		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now, e.opensRollups()) }},
 		{"model", e.Model != "", func(tx *bolt.Tx) error { return applyModel(tx, e.Model) }},
 		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
 		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
@@ -319,6 +325,11 @@ func (e Entry) parts(res *Result) []part {
 		{"prune_webhooks", e.PruneWebhooks != nil, func(tx *bolt.Tx) error { return applyPruneWebhooks(tx, *e.PruneWebhooks, e.At, res) }},
 		{"audit", len(e.Audit) > 0, func(tx *bolt.Tx) error { return putAudits(tx, e.Audit) }},
 	}
+}
+
+// opensRollups reports whether e's results roll up through open records.
+func (e Entry) opensRollups() bool {
+	return e.Codec == 0 || e.Codec >= OpenRollupCodec
 }
 
 // Setting is one small stored value.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -87,14 +88,14 @@ func TestRawResultsGoToTheLocalFile(t *testing.T) {
 			t.Errorf("the replicated file has a %s bucket (buckets %v)", name, bucketNames(repl))
 		}
 	}
-	if len(repl["hourly"]) == 0 || len(repl["daily"]) == 0 {
+	if len(repl["open_rollups"]) == 0 {
 		t.Errorf("the roll-ups left the replicated file: %v", bucketNames(repl))
 	}
 	if local == nil {
 		t.Fatalf("no local file at %s.local", path)
 	}
-	if n := len(local["results"]); n != 2 {
-		t.Errorf("the local file holds %d raw results, want 2: %v", n, local["results"])
+	if n := len(local["raw"]); n != 2 {
+		t.Errorf("the local file holds %d raw results, want 2: %v", n, local["raw"])
 	}
 	if fi, err := os.Stat(path + ".local"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("local file mode %v (%v), want 0600", fi.Mode(), err)
@@ -328,5 +329,41 @@ func sameLocal(t *testing.T, a, b *Store) {
 		if len(ka) != len(kb) {
 			t.Errorf("local %s: %d keys / %d keys", name, len(ka), len(kb))
 		}
+	}
+}
+
+// An entry's raw results of neighbouring checks (the scheduler runs them
+// in name order) rewrite a few pages of the local file, not one or more
+// per result: on a node that has kept results a while, a sub-bucket per
+// check made every result rewrite its check's pages.
+func TestRawResultsOfAnEntryWriteFewPages(t *testing.T) {
+	s, _ := openTemp(t)
+	const checks = 1000
+	name := func(i int) string { return fmt.Sprintf("check-%04d", i) }
+	at := t0
+	for range 30 { // every check has kept 30 results
+		var rs []Input
+		for i := range checks {
+			at = at.Add(30 * time.Millisecond)
+			rs = append(rs, Input{Check: name(i), At: at, Outcome: probes.Up, Latency: time.Millisecond})
+		}
+		mustApply(t, s, Entry{At: at, Step: &Step{Results: rs}})
+	}
+	var rs []Input
+	first := at.Add(10 * time.Millisecond)
+	for i := range 100 {
+		at = at.Add(10 * time.Millisecond)
+		rs = append(rs, Input{Check: name(400 + i), At: at, Outcome: probes.Up, Latency: time.Millisecond})
+	}
+	writes := func() int64 { st := s.local.Stats(); return st.TxStats.GetWrite() }
+	before := writes()
+	mustApply(t, s, Entry{At: at, Step: &Step{Results: rs}})
+	n := writes() - before
+	t.Logf("%d pages written", n)
+	if n > 10 {
+		t.Errorf("100 raw results of neighbouring checks wrote %d pages of the local file, want at most 10", n)
+	}
+	if got, err := s.Results("", first, at.Add(time.Second), 1000); err != nil || len(got) != 100 || got[0].Check != name(400) || got[99].Check != name(499) {
+		t.Errorf("read back %d results (%v)", len(got), err)
 	}
 }

@@ -126,6 +126,10 @@ func script() []Entry {
 		{At: at(0), Model: "f1"},
 		{At: at(1), Inputs: stamped(NewInputs(ch.Results, []status.Command{{Kind: status.CreateIncident, Name: "API down", Author: "oncall"}}, "ams", "eu-west"), "f1"),
 			Step: NewStep(ch, st, route)},
+		// results applied as a member on codec 2 applies them: into the
+		// series, beside the open hour the step above opened
+		{At: at(1), Codec: 2, Step: NewStep(&status.Changes{Results: []status.CheckResult{result("api-1", at(1), probes.Up, time.Millisecond),
+			result("api-1", t0.Add(-time.Hour), probes.Up, time.Millisecond)}}, st, nil)},
 		{At: at(1), Term: 2, Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sending, Term: 2}}}, // a claim of the leader of term 2
 		{At: at(1), Marks: []Mark{{Seq: 1, Dest: "mastodon", To: Sent, RemoteID: "109", Thread: "inc-1"}}},
 		{At: at(2), Decide: &Decision{Seq: 1, Release: true, Actor: "oncall"}},
@@ -218,6 +222,9 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 		data, err := EncodeEntry(e)
 		if err != nil {
 			t.Fatalf("entry %d does not encode: %v", i, err)
+		}
+		if e.Codec != 0 {
+			data[0] = byte(e.Codec) // stamped as a cluster's writer stamps it
 		}
 		back, err := DecodeEntry(data)
 		if err != nil {
@@ -434,14 +441,14 @@ func TestReplicatedEntriesApplyOnce(t *testing.T) {
 func TestWorkSignalsNewDeliveryWork(t *testing.T) {
 	s, _ := openTemp(t)
 	entries := script()
-	// One per script entry: Subscribe, Outcomes, Model, Step (announcing), Marks,
-	// Marks, Decide, KeepDests, Fanout, Outcomes, Outcomes (unsent), Ping,
+	// One per script entry: Subscribe, Outcomes, Model, Step (announcing),
+	// Step (codec 2, results only), Marks, Marks, Decide, KeepDests, Fanout, Outcomes, Outcomes (unsent), Ping,
 	// Subscription, Subscription, Announce, Settings, Settings (site key),
 	// Settings and Settings (its rotations), Marks, Subscribe (email),
 	// Subscribe (email), three more Subscribe (email, the last refused),
 	// Confirm, Preferences, Fanout (email), Outcomes, Subscription (pause),
 	// Subscription (erase), Prune, PruneWebhooks.
-	want := []bool{true, false, false, true, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
+	want := []bool{true, false, false, true, false, false, false, true, false, false, false, false, true, true, true, true, false, false, false, false, false,
 		true, true, true, true, true, false, false, false, false, true, true, false, false}
 	if len(want) != len(entries) {
 		t.Fatalf("the script has %d entries, the table %d: say whether the new one signals", len(entries), len(want))

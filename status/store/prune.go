@@ -6,12 +6,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune deletes roll-ups past their retention, at most Budget keys (one
-// short transaction), so it never holds the writer lock long; after the
-// commit, raw results and screenshots older than RawRetention go from the
-// local file, at most Budget keys more (applyLocal). Each file has its
-// budget: the replicated part must not depend on the local file. The
-// result says whether more remain in either.
+// Prune deletes roll-ups past their retention (open ones too: pruneOpen),
+// at most Budget keys (one short transaction), so it never holds the
+// writer lock long; after the commit, raw results and screenshots older
+// than RawRetention go from the local file, at most Budget keys more
+// (applyLocal). Each file has its budget: the replicated part must not
+// depend on the local file. The result says whether more remain in either.
 type Prune struct {
 	RawRetention time.Duration `json:"raw_retention"`
 	Budget       int           `json:"budget"`
@@ -43,7 +43,10 @@ func prune(tx *bolt.Tx, now time.Time, budget int) (deleted int, more bool, err 
 			return deleted, more || deleted >= budget, err
 		}
 	}
-	return deleted, more, nil
+	// Last, so a file without open roll-ups (every entry of codec 2)
+	// prunes exactly as before.
+	n, m, err := pruneOpen(tx, now, budget-deleted)
+	return deleted + n, more || m, err
 }
 
 // pruneBucket deletes keys below cutoff in each sub-bucket of root.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -172,64 +173,112 @@ func (s *Store) ComponentRollups(id string, daily bool, from, to time.Time) ([]C
 	return out, err
 }
 
-// CheckRollups returns a check's roll-ups, oldest first.
+// CheckRollups returns a check's roll-ups, oldest first: its series with
+// its open hour or day added (openrollup.go).
 func (s *Store) CheckRollups(name string, daily bool, from, to time.Time) ([]CheckRollup, error) {
 	var out []CheckRollup
-	err := s.series(checkSeries(name), daily, from, to, func(start time.Time, v []byte) error {
-		r, err := decodeCheckRollup(start, v)
-		out = append(out, r)
-		return err
+	series := checkSeries(name)
+	err := s.view(func(tx *bolt.Tx) error {
+		out = nil
+		err := s.seriesIn(tx, series, daily, from, to, func(start time.Time, v []byte) error {
+			r, err := decodeCheckRollup(start, v)
+			out = append(out, r)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if out, err = withOpen(tx, series, daily, from, to, out); err != nil {
+			return s.corrupt(fmt.Errorf("open roll-up %s: %w", series, err))
+		}
+		return nil
 	})
 	return out, err
 }
 
 func (s *Store) series(name []byte, daily bool, from, to time.Time, fn func(time.Time, []byte) error) error {
+	return s.view(func(tx *bolt.Tx) error { return s.seriesIn(tx, name, daily, from, to, fn) })
+}
+
+// seriesIn walks a series' roll-ups in [from, to) in tx.
+func (s *Store) seriesIn(tx *bolt.Tx, name []byte, daily bool, from, to time.Time, fn func(time.Time, []byte) error) error {
 	bucket := bucketHourly
 	if daily {
 		bucket = bucketDaily
 	}
-	return s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket).Bucket(name)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		end := timeKey(to)
-		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end); k, v = c.Next() {
-			if err := fn(keyTime(k), v); err != nil {
-				return s.corrupt(fmt.Errorf("roll-up %s at %x: %w", name, k, err))
-			}
-		}
+	b := tx.Bucket(bucket).Bucket(name)
+	if b == nil {
 		return nil
-	})
+	}
+	c := b.Cursor()
+	end := timeKey(to)
+	for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end); k, v = c.Next() {
+		if err := fn(keyTime(k), v); err != nil {
+			return s.corrupt(fmt.Errorf("roll-up %s at %x: %w", name, k, err))
+		}
+	}
+	return nil
 }
 
 // StoredResult is one raw result read back.
 type StoredResult struct {
+	Check  string
 	At     time.Time
 	Result probes.Result
 }
 
-// Results returns a check's raw results in [from, to), oldest first, at
-// most limit, from the local file: this node's copies of the results its
-// applied entries carried.
+// Results returns a check's raw results (every check's when check is "")
+// in [from, to), oldest first, at most limit, from the local file: this
+// node's copies of the results its applied entries carried. Only tests
+// and benchmarks read them back, so it scans the whole range: they are
+// keyed time first for the writer's sake (putRawResults).
 func (s *Store) Results(check string, from, to time.Time, limit int) ([]StoredResult, error) {
 	var out []StoredResult
+	start, end := timeKey(from), timeKey(to)
 	err := s.viewLocal(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketResults).Bucket([]byte(check))
-		if b == nil {
+		damaged := func(name string, k []byte, err error) error {
+			return fmt.Errorf("%s %w (result of %s at %x: %v)", LocalPath(s.path), ErrDamaged, name, k, err)
+		}
+		// What was written before the time-first layout, in a sub-bucket
+		// per check, until it is pruned.
+		old := func(name []byte) error {
+			b := tx.Bucket(bucketResults).Bucket(name)
+			if b == nil {
+				return nil
+			}
+			c := b.Cursor()
+			for k, v := c.Seek(start); k != nil && string(k) < string(end); k, v = c.Next() {
+				r, err := decodeResult(v)
+				if err != nil {
+					return damaged(string(name), k, err)
+				}
+				out = append(out, StoredResult{Check: string(name), At: keyTime(k), Result: r})
+			}
 			return nil
 		}
-		c := b.Cursor()
-		end := timeKey(to)
-		for k, v := c.Seek(timeKey(from)); k != nil && string(k) < string(end) && len(out) < limit; k, v = c.Next() {
+		if check != "" {
+			if err := old([]byte(check)); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bucketResults).ForEachBucket(old); err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketRaw).Cursor()
+		for k, v := c.Seek(start); k != nil && string(k) < string(end); k, v = c.Next() {
+			if len(k) < 8 {
+				return damaged("?", k, errors.New("short key"))
+			}
+			if check != "" && string(k[8:]) != check {
+				continue
+			}
 			r, err := decodeResult(v)
 			if err != nil {
-				return fmt.Errorf("%s %w (result of %s at %x: %v)", LocalPath(s.path), ErrDamaged, check, k, err)
+				return damaged(string(k[8:]), k, err)
 			}
-			out = append(out, StoredResult{At: keyTime(k), Result: r})
+			out = append(out, StoredResult{Check: string(k[8:]), At: keyTime(k), Result: r})
 		}
 		return nil
 	})
-	return out, err
+	slices.SortStableFunc(out, func(a, b StoredResult) int { return a.At.Compare(b.At) })
+	return out[:min(len(out), max(limit, 0))], err
 }

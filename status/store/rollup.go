@@ -103,29 +103,49 @@ func componentSeries(id string) []byte { return []byte("k:" + id) }
 func dayStart(t time.Time) time.Time  { return t.UTC().Truncate(24 * time.Hour) }
 func hourStart(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
-// addCheckResult folds one result into the check's hourly and daily roll-ups.
+// addCheckResult folds one result into the check's hourly and daily
+// roll-ups, in their series (entries of codec 2; addOpenResult otherwise).
 func addCheckResult(tx *bolt.Tx, name string, at time.Time, r probes.Result) error {
-	for _, p := range []struct {
-		bucket []byte
-		start  time.Time
-	}{{bucketHourly, hourStart(at)}, {bucketDaily, dayStart(at)}} {
-		b, err := tx.Bucket(p.bucket).CreateBucketIfNotExists(checkSeries(name))
-		if err != nil {
-			return err
-		}
-		k := timeKey(p.start)
-		var ru CheckRollup
-		if v := b.Get(k); v != nil {
-			if ru, err = decodeCheckRollup(p.start, v); err != nil {
-				return err
-			}
-		}
-		ru.add(r)
-		if err := b.Put(k, ru.encode()); err != nil {
+	for _, p := range checkPeriods() {
+		var one CheckRollup
+		one.add(r)
+		if err := addToSeries(tx, p.bucket, name, p.start(at), one); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkPeriod is one of a check's roll-up periods: the series' bucket,
+// the start of the period holding a time, and the retention.
+type checkPeriod struct {
+	bucket    []byte
+	start     func(time.Time) time.Time
+	retention time.Duration
+}
+
+// checkPeriods are the hour and the day, in the order of an openRecord.
+func checkPeriods() [2]checkPeriod {
+	return [2]checkPeriod{{bucketHourly, hourStart, HourlyRetention}, {bucketDaily, dayStart, DailyRetention}}
+}
+
+// addToSeries adds ru to the check's roll-up in bucket at start (adding
+// to what is there: a roll-up is a sum, so any split of the same results
+// adds up to the same bytes).
+func addToSeries(tx *bolt.Tx, bucket []byte, name string, start time.Time, ru CheckRollup) error {
+	b, err := tx.Bucket(bucket).CreateBucketIfNotExists(checkSeries(name))
+	if err != nil {
+		return err
+	}
+	k := timeKey(start)
+	if v := b.Get(k); v != nil {
+		was, err := decodeCheckRollup(start, v)
+		if err != nil {
+			return err
+		}
+		ru.merge(was)
+	}
+	return b.Put(k, ru.encode())
 }
 
 // addSegment spreads a component's status time over the hours and days it

@@ -89,5 +89,5 @@ func dropLocal(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return tx.Bucket(bucketMeta).Put(keySchema, be32(SchemaVersion))
+	return tx.Bucket(bucketMeta).Put(keySchema, be32(baseSchema))
 }

@@ -54,12 +54,20 @@ var (
 func buckets() [][]byte {
 	return [][]byte{bucketMeta, bucketChecks, bucketComponents, bucketIncidents, bucketIncidentID, bucketIncidentStart,
 		bucketHourly, bucketDaily, bucketOutbox, bucketOutboxOpen, bucketThreads, bucketSettings, bucketAudit,
-		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals, bucketWriters}
+		bucketSubs, bucketWHEvents, bucketWHDelivery, bucketWHOpen, bucketWHBySub, bucketEmailOpen, bucketEmailIndex, bucketMailbox, bucketRefusals, bucketWriters, bucketOpenRollups}
 }
 
-// SchemaVersion is the layout of the replicated file this code writes.
-// Version 4 moved node-local data to the local file (splitLocal).
-const SchemaVersion = 4
+// SchemaVersion is the newest layout of the replicated file this code
+// reads. Version 4 moved node-local data to the local file (splitLocal);
+// version 5 keeps checks' open roll-ups in open_rollups (openrollup.go).
+// A file moves to 5 with the first entry that writes an open roll-up, not
+// at Open: until then its layout is 4's, which an older Outpost (a member
+// installing a snapshot during a rolling upgrade) still reads.
+const SchemaVersion = openSchema
+
+// baseSchema is where a new file, and one split at Open, start: the layout
+// without open roll-ups.
+const baseSchema = 4
 
 // splitSchema is the last version that kept node-local data in the data
 // file: moving it out takes two files and two commits, so it is no
@@ -213,7 +221,7 @@ func (s *Store) initSchema(tx *bolt.Tx) error {
 	if raw := meta.Get(keySchema); raw != nil {
 		v = binary.BigEndian.Uint32(raw)
 	} else {
-		v = SchemaVersion // a new file starts at the current layout
+		v = baseSchema // a new file starts without open roll-ups
 	}
 	if v > SchemaVersion {
 		return fmt.Errorf("schema version %d is newer than this Outpost understands (%d): upgrade Outpost", v, SchemaVersion)

@@ -94,13 +94,13 @@ func (p *Prepared) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, etag, length := p.Body, p.hETag, p.hLen
 	if p.Gzip != nil {
 		h["Vary"] = hVary
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		if acceptsGzip(first(r.Header, "Accept-Encoding")) {
 			body, etag, length = p.Gzip, p.hGzETag, p.hGzLen
 			h["Content-Encoding"] = hGzip
 		}
 	}
 	h["Etag"] = etag
-	if p.Status == http.StatusOK && etagMatch(r.Header.Get("If-None-Match"), p.ETag, p.GzipETag) {
+	if p.Status == http.StatusOK && etagMatch(first(r.Header, "If-None-Match"), p.ETag, p.GzipETag) {
 		delete(h, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -111,6 +111,16 @@ func (p *Prepared) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// first is h.Get(key) for a key in canonical form, as net/http stores a
+// request's: Get canonicalizes key on every call, a tenth of serving a
+// prepared response (BenchmarkServe).
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // acceptsGzip parses Accept-Encoding just enough: gzip present and not q=0.

@@ -142,9 +142,6 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler is the HTTP handler to serve.
-func (s *Server) Handler() http.Handler { return preflight(headAsGet(s.e)) }
-
 // Renders counts snapshot renders (each renders every prepared response).
 func (s *Server) Renders() uint64 { return s.renders.Load() }
 
@@ -160,10 +157,6 @@ func (s *Server) routes() *echo.Echo {
 			return echo.NewHTTPError(http.StatusInternalServerError, "Something went wrong on our side.")
 		},
 	}))
-	e.Use(securityHeaders)
-	if len(s.o.TrustedProxies) == 0 {
-		e.Use(s.untrustedProxyWarning)
-	}
 	e.GET("/", s.route("/"))
 	e.GET("/api/v1/status", s.route("/api/v1/status"))
 	e.GET("/api/v1/status.json", s.route("/api/v1/status"))
@@ -225,23 +218,6 @@ func (s *Server) routes() *echo.Echo {
 	return e
 }
 
-// untrustedProxyWarning logs, at most every 10 minutes, that requests
-// carry X-Forwarded-For while no proxy is trusted: behind a proxy every
-// client then shares the proxy's address, and one client's failures limit
-// them all (docs/config.md, trusted_proxies).
-func (s *Server) untrustedProxyWarning(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if xff := c.Request().Header.Get("X-Forwarded-For"); xff != "" {
-			now, last := time.Now().UnixNano(), s.warnedXFF.Load()
-			if now-last > int64(10*time.Minute) && s.warnedXFF.CompareAndSwap(last, now) {
-				s.o.Logger.Warn("requests carry X-Forwarded-For but trusted_proxies is empty: clients behind the proxy share its address for rate limits; set trusted_proxies",
-					slog.String("peer", c.Request().RemoteAddr))
-			}
-		}
-		return next(c)
-	}
-}
-
 // ipExtractor trusts X-Forwarded-For only from configured proxies; with
 // none configured the peer address is the client.
 func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
@@ -253,46 +229,6 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
-// CSP allows only same-origin files: no inline script or style anywhere.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-// Security header values, built once (see Prepared.ServeHTTP on why keys
-// are assigned directly).
-var (
-	hCSP       = []string{csp}
-	hNoSniff   = []string{"nosniff"}
-	hAnyOrigin = []string{"*"}
-)
-
-// securityHeaders sets the CSP (whose frame-ancestors supersedes
-// X-Frame-Options) and nosniff on every response. The referrer policy is a
-// <meta name="referrer"> in the pages, the only responses that navigate:
-// with it, a prepared response sets at most 8 header fields, which Go keeps
-// in one small map group; a 9th and 10th field cost a map conversion per
-// request and made serving 2.8× slower (BenchmarkServe: 1632 → 586 ns).
-//
-// The public read surfaces carry CORS instead of the CSP (a policy for
-// documents that JSON, feeds and calendars are not); badges, SVG images a
-// browser may open, keep both.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		path := c.Request().URL.Path
-		switch {
-		case strings.HasPrefix(path, "/badge/"):
-			h["Access-Control-Allow-Origin"] = hAnyOrigin
-			h["Content-Security-Policy"] = hCSP
-		case publicRead(path):
-			h["Access-Control-Allow-Origin"] = hAnyOrigin
-		default:
-			h["Content-Security-Policy"] = hCSP
-		}
-		h["X-Content-Type-Options"] = hNoSniff
-		return next(c)
-	}
 }
 
 func (s *Server) route(path string) echo.HandlerFunc {
@@ -371,7 +307,6 @@ func (s *Server) OperatorsHandler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(securityHeaders)
 	if s.o.Details != nil {
 		e.GET("/api/v1/health", s.details)
 	}
@@ -388,7 +323,7 @@ func (s *Server) OperatorsHandler() http.Handler {
 		}
 		return sizedJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	return headAsGet(e)
+	return headAsGet(securityHeaders(e))
 }
 
 // handleError answers JSON to API clients and an HTML page to browsers;
