@@ -183,27 +183,6 @@ func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
 		Offsets: offsets})
 }
 
-// jobsAt are the checks the node at location here runs (placement) and
-// every check's offset in its interval, spread over the whole
-// configuration: each location gives a check the same offset whatever else
-// it runs, so its locations' phases keep their runs apart.
-func jobsAt(cfg *config.Config, here string) ([]probes.Job, map[string]time.Duration) {
-	var jobs, all []probes.Job
-	for _, c := range cfg.Checks {
-		j := probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout}
-		all = append(all, j)
-		if run, phase := placement(cfg, c, here); run {
-			j.Phase = phase
-			jobs = append(jobs, j)
-		}
-	}
-	for _, c := range cfg.Canaries { // every location's own
-		j := probes.Job{Name: c.Name, Probe: c.Probe, Interval: c.Interval, Schedule: c.Schedule, Timeout: c.Timeout}
-		all, jobs = append(all, j), append(jobs, j)
-	}
-	return jobs, probes.Spread(all, 0)
-}
-
 // adopt makes cfg and sched the ones in force.
 func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 	kinds := make(map[string]string, len(cfg.Checks))
