@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,32 @@ func TestBackupAndVerifyOnAnyMember(t *testing.T) {
 		}
 		return want > 0
 	})
+	// Every member writes an entry of its own every 5 s (its periodic
+	// step), so backups taken one after another can straddle one: a
+	// round whose copies are at different applied indexes is taken again.
+	var copies map[string]map[string]string
+	for round := 0; ; round++ {
+		copies = backups(t, dir, nodes)
+		if same := appliedIndexes(copies); len(same) == 1 && same["none"] == nil {
+			break
+		} else if round == 5 {
+			t.Fatalf("six rounds of backups, never all at one applied index: %v", same)
+		}
+	}
+	for _, p := range nodes {
+		if p == leader {
+			continue
+		}
+		if diff := sameContents(copies[leader.id], copies[p.id]); diff != "" {
+			t.Errorf("%s's backup differs from the leader's: %s", p.id, diff)
+		}
+	}
+}
+
+// backups takes each member's backup, verifies its file, and returns
+// each copy's replicated contents but the backup's own mark.
+func backups(t *testing.T, dir string, nodes []*clusterProc) map[string]map[string]string {
+	t.Helper()
 	cfg := filepath.Join(dir, "config.yaml")
 	copies := map[string]map[string]string{}
 	for _, p := range nodes {
@@ -61,14 +88,20 @@ func TestBackupAndVerifyOnAnyMember(t *testing.T) {
 		}
 		copies[p.id] = c
 	}
-	for _, p := range nodes {
-		if p == leader {
-			continue
+	return copies
+}
+
+// appliedIndexes are the distinct applied indexes of the copies.
+func appliedIndexes(copies map[string]map[string]string) map[string][]string {
+	out := map[string][]string{}
+	for id, c := range copies {
+		idx := fmt.Sprintf("%x", c["meta/applied_index"])
+		if idx == "" {
+			idx = "none"
 		}
-		if diff := sameContents(copies[leader.id], copies[p.id]); diff != "" {
-			t.Errorf("%s's backup differs from the leader's: %s", p.id, diff)
-		}
+		out[idx] = append(out[idx], id)
 	}
+	return out
 }
 
 func mapValues(m map[string]string) []string {
