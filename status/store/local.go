@@ -167,15 +167,8 @@ func rawKey(unixNanos int64, check string) []byte {
 // pruneLocal deletes raw results and screenshots older than cutoff, at
 // most budget keys.
 func pruneLocal(tx *bolt.Tx, cutoff time.Time, budget int) (deleted int, more bool, err error) {
-	c := tx.Bucket(bucketRaw).Cursor()
-	for k, _ := c.First(); k != nil && string(k) < string(timeKey(cutoff)); k, _ = c.First() {
-		if deleted >= budget {
-			return deleted, true, nil
-		}
-		if err := c.Delete(); err != nil {
-			return deleted, false, err
-		}
-		deleted++
+	if deleted, more, err = pruneKeys(tx.Bucket(bucketRaw), timeKey(cutoff), budget); err != nil || more {
+		return deleted, more, err
 	}
 	for _, name := range [][]byte{bucketResults, bucketShots} {
 		n, m, err := pruneBucket(tx.Bucket(name), timeKey(cutoff), budget-deleted)

@@ -57,16 +57,27 @@ func pruneBucket(root *bolt.Bucket, cutoff []byte, budget int) (int, bool, error
 	}
 	deleted := 0
 	for _, name := range names {
-		c := root.Bucket(name).Cursor()
-		for k, _ := c.First(); k != nil && string(k) < string(cutoff); k, _ = c.First() {
-			if deleted >= budget {
-				return deleted, true, nil
-			}
-			if err := c.Delete(); err != nil {
-				return deleted, false, err
-			}
-			deleted++
+		n, more, err := pruneKeys(root.Bucket(name), cutoff, budget-deleted)
+		deleted += n
+		if err != nil || more {
+			return deleted, more, err
 		}
+	}
+	return deleted, false, nil
+}
+
+// pruneKeys deletes b's keys below cutoff, oldest first, at most budget;
+// more: some are left.
+func pruneKeys(b *bolt.Bucket, cutoff []byte, budget int) (deleted int, more bool, err error) {
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && string(k) < string(cutoff); k, _ = c.First() {
+		if deleted >= budget {
+			return deleted, true, nil
+		}
+		if err := c.Delete(); err != nil {
+			return deleted, false, err
+		}
+		deleted++
 	}
 	return deleted, false, nil
 }
