@@ -110,8 +110,7 @@ func securityHeaders(next http.Handler) http.Handler {
 // them all (docs/config.md, trusted_proxies).
 func (s *Server) untrustedProxyWarning(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The key as net/http stores a request's: Get would canonicalize it.
-		if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 && xff[0] != "" {
+		if first(r.Header, "X-Forwarded-For") != "" {
 			now, last := time.Now().UnixNano(), s.warnedXFF.Load()
 			if now-last > int64(10*time.Minute) && s.warnedXFF.CompareAndSwap(last, now) {
 				s.o.Logger.Warn("requests carry X-Forwarded-For but trusted_proxies is empty: clients behind the proxy share its address for rate limits; set trusted_proxies",
