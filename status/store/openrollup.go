@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -132,8 +133,7 @@ func withOpen(tx *bolt.Tx, name []byte, daily bool, from, to time.Time, list []C
 	if daily {
 		part = o[1]
 	}
-	k := timeKey(part.Start)
-	if part.Runs == 0 || bytes.Compare(k, timeKey(from)) < 0 || bytes.Compare(k, timeKey(to)) >= 0 {
+	if part.Runs == 0 || part.Start.Before(from) || !part.Start.Before(to) {
 		return list, nil
 	}
 	i := sort.Search(len(list), func(i int) bool { return !list[i].Start.Before(part.Start) })
@@ -141,7 +141,7 @@ func withOpen(tx *bolt.Tx, name []byte, daily bool, from, to time.Time, list []C
 		list[i].merge(part)
 		return list, nil
 	}
-	return append(list[:i], append([]CheckRollup{part}, list[i:]...)...), nil
+	return slices.Insert(list, i, part), nil
 }
 
 // pruneOpen forgets the open hours and days past retention (a check that
