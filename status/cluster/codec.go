@@ -27,32 +27,27 @@ var ErrCodecNotReady = errors.New("not every member knows the codec version this
 func entryCodec(store.Entry) int { return store.MinCodecVersion }
 
 // stampCodec is the version e is stamped with: what it needs, or for
-// results the open roll-ups' codec (store.OpenRollupCodec) once every
-// member has reported reading it. Results are never held back for it: a
-// version-2 entry rolls up the old way, on every member alike.
+// results the newest codec every member has reported reading, from the
+// open roll-ups' (store.OpenRollupCodec) on; from store.BinaryResultsCodec
+// on that also makes the results binary. Results are never held back for
+// it: a version-2 entry rolls up the old way, on every member alike.
 func (n *Node) stampCodec(e store.Entry) int {
 	need := entryCodec(e)
-	if e.Inputs != nil && len(e.Inputs.Results) > 0 && int(n.codecOK.Load()) >= store.OpenRollupCodec {
-		return max(need, store.OpenRollupCodec)
+	if ok := int(n.codecOK.Load()); e.Inputs != nil && len(e.Inputs.Results) > 0 && ok >= store.OpenRollupCodec {
+		return max(need, min(ok, store.CodecVersion))
 	}
 	return need
 }
 
-// encode encodes e stamped with its version (stampCodec), after the gate
-// when the version it needs is newer than every Outpost reads.
+// encode encodes e in its version (stampCodec), after the gate when the
+// version it needs is newer than every Outpost reads.
 func (n *Node) encode(e store.Entry) ([]byte, error) {
-	need := entryCodec(e)
-	if need > store.MinCodecVersion {
+	if need := entryCodec(e); need > store.MinCodecVersion {
 		if err := n.CodecReady(need, 3*time.Second); err != nil {
 			return nil, err
 		}
 	}
-	data, err := store.EncodeEntry(e)
-	if err != nil {
-		return nil, err
-	}
-	data[0] = byte(n.stampCodec(e))
-	return data, nil
+	return store.EncodeEntryAt(e, n.stampCodec(e))
 }
 
 // codecAsk is how often a member whose gate is not open for its newest

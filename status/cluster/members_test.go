@@ -259,13 +259,14 @@ func TestSeedKeepsSingleNodeHistory(t *testing.T) {
 // once every member reports knowing it in its account; a member that
 // reports an older one (an Outpost not yet upgraded) closes the gate, and
 // its upgrade opens it. Results are never refused for it: they are
-// stamped with the version every member reads (codec 3's open roll-ups
-// once the gate is open, codec 2's series before).
+// stamped with the newest version every member reads (codec 2's series
+// while one member reads only 2, codec 3's open roll-ups while one reads
+// only 3, codec 4's binary results once the gate is open).
 func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	ms := threeNodes(t)
 	for _, m := range ms {
 		m.start(t, 0)
-		m.node.codec = store.CodecVersion - 1 // the gate stays shut until the test says which member is old
+		m.node.codec = store.MinCodecVersion // the gate stays shut until the test says which member is old
 	}
 	leader := leaderOf(t, ms)
 	var old *member
@@ -291,6 +292,13 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
 		t.Errorf("results while %s is behind stamped %d, want %d", old.id, v, store.MinCodecVersion)
 	}
+	old.node.codec = store.OpenRollupCodec // upgraded once: the gate opens as far as it reads
+	if err := leader.node.CodecReady(store.OpenRollupCodec, 3*time.Second); err != nil {
+		t.Fatalf("gate for codec %d once every member reads it: %v", store.OpenRollupCodec, err)
+	}
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
+		t.Errorf("results while %s reads codec %d stamped %d, want %d", old.id, store.OpenRollupCodec, v, store.OpenRollupCodec)
+	}
 	old.node.codec = store.CodecVersion // upgraded
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); err != nil {
 		t.Fatalf("gate once every member is upgraded: %v", err)
@@ -299,19 +307,19 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 		t.Fatalf("gate for a codec no member knows: %v", err)
 	}
 	// Entries are stamped with what they need, not the newest codec;
-	// results with the open roll-ups' once every member reads it.
+	// results with the newest every member reads.
 	if v := stamp(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "k", Value: "v"}}}); v != store.MinCodecVersion {
 		t.Errorf("a setting stamped %d, want %d", v, store.MinCodecVersion)
 	}
-	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
-		t.Errorf("results once every member reads codec %d stamped %d", store.OpenRollupCodec, v)
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.CodecVersion {
+		t.Errorf("results once every member reads codec %d stamped %d", store.CodecVersion, v)
 	}
 	// A reload that keeps cluster.nodes keeps the gate open (it shut on
 	// every reload, and results went back to codec 2 until the next ask);
 	// one that changes them shuts it.
 	leader.node.SetNodes(slices.Clone(leader.cfg.Cluster.Nodes))
-	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
-		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.OpenRollupCodec)
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.CodecVersion {
+		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.CodecVersion)
 	}
 	leader.node.SetNodes(leader.cfg.Cluster.Nodes[:2])
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
