@@ -76,26 +76,31 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 // CodecReady is the gate a leader asks before it writes an entry of
 // codec version v: nil once every member of cluster.nodes has reported
 // (in its account, asked within timeout) a codec of at least v; else an
-// ErrCodecNotReady naming those behind or not answering. A yes is kept
-// until cluster.nodes changes (a new member may run an older Outpost).
+// ErrCodecNotReady naming those behind or not answering. What every
+// member answered is kept, a no too: the gate then stands at the oldest
+// codec reported (a rolling upgrade's results go in the newest codec all
+// read, not back to the oldest this Outpost reads), until cluster.nodes
+// changes (a new member may run an older Outpost).
 func (n *Node) CodecReady(v int, timeout time.Duration) error {
 	if v <= int(n.codecOK.Load()) {
 		return nil
 	}
 	var behind []string
-	low := store.CodecVersion
+	low, answered := store.CodecVersion, true
 	for _, m := range n.Status(timeout).Nodes {
 		switch {
 		case m.State == "unreachable":
-			behind = append(behind, m.Node+" (did not answer)")
+			behind, answered = append(behind, m.Node+" (did not answer)"), false
 		case m.Codec < v:
 			behind = append(behind, fmt.Sprintf("%s (codec %d)", m.Node, m.Codec))
 		}
 		low = min(low, m.Codec)
 	}
+	if answered && int64(low) > n.codecOK.Load() {
+		n.codecOK.Store(int64(low))
+	}
 	if len(behind) > 0 {
 		return fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
 	}
-	n.codecOK.Store(int64(low))
 	return nil
 }
