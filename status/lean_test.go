@@ -141,6 +141,6 @@ func TestStepAllocatesAboutItsResults(t *testing.T) {
 		t.Errorf("a step of %d results (a copy: %d bytes) allocated %d bytes (%.1f×)", n, copyOf, alloc, float64(alloc)/float64(copyOf))
 	}
 	if len(ch.Results) != n || ch.Results[n-1].Check != "c999-1" {
-		t.Errorf("the step kept %d results, the last %q", len(ch.Results), ch.Results[len(ch.Results)-1].Check)
+		t.Fatalf("the step kept %d results, want %d, the last c999-1", len(ch.Results), n)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // rest of the entry in codec 3's strict JSON. Results are nearly all of
 // a busy log's bytes, and every member decodes every entry (the leader
 // once more, before it appends a forwarded one): as JSON a result was
-// 130 bytes and about 2.7 µs to decode, with a time parsed from text and
+// 135 bytes and about 2.1 µs to decode, with a time parsed from text and
 // an outcome from its name.
 //
 // The entry: the version byte; the JSON head's length (uvarint) and the
@@ -46,11 +46,24 @@ func encodeBinary(e Entry, v byte) ([]byte, error) {
 	out = append(out, v)
 	out = binary.AppendUvarint(out, uint64(len(h)))
 	out = append(out, h...)
-	return appendResults(out, e.At, results), nil
+	return appendResults(out, e.At, results)
+}
+
+// writable refuses a result the decoder would refuse, as JSON refused to
+// write such a time: an entry the leader appends as built is never
+// decoded before every member applies it.
+func writable(r Input) error {
+	if r.Outcome > probes.Down {
+		return fmt.Errorf("outcome %d", r.Outcome)
+	}
+	if y := r.At.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("time in year %d", y)
+	}
+	return nil
 }
 
 // appendResults appends results, with At kept as seconds from base's.
-func appendResults(out []byte, base time.Time, results []Input) []byte {
+func appendResults(out []byte, base time.Time, results []Input) ([]byte, error) {
 	out = binary.AppendUvarint(out, uint64(len(results)))
 	var table []string
 	index := map[string]int{}
@@ -72,6 +85,9 @@ func appendResults(out []byte, base time.Time, results []Input) []byte {
 		out = appendString(out, s)
 	}
 	for i, r := range results {
+		if err := writable(r); err != nil {
+			return nil, fmt.Errorf("encode entry: result %d: %w", i, err)
+		}
 		out = appendString(out, r.Check)
 		for _, x := range refs[3*i : 3*i+3] {
 			out = binary.AppendUvarint(out, uint64(x))
@@ -86,7 +102,7 @@ func appendResults(out []byte, base time.Time, results []Input) []byte {
 		out = binary.AppendVarint(out, int64(r.Latency))
 		out = appendString(out, r.Message)
 	}
-	return out
+	return out, nil
 }
 
 // minResult is the fewest bytes a result takes: a byte for each of its
@@ -219,10 +235,13 @@ func (r *reader) results(base time.Time) ([]Input, error) {
 	for i := range table {
 		table[i] = r.string()
 	}
-	if r.err != nil || n == 0 {
+	if r.err != nil {
 		return nil, r.err
 	}
-	out := make([]Input, n)
+	var out []Input
+	if n > 0 {
+		out = make([]Input, n)
+	}
 	for i := range out {
 		r.result(&out[i], table, base)
 		if r.err != nil {

@@ -81,6 +81,7 @@ func TestBinaryResultsRefuseDamage(t *testing.T) {
 		want string
 	}{
 		{"a byte after the results", append(one(0, 0, 0), 0), "data after the entry"},
+		{"bytes after no results", append(head(in), 0, 2, 1, 'x', 1, 'y', 0xde, 0xad), "data after the entry"},
 		{"an outcome past down", one(0, 0, 3), "result byte 0x3"},
 		{"an unknown flag", one(0, 0, 1<<5), "result byte 0x20"},
 		{"nanoseconds past a second", one(0, uint64(time.Second), 0), "time 0 s 1000000000 ns"},
@@ -131,6 +132,28 @@ func BenchmarkResultsCodec(b *testing.B) {
 				if _, err := DecodeEntry(data); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// What the decoder refuses is never written: an entry the leader appends
+// as built reaches every member without a decode before it, and one
+// member's bad clock or a bug would halt them all.
+func TestBinaryResultsRefuseToEncodeWhatCannotBeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Input)
+		want string
+	}{
+		{"a year JSON cannot write", func(r *Input) { r.At = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "result 1: time in year 10000"},
+		{"an outcome past down", func(r *Input) { r.Outcome = 7 }, "result 1: outcome 7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := resultsEntry(2)
+			tc.edit(&e.Inputs.Results[1])
+			if data, err := EncodeEntryAt(e, BinaryResultsCodec); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q (encoded %d bytes)", err, tc.want, len(data))
 			}
 		})
 	}
