@@ -329,3 +329,39 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 		t.Errorf("results after cluster.nodes changed stamped %d, want %d until every member is asked", v, store.MinCodecVersion)
 	}
 }
+
+// A follower's codec gate can be open where the leader's is not (a reload
+// that added a member on an older Outpost reached the leader first, or a
+// leader just elected): the leader appends a forwarded entry in the codec
+// its own gate allows, so the older member never meets one it cannot read.
+func TestLeaderAppendsInTheCodecItsGateAllows(t *testing.T) {
+	ms := threeNodes(t)
+	for _, m := range ms {
+		m.start(t, 0)
+	}
+	leader := leaderOf(t, ms)
+	for _, m := range ms {
+		if m != leader {
+			m.node.codec = store.OpenRollupCodec // one older member keeps the gate at 3 if it is asked
+			break
+		}
+	}
+	leader.node.codecOK.Store(store.OpenRollupCodec)
+	for _, v := range []int{store.OpenRollupCodec, store.CodecVersion} {
+		data, err := store.EncodeEntryAt(results(time.Now(), leader.id, probes.Up), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := leader.node.answerForward(data)
+		if a.Error != "" || a.Index == 0 {
+			t.Fatalf("forwarded codec-%d entry: %+v", v, a)
+		}
+		var l raft.Log
+		if err := leader.node.logs.GetLog(a.Index, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Data[0] != store.OpenRollupCodec {
+			t.Errorf("a forwarded codec-%d entry was appended in codec %d, want %d (the leader's gate)", v, l.Data[0], store.OpenRollupCodec)
+		}
+	}
+}
