@@ -26,14 +26,23 @@ import (
 // output (a step); version 2 carries its inputs. No version-1 log was
 // ever kept (a single node applies its entries as it writes them), so
 // none is read. Version 3 is version 2's JSON applied another way: its
-// results roll up through open records (OpenRollupCodec).
-const CodecVersion = 3
+// results roll up through open records (OpenRollupCodec). Version 4 is
+// version 3's JSON applied another way: its steps write the checks' states
+// in the compact form (CompactStateCodec).
+const CodecVersion = 4
 
 // OpenRollupCodec is the first codec version whose results roll up
 // through the checks' open records (openrollup.go); a version-2 entry's
 // go into the series directly, as an Outpost that knows only version 2
 // applies them, so a mixed cluster's members write the same bytes.
 const OpenRollupCodec = 3
+
+// CompactStateCodec is the first codec version whose steps write the
+// checks' states in the compact form (statecodec.go); an older entry's are
+// written as JSON, as an Outpost that knows only older versions writes
+// them, so a mixed cluster's members write the same bytes. Both forms are
+// read.
+const CompactStateCodec = 4
 
 // MinCodecVersion is the oldest entry encoding this Outpost reads.
 const MinCodecVersion = 2

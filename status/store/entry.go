@@ -307,7 +307,7 @@ func (e Entry) Parts() []string {
 func (e Entry) parts(res *Result) []part {
 	now := e.At
 	return []part{
-		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now, e.opensRollups()) }},
+		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now, e.opensRollups(), e.compactState()) }},
 		{"model", e.Model != "", func(tx *bolt.Tx) error { return applyModel(tx, e.Model) }},
 		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
 		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
@@ -330,6 +330,12 @@ func (e Entry) parts(res *Result) []part {
 // opensRollups reports whether e's results roll up through open records.
 func (e Entry) opensRollups() bool {
 	return e.Codec == 0 || e.Codec >= OpenRollupCodec
+}
+
+// compactState reports whether e writes its checks' states in the
+// compact form (CompactStateCodec).
+func (e Entry) compactState() bool {
+	return e.Codec == 0 || e.Codec >= CompactStateCodec
 }
 
 // Setting is one small stored value.
