@@ -27,12 +27,19 @@ var ErrCodecNotReady = errors.New("not every member knows the codec version this
 func entryCodec(store.Entry) int { return store.MinCodecVersion }
 
 // stampCodec is the version e is stamped with: what it needs, or for
-// results the open roll-ups' codec (store.OpenRollupCodec) once every
-// member has reported reading it. Results are never held back for it: a
-// version-2 entry rolls up the old way, on every member alike.
+// inputs the compact state's codec (store.CompactStateCodec) once every
+// member has reported reading it, else for results the open roll-ups'
+// (store.OpenRollupCodec) once every member reads that. Inputs are never
+// held back for either: an older entry is applied the old way, on every
+// member alike.
 func (n *Node) stampCodec(e store.Entry) int {
-	need := entryCodec(e)
-	if e.Inputs != nil && len(e.Inputs.Results) > 0 && int(n.codecOK.Load()) >= store.OpenRollupCodec {
+	need, ok := entryCodec(e), int(n.codecOK.Load())
+	switch {
+	case e.Inputs == nil:
+		return need
+	case ok >= store.CompactStateCodec:
+		return max(need, store.CompactStateCodec)
+	case len(e.Inputs.Results) > 0 && ok >= store.OpenRollupCodec:
 		return max(need, store.OpenRollupCodec)
 	}
 	return need
@@ -82,7 +89,8 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 // codec version v: nil once every member of cluster.nodes has reported
 // (in its account, asked within timeout) a codec of at least v; else an
 // ErrCodecNotReady naming those behind or not answering. A yes is kept
-// until cluster.nodes changes (a new member may run an older Outpost).
+// until cluster.nodes changes (a new member may run an older Outpost), and
+// so is the oldest codec reported when every member answered a no.
 func (n *Node) CodecReady(v int, timeout time.Duration) error {
 	if v <= int(n.codecOK.Load()) {
 		return nil
@@ -99,6 +107,12 @@ func (n *Node) CodecReady(v int, timeout time.Duration) error {
 		low = min(low, m.Codec)
 	}
 	if len(behind) > 0 {
+		// What every member reports is kept even so: in an upgrade from
+		// codec 3, results keep the open roll-ups (stampCodec) until the
+		// last member knows the compact state.
+		if low > int(n.codecOK.Load()) {
+			n.codecOK.Store(int64(low))
+		}
 		return fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
 	}
 	n.codecOK.Store(int64(low))
