@@ -43,7 +43,12 @@ var errStateShort = errors.New("truncated")
 
 // encodeCheckState returns cs in the compact form.
 func encodeCheckState(cs *status.CheckState) ([]byte, error) {
-	buf := make([]byte, 1, 64)
+	if cs == nil {
+		return nil, errors.New("check state: none")
+	}
+	// A state without its message takes about 40 bytes, each location's
+	// as much again: one allocation for most.
+	buf := make([]byte, 1, 48+len(cs.LastMessage)+64*len(cs.Regions))
 	buf[0] = compactState
 	return appendCheckState(buf, cs, 0)
 }
