@@ -56,10 +56,11 @@ type Entry struct {
 	// leads) is refused (Mark.Term).
 	Term uint64 `json:"-"`
 	// Codec is the codec version the entry was encoded with (DecodeEntry
-	// sets it from the first byte): what it rolls up through depends on
-	// it (OpenRollupCodec), so every applier of a log, old binary or new,
-	// writes the same bytes. 0, an entry applied as built (the single
-	// node's log), is this Outpost's CodecVersion.
+	// sets it from the first byte): what it rolls up through
+	// (OpenRollupCodec) and the form of the checks' states it writes
+	// (CompactStateCodec) depend on it, so every applier of a log, old
+	// binary or new, writes the same bytes. 0, an entry applied as built
+	// (the single node's log), is this Outpost's CodecVersion.
 	Codec int `json:"-"`
 	// Inputs are what happened (results, commands): the engine inside
 	// apply (status/machine) makes them a Step. The log carries these.
