@@ -27,14 +27,20 @@ var ErrCodecNotReady = errors.New("not every member knows the codec version this
 func entryCodec(store.Entry) int { return store.MinCodecVersion }
 
 // stampCodec is the version e is stamped with: what it needs, or for
-// results the newest codec every member has reported reading, from the
-// open roll-ups' (store.OpenRollupCodec) on; from store.BinaryResultsCodec
-// on that also makes the results binary. Results are never held back for
-// it: a version-2 entry rolls up the old way, on every member alike.
+// inputs the newest codec every member has reported reading from the
+// compact state's (store.CompactStateCodec, which also makes results
+// binary) on, else for results the open roll-ups' (store.OpenRollupCodec)
+// once every member reads that. Inputs are never held back for either: an
+// older entry is applied the old way, on every member alike.
 func (n *Node) stampCodec(e store.Entry) int {
-	need := entryCodec(e)
-	if ok := int(n.codecOK.Load()); e.Inputs != nil && len(e.Inputs.Results) > 0 && ok >= store.OpenRollupCodec {
-		return max(need, min(ok, store.CodecVersion))
+	need, ok := entryCodec(e), min(int(n.codecOK.Load()), store.CodecVersion)
+	switch {
+	case e.Inputs == nil:
+		return need
+	case ok >= store.CompactStateCodec:
+		return max(need, ok)
+	case len(e.Inputs.Results) > 0 && ok >= store.OpenRollupCodec:
+		return max(need, store.OpenRollupCodec)
 	}
 	return need
 }

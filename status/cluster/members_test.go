@@ -292,20 +292,35 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
 		t.Errorf("results while %s is behind stamped %d, want %d", old.id, v, store.MinCodecVersion)
 	}
-	// Upgraded once: the gate asks for the newest codec, as keepCodec
-	// does, and stands where every member is (it stayed shut, and results
-	// went back to codec 2, for as long as one member read only 3).
+	// The old member is upgraded to the open roll-ups' codec, not the
+	// compact state's: the gate for the newest stays shut, but results
+	// are stamped with the open roll-ups' and every member writes the
+	// check's state as JSON, as the old one does.
 	old.node.codec = store.OpenRollupCodec
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); !errors.Is(err, ErrCodecNotReady) {
-		t.Fatalf("gate for codec %d with %s on %d: %v, want ErrCodecNotReady", store.CodecVersion, old.id, store.OpenRollupCodec, err)
+		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady", old.id, old.node.codec, err)
 	}
-	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
-		t.Errorf("results while %s reads codec %d stamped %d, want %d", old.id, store.OpenRollupCodec, v, store.OpenRollupCodec)
+	t0 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	writeState := func(at time.Time, wantStamp int, wantLead byte) {
+		t.Helper()
+		e := results(at, leader.id, probes.Down)
+		if v := stamp(e); v != wantStamp {
+			t.Errorf("results stamped %d, want %d", v, wantStamp)
+		}
+		if _, err := leader.node.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+		sameFiles(t, fmt.Sprintf("one file after results stamped %d", wantStamp), ms)
+		if v := contents(t, leader.st)["checks/api-1"]; len(v) == 0 || v[0] != wantLead {
+			t.Errorf("results stamped %d wrote the state %q, want it to begin with %q", wantStamp, v, wantLead)
+		}
 	}
+	writeState(t0, store.OpenRollupCodec, '{')
 	old.node.codec = store.CodecVersion // upgraded
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); err != nil {
 		t.Fatalf("gate once every member is upgraded: %v", err)
 	}
+	writeState(t0.Add(time.Second), store.CompactStateCodec, 0x01)
 	if err := leader.node.CodecReady(store.CodecVersion+1, 3*time.Second); !errors.Is(err, ErrCodecNotReady) {
 		t.Fatalf("gate for a codec no member knows: %v", err)
 	}

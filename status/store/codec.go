@@ -27,7 +27,9 @@ import (
 // ever kept (a single node applies its entries as it writes them), so
 // none is read. Version 3 is version 2's JSON applied another way: its
 // results roll up through open records (OpenRollupCodec). Version 4
-// carries the results in binary (BinaryResultsCodec, resultcodec.go).
+// carries the results in binary (BinaryResultsCodec, resultcodec.go),
+// and its steps write the checks' states in the compact form
+// (CompactStateCodec, statecodec.go).
 const CodecVersion = 4
 
 // OpenRollupCodec is the first codec version whose results roll up
@@ -39,6 +41,13 @@ const OpenRollupCodec = 3
 // BinaryResultsCodec is the first codec version whose entries carry
 // their results in binary (resultcodec.go); older ones are all JSON.
 const BinaryResultsCodec = 4
+
+// CompactStateCodec is the first codec version whose steps write the
+// checks' states in the compact form (statecodec.go); an older entry's are
+// written as JSON, as an Outpost that knows only older versions writes
+// them, so a mixed cluster's members write the same bytes. Both forms are
+// read.
+const CompactStateCodec = 4
 
 // MinCodecVersion is the oldest entry encoding this Outpost reads.
 const MinCodecVersion = 2
