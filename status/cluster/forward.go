@@ -282,9 +282,12 @@ func (n *Node) answerForward(data []byte) answer {
 	if !n.up.Load() || n.r.State() != raft.Leader { // raft not started yet: it leads nothing
 		return answer{NotLeader: true}
 	}
-	if _, err := store.DecodeEntry(data); err != nil {
+	e, err := store.DecodeEntry(data)
+	if err != nil {
 		return answer{Error: err.Error()} // never appended: no node could apply it
 	}
+	n.pre.put(data, &e) // the apply here takes it rather than decoding again
+	defer n.pre.drop(data)
 	res, index, err := n.applyLocal(data)
 	a := answerOf(res, err)
 	a.Index = index

@@ -12,6 +12,17 @@ import (
 type Logged struct {
 	Data        []byte
 	Index, Term uint64
+	// Entry is Data decoded already by this node (a leader decodes a
+	// forwarded entry before it appends it); nil: Data is decoded here.
+	Entry *store.Entry
+}
+
+// decode is the entry l carries (DecodeEntry of its data).
+func (l Logged) decode() (store.Entry, error) {
+	if l.Entry != nil {
+		return *l.Entry, nil
+	}
+	return store.DecodeEntry(l.Data)
 }
 
 // Outcome is what applying one entry of a batch gave.
@@ -33,7 +44,7 @@ func (m *Machine) ApplyBatch(logs []Logged) []Outcome {
 		return out
 	}
 	for i, l := range logs {
-		out[i].Result, out[i].Err = m.ApplyEncoded(l.Data, l.Index, l.Term)
+		out[i].Result, out[i].Err = m.ApplyLogged(l)
 	}
 	return out
 }
@@ -95,7 +106,7 @@ func (m *Machine) together(logs []Logged) ([]store.Entry, bool) {
 	entries := make([]store.Entry, len(logs))
 	inputs := false
 	for i, l := range logs {
-		e, err := store.DecodeEntry(l.Data)
+		e, err := l.decode()
 		if err != nil || l.Index == 0 || e.Model != "" || (e.Subscription != nil && e.Subscription.Erase) {
 			return nil, false
 		}
