@@ -40,10 +40,14 @@ type Outcome struct {
 // entry alone, and a failure halts at its index as ApplyEncoded does.
 func (m *Machine) ApplyBatch(logs []Logged) []Outcome {
 	out := make([]Outcome, len(logs))
-	if len(logs) > 1 && m.applyTogether(logs, out) {
+	tried := len(logs) > 1
+	if tried && m.applyTogether(logs, out) {
 		return out
 	}
 	for i, l := range logs {
+		if tried {
+			l.Entry = nil // a run tried whole may have stepped with it: decode afresh
+		}
 		out[i].Result, out[i].Err = m.ApplyLogged(l)
 	}
 	return out
