@@ -172,24 +172,8 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	cut := e.locationsCutOff()
 	var states []*CheckState // a component's checks' states, reused
 	for i, def := range e.m.Components {
-		st := e.s.Components[def.ID]
-		cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
-			GroupID: GroupID(def.Group), Position: i + 1, Status: Operational, Since: started, CreatedAt: started}
-		if st != nil {
-			cv.Status, cv.Since = st.Status, st.Since
-			if !st.CreatedAt.IsZero() {
-				cv.CreatedAt = st.CreatedAt
-			}
-		}
-		// Each check's state is looked up once for the component's
-		// freshness and its locations: a member's snapshot did it per
-		// location, about six times a single node's cost (BenchmarkSnapshotLocations).
-		checks := e.m.checksOf(def.ID)
-		states = e.statesOf(checks, states[:0])
-		cv.LastChecked, cv.Stale = e.freshness(checks, states, now, started)
-		cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
-		cv.NoData = cv.Status == Operational && e.noData(def.ID)
-		e.locate(&cv, checks, states, cut, now)
+		var cv ComponentView
+		cv, states = e.componentView(i, def, cut, states, now, started)
 		if cv.LastChecked.After(s.LastResultAt) {
 			s.LastResultAt = cv.LastChecked
 		}
@@ -242,6 +226,31 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	}
 	s.Upcoming = e.upcoming(now)
 	return s
+}
+
+// componentView is the i-th component's view at now, but for its group's
+// part; states is room for its checks' states (statesOf), handed back
+// for the next component. cut is locationsCutOff's.
+func (e *Engine) componentView(i int, def ComponentDef, cut map[string]bool, states []*CheckState, now, started time.Time) (ComponentView, []*CheckState) {
+	st := e.s.Components[def.ID]
+	cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
+		GroupID: GroupID(def.Group), Position: i + 1, Status: Operational, Since: started, CreatedAt: started}
+	if st != nil {
+		cv.Status, cv.Since = st.Status, st.Since
+		if !st.CreatedAt.IsZero() {
+			cv.CreatedAt = st.CreatedAt
+		}
+	}
+	// Each check's state is looked up once for the component's freshness
+	// and its locations: a member's snapshot did it per location, about
+	// six times a single node's cost (BenchmarkSnapshotLocations).
+	checks := e.m.checksOf(def.ID)
+	states = e.statesOf(checks, states[:0])
+	cv.LastChecked, cv.Stale = e.freshness(checks, states, now, started)
+	cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
+	cv.NoData = cv.Status == Operational && e.noData(def.ID)
+	e.locate(&cv, checks, states, cut, now)
+	return cv, states
 }
 
 // Isolate shows the snapshot as that of a cluster member cut off from the
