@@ -170,7 +170,9 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	}
 	s.Groups = make([]GroupView, 0, len(groups))
 	cut := e.locationsCutOff()
-	var states []*CheckState // a component's checks' states, reused
+	// A component's checks' states, reused: room for most components' at
+	// once, so it rarely grows.
+	states := make([]*CheckState, 0, min(len(e.m.Checks), 256))
 	for i, def := range e.m.Components {
 		var cv ComponentView
 		cv, states = e.componentView(i, def, cut, states, now, started)
