@@ -23,7 +23,6 @@ type fsm struct {
 	st      *store.Store // the machine's: whether it halted
 	dir     string       // where a snapshot waits between Snapshot and Persist
 	applied *appliedMark
-	pre     *predecoded // the leader's forwarded entries, decoded already
 }
 
 // appliedMark is the highest log index this member's file holds as far as
@@ -78,7 +77,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	res, err := f.m.ApplyLogged(machine.Logged{Data: l.Data, Index: l.Index, Term: l.Term, Entry: f.pre.take(l.Data)})
+	res, err := f.m.ApplyEncoded(l.Data, l.Index, l.Term)
 	f.appliedTo(l.Index)
 	return applied{res, err}
 }
@@ -96,7 +95,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	at := make([]int, 0, len(logs))
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
-			cmds = append(cmds, machine.Logged{Data: l.Data, Index: l.Index, Term: l.Term, Entry: f.pre.take(l.Data)})
+			cmds = append(cmds, machine.Logged{Data: l.Data, Index: l.Index, Term: l.Term})
 			at = append(at, i)
 		}
 	}

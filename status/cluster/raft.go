@@ -63,7 +63,6 @@ type Node struct {
 	lead      *leadership   // raft's leadership notifications, for every reader
 	fwd       *streams      // this member's forward streams to the leader
 	applied   *appliedMark  // what this member's FSM applied (forwardTo waits on it)
-	pre       *predecoded   // forwarded entries decoded before their append
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -96,8 +95,7 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
-		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership(),
-		pre: newPredecoded()}
+		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
 	n.fwd = newStreams(n.dialForward)
 	at, _ := o.Store.AppliedIndex() // 0 on a failed read: the first apply sets it
 	n.applied = newAppliedMark(at)
@@ -165,7 +163,7 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
-	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, st: o.Store, dir: dir, applied: n.applied, pre: n.pre}, logs, n.logs, snaps, trans); err != nil {
+	if n.r, err = raft.NewRaft(rc, &fsm{m: o.Machine, st: o.Store, dir: dir, applied: n.applied}, logs, n.logs, snaps, trans); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
 	n.up.Store(true)

@@ -12,17 +12,6 @@ import (
 type Logged struct {
 	Data        []byte
 	Index, Term uint64
-	// Entry is Data decoded already by this node (a leader decodes a
-	// forwarded entry before it appends it); nil: Data is decoded here.
-	Entry *store.Entry
-}
-
-// decode is the entry l carries (DecodeEntry of its data).
-func (l Logged) decode() (store.Entry, error) {
-	if l.Entry != nil {
-		return *l.Entry, nil
-	}
-	return store.DecodeEntry(l.Data)
 }
 
 // Outcome is what applying one entry of a batch gave.
@@ -40,15 +29,11 @@ type Outcome struct {
 // entry alone, and a failure halts at its index as ApplyEncoded does.
 func (m *Machine) ApplyBatch(logs []Logged) []Outcome {
 	out := make([]Outcome, len(logs))
-	tried := len(logs) > 1
-	if tried && m.applyTogether(logs, out) {
+	if len(logs) > 1 && m.applyTogether(logs, out) {
 		return out
 	}
 	for i, l := range logs {
-		if tried {
-			l.Entry = nil // a run tried whole may have stepped with it: decode afresh
-		}
-		out[i].Result, out[i].Err = m.ApplyLogged(l)
+		out[i].Result, out[i].Err = m.ApplyEncoded(l.Data, l.Index, l.Term)
 	}
 	return out
 }
@@ -110,7 +95,7 @@ func (m *Machine) together(logs []Logged) ([]store.Entry, bool) {
 	entries := make([]store.Entry, len(logs))
 	inputs := false
 	for i, l := range logs {
-		e, err := l.decode()
+		e, err := store.DecodeEntry(l.Data)
 		if err != nil || l.Index == 0 || e.Model != "" || (e.Subscription != nil && e.Subscription.Erase) {
 			return nil, false
 		}

@@ -184,18 +184,11 @@ func (m *Machine) step(w writer, e store.Entry) (res store.Result, ch *status.Ch
 // the term is not known), and halting the store on anything but success
 // or a refusal (store.HaltOn).
 func (m *Machine) ApplyEncoded(data []byte, index, term uint64) (store.Result, error) {
-	return m.ApplyLogged(Logged{Data: data, Index: index, Term: term})
-}
-
-// ApplyLogged is ApplyEncoded for an entry of the log, decoded here
-// unless it comes decoded already (Logged.Entry).
-func (m *Machine) ApplyLogged(l Logged) (store.Result, error) {
-	index := l.Index
-	e, err := m.entryAt(l)
+	e, err := m.st.DecodeAt(data, index)
 	if err != nil {
 		return store.Result{}, err
 	}
-	e.Term = l.Term
+	e.Term = term
 	if e.Inputs != nil {
 		if err := m.awaitModel(); err != nil {
 			// Not applied: this member must stop here, not move past it
@@ -205,24 +198,6 @@ func (m *Machine) ApplyLogged(l Logged) (store.Result, error) {
 	}
 	res, err := m.Apply(e)
 	return res, m.st.HaltOn(index, err)
-}
-
-// entryAt is l's entry at its index, as the store's DecodeAt gives it: a
-// halted store applies nothing, and an entry that does not decode halts
-// it.
-func (m *Machine) entryAt(l Logged) (store.Entry, error) {
-	if l.Entry == nil {
-		return m.st.DecodeAt(l.Data, l.Index)
-	}
-	if err := m.st.Halted(); err != nil {
-		return store.Entry{}, err
-	}
-	if l.Index == 0 {
-		return store.Entry{}, errors.New("apply encoded entry: no log index")
-	}
-	e := *l.Entry
-	e.Index = l.Index
-	return e, nil
 }
 
 // undo puts the engine back to the store's last committed state after a
