@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -11,6 +12,7 @@ import (
 // nothing: GOGC or GOMEMLIMIT in the environment leaves the runtime as the
 // operator set it, and whichever way it went, the start's log says so.
 func TestGCDefaultOnlyWhenTheEnvironmentIsSilent(t *testing.T) {
+	ours := "gogc=" + strconv.Itoa(defaultGCPercent)
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -18,12 +20,12 @@ func TestGCDefaultOnlyWhenTheEnvironmentIsSilent(t *testing.T) {
 		logHas  string
 		logLack string
 	}{
-		{"neither set", nil, defaultGCPercent, "gogc=50", "operator"},
-		{"GOGC set", map[string]string{"GOGC": "100"}, 0, "GOGC", "gogc=50"},
-		{"GOGC off", map[string]string{"GOGC": "off"}, 0, "GOGC", "gogc=50"},
-		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "200MiB"}, 0, "GOMEMLIMIT", "gogc=50"},
+		{"neither set", nil, defaultGCPercent, ours, "operator"},
+		{"GOGC set", map[string]string{"GOGC": "100"}, 0, "GOGC", ours},
+		{"GOGC off", map[string]string{"GOGC": "off"}, 0, "GOGC", ours},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "200MiB"}, 0, "GOMEMLIMIT", ours},
 		// The runtime reads an empty GOGC as unset (100), and so do we.
-		{"GOGC empty", map[string]string{"GOGC": ""}, defaultGCPercent, "gogc=50", "operator"},
+		{"GOGC empty", map[string]string{"GOGC": ""}, defaultGCPercent, ours, "operator"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
