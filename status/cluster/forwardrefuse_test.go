@@ -44,4 +44,3 @@ func TestLeaderRefusesAnUndecodableForwardedEntry(t *testing.T) {
 		})
 	}
 }
-
