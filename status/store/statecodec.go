@@ -57,6 +57,9 @@ func appendCheckState(buf []byte, cs *status.CheckState, depth int) ([]byte, err
 	if depth > maxStateDepth {
 		return nil, fmt.Errorf("check state: regions nest deeper than %d", maxStateDepth)
 	}
+	if cs.LastOutcome > probes.Down { // never written: the decoder, as JSON, refuses it
+		return nil, fmt.Errorf("check state: outcome %d", cs.LastOutcome)
+	}
 	buf = appendString(buf, string(cs.Status))
 	buf = appendTime(buf, cs.Since)
 	for _, n := range [...]int{cs.Fails, cs.NotUp, cs.Oks, cs.NotDown} {
@@ -105,7 +108,8 @@ func boolByte(b bool) byte {
 
 // decodeCheckState decodes a value of the checks bucket, compact or
 // JSON. A value that does not decode is an error, never a panic, and no
-// length in it allocates more than the value's own size.
+// length or count in it is believed past the bytes left: what it
+// allocates stays within a small multiple of the value's own size.
 func decodeCheckState(v []byte) (*status.CheckState, error) {
 	if len(v) > 0 && v[0] == compactState {
 		d := stateDecoder{b: v[1:]}
@@ -147,7 +151,7 @@ func (d *stateDecoder) state(depth int) *status.CheckState {
 	cs := &status.CheckState{Status: status.CheckStatus(d.string()), Since: d.time()}
 	cs.Fails, cs.NotUp, cs.Oks, cs.NotDown = d.int(), d.int(), d.int(), d.int()
 	cs.LastAt = d.time()
-	if o := d.uvarint(); o <= 0xff {
+	if o := d.uvarint(); o <= uint64(probes.Down) { // JSON refuses an outcome it does not know
 		cs.LastOutcome = probes.Outcome(o)
 	} else {
 		d.fail(fmt.Errorf("outcome %d", o))

@@ -70,7 +70,7 @@ func TestCheckStateRoundTrips(t *testing.T) {
 		{"long message", &status.CheckState{Status: status.CheckDown, LastMessage: long, LastAt: t0}},
 		{"another zone and nanoseconds", &status.CheckState{Since: t0.In(berlin).Add(999999999), LastAt: time.Date(2262, 1, 1, 0, 0, 0, 1, berlin)}},
 		{"far times", &status.CheckState{Since: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), LastAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)}},
-		{"negative counters", &status.CheckState{Fails: -1, Oks: 1 << 40, LastLatency: -time.Second, LastOutcome: 7}},
+		{"negative counters", &status.CheckState{Fails: -1, Oks: 1 << 40, LastLatency: -time.Second, LastOutcome: probes.Down}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := encodeCheckState(tc.cs)
@@ -201,6 +201,18 @@ func TestCompactCheckStateRefusesDamage(t *testing.T) {
 				t.Fatalf("decoded %+v, want an error", cs)
 			}
 		})
+	}
+	// An outcome JSON does not know is refused both ways, as JSON refuses it.
+	plain := append(append([]byte{compactState}, zeros...), 0, 0, 0, 0)
+	if _, err := decodeCheckState(plain); err != nil {
+		t.Fatalf("a state of zeros: %v", err)
+	}
+	plain[1+9] = byte(probes.Down) + 1
+	if cs, err := decodeCheckState(plain); err == nil || !strings.Contains(err.Error(), "outcome 3") {
+		t.Errorf("an outcome past down: %+v, %v, want refused", cs, err)
+	}
+	if _, err := encodeCheckState(&status.CheckState{LastOutcome: probes.Down + 1}); err == nil {
+		t.Error("a state with an outcome past down encoded")
 	}
 	if _, err := decodeCheckState(deep); err == nil || !strings.Contains(err.Error(), "deeper") {
 		t.Errorf("regions nested %d deep: %v, want refused for the depth", maxStateDepth+2, err)
