@@ -19,9 +19,10 @@ const defaultGCPercent = 25
 // speaks for the collector, and logs which of the two is in force, so an
 // operator reading the start's log knows what to override.
 func applyGCDefault(log *slog.Logger, lookup func(string) (string, bool), setPercent func(int) int) {
+	// An empty variable is unset, as the runtime reads it.
 	gogc, _ := lookup("GOGC")
-	limit, hasLimit := lookup("GOMEMLIMIT")
-	if gogc != "" || hasLimit {
+	limit, _ := lookup("GOMEMLIMIT")
+	if gogc != "" || limit != "" {
 		log.Info("garbage collector as the operator set it",
 			slog.String("GOGC", gogc), slog.String("GOMEMLIMIT", limit))
 		return

@@ -26,6 +26,7 @@ func TestGCDefaultOnlyWhenTheEnvironmentIsSilent(t *testing.T) {
 		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "200MiB"}, 0, "GOMEMLIMIT", ours},
 		// The runtime reads an empty GOGC as unset (100), and so do we.
 		{"GOGC empty", map[string]string{"GOGC": ""}, defaultGCPercent, ours, "operator"},
+		{"GOMEMLIMIT empty", map[string]string{"GOMEMLIMIT": ""}, defaultGCPercent, ours, "operator"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
