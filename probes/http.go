@@ -43,7 +43,10 @@ type HTTP struct {
 	maxRedirects int
 	tlsConfig    *tls.Config
 	userAgent    string
-	dialer       *net.Dialer
+	// resolver is all of a dialer that is the check's: each run makes its
+	// dialer, as it makes its transport, rather than each of thousands of
+	// checks holding one.
+	resolver *net.Resolver
 }
 
 func newHTTP(s Spec, o Options) (Probe, error) {
@@ -55,8 +58,7 @@ func newHTTP(s Spec, o Options) (Probe, error) {
 		contains: s.Expect.BodyContains, notContains: s.Expect.BodyNotContains,
 		maxLatency: s.Expect.MaxLatency, maxBody: s.MaxBodyBytes,
 		follow: s.FollowRedirects == nil || *s.FollowRedirects, maxRedirects: s.MaxRedirects,
-		userAgent: "Outpost/" + o.Version, dialer: o.dialer(),
-		headers: make(http.Header, len(s.Headers)),
+		userAgent: "Outpost/" + o.Version, resolver: o.Resolver,
 	}
 	if p.method == "" {
 		p.method = http.MethodGet
@@ -66,6 +68,9 @@ func newHTTP(s Spec, o Options) (Probe, error) {
 	}
 	if p.maxRedirects <= 0 {
 		p.maxRedirects = defaultMaxRedirects
+	}
+	if len(s.Headers) > 0 { // most checks have none: nil until one is set
+		p.headers = make(http.Header, len(s.Headers))
 	}
 	for k, v := range s.Headers {
 		p.headers.Set(k, v)
@@ -134,7 +139,7 @@ func (p *HTTP) exchange(ctx context.Context) (Result, http.Header, []byte) {
 		DisableKeepAlives:   true,
 		TLSClientConfig:     p.tlsConfig.Clone(),
 		Proxy:               nil, // an out-of-band monitor must not depend on a proxy
-		DialContext:         p.dialer.DialContext,
+		DialContext:         Options{Resolver: p.resolver}.dialer().DialContext,
 		TLSHandshakeTimeout: 0, // the run's context bounds everything
 		// A hostile peer's headers are bounded like its body.
 		MaxResponseHeaderBytes: maxHeaderBytes,
@@ -151,7 +156,9 @@ func (p *HTTP) exchange(ctx context.Context) (Result, http.Header, []byte) {
 	if err != nil {
 		return down(ReasonInternal, 0, "build request: %v", err), nil, nil
 	}
-	req.Header = p.headers.Clone()
+	if p.headers != nil {
+		req.Header = p.headers.Clone()
+	}
 	req.Header.Set("User-Agent", p.userAgent)
 
 	start := time.Now()

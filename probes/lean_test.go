@@ -29,3 +29,26 @@ func TestPlainHTTPProbesHoldNoTLSConfig(t *testing.T) {
 	}
 	runtime.KeepAlive(probes)
 }
+
+// A plain HTTP check holds its settings and nothing a run can make: a
+// dialer (only the resolver is the check's) and an empty header map were
+// about 240 of the 431 bytes each of 5,000 checks held.
+func TestPlainHTTPProbeHoldsOnlyItsSettings(t *testing.T) {
+	probes := make([]Probe, 2000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range probes {
+		p, err := New(Spec{Name: fmt.Sprintf("check-%d", i), Kind: "http", Target: "http://127.0.0.1:1/"}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes[i] = p
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / int64(len(probes)); !raceOn && per > 256 {
+		t.Errorf("a plain HTTP probe holds %d bytes", per)
+	}
+	runtime.KeepAlive(probes)
+}

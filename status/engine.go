@@ -166,14 +166,20 @@ func (e *Engine) Apply(b Batch) *Changes {
 		return results[i].Check < results[j].Check
 	})
 	wentDown := false
+	// The results the engine keeps are a prefix of its sorted copy, kept
+	// in place: a step of thousands grew a new slice a dozen times.
+	kept := results[:0]
 	for _, r := range results {
 		before := e.checkStatus(r.Check)
 		if e.applyResult(r, now) {
-			ch.Results = append(ch.Results, r)
+			kept = append(kept, r)
 			if after := e.checkStatus(r.Check); after == CheckDown && before != CheckDown && !e.isCanary(r.Check) {
 				wentDown = true
 			}
 		}
+	}
+	if len(kept) > 0 {
+		ch.Results = kept
 	}
 	if wentDown {
 		e.recheckCanaries(now)

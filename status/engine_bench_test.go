@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,33 +51,57 @@ func BenchmarkStep(b *testing.B) {
 }
 
 // BenchmarkSnapshotLocations is the snapshot a member of a three-location
-// cluster publishes after the entries it applies: 3,000 components with
-// one check each, every check up from every location.
+// cluster publishes after the entries it applies, every check up from
+// every location: 3,000 components with one check each, and the soak's
+// shape (cmd/outpost BenchmarkClusterSoak: 3,000 checks in 50 components);
+// single= is the same soak shape on a single node, the figure a member's
+// is compared with.
 //
 //	go test ./status -run '^$' -bench SnapshotLocations -benchmem
 func BenchmarkSnapshotLocations(b *testing.B) {
-	locs := []string{"eu-west", "us-east", "ap-southeast"}
-	m := &Model{SiteTitle: "Scale", AutoIncidents: true, ReopenWindow: time.Minute, Locations: locs}
-	for i := range 3000 {
-		id := fmt.Sprintf("c%d", i)
-		m.Components = append(m.Components, ComponentDef{ID: id, Name: id})
-		m.Checks = append(m.Checks, CheckDef{Name: id + "-1", Component: id, FailureThreshold: 3, SuccessThreshold: 1, Every: 30 * time.Second})
+	three := []string{"eu-west", "us-east", "ap-southeast"}
+	for _, c := range []struct {
+		name       string
+		components int
+		locs       []string
+	}{{"components=3000", 3000, three}, {"soak", 50, three}, {"soak-single", 50, nil}} {
+		b.Run(c.name, func(b *testing.B) { benchSnapshot(b, c.components, c.locs) })
 	}
-	e := NewEngine(m, nil)
-	now := t0
-	for _, loc := range locs {
-		rs := make([]CheckResult, 0, 3000)
-		for i := range 3000 {
-			rs = append(rs, CheckResult{Check: fmt.Sprintf("c%d-1", i), At: now, Location: loc, Result: probes.Result{Outcome: probes.Up, Latency: time.Millisecond}})
-		}
-		now = now.Add(time.Second)
-		e.Apply(Batch{Now: now, Results: rs})
-	}
-	if s := e.Snapshot(now, t0); len(s.Components[0].Locations) != 3 {
-		b.Fatalf("a component seen from %d locations, want 3", len(s.Components[0].Locations))
-	}
+}
+
+// benchSnapshot builds snapshots of snapshotEngine's engine.
+func benchSnapshot(b *testing.B, components int, locs []string) {
+	e, now := snapshotEngine(b, components, locs)
 	b.ResetTimer()
 	for range b.N {
 		e.Snapshot(now, t0)
 	}
+}
+
+// snapshotEngine is an engine of 3,000 checks spread over components,
+// each up from every location (one run with no location on a single
+// node), and the time its snapshots are taken at.
+func snapshotEngine(tb testing.TB, components int, locs []string) (*Engine, time.Time) {
+	m := &Model{SiteTitle: "Scale", AutoIncidents: true, ReopenWindow: time.Minute, Locations: locs}
+	for i := range components {
+		id := fmt.Sprintf("c%d", i)
+		m.Components = append(m.Components, ComponentDef{ID: id, Name: id})
+	}
+	for i := range 3000 {
+		m.Checks = append(m.Checks, CheckDef{Name: fmt.Sprintf("check-%05d", i), Component: fmt.Sprintf("c%d", i%components), FailureThreshold: 3, SuccessThreshold: 1, Every: 30 * time.Second})
+	}
+	e := NewEngine(m, nil)
+	now := t0
+	for _, loc := range append(slices.Clone(locs), "")[:max(len(locs), 1)] {
+		rs := make([]CheckResult, 0, 3000)
+		for i := range 3000 {
+			rs = append(rs, CheckResult{Check: fmt.Sprintf("check-%05d", i), At: now, Location: loc, Result: probes.Result{Outcome: probes.Up, Latency: time.Millisecond}})
+		}
+		now = now.Add(time.Second)
+		e.Apply(Batch{Now: now, Results: rs})
+	}
+	if s := e.Snapshot(now, t0); len(s.Components[0].Locations) != len(locs) {
+		tb.Fatalf("a component seen from %d locations, want %d", len(s.Components[0].Locations), len(locs))
+	}
+	return e, now
 }

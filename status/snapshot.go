@@ -170,20 +170,12 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	}
 	s.Groups = make([]GroupView, 0, len(groups))
 	cut := e.locationsCutOff()
+	// A component's checks' states, reused: room for most components' at
+	// once, so it rarely grows.
+	states := make([]*CheckState, 0, min(len(e.m.Checks), 256))
 	for i, def := range e.m.Components {
-		st := e.s.Components[def.ID]
-		cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
-			GroupID: GroupID(def.Group), Position: i + 1, Status: Operational, Since: started, CreatedAt: started}
-		if st != nil {
-			cv.Status, cv.Since = st.Status, st.Since
-			if !st.CreatedAt.IsZero() {
-				cv.CreatedAt = st.CreatedAt
-			}
-		}
-		cv.LastChecked, cv.Stale = e.freshness(def.ID, now, started)
-		cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
-		cv.NoData = cv.Status == Operational && e.noData(def.ID)
-		e.locate(&cv, cut, now)
+		var cv ComponentView
+		cv, states = e.componentView(i, def, cut, states, now, started)
 		if cv.LastChecked.After(s.LastResultAt) {
 			s.LastResultAt = cv.LastChecked
 		}
@@ -236,6 +228,31 @@ func (e *Engine) Snapshot(now time.Time, started time.Time) *Snapshot {
 	}
 	s.Upcoming = e.upcoming(now)
 	return s
+}
+
+// componentView is the i-th component's view at now, but for its group's
+// part; states is room for its checks' states (statesOf), handed back
+// for the next component. cut is locationsCutOff's.
+func (e *Engine) componentView(i int, def ComponentDef, cut map[string]bool, states []*CheckState, now, started time.Time) (ComponentView, []*CheckState) {
+	st := e.s.Components[def.ID]
+	cv := ComponentView{ID: def.ID, Name: def.Name, Description: def.Description, Group: def.Group,
+		GroupID: GroupID(def.Group), Position: i + 1, Status: Operational, Since: started, CreatedAt: started}
+	if st != nil {
+		cv.Status, cv.Since = st.Status, st.Since
+		if !st.CreatedAt.IsZero() {
+			cv.CreatedAt = st.CreatedAt
+		}
+	}
+	// Each check's state is looked up once for the component's freshness
+	// and its locations: a member's snapshot did it per location, about
+	// six times a single node's cost (BenchmarkSnapshotLocations).
+	checks := e.m.checksOf(def.ID)
+	states = e.statesOf(checks, states[:0])
+	cv.LastChecked, cv.Stale = e.freshness(checks, states, now, started)
+	cv.Stale = cv.Stale || !e.s.ConnectivitySince.IsZero() // we cannot see: say so
+	cv.NoData = cv.Status == Operational && e.noData(def.ID)
+	e.locate(&cv, checks, states, cut, now)
+	return cv, states
 }
 
 // Isolate shows the snapshot as that of a cluster member cut off from the
@@ -332,13 +349,22 @@ func (e *Engine) noData(id string) bool {
 	return len(checks) > 0
 }
 
+// statesOf appends the states of checks (nil: none yet) to into.
+func (e *Engine) statesOf(checks []CheckDef, into []*CheckState) []*CheckState {
+	for _, c := range checks {
+		into = append(into, e.s.Checks[c.Name])
+	}
+	return into
+}
+
 // freshness returns the newest result time of a component's checks and
 // whether any of them is stale: silent for StaleAfter of its periods (or
-// never heard from that long after start).
-func (e *Engine) freshness(id string, now, started time.Time) (last time.Time, stale bool) {
-	for _, c := range e.m.checksOf(id) {
+// never heard from that long after start). states are the checks' own
+// (statesOf).
+func (e *Engine) freshness(checks []CheckDef, states []*CheckState, now, started time.Time) (last time.Time, stale bool) {
+	for i, c := range checks {
 		seen := started
-		if cs := e.s.Checks[c.Name]; cs != nil {
+		if cs := states[i]; cs != nil {
 			seen = cs.LastAt
 			if cs.LastAt.After(last) {
 				last = cs.LastAt

@@ -22,6 +22,7 @@ func TestSnapshotLocations(t *testing.T) {
 	now := t0.Add(time.Hour)
 	fresh := now.Add(-10 * time.Second)
 	old := now.Add(-5 * time.Minute) // more than StaleAfter (2) periods of 30 s
+	edge := now.Add(-time.Minute)    // exactly StaleAfter periods
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	upAll := func(l1, l2, l3 int) map[string]*CheckState {
 		return map[string]*CheckState{"ap-southeast": region(CheckUp, probes.Up, ms(l1), fresh),
@@ -75,6 +76,21 @@ func TestSnapshotLocations(t *testing.T) {
 				"ap-southeast": region(CheckUp, probes.Up, ms(10), fresh), "eu-west": region(CheckUnknown, probes.Up, ms(10), fresh),
 				"us-east": region(CheckUp, probes.Up, ms(10), fresh)}}},
 			want: []LocationView{lv("ap-southeast", Operational, 120), {Location: "eu-west", Status: Operational, NoData: true, Latency: ms(40), HasLatency: true, LastChecked: fresh},
+				{Location: "us-east", Status: Operational, Stale: true, Latency: ms(90), HasLatency: true, LastChecked: fresh}}},
+		// silent's bound is now computed once per check (now less
+		// StaleAfter periods) rather than per location: the edge is kept.
+		{name: "silent exactly StaleAfter periods: not stale", locations: threeLocations, checks: map[string]*CheckState{
+			"api-1": {Status: CheckUp, LastAt: fresh, Regions: map[string]*CheckState{
+				"ap-southeast": region(CheckUp, probes.Up, ms(120), fresh), "eu-west": region(CheckUp, probes.Up, ms(40), fresh),
+				"us-east": region(CheckUp, probes.Up, ms(90), edge)}},
+			"api-2": {Status: CheckUp, LastAt: fresh, Regions: upAll(100, 45, 80)}},
+			want: []LocationView{lv("ap-southeast", Operational, 120), lv("eu-west", Operational, 45), lv("us-east", Operational, 90)}},
+		{name: "a nanosecond longer: stale", locations: threeLocations, checks: map[string]*CheckState{
+			"api-1": {Status: CheckUp, LastAt: fresh, Regions: map[string]*CheckState{
+				"ap-southeast": region(CheckUp, probes.Up, ms(120), fresh), "eu-west": region(CheckUp, probes.Up, ms(40), fresh),
+				"us-east": region(CheckUp, probes.Up, ms(90), edge.Add(-time.Nanosecond))}},
+			"api-2": {Status: CheckUp, LastAt: fresh, Regions: upAll(100, 45, 80)}},
+			want: []LocationView{lv("ap-southeast", Operational, 120), lv("eu-west", Operational, 45),
 				{Location: "us-east", Status: Operational, Stale: true, Latency: ms(90), HasLatency: true, LastChecked: fresh}}},
 		{name: "a check limited to some locations", locations: threeLocations, limit: []string{"eu-west", "us-east"}, checks: map[string]*CheckState{
 			"api-1": {Status: CheckUp, LastAt: fresh, Regions: upAll(120, 40, 90)},

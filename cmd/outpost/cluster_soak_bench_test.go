@@ -24,9 +24,11 @@ var (
 	// cluster appends about one entry a second: its routine results
 	// gather for a second; see docs/benchmarks.md).
 	soakThreshold = flag.Int("soak.snapshot", 400, "BenchmarkClusterSoak: cluster.snapshot_threshold")
-	// soakProfile saves 25 s CPU profiles (the operators' listener's write
-	// timeout is 30 s) of a follower and of the single node, taken together
-	// in the soak's middle.
+	// soakProfile saves CPU profiles of the leader, a follower and the
+	// single node covering the whole measured window, taken together: one
+	// 25 s profile after another (the operators' listener's write timeout
+	// is 30 s), merged by `go tool pprof -proto`, so the roles compare on
+	// minutes of samples rather than one noisy second.
 	soakProfile = flag.String("soak.profile", "", "BenchmarkClusterSoak: write cpu-leader.pprof, cpu-follower.pprof and cpu-single.pprof here")
 	idleDur     = flag.Duration("idle.dur", time.Minute, "BenchmarkClusterIdle: how long it measures")
 )
@@ -241,20 +243,18 @@ func roles(ms []*soakMember) (leader, follower *clusterProc) {
 }
 
 // watchSnapshots waits out the soak, noting each member's new snapshots
-// (raft keeps two) by their folders' names every 2 s, and takes the CPU
-// profiles in the middle when asked.
+// (raft keeps two) by their folders' names every 2 s, and profiles the
+// three roles over the whole window when asked.
 func watchSnapshots(ms []*soakMember, d time.Duration, lead, fol *clusterProc, single *soakMember) map[string]map[string]int64 {
 	seen := map[string]map[string]int64{}
 	end := time.Now().Add(d)
 	var profiled sync.WaitGroup
-	mid := time.Now().Add(d/2 - 12*time.Second)
-	for time.Now().Before(end) {
-		if *soakProfile != "" && !mid.IsZero() && time.Now().After(mid) {
-			mid = time.Time{}
-			for name, base := range map[string]string{"leader": lead.ops, "follower": fol.ops, "single": single.p.ops} {
-				profiled.Go(func() { saveProfile(base, filepath.Join(*soakProfile, "cpu-"+name+".pprof")) })
-			}
+	if *soakProfile != "" {
+		for name, base := range map[string]string{"leader": lead.ops, "follower": fol.ops, "single": single.p.ops} {
+			profiled.Go(func() { profileUntil(base, filepath.Join(*soakProfile, "cpu-"+name), end) })
 		}
+	}
+	for time.Now().Before(end) {
 		for _, m := range ms {
 			if seen[m.name] == nil {
 				seen[m.name] = map[string]int64{}
@@ -273,18 +273,56 @@ func watchSnapshots(ms []*soakMember, d time.Duration, lead, fol *clusterProc, s
 	return seen
 }
 
-// saveProfile writes a 25 s CPU profile from an operators' listener.
-func saveProfile(base, path string) {
-	c := &http.Client{Timeout: time.Minute}
-	r, err := c.Get(base + "/debug/pprof/profile?seconds=25")
+// profileUntil takes one CPU profile after another from an operators'
+// listener until end (each at most 25 s: the listener's write timeout is
+// 30 s), then merges them into prefix.pprof with `go tool pprof -proto`.
+func profileUntil(base, prefix string, end time.Time) {
+	if os.MkdirAll(filepath.Dir(prefix), 0o755) != nil {
+		return
+	}
+	var parts []string
+	for i := 0; ; i++ {
+		secs := min(25, int(time.Until(end).Seconds()))
+		if secs < 1 {
+			break
+		}
+		part := fmt.Sprintf("%s-%02d.pprof", prefix, i)
+		if saveProfile(base, part, secs) {
+			parts = append(parts, part)
+		}
+	}
+	if len(parts) == 0 {
+		return
+	}
+	out, err := os.Create(prefix + ".pprof")
 	if err != nil {
 		return
 	}
-	defer r.Body.Close()
-	if f, err := os.Create(path); err == nil {
-		_, _ = io.Copy(f, io.LimitReader(r.Body, 64<<20))
-		_ = f.Close()
+	defer out.Close()
+	cmd := exec.Command("go", append([]string{"tool", "pprof", "-proto"}, parts...)...)
+	cmd.Stdout = out
+	if cmd.Run() == nil {
+		for _, p := range parts {
+			_ = os.Remove(p)
+		}
 	}
+}
+
+// saveProfile writes a CPU profile of secs seconds from an operators'
+// listener and reports whether it got one.
+func saveProfile(base, path string, secs int) bool {
+	c := &http.Client{Timeout: time.Minute}
+	r, err := c.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs))
+	if err != nil {
+		return false
+	}
+	defer r.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return false
+	}
+	_, err = io.Copy(f, io.LimitReader(r.Body, 64<<20))
+	return f.Close() == nil && err == nil && r.StatusCode == http.StatusOK
 }
 
 var snapLine = regexp.MustCompile(`^time=(\S+) .*(starting snapshot up to|snapshot complete up to): index=(\d+)`)

@@ -131,6 +131,8 @@ func TestDamagedDataFiles(t *testing.T) {
 		// decodes ("invalid character", "parsing time").
 		"incident value":    rewrite(t, "incidents", `{"id":"inc-1","started_at":"2026-0e-10T12:07:00Z"}`),
 		"check state value": rewrite(t, "checks", `{"status":"operational","since":`),
+		// The compact form (status/store/statecodec.go), cut short.
+		"compact check state value": rewrite(t, "checks", "\x01\x02up\x80"),
 		// A page only a commit touches (raw results were, before they moved
 		// to the local file; the roll-ups made from them are): serve
 		// started and retried commits forever (/healthz 503), export wrote

@@ -24,6 +24,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "outpost serve:", err)
 		return exitConfig
 	}
+	// Before the config's load: its checks are the first large heap.
+	applyGCDefaultFromEnv(log)
 	beats := probes.NewBeats(nil) // pushed heartbeats, shared by every config loaded
 	cfg, ok := loadConfigWith(*path, stderr, config.LoadOptions{Probe: probes.Options{Version: version, Beats: beats}})
 	if !ok {

@@ -160,6 +160,11 @@ func BenchmarkReplicatedMonitor(b *testing.B) {
 		m.start(b, 0)
 	}
 	eventually(b, "leader", func() bool { return ms[0].node.Leader() != "" })
+	// A steady cluster's members have each opened their codec gate (they
+	// ask every 10 s): results go in the newest codec from the first rung.
+	for _, m := range ms {
+		eventually(b, m.id+"'s codec gate", func() bool { return m.node.CodecReady(store.CodecVersion, time.Second) == nil })
+	}
 	one, oneStore := oneMachine(b, ms[0])
 	clock := benchClock{start: time.Now()}
 	single := &system{name: "single", feeders: []*feeder{{log: one}}}

@@ -27,32 +27,33 @@ var ErrCodecNotReady = errors.New("not every member knows the codec version this
 func entryCodec(store.Entry) int { return store.MinCodecVersion }
 
 // stampCodec is the version e is stamped with: what it needs, or for
-// results the open roll-ups' codec (store.OpenRollupCodec) once every
-// member has reported reading it. Results are never held back for it: a
-// version-2 entry rolls up the old way, on every member alike.
+// inputs the newest codec every member has reported reading from the
+// compact state's (store.CompactStateCodec, which also makes results
+// binary) on, else for results the open roll-ups' (store.OpenRollupCodec)
+// once every member reads that. Inputs are never held back for either: an
+// older entry is applied the old way, on every member alike.
 func (n *Node) stampCodec(e store.Entry) int {
-	need := entryCodec(e)
-	if e.Inputs != nil && len(e.Inputs.Results) > 0 && int(n.codecOK.Load()) >= store.OpenRollupCodec {
+	need, ok := entryCodec(e), min(int(n.codecOK.Load()), store.CodecVersion)
+	switch {
+	case e.Inputs == nil:
+		return need
+	case ok >= store.CompactStateCodec:
+		return max(need, ok)
+	case len(e.Inputs.Results) > 0 && ok >= store.OpenRollupCodec:
 		return max(need, store.OpenRollupCodec)
 	}
 	return need
 }
 
-// encode encodes e stamped with its version (stampCodec), after the gate
-// when the version it needs is newer than every Outpost reads.
+// encode encodes e in its version (stampCodec), after the gate when the
+// version it needs is newer than every Outpost reads.
 func (n *Node) encode(e store.Entry) ([]byte, error) {
-	need := entryCodec(e)
-	if need > store.MinCodecVersion {
+	if need := entryCodec(e); need > store.MinCodecVersion {
 		if err := n.CodecReady(need, 3*time.Second); err != nil {
 			return nil, err
 		}
 	}
-	data, err := store.EncodeEntry(e)
-	if err != nil {
-		return nil, err
-	}
-	data[0] = byte(n.stampCodec(e))
-	return data, nil
+	return store.EncodeEntryAt(e, n.stampCodec(e))
 }
 
 // codecAsk is how often a member whose gate is not open for its newest
@@ -81,26 +82,31 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 // CodecReady is the gate a leader asks before it writes an entry of
 // codec version v: nil once every member of cluster.nodes has reported
 // (in its account, asked within timeout) a codec of at least v; else an
-// ErrCodecNotReady naming those behind or not answering. A yes is kept
-// until cluster.nodes changes (a new member may run an older Outpost).
+// ErrCodecNotReady naming those behind or not answering. What every
+// member answered is kept, a no too: the gate then stands at the oldest
+// codec reported (a rolling upgrade's results go in the newest codec all
+// read, not back to the oldest this Outpost reads), until cluster.nodes
+// changes (a new member may run an older Outpost).
 func (n *Node) CodecReady(v int, timeout time.Duration) error {
 	if v <= int(n.codecOK.Load()) {
 		return nil
 	}
 	var behind []string
-	low := store.CodecVersion
+	low, answered := store.CodecVersion, true
 	for _, m := range n.Status(timeout).Nodes {
 		switch {
 		case m.State == "unreachable":
-			behind = append(behind, m.Node+" (did not answer)")
+			behind, answered = append(behind, m.Node+" (did not answer)"), false
 		case m.Codec < v:
 			behind = append(behind, fmt.Sprintf("%s (codec %d)", m.Node, m.Codec))
 		}
 		low = min(low, m.Codec)
 	}
+	if answered && int64(low) > n.codecOK.Load() {
+		n.codecOK.Store(int64(low))
+	}
 	if len(behind) > 0 {
 		return fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
 	}
-	n.codecOK.Store(int64(low))
 	return nil
 }

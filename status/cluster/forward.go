@@ -282,8 +282,18 @@ func (n *Node) answerForward(data []byte) answer {
 	if !n.up.Load() || n.r.State() != raft.Leader { // raft not started yet: it leads nothing
 		return answer{NotLeader: true}
 	}
-	if _, err := store.DecodeEntry(data); err != nil {
+	e, err := store.DecodeEntry(data)
+	if err != nil {
 		return answer{Error: err.Error()} // never appended: no node could apply it
+	}
+	if int(data[0]) > n.stampCodec(e) {
+		// The follower's codec gate is open where the leader's is not (a
+		// reload that added a member on an older Outpost reached the
+		// leader first, or the leader has just been elected): what the
+		// log holds is in the codec the leader knows every member reads.
+		if data, err = n.encode(e); err != nil {
+			return answer{Error: err.Error()}
+		}
 	}
 	res, index, err := n.applyLocal(data)
 	a := answerOf(res, err)

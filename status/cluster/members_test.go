@@ -259,13 +259,14 @@ func TestSeedKeepsSingleNodeHistory(t *testing.T) {
 // once every member reports knowing it in its account; a member that
 // reports an older one (an Outpost not yet upgraded) closes the gate, and
 // its upgrade opens it. Results are never refused for it: they are
-// stamped with the version every member reads (codec 3's open roll-ups
-// once the gate is open, codec 2's series before).
+// stamped with the newest version every member reads (codec 2's series
+// while one member reads only 2, codec 3's open roll-ups while one reads
+// only 3, codec 4's binary results once the gate is open).
 func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	ms := threeNodes(t)
 	for _, m := range ms {
 		m.start(t, 0)
-		m.node.codec = store.CodecVersion - 1 // the gate stays shut until the test says which member is old
+		m.node.codec = store.MinCodecVersion // the gate stays shut until the test says which member is old
 	}
 	leader := leaderOf(t, ms)
 	var old *member
@@ -291,30 +292,91 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
 		t.Errorf("results while %s is behind stamped %d, want %d", old.id, v, store.MinCodecVersion)
 	}
+	// The old member is upgraded to the open roll-ups' codec, not the
+	// compact state's: the gate for the newest stays shut, but results
+	// are stamped with the open roll-ups' and every member writes the
+	// check's state as JSON, as the old one does.
+	old.node.codec = store.OpenRollupCodec
+	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); !errors.Is(err, ErrCodecNotReady) {
+		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady", old.id, old.node.codec, err)
+	}
+	t0 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	writeState := func(at time.Time, wantStamp int, wantLead byte) {
+		t.Helper()
+		e := results(at, leader.id, probes.Down)
+		if v := stamp(e); v != wantStamp {
+			t.Errorf("results stamped %d, want %d", v, wantStamp)
+		}
+		if _, err := leader.node.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+		sameFiles(t, fmt.Sprintf("one file after results stamped %d", wantStamp), ms)
+		if v := contents(t, leader.st)["checks/api-1"]; len(v) == 0 || v[0] != wantLead {
+			t.Errorf("results stamped %d wrote the state %q, want it to begin with %q", wantStamp, v, wantLead)
+		}
+	}
+	writeState(t0, store.OpenRollupCodec, '{')
 	old.node.codec = store.CodecVersion // upgraded
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); err != nil {
 		t.Fatalf("gate once every member is upgraded: %v", err)
 	}
+	writeState(t0.Add(time.Second), store.CompactStateCodec, 0x01)
 	if err := leader.node.CodecReady(store.CodecVersion+1, 3*time.Second); !errors.Is(err, ErrCodecNotReady) {
 		t.Fatalf("gate for a codec no member knows: %v", err)
 	}
 	// Entries are stamped with what they need, not the newest codec;
-	// results with the open roll-ups' once every member reads it.
+	// results with the newest every member reads.
 	if v := stamp(store.Entry{At: time.Now(), Settings: []store.Setting{{Key: "k", Value: "v"}}}); v != store.MinCodecVersion {
 		t.Errorf("a setting stamped %d, want %d", v, store.MinCodecVersion)
 	}
-	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
-		t.Errorf("results once every member reads codec %d stamped %d", store.OpenRollupCodec, v)
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.CodecVersion {
+		t.Errorf("results once every member reads codec %d stamped %d", store.CodecVersion, v)
 	}
 	// A reload that keeps cluster.nodes keeps the gate open (it shut on
 	// every reload, and results went back to codec 2 until the next ask);
 	// one that changes them shuts it.
 	leader.node.SetNodes(slices.Clone(leader.cfg.Cluster.Nodes))
-	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.OpenRollupCodec {
-		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.OpenRollupCodec)
+	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.CodecVersion {
+		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.CodecVersion)
 	}
 	leader.node.SetNodes(leader.cfg.Cluster.Nodes[:2])
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
 		t.Errorf("results after cluster.nodes changed stamped %d, want %d until every member is asked", v, store.MinCodecVersion)
+	}
+}
+
+// A follower's codec gate can be open where the leader's is not (a reload
+// that added a member on an older Outpost reached the leader first, or a
+// leader just elected): the leader appends a forwarded entry in the codec
+// its own gate allows, so the older member never meets one it cannot read.
+func TestLeaderAppendsInTheCodecItsGateAllows(t *testing.T) {
+	ms := threeNodes(t)
+	for _, m := range ms {
+		m.start(t, 0)
+	}
+	leader := leaderOf(t, ms)
+	for _, m := range ms {
+		if m != leader {
+			m.node.codec = store.OpenRollupCodec // one older member keeps the gate at 3 if it is asked
+			break
+		}
+	}
+	leader.node.codecOK.Store(store.OpenRollupCodec)
+	for _, v := range []int{store.OpenRollupCodec, store.CodecVersion} {
+		data, err := store.EncodeEntryAt(results(time.Now(), leader.id, probes.Up), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := leader.node.answerForward(data)
+		if a.Error != "" || a.Index == 0 {
+			t.Fatalf("forwarded codec-%d entry: %+v", v, a)
+		}
+		var l raft.Log
+		if err := leader.node.logs.GetLog(a.Index, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Data[0] != store.OpenRollupCodec {
+			t.Errorf("a forwarded codec-%d entry was appended in codec %d, want %d (the leader's gate)", v, l.Data[0], store.OpenRollupCodec)
+		}
 	}
 }

@@ -147,7 +147,10 @@ func sameFiles(t *testing.T, what string, a, b map[string]string) {
 // applied as built to one store, through the codec (as raft carries it) to
 // another, and to a third whose node restarts halfway (the engine loaded
 // again from its file), leaves three files with the same keys and values:
-// the same state, incidents, ids, outbox rows and payloads.
+// the same state, incidents, ids, outbox rows and payloads. The log is a
+// rolling upgrade's: entries stamped with the codec before the compact
+// check state (written as JSON), then with it, then before it again (a
+// reload that shut the gate), then with it.
 func TestEveryApplierReachesTheSameState(t *testing.T) {
 	dir := t.TempDir()
 	a := newMachine(t, openStore(t, filepath.Join(dir, "a.db")))
@@ -155,15 +158,25 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 	cPath := filepath.Join(dir, "c.db")
 	cStore := openStore(t, cPath)
 	c := newMachine(t, cStore)
+	stampOf := func(i int) int {
+		if i < 6 || i == 9 || i == 10 {
+			return store.OpenRollupCodec
+		}
+		return store.CompactStateCodec
+	}
 	for i, e := range script() {
 		index := uint64(i + 1)
 		e.Index = index
+		e.Codec = stampOf(i)
 		if _, err := a.Apply(e); err != nil {
 			t.Fatalf("a: entry %d: %v", index, err)
 		}
-		data, err := store.EncodeEntry(e)
+		data, err := store.EncodeEntryAt(e, e.Codec)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 4 && walk(t, a.st)["checks/api-1"][0] != '{' {
+			t.Fatalf("entries of codec %d wrote api-1's state %q, want JSON", store.OpenRollupCodec, walk(t, a.st)["checks/api-1"])
 		}
 		if _, err := b.ApplyEncoded(data, index, 0); err != nil {
 			t.Fatalf("b: entry %d: %v", index, err)
@@ -196,6 +209,9 @@ func TestEveryApplierReachesTheSameState(t *testing.T) {
 		}
 	}
 	fa := walk(t, a.st)
+	if v := fa["checks/api-1"]; len(v) == 0 || v[0] == '{' {
+		t.Errorf("entries of codec %d wrote api-1's state %q, want the compact form", store.CompactStateCodec, v)
+	}
 	sameFiles(t, "as built / through the codec", fa, walk(t, b.st))
 	sameFiles(t, "as built / restarted", fa, walk(t, cStore))
 	// The script did what it says: two incidents (one automatic and

@@ -56,11 +56,10 @@ func applyAs(t *testing.T, m *Machine, first int, entries []store.Entry, v func(
 	t.Helper()
 	for i, e := range entries {
 		i += first - 1
-		data, err := store.EncodeEntry(e)
+		data, err := store.EncodeEntryAt(e, int(v(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		data[0] = v(i)
 		if _, err := m.ApplyEncoded(data, uint64(i+1), 0); err != nil {
 			t.Fatalf("entry %d as version %d: %v", i+1, data[0], err)
 		}

@@ -5,9 +5,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 )
 
@@ -60,4 +62,57 @@ outpost_component_status{component="component-0007",status="under_maintenance"} 
 		t.Error(err)
 	}
 	runtime.KeepAlive(snap)
+}
+
+// outpost_probe_runs_total and outpost_probe_last_duration_seconds are
+// made at scrape from a few numbers a check: a client_golang series (its
+// label pairs, its created timestamp, its place in the vector's map) held
+// about a kilobyte, two or more of them a check. The exposition, the
+// location label included, is the same.
+func TestPerCheckRunsHoldNoSeries(t *testing.T) {
+	m := New(Options{Version: "test"})
+	names := make([]string, 5000)
+	for i := range names {
+		names[i] = fmt.Sprintf("check-%04d", i)
+	}
+	run := func(m *Metrics, check string, o probes.Outcome, d time.Duration) {
+		m.ObserveRun("http", probes.Report{Check: check, Result: probes.Result{Outcome: o, Latency: d}})
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i, n := range names {
+		run(m, n, probes.Up, time.Millisecond)
+		if i%10 == 0 {
+			run(m, n, probes.Down, time.Millisecond)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if held := int64(after.HeapAlloc) - int64(before.HeapAlloc); !raceOn && held > 1<<20 {
+		t.Errorf("per-check run metrics of 5,000 checks hold %.1f MiB", float64(held)/(1<<20))
+	}
+	if n := testutil.CollectAndCount(m.Registry, "outpost_probe_runs_total"); n != 5500 {
+		t.Errorf("%d series of outpost_probe_runs_total, want 5500", n)
+	}
+	two := New(Options{Version: "test", Location: "ams"})
+	run(two, "api", probes.Up, 20*time.Millisecond)
+	run(two, "api", probes.Up, 30*time.Millisecond)
+	run(two, "web", probes.Degraded, 1500*time.Millisecond)
+	run(two, "api", probes.Down, 250*time.Millisecond)
+	want := `# HELP outpost_probe_last_duration_seconds Duration of each check's last run.
+# TYPE outpost_probe_last_duration_seconds gauge
+outpost_probe_last_duration_seconds{check="api",location="ams"} 0.25
+outpost_probe_last_duration_seconds{check="web",location="ams"} 1.5
+# HELP outpost_probe_runs_total Probe runs by check and outcome.
+# TYPE outpost_probe_runs_total counter
+outpost_probe_runs_total{check="api",location="ams",outcome="down"} 1
+outpost_probe_runs_total{check="api",location="ams",outcome="up"} 2
+outpost_probe_runs_total{check="web",location="ams",outcome="degraded"} 1
+`
+	if err := testutil.GatherAndCompare(two.Registry, strings.NewReader(want),
+		"outpost_probe_runs_total", "outpost_probe_last_duration_seconds"); err != nil {
+		t.Error(err)
+	}
+	runtime.KeepAlive(names)
 }

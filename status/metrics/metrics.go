@@ -37,8 +37,7 @@ type Options struct {
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	runs          *prometheus.CounterVec
-	lastDuration  *prometheus.GaugeVec
+	runs          *checkRuns
 	duration      *prometheus.HistogramVec
 	phase         *prometheus.HistogramVec
 	perCheck      *prometheus.HistogramVec
@@ -65,10 +64,7 @@ func New(o Options) *Metrics {
 	}
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	at := where(o.Location)
-	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outpost_probe_runs_total",
-		Help: "Probe runs by check and outcome.", ConstLabels: at}, []string{"check", "outcome"})
-	m.lastDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_probe_last_duration_seconds",
-		Help: "Duration of each check's last run.", ConstLabels: at}, []string{"check"})
+	m.runs = newCheckRuns(at)
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_duration_seconds",
 		Help: "Probe run durations by kind.", Buckets: latencyBuckets, ConstLabels: at}, []string{"kind"})
 	m.phase = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_phase_duration_seconds",
@@ -95,7 +91,7 @@ func New(o Options) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
-	m.Registry.MustRegister(m.runs, m.lastDuration, m.duration, m.phase, m.lag, m.committed, m.commitFails, m.dropped, m.commitLatency,
+	m.Registry.MustRegister(m.runs, m.duration, m.phase, m.lag, m.committed, m.commitFails, m.dropped, m.commitLatency,
 		m.component, m.openIncidents, m.reloads, m.deliveries, m.deadmanPings, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.PerCheckHistograms {
@@ -136,8 +132,7 @@ func (m *Metrics) ObserveDelivery(dest, result string) {
 // ObserveRun records one probe run.
 func (m *Metrics) ObserveRun(kind string, r probes.Report) {
 	d := r.Result.Latency.Seconds()
-	m.runs.WithLabelValues(r.Check, r.Result.Outcome.String()).Inc()
-	m.lastDuration.WithLabelValues(r.Check).Set(d)
+	m.runs.observe(r.Check, r.Result.Outcome, d)
 	m.duration.WithLabelValues(kind).Observe(d)
 	if m.perCheck != nil {
 		m.perCheck.WithLabelValues(r.Check).Observe(d)

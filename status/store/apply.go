@@ -94,11 +94,11 @@ func NewStep(ch *status.Changes, st *status.State, route Router) *Step {
 // applyStep writes one engine step's replicated part. Nothing is sent
 // from here; the raw results go to the local file after the commit
 // (applyLocal).
-func applyStep(tx *bolt.Tx, st *Step, now time.Time, open bool) error {
+func applyStep(tx *bolt.Tx, st *Step, now time.Time, open, compact bool) error {
 	if err := rollUpResults(tx, st.Results, open); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
-	if err := putState(tx, st); err != nil {
+	if err := putState(tx, st, compact); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	for _, inc := range st.Incidents {
@@ -156,11 +156,13 @@ func rollUpResults(tx *bolt.Tx, results []Input, open bool) error {
 	return nil
 }
 
-func putState(tx *bolt.Tx, st *Step) error {
+// putState writes the step's changed states; with compact the checks'
+// in the compact form (statecodec.go), else as JSON.
+func putState(tx *bolt.Tx, st *Step, compact bool) error {
 	checks, comps := tx.Bucket(bucketChecks), tx.Bucket(bucketComponents)
 	for _, c := range st.Checks {
-		if err := putJSON(checks, []byte(c.Name), c.State); err != nil {
-			return err
+		if err := putCheckState(checks, c, compact); err != nil {
+			return fmt.Errorf("check %s: %w", c.Name, err)
 		}
 	}
 	for _, c := range st.Components {
@@ -169,6 +171,17 @@ func putState(tx *bolt.Tx, st *Step) error {
 		}
 	}
 	return putJSON(tx.Bucket(bucketMeta), keyEngine, st.Engine)
+}
+
+func putCheckState(b *bolt.Bucket, c NamedCheckState, compact bool) error {
+	if !compact {
+		return putJSON(b, []byte(c.Name), c.State)
+	}
+	data, err := encodeCheckState(c.State)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(c.Name), data)
 }
 
 func putIncident(tx *bolt.Tx, inc *status.Incident) error {

@@ -26,14 +26,28 @@ import (
 // output (a step); version 2 carries its inputs. No version-1 log was
 // ever kept (a single node applies its entries as it writes them), so
 // none is read. Version 3 is version 2's JSON applied another way: its
-// results roll up through open records (OpenRollupCodec).
-const CodecVersion = 3
+// results roll up through open records (OpenRollupCodec). Version 4
+// carries the results in binary (BinaryResultsCodec, resultcodec.go),
+// and its steps write the checks' states in the compact form
+// (CompactStateCodec, statecodec.go).
+const CodecVersion = 4
 
 // OpenRollupCodec is the first codec version whose results roll up
 // through the checks' open records (openrollup.go); a version-2 entry's
 // go into the series directly, as an Outpost that knows only version 2
 // applies them, so a mixed cluster's members write the same bytes.
 const OpenRollupCodec = 3
+
+// BinaryResultsCodec is the first codec version whose entries carry
+// their results in binary (resultcodec.go); older ones are all JSON.
+const BinaryResultsCodec = 4
+
+// CompactStateCodec is the first codec version whose steps write the
+// checks' states in the compact form (statecodec.go); an older entry's are
+// written as JSON, as an Outpost that knows only older versions writes
+// them, so a mixed cluster's members write the same bytes. Both forms are
+// read.
+const CompactStateCodec = 4
 
 // MinCodecVersion is the oldest entry encoding this Outpost reads.
 const MinCodecVersion = 2
@@ -42,17 +56,27 @@ const MinCodecVersion = 2
 // not know.
 var ErrUnknownVersion = errors.New("unknown codec version")
 
-// EncodeEntry encodes e for a replicated log.
-func EncodeEntry(e Entry) ([]byte, error) {
+// EncodeEntry encodes e for a replicated log in this Outpost's codec.
+func EncodeEntry(e Entry) ([]byte, error) { return EncodeEntryAt(e, CodecVersion) }
+
+// EncodeEntryAt encodes e in codec version v, which the entry's readers
+// must all know (a cluster's codec gate, status/cluster/codec.go).
+func EncodeEntryAt(e Entry, v int) ([]byte, error) {
+	if v < MinCodecVersion || v > CodecVersion {
+		return nil, fmt.Errorf("encode entry: %w %d (this Outpost writes %d to %d)", ErrUnknownVersion, v, MinCodecVersion, CodecVersion)
+	}
+	if v >= BinaryResultsCodec {
+		return encodeBinary(e, byte(v))
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)
 	}
 	out := make([]byte, 0, 1+len(b))
-	return append(append(out, CodecVersion), b...), nil
+	return append(append(out, byte(v)), b...), nil
 }
 
-// DecodeEntry decodes what EncodeEntry encoded. It refuses another codec
+// DecodeEntry decodes what EncodeEntryAt encoded. It refuses another codec
 // version (ErrUnknownVersion) and any field that Entry and the types in it
 // do not have, naming the field's path. Field names match as
 // encoding/json matches them (case-insensitively): a field so matched is
@@ -61,10 +85,27 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if len(data) == 0 {
 		return Entry{}, errors.New("entry: empty")
 	}
-	if v := data[0]; v < MinCodecVersion || v > CodecVersion {
+	v := data[0]
+	if v < MinCodecVersion || v > CodecVersion {
 		return Entry{}, fmt.Errorf("entry: %w %d (this Outpost reads %d to %d)", ErrUnknownVersion, v, MinCodecVersion, CodecVersion)
 	}
-	body := data[1:]
+	var e Entry
+	var err error
+	if v >= BinaryResultsCodec {
+		e, err = decodeBinary(data)
+	} else {
+		e, err = decodeJSON(data[1:])
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Codec = int(v)
+	return e, nil
+}
+
+// decodeJSON decodes an entry's JSON strictly: no field its types do not
+// have, nothing after it.
+func decodeJSON(body []byte) (Entry, error) {
 	if b := bytes.TrimLeft(body, jsonSpace); len(b) == 0 || b[0] != '{' {
 		return Entry{}, errors.New("entry: not a JSON object")
 	}
@@ -81,7 +122,6 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if len(bytes.TrimLeft(body[dec.InputOffset():], jsonSpace)) > 0 {
 		return Entry{}, errors.New("entry: data after the entry")
 	}
-	e.Codec = int(data[0])
 	// DisallowUnknownFields does not reach into a type that reads itself
 	// (Subscription's UnmarshalJSON): an entry with such a part is walked
 	// whole. Those parts are small; a step never is one.

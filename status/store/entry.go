@@ -56,10 +56,11 @@ type Entry struct {
 	// leads) is refused (Mark.Term).
 	Term uint64 `json:"-"`
 	// Codec is the codec version the entry was encoded with (DecodeEntry
-	// sets it from the first byte): what it rolls up through depends on
-	// it (OpenRollupCodec), so every applier of a log, old binary or new,
-	// writes the same bytes. 0, an entry applied as built (the single
-	// node's log), is this Outpost's CodecVersion.
+	// sets it from the first byte): what it rolls up through
+	// (OpenRollupCodec) and the form of the checks' states it writes
+	// (CompactStateCodec) depend on it, so every applier of a log, old
+	// binary or new, writes the same bytes. 0, an entry applied as built
+	// (the single node's log), is this Outpost's CodecVersion.
 	Codec int `json:"-"`
 	// Inputs are what happened (results, commands): the engine inside
 	// apply (status/machine) makes them a Step. The log carries these.
@@ -307,7 +308,7 @@ func (e Entry) Parts() []string {
 func (e Entry) parts(res *Result) []part {
 	now := e.At
 	return []part{
-		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now, e.opensRollups()) }},
+		{"step", e.Step != nil, func(tx *bolt.Tx) error { return applyStep(tx, e.Step, now, e.opensRollups(), e.compactState()) }},
 		{"model", e.Model != "", func(tx *bolt.Tx) error { return applyModel(tx, e.Model) }},
 		{"announce", len(e.Announce) > 0, func(tx *bolt.Tx) error { return applyAnnounce(tx, e.Announce, now, res) }},
 		{"decide", e.Decide != nil, func(tx *bolt.Tx) error { return applyDecision(tx, *e.Decide, now, res) }},
@@ -330,6 +331,12 @@ func (e Entry) parts(res *Result) []part {
 // opensRollups reports whether e's results roll up through open records.
 func (e Entry) opensRollups() bool {
 	return e.Codec == 0 || e.Codec >= OpenRollupCodec
+}
+
+// compactState reports whether e writes its checks' states in the
+// compact form (CompactStateCodec).
+func (e Entry) compactState() bool {
+	return e.Codec == 0 || e.Codec >= CompactStateCodec
 }
 
 // Setting is one small stored value.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -146,15 +147,23 @@ func (s *Store) localFailed(what string, err error, attrs ...slog.Attr) {
 func putRawResults(tx *bolt.Tx, results []Input) error {
 	b := tx.Bucket(bucketRaw)
 	b.FillPercent = 0.9 // keys arrive nearly in order: pack the pages
+	// A key above the bucket's last is new: only one at or below it (a
+	// late result) is looked up first, which nearly every result skips.
+	// (Cloned: a write transaction may remap the file under the page.)
+	last, _ := b.Cursor().Last()
+	last = bytes.Clone(last)
 	for _, r := range results {
 		at := r.At.UnixNano()
 		k := rawKey(at, r.Check)
-		for b.Get(k) != nil {
+		for bytes.Compare(k, last) <= 0 && b.Get(k) != nil {
 			at++
 			k = rawKey(at, r.Check)
 		}
 		if err := b.Put(k, encodeResult(r.result())); err != nil {
 			return err
+		}
+		if bytes.Compare(k, last) > 0 {
+			last = k
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -365,5 +366,33 @@ func TestRawResultsOfAnEntryWriteFewPages(t *testing.T) {
 	}
 	if got, err := s.Results("", first, at.Add(time.Second), 1000); err != nil || len(got) != 100 || got[0].Check != name(400) || got[99].Check != name(499) {
 		t.Errorf("read back %d results (%v)", len(got), err)
+	}
+}
+
+// Every raw result is kept, also two of a check in the same nanosecond
+// and a late one whose key is already taken: in one entry, in a later
+// entry, and below and above the bucket's last key.
+func TestRawResultsOfOneInstantAreAllKept(t *testing.T) {
+	s, _ := openTemp(t)
+	step := func(rs ...status.CheckResult) {
+		t.Helper()
+		mustApply(t, s, Entry{At: t0.Add(time.Hour), Step: NewStep(&status.Changes{Results: rs}, status.NewState(), nil)})
+	}
+	at := func(ns int) time.Time { return t0.Add(time.Duration(ns)) }
+	const ms = time.Millisecond // latency tells the results apart
+	step(result("api-1", at(10), probes.Up, 1*ms), result("api-1", at(10), probes.Up, 2*ms), result("db-1", at(10), probes.Up, 3*ms))
+	step(result("api-1", at(10), probes.Up, 4*ms), result("api-1", at(11), probes.Up, 5*ms)) // the last key's instant, and above it
+	step(result("api-1", at(5), probes.Up, 6*ms), result("api-1", at(12), probes.Up, 7*ms), result("api-1", at(12), probes.Up, 8*ms))
+	got, err := s.Results("api-1", t0, t0.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat []time.Duration
+	for _, r := range got {
+		lat = append(lat, r.Result.Latency)
+	}
+	slices.Sort(lat)
+	if want := []time.Duration{1 * ms, 2 * ms, 4 * ms, 5 * ms, 6 * ms, 7 * ms, 8 * ms}; !slices.Equal(lat, want) {
+		t.Errorf("api-1's raw results by latency %v, want %v", lat, want)
 	}
 }

@@ -219,12 +219,13 @@ func TestEntriesAreDataAndApplyDeterministically(t *testing.T) {
 	b, _ := openTemp(t)
 	for i, e := range script() {
 		ra, errA := a.Apply(e)
-		data, err := EncodeEntry(e)
+		v := CodecVersion
+		if e.Codec != 0 {
+			v = e.Codec // stamped as a cluster's writer stamps it
+		}
+		data, err := EncodeEntryAt(e, v)
 		if err != nil {
 			t.Fatalf("entry %d does not encode: %v", i, err)
-		}
-		if e.Codec != 0 {
-			data[0] = byte(e.Codec) // stamped as a cluster's writer stamps it
 		}
 		back, err := DecodeEntry(data)
 		if err != nil {

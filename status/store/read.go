@@ -54,11 +54,11 @@ func loadState(tx *bolt.Tx, st *status.State, keep func(*status.Incident) bool) 
 		st.Faulty = m.Faulty
 	}
 	if err := tx.Bucket(bucketChecks).ForEach(func(k, v []byte) error {
-		var cs status.CheckState
-		if err := json.Unmarshal(v, &cs); err != nil {
+		cs, err := decodeCheckState(v)
+		if err != nil {
 			return fmt.Errorf("check %s: %w", k, err)
 		}
-		st.Checks[string(k)] = &cs
+		st.Checks[string(k)] = cs
 		return nil
 	}); err != nil {
 		return err

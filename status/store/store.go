@@ -29,7 +29,7 @@ import (
 // bbolt's byte order is time or sequence order.
 var (
 	bucketMeta       = []byte("meta")
-	bucketChecks     = []byte("checks")     // check name → CheckState JSON
+	bucketChecks     = []byte("checks")     // check name → CheckState, compact (statecodec.go) or JSON
 	bucketComponents = []byte("components") // component id → ComponentState JSON
 	bucketIncidents  = []byte("incidents")  // be(seq) → Incident JSON
 	bucketIncidentID = []byte("incident_ids")
