@@ -122,7 +122,7 @@ func appendString(out []byte, s string) []byte {
 // must use every byte.
 func decodeBinary(data []byte) (Entry, error) {
 	r := reader{b: data[1:]}
-	n := r.count()
+	n := r.count(1)
 	head := r.bytes(n)
 	if r.err != nil {
 		return Entry{}, fmt.Errorf("entry: head: %w", r.err)
@@ -147,71 +147,6 @@ func decodeBinary(data []byte) (Entry, error) {
 	return e, nil
 }
 
-// reader reads a binary entry; its first failure sticks.
-type reader struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("truncated")
-
-func (r *reader) fail(err error) {
-	if r.err == nil {
-		r.err = err
-	}
-	r.b = nil
-}
-
-func (r *reader) uvarint() uint64 {
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail(errShort)
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
-
-func (r *reader) varint() int64 {
-	x, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail(errShort)
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
-
-// count is a length or count, which can never exceed the bytes left
-// (every counted thing takes at least one byte).
-func (r *reader) count() int {
-	x := r.uvarint()
-	if x > uint64(len(r.b)) {
-		r.fail(fmt.Errorf("count %d with %d bytes left", x, len(r.b)))
-		return 0
-	}
-	return int(x)
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		r.fail(errShort)
-		return nil
-	}
-	b := r.b[:n]
-	r.b = r.b[n:]
-	return b
-}
-
-func (r *reader) string() string { return string(r.bytes(r.count())) }
-
-func (r *reader) byte() byte {
-	if b := r.bytes(1); len(b) == 1 {
-		return b[0]
-	}
-	return 0
-}
-
 // ref is a table index.
 func (r *reader) ref(table []string) string {
 	i := r.uvarint()
@@ -227,11 +162,11 @@ func (r *reader) ref(table []string) string {
 func (r *reader) results(base time.Time) ([]Input, error) {
 	// Each result takes at least minResult bytes: what n may allocate
 	// stays within a small multiple of the entry's own size.
-	n := r.count()
+	n := r.count(1)
 	if n > len(r.b)/minResult {
 		r.fail(fmt.Errorf("%d results in %d bytes", n, len(r.b)))
 	}
-	table := make([]string, r.count())
+	table := make([]string, r.count(1))
 	for i := range table {
 		table[i] = r.string()
 	}

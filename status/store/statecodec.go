@@ -39,8 +39,6 @@ const compactState = 0x01
 // level), so a hostile value cannot run the decoder's stack down.
 const maxStateDepth = 4
 
-var errStateShort = errors.New("truncated")
-
 // encodeCheckState returns cs in the compact form.
 func encodeCheckState(cs *status.CheckState) ([]byte, error) {
 	if cs == nil {
@@ -112,8 +110,8 @@ func boolByte(b bool) byte {
 // allocates stays within a small multiple of the value's own size.
 func decodeCheckState(v []byte) (*status.CheckState, error) {
 	if len(v) > 0 && v[0] == compactState {
-		d := stateDecoder{b: v[1:]}
-		cs := d.state(0)
+		d := reader{b: v[1:]}
+		cs := d.checkState(0)
 		if d.err == nil && len(d.b) > 0 {
 			d.err = fmt.Errorf("%d bytes after the state", len(d.b))
 		}
@@ -129,21 +127,7 @@ func decodeCheckState(v []byte) (*status.CheckState, error) {
 	return &cs, nil
 }
 
-// stateDecoder reads the compact form; its first error stops it (every
-// later read returns zero values).
-type stateDecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *stateDecoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-	d.b = nil
-}
-
-func (d *stateDecoder) state(depth int) *status.CheckState {
+func (d *reader) checkState(depth int) *status.CheckState {
 	if depth > maxStateDepth {
 		d.fail(fmt.Errorf("regions nest deeper than %d", maxStateDepth))
 		return nil
@@ -178,7 +162,7 @@ func (d *stateDecoder) state(depth int) *status.CheckState {
 
 // regions reads Regions: nil when there are none, as JSON's omitempty
 // leaves them.
-func (d *stateDecoder) regions(depth int) map[string]*status.CheckState {
+func (d *reader) regions(depth int) map[string]*status.CheckState {
 	n := d.count(2) // a location's length and its presence byte at least
 	if n == 0 {
 		return nil
@@ -190,7 +174,7 @@ func (d *stateDecoder) regions(depth int) map[string]*status.CheckState {
 		case 0:
 			m[loc] = nil
 		case 1:
-			m[loc] = d.state(depth + 1)
+			m[loc] = d.checkState(depth + 1)
 		default:
 			d.fail(fmt.Errorf("region %q: bad presence marker", loc))
 		}
@@ -199,82 +183,4 @@ func (d *stateDecoder) regions(depth int) map[string]*status.CheckState {
 		}
 	}
 	return m
-}
-
-func (d *stateDecoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail(errStateShort)
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *stateDecoder) bool() bool {
-	switch d.byte() {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	d.fail(errors.New("bad boolean"))
-	return false
-}
-
-func (d *stateDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errStateShort)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *stateDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(errStateShort)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// int reads a counter (an int: a value past its range is damage).
-func (d *stateDecoder) int() int {
-	v := d.varint()
-	if int64(int(v)) != v {
-		d.fail(fmt.Errorf("counter %d out of range", v))
-		return 0
-	}
-	return int(v)
-}
-
-// count reads a length of items each at least least bytes long: one the
-// rest of the value cannot hold is refused before anything is allocated.
-func (d *stateDecoder) count(least int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)/least) {
-		d.fail(fmt.Errorf("count %d exceeds the %d bytes left", n, len(d.b)))
-		return 0
-	}
-	return int(n)
-}
-
-func (d *stateDecoder) string() string {
-	n := d.count(1)
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *stateDecoder) time() time.Time {
-	sec, nsec := d.varint(), d.uvarint()
-	if nsec >= uint64(time.Second) {
-		d.fail(fmt.Errorf("nanoseconds %d out of range", nsec))
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
 }
