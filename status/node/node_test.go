@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,14 +21,23 @@ import (
 	"github.com/outpost-status/outpost/status/store"
 )
 
+// freePort is a loopback address free now, for a listener a node opens
+// later. It is drawn below Linux's ephemeral range (32768–60999): a port
+// the kernel handed out for ":0" is as likely to be handed out again, as
+// another test's listener or as the source port of an outgoing
+// connection, in the moment before the node binds it (CI failed once on
+// TestHeartbeatTakenByAnyMember: "bind: address already in use").
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port below the ephemeral range in 100 tries")
+	return ""
 }
 
 // One constructor builds a whole node from a config; it listens, probes,
