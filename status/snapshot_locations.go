@@ -69,7 +69,7 @@ func (e *Engine) locate(c *ComponentView, checks []CheckDef, states []*CheckStat
 		cs := states[k]
 		// silent's bound, once per check rather than per location:
 		// time.Sub per location was a fifth of a member's snapshot.
-		quiet := now.Add(-time.Duration(e.m.StaleAfter) * max(def.Every, time.Second))
+		quiet := e.quietBefore(def, now)
 		everywhere := len(def.Locations) == 0 // voters are the cluster's locations
 		for i, loc := range e.m.Locations {
 			if cs != nil && cs.Status == CheckUp && len(cs.Regional) > 0 && slices.Contains(cs.Regional, loc) {
@@ -82,7 +82,7 @@ func (e *Engine) locate(c *ComponentView, checks []CheckDef, states []*CheckStat
 			if cs != nil {
 				rg = cs.Regions[loc]
 			}
-			tally[i].add(rg, rg == nil || rg.LastAt.Before(quiet))
+			tally[i].add(rg, silentSince(rg, quiet))
 		}
 	}
 	for i, loc := range e.m.Locations {

@@ -201,7 +201,20 @@ func (e *Engine) seeing(def CheckDef, cs *CheckState, loc string, now time.Time)
 // silent reports whether a location's state rg of def (nil: none yet)
 // has no result within StaleAfter of def's period before now.
 func (e *Engine) silent(def CheckDef, rg *CheckState, now time.Time) bool {
-	return rg == nil || now.Sub(rg.LastAt) > time.Duration(e.m.StaleAfter)*max(def.Every, time.Second)
+	return silentSince(rg, e.quietBefore(def, now))
+}
+
+// quietBefore is silent's bound for def at now: a location whose last
+// result of def is before it is silent. A pass over many locations of one
+// check works it out once (locate).
+func (e *Engine) quietBefore(def CheckDef, now time.Time) time.Time {
+	return now.Add(-time.Duration(e.m.StaleAfter) * max(def.Every, time.Second))
+}
+
+// silentSince reports whether rg (nil: none yet) has no result since
+// quiet (quietBefore).
+func silentSince(rg *CheckState, quiet time.Time) bool {
+	return rg == nil || rg.LastAt.Before(quiet)
 }
 
 // locationCutOff reports a location out of the vote: judged so
