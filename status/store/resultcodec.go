@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/outpost-status/outpost/probes"
@@ -92,8 +91,7 @@ func appendResults(out []byte, base time.Time, results []Input) ([]byte, error) 
 		for _, x := range refs[3*i : 3*i+3] {
 			out = binary.AppendUvarint(out, uint64(x))
 		}
-		out = binary.AppendVarint(out, r.At.Unix()-base.Unix())
-		out = binary.AppendUvarint(out, uint64(r.At.Nanosecond()))
+		out = appendTime(out, r.At, base.Unix())
 		flags := byte(r.Outcome)
 		if r.Screenshot {
 			flags |= flagScreenshot
@@ -112,10 +110,6 @@ const minResult = 9
 // flagScreenshot is the result byte's bit for Input.Screenshot; bits 0–1
 // are the outcome.
 const flagScreenshot = 1 << 2
-
-func appendString(out []byte, s string) []byte {
-	return append(binary.AppendUvarint(out, uint64(len(s))), s...)
-}
 
 // decodeBinary decodes what encodeBinary encoded, as strictly as the JSON
 // codec: the head refuses what its types do not have, and the results
@@ -192,11 +186,7 @@ func (r *reader) results(base time.Time) ([]Input, error) {
 func (r *reader) result(in *Input, table []string, base time.Time) {
 	in.Check = r.string()
 	in.Node, in.Location, in.Reason = r.ref(table), r.ref(table), probes.Reason(r.ref(table))
-	sec, nsec := r.varint(), r.uvarint()
-	if r.err == nil && (nsec >= uint64(time.Second) || overflows(base.Unix(), sec)) {
-		r.fail(fmt.Errorf("time %d s %d ns from the entry's", sec, nsec))
-	}
-	in.At = time.Unix(base.Unix()+sec, int64(nsec)).UTC()
+	in.At = r.timeAfter(base.Unix())
 	if y := in.At.Year(); r.err == nil && (y < 0 || y > 9999) {
 		// JSON's times stop there: such a result could not be written
 		// to the file (a check's state is JSON), so it would halt apply.
@@ -209,9 +199,4 @@ func (r *reader) result(in *Input, table []string, base time.Time) {
 	in.Outcome, in.Screenshot = probes.Outcome(flags&3), flags&flagScreenshot != 0
 	in.Latency = time.Duration(r.varint())
 	in.Message = r.string()
-}
-
-// overflows tells whether a+b leaves int64.
-func overflows(a, b int64) bool {
-	return (b > 0 && a > math.MaxInt64-b) || (b < 0 && a < math.MinInt64-b)
 }

@@ -59,11 +59,11 @@ func appendCheckState(buf []byte, cs *status.CheckState, depth int) ([]byte, err
 		return nil, fmt.Errorf("check state: outcome %d", cs.LastOutcome)
 	}
 	buf = appendString(buf, string(cs.Status))
-	buf = appendTime(buf, cs.Since)
+	buf = appendTime(buf, cs.Since, 0)
 	for _, n := range [...]int{cs.Fails, cs.NotUp, cs.Oks, cs.NotDown} {
 		buf = binary.AppendVarint(buf, int64(n))
 	}
-	buf = appendTime(buf, cs.LastAt)
+	buf = appendTime(buf, cs.LastAt, 0)
 	buf = binary.AppendUvarint(buf, uint64(cs.LastOutcome))
 	buf = appendString(buf, string(cs.LastReason))
 	buf = appendString(buf, cs.LastMessage)
@@ -84,24 +84,13 @@ func appendCheckState(buf []byte, cs *status.CheckState, depth int) ([]byte, err
 	if cs.Round == nil {
 		buf = append(buf, 0)
 	} else {
-		buf = appendTime(appendTime(append(buf, 1), cs.Round.Opened), cs.Round.Deadline)
+		buf = appendTime(appendTime(append(buf, 1), cs.Round.Opened, 0), cs.Round.Deadline, 0)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(cs.Regional)))
 	for _, loc := range cs.Regional {
 		buf = appendString(buf, loc)
 	}
 	return append(buf, boolByte(cs.Unconfirmed)), nil
-}
-
-func appendTime(buf []byte, t time.Time) []byte {
-	return binary.AppendUvarint(binary.AppendVarint(buf, t.Unix()), uint64(t.Nanosecond()))
-}
-
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // decodeCheckState decodes a value of the checks bucket, compact or
@@ -132,9 +121,9 @@ func (d *reader) checkState(depth int) *status.CheckState {
 		d.fail(fmt.Errorf("regions nest deeper than %d", maxStateDepth))
 		return nil
 	}
-	cs := &status.CheckState{Status: status.CheckStatus(d.string()), Since: d.time()}
+	cs := &status.CheckState{Status: status.CheckStatus(d.string()), Since: d.timeAfter(0)}
 	cs.Fails, cs.NotUp, cs.Oks, cs.NotDown = d.int(), d.int(), d.int(), d.int()
-	cs.LastAt = d.time()
+	cs.LastAt = d.timeAfter(0)
 	if o := d.uvarint(); o <= uint64(probes.Down) { // JSON refuses an outcome it does not know
 		cs.LastOutcome = probes.Outcome(o)
 	} else {
@@ -146,7 +135,7 @@ func (d *reader) checkState(depth int) *status.CheckState {
 	switch d.byte() {
 	case 0:
 	case 1:
-		cs.Round = &status.Round{Opened: d.time(), Deadline: d.time()}
+		cs.Round = &status.Round{Opened: d.timeAfter(0), Deadline: d.timeAfter(0)}
 	default:
 		d.fail(errors.New("bad round marker"))
 	}

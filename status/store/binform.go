@@ -4,14 +4,35 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
-// reader reads the store's binary forms (codec 4's results,
-// resultcodec.go; the compact check state, statecodec.go). Its first
-// failure sticks: every later read returns a zero value, so a decoder
-// reads on and checks the error once. No length or count is believed past
-// the bytes left.
+// The store's binary forms (codec 4's results, resultcodec.go; the
+// compact check state, statecodec.go) share their parts: a string is a
+// uvarint length and the bytes, a time Unix seconds (varint) and
+// nanoseconds (uvarint), read back in UTC, a flag a byte 0 or 1.
+
+func appendString(out []byte, s string) []byte {
+	return append(binary.AppendUvarint(out, uint64(len(s))), s...)
+}
+
+// appendTime appends t as seconds after base (0: Unix seconds) and
+// nanoseconds.
+func appendTime(out []byte, t time.Time, base int64) []byte {
+	return binary.AppendUvarint(binary.AppendVarint(out, t.Unix()-base), uint64(t.Nanosecond()))
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// reader reads the binary forms. Its first failure sticks: every later
+// read returns a zero value, so a decoder reads on and checks the error
+// once. No length or count is believed past the bytes left.
 type reader struct {
 	b   []byte
 	err error
@@ -98,12 +119,15 @@ func (r *reader) bool() bool {
 	return false
 }
 
-// time reads Unix seconds and nanoseconds, as UTC.
-func (r *reader) time() time.Time {
+// timeAfter reads what appendTime wrote with base, as UTC.
+func (r *reader) timeAfter(base int64) time.Time {
 	sec, nsec := r.varint(), r.uvarint()
-	if nsec >= uint64(time.Second) {
-		r.fail(fmt.Errorf("nanoseconds %d out of range", nsec))
+	if r.err != nil {
 		return time.Time{}
 	}
-	return time.Unix(sec, int64(nsec)).UTC()
+	if nsec >= uint64(time.Second) || (sec > 0 && base > math.MaxInt64-sec) || (sec < 0 && base < math.MinInt64-sec) {
+		r.fail(fmt.Errorf("time %d s %d ns from %d", sec, nsec, base))
+		return time.Time{}
+	}
+	return time.Unix(base+sec, int64(nsec)).UTC()
 }
