@@ -57,25 +57,44 @@ func (n *Node) encode(e store.Entry) ([]byte, error) {
 }
 
 // codecAsk is how often a member whose gate is not open for its newest
-// codec asks the others' accounts again (stampCodec reads the answer).
+// codec asks the others' accounts again once a member has said no a while
+// (stampCodec reads the answer).
 const codecAsk = 10 * time.Second
+
+// codecRetry is how soon a member whose gate is shut asks again: while a
+// member did not answer (it is starting too, or down, and may answer the
+// next time), and at first after a no (each no then doubles it, up to
+// codecAsk: an older member says yes only once it is upgraded). An open
+// gate is looked at as often (SetNodes shuts it).
+const codecRetry = time.Second
 
 // keepCodec opens the gate for this Outpost's codec once every member
 // reports it (a rolling upgrade's last member started), until the node
-// closes. A no is asked again at the next tick; SetNodes shuts the gate
-// again when cluster.nodes changes.
+// closes. It asks at once: until the first answer the gate stands at 0
+// and this member writes its results (and, leading, re-encodes forwarded
+// entries) in the oldest codec. SetNodes shuts the gate again when
+// cluster.nodes changes.
 func (n *Node) keepCodec(done <-chan struct{}) {
-	tick := time.NewTicker(codecAsk)
-	defer tick.Stop()
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	next := time.Duration(0)
 	for {
 		select {
 		case <-done:
 			return
-		case <-tick.C:
+		case <-wait.C:
 		}
-		if int(n.codecOK.Load()) < store.CodecVersion {
-			_ = n.CodecReady(store.CodecVersion, 2*time.Second) // a no: not every member is upgraded yet
+		switch {
+		case int(n.codecOK.Load()) >= store.CodecVersion:
+			next = codecRetry
+		default:
+			if answered, err := n.askCodec(store.CodecVersion, 2*time.Second); err == nil || !answered {
+				next = codecRetry
+			} else {
+				next = min(max(2*next, codecRetry), codecAsk)
+			}
 		}
+		wait.Reset(next)
 	}
 }
 
@@ -91,8 +110,16 @@ func (n *Node) CodecReady(v int, timeout time.Duration) error {
 	if v <= int(n.codecOK.Load()) {
 		return nil
 	}
+	_, err := n.askCodec(v, timeout)
+	return err
+}
+
+// askCodec asks every member's account for CodecReady, and says whether
+// every member answered.
+func (n *Node) askCodec(v int, timeout time.Duration) (answered bool, err error) {
 	var behind []string
-	low, answered := store.CodecVersion, true
+	low := store.CodecVersion
+	answered = true
 	for _, m := range n.Status(timeout).Nodes {
 		switch {
 		case m.State == "unreachable":
@@ -106,7 +133,7 @@ func (n *Node) CodecReady(v int, timeout time.Duration) error {
 		n.codecOK.Store(int64(low))
 	}
 	if len(behind) > 0 {
-		return fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
+		return answered, fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
 	}
-	return nil
+	return answered, nil
 }
