@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/outpost-status/outpost/status/store"
@@ -33,7 +34,7 @@ func entryCodec(store.Entry) int { return store.MinCodecVersion }
 // once every member reads that. Inputs are never held back for either: an
 // older entry is applied the old way, on every member alike.
 func (n *Node) stampCodec(e store.Entry) int {
-	need, ok := entryCodec(e), min(int(n.codecOK.Load()), store.CodecVersion)
+	need, ok := entryCodec(e), min(n.codecOK.open(), store.CodecVersion)
 	switch {
 	case e.Inputs == nil:
 		return need
@@ -85,7 +86,7 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 		case <-wait.C:
 		}
 		switch {
-		case int(n.codecOK.Load()) >= store.CodecVersion:
+		case n.codecOK.open() >= store.CodecVersion:
 			next = codecRetry
 		default:
 			if answered, err := n.askCodec(store.CodecVersion, 2*time.Second); err == nil || !answered {
@@ -107,7 +108,7 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 // read, not back to the oldest this Outpost reads), until cluster.nodes
 // changes (a new member may run an older Outpost).
 func (n *Node) CodecReady(v int, timeout time.Duration) error {
-	if v <= int(n.codecOK.Load()) {
+	if v <= n.codecOK.open() {
 		return nil
 	}
 	_, err := n.askCodec(v, timeout)
@@ -115,8 +116,10 @@ func (n *Node) CodecReady(v int, timeout time.Duration) error {
 }
 
 // askCodec asks every member's account for CodecReady, and says whether
-// every member answered.
+// every member answered. The gate's generation is read before the members
+// are: an answer of the members SetNodes replaced meanwhile is not kept.
 func (n *Node) askCodec(v int, timeout time.Duration) (answered bool, err error) {
+	gen, _ := n.codecOK.load()
 	var behind []string
 	low := store.CodecVersion
 	answered = true
@@ -129,11 +132,60 @@ func (n *Node) askCodec(v int, timeout time.Duration) (answered bool, err error)
 		}
 		low = min(low, m.Codec)
 	}
-	if answered && int64(low) > n.codecOK.Load() {
-		n.codecOK.Store(int64(low))
+	if answered && !n.codecOK.raise(gen, low) {
+		return false, fmt.Errorf("%w: cluster.nodes changed while they were asked", ErrCodecNotReady)
 	}
 	if len(behind) > 0 {
 		return answered, fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
 	}
 	return answered, nil
+}
+
+// codecGate is the highest codec every member of cluster.nodes reported
+// (0: not asked yet) and the generation of the list it was asked of, in
+// one word: SetNodes shuts the gate and moves the generation on, so an
+// ask of the old members that ends after it keeps nothing (a new member
+// may run an older Outpost).
+type codecGate struct{ w atomic.Uint64 }
+
+// codecBits holds the codec in the word's low bits, the generation above.
+const codecBits = 8
+
+func (g *codecGate) load() (gen uint64, v int) {
+	w := g.w.Load()
+	return w >> codecBits, int(w & (1<<codecBits - 1))
+}
+
+// open is the newest codec every member reported.
+func (g *codecGate) open() int {
+	_, v := g.load()
+	return v
+}
+
+// raise opens the gate to v (at most store.CodecVersion; it never lowers
+// it) if it is still of generation gen; false when the generation moved
+// on.
+func (g *codecGate) raise(gen uint64, v int) bool {
+	for {
+		w := g.w.Load()
+		if w>>codecBits != gen {
+			return false
+		}
+		if v <= int(w&(1<<codecBits-1)) {
+			return true
+		}
+		if g.w.CompareAndSwap(w, gen<<codecBits|uint64(v)) {
+			return true
+		}
+	}
+}
+
+// shut closes the gate and moves its generation on.
+func (g *codecGate) shut() {
+	for {
+		w := g.w.Load()
+		if g.w.CompareAndSwap(w, (w>>codecBits+1)<<codecBits) {
+			return
+		}
+	}
 }

@@ -266,7 +266,7 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	ms, leader := startThree(t)
 	// Every member asks at start: once the leader's gate is open it asks
 	// no more, and the test says which member is old and shuts the gate.
-	eventually(t, "the leader's codec gate", func() bool { return int(leader.node.codecOK.Load()) == store.CodecVersion })
+	eventually(t, "the leader's codec gate", func() bool { return leader.node.codecOK.open() == store.CodecVersion })
 	var old *member
 	for _, m := range ms {
 		if m != leader {
@@ -275,7 +275,7 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 		}
 	}
 	old.node.codec.Store(store.MinCodecVersion)
-	leader.node.codecOK.Store(0)
+	leader.node.codecOK.shut()
 	err := leader.node.CodecReady(store.CodecVersion, 3*time.Second)
 	if !errors.Is(err, ErrCodecNotReady) || !strings.Contains(err.Error(), old.id) {
 		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady naming it", old.id, old.node.codec.Load(), err)
@@ -354,14 +354,16 @@ func TestLeaderAppendsInTheCodecItsGateAllows(t *testing.T) {
 	ms, leader := startThree(t)
 	// The leader's gate, once open, is asked no more: the test shuts it
 	// to where an older member keeps it.
-	eventually(t, "the leader's codec gate", func() bool { return int(leader.node.codecOK.Load()) == store.CodecVersion })
+	eventually(t, "the leader's codec gate", func() bool { return leader.node.codecOK.open() == store.CodecVersion })
 	for _, m := range ms {
 		if m != leader {
 			m.node.codec.Store(store.OpenRollupCodec) // one older member keeps the gate at 3 if it is asked
 			break
 		}
 	}
-	leader.node.codecOK.Store(store.OpenRollupCodec)
+	leader.node.codecOK.shut()
+	gen, _ := leader.node.codecOK.load()
+	leader.node.codecOK.raise(gen, store.OpenRollupCodec)
 	for _, v := range []int{store.OpenRollupCodec, store.CodecVersion} {
 		data, err := store.EncodeEntryAt(results(time.Now(), leader.id, probes.Up), v)
 		if err != nil {

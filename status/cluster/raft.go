@@ -52,7 +52,7 @@ type Node struct {
 	members   *roster
 	removed   atomic.Bool  // the leader removed this member (members.go)
 	codec     atomic.Int64 // the codec version this member reports (store.CodecVersion; a test fakes an older member while it runs)
-	codecOK   atomic.Int64 // the highest codec every member reported (codec.go); 0: ask
+	codecOK   codecGate    // the highest codec every member reported (codec.go); 0: ask
 	done      chan struct{}
 	log       *slog.Logger
 	behind    atomic.Int64  // unix nanos: see BehindSince
