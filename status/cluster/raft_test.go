@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -43,10 +44,7 @@ func nodesOf(t testing.TB, ids ...string) []*member {
 	var lns []net.Listener
 	var nodes []string
 	for i, id := range ids {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenLow(t)
 		lns = append(lns, ln)
 		nodes = append(nodes, fmt.Sprintf("    - {id: %s, address: %q, location: loc-%d}", id, ln.Addr().String(), i))
 	}
@@ -71,6 +69,22 @@ cluster:
 		out = append(out, &member{id: id, cfg: cfg, ln: lns[i]})
 	}
 	return out
+}
+
+// listenLow listens on 127.0.0.1 at a free port below Linux's ephemeral
+// range (32768–60999): a stopped member listens on its address again when
+// it starts, and a port the kernel handed out for ":0" is as likely to be
+// handed out again meanwhile, as another test's listener or the source
+// port of an outgoing connection (as status/node's freePort).
+func listenLow(t testing.TB) net.Listener {
+	t.Helper()
+	for range 100 {
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))); err == nil {
+			return ln
+		}
+	}
+	t.Fatal("no free port below the ephemeral range in 100 tries")
+	return nil
 }
 
 // start opens the member's store and machine and joins the cluster.
