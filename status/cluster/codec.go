@@ -85,15 +85,12 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 			return
 		case <-wait.C:
 		}
-		switch {
-		case n.codecOK.open() >= store.CodecVersion:
+		if n.codecOK.open() >= store.CodecVersion {
 			next = codecRetry
-		default:
-			if answered, err := n.askCodec(store.CodecVersion, 2*time.Second); err == nil || !answered {
-				next = codecRetry
-			} else {
-				next = min(max(2*next, codecRetry), codecAsk)
-			}
+		} else if answered, err := n.askCodec(store.CodecVersion, 2*time.Second); err != nil && answered {
+			next = min(max(2*next, codecRetry), codecAsk) // a no: an older member says yes once upgraded
+		} else {
+			next = codecRetry // a yes, or a member that did not answer (starting, or down)
 		}
 		wait.Reset(next)
 	}
