@@ -51,8 +51,8 @@ type Node struct {
 	dial      *tls.Config
 	members   *roster
 	removed   atomic.Bool  // the leader removed this member (members.go)
-	codec     int          // the codec version this member reports (store.CodecVersion)
-	codecOK   atomic.Int64 // the highest codec every member reported (codec.go); 0: ask
+	codec     atomic.Int64 // the codec version this member reports (store.CodecVersion; a test fakes an older member while it runs)
+	codecOK   codecGate    // the highest codec every member reported (codec.go); 0: ask
 	done      chan struct{}
 	log       *slog.Logger
 	behind    atomic.Int64  // unix nanos: see BehindSince
@@ -95,7 +95,8 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
-		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
+		done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
+	n.codec.Store(store.CodecVersion)
 	n.fwd = newStreams(n.dialForward)
 	at, _ := o.Store.AppliedIndex() // 0 on a failed read: the first apply sets it
 	n.applied = newAppliedMark(at)
