@@ -63,11 +63,16 @@ func (n *Node) encode(e store.Entry) ([]byte, error) {
 const codecAsk = 10 * time.Second
 
 // codecRetry is how soon a member whose gate is shut asks again: while a
-// member did not answer (it is starting too, or down, and may answer the
-// next time), and at first after a no (each no then doubles it, up to
-// codecAsk: an older member says yes only once it is upgraded). An open
-// gate is looked at as often (SetNodes shuts it).
-const codecRetry = time.Second
+// member did not answer (it is starting too, and may answer the next
+// time), and at first after a no (each no then doubles it, up to
+// codecAsk: an older member says yes only once it is upgraded). A member
+// silent for codecPatience asks in turn: each ask dials every member, and
+// each refusing one logs it (a removed member left running). An open gate
+// is looked at as often (SetNodes shuts it).
+const (
+	codecRetry    = time.Second
+	codecPatience = 10 // asks a second apart while a member does not answer
+)
 
 // keepCodec opens the gate for this Outpost's codec once every member
 // reports it (a rolling upgrade's last member started), until the node
@@ -78,21 +83,35 @@ const codecRetry = time.Second
 func (n *Node) keepCodec(done <-chan struct{}) {
 	wait := time.NewTimer(0)
 	defer wait.Stop()
-	next := time.Duration(0)
+	next, silent := time.Duration(0), 0
 	for {
 		select {
 		case <-done:
 			return
 		case <-wait.C:
 		}
-		if n.codecOK.open() >= store.CodecVersion {
-			next = codecRetry
-		} else if answered, err := n.askCodec(store.CodecVersion, 2*time.Second); err != nil && answered {
-			next = min(max(2*next, codecRetry), codecAsk) // a no: an older member says yes once upgraded
-		} else {
-			next = codecRetry // a yes, or a member that did not answer (starting, or down)
+		answered, err := true, error(nil)
+		if n.codecOK.open() < store.CodecVersion {
+			answered, err = n.askCodec(store.CodecVersion, 2*time.Second)
 		}
+		next, silent = codecNext(next, silent, answered, err)
 		wait.Reset(next)
+	}
+}
+
+// codecNext is the wait before keepCodec's next look, and how many asks in
+// a row a member has not answered, after an ask (or a look at an open
+// gate: answered, nil) that came to answered and err.
+func codecNext(last time.Duration, silent int, answered bool, err error) (time.Duration, int) {
+	switch {
+	case err == nil: // a yes, or the gate open
+		return codecRetry, 0
+	case answered: // a no: an older member says yes once upgraded
+		return min(max(2*last, codecRetry), codecAsk), 0
+	case silent+1 < codecPatience: // starting, or down for a moment
+		return codecRetry, silent + 1
+	default: // gone a while: asked every codecAsk
+		return codecAsk, silent + 1
 	}
 }
 
@@ -159,9 +178,9 @@ func (g *codecGate) open() int {
 	return v
 }
 
-// raise opens the gate to v (at most store.CodecVersion; it never lowers
-// it) if it is still of generation gen; false when the generation moved
-// on.
+// raise opens the gate to v (it never lowers it) if it is still of
+// generation gen; false when the generation moved on. v must fit in
+// codecBits (askCodec's is at most store.CodecVersion).
 func (g *codecGate) raise(gen uint64, v int) bool {
 	for {
 		w := g.w.Load()

@@ -149,3 +149,41 @@ func TestCodecAnswerOfOldNodesIsNotKept(t *testing.T) {
 		t.Errorf("%s's codec gate at %d after an ask of the old cluster.nodes ended past SetNodes, want 0 until lon answers", f.id, v)
 	}
 }
+
+// A shut gate asks again a second later while a member is silent (it is
+// starting too), but a member silent for codecPatience asks in turn every
+// codecAsk: each ask dials every member, and a member that refuses the
+// asker's certificate logs each one. A no backs off doubling; a yes or an
+// open gate is looked at every second.
+func TestCodecAsksBackOff(t *testing.T) {
+	no := ErrCodecNotReady
+	type ask struct {
+		answered bool
+		err      error
+	}
+	for _, tc := range []struct {
+		name string
+		asks []ask
+		want []int // seconds
+	}{
+		{"a yes at once", []ask{{true, nil}}, []int{1}},
+		{"noes double up to codecAsk", []ask{{true, no}, {true, no}, {true, no}, {true, no}, {true, no}, {true, no}},
+			[]int{1, 2, 4, 8, 10, 10}},
+		{"a silent member: ten asks a second apart, then every codecAsk",
+			slices.Repeat([]ask{{false, no}}, 12), []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 10, 10, 10}},
+		{"an answer ends the silence", []ask{{false, no}, {false, no}, {true, nil}, {false, no}},
+			[]int{1, 1, 1, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next, silent := time.Duration(0), 0
+			var got []int
+			for _, a := range tc.asks {
+				next, silent = codecNext(next, silent, a.answered, a.err)
+				got = append(got, int(next/time.Second))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("waits (s) %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
