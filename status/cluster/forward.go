@@ -296,8 +296,8 @@ func (n *Node) answerForward(data []byte) answer {
 		}
 	}
 	res, index, err := n.applyLocal(data)
-	if index > 0 && readsBack(e) {
-		n.tellCommit() // before the answer: the follower waits for its apply
+	if index > 0 && (readsBack(e) || news(res)) {
+		n.tellCommit() // before the answer: the follower may wait for its apply
 	}
 	a := answerOf(res, err)
 	a.Index = index

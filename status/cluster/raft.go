@@ -200,6 +200,9 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	for {
 		if n.r.State() == raft.Leader {
 			res, _, err := n.applyLocal(data)
+			if err == nil && news(res) {
+				n.tellCommit()
+			}
 			if errors.Is(err, raft.ErrLeadershipLost) {
 				return res, fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
 			}

@@ -18,20 +18,31 @@ import (
 // (an admin's command, a setting, a subscriber) still returns once this
 // member applied it, and the leader tells the followers at once that it
 // committed (tellCommit); a monitor's results, which nothing here reads
-// back, return once the leader made them.
+// back, return once the leader made them. A step that is news for the
+// followers (news) is told at once too, whoever wrote it.
 
 // readsBack tells whether e's writer reads it back from this member's
 // file once Apply returns. A monitor's inputs without commands are not:
 // its page and re-checks move when this member's FSM applies the entry,
 // as for any other writer's (machine.Applied). Every other entry is, to
-// be safe with parts added later.
+// be safe with parts added later. The leader asks it of the entry it
+// decoded, so what decoding and applying set is not a part.
 func readsBack(e store.Entry) bool {
 	if e.Inputs == nil || len(e.Inputs.Commands) > 0 {
 		return true
 	}
 	rest := e
-	rest.At, rest.Inputs = time.Time{}, nil
+	rest.At, rest.Inputs, rest.Index, rest.Term, rest.Codec, rest.Step = time.Time{}, nil, 0, 0, 0, nil
 	return !reflect.ValueOf(rest).IsZero()
+}
+
+// news tells whether the followers should hear at once that the step res
+// is from committed: it asked for re-checks (a first failure's
+// confirmation round at the other locations) or changed what the page
+// shows. A step that only moved freshness (most of them) waits for
+// commit_timeout.
+func news(res store.Result) bool {
+	return res.Changes != nil && (len(res.Changes.Rechecks) > 0 || res.Changes.Visible)
 }
 
 // tellCommit makes the leader send every follower what committed now,

@@ -23,27 +23,9 @@ import (
 // learn the commit: the leader tells it at once. commit_timeout is set
 // far above the deadline, so a write that waited for it fails.
 func TestForwardedWritesWaitOnlyForWhatIsReadBack(t *testing.T) {
-	const commitTimeout, within = 8 * time.Second, 2 * time.Second
-	ms := threeNodes(t)
-	for _, m := range ms {
-		m.cfg.Cluster.CommitTimeout = commitTimeout
-		m.start(t, 0)
-	}
-	var leader, follower *member
-	eventually(t, "leader", func() bool {
-		for _, m := range ms {
-			if m.node.IsLeader() {
-				leader = m
-			}
-		}
-		return leader != nil
-	})
-	for _, m := range ms {
-		if m != leader {
-			follower = m
-			break
-		}
-	}
+	const within = 2 * time.Second
+	leader, followers := slowCommitTimeout(t)
+	follower := followers[0]
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 	for i, tc := range []struct {
 		name     string
@@ -59,7 +41,7 @@ func TestForwardedWritesWaitOnlyForWhatIsReadBack(t *testing.T) {
 			t.Fatalf("%s through a follower: %v", tc.name, err)
 		}
 		if took := time.Since(start); took >= within {
-			t.Errorf("%s through a follower returned after %v, want within %v (commit_timeout %v)", tc.name, took.Round(time.Millisecond), within, commitTimeout)
+			t.Errorf("%s through a follower returned after %v, want within %v (commit_timeout %v)", tc.name, took.Round(time.Millisecond), within, slowCommit)
 		}
 		if !tc.readBack {
 			continue
@@ -70,6 +52,78 @@ func TestForwardedWritesWaitOnlyForWhatIsReadBack(t *testing.T) {
 	}
 	if since := follower.node.BehindSince(); !since.IsZero() {
 		t.Errorf("the follower is marked behind since %v", since)
+	}
+	_ = leader
+}
+
+// slowCommit is a commit_timeout far above what the tests below allow: a
+// follower that learns a commit only from it fails them.
+const slowCommit = 8 * time.Second
+
+// slowCommitTimeout starts three members with commit_timeout slowCommit
+// and returns the leader and the followers once one leads.
+func slowCommitTimeout(t *testing.T) (leader *member, followers []*member) {
+	t.Helper()
+	ms := threeNodes(t)
+	for _, m := range ms {
+		m.cfg.Cluster.CommitTimeout = slowCommit
+		m.start(t, 0)
+	}
+	eventually(t, "leader", func() bool {
+		for _, m := range ms {
+			if m.node.IsLeader() {
+				leader = m
+			}
+		}
+		return leader != nil
+	})
+	for _, m := range ms {
+		if m != leader {
+			followers = append(followers, m)
+		}
+	}
+	return leader, followers
+}
+
+// A step that asks the other locations for a confirmation run (a first
+// failure), or changes what the page shows, is news the followers hear at
+// once, not after commit_timeout: their runs start, and their pages move,
+// as soon as it committed, whoever wrote it.
+func TestNewsReachesTheFollowersAtOnce(t *testing.T) {
+	const within = 2 * time.Second
+	leader, followers := slowCommitTimeout(t)
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	// Past raft's first replication round after the election, which
+	// tells the followers what committed by itself.
+	if _, err := followers[1].node.Apply(store.Entry{At: now, Settings: []store.Setting{{Key: "k", Value: "v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		writer *member
+		e      store.Entry
+	}{
+		{"a first failure through a follower", followers[0], results(now, followers[0].id, probes.Down)},
+		{"a failure on the leader", leader, results(now.Add(time.Second), leader.id, probes.Down)},
+	} {
+		res, err := tc.writer.node.Apply(tc.e)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if ch := res.Changes; ch == nil || (len(ch.Rechecks) == 0 && !ch.Visible) {
+			t.Fatalf("%s: the step asked nothing and showed nothing new (%+v): no news to test", tc.name, ch)
+		}
+		want, _ := leader.node.applied.at()
+		start := time.Now()
+		for _, f := range followers {
+			for got, moved := f.node.applied.at(); got < want; got, moved = f.node.applied.at() {
+				select {
+				case <-moved:
+				case <-time.After(within - time.Since(start)):
+					t.Fatalf("%s: %s applied %d of %d after %v (commit_timeout %v)", tc.name, f.id, got, want, within, slowCommit)
+				}
+			}
+		}
 	}
 }
 
@@ -148,12 +202,22 @@ func TestWhatIsReadBack(t *testing.T) {
 	withCommand.Inputs.Commands = []status.Command{{}}
 	withAnnounce := results(now, "nyc", probes.Up)
 	withAnnounce.Announce = []store.Announcement{{}}
+	data, err := store.EncodeEntry(results(now, "nyc", probes.Up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := store.DecodeEntry(data) // as the leader asks it
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded.Index, decoded.Term = 7, 2
 	for _, tc := range []struct {
 		name string
 		e    store.Entry
 		want bool
 	}{
 		{"results", results(now, "nyc", probes.Up), false},
+		{"results as the leader decoded them", decoded, false},
 		{"a step without results", store.Entry{At: now, Inputs: &store.Inputs{Writer: "nyc", Seq: 3}}, false},
 		{"results and a command", withCommand, true},
 		{"results and an announcement", withAnnounce, true},
