@@ -1,0 +1,91 @@
+package cluster
+
+import (
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// Read-your-writes, and only where it is read. A follower learns that an
+// entry committed from the leader's next message, which raft sends when
+// there is news or, to an idle follower, after commit_timeout: waiting
+// for its own apply made every forwarded write wait up to that long, so
+// commit_timeout had to stay short, and an idle-ish leader paid for
+// dozens of messages a second. Now a write whose caller reads it back
+// (an admin's command, a setting, a subscriber) still returns once this
+// member applied it, and the leader tells the followers at once that it
+// committed (tellCommit); a monitor's results, which nothing here reads
+// back, return once the leader made them. A step that is news for the
+// followers (news) is told at once too, whoever wrote it.
+
+// readsBack tells whether e's writer reads it back from this member's
+// file once Apply returns. A monitor's inputs without commands are not:
+// its page and re-checks move when this member's FSM applies the entry,
+// as for any other writer's (machine.Applied). Every other entry is, to
+// be safe with parts added later. The leader asks it of the entry it
+// decoded, so what decoding and applying set is not a part.
+func readsBack(e store.Entry) bool {
+	if e.Inputs == nil || len(e.Inputs.Commands) > 0 {
+		return true
+	}
+	rest := e
+	rest.At, rest.Inputs, rest.Index, rest.Term, rest.Codec, rest.Step = time.Time{}, nil, 0, 0, 0, nil
+	return !reflect.ValueOf(rest).IsZero()
+}
+
+// news tells whether the followers should hear at once that the step res
+// is from committed: it asked for re-checks (a first failure's
+// confirmation round at the other locations) or changed what the page
+// shows. A step that only moved freshness (most of them) waits for
+// commit_timeout.
+func news(res store.Result) bool {
+	return res.Changes != nil && (len(res.Changes.Rechecks) > 0 || res.Changes.Visible)
+}
+
+// tellCommit makes the leader send every follower what committed now,
+// not after commit_timeout: a barrier is a log entry of raft's own (no
+// FSM applies it), and each new entry is replicated at once with the
+// leader's commit index. Nobody waits for the barrier itself.
+func (n *Node) tellCommit() {
+	n.r.Barrier(n.apply)
+}
+
+// owedWrite is the oldest of this member's writes that it did not wait
+// for (readsBack false) and had not applied when the leader answered.
+type owedWrite struct {
+	mu    sync.Mutex
+	index uint64
+	since time.Time
+}
+
+// owe notes that the leader made this member's write at index without
+// waiting for this member's apply, and tells whether this member is
+// behind the cluster: a write owed for longer than wait and still not
+// applied marks it behind (as appliedHere does for a write it waits
+// for); an owed write applied since clears the mark. A writer of results
+// writes at least every few seconds, so the mark follows within one.
+func (n *Node) owe(index uint64, wait time.Duration) {
+	got, _ := n.applied.at()
+	o := &n.owed
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case got >= index: // the log applies in order: nothing is owed
+		o.index = 0
+		n.behind.Store(0)
+	case o.index == 0:
+		o.index, o.since = index, time.Now()
+	case got >= o.index: // it keeps up: the newest write is owed now
+		n.behind.Store(0)
+		o.index, o.since = index, time.Now()
+	case time.Since(o.since) > wait && n.mach.Stalled() == "":
+		// A stalled member applies nothing until its config matches, and
+		// says so itself.
+		if n.behind.CompareAndSwap(0, o.since.Add(wait).UnixNano()) {
+			n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", o.index))
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package cluster
+
+import (
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/outpost-status/outpost/probes"
+	"github.com/outpost-status/outpost/status"
+	"github.com/outpost-status/outpost/status/config"
+	"github.com/outpost-status/outpost/status/machine"
+	"github.com/outpost-status/outpost/status/store"
+)
+
+// A follower's monitor never reads back the results it forwards (its
+// page moves when its own FSM applies them, whoever wrote them), so their
+// write returns once the leader made it; a write its caller reads back
+// (a setting, an admin's command, a subscriber) is in the follower's file
+// when it returns, and it does not wait for raft's commit_timeout to
+// learn the commit: the leader tells it at once. commit_timeout is set
+// far above the deadline, so a write that waited for it fails.
+func TestForwardedWritesWaitOnlyForWhatIsReadBack(t *testing.T) {
+	const within = 2 * time.Second
+	leader, followers := slowCommitTimeout(t)
+	follower := followers[0]
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	for i, tc := range []struct {
+		name     string
+		e        store.Entry
+		readBack bool
+	}{
+		{"results", results(now, follower.id, probes.Up), false},
+		{"a setting", store.Entry{At: now, Settings: []store.Setting{{Key: "k", Value: "v"}}}, true},
+		{"results again", results(now.Add(time.Second), follower.id, probes.Up), false},
+	} {
+		start := time.Now()
+		if _, err := follower.node.Apply(tc.e); err != nil {
+			t.Fatalf("%s through a follower: %v", tc.name, err)
+		}
+		if took := time.Since(start); took >= within {
+			t.Errorf("%s through a follower returned after %v, want within %v (commit_timeout %v)", tc.name, took.Round(time.Millisecond), within, slowCommit)
+		}
+		if !tc.readBack {
+			continue
+		}
+		if v, err := follower.st.Setting("k"); v != "v" {
+			t.Errorf("%s (write %d): the follower reads %q (%v) right after its answer", tc.name, i, v, err)
+		}
+	}
+	if since := follower.node.BehindSince(); !since.IsZero() {
+		t.Errorf("the follower is marked behind since %v", since)
+	}
+	_ = leader
+}
+
+// slowCommit is a commit_timeout far above what the tests below allow: a
+// follower that learns a commit only from it fails them.
+const slowCommit = 8 * time.Second
+
+// slowCommitTimeout starts three members with commit_timeout slowCommit
+// and returns the leader and the followers once one leads.
+func slowCommitTimeout(t *testing.T) (leader *member, followers []*member) {
+	t.Helper()
+	ms := threeNodes(t)
+	for _, m := range ms {
+		m.cfg.Cluster.CommitTimeout = slowCommit
+		m.start(t, 0)
+	}
+	eventually(t, "leader", func() bool {
+		for _, m := range ms {
+			if m.node.IsLeader() {
+				leader = m
+			}
+		}
+		return leader != nil
+	})
+	for _, m := range ms {
+		if m != leader {
+			followers = append(followers, m)
+		}
+	}
+	return leader, followers
+}
+
+// A step that asks the other locations for a confirmation run (a first
+// failure), or changes what the page shows, is news the followers hear at
+// once, not after commit_timeout: their runs start, and their pages move,
+// as soon as it committed, whoever wrote it.
+func TestNewsReachesTheFollowersAtOnce(t *testing.T) {
+	const within = 2 * time.Second
+	leader, followers := slowCommitTimeout(t)
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	// Past raft's first replication round after the election, which
+	// tells the followers what committed by itself.
+	if _, err := followers[1].node.Apply(store.Entry{At: now, Settings: []store.Setting{{Key: "k", Value: "v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		writer *member
+		e      store.Entry
+	}{
+		{"a first failure through a follower", followers[0], results(now, followers[0].id, probes.Down)},
+		{"a failure on the leader", leader, results(now.Add(time.Second), leader.id, probes.Down)},
+	} {
+		res, err := tc.writer.node.Apply(tc.e)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if ch := res.Changes; ch == nil || (len(ch.Rechecks) == 0 && !ch.Visible) {
+			t.Fatalf("%s: the step asked nothing and showed nothing new (%+v): no news to test", tc.name, ch)
+		}
+		want, _ := leader.node.applied.at()
+		start := time.Now()
+		for _, f := range followers {
+			for got, moved := f.node.applied.at(); got < want; got, moved = f.node.applied.at() {
+				select {
+				case <-moved:
+				case <-time.After(within - time.Since(start)):
+					t.Fatalf("%s: %s applied %d of %d after %v (commit_timeout %v)", tc.name, f.id, got, want, within, slowCommit)
+				}
+			}
+		}
+	}
+}
+
+// Where the config is silent, commit_timeout is Outpost's default, not
+// raft's 50 ms: an idle-ish leader tells its followers what committed a
+// few times a second (a write read back is told at once, above); a value
+// set is kept.
+func TestCommitTimeoutDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  time.Duration
+		want time.Duration
+	}{
+		{"silent", 0, 250 * time.Millisecond},
+		{"set", 50 * time.Millisecond, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := raft.DefaultConfig()
+			raftTiming(rc, &config.Cluster{CommitTimeout: tc.set})
+			if rc.CommitTimeout != tc.want {
+				t.Errorf("commit_timeout %v, want %v", rc.CommitTimeout, tc.want)
+			}
+		})
+	}
+}
+
+// A member whose applier stopped (its disk full, its store halted) is
+// still found behind when its writes are results it does not wait for:
+// a write owed longer than the wait marks it, at the next write; one
+// applied since clears the mark. Time is synctest's.
+func TestResultsNotWaitedForStillFindAMemberBehind(t *testing.T) {
+	m := threeNodes(t)[0]
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const wait = 10 * time.Second
+		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(5)}
+		start := time.Now()
+		for i, step := range []struct {
+			applied    uint64 // the mark before the write (0: unchanged)
+			index      uint64 // the write's
+			after      time.Duration
+			wantBehind bool
+		}{
+			{0, 6, 0, false},                  // applied since: 5
+			{0, 7, 5 * time.Second, false},    // 6 owed for 5 s
+			{0, 8, 11 * time.Second, true},    // 6 owed for 11 s
+			{0, 9, 30 * time.Second, true},    // still behind
+			{7, 10, 31 * time.Second, false},  // 6 applied: it moves again, 10 owed
+			{10, 11, 50 * time.Second, false}, // nothing owed: 11 is, from 50 s
+			{0, 12, 61 * time.Second, true},   // 11 owed for 11 s
+		} {
+			time.Sleep(time.Until(start.Add(step.after)))
+			if step.applied > 0 {
+				n.applied.advance(step.applied)
+			}
+			n.owe(step.index, wait)
+			if behind := !n.BehindSince().IsZero(); behind != step.wantBehind {
+				t.Errorf("write %d (index %d, %v in): behind %v, want %v", i, step.index, step.after, behind, step.wantBehind)
+			}
+		}
+	})
+}
+
+// Only a monitor's inputs without commands are not read back by their
+// writer; anything else in the entry, or a command, is.
+func TestWhatIsReadBack(t *testing.T) {
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	withCommand := results(now, "nyc", probes.Up)
+	withCommand.Inputs.Commands = []status.Command{{}}
+	withAnnounce := results(now, "nyc", probes.Up)
+	withAnnounce.Announce = []store.Announcement{{}}
+	data, err := store.EncodeEntry(results(now, "nyc", probes.Up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := store.DecodeEntry(data) // as the leader asks it
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded.Index, decoded.Term = 7, 2
+	for _, tc := range []struct {
+		name string
+		e    store.Entry
+		want bool
+	}{
+		{"results", results(now, "nyc", probes.Up), false},
+		{"results as the leader decoded them", decoded, false},
+		{"a step without results", store.Entry{At: now, Inputs: &store.Inputs{Writer: "nyc", Seq: 3}}, false},
+		{"results and a command", withCommand, true},
+		{"results and an announcement", withAnnounce, true},
+		{"a setting", store.Entry{At: now, Settings: []store.Setting{{Key: "k"}}}, true},
+		{"a prune", store.Entry{At: now, Prune: &store.Prune{}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := readsBack(tc.e); got != tc.want {
+				t.Errorf("readsBack %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
