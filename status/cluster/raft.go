@@ -63,7 +63,7 @@ type Node struct {
 	lead      *leadership   // raft's leadership notifications, for every reader
 	fwd       *streams      // this member's forward streams to the leader
 	applied   *appliedMark  // what this member's FSM applied (forwardTo waits on it)
-	owed      owedWrite     // a write not waited for, not applied yet (readback.go)
+	owed      owedWrites    // writes not waited for, not applied yet (readback.go)
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
