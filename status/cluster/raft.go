@@ -63,7 +63,7 @@ type Node struct {
 	lead      *leadership   // raft's leadership notifications, for every reader
 	fwd       *streams      // this member's forward streams to the leader
 	applied   *appliedMark  // what this member's FSM applied (forwardTo waits on it)
-	owed      owedWrite     // a write not waited for, not applied yet (readback.go)
+	owed      owedWrites    // writes not waited for, not applied yet (readback.go)
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -139,12 +139,14 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	// replication round, which the FSM then applies in one transaction.
 	rc.BatchApplyCh = true
 	raftTiming(rc, cl)
-	// The data file is durable up to its applied index, which a snapshot
-	// never passes: installing raft's own latest snapshot at every start
-	// would rewrite the file only to replay it. Only a file behind that
-	// snapshot (replaced by hand, or lost its tail) needs it.
+	// The data file is durable up to its applied index: installing raft's
+	// own latest snapshot at every start would rewrite the file only to
+	// replay it. A snapshot passes that index by entries the FSM does not
+	// apply (a barrier after a told commit, a new leader's no-op), which
+	// the file holds as well as it can; only a file behind that snapshot
+	// by a command (replaced by hand, or lost its tail) needs it.
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
-		if applied, err := o.Store.AppliedIndex(); err == nil && applied >= list[0].Index {
+		if applied, err := o.Store.AppliedIndex(); err == nil && fileHolds(n.logs, applied, list[0].Index) {
 			rc.NoSnapshotRestoreOnStart = true
 		}
 	}

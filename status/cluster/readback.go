@@ -53,39 +53,76 @@ func (n *Node) tellCommit() {
 	n.r.Barrier(n.apply)
 }
 
-// owedWrite is the oldest of this member's writes that it did not wait
-// for (readsBack false) and had not applied when the leader answered.
+// owedWrites are this member's writes that it did not wait for
+// (readsBack false) and had not applied when the leader answered, oldest
+// first (their indexes increase).
+type owedWrites struct {
+	mu     sync.Mutex
+	writes []owedWrite
+}
+
+// owedWrite is one write owed since the leader answered it. Past
+// maxOwed, the newest one stands for every write after it too.
 type owedWrite struct {
-	mu    sync.Mutex
 	index uint64
 	since time.Time
 }
 
+// maxOwed bounds the writes owed in memory. A monitor writes about once
+// a second and the wait is seconds, so a member a minute behind owes
+// about sixty. Past it, the newest write kept takes the new write's index
+// and keeps its own time: the oldest writes, which decide, are kept, and
+// the member is not found level before it applied every write it owes;
+// a mark may outlast the truth by the time the writes merged span.
+const maxOwed = 64
+
 // owe notes that the leader made this member's write at index without
 // waiting for this member's apply, and tells whether this member is
-// behind the cluster: a write owed for longer than wait and still not
-// applied marks it behind (as appliedHere does for a write it waits
-// for); an owed write applied since clears the mark. A writer of results
-// writes at least every few seconds, so the mark follows within one.
+// behind the cluster: behind while a write owed for longer than wait is
+// still not applied (as appliedHere does for a write it waits for), level
+// again once none is. Only the time of the oldest one left counts: a
+// member steadily further behind than wait stays behind, its mark not
+// cleared by each apply of the write it owed. A writer of results writes
+// at least every few seconds, so the mark follows within one.
 func (n *Node) owe(index uint64, wait time.Duration) {
 	got, _ := n.applied.at()
 	o := &n.owed
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	switch {
-	case got >= index: // the log applies in order: nothing is owed
-		o.index = 0
-		n.behind.Store(0)
-	case o.index == 0:
-		o.index, o.since = index, time.Now()
-	case got >= o.index: // it keeps up: the newest write is owed now
-		n.behind.Store(0)
-		o.index, o.since = index, time.Now()
-	case time.Since(o.since) > wait && n.mach.Stalled() == "":
-		// A stalled member applies nothing until its config matches, and
-		// says so itself.
-		if n.behind.CompareAndSwap(0, o.since.Add(wait).UnixNano()) {
-			n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", o.index))
-		}
+	o.settle(got)
+	if index > got {
+		o.add(index, time.Now())
 	}
+	if len(o.writes) == 0 || time.Since(o.writes[0].since) <= wait {
+		n.behind.Store(0)
+		return
+	}
+	// A stalled member applies nothing until its config matches, and says
+	// so itself.
+	if n.mach.Stalled() != "" {
+		return
+	}
+	if oldest := o.writes[0]; n.behind.CompareAndSwap(0, oldest.since.Add(wait).UnixNano()) {
+		n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", oldest.index))
+	}
+}
+
+// settle drops the writes applied up to got (the log applies in order).
+func (o *owedWrites) settle(got uint64) {
+	i := 0
+	for i < len(o.writes) && o.writes[i].index <= got {
+		i++
+	}
+	// Copied down rather than resliced, so the array is reused and stays
+	// maxOwed long.
+	o.writes = o.writes[:copy(o.writes, o.writes[i:])]
+}
+
+// add owes the write at index from since, within maxOwed.
+func (o *owedWrites) add(index uint64, since time.Time) {
+	if len(o.writes) < maxOwed {
+		o.writes = append(o.writes, owedWrite{index, since})
+		return
+	}
+	o.writes[len(o.writes)-1].index = index
 }

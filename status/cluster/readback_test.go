@@ -152,8 +152,9 @@ func TestCommitTimeoutDefault(t *testing.T) {
 
 // A member whose applier stopped (its disk full, its store halted) is
 // still found behind when its writes are results it does not wait for:
-// a write owed longer than the wait marks it, at the next write; one
-// applied since clears the mark. Time is synctest's.
+// a write owed longer than the wait marks it, at the next write; the mark
+// clears once no write owed longer than the wait is left unapplied.
+// Time is synctest's.
 func TestResultsNotWaitedForStillFindAMemberBehind(t *testing.T) {
 	m := threeNodes(t)[0]
 	var err error
@@ -178,9 +179,10 @@ func TestResultsNotWaitedForStillFindAMemberBehind(t *testing.T) {
 			{0, 7, 5 * time.Second, false},    // 6 owed for 5 s
 			{0, 8, 11 * time.Second, true},    // 6 owed for 11 s
 			{0, 9, 30 * time.Second, true},    // still behind
-			{7, 10, 31 * time.Second, false},  // 6 applied: it moves again, 10 owed
-			{10, 11, 50 * time.Second, false}, // nothing owed: 11 is, from 50 s
-			{0, 12, 61 * time.Second, true},   // 11 owed for 11 s
+			{7, 10, 31 * time.Second, true},   // 6, 7 applied: 8 owed for 20 s
+			{9, 11, 35 * time.Second, false},  // 8, 9 applied: 10 owed for 4 s, none past the wait
+			{11, 12, 50 * time.Second, false}, // nothing owed: 12 is, from 50 s
+			{0, 13, 61 * time.Second, true},   // 12 owed for 11 s
 		} {
 			time.Sleep(time.Until(start.Add(step.after)))
 			if step.applied > 0 {
@@ -230,4 +232,87 @@ func TestWhatIsReadBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A member whose applier runs steadily 15 s behind the leader (a slow
+// disk), writing results every second, stays behind the cluster by more
+// than the wait all along: every one of its writes reaches its file 15 s
+// after the leader made it. It is found behind once and must stay so.
+func TestSteadilyLaggingMemberStaysBehind(t *testing.T) {
+	m := threeNodes(t)[0]
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const wait, lag = 10 * time.Second, 15 * time.Second
+		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		start := time.Now()
+		var notBehind []int
+		for i := 1; i <= 60; i++ { // write i at i s; applied: what was written lag ago
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second)))
+			if done := i - int(lag/time.Second); done > 0 {
+				n.applied.advance(uint64(done))
+			}
+			n.owe(uint64(i), wait)
+			if i > 12 && n.BehindSince().IsZero() {
+				notBehind = append(notBehind, i)
+			}
+		}
+		if len(notBehind) > 0 {
+			t.Errorf("a member 15 s behind (wait %v) is not marked behind at %d of its 48 writes after the first 12 s: %v", wait, len(notBehind), notBehind)
+		}
+	})
+}
+
+// A member that applies nothing for long (its disk full) while its
+// monitor writes every second owes at most maxOwed writes' worth of
+// memory, and the bound forgets none of what decides: once it applies
+// the oldest writes it kept, the ones past the bound are still owed, and
+// it stays behind until it applied them too.
+func TestOwedWritesAreBounded(t *testing.T) {
+	m := threeNodes(t)[0]
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const wait, writes = 10 * time.Second, 4 * maxOwed
+		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		for i := uint64(1); i <= writes; i++ {
+			time.Sleep(time.Second)
+			n.owe(i, wait)
+		}
+		if got := len(n.owed.writes); got > maxOwed {
+			t.Errorf("%d writes owed in memory, want at most %d", got, maxOwed)
+		}
+		index := uint64(writes)
+		for _, step := range []struct {
+			applied    uint64 // 0: every write made so far
+			wantBehind bool
+		}{
+			{maxOwed, true},     // the kept ones applied; those past the bound are minutes old
+			{writes - 20, true}, // the last 20 are owed, the oldest for 20 s
+			{0, false},          // every write applied: only the new one is owed
+		} {
+			time.Sleep(time.Second)
+			if step.applied == 0 {
+				step.applied = index
+			}
+			n.applied.advance(step.applied)
+			index++
+			n.owe(index, wait)
+			if behind := !n.BehindSince().IsZero(); behind != step.wantBehind {
+				t.Errorf("applied to %d of %d: behind %v, want %v", step.applied, index, behind, step.wantBehind)
+			}
+		}
+	})
 }

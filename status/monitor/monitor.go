@@ -320,7 +320,9 @@ func (m *Monitor) loop(ctx context.Context) error {
 			m.publish(m.o.Now().UTC())
 		case <-m.o.Machine.Applied():
 			// Steps applied by another writer (a replicated log) move
-			// the page here too; this loop's own are handled already.
+			// the page here too, and so do this loop's own results on a
+			// cluster's follower, which its Log answers before its file
+			// applied them; this loop's other steps are handled already.
 			m.applied(m.o.Now().UTC())
 		case req := <-m.reloads:
 			req.done <- m.reload(req.cfg)
