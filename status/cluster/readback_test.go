@@ -24,7 +24,7 @@ import (
 // far above the deadline, so a write that waited for it fails.
 func TestForwardedWritesWaitOnlyForWhatIsReadBack(t *testing.T) {
 	const within = 2 * time.Second
-	leader, followers := slowCommitTimeout(t)
+	_, followers := slowCommitTimeout(t)
 	follower := followers[0]
 	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 	for i, tc := range []struct {
@@ -53,7 +53,6 @@ func TestForwardedWritesWaitOnlyForWhatIsReadBack(t *testing.T) {
 	if since := follower.node.BehindSince(); !since.IsZero() {
 		t.Errorf("the follower is marked behind since %v", since)
 	}
-	_ = leader
 }
 
 // slowCommit is a commit_timeout far above what the tests below allow: a
