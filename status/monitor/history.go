@@ -198,13 +198,10 @@ func (h *history) hours(id string, cs *status.ComponentState, now time.Time) (fl
 // sparkline is the mean latency per hour of the given checks.
 func (h *history) sparkline(checks []string, now time.Time) ([]float64, error) {
 	from := hourStart(now).Add(-(SparkHours - 1) * time.Hour)
-	sum := make([]float64, SparkHours)
-	runs := make([]float64, SparkHours)
-	for _, name := range checks {
-		hours, err := h.st.CheckRollups(name, false, from, now.Add(time.Second))
-		if err != nil {
-			return nil, err
-		}
+	var sum, runs [SparkHours]float64
+	// The component's checks in one read: a read each was a transaction
+	// and a list per check every minute (3 MiB at 5,000 checks).
+	err := h.st.EachCheckRollups(checks, false, from, now.Add(time.Second), func(_ string, hours []store.CheckRollup) {
 		for _, r := range hours {
 			i := int(r.Start.Sub(from) / time.Hour)
 			if i >= 0 && i < SparkHours {
@@ -212,6 +209,9 @@ func (h *history) sparkline(checks []string, now time.Time) ([]float64, error) {
 				runs[i] += float64(r.Runs)
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]float64, SparkHours)
 	for i := range out {

@@ -121,3 +121,38 @@ func TestPruneForgetsOpenRollupsWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+// EachCheckRollups reads in one transaction what CheckRollups reads a
+// check at a time: the stored series with the open hour or day, nothing
+// for a check without roll-ups, in the order of the names.
+func TestEachCheckRollupsIsCheckRollups(t *testing.T) {
+	s, _ := openTemp(t)
+	names := []string{"check-0", "check-1", "check-2"}
+	at := t0.Truncate(time.Hour).Add(time.Minute)
+	ageRollups(t, s, names[:2], at)
+	mustApply(t, s, Entry{At: at, Step: &Step{Results: []Input{{Check: "check-1", At: at, Outcome: probes.Down, Latency: 3 * time.Millisecond}}}})
+	for _, daily := range []bool{false, true} {
+		from, to := at.Add(-72*time.Hour), at.Add(time.Hour)
+		var got []string
+		err := s.EachCheckRollups(append(names, "never-ran"), daily, from, to, func(name string, rs []CheckRollup) {
+			want, err := s.CheckRollups(name, daily, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(rs) != fmt.Sprint(want) {
+				t.Errorf("daily %v, %s: %v, CheckRollups %v", daily, name, rs, want)
+			}
+			got = append(got, fmt.Sprintf("%s:%d", name, len(rs)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "[check-0:71 check-1:72 check-2:0 never-ran:0]"
+		if daily {
+			want = "[check-0:2 check-1:3 check-2:0 never-ran:0]"
+		}
+		if fmt.Sprint(got) != want {
+			t.Errorf("daily %v: %v, want %s", daily, got, want)
+		}
+	}
+}
