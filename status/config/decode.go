@@ -22,6 +22,22 @@ type decoder struct {
 	unresolved Errors
 	// types are the struct types' keys met so far (fields).
 	types map[reflect.Type]map[string][]int
+	// strings are the string values met so far (intern).
+	strings map[string]string
+}
+
+// intern is s, or the equal string an earlier value kept: thousands of
+// checks repeat their kind, component, interval and often their target,
+// each a string of its own as the YAML parser reads it.
+func (d *decoder) intern(s string) string {
+	if kept, ok := d.strings[s]; ok {
+		return kept
+	}
+	if d.strings == nil {
+		d.strings = map[string]string{}
+	}
+	d.strings[s] = s
+	return s
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -188,7 +204,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	s := n.Value
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString(s)
+		v.SetString(d.intern(s))
 	case reflect.Bool:
 		switch strings.ToLower(s) {
 		case "true", "yes", "on":
