@@ -51,19 +51,69 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, e)
 }
 
-// at finds where path (or its nearest written parent) is in the file.
+// at finds where path (or its nearest written parent) is in the file:
+// from the nearest list or mapping decode recorded, down its keys and
+// items (a record a scalar was 30,000 paths and map entries at 5,000
+// checks, held through validation beside the parsed tree).
 func (d *decoder) at(path string) *yaml.Node {
-	for p := path; p != ""; {
+	for p := path; ; {
 		if n, ok := d.pos[p]; ok {
+			if p == "" { // the document: a top-level key has no dot
+				n, steps := below(n, "."+path)
+				if steps == 0 {
+					return nil
+				}
+				return n
+			}
+			n, _ = below(n, path[len(p):])
 			return n
 		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			break
+		if p == "" {
+			return nil
 		}
-		p = p[:i]
+		p = p[:max(strings.LastIndexAny(p, ".["), 0)]
 	}
-	return nil
+}
+
+// below follows rest (".key" and "[i]" steps) down from n as far as the
+// file has it, and says how many steps it took.
+func below(n *yaml.Node, rest string) (*yaml.Node, int) {
+	steps := 0
+	for ; rest != ""; steps++ {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		var after string
+		switch {
+		case rest[0] == '[' && n.Kind == yaml.SequenceNode:
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return n, steps
+			}
+			if i, err := strconv.Atoi(rest[1:end]); err == nil && i >= 0 && i < len(n.Content) {
+				next, after = n.Content[i], rest[end+1:]
+			}
+		case rest[0] == '.' && n.Kind == yaml.MappingNode:
+			// The longest key that rest goes on with, the first of equals
+			// (a duplicate key is not decoded): keys may hold dots.
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				a, ok := strings.CutPrefix(rest[1:], k)
+				if ok && (a == "" || a[0] == '.' || a[0] == '[') && (next == nil || len(a) < len(after)) {
+					next, after = n.Content[i+1], a
+				}
+			}
+		}
+		if next == nil {
+			return n, steps
+		}
+		n, rest = next, after
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n, steps
 }
 
 var (
@@ -82,7 +132,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	d.pos[path] = n
+	if n.Kind != yaml.ScalarNode { // a scalar is found from its parent (at)
+		d.pos[path] = n
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // an empty value keeps the default
 	}
