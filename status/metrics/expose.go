@@ -108,24 +108,38 @@ func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
 	})
 }
 
-// acceptsGzip reports an Accept-Encoding that takes gzip: named (or *)
-// without q=0. Identity is the answer otherwise, as promhttp's would be
-// for any coding it does not offer.
+// acceptsGzip reports whether promhttp would answer header with gzip: its
+// choice between the codings it offers, identity then gzip (gddo's
+// NegotiateContentEncoding): the first offer a coding named or "*" gives
+// the highest q, none at q=0. So "*" alone is identity, as a named
+// coding's q beats what "*" says of it.
 func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if c := strings.TrimSpace(coding); c != "gzip" && c != "*" {
-			continue
-		}
-		q := strings.ReplaceAll(params, " ", "")
-		if v, ok := strings.CutPrefix(q, "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil && f == 0 {
-				return false
+	best, bestQ := "", -1.0
+	for _, offer := range []string{"identity", "gzip"} {
+		for part := range strings.SplitSeq(header, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			c := strings.TrimSpace(coding) // as promhttp: not folded to lower case
+			if q := qvalue(params); (c == "*" || c == offer) && q > bestQ {
+				best, bestQ = offer, q
 			}
 		}
-		return true
 	}
-	return false
+	return best == "gzip" && bestQ > 0
+}
+
+// qvalue is a coding's q parameter, 1 when it has none; an unreadable
+// one counts as 0 (refused), never as preferred.
+func qvalue(params string) float64 {
+	for p := range strings.SplitSeq(params, ";") {
+		if v, ok := strings.CutPrefix(strings.ReplaceAll(p, " ", ""), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				return 0
+			}
+			return f
+		}
+	}
+	return 1
 }
 
 // textFamily writes one family's lines in the text format, its HELP and
