@@ -76,6 +76,9 @@ type checkDoc struct {
 }
 
 func checkDocs(cs []CheckDef) []checkDoc {
+	if cs == nil {
+		return nil // encoded null, as a model without checks always was
+	}
 	out := make([]checkDoc, len(cs))
 	for i, c := range cs {
 		out[i] = checkDoc{Name: c.Name, Component: c.Component, FailureThreshold: c.FailureThreshold,

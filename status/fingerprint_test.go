@@ -61,6 +61,7 @@ func TestFingerprintIsPinned(t *testing.T) {
 		{"one check", &Model{SiteTitle: "Example", Components: []ComponentDef{{ID: "api", Name: "API"}},
 			Checks: []CheckDef{{Name: "api-health", Component: "api", FailureThreshold: 3, SuccessThreshold: 2, Every: 30 * time.Second}}},
 			"1e1a8c224c3ef069"},
+		{"no checks (a page of manual incidents)", &Model{SiteTitle: "x"}, "94d220618d9cd31e"},
 		{"every field of a check", &Model{SiteTitle: "Example", Components: []ComponentDef{{ID: "api", Name: "API"}},
 			Checks: []CheckDef{
 				{Name: "api-health", Component: "api", FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 5 * time.Second,

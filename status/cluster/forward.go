@@ -366,6 +366,7 @@ func exchange(c net.Conn, id string, data []byte, wait time.Duration) (answer, e
 // wakes with this node's own applies (appliedMark), not by reading the
 // file.
 func (n *Node) appliedHere(index uint64, wait time.Duration) {
+	began := time.Now()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	// A member stalls inside an apply (its model is not the cluster's),
@@ -387,6 +388,9 @@ func (n *Node) appliedHere(index uint64, wait time.Duration) {
 		case <-moved:
 		case <-stall.C:
 		case <-deadline.C:
+			// Owed from now on like a write not waited for: the next
+			// results' owe keeps the mark until this one is applied.
+			n.owed.oweReadBack(index, began)
 			if n.behind.CompareAndSwap(0, time.Now().UnixNano()) {
 				n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", index))
 			}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,6 +120,26 @@ func (o *owedWrites) settle(got uint64) {
 }
 
 // add owes the write at index from since, within maxOwed.
+// oweReadBack adds a read-back write whose wait ended before this member applied
+// it, in its place by index (the writes owed since were added before it).
+func (o *owedWrites) oweReadBack(index uint64, since time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	i := slices.IndexFunc(o.writes, func(w owedWrite) bool { return w.index > index })
+	if i < 0 {
+		o.add(index, since)
+		return
+	}
+	newest := o.writes[len(o.writes)-1].index
+	if len(o.writes) == maxOwed {
+		o.writes = o.writes[:maxOwed-1]
+	}
+	o.writes = slices.Insert(o.writes, i, owedWrite{index, since})
+	// Past maxOwed the newest slot stands for every write after it (add).
+	last := &o.writes[len(o.writes)-1]
+	last.index = max(last.index, newest)
+}
+
 func (o *owedWrites) add(index uint64, since time.Time) {
 	if len(o.writes) < maxOwed {
 		o.writes = append(o.writes, owedWrite{index, since})

@@ -315,3 +315,61 @@ func TestOwedWritesAreBounded(t *testing.T) {
 		}
 	})
 }
+
+// A member whose applier halted just before an admin's write (read back,
+// appliedHere) is found behind when that wait ends; its monitor's results
+// written after it are owed for less than the wait then, and the next one
+// must not clear the mark while the admin's write is still not applied.
+func TestOweKeepsAReadBackWritesMark(t *testing.T) {
+	m := threeNodes(t)[0]
+	var err error
+	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const wait = 10 * time.Second
+		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		start := time.Now()
+		done := make(chan struct{})
+		go func() { n.appliedHere(1, wait); close(done) }() // the admin's write at 1, at 0 s
+		for i := 1; i <= 9; i++ {                           // results at 2..10, from 1 s
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second)))
+			n.owe(uint64(i+1), wait)
+		}
+		<-done
+		if n.BehindSince().IsZero() {
+			t.Fatal("not behind after the read-back write's wait")
+		}
+		time.Sleep(time.Until(start.Add(wait + 500*time.Millisecond)))
+		n.owe(11, wait) // nothing applied yet: 1 is owed for 10.5 s
+		if n.BehindSince().IsZero() {
+			t.Errorf("at 10.5 s, nothing applied since 0 s: the results' owe cleared the mark the read-back write set")
+		}
+	})
+}
+
+// A read-back write owed after its wait goes in its place by index, and a
+// full list keeps its newest index in its last slot.
+func TestReadBackWriteOwedInItsPlace(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	var o owedWrites
+	for _, i := range []uint64{5, 6, 7} {
+		o.add(i, t0.Add(time.Duration(i)*time.Second))
+	}
+	o.oweReadBack(3, t0)
+	if got := []uint64{o.writes[0].index, o.writes[1].index, o.writes[3].index}; got[0] != 3 || got[1] != 5 || got[2] != 7 || !o.writes[0].since.Equal(t0) {
+		t.Errorf("owed %v, want 3 (owed since t0) first and 7 last", o.writes)
+	}
+	var full owedWrites
+	for i := range uint64(maxOwed) {
+		full.add(10+i, t0)
+	}
+	full.oweReadBack(1, t0)
+	if n, first, last := len(full.writes), full.writes[0].index, full.writes[len(full.writes)-1].index; n != maxOwed || first != 1 || last != 10+maxOwed-1 {
+		t.Errorf("a full list after a read-back write: %d owed, first %d, last %d; want %d, 1, %d", n, first, last, maxOwed, 10+maxOwed-1)
+	}
+}

@@ -69,8 +69,9 @@ func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
 	full := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: errorLog})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		format := expfmt.Negotiate(r.Header)
-		if format.FormatType() != expfmt.TypeTextPlain {
-			full.ServeHTTP(w, r)
+		coding := negotiateCoding(r)
+		if format.FormatType() != expfmt.TypeTextPlain || coding == "" {
+			full.ServeHTTP(w, r) // another format, or promhttp's refusal of every coding offered
 			return
 		}
 		mfs, err := m.expo.rest.Gather()
@@ -80,7 +81,7 @@ func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
 		}
 		w.Header().Set("Content-Type", string(format))
 		out := io.Writer(w)
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		if coding == "gzip" {
 			w.Header().Set("Content-Encoding", "gzip")
 			gz, _ := m.expo.gz.Get().(*gzip.Writer)
 			if gz == nil {
@@ -106,40 +107,6 @@ func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
 		}
 		_ = bw.Flush()
 	})
-}
-
-// acceptsGzip reports whether promhttp would answer header with gzip: its
-// choice between the codings it offers, identity then gzip (gddo's
-// NegotiateContentEncoding): the first offer a coding named or "*" gives
-// the highest q, none at q=0. So "*" alone is identity, as a named
-// coding's q beats what "*" says of it.
-func acceptsGzip(header string) bool {
-	best, bestQ := "", -1.0
-	for _, offer := range []string{"identity", "gzip"} {
-		for part := range strings.SplitSeq(header, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			c := strings.TrimSpace(coding) // as promhttp: not folded to lower case
-			if q := qvalue(params); (c == "*" || c == offer) && q > bestQ {
-				best, bestQ = offer, q
-			}
-		}
-	}
-	return best == "gzip" && bestQ > 0
-}
-
-// qvalue is a coding's q parameter, 1 when it has none; an unreadable
-// one counts as 0 (refused), never as preferred.
-func qvalue(params string) float64 {
-	for p := range strings.SplitSeq(params, ";") {
-		if v, ok := strings.CutPrefix(strings.ReplaceAll(p, " ", ""), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 || f > 1 {
-				return 0
-			}
-			return f
-		}
-	}
-	return 1
 }
 
 // textFamily writes one family's lines in the text format, its HELP and
