@@ -26,7 +26,7 @@ func Fingerprint(m *Model) string {
 	doc := struct {
 		SiteTitle, Location   string
 		Components            []ComponentDef
-		Checks                []CheckDef
+		Checks                []checkDoc
 		AutoIncidents         bool
 		ReopenWindow          time.Duration
 		Maintenance           []window
@@ -34,7 +34,7 @@ func Fingerprint(m *Model) string {
 		ConnectivityThreshold float64
 		Locations             []string
 		Voting                Voting
-	}{SiteTitle: m.SiteTitle, Components: m.Components, Checks: m.Checks, AutoIncidents: m.AutoIncidents,
+	}{SiteTitle: m.SiteTitle, Components: m.Components, Checks: checkDocs(m.Checks), AutoIncidents: m.AutoIncidents,
 		ReopenWindow: m.ReopenWindow, StaleAfter: m.StaleAfter, ConnectivityThreshold: m.ConnectivityThreshold,
 		Locations: m.Locations, Voting: m.Voting}
 	if m.Location != nil {
@@ -58,4 +58,32 @@ func Fingerprint(m *Model) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// checkDoc is a CheckDef as the fingerprint encodes it: its own list of
+// fields, in the order every earlier Outpost encoded them, so that moving a field of
+// CheckDef (to pack it) does not change every cluster's fingerprint, and
+// a rolling upgrade's members still agree (TestFingerprintIsPinned).
+type checkDoc struct {
+	Name, Component                    string
+	FailureThreshold, SuccessThreshold int
+	RecheckInterval, Every             time.Duration
+	Canary, Warning                    bool
+	Locations                          []string
+	Vote                               VoteRule
+	Push                               bool
+	Host                               string
+}
+
+func checkDocs(cs []CheckDef) []checkDoc {
+	if cs == nil {
+		return nil // encoded null, as a model without checks always was
+	}
+	out := make([]checkDoc, len(cs))
+	for i, c := range cs {
+		out[i] = checkDoc{Name: c.Name, Component: c.Component, FailureThreshold: c.FailureThreshold,
+			SuccessThreshold: c.SuccessThreshold, RecheckInterval: c.RecheckInterval, Every: c.Every,
+			Canary: c.Canary, Warning: c.Warning, Locations: c.Locations, Vote: c.Vote, Push: c.Push, Host: c.Host}
+	}
+	return out
 }

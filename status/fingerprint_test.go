@@ -46,3 +46,33 @@ func TestFingerprint(t *testing.T) {
 		}
 	}
 }
+
+// A model's fingerprint is the same in every release: the members of a
+// rolling upgrade compare theirs, and a member whose fingerprint differs
+// applies nothing (machine.awaitModel) until a reload makes it agree,
+// which no config could. Moving CheckDef's Push beside its other flags
+// (to pack it) had changed both of these.
+func TestFingerprintIsPinned(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    *Model
+		want string
+	}{
+		{"one check", &Model{SiteTitle: "Example", Components: []ComponentDef{{ID: "api", Name: "API"}},
+			Checks: []CheckDef{{Name: "api-health", Component: "api", FailureThreshold: 3, SuccessThreshold: 2, Every: 30 * time.Second}}},
+			"1e1a8c224c3ef069"},
+		{"no checks (a page of manual incidents)", &Model{SiteTitle: "x"}, "94d220618d9cd31e"},
+		{"every field of a check", &Model{SiteTitle: "Example", Components: []ComponentDef{{ID: "api", Name: "API"}},
+			Checks: []CheckDef{
+				{Name: "api-health", Component: "api", FailureThreshold: 3, SuccessThreshold: 2, RecheckInterval: 5 * time.Second,
+					Every: 30 * time.Second, Warning: true, Locations: []string{"eu-west", "us-east"}, Host: "api.example.net"},
+				{Name: "beat", Component: "api", FailureThreshold: 1, SuccessThreshold: 1, Every: time.Minute, Push: true},
+				{Name: "canary", FailureThreshold: 2, SuccessThreshold: 1, Every: 10 * time.Second, Canary: true},
+			}},
+			"c26bfb6ccf97b1fd"},
+	} {
+		if got := Fingerprint(tc.m); got != tc.want {
+			t.Errorf("%s: fingerprint %s, every earlier Outpost's %s", tc.name, got, tc.want)
+		}
+	}
+}

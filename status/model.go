@@ -46,6 +46,17 @@ type modelIndex struct {
 func (m *Model) index() {
 	x := &modelIndex{check: make(map[string]int, len(m.Checks)), component: make(map[string]int, len(m.Components)),
 		checksOf: make(map[string][]CheckDef, len(m.Components))}
+	// Each component's list made at its length: grown by appends, lists
+	// of a hundred checks kept a quarter more room than they use.
+	counts := make(map[string]int, len(m.Components))
+	for _, c := range m.Checks {
+		if !c.Warning {
+			counts[c.Component]++
+		}
+	}
+	for id, n := range counts {
+		x.checksOf[id] = make([]CheckDef, 0, n)
+	}
 	for i, c := range m.Checks {
 		if i == 0 || c.Every < x.shortest {
 			x.shortest = c.Every
@@ -85,12 +96,14 @@ type CheckDef struct {
 	// Warning checks tell operators (check.warning events) and never move
 	// their component's status, freshness or uptime (affects: warning).
 	Warning bool
+	// Push checks (heartbeats) have no location: a beat reaches one node.
+	// (The three flags side by side: a CheckDef is 128 bytes, not 144, and
+	// a model holds two of each check, in Checks and in its index.)
+	Push bool
 	// Locations are where the check runs in a cluster (empty: every
 	// location); Vote overrides the model's rule for it.
 	Locations []string
 	Vote      VoteRule
-	// Push checks (heartbeats) have no location: a beat reaches one node.
-	Push bool
 	// Host is the target's host (private, like the name): a location
 	// whose failures span several hosts that the others see up is judged
 	// at fault (vote.go).

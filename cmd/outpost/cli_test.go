@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +21,38 @@ func closedAddr(t *testing.T) string {
 	return closedAddrs(t, 1)[0]
 }
 
-// closedAddrs is n distinct free loopback addresses: the listeners stay
-// open until all are drawn, since a port closed at once can be handed out
-// again (two closedAddr calls once gave listen and operators.listen the
-// same port, which config refuses).
+// closedAddrs is n distinct free loopback addresses, for listeners a
+// process opens later: the listeners stay open until all are drawn, since
+// a port closed at once can be handed out again (two closedAddr calls
+// once gave listen and operators.listen the same port, which config
+// refuses).
 func closedAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := listenLow(t, "127.0.0.1")
 		defer l.Close()
 		out = append(out, l.Addr().String())
 	}
 	return out
+}
+
+// listenLow listens on host at a free port below Linux's ephemeral range
+// (32768–60999), for an address a test closes and hands to a process (or
+// binds again itself) later: a port the kernel handed out for ":0" is as
+// likely to be handed out again, as another test's listener or as the
+// source port of an outgoing connection, in the moment before it is bound
+// again (as status/node's freePort; CI failed there once on
+// TestHeartbeatTakenByAnyMember: "bind: address already in use").
+func listenLow(t testing.TB, host string) net.Listener {
+	t.Helper()
+	for range 100 {
+		if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(20000+rand.IntN(12768)))); err == nil {
+			return l
+		}
+	}
+	t.Fatalf("no free port on %s below the ephemeral range in 100 tries", host)
+	return nil
 }
 
 func writeConfig(t *testing.T, body string) string {

@@ -51,9 +51,16 @@ type target struct {
 
 func (tg *target) start(t testing.TB) {
 	t.Helper()
-	ln, err := net.Listen("tcp", tg.addr)
-	if err != nil {
-		t.Fatalf("restart target on %s: %v", tg.addr, err)
+	var ln net.Listener
+	if host, port, _ := net.SplitHostPort(tg.addr); port == "0" {
+		// A port the test binds again after stop (an outage) is drawn
+		// below the ephemeral range, as closedAddrs draws them.
+		ln = listenLow(t, host)
+	} else {
+		var err error
+		if ln, err = net.Listen("tcp", tg.addr); err != nil {
+			t.Fatalf("restart target on %s: %v", tg.addr, err)
+		}
 	}
 	tg.addr = ln.Addr().String()
 	tg.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}

@@ -102,13 +102,10 @@ func BenchmarkSurge(b *testing.B) {
 	b.ReportMetric(sum, "summary-req/s")
 }
 
+// freeAddr is closedAddr for a benchmark.
 func freeAddr(b testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	b.Helper()
+	return closedAddrs(b, 1)[0]
 }
 
 // scrape reads from /metrics the probe counters (runs, down), the lag

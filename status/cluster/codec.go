@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/outpost-status/outpost/status/store"
@@ -33,7 +34,7 @@ func entryCodec(store.Entry) int { return store.MinCodecVersion }
 // once every member reads that. Inputs are never held back for either: an
 // older entry is applied the old way, on every member alike.
 func (n *Node) stampCodec(e store.Entry) int {
-	need, ok := entryCodec(e), min(int(n.codecOK.Load()), store.CodecVersion)
+	need, ok := entryCodec(e), min(n.codecOK.open(), store.CodecVersion)
 	switch {
 	case e.Inputs == nil:
 		return need
@@ -57,25 +58,60 @@ func (n *Node) encode(e store.Entry) ([]byte, error) {
 }
 
 // codecAsk is how often a member whose gate is not open for its newest
-// codec asks the others' accounts again (stampCodec reads the answer).
+// codec asks the others' accounts again once a member has said no a while
+// (stampCodec reads the answer).
 const codecAsk = 10 * time.Second
+
+// codecRetry is how soon a member whose gate is shut asks again: while a
+// member did not answer (it is starting too, and may answer the next
+// time), and at first after a no (each no then doubles it, up to
+// codecAsk: an older member says yes only once it is upgraded). A member
+// silent for codecPatience asks in turn: each ask dials every member, and
+// each refusing one logs it (a removed member left running). An open gate
+// is looked at as often (SetNodes shuts it).
+const (
+	codecRetry    = time.Second
+	codecPatience = 10 // asks a second apart while a member does not answer
+)
 
 // keepCodec opens the gate for this Outpost's codec once every member
 // reports it (a rolling upgrade's last member started), until the node
-// closes. A no is asked again at the next tick; SetNodes shuts the gate
-// again when cluster.nodes changes.
+// closes. It asks at once: until the first answer the gate stands at 0
+// and this member writes its results (and, leading, re-encodes forwarded
+// entries) in the oldest codec. SetNodes shuts the gate again when
+// cluster.nodes changes.
 func (n *Node) keepCodec(done <-chan struct{}) {
-	tick := time.NewTicker(codecAsk)
-	defer tick.Stop()
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	next, silent := time.Duration(0), 0
 	for {
 		select {
 		case <-done:
 			return
-		case <-tick.C:
+		case <-wait.C:
 		}
-		if int(n.codecOK.Load()) < store.CodecVersion {
-			_ = n.CodecReady(store.CodecVersion, 2*time.Second) // a no: not every member is upgraded yet
+		answered, err := true, error(nil)
+		if n.codecOK.open() < store.CodecVersion {
+			answered, err = n.askCodec(store.CodecVersion, 2*time.Second)
 		}
+		next, silent = codecNext(next, silent, answered, err)
+		wait.Reset(next)
+	}
+}
+
+// codecNext is the wait before keepCodec's next look, and how many asks in
+// a row a member has not answered, after an ask (or a look at an open
+// gate: answered, nil) that came to answered and err.
+func codecNext(last time.Duration, silent int, answered bool, err error) (time.Duration, int) {
+	switch {
+	case err == nil: // a yes, or the gate open
+		return codecRetry, 0
+	case answered: // a no: an older member says yes once upgraded
+		return min(max(2*last, codecRetry), codecAsk), 0
+	case silent+1 < codecPatience: // starting, or down for a moment
+		return codecRetry, silent + 1
+	default: // gone a while: asked every codecAsk
+		return codecAsk, silent + 1
 	}
 }
 
@@ -88,11 +124,21 @@ func (n *Node) keepCodec(done <-chan struct{}) {
 // read, not back to the oldest this Outpost reads), until cluster.nodes
 // changes (a new member may run an older Outpost).
 func (n *Node) CodecReady(v int, timeout time.Duration) error {
-	if v <= int(n.codecOK.Load()) {
+	if v <= n.codecOK.open() {
 		return nil
 	}
+	_, err := n.askCodec(v, timeout)
+	return err
+}
+
+// askCodec asks every member's account for CodecReady, and says whether
+// every member answered. The gate's generation is read before the members
+// are: an answer of the members SetNodes replaced meanwhile is not kept.
+func (n *Node) askCodec(v int, timeout time.Duration) (answered bool, err error) {
+	gen, _ := n.codecOK.load()
 	var behind []string
-	low, answered := store.CodecVersion, true
+	low := store.CodecVersion
+	answered = true
 	for _, m := range n.Status(timeout).Nodes {
 		switch {
 		case m.State == "unreachable":
@@ -102,11 +148,60 @@ func (n *Node) CodecReady(v int, timeout time.Duration) error {
 		}
 		low = min(low, m.Codec)
 	}
-	if answered && int64(low) > n.codecOK.Load() {
-		n.codecOK.Store(int64(low))
+	if answered && !n.codecOK.raise(gen, low) {
+		return false, fmt.Errorf("%w: cluster.nodes changed while they were asked", ErrCodecNotReady)
 	}
 	if len(behind) > 0 {
-		return fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
+		return answered, fmt.Errorf("%w: codec %d needed; %s", ErrCodecNotReady, v, strings.Join(behind, ", "))
 	}
-	return nil
+	return answered, nil
+}
+
+// codecGate is the highest codec every member of cluster.nodes reported
+// (0: not asked yet) and the generation of the list it was asked of, in
+// one word: SetNodes shuts the gate and moves the generation on, so an
+// ask of the old members that ends after it keeps nothing (a new member
+// may run an older Outpost).
+type codecGate struct{ w atomic.Uint64 }
+
+// codecBits holds the codec in the word's low bits, the generation above.
+const codecBits = 8
+
+func (g *codecGate) load() (gen uint64, v int) {
+	w := g.w.Load()
+	return w >> codecBits, int(w & (1<<codecBits - 1))
+}
+
+// open is the newest codec every member reported.
+func (g *codecGate) open() int {
+	_, v := g.load()
+	return v
+}
+
+// raise opens the gate to v (it never lowers it) if it is still of
+// generation gen; false when the generation moved on. v must fit in
+// codecBits (askCodec's is at most store.CodecVersion).
+func (g *codecGate) raise(gen uint64, v int) bool {
+	for {
+		w := g.w.Load()
+		if w>>codecBits != gen {
+			return false
+		}
+		if v <= int(w&(1<<codecBits-1)) {
+			return true
+		}
+		if g.w.CompareAndSwap(w, gen<<codecBits|uint64(v)) {
+			return true
+		}
+	}
+}
+
+// shut closes the gate and moves its generation on.
+func (g *codecGate) shut() {
+	for {
+		w := g.w.Load()
+		if g.w.CompareAndSwap(w, (w>>codecBits+1)<<codecBits) {
+			return
+		}
+	}
 }

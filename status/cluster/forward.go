@@ -296,6 +296,9 @@ func (n *Node) answerForward(data []byte) answer {
 		}
 	}
 	res, index, err := n.applyLocal(data)
+	if index > 0 && (readsBack(e) || news(res)) {
+		n.tellCommit() // before the answer: the follower may wait for its apply
+	}
 	a := answerOf(res, err)
 	a.Index = index
 	return a
@@ -306,11 +309,12 @@ func (n *Node) dialForward(id, addr string) (net.Conn, error) {
 	return dialNode(n.dial, id, addr, streamForward, handshakeTimeout)
 }
 
-// forwardTo sends data to the leader id at addr and waits for its answer.
+// forwardTo sends data to the leader id at addr and waits for its answer,
+// and when readBack for this member's own apply of it (readback.go).
 // The stream goes back to the pool once it answered, but not when it
 // refused the write: a node that no longer leads, or is busy (it closes
 // the stream then).
-func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (store.Result, error) {
+func (n *Node) forwardTo(id, addr string, data []byte, readBack bool, wait time.Duration) (store.Result, error) {
 	c, err := n.fwd.take(id, addr)
 	if err != nil {
 		return store.Result{}, errTryAgain
@@ -326,8 +330,11 @@ func (n *Node) forwardTo(id, addr string, data []byte, wait time.Duration) (stor
 		n.fwd.put(id, addr, c)
 	}
 	res, err := a.result(id)
-	if a.Index > 0 {
+	switch {
+	case a.Index > 0 && readBack:
 		n.appliedHere(a.Index, wait)
+	case a.Index > 0:
+		n.owe(a.Index, wait)
 	}
 	return res, err
 }
@@ -359,6 +366,7 @@ func exchange(c net.Conn, id string, data []byte, wait time.Duration) (answer, e
 // wakes with this node's own applies (appliedMark), not by reading the
 // file.
 func (n *Node) appliedHere(index uint64, wait time.Duration) {
+	began := time.Now()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	// A member stalls inside an apply (its model is not the cluster's),
@@ -380,6 +388,9 @@ func (n *Node) appliedHere(index uint64, wait time.Duration) {
 		case <-moved:
 		case <-stall.C:
 		case <-deadline.C:
+			// Owed from now on like a write not waited for: the next
+			// results' owe keeps the mark until this one is applied.
+			n.owed.oweReadBack(index, began)
 			if n.behind.CompareAndSwap(0, time.Now().UnixNano()) {
 				n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", index))
 			}

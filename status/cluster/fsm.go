@@ -108,6 +108,43 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
+// fileHolds tells whether a data file applied up to applied holds what
+// raft's snapshot at snapshot holds: every log entry in between is one
+// the FSM does not apply. Raft counts those as applied (and a snapshot
+// taken next is stamped with them) though the file never sees them. The
+// entries are read from raft's log, which keeps those near the snapshot
+// (trailing_logs); a missing one, or a command, means the file is behind.
+// The gap is a handful of entries (a barrier per told commit between two
+// commands); past maxHeldGap it is not read, and the snapshot restores.
+func fileHolds(logs raft.LogStore, applied, snapshot uint64) bool {
+	if applied >= snapshot {
+		return true
+	}
+	if snapshot-applied > maxHeldGap {
+		return false
+	}
+	for i := applied + 1; i <= snapshot; i++ {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil || !fsmSkips(l.Type) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxHeldGap bounds the entries fileHolds reads at start.
+const maxHeldGap = 1000
+
+// fsmSkips tells whether the FSM leaves an entry of type t out of the
+// file: it applies commands only (Apply, ApplyBatch).
+func fsmSkips(t raft.LogType) bool {
+	switch t {
+	case raft.LogBarrier, raft.LogNoop, raft.LogConfiguration:
+		return true
+	}
+	return false
+}
+
 // Snapshot copies the replicated state now, on raft's applier goroutine
 // (no entry applies meanwhile, so the copy and its index agree), into a
 // file beside raft's; Persist streams that file to the sink later while

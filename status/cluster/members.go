@@ -98,7 +98,10 @@ func (n *Node) SetNodes(nodes []config.ClusterNode) {
 	same := slices.Equal(n.members.list(), nodes)
 	n.members.setNodes(nodes)
 	if !same {
-		n.codecOK.Store(0) // a new member may run an older Outpost
+		// A new member may run an older Outpost. Shut after the list is
+		// set: an ask that read the generation before this reads the old
+		// list or the new, and keeps nothing either way.
+		n.codecOK.shut()
 	}
 }
 

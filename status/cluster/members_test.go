@@ -263,23 +263,22 @@ func TestSeedKeepsSingleNodeHistory(t *testing.T) {
 // while one member reads only 2, codec 3's open roll-ups while one reads
 // only 3, codec 4's binary results once the gate is open).
 func TestCodecGateWaitsForEveryMember(t *testing.T) {
-	ms := threeNodes(t)
-	for _, m := range ms {
-		m.start(t, 0)
-		m.node.codec = store.MinCodecVersion // the gate stays shut until the test says which member is old
-	}
-	leader := leaderOf(t, ms)
+	ms, leader := startThree(t)
+	// Every member asks at start: once the leader's gate is open it asks
+	// no more, and the test says which member is old and shuts the gate.
+	eventually(t, "the leader's codec gate", func() bool { return leader.node.codecOK.open() == store.CodecVersion })
 	var old *member
 	for _, m := range ms {
-		if m != leader && old == nil {
+		if m != leader {
 			old = m
-			continue
+			break
 		}
-		m.node.codec = store.CodecVersion
 	}
+	old.node.codec.Store(store.MinCodecVersion)
+	leader.node.codecOK.shut()
 	err := leader.node.CodecReady(store.CodecVersion, 3*time.Second)
 	if !errors.Is(err, ErrCodecNotReady) || !strings.Contains(err.Error(), old.id) {
-		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady naming it", old.id, old.node.codec, err)
+		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady naming it", old.id, old.node.codec.Load(), err)
 	}
 	stamp := func(e store.Entry) int {
 		t.Helper()
@@ -296,9 +295,9 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	// compact state's: the gate for the newest stays shut, but results
 	// are stamped with the open roll-ups' and every member writes the
 	// check's state as JSON, as the old one does.
-	old.node.codec = store.OpenRollupCodec
+	old.node.codec.Store(store.OpenRollupCodec)
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); !errors.Is(err, ErrCodecNotReady) {
-		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady", old.id, old.node.codec, err)
+		t.Fatalf("gate with %s on codec %d: %v, want ErrCodecNotReady", old.id, old.node.codec.Load(), err)
 	}
 	t0 := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 	writeState := func(at time.Time, wantStamp int, wantLead byte) {
@@ -316,7 +315,7 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 		}
 	}
 	writeState(t0, store.OpenRollupCodec, '{')
-	old.node.codec = store.CodecVersion // upgraded
+	old.node.codec.Store(store.CodecVersion) // upgraded
 	if err := leader.node.CodecReady(store.CodecVersion, 3*time.Second); err != nil {
 		t.Fatalf("gate once every member is upgraded: %v", err)
 	}
@@ -334,11 +333,13 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 	}
 	// A reload that keeps cluster.nodes keeps the gate open (it shut on
 	// every reload, and results went back to codec 2 until the next ask);
-	// one that changes them shuts it.
+	// one that changes them shuts it (one of the new list runs an older
+	// Outpost, so the gate stays at its codec when keepCodec asks).
 	leader.node.SetNodes(slices.Clone(leader.cfg.Cluster.Nodes))
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.CodecVersion {
 		t.Errorf("results after a reload with the same nodes stamped %d, want %d", v, store.CodecVersion)
 	}
+	ms[1].node.codec.Store(store.MinCodecVersion)
 	leader.node.SetNodes(leader.cfg.Cluster.Nodes[:2])
 	if v := stamp(results(time.Now(), leader.id, probes.Up)); v != store.MinCodecVersion {
 		t.Errorf("results after cluster.nodes changed stamped %d, want %d until every member is asked", v, store.MinCodecVersion)
@@ -350,18 +351,19 @@ func TestCodecGateWaitsForEveryMember(t *testing.T) {
 // leader just elected): the leader appends a forwarded entry in the codec
 // its own gate allows, so the older member never meets one it cannot read.
 func TestLeaderAppendsInTheCodecItsGateAllows(t *testing.T) {
-	ms := threeNodes(t)
-	for _, m := range ms {
-		m.start(t, 0)
-	}
-	leader := leaderOf(t, ms)
+	ms, leader := startThree(t)
+	// The leader's gate, once open, is asked no more: the test shuts it
+	// to where an older member keeps it.
+	eventually(t, "the leader's codec gate", func() bool { return leader.node.codecOK.open() == store.CodecVersion })
 	for _, m := range ms {
 		if m != leader {
-			m.node.codec = store.OpenRollupCodec // one older member keeps the gate at 3 if it is asked
+			m.node.codec.Store(store.OpenRollupCodec) // one older member keeps the gate at 3 if it is asked
 			break
 		}
 	}
-	leader.node.codecOK.Store(store.OpenRollupCodec)
+	leader.node.codecOK.shut()
+	gen, _ := leader.node.codecOK.load()
+	leader.node.codecOK.raise(gen, store.OpenRollupCodec)
 	for _, v := range []int{store.OpenRollupCodec, store.CodecVersion} {
 		data, err := store.EncodeEntryAt(results(time.Now(), leader.id, probes.Up), v)
 		if err != nil {

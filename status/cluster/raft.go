@@ -51,8 +51,8 @@ type Node struct {
 	dial      *tls.Config
 	members   *roster
 	removed   atomic.Bool  // the leader removed this member (members.go)
-	codec     int          // the codec version this member reports (store.CodecVersion)
-	codecOK   atomic.Int64 // the highest codec every member reported (codec.go); 0: ask
+	codec     atomic.Int64 // the codec version this member reports (store.CodecVersion; a test fakes an older member while it runs)
+	codecOK   codecGate    // the highest codec every member reported (codec.go); 0: ask
 	done      chan struct{}
 	log       *slog.Logger
 	behind    atomic.Int64  // unix nanos: see BehindSince
@@ -63,6 +63,7 @@ type Node struct {
 	lead      *leadership   // raft's leadership notifications, for every reader
 	fwd       *streams      // this member's forward streams to the leader
 	applied   *appliedMark  // what this member's FSM applied (forwardTo waits on it)
+	owed      owedWrites    // writes not waited for, not applied yet (readback.go)
 }
 
 // Start opens the node's raft files, listens on its cluster address, and
@@ -95,7 +96,8 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
-		codec: store.CodecVersion, done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
+		done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
+	n.codec.Store(store.CodecVersion)
 	n.fwd = newStreams(n.dialForward)
 	at, _ := o.Store.AppliedIndex() // 0 on a failed read: the first apply sets it
 	n.applied = newAppliedMark(at)
@@ -137,12 +139,14 @@ func (n *Node) start(o Options, dir string, tcfg *tls.Config) error {
 	// replication round, which the FSM then applies in one transaction.
 	rc.BatchApplyCh = true
 	raftTiming(rc, cl)
-	// The data file is durable up to its applied index, which a snapshot
-	// never passes: installing raft's own latest snapshot at every start
-	// would rewrite the file only to replay it. Only a file behind that
-	// snapshot (replaced by hand, or lost its tail) needs it.
+	// The data file is durable up to its applied index: installing raft's
+	// own latest snapshot at every start would rewrite the file only to
+	// replay it. A snapshot passes that index by entries the FSM does not
+	// apply (a barrier after a told commit, a new leader's no-op), which
+	// the file holds as well as it can; only a file behind that snapshot
+	// by a command (replaced by hand, or lost its tail) needs it.
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
-		if applied, err := o.Store.AppliedIndex(); err == nil && applied >= list[0].Index {
+		if applied, err := o.Store.AppliedIndex(); err == nil && fileHolds(n.logs, applied, list[0].Index) {
 			rc.NoSnapshotRestoreOnStart = true
 		}
 	}
@@ -199,6 +203,9 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 	for {
 		if n.r.State() == raft.Leader {
 			res, _, err := n.applyLocal(data)
+			if err == nil && news(res) {
+				n.tellCommit()
+			}
 			if errors.Is(err, raft.ErrLeadershipLost) {
 				return res, fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
 			}
@@ -206,7 +213,7 @@ func (n *Node) Apply(e store.Entry) (store.Result, error) {
 				return res, err
 			}
 		} else if addr, id := n.r.LeaderWithID(); id != "" {
-			res, err := n.forwardTo(string(id), string(addr), data, time.Until(deadline))
+			res, err := n.forwardTo(string(id), string(addr), data, readsBack(e), time.Until(deadline))
 			if !errors.Is(err, errTryAgain) {
 				return res, err
 			}
@@ -341,15 +348,17 @@ var _ io.Writer = slogWriter{}
 const logCacheEntries = 32
 
 // defaultCommitTimeout is how soon an idle leader tells the followers
-// what committed: raft's own 50 ms. A follower answers a write it
-// forwarded once its own file applied it (read-your-writes) and learns of
-// the commit only with the leader's next message, so a forwarded write
-// waits up to that long. 5 ms cut that wait (three members writing
-// batches of 50: 8,400 results/s against 4,100 at 50 ms, BenchmarkReplicated
-// on a quiet machine), but an idle leader then sent a message every few ms
-// and took 10.5 % of a core against 2.5 % (BenchmarkClusterIdle): always
-// paid, for throughput forty times what 3,000 checks at 30 s make a member.
-const defaultCommitTimeout = 50 * time.Millisecond
+// what committed. raft's own 50 ms had the leader send each follower an
+// AppendEntries every 50-100 ms with nothing new in most (3,000 checks at
+// 30 s make a member about one entry a second): the larger share of what
+// a leader paid beyond a follower in the soak (docs/benchmarks.md). It
+// was short because a follower's forwarded write waited for the follower
+// to learn of its commit; now only a write read back waits, and the
+// leader tells the followers at once (readback.go). What it still bounds:
+// a follower's page and re-checks lag a commit by up to twice this when
+// nothing else is sent. 5 ms had taken an idle leader 10.5 % of a core
+// against 2.5 % at 50 ms (BenchmarkClusterIdle).
+const defaultCommitTimeout = 250 * time.Millisecond
 
 // raftTiming takes the cluster section's timing keys over raft's defaults.
 func raftTiming(rc *raft.Config, cl *config.Cluster) {

@@ -122,7 +122,7 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 func TestPooledStreamTheLeaderClosedIsNotUsed(t *testing.T) {
 	addr, nyc, streams, ended := oneFrameServer(t, 1)
 	for i := range 3 {
-		if _, err := nyc.forwardTo("ams", addr, []byte(`{}`), time.Second); err != nil {
+		if _, err := nyc.forwardTo("ams", addr, []byte(`{}`), true, time.Second); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 		waitFor(t, ended, "the leader closing the stream")
@@ -147,7 +147,7 @@ func TestIdleForwardStreamsAreClosed(t *testing.T) {
 			addr, nyc, streams, ended := oneFrameServer(t, 100)
 			nyc.fwd.idle = tc.idle
 			for i := range 3 {
-				if _, err := nyc.forwardTo("ams", addr, []byte(`{}`), time.Second); err != nil {
+				if _, err := nyc.forwardTo("ams", addr, []byte(`{}`), true, time.Second); err != nil {
 					t.Fatalf("write %d: %v", i, err)
 				}
 			}

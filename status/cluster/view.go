@@ -46,7 +46,7 @@ func (n *Node) view() View {
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
 	v := View{Node: n.id, Location: n.cfg.Cluster.Self().Location, Address: n.cfg.Cluster.Self().Address, State: st["state"],
 		Leader: n.Leader(), Term: num("term"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
-		LastContact: st["last_contact"], Codec: n.codec, CertExpiry: n.expiry.Leaf,
+		LastContact: st["last_contact"], Codec: int(n.codec.Load()), CertExpiry: n.expiry.Leaf,
 		LastIndex: max(num("last_log_index"), num("last_snapshot_index")), Mismatch: n.Mismatch(), Removed: n.Removed()}
 	return v
 }
@@ -56,7 +56,7 @@ func (n *Node) view() View {
 // holds raft state (bootstrap), so it says what its log holds.
 func (n *Node) startingView() View {
 	v := View{Node: n.id, Location: n.cfg.Cluster.Self().Location, Address: n.cfg.Cluster.Self().Address, State: "starting",
-		Codec: n.codec, CertExpiry: n.expiry.Leaf}
+		Codec: int(n.codec.Load()), CertExpiry: n.expiry.Leaf}
 	if n.logs != nil {
 		v.LastIndex, _ = n.logs.LastIndex()
 	}

@@ -23,7 +23,8 @@ type Cluster struct {
 	Nodes []ClusterNode `yaml:"nodes"`
 	TLS   ClusterTLS    `yaml:"tls"`
 
-	// Raft's timing (0: raft's defaults, made for nodes on one LAN; see
+	// Raft's timing (0: raft's defaults, made for nodes on one LAN, but
+	// commit_timeout's, Outpost's 250 ms (status/cluster); see
 	// docs/config.md for nodes on different continents).
 	HeartbeatTimeout   time.Duration `yaml:"heartbeat_timeout"`
 	ElectionTimeout    time.Duration `yaml:"election_timeout"`
@@ -182,7 +183,7 @@ func validateRaftTiming(cl *Cluster, bad badFunc) {
 	}{{"heartbeat_timeout", cl.HeartbeatTimeout}, {"election_timeout", cl.ElectionTimeout}, {"leader_lease_timeout", cl.LeaderLeaseTimeout},
 		{"commit_timeout", cl.CommitTimeout}, {"snapshot_interval", cl.SnapshotInterval}} {
 		if k.d < 0 || (k.d > 0 && k.d < 5*time.Millisecond) {
-			bad("cluster."+k.key, "must be at least 5ms (or left out for raft's default), got %s", k.d)
+			bad("cluster."+k.key, "must be at least 5ms (or left out for the default), got %s", k.d)
 		}
 	}
 	hb, el, lease := orDefault(cl.HeartbeatTimeout, time.Second), orDefault(cl.ElectionTimeout, time.Second), orDefault(cl.LeaderLeaseTimeout, 500*time.Millisecond)

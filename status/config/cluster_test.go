@@ -42,7 +42,7 @@ func TestClusterSection(t *testing.T) {
 		{"lease longer than heartbeat", clusterBase + clusterSection + "  leader_lease_timeout: 2s\n", "ams",
 			"cluster.leader_lease_timeout: must be at most heartbeat_timeout (1s), got 2s"},
 		{"a timeout too short", clusterBase + clusterSection + "  commit_timeout: 1ms\n", "ams",
-			"cluster.commit_timeout: must be at least 5ms (or left out for raft's default), got 1ms"},
+			"cluster.commit_timeout: must be at least 5ms (or left out for the default), got 1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{NodeEnv: tc.node}

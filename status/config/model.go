@@ -12,6 +12,14 @@ func (c *Config) Model() *status.Model {
 		SiteTitle: c.Site.Title, Location: c.Site.Location,
 		AutoIncidents: c.Incidents.AutoEnabled(), ReopenWindow: c.Incidents.ReopenWindow,
 	}
+	// Made at their length: grown by appends, 5,000 checks' definitions
+	// kept room for a quarter more.
+	if n := len(c.Components); n > 0 { // none stays nil
+		m.Components = make([]status.ComponentDef, 0, n)
+	}
+	if n := len(c.Checks) + len(c.Canaries); n > 0 {
+		m.Checks = make([]status.CheckDef, 0, n)
+	}
 	for _, comp := range c.Components {
 		m.Components = append(m.Components, status.ComponentDef{ID: comp.ID, Name: comp.Name, Group: comp.Group, Description: comp.Description,
 			DependsOn: comp.DependsOn})

@@ -55,7 +55,7 @@ var raftNumbers = []struct {
 // start are the ones in force: the node connection reads its files once).
 // A single node never calls it, so it has none of these series.
 func (m *Metrics) Cluster(r Raft, certs []Certificate) {
-	m.Registry.MustRegister(&clusterCollector{raft: r, certs: certs})
+	m.register(&clusterCollector{raft: r, certs: certs})
 }
 
 // clusterCollector reads raft's report at scrape time.

@@ -36,6 +36,7 @@ type Options struct {
 // Metrics holds every collector.
 type Metrics struct {
 	Registry *prometheus.Registry
+	expo     textPath
 
 	runs          *checkRuns
 	duration      *prometheus.HistogramVec
@@ -62,9 +63,9 @@ func New(o Options) *Metrics {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m := &Metrics{Registry: prometheus.NewRegistry(), expo: textPath{rest: prometheus.NewRegistry()}}
 	at := where(o.Location)
-	m.runs = newCheckRuns(at)
+	m.runs = newCheckRuns(o.Location)
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_duration_seconds",
 		Help: "Probe run durations by kind.", Buckets: latencyBuckets, ConstLabels: at}, []string{"kind"})
 	m.phase = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_phase_duration_seconds",
@@ -91,19 +92,21 @@ func New(o Options) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outpost_build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
-	m.Registry.MustRegister(m.runs, m.duration, m.phase, m.lag, m.committed, m.commitFails, m.dropped, m.commitLatency,
-		m.component, m.openIncidents, m.reloads, m.deliveries, m.deadmanPings, build,
+	// The streamed families (expose.go) are in the whole registry only.
+	m.Registry.MustRegister(m.runs, m.component)
+	m.register(m.duration, m.phase, m.lag, m.committed, m.commitFails, m.dropped, m.commitLatency,
+		m.openIncidents, m.reloads, m.deliveries, m.deadmanPings, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.PerCheckHistograms {
 		m.perCheck = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outpost_probe_check_duration_seconds",
 			Help: "Probe run durations by check.", Buckets: latencyBuckets, ConstLabels: at}, []string{"check"})
-		m.Registry.MustRegister(m.perCheck)
+		m.register(m.perCheck)
 	}
 	if o.Outbox != nil {
-		m.Registry.MustRegister(&outboxCollector{read: o.Outbox, now: o.Now})
+		m.register(&outboxCollector{read: o.Outbox, now: o.Now})
 	}
 	if o.Subscribers != nil {
-		m.Registry.MustRegister(subscriberCollector(o.Subscribers))
+		m.register(subscriberCollector(o.Subscribers))
 	}
 	return m
 }

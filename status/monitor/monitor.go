@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,10 +184,7 @@ func (m *Monitor) newScheduler(cfg *config.Config) (*probes.Scheduler, error) {
 
 // adopt makes cfg and sched the ones in force.
 func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
-	kinds := make(map[string]string, len(cfg.Checks))
-	for _, c := range append(slices.Clone(cfg.Checks), cfg.Canaries...) {
-		kinds[c.Name] = c.Kind
-	}
+	kinds := checkKinds(cfg)
 	m.kinds.Store(&kinds)
 	model := m.o.Machine.Model()
 	limit := 2 * time.Minute
@@ -198,6 +194,19 @@ func (m *Monitor) adopt(cfg *config.Config, sched *probes.Scheduler) {
 	m.lagLimit.Store(int64(limit))
 	m.cfg.Store(cfg)
 	m.sched.Store(sched)
+}
+
+// checkKinds is each check's kind by name, canaries included. The two
+// lists are walked as they are: a joined copy of 5,000 checks was 3.7 MB
+// made at every start and reload to read two strings of each.
+func checkKinds(cfg *config.Config) map[string]string {
+	kinds := make(map[string]string, len(cfg.Checks)+len(cfg.Canaries))
+	for _, list := range [][]config.Check{cfg.Checks, cfg.Canaries} {
+		for i := range list {
+			kinds[list[i].Name] = list[i].Kind
+		}
+	}
+	return kinds
 }
 
 // sink hands a report to the engine goroutine without blocking the probe.
@@ -320,7 +329,9 @@ func (m *Monitor) loop(ctx context.Context) error {
 			m.publish(m.o.Now().UTC())
 		case <-m.o.Machine.Applied():
 			// Steps applied by another writer (a replicated log) move
-			// the page here too; this loop's own are handled already.
+			// the page here too, and so do this loop's own results on a
+			// cluster's follower, which its Log answers before its file
+			// applied them; this loop's other steps are handled already.
 			m.applied(m.o.Now().UTC())
 		case req := <-m.reloads:
 			req.done <- m.reload(req.cfg)

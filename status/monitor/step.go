@@ -18,8 +18,12 @@ import (
 // step writes one batch to the log as inputs; the machine applies the
 // engine over it and commits the step. On success what the step asked for
 // is acted on at once (published, re-checks scheduled), before a command's
-// reply goes out. A step whose commit fails is undone by the machine; the
-// error says so, and the page says monitoring is delayed.
+// reply goes out, where this member's file applied it when Apply returned:
+// a cluster's follower does not wait for that with results only (its Log
+// returns once the leader made them), so they are acted on when its own
+// machine applies them (Machine.Applied, as for another writer's). A step
+// whose commit fails is undone by the machine; the error says so, and the
+// page says monitoring is delayed.
 func (m *Monitor) step(b status.Batch) (*status.Changes, error) {
 	m.lastStep.Store(m.o.Now().UnixNano())
 	m.keepScreenshots(b.Results)

@@ -15,8 +15,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/outpost-status/outpost/probes"
 	"github.com/outpost-status/outpost/status"
 	"github.com/outpost-status/outpost/status/cluster"
@@ -139,7 +137,7 @@ func New(o Options) (*Node, error) {
 	if n.srv, err = web.New(web.Options{Site: cfg.Site, SiteID: cfg.Site.ID, Store: n.st, Log: n.changes, Now: n.now, Logger: log, Refresh: 60, TrustedProxies: cfg.Proxies,
 		Health:     n.health,
 		Ready:      n.ready,
-		Metrics:    promhttp.HandlerFor(n.met.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}),
+		Metrics:    n.met.Handler(slog.NewLogLogger(log.Handler(), slog.LevelError)),
 		Details:    func() any { return n.healthDetails() },
 		Admin:      adminAPI(cfg, n.mon),
 		Webhooks:   n.wh,

@@ -120,8 +120,8 @@ func markOpenSchema(tx *bolt.Tx) error {
 // withOpen adds a check's open roll-up of the period (daily or hourly) to
 // its series as read from [from, to), oldest first: to the same start's,
 // or in its place.
-func withOpen(tx *bolt.Tx, name []byte, daily bool, from, to time.Time, list []CheckRollup) ([]CheckRollup, error) {
-	v := tx.Bucket(bucketOpenRollups).Get(name)
+func withOpen(open *bolt.Bucket, name []byte, daily bool, from, to time.Time, list []CheckRollup) ([]CheckRollup, error) {
+	v := open.Get(name)
 	if v == nil {
 		return list, nil
 	}

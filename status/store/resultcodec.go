@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outpost-status/outpost/probes"
 )
@@ -71,7 +73,7 @@ func appendResults(out []byte, base time.Time, results []Input) ([]byte, error) 
 		if !ok {
 			i = len(table)
 			index[s] = i
-			table = append(table, s)
+			table = append(table, asJSON(s))
 		}
 		return i
 	}
@@ -87,7 +89,7 @@ func appendResults(out []byte, base time.Time, results []Input) ([]byte, error) 
 		if err := writable(r); err != nil {
 			return nil, fmt.Errorf("encode entry: result %d: %w", i, err)
 		}
-		out = appendString(out, r.Check)
+		out = appendString(out, asJSON(r.Check))
 		for _, x := range refs[3*i : 3*i+3] {
 			out = binary.AppendUvarint(out, uint64(x))
 		}
@@ -98,9 +100,34 @@ func appendResults(out []byte, base time.Time, results []Input) ([]byte, error) 
 		}
 		out = append(out, flags)
 		out = binary.AppendVarint(out, int64(r.Latency))
-		out = appendString(out, r.Message)
+		out = appendString(out, asJSON(r.Message))
 	}
 	return out, nil
+}
+
+// asJSON is s as encoding/json writes it: each byte that is not part of
+// valid UTF-8 becomes U+FFFD (strings.ToValidUTF8 would make a run of
+// them one). Codecs 2 and 3 carry a probe's message, which may quote
+// what a target sent, that way: so the same entry decodes alike in
+// every codec, and a leader that re-encodes a forwarded entry down
+// changes nothing. The decoder reads the bytes as they are: an entry an
+// earlier writer put in the log raw is read alike by every member.
+func asJSON(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // minResult is the fewest bytes a result takes: a byte for each of its

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,57 @@ func TestBinaryResultsRefuseToEncodeWhatCannotBeRead(t *testing.T) {
 				t.Fatalf("err = %v, want %q (encoded %d bytes)", err, tc.want, len(data))
 			}
 		})
+	}
+}
+
+// A result's strings may carry bytes that are not UTF-8 (a probe's
+// message quotes what a target sent): JSON writes each such byte as
+// U+FFFD, and the binary results write them as JSON would, so an entry
+// is the same in either codec, and a leader that re-encodes a forwarded
+// entry down changes nothing in it.
+func TestInvalidUTF8IsTheSameInEveryCodec(t *testing.T) {
+	bad := []struct{ name, in, want string }{
+		{"message", "got \xff\xfe back", "got \uFFFD\uFFFD back"},
+		{"check", "api-\xc3", "api-\uFFFD"},
+		{"node", "am\x80s", "am\uFFFDs"},
+		{"location", "eu-\xed\xa0\x80west", "eu-\uFFFD\uFFFD\uFFFDwest"},
+		{"reason", "time\xf0\x9fout", "time\uFFFD\uFFFDout"},
+	}
+	in := &Inputs{Writer: "ams/1733500000", Seq: 1}
+	for i, b := range bad {
+		r := Input{Check: "api-1", Node: "ams", Location: "eu-west", At: t0.Add(time.Duration(i) * time.Second), Outcome: probes.Down, Reason: probes.ReasonTimeout}
+		switch b.name {
+		case "message":
+			r.Message = b.in
+		case "check":
+			r.Check = b.in
+		case "node":
+			r.Node = b.in
+		case "location":
+			r.Location = b.in
+		case "reason":
+			r.Reason = probes.Reason(b.in)
+		}
+		in.Results = append(in.Results, r)
+	}
+	e := Entry{At: t0.Add(time.Minute), Inputs: in}
+	var decoded []Entry
+	for _, v := range []int{OpenRollupCodec, BinaryResultsCodec} {
+		back, err := DecodeEntry(mustEncodeAt(t, e, v))
+		if err != nil {
+			t.Fatalf("codec %d: %v", v, err)
+		}
+		for i, b := range bad {
+			r := back.Inputs.Results[i]
+			got := map[string]string{"message": r.Message, "check": r.Check, "node": r.Node, "location": r.Location, "reason": string(r.Reason)}[b.name]
+			if got != b.want {
+				t.Errorf("codec %d: the %s %q decoded as %q, want %q (as JSON writes it)", v, b.name, b.in, got, b.want)
+			}
+		}
+		back.Codec = 0
+		decoded = append(decoded, back)
+	}
+	if !reflect.DeepEqual(decoded[0], decoded[1]) {
+		t.Errorf("the codecs carry different entries:\n%+v\n%+v", decoded[0].Inputs.Results, decoded[1].Inputs.Results)
 	}
 }

@@ -121,3 +121,36 @@ func TestPruneForgetsOpenRollupsWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+// ChecksRollups reads in one transaction what CheckRollups reads a check
+// at a time, one check's after another's in the order of the names, after
+// what out held: the stored series with the open hour or day in its place,
+// nothing for a check without roll-ups.
+func TestChecksRollupsIsCheckRollups(t *testing.T) {
+	s, _ := openTemp(t)
+	names := []string{"check-0", "check-1", "check-2", "never-ran"}
+	at := t0.Truncate(time.Hour).Add(time.Minute)
+	ageRollups(t, s, names[:2], at)
+	mustApply(t, s, Entry{At: at, Step: &Step{Results: []Input{
+		{Check: "check-0", At: at, Outcome: probes.Down, Latency: 3 * time.Millisecond},
+		{Check: "check-2", At: at, Outcome: probes.Up, Latency: 2 * time.Millisecond}}}})
+	for _, daily := range []bool{false, true} {
+		from, to := at.Add(-72*time.Hour), at.Add(time.Hour)
+		held := []CheckRollup{{Runs: 99}}
+		got, err := s.ChecksRollups(names, daily, from, to, held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []CheckRollup{{Runs: 99}}
+		for _, name := range names {
+			one, err := s.CheckRollups(name, daily, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, one...)
+		}
+		if len(want) < 7 || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("daily %v: %d roll-ups\n%v\nCheckRollups one by one: %d\n%v", daily, len(got), got, len(want), want)
+		}
+	}
+}
