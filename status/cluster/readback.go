@@ -119,31 +119,26 @@ func (o *owedWrites) settle(got uint64) {
 	o.writes = o.writes[:copy(o.writes, o.writes[i:])]
 }
 
-// add owes the write at index from since, within maxOwed.
-// oweReadBack adds a read-back write whose wait ended before this member applied
-// it, in its place by index (the writes owed since were added before it).
+// oweReadBack owes a read-back write whose wait ended before this member
+// applied it (appliedHere), as owe does a write not waited for.
 func (o *owedWrites) oweReadBack(index uint64, since time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	i := slices.IndexFunc(o.writes, func(w owedWrite) bool { return w.index > index })
-	if i < 0 {
-		o.add(index, since)
-		return
-	}
-	newest := o.writes[len(o.writes)-1].index
-	if len(o.writes) == maxOwed {
-		o.writes = o.writes[:maxOwed-1]
-	}
-	o.writes = slices.Insert(o.writes, i, owedWrite{index, since})
-	// Past maxOwed the newest slot stands for every write after it (add).
-	last := &o.writes[len(o.writes)-1]
-	last.index = max(last.index, newest)
+	o.add(index, since)
 }
 
+// add owes the write at index from since, in its place by index (a
+// read-back write whose wait ended comes after the writes owed since).
+// Past maxOwed the newest slot stands for every write after it: it takes
+// the newest index and keeps its own time.
 func (o *owedWrites) add(index uint64, since time.Time) {
-	if len(o.writes) < maxOwed {
-		o.writes = append(o.writes, owedWrite{index, since})
-		return
+	i := slices.IndexFunc(o.writes, func(w owedWrite) bool { return w.index > index })
+	if i < 0 {
+		i = len(o.writes)
 	}
-	o.writes[len(o.writes)-1].index = index
+	o.writes = slices.Insert(o.writes, i, owedWrite{index, since})
+	if n := len(o.writes); n > maxOwed {
+		o.writes[n-2].index = max(o.writes[n-2].index, o.writes[n-1].index)
+		o.writes = o.writes[:n-1]
+	}
 }
