@@ -155,18 +155,10 @@ func TestCommitTimeoutDefault(t *testing.T) {
 // clears once no write owed longer than the wait is left unapplied.
 // Time is synctest's.
 func TestResultsNotWaitedForStillFindAMemberBehind(t *testing.T) {
-	m := threeNodes(t)[0]
-	var err error
-	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.st.Close() })
-	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
-		t.Fatal(err)
-	}
+	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait = 10 * time.Second
-		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(5)}
+		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(5)}
 		start := time.Now()
 		for i, step := range []struct {
 			applied    uint64 // the mark before the write (0: unchanged)
@@ -238,18 +230,10 @@ func TestWhatIsReadBack(t *testing.T) {
 // than the wait all along: every one of its writes reaches its file 15 s
 // after the leader made it. It is found behind once and must stay so.
 func TestSteadilyLaggingMemberStaysBehind(t *testing.T) {
-	m := threeNodes(t)[0]
-	var err error
-	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.st.Close() })
-	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
-		t.Fatal(err)
-	}
+	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait, lag = 10 * time.Second, 15 * time.Second
-		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
 		start := time.Now()
 		var notBehind []int
 		for i := 1; i <= 60; i++ { // write i at i s; applied: what was written lag ago
@@ -274,18 +258,10 @@ func TestSteadilyLaggingMemberStaysBehind(t *testing.T) {
 // the oldest writes it kept, the ones past the bound are still owed, and
 // it stays behind until it applied them too.
 func TestOwedWritesAreBounded(t *testing.T) {
-	m := threeNodes(t)[0]
-	var err error
-	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.st.Close() })
-	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
-		t.Fatal(err)
-	}
+	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait, writes = 10 * time.Second, 4 * maxOwed
-		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
 		for i := uint64(1); i <= writes; i++ {
 			time.Sleep(time.Second)
 			n.owe(i, wait)
@@ -321,18 +297,10 @@ func TestOwedWritesAreBounded(t *testing.T) {
 // written after it are owed for less than the wait then, and the next one
 // must not clear the mark while the admin's write is still not applied.
 func TestOweKeepsAReadBackWritesMark(t *testing.T) {
-	m := threeNodes(t)[0]
-	var err error
-	if m.st, err = store.Open(m.cfg.Storage.Path, store.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.st.Close() })
-	if m.mach, err = machine.New(machine.Options{Store: m.st, Model: m.cfg.Model()}); err != nil {
-		t.Fatal(err)
-	}
+	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait = 10 * time.Second
-		n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { n.appliedHere(1, wait); close(done) }() // the admin's write at 1, at 0 s
@@ -372,4 +340,21 @@ func TestReadBackWriteOwedInItsPlace(t *testing.T) {
 	if n, first, last := len(full.writes), full.writes[0].index, full.writes[len(full.writes)-1].index; n != maxOwed || first != 1 || last != 10+maxOwed-1 {
 		t.Errorf("a full list after a read-back write: %d owed, first %d, last %d; want %d, 1, %d", n, first, last, maxOwed, 10+maxOwed-1)
 	}
+}
+
+// standaloneMachine is a member's machine on its own real file, with no
+// raft around it: what owe and appliedHere read (Stalled).
+func standaloneMachine(t *testing.T) *machine.Machine {
+	t.Helper()
+	m := threeNodes(t)[0]
+	st, err := store.Open(m.cfg.Storage.Path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	mach, err := machine.New(machine.Options{Store: st, Model: m.cfg.Model()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mach
 }
