@@ -69,9 +69,13 @@ func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
 	full := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: errorLog})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		format := expfmt.Negotiate(r.Header)
+		if format.FormatType() != expfmt.TypeTextPlain {
+			full.ServeHTTP(w, r)
+			return
+		}
 		coding := negotiateCoding(r)
-		if format.FormatType() != expfmt.TypeTextPlain || coding == "" {
-			full.ServeHTTP(w, r) // another format, or promhttp's refusal of every coding offered
+		if coding == "" {
+			full.ServeHTTP(w, r) // promhttp's answer to a refusal of every coding it offers
 			return
 		}
 		mfs, err := m.expo.rest.Gather()
