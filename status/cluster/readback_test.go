@@ -358,3 +358,80 @@ func standaloneMachine(t *testing.T) *machine.Machine {
 	}
 	return mach
 }
+
+// A member found behind (its file held by a long transaction, as a slow
+// or full disk holds it) that is then made leader still owes what it
+// owed as a follower: it stays behind while those writes are not applied,
+// and must be level once it applied them, though as the leader it
+// forwards nothing, so no write of its own settles what it owes.
+func TestBehindMemberMadeLeaderIsLevelOnceItApplied(t *testing.T) {
+	const within = 5 * time.Second
+	leader, m := leaderAndFollower(t)
+	m.node.wait = time.Second // the wait for its own apply, then marked
+	held, err := m.st.Begin() // its FSM's next apply waits for this transaction
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(held.Rollback) // before the member stops (cleanups run last first)
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	if _, err := m.node.Apply(store.Entry{At: now, Settings: []store.Setting{{Key: "k", Value: "v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m.node.BehindSince().IsZero() {
+		t.Fatal("not marked behind after its write's wait ran out unapplied: nothing to test")
+	}
+	if err := leader.node.HandOver(m.id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, m.id+" leading", m.node.IsLeader)
+	if m.node.BehindSince().IsZero() {
+		t.Error("the new leader is level while the write it owes is not applied")
+	}
+	held.Rollback()
+	if err := m.node.Barrier(within); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.node.applied.at()
+	deadline := time.Now().Add(within)
+	for !m.node.BehindSince().IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s leads and applied to %d, but is still behind since %v, %v after", m.id, got, m.node.BehindSince(), within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// keepLevel clears the mark once every write owed is applied, with no
+// later write of this member's to do it (it leads now, or writes no
+// more), and not before: an apply short of the newest write owed leaves
+// it behind. Marked again later, it is cleared again. Time is synctest's.
+func TestKeepLevelClearsOnceEveryOwedWriteIsApplied(t *testing.T) {
+	mach := standaloneMachine(t)
+	synctest.Test(t, func(t *testing.T) {
+		const wait = 10 * time.Second
+		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0), marked: make(chan struct{}, 1)}
+		done := make(chan struct{})
+		defer close(done)
+		go n.keepLevel(done)
+		for round, last := 1, uint64(0); round <= 2; round++ {
+			for range 12 { // a write a second, none applied: the first is owed for 11 s at the last
+				time.Sleep(time.Second)
+				last++
+				n.owe(last, wait)
+			}
+			if n.BehindSince().IsZero() {
+				t.Fatalf("round %d: not behind with %d writes owed for up to 11 s", round, 12)
+			}
+			n.applied.advance(last - 1)
+			synctest.Wait()
+			if n.BehindSince().IsZero() {
+				t.Errorf("round %d: level with write %d still owed", round, last)
+			}
+			n.applied.advance(last)
+			synctest.Wait()
+			if since := n.BehindSince(); !since.IsZero() {
+				t.Errorf("round %d: every write applied (to %d), still behind since %v", round, last, since)
+			}
+		}
+	})
+}
