@@ -18,23 +18,27 @@ import (
 // (docs/benchmarks.md, "Lean at any size", fifth pass).
 const defaultGCPercent = 25
 
-// The pacer's bounds. At rest a node collects 1–7 times a second (5,000
-// HTTP checks at 30 s, 50 or 5,000 components); a burst of page views
-// allocates in net/http for every request and, at 25 %, makes it collect
-// 30 times a second and more, each collection marking the whole live heap:
-// about 15 points of `/` against a bare server (docs/benchmarks.md,
-// "A collector that paces itself"). So the target rises while collections
-// come faster than gcFastPerSecond, enough to bring them back to it, and
-// falls back once they have been slow for gcHold.
+// The pacer's line and bounds. A collection marks the whole live heap, so
+// what a busy collector costs is its CPU: at rest a node's collector
+// spends 1–3 % of a core (5,000 HTTP checks at 30 s; 50 and 5,000
+// components, gctrace), but every request served allocates in net/http,
+// and a burst of page views at 25 % made it collect 40 times a second at
+// 50 components (20 % of a core) and 8 at 5,000 (13 %): `/` fell to 80 %
+// of a bare server (docs/benchmarks.md, "A collector that paces itself").
+// So while the collector's CPU stays over gcLine the target rises, enough
+// to bring it back to the line, and falls back once it has been quiet.
 const (
-	gcMaxPercent    = 200
-	gcMaxHeadroom   = 64 << 20 // bytes above the live heap the pacer may allow
-	gcFastPerSecond = 10
-	gcHold          = 30 * time.Second // a surge comes in waves: keep the memory it needed
-	gcTick          = time.Second
+	gcLine        = 0.05 // of one core, marking on idle processors not counted
+	gcMaxPercent  = 200
+	gcMaxHeadroom = 32 << 20 // bytes above the live heap, stacks and globals the pacer may allow
+	// gcHold: a surge comes in waves; the memory it needed is kept until
+	// the collector has been under half the line this long.
+	gcHold = 30 * time.Second
+	gcTick = time.Second
 	// gcSettle: start-up (the config's load, the first renders, the first
-	// probes' clients) collects 30–40 times in its first second, once;
-	// the pacer watches only after it.
+	// probes' clients) collects 25–40 times in its first second, once;
+	// the pacer watches only after it. A reload's one busy second is
+	// not a surge either: the line must be crossed two ticks running.
 	gcSettle = 10 * time.Second
 )
 
@@ -53,8 +57,8 @@ func applyGCDefault(log *slog.Logger, lookup func(string) (string, bool), setPer
 	}
 	setPercent(defaultGCPercent)
 	log.Info("garbage collector at Outpost's default (GOGC or GOMEMLIMIT in the environment override it)",
-		slog.Int("gogc", defaultGCPercent), slog.Int("gogc_max", gcMaxPercent),
-		slog.Int("fast_per_second", gcFastPerSecond))
+		slog.Int("gogc", defaultGCPercent), slog.Float64("paced_over_cores", gcLine),
+		slog.Int("paced_up_to", gcMaxPercent), slog.Int("paced_headroom_mib", gcMaxHeadroom>>20))
 	return true
 }
 
@@ -79,68 +83,107 @@ func gcDefaultFromEnv(log *slog.Logger) func(context.Context) {
 	}
 }
 
-// gcPacer decides the collector's target from how many collections each
-// tick saw.
+// gcPacer decides the collector's target from what the collector cost
+// between ticks.
 type gcPacer struct {
 	percent  int
-	lastFast time.Time // the last tick that saw collections come too fast
+	over     bool      // the last tick was over the line
+	lastBusy time.Time // the last tick over half the line
 }
 
-// step is the target after a tick at now that saw cycles collections
-// (over gcTick), with live bytes live after the last one.
-func (p *gcPacer) step(now time.Time, cycles, live uint64) int {
-	perSecond := float64(cycles) / gcTick.Seconds()
-	switch {
-	case perSecond > gcFastPerSecond:
-		p.lastFast = now
-		// Collections come about in proportion to the target's headroom:
-		// scaling it by the rate's excess brings the rate to the line.
-		want := int(float64(p.percent) * perSecond / gcFastPerSecond)
-		top := gcMaxPercent
-		if live > 0 {
-			top = min(top, int(uint64(gcMaxHeadroom)*100/live))
-		}
-		p.percent = max(defaultGCPercent, min(want, top))
-	case now.Sub(p.lastFast) >= gcHold && 2*perSecond <= gcFastPerSecond:
-		// Halving the target at most doubles the rate: still under the
-		// line, so the pacer does not climb straight back.
-		p.percent = max(defaultGCPercent, p.percent/2)
+// gcSample is what the runtime says at a tick.
+type gcSample struct {
+	at     time.Time
+	cpu    float64 // seconds the collector has spent, marking on idle processors not counted
+	sized  uint64  // bytes the target is a percent of: live heap, stacks, globals
+	cycles uint64  // collections so far (logged)
+}
+
+// step is the target after a tick: was is the sample at the tick before.
+func (p *gcPacer) step(was, now gcSample) int {
+	elapsed := now.at.Sub(was.at).Seconds()
+	if elapsed <= 0 {
+		return p.percent
 	}
+	load := (now.cpu - was.cpu) / elapsed // of one core
+	over := load > gcLine
+	if load > gcLine/2 {
+		p.lastBusy = now.at
+	}
+	switch {
+	case over && p.over:
+		// The collector's CPU is about in proportion to how often it
+		// runs, inversely to the target: scaling the target by the
+		// excess brings the CPU back to the line.
+		p.percent = max(p.percent, int(float64(p.percent)*min(load/gcLine, 8)))
+	case now.at.Sub(p.lastBusy) >= gcHold:
+		// Quiet under half the line: halving the target at most doubles
+		// the CPU, still under the line, so it does not climb straight back.
+		p.percent /= 2
+	}
+	p.over = over
+	top := gcMaxPercent
+	if now.sized > 0 {
+		top = int(min(uint64(gcMaxPercent), uint64(gcMaxHeadroom)*100/now.sized))
+	}
+	p.percent = max(defaultGCPercent, min(p.percent, top))
 	return p.percent
 }
 
-// paceGC runs the pacer on every tick until ctx ends: read gives the
-// collections so far and the live heap, set sets the target.
-func paceGC(ctx context.Context, log *slog.Logger, ticks <-chan time.Time, read func() (cycles, live uint64), set func(int) int) {
+// paceGC runs the pacer on every tick until ctx ends: read samples the
+// runtime, set sets the target.
+func paceGC(ctx context.Context, log *slog.Logger, ticks <-chan time.Time, read func(time.Time) gcSample, set func(int) int) {
 	p := &gcPacer{percent: defaultGCPercent}
-	before, _ := read()
+	was := read(time.Now())
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-ticks:
-			cycles, live := read()
-			was := p.percent
-			if p.step(now, cycles-before, live) != was {
+		case at := <-ticks:
+			now := read(at)
+			before := p.percent
+			if p.step(was, now) != before {
 				set(p.percent)
-				log.Debug("garbage collector's target paced", slog.Int("gogc", p.percent), slog.Int("was", was),
-					slog.Uint64("collections", cycles-before), slog.Uint64("live_bytes", live))
+				log.Debug("garbage collector's target paced", slog.Int("gogc", p.percent), slog.Int("was", before),
+					slog.Float64("gc_cpu_seconds", now.cpu-was.cpu), slog.Uint64("collections", uint64(uint32(now.cycles)-uint32(was.cycles))), // the runtime counts in 32 bits
+					slog.Uint64("sized_bytes", now.sized))
 			}
-			before = cycles
+			was = now
 		}
 	}
 }
 
-// readGC reads the collections so far and the heap live after the last
-// one from the runtime.
-func readGC() (cycles, live uint64) {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() == metrics.KindUint64 {
-		cycles = s[0].Value.Uint64()
+// gcMetrics are the runtime's metrics readGC reads, in this order.
+func gcMetrics() [6]string {
+	return [...]string{
+		"/cpu/classes/gc/total:cpu-seconds",
+		"/cpu/classes/gc/mark/idle:cpu-seconds",
+		"/gc/heap/live:bytes",
+		"/gc/scan/stack:bytes",
+		"/gc/scan/globals:bytes",
+		"/gc/cycles/total:gc-cycles",
 	}
-	if s[1].Value.Kind() == metrics.KindUint64 {
-		live = s[1].Value.Uint64()
+}
+
+// readGC samples the runtime at at. (The CPU classes move at the end of
+// each collection: a tick sees the collections that ended in it.)
+func readGC(at time.Time) gcSample {
+	var s [6]metrics.Sample
+	for i, name := range gcMetrics() {
+		s[i].Name = name
 	}
-	return cycles, live
+	metrics.Read(s[:])
+	f := func(i int) float64 {
+		if s[i].Value.Kind() == metrics.KindFloat64 {
+			return s[i].Value.Float64()
+		}
+		return 0
+	}
+	u := func(i int) uint64 {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			return s[i].Value.Uint64()
+		}
+		return 0
+	}
+	return gcSample{at: at, cpu: f(0) - f(1), sized: u(2) + u(3) + u(4), cycles: u(5)}
 }
