@@ -445,6 +445,7 @@ func (f *feeder) feed(s share, checks []string, clock benchClock) written {
 type written struct {
 	applied, entries int
 	writing          time.Duration // in Apply, in all
+	longest          time.Duration // the slowest Apply
 	end              time.Time     // when it stopped
 	err              error
 }
@@ -467,7 +468,8 @@ func (f *feeder) write(q *benchQueue, total int, hard time.Time, clock benchCloc
 			rs := q.take()
 			began := time.Now()
 			_, err := f.log.Apply(f.entry(rs, clock.at(began)))
-			w.writing += time.Since(began)
+			took := time.Since(began)
+			w.writing, w.longest = w.writing+took, max(w.longest, took)
 			if err != nil {
 				w.end, w.err = time.Now(), fmt.Errorf("%s: entry of %d results: %w", f.node, len(rs), err)
 				return w

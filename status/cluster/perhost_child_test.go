@@ -130,7 +130,7 @@ func (c *child) do(t *testing.T, cmd hostCmd) hostReply {
 	case "rung":
 		cpu0 := cpuTime()
 		w := c.feeder.feed(share{w: cmd.W, n: cmd.N, per: cmd.Per, start: monotonic(cmd.Start)}, c.checks, c.clock)
-		r := hostReply{Leader: c.leader(), Procs: runtime.GOMAXPROCS(0), Applied: w.applied, Entries: w.entries, Writing: int64(w.writing), End: w.end.UnixNano(), CPU0: int64(cpu0)}
+		r := hostReply{Leader: c.leader(), Procs: runtime.GOMAXPROCS(0), Applied: w.applied, Entries: w.entries, Writing: int64(w.writing), Longest: int64(w.longest), End: w.end.UnixNano(), CPU0: int64(cpu0)}
 		if w.err != nil {
 			r.Err = w.err.Error()
 		}

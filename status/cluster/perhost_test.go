@@ -134,7 +134,8 @@ type hostReply struct {
 	Leader                  bool
 	Procs                   int
 	Applied, Entries, Count int
-	Writing, End, CPU0, CPU int64
+	Writing, Longest        int64
+	End, CPU0, CPU          int64
 	Err                     string
 }
 
@@ -143,6 +144,7 @@ type proc struct {
 	name      string
 	leader    bool
 	procs     int           // its GOMAXPROCS
+	longest   time.Duration // its slowest write
 	cpu       time.Duration // its CPU time over the rung
 	throttled time.Duration // the time its cgroup was throttled meanwhile
 	quota     float64       // its quota, in cores
@@ -157,7 +159,8 @@ func procsLine(r rung) string {
 		if p.leader {
 			role = " leader"
 		}
-		parts = append(parts, fmt.Sprintf("%s (P=%d%s) %.2f cores, throttled %.2f s", p.name, p.procs, role, p.cpu.Seconds()/r.took.Seconds(), p.throttled.Seconds()))
+		parts = append(parts, fmt.Sprintf("%s (P=%d%s) %.2f cores, throttled %.2f s, slowest write %d ms",
+			p.name, p.procs, role, p.cpu.Seconds()/r.took.Seconds(), p.throttled.Seconds(), p.longest.Milliseconds()))
 	}
 	return fmt.Sprintf("per process (quota %.2f core; P: GOMAXPROCS): %s", r.procs[0].quota, strings.Join(parts, "; "))
 }
@@ -328,7 +331,7 @@ func (hs hostSet) run(rate int, _ []string, _ benchClock) rung {
 		out.err = errors.Join(out.err, h.send(hostCmd{Op: "rung", W: i, N: len(hs), Per: per, Start: start.UnixNano()}))
 	}
 	cpu0 := make([]int64, len(hs))
-	leader, procs := make([]bool, len(hs)), make([]int, len(hs))
+	leader, procs, longest := make([]bool, len(hs)), make([]int, len(hs)), make([]time.Duration, len(hs))
 	for i, h := range hs {
 		r, err := h.recv(start.Add(rungMax + replySlack))
 		if err == nil && r.Err != "" {
@@ -337,12 +340,12 @@ func (hs hostSet) run(rate int, _ []string, _ benchClock) rung {
 		out.err = errors.Join(out.err, err)
 		out.applied, out.entries, out.writing = out.applied+r.Applied, out.entries+r.Entries, out.writing+time.Duration(r.Writing)
 		out.took = max(out.took, time.Unix(0, r.End).Sub(start))
-		cpu0[i], leader[i], procs[i] = r.CPU0, r.Leader, r.Procs
+		cpu0[i], leader[i], procs[i], longest[i] = r.CPU0, r.Leader, r.Procs, time.Duration(r.Longest)
 	}
 	for i, h := range hs {
 		r, err := h.ask(hostCmd{Op: "cpu"}, askTimeout)
 		out.err = errors.Join(out.err, err)
-		p := proc{name: h.name, leader: leader[i], procs: procs[i], cpu: time.Duration(r.CPU - cpu0[i]), throttled: h.cg.throttled() - thr0[i], quota: h.cg.quota}
+		p := proc{name: h.name, leader: leader[i], procs: procs[i], longest: longest[i], cpu: time.Duration(r.CPU - cpu0[i]), throttled: h.cg.throttled() - thr0[i], quota: h.cg.quota}
 		out.procs, out.cpu = append(out.procs, p), out.cpu+p.cpu
 	}
 	if out.err != nil {
