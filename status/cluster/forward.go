@@ -390,8 +390,7 @@ func (n *Node) appliedHere(index uint64, wait time.Duration) {
 		case <-deadline.C:
 			// Owed from now on like a write not waited for: the mark
 			// stays until this one is applied (owe, keepLevel).
-			n.owed.oweReadBack(index, began)
-			n.mark(time.Now(), index)
+			n.oweReadBack(index, began)
 			return
 		}
 	}

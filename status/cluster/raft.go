@@ -304,7 +304,7 @@ func (n *Node) Stats() map[string]string { return n.r.Stats() }
 func (n *Node) Close() error {
 	var errs []error
 	if n.done != nil {
-		close(n.done) // keepMembers and keepCodec end
+		close(n.done) // keepMembers, keepCodec and keepLevel end
 		n.done = nil
 	}
 	if n.fwd != nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -328,7 +329,7 @@ func TestReadBackWriteOwedInItsPlace(t *testing.T) {
 	for _, i := range []uint64{5, 6, 7} {
 		o.add(i, t0.Add(time.Duration(i)*time.Second))
 	}
-	o.oweReadBack(3, t0)
+	o.add(3, t0)
 	if got := []uint64{o.writes[0].index, o.writes[1].index, o.writes[3].index}; got[0] != 3 || got[1] != 5 || got[2] != 7 || !o.writes[0].since.Equal(t0) {
 		t.Errorf("owed %v, want 3 (owed since t0) first and 7 last", o.writes)
 	}
@@ -336,7 +337,7 @@ func TestReadBackWriteOwedInItsPlace(t *testing.T) {
 	for i := range uint64(maxOwed) {
 		full.add(10+i, t0)
 	}
-	full.oweReadBack(1, t0)
+	full.add(1, t0)
 	if n, first, last := len(full.writes), full.writes[0].index, full.writes[len(full.writes)-1].index; n != maxOwed || first != 1 || last != 10+maxOwed-1 {
 		t.Errorf("a full list after a read-back write: %d owed, first %d, last %d; want %d, 1, %d", n, first, last, maxOwed, 10+maxOwed-1)
 	}
@@ -392,13 +393,8 @@ func TestBehindMemberMadeLeaderIsLevelOnceItApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := m.node.applied.at()
-	deadline := time.Now().Add(within)
-	for !m.node.BehindSince().IsZero() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s leads and applied to %d, but is still behind since %v, %v after", m.id, got, m.node.BehindSince(), within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, m.id+" level again, leading and applied to "+strconv.FormatUint(got, 10),
+		func() bool { return m.node.BehindSince().IsZero() })
 }
 
 // keepLevel clears the mark once every write owed is applied, with no
@@ -434,4 +430,20 @@ func TestKeepLevelClearsOnceEveryOwedWriteIsApplied(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A read-back write whose wait ran out but which was applied before it
+// was owed is not owed, and marks nothing: it was marked unconditionally,
+// and keepLevel cleared the mark at once, after a warning for nothing.
+func TestReadBackWriteAppliedMeanwhileMarksNothing(t *testing.T) {
+	n := &Node{mach: standaloneMachine(t), log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0), marked: make(chan struct{}, 1)}
+	n.applied.advance(12)
+	n.oweReadBack(12, time.Now().Add(-20*time.Second))
+	if since := n.BehindSince(); !since.IsZero() || len(n.owed.writes) != 0 {
+		t.Errorf("write 12, applied, owed after its wait: behind since %v, owed %v; want level, nothing owed", since, n.owed.writes)
+	}
+	n.oweReadBack(13, time.Now().Add(-20*time.Second))
+	if n.BehindSince().IsZero() || len(n.owed.writes) != 1 {
+		t.Errorf("write 13, not applied, owed after its wait: behind since %v, owed %v; want behind, 13 owed", n.BehindSince(), n.owed.writes)
+	}
 }
