@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -25,8 +26,9 @@ const defaultGCPercent = 25
 // and a burst of page views at 25 % made it collect 40 times a second at
 // 50 components (20 % of a core) and 8 at 5,000 (13 %): `/` fell to 80 %
 // of a bare server (docs/benchmarks.md, "A collector that paces itself").
-// So while the collector's CPU stays over gcLine the target rises, enough
-// to bring it back to the line, and falls back once it has been quiet.
+// So when the collector's CPU over a tick is over gcLine the target rises,
+// enough to bring it back to the line, and falls back once it has been
+// quiet.
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
 	gcMaxPercent  = 200
@@ -34,11 +36,15 @@ const (
 	// gcHold: a surge comes in waves; the memory it needed is kept until
 	// the collector has been under half the line this long.
 	gcHold = 30 * time.Second
-	gcTick = time.Second
+	// gcTick is the pacer's window. The runtime accounts a collection's
+	// CPU when it ends, so a tick sees whole collections: over 3 s a
+	// surge's rate is read to within a collection in ten, and a one-off
+	// busy second (a reload: 8 collections, 40–130 ms of collector) stays
+	// under the line wherever the tick falls.
+	gcTick = 3 * time.Second
 	// gcSettle: start-up (the config's load, the first renders, the first
 	// probes' clients) collects 25–40 times in its first second, once;
-	// the pacer watches only after it. A reload's one busy second is
-	// not a surge either: the line must be crossed two ticks running.
+	// the pacer watches only after it.
 	gcSettle = 10 * time.Second
 )
 
@@ -87,7 +93,6 @@ func gcDefaultFromEnv(log *slog.Logger) func(context.Context) {
 // between ticks.
 type gcPacer struct {
 	percent  int
-	over     bool      // the last tick was over the line
 	lastBusy time.Time // the last tick over half the line
 }
 
@@ -105,23 +110,21 @@ func (p *gcPacer) step(was, now gcSample) int {
 	if elapsed <= 0 {
 		return p.percent
 	}
-	load := (now.cpu - was.cpu) / elapsed // of one core
-	over := load > gcLine
+	load := (now.cpu - was.cpu) / elapsed // of one core, at the target in force
 	if load > gcLine/2 {
 		p.lastBusy = now.at
 	}
 	switch {
-	case over && p.over:
+	case load > gcLine:
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
-		p.percent = max(p.percent, int(float64(p.percent)*min(load/gcLine, 8)))
+		p.percent = int(math.Round(float64(p.percent) * min(load/gcLine, 8)))
 	case now.at.Sub(p.lastBusy) >= gcHold:
 		// Quiet under half the line: halving the target at most doubles
 		// the CPU, still under the line, so it does not climb straight back.
 		p.percent /= 2
 	}
-	p.over = over
 	top := gcMaxPercent
 	if now.sized > 0 {
 		top = int(min(uint64(gcMaxPercent), uint64(gcMaxHeadroom)*100/now.sized))
@@ -131,21 +134,23 @@ func (p *gcPacer) step(was, now gcSample) int {
 }
 
 // paceGC runs the pacer on every tick until ctx ends: read samples the
-// runtime, set sets the target.
-func paceGC(ctx context.Context, log *slog.Logger, ticks <-chan time.Time, read func(time.Time) gcSample, set func(int) int) {
+// runtime (the tick only wakes it: under a busy CPU the loop may wake
+// late, and the sample's own time counts), set sets the target.
+func paceGC(ctx context.Context, log *slog.Logger, ticks <-chan time.Time, read func() gcSample, set func(int) int) {
 	p := &gcPacer{percent: defaultGCPercent}
-	was := read(time.Now())
+	was := read()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case at := <-ticks:
-			now := read(at)
+		case <-ticks:
+			now := read()
 			before := p.percent
 			if p.step(was, now) != before {
 				set(p.percent)
 				log.Debug("garbage collector's target paced", slog.Int("gogc", p.percent), slog.Int("was", before),
-					slog.Float64("gc_cpu_seconds", now.cpu-was.cpu), slog.Uint64("collections", uint64(uint32(now.cycles)-uint32(was.cycles))), // the runtime counts in 32 bits
+					slog.Float64("gc_cpu_seconds", now.cpu-was.cpu), slog.Float64("seconds", now.at.Sub(was.at).Seconds()),
+					slog.Uint64("collections", uint64(uint32(now.cycles)-uint32(was.cycles))), // the runtime counts in 32 bits
 					slog.Uint64("sized_bytes", now.sized))
 			}
 			was = now
@@ -165,9 +170,11 @@ func gcMetrics() [6]string {
 	}
 }
 
-// readGC samples the runtime at at. (The CPU classes move at the end of
-// each collection: a tick sees the collections that ended in it.)
-func readGC(at time.Time) gcSample {
+// readGC samples the runtime now. (The collector's CPU is accounted as
+// each collection ends, its first pause's as it begins: a tick sees the
+// collections that ended in it.)
+func readGC() gcSample {
+	at := time.Now()
 	var s [6]metrics.Sample
 	for i, name := range gcMetrics() {
 		s[i].Name = name

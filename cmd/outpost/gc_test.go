@@ -55,12 +55,13 @@ func TestGCDefaultOnlyWhenTheEnvironmentIsSilent(t *testing.T) {
 	}
 }
 
-// The pacer raises the target while the collector's CPU stays over the
-// line two ticks running, in proportion, within its bounds (re-read at
-// every tick), and lowers it only after gcHold under half the line, by
-// halves, never below the default.
+// The pacer raises the target when the collector's CPU over a tick is
+// over the line, in proportion, within its bounds (re-read at every tick),
+// and lowers it only after gcHold under half the line, by halves, never
+// below the default.
 func TestGCPacerStep(t *testing.T) {
 	const mib = 1 << 20
+	const tk = gcTick
 	type tick struct {
 		at    time.Duration // since the first sample
 		load  float64       // the collector's CPU since the tick before, in cores
@@ -71,22 +72,24 @@ func TestGCPacerStep(t *testing.T) {
 		name  string
 		ticks []tick
 	}{
-		{"at rest stays at the default", []tick{{time.Second, 0.01, 12 * mib, 25}, {2 * time.Second, 0.03, 12 * mib, 25}, {3 * time.Second, 0.049, 12 * mib, 25}}},
-		{"one busy second (a reload) is not a surge", []tick{{time.Second, 0.2, 12 * mib, 25}, {2 * time.Second, 0.01, 12 * mib, 25}, {3 * time.Second, 0.2, 12 * mib, 25}}},
-		{"a surge raises it in proportion", []tick{{time.Second, 0.2, 12 * mib, 25}, {2 * time.Second, 0.2, 12 * mib, 100}, {3 * time.Second, 0.06, 12 * mib, 120}}},
-		// The rate is the CPU over the time that passed, not over a tick.
-		{"a late tick is not a surge", []tick{{time.Second, 0.2, 12 * mib, 25}, {3 * time.Second, 0.05, 12 * mib, 25}}},
-		{"at most gcMaxPercent", []tick{{time.Second, 0.4, 12 * mib, 25}, {2 * time.Second, 0.4, 12 * mib, 200}, {3 * time.Second, 0.4, 12 * mib, 200}}},
+		{"at rest stays at the default", []tick{{tk, 0.01, 12 * mib, 25}, {2 * tk, 0.03, 12 * mib, 25}, {3 * tk, 0.05, 12 * mib, 25}}},
+		// 130 ms of collector in a tick (a reload at 5,000 components)
+		// is under the line.
+		{"one busy second is not a surge", []tick{{tk, 0.13 / tk.Seconds(), 40 * mib, 25}, {2 * tk, 0.01, 40 * mib, 25}}},
+		{"a surge raises it in proportion", []tick{{tk, 0.2, 12 * mib, 100}, {2 * tk, 0.06, 12 * mib, 120}, {3 * tk, 0.05, 12 * mib, 120}}},
+		// The rate is the CPU over the time that passed, not over a tick:
+		// 0.3 s of collector in two ticks' time is 0.05 of a core.
+		{"a late tick is not a surge", []tick{{2 * tk, 0.05, 12 * mib, 25}}},
+		{"at most gcMaxPercent", []tick{{tk, 0.4, 12 * mib, 200}, {2 * tk, 0.4, 12 * mib, 200}}},
 		// 32 MiB above 40 MiB is 80 %.
-		{"at most gcMaxHeadroom above what is live", []tick{{time.Second, 0.2, 40 * mib, 25}, {2 * time.Second, 0.2, 40 * mib, 80}}},
-		{"lowered when the live heap grows past the headroom", []tick{{time.Second, 0.2, 12 * mib, 25}, {2 * time.Second, 0.2, 12 * mib, 100},
-			{3 * time.Second, 0.04, 64 * mib, 50}}},
-		{"never below the default when the heap is huge", []tick{{time.Second, 0.2, 1 << 30, 25}, {2 * time.Second, 0.2, 1 << 30, 25}}},
-		{"held while the surge pauses", []tick{{time.Second, 0.2, 12 * mib, 25}, {2 * time.Second, 0.2, 12 * mib, 100}, {31 * time.Second, 0, 12 * mib, 100}}},
-		{"then halved, down to the default", []tick{{time.Second, 0.2, 12 * mib, 25}, {2 * time.Second, 0.2, 12 * mib, 100},
-			{32 * time.Second, 0.01, 12 * mib, 50}, {33 * time.Second, 0.01, 12 * mib, 25}, {34 * time.Second, 0, 12 * mib, 25}}},
+		{"at most gcMaxHeadroom above what is live", []tick{{tk, 0.2, 40 * mib, 80}}},
+		{"lowered when the live heap grows past the headroom", []tick{{tk, 0.2, 12 * mib, 100}, {2 * tk, 0.04, 64 * mib, 50}}},
+		{"never below the default when the heap is huge", []tick{{tk, 0.2, 1 << 30, 25}}},
+		{"held while the surge pauses", []tick{{tk, 0.2, 12 * mib, 100}, {tk + 29*time.Second, 0, 12 * mib, 100}}},
+		{"then halved, down to the default", []tick{{tk, 0.2, 12 * mib, 100},
+			{tk + 30*time.Second, 0.01, 12 * mib, 50}, {2*tk + 30*time.Second, 0.01, 12 * mib, 25}, {3*tk + 30*time.Second, 0, 12 * mib, 25}}},
 		// Busy under the line (the raised target doing its work) holds it.
-		{"busy under the line holds it", []tick{{time.Second, 0.2, 12 * mib, 25}, {2 * time.Second, 0.2, 12 * mib, 100},
+		{"busy under the line holds it", []tick{{tk, 0.2, 12 * mib, 100},
 			{25 * time.Second, 0.04, 12 * mib, 100}, {50 * time.Second, 0.04, 12 * mib, 100}, {79 * time.Second, 0.01, 12 * mib, 100}, {80 * time.Second, 0.01, 12 * mib, 50}}},
 	}
 	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
@@ -96,8 +99,6 @@ func TestGCPacerStep(t *testing.T) {
 			was := gcSample{at: t0}
 			for i, tk := range tc.ticks {
 				now := gcSample{at: t0.Add(tk.at), sized: tk.sized}
-				// 0.1 s of collector in a late tick's 2 s is 0.05 of a core,
-				// not 0.1.
 				now.cpu = was.cpu + tk.load*now.at.Sub(was.at).Seconds()
 				if got := p.step(was, now); got != tk.want {
 					t.Fatalf("tick %d (%v, %.3f cores, %d MiB): percent %d, want %d", i, tk.at, tk.load, tk.sized/mib, got, tk.want)
@@ -124,46 +125,52 @@ func TestGCMetricsAreTheRuntimes(t *testing.T) {
 			t.Errorf("%s: kind %v (known %v), want %v", name, k, ok, want)
 		}
 	}
-	if s := readGC(time.Now()); s.sized == 0 || s.cycles == 0 {
-		t.Errorf("read %+v: want what is live and the collections so far", s)
+	runtime.GC()
+	if s := readGC(); s.sized == 0 || s.cycles == 0 || s.at.IsZero() {
+		t.Errorf("read %+v after a collection: want what is live, the collections so far and the time", s)
 	}
 }
 
-// paceGC reads the runtime's own account of the collector: with the
-// collector busy over the line between two ticks and the next, it raises
-// the target, and it sets the target only when the step changed it.
+// paceGC reads the runtime's own account of the collector: a tick after
+// the collector was busy over the line raises the target, a tick after
+// it was idle sets nothing (the target is set only when a step changed
+// it), and the next busy one raises it again.
 func TestPaceGCReadsTheRuntime(t *testing.T) {
 	ticks := make(chan time.Time)
+	first := make(chan struct{})
+	read := func() gcSample {
+		select {
+		case <-first:
+		default:
+			close(first) // paceGC's first sample, before the test makes the collector busy
+		}
+		return readGC()
+	}
 	var set []int
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	start := readGC(time.Now())
 	go func() {
 		defer close(done)
-		paceGC(ctx, slog.New(slog.DiscardHandler), ticks, readGC, func(p int) int { set = append(set, p); return 0 })
+		paceGC(ctx, slog.New(slog.DiscardHandler), ticks, read, func(p int) int { set = append(set, p); return 0 })
 	}()
-	// Ticks 100 ms apart as the pacer sees them; between them the
-	// collector runs until it has spent 20 ms (0.2 of a core, four times
-	// the line), bounded in count.
-	busy := func(from float64) float64 {
-		for i := 0; i < 10000 && readGC(time.Now()).cpu-from < 0.02; i++ {
+	<-first
+	// The collector runs until it has spent 20 ms, at least 10 ms a
+	// collection's wait: far over 5 % of a core whatever the time it took.
+	// Bounded in count.
+	busy := func() {
+		from := readGC().cpu
+		for i := 0; i < 10000 && readGC().cpu-from < 0.02; i++ {
 			runtime.GC()
 		}
-		return readGC(time.Now()).cpu
 	}
-	at := time.Now()
-	cpu := busy(start.cpu)
-	ticks <- at.Add(100 * time.Millisecond)
-	busy(cpu)
-	ticks <- at.Add(200 * time.Millisecond)
+	busy()
+	ticks <- time.Time{}
+	ticks <- time.Time{} // nothing collected: held, nothing set
+	busy()
+	ticks <- time.Time{}
 	cancel()
 	<-done
-	if len(set) == 0 || set[len(set)-1] <= defaultGCPercent {
-		t.Fatalf("targets set %v, want a raise above %d after two ticks of a busy collector", set, defaultGCPercent)
-	}
-	for i := 1; i < len(set); i++ {
-		if set[i] == set[i-1] {
-			t.Errorf("targets set %v: %d set twice in a row", set, set[i])
-		}
+	if len(set) != 2 || set[0] <= defaultGCPercent || set[1] <= set[0] {
+		t.Fatalf("targets set %v, want two raises, each above the last, after two busy ticks around an idle one", set)
 	}
 }
