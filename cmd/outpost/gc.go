@@ -21,29 +21,31 @@ const defaultGCPercent = 25
 
 // The pacer's line and bounds. A collection marks the whole live heap, so
 // what a busy collector costs is its CPU: at rest a node's collector
-// spends 1–3 % of a core (5,000 HTTP checks at 30 s; 50 and 5,000
-// components, gctrace), but every request served allocates in net/http,
+// spends 0.7–1.7 % of a core, in a 3 s window at most 6.4 % (the first
+// round of checks; 5,000 HTTP checks at 30 s, 50 and 5,000 components,
+// gctrace, marking on idle processors not counted), but every request served allocates in net/http,
 // and a burst of page views at 25 % made it collect 40 times a second at
 // 50 components (20 % of a core) and 8 at 5,000 (13 %): `/` fell to 80 %
 // of a bare server (docs/benchmarks.md, "A collector that paces itself").
-// So when the collector's CPU over a tick is over gcLine the target rises,
-// enough to bring it back to the line, and falls back once it has been
-// quiet.
+// So when the collector's CPU stays over gcLine the target rises, enough
+// to bring it back to the line, and falls back once lowering it would not
+// bring the collector near the line again.
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
 	gcMaxPercent  = 200
 	gcMaxHeadroom = 32 << 20 // bytes above the live heap, stacks and globals the pacer may allow
-	// gcHold: a surge comes in waves; the memory it needed is kept until
-	// the collector has been under half the line this long.
-	gcHold = 30 * time.Second
 	// gcTick is the pacer's window. The runtime accounts a collection's
-	// CPU when it ends, so a tick sees whole collections: over 3 s a
-	// surge's rate is read to within a collection in ten, and a one-off
-	// busy second (a reload: 8 collections, 40–130 ms of collector) stays
-	// under the line wherever the tick falls.
+	// CPU when it ends, so a tick sees whole collections; a raise needs
+	// two windows running over the line, both at the target in force
+	// (6 s: a reload's busy second, 40-130 ms of collector, with a node
+	// at rest's around it stays under it).
 	gcTick = 3 * time.Second
+	// gcHold: a surge comes in waves; the target is lowered only gcHold
+	// after its last raise, and only when the collector's CPU over the
+	// last gcHold, at the lower target, would stay under 0.8 of the line.
+	gcHold = 30 * time.Second
 	// gcSettle: start-up (the config's load, the first renders, the first
-	// probes' clients) collects 25–40 times in its first second, once;
+	// probes' clients) collects 25-40 times in its first second, once;
 	// the pacer watches only after it.
 	gcSettle = 10 * time.Second
 )
@@ -92,8 +94,15 @@ func gcDefaultFromEnv(log *slog.Logger) func(context.Context) {
 // gcPacer decides the collector's target from what the collector cost
 // between ticks.
 type gcPacer struct {
-	percent  int
-	lastBusy time.Time // the last tick over half the line
+	percent int
+	raised  time.Time // the last raise
+	spent   []gcSpent // the ticks of the last gcHold, oldest first
+}
+
+// gcSpent is what the collector spent over one tick.
+type gcSpent struct {
+	from, at  time.Time // the tick's start and end
+	cpu, secs float64
 }
 
 // gcSample is what the runtime says at a tick.
@@ -104,26 +113,53 @@ type gcSample struct {
 	cycles uint64  // collections so far (logged)
 }
 
+// load is the collector's CPU, in cores, over the last n ticks kept (all
+// when n is 0).
+func (p *gcPacer) load(n int) float64 {
+	ts := p.spent
+	if n > 0 {
+		ts = ts[max(0, len(ts)-n):]
+	}
+	var cpu, secs float64
+	for _, t := range ts {
+		cpu, secs = cpu+t.cpu, secs+t.secs
+	}
+	if secs == 0 {
+		return 0
+	}
+	return cpu / secs
+}
+
 // step is the target after a tick: was is the sample at the tick before.
 func (p *gcPacer) step(was, now gcSample) int {
 	elapsed := now.at.Sub(was.at).Seconds()
 	if elapsed <= 0 {
 		return p.percent
 	}
-	load := (now.cpu - was.cpu) / elapsed // of one core, at the target in force
-	if load > gcLine/2 {
-		p.lastBusy = now.at
+	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: now.cpu - was.cpu, secs: elapsed})
+	drop := 0
+	for drop < len(p.spent) && now.at.Sub(p.spent[drop].at) >= gcHold {
+		drop++
 	}
+	p.spent = p.spent[drop:]
+	last := p.spent[len(p.spent)-1]
+	// Both ticks ran at the target in force.
+	pair := len(p.spent) >= 2 && !p.spent[len(p.spent)-2].from.Before(p.raised)
 	switch {
-	case load > gcLine:
+	case pair && last.cpu/last.secs > gcLine && p.load(2) > gcLine:
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
-		p.percent = int(math.Round(float64(p.percent) * min(load/gcLine, 8)))
-	case now.at.Sub(p.lastBusy) >= gcHold:
-		// Quiet under half the line: halving the target at most doubles
-		// the CPU, still under the line, so it does not climb straight back.
-		p.percent /= 2
+		p.percent = int(math.Round(float64(p.percent) * p.load(2) / gcLine))
+		p.raised = now.at
+	case p.percent > defaultGCPercent && now.at.Sub(p.raised) >= gcHold:
+		// Halving the target about doubles the collector's CPU: lower it
+		// only when that stays clear of the line.
+		lower := max(defaultGCPercent, p.percent/2)
+		if p.load(0)*float64(p.percent)/float64(lower) <= 0.8*gcLine {
+			p.percent = lower
+			p.raised = now.at // the next step down waits for a hold at this one
+		}
 	}
 	top := gcMaxPercent
 	if now.sized > 0 {
