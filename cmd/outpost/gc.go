@@ -28,8 +28,8 @@ const defaultGCPercent = 25
 // 50 components (20 % of a core) and 8 at 5,000 (13 %): `/` fell to 80 %
 // of a bare server (docs/benchmarks.md, "A collector that paces itself").
 // So when the collector's CPU stays over gcLine the target rises, enough
-// to bring it back to the line, and falls back once lowering it would not
-// bring the collector near the line again.
+// to bring it back to the line, and it falls back, a hold after its last
+// change, as far as keeps the collector clear of the line.
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
 	gcMaxPercent  = 200
@@ -41,8 +41,8 @@ const (
 	// at rest's around it stays under it).
 	gcTick = 3 * time.Second
 	// gcHold: a surge comes in waves; the target is lowered only gcHold
-	// after its last raise, and only when the collector's CPU over the
-	// last gcHold, at the lower target, would stay under 0.8 of the line.
+	// after its last change, to where the collector's CPU over the last
+	// gcHold would have been 0.8 of the line.
 	gcHold = 30 * time.Second
 	// gcSettle: start-up (the config's load, the first renders, the first
 	// probes' clients) collects 25-40 times in its first second, once;
@@ -142,30 +142,36 @@ func (p *gcPacer) step(was, now gcSample) int {
 		drop++
 	}
 	p.spent = p.spent[drop:]
-	last := p.spent[len(p.spent)-1]
-	// Both ticks ran at the target in force.
-	pair := len(p.spent) >= 2 && !p.spent[len(p.spent)-2].from.Before(p.raised)
+	n := len(p.spent)
+	over := func(t gcSpent) bool { return t.cpu/t.secs > gcLine }
+	// Both ticks over the line, both run at the target in force.
+	pair := n >= 2 && over(p.spent[n-1]) && over(p.spent[n-2]) && !p.spent[n-2].from.Before(p.raised)
 	switch {
-	case pair && last.cpu/last.secs > gcLine && p.load(2) > gcLine:
+	case pair:
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
 		p.percent = int(math.Round(float64(p.percent) * p.load(2) / gcLine))
 		p.raised = now.at
 	case p.percent > defaultGCPercent && now.at.Sub(p.raised) >= gcHold:
-		// Halving the target about doubles the collector's CPU: lower it
-		// only when that stays clear of the line.
-		lower := max(defaultGCPercent, p.percent/2)
-		if p.load(0)*float64(p.percent)/float64(lower) <= 0.8*gcLine {
+		// A hold after the last change, down to the target at which the
+		// collector's CPU over the hold would have been 0.8 of the line:
+		// room for a raise's noise, and a target raised past the line
+		// (by a noisy pair) comes back.
+		lower := max(defaultGCPercent, int(math.Round(float64(p.percent)*p.load(0)/(0.8*gcLine))))
+		if lower < p.percent {
 			p.percent = lower
-			p.raised = now.at // the next step down waits for a hold at this one
+			p.raised = now.at // the next change judged on ticks run at this one
 		}
 	}
 	top := gcMaxPercent
 	if now.sized > 0 {
 		top = int(min(uint64(gcMaxPercent), uint64(gcMaxHeadroom)*100/now.sized))
 	}
-	p.percent = max(defaultGCPercent, min(p.percent, top))
+	if capped := max(defaultGCPercent, min(p.percent, top)); capped != p.percent {
+		p.percent = capped
+		p.raised = now.at
+	}
 	return p.percent
 }
 

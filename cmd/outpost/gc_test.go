@@ -92,13 +92,20 @@ func TestGCPacerStep(t *testing.T) {
 			{3 * tk, 0.04, 64 * mib, 50}}},
 		{"never below the default when the heap is huge", []tick{{tk, 0.2, 1 << 30, 25}, {2 * tk, 0.2, 1 << 30, 25}}},
 		{"held a while after the raise", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100}, {2*tk + 29*time.Second, 0, 12 * mib, 100}}},
-		{"then halved, a hold apart, down to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
-			{2*tk + 30*time.Second, 0.01, 12 * mib, 50}, {2*tk + 59*time.Second, 0.01, 12 * mib, 50},
+		// 0.02 of a core at 100 % is 0.04 at 50: 0.8 of the line.
+		{"then lowered, a hold apart, down to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{2*tk + 30*time.Second, 0.02, 12 * mib, 50}, {2*tk + 59*time.Second, 0.01, 12 * mib, 50},
 			{2*tk + 60*time.Second, 0.01, 12 * mib, 25}, {2*tk + 90*time.Second, 0, 12 * mib, 25}}},
-		// 0.03 of a core at 100 % would be about 0.06 at 50: over 0.8 of
-		// the line, so the target holds.
-		{"not lowered back over the line", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
-			{2*tk + 30*time.Second, 0.03, 12 * mib, 100}, {2*tk + 60*time.Second, 0.015, 12 * mib, 50}}},
+		{"quiet lowers it straight to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{2*tk + 30*time.Second, 0.005, 12 * mib, 25}}},
+		// A pair of ticks a little over the line raised it past what the
+		// load needs: it comes back to where the CPU is 0.8 of the line,
+		// not lower.
+		{"lowered only as far as keeps clear of the line", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{2*tk + 30*time.Second, 0.03, 12 * mib, 75}, {2*tk + 59*time.Second, 0.04, 12 * mib, 75}, {2*tk + 60*time.Second, 0.04, 12 * mib, 75}}},
+		// One window over the line after one under is not a pair, even
+		// when their mean is over it.
+		{"two windows over the line, not their mean", []tick{{tk, 0.036, 40 * mib, 25}, {2 * tk, 0.065, 40 * mib, 25}}},
 	}
 	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	for _, tc := range tests {
@@ -164,22 +171,20 @@ func TestGCMetricsAreTheRuntimes(t *testing.T) {
 // paceGC reads the runtime's own account of the collector: two ticks in
 // which the collector was busy over the line raise the target, a tick
 // after it was idle sets nothing (the target is set only when a step
-// changed it), and a busy one after that raises it again. The samples'
+// changed it), and two busy ones after that raise it again. The samples'
 // times are a fake clock, 200 ms a read, so the load each tick sees is
 // the CPU the collector spent, whatever the machine's own pace.
 func TestPaceGCReadsTheRuntime(t *testing.T) {
 	ticks := make(chan time.Time)
-	first := make(chan struct{})
+	sampled := make(chan struct{}) // after each of paceGC's reads of the runtime
 	var reads int
 	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	read := func() gcSample {
-		if reads == 0 {
-			close(first) // paceGC's first sample, before the test makes the collector busy
-		}
 		s := readGC()
 		s.at = t0.Add(time.Duration(reads) * 200 * time.Millisecond)
 		s.sized = 12 << 20 // the caps as for a node at 50 components, whatever this test binary holds
 		reads++
+		sampled <- struct{}{}
 		return s
 	}
 	var set []int
@@ -189,7 +194,7 @@ func TestPaceGCReadsTheRuntime(t *testing.T) {
 		defer close(done)
 		paceGC(ctx, slog.New(slog.DiscardHandler), ticks, read, func(p int) int { set = append(set, p); return 0 })
 	}()
-	<-first
+	<-sampled // the first sample, before the collector is made busy
 	// The collector runs until it has spent secs of CPU, bounded in count.
 	busy := func(secs float64) {
 		from := readGC().cpu
@@ -197,16 +202,19 @@ func TestPaceGCReadsTheRuntime(t *testing.T) {
 			runtime.GC()
 		}
 	}
-	busy(0.02) // 0.1 of a core over the tick's 200 ms
-	ticks <- time.Time{}
+	tick := func() { ticks <- time.Time{}; <-sampled } // and its sample taken before anything else runs
+	busy(0.02)                                         // 0.1 of a core over the tick's 200 ms
+	tick()
 	busy(0.02)
-	ticks <- time.Time{} // two ticks over the line: raised
-	ticks <- time.Time{} // idle: held, nothing set
+	tick() // two ticks over the line: raised
+	tick() // idle: held, nothing set
 	busy(0.04)
-	ticks <- time.Time{} // with the idle one, 0.1 of a core over 400 ms: raised again
+	tick() // 0.2 of a core: with the idle one before it, not a pair
+	busy(0.04)
+	tick() // a pair: raised again
 	cancel()
 	<-done
 	if len(set) != 2 || set[0] <= defaultGCPercent || set[1] <= set[0] {
-		t.Fatalf("targets set %v, want two raises, each above the last: two busy ticks, an idle one, a busy one", set)
+		t.Fatalf("targets set %v, want two raises, each above the last: two busy ticks, an idle one, two busy ones", set)
 	}
 }
