@@ -152,8 +152,8 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) }) // the check's deadline ends the run
 	defer stop()
-	br := &browserRun{ctx: ctx, tab: tab, run: run, start: start, timings: map[string]any{}}
 	weight := &pageWeight{limit: p.maxBytes, cancel: cancel}
+	br := &browserRun{ctx: ctx, tab: tab, run: run, start: start, timings: map[string]any{}, weight: weight}
 	if err := openTab(run, tab, func(e any) { br.events.observe(e, weight) }); err != nil {
 		return br.failed("open a tab", down(ReasonInternal, 0, "%v", err))
 	}
@@ -187,7 +187,9 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 	if context.Cause(run) != nil { // the page went on downloading after the last step
 		return br.failed("after the last step", down(ReasonInternal, 0, "%v", context.Cause(run)))
 	}
-	return p.judgeEvents(&br.events, elapsed(start), br.timings)
+	r := p.judgeEvents(&br.events, elapsed(start), br.timings)
+	r.detail("page_bytes", weight.bytes())
+	return r
 }
 
 // openTab creates the tab's target and listens to it. chromedp ties the
@@ -206,13 +208,14 @@ func openTab(run, tab context.Context, listen func(any)) error {
 }
 
 // browserRun is one run's state: the check's context, the tab, the run
-// (the tab until the deadline or the page's weight ends it) and what the
-// page reported.
+// (the tab until the deadline or the page's weight ends it), what the
+// page reported and what its requests weighed.
 type browserRun struct {
 	ctx, tab, run context.Context
 	start         time.Time
 	timings       map[string]any
 	events        pageEvents
+	weight        *pageWeight
 }
 
 // failed reports a failed step with its true reason: the page's weight
@@ -232,6 +235,9 @@ func (br *browserRun) failed(name string, r Result) Result {
 		r.detail("step_ms", br.timings)
 	}
 	r.Screenshot = screenshot(br.ctx, br.tab)
+	// After the screenshot: what the page still sent until its network
+	// went off came into Outpost during this run too.
+	r.detail("page_bytes", br.weight.bytes())
 	return r
 }
 
