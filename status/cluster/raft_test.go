@@ -92,11 +92,13 @@ func memberConfig(t testing.TB, id, src string) *config.Config {
 // range (32768–60999): a stopped member listens on its address again when
 // it starts, and a port the kernel handed out for ":0" is as likely to be
 // handed out again meanwhile, as another test's listener or the source
-// port of an outgoing connection (as status/node's freePort).
+// port of an outgoing connection (as status/node's freePort). This
+// package draws from 25000–28999, its own part (see cmd/outpost's
+// listenLow).
 func listenLow(t testing.TB) net.Listener {
 	t.Helper()
 	for range 100 {
-		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))); err == nil {
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 25000+rand.IntN(4000))); err == nil {
 			return ln
 		}
 	}
