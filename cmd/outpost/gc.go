@@ -95,7 +95,7 @@ func gcDefaultFromEnv(log *slog.Logger) func(context.Context) {
 // between ticks.
 type gcPacer struct {
 	percent int
-	raised  time.Time // the last raise
+	raised  time.Time // the last change (a raise, a step down, a clamp)
 	spent   []gcSpent // the ticks of the last gcHold, oldest first
 }
 
