@@ -152,8 +152,8 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) }) // the check's deadline ends the run
 	defer stop()
-	br := &browserRun{ctx: ctx, tab: tab, run: run, start: start, timings: map[string]any{}}
 	weight := &pageWeight{limit: p.maxBytes, cancel: cancel}
+	br := &browserRun{ctx: ctx, tab: tab, run: run, start: start, timings: map[string]any{}, weight: weight}
 	if err := openTab(run, tab, func(e any) { br.events.observe(e, weight) }); err != nil {
 		return br.failed("open a tab", down(ReasonInternal, 0, "%v", err))
 	}
@@ -187,7 +187,9 @@ func (p *BrowserCheck) Run(ctx context.Context) Result {
 	if context.Cause(run) != nil { // the page went on downloading after the last step
 		return br.failed("after the last step", down(ReasonInternal, 0, "%v", context.Cause(run)))
 	}
-	return p.judgeEvents(&br.events, elapsed(start), br.timings)
+	r := p.judgeEvents(&br.events, elapsed(start), br.timings)
+	r.detail("page_bytes", weight.bytes())
+	return r
 }
 
 // openTab creates the tab's target and listens to it. chromedp ties the
@@ -206,13 +208,14 @@ func openTab(run, tab context.Context, listen func(any)) error {
 }
 
 // browserRun is one run's state: the check's context, the tab, the run
-// (the tab until the deadline or the page's weight ends it) and what the
-// page reported.
+// (the tab until the deadline or the page's weight ends it), what the
+// page reported and what its requests weighed.
 type browserRun struct {
 	ctx, tab, run context.Context
 	start         time.Time
 	timings       map[string]any
 	events        pageEvents
+	weight        *pageWeight
 }
 
 // failed reports a failed step with its true reason: the page's weight
@@ -232,6 +235,9 @@ func (br *browserRun) failed(name string, r Result) Result {
 		r.detail("step_ms", br.timings)
 	}
 	r.Screenshot = screenshot(br.ctx, br.tab)
+	// After the screenshot: what the page still sent until its network
+	// went off came into Outpost during this run too.
+	r.detail("page_bytes", br.weight.bytes())
 	return r
 }
 
@@ -301,6 +307,11 @@ const maxScreenshot = 2 << 20
 
 // screenshot captures the tab as it is, if the check's deadline leaves
 // time (at most a second), after stopping whatever the page still loads.
+// The tab's network events go off first: the run is decided, and a page
+// that goes on requesting (StopLoading does not stop a script's fetches)
+// would go on bringing its URLs into Outpost while the screenshot is
+// taken (1 MiB URLs in a loop: 1 to 3 more of them after the weight had
+// ended the run, each about 8 MB of allocation under the race detector).
 func screenshot(ctx, tab context.Context) []byte {
 	if ctx.Err() != nil || tab.Err() != nil {
 		return nil
@@ -310,8 +321,12 @@ func screenshot(ctx, tab context.Context) []byte {
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
 	_ = chromedp.Do(sctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, page.StopLoading, cdp.Empty{})
-		return err
+		for _, c := range []cdp.Command[cdp.Empty, cdp.Empty]{network.Disable, page.StopLoading} {
+			if _, err := cdp.Call(ctx, t, c, cdp.Empty{}); err != nil {
+				return fmt.Errorf("%s: %w", c.Method, err)
+			}
+		}
+		return nil
 	}))
 	png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
 	if err != nil || len(png) > maxScreenshot {

@@ -92,6 +92,13 @@ func (w *pageWeight) observe(ev any) bool {
 	return true
 }
 
+// bytes is what the run's requests weighed so far, as the budget counts it.
+func (w *pageWeight) bytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return max(w.decoded, w.encoded)
+}
+
 func headerBytes(h network.Headers) int64 {
 	var n int
 	for k, v := range h {

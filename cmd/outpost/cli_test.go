@@ -43,11 +43,16 @@ func closedAddrs(t testing.TB, n int) []string {
 // likely to be handed out again, as another test's listener or as the
 // source port of an outgoing connection, in the moment before it is bound
 // again (as status/node's freePort; CI failed there once on
-// TestHeartbeatTakenByAnyMember: "bind: address already in use").
+// TestHeartbeatTakenByAnyMember: "bind: address already in use"). Each
+// package's tests draw from their own part of the range (cmd/outpost
+// 20000–24999, status/cluster 25000–28999, status/node 29000–32767): the
+// packages' test processes run side by side, and one's port, closed to be
+// handed on, was another's to take (CI failed on status/node's
+// TestEveryMemberPingsAndExportsItsOwn: "bind: address already in use").
 func listenLow(t testing.TB, host string) net.Listener {
 	t.Helper()
 	for range 100 {
-		if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(20000+rand.IntN(12768)))); err == nil {
+		if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(20000+rand.IntN(5000)))); err == nil {
 			return l
 		}
 	}

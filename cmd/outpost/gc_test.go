@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The collector's default is Outpost's only while the operator has said
@@ -28,20 +32,189 @@ func TestGCDefaultOnlyWhenTheEnvironmentIsSilent(t *testing.T) {
 		{"GOGC empty", map[string]string{"GOGC": ""}, defaultGCPercent, ours, "operator"},
 		{"GOMEMLIMIT empty", map[string]string{"GOMEMLIMIT": ""}, defaultGCPercent, ours, "operator"},
 	}
+	// The pacer runs only with Outpost's default: an operator's GOGC is
+	// theirs to keep.
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, nil))
 			set := 0
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			applyGCDefault(log, lookup, func(p int) int { set = p; return 100 })
+			paced := applyGCDefault(log, lookup, func(p int) int { set = p; return 100 })
 			if set != tc.want {
 				t.Errorf("percent set = %d, want %d", set, tc.want)
+			}
+			if paced != (tc.want != 0) {
+				t.Errorf("pacer allowed = %v with percent set %d", paced, set)
 			}
 			out := buf.String()
 			if !strings.Contains(out, tc.logHas) || strings.Contains(out, tc.logLack) {
 				t.Errorf("start log %q: want it to name %q and not %q", out, tc.logHas, tc.logLack)
 			}
 		})
+	}
+}
+
+// The pacer raises the target when the collector's CPU stays over the
+// line for two ticks at the target in force, in proportion, within its
+// bounds (re-read at every tick), and lowers it a hold after the last
+// change, by halves, only when the lower target would keep the collector
+// clear of the line, never below the default.
+func TestGCPacerStep(t *testing.T) {
+	const mib = 1 << 20
+	const tk = gcTick
+	type tick struct {
+		at    time.Duration // since the first sample
+		load  float64       // the collector's CPU since the tick before, in cores
+		sized uint64
+		want  int
+	}
+	tests := []struct {
+		name  string
+		ticks []tick
+	}{
+		{"at rest stays at the default", []tick{{tk, 0.01, 12 * mib, 25}, {2 * tk, 0.03, 12 * mib, 25}, {3 * tk, 0.05, 12 * mib, 25}}},
+		// A reload at 5,000 components: 130 ms of collector in its second,
+		// 64 ms of a node at rest's in the tick's other two.
+		{"a reload's busy second is not a surge", []tick{{tk, 0.017, 40 * mib, 25}, {2 * tk, 0.194 / tk.Seconds(), 40 * mib, 25},
+			{3 * tk, 0.017, 40 * mib, 25}}},
+		{"a surge raises it in proportion", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			// The tick that began before the raise does not count; two
+			// after it do.
+			{3 * tk, 0.06, 12 * mib, 100}, {4 * tk, 0.06, 12 * mib, 120}, {5 * tk, 0.05, 12 * mib, 120}}},
+		// The rate is the CPU over the time that passed: 0.27 s of
+		// collector in a late tick's 6 s is 0.045 of a core, not 0.09.
+		{"a late tick is not a surge", []tick{{tk, 0.2, 12 * mib, 25}, {3 * tk, 0.045, 12 * mib, 25}}},
+		{"at most gcMaxPercent", []tick{{tk, 0.4, 12 * mib, 25}, {2 * tk, 0.4, 12 * mib, 200}}},
+		// 32 MiB above 40 MiB is 80 %.
+		{"at most gcMaxHeadroom above what is live", []tick{{tk, 0.2, 40 * mib, 25}, {2 * tk, 0.2, 40 * mib, 80}}},
+		{"lowered when the live heap grows past the headroom", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{3 * tk, 0.04, 64 * mib, 50}}},
+		{"never below the default when the heap is huge", []tick{{tk, 0.2, 1 << 30, 25}, {2 * tk, 0.2, 1 << 30, 25}}},
+		{"held a while after the raise", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100}, {2*tk + 29*time.Second, 0, 12 * mib, 100}}},
+		// 0.02 of a core at 100 % is 0.04 at 50: 0.8 of the line.
+		{"then lowered, a hold apart, down to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{2*tk + 30*time.Second, 0.02, 12 * mib, 50}, {2*tk + 59*time.Second, 0.01, 12 * mib, 50},
+			{2*tk + 60*time.Second, 0.01, 12 * mib, 25}, {2*tk + 90*time.Second, 0, 12 * mib, 25}}},
+		{"quiet lowers it straight to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{2*tk + 30*time.Second, 0.005, 12 * mib, 25}}},
+		// A pair of ticks a little over the line raised it past what the
+		// load needs: it comes back to where the CPU is 0.8 of the line,
+		// not lower.
+		{"lowered only as far as keeps clear of the line", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
+			{2*tk + 30*time.Second, 0.03, 12 * mib, 75}, {2*tk + 59*time.Second, 0.04, 12 * mib, 75}, {2*tk + 60*time.Second, 0.04, 12 * mib, 75}}},
+		// One window over the line after one under is not a pair, even
+		// when their mean is over it.
+		{"two windows over the line, not their mean", []tick{{tk, 0.036, 40 * mib, 25}, {2 * tk, 0.065, 40 * mib, 25}}},
+	}
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &gcPacer{percent: defaultGCPercent}
+			was := gcSample{at: t0}
+			for i, tk := range tc.ticks {
+				now := gcSample{at: t0.Add(tk.at), sized: tk.sized}
+				now.cpu = was.cpu + tk.load*now.at.Sub(was.at).Seconds()
+				if got := p.step(was, now); got != tk.want {
+					t.Fatalf("tick %d (%v, %.3f cores, %d MiB): percent %d, want %d", i, tk.at, tk.load, tk.sized/mib, got, tk.want)
+				}
+				was = now
+			}
+		})
+	}
+}
+
+// A node at rest, 5,000 HTTP checks at 30 s in 5,000 components (41 MiB
+// live): the collector's CPU in each 3 s from 9 s to 72 s after the start,
+// from GODEBUG=gctrace=1 (marking on idle processors not counted). The
+// first round of checks (21-30 s) costs the most; the pacer may answer it
+// with a little headroom for a hold, and must be back at the default by
+// the end.
+func TestGCPacerAtRest(t *testing.T) {
+	trace := []float64{1.4, 1.3, 1.6, 2.0, 3.7, 5.3, 6.4, 1.4, 0.4, 0.3, 1.3, 0.3, 0.7, 0.4, 0.8, 0.7, 0.2, 1.8, 0.3, 0.3, 0.2, 0.0}
+	p := &gcPacer{percent: defaultGCPercent}
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	was := gcSample{at: t0, sized: 41 << 20}
+	top := 0
+	for _, pct := range trace {
+		now := gcSample{at: was.at.Add(gcTick), cpu: was.cpu + pct/100*gcTick.Seconds(), sized: 41 << 20}
+		top = max(top, p.step(was, now))
+		was = now
+	}
+	if top > 30 || p.percent != defaultGCPercent {
+		t.Errorf("at rest: target up to %d, %d at the end; want at most 30 and back to %d", top, p.percent, defaultGCPercent)
+	}
+}
+
+// The metrics the pacer reads are the runtime's, of the kinds it reads:
+// a misspelt name would read as zero and the pacer would never move.
+func TestGCMetricsAreTheRuntimes(t *testing.T) {
+	kinds := map[string]metrics.ValueKind{}
+	for _, d := range metrics.All() {
+		kinds[d.Name] = d.Kind
+	}
+	for _, name := range gcMetrics() {
+		want := metrics.KindUint64
+		if strings.HasPrefix(name, "/cpu/") {
+			want = metrics.KindFloat64
+		}
+		if k, ok := kinds[name]; !ok || k != want {
+			t.Errorf("%s: kind %v (known %v), want %v", name, k, ok, want)
+		}
+	}
+	runtime.GC()
+	if s := readGC(); s.sized == 0 || s.cycles == 0 || s.at.IsZero() {
+		t.Errorf("read %+v after a collection: want what is live, the collections so far and the time", s)
+	}
+}
+
+// paceGC reads the runtime's own account of the collector: two ticks in
+// which the collector was busy over the line raise the target, a tick
+// after it was idle sets nothing (the target is set only when a step
+// changed it), and two busy ones after that raise it again. The samples'
+// times are a fake clock, 200 ms a read, so the load each tick sees is
+// the CPU the collector spent, whatever the machine's own pace.
+func TestPaceGCReadsTheRuntime(t *testing.T) {
+	ticks := make(chan time.Time)
+	sampled := make(chan struct{}) // after each of paceGC's reads of the runtime
+	var reads int
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	read := func() gcSample {
+		s := readGC()
+		s.at = t0.Add(time.Duration(reads) * 200 * time.Millisecond)
+		s.sized = 12 << 20 // the caps as for a node at 50 components, whatever this test binary holds
+		reads++
+		sampled <- struct{}{}
+		return s
+	}
+	var set []int
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		paceGC(ctx, slog.New(slog.DiscardHandler), ticks, read, func(p int) int { set = append(set, p); return 0 })
+	}()
+	<-sampled // the first sample, before the collector is made busy
+	// The collector runs until it has spent secs of CPU, bounded in count.
+	busy := func(secs float64) {
+		from := readGC().cpu
+		for i := 0; i < 10000 && readGC().cpu-from < secs; i++ {
+			runtime.GC()
+		}
+	}
+	tick := func() { ticks <- time.Time{}; <-sampled } // and its sample taken before anything else runs
+	busy(0.02)                                         // 0.1 of a core over the tick's 200 ms
+	tick()
+	busy(0.02)
+	tick() // two ticks over the line: raised
+	tick() // idle: held, nothing set
+	busy(0.04)
+	tick() // 0.2 of a core: with the idle one before it, not a pair
+	busy(0.04)
+	tick() // a pair: raised again
+	cancel()
+	<-done
+	if len(set) != 2 || set[0] <= defaultGCPercent || set[1] <= set[0] {
+		t.Fatalf("targets set %v, want two raises, each above the last: two busy ticks, an idle one, two busy ones", set)
 	}
 }

@@ -25,7 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitConfig
 	}
 	// Before the config's load: its checks are the first large heap.
-	applyGCDefaultFromEnv(log)
+	pace := gcDefaultFromEnv(log)
 	beats := probes.NewBeats(nil) // pushed heartbeats, shared by every config loaded
 	cfg, ok := loadConfigWith(*path, stderr, config.LoadOptions{Probe: probes.Options{Version: version, Beats: beats}})
 	if !ok {
@@ -39,6 +39,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		log.Error("outpost cannot start", "error", err)
 		return exitFailed
+	}
+	if pace != nil {
+		paceCtx, stopPace := context.WithCancel(ctx)
+		defer stopPace()
+		go pace(paceCtx)
 	}
 	if n.Run(ctx) != nil {
 		return exitFailed // logged by the node

@@ -109,7 +109,7 @@ func benchReplicated(b *testing.B, writers, perBatch int) {
 }
 
 // oneMachine is a single node over a real bbolt file, with m's checks.
-func oneMachine(b *testing.B, m *member) (*machine.Machine, *store.Store) {
+func oneMachine(b testing.TB, m *member) (*machine.Machine, *store.Store) {
 	st, err := store.Open(filepath.Join(b.TempDir(), "one.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -167,13 +167,33 @@ func BenchmarkReplicatedMonitor(b *testing.B) {
 	}
 	one, oneStore := oneMachine(b, ms[0])
 	clock := benchClock{start: time.Now()}
-	single := &system{name: "single", feeders: []*feeder{{log: one}}}
-	cluster := &system{name: "cluster"}
+	single := &system{name: "single", runner: inProcess{{log: one}}}
+	var feeders inProcess
 	for i, m := range ms {
-		cluster.feeders = append(cluster.feeders, &feeder{log: m.node, node: m.id, loc: fmt.Sprintf("loc-%d", i),
-			model: m.mach.Fingerprint(), writer: m.id + "/bench"})
+		feeders = append(feeders, memberFeeder(m, i))
 	}
+	cluster := &system{name: "cluster", runner: feeders}
 	b.ResetTimer()
+	compare(b, single, cluster, checks, clock)
+	b.StopTimer()
+	// Every result counted as applied was real work: the engine took it
+	// (an unknown check's or a non-voter's is dropped) and it is in every
+	// file's raw results.
+	mustHold(b, "the single node", oneStore, checks, single.applied)
+	for _, m := range ms {
+		mustHold(b, m.id, m.st, checks, cluster.applied)
+	}
+}
+
+// memberFeeder is the i-th member's monitor, keying its entries as a
+// member's monitor does.
+func memberFeeder(m *member, i int) *feeder {
+	return &feeder{log: m.node, node: m.id, loc: fmt.Sprintf("loc-%d", i), model: m.mach.Fingerprint(), writer: m.id + "/bench"}
+}
+
+// compare climbs the ladder, single and cluster alternating rung by rung,
+// each until the first rung it misses, and reports both and their ratios.
+func compare(b *testing.B, single, cluster *system, checks []string, clock benchClock) {
 	for _, rate := range ladder {
 		for _, s := range []*system{single, cluster} {
 			if s.missed == nil {
@@ -184,18 +204,10 @@ func BenchmarkReplicatedMonitor(b *testing.B) {
 			break
 		}
 	}
-	b.StopTimer()
 	single.report(b)
 	cluster.report(b)
 	b.ReportMetric(cluster.capacity()/single.capacity(), "ratio")
 	b.ReportMetric(float64(cluster.kept)/float64(max(single.kept, 1)), "kept-ratio")
-	// Every result counted as applied was real work: the engine took it
-	// (an unknown check's or a non-voter's is dropped) and it is in every
-	// file's raw results.
-	mustHold(b, "the single node", oneStore, checks, single.applied)
-	for _, m := range ms {
-		mustHold(b, m.id, m.st, checks, cluster.applied)
-	}
 }
 
 const (
@@ -240,7 +252,7 @@ func (c benchClock) at(now time.Time) time.Time {
 // system is one side of the comparison: its writers and its rungs so far.
 type system struct {
 	name    string
-	feeders []*feeder
+	runner  runner
 	kept    int   // the highest rung kept up with (results/s offered)
 	missed  *rung // the first rung missed
 	applied int   // results applied over all rungs
@@ -255,7 +267,14 @@ type rung struct {
 	writing          time.Duration // the writes' time, summed over writers
 	took             time.Duration // until all were applied, or until it stopped waiting
 	cpu              time.Duration // the process's CPU time meanwhile (user and system)
+	procs            []proc        // per process, when each writer is a process of its own
 	err              error
+}
+
+// runner runs a rung: the writers of one system, in this process or each
+// in a process of its own.
+type runner interface {
+	run(rate int, checks []string, clock benchClock) rung
 }
 
 func (r rung) appliedRate() float64 { return float64(r.applied) / r.took.Seconds() }
@@ -280,7 +299,7 @@ func (s *system) report(b *testing.B) {
 
 // climb runs one rung at rate results/s offered in all.
 func (s *system) climb(b *testing.B, rate int, checks []string, clock benchClock) {
-	r := runRung(s.feeders, rate, checks, clock)
+	r := s.runner.run(rate, checks, clock)
 	s.applied += r.applied
 	s.last = r
 	verdict := "kept up"
@@ -298,27 +317,27 @@ func (s *system) climb(b *testing.B, rate int, checks []string, clock benchClock
 	fmt.Fprintf(b.Output(), "%-7s offered %7d/s: %7d of %7d results applied in %5.2f s (%7.0f/s), %4d entries of %6.0f results, %4.0f ms a write, %.2f cores: %s\n",
 		s.name, rate, r.applied, r.offered, r.took.Seconds(), r.appliedRate(), r.entries, float64(r.applied)/float64(per),
 		float64(r.writing.Milliseconds())/float64(per), r.cpu.Seconds()/r.took.Seconds(), verdict)
+	if len(r.procs) > 0 {
+		fmt.Fprintf(b.Output(), "        %s\n", procsLine(r))
+	}
 }
 
-// runRung offers rate results/s for rungTime through the feeders, a share
+// inProcess is a system whose writers all run in this process.
+type inProcess []*feeder
+
+// run offers rate results/s for rungTime through the feeders, a share
 // each, and waits until all are applied or rungMax has passed.
-func runRung(fs []*feeder, rate int, checks []string, clock benchClock) rung {
+func (fs inProcess) run(rate int, checks []string, clock benchClock) rung {
 	start, cpu0 := time.Now(), cpuTime()
 	per := rate / len(fs)
-	total := per * int(rungTime/time.Second)
-	out := rung{rate: rate, offered: total * len(fs)}
+	out := rung{rate: rate, offered: per * int(rungTime/time.Second) * len(fs)}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for w, f := range fs {
-		q := &benchQueue{ready: make(chan struct{}, 1)}
-		wg.Add(2)
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			produce(q, w, len(fs), per, total, start, checks, clock)
-		}()
-		go func() {
-			defer wg.Done()
-			res := f.write(q, total, start.Add(rungMax), clock)
+			res := f.feed(share{w: w, n: len(fs), per: per, start: start}, checks, clock)
 			mu.Lock()
 			defer mu.Unlock()
 			out.applied, out.entries, out.writing = out.applied+res.applied, out.entries+res.entries, out.writing+res.writing
@@ -379,15 +398,16 @@ func produce(q *benchQueue, w, n, per, total int, start time.Time, checks []stri
 		if el := now.Sub(start); el < rungTime {
 			owed = min(total, int(float64(per)*el.Seconds()))
 		}
+		if owed <= made {
+			continue // nothing owed yet (a process of its own is told its rung ahead of its start)
+		}
 		at := clock.at(now)
 		rs := make([]status.CheckResult, 0, owed-made)
 		for i := 0; made < owed; i, made = i+1, made+1 {
 			rs = append(rs, status.CheckResult{Check: checks[made%len(checks)], At: at.Add(time.Duration(i*n + w)),
 				Result: probes.Result{Outcome: probes.Up, Reason: probes.ReasonOK}})
 		}
-		if len(rs) > 0 {
-			q.put(rs)
-		}
+		q.put(rs)
 	}
 }
 
@@ -399,10 +419,33 @@ type feeder struct {
 	seq                      uint64
 }
 
+// share is writer w of n's part of a rung: per results/s offered from
+// start for rungTime.
+type share struct {
+	w, n, per int
+	start     time.Time
+}
+
+// feed offers s's results into a queue of its own and writes them as the
+// monitor does, until all are applied or rungMax after s.start.
+func (f *feeder) feed(s share, checks []string, clock benchClock) written {
+	total := s.per * int(rungTime/time.Second)
+	q := &benchQueue{ready: make(chan struct{}, 1)}
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		produce(q, s.w, s.n, s.per, total, s.start, checks, clock)
+	}()
+	res := f.write(q, total, s.start.Add(rungMax), clock)
+	<-produced
+	return res
+}
+
 // written is what one feeder's part of a rung came to.
 type written struct {
 	applied, entries int
 	writing          time.Duration // in Apply, in all
+	longest          time.Duration // the slowest Apply
 	end              time.Time     // when it stopped
 	err              error
 }
@@ -425,7 +468,8 @@ func (f *feeder) write(q *benchQueue, total int, hard time.Time, clock benchCloc
 			rs := q.take()
 			began := time.Now()
 			_, err := f.log.Apply(f.entry(rs, clock.at(began)))
-			w.writing += time.Since(began)
+			took := time.Since(began)
+			w.writing, w.longest = w.writing+took, max(w.longest, took)
 			if err != nil {
 				w.end, w.err = time.Now(), fmt.Errorf("%s: entry of %d results: %w", f.node, len(rs), err)
 				return w
@@ -450,7 +494,7 @@ func (f *feeder) entry(rs []status.CheckResult, at time.Time) store.Entry {
 }
 
 // rawCount is how many raw results st's local file holds for checks.
-func rawCount(b *testing.B, st *store.Store, checks []string) int {
+func rawCount(b testing.TB, st *store.Store, checks []string) int {
 	from, to := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 	rs, err := st.Results("", from, to, math.MaxInt)
 	if err != nil {
@@ -472,15 +516,19 @@ func rawCount(b *testing.B, st *store.Store, checks []string) int {
 // mustHold waits until st holds want raw results: a follower writes an
 // entry's raw results to its local file after it applied the entry.
 func mustHold(b *testing.B, who string, st *store.Store, checks []string, want int) {
+	if got := holds(b, st, checks, want); got != want {
+		b.Errorf("%s holds %d raw results, %d were applied", who, got, want)
+	}
+}
+
+// holds is how many raw results st holds for checks once it holds want,
+// or after 20 s.
+func holds(t testing.TB, st *store.Store, checks []string, want int) int {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := rawCount(b, st, checks)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Errorf("%s holds %d raw results, %d were applied", who, got, want)
-			return
+		got := rawCount(t, st, checks)
+		if got == want || time.Now().After(deadline) {
+			return got
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -388,12 +388,9 @@ func (n *Node) appliedHere(index uint64, wait time.Duration) {
 		case <-moved:
 		case <-stall.C:
 		case <-deadline.C:
-			// Owed from now on like a write not waited for: the next
-			// results' owe keeps the mark until this one is applied.
-			n.owed.oweReadBack(index, began)
-			if n.behind.CompareAndSwap(0, time.Now().UnixNano()) {
-				n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", index))
-			}
+			// Owed from now on like a write not waited for: the mark
+			// stays until this one is applied (owe, keepLevel).
+			n.oweReadBack(index, began)
 			return
 		}
 	}

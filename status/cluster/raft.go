@@ -56,6 +56,7 @@ type Node struct {
 	done      chan struct{}
 	log       *slog.Logger
 	behind    atomic.Int64  // unix nanos: see BehindSince
+	marked    chan struct{} // behind was set: keepLevel watches the applies (readback.go)
 	started   time.Time     // when this member started
 	heartbeat time.Duration // raft's heartbeat timeout in force
 	wait      time.Duration // how long a write waits for a leader
@@ -96,7 +97,7 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	n := &Node{id: cl.Node, cfg: o.Config, st: o.Store, mach: o.Machine, expiry: exp, logs: logs, dial: tcfg, members: members, log: o.Logger,
-		done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership()}
+		done: make(chan struct{}), wait: 10 * time.Second, apply: 10 * time.Second, lead: newLeadership(), marked: make(chan struct{}, 1)}
 	n.codec.Store(store.CodecVersion)
 	n.fwd = newStreams(n.dialForward)
 	at, _ := o.Store.AppliedIndex() // 0 on a failed read: the first apply sets it
@@ -107,6 +108,7 @@ func Start(o Options) (*Node, error) {
 	}
 	go n.keepMembers(n.done)
 	go n.keepCodec(n.done)
+	go n.keepLevel(n.done)
 	return n, nil
 }
 
@@ -275,7 +277,8 @@ func (n *Node) Term() uint64 { return n.r.CurrentTerm() }
 // BehindSince is since when this member's own writes, made by the leader,
 // have not reached its file within the wait (its disk is full, its
 // applier halted or slow): what it shows is behind the cluster. Zero
-// while it keeps up.
+// while it keeps up, and again once it applied every such write, whether
+// or not it still writes through a leader (it may lead now: keepLevel).
 func (n *Node) BehindSince() time.Time {
 	if t := n.behind.Load(); t != 0 {
 		return time.Unix(0, t).UTC()
@@ -301,7 +304,7 @@ func (n *Node) Stats() map[string]string { return n.r.Stats() }
 func (n *Node) Close() error {
 	var errs []error
 	if n.done != nil {
-		close(n.done) // keepMembers and keepCodec end
+		close(n.done) // keepMembers, keepCodec and keepLevel end
 		n.done = nil
 	}
 	if n.fwd != nil {

@@ -41,8 +41,20 @@ func threeNodes(t testing.TB) []*member {
 // nodesOf is threeNodes for the members ids.
 func nodesOf(t testing.TB, ids ...string) []*member {
 	t.Helper()
+	srcs, lns := clusterSources(t, ids...)
+	var out []*member
+	for i, id := range ids {
+		out = append(out, &member{id: id, cfg: memberConfig(t, id, srcs[i]), ln: lns[i]})
+	}
+	return out
+}
+
+// clusterSources writes certificates for ids and returns each member's
+// config (its own storage path; otherwise the same) and the loopback
+// listeners the config names, one per member.
+func clusterSources(t testing.TB, ids ...string) (srcs []string, lns []net.Listener) {
+	t.Helper()
 	certs := certsDir(t, 30, ids...)
-	var lns []net.Listener
 	var nodes []string
 	for i, id := range ids {
 		ln := listenLow(t)
@@ -50,9 +62,8 @@ func nodesOf(t testing.TB, ids ...string) []*member {
 		nodes = append(nodes, fmt.Sprintf("    - {id: %s, address: %q, location: loc-%d}", id, ln.Addr().String(), i))
 	}
 	dir := t.TempDir()
-	var out []*member
-	for i, id := range ids {
-		src := fmt.Sprintf(`site: {title: T}
+	for _, id := range ids {
+		srcs = append(srcs, fmt.Sprintf(`site: {title: T}
 storage: {path: %q}
 components: [{id: api, name: API}]
 checks:
@@ -61,26 +72,33 @@ cluster:
   nodes:
 %s
   tls: {ca_file: %q, cert_file: "%s/${OUTPOST_NODE}.pem", key_file: "%s/${OUTPOST_NODE}-key.pem"}
-`, filepath.Join(dir, id, "outpost.db"), strings.Join(nodes, "\n"), filepath.Join(certs, "ca.pem"), certs, certs)
-		lookup := func(k string) (string, bool) { return id, k == config.NodeEnv }
-		cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte(src), config.LoadOptions{Lookup: lookup})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, &member{id: id, cfg: cfg, ln: lns[i]})
+`, filepath.Join(dir, id, "outpost.db"), strings.Join(nodes, "\n"), filepath.Join(certs, "ca.pem"), certs, certs))
 	}
-	return out
+	return srcs, lns
+}
+
+// memberConfig parses src as member id's config (${OUTPOST_NODE} is id).
+func memberConfig(t testing.TB, id, src string) *config.Config {
+	t.Helper()
+	lookup := func(k string) (string, bool) { return id, k == config.NodeEnv }
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte(src), config.LoadOptions{Lookup: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // listenLow listens on 127.0.0.1 at a free port below Linux's ephemeral
 // range (32768–60999): a stopped member listens on its address again when
 // it starts, and a port the kernel handed out for ":0" is as likely to be
 // handed out again meanwhile, as another test's listener or the source
-// port of an outgoing connection (as status/node's freePort).
+// port of an outgoing connection (as status/node's freePort). This
+// package draws from 25000–28999, its own part (see cmd/outpost's
+// listenLow).
 func listenLow(t testing.TB) net.Listener {
 	t.Helper()
 	for range 100 {
-		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))); err == nil {
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 25000+rand.IntN(4000))); err == nil {
 			return ln
 		}
 	}

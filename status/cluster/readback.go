@@ -103,9 +103,64 @@ func (n *Node) owe(index uint64, wait time.Duration) {
 	if n.mach.Stalled() != "" {
 		return
 	}
-	if oldest := o.writes[0]; n.behind.CompareAndSwap(0, oldest.since.Add(wait).UnixNano()) {
-		n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", oldest.index))
+	oldest := o.writes[0]
+	n.mark(oldest.since.Add(wait), oldest.index)
+}
+
+// mark marks this member behind the cluster since since, for its write
+// at index, unless it is already, and wakes keepLevel.
+func (n *Node) mark(since time.Time, index uint64) {
+	if !n.behind.CompareAndSwap(0, since.UnixNano()) {
+		return
 	}
+	n.log.Warn("a forwarded write is not applied here yet: this member is behind the cluster", slog.Uint64("index", index))
+	select {
+	case n.marked <- struct{}{}:
+	default: // keepLevel is woken already
+	}
+}
+
+// keepLevel clears the mark once this member applied every write it
+// owes, whoever writes next. owe and appliedHere clear it only at this
+// member's next forwarded write: a member made leader forwards none (its
+// own writes apply here before they answer), so it kept the mark of its
+// time as a follower, and the page's notice and readiness with it, for
+// as long as it led. It waits on applies only while marked; until every
+// owed write is applied the mark stays, leader or not.
+func (n *Node) keepLevel(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-n.marked:
+		}
+		for {
+			got, moved := n.applied.at()
+			if n.paidUp(got) {
+				break
+			}
+			select {
+			case <-done:
+				return
+			case <-moved:
+			}
+		}
+	}
+}
+
+// paidUp settles the writes owed up to got, and clears the mark when none
+// is left: this member's file holds every write of its own that the
+// leader made.
+func (n *Node) paidUp(got uint64) bool {
+	o := &n.owed
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.settle(got)
+	if len(o.writes) > 0 {
+		return false
+	}
+	n.behind.Store(0)
+	return true
 }
 
 // settle drops the writes applied up to got (the log applies in order).
@@ -120,11 +175,20 @@ func (o *owedWrites) settle(got uint64) {
 }
 
 // oweReadBack owes a read-back write whose wait ended before this member
-// applied it (appliedHere), as owe does a write not waited for.
-func (o *owedWrites) oweReadBack(index uint64, since time.Time) {
+// applied it (appliedHere), as owe does a write not waited for, and marks
+// this member behind, unless the write was applied meanwhile: under the
+// owed writes' lock, as owe marks, so keepLevel cannot settle the write
+// between the two and leave a mark (and its warning) for nothing.
+func (n *Node) oweReadBack(index uint64, since time.Time) {
+	got, _ := n.applied.at()
+	o := &n.owed
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if index <= got {
+		return
+	}
 	o.add(index, since)
+	n.mark(time.Now(), index)
 }
 
 // add owes the write at index from since, in its place by index (a

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -328,7 +329,7 @@ func TestReadBackWriteOwedInItsPlace(t *testing.T) {
 	for _, i := range []uint64{5, 6, 7} {
 		o.add(i, t0.Add(time.Duration(i)*time.Second))
 	}
-	o.oweReadBack(3, t0)
+	o.add(3, t0)
 	if got := []uint64{o.writes[0].index, o.writes[1].index, o.writes[3].index}; got[0] != 3 || got[1] != 5 || got[2] != 7 || !o.writes[0].since.Equal(t0) {
 		t.Errorf("owed %v, want 3 (owed since t0) first and 7 last", o.writes)
 	}
@@ -336,7 +337,7 @@ func TestReadBackWriteOwedInItsPlace(t *testing.T) {
 	for i := range uint64(maxOwed) {
 		full.add(10+i, t0)
 	}
-	full.oweReadBack(1, t0)
+	full.add(1, t0)
 	if n, first, last := len(full.writes), full.writes[0].index, full.writes[len(full.writes)-1].index; n != maxOwed || first != 1 || last != 10+maxOwed-1 {
 		t.Errorf("a full list after a read-back write: %d owed, first %d, last %d; want %d, 1, %d", n, first, last, maxOwed, 10+maxOwed-1)
 	}
@@ -357,4 +358,92 @@ func standaloneMachine(t *testing.T) *machine.Machine {
 		t.Fatal(err)
 	}
 	return mach
+}
+
+// A member found behind (its file held by a long transaction, as a slow
+// or full disk holds it) that is then made leader still owes what it
+// owed as a follower: it stays behind while those writes are not applied,
+// and must be level once it applied them, though as the leader it
+// forwards nothing, so no write of its own settles what it owes.
+func TestBehindMemberMadeLeaderIsLevelOnceItApplied(t *testing.T) {
+	const within = 5 * time.Second
+	leader, m := leaderAndFollower(t)
+	m.node.wait = time.Second // the wait for its own apply, then marked
+	held, err := m.st.Begin() // its FSM's next apply waits for this transaction
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(held.Rollback) // before the member stops (cleanups run last first)
+	now := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	if _, err := m.node.Apply(store.Entry{At: now, Settings: []store.Setting{{Key: "k", Value: "v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m.node.BehindSince().IsZero() {
+		t.Fatal("not marked behind after its write's wait ran out unapplied: nothing to test")
+	}
+	if err := leader.node.HandOver(m.id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, m.id+" leading", m.node.IsLeader)
+	if m.node.BehindSince().IsZero() {
+		t.Error("the new leader is level while the write it owes is not applied")
+	}
+	held.Rollback()
+	if err := m.node.Barrier(within); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.node.applied.at()
+	eventually(t, m.id+" level again, leading and applied to "+strconv.FormatUint(got, 10),
+		func() bool { return m.node.BehindSince().IsZero() })
+}
+
+// keepLevel clears the mark once every write owed is applied, with no
+// later write of this member's to do it (it leads now, or writes no
+// more), and not before: an apply short of the newest write owed leaves
+// it behind. Marked again later, it is cleared again. Time is synctest's.
+func TestKeepLevelClearsOnceEveryOwedWriteIsApplied(t *testing.T) {
+	mach := standaloneMachine(t)
+	synctest.Test(t, func(t *testing.T) {
+		const wait = 10 * time.Second
+		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0), marked: make(chan struct{}, 1)}
+		done := make(chan struct{})
+		defer close(done)
+		go n.keepLevel(done)
+		for round, last := 1, uint64(0); round <= 2; round++ {
+			for range 12 { // a write a second, none applied: the first is owed for 11 s at the last
+				time.Sleep(time.Second)
+				last++
+				n.owe(last, wait)
+			}
+			if n.BehindSince().IsZero() {
+				t.Fatalf("round %d: not behind with %d writes owed for up to 11 s", round, 12)
+			}
+			n.applied.advance(last - 1)
+			synctest.Wait()
+			if n.BehindSince().IsZero() {
+				t.Errorf("round %d: level with write %d still owed", round, last)
+			}
+			n.applied.advance(last)
+			synctest.Wait()
+			if since := n.BehindSince(); !since.IsZero() {
+				t.Errorf("round %d: every write applied (to %d), still behind since %v", round, last, since)
+			}
+		}
+	})
+}
+
+// A read-back write whose wait ran out but which was applied before it
+// was owed is not owed, and marks nothing: it was marked unconditionally,
+// and keepLevel cleared the mark at once, after a warning for nothing.
+func TestReadBackWriteAppliedMeanwhileMarksNothing(t *testing.T) {
+	n := &Node{mach: standaloneMachine(t), log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0), marked: make(chan struct{}, 1)}
+	n.applied.advance(12)
+	n.oweReadBack(12, time.Now().Add(-20*time.Second))
+	if since := n.BehindSince(); !since.IsZero() || len(n.owed.writes) != 0 {
+		t.Errorf("write 12, applied, owed after its wait: behind since %v, owed %v; want level, nothing owed", since, n.owed.writes)
+	}
+	n.oweReadBack(13, time.Now().Add(-20*time.Second))
+	if n.BehindSince().IsZero() || len(n.owed.writes) != 1 {
+		t.Errorf("write 13, not applied, owed after its wait: behind since %v, owed %v; want behind, 13 owed", n.BehindSince(), n.owed.writes)
+	}
 }

@@ -26,11 +26,13 @@ import (
 // the kernel handed out for ":0" is as likely to be handed out again, as
 // another test's listener or as the source port of an outgoing
 // connection, in the moment before the node binds it (CI failed once on
-// TestHeartbeatTakenByAnyMember: "bind: address already in use").
+// TestHeartbeatTakenByAnyMember: "bind: address already in use"). This
+// package draws from 29000–32767, its own part (see cmd/outpost's
+// listenLow).
 func freePort(t *testing.T) string {
 	t.Helper()
 	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))
+		addr := fmt.Sprintf("127.0.0.1:%d", 29000+rand.IntN(3768))
 		if l, err := net.Listen("tcp", addr); err == nil {
 			l.Close()
 			return addr
