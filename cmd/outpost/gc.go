@@ -105,12 +105,32 @@ type gcSpent struct {
 	cpu, secs float64
 }
 
-// gcSample is what the runtime says at a tick.
+// gcSample is what the runtime and the kernel say at a tick.
 type gcSample struct {
-	at     time.Time
-	cpu    float64 // seconds the collector has spent, marking on idle processors not counted
+	at time.Time
+	// The runtime's CPU classes are the time processors spent in each,
+	// wall time: on oversubscribed cores a descheduled mark worker still
+	// counts. Their ratio holds, so the collector's CPU is its share of
+	// the processors' busy time applied to the process's CPU time from
+	// the kernel.
+	gc     float64 // seconds in the collector, marking on idle processors not counted
+	user   float64 // seconds running Go code
+	proc   float64 // the process's CPU seconds (user and system), from the kernel; -1 where unknown
 	sized  uint64  // bytes the target is a percent of: live heap, stacks, globals
 	cycles uint64  // collections so far (logged)
+}
+
+// collectorCPU is the collector's CPU seconds between two samples (its
+// time in the runtime's classes where the kernel's is not known).
+func collectorCPU(was, now gcSample) float64 {
+	gc, user := now.gc-was.gc, now.user-was.user
+	if gc <= 0 || gc+user <= 0 {
+		return 0
+	}
+	if now.proc < 0 || was.proc < 0 {
+		return gc
+	}
+	return (now.proc - was.proc) * gc / (gc + user)
 }
 
 // load is the collector's CPU, in cores, over the last n ticks kept (all
@@ -136,7 +156,7 @@ func (p *gcPacer) step(was, now gcSample) int {
 	if elapsed <= 0 {
 		return p.percent
 	}
-	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: now.cpu - was.cpu, secs: elapsed})
+	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: collectorCPU(was, now), secs: elapsed})
 	drop := 0
 	for drop < len(p.spent) && now.at.Sub(p.spent[drop].at) >= gcHold {
 		drop++
@@ -191,7 +211,7 @@ func paceGC(ctx context.Context, log *slog.Logger, ticks <-chan time.Time, read 
 			if p.step(was, now) != before {
 				set(p.percent)
 				log.Debug("garbage collector's target paced", slog.Int("gogc", p.percent), slog.Int("was", before),
-					slog.Float64("gc_cpu_seconds", now.cpu-was.cpu), slog.Float64("seconds", now.at.Sub(was.at).Seconds()),
+					slog.Float64("gc_cpu_seconds", collectorCPU(was, now)), slog.Float64("seconds", now.at.Sub(was.at).Seconds()),
 					slog.Uint64("collections", uint64(uint32(now.cycles)-uint32(was.cycles))), // the runtime counts in 32 bits
 					slog.Uint64("sized_bytes", now.sized))
 			}
@@ -201,10 +221,11 @@ func paceGC(ctx context.Context, log *slog.Logger, ticks <-chan time.Time, read 
 }
 
 // gcMetrics are the runtime's metrics readGC reads, in this order.
-func gcMetrics() [6]string {
+func gcMetrics() [7]string {
 	return [...]string{
 		"/cpu/classes/gc/total:cpu-seconds",
 		"/cpu/classes/gc/mark/idle:cpu-seconds",
+		"/cpu/classes/user:cpu-seconds",
 		"/gc/heap/live:bytes",
 		"/gc/scan/stack:bytes",
 		"/gc/scan/globals:bytes",
@@ -217,7 +238,7 @@ func gcMetrics() [6]string {
 // collections that ended in it.)
 func readGC() gcSample {
 	at := time.Now()
-	var s [6]metrics.Sample
+	var s [7]metrics.Sample
 	for i, name := range gcMetrics() {
 		s[i].Name = name
 	}
@@ -234,5 +255,5 @@ func readGC() gcSample {
 		}
 		return 0
 	}
-	return gcSample{at: at, cpu: f(0) - f(1), sized: u(2) + u(3) + u(4), cycles: u(5)}
+	return gcSample{at: at, gc: f(0) - f(1), user: f(2), proc: processCPU(), sized: u(3) + u(4) + u(5), cycles: u(6)}
 }

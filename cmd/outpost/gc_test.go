@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -114,11 +115,42 @@ func TestGCPacerStep(t *testing.T) {
 			was := gcSample{at: t0}
 			for i, tk := range tc.ticks {
 				now := gcSample{at: t0.Add(tk.at), sized: tk.sized}
-				now.cpu = was.cpu + tk.load*now.at.Sub(was.at).Seconds()
+				now.gc = was.gc + tk.load*now.at.Sub(was.at).Seconds()
+				now.proc = now.gc
 				if got := p.step(was, now); got != tk.want {
 					t.Fatalf("tick %d (%v, %.3f cores, %d MiB): percent %d, want %d", i, tk.at, tk.load, tk.sized/mib, got, tk.want)
 				}
 				was = now
+			}
+		})
+	}
+}
+
+// The collector's CPU is its share of the processors' busy time (the
+// runtime's classes, wall time) applied to the process's CPU time from the
+// kernel: on oversubscribed cores the classes run long, the share holds.
+func TestCollectorCPU(t *testing.T) {
+	tests := []struct {
+		name           string
+		gc, user, proc float64 // over the tick
+		unknown        bool    // the kernel's CPU time is not known
+		want           float64
+	}{
+		{"a quiet machine: the classes are the CPU", 0.1, 0.9, 1.0, false, 0.1},
+		// Descheduled half the time: 2 s of wall time in the classes, 1 s of CPU.
+		{"oversubscribed cores: the share of the kernel's CPU", 0.4, 1.6, 1.0, false, 0.2},
+		{"no collection ended in the tick", 0, 0.9, 1.0, false, 0},
+		{"the kernel does not say: the classes", 0.1, 0.9, 0, true, 0.1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			was := gcSample{gc: 3, user: 30, proc: 20}
+			now := gcSample{gc: 3 + tc.gc, user: 30 + tc.user, proc: 20 + tc.proc}
+			if tc.unknown {
+				was.proc, now.proc = -1, -1
+			}
+			if got := collectorCPU(was, now); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("collector CPU %.3f s, want %.3f", got, tc.want)
 			}
 		})
 	}
@@ -137,7 +169,8 @@ func TestGCPacerAtRest(t *testing.T) {
 	was := gcSample{at: t0, sized: 41 << 20}
 	top := 0
 	for _, pct := range trace {
-		now := gcSample{at: was.at.Add(gcTick), cpu: was.cpu + pct/100*gcTick.Seconds(), sized: 41 << 20}
+		cpu := was.gc + pct/100*gcTick.Seconds()
+		now := gcSample{at: was.at.Add(gcTick), gc: cpu, proc: cpu, sized: 41 << 20}
 		top = max(top, p.step(was, now))
 		was = now
 	}
@@ -163,8 +196,8 @@ func TestGCMetricsAreTheRuntimes(t *testing.T) {
 		}
 	}
 	runtime.GC()
-	if s := readGC(); s.sized == 0 || s.cycles == 0 || s.at.IsZero() {
-		t.Errorf("read %+v after a collection: want what is live, the collections so far and the time", s)
+	if s := readGC(); s.sized == 0 || s.cycles == 0 || s.at.IsZero() || s.gc <= 0 || s.user <= 0 || s.proc <= 0 {
+		t.Errorf("read %+v after a collection: want what is live, the collections so far, the time and CPU in each class", s)
 	}
 }
 
@@ -197,8 +230,8 @@ func TestPaceGCReadsTheRuntime(t *testing.T) {
 	<-sampled // the first sample, before the collector is made busy
 	// The collector runs until it has spent secs of CPU, bounded in count.
 	busy := func(secs float64) {
-		from := readGC().cpu
-		for i := 0; i < 10000 && readGC().cpu-from < secs; i++ {
+		from := readGC().gc
+		for i := 0; i < 10000 && readGC().gc-from < secs; i++ {
 			runtime.GC()
 		}
 	}
