@@ -101,9 +101,11 @@ type gcPacer struct {
 
 // gcSpent is what the collector spent over one tick.
 type gcSpent struct {
-	from, at  time.Time // the tick's start and end
-	cpu, secs float64
+	from, at time.Time // the tick's start and end
+	cpu      float64
 }
+
+func (t gcSpent) secs() float64 { return t.at.Sub(t.from).Seconds() }
 
 // gcSample is what the runtime and the kernel say at a tick.
 type gcSample struct {
@@ -142,7 +144,7 @@ func (p *gcPacer) load(n int) float64 {
 	}
 	var cpu, secs float64
 	for _, t := range ts {
-		cpu, secs = cpu+t.cpu, secs+t.secs
+		cpu, secs = cpu+t.cpu, secs+t.secs()
 	}
 	if secs == 0 {
 		return 0
@@ -156,14 +158,14 @@ func (p *gcPacer) step(was, now gcSample) int {
 	if elapsed <= 0 {
 		return p.percent
 	}
-	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: collectorCPU(was, now), secs: elapsed})
+	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: collectorCPU(was, now)})
 	drop := 0
 	for drop < len(p.spent) && now.at.Sub(p.spent[drop].at) >= gcHold {
 		drop++
 	}
 	p.spent = p.spent[drop:]
 	n := len(p.spent)
-	over := func(t gcSpent) bool { return t.cpu/t.secs > gcLine }
+	over := func(t gcSpent) bool { return t.cpu/t.secs() > gcLine }
 	// Both ticks over the line, both run at the target in force.
 	pair := n >= 2 && over(p.spent[n-1]) && over(p.spent[n-2]) && !p.spent[n-2].from.Before(p.raised)
 	switch {

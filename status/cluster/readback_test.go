@@ -159,7 +159,7 @@ func TestResultsNotWaitedForStillFindAMemberBehind(t *testing.T) {
 	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait = 10 * time.Second
-		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(5)}
+		n := standaloneNode(mach, 5)
 		start := time.Now()
 		for i, step := range []struct {
 			applied    uint64 // the mark before the write (0: unchanged)
@@ -234,7 +234,7 @@ func TestSteadilyLaggingMemberStaysBehind(t *testing.T) {
 	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait, lag = 10 * time.Second, 15 * time.Second
-		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		n := standaloneNode(mach, 0)
 		start := time.Now()
 		var notBehind []int
 		for i := 1; i <= 60; i++ { // write i at i s; applied: what was written lag ago
@@ -262,7 +262,7 @@ func TestOwedWritesAreBounded(t *testing.T) {
 	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait, writes = 10 * time.Second, 4 * maxOwed
-		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		n := standaloneNode(mach, 0)
 		for i := uint64(1); i <= writes; i++ {
 			time.Sleep(time.Second)
 			n.owe(i, wait)
@@ -301,7 +301,7 @@ func TestOweKeepsAReadBackWritesMark(t *testing.T) {
 	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait = 10 * time.Second
-		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0)}
+		n := standaloneNode(mach, 0)
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { n.appliedHere(1, wait); close(done) }() // the admin's write at 1, at 0 s
@@ -345,6 +345,13 @@ func TestReadBackWriteOwedInItsPlace(t *testing.T) {
 
 // standaloneMachine is a member's machine on its own real file, with no
 // raft around it: what owe and appliedHere read (Stalled).
+// standaloneNode is a member's Node with only what owing and marking
+// read: its machine, its applied index at applied, and the wake-up channel
+// keepLevel listens on (no raft, no connection).
+func standaloneNode(mach *machine.Machine, applied uint64) *Node {
+	return &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(applied), marked: make(chan struct{}, 1)}
+}
+
 func standaloneMachine(t *testing.T) *machine.Machine {
 	t.Helper()
 	m := threeNodes(t)[0]
@@ -405,7 +412,7 @@ func TestKeepLevelClearsOnceEveryOwedWriteIsApplied(t *testing.T) {
 	mach := standaloneMachine(t)
 	synctest.Test(t, func(t *testing.T) {
 		const wait = 10 * time.Second
-		n := &Node{mach: mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0), marked: make(chan struct{}, 1)}
+		n := standaloneNode(mach, 0)
 		done := make(chan struct{})
 		defer close(done)
 		go n.keepLevel(done)
@@ -436,7 +443,7 @@ func TestKeepLevelClearsOnceEveryOwedWriteIsApplied(t *testing.T) {
 // was owed is not owed, and marks nothing: it was marked unconditionally,
 // and keepLevel cleared the mark at once, after a warning for nothing.
 func TestReadBackWriteAppliedMeanwhileMarksNothing(t *testing.T) {
-	n := &Node{mach: standaloneMachine(t), log: slog.New(slog.DiscardHandler), applied: newAppliedMark(0), marked: make(chan struct{}, 1)}
+	n := standaloneNode(standaloneMachine(t), 0)
 	n.applied.advance(12)
 	n.oweReadBack(12, time.Now().Add(-20*time.Second))
 	if since := n.BehindSince(); !since.IsZero() || len(n.owed.writes) != 0 {

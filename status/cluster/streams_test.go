@@ -267,7 +267,7 @@ func TestAppliedHereWaitsForTheApply(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := &Node{mach: m.mach, log: slog.New(slog.DiscardHandler), applied: newAppliedMark(tc.at)}
+				n := standaloneNode(m.mach, tc.at)
 				if tc.apply > 0 {
 					go func() {
 						time.Sleep(30 * time.Millisecond)
