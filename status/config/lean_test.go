@@ -148,3 +148,36 @@ func TestParseLetsGoOfTheTreeAsItDecodes(t *testing.T) {
 		}
 	}
 }
+
+// A check's expectations are a pointer, nil when it sets none, as most
+// do: inline they were 208 of each config.Check's 736 bytes, 1 MB of a
+// config of 5,000 HTTP checks, held for the process's life.
+func TestConfigHoldsNoExpectationsUnset(t *testing.T) {
+	var cfg strings.Builder
+	cfg.WriteString("site: {title: Scale}\nlisten: 127.0.0.1:8080\ncomponents:\n  - {id: api, name: API}\nchecks:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&cfg, "  - {name: check-%04d, component: api, kind: http, target: \"http://127.0.0.1:9/\", interval: 30s}\n", i)
+	}
+	cfg.WriteString("  - {name: body, component: api, kind: http, target: \"http://127.0.0.1:9/\", expect: {status: 204, body_contains: ok}}\n")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got, err := Parse("config.yaml", []byte(cfg.String()), LoadOptions{})
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+	t.Logf("a config of 5,000 HTTP checks holds %.2f MiB (a check %d bytes)", held, unsafe.Sizeof(Check{}))
+	if !raceOn && held > 3.8 {
+		t.Errorf("a config of 5,000 HTTP checks holds %.2f MiB (limit 3.8)", held)
+	}
+	if e := got.Checks[0].Expect; e != nil {
+		t.Errorf("a check that sets no expect holds %+v", e)
+	}
+	if e := got.Checks[5000].Expect; e == nil || len(e.Status) != 1 || e.Status[0] != "204" || e.BodyContains != "ok" {
+		t.Errorf("expect: %+v", e)
+	}
+	runtime.KeepAlive(got)
+}
