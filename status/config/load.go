@@ -106,7 +106,6 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	}
 	d.expand(root, "", opts.Lookup)
 	d.decode(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
-	root = nil
 	// Validation runs even after decoding errors, so one run reports every
 	// problem; what it says about a field that failed to decode (left at
 	// its zero value) repeats that failure and is dropped.
