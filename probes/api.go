@@ -115,7 +115,7 @@ func newAPI(s Spec, o Options) (Probe, error) {
 		}
 		reqs = append(reqs, h)
 	}
-	return &API{steps: s.Steps, reqs: reqs, max: s.Expect.MaxLatency}, nil
+	return &API{steps: s.Steps, reqs: reqs, max: s.expect().MaxLatency}, nil
 }
 
 // stepSpec is a step as an http spec, its placeholders filled by value.
@@ -125,7 +125,7 @@ func stepSpec(s Spec, st Step, value func(ref string) string) Spec {
 	for k, v := range st.Headers {
 		hs[k] = fill(v)
 	}
-	return Spec{Kind: "http", Target: fill(st.URL), Method: st.Method, Headers: hs, Body: fill(st.Body), Expect: st.Expect,
+	return Spec{Kind: "http", Target: fill(st.URL), Method: st.Method, Headers: hs, Body: fill(st.Body), Expect: &st.Expect,
 		FollowRedirects: s.FollowRedirects, MaxRedirects: s.MaxRedirects, CAFile: s.CAFile, SkipTLSVerify: s.SkipTLSVerify,
 		ServerName: s.ServerName, MaxBodyBytes: s.MaxBodyBytes}
 }

@@ -69,7 +69,7 @@ func TestAPISteps(t *testing.T) {
 		{"slow journey", []Step{login("pw"), dashboard}, time.Nanosecond, Degraded, ReasonSlow, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(Spec{Kind: "api", Steps: tc.steps, Expect: Expect{MaxLatency: tc.max}}, Options{})
+			p, err := New(Spec{Kind: "api", Steps: tc.steps, Expect: &Expect{MaxLatency: tc.max}}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -124,7 +124,7 @@ func newBrowserCheck(s Spec, o Options) (Probe, error) {
 		return nil, fieldErr("steps[0]", "the first step must be a goto")
 	}
 	return &BrowserCheck{b: o.Browser, steps: s.Steps, failConsole: s.FailOnConsoleErrors, failRequests: s.FailOnRequestErrors,
-		max: s.Expect.MaxLatency, maxBytes: s.bodyLimit(defaultMaxPageBytes)}, nil
+		max: s.expect().MaxLatency, maxBytes: s.bodyLimit(defaultMaxPageBytes)}, nil
 }
 
 // Close closes the shared browser: the scheduler stops its checks together.

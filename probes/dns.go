@@ -53,16 +53,16 @@ func newDNS(s Spec, o Options) (Probe, error) {
 	if proto != "udp" && proto != "tcp" {
 		return nil, fieldErr("protocol", "must be udp or tcp, got %q", s.Protocol)
 	}
-	rc := dns.RcodeSuccess
-	if s.Expect.Rcode != "" {
-		v, ok := dns.StringToRcode[strings.ToUpper(s.Expect.Rcode)]
+	rc, e := dns.RcodeSuccess, s.expect()
+	if e.Rcode != "" {
+		v, ok := dns.StringToRcode[strings.ToUpper(e.Rcode)]
 		if !ok {
-			return nil, fieldErr("expect.rcode", "unknown rcode %q (e.g. NOERROR, NXDOMAIN)", s.Expect.Rcode)
+			return nil, fieldErr("expect.rcode", "unknown rcode %q (e.g. NOERROR, NXDOMAIN)", e.Rcode)
 		}
 		rc = v
 	}
 	return &DNS{name: dns.Fqdn(s.Target), qtype: qt, resolver: s.Resolver, proto: proto, rcode: rc,
-		values: normalize(s.Expect.Values), contains: normalize(s.Expect.ValuesContain), max: s.Expect.MaxLatency,
+		values: normalize(e.Values), contains: normalize(e.ValuesContain), max: e.MaxLatency,
 		dialer: o.dialer()}, nil
 }
 

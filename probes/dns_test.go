@@ -26,18 +26,18 @@ func TestDNS(t *testing.T) {
 		outcome Outcome
 		reason  Reason
 	}{
-		{"A exact", Spec{Target: "example.test", Expect: Expect{Values: []string{"192.0.2.11", "192.0.2.10"}}}, Up, ReasonOK},
-		{"A over tcp", Spec{Target: "example.test", Protocol: "tcp", Expect: Expect{ValuesContain: []string{"192.0.2.10"}}}, Up, ReasonOK},
-		{"A mismatch", Spec{Target: "example.test", Expect: Expect{Values: []string{"192.0.2.10"}}}, Down, ReasonAnswerMismatch},
-		{"AAAA", Spec{Target: "example.test", RecordType: "AAAA", Expect: Expect{Values: []string{"2001:db8::1"}}}, Up, ReasonOK},
-		{"CNAME", Spec{Target: "www.example.test", RecordType: "CNAME", Expect: Expect{Values: []string{"example.test."}}}, Up, ReasonOK},
-		{"MX", Spec{Target: "example.test", RecordType: "mx", Expect: Expect{ValuesContain: []string{"10 mail.example.test"}}}, Up, ReasonOK},
-		{"TXT", Spec{Target: "example.test", RecordType: "TXT", Expect: Expect{Values: []string{"v=spf1 -all"}}}, Up, ReasonOK},
-		{"NS", Spec{Target: "example.test", RecordType: "NS", Expect: Expect{Values: []string{"ns1.example.test"}}}, Up, ReasonOK},
-		{"SRV", Spec{Target: "_sip._tcp.example.test", RecordType: "SRV", Expect: Expect{Values: []string{"10 5 5060 sip.example.test."}}}, Up, ReasonOK},
+		{"A exact", Spec{Target: "example.test", Expect: &Expect{Values: []string{"192.0.2.11", "192.0.2.10"}}}, Up, ReasonOK},
+		{"A over tcp", Spec{Target: "example.test", Protocol: "tcp", Expect: &Expect{ValuesContain: []string{"192.0.2.10"}}}, Up, ReasonOK},
+		{"A mismatch", Spec{Target: "example.test", Expect: &Expect{Values: []string{"192.0.2.10"}}}, Down, ReasonAnswerMismatch},
+		{"AAAA", Spec{Target: "example.test", RecordType: "AAAA", Expect: &Expect{Values: []string{"2001:db8::1"}}}, Up, ReasonOK},
+		{"CNAME", Spec{Target: "www.example.test", RecordType: "CNAME", Expect: &Expect{Values: []string{"example.test."}}}, Up, ReasonOK},
+		{"MX", Spec{Target: "example.test", RecordType: "mx", Expect: &Expect{ValuesContain: []string{"10 mail.example.test"}}}, Up, ReasonOK},
+		{"TXT", Spec{Target: "example.test", RecordType: "TXT", Expect: &Expect{Values: []string{"v=spf1 -all"}}}, Up, ReasonOK},
+		{"NS", Spec{Target: "example.test", RecordType: "NS", Expect: &Expect{Values: []string{"ns1.example.test"}}}, Up, ReasonOK},
+		{"SRV", Spec{Target: "_sip._tcp.example.test", RecordType: "SRV", Expect: &Expect{Values: []string{"10 5 5060 sip.example.test."}}}, Up, ReasonOK},
 		{"NXDOMAIN unexpected", Spec{Target: "missing.test"}, Down, ReasonRcodeMismatch},
-		{"NXDOMAIN expected", Spec{Target: "missing.test", Expect: Expect{Rcode: "NXDOMAIN"}}, Up, ReasonOK},
-		{"slow", Spec{Target: "example.test", Expect: Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
+		{"NXDOMAIN expected", Spec{Target: "missing.test", Expect: &Expect{Rcode: "NXDOMAIN"}}, Up, ReasonOK},
+		{"slow", Spec{Target: "example.test", Expect: &Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +72,7 @@ func TestDNS(t *testing.T) {
 		{Target: "x", Resolver: srv, RecordType: "PTR"},
 		{Target: "x"},
 		{Target: "x", Resolver: srv, Protocol: "quic"},
-		{Target: "x", Resolver: srv, Expect: Expect{Rcode: "WHATEVER"}},
+		{Target: "x", Resolver: srv, Expect: &Expect{Rcode: "WHATEVER"}},
 	} {
 		bad.Kind = "dns"
 		if _, err := New(bad, Options{}); err == nil {

@@ -43,7 +43,7 @@ func newGRPC(s Spec, o Options) (Probe, error) {
 	}
 	d := o.dialer()
 	maxBody := s.bodyLimit(defaultMaxBody)
-	return &GRPC{target: s.Target, service: s.Service, md: metadata.New(s.Headers), creds: creds, max: s.Expect.MaxLatency,
+	return &GRPC{target: s.Target, service: s.Service, md: metadata.New(s.Headers), creds: creds, max: s.expect().MaxLatency,
 		maxBody: maxBody, dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }}, nil
 }
 

@@ -70,7 +70,7 @@ func TestGRPC(t *testing.T) {
 		{"whole server", Spec{Target: addr}, Up, ReasonOK},
 		{"not serving", Spec{Target: addr, Service: "billing"}, Down, ReasonNotServing},
 		{"unknown service", Spec{Target: addr, Service: "nope"}, Down, ReasonServiceUnknown},
-		{"slow", Spec{Target: addr, Service: "orders", Expect: Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
+		{"slow", Spec{Target: addr, Service: "orders", Expect: &Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
 		{"refused", Spec{Target: closedPort(t)}, Down, ReasonConnectionRefused},
 		{"no answer", Spec{Target: stall.Addr().String()}, Down, ReasonTimeout},
 		{"tls", Spec{Target: tlsAddr, Service: "orders", TLS: true, CAFile: ca.file(t)}, Up, ReasonOK},

@@ -286,10 +286,10 @@ func TestProbesBoundedAgainstHostilePeers(t *testing.T) {
 		reasons    []Reason
 	}{
 		{"http body flood", "http-flood-body", func(a string) Spec {
-			return Spec{Kind: "http", Target: "http://" + a + "/", MaxBodyBytes: limit, Expect: Expect{BodyContains: "needle"}}
+			return Spec{Kind: "http", Target: "http://" + a + "/", MaxBodyBytes: limit, Expect: &Expect{BodyContains: "needle"}}
 		}, limit, []Reason{ReasonBodyTooLarge}},
 		{"http body flood, default max_body_bytes", "http-flood-body", func(a string) Spec {
-			return Spec{Kind: "http", Target: "http://" + a + "/", Expect: Expect{BodyContains: "needle"}}
+			return Spec{Kind: "http", Target: "http://" + a + "/", Expect: &Expect{BodyContains: "needle"}}
 		}, defaultMaxBody, []Reason{ReasonBodyTooLarge}},
 		{"http header flood", "http-flood-headers", func(a string) Spec {
 			return Spec{Kind: "http", Target: "http://" + a + "/", MaxBodyBytes: limit}
@@ -302,9 +302,9 @@ func TestProbesBoundedAgainstHostilePeers(t *testing.T) {
 			return Spec{Kind: "domain", Target: "example.com", RDAPURL: "http://" + a + "/", MaxBodyBytes: limit}
 		}, limit, []Reason{ReasonBodyTooLarge}},
 		{"tcp flood", "tcp-flood", func(a string) Spec {
-			return Spec{Kind: "tcp", Target: a, Expect: Expect{Banner: "SSH-"}}
+			return Spec{Kind: "tcp", Target: a, Expect: &Expect{Banner: "SSH-"}}
 		}, bannerLimit, []Reason{ReasonBannerMismatch}},
-		{"tcp drip", "drip", func(a string) Spec { return Spec{Kind: "tcp", Target: a, Expect: Expect{Banner: "SSH-"}} }, bannerLimit, []Reason{ReasonBannerMismatch}},
+		{"tcp drip", "drip", func(a string) Spec { return Spec{Kind: "tcp", Target: a, Expect: &Expect{Banner: "SSH-"}} }, bannerLimit, []Reason{ReasonBannerMismatch}},
 		{"tls huge handshake", "tls-big-handshake", func(a string) Spec { return Spec{Kind: "tls", Target: a} }, 64 << 10, []Reason{ReasonTLSError}},
 		{"tls drip", "drip", func(a string) Spec { return Spec{Kind: "tls", Target: a} }, 64 << 10, []Reason{ReasonTimeout, ReasonTLSError}},
 		{"dns udp stray replies", "dns-udp-flood", func(a string) Spec {
@@ -315,16 +315,16 @@ func TestProbesBoundedAgainstHostilePeers(t *testing.T) {
 		}, 64 << 10, []Reason{ReasonTimeout}},
 		{"grpc big message", "grpc-big-message", func(a string) Spec { return Spec{Kind: "grpc", Target: a, MaxBodyBytes: limit} }, limit, []Reason{ReasonBodyTooLarge}},
 		{"websocket frame flood", "ws-flood-frames", func(a string) Spec {
-			return Spec{Kind: "websocket", Target: "ws://" + a + "/", MaxBodyBytes: limit, Expect: Expect{Message: "pong"}}
+			return Spec{Kind: "websocket", Target: "ws://" + a + "/", MaxBodyBytes: limit, Expect: &Expect{Message: "pong"}}
 		}, limit, []Reason{ReasonBodyTooLarge}},
 		{"websocket 256 MiB frame", "ws-big-frame", func(a string) Spec {
-			return Spec{Kind: "websocket", Target: "ws://" + a + "/", MaxBodyBytes: limit, Expect: Expect{Message: "pong"}}
+			return Spec{Kind: "websocket", Target: "ws://" + a + "/", MaxBodyBytes: limit, Expect: &Expect{Message: "pong"}}
 		}, limit, []Reason{ReasonBodyTooLarge}},
 		{"websocket header flood", "ws-flood-headers", func(a string) Spec {
 			return Spec{Kind: "websocket", Target: "ws://" + a + "/", MaxBodyBytes: limit}
 		}, limit, []Reason{ReasonBodyTooLarge}},
 		{"websocket drip", "drip", func(a string) Spec {
-			return Spec{Kind: "websocket", Target: "ws://" + a + "/", Expect: Expect{Message: "pong"}}
+			return Spec{Kind: "websocket", Target: "ws://" + a + "/", Expect: &Expect{Message: "pong"}}
 		}, limit, []Reason{ReasonTimeout, ReasonConnectionError}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,10 +53,11 @@ func newHTTP(s Spec, o Options) (Probe, error) {
 	if !strings.HasPrefix(s.Target, "http://") && !strings.HasPrefix(s.Target, "https://") {
 		return nil, fieldErr("target", "must be an http:// or https:// URL, got %q", s.Target)
 	}
+	e := s.expect()
 	p := &HTTP{
 		url: s.Target, method: strings.ToUpper(s.Method), body: s.Body,
-		contains: s.Expect.BodyContains, notContains: s.Expect.BodyNotContains,
-		maxLatency: s.Expect.MaxLatency, maxBody: s.MaxBodyBytes,
+		contains: e.BodyContains, notContains: e.BodyNotContains,
+		maxLatency: e.MaxLatency, maxBody: s.MaxBodyBytes,
 		follow: s.FollowRedirects == nil || *s.FollowRedirects, maxRedirects: s.MaxRedirects,
 		userAgent: "Outpost/" + o.Version, resolver: o.Resolver,
 	}
@@ -76,16 +77,16 @@ func newHTTP(s Spec, o Options) (Probe, error) {
 		p.headers.Set(k, v)
 	}
 	var err error
-	if p.statuses, err = parseStatusSet(s.Expect.Status); err != nil {
+	if p.statuses, err = parseStatusSet(e.Status); err != nil {
 		return nil, fieldErr("expect.status", "%v", err)
 	}
-	if s.Expect.BodyRegex != "" {
-		if p.re, err = regexp.Compile(s.Expect.BodyRegex); err != nil {
+	if e.BodyRegex != "" {
+		if p.re, err = regexp.Compile(e.BodyRegex); err != nil {
 			return nil, fieldErr("expect.body_regex", "invalid regular expression: %v", err)
 		}
 	}
-	p.judgesBody = p.contains != "" || p.notContains != "" || p.re != nil || len(s.Expect.JSON) > 0
-	for i, j := range s.Expect.JSON {
+	p.judgesBody = p.contains != "" || p.notContains != "" || p.re != nil || len(e.JSON) > 0
+	for i, j := range e.JSON {
 		m, err := newJSONMatcher(j)
 		if err != nil {
 			return nil, fieldErr(fmt.Sprintf("expect.json[%d]", i), "%v", err)

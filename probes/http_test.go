@@ -49,19 +49,19 @@ func TestHTTP(t *testing.T) {
 		detail  string // a details key that must be present
 	}{
 		{"ok", Spec{Target: srv.URL + "/ok"}, Up, ReasonOK, "status_code"},
-		{"status list", Spec{Target: srv.URL + "/500", Expect: Expect{Status: []string{"500"}}}, Up, ReasonOK, ""},
+		{"status list", Spec{Target: srv.URL + "/500", Expect: &Expect{Status: []string{"500"}}}, Up, ReasonOK, ""},
 		{"status class mismatch", Spec{Target: srv.URL + "/500"}, Down, ReasonStatusMismatch, "status_code"},
-		{"status range", Spec{Target: srv.URL + "/500", Expect: Expect{Status: []string{"200-299", "5xx"}}}, Up, ReasonOK, ""},
-		{"body contains", Spec{Target: srv.URL + "/ok", Expect: Expect{BodyContains: `"ok"`}}, Up, ReasonOK, ""},
-		{"body missing", Spec{Target: srv.URL + "/ok", Expect: Expect{BodyContains: "healthy\":false"}}, Down, ReasonBodyMismatch, ""},
-		{"body not contains", Spec{Target: srv.URL + "/ok", Expect: Expect{BodyNotContains: "checks"}}, Down, ReasonBodyMismatch, ""},
-		{"regex", Spec{Target: srv.URL + "/ok", Expect: Expect{BodyRegex: `version":"1\.\d+`}}, Up, ReasonOK, ""},
-		{"regex mismatch", Spec{Target: srv.URL + "/ok", Expect: Expect{BodyRegex: `version":"2\.`}}, Down, ReasonBodyMismatch, ""},
-		{"json equals", Spec{Target: srv.URL + "/ok", Expect: Expect{JSON: []JSONExpect{{Path: "checks.0.healthy", Equals: "true"}}}}, Up, ReasonOK, ""},
-		{"json mismatch", Spec{Target: srv.URL + "/ok", Expect: Expect{JSON: []JSONExpect{{Path: "status", Equals: "degraded"}}}}, Down, ReasonBodyMismatch, ""},
-		{"json missing key", Spec{Target: srv.URL + "/ok", Expect: Expect{JSON: []JSONExpect{{Path: "checks.3.name", Matches: "."}}}}, Down, ReasonBodyMismatch, ""},
-		{"json matches", Spec{Target: srv.URL + "/ok", Expect: Expect{JSON: []JSONExpect{{Path: "version", Matches: `^1\.`}}}}, Up, ReasonOK, ""},
-		{"slow", Spec{Target: srv.URL + "/slow", Expect: Expect{MaxLatency: 10 * time.Millisecond}}, Degraded, ReasonSlow, ""},
+		{"status range", Spec{Target: srv.URL + "/500", Expect: &Expect{Status: []string{"200-299", "5xx"}}}, Up, ReasonOK, ""},
+		{"body contains", Spec{Target: srv.URL + "/ok", Expect: &Expect{BodyContains: `"ok"`}}, Up, ReasonOK, ""},
+		{"body missing", Spec{Target: srv.URL + "/ok", Expect: &Expect{BodyContains: "healthy\":false"}}, Down, ReasonBodyMismatch, ""},
+		{"body not contains", Spec{Target: srv.URL + "/ok", Expect: &Expect{BodyNotContains: "checks"}}, Down, ReasonBodyMismatch, ""},
+		{"regex", Spec{Target: srv.URL + "/ok", Expect: &Expect{BodyRegex: `version":"1\.\d+`}}, Up, ReasonOK, ""},
+		{"regex mismatch", Spec{Target: srv.URL + "/ok", Expect: &Expect{BodyRegex: `version":"2\.`}}, Down, ReasonBodyMismatch, ""},
+		{"json equals", Spec{Target: srv.URL + "/ok", Expect: &Expect{JSON: []JSONExpect{{Path: "checks.0.healthy", Equals: "true"}}}}, Up, ReasonOK, ""},
+		{"json mismatch", Spec{Target: srv.URL + "/ok", Expect: &Expect{JSON: []JSONExpect{{Path: "status", Equals: "degraded"}}}}, Down, ReasonBodyMismatch, ""},
+		{"json missing key", Spec{Target: srv.URL + "/ok", Expect: &Expect{JSON: []JSONExpect{{Path: "checks.3.name", Matches: "."}}}}, Down, ReasonBodyMismatch, ""},
+		{"json matches", Spec{Target: srv.URL + "/ok", Expect: &Expect{JSON: []JSONExpect{{Path: "version", Matches: `^1\.`}}}}, Up, ReasonOK, ""},
+		{"slow", Spec{Target: srv.URL + "/slow", Expect: &Expect{MaxLatency: 10 * time.Millisecond}}, Degraded, ReasonSlow, ""},
 		{"timeout", Spec{Target: srv.URL + "/stall"}, Down, ReasonTimeout, ""},
 		{"refused", Spec{Target: "http://" + closedPort(t) + "/"}, Down, ReasonConnectionRefused, ""},
 		{"dns error", Spec{Target: "http://no-such-host.test:80/"}, Down, ReasonDNSError, ""},
@@ -120,7 +120,7 @@ func TestHTTPBodyLimit(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 4096)+"needle")
 	}))
 	defer srv.Close()
-	p := mustProbe(t, Spec{Kind: "http", Target: srv.URL, MaxBodyBytes: 1024, Expect: Expect{BodyContains: "needle"}}, Options{})
+	p := mustProbe(t, Spec{Kind: "http", Target: srv.URL, MaxBodyBytes: 1024, Expect: &Expect{BodyContains: "needle"}}, Options{})
 	if r := runWithin(p, time.Second); r.Reason != ReasonBodyTooLarge {
 		t.Fatalf("got %s, want body_too_large: a match past the read limit cannot be judged", r.Reason)
 	}
@@ -137,10 +137,10 @@ func TestHTTPInvalidSpec(t *testing.T) {
 		field string
 	}{
 		{Spec{Target: "ftp://x"}, "target"},
-		{Spec{Target: "http://x", Expect: Expect{Status: []string{"abc"}}}, "expect.status"},
-		{Spec{Target: "http://x", Expect: Expect{Status: []string{"300-200"}}}, "expect.status"},
-		{Spec{Target: "http://x", Expect: Expect{BodyRegex: "("}}, "expect.body_regex"},
-		{Spec{Target: "http://x", Expect: Expect{JSON: []JSONExpect{{Path: "a"}}}}, "expect.json[0]"},
+		{Spec{Target: "http://x", Expect: &Expect{Status: []string{"abc"}}}, "expect.status"},
+		{Spec{Target: "http://x", Expect: &Expect{Status: []string{"300-200"}}}, "expect.status"},
+		{Spec{Target: "http://x", Expect: &Expect{BodyRegex: "("}}, "expect.body_regex"},
+		{Spec{Target: "http://x", Expect: &Expect{JSON: []JSONExpect{{Path: "a"}}}}, "expect.json[0]"},
 		{Spec{Target: "http://x", CAFile: "/nonexistent/ca.pem"}, "ca_file"},
 	}
 	for _, tc := range tests {

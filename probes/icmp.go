@@ -41,14 +41,15 @@ func newICMP(s Spec, o Options) (Probe, error) {
 	case count < 1 || count > 20:
 		return nil, fieldErr("count", "must be 1 to 20, got %d", count)
 	}
+	e := s.expect()
 	loss := 0.0
-	if s.Expect.PacketLoss != nil {
-		loss = *s.Expect.PacketLoss
+	if e.PacketLoss != nil {
+		loss = *e.PacketLoss
 		if loss < 0 || loss >= 100 {
 			return nil, fieldErr("expect.packet_loss", "must be a percentage from 0 to 99, got %g", loss)
 		}
 	}
-	return &ICMP{target: s.Target, count: count, loss: loss, max: s.Expect.MaxLatency, root: os.Geteuid() == 0}, nil
+	return &ICMP{target: s.Target, count: count, loss: loss, max: e.MaxLatency, root: os.Geteuid() == 0}, nil
 }
 
 // Run pings; down when every request is lost, degraded when more than the

@@ -20,8 +20,8 @@ func TestICMPSpecErrors(t *testing.T) {
 		{Spec{Kind: "icmp", Target: "http://example.com/"}, "target"},
 		{Spec{Kind: "icmp", Target: "127.0.0.1", Count: 21}, "count"},
 		{Spec{Kind: "icmp", Target: "127.0.0.1", Count: -1}, "count"},
-		{Spec{Kind: "icmp", Target: "127.0.0.1", Expect: Expect{PacketLoss: loss(100)}}, "expect.packet_loss"},
-		{Spec{Kind: "icmp", Target: "127.0.0.1", Expect: Expect{PacketLoss: loss(-1)}}, "expect.packet_loss"},
+		{Spec{Kind: "icmp", Target: "127.0.0.1", Expect: &Expect{PacketLoss: loss(100)}}, "expect.packet_loss"},
+		{Spec{Kind: "icmp", Target: "127.0.0.1", Expect: &Expect{PacketLoss: loss(-1)}}, "expect.packet_loss"},
 	} {
 		_, err := New(tc.spec, Options{})
 		var fe *FieldError
@@ -78,7 +78,7 @@ func TestICMPChild(t *testing.T) {
 		t.Skip("run by TestICMPInNamespaces")
 	}
 	for _, target := range []string{"127.0.0.1", "127.0.0.53", "::1"} {
-		p, err := New(Spec{Kind: "icmp", Target: target, Count: 3, Expect: Expect{MaxLatency: time.Second}}, Options{})
+		p, err := New(Spec{Kind: "icmp", Target: target, Count: 3, Expect: &Expect{MaxLatency: time.Second}}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestICMPChild(t *testing.T) {
 		outcome Outcome
 		reason  Reason
 	}{
-		{Spec{Kind: "icmp", Target: "::1", Count: 2, Expect: Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
+		{Spec{Kind: "icmp", Target: "::1", Count: 2, Expect: &Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
 		{Spec{Kind: "icmp", Target: "no-such-host.invalid", Count: 1}, Down, ReasonDNSError},
 	} {
 		p, err := New(tc.spec, Options{})

@@ -27,9 +27,9 @@ func BenchmarkKinds(b *testing.B) {
 		name string
 		spec Spec
 	}{
-		{"http", Spec{Kind: "http", Target: web.URL + "/health", Expect: Expect{BodyContains: "ok"}}},
+		{"http", Spec{Kind: "http", Target: web.URL + "/health", Expect: &Expect{BodyContains: "ok"}}},
 		{"grpc", Spec{Kind: "grpc", Target: grpcAddr, Service: "orders"}},
-		{"websocket", Spec{Kind: "websocket", Target: "ws" + strings.TrimPrefix(ws.URL, "http") + "/echo", Send: "ping", Expect: Expect{Message: "pong"}}},
+		{"websocket", Spec{Kind: "websocket", Target: "ws" + strings.TrimPrefix(ws.URL, "http") + "/echo", Send: "ping", Expect: &Expect{Message: "pong"}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p, err := New(tc.spec, Options{Version: "bench"})

@@ -67,7 +67,7 @@ func BenchmarkScheduler10kHTTP(b *testing.B) {
 
 	var jobs []Job
 	for i := range checks {
-		p, err := New(Spec{Kind: "http", Target: url, Expect: Expect{BodyContains: "ok"}}, Options{Version: "bench"})
+		p, err := New(Spec{Kind: "http", Target: url, Expect: &Expect{BodyContains: "ok"}}, Options{Version: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}

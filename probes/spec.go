@@ -61,7 +61,19 @@ type Spec struct {
 	Resolver   string `yaml:"resolver"`
 	Protocol   string `yaml:"protocol"`
 
-	Expect Expect `yaml:"expect"`
+	// Expect is nil when the check sets none, as most do (the kinds read
+	// it through expect): inline, its 208 bytes were a quarter of each of
+	// 5,000 checks' config (1 MB).
+	Expect *Expect `yaml:"expect"`
+}
+
+// expect is what the check expects: nothing beyond its kind's default
+// when it sets no expect.
+func (s Spec) expect() Expect {
+	if s.Expect == nil {
+		return Expect{}
+	}
+	return *s.Expect
 }
 
 // Expect holds what a run must see to be Up.

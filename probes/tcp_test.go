@@ -50,10 +50,10 @@ func TestTCP(t *testing.T) {
 		reason  Reason
 	}{
 		{"connect", Spec{Target: smtp}, Up, ReasonOK},
-		{"banner", Spec{Target: smtp, Expect: Expect{Banner: "ESMTP"}}, Up, ReasonOK},
-		{"banner mismatch", Spec{Target: smtp, Expect: Expect{Banner: "IMAP"}}, Down, ReasonBannerMismatch},
-		{"send and expect", Spec{Target: echo, Send: "PING\n", Expect: Expect{Banner: "+PING"}}, Up, ReasonOK},
-		{"silent server times out", Spec{Target: silent, Expect: Expect{Banner: "220"}}, Down, ReasonTimeout},
+		{"banner", Spec{Target: smtp, Expect: &Expect{Banner: "ESMTP"}}, Up, ReasonOK},
+		{"banner mismatch", Spec{Target: smtp, Expect: &Expect{Banner: "IMAP"}}, Down, ReasonBannerMismatch},
+		{"send and expect", Spec{Target: echo, Send: "PING\n", Expect: &Expect{Banner: "+PING"}}, Up, ReasonOK},
+		{"silent server times out", Spec{Target: silent, Expect: &Expect{Banner: "220"}}, Down, ReasonTimeout},
 		{"refused", Spec{Target: closedPort(t)}, Down, ReasonConnectionRefused},
 		{"dns error", Spec{Target: "no-such-host.test:25"}, Down, ReasonDNSError},
 	}

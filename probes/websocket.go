@@ -60,8 +60,8 @@ func newWebSocket(s Spec, o Options) (Probe, error) {
 		wd.Subprotocols = []string{s.Subprotocol}
 	}
 	maxBody := s.bodyLimit(defaultMaxBody)
-	return &WebSocket{url: s.Target, headers: h, protocol: s.Subprotocol, send: s.Send, expect: s.Expect.Message,
-		max: s.Expect.MaxLatency, maxBody: maxBody, dialer: wd}, nil
+	return &WebSocket{url: s.Target, headers: h, protocol: s.Subprotocol, send: s.Send, expect: s.expect().Message,
+		max: s.expect().MaxLatency, maxBody: maxBody, dialer: wd}, nil
 }
 
 // Run dials and, when configured, exchanges one message.

@@ -76,14 +76,14 @@ func TestWebSocket(t *testing.T) {
 	}{
 		{"handshake", Spec{Target: ws + "/echo"}, Up, ReasonOK},
 		{"subprotocol", Spec{Target: ws + "/echo", Subprotocol: "chat.v1"}, Up, ReasonOK},
-		{"exchange", Spec{Target: ws + "/echo", Send: "ping", Expect: Expect{Message: `"pong"`}}, Up, ReasonOK},
+		{"exchange", Spec{Target: ws + "/echo", Send: "ping", Expect: &Expect{Message: `"pong"`}}, Up, ReasonOK},
 		{"wrong subprotocol", Spec{Target: ws + "/echo", Subprotocol: "chat.v2"}, Down, ReasonStatusMismatch},
 		{"forbidden", Spec{Target: ws + "/forbidden"}, Down, ReasonStatusMismatch},
-		{"no reply", Spec{Target: ws + "/silent", Send: "ping", Expect: Expect{Message: "pong"}}, Down, ReasonTimeout},
-		{"closed", Spec{Target: ws + "/bye", Expect: Expect{Message: "pong"}}, Down, ReasonBodyMismatch},
+		{"no reply", Spec{Target: ws + "/silent", Send: "ping", Expect: &Expect{Message: "pong"}}, Down, ReasonTimeout},
+		{"closed", Spec{Target: ws + "/bye", Expect: &Expect{Message: "pong"}}, Down, ReasonBodyMismatch},
 		{"refused", Spec{Target: "ws://" + closedPort(t) + "/"}, Down, ReasonConnectionRefused},
-		{"slow", Spec{Target: ws + "/echo", Expect: Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
-		{"wss", Spec{Target: wss + "/echo", CAFile: ca.file(t), Send: "ping", Expect: Expect{Message: "pong"}}, Up, ReasonOK},
+		{"slow", Spec{Target: ws + "/echo", Expect: &Expect{MaxLatency: time.Nanosecond}}, Degraded, ReasonSlow},
+		{"wss", Spec{Target: wss + "/echo", CAFile: ca.file(t), Send: "ping", Expect: &Expect{Message: "pong"}}, Up, ReasonOK},
 		{"wss, unknown CA", Spec{Target: wss + "/echo"}, Down, ReasonTLSError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

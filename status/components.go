@@ -19,7 +19,7 @@ func (e *Engine) autoStatus(id string) ComponentStatus {
 			continue
 		}
 		known++
-		if cs.Status == CheckUp && len(cs.Regional) > 0 && e.m.Voting.Regional != RegionalIgnore && e.voters(c) != nil {
+		if cs.Status == CheckUp && len(cs.Regional) > 0 && e.m.Voting.Regional != RegionalIgnore && e.voters(*c) != nil {
 			degraded++ // up by the vote, failing from some locations
 		}
 		switch cs.Status {

@@ -8,7 +8,7 @@ import (
 )
 
 // canaries are the model's canary checks, from its index (each step asks).
-func (e *Engine) canaries() []CheckDef { return e.m.idx.canaries }
+func (e *Engine) canaries() []*CheckDef { return e.m.idx.canaries }
 
 // connectivity applies the canary rule: when enough checks are down and at
 // least half of the canaries fail too, it is Outpost that is cut off, not
@@ -77,7 +77,7 @@ func (e *Engine) connectivity(now time.Time) {
 	}
 }
 
-func (e *Engine) privateCanaries(cans []CheckDef) *Private {
+func (e *Engine) privateCanaries(cans []*CheckDef) *Private {
 	p := &Private{}
 	for _, c := range cans {
 		if cs := e.s.Checks[c.Name]; cs != nil {

@@ -250,7 +250,7 @@ func (e *Engine) outageStart(id string, now time.Time) time.Time {
 func (e *Engine) publicReason(id string) string {
 	for _, c := range e.m.checksOf(id) {
 		if cs := e.s.Checks[c.Name]; cs != nil && cs.Status == CheckDown {
-			return PublicReason(e.downReason(c, cs))
+			return PublicReason(e.downReason(*c, cs))
 		}
 	}
 	return "problems"

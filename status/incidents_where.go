@@ -33,8 +33,8 @@ func (e *Engine) whereFailing(id string, now time.Time) (unreachable, degraded, 
 		if cs == nil || cs.Status != CheckDown {
 			continue
 		}
-		for _, loc := range e.voters(def) {
-			if cs.Regions[loc] == nil || !e.seeing(def, cs, loc, now) {
+		for _, loc := range e.voters(*def) {
+			if cs.Regions[loc] == nil || !e.seeing(*def, cs, loc, now) {
 				continue
 			}
 			worst[loc] = max(worst[loc], cs.Regions[loc].LastOutcome) // absent reads as Up

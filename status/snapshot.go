@@ -350,7 +350,7 @@ func (e *Engine) noData(id string) bool {
 }
 
 // statesOf appends the states of checks (nil: none yet) to into.
-func (e *Engine) statesOf(checks []CheckDef, into []*CheckState) []*CheckState {
+func (e *Engine) statesOf(checks []*CheckDef, into []*CheckState) []*CheckState {
 	for _, c := range checks {
 		into = append(into, e.s.Checks[c.Name])
 	}
@@ -361,7 +361,7 @@ func (e *Engine) statesOf(checks []CheckDef, into []*CheckState) []*CheckState {
 // whether any of them is stale: silent for StaleAfter of its periods (or
 // never heard from that long after start). states are the checks' own
 // (statesOf).
-func (e *Engine) freshness(checks []CheckDef, states []*CheckState, now, started time.Time) (last time.Time, stale bool) {
+func (e *Engine) freshness(checks []*CheckDef, states []*CheckState, now, started time.Time) (last time.Time, stale bool) {
 	for i, c := range checks {
 		seen := started
 		if cs := states[i]; cs != nil {

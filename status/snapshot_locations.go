@@ -48,7 +48,7 @@ func (e *Engine) locationsCutOff() map[string]bool {
 // locationsCutOff's. One pass over the component's checks for every
 // location: a snapshot of thousands of checks is built after every entry
 // a member applies, whoever wrote it.
-func (e *Engine) locate(c *ComponentView, checks []CheckDef, states []*CheckState, cut map[string]bool, now time.Time) {
+func (e *Engine) locate(c *ComponentView, checks []*CheckDef, states []*CheckState, cut map[string]bool, now time.Time) {
 	if len(e.m.Locations) < 2 {
 		return
 	}
@@ -62,14 +62,14 @@ func (e *Engine) locate(c *ComponentView, checks []CheckDef, states []*CheckStat
 		tally, regional = make([]locationTally, n), make([]bool, n)
 	}
 	for k, def := range checks {
-		voters := e.voters(def)
+		voters := e.voters(*def)
 		if voters == nil {
 			continue // no location counts it (a canary, a push check)
 		}
 		cs := states[k]
 		// silent's bound, once per check rather than per location:
 		// time.Sub per location was a fifth of a member's snapshot.
-		quiet := e.quietBefore(def, now)
+		quiet := e.quietBefore(*def, now)
 		everywhere := len(def.Locations) == 0 // voters are the cluster's locations
 		for i, loc := range e.m.Locations {
 			if cs != nil && cs.Status == CheckUp && len(cs.Regional) > 0 && slices.Contains(cs.Regional, loc) {

@@ -16,7 +16,9 @@ import (
 type decoder struct {
 	file string
 	errs Errors
-	pos  map[string]*yaml.Node // field path → the value node
+	// pos is field path → the value node, for lists and mappings; nil
+	// when decoding records no places (and lets go of lists' items).
+	pos map[string]*yaml.Node
 	// tolerate and unresolved: see LoadOptions.Tolerate.
 	tolerate   func(field string) bool
 	unresolved Errors
@@ -56,6 +58,9 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 // items (a record a scalar was 30,000 paths and map entries at 5,000
 // checks, held through validation beside the parsed tree).
 func (d *decoder) at(path string) *yaml.Node {
+	if d.pos == nil {
+		return nil // placed afterwards (place)
+	}
 	for p := path; ; {
 		if n, ok := d.pos[p]; ok {
 			if p == "" { // the document: a top-level key has no dot
@@ -132,7 +137,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n.Kind != yaml.ScalarNode { // a scalar is found from its parent (at)
+	if n.Kind != yaml.ScalarNode && d.pos != nil { // a scalar is found from its parent (at)
 		d.pos[path] = n
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -229,6 +234,11 @@ func (d *decoder) slice(n *yaml.Node, v reflect.Value, path string) {
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		if d.pos == nil {
+			// Decoded, the item's nodes are garbage: a list of 5,000
+			// checks is 10 MB of tree, the start's peak if held to the end.
+			n.Content[i] = nil
+		}
 	}
 	v.Set(s)
 }

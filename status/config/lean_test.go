@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -98,4 +99,85 @@ func TestDecodeRecordsListsAndMappingsOnly(t *testing.T) {
 			t.Errorf("%s found nowhere, want %d:%d", path, want[0], want[1])
 		}
 	}
+}
+
+// Reading a config held its YAML tree (10.5 MB at 5,000 checks) and the
+// record of where each list and mapping is until validation ended, beside
+// the checks decoded from it and their probes: the start's peak RSS. The
+// tree's list items are let go of as they are decoded; a problem is placed
+// by reading the file again.
+func TestParseLetsGoOfTheTreeAsItDecodes(t *testing.T) {
+	var cfg strings.Builder
+	cfg.WriteString("site: {title: Scale}\nlisten: 127.0.0.1:8080\ncomponents:\n  - {id: api, name: API}\nchecks:\n")
+	for i := range 5000 {
+		target := "http://127.0.0.1:9/"
+		if i == 4321 {
+			target = "ftp://127.0.0.1:9/"
+		}
+		fmt.Fprintf(&cfg, "  - {name: check-%04d, component: api, kind: http, target: %q, interval: 30s, timeout: 5s}\n", i, target)
+	}
+	cfg.WriteString("cluster:\n  nodes: []\n")
+	var before runtime.MemStats
+	held := -1.0
+	// The node's id is looked up once the file is decoded, before
+	// validation (Parse): what is live then is what validation runs beside.
+	lookup := func(k string) (string, bool) {
+		if k == NodeEnv {
+			var m runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			held = float64(int64(m.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+		}
+		return "", false
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Parse("config.yaml", []byte(cfg.String()), LoadOptions{Lookup: lookup})
+	t.Logf("decoded 5,000 checks, %.1f MiB held", held)
+	if held < 0 || held > 7 {
+		t.Errorf("decoded 5,000 checks, %.1f MiB held into validation (limit 7)", held)
+	}
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 5 {
+		t.Fatalf("want five problems, got %v", err)
+	}
+	for i, want := range map[int]string{0: `config.yaml:4327:60: checks[4321].target: must be an http:// or https:// URL, got "ftp://127.0.0.1:9/"`,
+		1: "config.yaml:5007:3: cluster.tls.ca_file: is required", 4: "config.yaml:5007:10: cluster.nodes: at least one node is required"} {
+		if !strings.HasPrefix(es[i].Error(), want) {
+			t.Errorf("problem %d is %q, want it to start %q", i, es[i], want)
+		}
+	}
+}
+
+// A check's expectations are a pointer, nil when it sets none, as most
+// do: inline they were 208 of each config.Check's 736 bytes, 1 MB of a
+// config of 5,000 HTTP checks, held for the process's life.
+func TestConfigHoldsNoExpectationsUnset(t *testing.T) {
+	var cfg strings.Builder
+	cfg.WriteString("site: {title: Scale}\nlisten: 127.0.0.1:8080\ncomponents:\n  - {id: api, name: API}\nchecks:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&cfg, "  - {name: check-%04d, component: api, kind: http, target: \"http://127.0.0.1:9/\", interval: 30s}\n", i)
+	}
+	cfg.WriteString("  - {name: body, component: api, kind: http, target: \"http://127.0.0.1:9/\", expect: {status: 204, body_contains: ok}}\n")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got, err := Parse("config.yaml", []byte(cfg.String()), LoadOptions{})
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+	t.Logf("a config of 5,000 HTTP checks holds %.2f MiB (a check %d bytes)", held, unsafe.Sizeof(Check{}))
+	if !raceOn && held > 3.8 {
+		t.Errorf("a config of 5,000 HTTP checks holds %.2f MiB (limit 3.8)", held)
+	}
+	if e := got.Checks[0].Expect; e != nil {
+		t.Errorf("a check that sets no expect holds %+v", e)
+	}
+	if e := got.Checks[5000].Expect; e == nil || len(e.Status) != 1 || e.Status[0] != "204" || e.BodyContains != "ok" {
+		t.Errorf("expect: %+v", e)
+	}
+	runtime.KeepAlive(got)
 }
