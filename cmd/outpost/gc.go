@@ -30,8 +30,18 @@ const defaultGCPercent = 25
 // So when the collector's CPU stays over gcLine the target rises, enough
 // to bring it back to the line, and it falls back, a hold after its last
 // change, as far as keeps the collector clear of the line.
+//
+// Once raised, the line is gcAim: a pair of windows over gcLine is a
+// surge, not a node at rest's noise, and a surge served with the
+// collector held at gcLine still loses a tenth of a bare server's rate
+// to it (`/` at 50 components: the target settled at 108, 86-88 % of a
+// bare server; GOGC=150 and 300 fixed, 96-97 %; docs/benchmarks.md, "A
+// collector that paces itself"). At the default the line stays gcLine,
+// so what a node at rest's first round of checks costs (up to 6.4 % of
+// a core in a window) raises it a little at most.
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
+	gcAim         = gcLine / 2
 	gcMaxPercent  = 200
 	gcMaxHeadroom = 32 << 20 // bytes above the live heap, stacks and globals the pacer may allow
 	// gcTick is the pacer's window. The runtime accounts a collection's
@@ -165,7 +175,11 @@ func (p *gcPacer) step(was, now gcSample) int {
 	}
 	p.spent = p.spent[drop:]
 	n := len(p.spent)
-	over := func(t gcSpent) bool { return t.cpu/t.secs() > gcLine }
+	line := gcLine
+	if p.percent > defaultGCPercent {
+		line = gcAim
+	}
+	over := func(t gcSpent) bool { return t.cpu/t.secs() > line }
 	// Both ticks over the line, both run at the target in force.
 	pair := n >= 2 && over(p.spent[n-1]) && over(p.spent[n-2]) && !p.spent[n-2].from.Before(p.raised)
 	switch {
@@ -173,14 +187,14 @@ func (p *gcPacer) step(was, now gcSample) int {
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
-		p.percent = int(math.Round(float64(p.percent) * p.load(2) / gcLine))
+		p.percent = int(math.Round(float64(p.percent) * p.load(2) / line))
 		p.raised = now.at
 	case p.percent > defaultGCPercent && now.at.Sub(p.raised) >= gcHold:
 		// A hold after the last change, down to the target at which the
 		// collector's CPU over the hold would have been 0.8 of the line:
 		// room for a raise's noise, and a target raised past the line
 		// (by a noisy pair) comes back.
-		lower := max(defaultGCPercent, int(math.Round(float64(p.percent)*p.load(0)/(0.8*gcLine))))
+		lower := max(defaultGCPercent, int(math.Round(float64(p.percent)*p.load(0)/(0.8*line))))
 		if lower < p.percent {
 			p.percent = lower
 			p.raised = now.at // the next change judged on ticks run at this one

@@ -59,8 +59,8 @@ func TestGCDefaultOnlyWhenTheEnvironmentIsSilent(t *testing.T) {
 // The pacer raises the target when the collector's CPU stays over the
 // line for two ticks at the target in force, in proportion, within its
 // bounds (re-read at every tick), and lowers it a hold after the last
-// change, by halves, only when the lower target would keep the collector
-// clear of the line, never below the default.
+// change, only as far as keeps the collector clear of the line, never
+// below the default. Raised, the line is gcAim, half of gcLine.
 func TestGCPacerStep(t *testing.T) {
 	const mib = 1 << 20
 	const tk = gcTick
@@ -81,8 +81,12 @@ func TestGCPacerStep(t *testing.T) {
 			{3 * tk, 0.017, 40 * mib, 25}}},
 		{"a surge raises it in proportion", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
 			// The tick that began before the raise does not count; two
-			// after it do.
-			{3 * tk, 0.06, 12 * mib, 100}, {4 * tk, 0.06, 12 * mib, 120}, {5 * tk, 0.05, 12 * mib, 120}}},
+			// after it do, over gcAim now: 0.03 of a core is 1.2 × 0.025.
+			{3 * tk, 0.03, 12 * mib, 100}, {4 * tk, 0.03, 12 * mib, 120}, {5 * tk, 0.05, 12 * mib, 120}}},
+		// From the default a pair over gcAim but under gcLine is a node
+		// at rest; once raised it is the surge still running.
+		{"at the default gcLine, raised gcAim", []tick{{tk, 0.04, 12 * mib, 25}, {2 * tk, 0.04, 12 * mib, 25},
+			{3 * tk, 0.1, 12 * mib, 25}, {4 * tk, 0.1, 12 * mib, 50}, {5 * tk, 0.04, 12 * mib, 50}, {6 * tk, 0.04, 12 * mib, 80}}},
 		// The rate is the CPU over the time that passed: 0.27 s of
 		// collector in a late tick's 6 s is 0.045 of a core, not 0.09.
 		{"a late tick is not a surge", []tick{{tk, 0.2, 12 * mib, 25}, {3 * tk, 0.045, 12 * mib, 25}}},
@@ -93,17 +97,17 @@ func TestGCPacerStep(t *testing.T) {
 			{3 * tk, 0.04, 64 * mib, 50}}},
 		{"never below the default when the heap is huge", []tick{{tk, 0.2, 1 << 30, 25}, {2 * tk, 0.2, 1 << 30, 25}}},
 		{"held a while after the raise", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100}, {2*tk + 29*time.Second, 0, 12 * mib, 100}}},
-		// 0.02 of a core at 100 % is 0.04 at 50: 0.8 of the line.
+		// 0.01 of a core at 100 % is 0.02 at 50: 0.8 of gcAim.
 		{"then lowered, a hold apart, down to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
-			{2*tk + 30*time.Second, 0.02, 12 * mib, 50}, {2*tk + 59*time.Second, 0.01, 12 * mib, 50},
+			{2*tk + 30*time.Second, 0.01, 12 * mib, 50}, {2*tk + 59*time.Second, 0.01, 12 * mib, 50},
 			{2*tk + 60*time.Second, 0.01, 12 * mib, 25}, {2*tk + 90*time.Second, 0, 12 * mib, 25}}},
 		{"quiet lowers it straight to the default", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
 			{2*tk + 30*time.Second, 0.005, 12 * mib, 25}}},
 		// A pair of ticks a little over the line raised it past what the
-		// load needs: it comes back to where the CPU is 0.8 of the line,
+		// load needs: it comes back to where the CPU is 0.8 of gcAim,
 		// not lower.
 		{"lowered only as far as keeps clear of the line", []tick{{tk, 0.2, 12 * mib, 25}, {2 * tk, 0.2, 12 * mib, 100},
-			{2*tk + 30*time.Second, 0.03, 12 * mib, 75}, {2*tk + 59*time.Second, 0.04, 12 * mib, 75}, {2*tk + 60*time.Second, 0.04, 12 * mib, 75}}},
+			{2*tk + 30*time.Second, 0.015, 12 * mib, 75}, {2*tk + 59*time.Second, 0.02, 12 * mib, 75}, {2*tk + 60*time.Second, 0.02, 12 * mib, 75}}},
 		// One window over the line after one under is not a pair, even
 		// when their mean is over it.
 		{"two windows over the line, not their mean", []tick{{tk, 0.036, 40 * mib, 25}, {2 * tk, 0.065, 40 * mib, 25}}},
