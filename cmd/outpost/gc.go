@@ -31,14 +31,15 @@ const defaultGCPercent = 25
 // to bring it back to the line, and it falls back, a hold after its last
 // change, as far as keeps the collector clear of the line.
 //
-// Once raised, the line is gcAim: a pair of windows over gcLine is a
-// surge, not a node at rest's noise, and a surge served with the
-// collector held at gcLine still loses a tenth of a bare server's rate
-// to it (`/` at 50 components: the target settled at 108, 86-88 % of a
-// bare server; GOGC=150 and 300 fixed, 96-97 %; docs/benchmarks.md, "A
-// collector that paces itself"). At the default the line stays gcLine,
-// so what a node at rest's first round of checks costs (up to 6.4 % of
-// a core in a window) raises it a little at most.
+// A pair of windows over twice gcLine is a surge, no node at rest's
+// noise (at most 6.4 % of a core in a window, above): from it until the
+// target is back at the default the line is gcAim. A surge served with
+// the collector held at gcLine still lost a tenth of a bare server's
+// rate to it (`/` at 50 components: the target settled at 108, 86-88 %
+// of a bare server; GOGC=150 and 300 fixed, 96-97 %; docs/benchmarks.md,
+// "A collector that paces itself"). A pair over gcLine but under twice
+// it is steered to gcLine, as before: a node at rest raised a little by
+// its noise is not then raised again by noise over gcAim.
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
 	gcAim         = gcLine / 2
@@ -107,6 +108,7 @@ type gcPacer struct {
 	percent int
 	raised  time.Time // the last change (a raise, a step down, a clamp)
 	spent   []gcSpent // the ticks of the last gcHold, oldest first
+	surge   bool      // a pair over twice gcLine raised it, and it is not back at the default: the line is gcAim
 }
 
 // gcSpent is what the collector spent over one tick.
@@ -176,7 +178,7 @@ func (p *gcPacer) step(was, now gcSample) int {
 	p.spent = p.spent[drop:]
 	n := len(p.spent)
 	line := gcLine
-	if p.percent > defaultGCPercent {
+	if p.surge {
 		line = gcAim
 	}
 	over := func(t gcSpent) bool { return t.cpu/t.secs() > line }
@@ -187,6 +189,9 @@ func (p *gcPacer) step(was, now gcSample) int {
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
+		if p.load(2) > 2*gcLine {
+			p.surge, line = true, gcAim
+		}
 		p.percent = int(math.Round(float64(p.percent) * p.load(2) / line))
 		p.raised = now.at
 	case p.percent > defaultGCPercent && now.at.Sub(p.raised) >= gcHold:
@@ -207,6 +212,9 @@ func (p *gcPacer) step(was, now gcSample) int {
 	if capped := max(defaultGCPercent, min(p.percent, top)); capped != p.percent {
 		p.percent = capped
 		p.raised = now.at
+	}
+	if p.percent == defaultGCPercent {
+		p.surge = false
 	}
 	return p.percent
 }
