@@ -31,18 +31,20 @@ const defaultGCPercent = 25
 // to bring it back to the line, and it falls back, a hold after its last
 // change, as far as keeps the collector clear of the line.
 //
-// A pair of windows over twice gcLine is a surge, no node at rest's
-// noise (at most 6.4 % of a core in a window, above): from it until the
-// target is back at the default the line is gcAim. A surge served with
-// the collector held at gcLine still lost a tenth of a bare server's
-// rate to it (`/` at 50 components: the target settled at 108, 86-88 %
-// of a bare server; GOGC=150 and 300 fixed, 96-97 %; docs/benchmarks.md,
-// "A collector that paces itself"). A pair over gcLine but under twice
-// it is steered to gcLine, as before: a node at rest raised a little by
-// its noise is not then raised again by noise over gcAim.
+// A pair whose load, scaled to the default, is over gcSurge is a surge,
+// no node at rest's noise (at most 6.4 % of a core in a window, above):
+// it gets all the headroom the caps allow, at once, and keeps it while
+// the collector, at the default, would still be over gcLine. Steered in
+// proportion, a surge settled where the collector cost about gcLine and
+// `/` lost a tenth or more of a bare server's rate to it (target 103
+// and 108, 84-88 %; GOGC=150 and 300 fixed, 96-97 %), and under a loaded
+// machine's contention the proportional steps crept (25, 47, 69, 86, 93
+// over 15 s: collections do not thin out in proportion to the target, a
+// small heap's fixed costs are most of each) (docs/benchmarks.md, "The
+// collector's answer to a surge").
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
-	gcAim         = gcLine / 2
+	gcSurge       = 2 * gcLine
 	gcMaxPercent  = 200
 	gcMaxHeadroom = 32 << 20 // bytes above the live heap, stacks and globals the pacer may allow
 	// gcTick is the pacer's window. The runtime accounts a collection's
@@ -108,7 +110,14 @@ type gcPacer struct {
 	percent int
 	raised  time.Time // the last change (a raise, a step down, a clamp)
 	spent   []gcSpent // the ticks of the last gcHold, oldest first
-	surge   bool      // a pair over twice gcLine raised it, and it is not back at the default: the line is gcAim
+	surge   bool      // a surge raised it to the caps: held until the collector at the default would be under gcLine
+}
+
+// atDefault is what a load measured at the target in force would be at
+// the default: the collector's CPU is about in inverse proportion to the
+// target (more than that, at a small heap).
+func (p *gcPacer) atDefault(load float64) float64 {
+	return load * float64(p.percent) / defaultGCPercent
 }
 
 // gcSpent is what the collector spent over one tick.
@@ -177,29 +186,30 @@ func (p *gcPacer) step(was, now gcSample) int {
 	}
 	p.spent = p.spent[drop:]
 	n := len(p.spent)
-	line := gcLine
-	if p.surge {
-		line = gcAim
-	}
-	over := func(t gcSpent) bool { return t.cpu/t.secs() > line }
+	over := func(t gcSpent) bool { return t.cpu/t.secs() > gcLine }
 	// Both ticks over the line, both run at the target in force.
 	pair := n >= 2 && over(p.spent[n-1]) && over(p.spent[n-2]) && !p.spent[n-2].from.Before(p.raised)
 	switch {
+	case pair && p.atDefault(p.load(2)) > gcSurge:
+		p.surge = true
+		p.percent = gcMaxPercent // the caps below bring it to the headroom allowed
+		p.raised = now.at
 	case pair:
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
-		if p.load(2) > 2*gcLine {
-			p.surge, line = true, gcAim
-		}
-		p.percent = int(math.Round(float64(p.percent) * p.load(2) / line))
+		p.percent = int(math.Round(float64(p.percent) * p.load(2) / gcLine))
 		p.raised = now.at
+	case p.surge && p.atDefault(p.load(0)) >= gcLine:
+		// The surge goes on: at the default its collector would raise
+		// the target again.
 	case p.percent > defaultGCPercent && now.at.Sub(p.raised) >= gcHold:
 		// A hold after the last change, down to the target at which the
 		// collector's CPU over the hold would have been 0.8 of the line:
 		// room for a raise's noise, and a target raised past the line
 		// (by a noisy pair) comes back.
-		lower := max(defaultGCPercent, int(math.Round(float64(p.percent)*p.load(0)/(0.8*line))))
+		p.surge = false
+		lower := max(defaultGCPercent, int(math.Round(float64(p.percent)*p.load(0)/(0.8*gcLine))))
 		if lower < p.percent {
 			p.percent = lower
 			p.raised = now.at // the next change judged on ticks run at this one
