@@ -107,6 +107,13 @@ func TestGCPacerStep(t *testing.T) {
 		// the line but under gcSurge is a step in proportion.
 		{"after a surge, steps again", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
 			{2*tk + 30*time.Second, 0.001, 12 * mib, 25}, {2*tk + 33*time.Second, 0.06, 12 * mib, 25}, {2*tk + 36*time.Second, 0.06, 12 * mib, 30}}},
+		// A live heap past the headroom brings a surge's target to the
+		// default and ends the surge: a later step is lowered as a step
+		// (0.03 of a core at 45 % would be 0.054 at the default, which
+		// holds a surge).
+		{"the caps at the default end a surge", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
+			{3 * tk, 0.01, 128 * mib, 25}, {4 * tk, 0.09, 12 * mib, 25}, {5 * tk, 0.09, 12 * mib, 45},
+			{5*tk + 30*time.Second, 0.03, 12 * mib, 34}}},
 		// The rate is the CPU over the time that passed: 0.27 s of
 		// collector in a late tick's 6 s is 0.045 of a core, not 0.09.
 		{"a late tick is not a surge", []tick{{tk, 0.2, 12 * mib, 25}, {3 * tk, 0.045, 12 * mib, 25}}},
