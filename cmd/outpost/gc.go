@@ -30,8 +30,21 @@ const defaultGCPercent = 25
 // So when the collector's CPU stays over gcLine the target rises, enough
 // to bring it back to the line, and it falls back, a hold after its last
 // change, as far as keeps the collector clear of the line.
+//
+// A pair whose load, scaled to the default, is over gcSurge is a surge,
+// no node at rest's noise (at most 6.4 % of a core in a window, above):
+// it gets all the headroom the caps allow, at once, and keeps it while
+// the collector, at the default, would still be over gcLine. Steered in
+// proportion, a surge settled where the collector cost about gcLine and
+// `/` lost a tenth or more of a bare server's rate to it (target 103
+// and 108, 84-88 %; GOGC=150 and 300 fixed, 96-97 %), and under a loaded
+// machine's contention the proportional steps crept (25, 47, 69, 86, 93
+// over 15 s: collections do not thin out in proportion to the target, a
+// small heap's fixed costs are most of each) (docs/benchmarks.md, "The
+// collector's answer to a surge").
 const (
 	gcLine        = 0.05 // of one core, marking on idle processors not counted
+	gcSurge       = 2 * gcLine
 	gcMaxPercent  = 200
 	gcMaxHeadroom = 32 << 20 // bytes above the live heap, stacks and globals the pacer may allow
 	// gcTick is the pacer's window. The runtime accounts a collection's
@@ -97,6 +110,14 @@ type gcPacer struct {
 	percent int
 	raised  time.Time // the last change (a raise, a step down, a clamp)
 	spent   []gcSpent // the ticks of the last gcHold, oldest first
+	surge   bool      // a surge raised it to the caps: held until the collector at the default would be under gcLine
+}
+
+// atDefault is what a load measured at the target in force would be at
+// the default: the collector's CPU is about in inverse proportion to the
+// target (more than that, at a small heap).
+func (p *gcPacer) atDefault(load float64) float64 {
+	return load * float64(p.percent) / defaultGCPercent
 }
 
 // gcSpent is what the collector spent over one tick.
@@ -169,17 +190,25 @@ func (p *gcPacer) step(was, now gcSample) int {
 	// Both ticks over the line, both run at the target in force.
 	pair := n >= 2 && over(p.spent[n-1]) && over(p.spent[n-2]) && !p.spent[n-2].from.Before(p.raised)
 	switch {
+	case pair && p.atDefault(p.load(2)) > gcSurge:
+		p.surge = true
+		p.percent = gcMaxPercent // the caps below bring it to the headroom allowed
+		p.raised = now.at
 	case pair:
 		// The collector's CPU is about in proportion to how often it
 		// runs, inversely to the target: scaling the target by the
 		// excess brings the CPU back to the line.
 		p.percent = int(math.Round(float64(p.percent) * p.load(2) / gcLine))
 		p.raised = now.at
+	case p.surge && p.atDefault(p.load(0)) >= gcLine:
+		// The surge goes on: at the default its collector would raise
+		// the target again.
 	case p.percent > defaultGCPercent && now.at.Sub(p.raised) >= gcHold:
 		// A hold after the last change, down to the target at which the
 		// collector's CPU over the hold would have been 0.8 of the line:
 		// room for a raise's noise, and a target raised past the line
 		// (by a noisy pair) comes back.
+		p.surge = false
 		lower := max(defaultGCPercent, int(math.Round(float64(p.percent)*p.load(0)/(0.8*gcLine))))
 		if lower < p.percent {
 			p.percent = lower
@@ -193,6 +222,9 @@ func (p *gcPacer) step(was, now gcSample) int {
 	if capped := max(defaultGCPercent, min(p.percent, top)); capped != p.percent {
 		p.percent = capped
 		p.raised = now.at
+	}
+	if p.percent == defaultGCPercent {
+		p.surge = false
 	}
 	return p.percent
 }

@@ -75,9 +75,9 @@ func BenchmarkRealBinaryServing(b *testing.B) {
 	for _, tc := range []struct{ name, path string }{{"page", "/"}, {"summary", "/api/v2/summary.json"}, {"badge", "/badge/c0.svg"}} {
 		p := tc.path
 		b.Run(tc.name, func(b *testing.B) {
-			r := measureServing(b, base+p, cmd.Process.Pid)
-			b.Logf("%s: per-pair %% of bare %s; CPU µs a request, outpost %s, bare %s", p, percents(r.ratios()),
-				micros(r.oursCPU), micros(r.bareCPU))
+			r := measureServing(b, base+p, cmd.Process.Pid, func() string { return gcPercentAt(b, "http://"+ops) })
+			b.Logf("%s: per-pair %% of bare %s; CPU µs a request, outpost %s, bare %s; collector's target after each round %s",
+				p, percents(r.ratios()), micros(r.oursCPU), micros(r.bareCPU), strings.Join(r.gogc, ", "))
 			b.ReportMetric(median(r.ours), "outpost-req/s")
 			b.ReportMetric(median(r.bare), "bare-req/s")
 			b.ReportMetric(100*median(r.ratios()), "%of-bare")
@@ -97,7 +97,7 @@ func BenchmarkRealBinaryServing(b *testing.B) {
 // It logs every pair and the median of the per-pair ratios, the figure
 // that says whether the goal is met.
 func servingRatio(tb testing.TB, url string) (ours, bare float64, size int) {
-	r := measureServing(tb, url, 0)
+	r := measureServing(tb, url, 0, nil)
 	tb.Logf("%s: %d bytes; outpost %.0f, bare %.0f req/s; per-pair %% of bare %s; median %.1f %%",
 		url, r.size, median(r.ours), median(r.bare), percents(r.ratios()), 100*median(r.ratios()))
 	return median(r.ours), median(r.bare), r.size
@@ -118,6 +118,7 @@ const (
 type servingRun struct {
 	ours, bare       []float64
 	oursCPU, bareCPU []float64 // µs a request
+	gogc             []string  // the collector's target after each of Outpost's rounds, when asked
 	size             int
 }
 
@@ -132,13 +133,19 @@ func (r servingRun) ratios() []float64 {
 }
 
 // measureServing alternates wrk rounds on url and on its bare copy, which
-// this process serves; pid is the process serving url (0: CPU unknown).
-func measureServing(tb testing.TB, url string, pid int) servingRun {
+// this process serves; pid is the process serving url (0: CPU unknown);
+// gogc, when not nil, reads the collector's target after each of
+// Outpost's rounds (its pacer moves it under load, so a pair's ratio is
+// read with it).
+func measureServing(tb testing.TB, url string, pid int, gogc func() string) servingRun {
 	bareURL, size := bareServer(tb, url)
 	run := servingRun{size: size}
 	for range servingRounds {
 		rps, cpu := wrkCPU(tb, url, pid)
 		run.ours, run.oursCPU = append(run.ours, rps), append(run.oursCPU, cpu)
+		if gogc != nil {
+			run.gogc = append(run.gogc, gogc())
+		}
 		rps, cpu = wrkCPU(tb, bareURL, os.Getpid())
 		run.bare, run.bareCPU = append(run.bare, rps), append(run.bareCPU, cpu)
 	}
@@ -286,4 +293,20 @@ func wrkRate(b testing.TB, url string, d time.Duration) float64 {
 	}
 	rps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return rps
+}
+
+// gcPercentAt is go_gc_gogc_percent on the operators' /metrics at ops
+// ("?" when it cannot be read: the figure is a note beside a ratio).
+func gcPercentAt(tb testing.TB, ops string) string {
+	body, err := fetch(ops, "/metrics")
+	if err != nil {
+		tb.Logf("collector's target: %v", err)
+		return "?"
+	}
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, "go_gc_gogc_percent "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
