@@ -19,6 +19,9 @@ type decoder struct {
 	// pos is field path → the value node, for lists and mappings; nil
 	// when decoding records no places (and lets go of lists' items).
 	pos map[string]*yaml.Node
+	// aliased: the file uses an alias (expand met one), so a node may be
+	// decoded twice and lists keep their items.
+	aliased bool
 	// tolerate and unresolved: see LoadOptions.Tolerate.
 	tolerate   func(field string) bool
 	unresolved Errors
@@ -234,7 +237,7 @@ func (d *decoder) slice(n *yaml.Node, v reflect.Value, path string) {
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		if d.pos == nil {
+		if d.pos == nil && !d.aliased {
 			// Decoded, the item's nodes are garbage: a list of 5,000
 			// checks is 10 MB of tree, the start's peak if held to the end.
 			n.Content[i] = nil

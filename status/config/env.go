@@ -26,6 +26,8 @@ func (d *decoder) expand(n *yaml.Node, path string, lookup func(string) (string,
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			d.expand(n.Content[i+1], join(path, n.Content[i].Value), lookup)
 		}
+	case yaml.AliasNode:
+		d.aliased = true // its anchor is expanded where it is written
 	case yaml.ScalarNode:
 		if !envRef.MatchString(n.Value) {
 			return

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("checks: [{name: a, kind: http, interval: 1s}]\nchecks: 3"))
 	f.Add([]byte("site: &a {title: x}\ncomponents: [*a]"))
+	f.Add([]byte("components:\n  - {id: a, name: A, depends_on: &d [b]}\n  - {id: c, name: C, depends_on: *d}"))
 	lookup := func(k string) (string, bool) { return "value-of-" + k, true }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Parse("fuzz.yaml", data, LoadOptions{Lookup: lookup})

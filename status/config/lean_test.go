@@ -181,3 +181,29 @@ func TestConfigHoldsNoExpectationsUnset(t *testing.T) {
 	}
 	runtime.KeepAlive(got)
 }
+
+// A list written once with an anchor and used again by alias is read
+// twice: letting go of its items as they are decoded left the alias nil
+// nodes, and a valid file panicked (a depends_on list, a status list).
+func TestParseReadsAnAliasedListTwice(t *testing.T) {
+	cfg := `site: {title: T}
+listen: 127.0.0.1:8080
+components:
+  - {id: db, name: DB}
+  - {id: api, name: API, depends_on: &deps [db]}
+  - {id: web, name: Web, depends_on: *deps}
+checks:
+  - {name: a, component: api, kind: http, target: "http://127.0.0.1:9/", interval: 30s, expect: {status: &ok [200, 204]}}
+  - {name: b, component: web, kind: http, target: "http://127.0.0.1:9/", interval: 30s, expect: {status: *ok}}
+`
+	got, err := Parse("config.yaml", []byte(cfg), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deps := got.Components[2].DependsOn; len(deps) != 1 || deps[0] != "db" {
+		t.Errorf("web depends on %v, want [db] (by alias)", deps)
+	}
+	if e := got.Checks[1].Expect; e == nil || len(e.Status) != 2 {
+		t.Errorf("check b expects %+v, want the two statuses of check a (by alias)", e)
+	}
+}
