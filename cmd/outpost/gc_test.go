@@ -98,20 +98,22 @@ func TestGCPacerStep(t *testing.T) {
 		{"a small raise stays small", []tick{{tk, 0.06, 40 * mib, 25}, {2 * tk, 0.06, 40 * mib, 30},
 			{3 * tk, 0.055, 40 * mib, 30}, {4 * tk, 0.055, 40 * mib, 33}}},
 		// A surge keeps the caps past the hold while its collector, at
-		// the default, would be over the line (0.007 of a core at 200 %
-		// is 0.056 at 25), and comes down once it would be under it.
+		// the default, would be a surge (0.015 of a core at 200 % is
+		// 0.12 at 25), and comes down once it would not.
 		{"a surge holds while it lasts", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
-			{2*tk + 30*time.Second, 0.007, 12 * mib, 200}, {2*tk + 60*time.Second, 0.007, 12 * mib, 200},
+			{2*tk + 30*time.Second, 0.015, 12 * mib, 200}, {2*tk + 60*time.Second, 0.015, 12 * mib, 200},
 			{2*tk + 90*time.Second, 0.004, 12 * mib, 25}}},
+		// A node at rest over the line after a surge comes down: 0.0075
+		// of a core at 200 % is 0.06 at the default, no surge.
+		{"a surge ends on the line it began on", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
+			{2*tk + 30*time.Second, 0.0075, 12 * mib, 38}}},
 		// Lowered from a surge, the pacer is at rest again: a pair over
 		// the line but under gcSurge is a step in proportion.
 		{"after a surge, steps again", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
 			{2*tk + 30*time.Second, 0.001, 12 * mib, 25}, {2*tk + 33*time.Second, 0.06, 12 * mib, 25}, {2*tk + 36*time.Second, 0.06, 12 * mib, 30}}},
 		// A live heap past the headroom brings a surge's target to the
-		// default and ends the surge: a later step is lowered as a step
-		// (0.03 of a core at 45 % would be 0.054 at the default, which
-		// holds a surge).
-		{"the caps at the default end a surge", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
+		// default; a later step is lowered as a step.
+		{"the caps at the default, then a step", []tick{{tk, 0.15, 12 * mib, 25}, {2 * tk, 0.15, 12 * mib, 200},
 			{3 * tk, 0.01, 128 * mib, 25}, {4 * tk, 0.09, 12 * mib, 25}, {5 * tk, 0.09, 12 * mib, 45},
 			{5*tk + 30*time.Second, 0.03, 12 * mib, 34}}},
 		// The rate is the CPU over the time that passed: 0.27 s of
