@@ -43,8 +43,17 @@ const defaultGCPercent = 25
 // small heap's fixed costs are most of each) (docs/benchmarks.md, "The
 // collector's answer to a surge").
 const (
-	gcLine        = 0.05 // of one core, marking on idle processors not counted
-	gcSurge       = 2 * gcLine
+	gcLine  = 0.05 // of one core, marking on idle processors not counted
+	gcSurge = 2 * gcLine
+	// gcSurgeRate: collections a second that, over the line, are a
+	// surge whatever the CPU read. A node at rest collects a few times a
+	// second; a burst of page views at 25 % made it collect 40-110 times
+	// at 50 components, and on a loaded machine the CPU read for it was
+	// 8-10 % (the kernel gives the process less), so it stepped to
+	// 41-50 % and stayed just under the line with `/` at 81-87 % of a
+	// bare server: collecting that often costs more than the collector's
+	// own CPU (write barriers on while it marks, assists).
+	gcSurgeRate   = 10
 	gcMaxPercent  = 200
 	gcMaxHeadroom = 32 << 20 // bytes above the live heap, stacks and globals the pacer may allow
 	// gcTick is the pacer's window. The runtime accounts a collection's
@@ -124,8 +133,9 @@ func (p *gcPacer) atDefault(load float64) float64 {
 
 // gcSpent is what the collector spent over one tick.
 type gcSpent struct {
-	from, at time.Time // the tick's start and end
-	cpu      float64
+	from, at    time.Time // the tick's start and end
+	cpu         float64
+	collections float64
 }
 
 func (t gcSpent) secs() float64 { return t.at.Sub(t.from).Seconds() }
@@ -175,13 +185,38 @@ func (p *gcPacer) load(n int) float64 {
 	return cpu / secs
 }
 
+// rate is collections a second over the last n ticks kept (all when n
+// is 0).
+func (p *gcPacer) rate(n int) float64 {
+	ts := p.spent
+	if n > 0 {
+		ts = ts[max(0, len(ts)-n):]
+	}
+	var c, secs float64
+	for _, t := range ts {
+		c, secs = c+t.collections, secs+t.secs()
+	}
+	if secs == 0 {
+		return 0
+	}
+	return c / secs
+}
+
+// surging says whether what the last n ticks cost (all when n is 0) is a
+// surge: over gcSurge at the default, or collecting gcSurgeRate times a
+// second.
+func (p *gcPacer) surging(n int) bool {
+	return p.atDefault(p.load(n)) > gcSurge || p.rate(n) >= gcSurgeRate
+}
+
 // step is the target after a tick: was is the sample at the tick before.
 func (p *gcPacer) step(was, now gcSample) int {
 	elapsed := now.at.Sub(was.at).Seconds()
 	if elapsed <= 0 {
 		return p.percent
 	}
-	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: collectorCPU(was, now)})
+	p.spent = append(p.spent, gcSpent{from: was.at, at: now.at, cpu: collectorCPU(was, now),
+		collections: float64(uint32(now.cycles) - uint32(was.cycles))}) // the runtime counts in 32 bits
 	drop := 0
 	for drop < len(p.spent) && now.at.Sub(p.spent[drop].at) >= gcHold {
 		drop++
@@ -192,7 +227,7 @@ func (p *gcPacer) step(was, now gcSample) int {
 	// Both ticks over the line, both run at the target in force.
 	pair := n >= 2 && over(p.spent[n-1]) && over(p.spent[n-2]) && !p.spent[n-2].from.Before(p.raised)
 	switch {
-	case pair && p.atDefault(p.load(2)) > gcSurge:
+	case pair && p.surging(2):
 		p.surge = true
 		p.percent = gcMaxPercent // the caps below bring it to the headroom allowed
 		p.raised = now.at
@@ -202,7 +237,7 @@ func (p *gcPacer) step(was, now gcSample) int {
 		// excess brings the CPU back to the line.
 		p.percent = int(math.Round(float64(p.percent) * p.load(2) / gcLine))
 		p.raised = now.at
-	case p.surge && p.atDefault(p.load(0)) > gcSurge:
+	case p.surge && p.surging(0):
 		// The surge goes on: at the default it would be a surge again.
 		// (Ended on the line it began on: ended on gcLine, a node at
 		// rest over it after a surge would never come down.)

@@ -290,3 +290,44 @@ func TestPaceGCReadsTheRuntime(t *testing.T) {
 		t.Fatalf("targets set %v, want two raises, each above the last: two busy ticks, an idle one, two busy ones", set)
 	}
 }
+
+// Over the line, collecting gcSurgeRate times a second is a surge even
+// when the CPU read is not (a loaded machine gives the process less), and
+// the caps hold while it collects that often.
+func TestGCPacerSurgeByCollections(t *testing.T) {
+	const mib = 1 << 20
+	type tick struct {
+		at         time.Duration
+		load, rate float64 // cores, collections a second
+		want       int
+	}
+	tests := []struct {
+		name  string
+		ticks []tick
+	}{
+		{"a node at rest over the line steps", []tick{{gcTick, 0.06, 3, 25}, {2 * gcTick, 0.06, 3, 30}}},
+		{"collecting often over the line is a surge", []tick{{gcTick, 0.06, 40, 25}, {2 * gcTick, 0.06, 40, 200}}},
+		{"often but under the line is not", []tick{{gcTick, 0.04, 40, 25}, {2 * gcTick, 0.04, 40, 25}}},
+		// 0.003 of a core at 200 % is 0.024 at the default: the CPU read
+		// alone would end it; 19 collections a second hold it.
+		{"held while it collects often, then lowered", []tick{{gcTick, 0.06, 40, 25}, {2 * gcTick, 0.06, 40, 200},
+			{2*gcTick + 30*time.Second, 0.003, 19, 200}, {2*gcTick + 60*time.Second, 0.003, 1, 25}}},
+	}
+	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &gcPacer{percent: defaultGCPercent}
+			was := gcSample{at: t0}
+			for i, tk := range tc.ticks {
+				secs := tk.at.Seconds() - was.at.Sub(t0).Seconds()
+				now := gcSample{at: t0.Add(tk.at), sized: 12 * mib, gc: was.gc + tk.load*secs,
+					cycles: was.cycles + uint64(tk.rate*secs)}
+				now.proc = now.gc
+				if got := p.step(was, now); got != tk.want {
+					t.Fatalf("tick %d (%v, %.3f cores, %.0f a second): percent %d, want %d", i, tk.at, tk.load, tk.rate, got, tk.want)
+				}
+				was = now
+			}
+		})
+	}
+}
