@@ -171,35 +171,30 @@ func collectorCPU(was, now gcSample) float64 {
 // load is the collector's CPU, in cores, over the last n ticks kept (all
 // when n is 0).
 func (p *gcPacer) load(n int) float64 {
-	ts := p.spent
-	if n > 0 {
-		ts = ts[max(0, len(ts)-n):]
-	}
-	var cpu, secs float64
-	for _, t := range ts {
-		cpu, secs = cpu+t.cpu, secs+t.secs()
-	}
-	if secs == 0 {
-		return 0
-	}
-	return cpu / secs
+	return p.perSecond(n, func(t gcSpent) float64 { return t.cpu })
 }
 
 // rate is collections a second over the last n ticks kept (all when n
 // is 0).
 func (p *gcPacer) rate(n int) float64 {
+	return p.perSecond(n, func(t gcSpent) float64 { return t.collections })
+}
+
+// perSecond is what of counts over the last n ticks kept (all when n is
+// 0), a second of their time.
+func (p *gcPacer) perSecond(n int, of func(gcSpent) float64) float64 {
 	ts := p.spent
 	if n > 0 {
 		ts = ts[max(0, len(ts)-n):]
 	}
-	var c, secs float64
+	var sum, secs float64
 	for _, t := range ts {
-		c, secs = c+t.collections, secs+t.secs()
+		sum, secs = sum+of(t), secs+t.secs()
 	}
 	if secs == 0 {
 		return 0
 	}
-	return c / secs
+	return sum / secs
 }
 
 // surging says whether what the last n ticks cost (all when n is 0) is a
