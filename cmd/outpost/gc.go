@@ -31,10 +31,11 @@ const defaultGCPercent = 25
 // to bring it back to the line, and it falls back, a hold after its last
 // change, as far as keeps the collector clear of the line.
 //
-// A pair whose load, scaled to the default, is over gcSurge is a surge,
-// no node at rest's noise (at most 6.4 % of a core in a window, above):
-// it gets all the headroom the caps allow, at once, and keeps it while
-// the collector, at the default, would still be over gcLine. Steered in
+// A pair whose load, scaled to the default, is over gcSurge, or that
+// collected gcSurgeRate times a second, is a surge, no node at rest's
+// noise (at most 6.4 % of a core in a window, above): it gets all the
+// headroom the caps allow, at once, and keeps it while what the hold
+// saw would still be a surge (surging). Steered in
 // proportion, a surge settled where the collector cost about gcLine and
 // `/` lost a tenth or more of a bare server's rate to it (target 103
 // and 108, 84-88 %; GOGC=150 and 300 fixed, 96-97 %), and under a loaded
