@@ -137,20 +137,13 @@ func TestGCPacerStep(t *testing.T) {
 		// when their mean is over it.
 		{"two windows over the line, not their mean", []tick{{tk, 0.036, 40 * mib, 25}, {2 * tk, 0.065, 40 * mib, 25}}},
 	}
-	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &gcPacer{percent: defaultGCPercent}
-			was := gcSample{at: t0}
+			ticks := make([]pacerTick, len(tc.ticks))
 			for i, tk := range tc.ticks {
-				now := gcSample{at: t0.Add(tk.at), sized: tk.sized}
-				now.gc = was.gc + tk.load*now.at.Sub(was.at).Seconds()
-				now.proc = now.gc
-				if got := p.step(was, now); got != tk.want {
-					t.Fatalf("tick %d (%v, %.3f cores, %d MiB): percent %d, want %d", i, tk.at, tk.load, tk.sized/mib, got, tk.want)
-				}
-				was = now
+				ticks[i] = pacerTick{at: tk.at, load: tk.load, sized: tk.sized, want: tk.want}
 			}
+			checkTicks(t, ticks)
 		})
 	}
 }
@@ -313,21 +306,42 @@ func TestGCPacerSurgeByCollections(t *testing.T) {
 		{"held while it collects often, then lowered", []tick{{gcTick, 0.06, 40, 25}, {2 * gcTick, 0.06, 40, 200},
 			{2*gcTick + 30*time.Second, 0.003, 19, 200}, {2*gcTick + 60*time.Second, 0.003, 1, 25}}},
 	}
-	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &gcPacer{percent: defaultGCPercent}
-			was := gcSample{at: t0}
+			ticks := make([]pacerTick, len(tc.ticks))
 			for i, tk := range tc.ticks {
-				secs := tk.at.Seconds() - was.at.Sub(t0).Seconds()
-				now := gcSample{at: t0.Add(tk.at), sized: 12 * mib, gc: was.gc + tk.load*secs,
-					cycles: was.cycles + uint64(tk.rate*secs)}
-				now.proc = now.gc
-				if got := p.step(was, now); got != tk.want {
-					t.Fatalf("tick %d (%v, %.3f cores, %.0f a second): percent %d, want %d", i, tk.at, tk.load, tk.rate, got, tk.want)
-				}
-				was = now
+				ticks[i] = pacerTick{at: tk.at, load: tk.load, rate: tk.rate, sized: 12 * mib, want: tk.want}
 			}
+			checkTicks(t, ticks)
 		})
+	}
+}
+
+// pacerTick is one tick of a pacer driven by hand: the collector's CPU
+// (cores; the kernel's CPU time the same) and collections a second since
+// the tick before, what is live, and the target wanted after it.
+type pacerTick struct {
+	at         time.Duration // since the first sample
+	load, rate float64
+	sized      uint64
+	want       int
+}
+
+// checkTicks steps a pacer at the default through ticks, failing at the
+// first target that is not the one wanted.
+func checkTicks(t *testing.T, ticks []pacerTick) {
+	t.Helper()
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	p := &gcPacer{percent: defaultGCPercent}
+	was := gcSample{at: t0}
+	for i, tk := range ticks {
+		secs := tk.at.Seconds() - was.at.Sub(t0).Seconds()
+		now := gcSample{at: t0.Add(tk.at), sized: tk.sized, gc: was.gc + tk.load*secs, cycles: was.cycles + uint64(tk.rate*secs)}
+		now.proc = now.gc
+		if got := p.step(was, now); got != tk.want {
+			t.Fatalf("tick %d (%v, %.3f cores, %.0f collections a second, %d MiB): percent %d, want %d",
+				i, tk.at, tk.load, tk.rate, tk.sized>>20, got, tk.want)
+		}
+		was = now
 	}
 }
