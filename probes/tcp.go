@@ -23,7 +23,8 @@ func newTCP(s Spec, o Options) (Probe, error) {
 	if _, _, err := net.SplitHostPort(s.Target); err != nil {
 		return nil, fieldErr("target", "must be host:port: %v", err)
 	}
-	return &TCP{addr: s.Target, send: s.Send, banner: s.expect().Banner, max: s.expect().MaxLatency, dialer: o.dialer()}, nil
+	e := s.expect()
+	return &TCP{addr: s.Target, send: s.Send, banner: e.Banner, max: e.MaxLatency, dialer: o.dialer()}, nil
 }
 
 // Run dials and, when configured, exchanges a banner.

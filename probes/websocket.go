@@ -60,8 +60,9 @@ func newWebSocket(s Spec, o Options) (Probe, error) {
 		wd.Subprotocols = []string{s.Subprotocol}
 	}
 	maxBody := s.bodyLimit(defaultMaxBody)
-	return &WebSocket{url: s.Target, headers: h, protocol: s.Subprotocol, send: s.Send, expect: s.expect().Message,
-		max: s.expect().MaxLatency, maxBody: maxBody, dialer: wd}, nil
+	e := s.expect()
+	return &WebSocket{url: s.Target, headers: h, protocol: s.Subprotocol, send: s.Send, expect: e.Message,
+		max: e.MaxLatency, maxBody: maxBody, dialer: wd}, nil
 }
 
 // Run dials and, when configured, exchanges one message.
